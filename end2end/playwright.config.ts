@@ -1,0 +1,37 @@
+import { defineConfig, devices } from '@playwright/test';
+
+// Run by `cargo xtask test`, which starts the server and sets BASE_URL.
+// Browsers are never downloaded: we drive the system Chromium.
+export default defineConfig({
+  testDir: '.',
+  testMatch: '*.spec.ts',
+  workers: 1,
+  retries: 0,
+  timeout: 60_000,
+  reporter: 'list',
+  outputDir: './test-results',
+  use: {
+    baseURL: process.env.BASE_URL || 'http://127.0.0.1:3100',
+    headless: true,
+    trace: 'retain-on-failure',
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--disable-dev-shm-usage',
+      ],
+    },
+  },
+  projects: [
+    {
+      name: 'chromium',
+      use: { ...devices['Desktop Chrome'] },
+    },
+  ],
+});

@@ -1,0 +1,139 @@
+//! Building the app with cargo-leptos and starting the server binary with
+//! the environment it needs to find its site files.
+
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, ExitCode};
+
+use crate::cmd::{describe, run, say, Result};
+use crate::paths::{Paths, Profile, APP_NAME};
+use crate::tools::{self, Browser};
+
+/// cargo-leptos compiles debug builds with this cfg (type-erased views).
+/// `cargo test` gets the same flag so it reuses the dependencies built by
+/// `cargo leptos build` instead of rebuilding them with different flags, and
+/// tests the code the end-to-end server runs.
+const LEPTOS_DEBUG_CFG: &str = "--cfg erase_components";
+
+/// `cargo xtask run|seed|bench`: release build, then replace this process
+/// with the server (so signals and the exit code are the server's own).
+pub fn exec_server(paths: &Paths, leading: &[&str], rest: &[String]) -> Result<ExitCode> {
+    let tools = tools::ensure(paths, Browser::NotNeeded)?;
+    leptos_build(paths, Profile::Release)?;
+    let exe = paths.server_exe(Profile::Release);
+    let mut cmd = Command::new(&exe);
+    cmd.args(leading)
+        .args(rest)
+        .current_dir(&paths.root)
+        .env("LEPTOS_ENV", "PROD");
+    server_env(&mut cmd, paths, &tools.pg_bin);
+    say(format!("$ {}", describe(&cmd)));
+    let error = cmd.exec();
+    Err(format!("could not start {}: {error}", exe.display()))
+}
+
+/// `cargo leptos build`: server binary, wasm, JS and CSS into `<target>/site`.
+pub fn leptos_build(paths: &Paths, profile: Profile) -> Result {
+    say(format!("building ({})", profile.dir_name()));
+    let mut cmd = Command::new(paths.cargo());
+    cmd.args(["leptos", "build"])
+        .current_dir(&paths.root)
+        .env("PATH", paths.path_with_node_bin());
+    if profile == Profile::Release {
+        cmd.arg("--release");
+    }
+    // The workspace config names `target/site`, which cargo-leptos does not
+    // move along with CARGO_TARGET_DIR; the env override keeps the site
+    // where the server is told to look.
+    site_env(&mut cmd, paths);
+    run(&mut cmd)
+}
+
+/// `cargo test` with the same compile-time environment as the server build.
+pub fn cargo_test(paths: &Paths) -> Result {
+    let mut cmd = Command::new(paths.cargo());
+    cmd.args(["test", "--workspace", "--exclude", "xtask"])
+        .current_dir(&paths.root)
+        .env(
+            "RUSTFLAGS",
+            debug_rustflags(std::env::var("RUSTFLAGS").ok()),
+        );
+    site_env(&mut cmd, paths);
+    run(&mut cmd)
+}
+
+fn debug_rustflags(existing: Option<String>) -> String {
+    match existing {
+        Some(flags) if !flags.trim().is_empty() => format!("{} {LEPTOS_DEBUG_CFG}", flags.trim()),
+        _ => LEPTOS_DEBUG_CFG.to_string(),
+    }
+}
+
+/// Where cargo-leptos puts the site, and where the server looks for it.
+fn site_env(cmd: &mut Command, paths: &Paths) {
+    cmd.env("LEPTOS_SITE_ROOT", paths.site())
+        .env("LEPTOS_SITE_PKG_DIR", "pkg")
+        .env("LEPTOS_OUTPUT_NAME", APP_NAME);
+}
+
+/// Everything the server binary needs when started outside cargo-leptos.
+pub fn server_env(cmd: &mut Command, paths: &Paths, pg_bin: &Path) {
+    site_env(cmd, paths);
+    cmd.env("LEADLINE_PG_BIN", pg_bin);
+    // With `hash-files` on, pages must reference the hashed file names in
+    // hash.txt, and the server only does that when told to. cargo-leptos
+    // reads the same Cargo.toml setting (or the same env override).
+    if std::env::var_os("LEPTOS_HASH_FILES").is_none() {
+        let enabled = hash_files_enabled(&paths.root.join("Cargo.toml"));
+        cmd.env("LEPTOS_HASH_FILES", enabled.to_string());
+    }
+}
+
+fn hash_files_enabled(manifest: &Path) -> bool {
+    std::fs::read_to_string(manifest)
+        .ok()
+        .and_then(|text| hash_files_setting(&text))
+        .unwrap_or(false)
+}
+
+/// The `hash-files = true|false` setting of the leptos metadata in a
+/// Cargo.toml (cargo-leptos's default is false). A line scan is enough for
+/// our one manifest and keeps xtask free of a TOML dependency.
+fn hash_files_setting(manifest: &str) -> Option<bool> {
+    manifest.lines().find_map(|line| {
+        let line = line.split('#').next()?;
+        let (key, value) = line.split_once('=')?;
+        if key.trim() != "hash-files" {
+            return None;
+        }
+        value.trim().parse().ok()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_files_read_from_manifest() {
+        let manifest = "[[workspace.metadata.leptos]]\nname = \"x\"\nhash-files = true # yes\n";
+        assert_eq!(hash_files_setting(manifest), Some(true));
+        assert_eq!(hash_files_setting("hash-files=false"), Some(false));
+    }
+
+    #[test]
+    fn hash_files_absent_or_commented_out() {
+        assert_eq!(hash_files_setting("[package]\nname = \"x\"\n"), None);
+        assert_eq!(hash_files_setting("# hash-files = true\n"), None);
+    }
+
+    #[test]
+    fn rustflags_keep_what_the_user_set() {
+        assert_eq!(debug_rustflags(None), "--cfg erase_components");
+        assert_eq!(debug_rustflags(Some("  ".into())), "--cfg erase_components");
+        assert_eq!(
+            debug_rustflags(Some("-C debuginfo=1".into())),
+            "-C debuginfo=1 --cfg erase_components"
+        );
+    }
+}

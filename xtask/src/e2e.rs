@@ -1,0 +1,202 @@
+//! End-to-end suite: the debug server against its own database, driven by
+//! Playwright in the system Chromium.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use crate::app;
+use crate::cmd::{run, say, tail, Result};
+use crate::paths::{Paths, Profile};
+use crate::pg::TestCluster;
+use crate::tools::{self, Tools};
+
+const DATABASE: &str = "leadline_e2e";
+const READY_TIMEOUT: Duration = Duration::from_secs(120);
+const STOP_GRACE: Duration = Duration::from_secs(10);
+const LOG_LINES_ON_FAILURE: usize = 60;
+
+pub fn run_suite(paths: &Paths, tools: &Tools, cluster: &TestCluster, port: u16) -> Result {
+    say("end-to-end tests");
+    cluster.recreate_database(DATABASE)?;
+    let log = paths.target.join("e2e-server.log");
+    let mut server = Server::spawn(paths, tools, &cluster.url(DATABASE), port, &log)?;
+    let outcome = server
+        .wait_until_ready(port)
+        .and_then(|()| playwright(paths, port));
+    server.stop();
+    if outcome.is_err() {
+        eprintln!(
+            "xtask: last {LOG_LINES_ON_FAILURE} lines of {}:\n{}",
+            log.display(),
+            tail(&log, LOG_LINES_ON_FAILURE)
+        );
+    }
+    outcome
+}
+
+fn playwright(paths: &Paths, port: u16) -> Result {
+    run(Command::new(paths.node_bin().join("playwright"))
+        .args(["test", "--config", "end2end/playwright.config.ts"])
+        .current_dir(&paths.root)
+        .env("BASE_URL", format!("http://127.0.0.1:{port}"))
+        .env("CHROMIUM_PATH", tools::chromium_path()))
+}
+
+/// The server under test; killed when dropped so no run leaves it behind.
+struct Server {
+    child: Child,
+    exited: bool,
+}
+
+impl Server {
+    fn spawn(
+        paths: &Paths,
+        tools: &Tools,
+        database_url: &str,
+        port: u16,
+        log: &Path,
+    ) -> Result<Server> {
+        let exe = paths.server_exe(Profile::Debug);
+        let log_file =
+            File::create(log).map_err(|e| format!("could not create {}: {e}", log.display()))?;
+        let log_copy = log_file
+            .try_clone()
+            .map_err(|e| format!("could not open {} twice: {e}", log.display()))?;
+        let mut cmd = Command::new(&exe);
+        cmd.current_dir(&paths.root)
+            .stdin(Stdio::null())
+            .stdout(log_file)
+            .stderr(log_copy)
+            .env("DATABASE_URL", database_url)
+            .env("LEADLINE_ADDR", format!("127.0.0.1:{port}"))
+            .env("LEADLINE_DEMO_SEED", "1")
+            .env("RUST_LOG", "info");
+        app::server_env(&mut cmd, paths, &tools.pg_bin);
+        say(format!(
+            "starting {} on port {port}, log in {}",
+            exe.display(),
+            log.display()
+        ));
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("could not start {}: {e}", exe.display()))?;
+        Ok(Server {
+            child,
+            exited: false,
+        })
+    }
+
+    fn wait_until_ready(&mut self, port: u16) -> Result {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                self.exited = true;
+                return Err(format!("the server exited before it was ready ({status})"));
+            }
+            if http_status(port, "/readyz") == Some(200) {
+                say("server is ready");
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "http://127.0.0.1:{port}/readyz did not answer 200 within {} s",
+                    READY_TIMEOUT.as_secs()
+                ));
+            }
+            sleep(Duration::from_millis(250));
+        }
+    }
+
+    /// SIGTERM for a graceful shutdown, SIGKILL if it takes too long.
+    fn stop(&mut self) {
+        if self.exited {
+            return;
+        }
+        self.exited = true;
+        say("stopping the server");
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + STOP_GRACE;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            sleep(Duration::from_millis(100));
+        }
+        eprintln!("xtask: the server ignored SIGTERM for 10 s; killing it");
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Status code of `GET path` on localhost, or `None` if nothing answers.
+/// A raw HTTP/1.1 request keeps xtask free of an HTTP client dependency.
+fn http_status(port: u16, path: &str) -> Option<u16> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    stream
+        .set_write_timeout(Some(Duration::from_secs(5)))
+        .ok()?;
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut status_line = String::new();
+    BufReader::new(stream).read_line(&mut status_line).ok()?;
+    parse_status_line(&status_line)
+}
+
+/// `HTTP/1.1 200 OK` → 200.
+fn parse_status_line(line: &str) -> Option<u16> {
+    let mut words = line.split_whitespace();
+    if !words.next()?.starts_with("HTTP/") {
+        return None;
+    }
+    words.next()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    #[test]
+    fn parses_status_lines() {
+        assert_eq!(parse_status_line("HTTP/1.1 200 OK\r\n"), Some(200));
+        assert_eq!(
+            parse_status_line("HTTP/1.1 503 Service Unavailable\r\n"),
+            Some(503)
+        );
+        assert_eq!(parse_status_line("SSH-2.0-OpenSSH\r\n"), None);
+        assert_eq!(parse_status_line(""), None);
+    }
+
+    #[test]
+    fn http_status_talks_to_a_real_socket() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut request = String::new();
+            BufReader::new(conn.try_clone().unwrap())
+                .read_line(&mut request)
+                .unwrap();
+            conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                .unwrap();
+            request
+        });
+        assert_eq!(http_status(port, "/readyz"), Some(200));
+        assert_eq!(server.join().unwrap(), "GET /readyz HTTP/1.1\r\n");
+    }
+}
