@@ -1,0 +1,140 @@
+//! Sign-in, sign-up and the second login step.
+
+use super::api::{Login, LoginTotp, Signup};
+use super::model::LoginStep;
+use crate::ui::{field_error, form_error, hard_redirect, tr, Alert, Field, Submit};
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+/// Only same-site paths are followed after sign-in, so a crafted link cannot bounce
+/// the user to another site.
+fn safe_next(next: Option<String>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => n,
+        _ => "/".to_string(),
+    }
+}
+
+#[component]
+fn AuthCard(#[prop(into)] title: String, children: Children) -> impl IntoView {
+    view! {
+        <main class="auth-page">
+            <div class="auth-card">
+                <div class="flex items-center gap-2 mb-6">
+                    <span class="brand-mark" aria-hidden="true">"L"</span>
+                    <span class="text-lg font-semibold">"Leadline"</span>
+                </div>
+                <h1 class="page-title mb-4">{title}</h1>
+                {children()}
+            </div>
+        </main>
+    }
+}
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let login = ServerAction::<Login>::new();
+    let query = use_query_map();
+    let value = login.value();
+    Effect::new(move || match value.get() {
+        Some(Ok(LoginStep::Done)) => hard_redirect(&safe_next(query.read_untracked().get("next"))),
+        Some(Ok(LoginStep::NeedTotp)) => hard_redirect("/login/2fa"),
+        _ => {}
+    });
+    let show = RwSignal::new(false);
+    let password_error = field_error(value, "password");
+    view! {
+        <AuthCard title=tr("auth.sign_in")>
+            <ActionForm action=login attr:class="space-y-4" attr:novalidate="">
+                <Alert message=form_error(value, &["email", "password"])/>
+                <Field label=tr("auth.email") name="email" kind="email" autocomplete="username" required=true
+                       error=field_error(value, "email")/>
+                <div class="field">
+                    <div class="flex items-center justify-between">
+                        <label for="f-password" class="field-label">{tr("auth.password")}</label>
+                        <button type="button" class="link text-sm" data-testid="toggle-password"
+                                aria-pressed=move || show.get().to_string()
+                                on:click=move |_| show.update(|s| *s = !*s)>
+                            {move || tr(if show.get() { "auth.hide" } else { "auth.show" })}
+                        </button>
+                    </div>
+                    <input id="f-password" name="password" class="input" required
+                           type=move || if show.get() { "text" } else { "password" }
+                           autocomplete="current-password"
+                           aria-invalid=move || password_error.get().is_some().then_some("true")/>
+                    {move || password_error.get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
+                </div>
+                <Submit label=tr("auth.sign_in") pending=login.pending()/>
+            </ActionForm>
+            <p class="mt-6 text-sm text-muted">
+                {tr("auth.no_account")} " " <a class="link" href="/signup">{tr("auth.create_workspace")}</a>
+            </p>
+        </AuthCard>
+    }
+}
+
+#[component]
+pub fn TotpLoginPage() -> impl IntoView {
+    let action = ServerAction::<LoginTotp>::new();
+    let value = action.value();
+    Effect::new(move || {
+        if let Some(Ok(())) = value.get() {
+            hard_redirect("/");
+        }
+    });
+    view! {
+        <AuthCard title=tr("auth.totp_title")>
+            <p class="text-sm text-muted mb-4">{tr("auth.totp_hint")}</p>
+            <ActionForm action=action attr:class="space-y-4" attr:novalidate="">
+                <Alert message=form_error(value, &["code"])/>
+                <Field label=tr("auth.totp_code") name="code" autocomplete="one-time-code" required=true
+                       error=field_error(value, "code")/>
+                <Submit label=tr("auth.verify") pending=action.pending()/>
+            </ActionForm>
+            <p class="mt-6 text-sm"><a class="link" href="/login">{tr("auth.back_to_sign_in")}</a></p>
+        </AuthCard>
+    }
+}
+
+#[component]
+pub fn SignupPage() -> impl IntoView {
+    let signup = ServerAction::<Signup>::new();
+    let value = signup.value();
+    Effect::new(move || {
+        if let Some(Ok(())) = value.get() {
+            hard_redirect("/");
+        }
+    });
+    view! {
+        <AuthCard title=tr("auth.create_workspace")>
+            <ActionForm action=signup attr:class="space-y-4" attr:novalidate="">
+                <Alert message=form_error(value, &["name", "company", "email", "password"])/>
+                <Field label=tr("auth.name") name="name" autocomplete="name" required=true
+                       error=field_error(value, "name")/>
+                <Field label=tr("auth.company") name="company" autocomplete="organization" required=true
+                       error=field_error(value, "company")/>
+                <Field label=tr("auth.email") name="email" kind="email" autocomplete="email" required=true
+                       error=field_error(value, "email")/>
+                <Field label=tr("auth.password") name="password" kind="password" autocomplete="new-password"
+                       required=true hint=tr("auth.password_hint") error=field_error(value, "password")/>
+                <Submit label=tr("auth.create_workspace") pending=signup.pending()/>
+            </ActionForm>
+            <p class="mt-6 text-sm text-muted">
+                {tr("auth.have_account")} " " <a class="link" href="/login">{tr("auth.sign_in")}</a>
+            </p>
+        </AuthCard>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_stays_on_site() {
+        assert_eq!(safe_next(Some("/settings".into())), "/settings");
+        assert_eq!(safe_next(Some("//evil.example".into())), "/");
+        assert_eq!(safe_next(Some("https://evil.example".into())), "/");
+        assert_eq!(safe_next(None), "/");
+    }
+}

@@ -1,0 +1,213 @@
+//! The signed-in app's frame: sidebar with the areas, top bar with search, tenant
+//! switcher and user menu; plus the home page and the placeholders of areas to come.
+
+use crate::auth::api::{Logout, SwitchTenant};
+use crate::auth::model::Permission;
+use crate::ui::{hard_redirect, page, tr, Card, PageHeader};
+use leptos::prelude::*;
+use leptos_router::components::{Outlet, A};
+
+/// The areas in the sidebar: path, locale key, icon path (24×24 outline).
+const AREAS: [(&str, &str, &str); 7] = [
+    ("/pipeline", "nav.pipeline", "M4 5h4v14H4zM10 5h4v9h-4zM16 5h4v6h-4z"),
+    ("/leads", "nav.leads", "M16 19v-1a4 4 0 0 0-8 0v1M12 11a3 3 0 1 0 0-6 3 3 0 0 0 0 6z"),
+    ("/outreach", "nav.outreach", "M4 6h16v12H4zM4 7l8 6 8-6"),
+    ("/review", "nav.review", "M5 12l4 4L19 6"),
+    ("/inventory", "nav.inventory", "M3 10l9-6 9 6v10H3zM9 20v-6h6v6"),
+    ("/billing", "nav.billing", "M3 7h18v10H3zM3 11h18"),
+    ("/settings", "nav.settings", "M12 15a3 3 0 1 0 0-6 3 3 0 0 0 0 6zM4 12h2M18 12h2M12 4v2M12 18v2"),
+];
+
+#[component]
+fn Icon(path: &'static str) -> impl IntoView {
+    view! {
+        <svg class="icon" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="1.75"
+             stroke-linecap="round" stroke-linejoin="round" aria-hidden="true">
+            <path d=path/>
+        </svg>
+    }
+}
+
+#[component]
+pub fn AppLayout() -> impl IntoView {
+    let Some(viewer) = page().viewer else {
+        // The server redirects signed-out visitors before rendering; this only shows
+        // if a page was kept open past sign-out.
+        return view! {
+            <main class="auth-page">
+                <a class="btn btn-primary" href="/login">{tr("auth.sign_in")}</a>
+            </main>
+        }
+        .into_any();
+    };
+    let collapsed = RwSignal::new(false);
+    let logout = ServerAction::<Logout>::new();
+    Effect::new(move || {
+        if let Some(Ok(())) = logout.value().get() {
+            hard_redirect("/login");
+        }
+    });
+    let initials = viewer.initials();
+    let enrol = viewer.must_enrol_2fa;
+    view! {
+        <a href="#main" class="skip-link">{tr("nav.skip")}</a>
+        <div class="app-frame" class:collapsed=move || collapsed.get()>
+            <aside class="sidebar" aria-label=tr("nav.areas")>
+                <div class="sidebar-head">
+                    <a href="/" class="brand">
+                        {match viewer.logo_url.clone() {
+                            Some(url) => view! { <img src=url alt="" class="h-6 w-6 rounded"/> }.into_any(),
+                            None => view! { <span class="brand-mark" aria-hidden="true">"L"</span> }.into_any(),
+                        }}
+                        <span class="brand-name">{viewer.tenant_name.clone()}</span>
+                    </a>
+                    <button
+                        type="button"
+                        class="btn-icon"
+                        data-testid="sidebar-toggle"
+                        aria-expanded=move || (!collapsed.get()).to_string()
+                        aria-label=move || tr(if collapsed.get() { "nav.expand" } else { "nav.collapse" })
+                        on:click=move |_| collapsed.update(|c| *c = !*c)
+                    >
+                        <Icon path="M15 6l-6 6 6 6"/>
+                    </button>
+                </div>
+                <nav>
+                    <ul class="nav-list">
+                        {AREAS
+                            .into_iter()
+                            .map(|(href, key, icon)| {
+                                view! {
+                                    <li>
+                                        <A href=href attr:class="nav-link">
+                                            <Icon path=icon/>
+                                            <span class="nav-label">{tr(key)}</span>
+                                        </A>
+                                    </li>
+                                }
+                            })
+                            .collect_view()}
+                    </ul>
+                </nav>
+            </aside>
+            <div class="main-column">
+                <header class="topbar">
+                    <form role="search" class="search" action="/leads" method="get">
+                        <label for="global-search" class="sr-only">{tr("nav.search")}</label>
+                        <input id="global-search" name="q" type="search" class="input"
+                               placeholder=tr("nav.search_placeholder")/>
+                    </form>
+                    <TenantSwitcher/>
+                    <details class="menu">
+                        <summary class="avatar" aria-label=tr("nav.user_menu")>{initials}</summary>
+                        <div class="menu-panel">
+                            <p class="font-medium">{viewer.name.clone()}</p>
+                            <p class="text-muted text-sm">{viewer.email.clone()}</p>
+                            <p class="text-muted text-sm">{tr(viewer.role.label_key())}</p>
+                            <hr class="my-2 border-line"/>
+                            <a class="menu-item" href="/settings">{tr("settings.profile")}</a>
+                            <a class="menu-item" href="/settings/sessions">{tr("settings.sessions")}</a>
+                            <ActionForm action=logout>
+                                <button type="submit" class="menu-item w-full text-start">{tr("auth.sign_out")}</button>
+                            </ActionForm>
+                        </div>
+                    </details>
+                </header>
+                {enrol.then(|| view! {
+                    <div class="alert alert-warning m-4" role="status">
+                        {tr("auth.must_enrol_2fa")} " "
+                        <a class="underline" href="/settings/two-factor">{tr("settings.two_factor")}</a>
+                    </div>
+                })}
+                <main id="main" class="content">
+                    <Outlet/>
+                </main>
+            </div>
+        </div>
+    }
+    .into_any()
+}
+
+#[component]
+fn TenantSwitcher() -> impl IntoView {
+    let viewer = page().viewer.expect("the layout renders only for a viewer");
+    if viewer.tenants.len() < 2 {
+        return view! { <span class="tenant-name">{viewer.tenant_name}</span> }.into_any();
+    }
+    let switch = ServerAction::<SwitchTenant>::new();
+    Effect::new(move || {
+        if let Some(Ok(())) = switch.value().get() {
+            hard_redirect("/");
+        }
+    });
+    let current = viewer.tenant_id;
+    view! {
+        <ActionForm action=switch attr:class="flex items-center gap-2">
+            <label for="tenant-switch" class="sr-only">{tr("nav.switch_tenant")}</label>
+            <select id="tenant-switch" name="tenant_id" class="input w-auto">
+                {viewer
+                    .tenants
+                    .into_iter()
+                    .map(|t| view! { <option value=t.id.to_string() selected=t.id == current>{t.name}</option> })
+                    .collect_view()}
+            </select>
+            <button type="submit" class="btn btn-secondary">{tr("nav.switch")}</button>
+        </ActionForm>
+    }
+    .into_any()
+}
+
+#[component]
+pub fn HomePage() -> impl IntoView {
+    let viewer = page().viewer.expect("the layout renders only for a viewer");
+    let first_name = viewer.name.split_whitespace().next().unwrap_or_default().to_string();
+    let tenant_name = viewer.tenant_name.clone();
+    let role_key = viewer.role.label_key();
+    let can_manage = viewer.can(Permission::TeamManage);
+    view! {
+        <PageHeader title=format!("{} {}", tr("home.hello"), first_name)/>
+        <div class="grid gap-4 md:grid-cols-2 xl:grid-cols-3">
+            <Card title=tr("home.workspace")>
+                <p>{tenant_name}</p>
+                <p class="text-muted text-sm">{tr(role_key)}</p>
+            </Card>
+            {can_manage.then(|| view! {
+                <Card title=tr("home.team")>
+                    <p class="text-sm">{tr("home.team_hint")}</p>
+                    <a class="btn btn-secondary mt-3" href="/settings/team">{tr("team.invite")}</a>
+                </Card>
+            })}
+            <Card title=tr("home.security")>
+                <p class="text-sm">{tr("home.security_hint")}</p>
+                <a class="btn btn-secondary mt-3" href="/settings/two-factor">{tr("settings.two_factor")}</a>
+            </Card>
+        </div>
+    }
+}
+
+#[component]
+pub fn ComingSoon(area: &'static str) -> impl IntoView {
+    view! {
+        <PageHeader title=tr(&format!("nav.{area}"))/>
+        <div class="empty-state">
+            <p class="font-medium">{tr("common.not_built")}</p>
+            <p class="text-muted text-sm">{tr(&format!("area.{area}"))}</p>
+        </div>
+    }
+}
+
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
+        resp.set_status(http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <main class="auth-page">
+            <div class="auth-card text-center">
+                <h1 class="page-title">{tr("common.not_found")}</h1>
+                <a class="btn btn-primary mt-4" href="/">{tr("common.home")}</a>
+            </div>
+        </main>
+    }
+}

@@ -1,0 +1,119 @@
+//! Leadline's Leptos app: pages, server functions and the shared types, compiled to
+//! native code with `ssr` and to WASM with `hydrate`.
+
+pub mod auth;
+pub mod error;
+pub mod i18n;
+pub mod settings;
+pub mod layout;
+pub mod team;
+pub mod ui;
+
+#[cfg(feature = "ssr")]
+pub mod audit;
+#[cfg(feature = "ssr")]
+pub mod crypto;
+#[cfg(feature = "ssr")]
+pub mod db;
+#[cfg(feature = "ssr")]
+pub mod flags;
+#[cfg(feature = "ssr")]
+pub mod request;
+
+use auth::model::PageContext;
+use layout::ComingSoon;
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::path;
+
+/// The id of the script element that carries the [`PageContext`] from the server's
+/// render to the browser's hydration.
+const PAGE_CONTEXT_ID: &str = "ll-page";
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let ctx = use_context::<PageContext>().unwrap_or_default();
+    // `</` would end the script element early; JSON allows the escaped form.
+    let json = serde_json::to_string(&ctx).unwrap_or_default().replace("</", "<\\/");
+    let brand = ctx
+        .viewer
+        .as_ref()
+        .map(|v| format!("--brand: {};", v.brand_color))
+        .unwrap_or_default();
+    view! {
+        <!DOCTYPE html>
+        <html lang=ctx.locale.code() dir=ctx.locale.dir()>
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <script id=PAGE_CONTEXT_ID type="application/json" inner_html=json></script>
+                <HashedStylesheet options=options.clone() id="leptos"/>
+                <link rel="icon" href="/favicon.ico"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body style=brand>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+fn page_context() -> PageContext {
+    #[cfg(feature = "hydrate")]
+    {
+        web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.get_element_by_id(PAGE_CONTEXT_ID))
+            .and_then(|el| el.text_content())
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        use_context::<PageContext>().unwrap_or_default()
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    provide_context(page_context());
+    view! {
+        <Title text="Leadline"/>
+        <Router>
+            <Routes fallback=layout::NotFound>
+                <Route path=path!("/login") view=auth::ui::LoginPage/>
+                <Route path=path!("/login/2fa") view=auth::ui::TotpLoginPage/>
+                <Route path=path!("/signup") view=auth::ui::SignupPage/>
+                <Route path=path!("/invite/:token") view=team::ui::InvitePage/>
+                <ParentRoute path=path!("") view=layout::AppLayout>
+                    <Route path=path!("") view=layout::HomePage/>
+                    <Route path=path!("pipeline") view=|| view! { <ComingSoon area="pipeline"/> }/>
+                    <Route path=path!("leads") view=|| view! { <ComingSoon area="leads"/> }/>
+                    <Route path=path!("outreach") view=|| view! { <ComingSoon area="outreach"/> }/>
+                    <Route path=path!("review") view=|| view! { <ComingSoon area="review"/> }/>
+                    <Route path=path!("inventory") view=|| view! { <ComingSoon area="inventory"/> }/>
+                    <Route path=path!("billing") view=|| view! { <ComingSoon area="billing"/> }/>
+                    <ParentRoute path=path!("settings") view=settings::ui::SettingsLayout>
+                        <Route path=path!("") view=settings::ui::ProfilePage/>
+                        <Route path=path!("password") view=settings::ui::PasswordPage/>
+                        <Route path=path!("two-factor") view=settings::ui::TwoFactorPage/>
+                        <Route path=path!("sessions") view=settings::ui::SessionsPage/>
+                        <Route path=path!("workspace") view=settings::ui::WorkspacePage/>
+                        <Route path=path!("security") view=settings::ui::SecurityPage/>
+                        <Route path=path!("team") view=team::ui::TeamPage/>
+                        <Route path=path!("audit") view=settings::ui::AuditPage/>
+                    </ParentRoute>
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}
+
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(App);
+}

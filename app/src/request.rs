@@ -1,0 +1,133 @@
+//! What a server function knows about its request: the database, the session, who is
+//! signed in, and where the request came from. The server's middleware puts a
+//! [`RequestCtx`] into the request extensions; server functions read it here.
+
+use crate::auth::model::{Permission, Role};
+use crate::db::Db;
+use crate::error::AppError;
+use crate::i18n::{t, Locale};
+use std::sync::Arc;
+use tower_sessions::Session;
+use uuid::Uuid;
+
+/// Server-wide settings a server function may need.
+#[derive(Clone, Debug)]
+pub struct AppConfig {
+    /// The public origin, used to build links (invites).
+    pub public_url: String,
+    /// Cookies get `Secure` when served over HTTPS.
+    pub secure_cookies: bool,
+}
+
+/// The signed-in member of the current tenant.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    pub user_id: Uuid,
+    pub tenant_id: Uuid,
+    pub membership_id: Uuid,
+    pub role: Role,
+    pub name: String,
+    pub email: String,
+    pub must_enrol_2fa: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct RequestCtx {
+    pub db: Db,
+    pub config: Arc<AppConfig>,
+    pub request_id: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub locale: Locale,
+    pub principal: Option<Principal>,
+}
+
+/// Everything a server function needs, taken from the request.
+pub struct Env {
+    pub ctx: RequestCtx,
+    pub session: Session,
+}
+
+impl Env {
+    pub fn db(&self) -> &Db {
+        &self.ctx.db
+    }
+
+    pub fn locale(&self) -> Locale {
+        self.ctx.locale
+    }
+
+    pub fn t(&self, key: &str) -> String {
+        t(self.ctx.locale, key)
+    }
+
+    /// The signed-in member, if their role holds `permission`. Members who must still
+    /// enrol in 2FA can do nothing else until they have.
+    pub fn require(&self, permission: Permission) -> Result<&Principal, AppError> {
+        let principal = self.signed_in()?;
+        if principal.must_enrol_2fa {
+            return Err(AppError::Forbidden(self.t("auth.must_enrol_2fa")));
+        }
+        if !permission.allowed_for(principal.role) {
+            return Err(AppError::Forbidden(self.t("error.forbidden")));
+        }
+        Ok(principal)
+    }
+
+    /// The signed-in member, whatever their role (their own settings, 2FA enrolment).
+    pub fn signed_in(&self) -> Result<&Principal, AppError> {
+        self.ctx
+            .principal
+            .as_ref()
+            .ok_or_else(|| AppError::Unauthorized(self.t("error.signed_out")))
+    }
+}
+
+pub fn env() -> Result<Env, AppError> {
+    let parts = leptos::prelude::use_context::<http::request::Parts>()
+        .ok_or_else(|| crate::db::internal("request parts missing from context"))?;
+    let ctx = parts
+        .extensions
+        .get::<RequestCtx>()
+        .cloned()
+        .ok_or_else(|| crate::db::internal("request context missing"))?;
+    let session = parts
+        .extensions
+        .get::<Session>()
+        .cloned()
+        .ok_or_else(|| crate::db::internal("session layer missing"))?;
+    Ok(Env { ctx, session })
+}
+
+/// Runs a server function's body and gives its error the HTTP status it deserves, so a
+/// user's mistake answers 4xx with a reason instead of a generic 500.
+pub async fn respond<T>(
+    body: impl std::future::Future<Output = Result<T, AppError>>,
+) -> Result<T, AppError> {
+    let result = body.await;
+    if let Err(err) = &result {
+        if let Some(opts) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            opts.set_status(
+                http::StatusCode::from_u16(err.status_code())
+                    .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
+            );
+        }
+    }
+    result
+}
+
+/// Session keys.
+pub mod keys {
+    /// The signed-in user.
+    pub const USER: &str = "uid";
+    /// The tenant they are working in.
+    pub const TENANT: &str = "tid";
+    /// A user who gave the right password and still owes a TOTP code.
+    pub const PENDING_USER: &str = "pending_uid";
+    /// Wrong TOTP codes so far for the pending login.
+    pub const TOTP_FAILURES: &str = "totp_failures";
+    /// A TOTP secret shown for enrolment, not yet confirmed.
+    pub const TOTP_DRAFT: &str = "totp_draft";
+    pub const USER_AGENT: &str = "ua";
+    pub const IP: &str = "ip";
+}

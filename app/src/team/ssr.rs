@@ -1,0 +1,538 @@
+//! Members, roles and invites of a tenant.
+
+use super::model::*;
+use crate::audit::{self, AuditEntry};
+use crate::auth::model::{LoginStep, Permission, Role};
+use crate::auth::ssr::{normalize_email, required_text, security_rules, start_session};
+use crate::crypto;
+use crate::db::{internal, new_id, Tx};
+use crate::error::AppError;
+use crate::i18n::{t, tf, Locale};
+use crate::request::{keys, Env};
+use chrono::{DateTime, Duration, Utc};
+use sqlx::Row;
+use uuid::Uuid;
+
+const INVITE_DAYS: i64 = 7;
+
+pub async fn team(env: &Env) -> Result<Team, AppError> {
+    let p = env.require(Permission::TeamView)?;
+    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let members = sqlx::query(
+        "SELECT m.id, m.user_id, u.name, u.email::text AS email, m.role, m.status, u.last_login_at
+           FROM memberships m JOIN users u ON u.id = m.user_id
+          ORDER BY m.status, u.name",
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(internal)?
+    .into_iter()
+    .filter_map(|r| {
+        Some(Member {
+            membership_id: r.get("id"),
+            user_id: r.get("user_id"),
+            name: r.get("name"),
+            email: r.get("email"),
+            role: Role::parse(r.get::<String, _>("role").as_str())?,
+            active: r.get::<String, _>("status") == "ACTIVE",
+            last_login_at: r.get("last_login_at"),
+            is_self: r.get::<Uuid, _>("user_id") == p.user_id,
+        })
+    })
+    .collect();
+    let invites = sqlx::query(
+        "SELECT id, email::text AS email, role, expires_at, expires_at < now() AS expired
+           FROM invites WHERE status = 'PENDING' ORDER BY created_at DESC",
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(internal)?
+    .into_iter()
+    .filter_map(|r| {
+        Some(PendingInvite {
+            id: r.get("id"),
+            email: r.get("email"),
+            role: Role::parse(r.get::<String, _>("role").as_str())?,
+            expires_at: r.get("expires_at"),
+            expired: r.get("expired"),
+        })
+    })
+    .collect();
+    let seats = seats(&mut tx).await?;
+    tx.commit().await.map_err(internal)?;
+    Ok(Team {
+        members,
+        invites,
+        seats_used: seats.used,
+        seats_limit: seats.limit,
+        plan_name: seats.plan,
+    })
+}
+
+struct Seats {
+    used: i64,
+    pending: i64,
+    limit: i64,
+    plan: String,
+}
+
+/// Seats of the current tenant (the transaction's). Locks the subscription row so two
+/// concurrent invites or acceptances cannot both take the last seat.
+async fn seats(tx: &mut Tx) -> Result<Seats, AppError> {
+    let row = sqlx::query(
+        "SELECT p.seats_limit, p.name,
+                (SELECT count(*) FROM memberships WHERE status = 'ACTIVE') AS used,
+                (SELECT count(*) FROM invites WHERE status = 'PENDING' AND expires_at > now()) AS pending
+           FROM subscriptions s JOIN plans p ON p.id = s.plan_id
+          FOR UPDATE OF s",
+    )
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(internal)?;
+    Ok(Seats {
+        used: row.get("used"),
+        pending: row.get("pending"),
+        limit: row.get::<i32, _>("seats_limit").into(),
+        plan: row.get("name"),
+    })
+}
+
+fn seat_error(locale: Locale, field: &str, seats: &Seats) -> AppError {
+    AppError::field(
+        field,
+        tf(
+            locale,
+            "team.seat_limit",
+            &[("limit", seats.limit.to_string()), ("plan", seats.plan.clone())],
+        ),
+    )
+}
+
+fn invite_url(env: &Env, token: &str) -> String {
+    format!("{}/invite/{token}", env.ctx.config.public_url.trim_end_matches('/'))
+}
+
+pub async fn create_invite(env: &Env, email: &str, role: &str) -> Result<InviteLink, AppError> {
+    let p = env.require(Permission::TeamManage)?;
+    let locale = env.locale();
+    let email = normalize_email(email, locale)?;
+    let role = Role::parse(role).ok_or_else(|| AppError::field("role", t(locale, "validation.choice")))?;
+    if role == Role::Owner || role > p.role {
+        return Err(AppError::field("role", t(locale, "team.role_above_yours")));
+    }
+    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let seats = seats(&mut tx).await?;
+    let already_member: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM memberships m JOIN users u ON u.id = m.user_id
+                         WHERE u.email = $1::citext)",
+    )
+    .bind(&email)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(internal)?;
+    if already_member {
+        return Err(AppError::field("email", t(locale, "team.already_member")));
+    }
+    // An expired invite for the same address no longer holds a seat: replace it.
+    sqlx::query("UPDATE invites SET status = 'REVOKED' WHERE email = $1::citext AND status = 'PENDING' AND expires_at <= now()")
+        .bind(&email)
+        .execute(&mut *tx)
+        .await
+        .map_err(internal)?;
+    if seats.used + seats.pending >= seats.limit {
+        return Err(seat_error(locale, "email", &seats));
+    }
+    let token = crypto::token();
+    let id = new_id();
+    sqlx::query(
+        "INSERT INTO invites (id, tenant_id, email, role, token_hash, invited_by, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(id)
+    .bind(p.tenant_id)
+    .bind(&email)
+    .bind(role.as_str())
+    .bind(crypto::sha256(token.as_bytes()))
+    .bind(p.user_id)
+    .bind(Utc::now() + Duration::days(INVITE_DAYS))
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| match crate::db::violated_constraint(&e).as_deref() {
+        Some("invites_open_email") => AppError::field("email", t(locale, "team.already_invited")),
+        _ => internal(e),
+    })?;
+    audit::record(
+        &mut tx,
+        &env.ctx,
+        p.tenant_id,
+        Some(p.user_id),
+        AuditEntry::new("team.invite_sent", "invite", Some(id))
+            .after(serde_json::json!({ "email": email, "role": role.as_str() })),
+    )
+    .await?;
+    tx.commit().await.map_err(internal)?;
+    Ok(InviteLink {
+        url: invite_url(env, &token),
+        email,
+    })
+}
+
+/// A new token and a new expiry; the old link stops working.
+pub async fn resend_invite(env: &Env, invite_id: Uuid) -> Result<InviteLink, AppError> {
+    let p = env.require(Permission::TeamManage)?;
+    let token = crypto::token();
+    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let email: Option<String> = sqlx::query_scalar(
+        "UPDATE invites SET token_hash = $2, expires_at = $3
+          WHERE id = $1 AND status = 'PENDING' RETURNING email::text",
+    )
+    .bind(invite_id)
+    .bind(crypto::sha256(token.as_bytes()))
+    .bind(Utc::now() + Duration::days(INVITE_DAYS))
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(internal)?;
+    let email = email.ok_or_else(|| AppError::NotFound(env.t("team.invite_not_found")))?;
+    audit::record(
+        &mut tx,
+        &env.ctx,
+        p.tenant_id,
+        Some(p.user_id),
+        AuditEntry::new("team.invite_resent", "invite", Some(invite_id)),
+    )
+    .await?;
+    tx.commit().await.map_err(internal)?;
+    Ok(InviteLink {
+        url: invite_url(env, &token),
+        email,
+    })
+}
+
+pub async fn revoke_invite(env: &Env, invite_id: Uuid) -> Result<(), AppError> {
+    let p = env.require(Permission::TeamManage)?;
+    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let done = sqlx::query("UPDATE invites SET status = 'REVOKED' WHERE id = $1 AND status = 'PENDING'")
+        .bind(invite_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(internal)?
+        .rows_affected();
+    if done == 0 {
+        return Err(AppError::NotFound(env.t("team.invite_not_found")));
+    }
+    audit::record(
+        &mut tx,
+        &env.ctx,
+        p.tenant_id,
+        Some(p.user_id),
+        AuditEntry::new("team.invite_revoked", "invite", Some(invite_id)),
+    )
+    .await?;
+    tx.commit().await.map_err(internal)
+}
+
+struct Target {
+    user_id: Uuid,
+    role: Role,
+    active: bool,
+}
+
+async fn target(tx: &mut Tx, env: &Env, membership_id: Uuid) -> Result<Target, AppError> {
+    let row = sqlx::query("SELECT user_id, role, status FROM memberships WHERE id = $1 FOR UPDATE")
+        .bind(membership_id)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| AppError::NotFound(env.t("team.member_not_found")))?;
+    Ok(Target {
+        user_id: row.get("user_id"),
+        role: Role::parse(row.get::<String, _>("role").as_str()).ok_or_else(|| internal("bad role"))?,
+        active: row.get::<String, _>("status") == "ACTIVE",
+    })
+}
+
+async fn active_owners(tx: &mut Tx) -> Result<i64, AppError> {
+    sqlx::query_scalar("SELECT count(*) FROM memberships WHERE role = 'OWNER' AND status = 'ACTIVE'")
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(internal)
+}
+
+pub async fn change_role(env: &Env, membership_id: Uuid, role: &str) -> Result<(), AppError> {
+    let p = env.require(Permission::TeamManage)?;
+    let locale = env.locale();
+    let role = Role::parse(role).ok_or_else(|| AppError::field("role", t(locale, "validation.choice")))?;
+    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let target = target(&mut tx, env, membership_id).await?;
+    if target.user_id == p.user_id {
+        return Err(AppError::Forbidden(t(locale, "team.not_own_role")));
+    }
+    // Only an owner makes or unmakes owners; nobody grants more than they hold.
+    if (role == Role::Owner || target.role == Role::Owner) && p.role != Role::Owner {
+        return Err(AppError::Forbidden(t(locale, "team.owner_only")));
+    }
+    if role > p.role {
+        return Err(AppError::field("role", t(locale, "team.role_above_yours")));
+    }
+    if target.role == Role::Owner && role != Role::Owner && active_owners(&mut tx).await? <= 1 {
+        return Err(AppError::Forbidden(t(locale, "team.last_owner")));
+    }
+    sqlx::query("UPDATE memberships SET role = $2, updated_at = now() WHERE id = $1")
+        .bind(membership_id)
+        .bind(role.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(internal)?;
+    audit::record(
+        &mut tx,
+        &env.ctx,
+        p.tenant_id,
+        Some(p.user_id),
+        AuditEntry::new("team.role_changed", "membership", Some(membership_id)).change(
+            serde_json::json!({ "role": target.role.as_str() }),
+            serde_json::json!({ "role": role.as_str() }),
+        ),
+    )
+    .await?;
+    tx.commit().await.map_err(internal)
+}
+
+pub async fn set_member_active(env: &Env, membership_id: Uuid, active: bool) -> Result<(), AppError> {
+    let p = env.require(Permission::TeamManage)?;
+    let locale = env.locale();
+    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let target = target(&mut tx, env, membership_id).await?;
+    if target.user_id == p.user_id {
+        return Err(AppError::Forbidden(t(locale, "team.not_self")));
+    }
+    if target.role > p.role {
+        return Err(AppError::Forbidden(t(locale, "team.owner_only")));
+    }
+    if target.active == active {
+        return Ok(());
+    }
+    if !active && target.role == Role::Owner && active_owners(&mut tx).await? <= 1 {
+        return Err(AppError::Forbidden(t(locale, "team.last_owner")));
+    }
+    if active {
+        let seats = seats(&mut tx).await?;
+        if seats.used >= seats.limit {
+            return Err(seat_error(locale, "member", &seats));
+        }
+    }
+    sqlx::query("UPDATE memberships SET status = $2, updated_at = now() WHERE id = $1")
+        .bind(membership_id)
+        .bind(if active { "ACTIVE" } else { "SUSPENDED" })
+        .execute(&mut *tx)
+        .await
+        .map_err(internal)?;
+    audit::record(
+        &mut tx,
+        &env.ctx,
+        p.tenant_id,
+        Some(p.user_id),
+        AuditEntry::new(
+            if active { "team.member_reactivated" } else { "team.member_deactivated" },
+            "membership",
+            Some(membership_id),
+        ),
+    )
+    .await?;
+    tx.commit().await.map_err(internal)
+}
+
+// ------------------------------------------------------------------ accepting
+
+struct FoundInvite {
+    id: Uuid,
+    tenant_id: Uuid,
+    tenant_name: String,
+    email: String,
+    role: Role,
+    status: String,
+    expires_at: DateTime<Utc>,
+}
+
+async fn find_invite(env: &Env, token: &str) -> Result<Option<FoundInvite>, AppError> {
+    let mut tx = env.db().anon_tx().await?;
+    let row = sqlx::query(
+        "SELECT id, tenant_id, tenant_name, email, role, status, expires_at FROM invite_lookup($1)",
+    )
+    .bind(crypto::sha256(token.trim().as_bytes()))
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(internal)?;
+    tx.commit().await.map_err(internal)?;
+    Ok(row.and_then(|r| {
+        Some(FoundInvite {
+            id: r.get("id"),
+            tenant_id: r.get("tenant_id"),
+            tenant_name: r.get("tenant_name"),
+            email: r.get("email"),
+            role: Role::parse(r.get::<String, _>("role").as_str())?,
+            status: r.get("status"),
+            expires_at: r.get("expires_at"),
+        })
+    }))
+}
+
+async fn account_for(env: &Env, email: &str) -> Result<Option<Uuid>, AppError> {
+    let mut tx = env.db().anon_tx().await?;
+    let id = sqlx::query_scalar("SELECT user_id FROM auth_login_lookup($1)")
+        .bind(email)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(internal)?;
+    tx.commit().await.map_err(internal)?;
+    Ok(id)
+}
+
+fn state_of(invite: &Option<FoundInvite>) -> Option<InviteState> {
+    match invite {
+        None => Some(InviteState::Unknown),
+        Some(i) if i.status == "REVOKED" => Some(InviteState::Revoked),
+        Some(i) if i.status == "ACCEPTED" => Some(InviteState::Used),
+        Some(i) if i.expires_at <= Utc::now() => Some(InviteState::Expired),
+        Some(_) => None,
+    }
+}
+
+pub async fn invite_state(env: &Env, token: &str) -> Result<InviteState, AppError> {
+    let invite = find_invite(env, token).await?;
+    if let Some(closed) = state_of(&invite) {
+        return Ok(closed);
+    }
+    let invite = invite.expect("state_of returns None only for an open invite");
+    Ok(InviteState::Open {
+        has_account: account_for(env, &invite.email).await?.is_some(),
+        tenant_name: invite.tenant_name,
+        email: invite.email,
+        role: invite.role,
+    })
+}
+
+fn closed_error(locale: Locale, state: InviteState) -> AppError {
+    let key = match state {
+        InviteState::Expired => "invite.expired",
+        InviteState::Revoked => "invite.revoked",
+        InviteState::Used => "invite.used",
+        _ => "invite.unknown",
+    };
+    AppError::NotFound(t(locale, key))
+}
+
+/// Joins the invited tenant: creates the account when the address has none, or checks
+/// the existing account's password; then signs in to that tenant.
+pub async fn accept_invite(env: &Env, token: &str, name: &str, password: &str) -> Result<LoginStep, AppError> {
+    let locale = env.locale();
+    let invite = find_invite(env, token).await?;
+    if let Some(closed) = state_of(&invite) {
+        return Err(closed_error(locale, closed));
+    }
+    let invite = invite.expect("state_of returns None only for an open invite");
+    if password.is_empty() {
+        return Err(AppError::field("password", t(locale, "validation.required")));
+    }
+    let existing = account_for(env, &invite.email).await?;
+    let (user_id, new_account) = match existing {
+        Some(user_id) => {
+            let mut tx = env.db().user_tx(user_id).await?;
+            let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+                .bind(user_id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(internal)?;
+            tx.commit().await.map_err(internal)?;
+            if !crypto::verify_password(password.to_string(), hash).await? {
+                return Err(AppError::field("password", t(locale, "auth.current_password_wrong")));
+            }
+            (user_id, None)
+        }
+        None => {
+            let name = required_text("name", name, 200, locale)?;
+            (new_id(), Some(name))
+        }
+    };
+
+    let mut tx = env.db().tenant_tx(invite.tenant_id, Some(user_id)).await?;
+    // Re-read under lock: the invite may have been revoked or used since.
+    let still_open: Option<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM invites WHERE id = $1 AND status = 'PENDING' AND expires_at > now()
+            FOR UPDATE",
+    )
+    .bind(invite.id)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(internal)?;
+    if still_open.is_none() {
+        return Err(closed_error(locale, InviteState::Used));
+    }
+    let seats = seats(&mut tx).await?;
+    if seats.used >= seats.limit {
+        return Err(seat_error(locale, "password", &seats));
+    }
+    if let Some(name) = &new_account {
+        let rules = security_rules(&mut tx, invite.tenant_id).await?;
+        rules
+            .password
+            .check(password, locale)
+            .map_err(|m| AppError::field("password", m))?;
+        let hash = crypto::hash_password(password.to_string()).await?;
+        sqlx::query("INSERT INTO users (id, email, name, password_hash) VALUES ($1, $2, $3, $4)")
+            .bind(user_id)
+            .bind(&invite.email)
+            .bind(name)
+            .bind(hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(internal)?;
+    }
+    let membership_id: Uuid = sqlx::query_scalar(
+        "INSERT INTO memberships (id, tenant_id, user_id, role) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (tenant_id, user_id)
+            DO UPDATE SET role = EXCLUDED.role, status = 'ACTIVE', updated_at = now()
+         RETURNING id",
+    )
+    .bind(new_id())
+    .bind(invite.tenant_id)
+    .bind(user_id)
+    .bind(invite.role.as_str())
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(internal)?;
+    sqlx::query("UPDATE invites SET status = 'ACCEPTED', accepted_at = now(), accepted_by = $2 WHERE id = $1")
+        .bind(invite.id)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(internal)?;
+    audit::record(
+        &mut tx,
+        &env.ctx,
+        invite.tenant_id,
+        Some(user_id),
+        AuditEntry::new("team.invite_accepted", "membership", Some(membership_id))
+            .after(serde_json::json!({ "email": invite.email, "role": invite.role.as_str() })),
+    )
+    .await?;
+    let totp: bool = sqlx::query_scalar("SELECT totp_enabled_at IS NOT NULL FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(internal)?;
+    sqlx::query("UPDATE users SET last_tenant_id = $2 WHERE id = $1")
+        .bind(user_id)
+        .bind(invite.tenant_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(internal)?;
+    tx.commit().await.map_err(internal)?;
+
+    if totp {
+        env.session.cycle_id().await.map_err(internal)?;
+        env.session.insert(keys::PENDING_USER, user_id).await.map_err(internal)?;
+        return Ok(LoginStep::NeedTotp);
+    }
+    start_session(env, user_id, invite.tenant_id).await?;
+    Ok(LoginStep::Done)
+}

@@ -1,0 +1,228 @@
+//! The team page (members, roles, invites) and the invite-acceptance page.
+
+use super::api::*;
+use super::model::*;
+use crate::auth::model::{LoginStep, Permission, Role};
+use crate::ui::{field_error, form_error, hard_redirect, page, tr, Alert, Badge, Card, Field, LoadError, PageHeader, Skeleton, Submit};
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+#[component]
+pub fn TeamPage() -> impl IntoView {
+    let viewer = page().viewer.expect("settings render only for a viewer");
+    let can_manage = viewer.can(Permission::TeamManage);
+    let invite = ServerAction::<CreateInvite>::new();
+    let resend = ServerAction::<ResendInvite>::new();
+    let revoke = ServerAction::<RevokeInvite>::new();
+    let role = ServerAction::<ChangeRole>::new();
+    let active = ServerAction::<SetMemberActive>::new();
+    let team = Resource::new(
+        move || (invite.version().get(), resend.version().get(), revoke.version().get(), role.version().get(), active.version().get()),
+        |_| get_team(),
+    );
+    let invite_value = invite.value();
+    let last_link = Signal::derive(move || match (invite_value.get(), resend.value().get()) {
+        (_, Some(Ok(link))) | (Some(Ok(link)), _) => Some(link),
+        _ => None,
+    });
+    let roles_i_can_grant: Vec<Role> = Role::ALL
+        .into_iter()
+        .filter(|r| *r != Role::Owner && *r <= viewer.role)
+        .collect();
+    let change_error = Signal::derive(move || {
+        role.value().get().and_then(Result::err).or_else(|| active.value().get().and_then(Result::err)).map(|e| e.to_string())
+    });
+    view! {
+        <PageHeader title=tr("settings.team")/>
+        {can_manage.then(|| view! {
+            <Card title=tr("team.invite")>
+                <ActionForm action=invite attr:class="grid gap-3 md:grid-cols-[1fr_12rem_auto] items-start" attr:novalidate="">
+                    <Field label=tr("auth.email") name="email" kind="email" required=true error=field_error(invite_value, "email")/>
+                    <div class="field">
+                        <label for="f-role" class="field-label">{tr("team.role")}</label>
+                        <select id="f-role" name="role" class="input">
+                            {roles_i_can_grant.iter().rev().map(|r| view! { <option value=r.as_str() selected=*r == Role::Sales>{tr(r.label_key())}</option> }).collect_view()}
+                        </select>
+                    </div>
+                    <div class="pt-6"><Submit label=tr("team.send_invite") pending=invite.pending()/></div>
+                </ActionForm>
+                <Alert message=form_error(invite_value, &["email", "role"])/>
+                {move || last_link.get().map(|link| view! {
+                    <div class="alert alert-success mt-3" role="status">
+                        <p>{tr("team.invite_link_for")} " " <strong>{link.email.clone()}</strong></p>
+                        <input class="input mt-2 font-mono text-xs" readonly value=link.url.clone()
+                               data-testid="invite-link" aria-label=tr("team.invite_link")/>
+                        <p class="text-xs mt-1">{tr("team.invite_link_hint")}</p>
+                    </div>
+                })}
+            </Card>
+        })}
+        <Alert message=change_error/>
+        <Suspense fallback=|| view! { <Skeleton lines=4/> }>
+            {move || Suspend::new(async move {
+                match team.await {
+                    Err(e) => view! { <LoadError error=e/> }.into_any(),
+                    Ok(team) => view! {
+                        <p class="text-sm text-muted my-3" data-testid="seats">
+                            {format!("{}: {} / {} ({})", tr("team.seats"), team.seats_used, team.seats_limit, team.plan_name)}
+                        </p>
+                        <div class="table-wrap">
+                            <table class="table">
+                                <thead><tr>
+                                    <th scope="col">{tr("auth.name")}</th>
+                                    <th scope="col">{tr("team.role")}</th>
+                                    <th scope="col">{tr("team.status")}</th>
+                                    <th scope="col"><span class="sr-only">{tr("common.actions")}</span></th>
+                                </tr></thead>
+                                <tbody>
+                                    {team.members.into_iter().map(|m| member_row(m, can_manage, role, active)).collect_view()}
+                                </tbody>
+                            </table>
+                        </div>
+                        {(!team.invites.is_empty()).then(|| view! {
+                            <h2 class="card-title mt-6">{tr("team.pending_invites")}</h2>
+                            <ul class="divide-y divide-line card">
+                                {team.invites.into_iter().map(|i| view! {
+                                    <li class="flex flex-wrap items-center gap-3 py-2">
+                                        <span class="grow">{i.email.clone()}</span>
+                                        <Badge text=tr(i.role.label_key())/>
+                                        {i.expired.then(|| view! { <Badge text=tr("invite.expired_badge") tone="warning"/> })}
+                                        {can_manage.then(|| view! {
+                                            <ActionForm action=resend>
+                                                <input type="hidden" name="invite_id" value=i.id.to_string()/>
+                                                <button class="btn btn-ghost" type="submit">{tr("team.resend")}</button>
+                                            </ActionForm>
+                                            <ActionForm action=revoke>
+                                                <input type="hidden" name="invite_id" value=i.id.to_string()/>
+                                                <button class="btn btn-danger-ghost" type="submit">{tr("team.revoke")}</button>
+                                            </ActionForm>
+                                        })}
+                                    </li>
+                                }).collect_view()}
+                            </ul>
+                        })}
+                    }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+fn member_row(
+    m: Member,
+    can_manage: bool,
+    role: ServerAction<ChangeRole>,
+    active: ServerAction<SetMemberActive>,
+) -> impl IntoView {
+    let editable = can_manage && !m.is_self;
+    let id = m.membership_id.to_string();
+    view! {
+        <tr>
+            <td>
+                <div class="font-medium">{m.name.clone()}</div>
+                <div class="text-muted text-sm">{m.email.clone()}</div>
+            </td>
+            <td>
+                {if editable {
+                    let current = m.role;
+                    let id = id.clone();
+                    view! {
+                        <ActionForm action=role attr:class="flex gap-2">
+                            <input type="hidden" name="membership_id" value=id.clone()/>
+                            <label class="sr-only" for=format!("role-{id}")>{tr("team.role")}</label>
+                            <select id=format!("role-{id}") name="role" class="input w-auto">
+                                {Role::ALL.into_iter().map(|r| view! { <option value=r.as_str() selected=r == current>{tr(r.label_key())}</option> }).collect_view()}
+                            </select>
+                            <button class="btn btn-ghost" type="submit">{tr("common.save")}</button>
+                        </ActionForm>
+                    }.into_any()
+                } else {
+                    view! { <Badge text=tr(m.role.label_key())/> }.into_any()
+                }}
+            </td>
+            <td>
+                {if m.active {
+                    view! { <Badge text=tr("team.active") tone="success"/> }.into_any()
+                } else {
+                    view! { <Badge text=tr("team.deactivated") tone="warning"/> }.into_any()
+                }}
+            </td>
+            <td class="text-end">
+                {editable.then(|| view! {
+                    <ActionForm action=active>
+                        <input type="hidden" name="membership_id" value=id.clone()/>
+                        <input type="hidden" name="active" value=(!m.active).to_string()/>
+                        <button class=if m.active { "btn btn-danger-ghost" } else { "btn btn-ghost" } type="submit">
+                            {tr(if m.active { "team.deactivate" } else { "team.reactivate" })}
+                        </button>
+                    </ActionForm>
+                })}
+            </td>
+        </tr>
+    }
+}
+
+#[component]
+pub fn InvitePage() -> impl IntoView {
+    let params = use_params_map();
+    let token = move || params.read().get("token").unwrap_or_default();
+    let state = Resource::new(token, lookup_invite);
+    view! {
+        <main class="auth-page">
+            <div class="auth-card">
+                <Suspense fallback=|| view! { <Skeleton lines=3/> }>
+                    {move || Suspend::new(async move {
+                        match state.await {
+                            Err(e) => view! { <LoadError error=e/> }.into_any(),
+                            Ok(InviteState::Open { tenant_name, email, role, has_account }) => view! {
+                                <AcceptForm token=token() tenant_name email role has_account/>
+                            }.into_any(),
+                            Ok(closed) => {
+                                let key = match closed {
+                                    InviteState::Expired => "invite.expired",
+                                    InviteState::Revoked => "invite.revoked",
+                                    InviteState::Used => "invite.used",
+                                    _ => "invite.unknown",
+                                };
+                                view! {
+                                    <h1 class="page-title" data-testid="invite-closed">{tr("invite.closed_title")}</h1>
+                                    <p class="mt-2">{tr(key)}</p>
+                                    <a class="btn btn-primary mt-4" href="/login">{tr("auth.sign_in")}</a>
+                                }.into_any()
+                            }
+                        }
+                    })}
+                </Suspense>
+            </div>
+        </main>
+    }
+}
+
+#[component]
+fn AcceptForm(token: String, tenant_name: String, email: String, role: Role, has_account: bool) -> impl IntoView {
+    let accept = ServerAction::<AcceptInvite>::new();
+    let value = accept.value();
+    Effect::new(move || match value.get() {
+        Some(Ok(LoginStep::Done)) => hard_redirect("/"),
+        Some(Ok(LoginStep::NeedTotp)) => hard_redirect("/login/2fa"),
+        _ => {}
+    });
+    view! {
+        <h1 class="page-title">{tr("invite.join")} " " {tenant_name}</h1>
+        <p class="text-sm text-muted mt-1">{email} " · " {tr(role.label_key())}</p>
+        <p class="text-sm mt-3">{tr(if has_account { "invite.has_account" } else { "invite.new_account" })}</p>
+        <ActionForm action=accept attr:class="space-y-4 mt-4" attr:novalidate="">
+            <input type="hidden" name="token" value=token/>
+            <Alert message=form_error(value, &["name", "password"])/>
+            {if has_account {
+                view! { <input type="hidden" name="name" value=""/> }.into_any()
+            } else {
+                view! { <Field label=tr("auth.name") name="name" autocomplete="name" required=true error=field_error(value, "name")/> }.into_any()
+            }}
+            <Field label=tr("auth.password") name="password" kind="password"
+                   autocomplete=if has_account { "current-password" } else { "new-password" }
+                   required=true error=field_error(value, "password")/>
+            <Submit label=tr("invite.accept") pending=accept.pending()/>
+        </ActionForm>
+    }
+}

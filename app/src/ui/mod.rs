@@ -1,0 +1,152 @@
+//! Shared components: form fields, buttons, alerts, cards, page headers, states.
+
+use crate::auth::model::PageContext;
+use crate::error::AppError;
+use crate::i18n::{t, Locale};
+use leptos::prelude::*;
+
+/// The request's page context (locale, viewer), provided once by `App`.
+pub fn page() -> PageContext {
+    use_context::<PageContext>().unwrap_or_default()
+}
+
+pub fn locale() -> Locale {
+    page().locale
+}
+
+/// The string for `key` in the page's language.
+pub fn tr(key: &str) -> String {
+    t(locale(), key)
+}
+
+/// A full navigation, used after sign-in, sign-out and switches of tenant or
+/// language: everything on the page depends on who is signed in where.
+pub fn hard_redirect(url: &str) {
+    #[cfg(feature = "hydrate")]
+    if let Some(window) = web_sys::window() {
+        let _ = window.location().set_href(url);
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = url;
+}
+
+/// The message for one field from the last result of an action.
+pub fn field_error<T, S>(value: S, field: &'static str) -> Signal<Option<String>>
+where
+    T: Clone + Send + Sync + 'static,
+    S: Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
+{
+    Signal::derive(move || match value.get() {
+        Some(Err(err)) => err.for_field(field),
+        _ => None,
+    })
+}
+
+/// The message of an error that belongs to no field of the form.
+pub fn form_error<T, S>(value: S, fields: &'static [&'static str]) -> Signal<Option<String>>
+where
+    T: Clone + Send + Sync + 'static,
+    S: Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
+{
+    Signal::derive(move || match value.get() {
+        Some(Err(AppError::Validation { field, .. })) if fields.contains(&field.as_str()) => None,
+        Some(Err(err)) => Some(err.to_string()),
+        _ => None,
+    })
+}
+
+#[component]
+pub fn Field(
+    #[prop(into)] label: String,
+    name: &'static str,
+    #[prop(default = "text")] kind: &'static str,
+    #[prop(optional, into)] value: String,
+    #[prop(optional, into)] error: Signal<Option<String>>,
+    #[prop(optional, into)] hint: Option<String>,
+    #[prop(optional)] autocomplete: Option<&'static str>,
+    #[prop(optional)] required: bool,
+) -> impl IntoView {
+    let id = format!("f-{name}");
+    let err_id = format!("{id}-error");
+    let hint_id = format!("{id}-hint");
+    view! {
+        <div class="field">
+            <label for=id.clone() class="field-label">{label}</label>
+            <input
+                id=id
+                name=name
+                type=kind
+                value=value
+                autocomplete=autocomplete
+                required=required
+                class="input"
+                class:input-invalid=move || error.get().is_some()
+                aria-invalid=move || error.get().is_some().then_some("true")
+                aria-describedby=move || if error.get().is_some() { err_id.clone() } else { hint_id.clone() }
+            />
+            {hint.map(|h| view! { <p id=format!("f-{name}-hint") class="field-hint">{h}</p> })}
+            {move || error.get().map(|e| view! { <p id=format!("f-{name}-error") class="field-error" role="alert">{e}</p> })}
+        </div>
+    }
+}
+
+#[component]
+pub fn Submit(#[prop(into)] label: String, #[prop(into)] pending: Signal<bool>) -> impl IntoView {
+    view! {
+        <button type="submit" class="btn btn-primary" disabled=move || pending.get() aria-busy=move || pending.get().then_some("true")>
+            {move || if pending.get() { tr("common.working") } else { label.clone() }}
+        </button>
+    }
+}
+
+#[component]
+pub fn Alert(#[prop(into)] message: Signal<Option<String>>, #[prop(default = "danger")] tone: &'static str) -> impl IntoView {
+    view! {
+        {move || message.get().map(|m| view! { <div class=format!("alert alert-{tone}") role="alert">{m}</div> })}
+    }
+}
+
+#[component]
+pub fn PageHeader(#[prop(into)] title: String, #[prop(optional)] children: Option<Children>) -> impl IntoView {
+    view! {
+        <header class="page-header">
+            <h1 class="page-title">{title}</h1>
+            <div class="flex items-center gap-2">{children.map(|c| c())}</div>
+        </header>
+    }
+}
+
+#[component]
+pub fn Card(#[prop(optional, into)] title: Option<String>, children: Children) -> impl IntoView {
+    view! {
+        <section class="card">
+            {title.map(|t| view! { <h2 class="card-title">{t}</h2> })}
+            {children()}
+        </section>
+    }
+}
+
+#[component]
+pub fn Skeleton(#[prop(default = 3)] lines: usize) -> impl IntoView {
+    view! {
+        <div class="space-y-3" aria-busy="true" aria-label=tr("common.loading")>
+            {(0..lines).map(|_| view! { <div class="skeleton h-4 w-full"></div> }).collect_view()}
+        </div>
+    }
+}
+
+/// What went wrong loading a section, and a way to try again.
+#[component]
+pub fn LoadError(error: AppError) -> impl IntoView {
+    view! {
+        <div class="alert alert-danger" role="alert">
+            <p>{error.to_string()}</p>
+            <a class="underline" href="">{tr("common.retry")}</a>
+        </div>
+    }
+}
+
+#[component]
+pub fn Badge(#[prop(into)] text: String, #[prop(default = "neutral")] tone: &'static str) -> impl IntoView {
+    view! { <span class=format!("badge badge-{tone}")>{text}</span> }
+}

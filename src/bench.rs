@@ -1,0 +1,124 @@
+//! `leadline bench`: how long a signed-in page takes to render on the server, next to a
+//! bare axum handler on the same machine. Requests go through the whole router
+//! in-process (`oneshot`), so the numbers are server time without the network.
+
+use crate::config::Config;
+use crate::seed::{synthetic, system_ctx, DEMO_PASSWORD};
+use crate::Database;
+use app::auth::ssr::{create_workspace, NewWorkspace};
+use app::db::Db;
+use app::i18n::Locale;
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::routing::get;
+use axum::Router;
+use leptos::server_fn::ServerFn;
+use std::time::{Duration, Instant};
+use tower::ServiceExt;
+
+const BENCH_EMAIL: &str = "bench-owner@leadline.test";
+const WARMUP: usize = 30;
+const SAMPLES: usize = 300;
+
+struct Stats {
+    p50: Duration,
+    p95: Duration,
+    mean: Duration,
+}
+
+fn stats(mut samples: Vec<Duration>) -> Stats {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
+    Stats {
+        p50: at(0.50),
+        p95: at(0.95),
+        mean: samples.iter().sum::<Duration>() / samples.len() as u32,
+    }
+}
+
+async fn time_requests(router: &Router, cookie: Option<&str>) -> Result<Stats, String> {
+    let mut samples = Vec::with_capacity(SAMPLES);
+    for i in 0..WARMUP + SAMPLES {
+        let mut req = Request::get("/");
+        if let Some(c) = cookie {
+            req = req.header(header::COOKIE, c);
+        }
+        let req = req.body(Body::empty()).map_err(|e| e.to_string())?;
+        let started = Instant::now();
+        let res = router.clone().oneshot(req).await.map_err(|e| e.to_string())?;
+        let body = axum::body::to_bytes(res.into_body(), usize::MAX).await.map_err(|e| e.to_string())?;
+        if i >= WARMUP {
+            samples.push(started.elapsed());
+        }
+        if body.is_empty() {
+            return Err("empty response".into());
+        }
+    }
+    Ok(stats(samples))
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+pub async fn run(config: &Config, database: &Database) -> Result<(), String> {
+    let pools = &database.pools;
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE email = $1)")
+        .bind(BENCH_EMAIL)
+        .fetch_one(&pools.owner)
+        .await
+        .map_err(|e| e.to_string())?;
+    if !exists {
+        // Neighbours, so the signed-in tenant is one of many.
+        synthetic(pools, 20, 10).await?;
+        let hash = app::crypto::hash_password(DEMO_PASSWORD.into()).await.map_err(|e| e.to_string())?;
+        create_workspace(
+            &system_ctx(Db::new(pools.app.clone())),
+            NewWorkspace {
+                name: "Bench Owner".into(),
+                email: BENCH_EMAIL.into(),
+                password_hash: hash,
+                company: "Bench Realty".into(),
+                locale: Locale::En,
+                plan: "pro",
+            },
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    }
+    let mut options = leptos::config::get_configuration(None)
+        .map_err(|e| e.to_string())?
+        .leptos_options;
+    options.site_addr = config.addr;
+    let router = crate::web::router(crate::app_state(options, database, config));
+
+    let login = Request::post(app::auth::api::Login::PATH)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(format!("email={BENCH_EMAIL}&password={DEMO_PASSWORD}")))
+        .map_err(|e| e.to_string())?;
+    let res = router.clone().oneshot(login).await.map_err(|e| e.to_string())?;
+    if res.status() != StatusCode::OK {
+        return Err(format!("bench login failed: {}", res.status()));
+    }
+    let cookie = res
+        .headers()
+        .get(header::SET_COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .ok_or("no session cookie")?
+        .to_string();
+
+    let home = time_requests(&router, Some(&cookie)).await?;
+    let bare_router = Router::new().route("/", get(|| async { axum::response::Html("<!DOCTYPE html><html><body>ok</body></html>") }));
+    let bare = time_requests(&bare_router, None).await?;
+    println!("signed-in home page (server time, {SAMPLES} requests):");
+    println!("  p50 {:.2} ms   p95 {:.2} ms   mean {:.2} ms", ms(home.p50), ms(home.p95), ms(home.mean));
+    println!("bare axum handler:");
+    println!("  p50 {:.3} ms   p95 {:.3} ms   mean {:.3} ms", ms(bare.p50), ms(bare.p95), ms(bare.mean));
+    println!(
+        "ratio home/bare: p50 {:.0}x   p95 {:.0}x",
+        ms(home.p50) / ms(bare.p50).max(1e-6),
+        ms(home.p95) / ms(bare.p95).max(1e-6)
+    );
+    Ok(())
+}

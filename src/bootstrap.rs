@@ -1,0 +1,135 @@
+//! Schema and roles: migrations run as the owner; requests run as a runtime role that
+//! owns nothing, is not a superuser and cannot bypass row-level security.
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, PgPool};
+use std::str::FromStr;
+
+pub const APP_ROLE: &str = "leadline_app";
+
+pub struct Pools {
+    /// Migrations, role management and maintenance commands only.
+    pub owner: PgPool,
+    /// Everything a request or a worker does.
+    pub app: PgPool,
+}
+
+/// Creates the database named in `url` if it does not exist, connecting to the
+/// server's `postgres` database to do it.
+pub async fn ensure_database(url: &str) -> Result<(), String> {
+    let opts = PgConnectOptions::from_str(url).map_err(|e| e.to_string())?;
+    let name = opts.get_database().unwrap_or("postgres").to_string();
+    let mut conn = opts
+        .clone()
+        .database("postgres")
+        .connect()
+        .await
+        .map_err(|e| format!("connecting to PostgreSQL: {e}"))?;
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(&name)
+        .fetch_one(&mut conn)
+        .await
+        .map_err(|e| e.to_string())?;
+    if !exists {
+        let sql: String = sqlx::query_scalar("SELECT format('CREATE DATABASE %I', $1::text)")
+            .bind(&name)
+            .fetch_one(&mut conn)
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Err(e) = sqlx::query(&sql).execute(&mut conn).await {
+            // Another instance may have created it meanwhile.
+            if !e.to_string().contains("already exists") {
+                return Err(format!("creating database {name}: {e}"));
+            }
+        }
+    }
+    conn.close().await.map_err(|e| e.to_string())
+}
+
+pub async fn prepare(owner_url: &str, app_url: Option<&str>, app_password: &str, pool_size: u32) -> Result<Pools, String> {
+    let owner = PgPoolOptions::new()
+        .max_connections(4)
+        .connect(owner_url)
+        .await
+        .map_err(|e| format!("connecting as the owner: {e}"))?;
+    sqlx::migrate!("./migrations")
+        .run(&owner)
+        .await
+        .map_err(|e| format!("migrations: {e}"))?;
+
+    let app_opts = match app_url {
+        Some(url) => PgConnectOptions::from_str(url).map_err(|e| format!("DATABASE_APP_URL: {e}"))?,
+        None => {
+            create_app_role(&owner, app_password).await?;
+            PgConnectOptions::from_str(owner_url)
+                .map_err(|e| e.to_string())?
+                .username(APP_ROLE)
+                .password(app_password)
+        }
+    };
+    let role = app_opts.get_username().to_string();
+    grant(&owner, &role).await?;
+    let app = PgPoolOptions::new()
+        .max_connections(pool_size)
+        .connect_with(app_opts)
+        .await
+        .map_err(|e| format!("connecting as {role}: {e}"))?;
+    refuse_privileged(&app).await?;
+    Ok(Pools { owner, app })
+}
+
+async fn create_app_role(owner: &PgPool, password: &str) -> Result<(), String> {
+    // Several app instances (or parallel tests on other databases) may race here:
+    // roles are cluster-wide, so a duplicate is expected and fine.
+    let sql = "DO $$ BEGIN
+                 IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '%ROLE%') THEN
+                   EXECUTE format('CREATE ROLE %I LOGIN PASSWORD %L NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE',
+                                  '%ROLE%', '%PW%');
+                 END IF;
+               EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+               END $$";
+    let sql = sql.replace("%ROLE%", APP_ROLE).replace("%PW%", &password.replace('\'', "''"));
+    sqlx::query(&sql)
+        .execute(owner)
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("creating role {APP_ROLE}: {e}"))
+}
+
+async fn grant(owner: &PgPool, role: &str) -> Result<(), String> {
+    let role: String = sqlx::query_scalar("SELECT quote_ident($1)")
+        .bind(role)
+        .fetch_one(owner)
+        .await
+        .map_err(|e| e.to_string())?;
+    let statements = [
+        format!("GRANT USAGE ON SCHEMA public TO {role}"),
+        format!("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"),
+        format!("REVOKE ALL ON _sqlx_migrations FROM {role}"),
+        // The audit log is append-only for the app; the trigger is the second wall.
+        format!("REVOKE UPDATE, DELETE, TRUNCATE ON audit_logs FROM {role}"),
+        format!("REVOKE INSERT, UPDATE, DELETE ON plans, feature_flags FROM {role}"),
+        format!("GRANT EXECUTE ON FUNCTION auth_login_lookup(text), invite_lookup(bytea) TO {role}"),
+    ];
+    for sql in statements {
+        sqlx::query(&sql)
+            .execute(owner)
+            .await
+            .map_err(|e| format!("{sql}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// A runtime role that could step around row-level security defeats its purpose:
+/// refuse to start rather than run unprotected.
+async fn refuse_privileged(app: &PgPool) -> Result<(), String> {
+    let (superuser, bypass): (bool, bool) =
+        sqlx::query_as("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+            .fetch_one(app)
+            .await
+            .map_err(|e| e.to_string())?;
+    if superuser || bypass {
+        return Err("the runtime database role must not be a superuser nor have BYPASSRLS".into());
+    }
+    Ok(())
+}

@@ -1,0 +1,61 @@
+//! The Leadline server: boot, database bootstrap, HTTP surface, background work.
+
+pub mod bench;
+pub mod bootstrap;
+pub mod config;
+pub mod embedded_pg;
+pub mod metrics;
+pub mod seed;
+pub mod session_store;
+pub mod web;
+pub mod worker;
+
+use app::db::Db;
+use app::request::AppConfig;
+use leptos::config::LeptosOptions;
+
+/// A database ready for requests, and the private cluster behind it if we started one.
+pub struct Database {
+    pub pools: bootstrap::Pools,
+    pub embedded: Option<embedded_pg::EmbeddedPg>,
+}
+
+pub async fn open_database(config: &config::Config) -> Result<Database, String> {
+    let (owner_url, embedded) = match &config.database_url {
+        Some(url) => (url.clone(), None),
+        None => {
+            let pg = embedded_pg::EmbeddedPg::start(&config.data_dir, config.pg_port, config.pg_bin.as_deref())?;
+            (pg.url.clone(), Some(pg))
+        }
+    };
+    if embedded.is_some() {
+        bootstrap::ensure_database(&owner_url).await?;
+    }
+    let pools = bootstrap::prepare(
+        &owner_url,
+        config.database_app_url.as_deref(),
+        &config.app_db_password,
+        config.pool_size,
+    )
+    .await;
+    match pools {
+        Ok(pools) => Ok(Database { pools, embedded }),
+        Err(e) => {
+            if let Some(pg) = &embedded {
+                pg.stop();
+            }
+            Err(e)
+        }
+    }
+}
+
+pub fn app_state(options: LeptosOptions, database: &Database, config: &config::Config) -> web::AppState {
+    web::AppState::new(
+        options,
+        Db::new(database.pools.app.clone()),
+        AppConfig {
+            public_url: config.public_url.clone(),
+            secure_cookies: config.secure_cookies,
+        },
+    )
+}

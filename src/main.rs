@@ -1,0 +1,86 @@
+use leadline::{app_state, bench, config::Config, open_database, seed, web, worker};
+use std::process::ExitCode;
+use tracing_subscriber::EnvFilter;
+
+const USAGE: &str = "usage: leadline [serve | worker | migrate | seed --tenants N --users-per-tenant M | bench]";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
+        .init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("leadline: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: &[String]) -> Result<(), String> {
+    let config = Config::from_env()?;
+    let command = args.first().map(String::as_str).unwrap_or("serve");
+    if !matches!(command, "serve" | "worker" | "migrate" | "seed" | "bench") {
+        return Err(USAGE.into());
+    }
+    let database = open_database(&config).await?;
+    let result = match command {
+        "serve" => serve(&config, &database).await,
+        "worker" => {
+            worker::run_until(database.pools.app.clone(), shutdown_signal()).await;
+            Ok(())
+        }
+        "migrate" => Ok(()),
+        "seed" => seed::synthetic_from_args(&database.pools, &args[1..]).await,
+        _ => bench::run(&config, &database).await,
+    };
+    if let Some(pg) = &database.embedded {
+        pg.stop();
+    }
+    result
+}
+
+async fn serve(config: &Config, database: &leadline::Database) -> Result<(), String> {
+    if config.demo_seed {
+        seed::demo_if_empty(&database.pools).await?;
+    }
+    let mut options = leptos::config::get_configuration(None)
+        .map_err(|e| format!("leptos configuration: {e}"))?
+        .leptos_options;
+    options.site_addr = config.addr;
+    let state = app_state(options, database, config);
+    let router = web::router(state);
+    let listener = tokio::net::TcpListener::bind(config.addr)
+        .await
+        .map_err(|e| format!("binding {}: {e}", config.addr))?;
+    tracing::info!("Leadline is listening on http://{}", config.addr);
+    let background = tokio::spawn(worker::run_until(database.pools.app.clone(), shutdown_signal()));
+    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())?;
+    background.abort();
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM: finish in-flight requests, then stop (and stop the private
+/// database if we started it).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,309 @@
+//! The HTTP surface: pages, server functions, static files, health and metrics, and
+//! the middleware every request passes (request id, CSRF, session, tenant context).
+
+use crate::metrics::Metrics;
+use crate::session_store::PgSessionStore;
+use app::auth::model::PageContext;
+use app::db::Db;
+use app::i18n::Locale;
+use app::request::{AppConfig, RequestCtx};
+use axum::body::Body;
+use axum::extract::{ConnectInfo, FromRef, Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+use tower_http::compression::{CompressionLayer, CompressionLevel};
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_sessions::{Expiry, Session, SessionManagerLayer};
+use tracing::Instrument;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub routes: Vec<AxumRouteListing>,
+    pub db: Db,
+    pub config: Arc<AppConfig>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+impl AppState {
+    pub fn new(leptos_options: LeptosOptions, db: Db, config: AppConfig) -> AppState {
+        AppState {
+            leptos_options,
+            routes: generate_route_list(app::App),
+            db,
+            config: Arc::new(config),
+            metrics: Arc::new(Metrics::default()),
+        }
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let store = PgSessionStore::new(state.db.pool().clone());
+    let sessions = SessionManagerLayer::new(store)
+        .with_name("leadline_session")
+        .with_http_only(true)
+        .with_same_site(tower_sessions::cookie::SameSite::Lax)
+        .with_secure(state.config.secure_cookies)
+        // Until sign-in sets the tenant's own idle timeout.
+        .with_expiry(Expiry::OnInactivity(time::Duration::hours(8)));
+
+    let pkg_dir = std::path::Path::new(&*state.leptos_options.site_root).join(&*state.leptos_options.site_pkg_dir);
+    let pkg = tower::ServiceBuilder::new()
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            // File names carry a content hash, so a name never changes meaning.
+            HeaderValue::from_static("public, max-age=31536000, immutable"),
+        ))
+        .service(ServeDir::new(pkg_dir).precompressed_br().precompressed_gzip());
+
+    let routes = state.routes.clone();
+    let dynamic = Router::new()
+        .route("/api/{*fn_name}", post(server_fn_handler))
+        .leptos_routes_with_handler(routes, get(render_handler))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
+        .layer(middleware::from_fn_with_state(state.clone(), request_context))
+        .layer(sessions)
+        .layer(middleware::from_fn(csrf_guard));
+
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .nest_service(&format!("/{}", state.leptos_options.site_pkg_dir), pkg)
+        .merge(dynamic)
+        .layer(CompressionLayer::new().quality(CompressionLevel::Fastest))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(state.db.pool()).await {
+        Ok(_) => (StatusCode::OK, "ready").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let pool = state.db.pool();
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(pool.size(), pool.num_idle()),
+    )
+        .into_response()
+}
+
+async fn server_fn_handler(req: Request<Body>) -> impl IntoResponse {
+    leptos_axum::handle_server_fns_with_context(|| {}, req).await
+}
+
+async fn render_handler(State(state): State<AppState>, req: Request<Body>) -> Response {
+    let ctx = req.extensions().get::<RequestCtx>().cloned();
+    let mut page = PageContext {
+        locale: ctx.as_ref().map(|c| c.locale).unwrap_or_default(),
+        viewer: None,
+    };
+    if let Some((ctx, principal)) = ctx.as_ref().and_then(|c| Some((c, c.principal.as_ref()?))) {
+        match app::auth::ssr::load_viewer(&ctx.db, principal, ctx.locale).await {
+            Ok(viewer) => page.viewer = Some(viewer),
+            Err(e) => return error_page(&e.to_string()),
+        }
+    }
+    let options = state.leptos_options.clone();
+    let handler = leptos_axum::render_route_with_context(
+        state.routes.clone(),
+        move || provide_context(page.clone()),
+        move || app::shell(options.clone()),
+    );
+    handler(State(state), req).await.into_response()
+}
+
+fn error_page(message: &str) -> Response {
+    (StatusCode::SERVICE_UNAVAILABLE, format!("Leadline is unavailable right now: {message}")).into_response()
+}
+
+/// Request id, tracing span, timing, and headers every response carries.
+async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        method = %req.method(),
+        path = %req.uri().path(),
+        tenant_id = tracing::field::Empty,
+        user_id = tracing::field::Empty,
+    );
+    let mut req = req;
+    req.extensions_mut().insert(RequestId(request_id.clone()));
+    let mut response = next.run(req).instrument(span.clone()).await;
+    let status = response.status().as_u16();
+    state.metrics.observe(status, started.elapsed());
+    span.in_scope(|| {
+        tracing::info!(status, elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, "answered");
+    });
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        headers.insert("x-request-id", v);
+    }
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    response
+}
+
+#[derive(Clone)]
+struct RequestId(String);
+
+/// Server functions have no CSRF protection of their own: a state-changing request
+/// from another site is refused. Browsers send `Sec-Fetch-Site` (and `Origin`) on
+/// every POST; clients that send neither are not browsers and carry no ambient
+/// cookies of a victim.
+async fn csrf_guard(req: Request, next: Next) -> Response {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(req).await;
+    }
+    if !same_site(&req) {
+        tracing::warn!("cross-site request refused");
+        return (StatusCode::FORBIDDEN, "Cross-site request refused.").into_response();
+    }
+    next.run(req).await
+}
+
+fn same_site(req: &Request) -> bool {
+    let headers = req.headers();
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return site == "same-origin" || site == "none";
+    }
+    match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        None => true,
+        Some(origin) => {
+            let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+            origin.split_once("://").map(|(_, rest)| rest) == Some(host)
+        }
+    }
+}
+
+/// Paths anyone may open without signing in.
+fn is_public(path: &str) -> bool {
+    matches!(path, "/login" | "/login/2fa" | "/signup" | "/favicon.ico")
+        || path.starts_with("/invite/")
+        || path.starts_with("/api/")
+}
+
+/// Resolves who is signed in to which tenant and in which language, for the page
+/// render and the server functions; sends signed-out visitors to the sign-in page.
+async fn request_context(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let Some(session) = req.extensions().get::<Session>().cloned() else {
+        return error_page("session layer missing");
+    };
+    let resolved = match app::auth::ssr::resolve_principal(&state.db, &session).await {
+        Ok(r) => r,
+        Err(e) => return error_page(&e.to_string()),
+    };
+    let header_locale = req
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .map(Locale::from_accept_language)
+        .unwrap_or_default();
+    let (principal, locale) = match resolved {
+        Some((p, l)) => (Some(p), l),
+        None => (None, header_locale),
+    };
+    if let Some(p) = &principal {
+        let span = tracing::Span::current();
+        span.record("tenant_id", tracing::field::display(p.tenant_id));
+        span.record("user_id", tracing::field::display(p.user_id));
+    }
+    let path = req.uri().path().to_string();
+    if req.method() == Method::GET {
+        match &principal {
+            None if !is_public(&path) => {
+                let next_url = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
+                return Redirect::to(&format!("/login?next={}", encode_component(next_url))).into_response();
+            }
+            Some(_) if path == "/login" || path == "/signup" => return Redirect::to("/").into_response(),
+            Some(p) if p.must_enrol_2fa && !is_public(&path) && path != "/settings/two-factor" => {
+                return Redirect::to("/settings/two-factor").into_response();
+            }
+            _ => {}
+        }
+    }
+    let ctx = RequestCtx {
+        db: state.db.clone(),
+        config: state.config.clone(),
+        request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default(),
+        ip: req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()),
+        user_agent: req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(300).collect()),
+        locale,
+        principal,
+    };
+    req.extensions_mut().insert(ctx);
+    next.run(req).await
+}
+
+fn encode_component(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn post(headers: &[(&str, &str)]) -> Request {
+        let mut b = axum::http::Request::builder().method("POST").uri("/api/x");
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(Body::empty()).unwrap()
+    }
+
+    #[test]
+    fn csrf_accepts_same_origin_only() {
+        assert!(same_site(&post(&[("sec-fetch-site", "same-origin")])));
+        assert!(!same_site(&post(&[("sec-fetch-site", "cross-site")])));
+        assert!(!same_site(&post(&[("sec-fetch-site", "same-site")])));
+        assert!(same_site(&post(&[("origin", "http://a.test:3000"), ("host", "a.test:3000")])));
+        assert!(!same_site(&post(&[("origin", "http://evil.test"), ("host", "a.test:3000")])));
+        assert!(same_site(&post(&[])));
+    }
+
+    #[test]
+    fn next_urls_are_encoded() {
+        assert_eq!(encode_component("/settings?x=1&y=2"), "/settings%3Fx%3D1%26y%3D2");
+    }
+}

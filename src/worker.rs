@@ -1,0 +1,27 @@
+//! Background work. Runs inside the server by default, or alone as `leadline worker`;
+//! any number of workers may run against one database.
+
+use crate::session_store::PgSessionStore;
+use sqlx::PgPool;
+use std::time::Duration;
+
+const SWEEP_EVERY: Duration = Duration::from_secs(300);
+
+pub async fn run_until(pool: PgPool, shutdown: impl std::future::Future<Output = ()>) {
+    let store = PgSessionStore::new(pool);
+    let sweep = async {
+        let mut tick = tokio::time::interval(SWEEP_EVERY);
+        loop {
+            tick.tick().await;
+            match store.delete_expired().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, "expired sessions swept"),
+                Err(e) => tracing::warn!(error = %e, "session sweep failed"),
+            }
+        }
+    };
+    tokio::select! {
+        _ = sweep => {},
+        _ = shutdown => {},
+    }
+}
