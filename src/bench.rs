@@ -45,8 +45,14 @@ async fn time_requests(router: &Router, cookie: Option<&str>) -> Result<Stats, S
         }
         let req = req.body(Body::empty()).map_err(|e| e.to_string())?;
         let started = Instant::now();
-        let res = router.clone().oneshot(req).await.map_err(|e| e.to_string())?;
-        let body = axum::body::to_bytes(res.into_body(), usize::MAX).await.map_err(|e| e.to_string())?;
+        let res = router
+            .clone()
+            .oneshot(req)
+            .await
+            .map_err(|e| e.to_string())?;
+        let body = axum::body::to_bytes(res.into_body(), usize::MAX)
+            .await
+            .map_err(|e| e.to_string())?;
         if i >= WARMUP {
             samples.push(started.elapsed());
         }
@@ -71,7 +77,9 @@ pub async fn run(config: &Config, database: &Database) -> Result<(), String> {
     if !exists {
         // Neighbours, so the signed-in tenant is one of many.
         synthetic(pools, 20, 10).await?;
-        let hash = app::crypto::hash_password(DEMO_PASSWORD.into()).await.map_err(|e| e.to_string())?;
+        let hash = app::crypto::hash_password(DEMO_PASSWORD.into())
+            .await
+            .map_err(|e| e.to_string())?;
         create_workspace(
             &system_ctx(Db::new(pools.app.clone())),
             NewWorkspace {
@@ -94,9 +102,15 @@ pub async fn run(config: &Config, database: &Database) -> Result<(), String> {
 
     let login = Request::post(app::auth::api::Login::PATH)
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Body::from(format!("email={BENCH_EMAIL}&password={DEMO_PASSWORD}")))
+        .body(Body::from(format!(
+            "email={BENCH_EMAIL}&password={DEMO_PASSWORD}"
+        )))
         .map_err(|e| e.to_string())?;
-    let res = router.clone().oneshot(login).await.map_err(|e| e.to_string())?;
+    let res = router
+        .clone()
+        .oneshot(login)
+        .await
+        .map_err(|e| e.to_string())?;
     if res.status() != StatusCode::OK {
         return Err(format!("bench login failed: {}", res.status()));
     }
@@ -109,12 +123,25 @@ pub async fn run(config: &Config, database: &Database) -> Result<(), String> {
         .to_string();
 
     let home = time_requests(&router, Some(&cookie)).await?;
-    let bare_router = Router::new().route("/", get(|| async { axum::response::Html("<!DOCTYPE html><html><body>ok</body></html>") }));
+    let bare_router = Router::new().route(
+        "/",
+        get(|| async { axum::response::Html("<!DOCTYPE html><html><body>ok</body></html>") }),
+    );
     let bare = time_requests(&bare_router, None).await?;
     println!("signed-in home page (server time, {SAMPLES} requests):");
-    println!("  p50 {:.2} ms   p95 {:.2} ms   mean {:.2} ms", ms(home.p50), ms(home.p95), ms(home.mean));
+    println!(
+        "  p50 {:.2} ms   p95 {:.2} ms   mean {:.2} ms",
+        ms(home.p50),
+        ms(home.p95),
+        ms(home.mean)
+    );
     println!("bare axum handler:");
-    println!("  p50 {:.3} ms   p95 {:.3} ms   mean {:.3} ms", ms(bare.p50), ms(bare.p95), ms(bare.mean));
+    println!(
+        "  p50 {:.3} ms   p95 {:.3} ms   mean {:.3} ms",
+        ms(bare.p50),
+        ms(bare.p95),
+        ms(bare.mean)
+    );
     println!(
         "ratio home/bare: p50 {:.0}x   p95 {:.0}x",
         ms(home.p50) / ms(bare.p50).max(1e-6),

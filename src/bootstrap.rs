@@ -25,11 +25,12 @@ pub async fn ensure_database(url: &str) -> Result<(), String> {
         .connect()
         .await
         .map_err(|e| format!("connecting to PostgreSQL: {e}"))?;
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-        .bind(&name)
-        .fetch_one(&mut conn)
-        .await
-        .map_err(|e| e.to_string())?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&name)
+            .fetch_one(&mut conn)
+            .await
+            .map_err(|e| e.to_string())?;
     if !exists {
         let sql: String = sqlx::query_scalar("SELECT format('CREATE DATABASE %I', $1::text)")
             .bind(&name)
@@ -46,7 +47,12 @@ pub async fn ensure_database(url: &str) -> Result<(), String> {
     conn.close().await.map_err(|e| e.to_string())
 }
 
-pub async fn prepare(owner_url: &str, app_url: Option<&str>, app_password: &str, pool_size: u32) -> Result<Pools, String> {
+pub async fn prepare(
+    owner_url: &str,
+    app_url: Option<&str>,
+    app_password: &str,
+    pool_size: u32,
+) -> Result<Pools, String> {
     let owner = PgPoolOptions::new()
         .max_connections(4)
         .connect(owner_url)
@@ -58,7 +64,9 @@ pub async fn prepare(owner_url: &str, app_url: Option<&str>, app_password: &str,
         .map_err(|e| format!("migrations: {e}"))?;
 
     let app_opts = match app_url {
-        Some(url) => PgConnectOptions::from_str(url).map_err(|e| format!("DATABASE_APP_URL: {e}"))?,
+        Some(url) => {
+            PgConnectOptions::from_str(url).map_err(|e| format!("DATABASE_APP_URL: {e}"))?
+        }
         None => {
             create_app_role(&owner, app_password).await?;
             PgConnectOptions::from_str(owner_url)
@@ -88,7 +96,9 @@ async fn create_app_role(owner: &PgPool, password: &str) -> Result<(), String> {
                  END IF;
                EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
                END $$";
-    let sql = sql.replace("%ROLE%", APP_ROLE).replace("%PW%", &password.replace('\'', "''"));
+    let sql = sql
+        .replace("%ROLE%", APP_ROLE)
+        .replace("%PW%", &password.replace('\'', "''"));
     sqlx::query(&sql)
         .execute(owner)
         .await
@@ -109,7 +119,9 @@ async fn grant(owner: &PgPool, role: &str) -> Result<(), String> {
         // The audit log is append-only for the app; the trigger is the second wall.
         format!("REVOKE UPDATE, DELETE, TRUNCATE ON audit_logs FROM {role}"),
         format!("REVOKE INSERT, UPDATE, DELETE ON plans, feature_flags FROM {role}"),
-        format!("GRANT EXECUTE ON FUNCTION auth_login_lookup(text), invite_lookup(bytea) TO {role}"),
+        format!(
+            "GRANT EXECUTE ON FUNCTION auth_login_lookup(text), invite_lookup(bytea) TO {role}"
+        ),
     ];
     for sql in statements {
         sqlx::query(&sql)

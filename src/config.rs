@@ -59,8 +59,11 @@ impl Config {
             addr,
             database_url: var("DATABASE_URL"),
             database_app_url: var("DATABASE_APP_URL"),
-            app_db_password: var("LEADLINE_APP_DB_PASSWORD").unwrap_or_else(|| "leadline-app-local".into()),
-            data_dir: var("LEADLINE_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".leadline/pg")),
+            app_db_password: var("LEADLINE_APP_DB_PASSWORD")
+                .unwrap_or_else(|| "leadline-app-local".into()),
+            data_dir: var("LEADLINE_DATA_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(".leadline/pg")),
             pg_port,
             pg_bin: var("LEADLINE_PG_BIN").map(PathBuf::from),
             public_url: var("LEADLINE_PUBLIC_URL").unwrap_or_else(|| format!("http://{addr}")),

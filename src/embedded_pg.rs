@@ -37,16 +37,18 @@ pub fn find_bin_dir(configured: Option<&Path>) -> Result<PathBuf, String> {
         }
     }
     let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .map_err(|_| "PostgreSQL server binaries not found: install PostgreSQL or set DATABASE_URL".to_string())?
+        .map_err(|_| {
+            "PostgreSQL server binaries not found: install PostgreSQL or set DATABASE_URL"
+                .to_string()
+        })?
         .filter_map(|e| e.ok())
         .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path().join("bin"))))
         .filter(|(_, bin)| bin.join("initdb").exists())
         .collect();
     versions.sort();
-    versions
-        .pop()
-        .map(|(_, bin)| bin)
-        .ok_or_else(|| "no /usr/lib/postgresql/*/bin/initdb: install PostgreSQL or set DATABASE_URL".into())
+    versions.pop().map(|(_, bin)| bin).ok_or_else(|| {
+        "no /usr/lib/postgresql/*/bin/initdb: install PostgreSQL or set DATABASE_URL".into()
+    })
 }
 
 impl EmbeddedPg {
@@ -66,15 +68,25 @@ impl EmbeddedPg {
         }
         if !pg.data_dir.join("PG_VERSION").exists() {
             tracing::info!(dir = %pg.data_dir.display(), "initialising a private PostgreSQL cluster");
-            pg.run(
-                pg.tool("initdb")
-                    .arg("-D")
-                    .arg(&pg.data_dir)
-                    .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C"]),
-            )?;
+            pg.run(pg.tool("initdb").arg("-D").arg(&pg.data_dir).args([
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+            ]))?;
         }
         // A cluster left running by a crash is reused; `status` exits 0 if it runs.
-        if !pg.tool("pg_ctl").arg("status").arg("-D").arg(&pg.data_dir).output().is_ok_and(|o| o.status.success()) {
+        if !pg
+            .tool("pg_ctl")
+            .arg("status")
+            .arg("-D")
+            .arg(&pg.data_dir)
+            .output()
+            .is_ok_and(|o| o.status.success())
+        {
             let opts = format!(
                 "-p {port} -c listen_addresses=127.0.0.1 -k {}",
                 pg.data_dir.display()
@@ -122,7 +134,12 @@ impl EmbeddedPg {
     }
 
     pub fn stop(&self) {
-        let result = self.run(self.tool("pg_ctl").arg("-D").arg(&self.data_dir).args(["-m", "fast", "-w", "stop"]));
+        let result = self.run(
+            self.tool("pg_ctl")
+                .arg("-D")
+                .arg(&self.data_dir)
+                .args(["-m", "fast", "-w", "stop"]),
+        );
         match result {
             Ok(()) => tracing::info!("private PostgreSQL stopped"),
             Err(e) => tracing::warn!(error = %e, "stopping private PostgreSQL"),

@@ -24,7 +24,11 @@ pub async fn open_database(config: &config::Config) -> Result<Database, String> 
     let (owner_url, embedded) = match &config.database_url {
         Some(url) => (url.clone(), None),
         None => {
-            let pg = embedded_pg::EmbeddedPg::start(&config.data_dir, config.pg_port, config.pg_bin.as_deref())?;
+            let pg = embedded_pg::EmbeddedPg::start(
+                &config.data_dir,
+                config.pg_port,
+                config.pg_bin.as_deref(),
+            )?;
             (pg.url.clone(), Some(pg))
         }
     };
@@ -49,7 +53,11 @@ pub async fn open_database(config: &config::Config) -> Result<Database, String> 
     }
 }
 
-pub fn app_state(options: LeptosOptions, database: &Database, config: &config::Config) -> web::AppState {
+pub fn app_state(
+    options: LeptosOptions,
+    database: &Database,
+    config: &config::Config,
+) -> web::AppState {
     web::AppState::new(
         options,
         Db::new(database.pools.app.clone()),

@@ -2,12 +2,15 @@ use leadline::{app_state, bench, config::Config, open_database, seed, web, worke
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
-const USAGE: &str = "usage: leadline [serve | worker | migrate | seed --tenants N --users-per-tenant M | bench]";
+const USAGE: &str =
+    "usage: leadline [serve | worker | migrate | seed --tenants N --users-per-tenant M | bench]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
+        )
         .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     match run(&args).await {
@@ -56,11 +59,17 @@ async fn serve(config: &Config, database: &leadline::Database) -> Result<(), Str
         .await
         .map_err(|e| format!("binding {}: {e}", config.addr))?;
     tracing::info!("Leadline is listening on http://{}", config.addr);
-    let background = tokio::spawn(worker::run_until(database.pools.app.clone(), shutdown_signal()));
-    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())?;
+    let background = tokio::spawn(worker::run_until(
+        database.pools.app.clone(),
+        shutdown_signal(),
+    ));
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(|e| e.to_string())?;
     background.abort();
     Ok(())
 }

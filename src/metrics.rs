@@ -25,7 +25,8 @@ impl Metrics {
             }
         }
         self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_micros.fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
+        self.sum_micros
+            .fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
     }
 
     pub fn render(&self, pool_size: u32, pool_idle: usize) -> String {
@@ -51,7 +52,10 @@ impl Metrics {
             );
         }
         let count = self.count.load(Ordering::Relaxed);
-        let _ = writeln!(out, "leadline_http_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(
+            out,
+            "leadline_http_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
+        );
         let _ = writeln!(
             out,
             "leadline_http_request_duration_seconds_sum {}",
@@ -60,8 +64,14 @@ impl Metrics {
         let _ = writeln!(out, "leadline_http_request_duration_seconds_count {count}");
         out.push_str("# HELP leadline_db_pool_connections Connections of the runtime pool.\n");
         out.push_str("# TYPE leadline_db_pool_connections gauge\n");
-        let _ = writeln!(out, "leadline_db_pool_connections{{state=\"open\"}} {pool_size}");
-        let _ = writeln!(out, "leadline_db_pool_connections{{state=\"idle\"}} {pool_idle}");
+        let _ = writeln!(
+            out,
+            "leadline_db_pool_connections{{state=\"open\"}} {pool_size}"
+        );
+        let _ = writeln!(
+            out,
+            "leadline_db_pool_connections{{state=\"idle\"}} {pool_idle}"
+        );
         out
     }
 }
@@ -77,10 +87,25 @@ mod tests {
         m.observe(404, Duration::from_millis(30));
         m.observe(500, Duration::from_secs(9));
         let text = m.render(5, 2);
-        assert!(text.contains("leadline_http_requests_total{class=\"2xx\"} 1"), "{text}");
-        assert!(text.contains("leadline_http_requests_total{class=\"4xx\"} 1"), "{text}");
-        assert!(text.contains("leadline_http_request_duration_seconds_bucket{le=\"0.005\"} 1"), "{text}");
-        assert!(text.contains("leadline_http_request_duration_seconds_bucket{le=\"0.05\"} 2"), "{text}");
-        assert!(text.contains("leadline_http_request_duration_seconds_bucket{le=\"+Inf\"} 3"), "{text}");
+        assert!(
+            text.contains("leadline_http_requests_total{class=\"2xx\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("leadline_http_requests_total{class=\"4xx\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("leadline_http_request_duration_seconds_bucket{le=\"0.005\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("leadline_http_request_duration_seconds_bucket{le=\"0.05\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("leadline_http_request_duration_seconds_bucket{le=\"+Inf\"} 3"),
+            "{text}"
+        );
     }
 }

@@ -42,7 +42,9 @@ pub async fn demo_if_empty(pools: &Pools) -> Result<(), String> {
     if any {
         return Ok(());
     }
-    let hash = app::crypto::hash_password(DEMO_PASSWORD.into()).await.map_err(|e| e.to_string())?;
+    let hash = app::crypto::hash_password(DEMO_PASSWORD.into())
+        .await
+        .map_err(|e| e.to_string())?;
     let ctx = system_ctx(Db::new(pools.app.clone()));
     let (owner_email, owner_name, _) = DEMO_USERS[0];
     let (owner_id, tenant_id) = create_workspace(
@@ -81,7 +83,9 @@ pub async fn demo_if_empty(pools: &Pools) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
     }
     tx.commit().await.map_err(|e| e.to_string())?;
-    println!("\nDemo workspace \"Nile Realty\" is ready. Sign in with password {DEMO_PASSWORD:?} as:");
+    println!(
+        "\nDemo workspace \"Nile Realty\" is ready. Sign in with password {DEMO_PASSWORD:?} as:"
+    );
     for (email, name, role) in DEMO_USERS {
         println!("  {role:<8} {email:<28} ({name})");
     }
@@ -118,11 +122,15 @@ pub async fn synthetic_from_args(pools: &Pools, args: &[String]) -> Result<(), S
 /// through the owner pool (a maintenance path: RLS would need one transaction per row).
 /// Every user shares one password hash, so seeding is bound by I/O, not argon2.
 pub async fn synthetic(pools: &Pools, tenants: usize, users: usize) -> Result<Vec<Uuid>, String> {
-    let hash = app::crypto::hash_password(DEMO_PASSWORD.into()).await.map_err(|e| e.to_string())?;
+    let hash = app::crypto::hash_password(DEMO_PASSWORD.into())
+        .await
+        .map_err(|e| e.to_string())?;
     let run = &Uuid::new_v4().simple().to_string()[..8];
     let tenant_ids: Vec<Uuid> = (0..tenants).map(|_| new_id()).collect();
     let mut tx = pools.owner.begin().await.map_err(|e| e.to_string())?;
-    let names: Vec<String> = (0..tenants).map(|i| format!("Synthetic {run} {i:04}")).collect();
+    let names: Vec<String> = (0..tenants)
+        .map(|i| format!("Synthetic {run} {i:04}"))
+        .collect();
     let slugs: Vec<String> = (0..tenants).map(|i| format!("syn-{run}-{i}")).collect();
     sqlx::query("INSERT INTO tenants (id, name, slug) SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[])")
         .bind(&tenant_ids)
@@ -153,10 +161,19 @@ pub async fn synthetic(pools: &Pools, tenants: usize, users: usize) -> Result<Ve
         .collect();
     for chunk in all.chunks(BATCH) {
         let user_ids: Vec<Uuid> = chunk.iter().map(|_| new_id()).collect();
-        let emails: Vec<String> = chunk.iter().map(|(_, ti, u)| format!("u{u}@t{ti}.{run}.synthetic.test")).collect();
-        let names: Vec<String> = chunk.iter().map(|(_, ti, u)| format!("User {u} of {ti}")).collect();
+        let emails: Vec<String> = chunk
+            .iter()
+            .map(|(_, ti, u)| format!("u{u}@t{ti}.{run}.synthetic.test"))
+            .collect();
+        let names: Vec<String> = chunk
+            .iter()
+            .map(|(_, ti, u)| format!("User {u} of {ti}"))
+            .collect();
         let tids: Vec<Uuid> = chunk.iter().map(|(t, _, _)| *t).collect();
-        let member_roles: Vec<&str> = chunk.iter().map(|(_, _, u)| roles[(*u).min(roles.len() - 1)]).collect();
+        let member_roles: Vec<&str> = chunk
+            .iter()
+            .map(|(_, _, u)| roles[(*u).min(roles.len() - 1)])
+            .collect();
         sqlx::query(
             "INSERT INTO users (id, email, name, password_hash, last_tenant_id)
              SELECT id, email, name, $4, t FROM UNNEST($1::uuid[], $2::text[], $3::text[], $5::uuid[]) AS x(id, email, name, t)",

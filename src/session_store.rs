@@ -19,10 +19,12 @@ impl PgSessionStore {
 
     /// Deletes expired sessions; run periodically by the worker.
     pub async fn delete_expired(&self) -> std::result::Result<u64, sqlx::Error> {
-        Ok(sqlx::query("DELETE FROM sessions WHERE expiry_date < now()")
-            .execute(&self.pool)
-            .await?
-            .rows_affected())
+        Ok(
+            sqlx::query("DELETE FROM sessions WHERE expiry_date < now()")
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
     }
 }
 
@@ -31,7 +33,11 @@ fn backend(e: impl std::fmt::Display) -> Error {
 }
 
 fn text(record: &Record, key: &str) -> Option<String> {
-    record.data.get(key).and_then(|v| v.as_str()).map(|s| s.chars().take(500).collect())
+    record
+        .data
+        .get(key)
+        .and_then(|v| v.as_str())
+        .map(|s| s.chars().take(500).collect())
 }
 
 #[async_trait]
@@ -42,7 +48,8 @@ impl SessionStore for PgSessionStore {
             .get(app::request::keys::USER)
             .and_then(|v| v.as_str())
             .and_then(|s| uuid::Uuid::parse_str(s).ok());
-        let expiry = chrono::DateTime::from_timestamp(record.expiry_date.unix_timestamp(), 0).ok_or_else(|| backend("expiry out of range"))?;
+        let expiry = chrono::DateTime::from_timestamp(record.expiry_date.unix_timestamp(), 0)
+            .ok_or_else(|| backend("expiry out of range"))?;
         sqlx::query(
             "INSERT INTO sessions (id, data, expiry_date, user_id, user_agent, ip)
              VALUES ($1, $2, $3, $4, $5, $6)
@@ -63,19 +70,21 @@ impl SessionStore for PgSessionStore {
     }
 
     async fn load(&self, id: &Id) -> Result<Option<Record>> {
-        let row: Option<(serde_json::Value, chrono::DateTime<chrono::Utc>)> =
-            sqlx::query_as("SELECT data, expiry_date FROM sessions WHERE id = $1 AND expiry_date > now()")
-                .bind(id.to_string())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(backend)?;
+        let row: Option<(serde_json::Value, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
+            "SELECT data, expiry_date FROM sessions WHERE id = $1 AND expiry_date > now()",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
         let Some((data, expiry)) = row else {
             return Ok(None);
         };
         Ok(Some(Record {
             id: *id,
             data: serde_json::from_value(data).map_err(backend)?,
-            expiry_date: time::OffsetDateTime::from_unix_timestamp(expiry.timestamp()).map_err(backend)?,
+            expiry_date: time::OffsetDateTime::from_unix_timestamp(expiry.timestamp())
+                .map_err(backend)?,
         }))
     }
 

@@ -63,21 +63,31 @@ pub fn router(state: AppState) -> Router {
         // Until sign-in sets the tenant's own idle timeout.
         .with_expiry(Expiry::OnInactivity(time::Duration::hours(8)));
 
-    let pkg_dir = std::path::Path::new(&*state.leptos_options.site_root).join(&*state.leptos_options.site_pkg_dir);
+    let pkg_dir = std::path::Path::new(&*state.leptos_options.site_root)
+        .join(&*state.leptos_options.site_pkg_dir);
     let pkg = tower::ServiceBuilder::new()
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             // File names carry a content hash, so a name never changes meaning.
             HeaderValue::from_static("public, max-age=31536000, immutable"),
         ))
-        .service(ServeDir::new(pkg_dir).precompressed_br().precompressed_gzip());
+        .service(
+            ServeDir::new(pkg_dir)
+                .precompressed_br()
+                .precompressed_gzip(),
+        );
 
     let routes = state.routes.clone();
     let dynamic = Router::new()
         .route("/api/{*fn_name}", post(server_fn_handler))
         .leptos_routes_with_handler(routes, get(render_handler))
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell))
-        .layer(middleware::from_fn_with_state(state.clone(), request_context))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+            app::shell,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            request_context,
+        ))
         .layer(sessions)
         .layer(middleware::from_fn(csrf_guard));
 
@@ -93,7 +103,10 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
-    match sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(state.db.pool()).await {
+    match sqlx::query_scalar::<_, i32>("SELECT 1")
+        .fetch_one(state.db.pool())
+        .await
+    {
         Ok(_) => (StatusCode::OK, "ready").into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
@@ -137,7 +150,11 @@ async fn render_handler(State(state): State<AppState>, req: Request<Body>) -> Re
 }
 
 fn error_page(message: &str) -> Response {
-    (StatusCode::SERVICE_UNAVAILABLE, format!("Leadline is unavailable right now: {message}")).into_response()
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("Leadline is unavailable right now: {message}"),
+    )
+        .into_response()
 }
 
 /// Request id, tracing span, timing, and headers every response carries.
@@ -164,15 +181,25 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
     let status = response.status().as_u16();
     state.metrics.observe(status, started.elapsed());
     span.in_scope(|| {
-        tracing::info!(status, elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, "answered");
+        tracing::info!(
+            status,
+            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "answered"
+        );
     });
     let headers = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         headers.insert("x-request-id", v);
     }
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     response
 }
 
@@ -202,7 +229,10 @@ fn same_site(req: &Request) -> bool {
     match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
         None => true,
         Some(origin) => {
-            let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+            let host = headers
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
             origin.split_once("://").map(|(_, rest)| rest) == Some(host)
         }
     }
@@ -244,10 +274,17 @@ async fn request_context(State(state): State<AppState>, mut req: Request, next: 
     if req.method() == Method::GET {
         match &principal {
             None if !is_public(&path) => {
-                let next_url = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
-                return Redirect::to(&format!("/login?next={}", encode_component(next_url))).into_response();
+                let next_url = req
+                    .uri()
+                    .path_and_query()
+                    .map(|p| p.as_str())
+                    .unwrap_or("/");
+                return Redirect::to(&format!("/login?next={}", encode_component(next_url)))
+                    .into_response();
             }
-            Some(_) if path == "/login" || path == "/signup" => return Redirect::to("/").into_response(),
+            Some(_) if path == "/login" || path == "/signup" => {
+                return Redirect::to("/").into_response()
+            }
             Some(p) if p.must_enrol_2fa && !is_public(&path) && path != "/settings/two-factor" => {
                 return Redirect::to("/settings/two-factor").into_response();
             }
@@ -257,8 +294,15 @@ async fn request_context(State(state): State<AppState>, mut req: Request, next: 
     let ctx = RequestCtx {
         db: state.db.clone(),
         config: state.config.clone(),
-        request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default(),
-        ip: req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()),
+        request_id: req
+            .extensions()
+            .get::<RequestId>()
+            .map(|r| r.0.clone())
+            .unwrap_or_default(),
+        ip: req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string()),
         user_agent: req
             .headers()
             .get(header::USER_AGENT)
@@ -274,7 +318,9 @@ async fn request_context(State(state): State<AppState>, mut req: Request, next: 
 fn encode_component(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -297,13 +343,22 @@ mod tests {
         assert!(same_site(&post(&[("sec-fetch-site", "same-origin")])));
         assert!(!same_site(&post(&[("sec-fetch-site", "cross-site")])));
         assert!(!same_site(&post(&[("sec-fetch-site", "same-site")])));
-        assert!(same_site(&post(&[("origin", "http://a.test:3000"), ("host", "a.test:3000")])));
-        assert!(!same_site(&post(&[("origin", "http://evil.test"), ("host", "a.test:3000")])));
+        assert!(same_site(&post(&[
+            ("origin", "http://a.test:3000"),
+            ("host", "a.test:3000")
+        ])));
+        assert!(!same_site(&post(&[
+            ("origin", "http://evil.test"),
+            ("host", "a.test:3000")
+        ])));
         assert!(same_site(&post(&[])));
     }
 
     #[test]
     fn next_urls_are_encoded() {
-        assert_eq!(encode_component("/settings?x=1&y=2"), "/settings%3Fx%3D1%26y%3D2");
+        assert_eq!(
+            encode_component("/settings?x=1&y=2"),
+            "/settings%3Fx%3D1%26y%3D2"
+        );
     }
 }

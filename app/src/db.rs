@@ -42,12 +42,14 @@ impl Db {
 
     async fn scoped(&self, tenant_id: Option<Uuid>, user_id: Option<Uuid>) -> Result<Tx, AppError> {
         let mut tx = self.pool.begin().await.map_err(internal)?;
-        sqlx::query("SELECT set_config('app.tenant_id', $1, true), set_config('app.user_id', $2, true)")
-            .bind(tenant_id.map(|t| t.to_string()).unwrap_or_default())
-            .bind(user_id.map(|u| u.to_string()).unwrap_or_default())
-            .execute(&mut *tx)
-            .await
-            .map_err(internal)?;
+        sqlx::query(
+            "SELECT set_config('app.tenant_id', $1, true), set_config('app.user_id', $2, true)",
+        )
+        .bind(tenant_id.map(|t| t.to_string()).unwrap_or_default())
+        .bind(user_id.map(|u| u.to_string()).unwrap_or_default())
+        .execute(&mut *tx)
+        .await
+        .map_err(internal)?;
         Ok(tx)
     }
 }

@@ -43,9 +43,15 @@ mod tests {
     fn buckets_are_stable_and_spread() {
         let tenants: Vec<Uuid> = (0..2000).map(|_| Uuid::new_v4()).collect();
         for t in &tenants[..10] {
-            assert_eq!(rollout_bucket("kanban.v2", *t), rollout_bucket("kanban.v2", *t));
+            assert_eq!(
+                rollout_bucket("kanban.v2", *t),
+                rollout_bucket("kanban.v2", *t)
+            );
         }
-        let under_half = tenants.iter().filter(|t| rollout_bucket("kanban.v2", **t) < 50).count();
+        let under_half = tenants
+            .iter()
+            .filter(|t| rollout_bucket("kanban.v2", **t) < 50)
+            .count();
         // 2000 fair coin flips land within 45–55% with overwhelming probability.
         assert!((900..1100).contains(&under_half), "{under_half}");
     }

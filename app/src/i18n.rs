@@ -116,7 +116,10 @@ mod tests {
 
     #[test]
     fn accept_language_prefers_the_first_supported() {
-        assert_eq!(Locale::from_accept_language("ar-SA,ar;q=0.9,en;q=0.8"), Locale::Ar);
+        assert_eq!(
+            Locale::from_accept_language("ar-SA,ar;q=0.9,en;q=0.8"),
+            Locale::Ar
+        );
         assert_eq!(Locale::from_accept_language("fr-FR, en;q=0.5"), Locale::En);
         assert_eq!(Locale::from_accept_language(""), Locale::En);
     }

@@ -9,13 +9,29 @@ use leptos_router::components::{Outlet, A};
 
 /// The areas in the sidebar: path, locale key, icon path (24×24 outline).
 const AREAS: [(&str, &str, &str); 7] = [
-    ("/pipeline", "nav.pipeline", "M4 5h4v14H4zM10 5h4v9h-4zM16 5h4v6h-4z"),
-    ("/leads", "nav.leads", "M16 19v-1a4 4 0 0 0-8 0v1M12 11a3 3 0 1 0 0-6 3 3 0 0 0 0 6z"),
+    (
+        "/pipeline",
+        "nav.pipeline",
+        "M4 5h4v14H4zM10 5h4v9h-4zM16 5h4v6h-4z",
+    ),
+    (
+        "/leads",
+        "nav.leads",
+        "M16 19v-1a4 4 0 0 0-8 0v1M12 11a3 3 0 1 0 0-6 3 3 0 0 0 0 6z",
+    ),
     ("/outreach", "nav.outreach", "M4 6h16v12H4zM4 7l8 6 8-6"),
     ("/review", "nav.review", "M5 12l4 4L19 6"),
-    ("/inventory", "nav.inventory", "M3 10l9-6 9 6v10H3zM9 20v-6h6v6"),
+    (
+        "/inventory",
+        "nav.inventory",
+        "M3 10l9-6 9 6v10H3zM9 20v-6h6v6",
+    ),
     ("/billing", "nav.billing", "M3 7h18v10H3zM3 11h18"),
-    ("/settings", "nav.settings", "M12 15a3 3 0 1 0 0-6 3 3 0 0 0 0 6zM4 12h2M18 12h2M12 4v2M12 18v2"),
+    (
+        "/settings",
+        "nav.settings",
+        "M12 15a3 3 0 1 0 0-6 3 3 0 0 0 0 6zM4 12h2M18 12h2M12 4v2M12 18v2",
+    ),
 ];
 
 #[component]
@@ -160,7 +176,12 @@ fn TenantSwitcher() -> impl IntoView {
 #[component]
 pub fn HomePage() -> impl IntoView {
     let viewer = page().viewer.expect("the layout renders only for a viewer");
-    let first_name = viewer.name.split_whitespace().next().unwrap_or_default().to_string();
+    let first_name = viewer
+        .name
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string();
     let tenant_name = viewer.tenant_name.clone();
     let role_key = viewer.role.label_key();
     let can_manage = viewer.can(Permission::TeamManage);

@@ -4,8 +4,8 @@
 pub mod auth;
 pub mod error;
 pub mod i18n;
-pub mod settings;
 pub mod layout;
+pub mod settings;
 pub mod team;
 pub mod ui;
 
@@ -34,7 +34,9 @@ const PAGE_CONTEXT_ID: &str = "ll-page";
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     let ctx = use_context::<PageContext>().unwrap_or_default();
     // `</` would end the script element early; JSON allows the escaped form.
-    let json = serde_json::to_string(&ctx).unwrap_or_default().replace("</", "<\\/");
+    let json = serde_json::to_string(&ctx)
+        .unwrap_or_default()
+        .replace("</", "<\\/");
     let brand = ctx
         .viewer
         .as_ref()

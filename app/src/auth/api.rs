@@ -8,7 +8,12 @@ use leptos::prelude::*;
 use crate::request::{env, respond};
 
 #[server]
-pub async fn signup(name: String, email: String, password: String, company: String) -> Result<(), AppError> {
+pub async fn signup(
+    name: String,
+    email: String,
+    password: String,
+    company: String,
+) -> Result<(), AppError> {
     respond(async { super::ssr::signup(&env()?, &name, &email, &password, &company).await }).await
 }
 
@@ -48,8 +53,16 @@ pub async fn my_profile() -> Result<Profile, AppError> {
 }
 
 #[server]
-pub async fn update_profile(name: String, language: String, timezone: String, theme: String) -> Result<(), AppError> {
-    respond(async { super::ssr::update_profile(&env()?, &name, &language, &timezone, &theme).await }).await
+pub async fn update_profile(
+    name: String,
+    language: String,
+    timezone: String,
+    theme: String,
+) -> Result<(), AppError> {
+    respond(async {
+        super::ssr::update_profile(&env()?, &name, &language, &timezone, &theme).await
+    })
+    .await
 }
 
 #[server]

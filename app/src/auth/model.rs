@@ -186,7 +186,9 @@ impl PasswordPolicy {
             ),
             (
                 self.require_symbol,
-                password.chars().any(|c| !c.is_alphanumeric() && !c.is_whitespace()),
+                password
+                    .chars()
+                    .any(|c| !c.is_alphanumeric() && !c.is_whitespace()),
                 "password.need_symbol",
             ),
         ];
@@ -250,7 +252,10 @@ mod tests {
             Permission::AuditView,
             Permission::BillingManage,
         ] {
-            let holders: Vec<Role> = Role::ALL.into_iter().filter(|r| p.allowed_for(*r)).collect();
+            let holders: Vec<Role> = Role::ALL
+                .into_iter()
+                .filter(|r| p.allowed_for(*r))
+                .collect();
             // Whoever holds it, everyone above holds it too.
             for r in &holders {
                 for above in Role::ALL.into_iter().filter(|a| a > r) {
@@ -287,6 +292,8 @@ mod tests {
         assert!(strict.check("NoSymbols123", Locale::En).is_err());
         assert!(strict.check("Good-Passw0rd", Locale::En).is_ok());
         // Arabic letters count as characters, not bytes.
-        assert!(PasswordPolicy::default().check("كلمةسرطويلة", Locale::Ar).is_ok());
+        assert!(PasswordPolicy::default()
+            .check("كلمةسرطويلة", Locale::Ar)
+            .is_ok());
     }
 }

@@ -18,7 +18,10 @@ const TOTP_MAX_FAILURES: u32 = 5;
 
 /// Who the session belongs to, checked against the database on every request so a
 /// deactivated member or a revoked session loses access at once.
-pub async fn resolve_principal(db: &Db, session: &Session) -> Result<Option<(Principal, Locale)>, AppError> {
+pub async fn resolve_principal(
+    db: &Db,
+    session: &Session,
+) -> Result<Option<(Principal, Locale)>, AppError> {
     let user: Option<Uuid> = session.get(keys::USER).await.map_err(internal)?;
     let tenant: Option<Uuid> = session.get(keys::TENANT).await.map_err(internal)?;
     let (Some(user_id), Some(tenant_id)) = (user, tenant) else {
@@ -44,7 +47,8 @@ pub async fn resolve_principal(db: &Db, session: &Session) -> Result<Option<(Pri
     let Some(row) = row else {
         return Ok(None);
     };
-    let role = Role::parse(row.get::<String, _>("role").as_str()).ok_or_else(|| internal("bad role"))?;
+    let role =
+        Role::parse(row.get::<String, _>("role").as_str()).ok_or_else(|| internal("bad role"))?;
     let locale = Locale::parse(&row.get::<String, _>("locale")).unwrap_or_default();
     let totp: bool = row.get("totp");
     let required: bool = row.get("two_factor_required");
@@ -63,8 +67,14 @@ pub async fn resolve_principal(db: &Db, session: &Session) -> Result<Option<(Pri
 }
 
 /// The shell's view of the signed-in member: their workspaces and the branding.
-pub async fn load_viewer(db: &Db, principal: &Principal, locale: Locale) -> Result<Viewer, AppError> {
-    let mut tx = db.tenant_tx(principal.tenant_id, Some(principal.user_id)).await?;
+pub async fn load_viewer(
+    db: &Db,
+    principal: &Principal,
+    locale: Locale,
+) -> Result<Viewer, AppError> {
+    let mut tx = db
+        .tenant_tx(principal.tenant_id, Some(principal.user_id))
+        .await?;
     let tenant = sqlx::query("SELECT name, brand_color, logo_url FROM tenants WHERE id = $1")
         .bind(principal.tenant_id)
         .fetch_one(&mut *tx)
@@ -151,7 +161,10 @@ pub fn normalize_email(email: &str, locale: Locale) -> Result<String, AppError> 
     let email = email.trim().to_lowercase();
     let valid = email.len() <= 254
         && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
         })
         && !email.chars().any(char::is_whitespace);
     if valid {
@@ -161,7 +174,12 @@ pub fn normalize_email(email: &str, locale: Locale) -> Result<String, AppError> 
     }
 }
 
-pub fn required_text(field: &str, value: &str, max: usize, locale: Locale) -> Result<String, AppError> {
+pub fn required_text(
+    field: &str,
+    value: &str,
+    max: usize,
+    locale: Locale,
+) -> Result<String, AppError> {
     let value = value.trim();
     if value.is_empty() {
         return Err(AppError::field(field, t(locale, "validation.required")));
@@ -207,7 +225,10 @@ pub struct NewWorkspace {
 
 /// Creates a user, their tenant with the default policy and plan, and their OWNER
 /// membership, in one transaction.
-pub async fn create_workspace(ctx: &RequestCtx, input: NewWorkspace) -> Result<(Uuid, Uuid), AppError> {
+pub async fn create_workspace(
+    ctx: &RequestCtx,
+    input: NewWorkspace,
+) -> Result<(Uuid, Uuid), AppError> {
     let user_id = new_id();
     let tenant_id = new_id();
     let mut tx = ctx.db.tenant_tx(tenant_id, Some(user_id)).await?;
@@ -219,7 +240,9 @@ pub async fn create_workspace(ctx: &RequestCtx, input: NewWorkspace) -> Result<(
         .execute(&mut *tx)
         .await
         .map_err(|e| match violated_constraint(&e).as_deref() {
-            Some("users_email_key") => AppError::field("email", t(input.locale, "auth.email_taken")),
+            Some("users_email_key") => {
+                AppError::field("email", t(input.locale, "auth.email_taken"))
+            }
             _ => internal(e),
         })?;
     let base = slugify(&input.company);
@@ -258,13 +281,15 @@ pub async fn create_workspace(ctx: &RequestCtx, input: NewWorkspace) -> Result<(
         .await
         .map_err(internal)?;
     let membership_id = new_id();
-    sqlx::query("INSERT INTO memberships (id, tenant_id, user_id, role) VALUES ($1, $2, $3, 'OWNER')")
-        .bind(membership_id)
-        .bind(tenant_id)
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
+    sqlx::query(
+        "INSERT INTO memberships (id, tenant_id, user_id, role) VALUES ($1, $2, $3, 'OWNER')",
+    )
+    .bind(membership_id)
+    .bind(tenant_id)
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await
+    .map_err(internal)?;
     audit::record(
         &mut tx,
         ctx,
@@ -278,7 +303,13 @@ pub async fn create_workspace(ctx: &RequestCtx, input: NewWorkspace) -> Result<(
     Ok((user_id, tenant_id))
 }
 
-pub async fn signup(env: &Env, name: &str, email: &str, password: &str, company: &str) -> Result<(), AppError> {
+pub async fn signup(
+    env: &Env,
+    name: &str,
+    email: &str,
+    password: &str,
+    company: &str,
+) -> Result<(), AppError> {
     let locale = env.locale();
     let name = required_text("name", name, 200, locale)?;
     let email = normalize_email(email, locale)?;
@@ -312,14 +343,19 @@ pub async fn login(env: &Env, email: &str, password: &str) -> Result<LoginStep, 
         return Err(AppError::field("email", t(locale, "validation.required")));
     }
     if password.is_empty() {
-        return Err(AppError::field("password", t(locale, "validation.required")));
+        return Err(AppError::field(
+            "password",
+            t(locale, "validation.required"),
+        ));
     }
     let mut tx = env.db().anon_tx().await?;
-    let found = sqlx::query("SELECT user_id, max_failed_logins, lockout_minutes FROM auth_login_lookup($1)")
-        .bind(&email)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(internal)?;
+    let found = sqlx::query(
+        "SELECT user_id, max_failed_logins, lockout_minutes FROM auth_login_lookup($1)",
+    )
+    .bind(&email)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(internal)?;
     tx.commit().await.map_err(internal)?;
     let Some(found) = found else {
         crypto::burn_password_check(password.to_string()).await;
@@ -385,9 +421,18 @@ pub async fn login(env: &Env, email: &str, password: &str) -> Result<LoginStep, 
 
     if user.get::<bool, _>("totp") {
         env.session.cycle_id().await.map_err(internal)?;
-        env.session.remove_value(keys::USER).await.map_err(internal)?;
-        env.session.insert(keys::PENDING_USER, user_id).await.map_err(internal)?;
-        env.session.insert(keys::TOTP_FAILURES, 0u32).await.map_err(internal)?;
+        env.session
+            .remove_value(keys::USER)
+            .await
+            .map_err(internal)?;
+        env.session
+            .insert(keys::PENDING_USER, user_id)
+            .await
+            .map_err(internal)?;
+        env.session
+            .insert(keys::TOTP_FAILURES, 0u32)
+            .await
+            .map_err(internal)?;
         return Ok(LoginStep::NeedTotp);
     }
     let tenant_id = pick_tenant(env.db(), user_id, locale).await?;
@@ -438,11 +483,17 @@ pub async fn start_session(env: &Env, user_id: Uuid, tenant_id: Uuid) -> Result<
     let s = &env.session;
     s.cycle_id().await.map_err(internal)?;
     s.remove_value(keys::PENDING_USER).await.map_err(internal)?;
-    s.remove_value(keys::TOTP_FAILURES).await.map_err(internal)?;
+    s.remove_value(keys::TOTP_FAILURES)
+        .await
+        .map_err(internal)?;
     s.insert(keys::USER, user_id).await.map_err(internal)?;
     s.insert(keys::TENANT, tenant_id).await.map_err(internal)?;
-    s.insert(keys::USER_AGENT, env.ctx.user_agent.clone()).await.map_err(internal)?;
-    s.insert(keys::IP, env.ctx.ip.clone()).await.map_err(internal)?;
+    s.insert(keys::USER_AGENT, env.ctx.user_agent.clone())
+        .await
+        .map_err(internal)?;
+    s.insert(keys::IP, env.ctx.ip.clone())
+        .await
+        .map_err(internal)?;
     s.set_expiry(Some(Expiry::OnInactivity(time::Duration::minutes(
         rules.session_idle_minutes.into(),
     ))));
@@ -457,7 +508,10 @@ pub async fn login_totp(env: &Env, code: &str) -> Result<(), AppError> {
         .await
         .map_err(internal)?
         .ok_or_else(|| AppError::Unauthorized(t(locale, "auth.totp_expired")))?;
-    let code: String = code.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
+    let code: String = code
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect();
     if code.is_empty() {
         return Err(AppError::field("code", t(locale, "validation.required")));
     }
@@ -474,12 +528,19 @@ pub async fn login_totp(env: &Env, code: &str) -> Result<(), AppError> {
     };
     tx.commit().await.map_err(internal)?;
     if !ok {
-        let failures: u32 = s.get(keys::TOTP_FAILURES).await.map_err(internal)?.unwrap_or(0) + 1;
+        let failures: u32 = s
+            .get(keys::TOTP_FAILURES)
+            .await
+            .map_err(internal)?
+            .unwrap_or(0)
+            + 1;
         if failures >= TOTP_MAX_FAILURES {
             s.flush().await.map_err(internal)?;
             return Err(AppError::Unauthorized(t(locale, "auth.totp_too_many")));
         }
-        s.insert(keys::TOTP_FAILURES, failures).await.map_err(internal)?;
+        s.insert(keys::TOTP_FAILURES, failures)
+            .await
+            .map_err(internal)?;
         return Err(AppError::field("code", t(locale, "auth.totp_wrong")));
     }
     let tenant_id = pick_tenant(env.db(), user_id, locale).await?;
@@ -541,7 +602,11 @@ pub async fn switch_tenant(env: &Env, tenant_id: Uuid) -> Result<(), AppError> {
 
 pub async fn list_sessions(env: &Env) -> Result<Vec<SessionInfo>, AppError> {
     let p = env.signed_in()?;
-    let current = env.session.id().map(|id| id.to_string()).unwrap_or_default();
+    let current = env
+        .session
+        .id()
+        .map(|id| id.to_string())
+        .unwrap_or_default();
     let rows = sqlx::query(
         "SELECT encode(sha256(convert_to(id, 'UTF8')), 'hex') AS handle, id = $2 AS current,
                 user_agent, ip, created_at, last_seen_at
@@ -604,7 +669,10 @@ pub async fn profile(env: &Env) -> Result<Profile, AppError> {
     Ok(Profile {
         name: row.get("name"),
         email: row.get("email"),
-        language: row.get::<Option<String>, _>("language").as_deref().and_then(Locale::parse),
+        language: row
+            .get::<Option<String>, _>("language")
+            .as_deref()
+            .and_then(Locale::parse),
         timezone: row.get("timezone"),
         theme: row.get("theme"),
         totp_enabled: row.get("totp"),
@@ -632,7 +700,10 @@ pub async fn update_profile(
     let name = required_text("name", name, 200, locale)?;
     let language = match language {
         "" => None,
-        code => Some(Locale::parse(code).ok_or_else(|| AppError::field("language", t(locale, "validation.choice")))?),
+        code => Some(
+            Locale::parse(code)
+                .ok_or_else(|| AppError::field("language", t(locale, "validation.choice")))?,
+        ),
     };
     let theme = match theme {
         "light" | "dark" | "system" => theme,
@@ -642,7 +713,12 @@ pub async fn update_profile(
     let timezone = match timezone.trim() {
         "" => None,
         tz if timezone_exists(&mut tx, tz).await? => Some(tz.to_string()),
-        _ => return Err(AppError::field("timezone", t(locale, "validation.timezone"))),
+        _ => {
+            return Err(AppError::field(
+                "timezone",
+                t(locale, "validation.timezone"),
+            ))
+        }
     };
     let before = sqlx::query_scalar::<_, String>("SELECT name FROM users WHERE id = $1")
         .bind(p.user_id)
@@ -693,9 +769,15 @@ pub async fn change_password(env: &Env, current: &str, new: &str) -> Result<(), 
         .await
         .map_err(internal)?;
     if !crypto::verify_password(current.to_string(), hash).await? {
-        return Err(AppError::field("current", t(locale, "auth.current_password_wrong")));
+        return Err(AppError::field(
+            "current",
+            t(locale, "auth.current_password_wrong"),
+        ));
     }
-    rules.password.check(new, locale).map_err(|m| AppError::field("new", m))?;
+    rules
+        .password
+        .check(new, locale)
+        .map_err(|m| AppError::field("new", m))?;
     let new_hash = crypto::hash_password(new.to_string()).await?;
     sqlx::query("UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1")
         .bind(p.user_id)
@@ -713,7 +795,11 @@ pub async fn change_password(env: &Env, current: &str, new: &str) -> Result<(), 
     .await?;
     tx.commit().await.map_err(internal)?;
     // Other browsers signed in with the old password are signed out.
-    let current_id = env.session.id().map(|id| id.to_string()).unwrap_or_default();
+    let current_id = env
+        .session
+        .id()
+        .map(|id| id.to_string())
+        .unwrap_or_default();
     sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
         .bind(p.user_id)
         .bind(current_id)
@@ -732,7 +818,9 @@ fn now_unix() -> u64 {
 }
 
 fn totp_for(secret_b32: &str) -> Option<totp_rs::TOTP> {
-    let bytes = totp_rs::Secret::Encoded(secret_b32.to_string()).to_bytes().ok()?;
+    let bytes = totp_rs::Secret::Encoded(secret_b32.to_string())
+        .to_bytes()
+        .ok()?;
     totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes).ok()
 }
 
@@ -745,7 +833,9 @@ pub fn totp_matches(secret_b32: &str, code: &str, unix_time: u64) -> bool {
 fn percent_encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -753,7 +843,8 @@ fn percent_encode(s: &str) -> String {
 
 /// An SVG drawing of a QR code, so the secret never goes to a third-party QR service.
 pub fn qr_svg(text: &str) -> Result<String, AppError> {
-    let qr = qrcodegen::QrCode::encode_text(text, qrcodegen::QrCodeEcc::Medium).map_err(internal)?;
+    let qr =
+        qrcodegen::QrCode::encode_text(text, qrcodegen::QrCodeEcc::Medium).map_err(internal)?;
     let size = qr.size();
     let border = 2;
     let mut path = String::new();
@@ -776,7 +867,10 @@ pub async fn totp_begin(env: &Env) -> Result<TotpEnrolment, AppError> {
         totp_rs::Secret::Encoded(s) => s,
         totp_rs::Secret::Raw(_) => return Err(internal("secret encoding")),
     };
-    env.session.insert(keys::TOTP_DRAFT, &secret).await.map_err(internal)?;
+    env.session
+        .insert(keys::TOTP_DRAFT, &secret)
+        .await
+        .map_err(internal)?;
     let otpauth_url = format!(
         "otpauth://totp/{issuer}:{account}?secret={secret}&issuer={issuer}&algorithm=SHA1&digits=6&period=30",
         issuer = TOTP_ISSUER,
@@ -834,7 +928,10 @@ pub async fn totp_confirm(env: &Env, code: &str) -> Result<Vec<String>, AppError
     )
     .await?;
     tx.commit().await.map_err(internal)?;
-    env.session.remove_value(keys::TOTP_DRAFT).await.map_err(internal)?;
+    env.session
+        .remove_value(keys::TOTP_DRAFT)
+        .await
+        .map_err(internal)?;
     Ok(codes)
 }
 
@@ -842,8 +939,14 @@ pub async fn totp_disable(env: &Env, password: &str) -> Result<(), AppError> {
     let p = env.signed_in()?;
     let locale = env.locale();
     let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
-    if security_rules(&mut tx, p.tenant_id).await?.two_factor_required {
-        return Err(AppError::Forbidden(t(locale, "auth.2fa_required_by_policy")));
+    if security_rules(&mut tx, p.tenant_id)
+        .await?
+        .two_factor_required
+    {
+        return Err(AppError::Forbidden(t(
+            locale,
+            "auth.2fa_required_by_policy",
+        )));
     }
     let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
         .bind(p.user_id)
@@ -851,7 +954,10 @@ pub async fn totp_disable(env: &Env, password: &str) -> Result<(), AppError> {
         .await
         .map_err(internal)?;
     if !crypto::verify_password(password.to_string(), hash).await? {
-        return Err(AppError::field("password", t(locale, "auth.current_password_wrong")));
+        return Err(AppError::field(
+            "password",
+            t(locale, "auth.current_password_wrong"),
+        ));
     }
     sqlx::query("UPDATE users SET totp_secret = NULL, totp_enabled_at = NULL WHERE id = $1")
         .bind(p.user_id)
@@ -898,7 +1004,10 @@ mod tests {
 
     #[test]
     fn emails_are_checked_and_lowercased() {
-        assert_eq!(normalize_email(" Ada@Example.COM ", Locale::En).unwrap(), "ada@example.com");
+        assert_eq!(
+            normalize_email(" Ada@Example.COM ", Locale::En).unwrap(),
+            "ada@example.com"
+        );
         for bad in ["", "ada", "ada@", "@x.com", "ada@x", "a da@x.com"] {
             assert!(normalize_email(bad, Locale::En).is_err(), "{bad}");
         }

@@ -76,6 +76,9 @@ pub async fn update_security_policy(
 }
 
 #[server(input = leptos::server_fn::codec::Json)]
-pub async fn get_audit_page(filter: AuditFilter, after: Option<AuditCursor>) -> Result<AuditPage, AppError> {
+pub async fn get_audit_page(
+    filter: AuditFilter,
+    after: Option<AuditCursor>,
+) -> Result<AuditPage, AppError> {
     respond(async { super::ssr::audit_page(&env()?, filter, after).await }).await
 }

@@ -16,11 +16,13 @@ pub const AUDIT_PAGE: i64 = 50;
 pub async fn tenant_settings(env: &Env) -> Result<TenantSettings, AppError> {
     let p = env.require(Permission::TenantSettings)?;
     let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
-    let r = sqlx::query("SELECT name, slug, brand_color, logo_url, locale, timezone FROM tenants WHERE id = $1")
-        .bind(p.tenant_id)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(internal)?;
+    let r = sqlx::query(
+        "SELECT name, slug, brand_color, logo_url, locale, timezone FROM tenants WHERE id = $1",
+    )
+    .bind(p.tenant_id)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(internal)?;
     tx.commit().await.map_err(internal)?;
     Ok(TenantSettings {
         name: r.get("name"),
@@ -39,7 +41,9 @@ pub fn valid_color(color: &str) -> bool {
 pub fn valid_logo_url(url: &str) -> bool {
     (url.starts_with("https://") || url.starts_with("http://") || url.starts_with('/'))
         && url.len() <= 2000
-        && !url.chars().any(|c| c.is_whitespace() || c == '"' || c == '<' || c == '>')
+        && !url
+            .chars()
+            .any(|c| c.is_whitespace() || c == '"' || c == '<' || c == '>')
 }
 
 pub async fn update_tenant_settings(env: &Env, input: TenantSettings) -> Result<(), AppError> {
@@ -48,9 +52,16 @@ pub async fn update_tenant_settings(env: &Env, input: TenantSettings) -> Result<
     let name = required_text("name", &input.name, 200, locale)?;
     let color = input.brand_color.trim().to_lowercase();
     if !valid_color(&color) {
-        return Err(AppError::field("brand_color", t(locale, "validation.color")));
+        return Err(AppError::field(
+            "brand_color",
+            t(locale, "validation.color"),
+        ));
     }
-    let logo = input.logo_url.as_deref().map(str::trim).filter(|u| !u.is_empty());
+    let logo = input
+        .logo_url
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty());
     if logo.is_some_and(|u| !valid_logo_url(u)) {
         return Err(AppError::field("logo_url", t(locale, "validation.url")));
     }
@@ -58,7 +69,10 @@ pub async fn update_tenant_settings(env: &Env, input: TenantSettings) -> Result<
         .ok_or_else(|| AppError::field("locale", t(locale, "validation.choice")))?;
     let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
     if !timezone_exists(&mut tx, input.timezone.trim()).await? {
-        return Err(AppError::field("timezone", t(locale, "validation.timezone")));
+        return Err(AppError::field(
+            "timezone",
+            t(locale, "validation.timezone"),
+        ));
     }
     let before = sqlx::query(
         "SELECT to_jsonb(t) - 'created_at' - 'updated_at' AS j FROM tenants t WHERE id = $1 FOR UPDATE",
@@ -88,7 +102,8 @@ pub async fn update_tenant_settings(env: &Env, input: TenantSettings) -> Result<
         &env.ctx,
         p.tenant_id,
         Some(p.user_id),
-        AuditEntry::new("tenant.settings_updated", "tenant", Some(p.tenant_id)).change(before, after),
+        AuditEntry::new("tenant.settings_updated", "tenant", Some(p.tenant_id))
+            .change(before, after),
     )
     .await?;
     tx.commit().await.map_err(internal)
@@ -134,8 +149,20 @@ fn in_range(field: &str, value: i32, min: i32, max: i32, locale: Locale) -> Resu
 pub async fn update_security_policy(env: &Env, input: SecurityPolicy) -> Result<(), AppError> {
     let p = env.require(Permission::SecurityPolicy)?;
     let locale = env.locale();
-    in_range("password_min_length", input.password_min_length, 8, 128, locale)?;
-    in_range("session_idle_minutes", input.session_idle_minutes, 5, 43_200, locale)?;
+    in_range(
+        "password_min_length",
+        input.password_min_length,
+        8,
+        128,
+        locale,
+    )?;
+    in_range(
+        "session_idle_minutes",
+        input.session_idle_minutes,
+        5,
+        43_200,
+        locale,
+    )?;
     in_range("max_failed_logins", input.max_failed_logins, 3, 100, locale)?;
     in_range("lockout_minutes", input.lockout_minutes, 1, 1440, locale)?;
     let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
@@ -176,14 +203,22 @@ pub async fn update_security_policy(env: &Env, input: SecurityPolicy) -> Result<
         &env.ctx,
         p.tenant_id,
         Some(p.user_id),
-        AuditEntry::new("tenant.security_policy_updated", "tenant_policy", Some(p.tenant_id))
-            .change(before, after),
+        AuditEntry::new(
+            "tenant.security_policy_updated",
+            "tenant_policy",
+            Some(p.tenant_id),
+        )
+        .change(before, after),
     )
     .await?;
     tx.commit().await.map_err(internal)
 }
 
-fn parse_day(field: &str, value: &Option<String>, locale: Locale) -> Result<Option<NaiveDate>, AppError> {
+fn parse_day(
+    field: &str,
+    value: &Option<String>,
+    locale: Locale,
+) -> Result<Option<NaiveDate>, AppError> {
     match value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
         None => Ok(None),
         Some(v) => NaiveDate::parse_from_str(v, "%Y-%m-%d")
@@ -201,9 +236,16 @@ pub async fn audit_page(
     let locale = env.locale();
     let from = parse_day("from", &filter.from, locale)?
         .map(|d| Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight exists")));
-    let to = parse_day("to", &filter.to, locale)?
-        .map(|d| Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight exists")) + chrono::Duration::days(1));
-    let text = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+    let to = parse_day("to", &filter.to, locale)?.map(|d| {
+        Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight exists"))
+            + chrono::Duration::days(1)
+    });
+    let text = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
     let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
     // Each filter is "parameter is null or matches", so one statement (and one plan
     // shape over audit_logs_page) serves every combination.

@@ -3,11 +3,16 @@
 
 use super::api::*;
 use super::model::*;
-use crate::auth::api::{ChangePassword, RevokeSession, TotpBegin, TotpConfirm, TotpDisable, UpdateProfile};
 use crate::auth::api::{my_profile, my_sessions};
+use crate::auth::api::{
+    ChangePassword, RevokeSession, TotpBegin, TotpConfirm, TotpDisable, UpdateProfile,
+};
 use crate::auth::model::Permission;
 use crate::i18n::Locale;
-use crate::ui::{field_error, form_error, hard_redirect, page, tr, Alert, Card, Field, LoadError, PageHeader, Skeleton, Submit};
+use crate::ui::{
+    field_error, form_error, hard_redirect, page, tr, Alert, Card, Field, LoadError, PageHeader,
+    Skeleton, Submit,
+};
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, A};
 
@@ -141,7 +146,10 @@ pub fn TwoFactorPage() -> impl IntoView {
     let begin = ServerAction::<TotpBegin>::new();
     let confirm = ServerAction::<TotpConfirm>::new();
     let disable = ServerAction::<TotpDisable>::new();
-    let profile = Resource::new(move || (confirm.version().get(), disable.version().get()), |_| my_profile());
+    let profile = Resource::new(
+        move || (confirm.version().get(), disable.version().get()),
+        |_| my_profile(),
+    );
     let confirm_value = confirm.value();
     let disable_value = disable.value();
     view! {
@@ -312,7 +320,12 @@ pub fn SecurityPage() -> impl IntoView {
     let save = ServerAction::<UpdateSecurityPolicy>::new();
     let value = save.value();
     let policy = Resource::new(move || save.version().get(), |_| get_security_policy());
-    const FIELDS: &[&str] = &["password_min_length", "session_idle_minutes", "max_failed_logins", "lockout_minutes"];
+    const FIELDS: &[&str] = &[
+        "password_min_length",
+        "session_idle_minutes",
+        "max_failed_logins",
+        "lockout_minutes",
+    ];
     view! {
         <PageHeader title=tr("settings.security")/>
         <Suspense fallback=|| view! { <Skeleton/> }>
@@ -356,7 +369,10 @@ pub fn AuditPage() -> impl IntoView {
     // Pages loaded so far; "Load more" appends the next keyset page.
     let cursor = RwSignal::new(None::<AuditCursor>);
     let rows = RwSignal::new(Vec::<AuditRow>::new());
-    let data = Resource::new(move || (filter.get(), cursor.get()), |(f, c)| get_audit_page(f, c));
+    let data = Resource::new(
+        move || (filter.get(), cursor.get()),
+        |(f, c)| get_audit_page(f, c),
+    );
     let actors = RwSignal::new(Vec::<(uuid::Uuid, String)>::new());
     let next = RwSignal::new(None::<AuditCursor>);
     let error = RwSignal::new(None::<String>);

@@ -43,6 +43,10 @@ pub async fn lookup_invite(token: String) -> Result<InviteState, AppError> {
 }
 
 #[server]
-pub async fn accept_invite(token: String, name: String, password: String) -> Result<LoginStep, AppError> {
+pub async fn accept_invite(
+    token: String,
+    name: String,
+    password: String,
+) -> Result<LoginStep, AppError> {
     respond(async { super::ssr::accept_invite(&env()?, &token, &name, &password).await }).await
 }

@@ -103,20 +103,27 @@ fn seat_error(locale: Locale, field: &str, seats: &Seats) -> AppError {
         tf(
             locale,
             "team.seat_limit",
-            &[("limit", seats.limit.to_string()), ("plan", seats.plan.clone())],
+            &[
+                ("limit", seats.limit.to_string()),
+                ("plan", seats.plan.clone()),
+            ],
         ),
     )
 }
 
 fn invite_url(env: &Env, token: &str) -> String {
-    format!("{}/invite/{token}", env.ctx.config.public_url.trim_end_matches('/'))
+    format!(
+        "{}/invite/{token}",
+        env.ctx.config.public_url.trim_end_matches('/')
+    )
 }
 
 pub async fn create_invite(env: &Env, email: &str, role: &str) -> Result<InviteLink, AppError> {
     let p = env.require(Permission::TeamManage)?;
     let locale = env.locale();
     let email = normalize_email(email, locale)?;
-    let role = Role::parse(role).ok_or_else(|| AppError::field("role", t(locale, "validation.choice")))?;
+    let role =
+        Role::parse(role).ok_or_else(|| AppError::field("role", t(locale, "validation.choice")))?;
     if role == Role::Owner || role > p.role {
         return Err(AppError::field("role", t(locale, "team.role_above_yours")));
     }
@@ -211,12 +218,13 @@ pub async fn resend_invite(env: &Env, invite_id: Uuid) -> Result<InviteLink, App
 pub async fn revoke_invite(env: &Env, invite_id: Uuid) -> Result<(), AppError> {
     let p = env.require(Permission::TeamManage)?;
     let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
-    let done = sqlx::query("UPDATE invites SET status = 'REVOKED' WHERE id = $1 AND status = 'PENDING'")
-        .bind(invite_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(internal)?
-        .rows_affected();
+    let done =
+        sqlx::query("UPDATE invites SET status = 'REVOKED' WHERE id = $1 AND status = 'PENDING'")
+            .bind(invite_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(internal)?
+            .rows_affected();
     if done == 0 {
         return Err(AppError::NotFound(env.t("team.invite_not_found")));
     }
@@ -246,22 +254,26 @@ async fn target(tx: &mut Tx, env: &Env, membership_id: Uuid) -> Result<Target, A
         .ok_or_else(|| AppError::NotFound(env.t("team.member_not_found")))?;
     Ok(Target {
         user_id: row.get("user_id"),
-        role: Role::parse(row.get::<String, _>("role").as_str()).ok_or_else(|| internal("bad role"))?,
+        role: Role::parse(row.get::<String, _>("role").as_str())
+            .ok_or_else(|| internal("bad role"))?,
         active: row.get::<String, _>("status") == "ACTIVE",
     })
 }
 
 async fn active_owners(tx: &mut Tx) -> Result<i64, AppError> {
-    sqlx::query_scalar("SELECT count(*) FROM memberships WHERE role = 'OWNER' AND status = 'ACTIVE'")
-        .fetch_one(&mut **tx)
-        .await
-        .map_err(internal)
+    sqlx::query_scalar(
+        "SELECT count(*) FROM memberships WHERE role = 'OWNER' AND status = 'ACTIVE'",
+    )
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(internal)
 }
 
 pub async fn change_role(env: &Env, membership_id: Uuid, role: &str) -> Result<(), AppError> {
     let p = env.require(Permission::TeamManage)?;
     let locale = env.locale();
-    let role = Role::parse(role).ok_or_else(|| AppError::field("role", t(locale, "validation.choice")))?;
+    let role =
+        Role::parse(role).ok_or_else(|| AppError::field("role", t(locale, "validation.choice")))?;
     let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
     let target = target(&mut tx, env, membership_id).await?;
     if target.user_id == p.user_id {
@@ -297,7 +309,11 @@ pub async fn change_role(env: &Env, membership_id: Uuid, role: &str) -> Result<(
     tx.commit().await.map_err(internal)
 }
 
-pub async fn set_member_active(env: &Env, membership_id: Uuid, active: bool) -> Result<(), AppError> {
+pub async fn set_member_active(
+    env: &Env,
+    membership_id: Uuid,
+    active: bool,
+) -> Result<(), AppError> {
     let p = env.require(Permission::TeamManage)?;
     let locale = env.locale();
     let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
@@ -332,7 +348,11 @@ pub async fn set_member_active(env: &Env, membership_id: Uuid, active: bool) -> 
         p.tenant_id,
         Some(p.user_id),
         AuditEntry::new(
-            if active { "team.member_reactivated" } else { "team.member_deactivated" },
+            if active {
+                "team.member_reactivated"
+            } else {
+                "team.member_deactivated"
+            },
             "membership",
             Some(membership_id),
         ),
@@ -423,7 +443,12 @@ fn closed_error(locale: Locale, state: InviteState) -> AppError {
 
 /// Joins the invited tenant: creates the account when the address has none, or checks
 /// the existing account's password; then signs in to that tenant.
-pub async fn accept_invite(env: &Env, token: &str, name: &str, password: &str) -> Result<LoginStep, AppError> {
+pub async fn accept_invite(
+    env: &Env,
+    token: &str,
+    name: &str,
+    password: &str,
+) -> Result<LoginStep, AppError> {
     let locale = env.locale();
     let invite = find_invite(env, token).await?;
     if let Some(closed) = state_of(&invite) {
@@ -431,7 +456,10 @@ pub async fn accept_invite(env: &Env, token: &str, name: &str, password: &str) -
     }
     let invite = invite.expect("state_of returns None only for an open invite");
     if password.is_empty() {
-        return Err(AppError::field("password", t(locale, "validation.required")));
+        return Err(AppError::field(
+            "password",
+            t(locale, "validation.required"),
+        ));
     }
     let existing = account_for(env, &invite.email).await?;
     let (user_id, new_account) = match existing {
@@ -444,7 +472,10 @@ pub async fn accept_invite(env: &Env, token: &str, name: &str, password: &str) -
                 .map_err(internal)?;
             tx.commit().await.map_err(internal)?;
             if !crypto::verify_password(password.to_string(), hash).await? {
-                return Err(AppError::field("password", t(locale, "auth.current_password_wrong")));
+                return Err(AppError::field(
+                    "password",
+                    t(locale, "auth.current_password_wrong"),
+                ));
             }
             (user_id, None)
         }
@@ -515,11 +546,12 @@ pub async fn accept_invite(env: &Env, token: &str, name: &str, password: &str) -
             .after(serde_json::json!({ "email": invite.email, "role": invite.role.as_str() })),
     )
     .await?;
-    let totp: bool = sqlx::query_scalar("SELECT totp_enabled_at IS NOT NULL FROM users WHERE id = $1")
-        .bind(user_id)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(internal)?;
+    let totp: bool =
+        sqlx::query_scalar("SELECT totp_enabled_at IS NOT NULL FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(internal)?;
     sqlx::query("UPDATE users SET last_tenant_id = $2 WHERE id = $1")
         .bind(user_id)
         .bind(invite.tenant_id)
@@ -530,7 +562,10 @@ pub async fn accept_invite(env: &Env, token: &str, name: &str, password: &str) -
 
     if totp {
         env.session.cycle_id().await.map_err(internal)?;
-        env.session.insert(keys::PENDING_USER, user_id).await.map_err(internal)?;
+        env.session
+            .insert(keys::PENDING_USER, user_id)
+            .await
+            .map_err(internal)?;
         return Ok(LoginStep::NeedTotp);
     }
     start_session(env, user_id, invite.tenant_id).await?;

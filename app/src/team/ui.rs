@@ -3,7 +3,10 @@
 use super::api::*;
 use super::model::*;
 use crate::auth::model::{LoginStep, Permission, Role};
-use crate::ui::{field_error, form_error, hard_redirect, page, tr, Alert, Badge, Card, Field, LoadError, PageHeader, Skeleton, Submit};
+use crate::ui::{
+    field_error, form_error, hard_redirect, page, tr, Alert, Badge, Card, Field, LoadError,
+    PageHeader, Skeleton, Submit,
+};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
@@ -17,7 +20,15 @@ pub fn TeamPage() -> impl IntoView {
     let role = ServerAction::<ChangeRole>::new();
     let active = ServerAction::<SetMemberActive>::new();
     let team = Resource::new(
-        move || (invite.version().get(), resend.version().get(), revoke.version().get(), role.version().get(), active.version().get()),
+        move || {
+            (
+                invite.version().get(),
+                resend.version().get(),
+                revoke.version().get(),
+                role.version().get(),
+                active.version().get(),
+            )
+        },
         |_| get_team(),
     );
     let invite_value = invite.value();
@@ -30,7 +41,11 @@ pub fn TeamPage() -> impl IntoView {
         .filter(|r| *r != Role::Owner && *r <= viewer.role)
         .collect();
     let change_error = Signal::derive(move || {
-        role.value().get().and_then(Result::err).or_else(|| active.value().get().and_then(Result::err)).map(|e| e.to_string())
+        role.value()
+            .get()
+            .and_then(Result::err)
+            .or_else(|| active.value().get().and_then(Result::err))
+            .map(|e| e.to_string())
     });
     view! {
         <PageHeader title=tr("settings.team")/>
@@ -199,7 +214,13 @@ pub fn InvitePage() -> impl IntoView {
 }
 
 #[component]
-fn AcceptForm(token: String, tenant_name: String, email: String, role: Role, has_account: bool) -> impl IntoView {
+fn AcceptForm(
+    token: String,
+    tenant_name: String,
+    email: String,
+    role: Role,
+    has_account: bool,
+) -> impl IntoView {
     let accept = ServerAction::<AcceptInvite>::new();
     let value = accept.value();
     Effect::new(move || match value.get() {

@@ -100,14 +100,20 @@ pub fn Submit(#[prop(into)] label: String, #[prop(into)] pending: Signal<bool>) 
 }
 
 #[component]
-pub fn Alert(#[prop(into)] message: Signal<Option<String>>, #[prop(default = "danger")] tone: &'static str) -> impl IntoView {
+pub fn Alert(
+    #[prop(into)] message: Signal<Option<String>>,
+    #[prop(default = "danger")] tone: &'static str,
+) -> impl IntoView {
     view! {
         {move || message.get().map(|m| view! { <div class=format!("alert alert-{tone}") role="alert">{m}</div> })}
     }
 }
 
 #[component]
-pub fn PageHeader(#[prop(into)] title: String, #[prop(optional)] children: Option<Children>) -> impl IntoView {
+pub fn PageHeader(
+    #[prop(into)] title: String,
+    #[prop(optional)] children: Option<Children>,
+) -> impl IntoView {
     view! {
         <header class="page-header">
             <h1 class="page-title">{title}</h1>
@@ -147,6 +153,9 @@ pub fn LoadError(error: AppError) -> impl IntoView {
 }
 
 #[component]
-pub fn Badge(#[prop(into)] text: String, #[prop(default = "neutral")] tone: &'static str) -> impl IntoView {
+pub fn Badge(
+    #[prop(into)] text: String,
+    #[prop(default = "neutral")] tone: &'static str,
+) -> impl IntoView {
     view! { <span class=format!("badge badge-{tone}")>{text}</span> }
 }

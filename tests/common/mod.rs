@@ -1,0 +1,191 @@
+//! A real Leadline server on a fresh PostgreSQL database, spoken to over real HTTP.
+#![allow(dead_code)]
+
+use app::db::Db;
+use app::request::AppConfig;
+use leadline::bootstrap::{self, Pools};
+use leadline::web::{router, AppState};
+use leptos::config::LeptosOptions;
+use leptos::server_fn::ServerFn;
+use reqwest::StatusCode;
+use serde_json::Value;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::ConnectOptions;
+use std::str::FromStr;
+
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct TestApp {
+    pub base: String,
+    pub pools: Pools,
+}
+
+fn admin_url() -> String {
+    std::env::var("DATABASE_URL").expect(
+        "DATABASE_URL must name a PostgreSQL superuser for the integration tests; `cargo xtask test` sets it",
+    )
+}
+
+impl TestApp {
+    /// A fresh database (migrated, runtime role granted) and a server on a free port.
+    pub async fn spawn() -> TestApp {
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let url = PgConnectOptions::from_str(&admin_url())
+            .unwrap()
+            .database(&name)
+            .to_url_lossy()
+            .to_string();
+        bootstrap::ensure_database(&url).await.unwrap();
+        let pools = bootstrap::prepare(&url, None, "leadline-app-local", 5)
+            .await
+            .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let base = format!("http://{addr}");
+        let options = LeptosOptions::builder()
+            .output_name("leadline")
+            .site_root("target/site")
+            .site_addr(addr)
+            .build();
+        let state = AppState::new(
+            options,
+            Db::new(pools.app.clone()),
+            AppConfig {
+                public_url: base.clone(),
+                secure_cookies: false,
+            },
+        );
+        let app = router(state);
+        tokio::spawn(async move {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .await
+            .unwrap();
+        });
+        TestApp { base, pools }
+    }
+
+    /// A browser-like client: keeps cookies, does not follow redirects.
+    pub fn client(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    /// Calls server function `F` with form fields, as a same-origin page would.
+    pub async fn call<F: ServerFn>(
+        &self,
+        client: &reqwest::Client,
+        form: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let res = client
+            .post(format!("{}{}", self.base, F::PATH))
+            .header("sec-fetch-site", "same-origin")
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    pub async fn get(&self, client: &reqwest::Client, path: &str) -> reqwest::Response {
+        client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Signs up a new workspace and returns the signed-in client.
+    pub async fn signup(&self, name: &str, email: &str, company: &str) -> reqwest::Client {
+        let client = self.client();
+        let (status, body) = self
+            .call::<app::auth::api::Signup>(
+                &client,
+                &[
+                    ("name", name),
+                    ("email", email),
+                    ("password", PASSWORD),
+                    ("company", company),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "signup failed: {body}");
+        client
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> (reqwest::Client, StatusCode, Value) {
+        let client = self.client();
+        let (status, body) = self
+            .call::<app::auth::api::Login>(&client, &[("email", email), ("password", password)])
+            .await;
+        (client, status, body)
+    }
+
+    /// Invites `email` with `role` from `admin` and accepts as a new account.
+    pub async fn invite_and_join(
+        &self,
+        admin: &reqwest::Client,
+        email: &str,
+        role: &str,
+    ) -> reqwest::Client {
+        let (status, link) = self
+            .call::<app::team::api::CreateInvite>(admin, &[("email", email), ("role", role)])
+            .await;
+        assert_eq!(status, StatusCode::OK, "invite failed: {link}");
+        let token = token_of(&link);
+        let client = self.client();
+        let (status, body) = self
+            .call::<app::team::api::AcceptInvite>(
+                &client,
+                &[
+                    ("token", &token),
+                    ("name", "Invited Person"),
+                    ("password", PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "accept failed: {body}");
+        client
+    }
+
+    pub async fn tenant_of(&self, email: &str) -> uuid::Uuid {
+        sqlx::query_scalar(
+            "SELECT m.tenant_id FROM memberships m JOIN users u ON u.id = m.user_id
+              WHERE u.email = $1 ORDER BY m.created_at LIMIT 1",
+        )
+        .bind(email)
+        .fetch_one(&self.pools.owner)
+        .await
+        .unwrap()
+    }
+}
+
+/// The token at the end of an invite link returned by `create_invite`.
+pub fn token_of(link: &Value) -> String {
+    link["url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// The field a validation error names, if it is one.
+pub fn error_field(body: &Value) -> Option<&str> {
+    body.get("Validation")?.get("field")?.as_str()
+}
+
+pub fn error_text(body: &Value) -> String {
+    body.to_string()
+}

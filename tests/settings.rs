@@ -1,0 +1,298 @@
+//! Tenant settings, the security policy and the audit-log viewer.
+
+mod common;
+
+use app::settings::api::*;
+use common::*;
+use reqwest::StatusCode;
+
+fn settings<'a>(
+    name: &'a str,
+    color: &'a str,
+    logo: &'a str,
+    locale: &'a str,
+    tz: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("name", name),
+        ("brand_color", color),
+        ("logo_url", logo),
+        ("locale", locale),
+        ("timezone", tz),
+    ]
+}
+
+#[tokio::test]
+async fn tenant_settings_validate_and_apply() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup("Ada", "ada@example.com", "Acme").await;
+    for (form, field) in [
+        (settings("Acme", "red", "", "en", "UTC"), "brand_color"),
+        (
+            settings("Acme", "#112233", "javascript:alert(1)", "en", "UTC"),
+            "logo_url",
+        ),
+        (settings("Acme", "#112233", "", "fr", "UTC"), "locale"),
+        (
+            settings("Acme", "#112233", "", "en", "Mars/Olympus"),
+            "timezone",
+        ),
+        (settings("", "#112233", "", "en", "UTC"), "name"),
+    ] {
+        let (status, body) = app.call::<UpdateTenantSettings>(&owner, &form).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(error_field(&body), Some(field), "{body}");
+    }
+    let (status, body) = app
+        .call::<UpdateTenantSettings>(
+            &owner,
+            &settings(
+                "شركة النيل",
+                "#0F766E",
+                "https://cdn.example/logo.png",
+                "ar",
+                "Africa/Cairo",
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let home = app.get(&owner, "/").await.text().await.unwrap();
+    assert!(home.contains("--brand: #0f766e"), "branding colour applied");
+    assert!(
+        home.contains(r#"dir="rtl""#),
+        "the workspace language now defaults to Arabic"
+    );
+    assert!(home.contains("شركة النيل"));
+
+    let rep = app
+        .invite_and_join(&owner, "rep@example.com", "SALES")
+        .await;
+    let (status, _) = app.call::<GetTenantSettings>(&rep, &[]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = app
+        .call::<UpdateTenantSettings>(&rep, &settings("Hijack", "#000000", "", "en", "UTC"))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn a_users_language_overrides_the_workspace() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup("Ada", "ada@example.com", "Acme").await;
+    let (status, body) = app
+        .call::<app::auth::api::UpdateProfile>(
+            &owner,
+            &[
+                ("name", "Ada L."),
+                ("language", "ar"),
+                ("timezone", "Asia/Riyadh"),
+                ("theme", "dark"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let home = app.get(&owner, "/settings").await.text().await.unwrap();
+    assert!(home.contains(r#"lang="ar""#) && home.contains(r#"dir="rtl""#));
+    let (status, body) = app
+        .call::<app::auth::api::UpdateProfile>(
+            &owner,
+            &[
+                ("name", "Ada"),
+                ("language", "xx"),
+                ("timezone", ""),
+                ("theme", "light"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, error_field(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("language"))
+    );
+    let (_, body) = app
+        .call::<app::auth::api::UpdateProfile>(
+            &owner,
+            &[
+                ("name", "Ada"),
+                ("language", ""),
+                ("timezone", "Nowhere/Else"),
+                ("theme", "light"),
+            ],
+        )
+        .await;
+    assert_eq!(error_field(&body), Some("timezone"));
+}
+
+#[tokio::test]
+async fn security_policy_ranges_are_checked_and_applied() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup("Ada", "ada@example.com", "Acme").await;
+    let policy = |min: &'static str, idle: &'static str| {
+        vec![
+            ("password_min_length", min),
+            ("session_idle_minutes", idle),
+            ("max_failed_logins", "3"),
+            ("lockout_minutes", "10"),
+            ("require_digit", "on"),
+        ]
+    };
+    let (status, body) = app
+        .call::<UpdateSecurityPolicy>(&owner, &policy("4", "60"))
+        .await;
+    assert_eq!(
+        (status, error_field(&body)),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("password_min_length")
+        )
+    );
+    let (_, body) = app
+        .call::<UpdateSecurityPolicy>(&owner, &policy("12", "lots"))
+        .await;
+    assert_eq!(error_field(&body), Some("session_idle_minutes"));
+    let (status, _) = app
+        .call::<UpdateSecurityPolicy>(&owner, &policy("12", "60"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, p) = app.call::<GetSecurityPolicy>(&owner, &[]).await;
+    assert_eq!(
+        (
+            p["password_min_length"].as_i64(),
+            p["require_digit"].as_bool()
+        ),
+        (Some(12), Some(true))
+    );
+    // The new rules apply to invitees' passwords.
+    let (_, link) = app
+        .call::<app::team::api::CreateInvite>(
+            &owner,
+            &[("email", "rep@example.com"), ("role", "SALES")],
+        )
+        .await;
+    let (status, body) = app
+        .call::<app::team::api::AcceptInvite>(
+            &app.client(),
+            &[
+                ("token", &token_of(&link)),
+                ("name", "Rep"),
+                ("password", "no digits in here"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (status, error_field(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("password")),
+        "{body}"
+    );
+    // And lockout now comes after 3 failures.
+    for _ in 0..2 {
+        assert_eq!(
+            app.login("ada@example.com", "bad").await.1,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        app.login("ada@example.com", "bad").await.1,
+        StatusCode::LOCKED
+    );
+}
+
+#[tokio::test]
+async fn the_audit_log_filters_and_pages_by_keyset() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup("Ada", "ada@example.com", "Acme").await;
+    let page = |filter: serde_json::Value, after: serde_json::Value| {
+        let client = owner.clone();
+        let url = format!(
+            "{}{}",
+            app.base,
+            <GetAuditPage as leptos::server_fn::ServerFn>::PATH
+        );
+        async move {
+            let res = client
+                .post(url)
+                .header("sec-fetch-site", "same-origin")
+                .json(&serde_json::json!({ "filter": filter, "after": after }))
+                .send()
+                .await
+                .unwrap();
+            let status = res.status();
+            (status, res.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    for i in 0..60 {
+        let (status, _) = app
+            .call::<app::team::api::CreateInvite>(
+                &owner,
+                &[("email", &format!("p{i}@example.com")), ("role", "SALES")],
+            )
+            .await;
+        assert!(status.is_success() || status == StatusCode::UNPROCESSABLE_ENTITY);
+        if status == StatusCode::UNPROCESSABLE_ENTITY {
+            // The starter plan's seats ran out; revoke and continue so entries keep coming.
+            sqlx::query("UPDATE invites SET status = 'REVOKED'")
+                .execute(&app.pools.owner)
+                .await
+                .unwrap();
+        }
+    }
+    let (status, first) = page(
+        serde_json::json!({ "action": "invite_sent" }),
+        serde_json::Value::Null,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let rows = first["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 50);
+    assert!(rows.iter().all(|r| r["action"] == "team.invite_sent"));
+    let (_, second) = page(
+        serde_json::json!({ "action": "invite_sent" }),
+        first["next"].clone(),
+    )
+    .await;
+    let more = second["rows"].as_array().unwrap();
+    assert!(!more.is_empty() && second["next"].is_null(), "{second}");
+    let firsts: std::collections::HashSet<_> = rows.iter().map(|r| r["id"].clone()).collect();
+    assert!(
+        more.iter().all(|r| !firsts.contains(&r["id"])),
+        "pages do not overlap"
+    );
+    let (status, body) = page(
+        serde_json::json!({ "from": "26/11/2026" }),
+        serde_json::Value::Null,
+    )
+    .await;
+    assert_eq!(
+        (status, error_field(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("from"))
+    );
+    let (_, none) = page(
+        serde_json::json!({ "to": "2000-01-01" }),
+        serde_json::Value::Null,
+    )
+    .await;
+    assert!(none["rows"].as_array().unwrap().is_empty());
+    sqlx::query("UPDATE invites SET status = 'REVOKED' WHERE status = 'PENDING'")
+        .execute(&app.pools.owner)
+        .await
+        .unwrap();
+    let rep = app
+        .invite_and_join(&owner, "rep@example.com", "MANAGER")
+        .await;
+    let url = format!(
+        "{}{}",
+        app.base,
+        <GetAuditPage as leptos::server_fn::ServerFn>::PATH
+    );
+    let res = rep
+        .post(url)
+        .header("sec-fetch-site", "same-origin")
+        .json(&serde_json::json!({ "filter": {}, "after": null }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::FORBIDDEN,
+        "managers do not read the audit log"
+    );
+}

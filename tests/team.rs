@@ -1,0 +1,398 @@
+//! Invites, seats, roles and deactivation.
+
+mod common;
+
+use app::team::api::*;
+use common::*;
+use reqwest::StatusCode;
+
+#[tokio::test]
+async fn an_invite_is_accepted_once() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup("Ada", "ada@example.com", "Acme").await;
+    let (status, link) = app
+        .call::<CreateInvite>(&owner, &[("email", "Bob@Example.com"), ("role", "MANAGER")])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{link}");
+    assert!(link["url"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("{}/invite/", app.base)));
+    let token = token_of(&link);
+    let guest = app.client();
+    let (_, state) = app.call::<LookupInvite>(&guest, &[("token", &token)]).await;
+    assert_eq!(state["Open"]["email"], "bob@example.com", "{state}");
+    assert_eq!(state["Open"]["has_account"], false);
+    let (status, body) = app
+        .call::<AcceptInvite>(
+            &guest,
+            &[("token", &token), ("name", "Bob"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, team) = app.call::<GetTeam>(&guest, &[]).await;
+    assert_eq!(status, StatusCode::OK, "a manager sees the team: {team}");
+    assert_eq!(team["members"].as_array().unwrap().len(), 2);
+
+    let again = app.client();
+    let (status, body) = app
+        .call::<AcceptInvite>(
+            &again,
+            &[("token", &token), ("name", "Eve"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "a used invite is refused: {body}"
+    );
+    let (_, state) = app.call::<LookupInvite>(&again, &[("token", &token)]).await;
+    assert_eq!(state, "Used");
+    let (_, state) = app
+        .call::<LookupInvite>(&again, &[("token", "deadbeef")])
+        .await;
+    assert_eq!(state, "Unknown");
+}
+
+#[tokio::test]
+async fn expired_and_revoked_invites_are_refused() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup("Ada", "ada@example.com", "Acme").await;
+    let (_, late) = app
+        .call::<CreateInvite>(&owner, &[("email", "late@example.com"), ("role", "SALES")])
+        .await;
+    sqlx::query("UPDATE invites SET expires_at = now() - interval '1 minute' WHERE email = 'late@example.com'")
+        .execute(&app.pools.owner)
+        .await
+        .unwrap();
+    let guest = app.client();
+    let (_, state) = app
+        .call::<LookupInvite>(&guest, &[("token", &token_of(&late))])
+        .await;
+    assert_eq!(state, "Expired");
+    let (status, _) = app
+        .call::<AcceptInvite>(
+            &guest,
+            &[
+                ("token", &token_of(&late)),
+                ("name", "L"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (_, gone) = app
+        .call::<CreateInvite>(&owner, &[("email", "gone@example.com"), ("role", "SALES")])
+        .await;
+    let team: serde_json::Value = app.call::<GetTeam>(&owner, &[]).await.1;
+    let id = team["invites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["email"] == "gone@example.com")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, _) = app
+        .call::<RevokeInvite>(&owner, &[("invite_id", &id)])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, state) = app
+        .call::<LookupInvite>(&guest, &[("token", &token_of(&gone))])
+        .await;
+    assert_eq!(state, "Revoked");
+
+    // A new link replaces the old one.
+    let (_, first) = app
+        .call::<CreateInvite>(&owner, &[("email", "again@example.com"), ("role", "SALES")])
+        .await;
+    let team: serde_json::Value = app.call::<GetTeam>(&owner, &[]).await.1;
+    let id = team["invites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["email"] == "again@example.com")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, second) = app
+        .call::<ResendInvite>(&owner, &[("invite_id", &id)])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_ne!(token_of(&first), token_of(&second));
+    let (_, state) = app
+        .call::<LookupInvite>(&guest, &[("token", &token_of(&first))])
+        .await;
+    assert_eq!(state, "Unknown");
+}
+
+#[tokio::test]
+async fn the_plan_seat_limit_holds() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup("Ada", "ada@example.com", "Acme").await;
+    sqlx::query("UPDATE subscriptions SET plan_id = 'free'")
+        .execute(&app.pools.owner)
+        .await
+        .unwrap();
+    // Free has 3 seats: the owner plus two.
+    app.invite_and_join(&owner, "one@example.com", "SALES")
+        .await;
+    let (status, pending) = app
+        .call::<CreateInvite>(&owner, &[("email", "two@example.com"), ("role", "SALES")])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = app
+        .call::<CreateInvite>(&owner, &[("email", "three@example.com"), ("role", "SALES")])
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(error_text(&body).contains("seats"), "{body}");
+    // Seats filled another way meanwhile (a reactivation, say) still stop an acceptance.
+    let tenant = app.tenant_of("ada@example.com").await;
+    let extra = uuid::Uuid::new_v4();
+    sqlx::query("INSERT INTO users (id, email, name, password_hash) VALUES ($1, 'extra@example.com', 'Extra', 'x')")
+        .bind(extra)
+        .execute(&app.pools.owner)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO memberships (id, tenant_id, user_id, role) VALUES (gen_random_uuid(), $1, $2, 'SALES')")
+        .bind(tenant)
+        .bind(extra)
+        .execute(&app.pools.owner)
+        .await
+        .unwrap();
+    let (status, body) = app
+        .call::<AcceptInvite>(
+            &app.client(),
+            &[
+                ("token", &token_of(&pending)),
+                ("name", "Two"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(error_text(&body).contains("seats"), "{body}");
+}
+
+#[tokio::test]
+async fn roles_are_enforced_and_changes_audited() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup("Ada", "ada@example.com", "Acme").await;
+    let admin = app
+        .invite_and_join(&owner, "admin@example.com", "ADMIN")
+        .await;
+    let sales = app
+        .invite_and_join(&owner, "sales@example.com", "SALES")
+        .await;
+
+    let (status, _) = app.call::<GetTeam>(&sales, &[]).await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "sales does not see the team page"
+    );
+    let (status, _) = app
+        .call::<CreateInvite>(&sales, &[("email", "x@example.com"), ("role", "SALES")])
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let team = app.call::<GetTeam>(&admin, &[]).await.1;
+    let member = |email: &str| {
+        team["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["email"] == email)
+            .unwrap()["membership_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (status, _) = app
+        .call::<ChangeRole>(
+            &admin,
+            &[
+                ("membership_id", &member("sales@example.com")),
+                ("role", "OWNER"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "an admin cannot make owners");
+    let (status, _) = app
+        .call::<ChangeRole>(
+            &admin,
+            &[
+                ("membership_id", &member("ada@example.com")),
+                ("role", "SALES"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "an admin cannot demote the owner"
+    );
+    let (status, _) = app
+        .call::<CreateInvite>(&admin, &[("email", "o@example.com"), ("role", "OWNER")])
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = app
+        .call::<ChangeRole>(
+            &owner,
+            &[
+                ("membership_id", &member("ada@example.com")),
+                ("role", "ADMIN"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "nobody changes their own role"
+    );
+    let (status, body) = app
+        .call::<ChangeRole>(
+            &admin,
+            &[
+                ("membership_id", &member("sales@example.com")),
+                ("role", "MANAGER"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = app.call::<GetTeam>(&sales, &[]).await;
+    assert_eq!(status, StatusCode::OK, "the promotion takes effect at once");
+
+    let audited: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_logs WHERE action = 'team.role_changed'
+            AND before->>'role' = 'SALES' AND after->>'role' = 'MANAGER'",
+    )
+    .fetch_one(&app.pools.owner)
+    .await
+    .unwrap();
+    assert_eq!(audited, 1);
+
+    let (status, _) = app
+        .call::<SetMemberActive>(
+            &admin,
+            &[
+                ("membership_id", &member("sales@example.com")),
+                ("active", "false"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app.call::<GetTeam>(&sales, &[]).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a deactivated member loses access at once"
+    );
+    let (_, status, body) = app.login("sales@example.com", PASSWORD).await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "and cannot sign back in: {body}"
+    );
+}
+
+#[tokio::test]
+async fn ids_from_another_tenant_are_not_found() {
+    let app = TestApp::spawn().await;
+    let a = app.signup("Ada", "ada@example.com", "Acme").await;
+    app.invite_and_join(&a, "rep@example.com", "SALES").await;
+    let b = app.signup("Bea", "bea@example.com", "Beta").await;
+    let a_team = app.call::<GetTeam>(&a, &[]).await.1;
+    let rep = a_team["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["email"] == "rep@example.com")
+        .unwrap()["membership_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, _) = app
+        .call::<ChangeRole>(&b, &[("membership_id", &rep), ("role", "ADMIN")])
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app
+        .call::<SetMemberActive>(&b, &[("membership_id", &rep), ("active", "false")])
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let b_team = app.call::<GetTeam>(&b, &[]).await.1;
+    assert_eq!(
+        b_team["members"].as_array().unwrap().len(),
+        1,
+        "B sees only its own members: {b_team}"
+    );
+}
+
+#[tokio::test]
+async fn a_member_of_two_tenants_switches_between_them() {
+    let app = TestApp::spawn().await;
+    let a = app.signup("Ada", "ada@example.com", "Acme").await;
+    let bea = app.signup("Bea", "bea@example.com", "Beta").await;
+    // Bea invites Ada, who already has an account and joins with her password.
+    let (_, link) = app
+        .call::<CreateInvite>(&bea, &[("email", "ada@example.com"), ("role", "ADMIN")])
+        .await;
+    let (_, state) = app
+        .call::<LookupInvite>(&a, &[("token", &token_of(&link))])
+        .await;
+    assert_eq!(state["Open"]["has_account"], true);
+    let (status, body) = app
+        .call::<AcceptInvite>(
+            &a,
+            &[
+                ("token", &token_of(&link)),
+                ("name", ""),
+                ("password", "wrong"),
+            ],
+        )
+        .await;
+    assert_eq!(error_field(&body), Some("password"), "{status} {body}");
+    let (status, _) = app
+        .call::<AcceptInvite>(
+            &a,
+            &[
+                ("token", &token_of(&link)),
+                ("name", ""),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let home = app.get(&a, "/").await.text().await.unwrap();
+    assert!(
+        home.contains("Beta") && home.contains("Acme"),
+        "both workspaces in the switcher"
+    );
+    let acme = app.tenant_of("ada@example.com").await;
+    let (status, _) = app
+        .call::<app::auth::api::SwitchTenant>(&a, &[("tenant_id", &acme.to_string())])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, team) = app.call::<GetTeam>(&a, &[]).await;
+    assert!(
+        team["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["email"] == "ada@example.com" && m["role"] == "Owner"),
+        "{team}"
+    );
+    let beta = app.tenant_of("bea@example.com").await;
+    let stranger = app.signup("Cy", "cy@example.com", "Gamma").await;
+    let (status, _) = app
+        .call::<app::auth::api::SwitchTenant>(&stranger, &[("tenant_id", &beta.to_string())])
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "no switching into a tenant one is not a member of"
+    );
+}
