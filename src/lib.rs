@@ -32,8 +32,15 @@ pub async fn open_database(config: &config::Config) -> Result<Database, String> 
             (pg.url.clone(), Some(pg))
         }
     };
-    if embedded.is_some() {
-        bootstrap::ensure_database(&owner_url).await?;
+    match (&embedded, bootstrap::ensure_database(&owner_url).await) {
+        (_, Ok(())) => {}
+        (Some(pg), Err(e)) => {
+            pg.stop();
+            return Err(e);
+        }
+        // An owner role of a managed server may not reach the `postgres` database;
+        // the database then has to exist already, which connecting will tell.
+        (None, Err(e)) => tracing::debug!(error = %e, "could not check that the database exists"),
     }
     let pools = bootstrap::prepare(
         &owner_url,

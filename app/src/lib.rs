@@ -81,6 +81,16 @@ fn page_context() -> PageContext {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     provide_context(page_context());
+    // Tells end-to-end tests (and curious developers) that the page is interactive.
+    #[cfg(feature = "hydrate")]
+    Effect::new(|_| {
+        if let Some(body) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.body())
+        {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
     view! {
         <Title text="Leadline"/>
         <Router>

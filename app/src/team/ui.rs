@@ -14,6 +14,7 @@ use leptos_router::hooks::use_params_map;
 pub fn TeamPage() -> impl IntoView {
     let viewer = page().viewer.expect("settings render only for a viewer");
     let can_manage = viewer.can(Permission::TeamManage);
+    let my_role = viewer.role;
     let invite = ServerAction::<CreateInvite>::new();
     let resend = ServerAction::<ResendInvite>::new();
     let revoke = ServerAction::<RevokeInvite>::new();
@@ -90,7 +91,7 @@ pub fn TeamPage() -> impl IntoView {
                                     <th scope="col"><span class="sr-only">{tr("common.actions")}</span></th>
                                 </tr></thead>
                                 <tbody>
-                                    {team.members.into_iter().map(|m| member_row(m, can_manage, role, active)).collect_view()}
+                                    {team.members.into_iter().map(|m| member_row(m, can_manage, my_role, role, active)).collect_view()}
                                 </tbody>
                             </table>
                         </div>
@@ -126,10 +127,13 @@ pub fn TeamPage() -> impl IntoView {
 fn member_row(
     m: Member,
     can_manage: bool,
+    my_role: Role,
     role: ServerAction<ChangeRole>,
     active: ServerAction<SetMemberActive>,
 ) -> impl IntoView {
-    let editable = can_manage && !m.is_self;
+    // The same rules the server enforces: never oneself, and only an owner touches
+    // an owner or hands out more than they hold.
+    let editable = can_manage && !m.is_self && m.role <= my_role;
     let id = m.membership_id.to_string();
     view! {
         <tr>
@@ -144,9 +148,9 @@ fn member_row(
                     view! {
                         <ActionForm action=role attr:class="flex gap-2">
                             <input type="hidden" name="membership_id" value=id.clone()/>
-                            <label class="sr-only" for=format!("role-{id}")>{tr("team.role")}</label>
+                            <label class="sr-only" for=format!("role-{id}")>{format!("{} — {}", tr("team.role"), m.name)}</label>
                             <select id=format!("role-{id}") name="role" class="input w-auto">
-                                {Role::ALL.into_iter().map(|r| view! { <option value=r.as_str() selected=r == current>{tr(r.label_key())}</option> }).collect_view()}
+                                {Role::ALL.into_iter().filter(|r| *r <= my_role).map(|r| view! { <option value=r.as_str() selected=r == current>{tr(r.label_key())}</option> }).collect_view()}
                             </select>
                             <button class="btn btn-ghost" type="submit">{tr("common.save")}</button>
                         </ActionForm>
