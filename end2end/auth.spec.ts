@@ -54,6 +54,8 @@ test('the page is interactive without reloading (hydration)', async ({ page }) =
   await expect(toggle).toHaveAttribute('aria-expanded', 'true');
   await toggle.click();
   await expect(toggle).toHaveAttribute('aria-expanded', 'false');
+  await page.keyboard.press('/');
+  await expect(page.locator('#global-search')).toBeFocused();
   await page.getByRole('link', { name: 'Pipeline' }).click();
   await expect(page).toHaveURL(/\/pipeline$/);
   await expect(page.getByText('This area is not built yet.')).toBeVisible();

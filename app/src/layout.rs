@@ -63,6 +63,8 @@ pub fn AppLayout() -> impl IntoView {
             hard_redirect("/login");
         }
     });
+    #[cfg(feature = "hydrate")]
+    focus_search_on_slash();
     let initials = viewer.initials();
     let enrol = viewer.must_enrol_2fa;
     view! {
@@ -142,6 +144,32 @@ pub fn AppLayout() -> impl IntoView {
         </div>
     }
     .into_any()
+}
+
+/// `/` focuses the search box, unless the user is typing somewhere.
+#[cfg(feature = "hydrate")]
+fn focus_search_on_slash() {
+    use wasm_bindgen::JsCast;
+    let handle = window_event_listener(leptos::ev::keydown, |ev| {
+        if ev.key() != "/" || ev.ctrl_key() || ev.meta_key() || ev.alt_key() {
+            return;
+        }
+        let typing = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .is_some_and(|el| matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT"));
+        if typing {
+            return;
+        }
+        if let Some(search) = document()
+            .get_element_by_id("global-search")
+            .and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok())
+        {
+            ev.prevent_default();
+            let _ = search.focus();
+        }
+    });
+    on_cleanup(move || handle.remove());
 }
 
 #[component]

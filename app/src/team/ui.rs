@@ -85,7 +85,7 @@ pub fn TeamPage() -> impl IntoView {
                         <div class="table-wrap">
                             <table class="table">
                                 <thead><tr>
-                                    <th scope="col">{tr("auth.name")}</th>
+                                    <th scope="col">{tr("team.name")}</th>
                                     <th scope="col">{tr("team.role")}</th>
                                     <th scope="col">{tr("team.status")}</th>
                                     <th scope="col"><span class="sr-only">{tr("common.actions")}</span></th>
