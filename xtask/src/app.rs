@@ -40,7 +40,9 @@ pub fn leptos_build(paths: &Paths, profile: Profile) -> Result {
         .current_dir(&paths.root)
         .env("PATH", paths.path_with_node_bin());
     if profile == Profile::Release {
-        cmd.arg("--release");
+        // Brotli and gzip files beside the assets, served as they are: no
+        // compression work per request for the biggest downloads.
+        cmd.args(["--release", "--precompress"]);
     }
     // The workspace config names `target/site`, which cargo-leptos does not
     // move along with CARGO_TARGET_DIR; the env override keeps the site
