@@ -40,6 +40,14 @@ pub async fn demo_if_empty(pools: &Pools) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     if any {
+        let demo: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE email = $1)")
+            .bind(DEMO_USERS[0].0)
+            .fetch_one(&pools.owner)
+            .await
+            .map_err(|e| e.to_string())?;
+        if demo {
+            print_demo_logins();
+        }
         return Ok(());
     }
     let hash = app::crypto::hash_password(DEMO_PASSWORD.into())
@@ -83,6 +91,11 @@ pub async fn demo_if_empty(pools: &Pools) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
     }
     tx.commit().await.map_err(|e| e.to_string())?;
+    print_demo_logins();
+    Ok(())
+}
+
+fn print_demo_logins() {
     println!(
         "\nDemo workspace \"Nile Realty\" is ready. Sign in with password {DEMO_PASSWORD:?} as:"
     );
@@ -90,7 +103,6 @@ pub async fn demo_if_empty(pools: &Pools) -> Result<(), String> {
         println!("  {role:<8} {email:<28} ({name})");
     }
     println!();
-    Ok(())
 }
 
 fn arg(args: &[String], name: &str, default: usize) -> Result<usize, String> {

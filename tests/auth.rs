@@ -428,3 +428,44 @@ async fn health_readiness_and_metrics_answer() {
     let res = app.get(&c, "/healthz").await;
     assert!(res.headers().contains_key("x-request-id"));
 }
+
+#[tokio::test]
+async fn the_session_idle_timeout_follows_the_tenant_policy() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup("Ada", "ada@example.com", "Acme").await;
+    let (status, _) = app
+        .call::<app::settings::api::UpdateSecurityPolicy>(
+            &owner,
+            &[
+                ("password_min_length", "10"),
+                ("session_idle_minutes", "5"),
+                ("max_failed_logins", "5"),
+                ("lockout_minutes", "15"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    use leptos::server_fn::ServerFn;
+    let res = reqwest::Client::new()
+        .post(format!("{}{}", app.base, Login::PATH))
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("email", "ada@example.com"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie.contains("Max-Age=300"),
+        "the cookie lives 5 idle minutes: {cookie}"
+    );
+    let seconds: f64 = sqlx::query_scalar(
+        "SELECT extract(epoch FROM expiry_date - now())::float8 FROM sessions ORDER BY created_at DESC LIMIT 1",
+    )
+    .fetch_one(&app.pools.owner)
+    .await
+    .unwrap();
+    assert!(
+        (200.0..=300.0).contains(&seconds),
+        "server-side expiry in 5 minutes: {seconds}"
+    );
+}

@@ -1,0 +1,33 @@
+import { test, expect, Page } from '@playwright/test';
+import { hydrated, signIn } from './helpers';
+
+/** Serious and critical axe-core violations on the current page. */
+async function violations(page: Page) {
+  await page.addScriptTag({ path: require.resolve('axe-core/axe.min.js') });
+  const result = await page.evaluate(async () => (window as any).axe.run(document, { resultTypes: ['violations'] }));
+  return result.violations
+    .filter((v: any) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v: any) => `${v.id}: ${v.help} (${v.nodes.map((n: any) => n.target.join(' ')).slice(0, 3).join(', ')})`);
+}
+
+test('sign-in and sign-up pages have no serious accessibility violations', async ({ page }) => {
+  for (const path of ['/login', '/signup']) {
+    await page.goto(path);
+    await hydrated(page);
+    expect(await violations(page), path).toEqual([]);
+  }
+});
+
+test('signed-in pages have no serious accessibility violations, in English and Arabic', async ({ page }) => {
+  await signIn(page, 'owner@demo.leadline.test');
+  const paths = ['/', '/pipeline', '/settings', '/settings/team', '/settings/security', '/settings/audit', '/settings/sessions', '/settings/two-factor', '/settings/workspace'];
+  for (const path of paths) {
+    await page.goto(path);
+    await hydrated(page);
+    expect(await violations(page), path).toEqual([]);
+  }
+  await page.setViewportSize({ width: 390, height: 800 });
+  await page.goto('/settings/team');
+  await hydrated(page);
+  expect(await violations(page), 'team at 390 px').toEqual([]);
+});
