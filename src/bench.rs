@@ -128,6 +128,23 @@ pub async fn run(config: &Config, database: &Database) -> Result<(), String> {
         get(|| async { axum::response::Html("<!DOCTYPE html><html><body>ok</body></html>") }),
     );
     let bare = time_requests(&bare_router, None).await?;
+    // The page does a few database round trips (session, membership, viewer); a bare
+    // handler with one round trip shows what the database alone costs.
+    let pool = pools.app.clone();
+    let sql_router = Router::new().route(
+        "/",
+        get(move || {
+            let pool = pool.clone();
+            async move {
+                let n: i32 = sqlx::query_scalar("SELECT 1")
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap_or(0);
+                axum::response::Html(format!("<!DOCTYPE html><html><body>{n}</body></html>"))
+            }
+        }),
+    );
+    let one_sql = time_requests(&sql_router, None).await?;
     println!("signed-in home page (server time, {SAMPLES} requests):");
     println!(
         "  p50 {:.2} ms   p95 {:.2} ms   mean {:.2} ms",
@@ -141,6 +158,18 @@ pub async fn run(config: &Config, database: &Database) -> Result<(), String> {
         ms(bare.p50),
         ms(bare.p95),
         ms(bare.mean)
+    );
+    println!("bare axum handler with one SQL round trip:");
+    println!(
+        "  p50 {:.3} ms   p95 {:.3} ms   mean {:.3} ms",
+        ms(one_sql.p50),
+        ms(one_sql.p95),
+        ms(one_sql.mean)
+    );
+    println!(
+        "ratio home/one-SQL handler: p50 {:.1}x   p95 {:.1}x",
+        ms(home.p50) / ms(one_sql.p50).max(1e-6),
+        ms(home.p95) / ms(one_sql.p95).max(1e-6)
     );
     println!(
         "ratio home/bare: p50 {:.0}x   p95 {:.0}x",
