@@ -20,7 +20,7 @@ test('sign up, sign out, sign in', async ({ page }) => {
   await expect(page.locator('.brand-name')).toHaveText('Delta Homes');
 
   await hydrated(page);
-  await page.getByLabel('Your account').click();
+  await page.locator('.menu > summary').click();
   await page.getByRole('button', { name: 'Sign out' }).click();
   await expect(page).toHaveURL(/\/login$/);
 

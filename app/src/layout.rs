@@ -117,7 +117,10 @@ pub fn AppLayout() -> impl IntoView {
                     </form>
                     <TenantSwitcher/>
                     <details class="menu">
-                        <summary class="avatar" aria-label=tr("nav.user_menu")>{initials}</summary>
+                        <summary class="avatar">
+                            <span aria-hidden="true">{initials}</span>
+                            <span class="sr-only">{tr("nav.user_menu")}</span>
+                        </summary>
                         <div class="menu-panel">
                             <p class="font-medium">{viewer.name.clone()}</p>
                             <p class="text-muted text-sm">{viewer.email.clone()}</p>
