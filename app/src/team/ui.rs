@@ -3,8 +3,9 @@
 use super::api::*;
 use super::model::*;
 use crate::auth::model::{LoginStep, Permission, Role};
+use crate::i18n::tf;
 use crate::ui::{
-    field_error, form_error, hard_redirect, page, tr, Alert, Badge, Card, Field, LoadError,
+    field_error, form_error, hard_redirect, locale, page, tr, Alert, Badge, Card, Field, LoadError,
     PageHeader, Skeleton, Submit,
 };
 use leptos::prelude::*;
@@ -80,7 +81,12 @@ pub fn TeamPage() -> impl IntoView {
                     Err(e) => view! { <LoadError error=e/> }.into_any(),
                     Ok(team) => view! {
                         <p class="text-sm text-muted my-3" data-testid="seats">
-                            {format!("{}: {} / {} ({})", tr("team.seats"), team.seats_used, team.seats_limit, team.plan_name)}
+                            {tf(locale(), "team.seats_line", &[
+                                ("used", team.seats_used.to_string()),
+                                ("invited", team.invites.iter().filter(|i| !i.expired).count().to_string()),
+                                ("limit", team.seats_limit.to_string()),
+                                ("plan", team.plan_name.clone()),
+                            ])}
                         </p>
                         <div class="table-wrap">
                             <table class="table">
