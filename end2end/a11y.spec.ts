@@ -10,15 +10,20 @@ async function violations(page: Page) {
     .map((v: any) => `${v.id}: ${v.help} (${v.nodes.map((n: any) => n.target.join(' ')).slice(0, 3).join(', ')})`);
 }
 
-test('sign-in and sign-up pages have no serious accessibility violations', async ({ page }) => {
+test('sign-in and sign-up pages have no serious accessibility violations, in English and Arabic', async ({ page, browser }) => {
+  const arabic = await (await browser.newContext({ locale: 'ar-EG' })).newPage();
   for (const path of ['/login', '/signup']) {
     await page.goto(path);
     await hydrated(page);
     expect(await violations(page), path).toEqual([]);
+    await arabic.goto(path);
+    await hydrated(arabic);
+    await expect(arabic.locator('html')).toHaveAttribute('dir', 'rtl');
+    expect(await violations(arabic), `${path} in Arabic`).toEqual([]);
   }
 });
 
-test('signed-in pages have no serious accessibility violations, in English and Arabic', async ({ page }) => {
+test('signed-in pages have no serious accessibility violations, down to 390 px', async ({ page }) => {
   await signIn(page, 'owner@demo.leadline.test');
   const paths = ['/', '/pipeline', '/settings', '/settings/team', '/settings/security', '/settings/audit', '/settings/sessions', '/settings/two-factor', '/settings/workspace'];
   for (const path of paths) {
