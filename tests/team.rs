@@ -86,15 +86,7 @@ async fn expired_and_revoked_invites_are_refused() {
         .call::<CreateInvite>(&owner, &[("email", "gone@example.com"), ("role", "SALES")])
         .await;
     let team: serde_json::Value = app.call::<GetTeam>(&owner, &[]).await.1;
-    let id = team["invites"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["email"] == "gone@example.com")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = id_in_team(&team, "invites", "gone@example.com", "id");
     let (status, _) = app
         .call::<RevokeInvite>(&owner, &[("invite_id", &id)])
         .await;
@@ -109,15 +101,7 @@ async fn expired_and_revoked_invites_are_refused() {
         .call::<CreateInvite>(&owner, &[("email", "again@example.com"), ("role", "SALES")])
         .await;
     let team: serde_json::Value = app.call::<GetTeam>(&owner, &[]).await.1;
-    let id = team["invites"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["email"] == "again@example.com")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = id_in_team(&team, "invites", "again@example.com", "id");
     let (status, second) = app
         .call::<ResendInvite>(&owner, &[("invite_id", &id)])
         .await;
@@ -200,17 +184,7 @@ async fn roles_are_enforced_and_changes_audited() {
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     let team = app.call::<GetTeam>(&admin, &[]).await.1;
-    let member = |email: &str| {
-        team["members"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["email"] == email)
-            .unwrap()["membership_id"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
+    let member = |email: &str| id_in_team(&team, "members", email, "membership_id");
     let (status, _) = app
         .call::<ChangeRole>(
             &admin,
@@ -306,15 +280,7 @@ async fn ids_from_another_tenant_are_not_found() {
     app.invite_and_join(&a, "rep@example.com", "SALES").await;
     let b = app.signup("Bea", "bea@example.com", "Beta").await;
     let a_team = app.call::<GetTeam>(&a, &[]).await.1;
-    let rep = a_team["members"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["email"] == "rep@example.com")
-        .unwrap()["membership_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let rep = id_in_team(&a_team, "members", "rep@example.com", "membership_id");
     let (status, _) = app
         .call::<ChangeRole>(&b, &[("membership_id", &rep), ("role", "ADMIN")])
         .await;

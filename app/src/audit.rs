@@ -2,7 +2,7 @@
 
 use crate::db::{internal, new_id, Tx};
 use crate::error::AppError;
-use crate::request::RequestCtx;
+use crate::request::{Principal, RequestCtx};
 use uuid::Uuid;
 
 pub struct AuditEntry<'a> {
@@ -63,4 +63,14 @@ pub async fn record(
     .await
     .map_err(internal)?;
     Ok(())
+}
+
+/// Records an action of the signed-in member in their current tenant.
+pub async fn by_member(
+    tx: &mut Tx,
+    ctx: &RequestCtx,
+    member: &Principal,
+    entry: AuditEntry<'_>,
+) -> Result<(), AppError> {
+    record(tx, ctx, member.tenant_id, Some(member.user_id), entry).await
 }

@@ -170,6 +170,20 @@ impl TestApp {
     }
 }
 
+/// The `id_field` of the entry in `team[list]` whose email is `email`, as a team page
+/// lists them (`list` is "members" or "invites").
+pub fn id_in_team(team: &Value, list: &str, email: &str, id_field: &str) -> String {
+    team[list]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|entry| entry["email"] == email)
+        .unwrap_or_else(|| panic!("{email} not in {list}: {team}"))[id_field]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 /// The token at the end of an invite link returned by `create_invite`.
 pub fn token_of(link: &Value) -> String {
     link["url"]

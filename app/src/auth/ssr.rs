@@ -155,6 +155,20 @@ pub async fn security_rules(tx: &mut Tx, tenant_id: Uuid) -> Result<SecurityRule
     })
 }
 
+/// Whether `password` is the user's (in a transaction that can see the user's row).
+pub async fn password_matches(
+    tx: &mut Tx,
+    user_id: Uuid,
+    password: &str,
+) -> Result<bool, AppError> {
+    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(internal)?;
+    crypto::verify_password(password.to_string(), hash).await
+}
+
 // ------------------------------------------------------------------ validation
 
 pub fn normalize_email(email: &str, locale: Locale) -> Result<String, AppError> {
@@ -565,11 +579,10 @@ async fn use_recovery_code(tx: &mut Tx, user_id: Uuid, code: &str) -> Result<boo
 pub async fn logout(env: &Env) -> Result<(), AppError> {
     if let Some(p) = &env.ctx.principal {
         let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
-        audit::record(
+        audit::by_member(
             &mut tx,
             &env.ctx,
-            p.tenant_id,
-            Some(p.user_id),
+            p,
             AuditEntry::new("auth.logout", "user", Some(p.user_id)),
         )
         .await?;
@@ -743,11 +756,10 @@ pub async fn update_profile(
     .execute(&mut *tx)
     .await
     .map_err(internal)?;
-    audit::record(
+    audit::by_member(
         &mut tx,
         &env.ctx,
-        p.tenant_id,
-        Some(p.user_id),
+        p,
         AuditEntry::new("user.profile_updated", "user", Some(p.user_id)).change(
             serde_json::json!({ "name": before }),
             serde_json::json!({ "name": name, "language": language.map(Locale::code),
@@ -763,12 +775,7 @@ pub async fn change_password(env: &Env, current: &str, new: &str) -> Result<(), 
     let locale = env.locale();
     let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
     let rules = security_rules(&mut tx, p.tenant_id).await?;
-    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
-        .bind(p.user_id)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(internal)?;
-    if !crypto::verify_password(current.to_string(), hash).await? {
+    if !password_matches(&mut tx, p.user_id, current).await? {
         return Err(AppError::field(
             "current",
             t(locale, "auth.current_password_wrong"),
@@ -785,11 +792,10 @@ pub async fn change_password(env: &Env, current: &str, new: &str) -> Result<(), 
         .execute(&mut *tx)
         .await
         .map_err(internal)?;
-    audit::record(
+    audit::by_member(
         &mut tx,
         &env.ctx,
-        p.tenant_id,
-        Some(p.user_id),
+        p,
         AuditEntry::new("auth.password_changed", "user", Some(p.user_id)),
     )
     .await?;
@@ -919,11 +925,10 @@ pub async fn totp_confirm(env: &Env, code: &str) -> Result<Vec<String>, AppError
             .await
             .map_err(internal)?;
     }
-    audit::record(
+    audit::by_member(
         &mut tx,
         &env.ctx,
-        p.tenant_id,
-        Some(p.user_id),
+        p,
         AuditEntry::new("auth.2fa_enabled", "user", Some(p.user_id)),
     )
     .await?;
@@ -948,12 +953,7 @@ pub async fn totp_disable(env: &Env, password: &str) -> Result<(), AppError> {
             "auth.2fa_required_by_policy",
         )));
     }
-    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
-        .bind(p.user_id)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(internal)?;
-    if !crypto::verify_password(password.to_string(), hash).await? {
+    if !password_matches(&mut tx, p.user_id, password).await? {
         return Err(AppError::field(
             "password",
             t(locale, "auth.current_password_wrong"),
@@ -969,11 +969,10 @@ pub async fn totp_disable(env: &Env, password: &str) -> Result<(), AppError> {
         .execute(&mut *tx)
         .await
         .map_err(internal)?;
-    audit::record(
+    audit::by_member(
         &mut tx,
         &env.ctx,
-        p.tenant_id,
-        Some(p.user_id),
+        p,
         AuditEntry::new("auth.2fa_disabled", "user", Some(p.user_id)),
     )
     .await?;

@@ -97,11 +97,10 @@ pub async fn update_tenant_settings(env: &Env, input: TenantSettings) -> Result<
     .await
     .map_err(internal)?
     .get::<serde_json::Value, _>("j");
-    audit::record(
+    audit::by_member(
         &mut tx,
         &env.ctx,
-        p.tenant_id,
-        Some(p.user_id),
+        p,
         AuditEntry::new("tenant.settings_updated", "tenant", Some(p.tenant_id))
             .change(before, after),
     )
@@ -198,11 +197,10 @@ pub async fn update_security_policy(env: &Env, input: SecurityPolicy) -> Result<
     .await
     .map_err(internal)?
     .get::<serde_json::Value, _>("j");
-    audit::record(
+    audit::by_member(
         &mut tx,
         &env.ctx,
-        p.tenant_id,
-        Some(p.user_id),
+        p,
         AuditEntry::new(
             "tenant.security_policy_updated",
             "tenant_policy",

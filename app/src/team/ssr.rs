@@ -3,7 +3,9 @@
 use super::model::*;
 use crate::audit::{self, AuditEntry};
 use crate::auth::model::{LoginStep, Permission, Role};
-use crate::auth::ssr::{normalize_email, required_text, security_rules, start_session};
+use crate::auth::ssr::{
+    normalize_email, password_matches, required_text, security_rules, start_session,
+};
 use crate::crypto;
 use crate::db::{internal, new_id, Tx};
 use crate::error::AppError;
@@ -168,11 +170,10 @@ pub async fn create_invite(env: &Env, email: &str, role: &str) -> Result<InviteL
         Some("invites_open_email") => AppError::field("email", t(locale, "team.already_invited")),
         _ => internal(e),
     })?;
-    audit::record(
+    audit::by_member(
         &mut tx,
         &env.ctx,
-        p.tenant_id,
-        Some(p.user_id),
+        p,
         AuditEntry::new("team.invite_sent", "invite", Some(id))
             .after(serde_json::json!({ "email": email, "role": role.as_str() })),
     )
@@ -200,11 +201,10 @@ pub async fn resend_invite(env: &Env, invite_id: Uuid) -> Result<InviteLink, App
     .await
     .map_err(internal)?;
     let email = email.ok_or_else(|| AppError::NotFound(env.t("team.invite_not_found")))?;
-    audit::record(
+    audit::by_member(
         &mut tx,
         &env.ctx,
-        p.tenant_id,
-        Some(p.user_id),
+        p,
         AuditEntry::new("team.invite_resent", "invite", Some(invite_id)),
     )
     .await?;
@@ -228,11 +228,10 @@ pub async fn revoke_invite(env: &Env, invite_id: Uuid) -> Result<(), AppError> {
     if done == 0 {
         return Err(AppError::NotFound(env.t("team.invite_not_found")));
     }
-    audit::record(
+    audit::by_member(
         &mut tx,
         &env.ctx,
-        p.tenant_id,
-        Some(p.user_id),
+        p,
         AuditEntry::new("team.invite_revoked", "invite", Some(invite_id)),
     )
     .await?;
@@ -295,11 +294,10 @@ pub async fn change_role(env: &Env, membership_id: Uuid, role: &str) -> Result<(
         .execute(&mut *tx)
         .await
         .map_err(internal)?;
-    audit::record(
+    audit::by_member(
         &mut tx,
         &env.ctx,
-        p.tenant_id,
-        Some(p.user_id),
+        p,
         AuditEntry::new("team.role_changed", "membership", Some(membership_id)).change(
             serde_json::json!({ "role": target.role.as_str() }),
             serde_json::json!({ "role": role.as_str() }),
@@ -342,11 +340,10 @@ pub async fn set_member_active(
         .execute(&mut *tx)
         .await
         .map_err(internal)?;
-    audit::record(
+    audit::by_member(
         &mut tx,
         &env.ctx,
-        p.tenant_id,
-        Some(p.user_id),
+        p,
         AuditEntry::new(
             if active {
                 "team.member_reactivated"
@@ -465,13 +462,9 @@ pub async fn accept_invite(
     let (user_id, new_account) = match existing {
         Some(user_id) => {
             let mut tx = env.db().user_tx(user_id).await?;
-            let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
-                .bind(user_id)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(internal)?;
+            let matches = password_matches(&mut tx, user_id, password).await?;
             tx.commit().await.map_err(internal)?;
-            if !crypto::verify_password(password.to_string(), hash).await? {
+            if !matches {
                 return Err(AppError::field(
                     "password",
                     t(locale, "auth.current_password_wrong"),
