@@ -69,6 +69,12 @@ pub async fn demo_if_empty(pools: &Pools) -> Result<(), String> {
     .await
     .map_err(|e| e.to_string())?;
     let mut tx = pools.owner.begin().await.map_err(|e| e.to_string())?;
+    // Nile Realty is in Egypt: local numbers like 0100 123 4567 read as +20.
+    sqlx::query("UPDATE tenants SET phone_region = 'EG' WHERE id = $1")
+        .bind(tenant_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| e.to_string())?;
     for (email, name, role) in &DEMO_USERS[1..] {
         let user_id = new_id();
         sqlx::query("INSERT INTO users (id, email, name, password_hash, last_tenant_id) VALUES ($1, $2, $3, $4, $5)")
@@ -164,6 +170,11 @@ pub async fn synthetic(pools: &Pools, tenants: usize, users: usize) -> Result<Ve
     .execute(&mut *tx)
     .await
     .map_err(|e| e.to_string())?;
+    sqlx::query("SELECT crm_default_pipeline(t, 'Sales pipeline') FROM UNNEST($1::uuid[]) AS t")
+        .bind(&tenant_ids)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| e.to_string())?;
     const BATCH: usize = 5_000;
     let roles = ["OWNER", "ADMIN", "MANAGER", "SALES", "SALES", "SALES"];
     let all: Vec<(Uuid, usize, usize)> = tenant_ids

@@ -20,6 +20,9 @@ pub enum AppError {
     /// The account is locked for a while after too many failed logins.
     #[error("{0}")]
     Locked(String),
+    /// Someone else changed the record since it was read (version check).
+    #[error("{0}")]
+    Conflict(String),
     /// Something broke on our side; the reference is in the server log.
     #[error("{message} (ref {reference})")]
     Internal { message: String, reference: String },
@@ -50,6 +53,7 @@ impl AppError {
             AppError::Unauthorized(_) => 401,
             AppError::Forbidden(_) => 403,
             AppError::NotFound(_) => 404,
+            AppError::Conflict(_) => 409,
             AppError::Locked(_) => 423,
             AppError::Internal { .. } => 500,
             AppError::Transport(_) => 400,

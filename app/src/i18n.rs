@@ -61,11 +61,31 @@ type Table = HashMap<String, String>;
 fn table(locale: Locale) -> &'static Table {
     static EN: OnceLock<Table> = OnceLock::new();
     static AR: OnceLock<Table> = OnceLock::new();
-    let (cell, src) = match locale {
-        Locale::En => (&EN, include_str!("../locales/en.json")),
-        Locale::Ar => (&AR, include_str!("../locales/ar.json")),
+    // One file per area, so work on different areas does not collide in one file.
+    let (cell, sources): (_, &[&str]) = match locale {
+        Locale::En => (
+            &EN,
+            &[
+                include_str!("../locales/en.json"),
+                include_str!("../locales/crm.en.json"),
+                include_str!("../locales/import.en.json"),
+            ],
+        ),
+        Locale::Ar => (
+            &AR,
+            &[
+                include_str!("../locales/ar.json"),
+                include_str!("../locales/crm.ar.json"),
+                include_str!("../locales/import.ar.json"),
+            ],
+        ),
     };
-    cell.get_or_init(|| serde_json::from_str(src).unwrap_or_default())
+    cell.get_or_init(|| {
+        sources
+            .iter()
+            .flat_map(|src| serde_json::from_str::<Table>(src).unwrap_or_default())
+            .collect()
+    })
 }
 
 /// The string for `key`, falling back to English, then to the key itself so a

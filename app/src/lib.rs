@@ -2,6 +2,7 @@
 //! native code with `ssr` and to WASM with `hydrate`.
 
 pub mod auth;
+pub mod crm;
 pub mod error;
 pub mod i18n;
 pub mod layout;

@@ -287,6 +287,12 @@ pub async fn create_workspace(
         .execute(&mut *tx)
         .await
         .map_err(internal)?;
+    sqlx::query("SELECT crm_default_pipeline($1, $2)")
+        .bind(tenant_id)
+        .bind(t(input.locale, "crm.default_pipeline"))
+        .execute(&mut *tx)
+        .await
+        .map_err(internal)?;
     sqlx::query("INSERT INTO subscriptions (id, tenant_id, plan_id) VALUES ($1, $2, $3)")
         .bind(new_id())
         .bind(tenant_id)
