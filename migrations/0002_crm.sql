@@ -12,7 +12,13 @@ CREATE EXTENSION IF NOT EXISTS pg_trgm;
 CREATE FUNCTION search_norm(text) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
 $$ SELECT lower(regexp_replace(coalesce($1, ''), '[\u064B-\u065F\u0640\u0670]', '', 'g')) $$;
 
--- Who may be the owner of a record: a member of the same tenant.
+-- Digits after the decimal point of a currency (ISO 4217); amounts are stored in
+-- minor units. Mirrors app/src/crm/money.rs.
+CREATE FUNCTION currency_exponent(text) RETURNS integer LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+$$ SELECT CASE WHEN $1 IN ('JPY', 'KRW', 'VND', 'CLP', 'ISK', 'UGX', 'XAF', 'XOF') THEN 0
+               WHEN $1 IN ('KWD', 'BHD', 'OMR', 'JOD', 'TND', 'IQD', 'LYD') THEN 3
+               ELSE 2 END $$;
+
 CREATE TABLE companies (
     tenant_id  uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
     id         uuid NOT NULL,

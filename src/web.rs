@@ -33,6 +33,7 @@ pub struct AppState {
     pub db: Db,
     pub config: Arc<AppConfig>,
     pub metrics: Arc<Metrics>,
+    pub events: Arc<crate::events::Hub>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -49,6 +50,7 @@ impl AppState {
             db,
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
+            events: Arc::new(crate::events::Hub::default()),
         }
     }
 }
@@ -80,6 +82,10 @@ pub fn router(state: AppState) -> Router {
     let routes = state.routes.clone();
     let dynamic = Router::new()
         .route("/api/{*fn_name}", post(server_fn_handler))
+        .route(
+            "/events/pipelines/{id}",
+            get(crate::events::pipeline_events),
+        )
         .leptos_routes_with_handler(routes, get(render_handler))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,

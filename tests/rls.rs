@@ -32,7 +32,51 @@ async fn two_tenants(app: &TestApp) -> (Uuid, Uuid) {
             .await
             .unwrap();
     }
+    for (t, email) in [(ta, "ada@example.com"), (tb, "bea@example.com")] {
+        crm_fixture(app, t, email).await;
+    }
     (ta, tb)
+}
+
+/// One row in every CRM table for tenant `t`, owned by the member with `email`.
+async fn crm_fixture(app: &TestApp, t: Uuid, email: &str) {
+    let statements = [
+        "INSERT INTO companies (tenant_id, id, name, owner_id) VALUES ($1, gen_random_uuid(), 'Co', $2)",
+        "INSERT INTO contacts (tenant_id, id, full_name, company_id, owner_id)
+         SELECT $1, gen_random_uuid(), 'Cy', id, $2 FROM companies WHERE tenant_id = $1",
+        "INSERT INTO leads (tenant_id, id, name, contact_id, owner_id)
+         SELECT $1, gen_random_uuid(), 'Le', id, $2 FROM contacts WHERE tenant_id = $1",
+        "INSERT INTO deals (tenant_id, id, pipeline_id, stage_id, name, position, owner_id, lead_id)
+         SELECT $1, gen_random_uuid(), s.pipeline_id, s.id, 'De', 1, $2, (SELECT id FROM leads WHERE tenant_id = $1)
+           FROM stages s WHERE s.tenant_id = $1 AND s.position = 1",
+        "INSERT INTO activities (tenant_id, id, kind, deal_id, actor_id, body)
+         SELECT $1, gen_random_uuid(), 'NOTE', id, $2, 'hi' FROM deals WHERE tenant_id = $1",
+        "INSERT INTO lists (tenant_id, id, name, entity, kind, owner_id) VALUES ($1, gen_random_uuid(), 'L', 'LEAD', 'STATIC', $2)",
+        "INSERT INTO list_members (tenant_id, list_id, record_id)
+         SELECT $1, l.id, d.id FROM lists l, leads d WHERE l.tenant_id = $1 AND d.tenant_id = $1 AND $2::uuid IS NOT NULL",
+        "INSERT INTO custom_fields (tenant_id, id, entity, key, label, kind) SELECT $1, gen_random_uuid(), 'LEAD', 'budget', 'Budget', 'NUMBER' WHERE $2::uuid IS NOT NULL",
+        "INSERT INTO evidence (tenant_id, id, lead_id, kind, title, created_by)
+         SELECT $1, gen_random_uuid(), id, 'WEBSITE', 'Site', $2 FROM leads WHERE tenant_id = $1",
+        "INSERT INTO reports (tenant_id, id, lead_id, title, author_id)
+         SELECT $1, gen_random_uuid(), id, 'Report', $2 FROM leads WHERE tenant_id = $1",
+        "INSERT INTO jobs (tenant_id, id, kind, entity, created_by) VALUES ($1, gen_random_uuid(), 'EXPORT', 'LEAD', $2)",
+        "INSERT INTO job_files (tenant_id, job_id, name, content)
+         SELECT $1, id, 'output', 'a,b' FROM jobs WHERE tenant_id = $1 AND $2::uuid IS NOT NULL",
+        "INSERT INTO import_mappings (tenant_id, user_id, entity, mapping) VALUES ($1, $2, 'LEAD', '{}')",
+    ];
+    let user: Uuid = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+        .bind(email)
+        .fetch_one(&app.pools.owner)
+        .await
+        .unwrap();
+    for sql in statements {
+        sqlx::query(sql)
+            .bind(t)
+            .bind(user)
+            .execute(&app.pools.owner)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
 }
 
 async fn tenant_tables(app: &TestApp) -> Vec<String> {
@@ -138,8 +182,18 @@ async fn the_runtime_role_cannot_cross_tenants_in_any_table() {
         if copy.get("id").is_some() {
             copy["id"] = serde_json::json!(Uuid::new_v4());
         }
+        // Generated columns (search text) cannot be inserted; list the others.
+        let columns: String = sqlx::query_scalar(
+            "SELECT string_agg(quote_ident(column_name), ', ' ORDER BY ordinal_position)
+               FROM information_schema.columns
+              WHERE table_schema = 'public' AND table_name = $1 AND is_generated = 'NEVER'",
+        )
+        .bind(table)
+        .fetch_one(&app.pools.owner)
+        .await
+        .unwrap();
         let inserted = sqlx::query(&format!(
-            "INSERT INTO {table} SELECT * FROM jsonb_populate_record(NULL::{table}, $1)"
+            "INSERT INTO {table} ({columns}) SELECT {columns} FROM jsonb_populate_record(NULL::{table}, $1)"
         ))
         .bind(&copy)
         .execute(&mut *tx)

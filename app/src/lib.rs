@@ -102,7 +102,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/invite/:token") view=team::ui::InvitePage/>
                 <ParentRoute path=path!("") view=layout::AppLayout>
                     <Route path=path!("") view=layout::HomePage/>
-                    <Route path=path!("pipeline") view=|| view! { <ComingSoon area="pipeline"/> }/>
+                    <Route path=path!("pipeline") view=crm::board::ui::BoardPage/>
+                    <Route path=path!("pipeline/:id") view=crm::board::ui::BoardPage/>
                     <Route path=path!("leads") view=|| view! { <ComingSoon area="leads"/> }/>
                     <Route path=path!("outreach") view=|| view! { <ComingSoon area="outreach"/> }/>
                     <Route path=path!("review") view=|| view! { <ComingSoon area="review"/> }/>

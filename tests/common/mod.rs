@@ -97,6 +97,27 @@ impl TestApp {
         )
     }
 
+    /// Calls server function `F` whose input is JSON (struct arguments).
+    pub async fn call_json<F: ServerFn>(
+        &self,
+        client: &reqwest::Client,
+        body: &Value,
+    ) -> (StatusCode, Value) {
+        let res = client
+            .post(format!("{}{}", self.base, F::PATH))
+            .header("sec-fetch-site", "same-origin")
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
     pub async fn get(&self, client: &reqwest::Client, path: &str) -> reqwest::Response {
         client
             .get(format!("{}{path}", self.base))

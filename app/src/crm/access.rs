@@ -86,7 +86,12 @@ pub fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, entity: Entity, filter: 
     if let Some(owner) = filter.owner {
         qb.push(" AND r.owner_id = ").push_bind(owner);
     }
-    if let Some(tag) = filter.tag.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+    if let Some(tag) = filter
+        .tag
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
         qb.push(" AND r.tags @> ARRAY[")
             .push_bind(tag.to_string())
             .push("]::text[]");

@@ -1,7 +1,9 @@
 //! CRM core: companies, contacts, leads, pipelines and deals, the activity timeline,
 //! tasks, lists, import and export.
 
+pub mod board;
 pub mod model;
+pub mod money;
 
 #[cfg(feature = "ssr")]
 pub mod access;

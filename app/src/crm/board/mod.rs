@@ -1,0 +1,8 @@
+//! The kanban board: one per pipeline, columns paged from the server, cards moved by
+//! mouse or keyboard with a version check, live updates from other members.
+
+pub mod api;
+pub mod model;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+pub mod ui;

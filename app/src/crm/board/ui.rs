@@ -1,0 +1,675 @@
+//! The kanban page. The board renders from the server; moves apply at once in the
+//! browser, are saved, and roll back with a message if the server refuses them.
+
+use super::api::*;
+use super::model::*;
+use crate::crm::model::Entity;
+use crate::crm::money;
+use crate::error::AppError;
+use crate::i18n::tf;
+use crate::ui::{
+    field_error, form_error, locale, tr, Alert, Field, LoadError, PageHeader, Skeleton, Submit,
+};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
+use uuid::Uuid;
+
+/// The board's filters, read from the URL.
+fn filter_from_query() -> Memo<BoardFilter> {
+    let query = use_query_map();
+    Memo::new(move |_| {
+        let q = query.get();
+        let text = |k: &str| {
+            q.get(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        BoardFilter {
+            q: text("q").unwrap_or_default(),
+            owner: text("owner").and_then(|v| v.parse().ok()),
+            tag: text("tag"),
+            min: text("min").and_then(|v| v.parse().ok()),
+            max: text("max").and_then(|v| v.parse().ok()),
+        }
+    })
+}
+
+#[component]
+pub fn BoardPage() -> impl IntoView {
+    let params = use_params_map();
+    let pipeline_id = Memo::new(move |_| {
+        params
+            .get()
+            .get("id")
+            .and_then(|id| id.parse::<Uuid>().ok())
+    });
+    let filter = filter_from_query();
+    let reload = RwSignal::new(0_u32);
+    let board = Resource::new(
+        move || (pipeline_id.get(), filter.get(), reload.get()),
+        |(id, filter, _)| get_board(id, filter),
+    );
+    view! {
+        <Transition fallback=|| view! { <PageHeader title=tr("nav.pipeline")/><Skeleton lines=6/> }>
+            {move || Suspend::new(async move {
+                match board.await {
+                    Ok(board) => view! { <BoardView board filter=filter.get_untracked() reload/> }.into_any(),
+                    Err(AppError::NotFound(msg)) => view! {
+                        <PageHeader title=tr("nav.pipeline")/>
+                        <div class="empty-state"><p>{msg}</p></div>
+                    }.into_any(),
+                    Err(error) => view! { <PageHeader title=tr("nav.pipeline")/><LoadError error/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// Where a dragged card would land.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct DropSpot {
+    stage_id: Uuid,
+    after_id: Option<Uuid>,
+}
+
+/// A move waiting for the lost reason.
+#[derive(Clone, Debug, PartialEq)]
+struct PendingLost {
+    deal_id: Uuid,
+    spot: DropSpot,
+}
+
+#[component]
+fn BoardView(board: Board, filter: BoardFilter, reload: RwSignal<u32>) -> impl IntoView {
+    let Board {
+        pipelines,
+        pipeline,
+        columns,
+        members,
+        can_configure,
+    } = board;
+    let columns = RwSignal::new(columns);
+    let dragging = RwSignal::new(None::<Uuid>);
+    let drop_spot = RwSignal::new(None::<DropSpot>);
+    let notice = RwSignal::new(None::<String>);
+    let announcement = RwSignal::new(String::new());
+    let lost = RwSignal::new(None::<PendingLost>);
+    let show_new = RwSignal::new(false);
+    let focus_after_move = RwSignal::new(None::<Uuid>);
+    let pipeline_id = pipeline.id;
+
+    // Saves a move made in the browser; puts everything back if the server refuses.
+    let commit_move = move |deal_id: Uuid, spot: DropSpot, lost_reason: Option<String>| {
+        let before = columns.get_untracked();
+        let Some(card) = before
+            .iter()
+            .flat_map(|c| c.cards.iter())
+            .find(|c| c.id == deal_id)
+            .cloned()
+        else {
+            return;
+        };
+        if card.stage_id == spot.stage_id && spot.after_id == Some(deal_id) {
+            return;
+        }
+        columns.update(|cols| apply_move(cols, &card, spot));
+        focus_after_move.set(Some(deal_id));
+        let stage_name = before
+            .iter()
+            .find(|c| c.stage.id == spot.stage_id)
+            .map(|c| c.stage.name.clone())
+            .unwrap_or_default();
+        announcement.set(tf(
+            locale(),
+            "board.moved",
+            &[("deal", card.name.clone()), ("stage", stage_name)],
+        ));
+        notice.set(None);
+        spawn_local(async move {
+            let change = DealMove {
+                deal_id,
+                version: card.version,
+                stage_id: spot.stage_id,
+                after_id: spot.after_id,
+                lost_reason,
+            };
+            match move_deal(change).await {
+                Ok(saved) => columns.update(|cols| replace_card(cols, saved)),
+                Err(err) => {
+                    columns.set(before);
+                    notice.set(Some(match err {
+                        AppError::Conflict(msg) => {
+                            reload.update(|n| *n += 1);
+                            msg
+                        }
+                        other => tf(
+                            locale(),
+                            "board.move_failed",
+                            &[("reason", other.to_string())],
+                        ),
+                    }));
+                }
+            }
+        });
+    };
+    // Moving into a LOST stage first asks why.
+    let request_move = move |deal_id: Uuid, spot: DropSpot| {
+        let kind = columns.with_untracked(|cols| {
+            cols.iter()
+                .find(|c| c.stage.id == spot.stage_id)
+                .map(|c| c.stage.kind)
+        });
+        let from = columns.with_untracked(|cols| {
+            cols.iter()
+                .flat_map(|c| c.cards.iter())
+                .find(|c| c.id == deal_id)
+                .map(|c| c.stage_id)
+        });
+        if kind == Some(StageKind::Lost) && from != Some(spot.stage_id) {
+            lost.set(Some(PendingLost { deal_id, spot }));
+        } else {
+            commit_move(deal_id, spot, None);
+        }
+    };
+
+    #[cfg(feature = "hydrate")]
+    {
+        live::follow(pipeline_id, columns, reload);
+        Effect::new(move || {
+            if let Some(id) = focus_after_move.get() {
+                columns.track();
+                live::focus(&format!("card-{id}"));
+            }
+        });
+    }
+
+    let on_card_key = move |ev: leptos::ev::KeyboardEvent, deal_id: Uuid| {
+        if !ev.shift_key() {
+            return;
+        }
+        let key = ev.key();
+        let rtl = locale().dir() == "rtl";
+        let step = match key.as_str() {
+            "ArrowRight" => Some(Step::Column(if rtl { -1 } else { 1 })),
+            "ArrowLeft" => Some(Step::Column(if rtl { 1 } else { -1 })),
+            "ArrowUp" => Some(Step::Within(-1)),
+            "ArrowDown" => Some(Step::Within(1)),
+            _ => None,
+        };
+        if let Some(step) = step {
+            ev.prevent_default();
+            if let Some(spot) = columns.with_untracked(|cols| keyboard_spot(cols, deal_id, step)) {
+                request_move(deal_id, spot);
+            }
+        }
+    };
+
+    let filter_query = filter.to_query();
+    let filtered = !filter_query.is_empty();
+    let base_path = format!("/pipeline/{pipeline_id}");
+    let member_options = members.clone();
+    let stage_options: Vec<StageInfo> =
+        columns.with_untracked(|c| c.iter().map(|c| c.stage.clone()).collect());
+    let filter_for_pages = filter.clone();
+
+    view! {
+        <PageHeader title=pipeline.name.clone()>
+            <button type="button" class="btn btn-primary" data-testid="new-deal"
+                    on:click=move |_| show_new.update(|s| *s = !*s)>{tr("board.new_deal")}</button>
+        </PageHeader>
+        <nav class="flex flex-wrap items-center gap-2 mb-3" aria-label=tr("board.pipelines")>
+            {pipelines.iter().map(|pl| {
+                let current = pl.id == pipeline_id;
+                view! {
+                    <a href=format!("/pipeline/{}", pl.id) class="btn btn-ghost"
+                       class:font-semibold=current aria-current=current.then_some("page")>{pl.name.clone()}</a>
+                }
+            }).collect_view()}
+            {can_configure.then(|| view! { <NewPipeline/> })}
+        </nav>
+        <form method="get" action=base_path.clone() class="board-filters" role="search" aria-label=tr("board.filters")>
+            <label class="sr-only" for="bf-q">{tr("board.filter_text")}</label>
+            <input id="bf-q" name="q" type="search" class="input" value=filter.q.clone() placeholder=tr("board.filter_text")/>
+            <label class="sr-only" for="bf-owner">{tr("board.owner")}</label>
+            <select id="bf-owner" name="owner" class="input">
+                <option value="">{tr("board.any_owner")}</option>
+                {members.iter().map(|m| view! {
+                    <option value=m.user_id.to_string() selected=filter.owner == Some(m.user_id)>{m.name.clone()}</option>
+                }).collect_view()}
+            </select>
+            <label class="sr-only" for="bf-tag">{tr("board.tag")}</label>
+            <input id="bf-tag" name="tag" class="input" value=filter.tag.clone().unwrap_or_default() placeholder=tr("board.tag")/>
+            <label class="sr-only" for="bf-min">{tr("board.min_amount")}</label>
+            <input id="bf-min" name="min" type="number" min="0" class="input" value=filter.min.map(|v| v.to_string()) placeholder=tr("board.min_amount")/>
+            <label class="sr-only" for="bf-max">{tr("board.max_amount")}</label>
+            <input id="bf-max" name="max" type="number" min="0" class="input" value=filter.max.map(|v| v.to_string()) placeholder=tr("board.max_amount")/>
+            <button type="submit" class="btn btn-secondary">{tr("board.apply")}</button>
+            {filtered.then(|| view! { <a class="btn btn-ghost" href=base_path.clone()>{tr("board.clear")}</a> })}
+        </form>
+        <p class="text-xs text-muted mb-2" id="board-help">{tr("board.keyboard_help")}</p>
+        <Alert message=notice/>
+        <div class="sr-only" role="status" aria-live="polite" data-testid="board-announcer">{move || announcement.get()}</div>
+        {move || show_new.get().then(|| view! {
+            <NewDealForm pipeline_id stages=stage_options.clone() members=member_options.clone()
+                on_created=move |card: DealCard| {
+                    columns.update(|cols| {
+                        if let Some(col) = cols.iter_mut().find(|c| c.stage.id == card.stage_id) {
+                            col.count += 1;
+                            add_sum(&mut col.sums, &card.amount, 1);
+                            col.cards.insert(0, card);
+                        }
+                    });
+                    show_new.set(false);
+                }/>
+        })}
+        <div class="board" data-testid="board">
+            {move || columns.get().into_iter().map(|col| {
+                let stage_id = col.stage.id;
+                let last_id = col.cards.last().map(|c| c.id);
+                let cursor = col.cards.last().map(DealCard::cursor);
+                let filter = filter_for_pages.clone();
+                let heading_id = format!("stage-{stage_id}");
+                let labelled_by = heading_id.clone();
+                view! {
+                    <section class="board-column" aria-labelledby=labelled_by data-testid="column" data-stage=col.stage.name.clone()
+                        class:drop-target=move || drop_spot.get().is_some_and(|s| s.stage_id == stage_id)
+                        on:dragover=move |ev: leptos::ev::DragEvent| {
+                            ev.prevent_default();
+                            if drop_spot.get_untracked().is_none_or(|s| s.stage_id != stage_id) {
+                                drop_spot.set(Some(DropSpot { stage_id, after_id: last_id }));
+                            }
+                        }
+                        on:drop=move |ev: leptos::ev::DragEvent| {
+                            ev.prevent_default();
+                            if let (Some(deal_id), Some(spot)) = (dragging.get_untracked(), drop_spot.get_untracked()) {
+                                request_move(deal_id, spot);
+                            }
+                            dragging.set(None);
+                            drop_spot.set(None);
+                        }>
+                        <header class="board-column-head">
+                            <span class="stage-dot" style=format!("background:{}", col.stage.color) aria-hidden="true"></span>
+                            <h2 id=heading_id class="font-semibold text-sm">{col.stage.name.clone()}</h2>
+                            <span class="badge badge-neutral" data-testid="column-count">{col.count}</span>
+                            <span class="ms-auto text-xs text-muted" data-testid="column-sum">
+                                {col.sums.iter().take(2).map(|m| money::format(m.minor, &m.currency)).collect::<Vec<_>>().join(" · ")}
+                            </span>
+                        </header>
+                        <ol class="board-cards">
+                            {col.cards.iter().map(|card| {
+                                let id = card.id;
+                                view! {
+                                    <DealCardView card=card.clone()
+                                        dragging drop_spot
+                                        on_key=move |ev| on_card_key(ev, id)/>
+                                }
+                            }).collect_view()}
+                        </ol>
+                        {col.cards.is_empty().then(|| view! { <p class="text-xs text-muted p-2">{tr("board.empty_column")}</p> })}
+                        {(col.more).then(|| {
+                            let cursor = cursor;
+                            let filter = filter.clone();
+                            view! {
+                                <button type="button" class="btn btn-ghost w-full" data-testid="load-more"
+                                    on:click=move |_| {
+                                        let Some(after) = cursor else { return };
+                                        let filter = filter.clone();
+                                        spawn_local(async move {
+                                            match get_column_page(stage_id, filter, after).await {
+                                                Ok(page) => columns.update(|cols| {
+                                                    if let Some(c) = cols.iter_mut().find(|c| c.stage.id == stage_id) {
+                                                        c.cards.extend(page.cards);
+                                                        c.more = page.more;
+                                                    }
+                                                }),
+                                                Err(e) => notice.set(Some(e.to_string())),
+                                            }
+                                        });
+                                    }>{tr("board.load_more")}</button>
+                            }
+                        })}
+                    </section>
+                }
+            }).collect_view()}
+        </div>
+        {move || lost.get().map(|pending| view! {
+            <LostReasonDialog
+                on_confirm=move |reason: String| {
+                    lost.set(None);
+                    commit_move(pending.deal_id, pending.spot, Some(reason));
+                }
+                on_cancel=move || lost.set(None)/>
+        })}
+    }
+}
+
+#[component]
+fn DealCardView(
+    card: DealCard,
+    dragging: RwSignal<Option<Uuid>>,
+    drop_spot: RwSignal<Option<DropSpot>>,
+    on_key: impl Fn(leptos::ev::KeyboardEvent) + 'static,
+) -> impl IntoView {
+    let id = card.id;
+    let stage_id = card.stage_id;
+    let amount = money::format(card.amount.minor, &card.amount.currency);
+    let label = format!("{}, {}", card.name, amount);
+    let marker_before = move || {
+        drop_spot
+            .get()
+            .is_some_and(|s| s.stage_id == stage_id && s.after_id == Some(id))
+    };
+    view! {
+        <li id=format!("card-{id}") class="deal-card" tabindex="0" draggable="true"
+            data-testid="deal-card" data-deal=id.to_string() data-name=card.name.clone()
+            aria-label=label aria-describedby="board-help"
+            class:dragging=move || dragging.get() == Some(id)
+            class:drop-after=marker_before
+            on:dragstart=move |ev: leptos::ev::DragEvent| {
+                if let Some(dt) = ev.data_transfer() {
+                    let _ = dt.set_data("text/plain", &id.to_string());
+                    dt.set_effect_allowed("move");
+                }
+                dragging.set(Some(id));
+            }
+            on:dragend=move |_| { dragging.set(None); drop_spot.set(None); }
+            on:dragover=move |ev: leptos::ev::DragEvent| {
+                ev.prevent_default();
+                ev.stop_propagation();
+                // Upper half: land before this card (after the previous one).
+                let upper = ev.offset_y() < card_half_height(&ev);
+                let after = if upper { previous_card(&ev) } else { Some(id) };
+                let spot = DropSpot { stage_id, after_id: after };
+                if drop_spot.get_untracked() != Some(spot) {
+                    drop_spot.set(Some(spot));
+                }
+            }
+            on:keydown=on_key>
+            <div class="flex items-start gap-2">
+                <a class="font-medium hover:underline grow" href=Entity::Deal.path(id) draggable="false">{card.name.clone()}</a>
+                {card.owner.as_ref().map(|o| view! {
+                    <span class="avatar-sm" title=o.name.clone() aria-label=o.name.clone()>{o.initials()}</span>
+                })}
+            </div>
+            <div class="flex items-center gap-2 text-xs text-muted mt-1">
+                <span data-testid="card-amount">{amount}</span>
+                <span aria-hidden="true">"·"</span>
+                <span>{tf(locale(), "board.age_days", &[("days", card.age_days.to_string())])}</span>
+            </div>
+            {card.next_task.as_ref().map(|task| view! {
+                <p class="text-xs mt-1" class:text-danger=task.overdue>
+                    {tf(locale(), "board.next_task", &[("task", task.subject.clone()), ("due", task.due_at.format("%Y-%m-%d").to_string())])}
+                </p>
+            })}
+            {(!card.tags.is_empty()).then(|| view! {
+                <div class="flex flex-wrap gap-1 mt-1">
+                    {card.tags.iter().map(|t| view! { <span class="badge badge-neutral">{t.clone()}</span> }).collect_view()}
+                </div>
+            })}
+        </li>
+    }
+}
+
+fn card_half_height(ev: &leptos::ev::DragEvent) -> i32 {
+    use leptos::wasm_bindgen::JsCast;
+    ev.current_target()
+        .and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok())
+        .map(|el| el.offset_height() / 2)
+        .unwrap_or(0)
+}
+
+/// The id of the card above the one under the pointer, if any.
+fn previous_card(ev: &leptos::ev::DragEvent) -> Option<Uuid> {
+    use leptos::wasm_bindgen::JsCast;
+    ev.current_target()
+        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        .and_then(|el| el.previous_element_sibling())
+        .and_then(|el| el.get_attribute("data-deal"))
+        .and_then(|id| id.parse().ok())
+}
+
+#[derive(Clone, Copy)]
+enum Step {
+    Column(i32),
+    Within(i32),
+}
+
+/// Where a keyboard step takes a card: the top of the next or previous column, or one
+/// place up or down in its own.
+fn keyboard_spot(cols: &[Column], deal_id: Uuid, step: Step) -> Option<DropSpot> {
+    let ci = cols
+        .iter()
+        .position(|c| c.cards.iter().any(|d| d.id == deal_id))?;
+    let col = &cols[ci];
+    let ri = col.cards.iter().position(|d| d.id == deal_id)?;
+    match step {
+        Step::Column(delta) => {
+            let target = cols.get(usize::try_from(ci as i32 + delta).ok()?)?;
+            Some(DropSpot {
+                stage_id: target.stage.id,
+                after_id: None,
+            })
+        }
+        Step::Within(-1) if ri == 0 => None,
+        Step::Within(-1) => Some(DropSpot {
+            stage_id: col.stage.id,
+            after_id: ri.checked_sub(2).map(|i| col.cards[i].id),
+        }),
+        Step::Within(_) => col.cards.get(ri + 1).map(|next| DropSpot {
+            stage_id: col.stage.id,
+            after_id: Some(next.id),
+        }),
+    }
+}
+
+/// Moves a card in the browser's copy of the board, counts and sums included.
+fn apply_move(cols: &mut [Column], card: &DealCard, spot: DropSpot) {
+    for col in cols.iter_mut() {
+        if let Some(i) = col.cards.iter().position(|c| c.id == card.id) {
+            col.cards.remove(i);
+            if col.stage.id != spot.stage_id {
+                col.count -= 1;
+                add_sum(&mut col.sums, &card.amount, -1);
+            }
+        }
+    }
+    if let Some(col) = cols.iter_mut().find(|c| c.stage.id == spot.stage_id) {
+        let index = match spot.after_id {
+            None => 0,
+            Some(after) => col
+                .cards
+                .iter()
+                .position(|c| c.id == after)
+                .map_or(col.cards.len(), |i| i + 1),
+        };
+        if card.stage_id != spot.stage_id {
+            col.count += 1;
+            add_sum(&mut col.sums, &card.amount, 1);
+        }
+        let mut moved = card.clone();
+        moved.stage_id = spot.stage_id;
+        col.cards.insert(index, moved);
+    }
+}
+
+fn add_sum(sums: &mut Vec<money::Money>, amount: &money::Money, sign: i64) {
+    match sums.iter_mut().find(|m| m.currency == amount.currency) {
+        Some(m) => m.minor += sign * amount.minor,
+        None => sums.push(money::Money {
+            minor: sign * amount.minor,
+            currency: amount.currency.clone(),
+        }),
+    }
+}
+
+/// Swaps in the server's copy of a card (new version and position).
+fn replace_card(cols: &mut [Column], saved: DealCard) {
+    for col in cols.iter_mut() {
+        if let Some(c) = col.cards.iter_mut().find(|c| c.id == saved.id) {
+            *c = saved;
+            return;
+        }
+    }
+}
+
+#[component]
+fn LostReasonDialog(
+    on_confirm: impl Fn(String) + 'static + Clone,
+    on_cancel: impl Fn() + 'static + Clone,
+) -> impl IntoView {
+    let reason = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let cancel = on_cancel.clone();
+    view! {
+        <div class="modal-backdrop">
+            <div class="modal" role="dialog" aria-modal="true" aria-labelledby="lost-title"
+                 on:keydown=move |ev: leptos::ev::KeyboardEvent| if ev.key() == "Escape" { cancel() }>
+                <h2 id="lost-title" class="card-title">{tr("board.lost_title")}</h2>
+                <form on:submit=move |ev: leptos::ev::SubmitEvent| {
+                    ev.prevent_default();
+                    let text = reason.get_untracked().trim().to_string();
+                    if text.is_empty() {
+                        error.set(Some(tr("board.lost_reason_required")));
+                    } else {
+                        on_confirm(text);
+                    }
+                }>
+                    <div class="field">
+                        <label for="lost-reason" class="field-label">{tr("board.lost_reason")}</label>
+                        <textarea id="lost-reason" class="input" rows="3" autofocus
+                            aria-invalid=move || error.get().is_some().then_some("true")
+                            on:input=move |ev| reason.set(event_target_value(&ev))></textarea>
+                        {move || error.get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
+                    </div>
+                    <div class="flex justify-end gap-2 mt-3">
+                        <button type="button" class="btn btn-secondary" on:click=move |_| on_cancel()>{tr("common.cancel")}</button>
+                        <button type="submit" class="btn btn-primary">{tr("board.mark_lost")}</button>
+                    </div>
+                </form>
+            </div>
+        </div>
+    }
+}
+
+#[component]
+fn NewDealForm(
+    pipeline_id: Uuid,
+    stages: Vec<StageInfo>,
+    members: Vec<crate::crm::model::MemberRef>,
+    on_created: impl Fn(DealCard) + 'static + Copy + Send + Sync,
+) -> impl IntoView {
+    let action = ServerAction::<CreateDeal>::new();
+    let value = action.value();
+    Effect::new(move || {
+        if let Some(Ok(card)) = value.get() {
+            on_created(card);
+        }
+    });
+    let me = crate::ui::page().viewer.map(|v| v.user_id);
+    view! {
+        <ActionForm action attr:class="card grid gap-3 md:grid-cols-3" attr:data-testid="new-deal-form" attr:novalidate="">
+            <input type="hidden" name="pipeline_id" value=pipeline_id.to_string()/>
+            <Field label=tr("board.deal_name") name="name" required=true error=field_error(value, "name")/>
+            <Field label=tr("board.amount") name="amount" error=field_error(value, "amount") hint=tr("board.amount_hint")/>
+            <Field label=tr("board.currency") name="currency" value="USD" error=field_error(value, "currency")/>
+            <div class="field">
+                <label for="f-stage_id" class="field-label">{tr("board.stage")}</label>
+                <select id="f-stage_id" name="stage_id" class="input">
+                    {stages.into_iter().map(|s| view! { <option value=s.id.to_string()>{s.name}</option> }).collect_view()}
+                </select>
+            </div>
+            <div class="field">
+                <label for="f-owner_id" class="field-label">{tr("board.owner")}</label>
+                <select id="f-owner_id" name="owner_id" class="input">
+                    {members.into_iter().map(|m| view! { <option value=m.user_id.to_string() selected=Some(m.user_id) == me>{m.name}</option> }).collect_view()}
+                </select>
+                {move || field_error(value, "owner_id").get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
+            </div>
+            <Field label=tr("board.expected_close") name="expected_close_on" kind="date" error=field_error(value, "expected_close_on")/>
+            <div class="md:col-span-3 flex items-center gap-3">
+                <Submit label=tr("board.create_deal") pending=action.pending()/>
+                <Alert message=form_error(value, &["name", "amount", "currency", "owner_id", "expected_close_on", "stage_id"])/>
+            </div>
+        </ActionForm>
+    }
+}
+
+#[component]
+fn NewPipeline() -> impl IntoView {
+    let action = ServerAction::<CreatePipeline>::new();
+    let value = action.value();
+    let open = RwSignal::new(false);
+    let navigate = use_navigate();
+    Effect::new(move || {
+        if let Some(Ok(id)) = value.get() {
+            open.set(false);
+            navigate(&format!("/pipeline/{id}"), Default::default());
+        }
+    });
+    view! {
+        <button type="button" class="btn btn-ghost" data-testid="new-pipeline"
+                aria-expanded=move || open.get().to_string()
+                on:click=move |_| open.update(|o| *o = !*o)>{tr("board.new_pipeline")}</button>
+        {move || open.get().then(|| view! {
+            <ActionForm action attr:class="flex items-start gap-2" attr:novalidate="">
+                <Field label=tr("board.pipeline_name") name="name" required=true error=field_error(value, "name")/>
+                <div class="pt-6"><Submit label=tr("board.create_pipeline") pending=action.pending()/></div>
+            </ActionForm>
+        })}
+    }
+}
+
+/// Live updates: other members' moves arrive as server-sent events.
+#[cfg(feature = "hydrate")]
+mod live {
+    use super::*;
+    use leptos::wasm_bindgen::closure::Closure;
+    use leptos::wasm_bindgen::JsCast;
+
+    #[derive(serde::Deserialize)]
+    struct Change {
+        d: Uuid,
+        v: i32,
+    }
+
+    /// Reloads the board when a deal changes that this board does not already show in
+    /// that version (its own moves come back too, and are skipped).
+    pub fn follow(pipeline_id: Uuid, columns: RwSignal<Vec<Column>>, reload: RwSignal<u32>) {
+        let Ok(source) = web_sys::EventSource::new(&format!("/events/pipelines/{pipeline_id}"))
+        else {
+            return;
+        };
+        let on_message =
+            Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
+                let Some(text) = ev.data().as_string() else {
+                    return;
+                };
+                let Ok(change) = serde_json::from_str::<Change>(&text) else {
+                    return;
+                };
+                let known = columns.with_untracked(|cols| {
+                    cols.iter()
+                        .flat_map(|c| c.cards.iter())
+                        .any(|c| c.id == change.d && c.version >= change.v)
+                });
+                if !known {
+                    reload.update(|n| *n += 1);
+                }
+            });
+        source.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        on_message.forget();
+        let source = StoredValue::new_local(source);
+        on_cleanup(move || source.with_value(|s| s.close()));
+    }
+
+    pub fn focus(id: &str) {
+        if let Some(el) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.get_element_by_id(id))
+            .and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok())
+        {
+            let _ = el.focus();
+        }
+    }
+}
