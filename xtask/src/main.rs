@@ -33,11 +33,12 @@ environment:
   CHROMIUM_PATH          browser for end-to-end tests (default: /usr/bin/chromium)";
 
 fn main() -> ExitCode {
+    // Before the cargo-run variables go: discovery reads CARGO_MANIFEST_DIR.
+    let paths = Paths::discover();
     forget_cargo_run_env();
     let mut args = std::env::args().skip(1);
     let command = args.next();
     let rest: Vec<String> = args.collect();
-    let paths = Paths::discover();
 
     let result = match command.as_deref() {
         Some("run") => app::exec_server(&paths, &[], &rest),

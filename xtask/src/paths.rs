@@ -30,8 +30,13 @@ pub struct Paths {
 
 impl Paths {
     pub fn discover() -> Paths {
-        // xtask lives one level below the repository root.
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        // xtask lives one level below the repository root. `cargo run` sets the
+        // manifest dir at run time too; prefer it over the compile-time value, which
+        // is stale when checkouts at different paths share one target dir (CI does).
+        let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+        let root = manifest
             .parent()
             .expect("xtask has a parent directory")
             .to_path_buf();
