@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use leptos_router::components::{Outlet, A};
 
 /// The areas in the sidebar: path, locale key, icon path (24×24 outline).
-const AREAS: [(&str, &str, &str); 7] = [
+const AREAS: [(&str, &str, &str); 10] = [
     (
         "/pipeline",
         "nav.pipeline",
@@ -18,6 +18,21 @@ const AREAS: [(&str, &str, &str); 7] = [
         "/leads",
         "nav.leads",
         "M16 19v-1a4 4 0 0 0-8 0v1M12 11a3 3 0 1 0 0-6 3 3 0 0 0 0 6z",
+    ),
+    (
+        "/contacts",
+        "nav.contacts",
+        "M4 5h16v14H4zM9 11a2 2 0 1 0 0-4 2 2 0 0 0 0 4zM6 16a3 3 0 0 1 6 0M14 9h4M14 13h4",
+    ),
+    (
+        "/companies",
+        "nav.companies",
+        "M4 20V6l8-3v17M12 9h8v11M7 9h2M7 13h2M15 13h2",
+    ),
+    (
+        "/tasks",
+        "nav.tasks",
+        "M9 6h11M9 12h11M9 18h11M4 6l1 1 2-2M4 12l1 1 2-2M4 18l1 1 2-2",
     ),
     ("/outreach", "nav.outreach", "M4 6h16v12H4zM4 7l8 6 8-6"),
     ("/review", "nav.review", "M5 12l4 4L19 6"),
@@ -110,7 +125,7 @@ pub fn AppLayout() -> impl IntoView {
             </aside>
             <div class="main-column">
                 <header class="topbar">
-                    <form role="search" class="search" action="/leads" method="get">
+                    <form role="search" class="search" action="/search" method="get">
                         <label for="global-search" class="sr-only">{tr("nav.search")}</label>
                         <input id="global-search" name="q" type="search" class="input"
                                placeholder=tr("nav.search_placeholder")/>

@@ -104,7 +104,16 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=layout::HomePage/>
                     <Route path=path!("pipeline") view=crm::board::ui::BoardPage/>
                     <Route path=path!("pipeline/:id") view=crm::board::ui::BoardPage/>
-                    <Route path=path!("leads") view=|| view! { <ComingSoon area="leads"/> }/>
+                    <Route path=path!("leads") view=crm::records::ui::LeadsPage/>
+                    <Route path=path!("leads/:id") view=crm::records::ui::LeadPage/>
+                    <Route path=path!("contacts") view=crm::records::ui::ContactsPage/>
+                    <Route path=path!("contacts/:id") view=crm::records::ui::ContactPage/>
+                    <Route path=path!("companies") view=crm::records::ui::CompaniesPage/>
+                    <Route path=path!("companies/:id") view=crm::records::ui::CompanyPage/>
+                    <Route path=path!("deals") view=crm::records::ui::DealsPage/>
+                    <Route path=path!("deals/:id") view=crm::records::ui::DealPage/>
+                    <Route path=path!("tasks") view=crm::records::ui::TasksPage/>
+                    <Route path=path!("search") view=crm::records::ui::SearchPage/>
                     <Route path=path!("outreach") view=|| view! { <ComingSoon area="outreach"/> }/>
                     <Route path=path!("review") view=|| view! { <ComingSoon area="review"/> }/>
                     <Route path=path!("inventory") view=|| view! { <ComingSoon area="inventory"/> }/>

@@ -4,6 +4,7 @@
 pub mod board;
 pub mod model;
 pub mod money;
+pub mod records;
 
 #[cfg(feature = "ssr")]
 pub mod access;

@@ -263,7 +263,7 @@ fn BoardView(board: Board, filter: BoardFilter, reload: RwSignal<u32>) -> impl I
                     show_new.set(false);
                 }/>
         })}
-        <div class="board" data-testid="board">
+        <div class="board" data-testid="board" tabindex="0" role="region" aria-label=tr("board.columns")>
             {move || columns.get().into_iter().map(|col| {
                 let stage_id = col.stage.id;
                 let last_id = col.cards.last().map(|c| c.id);
@@ -663,13 +663,17 @@ mod live {
         on_cleanup(move || source.with_value(|s| s.close()));
     }
 
+    /// Focuses an element once the pending re-render has reached the page.
     pub fn focus(id: &str) {
-        if let Some(el) = web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.get_element_by_id(id))
-            .and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok())
-        {
-            let _ = el.focus();
-        }
+        let id = id.to_string();
+        request_animation_frame(move || {
+            if let Some(el) = web_sys::window()
+                .and_then(|w| w.document())
+                .and_then(|d| d.get_element_by_id(&id))
+                .and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok())
+            {
+                let _ = el.focus();
+            }
+        });
     }
 }

@@ -1,0 +1,9 @@
+//! Leads, contacts, companies and deals as tables and as pages: lists with search,
+//! filters, keyset paging and bulk actions; one page per record with its facts,
+//! related records and timeline; tasks.
+
+pub mod api;
+pub mod model;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+pub mod ui;
