@@ -1,0 +1,52 @@
+import { test, expect } from '@playwright/test';
+import { hydrated, signIn, unique } from './helpers';
+
+test('create a lead, log a note and a task on its timeline, and find it again', async ({ page }) => {
+  await signIn(page, 'sales@demo.leadline.test');
+  await page.goto('/leads');
+  await hydrated(page);
+  const name = unique('Hana Mostafa');
+  await page.getByTestId('new-record').click();
+  const form = page.getByTestId('new-record-form');
+  await form.getByLabel('Name').fill(name);
+  await form.getByLabel('Phone').fill('not a phone');
+  await form.getByRole('button', { name: 'Save' }).click();
+  await expect(page.locator('#f-phone-error')).toBeVisible();
+  // The demo workspace is in Egypt: a local number is enough.
+  await form.getByLabel('Phone').fill('0100 222 3333');
+  await form.getByLabel('Email').fill(`${name.toLowerCase().replace(/\s+/g, '.')}@example.com`);
+  await form.getByRole('button', { name: 'Save' }).click();
+  await expect(page).toHaveURL(/\/leads\/[0-9a-f-]+$/);
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText(name);
+  await expect(page.getByTestId('facts')).toContainText('+201002223333');
+
+  const composer = page.getByTestId('composer');
+  await composer.getByLabel('Notes').fill('Wants a sea view, budget 3M');
+  await composer.getByRole('button', { name: 'Add to timeline' }).click();
+  const timeline = page.getByTestId('timeline');
+  await expect(timeline.getByTestId('timeline-item').first()).toContainText('Wants a sea view');
+
+  await composer.getByText('Task', { exact: true }).click();
+  await composer.getByLabel('Subject').fill('Send the brochure');
+  await composer.getByLabel('Due').fill('2030-01-15T10:00');
+  await composer.getByRole('button', { name: 'Add to timeline' }).click();
+  await expect(timeline.getByTestId('timeline-item').first()).toContainText('Send the brochure');
+
+  await page.reload();
+  await hydrated(page);
+  await expect(page.getByTestId('timeline')).toContainText('Wants a sea view');
+
+  await page.goto('/tasks');
+  await hydrated(page);
+  await expect(page.getByTestId('tasks.upcoming')).toContainText('Send the brochure');
+
+  // A shared table link keeps its search.
+  await page.goto(`/leads?q=${encodeURIComponent(name)}`);
+  await hydrated(page);
+  await expect(page.getByTestId('record-row')).toHaveCount(1);
+  await page.getByRole('checkbox', { name: `Select ${name}` }).check();
+  await page.locator('#bulk-tag').fill('sea-view');
+  await page.getByRole('button', { name: 'Add tag' }).click();
+  await expect(page.getByTestId('table-notice')).toContainText('1 records updated');
+  await expect(page.getByTestId('record-row')).toContainText('sea-view');
+});
