@@ -20,13 +20,13 @@ const BENCH_EMAIL: &str = "bench-owner@leadline.test";
 const WARMUP: usize = 30;
 const SAMPLES: usize = 300;
 
-struct Stats {
-    p50: Duration,
-    p95: Duration,
-    mean: Duration,
+pub struct Stats {
+    pub p50: Duration,
+    pub p95: Duration,
+    pub mean: Duration,
 }
 
-fn stats(mut samples: Vec<Duration>) -> Stats {
+pub fn stats(mut samples: Vec<Duration>) -> Stats {
     samples.sort();
     let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
     Stats {
@@ -63,7 +63,7 @@ async fn time_requests(router: &Router, cookie: Option<&str>) -> Result<Stats, S
     Ok(stats(samples))
 }
 
-fn ms(d: Duration) -> f64 {
+pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
@@ -176,5 +176,5 @@ pub async fn run(config: &Config, database: &Database) -> Result<(), String> {
         ms(home.p50) / ms(bare.p50).max(1e-6),
         ms(home.p95) / ms(bare.p95).max(1e-6)
     );
-    Ok(())
+    crate::bench_crm::run(database, &router).await
 }

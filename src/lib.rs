@@ -1,6 +1,7 @@
 //! The Leadline server: boot, database bootstrap, HTTP surface, background work.
 
 pub mod bench;
+pub mod bench_crm;
 pub mod bootstrap;
 pub mod config;
 pub mod embedded_pg;

@@ -249,6 +249,7 @@ pub fn HomePage() -> impl IntoView {
                 <a class="btn btn-secondary mt-3" href="/settings/two-factor">{tr("settings.two_factor")}</a>
             </Card>
         </div>
+        <crate::crm::dashboard::DashboardCards/>
     }
 }
 

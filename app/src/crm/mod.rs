@@ -2,6 +2,7 @@
 //! tasks, lists, import and export.
 
 pub mod board;
+pub mod dashboard;
 pub mod model;
 pub mod money;
 pub mod records;

@@ -103,9 +103,28 @@ pub async fn board(
     filter: &BoardFilter,
 ) -> Result<Board, AppError> {
     let (p, mut tx, scope) = open(env).await?;
+    let board = board_in(&mut tx, p.tenant_id, &scope, pipeline_id, filter)
+        .await?
+        .ok_or_else(|| AppError::NotFound(env.t("board.no_pipeline")))?;
+    tx.commit().await.map_err(internal)?;
+    Ok(Board {
+        can_configure: Permission::TenantSettings.allowed_for(p.role),
+        ..board
+    })
+}
+
+/// The board's queries alone, in the caller's transaction (benchmarks time them
+/// without HTTP, session or serialisation). `None` when the pipeline does not exist.
+pub async fn board_in(
+    tx: &mut Tx,
+    tenant_id: Uuid,
+    scope: &Scope,
+    pipeline_id: Option<Uuid>,
+    filter: &BoardFilter,
+) -> Result<Option<Board>, AppError> {
     let pipelines: Vec<PipelineRef> =
         sqlx::query("SELECT id, name FROM pipelines ORDER BY position, created_at, name")
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut **tx)
             .await
             .map_err(internal)?
             .iter()
@@ -114,50 +133,54 @@ pub async fn board(
                 name: r.get("name"),
             })
             .collect();
-    let pipeline = match pipeline_id {
+    let Some(pipeline) = match pipeline_id {
         Some(id) => pipelines.iter().find(|pl| pl.id == id),
         None => pipelines.first(),
     }
-    .cloned()
-    .ok_or_else(|| AppError::NotFound(env.t("board.no_pipeline")))?;
-    let stages = stages(&mut tx, pipeline.id).await?;
+    .cloned() else {
+        return Ok(None);
+    };
+    let stages = stages(tx, pipeline.id).await?;
 
     let mut totals = QueryBuilder::new(
         "SELECT r.stage_id, r.currency::text AS currency, count(*) AS n, sum(r.amount_minor)::bigint AS total
            FROM deals r WHERE r.tenant_id = ",
     );
     totals
-        .push_bind(p.tenant_id)
+        .push_bind(tenant_id)
         .push(" AND r.pipeline_id = ")
         .push_bind(pipeline.id);
-    push_board_filter(&mut totals, &scope, filter);
+    push_board_filter(&mut totals, scope, filter);
     totals.push(" GROUP BY 1, 2 ORDER BY 4 DESC");
-    let totals = totals.build().fetch_all(&mut *tx).await.map_err(internal)?;
+    let totals = totals
+        .build()
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(internal)?;
 
     // One round trip for the first page of every column.
     let mut cards = QueryBuilder::new(format!(
         "SELECT c.* FROM stages s CROSS JOIN LATERAL ({CARD_SELECT} WHERE r.tenant_id = s.tenant_id AND r.stage_id = s.id"
     ));
-    push_board_filter(&mut cards, &scope, filter);
+    push_board_filter(&mut cards, scope, filter);
     cards
         .push(" ORDER BY r.position, r.id LIMIT ")
         .push_bind(COLUMN_PAGE + 1)
         .push(") c WHERE s.tenant_id = ")
-        .push_bind(p.tenant_id)
+        .push_bind(tenant_id)
         .push(" AND s.pipeline_id = ")
         .push_bind(pipeline.id)
         .push(" ORDER BY s.position, c.position, c.id");
     let cards: Vec<DealCard> = cards
         .build()
-        .fetch_all(&mut *tx)
+        .fetch_all(&mut **tx)
         .await
         .map_err(internal)?
         .iter()
         .map(card)
         .collect();
 
-    let members = members(&mut tx).await?;
-    tx.commit().await.map_err(internal)?;
+    let members = members(tx).await?;
 
     let columns = stages
         .into_iter()
@@ -188,13 +211,13 @@ pub async fn board(
             }
         })
         .collect();
-    Ok(Board {
+    Ok(Some(Board {
         pipelines,
         pipeline,
         columns,
         members,
-        can_configure: Permission::TenantSettings.allowed_for(p.role),
-    })
+        can_configure: false,
+    }))
 }
 
 async fn stages(tx: &mut Tx, pipeline_id: Uuid) -> Result<Vec<StageInfo>, AppError> {

@@ -308,7 +308,6 @@ fn BoardView(board: Board, filter: BoardFilter, reload: RwSignal<u32>) -> impl I
                         </ol>
                         {col.cards.is_empty().then(|| view! { <p class="text-xs text-muted p-2">{tr("board.empty_column")}</p> })}
                         {(col.more).then(|| {
-                            let cursor = cursor;
                             let filter = filter.clone();
                             view! {
                                 <button type="button" class="btn btn-ghost w-full" data-testid="load-more"

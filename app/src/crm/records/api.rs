@@ -1,3 +1,6 @@
+// Form server functions take one argument per form field, as `ActionForm` sends them.
+#![allow(clippy::too_many_arguments)]
+
 use super::model::*;
 use crate::crm::model::{Entity, RecordFilter};
 use crate::error::AppError;
@@ -26,7 +29,6 @@ pub async fn get_record(entity: Entity, id: Uuid) -> Result<RecordDetail, AppErr
 /// Creates (no `id`) or updates a record from a form; only the fields the form sent
 /// change.
 #[server]
-#[allow(clippy::too_many_arguments)]
 pub async fn save_record(
     entity: String,
     id: Option<String>,
@@ -94,7 +96,6 @@ pub async fn get_timeline(
 }
 
 #[server]
-#[allow(clippy::too_many_arguments)]
 pub async fn log_activity(
     entity: String,
     id: Uuid,

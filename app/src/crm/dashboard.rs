@@ -1,0 +1,300 @@
+//! The home dashboard: pipeline value by stage, won and lost this month, conversion
+//! between stages and activities per rep this week, drawn as SVG with the numbers on
+//! hover (and in text for screen readers). Everything respects who sees what.
+
+use crate::crm::money::{self, Money};
+use crate::error::AppError;
+use crate::ui::{tr, Card, LoadError, Skeleton};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StageValue {
+    pub stage: String,
+    pub color: String,
+    pub deals: i64,
+    pub value: i64,
+    /// Deals that ever reached this stage (moved into it or created there).
+    pub reached: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RepActivity {
+    pub name: String,
+    pub count: i64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Dashboard {
+    pub pipeline: String,
+    /// The currency the value chart is drawn in (the pipeline's most used one).
+    pub currency: String,
+    pub stages: Vec<StageValue>,
+    pub won: Vec<Money>,
+    pub won_count: i64,
+    pub lost_count: i64,
+    pub lost: Vec<Money>,
+    pub activities: Vec<RepActivity>,
+}
+
+#[server]
+pub async fn get_dashboard() -> Result<Dashboard, AppError> {
+    use crate::request::{env, respond};
+    respond(async { ssr::dashboard(&env()?).await }).await
+}
+
+#[cfg(feature = "ssr")]
+pub mod ssr {
+    use super::*;
+    use crate::auth::model::Permission;
+    use crate::crm::access::Scope;
+    use crate::db::internal;
+    use crate::request::Env;
+    use sqlx::{QueryBuilder, Row};
+
+    pub async fn dashboard(env: &Env) -> Result<Dashboard, AppError> {
+        let p = env.require(Permission::WorkspaceUse)?;
+        let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+        let scope = Scope::load(&mut tx, p).await?;
+        let Some((pipeline_id, pipeline)) = sqlx::query_as::<_, (uuid::Uuid, String)>(
+            "SELECT id, name FROM pipelines ORDER BY position, created_at LIMIT 1",
+        )
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(internal)?
+        else {
+            return Ok(Dashboard::default());
+        };
+        let mut q = QueryBuilder::new("SELECT r.currency::text FROM deals r WHERE r.tenant_id = ");
+        q.push_bind(p.tenant_id)
+            .push(" AND r.pipeline_id = ")
+            .push_bind(pipeline_id);
+        scope.push(&mut q, "r.owner_id");
+        q.push(" GROUP BY 1 ORDER BY count(*) DESC LIMIT 1");
+        let currency: String = q
+            .build_query_scalar()
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(internal)?
+            .unwrap_or_else(|| "USD".into());
+
+        let mut q = QueryBuilder::new(
+            "SELECT s.name, s.color,
+                    count(r.id) AS deals,
+                    coalesce(sum(r.amount_minor) FILTER (WHERE r.currency = ",
+        );
+        q.push_bind(currency.clone()).push(
+            "), 0)::bigint AS value,
+                    (SELECT count(DISTINCT a.deal_id) FROM activities a
+                      WHERE a.tenant_id = s.tenant_id AND a.kind = 'STAGE_CHANGE'
+                        AND a.data->>'to_stage' = s.id::text) AS moved_in
+               FROM stages s
+               LEFT JOIN deals r ON r.tenant_id = s.tenant_id AND r.stage_id = s.id",
+        );
+        scope.push(&mut q, "r.owner_id");
+        q.push(" WHERE s.tenant_id = ")
+            .push_bind(p.tenant_id)
+            .push(" AND s.pipeline_id = ")
+            .push_bind(pipeline_id)
+            .push(" GROUP BY s.id, s.name, s.color, s.position, s.tenant_id ORDER BY s.position");
+        let rows = q.build().fetch_all(&mut *tx).await.map_err(internal)?;
+        let stages = rows
+            .iter()
+            .map(|r| {
+                let deals: i64 = r.get("deals");
+                StageValue {
+                    stage: r.get("name"),
+                    color: r.get("color"),
+                    deals,
+                    value: r.get("value"),
+                    reached: deals.max(r.get::<i64, _>("moved_in")),
+                }
+            })
+            .collect();
+
+        let mut q = QueryBuilder::new(
+            "SELECT r.status, r.currency::text AS currency, count(*) AS n, sum(r.amount_minor)::bigint AS total
+               FROM deals r WHERE r.tenant_id = ",
+        );
+        q.push_bind(p.tenant_id)
+            .push(" AND r.status IN ('WON', 'LOST') AND r.closed_at >= date_trunc('month', now())");
+        scope.push(&mut q, "r.owner_id");
+        q.push(" GROUP BY 1, 2 ORDER BY 4 DESC");
+        let closed = q.build().fetch_all(&mut *tx).await.map_err(internal)?;
+        let pick = |status: &str| -> (i64, Vec<Money>) {
+            let mine = closed
+                .iter()
+                .filter(|r| r.get::<String, _>("status") == status);
+            (
+                mine.clone().map(|r| r.get::<i64, _>("n")).sum(),
+                mine.map(|r| Money {
+                    minor: r.get("total"),
+                    currency: r.get("currency"),
+                })
+                .collect(),
+            )
+        };
+        let (won_count, won) = pick("WON");
+        let (lost_count, lost) = pick("LOST");
+
+        let mut q = QueryBuilder::new(
+            "SELECT u.name, count(*) AS n FROM activities a JOIN users u ON u.id = a.actor_id
+              WHERE a.tenant_id = ",
+        );
+        q.push_bind(p.tenant_id).push(
+            " AND a.occurred_at >= date_trunc('week', now())
+              AND a.kind IN ('NOTE', 'CALL', 'EMAIL', 'WHATSAPP', 'MEETING', 'TASK', 'STAGE_CHANGE')",
+        );
+        scope.push(&mut q, "a.actor_id");
+        q.push(" GROUP BY u.id, u.name ORDER BY 2 DESC LIMIT 12");
+        let activities = q
+            .build()
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(internal)?
+            .iter()
+            .map(|r| RepActivity {
+                name: r.get("name"),
+                count: r.get("n"),
+            })
+            .collect();
+        tx.commit().await.map_err(internal)?;
+        Ok(Dashboard {
+            pipeline,
+            currency,
+            stages,
+            won,
+            won_count,
+            lost,
+            lost_count,
+            activities,
+        })
+    }
+}
+
+/// Horizontal bars, one per row: label, bar, and the value on hover and in text.
+#[component]
+fn Bars(rows: Vec<(String, f64, String, String)>, #[prop(into)] label: String) -> impl IntoView {
+    let max = rows.iter().map(|r| r.1).fold(0.0_f64, f64::max).max(1.0);
+    let height = rows.len() as f64 * 28.0;
+    view! {
+        <svg class="chart" viewBox=format!("0 0 400 {height}") role="img" aria-label=label preserveAspectRatio="none">
+            {rows.iter().enumerate().map(|(i, (name, value, color, text))| {
+                let y = i as f64 * 28.0;
+                let width = (value / max * 250.0).max(1.0);
+                view! {
+                    <g class="chart-row">
+                        <title>{format!("{name}: {text}")}</title>
+                        <text x="0" y=y + 18.0 class="chart-label">{name.clone()}</text>
+                        <rect x="110" y=y + 6.0 width=width height="16" rx="3" fill=color.clone()/>
+                        <text x=114.0 + width y=y + 18.0 class="chart-value">{text.clone()}</text>
+                    </g>
+                }
+            }).collect_view()}
+        </svg>
+        <ul class="sr-only">
+            {rows.into_iter().map(|(name, _, _, text)| view! { <li>{format!("{name}: {text}")}</li> }).collect_view()}
+        </ul>
+    }
+}
+
+#[component]
+pub fn DashboardCards() -> impl IntoView {
+    let data = Resource::new(|| (), |_| get_dashboard());
+    view! {
+        <Suspense fallback=|| view! { <Skeleton lines=6/> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(d) => view! { <DashboardView d/> }.into_any(),
+                    Err(error) => view! { <LoadError error/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn DashboardView(d: Dashboard) -> impl IntoView {
+    let currency = d.currency.clone();
+    let value_rows: Vec<_> = d
+        .stages
+        .iter()
+        .map(|s| {
+            (
+                s.stage.clone(),
+                s.value as f64,
+                s.color.clone(),
+                format!(
+                    "{} · {} {}",
+                    money::format(s.value, &currency),
+                    s.deals,
+                    tr("dashboard.deals")
+                ),
+            )
+        })
+        .collect();
+    let conversion_rows: Vec<_> = d
+        .stages
+        .windows(2)
+        .map(|w| {
+            let rate = if w[0].reached == 0 {
+                0.0
+            } else {
+                w[1].reached as f64 / w[0].reached as f64 * 100.0
+            };
+            (
+                format!("{} → {}", w[0].stage, w[1].stage),
+                rate,
+                "#6366f1".to_string(),
+                format!("{rate:.0}% ({}/{})", w[1].reached, w[0].reached),
+            )
+        })
+        .collect();
+    let rep_rows: Vec<_> = d
+        .activities
+        .iter()
+        .map(|r| {
+            (
+                r.name.clone(),
+                r.count as f64,
+                "#0ea5e9".to_string(),
+                r.count.to_string(),
+            )
+        })
+        .collect();
+    let totals = |list: &[Money]| {
+        if list.is_empty() {
+            "—".to_string()
+        } else {
+            list.iter()
+                .map(|m| money::format(m.minor, &m.currency))
+                .collect::<Vec<_>>()
+                .join(" · ")
+        }
+    };
+    view! {
+        <div class="grid gap-4 lg:grid-cols-2 mt-4" data-testid="dashboard">
+            <Card title=format!("{} — {}", tr("dashboard.value_by_stage"), d.pipeline)>
+                <Bars rows=value_rows label=tr("dashboard.value_by_stage")/>
+            </Card>
+            <Card title=tr("dashboard.this_month")>
+                <dl class="grid grid-cols-2 gap-3" data-testid="won-lost">
+                    <div><dt class="text-sm text-muted">{tr("dashboard.won")}</dt>
+                        <dd class="text-2xl font-semibold">{d.won_count}</dd><dd class="text-sm">{totals(&d.won)}</dd></div>
+                    <div><dt class="text-sm text-muted">{tr("dashboard.lost")}</dt>
+                        <dd class="text-2xl font-semibold">{d.lost_count}</dd><dd class="text-sm">{totals(&d.lost)}</dd></div>
+                </dl>
+            </Card>
+            <Card title=tr("dashboard.conversion")>
+                <Bars rows=conversion_rows label=tr("dashboard.conversion")/>
+            </Card>
+            <Card title=tr("dashboard.activity_week")>
+                {if rep_rows.is_empty() {
+                    view! { <p class="text-sm text-muted">{tr("dashboard.no_activity")}</p> }.into_any()
+                } else {
+                    view! { <Bars rows=rep_rows label=tr("dashboard.activity_week")/> }.into_any()
+                }}
+            </Card>
+        </div>
+    }
+}
