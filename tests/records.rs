@@ -540,3 +540,132 @@ async fn another_tenants_records_do_not_exist() {
         .unwrap();
     assert_eq!(name, "Bea's lead");
 }
+
+#[tokio::test]
+async fn custom_fields_are_defined_by_admins_and_validated_on_save() {
+    use app::crm::records::api::AddCustomField;
+    let app = TestApp::spawn().await;
+    let owner = app.signup("Ada", "ada@example.com", "Acme").await;
+    let rep = app
+        .invite_and_join(&owner, "rep@example.com", "SALES")
+        .await;
+    let field = |entity: &'static str,
+                 key: &'static str,
+                 kind: &'static str,
+                 options: &'static str,
+                 required: bool| {
+        let mut form = vec![
+            ("entity", entity),
+            ("key", key),
+            ("label", key),
+            ("kind", kind),
+            ("options", options),
+        ];
+        if required {
+            form.push(("required", "on"));
+        }
+        form
+    };
+    let (status, _) = app
+        .call::<AddCustomField>(&rep, &field("LEAD", "budget", "NUMBER", "", true))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = app
+        .call::<AddCustomField>(&owner, &field("LEAD", "Budget!", "NUMBER", "", true))
+        .await;
+    assert_eq!(
+        (status, error_field(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("key"))
+    );
+    let (status, body) = app
+        .call::<AddCustomField>(&owner, &field("LEAD", "rooms", "SELECT", "", false))
+        .await;
+    assert_eq!(
+        (status, error_field(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("options"))
+    );
+    for form in [
+        field("LEAD", "budget", "NUMBER", "", true),
+        field("LEAD", "rooms", "SELECT", "1, 2, 3", false),
+        field("LEAD", "visit", "DATE", "", false),
+    ] {
+        let (status, body) = app.call::<AddCustomField>(&owner, &form).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (status, body) = app
+        .call::<AddCustomField>(&owner, &field("LEAD", "budget", "TEXT", "", false))
+        .await;
+    assert_eq!(
+        (status, error_field(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("key"))
+    );
+
+    for (custom, bad) in [
+        (vec![], "custom.budget"),
+        (vec![("custom[budget]", "lots")], "custom.budget"),
+        (
+            vec![("custom[budget]", "5000000"), ("custom[rooms]", "9")],
+            "custom.rooms",
+        ),
+        (
+            vec![("custom[budget]", "5000000"), ("custom[visit]", "tomorrow")],
+            "custom.visit",
+        ),
+        (
+            vec![("custom[budget]", "1"), ("custom[colour]", "red")],
+            "custom.colour",
+        ),
+    ] {
+        let mut fields = vec![("name", "Buyer")];
+        fields.extend(custom);
+        let (status, body) = save(&app, &rep, "LEAD", &fields).await;
+        assert_eq!(
+            (status, error_field(&body)),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(bad)),
+            "{body}"
+        );
+    }
+    let id = created(
+        &app,
+        &rep,
+        "LEAD",
+        &[
+            ("name", "Buyer"),
+            ("custom[budget]", "5,000,000"),
+            ("custom[rooms]", "3"),
+        ],
+    )
+    .await;
+    // An edit that sends one custom field keeps the others.
+    let (status, body) = save(
+        &app,
+        &rep,
+        "LEAD",
+        &[("id", &id), ("custom[visit]", "2027-01-10")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, detail) = app
+        .call_json::<GetRecord>(&rep, &json!({ "entity": "Lead", "id": id }))
+        .await;
+    let values: Vec<(String, String)> = detail["custom"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|pair| {
+            (
+                pair[0]["key"].as_str().unwrap().to_string(),
+                pair[1].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        values,
+        [
+            ("budget", "5000000"),
+            ("rooms", "3"),
+            ("visit", "2027-01-10")
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+    );
+}

@@ -127,6 +127,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("security") view=settings::ui::SecurityPage/>
                         <Route path=path!("team") view=team::ui::TeamPage/>
                         <Route path=path!("audit") view=settings::ui::AuditPage/>
+                        <Route path=path!("fields") view=crm::records::ui::CustomFieldsPage/>
                     </ParentRoute>
                 </ParentRoute>
             </Routes>

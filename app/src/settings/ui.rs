@@ -28,6 +28,7 @@ pub fn SettingsLayout() -> impl IntoView {
     if viewer.can(Permission::TenantSettings) {
         links.push(("/settings/workspace", "settings.workspace"));
         links.push(("/settings/security", "settings.security"));
+        links.push(("/settings/fields", "settings.fields"));
     }
     if viewer.can(Permission::TeamView) {
         links.push(("/settings/team", "settings.team"));

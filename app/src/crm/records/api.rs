@@ -47,7 +47,10 @@ pub async fn save_record(
     tags: Option<String>,
     company: Option<String>,
     expected_close_on: Option<String>,
+    /// Custom fields by key, sent as `custom[key]=value`.
+    custom: Option<std::collections::HashMap<String, String>>,
 ) -> Result<Uuid, AppError> {
+    let custom = custom.unwrap_or_default();
     let fields: Vec<(String, String)> = [
         ("name", name),
         ("email", email),
@@ -73,12 +76,12 @@ pub async fn save_record(
         let entity = Entity::parse(&entity)
             .ok_or_else(|| AppError::field("entity", env.t("records.not_found")))?;
         match id.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            None => super::ssr::create(&env, entity, &fields).await,
+            None => super::ssr::create(&env, entity, &fields, &custom).await,
             Some(id) => {
                 let id = id
                     .parse()
                     .map_err(|_| AppError::NotFound(env.t("records.not_found")))?;
-                super::ssr::update(&env, entity, id, &fields).await?;
+                super::ssr::update(&env, entity, id, &fields, &custom).await?;
                 Ok(id)
             }
         }
@@ -160,4 +163,34 @@ pub async fn create_list(
 #[server]
 pub async fn search_records(q: String) -> Result<SearchHits, AppError> {
     respond(async { super::ssr::search(&env()?, &q).await }).await
+}
+
+#[server]
+pub async fn get_custom_fields() -> Result<Vec<CustomField>, AppError> {
+    respond(async { super::ssr::list_custom_fields(&env()?).await }).await
+}
+
+#[server]
+pub async fn add_custom_field(
+    entity: String,
+    key: String,
+    label: String,
+    kind: String,
+    options: Option<String>,
+    required: Option<String>,
+) -> Result<Uuid, AppError> {
+    let input = super::ssr::NewCustomField {
+        entity,
+        key,
+        label,
+        kind,
+        options: options.unwrap_or_default(),
+        required: required.is_some(),
+    };
+    respond(async { super::ssr::add_custom_field(&env()?, &input).await }).await
+}
+
+#[server]
+pub async fn remove_custom_field(id: Uuid) -> Result<(), AppError> {
+    respond(async { super::ssr::remove_custom_field(&env()?, id).await }).await
 }

@@ -69,6 +69,8 @@ pub struct RecordPage {
 pub struct RecordDetail {
     pub entity: Entity,
     pub row: RecordRow,
+    /// The tenant's custom fields for this kind of record, with this record's values.
+    pub custom: Vec<(CustomField, String)>,
     /// Editable facts by field name (title, source, domain, ...), as text.
     pub facts: Vec<(String, String)>,
     pub related: Vec<Link>,
@@ -147,3 +149,18 @@ pub fn entity_from_path(area: &str) -> Option<Entity> {
         _ => None,
     }
 }
+
+/// A field a tenant added to one kind of record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomField {
+    pub id: Uuid,
+    pub entity: Entity,
+    pub key: String,
+    pub label: String,
+    /// TEXT, NUMBER, DATE or SELECT.
+    pub kind: String,
+    pub options: Vec<String>,
+    pub required: bool,
+}
+
+pub const CUSTOM_KINDS: [&str; 4] = ["TEXT", "NUMBER", "DATE", "SELECT"];
