@@ -18,6 +18,10 @@ async function addDeal(page: Page, name: string, amount: string) {
   await expect(card(page, name)).toBeVisible();
 }
 
+// Wide enough for all six columns: a drop target scrolled into view mid-drag cancels
+// the drag in Chromium.
+test.use({ viewport: { width: 2200, height: 1000 } });
+
 test('build a pipeline, drag and key cards across it, and see it persist', async ({ page, browser }) => {
   await signIn(page, 'owner@demo.leadline.test');
   await page.goto('/pipeline');

@@ -6,6 +6,7 @@ pub mod dashboard;
 pub mod model;
 pub mod money;
 pub mod records;
+pub mod research;
 
 #[cfg(feature = "ssr")]
 pub mod access;

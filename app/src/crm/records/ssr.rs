@@ -162,7 +162,7 @@ pub async fn list(
 }
 
 /// The record's owner, if the record exists in the tenant and is in the viewer's scope.
-async fn check_visible(
+pub async fn check_visible(
     env: &Env,
     tx: &mut Tx,
     scope: &Scope,

@@ -76,6 +76,8 @@ fn RecordsTable(entity: Entity) -> impl IntoView {
     );
     let lists = Resource::new(move || reload.get(), move |_| get_lists(entity));
     let show_new = RwSignal::new(false);
+    // Outlives the table, which re-renders after every bulk action.
+    let notice = RwSignal::new(None::<String>);
     view! {
         <PageHeader title=tr(&entity_key(entity, "title"))>
             {(entity != Entity::Deal).then(|| view! {
@@ -90,7 +92,7 @@ fn RecordsTable(entity: Entity) -> impl IntoView {
                 match page.await {
                     Ok(first) => {
                         let (filter, sort) = view_state.get_untracked();
-                        view! { <TableView entity first filter sort lists reload/> }.into_any()
+                        view! { <TableView entity first filter sort lists reload notice/> }.into_any()
                     }
                     Err(error) => view! { <LoadError error/> }.into_any(),
                 }
@@ -107,6 +109,7 @@ fn TableView(
     sort: Sort,
     lists: Vec<ListRef>,
     reload: RwSignal<u32>,
+    notice: RwSignal<Option<String>>,
 ) -> impl IntoView {
     let RecordPage {
         rows,
@@ -116,7 +119,6 @@ fn TableView(
     let rows = RwSignal::new(rows);
     let next = RwSignal::new(next);
     let selected = RwSignal::new(Vec::<Uuid>::new());
-    let notice = RwSignal::new(None::<String>);
     let confirm_delete = RwSignal::new(false);
     let path = format!("/{}", area(entity));
     let has_status = matches!(entity, Entity::Lead | Entity::Deal);
@@ -511,7 +513,10 @@ fn RecordView(detail: RecordDetail, saved: RwSignal<u32>) -> impl IntoView {
                     }}
                 </Card>
             </div>
-            <Timeline entity id/>
+            <div>
+                <Timeline entity id/>
+                {(entity == Entity::Lead).then(|| view! { <crate::crm::research::LeadResearch lead_id=id/> })}
+            </div>
         </div>
     }
 }
