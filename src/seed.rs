@@ -75,8 +75,10 @@ pub async fn demo_if_empty(pools: &Pools) -> Result<(), String> {
         .execute(&mut *tx)
         .await
         .map_err(|e| e.to_string())?;
+    let mut ids = vec![owner_id];
     for (email, name, role) in &DEMO_USERS[1..] {
         let user_id = new_id();
+        ids.push(user_id);
         sqlx::query("INSERT INTO users (id, email, name, password_hash, last_tenant_id) VALUES ($1, $2, $3, $4, $5)")
             .bind(user_id)
             .bind(email)
@@ -91,15 +93,96 @@ pub async fn demo_if_empty(pools: &Pools) -> Result<(), String> {
             .bind(tenant_id)
             .bind(user_id)
             .bind(role)
-            .bind((*role == "SALES").then_some(owner_id))
+            // The rep reports to the manager, who then sees the rep's records.
+            .bind((*role == "SALES").then(|| ids[2]))
             .execute(&mut *tx)
             .await
             .map_err(|e| e.to_string())?;
+    }
+    sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
+        .bind(tenant_id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (sales, manager) = (ids[3], ids[2]);
+    for sql in DEMO_CRM {
+        sqlx::query(sql)
+            .bind(tenant_id)
+            .bind(owner_id)
+            .bind(sales)
+            .bind(manager)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| format!("demo CRM data: {e}"))?;
     }
     tx.commit().await.map_err(|e| e.to_string())?;
     print_demo_logins();
     Ok(())
 }
+
+/// Companies, contacts, leads, deals and a few activities for the demo tenant, so the
+/// board, tables and dashboard have something to show on a first run.
+const DEMO_CRM: [&str; 6] = [
+    "INSERT INTO companies (tenant_id, id, name, domain, industry, city, country, owner_id)
+     SELECT $1, gen_random_uuid(), c.name, c.domain, 'Real estate', c.city, 'EG', $2
+       FROM (VALUES ('Nile Towers Developments', 'niletowers.example', 'Cairo'),
+                    ('Delta Homes', 'deltahomes.example', 'Mansoura'),
+                    ('Zamalek Estates', 'zamalek.example', 'Cairo'),
+                    ('شركة الإسكندرية للاستثمار', 'alex-invest.example', 'Alexandria')) AS c (name, domain, city)",
+    "INSERT INTO contacts (tenant_id, id, full_name, email, phone_e164, title, company_id, owner_id)
+     SELECT $1, gen_random_uuid(), c.name, c.email, c.phone, c.title,
+            (SELECT id FROM companies WHERE tenant_id = $1 AND name = c.company),
+            CASE WHEN c.mine THEN $3 ELSE $4 END
+       FROM (VALUES ('Mona Zaki', 'mona@niletowers.example', '+201001234567', 'Procurement lead', 'Nile Towers Developments', true),
+                    ('Omar Sherif', 'omar@deltahomes.example', '+201112223344', 'CEO', 'Delta Homes', true),
+                    ('محمد عبد الله', 'mohamed@alex-invest.example', '+201223334455', 'مدير الاستثمار', 'شركة الإسكندرية للاستثمار', false),
+                    ('Yasmine Fouad', 'yasmine@zamalek.example', '+201005556677', 'Head of sales', 'Zamalek Estates', true),
+                    ('نور حسن', 'nour@example.com', '+201006667788', 'مشترية', NULL, false),
+                    ('Hany Salama', 'hany@example.com', '+201007778899', 'Investor', NULL, true)) AS c (name, email, phone, title, company, mine)",
+    "INSERT INTO leads (tenant_id, id, name, email, phone_e164, source, status, score, tags, owner_id, contact_id, company_id)
+     SELECT $1, gen_random_uuid(), l.name, l.email, l.phone, l.source, l.status, l.score, l.tags,
+            CASE WHEN l.mine THEN $3 ELSE $4 END,
+            (SELECT id FROM contacts WHERE tenant_id = $1 AND full_name = l.name),
+            (SELECT company_id FROM contacts WHERE tenant_id = $1 AND full_name = l.name)
+       FROM (VALUES ('Mona Zaki', 'mona@niletowers.example', '+201001234567', 'Website', 'QUALIFIED', 82, ARRAY['bulk', 'cairo'], true),
+                    ('Omar Sherif', 'omar@deltahomes.example', '+201112223344', 'Referral', 'CONTACTED', 64, ARRAY['delta'], true),
+                    ('محمد عبد الله', 'mohamed@alex-invest.example', '+201223334455', 'Facebook', 'PROSPECTED', 48, ARRAY['alex', 'vip'], false),
+                    ('Yasmine Fouad', 'yasmine@zamalek.example', '+201005556677', 'Exhibition', 'NEW', 30, ARRAY['zamalek'], true),
+                    ('نور حسن', 'nour@example.com', '+201006667788', 'WhatsApp', 'NEW', 22, ARRAY[]::text[], false),
+                    ('Hany Salama', 'hany@example.com', '+201007778899', 'Website', 'LOST', 10, ARRAY['investor'], true)) AS l (name, email, phone, source, status, score, tags, mine)",
+    "INSERT INTO deals (tenant_id, id, pipeline_id, stage_id, name, amount_minor, currency, probability, owner_id,
+                        contact_id, company_id, lead_id, status, lost_reason, position, stage_entered_at, closed_at, tags)
+     SELECT $1, gen_random_uuid(), s.pipeline_id, s.id, d.name, d.amount::bigint * 100, 'EGP', s.probability,
+            CASE WHEN d.mine THEN $3 ELSE $4 END,
+            (SELECT id FROM contacts WHERE tenant_id = $1 AND full_name = d.contact),
+            (SELECT company_id FROM contacts WHERE tenant_id = $1 AND full_name = d.contact),
+            (SELECT id FROM leads WHERE tenant_id = $1 AND name = d.contact),
+            s.kind, CASE WHEN s.kind = 'LOST' THEN 'Chose a competitor' END,
+            d.n * 1024, now() - d.age * interval '1 day',
+            CASE WHEN s.kind <> 'OPEN' THEN now() - interval '2 days' END, d.tags
+       FROM (VALUES (1, 'Nile Towers — 40 units', 'Mona Zaki', 'Proposal', 96000000, 5, true, ARRAY['bulk']),
+                    (2, 'Delta Homes show flat', 'Omar Sherif', 'Contact', 3500000, 2, true, ARRAY[]::text[]),
+                    (3, 'فيلا الساحل الشمالي', 'محمد عبد الله', 'Negotiation', 18500000, 9, false, ARRAY['vip']),
+                    (4, 'Zamalek penthouse', 'Yasmine Fouad', 'Lead', 27000000, 1, true, ARRAY['vip']),
+                    (5, 'شقة التجمع الخامس', 'نور حسن', 'Lead', 4200000, 3, false, ARRAY[]::text[]),
+                    (6, 'New Capital offices', 'Hany Salama', 'Lost', 12000000, 20, true, ARRAY[]::text[]),
+                    (7, 'Maadi duplex', 'Omar Sherif', 'Closed', 6800000, 4, true, ARRAY[]::text[]),
+                    (8, 'Sheikh Zayed villa', 'Mona Zaki', 'Contact', 15500000, 6, false, ARRAY[]::text[])) AS d (n, name, contact, stage, amount, age, mine, tags)
+       JOIN stages s ON s.tenant_id = $1 AND s.name = d.stage",
+    "INSERT INTO activities (tenant_id, id, kind, deal_id, lead_id, actor_id, subject, body, data, occurred_at)
+     SELECT $1, gen_random_uuid(), a.kind, d.id, d.lead_id, $3, a.subject, a.body, a.data::jsonb, now() - a.ago * interval '1 hour'
+       FROM (VALUES ('Nile Towers — 40 units', 'CALL', 'Intro call', 'Wants 40 units in two phases.', '{\"duration_minutes\": 18, \"outcome\": \"Interested\"}', 30),
+                    ('Nile Towers — 40 units', 'NOTE', NULL, 'Sent the payment plan; waiting for their board.', '{}', 6),
+                    ('Zamalek penthouse', 'MEETING', 'Viewing', 'Loved the terrace, asked about parking.', '{}', 20),
+                    ('Delta Homes show flat', 'NOTE', NULL, 'Prefers a ground floor unit.', '{}', 3)) AS a (deal, kind, subject, body, data, ago)
+       JOIN deals d ON d.tenant_id = $1 AND d.name = a.deal",
+    "INSERT INTO activities (tenant_id, id, kind, deal_id, actor_id, assignee_id, subject, due_at)
+     SELECT $1, gen_random_uuid(), 'TASK', d.id, $3, $3, t.subject, now() + t.due * interval '1 hour'
+       FROM (VALUES ('Nile Towers — 40 units', 'Send the revised contract', -20),
+                    ('Zamalek penthouse', 'Book a second viewing', 4),
+                    ('Delta Homes show flat', 'Call back about ground floor', 50)) AS t (deal, subject, due)
+       JOIN deals d ON d.tenant_id = $1 AND d.name = t.deal",
+];
 
 fn print_demo_logins() {
     println!(

@@ -46,6 +46,9 @@ pub fn BoardPage() -> impl IntoView {
     });
     let filter = filter_from_query();
     let reload = RwSignal::new(0_u32);
+    // Outlive the board view, which re-renders on every reload.
+    let notice = RwSignal::new(None::<String>);
+    let announcement = RwSignal::new(String::new());
     let board = Resource::new(
         move || (pipeline_id.get(), filter.get(), reload.get()),
         |(id, filter, _)| get_board(id, filter),
@@ -54,7 +57,7 @@ pub fn BoardPage() -> impl IntoView {
         <Transition fallback=|| view! { <PageHeader title=tr("nav.pipeline")/><Skeleton lines=6/> }>
             {move || Suspend::new(async move {
                 match board.await {
-                    Ok(board) => view! { <BoardView board filter=filter.get_untracked() reload/> }.into_any(),
+                    Ok(board) => view! { <BoardView board filter=filter.get_untracked() reload notice announcement/> }.into_any(),
                     Err(AppError::NotFound(msg)) => view! {
                         <PageHeader title=tr("nav.pipeline")/>
                         <div class="empty-state"><p>{msg}</p></div>
@@ -81,7 +84,13 @@ struct PendingLost {
 }
 
 #[component]
-fn BoardView(board: Board, filter: BoardFilter, reload: RwSignal<u32>) -> impl IntoView {
+fn BoardView(
+    board: Board,
+    filter: BoardFilter,
+    reload: RwSignal<u32>,
+    notice: RwSignal<Option<String>>,
+    announcement: RwSignal<String>,
+) -> impl IntoView {
     let Board {
         pipelines,
         pipeline,
@@ -92,9 +101,9 @@ fn BoardView(board: Board, filter: BoardFilter, reload: RwSignal<u32>) -> impl I
     let columns = RwSignal::new(columns);
     let dragging = RwSignal::new(None::<Uuid>);
     let drop_spot = RwSignal::new(None::<DropSpot>);
-    let notice = RwSignal::new(None::<String>);
-    let announcement = RwSignal::new(String::new());
     let lost = RwSignal::new(None::<PendingLost>);
+    // Moves on their way to the server: their own echo must not reload the board.
+    let in_flight = RwSignal::new(Vec::<Uuid>::new());
     let show_new = RwSignal::new(false);
     let focus_after_move = RwSignal::new(None::<Uuid>);
     let pipeline_id = pipeline.id;
@@ -126,6 +135,7 @@ fn BoardView(board: Board, filter: BoardFilter, reload: RwSignal<u32>) -> impl I
             &[("deal", card.name.clone()), ("stage", stage_name)],
         ));
         notice.set(None);
+        in_flight.update(|f| f.push(deal_id));
         spawn_local(async move {
             let change = DealMove {
                 deal_id,
@@ -134,7 +144,9 @@ fn BoardView(board: Board, filter: BoardFilter, reload: RwSignal<u32>) -> impl I
                 after_id: spot.after_id,
                 lost_reason,
             };
-            match move_deal(change).await {
+            let result = move_deal(change).await;
+            in_flight.update(|f| f.retain(|d| *d != deal_id));
+            match result {
                 Ok(saved) => columns.update(|cols| replace_card(cols, saved)),
                 Err(err) => {
                     columns.set(before);
@@ -175,7 +187,7 @@ fn BoardView(board: Board, filter: BoardFilter, reload: RwSignal<u32>) -> impl I
 
     #[cfg(feature = "hydrate")]
     {
-        live::follow(pipeline_id, columns, reload);
+        live::follow(pipeline_id, columns, in_flight, reload);
         Effect::new(move || {
             if let Some(id) = focus_after_move.get() {
                 columns.track();
@@ -634,7 +646,12 @@ mod live {
 
     /// Reloads the board when a deal changes that this board does not already show in
     /// that version (its own moves come back too, and are skipped).
-    pub fn follow(pipeline_id: Uuid, columns: RwSignal<Vec<Column>>, reload: RwSignal<u32>) {
+    pub fn follow(
+        pipeline_id: Uuid,
+        columns: RwSignal<Vec<Column>>,
+        in_flight: RwSignal<Vec<Uuid>>,
+        reload: RwSignal<u32>,
+    ) {
         let Ok(source) = web_sys::EventSource::new(&format!("/events/pipelines/{pipeline_id}"))
         else {
             return;
@@ -652,7 +669,7 @@ mod live {
                         .flat_map(|c| c.cards.iter())
                         .any(|c| c.id == change.d && c.version >= change.v)
                 });
-                if !known {
+                if !known && !in_flight.with_untracked(|f| f.contains(&change.d)) {
                     reload.update(|n| *n += 1);
                 }
             });
