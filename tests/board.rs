@@ -495,3 +495,81 @@ async fn open_boards_hear_about_moves_in_their_tenant_only() {
     let res = app.get(&anon, &path(&b_ada)).await;
     assert!(res.status().is_redirection());
 }
+
+#[tokio::test]
+async fn admins_rename_reorder_add_and_remove_stages() {
+    use app::crm::board::stages::SaveStages;
+    let app = TestApp::spawn().await;
+    let owner = app.signup("Ada", "ada@example.com", "Acme").await;
+    let rep = app
+        .invite_and_join(&owner, "rep@example.com", "SALES")
+        .await;
+    let b = board(&app, &owner, json!({})).await;
+    new_deal(&app, &owner, &b, "Stays", "1", &[]).await;
+    let pipeline = b["pipeline"]["id"].clone();
+    let edit = |c: &Value| json!({ "id": c["stage"]["id"], "name": c["stage"]["name"], "color": c["stage"]["color"], "kind": c["stage"]["kind"], "probability": c["stage"]["probability"] });
+    let cols: Vec<Value> = b["columns"].as_array().unwrap().iter().map(edit).collect();
+
+    // Removing "Lead", which holds a deal, is refused with the count.
+    let without_lead: Vec<Value> = cols[1..].to_vec();
+    let (status, body) = app
+        .call_json::<SaveStages>(
+            &owner,
+            &json!({ "pipeline_id": pipeline, "stages": without_lead }),
+        )
+        .await;
+    assert_eq!(
+        (status, error_field(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("stages")),
+        "{body}"
+    );
+    assert!(body.to_string().contains('1'), "{body}");
+
+    let (status, _) = app
+        .call_json::<SaveStages>(&rep, &json!({ "pipeline_id": pipeline, "stages": cols }))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Rename Lead, swap Contact and Proposal, drop Negotiation, add Site visit.
+    let mut next = vec![
+        cols[0].clone(),
+        cols[2].clone(),
+        cols[1].clone(),
+        cols[4].clone(),
+        cols[5].clone(),
+    ];
+    next[0]["name"] = json!("Inbound");
+    next.insert(1, json!({ "id": null, "name": "Site visit", "color": "#0ea5e9", "kind": "Open", "probability": 30 }));
+    let (status, body) = app
+        .call_json::<SaveStages>(&owner, &json!({ "pipeline_id": pipeline, "stages": next }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let b2 = board(&app, &owner, json!({})).await;
+    let names: Vec<&str> = b2["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["stage"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "Inbound",
+            "Site visit",
+            "Proposal",
+            "Contact",
+            "Closed",
+            "Lost"
+        ]
+    );
+    assert_eq!(column(&b2, "Inbound")["cards"][0]["name"], "Stays");
+
+    let (status, body) = app
+        .call_json::<SaveStages>(&owner, &json!({ "pipeline_id": pipeline, "stages": [{ "id": null, "name": "", "color": "#000000", "kind": "Open", "probability": 0 }] }))
+        .await;
+    assert_eq!(
+        (status, error_field(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("stage.0")),
+        "{body}"
+    );
+}

@@ -5,4 +5,5 @@ pub mod api;
 pub mod model;
 #[cfg(feature = "ssr")]
 pub mod ssr;
+pub mod stages;
 pub mod ui;

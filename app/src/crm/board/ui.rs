@@ -105,6 +105,7 @@ fn BoardView(
     // Moves on their way to the server: their own echo must not reload the board.
     let in_flight = RwSignal::new(Vec::<Uuid>::new());
     let show_new = RwSignal::new(false);
+    let edit_stages = RwSignal::new(false);
     let focus_after_move = RwSignal::new(None::<Uuid>);
     let pipeline_id = pipeline.id;
 
@@ -224,6 +225,7 @@ fn BoardView(
     let stage_options: Vec<StageInfo> =
         columns.with_untracked(|c| c.iter().map(|c| c.stage.clone()).collect());
     let filter_for_pages = filter.clone();
+    let stages_for_editor = stage_options.clone();
 
     view! {
         <PageHeader title=pipeline.name.clone()>
@@ -238,7 +240,12 @@ fn BoardView(
                        class:font-semibold=current aria-current=current.then_some("page")>{pl.name.clone()}</a>
                 }
             }).collect_view()}
-            {can_configure.then(|| view! { <NewPipeline/> })}
+            {can_configure.then(|| view! {
+                <NewPipeline/>
+                <button type="button" class="btn btn-ghost" data-testid="edit-stages"
+                        aria-expanded=move || edit_stages.get().to_string()
+                        on:click=move |_| edit_stages.update(|e| *e = !*e)>{tr("stages.edit")}</button>
+            })}
         </nav>
         <form method="get" action=base_path.clone() class="board-filters" role="search" aria-label=tr("board.filters")>
             <label class="sr-only" for="bf-q">{tr("board.filter_text")}</label>
@@ -259,6 +266,10 @@ fn BoardView(
             <button type="submit" class="btn btn-secondary">{tr("board.apply")}</button>
             {filtered.then(|| view! { <a class="btn btn-ghost" href=base_path.clone()>{tr("board.clear")}</a> })}
         </form>
+        {move || edit_stages.get().then(|| view! {
+            <super::stages::StageEditor pipeline_id stages=stages_for_editor.clone()
+                on_saved=move || reload.update(|n| *n += 1)/>
+        })}
         <p class="text-xs text-muted mb-2" id="board-help">{tr("board.keyboard_help")}</p>
         <Alert message=notice/>
         <div class="sr-only" role="status" aria-live="polite" data-testid="board-announcer">{move || announcement.get()}</div>
