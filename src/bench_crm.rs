@@ -110,46 +110,55 @@ const ACTIVITIES_SQL: &str = "INSERT INTO activities (tenant_id, id, kind, deal_
       FROM generate_series($2, $3) i,
            (SELECT array_agg(id) AS ids FROM deals WHERE tenant_id = $1) d";
 
+/// Fills the large tenant up to its target counts; resumes where an interrupted run
+/// stopped (each batch commits on its own).
 async fn seed_big(owner: &PgPool, tenant: Uuid, user: Uuid) -> Result<(), String> {
     let started = Instant::now();
-    println!("seeding the large tenant (once; reused on later runs)...");
-    let step = 200_000;
-    for from in (1..=CONTACTS).step_by(step as usize) {
-        in_tenant(
-            owner,
-            tenant,
-            CONTACTS_SQL,
-            (from, (from + step - 1).min(CONTACTS), user),
-        )
-        .await?;
-    }
-    println!(
-        "  {CONTACTS} contacts in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-    in_tenant(owner, tenant, DEALS_SQL, (1, DEALS, user)).await?;
-    println!(
-        "  {DEALS} deals in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-    // Ten activities per deal, spread evenly.
-    for from in (1..=ACTIVITIES).step_by(step as usize) {
-        in_tenant(
-            owner,
-            tenant,
-            ACTIVITIES_SQL,
-            (from, (from + step - 1).min(ACTIVITIES), user),
-        )
-        .await?;
-    }
-    println!(
-        "  {ACTIVITIES} activities in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-    sqlx::query("ANALYZE contacts, deals, activities")
-        .execute(owner)
+    let count = |table: &'static str| async move {
+        sqlx::query_scalar::<_, i64>(&format!(
+            "SELECT count(*) FROM {table} WHERE tenant_id = $1"
+        ))
+        .bind(tenant)
+        .fetch_one(owner)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())
+    };
+    let step = 200_000;
+    let mut seeded = false;
+    for (table, sql, target) in [
+        ("contacts", CONTACTS_SQL, CONTACTS),
+        ("deals", DEALS_SQL, DEALS),
+        ("activities", ACTIVITIES_SQL, ACTIVITIES),
+    ] {
+        let mut have = count(table).await?;
+        while have < target {
+            if !seeded {
+                println!("seeding the large tenant (once; reused on later runs)...");
+                seeded = true;
+            }
+            let to = (have + step).min(target);
+            in_tenant(owner, tenant, sql, (have + 1, to, user)).await?;
+            have = to;
+            println!(
+                "  {table}: {have} ({:.1} s)",
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    if seeded {
+        sqlx::query("VACUUM ANALYZE contacts")
+            .execute(owner)
+            .await
+            .map_err(|e| e.to_string())?;
+        sqlx::query("VACUUM ANALYZE deals")
+            .execute(owner)
+            .await
+            .map_err(|e| e.to_string())?;
+        sqlx::query("VACUUM ANALYZE activities")
+            .execute(owner)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
     Ok(())
 }
 
@@ -242,11 +251,9 @@ async fn plan(app: &PgPool, tenant: Uuid, sql: &str) -> Result<Vec<String>, Stri
 pub async fn run(database: &Database, router: &Router) -> Result<(), String> {
     let pools = &database.pools;
     let db = Db::new(pools.app.clone());
-    let (big_user, big_tenant, fresh) =
+    let (big_user, big_tenant, _) =
         workspace(&db, &pools.owner, BIG_EMAIL, "Bench CRM Large").await?;
-    if fresh {
-        seed_big(&pools.owner, big_tenant, big_user).await?;
-    }
+    seed_big(&pools.owner, big_tenant, big_user).await?;
     let (small_user, small_tenant, fresh_small) =
         workspace(&db, &pools.owner, SMALL_EMAIL, "Bench CRM Small").await?;
     if fresh_small {
