@@ -120,7 +120,7 @@ async fn grant(owner: &PgPool, role: &str) -> Result<(), String> {
         format!("REVOKE UPDATE, DELETE, TRUNCATE ON audit_logs FROM {role}"),
         format!("REVOKE INSERT, UPDATE, DELETE ON plans, feature_flags FROM {role}"),
         format!(
-            "GRANT EXECUTE ON FUNCTION auth_login_lookup(text), invite_lookup(bytea), claim_job() TO {role}"
+            "GRANT EXECUTE ON FUNCTION auth_login_lookup(text), invite_lookup(bytea), claim_job(), search_ids(text, text[], integer) TO {role}"
         ),
     ];
     for sql in statements {

@@ -75,16 +75,27 @@ impl Scope {
     }
 }
 
+/// Matches a text search considers at most; the table then sorts and pages them.
+pub const SEARCH_CANDIDATES: i64 = 1000;
+
 /// Appends the view filters of `filter` for a table of `entity` aliased `r`.
 pub fn push_filter(qb: &mut QueryBuilder<'_, Postgres>, entity: Entity, filter: &RecordFilter) {
-    // Every word must match, as a substring or a close word (typos); both are served
-    // by the trigram index.
-    for word in filter.q.split_whitespace().take(5) {
-        qb.push(" AND (r.search LIKE '%' || search_norm(")
-            .push_bind(word.to_string())
-            .push(") || '%' OR search_norm(")
-            .push_bind(word.to_string())
-            .push(") <% r.search)");
+    // Every word must match, as a substring or a close word (typos). The candidates
+    // come from `search_ids()`, which can use the trigram index where a query under RLS
+    // cannot (migrations/0004_search.sql).
+    let words: Vec<String> = filter
+        .q
+        .split_whitespace()
+        .take(5)
+        .map(str::to_string)
+        .collect();
+    if !words.is_empty() {
+        qb.push(format_args!(
+            " AND r.id IN (SELECT search_ids('{}', ",
+            entity.table()
+        ))
+        .push_bind(words)
+        .push(format_args!(", {SEARCH_CANDIDATES}))"));
     }
     if let Some(owner) = filter.owner {
         qb.push(" AND r.owner_id = ").push_bind(owner);
