@@ -367,9 +367,10 @@ pub async fn run(database: &Database, router: &Router) -> Result<(), String> {
         ("board column page", "SELECT id FROM deals r WHERE r.tenant_id = $1 AND r.stage_id = (SELECT id FROM stages WHERE tenant_id = $1 ORDER BY position LIMIT 1) ORDER BY r.position, r.id LIMIT 26"),
         ("contacts newest", "SELECT id FROM contacts r WHERE r.tenant_id = $1 ORDER BY r.created_at DESC, r.id DESC LIMIT 51"),
         ("contacts by name", "SELECT id FROM contacts r WHERE r.tenant_id = $1 ORDER BY r.full_name, r.id LIMIT 51"),
-        ("deal timeline", "SELECT id FROM activities a WHERE a.tenant_id = $1 AND a.deal_id = (SELECT id FROM deals WHERE tenant_id = $1 LIMIT 1) ORDER BY a.occurred_at DESC, a.id DESC LIMIT 31"),
+        ("deal timeline", "SELECT id FROM activities a WHERE a.tenant_id = $1 AND a.deal_id = 'DEAL'::uuid ORDER BY a.occurred_at DESC, a.id DESC LIMIT 31"),
     ] {
-        let lines = plan(&pools.app, big_tenant, sql).await?;
+        let sql = sql.replace("DEAL", &deal.to_string());
+        let lines = plan(&pools.app, big_tenant, &sql).await?;
         let seq = lines.iter().any(|l| l.contains("Seq Scan on deals") || l.contains("Seq Scan on contacts") || l.contains("Seq Scan on activities"));
         let index = lines
             .iter()
