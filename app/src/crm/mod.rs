@@ -1,6 +1,7 @@
 //! CRM core: companies, contacts, leads, pipelines and deals, the activity timeline,
 //! tasks, lists, import and export.
 
+pub mod import;
 pub mod model;
 
 #[cfg(feature = "ssr")]
