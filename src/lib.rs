@@ -4,6 +4,7 @@ pub mod bench;
 pub mod bootstrap;
 pub mod config;
 pub mod embedded_pg;
+pub mod jobs;
 pub mod metrics;
 pub mod seed;
 pub mod session_store;
