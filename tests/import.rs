@@ -575,8 +575,11 @@ async fn a_sales_export_holds_only_what_they_may_see() {
 async fn mistakes_get_a_reason_not_a_crash() {
     let app = TestApp::spawn().await;
     let owner = app.signup("Ada", "ada@example.com", "Acme").await;
+    let (status, err) = upload(&app, &owner, "CONTACT", "", Vec::new()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    assert!(error_text(&err).contains("Choose a CSV file"), "{err}");
     let cases: Vec<(&str, Vec<u8>, &str, &str)> = vec![
-        ("CONTACT", Vec::new(), "file", "Choose a CSV file"),
+        ("CONTACT", Vec::new(), "file", "empty"),
         ("CONTACT", b"name,email\r\n".to_vec(), "file", "no rows"),
         ("CONTACT", b" \n\n".to_vec(), "file", "empty"),
         (

@@ -195,7 +195,13 @@ pub async fn upload(
     let locale = env.locale();
     let entity = importable(locale, entity)?;
     if bytes.is_empty() {
-        return Err(AppError::field("file", t(locale, "import.error.no_file")));
+        // No name either: nothing was chosen at all.
+        let key = if file_name.trim().is_empty() {
+            "import.error.no_file"
+        } else {
+            "import.error.empty"
+        };
+        return Err(AppError::field("file", t(locale, key)));
     }
     if bytes.len() > MAX_UPLOAD_BYTES {
         return Err(too_large(locale));

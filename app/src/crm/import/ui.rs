@@ -266,7 +266,7 @@ fn MappingStep(info: UploadInfo, upload: RwSignal<Option<UploadInfo>>) -> impl I
             </div>
             {info.remembered.then(|| view! { <p class="text-sm text-muted mb-2">{tr("import.remembered")}</p> })}
             <div class="table-wrap">
-                <table class="table" aria-describedby="mapping-error">
+                <table class="table">
                     <thead><tr>
                         <th scope="col">{tr("import.column")}</th>
                         <th scope="col">{tr("import.example")}</th>
@@ -464,7 +464,7 @@ pub fn JobPage() -> impl IntoView {
         },
     );
     poll_while(
-        move || matches!(job.get_untracked(), Some(Ok(j)) if j.state.active()),
+        move || matches!(job.try_get_untracked(), Some(Some(Ok(j))) if j.state.active()),
         tick,
     );
     view! {
@@ -576,21 +576,27 @@ pub fn ExportButton(entity: Entity, #[prop(into)] filter: Signal<RecordFilter>) 
             }
         }
     });
-    let active = move || matches!(job.get_untracked(), Some(Some(Ok(j))) if j.state.active());
+    let active =
+        move || matches!(job.try_get_untracked(), Some(Some(Some(Ok(j)))) if j.state.active());
     poll_while(active, tick);
     let busy =
         move || start.pending().get() || matches!(job.get(), Some(Some(Ok(j))) if j.state.active());
+    // A file made for other filters than the view's current ones is not offered.
+    let exported_for = RwSignal::new(None::<RecordFilter>);
+    let current = move || filter.with(|f| exported_for.with(|e| e.as_ref() == Some(f)));
     let label = tf(l, "export.button", &[("entity", entity_name(l, entity))]);
     view! {
         <div class="flex flex-wrap items-center gap-2" data-testid=format!("export-{}", entity.table())>
             <button type="button" class="btn btn-secondary" disabled=busy aria-busy=move || busy().then_some("true")
                     on:click=move |_| {
-                        start.dispatch(StartExport { entity, filter: filter.get_untracked() });
+                        let filter = filter.get_untracked();
+                        exported_for.set(Some(filter.clone()));
+                        start.dispatch(StartExport { entity, filter });
                     }>
                 {label}
             </button>
             <span class="text-sm" role="status" aria-live="polite">
-                {move || match (started.get(), job.get()) {
+                {move || match (started.get().filter(|_| current()), job.get().filter(|_| current())) {
                     (Some(Err(e)), _) | (_, Some(Some(Err(e)))) => view! { <span class="text-danger">{e.to_string()}</span> }.into_any(),
                     (_, Some(Some(Ok(j)))) if j.state == JobState::Done => view! {
                         <a class="link" href=download_path(j.id, "output") download="" data-testid="export-download">
