@@ -167,6 +167,10 @@ async fn a_file_with_bad_rows_imports_the_good_ones() {
         preview["rows"][1]["line"], 4,
         "the quoted newline took a line"
     );
+    assert_eq!(
+        preview["rows"][3]["values"][1], "not-an-email",
+        "a failing row shows what the file says"
+    );
 
     let (status, id) = call_json::<StartImport>(
         &app,

@@ -113,7 +113,7 @@ impl Values {
 }
 
 impl RowRules<'_> {
-    /// The row's values, or every reason it cannot be imported, joined.
+    /// The row's values, or every reason it cannot be imported.
     pub fn check(&self, row: &Row) -> Result<Values, String> {
         let locale = self.locale;
         let mut errors = Vec::new();
@@ -220,7 +220,8 @@ impl RowRules<'_> {
         if errors.is_empty() {
             Ok(v)
         } else {
-            Err(errors.join("; "))
+            // Each message is a sentence of its own.
+            Err(errors.join(" "))
         }
     }
 }

@@ -408,14 +408,12 @@ pub async fn preview(env: &Env, plan: ImportPlan) -> Result<Preview, AppError> {
         .zip(planned)
         .map(|(row, planned)| PreviewRow {
             line: row.line,
+            // A row that fails shows what the file says, so the member sees what to fix.
             values: fields
                 .iter()
-                .map(|f| {
-                    planned
-                        .values
-                        .as_ref()
-                        .and_then(|v| v.text(*f))
-                        .unwrap_or_default()
+                .map(|f| match &planned.values {
+                    Some(v) => v.text(*f).unwrap_or_default(),
+                    None => raw_value(row, &plan.mapping, *f),
                 })
                 .collect(),
             outcome: planned.outcome,
@@ -423,6 +421,24 @@ pub async fn preview(env: &Env, plan: ImportPlan) -> Result<Preview, AppError> {
         })
         .collect();
     Ok(Preview { fields, rows })
+}
+
+/// The cells of `row` mapped to `field` as the file has them (first and last names
+/// joined for the name).
+fn raw_value(row: &Row, mapping: &[Option<Field>], field: Field) -> String {
+    let wanted: &[Field] = match field {
+        Field::Name if !mapping.contains(&Some(Field::Name)) => {
+            &[Field::FirstName, Field::LastName]
+        }
+        _ => &[field],
+    };
+    wanted
+        .iter()
+        .filter_map(|f| mapping.iter().position(|m| *m == Some(*f)))
+        .map(|i| row.cell(i))
+        .filter(|c| !c.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Queues a draft with its mapping and duplicate rule, and remembers the mapping.
