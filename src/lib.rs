@@ -6,6 +6,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod embedded_pg;
 pub mod events;
+pub mod jobs;
 pub mod metrics;
 pub mod seed;
 pub mod session_store;

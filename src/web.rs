@@ -3,12 +3,14 @@
 
 use crate::metrics::Metrics;
 use crate::session_store::PgSessionStore;
-use app::auth::model::PageContext;
+use app::auth::model::{PageContext, Permission};
+use app::crm::import::ssr::{self as import, MAX_UPLOAD_BYTES};
 use app::db::Db;
+use app::error::AppError;
 use app::i18n::Locale;
-use app::request::{AppConfig, RequestCtx};
+use app::request::{AppConfig, Env, RequestCtx};
 use axum::body::Body;
-use axum::extract::{ConnectInfo, FromRef, Request, State};
+use axum::extract::{ConnectInfo, FromRef, Path, Query, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -86,6 +88,8 @@ pub fn router(state: AppState) -> Router {
             "/events/pipelines/{id}",
             get(crate::events::pipeline_events),
         )
+        .route("/import/upload", post(import_upload))
+        .route("/jobs/{id}/download/{name}", get(job_download))
         .leptos_routes_with_handler(routes, get(render_handler))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
@@ -153,6 +157,119 @@ async fn render_handler(State(state): State<AppState>, req: Request<Body>) -> Re
         move || app::shell(options.clone()),
     );
     handler(State(state), req).await.into_response()
+}
+
+/// What a handler outside the server functions knows about its request.
+fn request_env(req: &Request) -> Result<Env, AppError> {
+    let ctx = req
+        .extensions()
+        .get::<RequestCtx>()
+        .cloned()
+        .ok_or_else(|| app::db::internal("request context missing"))?;
+    let session = req
+        .extensions()
+        .get::<Session>()
+        .cloned()
+        .ok_or_else(|| app::db::internal("session layer missing"))?;
+    Ok(Env { ctx, session })
+}
+
+/// An error as the JSON the app's error type reads, with its status.
+fn error_json(err: AppError) -> Response {
+    let status =
+        StatusCode::from_u16(err.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, axum::Json(err)).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct UploadQuery {
+    #[serde(default)]
+    entity: String,
+    #[serde(default)]
+    name: String,
+}
+
+/// A CSV file for import, sent as the raw request body (the browser's `fetch` with the
+/// `File` as body): no multipart parser, and the size limit holds while reading.
+async fn import_upload(Query(query): Query<UploadQuery>, req: Request) -> Response {
+    let env = match request_env(&req) {
+        Ok(env) => env,
+        Err(e) => return error_json(e),
+    };
+    // Who may upload is known before a byte of the body is read.
+    if let Err(e) = env.require(Permission::WorkspaceUse) {
+        return error_json(e);
+    }
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_UPLOAD_BYTES) {
+        return error_json(import::too_large(env.locale()));
+    }
+    let bytes = match axum::body::to_bytes(req.into_body(), MAX_UPLOAD_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(_) => return error_json(import::too_large(env.locale())),
+    };
+    match import::upload(&env, &query.entity, &query.name, &bytes).await {
+        Ok(info) => axum::Json(info).into_response(),
+        Err(e) => error_json(e),
+    }
+}
+
+/// A job's file (an import's failed rows, an export) as an attachment, to the member
+/// who started the job or an admin of its tenant; "not found" to everyone else.
+async fn job_download(Path((id, name)): Path<(String, String)>, req: Request) -> Response {
+    let env = match request_env(&req) {
+        Ok(env) => env,
+        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    };
+    let Ok(id) = uuid::Uuid::parse_str(&id) else {
+        return (StatusCode::NOT_FOUND, env.t("jobs.file_not_found")).into_response();
+    };
+    match import::download(&env, id, &name).await {
+        Ok((file_name, bytes)) => {
+            let disposition = HeaderValue::from_str(&attachment(&file_name))
+                .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
+            let headers = [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/csv; charset=utf-8"),
+                ),
+                (header::CONTENT_DISPOSITION, disposition),
+                (
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("private, no-store"),
+                ),
+            ];
+            (headers, bytes).into_response()
+        }
+        Err(e) => {
+            let status =
+                StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            (status, e.to_string()).into_response()
+        }
+    }
+}
+
+/// `Content-Disposition` for a download: an ASCII name for old clients and the real
+/// (often Arabic) name in RFC 5987 form for the rest.
+fn attachment(file_name: &str) -> String {
+    let ascii: String = file_name
+        .chars()
+        .map(|c| {
+            if (c.is_ascii_graphic() && c != '"' && c != '\\') || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!(
+        "attachment; filename=\"{ascii}\"; filename*=UTF-8''{}",
+        encode_component(file_name).replace('/', "%2F")
+    )
 }
 
 fn error_page(message: &str) -> Response {
@@ -358,6 +475,18 @@ mod tests {
             ("host", "a.test:3000")
         ])));
         assert!(same_site(&post(&[])));
+    }
+
+    #[test]
+    fn downloads_keep_their_arabic_names() {
+        assert_eq!(
+            attachment("عملاء.csv"),
+            "attachment; filename=\"_____.csv\"; filename*=UTF-8''%D8%B9%D9%85%D9%84%D8%A7%D8%A1.csv"
+        );
+        assert_eq!(
+            attachment("leads 2026.csv"),
+            "attachment; filename=\"leads 2026.csv\"; filename*=UTF-8''leads%202026.csv"
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Background work. Runs inside the server by default, or alone as `leadline worker`;
-//! any number of workers may run against one database.
+//! any number of workers may run against one database. The loops: the job runner
+//! (imports and exports) and the sweep of expired sessions.
 
 use crate::session_store::PgSessionStore;
 use sqlx::PgPool;
@@ -8,6 +9,7 @@ use std::time::Duration;
 const SWEEP_EVERY: Duration = Duration::from_secs(300);
 
 pub async fn run_until(pool: PgPool, shutdown: impl std::future::Future<Output = ()>) {
+    let jobs = crate::jobs::run(pool.clone());
     let store = PgSessionStore::new(pool);
     let sweep = async {
         let mut tick = tokio::time::interval(SWEEP_EVERY);
@@ -22,6 +24,7 @@ pub async fn run_until(pool: PgPool, shutdown: impl std::future::Future<Output =
     };
     tokio::select! {
         _ = sweep => {},
+        _ = jobs => {},
         _ = shutdown => {},
     }
 }

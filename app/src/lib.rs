@@ -118,6 +118,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("review") view=|| view! { <ComingSoon area="review"/> }/>
                     <Route path=path!("inventory") view=|| view! { <ComingSoon area="inventory"/> }/>
                     <Route path=path!("billing") view=|| view! { <ComingSoon area="billing"/> }/>
+                    <Route path=path!("import") view=crm::import::ui::ImportPage/>
+                    <Route path=path!("jobs/:id") view=crm::import::ui::JobPage/>
                     <ParentRoute path=path!("settings") view=settings::ui::SettingsLayout>
                         <Route path=path!("") view=settings::ui::ProfilePage/>
                         <Route path=path!("password") view=settings::ui::PasswordPage/>

@@ -3,6 +3,7 @@
 
 pub mod board;
 pub mod dashboard;
+pub mod import;
 pub mod model;
 pub mod money;
 pub mod records;

@@ -1,0 +1,107 @@
+import { test, expect, Page } from '@playwright/test';
+import { readFileSync } from 'fs';
+import { hydrated, signIn, unique } from './helpers';
+
+/** Serious and critical axe-core violations on the current page. */
+async function violations(page: Page) {
+  await page.addScriptTag({ path: require.resolve('axe-core/axe.min.js') });
+  const result = await page.evaluate(async () => (window as any).axe.run(document, { resultTypes: ['violations'] }));
+  return result.violations
+    .filter((v: any) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v: any) => `${v.id}: ${v.help} (${v.nodes.map((n: any) => n.target.join(' ')).slice(0, 3).join(', ')})`);
+}
+
+// The export checks that the imported people are in the file, so the two run in order.
+test.describe.serial('CSV import and export', () => {
+  const run = unique('imp');
+  const digits = (n: number) => String(Math.floor(Math.random() * 10 ** n)).padStart(n, '0');
+  const arabicName = `ليلى حسن ${run}`;
+
+  test('import contacts with bad rows, follow the job, download the failed rows', async ({ page }) => {
+    // Excel's "CSV UTF-8" with semicolons: BOM, CRLF, a cell over two lines, Arabic.
+    const csv =
+      '\ufeffName;Email;Phone;Notes\r\n' +
+      `${arabicName};laila-${run}@example.com;0100 ${digits(7)};"two\r\nlines"\r\n` +
+      `Omar ${run};omar-${run}@example.com;+1 415 555 ${digits(4)};\r\n` +
+      `;nobody-${run}@example.com;;no name\r\n` +
+      'Bad Email;not-an-email;;\r\n';
+    await signIn(page, 'owner@demo.leadline.test');
+    await page.goto('/import');
+    await hydrated(page);
+    expect(await violations(page), '/import').toEqual([]);
+    await page.getByLabel('What does the file hold?').selectOption('CONTACT');
+
+    // Uploading nothing says what to do, next to the field.
+    await page.getByRole('button', { name: 'Upload', exact: true }).click();
+    await expect(page.locator('#f-file-error')).toContainText('Choose a CSV file');
+
+    await page.getByLabel('CSV file').setInputFiles({
+      name: 'contacts.csv',
+      mimeType: 'text/csv',
+      buffer: Buffer.from(csv, 'utf8'),
+    });
+    await page.getByRole('button', { name: 'Upload', exact: true }).click();
+    await expect(page.getByTestId('upload-summary')).toContainText('4 rows');
+    await expect(page.locator('#map-0')).toHaveValue('name');
+    await expect(page.locator('#map-1')).toHaveValue('email');
+    await expect(page.locator('#map-2')).toHaveValue('phone');
+    await expect(page.locator('#map-3')).toHaveValue('');
+
+    const preview = page.getByTestId('preview');
+    await expect(preview.locator('tr[data-outcome="create"]')).toHaveCount(2);
+    await expect(preview.locator('tr[data-outcome="fail"]')).toHaveCount(2);
+    await expect(preview).toContainText('+20100');
+    await expect(preview).toContainText('Name is required.');
+    expect(await violations(page), 'mapping and preview').toEqual([]);
+
+    await page.getByLabel('Update the existing record').check();
+    await page.getByTestId('start-import').click();
+    await expect(page).toHaveURL(/\/jobs\/[0-9a-f-]{36}$/);
+    await expect(page.getByTestId('count-created')).toHaveText('2', { timeout: 30_000 });
+    await expect(page.getByTestId('count-failed')).toHaveText('2');
+    await expect(page.getByTestId('count-skipped')).toHaveText('0');
+    expect(await violations(page), 'job summary').toEqual([]);
+
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByTestId('errors-download').click(),
+    ]);
+    expect(download.suggestedFilename()).toBe('contacts-errors.csv');
+    const text = readFileSync(await download.path(), 'utf8');
+    expect(text.startsWith('\ufeff')).toBe(true);
+    const lines = text.slice(1).split('\r\n').filter((l) => l.length > 0);
+    expect(lines[0]).toBe('Name;Email;Phone;Notes;Line;Error');
+    expect(lines).toHaveLength(3);
+    expect(lines[1]).toBe(`;nobody-${run}@example.com;;no name;5;Name is required.`);
+    expect(lines[2]).toContain('not-an-email');
+    expect(lines[2]).toContain(';6;');
+    expect(lines[2]).toContain('is not an email address.');
+  });
+
+  test('export contacts and download the file', async ({ page }) => {
+    await signIn(page, 'owner@demo.leadline.test');
+    await page.goto('/import');
+    await hydrated(page);
+    const exporter = page.getByTestId('export-contacts');
+    await exporter.getByRole('button', { name: 'Export Contacts' }).click();
+    const link = exporter.getByTestId('export-download');
+    await expect(link).toBeVisible({ timeout: 30_000 });
+    const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
+    expect(download.suggestedFilename()).toMatch(/^contacts-[0-9-]+\.csv$/);
+    const text = readFileSync(await download.path(), 'utf8');
+    expect(text.startsWith('\ufeff')).toBe(true);
+    expect(text.slice(1).split('\r\n')[0]).toBe(
+      'Name,Email,Phone,Job title,Company,Tags,Owner email,Created',
+    );
+    expect(text).toContain(`${arabicName},laila-${run}@example.com,+20100`);
+    expect(text).toContain(`Omar ${run},omar-${run}@example.com,+1415`);
+    expect(text).toContain('owner@demo.leadline.test');
+
+    // The job is listed under the member's recent jobs, and the page holds at 390 px.
+    await page.setViewportSize({ width: 390, height: 800 });
+    await page.reload();
+    await hydrated(page);
+    await expect(page.getByRole('link', { name: /Contacts export/ }).first()).toBeVisible();
+    expect(await violations(page), '/import at 390 px').toEqual([]);
+  });
+});

@@ -1,0 +1,92 @@
+//! The job runner: claims queued imports and exports across tenants (`claim_job()`,
+//! `FOR UPDATE SKIP LOCKED`, so any number of runners share one queue) and runs each
+//! in its tenant's scope. It wakes on `NOTIFY` when a member starts a job, and polls
+//! as well in case a notification was missed (a dropped connection).
+
+use app::crm::import::runner;
+use app::crm::import::ssr::JOBS_CHANNEL;
+use app::db::Db;
+use sqlx::postgres::PgListener;
+use sqlx::PgPool;
+use std::time::Duration;
+use uuid::Uuid;
+
+const POLL_EVERY: Duration = Duration::from_secs(5);
+
+/// Claims and runs one job; the job's id, or `None` when the queue is empty.
+pub async fn run_once(pool: &PgPool) -> Result<Option<Uuid>, String> {
+    let claimed: Option<(Uuid, Uuid)> = sqlx::query_as("SELECT tenant_id, id FROM claim_job()")
+        .fetch_optional(pool)
+        .await
+        .map_err(|e| format!("claiming a job: {e}"))?;
+    let Some((tenant_id, id)) = claimed else {
+        return Ok(None);
+    };
+    let db = Db::new(pool.clone());
+    // Its own task, so a panic fails the job instead of taking the runner down.
+    let work = tokio::spawn({
+        let db = db.clone();
+        async move { runner::run_job(&db, tenant_id, id).await }
+    });
+    match work.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!(job = %id, error = %e, "could not record the job's end"),
+        Err(panic) => {
+            tracing::error!(job = %id, error = %panic, "job panicked");
+            let message = "The job stopped unexpectedly. Please try again.";
+            if let Err(e) = runner::fail(&db, tenant_id, id, message).await {
+                tracing::error!(job = %id, error = %e, "could not mark the job failed");
+            }
+        }
+    }
+    Ok(Some(id))
+}
+
+/// Runs jobs until none is queued; how many ran.
+pub async fn run_until_idle(pool: &PgPool) -> Result<usize, String> {
+    let mut ran = 0;
+    while run_once(pool).await?.is_some() {
+        ran += 1;
+    }
+    Ok(ran)
+}
+
+/// Runs jobs as they come, until the future is dropped.
+pub async fn run(pool: PgPool) {
+    let mut listener = listen(&pool).await;
+    loop {
+        if let Err(e) = run_until_idle(&pool).await {
+            tracing::warn!(error = %e, "job runner");
+        }
+        match listener.as_mut() {
+            Some(l) => match tokio::time::timeout(POLL_EVERY, l.recv()).await {
+                Ok(Ok(_)) | Err(_) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "job notifications lost; polling");
+                    listener = None;
+                }
+            },
+            None => {
+                tokio::time::sleep(POLL_EVERY).await;
+                listener = listen(&pool).await;
+            }
+        }
+    }
+}
+
+async fn listen(pool: &PgPool) -> Option<PgListener> {
+    let mut listener = match PgListener::connect_with(pool).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not listen for jobs; polling");
+            return None;
+        }
+    };
+    match listener.listen(JOBS_CHANNEL).await {
+        Ok(()) => Some(listener),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not listen for jobs; polling");
+            None
+        }
+    }
+}
