@@ -130,6 +130,7 @@ fn TableView(
     let static_lists: Vec<ListRef> = lists.iter().filter(|l| !l.smart).cloned().collect();
     let filter_for_more = filter.clone();
     let filter_for_save = filter.clone();
+    let export_filter = filter.clone();
 
     let run_bulk = move |action: BulkAction| {
         let ids = selected.get_untracked();
@@ -196,6 +197,8 @@ fn TableView(
             <button type="submit" class="btn btn-secondary">{tr("board.apply")}</button>
         </form>
         <div class="flex flex-wrap items-center gap-2 mb-3">
+            <crate::crm::import::ui::ExportButton entity filter=Signal::derive(move || export_filter.clone())/>
+            {(entity != Entity::Deal).then(|| view! { <a class="btn btn-ghost" href="/import" data-testid="import-link">{tr("records.import")}</a> })}
             <label class="sr-only" for="smart-name">{tr("lists.smart_name")}</label>
             <input id="smart-name" class="input max-w-56" placeholder=tr("lists.smart_name")
                    on:input=move |ev| smart_name.set(event_target_value(&ev))/>
