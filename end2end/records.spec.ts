@@ -50,3 +50,18 @@ test('create a lead, log a note and a task on its timeline, and find it again', 
   await expect(page.getByTestId('table-notice')).toContainText('1 records updated');
   await expect(page.getByTestId('record-row')).toContainText('sea-view');
 });
+
+test('a table remembers the columns a member chose', async ({ page }) => {
+  await signIn(page, 'manager@demo.leadline.test');
+  await page.goto('/contacts');
+  await hydrated(page);
+  const table = page.getByTestId('records-table');
+  await expect(table.getByRole('columnheader', { name: 'Email' })).toBeVisible();
+  await page.getByTestId('columns-menu').locator('summary').click();
+  await page.getByTestId('columns-menu').getByLabel('Email').uncheck();
+  await expect(table.getByRole('columnheader', { name: 'Email' })).toHaveCount(0);
+  await page.reload();
+  await hydrated(page);
+  await expect(page.getByTestId('records-table').getByRole('columnheader', { name: 'Phone' })).toBeVisible();
+  await expect(page.getByTestId('records-table').getByRole('columnheader', { name: 'Email' })).toHaveCount(0);
+});

@@ -669,3 +669,69 @@ async fn custom_fields_are_defined_by_admins_and_validated_on_save() {
         .map(|(k, v)| (k.to_string(), v.to_string()))
     );
 }
+
+#[tokio::test]
+async fn deals_link_to_a_company_and_a_contact_both_ways() {
+    use app::crm::board::api::{CreateDeal, GetBoard};
+    let app = TestApp::spawn().await;
+    let owner = app.signup("Ada", "ada@example.com", "Acme").await;
+    let (_, board) = app
+        .call_json::<GetBoard>(&owner, &json!({ "pipeline_id": null, "filter": {} }))
+        .await;
+    let pipeline = board["pipeline"]["id"].as_str().unwrap().to_string();
+    let (_, deal) = app
+        .call::<CreateDeal>(
+            &owner,
+            &[
+                ("pipeline_id", &pipeline),
+                ("name", "Tower B"),
+                ("amount", "10"),
+                ("currency", "USD"),
+                ("stage_id", ""),
+                ("owner_id", ""),
+                ("expected_close_on", ""),
+            ],
+        )
+        .await;
+    let deal = deal["id"].as_str().unwrap().to_string();
+    let (status, body) = save(
+        &app,
+        &owner,
+        "DEAL",
+        &[("id", &deal), ("contact", "nobody@example.com")],
+    )
+    .await;
+    assert_eq!(
+        (status, error_field(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("contact")),
+        "{body}"
+    );
+    let contact = created(
+        &app,
+        &owner,
+        "CONTACT",
+        &[("name", "Mona Zaki"), ("email", "mona@example.com")],
+    )
+    .await;
+    let (status, body) = save(
+        &app,
+        &owner,
+        "DEAL",
+        &[
+            ("id", &deal),
+            ("contact", "MONA@example.com"),
+            ("company", "Nile Towers"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, detail) = app
+        .call_json::<GetRecord>(&owner, &json!({ "entity": "Deal", "id": deal }))
+        .await;
+    assert_eq!(detail["row"]["company"]["name"], "Nile Towers");
+    assert_eq!(detail["related"][0]["name"], "Mona Zaki");
+    let (_, from_contact) = app
+        .call_json::<GetRecord>(&owner, &json!({ "entity": "Contact", "id": contact }))
+        .await;
+    assert_eq!(from_contact["related"][0]["name"], "Tower B");
+}

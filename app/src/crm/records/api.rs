@@ -46,6 +46,7 @@ pub async fn save_record(
     owner_id: Option<String>,
     tags: Option<String>,
     company: Option<String>,
+    contact: Option<String>,
     expected_close_on: Option<String>,
     /// Custom fields by key, sent as `custom[key]=value`.
     custom: Option<std::collections::HashMap<String, String>>,
@@ -66,6 +67,7 @@ pub async fn save_record(
         ("owner_id", owner_id),
         ("tags", tags),
         ("company", company),
+        ("contact", contact),
         ("expected_close_on", expected_close_on),
     ]
     .into_iter()

@@ -198,6 +198,7 @@ pub async fn detail(env: &Env, entity: Entity, id: Uuid) -> Result<RecordDetail,
         Entity::Company => "SELECT jsonb_build_array(jsonb_build_array('domain', coalesce(domain, '')), jsonb_build_array('industry', coalesce(industry, '')),
                                     jsonb_build_array('city', coalesce(city, '')), jsonb_build_array('country', coalesce(country, ''))) FROM companies WHERE id = $1",
         Entity::Deal => "SELECT jsonb_build_array(jsonb_build_array('stage', s.name), jsonb_build_array('pipeline', p.name),
+                                    jsonb_build_array('contact', coalesce((SELECT coalesce(c.email::text, c.full_name) FROM contacts c WHERE c.id = d.contact_id), '')),
                                     jsonb_build_array('expected_close_on', coalesce(d.expected_close_on::text, '')),
                                     jsonb_build_array('lost_reason', coalesce(d.lost_reason, '')))
                            FROM deals d JOIN stages s ON s.id = d.stage_id JOIN pipelines p ON p.id = d.pipeline_id WHERE d.id = $1",
@@ -275,7 +276,14 @@ fn editable(entity: Entity) -> &'static [&'static str] {
         Entity::Company => &[
             "name", "phone", "domain", "industry", "city", "country", "owner_id", "tags",
         ],
-        Entity::Deal => &["name", "owner_id", "tags", "expected_close_on"],
+        Entity::Deal => &[
+            "name",
+            "owner_id",
+            "tags",
+            "expected_close_on",
+            "company",
+            "contact",
+        ],
     }
 }
 
@@ -283,6 +291,8 @@ fn editable(entity: Entity) -> &'static [&'static str] {
 struct Checked {
     values: Vec<(&'static str, Value)>,
     company: Option<String>,
+    /// A deal's contact, by email or exact name; `Some("")` unlinks it.
+    contact: Option<String>,
 }
 
 enum Value {
@@ -309,6 +319,7 @@ async fn check_fields(
         .flatten();
     let mut values = Vec::new();
     let mut company = None;
+    let mut contact = None;
     if creating
         && !fields
             .iter()
@@ -386,6 +397,10 @@ async fn check_fields(
                 company = opt;
                 continue;
             }
+            "contact" => {
+                contact = Some(text.to_string());
+                continue;
+            }
             _ => {
                 if text.chars().count() > 200 {
                     return Err(AppError::field(field, env.t("records.too_long")));
@@ -395,7 +410,11 @@ async fn check_fields(
         };
         values.push((field, value));
     }
-    Ok(Checked { values, company })
+    Ok(Checked {
+        values,
+        company,
+        contact,
+    })
 }
 
 pub fn valid_email(email: &str) -> bool {
@@ -451,6 +470,36 @@ fn unique_error(env: &Env, err: sqlx::Error) -> AppError {
         }
         _ => internal(err),
     }
+}
+
+/// The contact a deal links to, found by email or exact name among those the member
+/// may see; `None` for an empty reference (unlink).
+async fn contact_named(
+    env: &Env,
+    tx: &mut Tx,
+    scope: &Scope,
+    reference: &str,
+) -> Result<Option<Uuid>, AppError> {
+    let reference = reference.trim();
+    if reference.is_empty() {
+        return Ok(None);
+    }
+    let mut q =
+        QueryBuilder::new("SELECT r.id FROM contacts r WHERE (lower(r.email::text) = lower(");
+    q.push_bind(reference.to_string())
+        .push(") OR lower(r.full_name) = lower(")
+        .push_bind(reference.to_string())
+        .push("))");
+    scope.push(&mut q, "r.owner_id");
+    q.push(" ORDER BY r.created_at LIMIT 1");
+    let found: Option<Uuid> = q
+        .build_query_scalar()
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(internal)?;
+    found
+        .map(Some)
+        .ok_or_else(|| AppError::field("contact", env.t("records.contact_not_found")))
 }
 
 /// The id of the tenant's company with this name, created if there is none.
@@ -589,6 +638,10 @@ pub async fn update(
     if let Some(name) = &checked.company {
         let company = company_named(&mut tx, p, name).await?;
         q.push(", company_id = ").push_bind(company);
+    }
+    if let Some(who) = &checked.contact {
+        let contact = contact_named(env, &mut tx, &scope, who).await?;
+        q.push(", contact_id = ").push_bind(contact);
     }
     if !custom.is_empty() {
         q.push(", custom = custom || ")

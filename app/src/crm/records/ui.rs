@@ -128,6 +128,9 @@ fn TableView(
         _ => vec![],
     };
     let static_lists: Vec<ListRef> = lists.iter().filter(|l| !l.smart).cloned().collect();
+    let shown = RwSignal::new(table_columns(entity).to_vec());
+    #[cfg(feature = "hydrate")]
+    columns_memory::remember(entity, shown);
     let filter_for_more = filter.clone();
     let filter_for_save = filter.clone();
     let export_filter = filter.clone();
@@ -196,6 +199,21 @@ fn TableView(
             </select>
             <button type="submit" class="btn btn-secondary">{tr("board.apply")}</button>
         </form>
+        <details class="menu mb-2" data-testid="columns-menu">
+            <summary class="btn btn-ghost">{tr("records.columns")}</summary>
+            <div class="menu-panel space-y-1">
+                {table_columns(entity).iter().map(|c| view! {
+                    <label class="flex items-center gap-2 text-sm">
+                        <input type="checkbox" prop:checked=move || shown.with(|v| v.contains(c))
+                            on:change=move |ev| {
+                                let on = event_target_checked(&ev);
+                                shown.update(|v| { v.retain(|x| x != c); if on { v.push(c); } });
+                            }/>
+                        {tr(column_label(c))}
+                    </label>
+                }).collect_view()}
+            </div>
+        </details>
         <div class="flex flex-wrap items-center gap-2 mb-3">
             <crate::crm::import::ui::ExportButton entity filter=Signal::derive(move || export_filter.clone())/>
             {(entity != Entity::Deal).then(|| view! { <a class="btn btn-ghost" href="/import" data-testid="import-link">{tr("records.import")}</a> })}
@@ -288,14 +306,9 @@ fn TableView(
                                 }/>
                         </th>
                         <th>{tr("records.name")}</th>
-                        {match entity {
-                            Entity::Lead | Entity::Contact => view! { <th>{tr("records.email")}</th><th>{tr("records.phone")}</th><th>{tr("records.company")}</th> }.into_any(),
-                            Entity::Company => view! { <th>{tr("records.phone")}</th> }.into_any(),
-                            Entity::Deal => view! { <th>{tr("board.amount")}</th><th>{tr("records.company")}</th> }.into_any(),
-                        }}
-                        {has_status.then(|| view! { <th>{tr("records.status")}</th> })}
-                        <th>{tr("board.owner")}</th>
-                        <th>{tr("records.tags")}</th>
+                        {move || table_columns(entity).iter().filter(|c| shown.with(|v| v.contains(*c))).map(|c| view! {
+                            <th>{tr(column_label(c))}</th>
+                        }).collect_view()}
                     </tr>
                 </thead>
                 <tbody>
@@ -317,20 +330,9 @@ fn TableView(
                                             }/>
                                     </td>
                                     <td><a class="link" href=entity.path(id)>{row.name.clone()}</a></td>
-                                    {match entity {
-                                        Entity::Lead | Entity::Contact => view! {
-                                            <td>{row.email.clone()}</td><td dir="ltr">{row.phone.clone()}</td>
-                                            <td>{row.company.clone().map(|c| view! { <a class="link" href=c.entity.path(c.id)>{c.name}</a> })}</td>
-                                        }.into_any(),
-                                        Entity::Company => view! { <td dir="ltr">{row.phone.clone()}</td> }.into_any(),
-                                        Entity::Deal => view! {
-                                            <td>{row.amount.clone().map(|m| money::format(m.minor, &m.currency))}</td>
-                                            <td>{row.company.clone().map(|c| view! { <a class="link" href=c.entity.path(c.id)>{c.name}</a> })}</td>
-                                        }.into_any(),
-                                    }}
-                                    {has_status.then(|| view! { <td>{row.status.clone().map(|s| tr(&format!("status.{s}")))}</td> })}
-                                    <td>{row.owner.clone().map(|o| o.name)}</td>
-                                    <td>{row.tags.join(", ")}</td>
+                                    {table_columns(entity).iter().filter(|c| shown.with(|v| v.contains(*c))).map(|c| view! {
+                                        <td dir=(*c == "phone").then_some("ltr")>{cell(&row, c)}</td>
+                                    }).collect_view()}
                                 </tr>
                             }
                         }).collect_view().into_any()
@@ -356,6 +358,105 @@ fn TableView(
     }
 }
 
+/// The optional columns of each table, in display order (the name is always shown).
+fn table_columns(entity: Entity) -> &'static [&'static str] {
+    match entity {
+        Entity::Lead => &[
+            "email", "phone", "company", "status", "score", "owner", "tags", "created",
+        ],
+        Entity::Contact => &["email", "phone", "company", "owner", "tags", "created"],
+        Entity::Company => &["phone", "owner", "tags", "created"],
+        Entity::Deal => &["amount", "company", "status", "owner", "tags", "created"],
+    }
+}
+
+fn column_label(column: &str) -> &'static str {
+    match column {
+        "email" => "records.email",
+        "phone" => "records.phone",
+        "company" => "records.company",
+        "status" => "records.status",
+        "score" => "field.score",
+        "owner" => "board.owner",
+        "amount" => "board.amount",
+        "created" => "records.created",
+        _ => "records.tags",
+    }
+}
+
+fn cell(row: &RecordRow, column: &str) -> AnyView {
+    match column {
+        "email" => row.email.clone().unwrap_or_default().into_any(),
+        "phone" => row.phone.clone().unwrap_or_default().into_any(),
+        "company" => row
+            .company
+            .clone()
+            .map(|c| view! { <a class="link" href=c.entity.path(c.id)>{c.name}</a> }.into_any())
+            .unwrap_or_else(|| ().into_any()),
+        "status" => row
+            .status
+            .clone()
+            .map(|s| tr(&format!("status.{s}")))
+            .unwrap_or_default()
+            .into_any(),
+        "score" => row
+            .score
+            .map(|s| s.to_string())
+            .unwrap_or_default()
+            .into_any(),
+        "owner" => row
+            .owner
+            .clone()
+            .map(|o| o.name)
+            .unwrap_or_default()
+            .into_any(),
+        "amount" => row
+            .amount
+            .clone()
+            .map(|m| money::format(m.minor, &m.currency))
+            .unwrap_or_default()
+            .into_any(),
+        "created" => row.created_at.format("%Y-%m-%d").to_string().into_any(),
+        _ => row.tags.join(", ").into_any(),
+    }
+}
+
+/// The columns a member picked for a table, kept in this browser.
+#[cfg(feature = "hydrate")]
+mod columns_memory {
+    use super::*;
+
+    fn key(entity: Entity) -> String {
+        format!("leadline.columns.{}", entity.code())
+    }
+
+    /// Loads the saved choice after hydration (the server rendered every column) and
+    /// saves every change after that.
+    pub fn remember(entity: Entity, shown: RwSignal<Vec<&'static str>>) {
+        let loaded = StoredValue::new(false);
+        Effect::new(move |_| {
+            let list = shown.get();
+            let Some(storage) = web_sys::window().and_then(|w| w.local_storage().ok().flatten())
+            else {
+                return;
+            };
+            if !loaded.get_value() {
+                loaded.set_value(true);
+                if let Ok(Some(saved)) = storage.get_item(&key(entity)) {
+                    let picked: Vec<&'static str> = table_columns(entity)
+                        .iter()
+                        .copied()
+                        .filter(|c| saved.split(',').any(|s| s == *c))
+                        .collect();
+                    shown.set(picked);
+                }
+                return;
+            }
+            let _ = storage.set_item(&key(entity), &list.join(","));
+        });
+    }
+}
+
 /// The fields a form shows for each kind of record (name first).
 fn form_fields(entity: Entity) -> &'static [&'static str] {
     match entity {
@@ -366,7 +467,7 @@ fn form_fields(entity: Entity) -> &'static [&'static str] {
         Entity::Company => &[
             "name", "domain", "phone", "industry", "city", "country", "tags",
         ],
-        Entity::Deal => &["name", "expected_close_on", "tags"],
+        Entity::Deal => &["name", "company", "contact", "expected_close_on", "tags"],
     }
 }
 
@@ -385,6 +486,7 @@ const ALL_FIELDS: &[&str] = &[
     "owner_id",
     "tags",
     "company",
+    "contact",
     "expected_close_on",
 ];
 
