@@ -6,6 +6,7 @@ pub mod crm;
 pub mod error;
 pub mod i18n;
 pub mod layout;
+pub mod outreach;
 pub mod settings;
 pub mod team;
 pub mod ui;
