@@ -73,6 +73,14 @@ pub fn violated_constraint(err: &sqlx::Error) -> Option<String> {
     }
 }
 
+/// Keyset pages fetch one row more than they show: this keeps `size` rows and says
+/// whether there was another.
+pub fn take_page<T>(rows: &mut Vec<T>, size: i64) -> bool {
+    let more = rows.len() as i64 > size;
+    rows.truncate(usize::try_from(size).unwrap_or(0));
+    more
+}
+
 pub fn new_id() -> Uuid {
     Uuid::now_v7()
 }

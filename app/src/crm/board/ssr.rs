@@ -6,9 +6,10 @@ use super::model::*;
 use crate::audit::{self, AuditEntry};
 use crate::auth::model::Permission;
 use crate::crm::access::{push_filter, Scope};
+use crate::crm::activity;
 use crate::crm::model::{Entity, MemberRef, RecordFilter};
 use crate::crm::money::{self, Money};
-use crate::db::{internal, new_id, violated_constraint, Tx};
+use crate::db::{internal, new_id, take_page, violated_constraint, Tx};
 use crate::error::AppError;
 use crate::request::{Env, Principal};
 use chrono::{NaiveDate, Utc};
@@ -190,8 +191,7 @@ pub async fn board_in(
                 .filter(|c| c.stage_id == stage.id)
                 .cloned()
                 .collect();
-            let more = column_cards.len() as i64 > COLUMN_PAGE;
-            column_cards.truncate(COLUMN_PAGE as usize);
+            let more = take_page(&mut column_cards, COLUMN_PAGE);
             let mine = totals
                 .iter()
                 .filter(|r| r.get::<Uuid, _>("stage_id") == stage.id);
@@ -284,8 +284,7 @@ pub async fn column_page(
         .map(card)
         .collect();
     tx.commit().await.map_err(internal)?;
-    let more = cards.len() as i64 > COLUMN_PAGE;
-    cards.truncate(COLUMN_PAGE as usize);
+    let more = take_page(&mut cards, COLUMN_PAGE);
     Ok(ColumnPage { cards, more })
 }
 
@@ -388,18 +387,7 @@ pub async fn move_deal(env: &Env, mv: &DealMove) -> Result<DealCard, AppError> {
             "to_stage": mv.stage_id, "to": to_name,
             "lost_reason": reason,
         });
-        sqlx::query(
-            "INSERT INTO activities (tenant_id, id, kind, deal_id, actor_id, data)
-             VALUES ($1, $2, 'STAGE_CHANGE', $3, $4, $5)",
-        )
-        .bind(p.tenant_id)
-        .bind(new_id())
-        .bind(mv.deal_id)
-        .bind(p.user_id)
-        .bind(&data)
-        .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
+        activity::log(&mut tx, p, Entity::Deal, mv.deal_id, "STAGE_CHANGE", data).await?;
         audit::by_member(
             &mut tx,
             &env.ctx,
@@ -550,16 +538,15 @@ pub async fn create_deal(env: &Env, input: &NewDeal) -> Result<DealCard, AppErro
         }
         _ => internal(e),
     })?;
-    sqlx::query(
-        "INSERT INTO activities (tenant_id, id, kind, deal_id, actor_id) VALUES ($1, $2, 'CREATED', $3, $4)",
+    activity::log(
+        &mut tx,
+        p,
+        Entity::Deal,
+        id,
+        "CREATED",
+        serde_json::json!({}),
     )
-    .bind(p.tenant_id)
-    .bind(new_id())
-    .bind(id)
-    .bind(p.user_id)
-    .execute(&mut *tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     audit::by_member(
         &mut tx,
         &env.ctx,

@@ -5,11 +5,12 @@ use super::model::*;
 use crate::audit::{self, AuditEntry};
 use crate::auth::model::{Permission, Role};
 use crate::crm::access::{push_filter, Scope};
+use crate::crm::activity;
 use crate::crm::board::ssr::members;
 use crate::crm::model::{Entity, MemberRef, RecordFilter};
 use crate::crm::money::Money;
 use crate::crm::phone::{self, PhoneError};
-use crate::db::{internal, new_id, violated_constraint, Tx};
+use crate::db::{internal, new_id, take_page, violated_constraint, Tx};
 use crate::error::AppError;
 use crate::request::{Env, Principal};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -142,8 +143,7 @@ pub async fn list(
         .collect();
     let members = members(&mut tx).await?;
     tx.commit().await.map_err(internal)?;
-    let next = if rows.len() as i64 > TABLE_PAGE {
-        rows.truncate(TABLE_PAGE as usize);
+    let next = if take_page(&mut rows, TABLE_PAGE) {
         rows.last().map(|r| RowCursor {
             key: match sort {
                 Sort::Name => r.name.clone(),
@@ -570,17 +570,7 @@ pub async fn create(
         .execute(&mut *tx)
         .await
         .map_err(|e| unique_error(env, e))?;
-    sqlx::query(&format!(
-        "INSERT INTO activities (tenant_id, id, kind, {}, actor_id) VALUES ($1, $2, 'CREATED', $3, $4)",
-        entity.activity_column()
-    ))
-    .bind(p.tenant_id)
-    .bind(new_id())
-    .bind(id)
-    .bind(p.user_id)
-    .execute(&mut *tx)
-    .await
-    .map_err(internal)?;
+    activity::log(&mut tx, p, entity, id, "CREATED", serde_json::json!({})).await?;
     audit::by_member(
         &mut tx,
         &env.ctx,
@@ -652,41 +642,25 @@ pub async fn update(
         .execute(&mut *tx)
         .await
         .map_err(|e| unique_error(env, e))?;
-    let column = entity.activity_column();
     if let Some(owner) = new_owner.filter(|o| *o != before_owner) {
-        sqlx::query(&format!(
-            "INSERT INTO activities (tenant_id, id, kind, {column}, actor_id, data)
-             VALUES ($1, $2, 'ASSIGNMENT', $3, $4, jsonb_build_object('from', $5::uuid, 'to', $6::uuid,
-                     'to_name', (SELECT name FROM users WHERE id = $6)))"
-        ))
-        .bind(p.tenant_id)
-        .bind(new_id())
-        .bind(id)
-        .bind(p.user_id)
-        .bind(before_owner)
-        .bind(owner)
-        .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
+        let to_name: Option<String> = match owner {
+            Some(user) => sqlx::query_scalar("SELECT name FROM users WHERE id = $1")
+                .bind(user)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(internal)?,
+            None => None,
+        };
+        let data = serde_json::json!({ "from": before_owner, "to": owner, "to_name": to_name });
+        activity::log(&mut tx, p, entity, id, "ASSIGNMENT", data).await?;
     }
     let old_status = before
         .get("status")
         .and_then(|s| s.as_str())
         .map(str::to_string);
     if let Some(status) = new_status.filter(|s| Some(s) != old_status.as_ref()) {
-        sqlx::query(&format!(
-            "INSERT INTO activities (tenant_id, id, kind, {column}, actor_id, data)
-             VALUES ($1, $2, 'STATUS_CHANGE', $3, $4, jsonb_build_object('from', $5::text, 'to', $6::text))"
-        ))
-        .bind(p.tenant_id)
-        .bind(new_id())
-        .bind(id)
-        .bind(p.user_id)
-        .bind(old_status)
-        .bind(status)
-        .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
+        let data = serde_json::json!({ "from": old_status, "to": status });
+        activity::log(&mut tx, p, entity, id, "STATUS_CHANGE", data).await?;
     }
     let after: serde_json::Value = sqlx::query_scalar(&format!(
         "SELECT to_jsonb(r) - 'search' - 'tenant_id' FROM {} r WHERE id = $1",
@@ -756,8 +730,7 @@ pub async fn timeline(
         .map(timeline_item)
         .collect();
     tx.commit().await.map_err(internal)?;
-    let next = if items.len() as i64 > TIMELINE_PAGE {
-        items.truncate(TIMELINE_PAGE as usize);
+    let next = if take_page(&mut items, TIMELINE_PAGE) {
         items.last().map(|i| TimelineCursor {
             at: i.occurred_at,
             id: i.id,
