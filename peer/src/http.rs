@@ -1,0 +1,377 @@
+//! The HTTP side: the WhatsApp Cloud API send endpoint, the control
+//! endpoints behind the dev page, and the page itself.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Path, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::webhooks::DEFAULT_REPLY;
+use crate::{page, Channel, Failure, Received, Shared, Track};
+
+/// Meta's limit on a text message body, in characters.
+const MAX_TEXT_CHARS: usize = 4096;
+
+type AppState = Arc<Shared>;
+
+pub(crate) async fn serve(
+    listener: TcpListener,
+    shared: AppState,
+    mut stopped: watch::Receiver<()>,
+) {
+    let router = Router::new()
+        .route("/", get(dev_page))
+        .route("/_peer/messages", get(list_messages))
+        .route("/_peer/messages/{id}/{action}", post(control))
+        .route("/{version}/{phone_number_id}/messages", post(send_whatsapp))
+        .with_state(shared);
+    // The only error is the sender going away, which is the signal itself.
+    let stop = async move {
+        let _ = stopped.changed().await;
+    };
+    // Serving ends only on that signal or a listener failure; neither has
+    // anyone left to report to.
+    let _ = axum::serve(listener, router)
+        .with_graceful_shutdown(stop)
+        .await;
+}
+
+async fn dev_page(State(shared): State<AppState>) -> Html<String> {
+    Html(page::render(
+        &shared.messages(),
+        &shared.http_base(),
+        shared.smtp_addr,
+    ))
+}
+
+async fn list_messages(State(shared): State<AppState>) -> Json<Vec<Received>> {
+    Json(shared.messages())
+}
+
+/// A Graph API error body, as the WhatsApp Cloud API returns them.
+fn graph_error(status: StatusCode, code: u32, message: &str, details: &str) -> Response {
+    let fbtrace_id = format!("Peer{}", uuid::Uuid::new_v4().simple());
+    let body = json!({
+        "error": {
+            "message": message,
+            "type": "OAuthException",
+            "code": code,
+            "error_data": { "messaging_product": "whatsapp", "details": details },
+            "fbtrace_id": fbtrace_id,
+        }
+    });
+    (status, Json(body)).into_response()
+}
+
+fn invalid_parameter(details: &str) -> Response {
+    graph_error(StatusCode::BAD_REQUEST, 100, "Invalid parameter", details)
+}
+
+fn has_bearer_token(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split_once(' '))
+        .is_some_and(|(scheme, token)| {
+            scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()
+        })
+}
+
+/// What a valid send request asks for.
+struct Outgoing {
+    to: String,
+    body: String,
+    key: Option<String>,
+}
+
+fn str_at<'a>(value: &'a Value, pointer: &str) -> Option<&'a str> {
+    value.pointer(pointer).and_then(Value::as_str)
+}
+
+/// Checks a send request the way the Cloud API does, as far as our server's
+/// requests go; the error is the Graph "details" text.
+fn validate(request: &Value) -> Result<Outgoing, String> {
+    if str_at(request, "/messaging_product") != Some("whatsapp") {
+        return Err("messaging_product must be \"whatsapp\"".to_owned());
+    }
+    let to = str_at(request, "/to")
+        .map(str::trim)
+        .filter(|to| to.chars().any(|c| c.is_ascii_digit()))
+        .ok_or("to is required and must be a phone number")?;
+    let body = match str_at(request, "/type").unwrap_or("text") {
+        "text" => {
+            let text = str_at(request, "/text/body")
+                .filter(|body| !body.is_empty())
+                .ok_or("text.body is required for a text message")?;
+            if text.chars().count() > MAX_TEXT_CHARS {
+                return Err(format!(
+                    "text.body is longer than {MAX_TEXT_CHARS} characters"
+                ));
+            }
+            text.to_owned()
+        }
+        "template" => {
+            let name = str_at(request, "/template/name")
+                .filter(|name| !name.is_empty())
+                .ok_or("template.name is required for a template message")?;
+            let language = str_at(request, "/template/language/code").unwrap_or("");
+            let mut pieces = vec![format!("template:{name}:{language}")];
+            let components = request
+                .pointer("/template/components")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten();
+            for component in components {
+                if str_at(component, "/type") != Some("body") {
+                    continue;
+                }
+                let parameters = component
+                    .get("parameters")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten();
+                pieces.extend(parameters.filter_map(|p| str_at(p, "/text").map(str::to_owned)));
+            }
+            pieces.join(" | ")
+        }
+        other => {
+            return Err(format!(
+                "message type {other:?} is not supported by the peer"
+            ))
+        }
+    };
+    Ok(Outgoing {
+        to: to.to_owned(),
+        body,
+        key: str_at(request, "/biz_opaque_callback_data").map(str::to_owned),
+    })
+}
+
+async fn send_whatsapp(
+    State(shared): State<AppState>,
+    Path((_version, phone_number_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !has_bearer_token(&headers) {
+        return graph_error(
+            StatusCode::UNAUTHORIZED,
+            190,
+            "Invalid OAuth access token - Cannot parse access token",
+            "Authorization: Bearer <token> is required",
+        );
+    }
+    let request: Value = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(e) => return invalid_parameter(&format!("the body is not JSON: {e}")),
+    };
+    let outgoing = match validate(&request) {
+        Ok(outgoing) => outgoing,
+        Err(details) => return invalid_parameter(&details),
+    };
+    match shared.take_failure() {
+        Some(Failure::Transient) => {
+            return graph_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                2,
+                "Service temporarily unavailable",
+                "The peer was told to fail this send (transient)",
+            )
+        }
+        Some(Failure::Permanent) => {
+            return graph_error(
+                StatusCode::BAD_REQUEST,
+                131026,
+                "Message undeliverable",
+                "The peer was told to fail this send (permanent)",
+            )
+        }
+        None => {}
+    }
+    let id = shared.accept(Received {
+        id: format!("wamid.{}", uuid::Uuid::new_v4().simple()),
+        channel: Channel::WhatsApp,
+        from: phone_number_id,
+        to: outgoing.to.clone(),
+        subject: None,
+        body: outgoing.body,
+        html: None,
+        headers: Vec::new(),
+        idempotency_key: outgoing.key,
+        times_received: 1,
+        events: Vec::new(),
+        received_at: chrono::Utc::now(),
+    });
+    let wa_id: String = outgoing.to.chars().filter(char::is_ascii_digit).collect();
+    Json(json!({
+        "messaging_product": "whatsapp",
+        "contacts": [{ "input": outgoing.to, "wa_id": wa_id }],
+        "messages": [{ "id": id }],
+    }))
+    .into_response()
+}
+
+#[derive(Deserialize, Default)]
+struct ActionBody {
+    text: Option<String>,
+}
+
+/// What the dev page (or a test) asks the peer to do as the recipient.
+enum Action {
+    Status(&'static str),
+    WhatsAppReply,
+    EmailReply,
+    /// A bounce or complaint, which carry a diagnostic rather than a reply.
+    EmailEvent(&'static str),
+    Track(Track),
+}
+
+fn action_for(channel: Channel, action: &str) -> Result<Action, String> {
+    let found = match (channel, action) {
+        (Channel::WhatsApp, "deliver") => Action::Status("delivered"),
+        (Channel::WhatsApp, "read") => Action::Status("read"),
+        (Channel::WhatsApp, "fail") => Action::Status("failed"),
+        (Channel::WhatsApp, "reply") => Action::WhatsAppReply,
+        (Channel::Email, "reply") => Action::EmailReply,
+        (Channel::Email, "bounce") => Action::EmailEvent("bounce"),
+        (Channel::Email, "complaint") => Action::EmailEvent("complaint"),
+        (Channel::Email, "open") => Action::Track(Track::Open),
+        (Channel::Email, "click") => Action::Track(Track::Click),
+        (_, "deliver" | "read" | "fail" | "open" | "click" | "bounce" | "complaint") => {
+            return Err(format!(
+                "action {action:?} is not valid for a {channel:?} message"
+            ))
+        }
+        _ => {
+            return Err(format!(
+                "unknown action {action:?}; use deliver, read, fail, reply, open, click, bounce or complaint"
+            ))
+        }
+    };
+    Ok(found)
+}
+
+async fn control(
+    State(shared): State<AppState>,
+    Path((id, action)): Path<(String, String)>,
+    request: Request,
+) -> Response {
+    let Some(message) = shared.find(&id) else {
+        return (
+            StatusCode::NOT_FOUND,
+            format!("no received message with id {id:?}"),
+        )
+            .into_response();
+    };
+    let action = match action_for(message.channel, &action) {
+        Ok(action) => action,
+        Err(reason) => return (StatusCode::BAD_REQUEST, reason).into_response(),
+    };
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let from_form = content_type.starts_with("application/x-www-form-urlencoded");
+    let body = if from_form {
+        match Form::<ActionBody>::from_request(request, &()).await {
+            Ok(Form(body)) => body,
+            Err(rejection) => return rejection.into_response(),
+        }
+    } else if content_type.starts_with("application/json") {
+        match Json::<ActionBody>::from_request(request, &()).await {
+            Ok(Json(body)) => body,
+            Err(rejection) => return rejection.into_response(),
+        }
+    } else {
+        ActionBody::default()
+    };
+    let text = body.text.unwrap_or_default();
+    let reply = if text.trim().is_empty() {
+        DEFAULT_REPLY
+    } else {
+        text.as_str()
+    };
+    let outcome = match action {
+        Action::Status(status) => shared.whatsapp_status(&id, status).await,
+        Action::WhatsAppReply => shared.whatsapp_reply(&id, reply).await,
+        Action::EmailReply => shared.email_event(&id, "reply", reply).await,
+        Action::EmailEvent(kind) => shared.email_event(&id, kind, &text).await,
+        Action::Track(track) => shared.email_track(&id, track).await,
+    };
+    match outcome {
+        Ok(_) if from_form => Redirect::to("/").into_response(),
+        Ok(status) => Json(json!({ "status": status })).into_response(),
+        Err(reason) => (StatusCode::BAD_GATEWAY, reason).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_body_joins_name_language_and_parameters() {
+        let request = json!({
+            "messaging_product": "whatsapp",
+            "to": "+20 100 123 4567",
+            "type": "template",
+            "template": {
+                "name": "intro",
+                "language": { "code": "ar" },
+                "components": [
+                    { "type": "header", "parameters": [{ "type": "text", "text": "skip" }] },
+                    { "type": "body", "parameters": [
+                        { "type": "text", "text": "Ahmed" },
+                        { "type": "text", "text": "Acme" }
+                    ] }
+                ]
+            }
+        });
+        let outgoing = validate(&request).unwrap();
+        assert_eq!(outgoing.body, "template:intro:ar | Ahmed | Acme");
+        assert_eq!(outgoing.key, None);
+    }
+
+    #[test]
+    fn validation_rejects_what_meta_rejects() {
+        let text = |body: &str| json!({ "messaging_product": "whatsapp", "to": "+201001234567", "type": "text", "text": { "body": body } });
+        assert!(validate(&text("hi")).is_ok());
+        assert!(validate(&text(&"a".repeat(MAX_TEXT_CHARS))).is_ok());
+        assert!(validate(&text(&"a".repeat(MAX_TEXT_CHARS + 1))).is_err());
+        assert!(validate(&text("")).is_err());
+        assert!(validate(
+            &json!({ "messaging_product": "sms", "to": "+1", "text": { "body": "x" } })
+        )
+        .is_err());
+        assert!(
+            validate(&json!({ "messaging_product": "whatsapp", "text": { "body": "x" } })).is_err()
+        );
+        assert!(validate(&json!({ "messaging_product": "whatsapp", "to": "+1", "type": "template", "template": {} })).is_err());
+        assert!(
+            validate(&json!({ "messaging_product": "whatsapp", "to": "+1", "type": "image" }))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn bearer_token_must_be_present_and_non_empty() {
+        let mut headers = HeaderMap::new();
+        assert!(!has_bearer_token(&headers));
+        headers.insert(header::AUTHORIZATION, "Bearer  ".parse().unwrap());
+        assert!(!has_bearer_token(&headers));
+        headers.insert(header::AUTHORIZATION, "Basic abc".parse().unwrap());
+        assert!(!has_bearer_token(&headers));
+        headers.insert(header::AUTHORIZATION, "Bearer token".parse().unwrap());
+        assert!(has_bearer_token(&headers));
+    }
+}

@@ -1,0 +1,356 @@
+//! A local stand-in for the outside messaging providers: the `WhatsApp` Cloud
+//! API (send endpoint plus signed status and reply webhooks) and an SMTP relay
+//! (plus signed email events, opens and clicks).
+//!
+//! It exists so that developers and tests can run the whole outreach loop with
+//! no provider accounts: our server sends to the peer exactly as it would to
+//! the real provider, and the peer answers and calls back in the providers'
+//! formats. A small dev page at `GET /` shows what arrived and lets a person
+//! play the recipient.
+
+mod http;
+mod mime;
+mod page;
+mod sign;
+mod smtp;
+mod webhooks;
+
+use std::collections::VecDeque;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Where the peer listens and where it sends its webhooks.
+#[derive(Clone, Debug)]
+pub struct PeerConfig {
+    /// Where `WhatsApp` webhooks go, e.g. `http://127.0.0.1:3000/webhooks/whatsapp`.
+    pub whatsapp_webhook_url: String,
+    /// Meta "app secret": the key of `X-Hub-Signature-256`.
+    pub whatsapp_app_secret: String,
+    /// Where email events go, e.g. `http://127.0.0.1:3000/webhooks/email`.
+    /// Relative tracking URLs in emails are resolved against it too.
+    pub email_webhook_url: String,
+    /// Key of the email webhook signature (Standard Webhooks), raw bytes as a string.
+    pub email_webhook_secret: String,
+    /// HTTP listen address, `127.0.0.1:0` for any free port.
+    pub http_addr: SocketAddr,
+    /// SMTP listen address, `127.0.0.1:0` for any free port.
+    pub smtp_addr: SocketAddr,
+}
+
+/// Which provider a message came through; serialized as `"WHATSAPP"` or
+/// `"EMAIL"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Channel {
+    /// Sent to the `WhatsApp` Cloud API send endpoint.
+    WhatsApp,
+    /// Relayed over SMTP.
+    Email,
+}
+
+/// How the next `WhatsApp` sends should fail (see [`Peer::fail_next`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// HTTP 503, Graph error code 2 "Service temporarily unavailable": worth
+    /// retrying.
+    Transient,
+    /// HTTP 400, Graph error code 131026 "Message undeliverable": never worth
+    /// retrying.
+    Permanent,
+}
+
+/// One message the peer accepted, as shown on the dev page and by
+/// `GET /_peer/messages` (as JSON).
+#[derive(Clone, Debug, Serialize)]
+pub struct Received {
+    /// The peer's id: the wamid for `WhatsApp` (`wamid.<uuid>`), the
+    /// `Message-ID` (without `<>`) for email, or a generated `<uuid>@peer`
+    /// when the email had none.
+    pub id: String,
+    /// Which provider received it.
+    pub channel: Channel,
+    /// `WhatsApp`: the `phone_number_id` in the URL; email: `MAIL FROM`.
+    pub from: String,
+    /// `WhatsApp`: the `to` field; email: the first `RCPT TO`.
+    pub to: String,
+    /// Email `Subject` header, RFC 2047 encoded-words decoded.
+    pub subject: Option<String>,
+    /// `WhatsApp`: `text.body`, or for a template `template:<name>:<language>`
+    /// followed by the body parameters, all joined by `" | "`. Email: the
+    /// `text/plain` part decoded, or the whole decoded body if not multipart;
+    /// line ends are `\n` and trailing line breaks are dropped.
+    pub body: String,
+    /// Email `text/html` part (or the whole body of a single-part HTML email),
+    /// decoded.
+    pub html: Option<String>,
+    /// Email headers, unfolded, in order, values not decoded; empty for
+    /// `WhatsApp`.
+    pub headers: Vec<(String, String)>,
+    /// `WhatsApp`: `biz_opaque_callback_data`; email: the `Message-ID`, if it
+    /// had one.
+    pub idempotency_key: Option<String>,
+    /// How many times a message with the same key arrived. Repeats are not
+    /// stored again: they bump this and get the same id back.
+    pub times_received: u32,
+    /// Webhook events sent for it so far (`delivered`, `read`, `reply`, ...).
+    /// A name is followed by " (HTTP nnn)" when our server answered with
+    /// neither a success nor a redirect.
+    pub events: Vec<String>,
+    /// When it first arrived.
+    pub received_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A running peer. Cheap to clone; both listeners stop once the last clone is
+/// dropped.
+#[derive(Clone)]
+pub struct Peer {
+    shared: Arc<Shared>,
+    // Only held so that dropping the last `Peer` closes the channel, which is
+    // what the server tasks wait on to stop.
+    _stop: Arc<watch::Sender<()>>,
+}
+
+impl Peer {
+    /// Binds both listeners and serves them on the current tokio runtime until
+    /// the returned `Peer` (and all clones) are dropped or the runtime ends.
+    /// Returns once both are bound.
+    ///
+    /// # Errors
+    ///
+    /// Either address cannot be bound.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
+    pub async fn start(config: PeerConfig) -> std::io::Result<Peer> {
+        let http_listener = TcpListener::bind(config.http_addr).await?;
+        let smtp_listener = TcpListener::bind(config.smtp_addr).await?;
+        let http_addr = reachable(http_listener.local_addr()?);
+        let smtp_addr = reachable(smtp_listener.local_addr()?);
+        let client = reqwest::Client::builder()
+            // Opens and clicks must see the tracking endpoint's own answer
+            // (a 302 for clicks), and webhooks must not wander off elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(10))
+            .build()
+            .map_err(std::io::Error::other)?;
+        let shared = Arc::new(Shared {
+            config,
+            http_addr,
+            smtp_addr,
+            client,
+            store: Mutex::new(Store::default()),
+        });
+        let (stop, stopped) = watch::channel(());
+        tokio::spawn(http::serve(
+            http_listener,
+            Arc::clone(&shared),
+            stopped.clone(),
+        ));
+        tokio::spawn(smtp::serve(smtp_listener, Arc::clone(&shared), stopped));
+        Ok(Peer {
+            shared,
+            _stop: Arc::new(stop),
+        })
+    }
+
+    /// The base URL of the HTTP side, e.g. `http://127.0.0.1:PORT`: the
+    /// `WhatsApp` Graph base URL and the dev page. A wildcard listen address
+    /// is reported as loopback.
+    pub fn http_base(&self) -> String {
+        self.shared.http_base()
+    }
+
+    /// The address the SMTP side listens on.
+    pub fn smtp_addr(&self) -> SocketAddr {
+        self.shared.smtp_addr
+    }
+
+    /// Everything received so far, oldest first.
+    pub fn messages(&self) -> Vec<Received> {
+        self.shared.messages()
+    }
+
+    /// Makes the next `count` `WhatsApp` sends fail with this failure (then
+    /// normal again). Calls queue up behind each other. Requests rejected for
+    /// a missing token or a bad body do not use one up.
+    pub fn fail_next(&self, count: usize, failure: Failure) {
+        self.shared.fail_next(count, failure);
+    }
+
+    /// Sends a signed status webhook for a received `WhatsApp` message
+    /// (`status` is "sent", "delivered", "read" or "failed"). Returns our
+    /// server's HTTP status.
+    ///
+    /// # Errors
+    ///
+    /// Unknown message or status, a non-`WhatsApp` message, or our server not
+    /// answering.
+    pub async fn whatsapp_status(&self, message_id: &str, status: &str) -> Result<u16, String> {
+        self.shared.whatsapp_status(message_id, status).await
+    }
+
+    /// Sends a signed inbound `WhatsApp` text from the recipient of
+    /// `message_id`, as a reply to it. Returns our server's HTTP status.
+    ///
+    /// # Errors
+    ///
+    /// Unknown message, a non-`WhatsApp` message, or our server not answering.
+    pub async fn whatsapp_reply(&self, message_id: &str, text: &str) -> Result<u16, String> {
+        self.shared.whatsapp_reply(message_id, text).await
+    }
+
+    /// For a received email, sends a signed email webhook event: `kind` is
+    /// "reply" (with `text`), "bounce" or "complaint" (`text` overrides the
+    /// default text when not empty). Returns our server's HTTP status.
+    ///
+    /// # Errors
+    ///
+    /// Unknown message or kind, a non-email message, or our server not
+    /// answering.
+    pub async fn email_event(
+        &self,
+        message_id: &str,
+        kind: &str,
+        text: &str,
+    ) -> Result<u16, String> {
+        self.shared.email_event(message_id, kind, text).await
+    }
+
+    /// For a received email, fetches the tracking pixel found in its HTML with
+    /// a plain GET, like a mail client showing images would. Returns the HTTP
+    /// status.
+    ///
+    /// # Errors
+    ///
+    /// Unknown message, a non-email message, no HTML part, no
+    /// `<img src=".../t/o/...">` in it, or the URL not answering.
+    pub async fn email_open(&self, message_id: &str) -> Result<u16, String> {
+        self.shared.email_track(message_id, Track::Open).await
+    }
+
+    /// For a received email, fetches its first tracked link with a plain GET
+    /// without following the redirect, like a click would start. Returns the
+    /// HTTP status.
+    ///
+    /// # Errors
+    ///
+    /// Unknown message, a non-email message, no HTML part, no
+    /// `href=".../t/c/..."` in it, or the URL not answering.
+    pub async fn email_click(&self, message_id: &str) -> Result<u16, String> {
+        self.shared.email_track(message_id, Track::Click).await
+    }
+}
+
+impl std::fmt::Debug for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Peer")
+            .field("http_base", &self.http_base())
+            .field("smtp_addr", &self.smtp_addr())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A wildcard bind address is not something a client can connect to, so the
+/// advertised address uses loopback instead.
+fn reachable(addr: SocketAddr) -> SocketAddr {
+    if addr.ip().is_unspecified() {
+        let loopback = match addr.ip() {
+            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        };
+        SocketAddr::new(loopback, addr.port())
+    } else {
+        addr
+    }
+}
+
+/// Which tracking URL a mail client would fetch.
+#[derive(Clone, Copy, Debug)]
+enum Track {
+    Open,
+    Click,
+}
+
+#[derive(Default)]
+struct Store {
+    messages: Vec<Received>,
+    failures: VecDeque<(usize, Failure)>,
+}
+
+/// What the server tasks and the `Peer` handles share.
+struct Shared {
+    config: PeerConfig,
+    http_addr: SocketAddr,
+    smtp_addr: SocketAddr,
+    client: reqwest::Client,
+    store: Mutex<Store>,
+}
+
+impl Shared {
+    fn http_base(&self) -> String {
+        format!("http://{}", self.http_addr)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Store> {
+        // A panic while holding the lock cannot leave the store half-updated
+        // in a way that matters for a test double, so keep serving.
+        self.store.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn messages(&self) -> Vec<Received> {
+        self.lock().messages.clone()
+    }
+
+    fn find(&self, id: &str) -> Option<Received> {
+        self.lock().messages.iter().find(|m| m.id == id).cloned()
+    }
+
+    fn fail_next(&self, count: usize, failure: Failure) {
+        if count > 0 {
+            self.lock().failures.push_back((count, failure));
+        }
+    }
+
+    fn take_failure(&self) -> Option<Failure> {
+        let mut store = self.lock();
+        let (left, failure) = store.failures.front_mut()?;
+        let failure = *failure;
+        *left -= 1;
+        if *left == 0 {
+            store.failures.pop_front();
+        }
+        Some(failure)
+    }
+
+    /// Stores `message` unless one with the same channel, sender and key is
+    /// already there, in which case that one's count goes up. Returns the id
+    /// the sender should be told.
+    fn accept(&self, message: Received) -> String {
+        let mut store = self.lock();
+        if let Some(key) = &message.idempotency_key {
+            if let Some(existing) = store.messages.iter_mut().find(|m| {
+                m.channel == message.channel
+                    && m.idempotency_key.as_ref() == Some(key)
+                    && (m.channel == Channel::Email || m.from == message.from)
+            }) {
+                existing.times_received += 1;
+                return existing.id.clone();
+            }
+        }
+        let id = message.id.clone();
+        store.messages.push(message);
+        id
+    }
+
+    fn record_event(&self, id: &str, event: String) {
+        if let Some(message) = self.lock().messages.iter_mut().find(|m| m.id == id) {
+            message.events.push(event);
+        }
+    }
+}
