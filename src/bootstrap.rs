@@ -122,6 +122,9 @@ async fn grant(owner: &PgPool, role: &str) -> Result<(), String> {
         format!(
             "GRANT EXECUTE ON FUNCTION auth_login_lookup(text), invite_lookup(bytea), claim_job(), search_ids(text, text[], integer) TO {role}"
         ),
+        format!(
+            "GRANT EXECUTE ON FUNCTION claim_due_enrollments(integer), claim_messages(integer), wa_phone_route(text), message_route(uuid) TO {role}"
+        ),
     ];
     for sql in statements {
         sqlx::query(&sql)

@@ -27,6 +27,20 @@ pub struct Config {
     pub demo_seed: bool,
     /// Connections per pool (`LEADLINE_DB_POOL`).
     pub pool_size: u32,
+    /// Encrypts secrets at rest and signs links (`LEADLINE_SECRET_KEY`, 64 hex digits);
+    /// unset, a key is made once and kept in `.leadline/secret.key`.
+    pub secret_key: [u8; 32],
+    /// The WhatsApp Cloud API (`LEADLINE_WA_API_URL`); unset with the dev peer on, the peer.
+    pub wa_api_url: Option<String>,
+    pub wa_app_secret: String,
+    pub wa_verify_token: String,
+    pub email_webhook_secret: String,
+    /// The DNS server domain checks ask (`LEADLINE_DNS_RESOLVER`, default the system's).
+    pub dns_resolver: Option<SocketAddr>,
+    pub spf_include: Option<String>,
+    /// Start the local provider peer (`LEADLINE_DEV_PEER`, on by default) on these
+    /// addresses (`LEADLINE_PEER_ADDR`, `LEADLINE_PEER_SMTP_ADDR`).
+    pub dev_peer: Option<(SocketAddr, SocketAddr)>,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -55,7 +69,35 @@ impl Config {
             Some(p) => p.parse().map_err(|e| format!("LEADLINE_DB_POOL: {e}"))?,
             None => 20,
         };
+        let secret_key = match var("LEADLINE_SECRET_KEY") {
+            Some(hex) => parse_key(&hex).ok_or("LEADLINE_SECRET_KEY must be 64 hex digits")?,
+            None => local_key(&PathBuf::from(".leadline/secret.key"))?,
+        };
+        let dev_peer = match flag("LEADLINE_DEV_PEER", true) {
+            true => Some((
+                address("LEADLINE_PEER_ADDR", "127.0.0.1:3900")?,
+                address("LEADLINE_PEER_SMTP_ADDR", "127.0.0.1:2525")?,
+            )),
+            false => None,
+        };
+        let dns_resolver = match var("LEADLINE_DNS_RESOLVER") {
+            Some(a) => Some(
+                a.parse()
+                    .map_err(|e| format!("LEADLINE_DNS_RESOLVER: {e}"))?,
+            ),
+            None => None,
+        };
+        let local = app::request::AppConfig::local("");
         Ok(Config {
+            secret_key,
+            wa_api_url: var("LEADLINE_WA_API_URL"),
+            wa_app_secret: var("LEADLINE_WA_APP_SECRET").unwrap_or(local.wa_app_secret),
+            wa_verify_token: var("LEADLINE_WA_VERIFY_TOKEN").unwrap_or(local.wa_verify_token),
+            email_webhook_secret: var("LEADLINE_EMAIL_WEBHOOK_SECRET")
+                .unwrap_or(local.email_webhook_secret),
+            dns_resolver,
+            spf_include: var("LEADLINE_SPF_INCLUDE"),
+            dev_peer,
             addr,
             database_url: var("DATABASE_URL"),
             database_app_url: var("DATABASE_APP_URL"),
@@ -71,5 +113,56 @@ impl Config {
             demo_seed: flag("LEADLINE_DEMO_SEED", true),
             pool_size,
         })
+    }
+}
+
+fn address(name: &str, default: &str) -> Result<SocketAddr, String> {
+    var(name)
+        .unwrap_or_else(|| default.into())
+        .parse()
+        .map_err(|e| format!("{name}: {e}"))
+}
+
+fn parse_key(hex: &str) -> Option<[u8; 32]> {
+    let hex = hex.trim();
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut key = [0u8; 32];
+    for (i, byte) in key.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(i * 2..i * 2 + 2)?, 16).ok()?;
+    }
+    Some(key)
+}
+
+/// A key for one machine: made on first start and kept, so encrypted secrets survive
+/// restarts. Instances that share a database must share `LEADLINE_SECRET_KEY` instead.
+fn local_key(path: &std::path::Path) -> Result<[u8; 32], String> {
+    if let Ok(text) = std::fs::read_to_string(path) {
+        return parse_key(&text).ok_or_else(|| format!("{} is not 64 hex digits", path.display()));
+    }
+    let key = app::crypto::random_bytes::<32>();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    std::fs::write(path, app::crypto::hex(&key)).map_err(|e| format!("{}: {e}", path.display()))?;
+    use std::os::unix::fs::PermissionsExt;
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+    tracing::warn!(
+        "LEADLINE_SECRET_KEY is not set: made one in {}; set it in production",
+        path.display()
+    );
+    Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_64_hex_digits() {
+        assert_eq!(parse_key(&"ab".repeat(32)), Some([0xab; 32]));
+        assert_eq!(parse_key("abc"), None);
+        assert_eq!(parse_key(&"zz".repeat(32)), None);
     }
 }

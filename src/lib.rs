@@ -8,9 +8,11 @@ pub mod embedded_pg;
 pub mod events;
 pub mod jobs;
 pub mod metrics;
+pub mod outreach;
 pub mod seed;
 pub mod session_store;
 pub mod web;
+pub mod webhooks;
 pub mod worker;
 
 use app::db::Db;
@@ -71,9 +73,24 @@ pub fn app_state(
     web::AppState::new(
         options,
         Db::new(database.pools.app.clone()),
-        AppConfig {
-            public_url: config.public_url.clone(),
-            secure_cookies: config.secure_cookies,
-        },
+        app_config(config),
     )
+}
+
+/// What server functions and workers know of the configuration.
+pub fn app_config(config: &config::Config) -> AppConfig {
+    let local = AppConfig::local(&config.public_url);
+    AppConfig {
+        secure_cookies: config.secure_cookies,
+        secret_key: config.secret_key,
+        wa_app_secret: config.wa_app_secret.clone(),
+        wa_verify_token: config.wa_verify_token.clone(),
+        email_webhook_secret: config.email_webhook_secret.clone(),
+        dns_resolver: config.dns_resolver.unwrap_or(local.dns_resolver),
+        spf_include: config
+            .spf_include
+            .clone()
+            .unwrap_or(local.spf_include.clone()),
+        ..local
+    }
 }

@@ -1,4 +1,4 @@
-use leadline::{app_state, bench, config::Config, open_database, seed, web, worker};
+use leadline::{app_state, bench, config::Config, open_database, outreach, seed, web, worker};
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
@@ -36,10 +36,13 @@ async fn run(args: &[String]) -> Result<(), String> {
     let database = open_database(&config).await?;
     let result = match command {
         "serve" => serve(&config, &database).await,
-        "worker" => {
-            worker::run_until(database.pools.app.clone(), shutdown_signal()).await;
-            Ok(())
-        }
+        "worker" => match outreach::start(&config).await {
+            Ok((sending, _peer)) => {
+                worker::run_until(database.pools.app.clone(), sending, shutdown_signal()).await;
+                Ok(())
+            }
+            Err(e) => Err(e),
+        },
         "migrate" => Ok(()),
         "seed" => seed::synthetic_from_args(&database.pools, &args[1..]).await,
         _ => bench::run(&config, &database).await,
@@ -60,12 +63,15 @@ async fn serve(config: &Config, database: &leadline::Database) -> Result<(), Str
     options.site_addr = config.addr;
     let state = app_state(options, database, config);
     let router = web::router(state);
+    // The peer, if any, lives as long as the server.
+    let (sending, _peer) = outreach::start(config).await?;
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .map_err(|e| format!("binding {}: {e}", config.addr))?;
     tracing::info!("Leadline is listening on http://{}", config.addr);
     let background = tokio::spawn(worker::run_until(
         database.pools.app.clone(),
+        sending,
         shutdown_signal(),
     ));
     axum::serve(

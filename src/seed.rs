@@ -21,10 +21,7 @@ pub const DEMO_USERS: [(&str, &str, &str); 4] = [
 pub fn system_ctx(db: Db) -> RequestCtx {
     RequestCtx {
         db,
-        config: Arc::new(AppConfig {
-            public_url: String::new(),
-            secure_cookies: false,
-        }),
+        config: Arc::new(AppConfig::local("")),
         request_id: "seed".into(),
         ip: None,
         user_agent: Some("leadline seed".into()),

@@ -105,6 +105,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .merge(crate::webhooks::routes())
         .nest_service(&format!("/{}", state.leptos_options.site_pkg_dir), pkg)
         .merge(dynamic)
         .layer(CompressionLayer::new().quality(CompressionLevel::Fastest))

@@ -1,6 +1,7 @@
 //! Background work. Runs inside the server by default, or alone as `leadline worker`;
 //! any number of workers may run against one database. The loops: the job runner
-//! (imports and exports) and the sweep of expired sessions.
+//! (imports and exports), the outreach scheduler and dispatcher, and the sweep of
+//! expired sessions.
 
 use crate::session_store::PgSessionStore;
 use sqlx::PgPool;
@@ -8,8 +9,13 @@ use std::time::Duration;
 
 const SWEEP_EVERY: Duration = Duration::from_secs(300);
 
-pub async fn run_until(pool: PgPool, shutdown: impl std::future::Future<Output = ()>) {
+pub async fn run_until(
+    pool: PgPool,
+    outreach: crate::outreach::Outreach,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
     let jobs = crate::jobs::run(pool.clone());
+    let sending = crate::outreach::run(pool.clone(), outreach);
     let store = PgSessionStore::new(pool);
     let sweep = async {
         let mut tick = tokio::time::interval(SWEEP_EVERY);
@@ -25,6 +31,7 @@ pub async fn run_until(pool: PgPool, shutdown: impl std::future::Future<Output =
     tokio::select! {
         _ = sweep => {},
         _ = jobs => {},
+        _ = sending => {},
         _ = shutdown => {},
     }
 }

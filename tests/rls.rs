@@ -63,6 +63,37 @@ async fn crm_fixture(app: &TestApp, t: Uuid, email: &str) {
         "INSERT INTO job_files (tenant_id, job_id, name, content)
          SELECT $1, id, 'output', 'a,b' FROM jobs WHERE tenant_id = $1 AND $2::uuid IS NOT NULL",
         "INSERT INTO import_mappings (tenant_id, user_id, entity, mapping) VALUES ($1, $2, 'LEAD', '{}')",
+        // Outreach (0005).
+        "INSERT INTO wa_phone_numbers (tenant_id, id, number, label, provider_phone_id, access_token)
+         SELECT $1, gen_random_uuid(), '+201001112233', 'P1', 'pp-' || $1::text, '\\x00' WHERE $2::uuid IS NOT NULL",
+        "INSERT INTO wa_quota_usage (tenant_id, phone_id, day)
+         SELECT $1, id, current_date FROM wa_phone_numbers WHERE tenant_id = $1 AND $2::uuid IS NOT NULL",
+        "INSERT INTO email_domains (tenant_id, id, domain, dkim_private, dkim_public)
+         SELECT $1, gen_random_uuid(), 'd' || left($1::text, 8) || '.test', '\\x00', 'pk' WHERE $2::uuid IS NOT NULL",
+        "INSERT INTO email_accounts (tenant_id, id, domain_id, from_address, from_name, smtp_host, smtp_port)
+         SELECT $1, gen_random_uuid(), id, 'a@' || domain, 'A', 'localhost', 25 FROM email_domains
+          WHERE tenant_id = $1 AND $2::uuid IS NOT NULL",
+        "INSERT INTO email_daily_usage (tenant_id, account_id, day)
+         SELECT $1, id, current_date FROM email_accounts WHERE tenant_id = $1 AND $2::uuid IS NOT NULL",
+        "INSERT INTO templates (tenant_id, id, name, channel, created_by) VALUES ($1, gen_random_uuid(), 'T', 'WHATSAPP', $2)",
+        "INSERT INTO template_versions (tenant_id, id, template_id, version_no, label, body, created_by)
+         SELECT $1, gen_random_uuid(), id, 1, 'A', 'Hi', $2 FROM templates WHERE tenant_id = $1",
+        "INSERT INTO sequences (tenant_id, id, name, created_by) VALUES ($1, gen_random_uuid(), 'S', $2)",
+        "INSERT INTO sequence_steps (tenant_id, id, sequence_id, position, channel, template_id)
+         SELECT $1, gen_random_uuid(), s.id, 1, 'WHATSAPP', t.id FROM sequences s, templates t
+          WHERE s.tenant_id = $1 AND t.tenant_id = $1 AND $2::uuid IS NOT NULL",
+        "INSERT INTO lead_journeys (tenant_id, lead_id) SELECT $1, id FROM leads WHERE tenant_id = $1 AND $2::uuid IS NOT NULL",
+        "INSERT INTO enrollments (tenant_id, id, sequence_id, lead_id, enrolled_by)
+         SELECT $1, gen_random_uuid(), s.id, l.id, $2 FROM sequences s, leads l WHERE s.tenant_id = $1 AND l.tenant_id = $1",
+        "INSERT INTO messages (tenant_id, id, lead_id, channel, direction, status, phone_id, to_address, body,
+                               idempotency_key, created_by)
+         SELECT $1, gen_random_uuid(), l.id, 'WHATSAPP', 'OUT', 'SENT', p.id, '+201001234567', 'hi', 'k1', $2
+           FROM leads l, wa_phone_numbers p WHERE l.tenant_id = $1 AND p.tenant_id = $1",
+        "INSERT INTO suppressions (tenant_id, id, channel, address, reason)
+         SELECT $1, gen_random_uuid(), 'EMAIL', 'x@y.test', 'MANUAL' WHERE $2::uuid IS NOT NULL",
+        "INSERT INTO webhook_receipts (tenant_id, source, event_id) SELECT $1, 'EMAIL', 'evt' WHERE $2::uuid IS NOT NULL",
+        "INSERT INTO outreach_daily_stats (tenant_id, day) SELECT $1, current_date WHERE $2::uuid IS NOT NULL",
+        "INSERT INTO notifications (tenant_id, id, user_id, kind, body) VALUES ($1, gen_random_uuid(), $2, 'SEND_FAILED', 'x')",
     ];
     let user: Uuid = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
         .bind(email)

@@ -69,6 +69,49 @@ pub fn sha256(data: &[u8]) -> Vec<u8> {
     Sha256::digest(data).to_vec()
 }
 
+/// HMAC-SHA256, for webhook signatures and signed links.
+pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
+    use hmac::Mac;
+    let mut mac =
+        hmac::Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
+    mac.update(data);
+    mac.finalize().into_bytes().into()
+}
+
+/// Compares two byte strings in time that depends on their length only.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Encrypts a secret at rest (provider tokens, SMTP passwords, DKIM keys) with the
+/// server's key: XChaCha20-Poly1305, a random nonce in front of the ciphertext.
+pub fn seal(key: &[u8; 32], plaintext: &[u8]) -> Vec<u8> {
+    use chacha20poly1305::aead::{Aead, KeyInit};
+    let cipher = chacha20poly1305::XChaCha20Poly1305::new(key.into());
+    let nonce = random_bytes::<24>();
+    let mut out = nonce.to_vec();
+    out.extend(
+        cipher
+            .encrypt((&nonce).into(), plaintext)
+            .expect("encryption of an in-memory buffer cannot fail"),
+    );
+    out
+}
+
+/// Decrypts what [`seal`] produced; an error if the key is wrong or the bytes changed.
+pub fn open(key: &[u8; 32], sealed: &[u8]) -> Result<Vec<u8>, AppError> {
+    use chacha20poly1305::aead::{Aead, KeyInit};
+    if sealed.len() < 24 {
+        return Err(internal("sealed secret too short"));
+    }
+    let (nonce, ciphertext) = sealed.split_at(24);
+    chacha20poly1305::XChaCha20Poly1305::new(key.into())
+        .decrypt(nonce.into(), ciphertext)
+        .map_err(|_| {
+            internal("a stored secret could not be decrypted (wrong LEADLINE_SECRET_KEY?)")
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,6 +124,30 @@ mod tests {
             .await
             .unwrap());
         assert!(!verify_password("wrong horse".into(), hash).await.unwrap());
+    }
+
+    #[test]
+    fn sealed_secrets_open_only_with_their_key() {
+        let key = [7u8; 32];
+        let sealed = seal(&key, b"smtp-password");
+        assert_ne!(&sealed[24..], b"smtp-password");
+        assert_eq!(open(&key, &sealed).unwrap(), b"smtp-password");
+        assert!(open(&[8u8; 32], &sealed).is_err());
+        let mut tampered = sealed.clone();
+        *tampered.last_mut().unwrap() ^= 1;
+        assert!(open(&key, &tampered).is_err());
+        assert_ne!(seal(&key, b"x"), seal(&key, b"x"), "fresh nonce each time");
+    }
+
+    #[test]
+    fn hmac_matches_rfc_4231_case_2() {
+        assert_eq!(
+            hex(&hmac_sha256(b"Jefe", b"what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
     }
 
     #[test]

@@ -69,6 +69,7 @@ fn table(locale: Locale) -> &'static Table {
                 include_str!("../locales/en.json"),
                 include_str!("../locales/crm.en.json"),
                 include_str!("../locales/import.en.json"),
+                include_str!("../locales/outreach.en.json"),
             ],
         ),
         Locale::Ar => (
@@ -77,6 +78,7 @@ fn table(locale: Locale) -> &'static Table {
                 include_str!("../locales/ar.json"),
                 include_str!("../locales/crm.ar.json"),
                 include_str!("../locales/import.ar.json"),
+                include_str!("../locales/outreach.ar.json"),
             ],
         ),
     };

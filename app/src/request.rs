@@ -11,12 +11,51 @@ use tower_sessions::Session;
 use uuid::Uuid;
 
 /// Server-wide settings a server function may need.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AppConfig {
-    /// The public origin, used to build links (invites).
+    /// The public origin, used to build links (invites, tracking, unsubscribe).
     pub public_url: String,
     /// Cookies get `Secure` when served over HTTPS.
     pub secure_cookies: bool,
+    /// Encrypts secrets at rest and signs tracking and unsubscribe links.
+    pub secret_key: [u8; 32],
+    /// Meta's app secret: the key of `X-Hub-Signature-256` on WhatsApp webhooks.
+    pub wa_app_secret: String,
+    /// What Meta must echo in the webhook subscription handshake (`hub.verify_token`).
+    pub wa_verify_token: String,
+    /// Key of the Standard Webhooks signature on inbound email events.
+    pub email_webhook_secret: String,
+    /// The DNS server sending-domain checks ask.
+    pub dns_resolver: std::net::SocketAddr,
+    /// The SPF mechanism our senders need in a customer's record.
+    pub spf_include: String,
+}
+
+impl std::fmt::Debug for AppConfig {
+    // Keys stay out of logs and panic messages.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppConfig")
+            .field("public_url", &self.public_url)
+            .field("secure_cookies", &self.secure_cookies)
+            .field("dns_resolver", &self.dns_resolver)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppConfig {
+    /// Settings for a server on this machine: development keys, the system resolver.
+    pub fn local(public_url: &str) -> AppConfig {
+        AppConfig {
+            public_url: public_url.to_string(),
+            secure_cookies: false,
+            secret_key: *b"leadline-local-development-key!!",
+            wa_app_secret: "leadline-local-wa-app-secret".into(),
+            wa_verify_token: "leadline-local-verify-token".into(),
+            email_webhook_secret: "leadline-local-email-webhook-secret".into(),
+            dns_resolver: mail::system_resolver(),
+            spf_include: "_spf.leadline.test".into(),
+        }
+    }
 }
 
 /// The signed-in member of the current tenant.

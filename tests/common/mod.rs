@@ -47,14 +47,7 @@ impl TestApp {
             .site_root("target/site")
             .site_addr(addr)
             .build();
-        let state = AppState::new(
-            options,
-            Db::new(pools.app.clone()),
-            AppConfig {
-                public_url: base.clone(),
-                secure_cookies: false,
-            },
-        );
+        let state = AppState::new(options, Db::new(pools.app.clone()), AppConfig::local(&base));
         let app = router(state);
         tokio::spawn(async move {
             axum::serve(

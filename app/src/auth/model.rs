@@ -64,17 +64,22 @@ pub enum Permission {
     AuditView,
     /// Change the plan and pay.
     BillingManage,
+    /// Enrol leads in sequences, pause and resume them.
+    OutreachRun,
+    /// Templates, senders (numbers, domains, mailboxes) and sequences.
+    OutreachManage,
 }
 
 impl Permission {
     pub fn min_role(self) -> Role {
         match self {
             Permission::WorkspaceUse => Role::Sales,
-            Permission::TeamView => Role::Manager,
+            Permission::TeamView | Permission::OutreachRun => Role::Manager,
             Permission::TeamManage
             | Permission::TenantSettings
             | Permission::SecurityPolicy
-            | Permission::AuditView => Role::Admin,
+            | Permission::AuditView
+            | Permission::OutreachManage => Role::Admin,
             Permission::BillingManage => Role::Owner,
         }
     }

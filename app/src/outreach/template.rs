@@ -21,6 +21,32 @@ pub enum TemplateError {
     MissingValue { at: usize, name: String },
 }
 
+impl TemplateError {
+    /// The locale key of the message and its arguments (`at` counts from 1 for people).
+    pub fn describe(&self) -> (&'static str, Vec<(&'static str, String)>) {
+        match self {
+            TemplateError::Unclosed { at } => {
+                ("template.unclosed", vec![("at", (at + 1).to_string())])
+            }
+            TemplateError::UnexpectedClose { at } => (
+                "template.unexpected_close",
+                vec![("at", (at + 1).to_string())],
+            ),
+            TemplateError::BadVariable { at } => {
+                ("template.bad_variable", vec![("at", (at + 1).to_string())])
+            }
+            TemplateError::UnknownVariable { at, name } => (
+                "template.unknown_variable",
+                vec![("at", (at + 1).to_string()), ("name", name.clone())],
+            ),
+            TemplateError::MissingValue { at, name } => (
+                "template.missing_value",
+                vec![("at", (at + 1).to_string()), ("name", name.clone())],
+            ),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Node {
     Text(String),

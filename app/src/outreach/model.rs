@@ -1,0 +1,298 @@
+//! Outreach types shared by the server and the browser. Secrets (access tokens, SMTP
+//! passwords, DKIM keys) never appear here.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Channel {
+    WhatsApp,
+    Email,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 2] = [Channel::WhatsApp, Channel::Email];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Channel::WhatsApp => "WHATSAPP",
+            Channel::Email => "EMAIL",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Channel> {
+        Channel::ALL
+            .into_iter()
+            .find(|c| c.code().eq_ignore_ascii_case(code.trim()))
+    }
+}
+
+/// Variables a template may use; the values come from the lead.
+pub const TEMPLATE_VARIABLES: [&str; 7] = [
+    "first_name",
+    "last_name",
+    "full_name",
+    "company",
+    "email",
+    "phone",
+    "owner_name",
+];
+
+pub const PHONE_STATUSES: [&str; 5] = ["ACTIVE", "PAUSED", "OFFLINE", "BANNED", "RECONNECTING"];
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TemplateSummary {
+    pub id: Uuid,
+    pub name: String,
+    pub channel: Channel,
+    pub locale: String,
+    pub folder: Option<String>,
+    pub tags: Vec<String>,
+    pub approval_status: String,
+    pub versions: i64,
+    pub sent: i64,
+    pub replied: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VersionView {
+    pub id: Uuid,
+    pub version_no: i32,
+    pub label: String,
+    pub subject: Option<String>,
+    pub body: String,
+    pub weight: i32,
+    pub active: bool,
+    pub sent: i64,
+    pub delivered: i64,
+    pub replied: i64,
+}
+
+impl VersionView {
+    /// Replies per sent message, in percent (0 when nothing was sent).
+    pub fn reply_rate(&self) -> f64 {
+        rate(self.replied, self.sent)
+    }
+}
+
+pub fn rate(part: i64, whole: i64) -> f64 {
+    if whole <= 0 {
+        0.0
+    } else {
+        part as f64 * 100.0 / whole as f64
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TemplateDetail {
+    pub summary: TemplateSummary,
+    pub wa_template_name: Option<String>,
+    pub versions: Vec<VersionView>,
+}
+
+/// A lead the editor previews a template against, with its variable values.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PreviewLead {
+    pub id: Uuid,
+    pub name: String,
+    pub values: Vec<(String, String)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PhoneView {
+    pub id: Uuid,
+    pub number: String,
+    pub label: String,
+    pub provider_phone_id: String,
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub priority: i32,
+    pub daily_quota: i32,
+    pub used_today: i32,
+    pub followups_today: i32,
+    pub leads: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DnsCheckView {
+    pub kind: String,
+    pub name: String,
+    pub expected: String,
+    pub found: Vec<String>,
+    pub ok: bool,
+    pub problem: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DomainView {
+    pub id: Uuid,
+    pub domain: String,
+    pub dkim_selector: String,
+    pub spf_ok: bool,
+    pub dkim_ok: bool,
+    pub dmarc_ok: bool,
+    pub checks: Vec<DnsCheckView>,
+    pub checked_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MailboxView {
+    pub id: Uuid,
+    pub domain: String,
+    pub from_address: String,
+    pub from_name: String,
+    pub smtp_host: String,
+    pub smtp_port: i32,
+    pub smtp_security: String,
+    pub daily_cap: i32,
+    /// Today's limit after the warm-up ramp.
+    pub cap_today: i32,
+    pub sent_today: i32,
+    pub min_gap_seconds: i32,
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub bounce_rate: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Senders {
+    pub phones: Vec<PhoneView>,
+    pub domains: Vec<DomainView>,
+    pub mailboxes: Vec<MailboxView>,
+    pub wa_daily_unique_limit: i32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepView {
+    pub id: Uuid,
+    pub position: i32,
+    pub delay_minutes: i32,
+    pub channel: Channel,
+    pub template_id: Uuid,
+    pub template_name: String,
+    pub fallback_template_id: Option<Uuid>,
+    pub fallback_template_name: Option<String>,
+    pub skip_if_replied: bool,
+    pub skip_if_opened: bool,
+    pub sent: i64,
+    pub replied: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SequenceSummary {
+    pub id: Uuid,
+    pub name: String,
+    pub status: String,
+    pub steps: i64,
+    pub active: i64,
+    pub enrolled: i64,
+    pub sent: i64,
+    pub replied: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EnrollmentView {
+    pub id: Uuid,
+    pub lead_id: Uuid,
+    pub lead_name: String,
+    pub status: String,
+    pub next_step: i32,
+    pub next_run_at: DateTime<Utc>,
+    pub stop_reason: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SequenceDetail {
+    pub summary: SequenceSummary,
+    pub timezone: Option<String>,
+    /// One line per weekday window, "mon 09:00-17:00".
+    pub business_hours: String,
+    pub holidays: String,
+    pub exit_on_reply: bool,
+    pub exit_on_bounce: bool,
+    pub max_attempts: i32,
+    pub steps: Vec<StepView>,
+    pub enrollments: Vec<EnrollmentView>,
+}
+
+/// Why leads were left out of an enrolment, and how many.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrolReport {
+    pub enrolled: usize,
+    /// (reason code, count), reason codes: suppressed, opted_out, in_sequence,
+    /// missing_variable, no_channel, closed_journey, not_found.
+    pub skipped: Vec<(String, usize)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MessageView {
+    pub id: Uuid,
+    pub channel: Channel,
+    pub direction: String,
+    pub status: String,
+    pub subject: Option<String>,
+    pub body: String,
+    pub to_address: String,
+    pub from_address: Option<String>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Outreach on a lead's page: the journey, the sequence it is in, its messages.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LeadOutreach {
+    pub state: String,
+    pub previous_state: Option<String>,
+    pub state_reason: Option<String>,
+    pub human_takeover: bool,
+    pub assigned_phone: Option<String>,
+    pub enrollment: Option<EnrollmentView>,
+    pub sequence_name: Option<String>,
+    pub messages: Vec<MessageView>,
+    /// The journey states a member may move this lead to by hand.
+    pub manual_moves: Vec<String>,
+    pub suppressed: Vec<String>,
+    /// Free-text WhatsApp is allowed (inside the 24-hour service window).
+    pub wa_window_open: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Funnel {
+    pub contacted: i64,
+    pub replied: i64,
+    pub converted: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RateRow {
+    pub label: String,
+    pub sent: i64,
+    pub replied: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UsageRow {
+    pub label: String,
+    pub used: i64,
+    pub limit: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DayRow {
+    pub day: String,
+    pub sent: i64,
+    pub replies: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutreachDashboard {
+    pub funnel: Funnel,
+    pub sequences: Vec<RateRow>,
+    pub steps: Vec<RateRow>,
+    pub variants: Vec<RateRow>,
+    pub phones: Vec<UsageRow>,
+    /// Bounce rate per mailbox: used = bounces, limit = sent.
+    pub mailboxes: Vec<UsageRow>,
+    pub days: Vec<DayRow>,
+}

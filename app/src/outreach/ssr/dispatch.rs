@@ -1,0 +1,495 @@
+//! The dispatcher: sends the outbox. It claims queued messages across tenants
+//! (`claim_messages()`, SKIP LOCKED, so any number of dispatchers share the work),
+//! sends them outside any transaction, and records each answer. The idempotency key
+//! goes with every send, so a message whose answer was lost in a crash is recognised
+//! by the provider when it is sent again after its lease runs out.
+
+use super::links;
+use super::provider::{Providers, SendError, WaContent, WaMessage};
+use super::store::{self, Stat};
+use crate::crypto::open;
+use crate::db::{internal, Db};
+use crate::error::AppError;
+use crate::outreach::journey::{Cause, Journey};
+use crate::outreach::model::Channel;
+use crate::request::AppConfig;
+use chrono::{Duration, Utc};
+use sqlx::{PgPool, Row};
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// Sends at once per dispatcher.
+const CONCURRENCY: usize = 32;
+/// Tries before a transient failure becomes permanent.
+pub const MAX_SEND_ATTEMPTS: i32 = 5;
+/// A number pauses itself when more than this share of its recent sends failed.
+const PHONE_FAILURE_LIMIT: f64 = 0.10;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DispatchReport {
+    pub claimed: usize,
+    pub sent: usize,
+    pub retried: usize,
+    pub failed: usize,
+}
+
+struct Outgoing {
+    id: Uuid,
+    lead_id: Uuid,
+    channel: Channel,
+    created_by: Option<Uuid>,
+    owner: Option<Uuid>,
+    enrollment_id: Option<Uuid>,
+    phone_id: Option<Uuid>,
+    attempts: i32,
+    to: String,
+    work: Work,
+}
+
+enum Work {
+    /// A status webhook already told us the provider has it (the answer to an
+    /// earlier try was lost): record, do not send again.
+    AlreadySent(String),
+    Refuse(String),
+    Later(String),
+    WhatsApp(WaMessage),
+    Email {
+        settings: mail::SmtpSettings,
+        from: String,
+        raw: Vec<u8>,
+    },
+}
+
+type Outcome = Result<String, SendError>;
+
+/// Claims up to `batch` messages, sends them, records the results.
+pub async fn dispatch_once(
+    pool: &PgPool,
+    providers: &Providers,
+    config: &AppConfig,
+    batch: i64,
+) -> Result<DispatchReport, AppError> {
+    let claimed: Vec<(Uuid, Uuid)> =
+        sqlx::query_as("SELECT tenant_id, id FROM claim_messages($1::int)")
+            .bind(batch)
+            .fetch_all(pool)
+            .await
+            .map_err(internal)?;
+    let mut by_tenant: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    for (tenant, id) in &claimed {
+        by_tenant.entry(*tenant).or_default().push(*id);
+    }
+    let db = Db::new(pool.clone());
+    let mut report = DispatchReport {
+        claimed: claimed.len(),
+        ..DispatchReport::default()
+    };
+    for (tenant, ids) in by_tenant {
+        let outgoing = prepare(&db, config, tenant, &ids).await?;
+        // In waves of CONCURRENCY sends (a plain loop: stream combinators over
+        // borrowed items trip the compiler's Send checks in spawned tasks).
+        let mut results: Vec<(usize, Outcome)> = Vec::with_capacity(outgoing.len());
+        for (wave, chunk) in outgoing.chunks(CONCURRENCY).enumerate() {
+            let mut sends = Vec::with_capacity(chunk.len());
+            for o in chunk {
+                sends.push(send(providers, o));
+            }
+            let answers = futures_util::future::join_all(sends).await;
+            results.extend(
+                answers
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, a)| (wave * CONCURRENCY + i, a)),
+            );
+        }
+        let done = record(&db, tenant, &outgoing, results).await?;
+        report.sent += done.sent;
+        report.retried += done.retried;
+        report.failed += done.failed;
+    }
+    Ok(report)
+}
+
+async fn send(providers: &Providers, o: &Outgoing) -> Outcome {
+    match &o.work {
+        Work::AlreadySent(id) => Ok(id.clone()),
+        Work::Refuse(reason) => Err(SendError::Permanent(reason.clone())),
+        Work::Later(reason) => Err(SendError::Transient(reason.clone())),
+        Work::WhatsApp(message) => providers.whatsapp.send(message).await,
+        Work::Email {
+            settings,
+            from,
+            raw,
+        } => providers.email.send(settings, from, &o.to, raw).await,
+    }
+}
+
+async fn prepare(
+    db: &Db,
+    config: &AppConfig,
+    tenant_id: Uuid,
+    ids: &[Uuid],
+) -> Result<Vec<Outgoing>, AppError> {
+    let mut tx = db.tenant_tx(tenant_id, None).await?;
+    let rows = sqlx::query(
+        "SELECT m.id, m.lead_id, m.channel, m.to_address, m.subject, m.body, m.wa_template_name, m.wa_params,
+                m.idempotency_key, m.provider_message_id, m.attempts, m.in_reply_to, m.created_by,
+                m.enrollment_id, m.phone_id, l.owner_id,
+                p.provider_phone_id, p.access_token, p.status AS phone_status,
+                a.from_address::text AS from_address, a.from_name, a.smtp_host, a.smtp_port, a.smtp_security,
+                a.smtp_username, a.smtp_password, a.status AS mailbox_status,
+                d.id AS domain_id, d.domain::text AS domain, d.dkim_selector, d.dkim_private,
+                coalesce(t.locale, 'en') AS locale,
+                EXISTS (SELECT 1 FROM suppressions s WHERE s.channel = m.channel
+                          AND s.address = CASE WHEN m.channel = 'EMAIL' THEN lower(m.to_address) ELSE m.to_address END)
+                    AS suppressed
+           FROM messages m
+           JOIN leads l ON l.id = m.lead_id
+           LEFT JOIN wa_phone_numbers p ON p.id = m.phone_id
+           LEFT JOIN email_accounts a ON a.id = m.email_account_id
+           LEFT JOIN email_domains d ON d.id = a.domain_id
+           LEFT JOIN template_versions v ON v.id = m.template_version_id
+           LEFT JOIN templates t ON t.id = v.template_id
+          WHERE m.id = ANY($1) AND m.status = 'SENDING'",
+    )
+    .bind(ids)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(internal)?;
+    tx.commit().await.map_err(internal)?;
+
+    let mut dkim_keys: HashMap<Uuid, Result<mail::DkimKey, String>> = HashMap::new();
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let id: Uuid = r.get("id");
+        let channel = Channel::parse(r.get("channel")).unwrap_or(Channel::WhatsApp);
+        let to: String = r.get("to_address");
+        let work = if let Some(provider_id) = r.get::<Option<String>, _>("provider_message_id") {
+            Work::AlreadySent(provider_id)
+        } else if r.get::<bool, _>("suppressed") {
+            Work::Refuse("The recipient is on the suppression list.".into())
+        } else {
+            match channel {
+                Channel::WhatsApp => whatsapp_work(config, r, &to),
+                Channel::Email => email_work(config, r, id, &to, &mut dkim_keys),
+            }
+        };
+        out.push(Outgoing {
+            id,
+            lead_id: r.get("lead_id"),
+            channel,
+            created_by: r.get("created_by"),
+            owner: r.get("owner_id"),
+            enrollment_id: r.get("enrollment_id"),
+            phone_id: r.get("phone_id"),
+            attempts: r.get("attempts"),
+            to,
+            work,
+        });
+    }
+    Ok(out)
+}
+
+fn whatsapp_work(config: &AppConfig, r: &sqlx::postgres::PgRow, to: &str) -> Work {
+    match r.get::<Option<String>, _>("phone_status").as_deref() {
+        Some("ACTIVE") => {}
+        Some("BANNED") => return Work::Refuse("The sending number is banned.".into()),
+        _ => return Work::Later("The sending number is not active.".into()),
+    }
+    let token = match r
+        .get::<Option<Vec<u8>>, _>("access_token")
+        .map(|sealed| open(&config.secret_key, &sealed))
+    {
+        Some(Ok(t)) => String::from_utf8_lossy(&t).into_owned(),
+        _ => return Work::Refuse("The number's access token cannot be read.".into()),
+    };
+    let content = match r.get::<Option<String>, _>("wa_template_name") {
+        Some(name) => WaContent::Template {
+            name,
+            language: r.get("locale"),
+            params: r.get("wa_params"),
+        },
+        None => WaContent::Text(r.get("body")),
+    };
+    Work::WhatsApp(WaMessage {
+        provider_phone_id: r.get("provider_phone_id"),
+        access_token: token,
+        to: to.to_string(),
+        content,
+        idempotency_key: r.get("idempotency_key"),
+    })
+}
+
+fn email_work(
+    config: &AppConfig,
+    r: &sqlx::postgres::PgRow,
+    id: Uuid,
+    to: &str,
+    dkim_keys: &mut HashMap<Uuid, Result<mail::DkimKey, String>>,
+) -> Work {
+    if r.get::<Option<String>, _>("mailbox_status").as_deref() != Some("ACTIVE") {
+        return Work::Later("The mailbox is paused.".into());
+    }
+    let domain: String = r.get("domain");
+    let domain_id: Uuid = r.get("domain_id");
+    let key = dkim_keys.entry(domain_id).or_insert_with(|| {
+        let sealed: Vec<u8> = r.get("dkim_private");
+        let pem = open(&config.secret_key, &sealed).map_err(|e| e.to_string())?;
+        mail::DkimKey::from_pkcs8_pem(&String::from_utf8_lossy(&pem)).map_err(|e| e.to_string())
+    });
+    let key = match key {
+        Ok(k) => k,
+        Err(e) => return Work::Refuse(format!("The domain's DKIM key cannot be read: {e}")),
+    };
+    let password = match r.get::<Option<Vec<u8>>, _>("smtp_password") {
+        Some(sealed) => match open(&config.secret_key, &sealed) {
+            Ok(p) => Some(String::from_utf8_lossy(&p).into_owned()),
+            Err(_) => return Work::Refuse("The mailbox password cannot be read.".into()),
+        },
+        None => None,
+    };
+    let body: String = r.get("body");
+    let (text, html) = links::email_bodies(&config.secret_key, &config.public_url, id, &body);
+    let from_address: String = r.get("from_address");
+    let in_reply_to: Option<String> = r.get("in_reply_to");
+    let message = mail::OutgoingEmail {
+        from_name: r.get("from_name"),
+        from_address: from_address.clone(),
+        to: to.to_string(),
+        subject: r.get::<Option<String>, _>("subject").unwrap_or_default(),
+        text,
+        html: Some(html),
+        // Derived from the message's id, so a resend carries the same Message-ID.
+        message_id: format!("{id}@{domain}"),
+        references: in_reply_to.iter().cloned().collect(),
+        in_reply_to,
+        list_unsubscribe_url: Some(links::unsubscribe_url(
+            &config.secret_key,
+            &config.public_url,
+            id,
+        )),
+        extra_headers: Vec::new(),
+    };
+    let selector: String = r.get("dkim_selector");
+    let raw = match mail::build_message(&message, Some((&domain, &selector, key))) {
+        Ok(raw) => raw,
+        Err(e) => return Work::Refuse(format!("The email could not be built: {e}")),
+    };
+    let security = match r.get::<&str, _>("smtp_security") {
+        "NONE" => mail::SmtpSecurity::None,
+        "TLS" => mail::SmtpSecurity::Tls,
+        _ => mail::SmtpSecurity::StartTls,
+    };
+    Work::Email {
+        settings: mail::SmtpSettings {
+            host: r.get("smtp_host"),
+            port: u16::try_from(r.get::<i32, _>("smtp_port")).unwrap_or(587),
+            security,
+            username: r.get("smtp_username"),
+            password,
+            timeout: std::time::Duration::from_secs(30),
+        },
+        from: from_address,
+        raw,
+    }
+}
+
+/// 30 s, 1 min, 2 min, 4 min … between tries.
+pub fn backoff(attempt: i32) -> Duration {
+    Duration::seconds(30 * (1_i64 << attempt.clamp(1, 10).saturating_sub(1)))
+}
+
+async fn record(
+    db: &Db,
+    tenant_id: Uuid,
+    outgoing: &[Outgoing],
+    results: Vec<(usize, Outcome)>,
+) -> Result<DispatchReport, AppError> {
+    let mut report = DispatchReport::default();
+    let mut tx = db.tenant_tx(tenant_id, None).await?;
+    let (mut sent_ids, mut sent_provider) = (Vec::new(), Vec::new());
+    let (mut retry_ids, mut retry_at, mut retry_error) = (Vec::new(), Vec::new(), Vec::new());
+    let mut failed = Vec::new();
+    let mut failing_phones = Vec::new();
+    let now = Utc::now();
+    for (i, outcome) in results {
+        let o = &outgoing[i];
+        match outcome {
+            Ok(provider_id) => {
+                sent_ids.push(o.id);
+                sent_provider.push(provider_id);
+            }
+            Err(SendError::Transient(reason)) if o.attempts < MAX_SEND_ATTEMPTS => {
+                retry_ids.push(o.id);
+                retry_at.push(now + backoff(o.attempts));
+                retry_error.push(reason);
+            }
+            Err(e) => {
+                failed.push((o, e.message().to_string()));
+                if let Some(phone) = o.phone_id {
+                    failing_phones.push(phone);
+                }
+            }
+        }
+    }
+
+    if !sent_ids.is_empty() {
+        sqlx::query(
+            "UPDATE messages m SET status = 'SENT', provider_message_id = x.provider, sent_at = now(),
+                    locked_at = NULL, last_error = NULL
+               FROM UNNEST($1::uuid[], $2::text[]) AS x (id, provider)
+              WHERE m.id = x.id AND m.status = 'SENDING'",
+        )
+        .bind(&sent_ids)
+        .bind(&sent_provider)
+        .execute(&mut *tx)
+        .await
+        .map_err(internal)?;
+        sqlx::query(
+            "UPDATE lead_journeys j SET last_outbound_at = now()
+               FROM messages m WHERE m.id = ANY($1) AND j.lead_id = m.lead_id",
+        )
+        .bind(&sent_ids)
+        .execute(&mut *tx)
+        .await
+        .map_err(internal)?;
+        // The first send on a channel moves the journey (COLD → CONTACTED_…); only the
+        // leads whose state can still move are looked at one by one.
+        let states: Vec<(Uuid, String, String)> = sqlx::query_as(
+            "SELECT DISTINCT ON (m.lead_id) m.lead_id, coalesce(j.state, 'COLD'), m.channel
+               FROM messages m LEFT JOIN lead_journeys j ON j.lead_id = m.lead_id
+              WHERE m.id = ANY($1) AND coalesce(j.state, 'COLD') IN ('COLD', 'CONTACTED_WA', 'CONTACTED_EMAIL')",
+        )
+        .bind(&sent_ids)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(internal)?;
+        for (lead, state, channel) in states {
+            let to = match Channel::parse(&channel) {
+                Some(Channel::Email) => Journey::ContactedEmail,
+                _ => Journey::ContactedWa,
+            };
+            if state == "COLD" {
+                let reason = format!("first {} sent", channel.to_lowercase());
+                store::move_journey(
+                    &mut tx,
+                    tenant_id,
+                    lead,
+                    to,
+                    Cause::FirstSend,
+                    &reason,
+                    None,
+                )
+                .await?;
+            }
+        }
+        report.sent = sent_ids.len();
+    }
+
+    if !retry_ids.is_empty() {
+        sqlx::query(
+            "UPDATE messages m SET status = 'QUEUED', next_attempt_at = x.at, last_error = x.error, locked_at = NULL
+               FROM UNNEST($1::uuid[], $2::timestamptz[], $3::text[]) AS x (id, at, error)
+              WHERE m.id = x.id AND m.status = 'SENDING'",
+        )
+        .bind(&retry_ids)
+        .bind(&retry_at)
+        .bind(&retry_error)
+        .execute(&mut *tx)
+        .await
+        .map_err(internal)?;
+        report.retried = retry_ids.len();
+    }
+
+    for (o, reason) in &failed {
+        sqlx::query(
+            "UPDATE messages SET status = 'FAILED', failed_at = now(), last_error = $2, locked_at = NULL
+              WHERE id = $1 AND status = 'SENDING'",
+        )
+        .bind(o.id)
+        .bind(reason)
+        .execute(&mut *tx)
+        .await
+        .map_err(internal)?;
+        if o.enrollment_id.is_some() {
+            store::stop_enrollment(&mut tx, o.lead_id, "send_failed").await?;
+        }
+        if let Some(user) = o.created_by.or(o.owner) {
+            let body = format!(
+                "A {} message to {} could not be sent: {reason}",
+                o.channel.code().to_lowercase(),
+                o.to
+            );
+            let link = format!("/leads/{}", o.lead_id);
+            store::notify(&mut tx, tenant_id, user, "SEND_FAILED", &body, Some(&link)).await?;
+        }
+    }
+    report.failed = failed.len();
+    store::bump(&mut tx, tenant_id, &[(Stat::Failed, failed.len() as i64)]).await?;
+
+    failing_phones.sort();
+    failing_phones.dedup();
+    for phone in failing_phones {
+        pause_phone_if_failing(&mut tx, tenant_id, phone).await?;
+    }
+    tx.commit().await.map_err(internal)?;
+    Ok(report)
+}
+
+/// Pauses a number whose recent sends fail too often (a ban on the way, a broken
+/// token), and tells the admins.
+async fn pause_phone_if_failing(
+    tx: &mut crate::db::Tx,
+    tenant_id: Uuid,
+    phone: Uuid,
+) -> Result<(), AppError> {
+    let (failed, total): (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE status = 'FAILED'), count(*) FROM (
+            SELECT status FROM messages WHERE phone_id = $1 AND direction = 'OUT'
+               AND status NOT IN ('QUEUED', 'SENDING')
+             ORDER BY created_at DESC LIMIT 100) recent",
+    )
+    .bind(phone)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(internal)?;
+    if total < 20 || (failed as f64) / (total as f64) <= PHONE_FAILURE_LIMIT {
+        return Ok(());
+    }
+    let reason = format!("{failed} of the last {total} messages failed");
+    let paused = sqlx::query(
+        "UPDATE wa_phone_numbers SET status = 'PAUSED', status_reason = $2, status_changed_at = now()
+          WHERE id = $1 AND status = 'ACTIVE'",
+    )
+    .bind(phone)
+    .bind(&reason)
+    .execute(&mut **tx)
+    .await
+    .map_err(internal)?
+    .rows_affected();
+    if paused > 0 {
+        let body = format!("A WhatsApp number paused itself: {reason}.");
+        store::notify_admins(
+            tx,
+            tenant_id,
+            "SENDER_PAUSED",
+            &body,
+            Some("/outreach/senders"),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles() {
+        assert_eq!(backoff(1), Duration::seconds(30));
+        assert_eq!(backoff(2), Duration::seconds(60));
+        assert_eq!(backoff(4), Duration::seconds(240));
+        assert_eq!(backoff(0), Duration::seconds(30));
+    }
+}

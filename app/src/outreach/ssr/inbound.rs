@@ -1,0 +1,658 @@
+//! What comes back: WhatsApp Cloud API webhooks (statuses and replies), our inbound
+//! email events (replies, bounces, complaints), opens, clicks and unsubscribes. Each
+//! arrives before a tenant is known, is routed to its tenant by the number or the
+//! message it names, and is applied once: a replayed event changes nothing.
+
+use super::store::{self, Stat};
+use crate::crypto::{constant_time_eq, hex, hmac_sha256};
+use crate::db::{internal, new_id, Db, Tx};
+use crate::error::AppError;
+use crate::outreach::journey::{Cause, Journey};
+use crate::outreach::model::Channel;
+use crate::outreach::optout::is_opt_out;
+use base64::Engine;
+use uuid::Uuid;
+
+/// Mailboxes pause themselves above this bounce rate.
+const BOUNCE_LIMIT: f64 = 0.05;
+/// Standard Webhooks: events older or newer than this are refused (replays).
+const TOLERANCE_SECONDS: i64 = 300;
+
+/// Meta's `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>`.
+pub fn verify_meta_signature(app_secret: &str, body: &[u8], header: Option<&str>) -> bool {
+    let Some(given) = header.and_then(|h| h.strip_prefix("sha256=")) else {
+        return false;
+    };
+    let expected = hex(&hmac_sha256(app_secret.as_bytes(), body));
+    constant_time_eq(
+        expected.as_bytes(),
+        given.trim().to_ascii_lowercase().as_bytes(),
+    )
+}
+
+/// Standard Webhooks: `webhook-signature: v1,<base64 HMAC-SHA256 of id.timestamp.body>`
+/// (several space-separated signatures allowed, for key rotation), and a timestamp
+/// within five minutes.
+pub fn verify_standard_webhook(
+    secret: &str,
+    id: &str,
+    timestamp: &str,
+    body: &[u8],
+    signatures: &str,
+    now: i64,
+) -> Result<(), &'static str> {
+    let ts: i64 = timestamp
+        .trim()
+        .parse()
+        .map_err(|_| "bad webhook-timestamp")?;
+    if (now - ts).abs() > TOLERANCE_SECONDS {
+        return Err("webhook-timestamp outside the tolerance");
+    }
+    let mut signed = format!("{id}.{ts}.").into_bytes();
+    signed.extend_from_slice(body);
+    let expected =
+        base64::engine::general_purpose::STANDARD.encode(hmac_sha256(secret.as_bytes(), &signed));
+    let ok = signatures.split(' ').any(|s| {
+        s.strip_prefix("v1,")
+            .is_some_and(|sig| constant_time_eq(sig.as_bytes(), expected.as_bytes()))
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err("signature does not match")
+    }
+}
+
+/// What a webhook delivery changed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    pub statuses: usize,
+    pub replies: usize,
+    pub duplicates: usize,
+    pub unknown: usize,
+}
+
+/// Applies a verified WhatsApp webhook body.
+pub async fn whatsapp(db: &Db, body: &serde_json::Value) -> Result<Applied, AppError> {
+    let mut applied = Applied::default();
+    let changes = body["entry"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|e| e["changes"].as_array().into_iter().flatten());
+    for change in changes {
+        let value = &change["value"];
+        let Some(provider_phone_id) = value["metadata"]["phone_number_id"].as_str() else {
+            continue;
+        };
+        let route: Option<(Uuid, Uuid)> =
+            sqlx::query_as("SELECT tenant_id, id FROM wa_phone_route($1)")
+                .bind(provider_phone_id)
+                .fetch_optional(db.pool())
+                .await
+                .map_err(internal)?;
+        let Some((tenant_id, phone_id)) = route else {
+            applied.unknown += 1;
+            continue;
+        };
+        let mut tx = db.tenant_tx(tenant_id, None).await?;
+        for status in value["statuses"].as_array().into_iter().flatten() {
+            wa_status(&mut tx, tenant_id, status, &mut applied).await?;
+        }
+        for message in value["messages"].as_array().into_iter().flatten() {
+            wa_inbound(&mut tx, tenant_id, phone_id, message, &mut applied).await?;
+        }
+        tx.commit().await.map_err(internal)?;
+    }
+    Ok(applied)
+}
+
+async fn first_time(
+    tx: &mut Tx,
+    tenant_id: Uuid,
+    source: Channel,
+    event: &str,
+) -> Result<bool, AppError> {
+    let new = sqlx::query(
+        "INSERT INTO webhook_receipts (tenant_id, source, event_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    )
+    .bind(tenant_id)
+    .bind(source.code())
+    .bind(event.chars().take(200).collect::<String>())
+    .execute(&mut **tx)
+    .await
+    .map_err(internal)?
+    .rows_affected();
+    Ok(new > 0)
+}
+
+async fn wa_status(
+    tx: &mut Tx,
+    tenant_id: Uuid,
+    status: &serde_json::Value,
+    applied: &mut Applied,
+) -> Result<(), AppError> {
+    let (Some(wamid), Some(kind)) = (status["id"].as_str(), status["status"].as_str()) else {
+        return Ok(());
+    };
+    let (new_status, column) = match kind {
+        "sent" => ("SENT", "sent_at"),
+        "delivered" => ("DELIVERED", "delivered_at"),
+        "read" => ("READ", "read_at"),
+        "failed" => ("FAILED", "failed_at"),
+        _ => return Ok(()),
+    };
+    if !first_time(tx, tenant_id, Channel::WhatsApp, &format!("{wamid}:{kind}")).await? {
+        applied.duplicates += 1;
+        return Ok(());
+    }
+    let error = status["errors"][0]["title"].as_str().map(str::to_string);
+    // By provider id, or — when our record of the send was lost in a crash — by the
+    // idempotency key Meta echoes back; the provider id is recorded then too.
+    let key = status["biz_opaque_callback_data"].as_str().unwrap_or("");
+    let updated: Option<bool> = sqlx::query_scalar(&format!(
+        "UPDATE messages SET
+                status = CASE WHEN message_status_rank($3) > message_status_rank(status) THEN $3 ELSE status END,
+                {column} = coalesce({column}, now()),
+                sent_at = coalesce(sent_at, now()),
+                provider_message_id = coalesce(provider_message_id, $1),
+                last_error = coalesce($4, last_error),
+                locked_at = CASE WHEN status = 'SENDING' THEN NULL ELSE locked_at END
+          WHERE channel = 'WHATSAPP' AND direction = 'OUT'
+            AND (provider_message_id = $1 OR (provider_message_id IS NULL AND idempotency_key = $2))
+          RETURNING message_status_rank(status) >= 3 AND $3 = 'DELIVERED'"
+    ))
+    .bind(wamid)
+    .bind(key)
+    .bind(new_status)
+    .bind(error)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(internal)?;
+    match updated {
+        Some(delivered) => {
+            applied.statuses += 1;
+            if delivered {
+                store::bump(tx, tenant_id, &[(Stat::WaDelivered, 1)]).await?;
+            }
+        }
+        None => applied.unknown += 1,
+    }
+    Ok(())
+}
+
+async fn wa_inbound(
+    tx: &mut Tx,
+    tenant_id: Uuid,
+    phone_id: Uuid,
+    message: &serde_json::Value,
+    applied: &mut Applied,
+) -> Result<(), AppError> {
+    let (Some(wamid), Some(from)) = (message["id"].as_str(), message["from"].as_str()) else {
+        return Ok(());
+    };
+    let from = format!("+{}", from.trim_start_matches('+'));
+    let text = message["text"]["body"]
+        .as_str()
+        .or_else(|| message["button"]["text"].as_str())
+        .unwrap_or("")
+        .to_string();
+    // The lead this number writes to, preferring the one whose journey is on it.
+    let lead: Option<Uuid> = sqlx::query_scalar(
+        "SELECT l.id FROM leads l LEFT JOIN lead_journeys j ON j.lead_id = l.id
+          WHERE l.phone_e164 = $1
+          ORDER BY (j.assigned_phone_id = $2) DESC NULLS LAST, j.last_outbound_at DESC NULLS LAST, l.created_at
+          LIMIT 1",
+    )
+    .bind(&from)
+    .bind(phone_id)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(internal)?;
+    let Some(lead) = lead else {
+        applied.unknown += 1;
+        return Ok(());
+    };
+    let our_number: String =
+        sqlx::query_scalar("SELECT number FROM wa_phone_numbers WHERE id = $1")
+            .bind(phone_id)
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(internal)?;
+    let id = new_id();
+    let inserted = sqlx::query(
+        "INSERT INTO messages (tenant_id, id, lead_id, channel, direction, status, phone_id, to_address,
+                               from_address, body, idempotency_key, provider_message_id)
+         VALUES ($1, $2, $3, 'WHATSAPP', 'IN', 'RECEIVED', $4, $5, $6, $7, $8, $9)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .bind(lead)
+    .bind(phone_id)
+    .bind(&our_number)
+    .bind(&from)
+    .bind(&text)
+    .bind(format!("in:{wamid}"))
+    .bind(wamid)
+    .execute(&mut **tx)
+    .await
+    .map_err(internal)?
+    .rows_affected();
+    if inserted == 0 {
+        applied.duplicates += 1;
+        return Ok(());
+    }
+    applied.replies += 1;
+    reply_arrived(
+        tx,
+        tenant_id,
+        lead,
+        id,
+        Channel::WhatsApp,
+        &from,
+        &text,
+        None,
+    )
+    .await?;
+    store::bump(tx, tenant_id, &[(Stat::WaReplies, 1)]).await
+}
+
+/// What every reply does, whatever its channel: the timeline, the replied message, the
+/// journey, the sequence's exit rule, and opt-out words.
+#[allow(clippy::too_many_arguments)]
+async fn reply_arrived(
+    tx: &mut Tx,
+    tenant_id: Uuid,
+    lead: Uuid,
+    message_id: Uuid,
+    channel: Channel,
+    from: &str,
+    text: &str,
+    subject: Option<&str>,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO activities (tenant_id, id, kind, lead_id, subject, body, data)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(tenant_id)
+    .bind(new_id())
+    .bind(channel.code())
+    .bind(lead)
+    .bind(subject)
+    .bind(text)
+    .bind(serde_json::json!({ "message_id": message_id, "direction": "IN" }))
+    .execute(&mut **tx)
+    .await
+    .map_err(internal)?;
+    sqlx::query(
+        "UPDATE messages SET status = 'REPLIED', replied_at = now()
+          WHERE id = (SELECT id FROM messages WHERE lead_id = $1 AND channel = $2 AND direction = 'OUT'
+                         AND status NOT IN ('QUEUED', 'SENDING', 'FAILED', 'BOUNCED')
+                       ORDER BY created_at DESC LIMIT 1)",
+    )
+    .bind(lead)
+    .bind(channel.code())
+    .execute(&mut **tx)
+    .await
+    .map_err(internal)?;
+    store::ensure_journey(tx, tenant_id, lead).await?;
+    sqlx::query("UPDATE lead_journeys SET last_inbound_at = now() WHERE lead_id = $1")
+        .bind(lead)
+        .execute(&mut **tx)
+        .await
+        .map_err(internal)?;
+    let reason = format!("replied on {}", channel.code().to_lowercase());
+    store::move_journey(
+        tx,
+        tenant_id,
+        lead,
+        Journey::WarmReply,
+        Cause::InboundReply,
+        &reason,
+        None,
+    )
+    .await?;
+    sqlx::query(
+        "UPDATE enrollments e SET status = 'STOPPED', stop_reason = 'replied', updated_at = now()
+           FROM sequences s
+          WHERE s.id = e.sequence_id AND s.exit_on_reply AND e.lead_id = $1 AND e.status IN ('ACTIVE', 'PAUSED')",
+    )
+    .bind(lead)
+    .execute(&mut **tx)
+    .await
+    .map_err(internal)?;
+    if is_opt_out(text) {
+        store::suppress(tx, tenant_id, channel, from, "OPT_OUT", Some(message_id)).await?;
+        store::stop_enrollment(tx, lead, "opted_out").await?;
+        store::bump(tx, tenant_id, &[(Stat::OptOuts, 1)]).await?;
+    }
+    Ok(())
+}
+
+/// Our documented inbound email event (see docs/DECISIONS.md §19).
+#[derive(Clone, Debug, serde::Deserialize)]
+pub struct EmailEvent {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The Message-ID of the email it is about (`<id>@domain`, brackets optional).
+    pub message_id: String,
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub subject: String,
+    #[serde(default)]
+    pub text: String,
+}
+
+/// Our message id in a Message-ID we generated (`<uuid>@domain`).
+pub fn message_id_of(message_id: &str) -> Option<Uuid> {
+    let local = message_id
+        .trim()
+        .trim_start_matches('<')
+        .split('@')
+        .next()?;
+    Uuid::parse_str(local).ok()
+}
+
+async fn route(db: &Db, id: Uuid) -> Result<Option<Uuid>, AppError> {
+    sqlx::query_scalar("SELECT message_route($1)")
+        .bind(id)
+        .fetch_one(db.pool())
+        .await
+        .map_err(internal)
+}
+
+/// Applies a verified email event; `false` when it names no message of ours or was
+/// applied before.
+pub async fn email_event(db: &Db, event: &EmailEvent) -> Result<bool, AppError> {
+    let Some(original) = message_id_of(&event.message_id) else {
+        return Ok(false);
+    };
+    let Some(tenant_id) = route(db, original).await? else {
+        return Ok(false);
+    };
+    let mut tx = db.tenant_tx(tenant_id, None).await?;
+    if !first_time(&mut tx, tenant_id, Channel::Email, &event.id).await? {
+        return Ok(false);
+    }
+    let row: Option<(Uuid, String, Option<Uuid>, String)> = sqlx::query_as(
+        "SELECT lead_id, to_address, email_account_id, coalesce(from_address, '') FROM messages
+          WHERE id = $1 AND channel = 'EMAIL' AND direction = 'OUT'",
+    )
+    .bind(original)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(internal)?;
+    let Some((lead, recipient, mailbox, our_address)) = row else {
+        return Ok(false);
+    };
+    match event.kind.as_str() {
+        "reply" => {
+            let id = new_id();
+            let from = if event.from.trim().is_empty() {
+                recipient.clone()
+            } else {
+                event.from.trim().to_string()
+            };
+            sqlx::query(
+                "INSERT INTO messages (tenant_id, id, lead_id, channel, direction, status, email_account_id,
+                                       to_address, from_address, subject, body, idempotency_key, in_reply_to)
+                 VALUES ($1, $2, $3, 'EMAIL', 'IN', 'RECEIVED', $4, $5, $6, $7, $8, $9, $10)",
+            )
+            .bind(tenant_id)
+            .bind(id)
+            .bind(lead)
+            .bind(mailbox)
+            .bind(&our_address)
+            .bind(&from)
+            .bind(&event.subject)
+            .bind(&event.text)
+            .bind(format!("in:{}", event.id))
+            .bind(event.message_id.trim_matches(|c| c == '<' || c == '>'))
+            .execute(&mut *tx)
+            .await
+            .map_err(internal)?;
+            reply_arrived(
+                &mut tx,
+                tenant_id,
+                lead,
+                id,
+                Channel::Email,
+                &recipient,
+                &event.text,
+                Some(&event.subject),
+            )
+            .await?;
+            store::bump(&mut tx, tenant_id, &[(Stat::EmailReplies, 1)]).await?;
+        }
+        "bounce" | "complaint" => {
+            let bounce = event.kind == "bounce";
+            if bounce {
+                sqlx::query(
+                    "UPDATE messages SET status = 'BOUNCED', bounced_at = now(), last_error = $2 WHERE id = $1",
+                )
+                .bind(original)
+                .bind(event.text.chars().take(500).collect::<String>())
+                .execute(&mut *tx)
+                .await
+                .map_err(internal)?;
+            }
+            let reason = if bounce { "BOUNCE" } else { "COMPLAINT" };
+            store::suppress(
+                &mut tx,
+                tenant_id,
+                Channel::Email,
+                &recipient,
+                reason,
+                Some(original),
+            )
+            .await?;
+            sqlx::query(
+                "UPDATE enrollments e SET status = 'STOPPED', stop_reason = $2, updated_at = now()
+                   FROM sequences s
+                  WHERE s.id = e.sequence_id AND (s.exit_on_bounce OR $2 = 'complaint')
+                    AND e.lead_id = $1 AND e.status IN ('ACTIVE', 'PAUSED')",
+            )
+            .bind(lead)
+            .bind(&event.kind)
+            .execute(&mut *tx)
+            .await
+            .map_err(internal)?;
+            if bounce {
+                store::bump(&mut tx, tenant_id, &[(Stat::EmailBounces, 1)]).await?;
+                if let Some(mailbox) = mailbox {
+                    pause_mailbox_if_bouncing(&mut tx, tenant_id, mailbox).await?;
+                }
+            }
+        }
+        _ => return Ok(false),
+    }
+    tx.commit().await.map_err(internal)?;
+    Ok(true)
+}
+
+async fn pause_mailbox_if_bouncing(
+    tx: &mut Tx,
+    tenant_id: Uuid,
+    mailbox: Uuid,
+) -> Result<(), AppError> {
+    let (bounced, total): (i64, i64) = sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE status = 'BOUNCED'), count(*) FROM (
+            SELECT status FROM messages WHERE email_account_id = $1 AND direction = 'OUT'
+               AND status NOT IN ('QUEUED', 'SENDING')
+             ORDER BY created_at DESC LIMIT 200) recent",
+    )
+    .bind(mailbox)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(internal)?;
+    if total < 20 || (bounced as f64) / (total as f64) <= BOUNCE_LIMIT {
+        return Ok(());
+    }
+    let reason = format!("{bounced} of the last {total} emails bounced");
+    let paused = sqlx::query(
+        "UPDATE email_accounts SET status = 'PAUSED', status_reason = $2 WHERE id = $1 AND status = 'ACTIVE'",
+    )
+    .bind(mailbox)
+    .bind(&reason)
+    .execute(&mut **tx)
+    .await
+    .map_err(internal)?
+    .rows_affected();
+    if paused > 0 {
+        let body = format!("A mailbox paused itself: {reason}.");
+        store::notify_admins(
+            tx,
+            tenant_id,
+            "SENDER_PAUSED",
+            &body,
+            Some("/outreach/senders"),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// An open (the pixel) or a click; for a click, the address to send the reader on to,
+/// which must be one the email itself contained (no open redirect).
+pub async fn tracked(db: &Db, id: Uuid, click: Option<&str>) -> Result<Option<String>, AppError> {
+    let Some(tenant_id) = route(db, id).await? else {
+        return Ok(None);
+    };
+    let mut tx = db.tenant_tx(tenant_id, None).await?;
+    let row: Option<(String, bool, bool)> = sqlx::query_as(
+        "SELECT body, opened_at IS NULL, clicked_at IS NULL FROM messages
+          WHERE id = $1 AND channel = 'EMAIL' AND direction = 'OUT' FOR UPDATE",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(internal)?;
+    let Some((body, first_open, first_click)) = row else {
+        return Ok(None);
+    };
+    let target = match click {
+        Some(url) if body.split_whitespace().any(|w| w == url) => Some(url.to_string()),
+        Some(_) => return Ok(None),
+        None => None,
+    };
+    let (status, column, stat, first) = match target {
+        Some(_) => ("CLICKED", "clicked_at", Stat::EmailClicks, first_click),
+        None => ("OPENED", "opened_at", Stat::EmailOpens, first_open),
+    };
+    sqlx::query(&format!(
+        "UPDATE messages SET status = CASE WHEN message_status_rank($2) > message_status_rank(status) THEN $2 ELSE status END,
+                {column} = coalesce({column}, now())
+          WHERE id = $1"
+    ))
+    .bind(id)
+    .bind(status)
+    .execute(&mut *tx)
+    .await
+    .map_err(internal)?;
+    if first {
+        store::bump(&mut tx, tenant_id, &[(stat, 1)]).await?;
+    }
+    tx.commit().await.map_err(internal)?;
+    Ok(target.or(Some(String::new())))
+}
+
+/// The one-click unsubscribe: the recipient of message `id` is suppressed for email.
+/// Returns the address, or `None` for a message we do not know.
+pub async fn unsubscribe(db: &Db, id: Uuid) -> Result<Option<String>, AppError> {
+    let Some(tenant_id) = route(db, id).await? else {
+        return Ok(None);
+    };
+    let mut tx = db.tenant_tx(tenant_id, None).await?;
+    let row: Option<(Uuid, String)> = sqlx::query_as(
+        "SELECT lead_id, to_address FROM messages WHERE id = $1 AND channel = 'EMAIL' AND direction = 'OUT'",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(internal)?;
+    let Some((lead, address)) = row else {
+        return Ok(None);
+    };
+    if store::suppress(
+        &mut tx,
+        tenant_id,
+        Channel::Email,
+        &address,
+        "UNSUBSCRIBE",
+        Some(id),
+    )
+    .await?
+    {
+        store::stop_enrollment(&mut tx, lead, "unsubscribed").await?;
+        store::bump(&mut tx, tenant_id, &[(Stat::OptOuts, 1)]).await?;
+        sqlx::query(
+            "INSERT INTO activities (tenant_id, id, kind, lead_id, subject, data)
+             VALUES ($1, $2, 'EMAIL', $3, 'Unsubscribed', $4)",
+        )
+        .bind(tenant_id)
+        .bind(new_id())
+        .bind(lead)
+        .bind(serde_json::json!({ "message_id": id, "direction": "IN", "unsubscribed": true }))
+        .execute(&mut *tx)
+        .await
+        .map_err(internal)?;
+    }
+    tx.commit().await.map_err(internal)?;
+    Ok(Some(address))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meta_signatures() {
+        let body = "{\"a\":\"😀\"}".as_bytes();
+        let sig = format!("sha256={}", hex(&hmac_sha256(b"s3cret", body)));
+        assert!(verify_meta_signature("s3cret", body, Some(&sig)));
+        assert!(!verify_meta_signature("other", body, Some(&sig)));
+        let mut tampered = body.to_vec();
+        tampered[2] ^= 1;
+        assert!(!verify_meta_signature("s3cret", &tampered, Some(&sig)));
+        assert!(!verify_meta_signature("s3cret", body, None));
+        assert!(!verify_meta_signature("s3cret", body, Some("sha1=abc")));
+    }
+
+    #[test]
+    fn standard_webhook_signatures() {
+        let body = b"{\"type\":\"reply\"}";
+        let signed = [b"evt_1.1700000000.".as_slice(), body].concat();
+        let sig = base64::engine::general_purpose::STANDARD.encode(hmac_sha256(b"k", &signed));
+        let header = format!("v1,bad v1,{sig}");
+        assert_eq!(
+            verify_standard_webhook("k", "evt_1", "1700000000", body, &header, 1_700_000_100),
+            Ok(())
+        );
+        assert!(
+            verify_standard_webhook("k", "evt_1", "1700000000", body, &header, 1_700_000_400)
+                .is_err()
+        );
+        assert!(
+            verify_standard_webhook("k", "evt_2", "1700000000", body, &header, 1_700_000_000)
+                .is_err()
+        );
+        assert!(
+            verify_standard_webhook("x", "evt_1", "1700000000", body, &header, 1_700_000_000)
+                .is_err()
+        );
+        assert!(
+            verify_standard_webhook("k", "evt_1", "soon", body, &header, 1_700_000_000).is_err()
+        );
+    }
+
+    #[test]
+    fn message_ids_name_our_messages() {
+        let id = Uuid::now_v7();
+        assert_eq!(message_id_of(&format!("<{id}@nile.test>")), Some(id));
+        assert_eq!(message_id_of(&format!("{id}@nile.test")), Some(id));
+        assert_eq!(message_id_of("abc@nile.test"), None);
+    }
+}

@@ -1,0 +1,245 @@
+//! The outside services outreach talks to, each behind a small trait with an
+//! implementation that speaks the real protocol: the WhatsApp Cloud API over HTTPS and
+//! SMTP. Tests and `cargo xtask run` point them at the local peer (`peer/`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why a send did not go out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SendError {
+    /// Worth another try later: timeouts, 5xx, rate limits.
+    Transient(String),
+    /// Will never work as it is: a bad number, a rejected recipient.
+    Permanent(String),
+}
+
+impl SendError {
+    pub fn message(&self) -> &str {
+        match self {
+            SendError::Transient(m) | SendError::Permanent(m) => m,
+        }
+    }
+}
+
+/// What a WhatsApp message carries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WaContent {
+    /// Free text: allowed inside the 24-hour customer-service window only.
+    Text(String),
+    /// An approved template, which may open a conversation; the body parameters fill
+    /// its `{{1}}`, `{{2}}`, … in order.
+    Template {
+        name: String,
+        language: String,
+        params: Vec<String>,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct WaMessage {
+    pub provider_phone_id: String,
+    pub access_token: String,
+    pub to: String,
+    pub content: WaContent,
+    /// Sent as `biz_opaque_callback_data`: Meta echoes it in every status webhook, so a
+    /// send whose answer we lost is recognised; the local peer also de-duplicates on it.
+    pub idempotency_key: String,
+}
+
+#[async_trait::async_trait]
+pub trait WhatsAppApi: Send + Sync {
+    /// Sends and returns the provider's message id (`wamid…`).
+    async fn send(&self, message: &WaMessage) -> Result<String, SendError>;
+}
+
+#[async_trait::async_trait]
+pub trait EmailTransport: Send + Sync {
+    /// Hands a finished (signed) message to the mailbox's SMTP server.
+    async fn send(
+        &self,
+        settings: &mail::SmtpSettings,
+        envelope_from: &str,
+        to: &str,
+        raw: &[u8],
+    ) -> Result<String, SendError>;
+}
+
+#[derive(Clone)]
+pub struct Providers {
+    pub whatsapp: Arc<dyn WhatsAppApi>,
+    pub email: Arc<dyn EmailTransport>,
+}
+
+impl Providers {
+    /// The real protocols: the Cloud API at `wa_api_base` (e.g.
+    /// `https://graph.facebook.com/v21.0`) and SMTP.
+    pub fn real(wa_api_base: &str) -> Providers {
+        Providers {
+            whatsapp: Arc::new(CloudApi::new(wa_api_base)),
+            email: Arc::new(Smtp),
+        }
+    }
+}
+
+/// Meta's WhatsApp Cloud API: `POST {base}/{phone_number_id}/messages`.
+pub struct CloudApi {
+    base: String,
+    client: reqwest::Client,
+}
+
+impl CloudApi {
+    pub fn new(base: &str) -> CloudApi {
+        CloudApi {
+            base: base.trim_end_matches('/').to_string(),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(20))
+                .pool_max_idle_per_host(64)
+                .build()
+                .expect("a client without custom TLS roots builds"),
+        }
+    }
+}
+
+/// The JSON body the Cloud API expects for a message.
+pub fn cloud_api_body(message: &WaMessage) -> serde_json::Value {
+    let mut body = serde_json::json!({
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": message.to,
+        "biz_opaque_callback_data": message.idempotency_key,
+    });
+    match &message.content {
+        WaContent::Text(text) => {
+            body["type"] = "text".into();
+            body["text"] = serde_json::json!({ "preview_url": false, "body": text });
+        }
+        WaContent::Template {
+            name,
+            language,
+            params,
+        } => {
+            body["type"] = "template".into();
+            let parameters: Vec<_> = params
+                .iter()
+                .map(|p| serde_json::json!({ "type": "text", "text": p }))
+                .collect();
+            body["template"] = serde_json::json!({
+                "name": name,
+                "language": { "code": language },
+                "components": [{ "type": "body", "parameters": parameters }],
+            });
+        }
+    }
+    body
+}
+
+/// Graph error codes that mean "later" rather than "never": throttling, temporary
+/// unavailability, spam-rate limits.
+fn transient_graph_code(code: i64) -> bool {
+    matches!(
+        code,
+        1 | 2 | 4 | 17 | 32 | 613 | 80007 | 130429 | 131048 | 131056 | 133004
+    )
+}
+
+#[async_trait::async_trait]
+impl WhatsAppApi for CloudApi {
+    async fn send(&self, message: &WaMessage) -> Result<String, SendError> {
+        let url = format!("{}/{}/messages", self.base, message.provider_phone_id);
+        let response = self
+            .client
+            .post(&url)
+            .bearer_auth(&message.access_token)
+            .json(&cloud_api_body(message))
+            .send()
+            .await
+            .map_err(|e| SendError::Transient(format!("WhatsApp API unreachable: {e}")))?;
+        let status = response.status();
+        let body: serde_json::Value = response
+            .json()
+            .await
+            .map_err(|e| SendError::Transient(format!("WhatsApp API answer unreadable: {e}")))?;
+        if status.is_success() {
+            return body["messages"][0]["id"]
+                .as_str()
+                .map(str::to_string)
+                .ok_or_else(|| SendError::Transient("WhatsApp API answered without an id".into()));
+        }
+        let code = body["error"]["code"].as_i64().unwrap_or(0);
+        let text = body["error"]["message"]
+            .as_str()
+            .unwrap_or("no reason given")
+            .to_string();
+        let reason = format!("WhatsApp API {status} (code {code}): {text}");
+        if status.is_server_error() || status.as_u16() == 429 || transient_graph_code(code) {
+            Err(SendError::Transient(reason))
+        } else {
+            Err(SendError::Permanent(reason))
+        }
+    }
+}
+
+/// SMTP, through the `mail` crate (lettre underneath).
+pub struct Smtp;
+
+#[async_trait::async_trait]
+impl EmailTransport for Smtp {
+    async fn send(
+        &self,
+        settings: &mail::SmtpSettings,
+        envelope_from: &str,
+        to: &str,
+        raw: &[u8],
+    ) -> Result<String, SendError> {
+        mail::send(settings, envelope_from, to, raw)
+            .await
+            .map_err(|e| match e {
+                mail::SendError::Transient(m) => SendError::Transient(m),
+                mail::SendError::Permanent(m) => SendError::Permanent(m),
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cloud_api_bodies_follow_meta_shape() {
+        let text = cloud_api_body(&WaMessage {
+            provider_phone_id: "1".into(),
+            access_token: "t".into(),
+            to: "+201001234567".into(),
+            content: WaContent::Text("Hi 👋".into()),
+            idempotency_key: "k1".into(),
+        });
+        assert_eq!(text["type"], "text");
+        assert_eq!(text["text"]["body"], "Hi 👋");
+        assert_eq!(text["biz_opaque_callback_data"], "k1");
+        let template = cloud_api_body(&WaMessage {
+            provider_phone_id: "1".into(),
+            access_token: "t".into(),
+            to: "+201001234567".into(),
+            content: WaContent::Template {
+                name: "intro".into(),
+                language: "ar".into(),
+                params: vec!["منى".into()],
+            },
+            idempotency_key: "k2".into(),
+        });
+        assert_eq!(template["template"]["language"]["code"], "ar");
+        assert_eq!(
+            template["template"]["components"][0]["parameters"][0]["text"],
+            "منى"
+        );
+    }
+
+    #[test]
+    fn throttling_is_transient() {
+        assert!(transient_graph_code(131048));
+        assert!(transient_graph_code(130429));
+        assert!(!transient_graph_code(131026));
+        assert!(!transient_graph_code(100));
+    }
+}

@@ -1,0 +1,90 @@
+//! The outreach loops of a worker: the scheduler (due enrolment steps → queued
+//! messages) and the dispatcher (queued messages → providers). Both claim their work
+//! with SKIP LOCKED, so any number of workers share it; each loop drains what is due,
+//! then naps.
+
+use app::outreach::ssr::dispatch::dispatch_once;
+use app::outreach::ssr::provider::Providers;
+use app::outreach::ssr::scheduler::schedule_once;
+use app::request::AppConfig;
+use sqlx::PgPool;
+use std::sync::Arc;
+use std::time::Duration;
+
+const NAP: Duration = Duration::from_millis(500);
+pub const SCHEDULE_BATCH: i64 = 500;
+pub const DISPATCH_BATCH: i64 = 200;
+
+/// What the loops need besides the database.
+#[derive(Clone)]
+pub struct Outreach {
+    pub providers: Providers,
+    pub config: Arc<AppConfig>,
+}
+
+/// The dev peer, when configured, and the providers pointed at it (or at the real
+/// services).
+pub async fn start(
+    config: &crate::config::Config,
+) -> Result<(Outreach, Option<peer::Peer>), String> {
+    let app_config = Arc::new(crate::app_config(config));
+    let public = config.public_url.trim_end_matches('/').to_string();
+    let mut dev_peer = None;
+    let wa_api_url = match (&config.wa_api_url, config.dev_peer) {
+        (Some(url), _) => url.clone(),
+        (None, Some((http_addr, smtp_addr))) => {
+            let started = peer::Peer::start(peer::PeerConfig {
+                whatsapp_webhook_url: format!("{public}/webhooks/whatsapp"),
+                whatsapp_app_secret: config.wa_app_secret.clone(),
+                email_webhook_url: format!("{public}/webhooks/email"),
+                email_webhook_secret: config.email_webhook_secret.clone(),
+                http_addr,
+                smtp_addr,
+            })
+            .await
+            .map_err(|e| format!("starting the provider peer on {http_addr} / {smtp_addr}: {e}"))?;
+            tracing::info!(
+                "provider peer: WhatsApp Cloud API and its dev page on {}, SMTP on {}",
+                started.http_base(),
+                started.smtp_addr()
+            );
+            let url = format!("{}/v21.0", started.http_base());
+            dev_peer = Some(started);
+            url
+        }
+        (None, None) => "https://graph.facebook.com/v21.0".to_string(),
+    };
+    Ok((
+        Outreach {
+            providers: Providers::real(&wa_api_url),
+            config: app_config,
+        },
+        dev_peer,
+    ))
+}
+
+/// Runs both loops until the future is dropped.
+pub async fn run(pool: PgPool, outreach: Outreach) {
+    let scheduler = async {
+        loop {
+            match schedule_once(&pool, SCHEDULE_BATCH).await {
+                Ok(r) if r.claimed as i64 == SCHEDULE_BATCH => continue,
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "outreach scheduler"),
+            }
+            tokio::time::sleep(NAP).await;
+        }
+    };
+    let dispatcher = async {
+        loop {
+            match dispatch_once(&pool, &outreach.providers, &outreach.config, DISPATCH_BATCH).await
+            {
+                Ok(r) if r.claimed as i64 == DISPATCH_BATCH => continue,
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "outreach dispatcher"),
+            }
+            tokio::time::sleep(NAP).await;
+        }
+    };
+    tokio::join!(scheduler, dispatcher);
+}

@@ -1,0 +1,205 @@
+//! What providers and recipients call: WhatsApp Cloud API webhooks (the `hub.challenge`
+//! handshake, signed events), our signed inbound email events, the open pixel, click
+//! redirects and the one-click unsubscribe. None of these has a session: each proves
+//! itself with a signature or a signed token, and answers without revealing whether an
+//! id exists.
+
+use crate::web::AppState;
+use app::outreach::ssr::{inbound, links};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use std::collections::HashMap;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/webhooks/whatsapp",
+            get(whatsapp_handshake).post(whatsapp_event),
+        )
+        .route("/webhooks/email", axum::routing::post(email_event))
+        .route("/t/o/{token}", get(open_pixel))
+        .route("/t/c/{token}", get(click))
+        .route("/u/{token}", get(unsubscribe_page).post(unsubscribe))
+}
+
+/// Meta's subscription check: echo `hub.challenge` when the verify token matches.
+async fn whatsapp_handshake(
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let ok = q.get("hub.mode").map(String::as_str) == Some("subscribe")
+        && q.get("hub.verify_token").is_some_and(|t| {
+            app::crypto::constant_time_eq(t.as_bytes(), state.config.wa_verify_token.as_bytes())
+        });
+    match (ok, q.get("hub.challenge")) {
+        (true, Some(challenge)) => challenge.clone().into_response(),
+        _ => (StatusCode::FORBIDDEN, "verify token does not match").into_response(),
+    }
+}
+
+async fn whatsapp_event(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let signature = headers
+        .get("x-hub-signature-256")
+        .and_then(|v| v.to_str().ok());
+    if !inbound::verify_meta_signature(&state.config.wa_app_secret, &body, signature) {
+        tracing::warn!("WhatsApp webhook with a missing or wrong signature refused");
+        return (StatusCode::UNAUTHORIZED, "signature does not match").into_response();
+    }
+    let Ok(json) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return (StatusCode::BAD_REQUEST, "body is not JSON").into_response();
+    };
+    match inbound::whatsapp(&state.db, &json).await {
+        Ok(applied) => {
+            tracing::info!(?applied, "WhatsApp webhook applied");
+            StatusCode::OK.into_response()
+        }
+        // Meta retries a failed delivery; our dedupe makes the retry safe.
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
+    }
+}
+
+async fn email_event(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let get = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    };
+    let now = chrono::Utc::now().timestamp();
+    if let Err(reason) = inbound::verify_standard_webhook(
+        &state.config.email_webhook_secret,
+        get("webhook-id"),
+        get("webhook-timestamp"),
+        &body,
+        get("webhook-signature"),
+        now,
+    ) {
+        tracing::warn!(reason, "email webhook refused");
+        return (StatusCode::UNAUTHORIZED, reason).into_response();
+    }
+    let event: inbound::EmailEvent = match serde_json::from_slice(&body) {
+        Ok(e) => e,
+        Err(e) => return (StatusCode::BAD_REQUEST, format!("bad event: {e}")).into_response(),
+    };
+    if event.id != get("webhook-id") {
+        return (StatusCode::BAD_REQUEST, "event id differs from webhook-id").into_response();
+    }
+    match inbound::email_event(&state.db, &event).await {
+        Ok(_) => StatusCode::OK.into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
+    }
+}
+
+/// A transparent 1×1 GIF.
+const PIXEL: &[u8] = &[
+    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
+];
+
+async fn open_pixel(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    if let Some(id) = links::verify(&state.config.secret_key, "open", &token) {
+        if let Err(e) = inbound::tracked(&state.db, id, None).await {
+            tracing::warn!(error = %e, "recording an open");
+        }
+    }
+    // The same pixel whatever happened: the answer tells nothing about the token.
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("image/gif")),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("no-store, private"),
+            ),
+        ],
+        PIXEL,
+    )
+        .into_response()
+}
+
+async fn click(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let (Some(id), Some(url)) = (
+        links::verify(&state.config.secret_key, "click", &token),
+        q.get("u"),
+    ) else {
+        return (StatusCode::NOT_FOUND, "This link is not valid.").into_response();
+    };
+    match inbound::tracked(&state.db, id, Some(url)).await {
+        Ok(Some(target)) if !target.is_empty() => Redirect::to(&target).into_response(),
+        Ok(_) => (StatusCode::NOT_FOUND, "This link is not valid.").into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
+    }
+}
+
+fn page(title: &str, body: &str) -> Html<String> {
+    Html(format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title}</title></head>\
+         <body style=\"font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem\">\
+         <main><h1>{title}</h1>{body}</main></body></html>"
+    ))
+}
+
+/// The link in the email's footer: a page with one button, so that link scanners that
+/// fetch every URL do not unsubscribe anyone.
+async fn unsubscribe_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    if links::verify(&state.config.secret_key, "unsubscribe", &token).is_none() {
+        return (
+            StatusCode::NOT_FOUND,
+            page(
+                "Link not valid",
+                "<p>This unsubscribe link is not valid.</p>",
+            ),
+        )
+            .into_response();
+    }
+    page(
+        "Unsubscribe",
+        "<p>Stop receiving these emails?</p><form method=\"post\">\
+         <button type=\"submit\" style=\"padding:.5rem 1rem\">Unsubscribe</button></form>",
+    )
+    .into_response()
+}
+
+/// The button above, and RFC 8058's one-click POST from mail clients
+/// (`List-Unsubscribe=One-Click`).
+async fn unsubscribe(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    let Some(id) = links::verify(&state.config.secret_key, "unsubscribe", &token) else {
+        return (
+            StatusCode::NOT_FOUND,
+            page(
+                "Link not valid",
+                "<p>This unsubscribe link is not valid.</p>",
+            ),
+        )
+            .into_response();
+    };
+    match inbound::unsubscribe(&state.db, id).await {
+        Ok(Some(_)) => page(
+            "You are unsubscribed",
+            "<p>You will not receive these emails again.</p>",
+        )
+        .into_response(),
+        Ok(None) => (
+            StatusCode::NOT_FOUND,
+            page(
+                "Link not valid",
+                "<p>This unsubscribe link is not valid.</p>",
+            ),
+        )
+            .into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
+    }
+}
