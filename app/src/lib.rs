@@ -115,7 +115,14 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("deals/:id") view=crm::records::ui::DealPage/>
                     <Route path=path!("tasks") view=crm::records::ui::TasksPage/>
                     <Route path=path!("search") view=crm::records::ui::SearchPage/>
-                    <Route path=path!("outreach") view=|| view! { <ComingSoon area="outreach"/> }/>
+                    <ParentRoute path=path!("outreach") view=outreach::ui::OutreachLayout>
+                        <Route path=path!("") view=outreach::ui::OutreachDashboardPage/>
+                        <Route path=path!("sequences") view=outreach::ui::SequencesPage/>
+                        <Route path=path!("sequences/:id") view=outreach::ui::SequencePage/>
+                        <Route path=path!("templates") view=outreach::ui::TemplatesPage/>
+                        <Route path=path!("templates/:id") view=outreach::ui::TemplatePage/>
+                        <Route path=path!("senders") view=outreach::ui::SendersPage/>
+                    </ParentRoute>
                     <Route path=path!("review") view=|| view! { <ComingSoon area="review"/> }/>
                     <Route path=path!("inventory") view=|| view! { <ComingSoon area="inventory"/> }/>
                     <Route path=path!("billing") view=|| view! { <ComingSoon area="billing"/> }/>

@@ -4,7 +4,7 @@
 
 use crate::crm::money::{self, Money};
 use crate::error::AppError;
-use crate::ui::{tr, Card, LoadError, Skeleton};
+use crate::ui::{tr, Bars, Card, LoadError, Skeleton};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -169,32 +169,6 @@ pub mod ssr {
             lost_count,
             activities,
         })
-    }
-}
-
-/// Horizontal bars, one per row: label, bar, and the value on hover and in text.
-#[component]
-fn Bars(rows: Vec<(String, f64, String, String)>, #[prop(into)] label: String) -> impl IntoView {
-    let max = rows.iter().map(|r| r.1).fold(0.0_f64, f64::max).max(1.0);
-    let height = rows.len() as f64 * 28.0;
-    view! {
-        <svg class="chart" viewBox=format!("0 0 400 {height}") role="img" aria-label=label preserveAspectRatio="none">
-            {rows.iter().enumerate().map(|(i, (name, value, color, text))| {
-                let y = i as f64 * 28.0;
-                let width = (value / max * 250.0).max(1.0);
-                view! {
-                    <g class="chart-row">
-                        <title>{format!("{name}: {text}")}</title>
-                        <text x="0" y=y + 18.0 class="chart-label">{name.clone()}</text>
-                        <rect x="110" y=y + 6.0 width=width height="16" rx="3" fill=color.clone()/>
-                        <text x=114.0 + width y=y + 18.0 class="chart-value">{text.clone()}</text>
-                    </g>
-                }
-            }).collect_view()}
-        </svg>
-        <ul class="sr-only">
-            {rows.into_iter().map(|(name, _, _, text)| view! { <li>{format!("{name}: {text}")}</li> }).collect_view()}
-        </ul>
     }
 }
 

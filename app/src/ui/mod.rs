@@ -159,3 +159,59 @@ pub fn Badge(
 ) -> impl IntoView {
     view! { <span class=format!("badge badge-{tone}")>{text}</span> }
 }
+
+/// Horizontal bars, one per row: label, bar, and the value on hover and in text.
+#[component]
+pub fn Bars(
+    rows: Vec<(String, f64, String, String)>,
+    #[prop(into)] label: String,
+) -> impl IntoView {
+    let max = rows.iter().map(|r| r.1).fold(0.0_f64, f64::max).max(1.0);
+    let height = rows.len() as f64 * 28.0;
+    view! {
+        <svg class="chart" viewBox=format!("0 0 400 {height}") role="img" aria-label=label preserveAspectRatio="none">
+            {rows.iter().enumerate().map(|(i, (name, value, color, text))| {
+                let y = i as f64 * 28.0;
+                let width = (value / max * 250.0).max(1.0);
+                view! {
+                    <g class="chart-row">
+                        <title>{format!("{name}: {text}")}</title>
+                        <text x="0" y=y + 18.0 class="chart-label">{name.clone()}</text>
+                        <rect x="110" y=y + 6.0 width=width height="16" rx="3" fill=color.clone()/>
+                        <text x=114.0 + width y=y + 18.0 class="chart-value">{text.clone()}</text>
+                    </g>
+                }
+            }).collect_view()}
+        </svg>
+        <ul class="sr-only">
+            {rows.into_iter().map(|(name, _, _, text)| view! { <li>{format!("{name}: {text}")}</li> }).collect_view()}
+        </ul>
+    }
+}
+
+/// Bumps `tick` every `every` while `active()` holds, for as long as the calling
+/// component lives. Browser only: the server renders one moment and is done.
+pub fn poll_while(
+    active: impl Fn() -> bool + 'static,
+    tick: RwSignal<u32>,
+    every: std::time::Duration,
+) {
+    #[cfg(feature = "hydrate")]
+    {
+        let handle = set_interval_with_handle(
+            move || {
+                if active() {
+                    tick.try_update(|t| *t += 1);
+                }
+            },
+            every,
+        );
+        on_cleanup(move || {
+            if let Ok(handle) = handle {
+                handle.clear();
+            }
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (active, tick, every);
+}

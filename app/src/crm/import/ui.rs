@@ -12,31 +12,7 @@ use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 use uuid::Uuid;
 
 /// How often a page asks how a running job is doing.
-#[cfg(feature = "hydrate")]
 const POLL_EVERY: std::time::Duration = std::time::Duration::from_millis(600);
-
-/// Bumps `tick` every moment while `active()` holds, for as long as the calling
-/// component lives. Browser only: the server renders one moment and is done.
-fn poll_while(active: impl Fn() -> bool + 'static, tick: RwSignal<u32>) {
-    #[cfg(feature = "hydrate")]
-    {
-        let handle = set_interval_with_handle(
-            move || {
-                if active() {
-                    tick.try_update(|t| *t += 1);
-                }
-            },
-            POLL_EVERY,
-        );
-        on_cleanup(move || {
-            if let Ok(handle) = handle {
-                handle.clear();
-            }
-        });
-    }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = (active, tick);
-}
 
 fn entity_name(l: Locale, entity: Entity) -> String {
     t(l, entity_plural_key(entity))
@@ -463,9 +439,10 @@ pub fn JobPage() -> impl IntoView {
             }
         },
     );
-    poll_while(
+    crate::ui::poll_while(
         move || matches!(job.try_get_untracked(), Some(Some(Ok(j))) if j.state.active()),
         tick,
+        POLL_EVERY,
     );
     view! {
         <Transition fallback=|| view! { <Skeleton lines=4/> }>
@@ -578,7 +555,7 @@ pub fn ExportButton(entity: Entity, #[prop(into)] filter: Signal<RecordFilter>) 
     });
     let active =
         move || matches!(job.try_get_untracked(), Some(Some(Some(Ok(j)))) if j.state.active());
-    poll_while(active, tick);
+    crate::ui::poll_while(active, tick, POLL_EVERY);
     let busy =
         move || start.pending().get() || matches!(job.get(), Some(Some(Ok(j))) if j.state.active());
     // A file made for other filters than the view's current ones is not offered.

@@ -695,8 +695,12 @@ fn timeline_item(r: &PgRow) -> TimelineItem {
     }
 }
 
-const TIMELINE_SELECT: &str = "SELECT a.id, a.kind, u.name AS actor, a.subject, a.body, a.data, a.due_at, a.done_at, a.occurred_at
-   FROM activities a LEFT JOIN users u ON u.id = a.actor_id";
+// A message's timeline entry shows the message's live status (messages.status).
+const TIMELINE_SELECT: &str = "SELECT a.id, a.kind, u.name AS actor, a.subject, a.body,
+        CASE WHEN m.status IS NULL THEN a.data ELSE a.data || jsonb_build_object('status', m.status) END AS data,
+        a.due_at, a.done_at, a.occurred_at
+   FROM activities a LEFT JOIN users u ON u.id = a.actor_id
+   LEFT JOIN messages m ON a.kind IN ('WHATSAPP', 'EMAIL') AND m.id = (a.data ->> 'message_id')::uuid";
 
 pub async fn timeline(
     env: &Env,

@@ -620,7 +620,10 @@ fn RecordView(detail: RecordDetail, saved: RwSignal<u32>) -> impl IntoView {
             </div>
             <div>
                 <Timeline entity id/>
-                {(entity == Entity::Lead).then(|| view! { <crate::crm::research::LeadResearch lead_id=id/> })}
+                {(entity == Entity::Lead).then(|| view! {
+                    <crate::outreach::ui::LeadOutreachCard lead_id=id/>
+                    <crate::crm::research::LeadResearch lead_id=id/>
+                })}
             </div>
         </div>
     }
@@ -876,6 +879,47 @@ fn TimelineEntry(item: TimelineItem) -> impl IntoView {
             "timeline.list_add",
             &[("list", item.data["list"].as_str().unwrap_or("").to_string())],
         ),
+        "JOURNEY" => {
+            let state = |k: &str| {
+                tr(&format!(
+                    "outreach.journey.{}",
+                    item.data[k].as_str().unwrap_or("COLD")
+                ))
+            };
+            let mut s = tf(
+                locale(),
+                "timeline.journey",
+                &[("from", state("from")), ("to", state("to"))],
+            );
+            if let Some(reason) = item.data["reason"].as_str().filter(|r| !r.is_empty()) {
+                s.push_str(&format!(" · {reason}"));
+            }
+            s
+        }
+        "ENROLLED" => tf(
+            locale(),
+            "timeline.enrolled",
+            &[(
+                "sequence",
+                item.data["sequence"].as_str().unwrap_or("").to_string(),
+            )],
+        ),
+        "WHATSAPP" | "EMAIL" => {
+            let direction = match item.data["direction"].as_str() {
+                Some("IN") => tr("outreach.incoming"),
+                _ => tr("outreach.outgoing"),
+            };
+            let status = item.data["status"]
+                .as_str()
+                .map(|s| format!(" · {}", tr(&format!("outreach.status.{s}"))))
+                .unwrap_or_default();
+            let subject = item
+                .subject
+                .clone()
+                .map(|s| format!(" — {s}"))
+                .unwrap_or_default();
+            format!("{direction}{status}{subject}")
+        }
         "CALL" => {
             let mut s = item.subject.clone().unwrap_or_default();
             if let Some(m) = item.data["duration_minutes"].as_u64() {

@@ -1,0 +1,197 @@
+//! Outreach pages: the dashboard, sequences, templates and senders, and the outreach
+//! card on a lead's page.
+
+mod lead;
+mod senders;
+mod sequences;
+mod templates;
+
+pub use lead::LeadOutreachCard;
+pub use senders::SendersPage;
+pub use sequences::{SequencePage, SequencesPage};
+pub use templates::{TemplatePage, TemplatesPage};
+
+use super::api::get_outreach_dashboard;
+use super::model::{rate, OutreachDashboard, RateRow};
+use crate::ui::{tr, Bars, Card, LoadError, PageHeader, Skeleton};
+use leptos::prelude::*;
+use leptos_router::components::{Outlet, A};
+
+/// The outreach area: a tab bar over its pages.
+#[component]
+pub fn OutreachLayout() -> impl IntoView {
+    let tabs = [
+        ("/outreach", "outreach.dashboard"),
+        ("/outreach/sequences", "outreach.sequences"),
+        ("/outreach/templates", "outreach.templates"),
+        ("/outreach/senders", "outreach.senders"),
+    ];
+    view! {
+        <PageHeader title=tr("nav.outreach")/>
+        <nav class="tabs" aria-label=tr("nav.outreach")>
+            {tabs.into_iter().map(|(href, key)| view! { <A href=href exact=true>{tr(key)}</A> }).collect_view()}
+        </nav>
+        <Outlet/>
+    }
+}
+
+/// A badge for a message or enrolment status, coloured and always with its word.
+pub fn status_badge(status: &str) -> impl IntoView {
+    let tone = match status {
+        "DELIVERED" | "READ" | "OPENED" | "CLICKED" | "REPLIED" | "RECEIVED" | "ACTIVE"
+        | "APPROVED" | "COMPLETED" => "success",
+        "FAILED" | "BOUNCED" | "BANNED" | "REJECTED" | "STOPPED" => "danger",
+        "QUEUED" | "SENDING" | "PAUSED" | "PENDING" | "OFFLINE" | "RECONNECTING" | "DRAFT" => {
+            "warning"
+        }
+        _ => "neutral",
+    };
+    view! { <span class=format!("badge badge-{tone}") data-status=status.to_string()>{tr(&format!("outreach.status.{status}"))}</span> }
+}
+
+#[component]
+pub fn OutreachDashboardPage() -> impl IntoView {
+    let data = Resource::new(|| (), |_| get_outreach_dashboard());
+    view! {
+        <Suspense fallback=|| view! { <Skeleton lines=8/> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(d) => view! { <DashboardView d/> }.into_any(),
+                    Err(error) => view! { <LoadError error/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+fn rate_bars(rows: &[RateRow], color: &str) -> Vec<(String, f64, String, String)> {
+    rows.iter()
+        .map(|r| {
+            let pct = rate(r.replied, r.sent);
+            (
+                r.label.clone(),
+                pct,
+                color.to_string(),
+                format!("{pct:.1}% ({}/{})", r.replied, r.sent),
+            )
+        })
+        .collect()
+}
+
+#[component]
+fn DashboardView(d: OutreachDashboard) -> impl IntoView {
+    let f = d.funnel.clone();
+    let funnel = vec![
+        (
+            tr("outreach.contacted"),
+            f.contacted as f64,
+            "#6366f1".to_string(),
+            f.contacted.to_string(),
+        ),
+        (
+            tr("outreach.replied"),
+            f.replied as f64,
+            "#0ea5e9".to_string(),
+            format!("{} ({:.1}%)", f.replied, rate(f.replied, f.contacted)),
+        ),
+        (
+            tr("outreach.converted"),
+            f.converted as f64,
+            "#16a34a".to_string(),
+            format!("{} ({:.1}%)", f.converted, rate(f.converted, f.contacted)),
+        ),
+    ];
+    let phones: Vec<_> = d
+        .phones
+        .iter()
+        .map(|p| {
+            (
+                p.label.clone(),
+                p.used as f64,
+                if p.used >= p.limit {
+                    "#b42318"
+                } else {
+                    "#6366f1"
+                }
+                .to_string(),
+                format!("{}/{}", p.used, p.limit),
+            )
+        })
+        .collect();
+    let mailboxes: Vec<_> = d
+        .mailboxes
+        .iter()
+        .map(|m| {
+            let pct = rate(m.used, m.limit);
+            (
+                m.label.clone(),
+                pct,
+                if pct > 5.0 { "#b42318" } else { "#0ea5e9" }.to_string(),
+                format!("{pct:.1}% ({}/{})", m.used, m.limit),
+            )
+        })
+        .collect();
+    let days: Vec<_> = d
+        .days
+        .iter()
+        .map(|day| {
+            (
+                day.day.clone(),
+                day.sent as f64,
+                "#6366f1".to_string(),
+                format!("{} · {} {}", day.sent, day.replies, tr("outreach.replies")),
+            )
+        })
+        .collect();
+    let bars = |rows: Vec<(String, f64, String, String)>, key: &str| {
+        if rows.is_empty() {
+            view! { <p class="text-sm text-muted">{tr("outreach.nothing_yet")}</p> }.into_any()
+        } else {
+            view! { <Bars rows label=tr(key)/> }.into_any()
+        }
+    };
+    view! {
+        <div class="grid gap-4 lg:grid-cols-2" data-testid="outreach-dashboard">
+            <Card title=tr("outreach.funnel")>
+                <div data-testid="funnel" data-contacted=f.contacted data-replied=f.replied data-converted=f.converted>
+                    <Bars rows=funnel label=tr("outreach.funnel")/>
+                </div>
+            </Card>
+            <Card title=tr("outreach.last_14_days")>{bars(days, "outreach.last_14_days")}</Card>
+            <Card title=tr("outreach.reply_rate_sequence")>{bars(rate_bars(&d.sequences, "#0ea5e9"), "outreach.reply_rate_sequence")}</Card>
+            <Card title=tr("outreach.reply_rate_step")>{bars(rate_bars(&d.steps, "#0ea5e9"), "outreach.reply_rate_step")}</Card>
+            <Card title=tr("outreach.reply_rate_variant")>{bars(rate_bars(&d.variants, "#8b5cf6"), "outreach.reply_rate_variant")}</Card>
+            <Card title=tr("outreach.quota_today")>{bars(phones, "outreach.quota_today")}</Card>
+            <Card title=tr("outreach.bounce_rate")>{bars(mailboxes, "outreach.bounce_rate")}</Card>
+        </div>
+    }
+}
+
+/// "90 min" → "1 h 30 min", "2880" → "2 d".
+pub fn delay_label(minutes: i32) -> String {
+    let (d, h, m) = (minutes / 1440, (minutes % 1440) / 60, minutes % 60);
+    let mut parts = Vec::new();
+    if d > 0 {
+        parts.push(format!("{d} d"));
+    }
+    if h > 0 {
+        parts.push(format!("{h} h"));
+    }
+    if m > 0 || parts.is_empty() {
+        parts.push(format!("{m} min"));
+    }
+    parts.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_read_as_days_hours_minutes() {
+        assert_eq!(delay_label(0), "0 min");
+        assert_eq!(delay_label(90), "1 h 30 min");
+        assert_eq!(delay_label(2880), "2 d");
+        assert_eq!(delay_label(1441), "1 d 1 min");
+    }
+}

@@ -1,0 +1,370 @@
+//! Sequences: the list, and one sequence's settings (business hours, holidays, exit
+//! rules), steps, enrolment from a list with a report of who was left out and why,
+//! pause and resume, and its enrolments.
+
+use super::{delay_label, status_badge};
+use crate::crm::model::Entity;
+use crate::crm::records::api::get_lists;
+use crate::i18n::tf;
+use crate::outreach::api::*;
+use crate::outreach::model::*;
+use crate::ui::{
+    field_error, form_error, locale, tr, Alert, Card, Field, LoadError, Skeleton, Submit,
+};
+use leptos::prelude::*;
+use leptos_router::hooks::{use_navigate, use_params_map};
+use uuid::Uuid;
+
+#[component]
+pub fn SequencesPage() -> impl IntoView {
+    let list = Resource::new(|| (), |_| list_sequences());
+    let action = ServerAction::<SaveSequence>::new();
+    let value = action.value();
+    let navigate = use_navigate();
+    Effect::new(move || {
+        if let Some(Ok(id)) = value.get() {
+            navigate(&format!("/outreach/sequences/{id}"), Default::default());
+        }
+    });
+    view! {
+        <div class="grid gap-4 xl:grid-cols-[1fr_24rem]">
+            <Card title=tr("outreach.sequences")>
+                <Suspense fallback=|| view! { <Skeleton lines=4/> }>
+                    {move || Suspend::new(async move {
+                        match list.await {
+                            Ok(rows) if rows.is_empty() => view! {
+                                <div class="empty-state"><p>{tr("outreach.no_sequences")}</p></div>
+                            }.into_any(),
+                            Ok(rows) => view! {
+                                <div class="table-wrap">
+                                    <table class="table" data-testid="sequences-table">
+                                        <thead><tr>
+                                            <th scope="col">{tr("outreach.name")}</th>
+                                            <th scope="col">{tr("outreach.status")}</th>
+                                            <th scope="col" class="text-end">{tr("outreach.steps")}</th>
+                                            <th scope="col" class="text-end">{tr("outreach.active_enrollments")}</th>
+                                            <th scope="col" class="text-end">{tr("outreach.sent")}</th>
+                                            <th scope="col" class="text-end">{tr("outreach.reply_rate")}</th>
+                                        </tr></thead>
+                                        <tbody>
+                                            {rows.into_iter().map(|s| view! {
+                                                <tr>
+                                                    <td><a class="link" href=format!("/outreach/sequences/{}", s.id)>{s.name.clone()}</a></td>
+                                                    <td>{status_badge(&s.status)}</td>
+                                                    <td class="text-end tabular-nums">{s.steps}</td>
+                                                    <td class="text-end tabular-nums">{s.active}</td>
+                                                    <td class="text-end tabular-nums">{s.sent}</td>
+                                                    <td class="text-end tabular-nums">{format!("{:.1}%", rate(s.replied, s.enrolled))}</td>
+                                                </tr>
+                                            }).collect_view()}
+                                        </tbody>
+                                    </table>
+                                </div>
+                            }.into_any(),
+                            Err(error) => view! { <LoadError error/> }.into_any(),
+                        }
+                    })}
+                </Suspense>
+            </Card>
+            <Card title=tr("outreach.new_sequence")>
+                <ActionForm action attr:class="space-y-3" attr:data-testid="sequence-form" attr:novalidate="">
+                    <Field label=tr("outreach.name") name="name" required=true error=field_error(value, "name")/>
+                    <input type="hidden" name="exit_on_reply" value="on"/>
+                    <input type="hidden" name="exit_on_bounce" value="on"/>
+                    <input type="hidden" name="max_attempts" value="5"/>
+                    <Submit label=tr("outreach.create_sequence") pending=action.pending()/>
+                    <Alert message=form_error(value, &["name"])/>
+                </ActionForm>
+            </Card>
+        </div>
+    }
+}
+
+#[component]
+pub fn SequencePage() -> impl IntoView {
+    let params = use_params_map();
+    let id = Memo::new(move |_| {
+        params
+            .get()
+            .get("id")
+            .and_then(|id| id.parse::<Uuid>().ok())
+    });
+    let saved = RwSignal::new(0_u32);
+    let detail = Resource::new(
+        move || (id.get(), saved.get()),
+        |(id, _)| async move {
+            match id {
+                Some(id) => get_sequence(id).await,
+                None => Err(crate::error::AppError::NotFound(String::new())),
+            }
+        },
+    );
+    view! {
+        <Transition fallback=|| view! { <Skeleton lines=8/> }>
+            {move || Suspend::new(async move {
+                match detail.await {
+                    Ok(d) => view! { <SequenceView d saved/> }.into_any(),
+                    Err(error) => view! { <LoadError error/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn SequenceView(d: SequenceDetail, saved: RwSignal<u32>) -> impl IntoView {
+    let id = d.summary.id;
+    let bump = move || saved.update(|n| *n += 1);
+    let settings = ServerAction::<SaveSequence>::new();
+    let settings_value = settings.value();
+    Effect::new(move || {
+        if let Some(Ok(_)) = settings_value.get() {
+            bump()
+        }
+    });
+    let status = ServerAction::<SetSequenceStatus>::new();
+    Effect::new(move || {
+        if let Some(Ok(_)) = status.value().get() {
+            bump()
+        }
+    });
+    let paused = d.summary.status == "PAUSED";
+    view! {
+        <div class="flex items-center gap-3 mb-3">
+            <h2 class="text-lg font-semibold">{d.summary.name.clone()}</h2>
+            {status_badge(&d.summary.status)}
+            <ActionForm action=status attr:class="ms-auto">
+                <input type="hidden" name="id" value=id.to_string()/>
+                <input type="hidden" name="status" value=if paused { "ACTIVE" } else { "PAUSED" }/>
+                <button type="submit" class="btn btn-secondary" data-testid="sequence-toggle">
+                    {if paused { tr("outreach.resume") } else { tr("outreach.pause") }}
+                </button>
+            </ActionForm>
+        </div>
+        <div class="grid gap-4 xl:grid-cols-[1fr_26rem]">
+            <div class="space-y-4">
+                <Card title=tr("outreach.steps")>
+                    <Steps sequence_id=id steps=d.steps.clone() saved/>
+                </Card>
+                <Card title=tr("outreach.enrollments")>
+                    <Enrollments rows=d.enrollments.clone() saved/>
+                </Card>
+            </div>
+            <div class="space-y-4">
+                <Enrol sequence_id=id saved/>
+                <Card title=tr("outreach.settings")>
+                    <ActionForm action=settings attr:class="space-y-3" attr:data-testid="sequence-settings" attr:novalidate="">
+                        <input type="hidden" name="id" value=id.to_string()/>
+                        <Field label=tr("outreach.name") name="name" value=d.summary.name.clone() error=field_error(settings_value, "name")/>
+                        <Field label=tr("outreach.timezone") name="timezone" value=d.timezone.clone().unwrap_or_default() hint=tr("outreach.timezone_hint") error=field_error(settings_value, "timezone")/>
+                        <div class="field">
+                            <label for="f-hours" class="field-label">{tr("outreach.business_hours")}</label>
+                            <textarea id="f-hours" name="business_hours" class="input font-mono" rows="5" aria-describedby="f-hours-hint">{d.business_hours.clone()}</textarea>
+                            <p id="f-hours-hint" class="field-hint">{tr("outreach.business_hours_hint")}</p>
+                            {move || field_error(settings_value, "business_hours").get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
+                        </div>
+                        <Field label=tr("outreach.holidays") name="holidays" value=d.holidays.clone() hint=tr("outreach.holidays_hint") error=field_error(settings_value, "holidays")/>
+                        <label class="flex items-center gap-2 text-sm"><input type="checkbox" name="exit_on_reply" checked=d.exit_on_reply/>{tr("outreach.exit_on_reply")}</label>
+                        <label class="flex items-center gap-2 text-sm"><input type="checkbox" name="exit_on_bounce" checked=d.exit_on_bounce/>{tr("outreach.exit_on_bounce")}</label>
+                        <Field label=tr("outreach.max_attempts") name="max_attempts" kind="number" value=d.max_attempts.to_string() error=field_error(settings_value, "max_attempts")/>
+                        <Submit label=tr("common.save") pending=settings.pending()/>
+                        <Alert message=form_error(settings_value, &["name", "timezone", "business_hours", "holidays", "max_attempts"])/>
+                    </ActionForm>
+                </Card>
+            </div>
+        </div>
+    }
+}
+
+#[component]
+fn Steps(sequence_id: Uuid, steps: Vec<StepView>, saved: RwSignal<u32>) -> impl IntoView {
+    let add = ServerAction::<AddStep>::new();
+    let value = add.value();
+    let remove = ServerAction::<RemoveStep>::new();
+    Effect::new(move || {
+        if let Some(Ok(_)) = value.get() {
+            saved.update(|n| *n += 1)
+        }
+    });
+    Effect::new(move || {
+        if let Some(Ok(_)) = remove.value().get() {
+            saved.update(|n| *n += 1)
+        }
+    });
+    let templates = Resource::new(|| (), |_| list_templates());
+    view! {
+        {if steps.is_empty() {
+            view! { <p class="text-sm text-muted">{tr("outreach.no_steps_yet")}</p> }.into_any()
+        } else {
+            view! {
+                <ol class="space-y-2" data-testid="steps">
+                    {steps.into_iter().map(|s| view! {
+                        <li class="flex flex-wrap items-center gap-2 rounded border border-line p-2" data-testid="step">
+                            <span class="badge badge-neutral">{format!("{}", s.position)}</span>
+                            <span class="text-sm text-muted">{tf(locale(), "outreach.after", &[("delay", delay_label(s.delay_minutes))])}</span>
+                            <span class="font-medium">{tr(&format!("outreach.channel.{}", s.channel.code()))}</span>
+                            <a class="link" href=format!("/outreach/templates/{}", s.template_id)>{s.template_name.clone()}</a>
+                            {s.fallback_template_name.clone().map(|f| view! { <span class="text-sm text-muted">{tf(locale(), "outreach.fallback_to", &[("template", f)])}</span> })}
+                            <span class="text-sm tabular-nums ms-auto">{format!("{} {} · {:.1}%", s.sent, tr("outreach.sent").to_lowercase(), rate(s.replied, s.sent))}</span>
+                            <ActionForm action=remove>
+                                <input type="hidden" name="step_id" value=s.id.to_string()/>
+                                <button type="submit" class="btn btn-danger-ghost" aria-label=tf(locale(), "outreach.remove_step", &[("n", s.position.to_string())])>{tr("common.remove")}</button>
+                            </ActionForm>
+                        </li>
+                    }).collect_view()}
+                </ol>
+            }.into_any()
+        }}
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let list = templates.await.unwrap_or_default();
+                let options = move |list: &[TemplateSummary]| list.iter().map(|t| view! {
+                    <option value=t.id.to_string()>{format!("{} · {}", tr(&format!("outreach.channel.{}", t.channel.code())), t.name)}</option>
+                }).collect_view();
+                view! {
+                    <ActionForm action=add attr:class="mt-3 grid gap-3 md:grid-cols-2" attr:data-testid="step-form" attr:novalidate="">
+                        <input type="hidden" name="sequence_id" value=sequence_id.to_string()/>
+                        <div class="field">
+                            <label for="f-step-template" class="field-label">{tr("outreach.template")}</label>
+                            <select id="f-step-template" name="template_id" class="input">{options(&list)}</select>
+                            {move || field_error(value, "template_id").get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
+                        </div>
+                        <Field label=tr("outreach.delay_minutes") name="delay_minutes" kind="number" value="0" error=field_error(value, "delay_minutes")/>
+                        <div class="field">
+                            <label for="f-step-fallback" class="field-label">{tr("outreach.fallback")}</label>
+                            <select id="f-step-fallback" name="fallback_template_id" class="input">
+                                <option value="">{tr("outreach.no_fallback")}</option>
+                                {options(&list)}
+                            </select>
+                            {move || field_error(value, "fallback_template_id").get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
+                        </div>
+                        <div class="flex flex-col gap-1 justify-end text-sm">
+                            <label class="flex items-center gap-2"><input type="checkbox" name="skip_if_replied" checked=true/>{tr("outreach.skip_if_replied")}</label>
+                            <label class="flex items-center gap-2"><input type="checkbox" name="skip_if_opened"/>{tr("outreach.skip_if_opened")}</label>
+                        </div>
+                        <div class="md:col-span-2 flex items-center gap-3">
+                            <Submit label=tr("outreach.add_step") pending=add.pending()/>
+                            <Alert message=form_error(value, &["template_id", "delay_minutes", "fallback_template_id"])/>
+                        </div>
+                    </ActionForm>
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Enrol(sequence_id: Uuid, saved: RwSignal<u32>) -> impl IntoView {
+    let lists = Resource::new(|| (), |_| get_lists(Entity::Lead));
+    let list_id = RwSignal::new(None::<Uuid>);
+    let enrol_action = Action::new(move |list: &Option<Uuid>| {
+        let list = *list;
+        async move { enrol(sequence_id, list, Vec::new()).await }
+    });
+    let result = enrol_action.value();
+    Effect::new(move || {
+        if let Some(Ok(_)) = result.get() {
+            saved.update(|n| *n += 1)
+        }
+    });
+    view! {
+        <Card title=tr("outreach.enrol")>
+            <form class="space-y-3" data-testid="enrol-form" on:submit=move |ev: leptos::ev::SubmitEvent| {
+                ev.prevent_default();
+                enrol_action.dispatch(list_id.get_untracked());
+            }>
+                <div class="field">
+                    <label for="f-enrol-list" class="field-label">{tr("outreach.lead_list")}</label>
+                    <Suspense fallback=|| view! { <select id="f-enrol-list" class="input" disabled=true></select> }>
+                        {move || Suspend::new(async move {
+                            let lists = lists.await.unwrap_or_default();
+                            if let Some(first) = lists.first() {
+                                list_id.set(Some(first.id));
+                            }
+                            view! {
+                                <select id="f-enrol-list" class="input" on:change=move |ev| list_id.set(event_target_value(&ev).parse().ok())>
+                                    {lists.into_iter().map(|l| view! {
+                                        <option value=l.id.to_string()>{if l.smart { format!("{} ({})", l.name, tr("outreach.smart")) } else { l.name }}</option>
+                                    }).collect_view()}
+                                </select>
+                            }
+                        })}
+                    </Suspense>
+                    <p class="field-hint">{tr("outreach.enrol_hint")}</p>
+                </div>
+                <button type="submit" class="btn btn-primary" disabled=move || enrol_action.pending().get()>{tr("outreach.enrol_button")}</button>
+            </form>
+            {move || result.get().map(|r| match r {
+                Ok(report) => view! {
+                    <div class="alert alert-success mt-3" role="status" data-testid="enrol-report">
+                        <p>{tf(locale(), "outreach.enrolled_n", &[("n", report.enrolled.to_string())])}</p>
+                        {(!report.skipped.is_empty()).then(|| view! {
+                            <ul class="list-disc ps-5 text-sm">
+                                {report.skipped.iter().map(|(reason, n)| view! {
+                                    <li>{tf(locale(), &format!("outreach.skip.{reason}"), &[("n", n.to_string())])}</li>
+                                }).collect_view()}
+                            </ul>
+                        })}
+                    </div>
+                }.into_any(),
+                Err(e) => view! { <p class="alert alert-danger mt-3" role="alert">{e.to_string()}</p> }.into_any(),
+            })}
+        </Card>
+    }
+}
+
+#[component]
+fn Enrollments(rows: Vec<EnrollmentView>, saved: RwSignal<u32>) -> impl IntoView {
+    let change = ServerAction::<SetEnrollmentStatus>::new();
+    Effect::new(move || {
+        if let Some(Ok(_)) = change.value().get() {
+            saved.update(|n| *n += 1)
+        }
+    });
+    if rows.is_empty() {
+        return view! { <p class="text-sm text-muted">{tr("outreach.no_enrollments")}</p> }
+            .into_any();
+    }
+    view! {
+        <div class="table-wrap">
+            <table class="table" data-testid="enrollments-table">
+                <thead><tr>
+                    <th scope="col">{tr("outreach.lead")}</th>
+                    <th scope="col">{tr("outreach.status")}</th>
+                    <th scope="col">{tr("outreach.next_step")}</th>
+                    <th scope="col"><span class="sr-only">{tr("common.actions")}</span></th>
+                </tr></thead>
+                <tbody>
+                    {rows.into_iter().map(|e| {
+                        let next = match e.status.as_str() {
+                            "ACTIVE" => format!("{} · {}", e.next_step, e.next_run_at.format("%Y-%m-%d %H:%M UTC")),
+                            _ => e.stop_reason.clone().map(|r| tr(&format!("outreach.reason.{r}"))).unwrap_or_default(),
+                        };
+                        let toggle = match e.status.as_str() {
+                            "ACTIVE" => Some(("PAUSED", "outreach.pause")),
+                            "PAUSED" => Some(("ACTIVE", "outreach.resume")),
+                            _ => None,
+                        };
+                        view! {
+                            <tr>
+                                <td><a class="link" href=format!("/leads/{}", e.lead_id)>{e.lead_name.clone()}</a></td>
+                                <td>{status_badge(&e.status)}</td>
+                                <td class="text-sm">{next}</td>
+                                <td>
+                                    {toggle.map(|(to, key)| view! {
+                                        <ActionForm action=change>
+                                            <input type="hidden" name="id" value=e.id.to_string()/>
+                                            <input type="hidden" name="status" value=to/>
+                                            <button type="submit" class="btn btn-ghost">{tr(key)}</button>
+                                        </ActionForm>
+                                    })}
+                                </td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+    .into_any()
+}
