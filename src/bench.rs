@@ -181,7 +181,8 @@ pub async fn run(config: &Config, database: &Database) -> Result<(), String> {
         ms(home.p95) / ms(bare.p95).max(1e-6)
     );
     import_contacts(&router, &cookie, &pools.app).await?;
-    crate::bench_crm::run(database, &router).await
+    crate::bench_crm::run(database, &router).await?;
+    crate::bench_outreach::run(database, config).await
 }
 
 /// Sends `req` with the session cookie as a same-origin page would; the JSON answer.

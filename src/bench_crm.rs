@@ -31,7 +31,7 @@ const SMALL_CONTACTS: i64 = 1_000;
 const SAMPLES: usize = 200;
 const WARMUP: usize = 20;
 
-async fn workspace(
+pub async fn workspace(
     db: &Db,
     owner: &PgPool,
     email: &str,

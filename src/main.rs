@@ -55,7 +55,11 @@ async fn run(args: &[String]) -> Result<(), String> {
 
 async fn serve(config: &Config, database: &leadline::Database) -> Result<(), String> {
     if config.demo_seed {
-        seed::demo_if_empty(&database.pools).await?;
+        let senders = config.dev_peer.map(|(_, smtp)| seed::DemoSenders {
+            smtp,
+            secret_key: config.secret_key,
+        });
+        seed::demo_if_empty(&database.pools, senders.as_ref()).await?;
     }
     let mut options = leptos::config::get_configuration(None)
         .map_err(|e| format!("leptos configuration: {e}"))?

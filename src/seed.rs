@@ -30,8 +30,17 @@ pub fn system_ctx(db: Db) -> RequestCtx {
     }
 }
 
-/// On an empty database: the demo tenant "Nile Realty" with one user per role.
-pub async fn demo_if_empty(pools: &Pools) -> Result<(), String> {
+/// Where the demo's senders point: the local provider peer's SMTP port, and the key
+/// their secrets are sealed with.
+pub struct DemoSenders {
+    pub smtp: std::net::SocketAddr,
+    pub secret_key: [u8; 32],
+}
+
+/// On an empty database: the demo tenant "Nile Realty" with one user per role, and
+/// with `senders` (the dev peer running) WhatsApp numbers, a mailbox, templates and a
+/// two-step sequence ready to enrol a list into.
+pub async fn demo_if_empty(pools: &Pools, senders: Option<&DemoSenders>) -> Result<(), String> {
     let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM tenants)")
         .fetch_one(&pools.owner)
         .await
@@ -112,10 +121,104 @@ pub async fn demo_if_empty(pools: &Pools) -> Result<(), String> {
             .await
             .map_err(|e| format!("demo CRM data: {e}"))?;
     }
+    if let Some(senders) = senders {
+        demo_outreach(&mut tx, tenant_id, owner_id, senders).await?;
+    }
     tx.commit().await.map_err(|e| e.to_string())?;
     print_demo_logins();
     Ok(())
 }
+
+async fn demo_outreach(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    tenant_id: Uuid,
+    owner_id: Uuid,
+    senders: &DemoSenders,
+) -> Result<(), String> {
+    let seal = |text: &str| app::crypto::seal(&senders.secret_key, text.as_bytes());
+    let key = tokio::task::spawn_blocking(mail::DkimKey::generate)
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    let (dkim_private, dkim_public) = (seal(&key.to_pkcs8_pem()), key.public_key_b64());
+    let err = |e: sqlx::Error| format!("demo outreach data: {e}");
+    sqlx::query(
+        "INSERT INTO wa_phone_numbers (tenant_id, id, number, label, provider_phone_id, access_token, priority, daily_quota)
+         VALUES ($1, gen_random_uuid(), '+201550000101', 'Nile 01', 'demo-nile-01', $2, 1, 200),
+                ($1, gen_random_uuid(), '+201550000102', 'Nile 02', 'demo-nile-02', $2, 2, 200)",
+    )
+    .bind(tenant_id)
+    .bind(seal("demo-token"))
+    .execute(&mut **tx)
+    .await
+    .map_err(err)?;
+    sqlx::query(
+        "INSERT INTO email_domains (tenant_id, id, domain, dkim_private, dkim_public)
+         VALUES ($1, gen_random_uuid(), 'nile-realty.test', $2, $3)",
+    )
+    .bind(tenant_id)
+    .bind(dkim_private)
+    .bind(dkim_public)
+    .execute(&mut **tx)
+    .await
+    .map_err(err)?;
+    sqlx::query(
+        "INSERT INTO templates (tenant_id, id, name, channel, folder, tags, wa_template_name, approval_status, created_by)
+         VALUES ($1, gen_random_uuid(), 'Intro offer', 'WHATSAPP', 'New leads', ARRAY['intro'], 'intro_offer', 'APPROVED', $2),
+                ($1, gen_random_uuid(), 'Brochure', 'EMAIL', 'New leads', ARRAY['brochure'], NULL, 'APPROVED', $2)",
+    )
+    .bind(tenant_id)
+    .bind(owner_id)
+    .execute(&mut **tx)
+    .await
+    .map_err(err)?;
+    for sql in DEMO_OUTREACH {
+        sqlx::query(sql)
+            .bind(tenant_id)
+            .bind(owner_id)
+            .bind(senders.smtp.ip().to_string())
+            .bind(i32::from(senders.smtp.port()))
+            .execute(&mut **tx)
+            .await
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+/// The rest of the demo's outreach: a mailbox on the peer, template texts, the
+/// sequence, and a list of leads to enrol.
+const DEMO_OUTREACH: [&str; 5] = [
+    "INSERT INTO email_accounts (tenant_id, id, domain_id, from_address, from_name, smtp_host, smtp_port, smtp_security,
+                                 daily_cap, warmup_start, warmup_step, min_gap_seconds)
+     SELECT $1, gen_random_uuid(), id, 'sales@nile-realty.test', 'Nile Realty', $3, $4, 'NONE', 200, 50, 10, 2
+       FROM email_domains WHERE tenant_id = $1 AND $2::uuid IS NOT NULL",
+    "INSERT INTO template_versions (tenant_id, id, template_id, version_no, label, subject, body, created_by)
+     SELECT $1, gen_random_uuid(), t.id, 1, 'A', v.subject, v.body, $2
+       FROM templates t JOIN (VALUES
+            ('Intro offer', NULL, '{Hi|Hello} {{first_name}}, this is Nile Realty. We have new units at {{company|our projects}} — shall I send you the brochure?'),
+            ('Brochure', 'The brochure you asked for, {{first_name}}', 'Dear {{first_name}},
+
+Here is the brochure with prices and payment plans: https://nile-realty.test/brochure
+
+Reply to this email and I will book a viewing.
+
+Nile Realty')
+       ) AS v (name, subject, body) ON v.name = t.name
+      WHERE t.tenant_id = $1 AND $3::text IS NOT NULL AND $4::int IS NOT NULL",
+    "INSERT INTO sequences (tenant_id, id, name, business_hours, created_by)
+     SELECT $1, gen_random_uuid(), 'New leads — WhatsApp, then email', '{}', $2 WHERE $3::text IS NOT NULL AND $4::int IS NOT NULL",
+    "INSERT INTO sequence_steps (tenant_id, id, sequence_id, position, delay_minutes, channel, template_id, fallback_template_id)
+     SELECT $1, gen_random_uuid(), s.id, x.position, x.delay, x.channel, t.id, f.id
+       FROM sequences s, (VALUES (1, 0, 'WHATSAPP', 'Intro offer', 'Brochure'), (2, 1440, 'EMAIL', 'Brochure', NULL)) AS x (position, delay, channel, template, fallback)
+       JOIN templates t ON t.tenant_id = $1 AND t.name = x.template
+       LEFT JOIN templates f ON f.tenant_id = $1 AND f.name = x.fallback
+      WHERE s.tenant_id = $1 AND $2::uuid IS NOT NULL AND $3::text IS NOT NULL AND $4::int IS NOT NULL",
+    "WITH l AS (INSERT INTO lists (tenant_id, id, name, entity, kind, owner_id)
+                VALUES ($1, gen_random_uuid(), 'Outreach pilot', 'LEAD', 'STATIC', $2) RETURNING id)
+     INSERT INTO list_members (tenant_id, list_id, record_id)
+     SELECT $1, l.id, d.id FROM l, leads d
+      WHERE d.tenant_id = $1 AND d.status <> 'LOST' AND $3::text IS NOT NULL AND $4::int IS NOT NULL",
+];
 
 /// Companies, contacts, leads, deals and a few activities for the demo tenant, so the
 /// board, tables and dashboard have something to show on a first run.

@@ -20,7 +20,13 @@ fn cards(board: &serde_json::Value) -> usize {
 #[tokio::test]
 async fn the_demo_workspace_has_a_populated_pipeline() {
     let app = TestApp::spawn().await;
-    leadline::seed::demo_if_empty(&app.pools).await.unwrap();
+    let senders = leadline::seed::DemoSenders {
+        smtp: "127.0.0.1:2525".parse().unwrap(),
+        secret_key: app::request::AppConfig::local("").secret_key,
+    };
+    leadline::seed::demo_if_empty(&app.pools, Some(&senders))
+        .await
+        .unwrap();
     let mut seen = Vec::new();
     for (email, _, _) in leadline::seed::DEMO_USERS {
         let (client, status, body) = app.login(email, leadline::seed::DEMO_PASSWORD).await;
@@ -34,4 +40,29 @@ async fn the_demo_workspace_has_a_populated_pipeline() {
     // Owner and admin see all 8 deals; the manager their own 3 and their rep's 5; the
     // rep only their 5.
     assert_eq!(seen, [8, 8, 8, 5]);
+
+    // Outreach is ready to try: two numbers, a mailbox on the peer, a two-step
+    // sequence and a list to enrol.
+    let (owner, _, _) = app
+        .login(
+            leadline::seed::DEMO_USERS[0].0,
+            leadline::seed::DEMO_PASSWORD,
+        )
+        .await;
+    let (status, senders) = app
+        .call_json::<app::outreach::api::GetSenders>(&owner, &json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{senders}");
+    assert_eq!(senders["phones"].as_array().unwrap().len(), 2);
+    assert_eq!(senders["mailboxes"][0]["smtp_port"], 2525);
+    let (status, sequences) = app
+        .call_json::<app::outreach::api::ListSequences>(&owner, &json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(sequences[0]["steps"], 2, "{sequences}");
+    let (status, templates) = app
+        .call_json::<app::outreach::api::ListTemplates>(&owner, &json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(templates.as_array().unwrap().len(), 2);
 }

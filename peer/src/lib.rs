@@ -15,7 +15,7 @@ mod sign;
 mod smtp;
 mod webhooks;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -44,7 +44,7 @@ pub struct PeerConfig {
 
 /// Which provider a message came through; serialized as `"WHATSAPP"` or
 /// `"EMAIL"`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Channel {
     /// Sent to the `WhatsApp` Cloud API send endpoint.
@@ -280,7 +280,28 @@ enum Track {
 #[derive(Default)]
 struct Store {
     messages: Vec<Received>,
+    /// Positions in `messages` by id, and by what de-duplicates a send (channel,
+    /// sender — none for email, whose Message-ID is global — and key): benchmarks
+    /// push a hundred thousand messages through, so no lookup may scan them.
+    by_id: HashMap<String, usize>,
+    by_key: HashMap<(Channel, String, String), usize>,
     failures: VecDeque<(usize, Failure)>,
+}
+
+impl Store {
+    fn dedupe_key(message: &Received) -> Option<(Channel, String, String)> {
+        let key = message.idempotency_key.clone()?;
+        let from = match message.channel {
+            Channel::Email => String::new(),
+            Channel::WhatsApp => message.from.clone(),
+        };
+        Some((message.channel, from, key))
+    }
+
+    fn get_mut(&mut self, id: &str) -> Option<&mut Received> {
+        let i = *self.by_id.get(id)?;
+        self.messages.get_mut(i)
+    }
 }
 
 /// What the server tasks and the `Peer` handles share.
@@ -308,7 +329,7 @@ impl Shared {
     }
 
     fn find(&self, id: &str) -> Option<Received> {
-        self.lock().messages.iter().find(|m| m.id == id).cloned()
+        self.lock().get_mut(id).map(|m| m.clone())
     }
 
     fn fail_next(&self, count: usize, failure: Failure) {
@@ -333,23 +354,24 @@ impl Shared {
     /// the sender should be told.
     fn accept(&self, message: Received) -> String {
         let mut store = self.lock();
-        if let Some(key) = &message.idempotency_key {
-            if let Some(existing) = store.messages.iter_mut().find(|m| {
-                m.channel == message.channel
-                    && m.idempotency_key.as_ref() == Some(key)
-                    && (m.channel == Channel::Email || m.from == message.from)
-            }) {
-                existing.times_received += 1;
-                return existing.id.clone();
-            }
+        let key = Store::dedupe_key(&message);
+        if let Some(i) = key.as_ref().and_then(|k| store.by_key.get(k)).copied() {
+            let existing = &mut store.messages[i];
+            existing.times_received += 1;
+            return existing.id.clone();
         }
         let id = message.id.clone();
+        let position = store.messages.len();
         store.messages.push(message);
+        store.by_id.insert(id.clone(), position);
+        if let Some(key) = key {
+            store.by_key.insert(key, position);
+        }
         id
     }
 
     fn record_event(&self, id: &str, event: String) {
-        if let Some(message) = self.lock().messages.iter_mut().find(|m| m.id == id) {
+        if let Some(message) = self.lock().get_mut(id) {
             message.events.push(event);
         }
     }

@@ -44,7 +44,13 @@ fn playwright(paths: &Paths, port: u16) -> Result {
         .args(["test", "--config", "end2end/playwright.config.ts"])
         .current_dir(&paths.root)
         .env("BASE_URL", format!("http://127.0.0.1:{port}"))
+        .env("PEER_URL", format!("http://127.0.0.1:{}", peer_port(port)))
         .env("CHROMIUM_PATH", tools::chromium_path()))
+}
+
+/// The provider peer's HTTP port for a server on `port` (SMTP is the next one).
+fn peer_port(port: u16) -> u16 {
+    port.saturating_add(1800)
 }
 
 /// The server under test; killed when dropped so no run leaves it behind.
@@ -75,6 +81,16 @@ impl Server {
             .env("DATABASE_URL", database_url)
             .env("LEADLINE_ADDR", format!("127.0.0.1:{port}"))
             .env("LEADLINE_DEMO_SEED", "1")
+            // The provider peer on ports of its own, so a `cargo xtask run` next door
+            // keeps its peer.
+            .env(
+                "LEADLINE_PEER_ADDR",
+                format!("127.0.0.1:{}", peer_port(port)),
+            )
+            .env(
+                "LEADLINE_PEER_SMTP_ADDR",
+                format!("127.0.0.1:{}", peer_port(port) + 1),
+            )
             .env("RUST_LOG", "info");
         app::server_env(&mut cmd, paths, &tools.pg_bin);
         say(format!(

@@ -208,7 +208,7 @@ fn Preview(
                 {move || Suspend::new(async move {
                     let list = leads.await.unwrap_or_default();
                     view! {
-                        <ul class="flex flex-wrap gap-1" aria-label=tr("outreach.preview_lead")>
+                        <ul class="flex flex-wrap gap-1" aria-label=tr("outreach.matching_leads")>
                             {list.into_iter().take(8).map(|l| {
                                 let name = l.name.clone();
                                 let id = l.id;

@@ -1,0 +1,114 @@
+import { test, expect, Page } from '@playwright/test';
+import { hydrated, signIn, unique } from './helpers';
+
+const PEER = process.env.PEER_URL || 'http://127.0.0.1:4900';
+
+async function selectByText(page: Page, label: string, text: string) {
+  const select = page.getByLabel(label, { exact: true });
+  const value = await select.locator('option', { hasText: text }).first().getAttribute('value');
+  await select.selectOption(value!);
+}
+
+test('build a WhatsApp-then-email sequence, enrol a list, deliver and reply through the peer, and watch the journey move', async ({ page, context }) => {
+  test.setTimeout(120_000);
+  await signIn(page, 'owner@demo.leadline.test');
+
+  // A WhatsApp template: the live preview renders it for a real lead, and says where a
+  // mistake is, before anything is saved.
+  await page.goto('/outreach/templates');
+  await hydrated(page);
+  const waName = unique('Viewing offer');
+  const form = page.getByTestId('template-form');
+  await form.getByLabel('Name', { exact: true }).fill(waName);
+  await form.getByLabel('Meta template name').fill('viewing_offer');
+  await form.getByLabel('Meta approval').selectOption('APPROVED');
+  await form.getByLabel('Message').fill('Hi {{first_name}, a viewing?');
+  await expect(form.getByTestId('preview-error')).toContainText('Character 4');
+  await form.getByLabel('Message').fill('{Hi|Hello} {{first_name}}, shall we book a viewing at {{company|our project}}?');
+  await form.getByLabel('Preview for lead').fill('Mona');
+  await form.getByRole('button', { name: 'Mona Zaki' }).click();
+  await expect(form.getByTestId('preview-body')).toContainText('Mona, shall we book a viewing at Nile Towers Developments?');
+  await form.getByRole('button', { name: 'Create template' }).click();
+  await expect(page).toHaveURL(/\/outreach\/templates\/[0-9a-f-]+$/);
+
+  // An email template; a missing subject is reported next to the field.
+  await page.goto('/outreach/templates');
+  await hydrated(page);
+  const mailName = unique('Price list');
+  await form.getByLabel('Name', { exact: true }).fill(mailName);
+  await form.getByLabel('Channel').selectOption('EMAIL');
+  await form.getByLabel('Message').fill('Dear {{first_name}},\n\nThe price list: https://nile-realty.test/prices');
+  await form.getByRole('button', { name: 'Create template' }).click();
+  await expect(form.locator('.field-error')).toContainText('subject');
+  await form.getByLabel('Subject').fill('Prices for {{first_name}}');
+  await form.getByRole('button', { name: 'Create template' }).click();
+  await expect(page).toHaveURL(/\/outreach\/templates\/[0-9a-f-]+$/);
+
+  // The sequence: WhatsApp first, then email.
+  await page.goto('/outreach/sequences');
+  await hydrated(page);
+  const seqName = unique('Viewing push');
+  await page.getByTestId('sequence-form').getByLabel('Name').fill(seqName);
+  await page.getByRole('button', { name: 'Create sequence' }).click();
+  await expect(page).toHaveURL(/\/outreach\/sequences\/[0-9a-f-]+$/);
+  await hydrated(page);
+  const steps = page.getByTestId('step-form');
+  await selectByText(page, 'Template', waName);
+  await steps.getByRole('button', { name: 'Add step' }).click();
+  await expect(page.getByTestId('step')).toHaveCount(1);
+  await selectByText(page, 'Template', mailName);
+  await steps.getByRole('button', { name: 'Add step' }).click();
+  await expect(page.getByTestId('step')).toHaveCount(2);
+
+  // Enrol the demo list.
+  await selectByText(page, 'Lead list', 'Outreach pilot');
+  await page.getByRole('button', { name: 'Enrol', exact: true }).click();
+  await expect(page.getByTestId('enrol-report')).toContainText('5 enrolled');
+
+  // The worker sends to the peer; deliver, read and reply from its dev page.
+  const peer = await context.newPage();
+  const mona = peer.locator('tr[data-to="+201001234567"]').filter({ hasText: 'viewing_offer' });
+  await expect(async () => {
+    await peer.goto(PEER);
+    await expect(mona).toHaveCount(1, { timeout: 1000 });
+  }).toPass({ timeout: 30_000 });
+  await mona.locator('button[data-action="deliver"]').click();
+  await mona.locator('button[data-action="read"]').click();
+  await mona.getByLabel('Reply text').fill('Yes, Saturday works for me');
+  await mona.locator('button[data-action="reply"]').click();
+  await expect(mona).toContainText('reply');
+
+  // Mona's page: the journey moved, the reply and the messages are on it.
+  await page.goto('/leads?q=Mona');
+  await hydrated(page);
+  await page.getByRole('link', { name: 'Mona Zaki' }).first().click();
+  await hydrated(page);
+  const card = page.getByTestId('lead-outreach');
+  await expect(card).toHaveAttribute('data-state', 'WARM_REPLY', { timeout: 15_000 });
+  await expect(card.getByTestId('journey-state')).toHaveText('Replied');
+  await expect(card.getByTestId('lead-messages')).toContainText('Yes, Saturday works for me');
+  await expect(card.getByTestId('lead-messages').locator('[data-status="READ"], [data-status="REPLIED"]').first()).toBeVisible();
+  const timeline = page.getByTestId('timeline');
+  await expect(timeline).toContainText('Journey: Contacted on WhatsApp → Replied');
+  await expect(timeline).toContainText('Enrolled in');
+
+  // A member takes over, then moves the journey on by hand.
+  await card.getByTestId('takeover').click();
+  await expect(card.getByTestId('takeover')).toHaveAttribute('aria-pressed', 'true');
+  await card.getByLabel('Move journey to').selectOption('NEGOTIATION');
+  await card.getByLabel('Reason').fill('Viewing booked');
+  await card.getByRole('button', { name: 'Move', exact: true }).click();
+  await expect(card).toHaveAttribute('data-state', 'NEGOTIATION');
+
+  // The dashboard counts the contacts and the reply.
+  await page.goto('/outreach');
+  await hydrated(page);
+  const funnel = page.getByTestId('funnel');
+  await expect(funnel).toHaveAttribute('data-contacted', '5');
+  await expect(funnel).toHaveAttribute('data-replied', '1');
+
+  // The senders page shows today's quota use on the numbers.
+  await page.goto('/outreach/senders');
+  await hydrated(page);
+  await expect(page.getByTestId('phones-table')).toContainText('/200');
+});
