@@ -40,7 +40,11 @@ async fn tenant_tx(
 }
 
 /// Runs statements that take the tenant as their only parameter.
-async fn in_tenant<S: AsRef<str>>(owner: &PgPool, tenant: Uuid, statements: &[S]) -> Result<(), String> {
+async fn in_tenant<S: AsRef<str>>(
+    owner: &PgPool,
+    tenant: Uuid,
+    statements: &[S],
+) -> Result<(), String> {
     let mut tx = tenant_tx(owner, tenant).await?;
     for sql in statements {
         let sql = sql.as_ref();

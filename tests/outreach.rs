@@ -1414,3 +1414,193 @@ async fn another_tenant_sees_and_reaches_nothing() {
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn senders_pause_themselves_and_tell_the_admins() {
+    let w = world().await;
+    let phone = w.phone("Flaky", "p-1", 100, 1).await;
+    let template = w.wa_template("Intro", "Hi {{first_name}}").await;
+    let seq = w.sequence("Flaky", "").await;
+    w.step(seq, template, 0, None).await;
+    let leads = w.leads(24, true, false).await;
+    w.enrol(seq, &leads).await;
+    w.schedule().await;
+    // Three in four sends are refused for good: well past the 10% the number may fail.
+    w.peer.fail_next(18, peer::Failure::Permanent);
+    w.dispatch().await;
+    let (status, reason): (String, String) =
+        sqlx::query_as("SELECT status, status_reason FROM wa_phone_numbers WHERE id = $1")
+            .bind(phone)
+            .fetch_one(&w.app.pools.owner)
+            .await
+            .unwrap();
+    assert_eq!(status, "PAUSED");
+    assert!(reason.contains("failed"), "{reason}");
+    let (status, notices) = w
+        .app
+        .call_json::<GetNotifications>(&w.admin, &json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        notices
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["kind"] == "SENDER_PAUSED"),
+        "{notices}"
+    );
+    let (status, _) = w.app.call::<MarkNotificationsRead>(&w.admin, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, notices) = w
+        .app
+        .call_json::<GetNotifications>(&w.admin, &json!({}))
+        .await;
+    assert!(notices.as_array().unwrap().is_empty());
+
+    // A mailbox whose bounce rate passes 5% pauses too.
+    let mailbox = w.mailbox().await;
+    let mail = w
+        .email_template("Mail", "Hi {{first_name}}", "Hello {{first_name}}")
+        .await;
+    let mseq = w.sequence("Mail", "").await;
+    w.step(mseq, mail, 0, None).await;
+    let mail_leads = w.leads(20, false, true).await;
+    w.enrol(mseq, &mail_leads).await;
+    w.schedule().await;
+    assert_eq!(w.dispatch().await, 20);
+    let emails: Vec<_> = w
+        .peer
+        .messages()
+        .into_iter()
+        .filter(|m| m.channel == peer::Channel::Email)
+        .collect();
+    for m in &emails[..2] {
+        assert_eq!(
+            w.peer
+                .email_event(&m.id, "bounce", "550 5.1.1 no such user")
+                .await
+                .unwrap(),
+            200
+        );
+    }
+    let status: String = sqlx::query_scalar("SELECT status FROM email_accounts WHERE id = $1")
+        .bind(mailbox)
+        .fetch_one(&w.app.pools.owner)
+        .await
+        .unwrap();
+    assert_eq!(status, "PAUSED", "2 bounces of 20 is 10%");
+}
+
+/// A DNS server for the tests: answers TXT questions from `records`, NXDOMAIN
+/// otherwise (RFC 1035 wire format, one UDP socket).
+async fn dns_server(
+    records: Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<String>>>>,
+) -> std::net::SocketAddr {
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = socket.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut buf = [0u8; 512];
+        loop {
+            let Ok((n, from)) = socket.recv_from(&mut buf).await else {
+                return;
+            };
+            let query = &buf[..n];
+            // The question: labels from byte 12 to the zero length, then type and class.
+            let mut name = Vec::new();
+            let mut i = 12;
+            while i < n && query[i] != 0 {
+                let len = query[i] as usize;
+                name.push(String::from_utf8_lossy(&query[i + 1..i + 1 + len]).to_lowercase());
+                i += 1 + len;
+            }
+            let question_end = i + 5;
+            let answers = records.lock().unwrap().get(&name.join(".")).cloned();
+            let mut reply = query[..2].to_vec();
+            let rcode = if answers.is_some() { 0 } else { 3 };
+            reply.extend([0x81, 0x80 | rcode, 0, 1]);
+            let count = answers.as_ref().map_or(0, Vec::len) as u16;
+            reply.extend(count.to_be_bytes());
+            reply.extend([0, 0, 0, 0]);
+            reply.extend(&query[12..question_end]);
+            for text in answers.unwrap_or_default() {
+                let mut rdata = Vec::new();
+                for chunk in text.as_bytes().chunks(255) {
+                    rdata.push(chunk.len() as u8);
+                    rdata.extend(chunk);
+                }
+                reply.extend([0xc0, 0x0c, 0, 16, 0, 1, 0, 0, 0, 60]);
+                reply.extend((rdata.len() as u16).to_be_bytes());
+                reply.extend(rdata);
+            }
+            let _ = socket.send_to(&reply, from).await;
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn sending_domains_are_checked_by_real_dns_lookups() {
+    let records = Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
+    let resolver = dns_server(records.clone()).await;
+    let app = TestApp::spawn_with(|c| c.dns_resolver = resolver).await;
+    let admin = app.signup("Ada", "ada@example.com", "Acme").await;
+    let (status, body) = app
+        .call::<AddDomain>(&admin, &[("domain", "not a domain")])
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_field(&body), Some("domain"));
+    let (status, body) = app
+        .call::<AddDomain>(&admin, &[("domain", "Acme.example")])
+        .await;
+    let id = ok(status, &body);
+    let (status, again) = app
+        .call::<AddDomain>(&admin, &[("domain", "acme.example")])
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{again}");
+
+    // Nothing published yet: every record fails, with the value to publish.
+    let (status, view) = app.call::<VerifyDomain>(&admin, &[("id", &id)]).await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(view["spf_ok"], false);
+    let checks = view["checks"].as_array().unwrap().clone();
+    assert_eq!(checks.len(), 3);
+    assert!(checks
+        .iter()
+        .all(|c| c["ok"] == false && c["problem"].is_string()));
+
+    // Publish what the check asked for; SPF with a second record first (a permerror).
+    {
+        let mut r = records.lock().unwrap();
+        for c in &checks {
+            r.insert(
+                c["name"].as_str().unwrap().to_string(),
+                vec![c["expected"].as_str().unwrap().to_string()],
+            );
+        }
+        r.get_mut("acme.example")
+            .unwrap()
+            .push("v=spf1 -all".into());
+    }
+    let (_, view) = app.call::<VerifyDomain>(&admin, &[("id", &id)]).await;
+    assert_eq!(
+        (
+            view["spf_ok"].clone(),
+            view["dkim_ok"].clone(),
+            view["dmarc_ok"].clone()
+        ),
+        (json!(false), json!(true), json!(true)),
+        "{view}"
+    );
+    records
+        .lock()
+        .unwrap()
+        .get_mut("acme.example")
+        .unwrap()
+        .pop();
+    let (_, view) = app.call::<VerifyDomain>(&admin, &[("id", &id)]).await;
+    assert_eq!(view["spf_ok"], true, "{view}");
+    // Another tenant cannot check (or learn of) this domain.
+    let other = app.signup("Bea", "bea@example.com", "Beta").await;
+    let (status, _) = app.call::<VerifyDomain>(&other, &[("id", &id)]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

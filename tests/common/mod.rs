@@ -29,6 +29,11 @@ fn admin_url() -> String {
 impl TestApp {
     /// A fresh database (migrated, runtime role granted) and a server on a free port.
     pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(|_| {}).await
+    }
+
+    /// Like [`TestApp::spawn`], with the server's settings adjusted first.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut AppConfig)) -> TestApp {
         let name = format!("t_{}", uuid::Uuid::new_v4().simple());
         let url = PgConnectOptions::from_str(&admin_url())
             .unwrap()
@@ -47,7 +52,9 @@ impl TestApp {
             .site_root("target/site")
             .site_addr(addr)
             .build();
-        let state = AppState::new(options, Db::new(pools.app.clone()), AppConfig::local(&base));
+        let mut config = AppConfig::local(&base);
+        adjust(&mut config);
+        let state = AppState::new(options, Db::new(pools.app.clone()), config);
         let app = router(state);
         tokio::spawn(async move {
             axum::serve(

@@ -309,3 +309,13 @@ pub async fn set_takeover(lead_id: Uuid, on: bool) -> Result<(), AppError> {
 pub async fn get_outreach_dashboard() -> Result<OutreachDashboard, AppError> {
     respond(async { dashboard::dashboard(&env()?).await }).await
 }
+
+#[server(input = Json)]
+pub async fn get_notifications() -> Result<Vec<NotificationView>, AppError> {
+    respond(async { dashboard::notifications(&env()?).await }).await
+}
+
+#[server]
+pub async fn mark_notifications_read() -> Result<(), AppError> {
+    respond(async { dashboard::mark_read(&env()?).await }).await
+}

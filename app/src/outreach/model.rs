@@ -296,3 +296,14 @@ pub struct OutreachDashboard {
     pub mailboxes: Vec<UsageRow>,
     pub days: Vec<DayRow>,
 }
+
+/// Something a member should know (a message that could not be sent, a sender that
+/// paused itself).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NotificationView {
+    pub id: Uuid,
+    pub kind: String,
+    pub body: String,
+    pub link: Option<String>,
+    pub created_at: DateTime<Utc>,
+}

@@ -130,3 +130,39 @@ pub async fn dashboard(env: &Env) -> Result<OutreachDashboard, AppError> {
         days,
     })
 }
+
+/// The viewer's unread notices, newest first.
+pub async fn notifications(env: &Env) -> Result<Vec<NotificationView>, AppError> {
+    let p = env.require(Permission::WorkspaceUse)?;
+    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let rows = sqlx::query(
+        "SELECT id, kind, body, link, created_at FROM notifications
+          WHERE user_id = $1 AND read_at IS NULL ORDER BY created_at DESC LIMIT 20",
+    )
+    .bind(p.user_id)
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(internal)?;
+    tx.commit().await.map_err(internal)?;
+    Ok(rows
+        .iter()
+        .map(|r| NotificationView {
+            id: r.get("id"),
+            kind: r.get("kind"),
+            body: r.get("body"),
+            link: r.get("link"),
+            created_at: r.get("created_at"),
+        })
+        .collect())
+}
+
+pub async fn mark_read(env: &Env) -> Result<(), AppError> {
+    let p = env.require(Permission::WorkspaceUse)?;
+    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    sqlx::query("UPDATE notifications SET read_at = now() WHERE user_id = $1 AND read_at IS NULL")
+        .bind(p.user_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(internal)?;
+    tx.commit().await.map_err(internal)
+}

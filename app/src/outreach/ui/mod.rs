@@ -11,7 +11,7 @@ pub use senders::SendersPage;
 pub use sequences::{SequencePage, SequencesPage};
 pub use templates::{TemplatePage, TemplatesPage};
 
-use super::api::get_outreach_dashboard;
+use super::api::{get_notifications, get_outreach_dashboard, MarkNotificationsRead};
 use super::model::{rate, OutreachDashboard, RateRow};
 use crate::ui::{tr, Bars, Card, LoadError, PageHeader, Skeleton};
 use leptos::prelude::*;
@@ -49,10 +49,46 @@ pub fn status_badge(status: &str) -> impl IntoView {
     view! { <span class=format!("badge badge-{tone}") data-status=status.to_string()>{tr(&format!("outreach.status.{status}"))}</span> }
 }
 
+/// Unread notices of the viewer: failed sends, senders that paused themselves.
+#[component]
+fn Notices() -> impl IntoView {
+    let read = ServerAction::<MarkNotificationsRead>::new();
+    let notices = Resource::new(move || read.version().get(), |_| get_notifications());
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let list = notices.await.unwrap_or_default();
+                (!list.is_empty()).then(|| view! {
+                    <section class="alert alert-warning mb-4" aria-labelledby="notices-title" data-testid="notices">
+                        <div class="flex items-center gap-2">
+                            <h2 id="notices-title" class="font-semibold">{tr("outreach.notices")}</h2>
+                            <ActionForm action=read attr:class="ms-auto">
+                                <button type="submit" class="btn btn-ghost">{tr("outreach.mark_read")}</button>
+                            </ActionForm>
+                        </div>
+                        <ul class="mt-2 space-y-1 text-sm">
+                            {list.into_iter().map(|n| view! {
+                                <li>
+                                    <time class="me-2 tabular-nums" datetime=n.created_at.to_rfc3339()>{n.created_at.format("%m-%d %H:%M").to_string()}</time>
+                                    {match n.link.clone() {
+                                        Some(link) => view! { <a class="link" href=link>{n.body.clone()}</a> }.into_any(),
+                                        None => view! { <span>{n.body.clone()}</span> }.into_any(),
+                                    }}
+                                </li>
+                            }).collect_view()}
+                        </ul>
+                    </section>
+                })
+            })}
+        </Suspense>
+    }
+}
+
 #[component]
 pub fn OutreachDashboardPage() -> impl IntoView {
     let data = Resource::new(|| (), |_| get_outreach_dashboard());
     view! {
+        <Notices/>
         <Suspense fallback=|| view! { <Skeleton lines=8/> }>
             {move || Suspend::new(async move {
                 match data.await {
