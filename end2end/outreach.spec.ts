@@ -112,3 +112,41 @@ test('build a WhatsApp-then-email sequence, enrol a list, deliver and reply thro
   await hydrated(page);
   await expect(page.getByTestId('phones-table')).toContainText('/200');
 });
+
+test('a manager enrols leads picked in the leads table, and a rep may not', async ({ page, browser }) => {
+  await signIn(page, 'manager@demo.leadline.test');
+  await page.goto('/leads');
+  await hydrated(page);
+  const name = unique('Sara Nabil');
+  await page.getByTestId('new-record').click();
+  const form = page.getByTestId('new-record-form');
+  await form.getByLabel('Name').fill(name);
+  await form.getByLabel('Phone').fill(`010${Math.floor(10_000_000 + Math.random() * 89_999_999)}`);
+  await form.getByRole('button', { name: 'Save' }).click();
+  await expect(page).toHaveURL(/\/leads\/[0-9a-f-]+$/);
+
+  await page.goto(`/leads?q=${encodeURIComponent(name)}`);
+  await hydrated(page);
+  await page.getByLabel(`Select ${name}`).check();
+  const bar = page.getByTestId('bulk-bar');
+  await bar.getByLabel('Sequence').selectOption({ label: 'New leads — WhatsApp, then email' });
+  await bar.getByTestId('bulk-enrol').click();
+  await expect(bar.getByTestId('bulk-enrol-report')).toHaveText('1 enrolled.');
+  // Twice is refused with the reason, not an error.
+  await bar.getByTestId('bulk-enrol').click();
+  await expect(bar.getByTestId('bulk-enrol-report')).toContainText('1 already in a sequence');
+
+  // Her page shows the sequence she is in.
+  await page.getByRole('link', { name }).click();
+  await hydrated(page);
+  await expect(page.getByTestId('lead-outreach')).toContainText('New leads — WhatsApp, then email');
+
+  // A sales rep sees no enrol control in the bulk bar.
+  const rep = await (await browser.newContext()).newPage();
+  await signIn(rep, 'sales@demo.leadline.test');
+  await rep.goto('/leads');
+  await hydrated(rep);
+  await rep.getByTestId('records-table').locator('tbody input[type="checkbox"]').first().check();
+  await expect(rep.getByTestId('bulk-bar')).toBeVisible();
+  await expect(rep.getByTestId('bulk-enrol')).toHaveCount(0);
+});

@@ -307,6 +307,7 @@ CREATE INDEX messages_stale ON messages (locked_at) WHERE status = 'SENDING';
 CREATE INDEX messages_lead ON messages (tenant_id, lead_id, created_at DESC, id DESC);
 CREATE INDEX messages_version ON messages (tenant_id, template_version_id) WHERE template_version_id IS NOT NULL;
 CREATE INDEX messages_step ON messages (tenant_id, step_id) WHERE step_id IS NOT NULL;
+CREATE INDEX messages_enrollment ON messages (tenant_id, enrollment_id) WHERE enrollment_id IS NOT NULL;
 -- The tenant-wide 24-hour guard counts first contacts.
 CREATE INDEX messages_first_contacts ON messages (tenant_id, created_at) WHERE quota_cost = 1;
 

@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
 const USAGE: &str =
-    "usage: leadline [serve | worker | migrate | seed --tenants N --users-per-tenant M | bench]";
+    "usage: leadline [serve | worker | migrate | seed --tenants N --users-per-tenant M | bench [outreach]]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -45,6 +45,10 @@ async fn run(args: &[String]) -> Result<(), String> {
         },
         "migrate" => Ok(()),
         "seed" => seed::synthetic_from_args(&database.pools, &args[1..]).await,
+        // `bench outreach` runs only the outreach benchmark.
+        _ if args.get(1).map(String::as_str) == Some("outreach") => {
+            leadline::bench_outreach::run(&database, &config).await
+        }
         _ => bench::run(&config, &database).await,
     };
     if let Some(pg) = &database.embedded {

@@ -274,6 +274,7 @@ fn TableView(
                             }
                         }>{tr("lists.add")}</button>
                     })}
+                    {(entity == Entity::Lead).then(|| view! { <crate::outreach::ui::EnrolSelection selected/> })}
                     <button type="button" class="btn btn-danger-ghost" data-testid="bulk-delete" on:click=move |_| confirm_delete.set(true)>{tr("records.delete")}</button>
                 </div>
             }

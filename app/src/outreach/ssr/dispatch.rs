@@ -10,7 +10,6 @@ use super::store::{self, Stat};
 use crate::crypto::open;
 use crate::db::{internal, Db};
 use crate::error::AppError;
-use crate::outreach::journey::{Cause, Journey};
 use crate::outreach::model::Channel;
 use crate::request::AppConfig;
 use chrono::{Duration, Utc};
@@ -353,36 +352,13 @@ async fn record(
         .execute(&mut *tx)
         .await
         .map_err(internal)?;
-        // The first send on a channel moves the journey (COLD → CONTACTED_…); only the
-        // leads whose state can still move are looked at one by one.
-        let states: Vec<(Uuid, String, String)> = sqlx::query_as(
-            "SELECT DISTINCT ON (m.lead_id) m.lead_id, coalesce(j.state, 'COLD'), m.channel
-               FROM messages m LEFT JOIN lead_journeys j ON j.lead_id = m.lead_id
-              WHERE m.id = ANY($1) AND coalesce(j.state, 'COLD') IN ('COLD', 'CONTACTED_WA', 'CONTACTED_EMAIL')",
-        )
-        .bind(&sent_ids)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(internal)?;
-        for (lead, state, channel) in states {
-            let to = match Channel::parse(&channel) {
-                Some(Channel::Email) => Journey::ContactedEmail,
-                _ => Journey::ContactedWa,
-            };
-            if state == "COLD" {
-                let reason = format!("first {} sent", channel.to_lowercase());
-                store::move_journey(
-                    &mut tx,
-                    tenant_id,
-                    lead,
-                    to,
-                    Cause::FirstSend,
-                    &reason,
-                    None,
-                )
-                .await?;
-            }
-        }
+        let sent: std::collections::HashSet<&Uuid> = sent_ids.iter().collect();
+        let firsts: Vec<(Uuid, Channel)> = outgoing
+            .iter()
+            .filter(|o| sent.contains(&o.id))
+            .map(|o| (o.lead_id, o.channel))
+            .collect();
+        store::first_sends(&mut tx, tenant_id, &firsts).await?;
         report.sent = sent_ids.len();
     }
 

@@ -6,7 +6,7 @@ use crate::audit::{self, AuditEntry};
 use crate::auth::model::Permission;
 use crate::crm::access::{push_filter, Scope};
 use crate::crm::model::{Entity, RecordFilter};
-use crate::crypto::{open, seal};
+use crate::crypto::seal;
 use crate::db::{internal, new_id, violated_constraint, Tx};
 use crate::error::AppError;
 use crate::i18n::tf;
@@ -1013,11 +1013,6 @@ pub async fn save_mailbox(
     .await?;
     tx.commit().await.map_err(internal)?;
     Ok(id)
-}
-
-/// Whether a stored secret still opens with the server's key (for the senders page).
-pub fn secret_readable(env: &Env, sealed: &[u8]) -> bool {
-    open(&env.ctx.config.secret_key, sealed).is_ok()
 }
 
 // ---------------------------------------------------------------- sequences

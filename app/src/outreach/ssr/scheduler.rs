@@ -204,7 +204,8 @@ async fn load_due(tx: &mut Tx, ids: &[Uuid]) -> Result<Vec<Due>, AppError> {
                 j.first_wa_at IS NULL AS first_wa, j.first_email_at IS NULL AS first_email,
                 coalesce(j.last_inbound_at > now() - interval '24 hours', false) AS window_open,
                 coalesce(j.last_inbound_at > e.created_at, false) AS replied,
-                EXISTS (SELECT 1 FROM messages m WHERE m.enrollment_id = e.id AND m.opened_at IS NOT NULL) AS opened,
+                (st.skip_if_opened AND EXISTS (SELECT 1 FROM messages m WHERE m.tenant_id = e.tenant_id
+                    AND m.enrollment_id = e.id AND m.opened_at IS NOT NULL)) AS opened,
                 lm.email_account_id AS last_mailbox, lm.message_ref AS last_message_id
            FROM enrollments e
            JOIN sequences s ON s.id = e.sequence_id
@@ -217,11 +218,12 @@ async fn load_due(tx: &mut Tx, ids: &[Uuid]) -> Result<Vec<Due>, AppError> {
            LEFT JOIN LATERAL (SELECT x.position, x.delay_minutes FROM sequence_steps x
                                WHERE x.sequence_id = e.sequence_id AND x.position > e.next_step
                                ORDER BY x.position LIMIT 1) nx ON true
-           LEFT JOIN lead_journeys j ON j.lead_id = e.lead_id
+           LEFT JOIN lead_journeys j ON j.tenant_id = e.tenant_id AND j.lead_id = e.lead_id
            LEFT JOIN LATERAL (SELECT m.email_account_id, m.id::text || '@' || d.domain AS message_ref
                                 FROM messages m JOIN email_accounts a ON a.id = m.email_account_id
                                 JOIN email_domains d ON d.id = a.domain_id
-                               WHERE m.lead_id = e.lead_id AND m.channel = 'EMAIL' AND m.direction = 'OUT'
+                               WHERE m.tenant_id = e.tenant_id AND m.lead_id = e.lead_id
+                                 AND m.channel = 'EMAIL' AND m.direction = 'OUT'
                                ORDER BY m.created_at DESC LIMIT 1) lm ON true
           WHERE e.id = ANY($1) AND e.status = 'ACTIVE' AND s.status = 'ACTIVE'"
     ))
@@ -264,7 +266,7 @@ async fn load_due(tx: &mut Tx, ids: &[Uuid]) -> Result<Vec<Due>, AppError> {
             first_email: r.get::<Option<bool>, _>("first_email").unwrap_or(true),
             window_open: r.get("window_open"),
             replied: r.get("replied"),
-            opened: r.get("opened"),
+            opened: r.get::<Option<bool>, _>("opened").unwrap_or(false),
             enrolled_by: r.get("enrolled_by"),
             last_mailbox: r.get("last_mailbox"),
             last_message_id: r.get("last_message_id"),

@@ -168,6 +168,62 @@ pub async fn move_journey(
     Ok(Some(from))
 }
 
+/// The first send on a channel for many leads at once (a dispatcher's batch):
+/// COLD → CONTACTED_WA / CONTACTED_EMAIL, each with its timeline entry, in three
+/// statements whatever the batch size. Leads already past COLD keep their state.
+pub async fn first_sends(
+    tx: &mut Tx,
+    tenant_id: Uuid,
+    sends: &[(Uuid, Channel)],
+) -> Result<(), AppError> {
+    let (mut leads, mut states, mut reasons) = (Vec::new(), Vec::new(), Vec::new());
+    for (lead, channel) in sends {
+        let to = match channel {
+            Channel::WhatsApp => Journey::ContactedWa,
+            Channel::Email => Journey::ContactedEmail,
+        };
+        if Journey::Cold.can_move(to, Cause::FirstSend) && !leads.contains(lead) {
+            leads.push(*lead);
+            states.push(to.code().to_string());
+            reasons.push(format!("first {} sent", channel.code().to_lowercase()));
+        }
+    }
+    if leads.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO lead_journeys (tenant_id, lead_id) SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING",
+    )
+    .bind(tenant_id)
+    .bind(&leads)
+    .execute(&mut **tx)
+    .await
+    .map_err(internal)?;
+    let moved: i64 = sqlx::query_scalar(&format!(
+        "WITH moved AS (
+            UPDATE lead_journeys j SET state = x.state, previous_state = j.state, state_reason = x.reason,
+                   state_changed_at = now()
+              FROM UNNEST($2::uuid[], $3::text[], $4::text[]) AS x (lead, state, reason)
+             WHERE j.lead_id = x.lead AND j.state = 'COLD'
+            RETURNING j.lead_id, x.state, x.reason),
+         logged AS (
+            INSERT INTO activities (tenant_id, id, kind, lead_id, data)
+            SELECT $1, gen_random_uuid(), 'JOURNEY', lead_id,
+                   jsonb_build_object('from', 'COLD', 'to', state, 'cause', '{:?}', 'reason', reason)
+              FROM moved RETURNING 1)
+         SELECT count(*) FROM logged",
+        Cause::FirstSend
+    ))
+    .bind(tenant_id)
+    .bind(&leads)
+    .bind(&states)
+    .bind(&reasons)
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(internal)?;
+    bump(tx, tenant_id, &[(Stat::LeadsContacted, moved)]).await
+}
+
 pub async fn ensure_journey(tx: &mut Tx, tenant_id: Uuid, lead_id: Uuid) -> Result<(), AppError> {
     sqlx::query(
         "INSERT INTO lead_journeys (tenant_id, lead_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",

@@ -8,7 +8,7 @@ mod templates;
 
 pub use lead::LeadOutreachCard;
 pub use senders::SendersPage;
-pub use sequences::{SequencePage, SequencesPage};
+pub use sequences::{EnrolSelection, SequencePage, SequencesPage};
 pub use templates::{TemplatePage, TemplatesPage};
 
 use super::api::{get_notifications, get_outreach_dashboard, MarkNotificationsRead};

@@ -313,6 +313,57 @@ fn Enrol(sequence_id: Uuid, saved: RwSignal<u32>) -> impl IntoView {
     }
 }
 
+/// Enrols the leads selected in the leads table in a sequence (managers and up).
+#[component]
+pub fn EnrolSelection(selected: RwSignal<Vec<Uuid>>) -> impl IntoView {
+    let allowed = crate::ui::page()
+        .viewer
+        .is_some_and(|v| v.can(crate::auth::model::Permission::OutreachRun));
+    let sequences = Resource::new(|| (), |_| list_sequences());
+    let chosen = RwSignal::new(None::<Uuid>);
+    let action = Action::new(move |(sequence, leads): &(Uuid, Vec<Uuid>)| {
+        let (sequence, leads) = (*sequence, leads.clone());
+        async move { enrol(sequence, None, leads).await }
+    });
+    let result = action.value();
+    allowed.then(|| view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let list = sequences.await.unwrap_or_default();
+                if let Some(first) = list.first() {
+                    chosen.set(Some(first.id));
+                }
+                (!list.is_empty()).then(|| view! {
+                    <label class="sr-only" for="bulk-sequence">{tr("outreach.sequence")}</label>
+                    <select id="bulk-sequence" class="input max-w-48" on:change=move |ev| chosen.set(event_target_value(&ev).parse().ok())>
+                        {list.into_iter().map(|s| view! { <option value=s.id.to_string()>{s.name}</option> }).collect_view()}
+                    </select>
+                    <button type="button" class="btn btn-secondary" data-testid="bulk-enrol" on:click=move |_| {
+                        if let Some(sequence) = chosen.get_untracked() {
+                            action.dispatch((sequence, selected.get_untracked()));
+                        }
+                    }>{tr("outreach.enrol_button")}</button>
+                })
+            })}
+        </Suspense>
+        {move || result.get().map(|r| match r {
+            Ok(report) => {
+                let skipped: Vec<String> = report
+                    .skipped
+                    .iter()
+                    .map(|(reason, n)| tf(locale(), &format!("outreach.skip.{reason}"), &[("n", n.to_string())]))
+                    .collect();
+                let mut text = tf(locale(), "outreach.enrolled_n", &[("n", report.enrolled.to_string())]);
+                if !skipped.is_empty() {
+                    text.push_str(&format!(" {}", skipped.join(", ")));
+                }
+                view! { <span class="text-sm" role="status" data-testid="bulk-enrol-report">{text}</span> }.into_any()
+            }
+            Err(e) => view! { <span class="text-sm text-danger" role="alert">{e.to_string()}</span> }.into_any(),
+        })}
+    })
+}
+
 #[component]
 fn Enrollments(rows: Vec<EnrollmentView>, saved: RwSignal<u32>) -> impl IntoView {
     let change = ServerAction::<SetEnrollmentStatus>::new();
