@@ -906,12 +906,16 @@ fn TimelineEntry(item: TimelineItem) -> impl IntoView {
             )],
         ),
         "WHATSAPP" | "EMAIL" => {
-            let direction = match item.data["direction"].as_str() {
-                Some("IN") => tr("outreach.incoming"),
-                _ => tr("outreach.outgoing"),
+            let incoming = item.data["direction"].as_str() == Some("IN");
+            let direction = if incoming {
+                tr("outreach.incoming")
+            } else {
+                tr("outreach.outgoing")
             };
+            // An incoming message's status says nothing more than that it came in.
             let status = item.data["status"]
                 .as_str()
+                .filter(|_| !incoming)
                 .map(|s| format!(" · {}", tr(&format!("outreach.status.{s}"))))
                 .unwrap_or_default();
             let subject = item

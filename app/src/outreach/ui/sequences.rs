@@ -90,6 +90,8 @@ pub fn SequencePage() -> impl IntoView {
             .and_then(|id| id.parse::<Uuid>().ok())
     });
     let saved = RwSignal::new(0_u32);
+    // Kept above the part that reloads after an enrolment, so the report stays.
+    let report = RwSignal::new(None::<Result<EnrolReport, crate::error::AppError>>);
     let detail = Resource::new(
         move || (id.get(), saved.get()),
         |(id, _)| async move {
@@ -103,7 +105,7 @@ pub fn SequencePage() -> impl IntoView {
         <Transition fallback=|| view! { <Skeleton lines=8/> }>
             {move || Suspend::new(async move {
                 match detail.await {
-                    Ok(d) => view! { <SequenceView d saved/> }.into_any(),
+                    Ok(d) => view! { <SequenceView d saved report/> }.into_any(),
                     Err(error) => view! { <LoadError error/> }.into_any(),
                 }
             })}
@@ -112,7 +114,11 @@ pub fn SequencePage() -> impl IntoView {
 }
 
 #[component]
-fn SequenceView(d: SequenceDetail, saved: RwSignal<u32>) -> impl IntoView {
+fn SequenceView(
+    d: SequenceDetail,
+    saved: RwSignal<u32>,
+    report: RwSignal<Option<Result<EnrolReport, crate::error::AppError>>>,
+) -> impl IntoView {
     let id = d.summary.id;
     let bump = move || saved.update(|n| *n += 1);
     let settings = ServerAction::<SaveSequence>::new();
@@ -151,7 +157,7 @@ fn SequenceView(d: SequenceDetail, saved: RwSignal<u32>) -> impl IntoView {
                 </Card>
             </div>
             <div class="space-y-4">
-                <Enrol sequence_id=id saved/>
+                <Enrol sequence_id=id saved report/>
                 <Card title=tr("outreach.settings")>
                     <ActionForm action=settings attr:class="space-y-3" attr:data-testid="sequence-settings" attr:novalidate="">
                         <input type="hidden" name="id" value=id.to_string()/>
@@ -254,19 +260,27 @@ fn Steps(sequence_id: Uuid, steps: Vec<StepView>, saved: RwSignal<u32>) -> impl 
 }
 
 #[component]
-fn Enrol(sequence_id: Uuid, saved: RwSignal<u32>) -> impl IntoView {
+fn Enrol(
+    sequence_id: Uuid,
+    saved: RwSignal<u32>,
+    report: RwSignal<Option<Result<EnrolReport, crate::error::AppError>>>,
+) -> impl IntoView {
     let lists = Resource::new(|| (), |_| get_lists(Entity::Lead));
     let list_id = RwSignal::new(None::<Uuid>);
     let enrol_action = Action::new(move |list: &Option<Uuid>| {
         let list = *list;
         async move { enrol(sequence_id, list, Vec::new()).await }
     });
-    let result = enrol_action.value();
     Effect::new(move || {
-        if let Some(Ok(_)) = result.get() {
-            saved.update(|n| *n += 1)
+        if let Some(outcome) = enrol_action.value().get() {
+            let enrolled = outcome.is_ok();
+            report.set(Some(outcome));
+            if enrolled {
+                saved.update(|n| *n += 1);
+            }
         }
     });
+    let result = report;
     view! {
         <Card title=tr("outreach.enrol")>
             <form class="space-y-3" data-testid="enrol-form" on:submit=move |ev: leptos::ev::SubmitEvent| {
