@@ -21,8 +21,6 @@ use uuid::Uuid;
 const CONCURRENCY: usize = 32;
 /// Tries before a transient failure becomes permanent.
 pub const MAX_SEND_ATTEMPTS: i32 = 5;
-/// A number pauses itself when more than this share of its recent sends failed.
-const PHONE_FAILURE_LIMIT: f64 = 0.10;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DispatchReport {
@@ -406,55 +404,10 @@ async fn record(
     failing_phones.sort();
     failing_phones.dedup();
     for phone in failing_phones {
-        pause_phone_if_failing(&mut tx, tenant_id, phone).await?;
+        store::pause_if_failing(&mut tx, tenant_id, store::Sender::Phone(phone)).await?;
     }
     tx.commit().await.map_err(internal)?;
     Ok(report)
-}
-
-/// Pauses a number whose recent sends fail too often (a ban on the way, a broken
-/// token), and tells the admins.
-async fn pause_phone_if_failing(
-    tx: &mut crate::db::Tx,
-    tenant_id: Uuid,
-    phone: Uuid,
-) -> Result<(), AppError> {
-    let (failed, total): (i64, i64) = sqlx::query_as(
-        "SELECT count(*) FILTER (WHERE status = 'FAILED'), count(*) FROM (
-            SELECT status FROM messages WHERE phone_id = $1 AND direction = 'OUT'
-               AND status NOT IN ('QUEUED', 'SENDING')
-             ORDER BY created_at DESC LIMIT 100) recent",
-    )
-    .bind(phone)
-    .fetch_one(&mut **tx)
-    .await
-    .map_err(internal)?;
-    if total < 20 || (failed as f64) / (total as f64) <= PHONE_FAILURE_LIMIT {
-        return Ok(());
-    }
-    let reason = format!("{failed} of the last {total} messages failed");
-    let paused = sqlx::query(
-        "UPDATE wa_phone_numbers SET status = 'PAUSED', status_reason = $2, status_changed_at = now()
-          WHERE id = $1 AND status = 'ACTIVE'",
-    )
-    .bind(phone)
-    .bind(&reason)
-    .execute(&mut **tx)
-    .await
-    .map_err(internal)?
-    .rows_affected();
-    if paused > 0 {
-        let body = format!("A WhatsApp number paused itself: {reason}.");
-        store::notify_admins(
-            tx,
-            tenant_id,
-            "SENDER_PAUSED",
-            &body,
-            Some("/outreach/senders"),
-        )
-        .await?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -13,8 +13,6 @@ use crate::outreach::optout::is_opt_out;
 use base64::Engine;
 use uuid::Uuid;
 
-/// Mailboxes pause themselves above this bounce rate.
-const BOUNCE_LIMIT: f64 = 0.05;
 /// Standard Webhooks: events older or newer than this are refused (replays).
 const TOLERANCE_SECONDS: i64 = 300;
 
@@ -463,7 +461,8 @@ pub async fn email_event(db: &Db, event: &EmailEvent) -> Result<bool, AppError> 
             if bounce {
                 store::bump(&mut tx, tenant_id, &[(Stat::EmailBounces, 1)]).await?;
                 if let Some(mailbox) = mailbox {
-                    pause_mailbox_if_bouncing(&mut tx, tenant_id, mailbox).await?;
+                    store::pause_if_failing(&mut tx, tenant_id, store::Sender::Mailbox(mailbox))
+                        .await?;
                 }
             }
         }
@@ -471,48 +470,6 @@ pub async fn email_event(db: &Db, event: &EmailEvent) -> Result<bool, AppError> 
     }
     tx.commit().await.map_err(internal)?;
     Ok(true)
-}
-
-async fn pause_mailbox_if_bouncing(
-    tx: &mut Tx,
-    tenant_id: Uuid,
-    mailbox: Uuid,
-) -> Result<(), AppError> {
-    let (bounced, total): (i64, i64) = sqlx::query_as(
-        "SELECT count(*) FILTER (WHERE status = 'BOUNCED'), count(*) FROM (
-            SELECT status FROM messages WHERE email_account_id = $1 AND direction = 'OUT'
-               AND status NOT IN ('QUEUED', 'SENDING')
-             ORDER BY created_at DESC LIMIT 200) recent",
-    )
-    .bind(mailbox)
-    .fetch_one(&mut **tx)
-    .await
-    .map_err(internal)?;
-    if total < 20 || (bounced as f64) / (total as f64) <= BOUNCE_LIMIT {
-        return Ok(());
-    }
-    let reason = format!("{bounced} of the last {total} emails bounced");
-    let paused = sqlx::query(
-        "UPDATE email_accounts SET status = 'PAUSED', status_reason = $2 WHERE id = $1 AND status = 'ACTIVE'",
-    )
-    .bind(mailbox)
-    .bind(&reason)
-    .execute(&mut **tx)
-    .await
-    .map_err(internal)?
-    .rows_affected();
-    if paused > 0 {
-        let body = format!("A mailbox paused itself: {reason}.");
-        store::notify_admins(
-            tx,
-            tenant_id,
-            "SENDER_PAUSED",
-            &body,
-            Some("/outreach/senders"),
-        )
-        .await?;
-    }
-    Ok(())
 }
 
 /// An open (the pixel) or a click; for a click, the address to send the reader on to,

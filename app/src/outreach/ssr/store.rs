@@ -284,6 +284,92 @@ pub async fn notify_admins(
     Ok(())
 }
 
+/// A sender that can pause itself when too many of its recent messages go wrong.
+#[derive(Clone, Copy, Debug)]
+pub enum Sender {
+    /// A WhatsApp number: failed sends count; more than 10% pauses it.
+    Phone(Uuid),
+    /// A mailbox: bounces count; more than 5% pauses it (the usual deliverability line).
+    Mailbox(Uuid),
+}
+
+impl Sender {
+    /// (messages column, status that counts against it, table, share that pauses it,
+    /// what the notice calls it).
+    fn rule(self) -> (&'static str, &'static str, &'static str, f64, &'static str) {
+        match self {
+            Sender::Phone(_) => (
+                "phone_id",
+                "FAILED",
+                "wa_phone_numbers",
+                0.10,
+                "A WhatsApp number",
+            ),
+            Sender::Mailbox(_) => (
+                "email_account_id",
+                "BOUNCED",
+                "email_accounts",
+                0.05,
+                "A mailbox",
+            ),
+        }
+    }
+
+    fn id(self) -> Uuid {
+        match self {
+            Sender::Phone(id) | Sender::Mailbox(id) => id,
+        }
+    }
+}
+
+/// Pauses `sender` when, over its last 100 finished messages (20 at least), the share
+/// that failed or bounced is above its limit, and tells the tenant's admins.
+pub async fn pause_if_failing(
+    tx: &mut Tx,
+    tenant_id: Uuid,
+    sender: Sender,
+) -> Result<(), AppError> {
+    let (column, bad, table, limit, name) = sender.rule();
+    let (failed, total): (i64, i64) = sqlx::query_as(&format!(
+        "SELECT count(*) FILTER (WHERE status = '{bad}'), count(*) FROM (
+            SELECT status FROM messages WHERE {column} = $1 AND direction = 'OUT'
+               AND status NOT IN ('QUEUED', 'SENDING')
+             ORDER BY created_at DESC LIMIT 100) recent"
+    ))
+    .bind(sender.id())
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(internal)?;
+    if total < 20 || (failed as f64) / (total as f64) <= limit {
+        return Ok(());
+    }
+    let reason = format!(
+        "{failed} of the last {total} messages {}",
+        bad.to_lowercase()
+    );
+    let paused = sqlx::query(&format!(
+        "UPDATE {table} SET status = 'PAUSED', status_reason = $2 WHERE id = $1 AND status = 'ACTIVE'"
+    ))
+    .bind(sender.id())
+    .bind(&reason)
+    .execute(&mut **tx)
+    .await
+    .map_err(internal)?
+    .rows_affected();
+    if paused > 0 {
+        let body = format!("{name} paused itself: {reason}.");
+        notify_admins(
+            tx,
+            tenant_id,
+            "SENDER_PAUSED",
+            &body,
+            Some("/outreach/senders"),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 /// The normalised address suppressions are keyed on.
 pub fn suppression_key(channel: Channel, address: &str) -> String {
     match channel {
