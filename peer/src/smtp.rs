@@ -52,6 +52,8 @@ pub(crate) async fn serve(
 }
 
 async fn session(stream: TcpStream, shared: &Shared) {
+    // Replies are whole lines written at once; Nagle would only delay them.
+    let _ = stream.set_nodelay(true);
     let (read, write) = stream.into_split();
     let mut conn = Conn {
         reader: BufReader::new(read),
@@ -220,8 +222,11 @@ impl<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin> Conn<R, W> {
     }
 
     async fn reply(&mut self, text: &str) -> io::Result<()> {
-        self.writer.write_all(text.as_bytes()).await?;
-        self.writer.write_all(b"\r\n").await?;
+        // One write per reply: a reply split over two segments waits for the
+        // client's delayed ACK (about 40 ms on Linux) before its line end goes out.
+        self.writer
+            .write_all(format!("{text}\r\n").as_bytes())
+            .await?;
         self.writer.flush().await
     }
 
