@@ -103,7 +103,7 @@ pub async fn run(database: &Database, config: &crate::config::Config) -> Result<
     })
     .await
     .map_err(|e| e.to_string())?;
-    reset(&pools.owner, tenant, user, &app_config, peer.smtp_addr()).await?;
+    let key = reset(&pools.owner, tenant, user, &app_config, peer.smtp_addr()).await?;
 
     // Scheduling: due enrolment steps → queued messages.
     let started = Instant::now();
@@ -175,7 +175,7 @@ pub async fn run(database: &Database, config: &crate::config::Config) -> Result<
     .await
     .map_err(|e| e.to_string())?;
 
-    let bare = bare_claim_loop(&pools.owner, &providers, queued).await?;
+    let bare = bare_claim_loop(&pools.owner, &providers, tenant, &key, peer.smtp_addr()).await?;
     println!("outreach, 100,000 due enrolments, {PHONES} numbers, {MAILBOXES} mailboxes:");
     println!(
         "  scheduled {queued} in {scheduling:.2} s = {:.0}/s ({SCHEDULERS} schedulers; {waiting} wait for tomorrow's quota)",
@@ -187,7 +187,7 @@ pub async fn run(database: &Database, config: &crate::config::Config) -> Result<
         sent as f64 / sending
     );
     println!(
-        "  bare SKIP LOCKED claim + Cloud API send loop: {} in {:.2} s = {:.0}/s; outbox is {:.2}x slower",
+        "  bare SKIP LOCKED claim loop sending the same messages: {} in {:.2} s = {:.0}/s; outbox is {:.2}x slower",
         bare.0,
         bare.1,
         bare.0 as f64 / bare.1,
@@ -197,14 +197,14 @@ pub async fn run(database: &Database, config: &crate::config::Config) -> Result<
 }
 
 /// Clears the last run and sets up the senders, templates, sequence and 100,000
-/// enrolments due now.
+/// enrolments due now; returns the domain's DKIM key.
 async fn reset(
     owner: &PgPool,
     tenant: Uuid,
     user: Uuid,
     config: &AppConfig,
     smtp: std::net::SocketAddr,
-) -> Result<(), String> {
+) -> Result<mail::DkimKey, String> {
     let key = tokio::task::spawn_blocking(mail::DkimKey::generate)
         .await
         .map_err(|e| e.to_string())?
@@ -299,43 +299,68 @@ async fn reset(
         "outreach bench: set up 100,000 due enrolments in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    Ok(())
+    Ok(key)
 }
 
-/// The floor to compare with: claim 200 rows with SKIP LOCKED, send each to the
-/// peer's Cloud API with the same concurrency, mark them done — no tenancy, no
-/// quotas, no rendering, no journeys.
+/// The floor to compare with: the same messages the outbox just sent (same
+/// channels, recipients and bodies, to the same peer over the same protocols: Cloud
+/// API for WhatsApp, DKIM-signed SMTP for email), copied into a plain logged table,
+/// claimed 200 at a time with SKIP LOCKED and marked done, with the same
+/// concurrency. No tenancy, quotas, rendering, journeys, stats or outcome records.
 async fn bare_claim_loop(
     owner: &PgPool,
     providers: &Providers,
-    rows: usize,
+    tenant: Uuid,
+    key: &mail::DkimKey,
+    smtp: std::net::SocketAddr,
 ) -> Result<(usize, f64), String> {
     let err = |e: sqlx::Error| e.to_string();
     sqlx::query("DROP TABLE IF EXISTS bench_bare_queue")
         .execute(owner)
         .await
         .map_err(err)?;
-    sqlx::query("CREATE UNLOGGED TABLE bench_bare_queue (id bigint PRIMARY KEY, done boolean NOT NULL DEFAULT false, body text NOT NULL)")
-        .execute(owner)
-        .await
-        .map_err(err)?;
-    sqlx::query("INSERT INTO bench_bare_queue (id, body) SELECT i, 'Hello ' || i FROM generate_series(1, $1) i")
-        .bind(rows as i64)
-        .execute(owner)
-        .await
-        .map_err(err)?;
+    // Logged, like every table of ours: a queue that a crash may empty is no outbox.
+    sqlx::query(
+        "CREATE TABLE bench_bare_queue (id bigint PRIMARY KEY, done boolean NOT NULL DEFAULT false,
+                                        channel text NOT NULL, to_address text NOT NULL,
+                                        from_address text, subject text, body text NOT NULL)",
+    )
+    .execute(owner)
+    .await
+    .map_err(err)?;
+    sqlx::query(
+        "INSERT INTO bench_bare_queue (id, channel, to_address, from_address, subject, body)
+         SELECT row_number() OVER (ORDER BY m.created_at, m.id), m.channel, m.to_address,
+                a.from_address::text, m.subject, m.body
+           FROM messages m LEFT JOIN email_accounts a ON a.id = m.email_account_id
+          WHERE m.tenant_id = $1 AND m.direction = 'OUT'",
+    )
+    .bind(tenant)
+    .execute(owner)
+    .await
+    .map_err(err)?;
+    let settings = mail::SmtpSettings {
+        host: smtp.ip().to_string(),
+        port: smtp.port(),
+        security: mail::SmtpSecurity::None,
+        username: None,
+        password: None,
+        timeout: std::time::Duration::from_secs(30),
+    };
     let run = Uuid::new_v4().simple().to_string();
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..DISPATCHERS {
         let (pool, providers, run) = (owner.clone(), providers.clone(), run.clone());
+        let (key, settings) = (key.clone(), settings.clone());
         tasks.push(tokio::spawn(async move {
             let mut sent = 0;
             loop {
-                let claimed: Vec<(i64, String)> = sqlx::query_as(
+                type Row = (i64, String, String, Option<String>, Option<String>, String);
+                let claimed: Vec<Row> = sqlx::query_as(
                     "UPDATE bench_bare_queue q SET done = true
                        FROM (SELECT id FROM bench_bare_queue WHERE NOT done ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 200) c
-                      WHERE q.id = c.id RETURNING q.id, q.body",
+                      WHERE q.id = c.id RETURNING q.id, q.channel, q.to_address, q.from_address, q.subject, q.body",
                 )
                 .fetch_all(&pool)
                 .await
@@ -345,16 +370,46 @@ async fn bare_claim_loop(
                 }
                 for wave in claimed.chunks(32) {
                     let mut sends = Vec::new();
-                    for (id, body) in wave {
-                        let message = WaMessage {
-                            provider_phone_id: "bare".into(),
-                            access_token: "t".into(),
-                            to: format!("+2013{id:08}"),
-                            content: WaContent::Text(body.clone()),
-                            idempotency_key: format!("bare-{run}-{id}"),
-                        };
+                    for (id, channel, to, from, subject, body) in wave {
                         let providers = providers.clone();
-                        sends.push(async move { providers.whatsapp.send(&message).await });
+                        let idempotency_key = format!("bare-{run}-{id}");
+                        if channel == "EMAIL" {
+                            let from = from.clone().unwrap_or_default();
+                            let email = mail::OutgoingEmail {
+                                from_name: "Bench".into(),
+                                from_address: from.clone(),
+                                to: to.clone(),
+                                subject: subject.clone().unwrap_or_default(),
+                                text: body.clone(),
+                                html: None,
+                                message_id: format!("{idempotency_key}@bench-outreach.test"),
+                                references: Vec::new(),
+                                in_reply_to: None,
+                                list_unsubscribe_url: None,
+                                extra_headers: Vec::new(),
+                            };
+                            let raw = mail::build_message(
+                                &email,
+                                Some(("bench-outreach.test", "leadline", &key)),
+                            )
+                            .map_err(|e| e.to_string())?;
+                            let (settings, to) = (settings.clone(), to.clone());
+                            sends.push(Box::pin(async move {
+                                providers.email.send(&settings, &from, &to, &raw).await
+                            })
+                                as std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>>);
+                        } else {
+                            let message = WaMessage {
+                                provider_phone_id: "bare".into(),
+                                access_token: "t".into(),
+                                to: to.clone(),
+                                content: WaContent::Text(body.clone()),
+                                idempotency_key,
+                            };
+                            sends.push(Box::pin(async move {
+                                providers.whatsapp.send(&message).await
+                            }));
+                        }
                     }
                     sent += futures_util::future::join_all(sends)
                         .await

@@ -342,21 +342,13 @@ async fn record(
         .execute(&mut *tx)
         .await
         .map_err(internal)?;
-        sqlx::query(
-            "UPDATE lead_journeys j SET last_outbound_at = now()
-               FROM messages m WHERE m.id = ANY($1) AND j.lead_id = m.lead_id",
-        )
-        .bind(&sent_ids)
-        .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
         let sent: std::collections::HashSet<&Uuid> = sent_ids.iter().collect();
-        let firsts: Vec<(Uuid, Channel)> = outgoing
+        let leads: Vec<(Uuid, Channel)> = outgoing
             .iter()
             .filter(|o| sent.contains(&o.id))
             .map(|o| (o.lead_id, o.channel))
             .collect();
-        store::first_sends(&mut tx, tenant_id, &firsts).await?;
+        store::sent_to(&mut tx, tenant_id, &leads).await?;
         report.sent = sent_ids.len();
     }
 

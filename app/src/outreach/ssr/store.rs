@@ -168,21 +168,23 @@ pub async fn move_journey(
     Ok(Some(from))
 }
 
-/// The first send on a channel for many leads at once (a dispatcher's batch):
-/// COLD → CONTACTED_WA / CONTACTED_EMAIL, each with its timeline entry, in three
-/// statements whatever the batch size. Leads already past COLD keep their state.
-pub async fn first_sends(
+/// Messages went out to many leads at once (a dispatcher's batch): each journey's
+/// last outbound time, and for a lead still COLD the first-send move (→
+/// CONTACTED_WA / CONTACTED_EMAIL) with its timeline entry. Each journey row is
+/// written once, in four statements whatever the batch size.
+pub async fn sent_to(
     tx: &mut Tx,
     tenant_id: Uuid,
     sends: &[(Uuid, Channel)],
 ) -> Result<(), AppError> {
+    let mut seen = std::collections::HashSet::new();
     let (mut leads, mut states, mut reasons) = (Vec::new(), Vec::new(), Vec::new());
     for (lead, channel) in sends {
         let to = match channel {
             Channel::WhatsApp => Journey::ContactedWa,
             Channel::Email => Journey::ContactedEmail,
         };
-        if Journey::Cold.can_move(to, Cause::FirstSend) && !leads.contains(lead) {
+        if Journey::Cold.can_move(to, Cause::FirstSend) && seen.insert(*lead) {
             leads.push(*lead);
             states.push(to.code().to_string());
             reasons.push(format!("first {} sent", channel.code().to_lowercase()));
@@ -202,9 +204,9 @@ pub async fn first_sends(
     let moved: i64 = sqlx::query_scalar(&format!(
         "WITH moved AS (
             UPDATE lead_journeys j SET state = x.state, previous_state = j.state, state_reason = x.reason,
-                   state_changed_at = now()
+                   state_changed_at = now(), last_outbound_at = now()
               FROM UNNEST($2::uuid[], $3::text[], $4::text[]) AS x (lead, state, reason)
-             WHERE j.lead_id = x.lead AND j.state = 'COLD'
+             WHERE j.tenant_id = $1 AND j.lead_id = x.lead AND j.state = 'COLD'
             RETURNING j.lead_id, x.state, x.reason),
          logged AS (
             INSERT INTO activities (tenant_id, id, kind, lead_id, data)
@@ -219,6 +221,17 @@ pub async fn first_sends(
     .bind(&states)
     .bind(&reasons)
     .fetch_one(&mut **tx)
+    .await
+    .map_err(internal)?;
+    // The rest were contacted before. now() is the transaction's start, so the rows
+    // just moved (already at now()) are not written a second time.
+    sqlx::query(
+        "UPDATE lead_journeys SET last_outbound_at = now()
+          WHERE tenant_id = $1 AND lead_id = ANY($2) AND last_outbound_at IS DISTINCT FROM now()",
+    )
+    .bind(tenant_id)
+    .bind(&leads)
+    .execute(&mut **tx)
     .await
     .map_err(internal)?;
     bump(tx, tenant_id, &[(Stat::LeadsContacted, moved)]).await
