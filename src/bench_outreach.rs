@@ -304,9 +304,10 @@ async fn reset(
 
 /// The floor to compare with: the same messages the outbox just sent (same
 /// channels, recipients and bodies, to the same peer over the same protocols: Cloud
-/// API for WhatsApp, DKIM-signed SMTP for email), copied into a plain logged table,
-/// claimed 200 at a time with SKIP LOCKED and marked done, with the same
-/// concurrency. No tenancy, quotas, rendering, journeys, stats or outcome records.
+/// API for WhatsApp, DKIM-signed SMTP for email), copied into a plain logged table
+/// and taken 200 at a time with SKIP LOCKED by deleting them, with the same
+/// concurrency. No tenancy, quotas, rendering, journeys, stats, leases or outcome
+/// records: the cheapest queue there is, not a safe one.
 async fn bare_claim_loop(
     owner: &PgPool,
     providers: &Providers,
@@ -321,8 +322,7 @@ async fn bare_claim_loop(
         .map_err(err)?;
     // Logged, like every table of ours: a queue that a crash may empty is no outbox.
     sqlx::query(
-        "CREATE TABLE bench_bare_queue (id bigint PRIMARY KEY, done boolean NOT NULL DEFAULT false,
-                                        channel text NOT NULL, to_address text NOT NULL,
+        "CREATE TABLE bench_bare_queue (id bigint PRIMARY KEY, channel text NOT NULL, to_address text NOT NULL,
                                         from_address text, subject text, body text NOT NULL)",
     )
     .execute(owner)
@@ -358,9 +358,9 @@ async fn bare_claim_loop(
             loop {
                 type Row = (i64, String, String, Option<String>, Option<String>, String);
                 let claimed: Vec<Row> = sqlx::query_as(
-                    "UPDATE bench_bare_queue q SET done = true
-                       FROM (SELECT id FROM bench_bare_queue WHERE NOT done ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 200) c
-                      WHERE q.id = c.id RETURNING q.id, q.channel, q.to_address, q.from_address, q.subject, q.body",
+                    "DELETE FROM bench_bare_queue q
+                      WHERE q.id IN (SELECT id FROM bench_bare_queue ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 200)
+                      RETURNING q.id, q.channel, q.to_address, q.from_address, q.subject, q.body",
                 )
                 .fetch_all(&pool)
                 .await

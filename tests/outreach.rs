@@ -668,9 +668,12 @@ async fn suppressions_and_opt_out_words_stop_outreach() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     // And the message already queued for a suppressed address is refused at send time.
     sqlx::query(
-        "INSERT INTO messages (tenant_id, id, lead_id, channel, direction, status, phone_id, to_address, body, idempotency_key)
-         SELECT tenant_id, gen_random_uuid(), $1, 'WHATSAPP', 'OUT', 'QUEUED', phone_id, to_address, 'late', 'late-1'
-           FROM messages WHERE lead_id = $1 AND direction = 'OUT' LIMIT 1",
+        "WITH queued AS (
+            INSERT INTO messages (tenant_id, id, lead_id, channel, direction, status, phone_id, to_address, body, idempotency_key)
+            SELECT tenant_id, gen_random_uuid(), $1, 'WHATSAPP', 'OUT', 'QUEUED', phone_id, to_address, 'late', 'late-1'
+              FROM messages WHERE lead_id = $1 AND direction = 'OUT' LIMIT 1
+            RETURNING tenant_id, id)
+         INSERT INTO outbox (tenant_id, message_id) SELECT tenant_id, id FROM queued",
     )
     .bind(leads[1])
     .execute(&w.app.pools.owner)
@@ -930,19 +933,23 @@ async fn a_dispatcher_killed_mid_send_loses_nothing_and_sends_nothing_twice() {
     let _ = worker.await;
     assert_eq!(w.peer.messages().len(), 12);
     assert_eq!(
-        w.scalar_i64("SELECT count(*) FROM messages WHERE status = 'SENDING'")
+        w.scalar_i64("SELECT count(*) FROM outbox WHERE due_at > now() AND attempts = 1")
+            .await,
+        12,
+        "all twelve are leased to the dead dispatcher"
+    );
+    assert_eq!(
+        w.scalar_i64("SELECT count(*) FROM messages WHERE status = 'QUEUED'")
             .await,
         12
     );
     // Nothing is sent again while the lease holds.
     assert_eq!(w.dispatch().await, 0);
     // The lease runs out; a restarted dispatcher resends with the same keys.
-    sqlx::query(
-        "UPDATE messages SET locked_at = now() - interval '3 minutes' WHERE status = 'SENDING'",
-    )
-    .execute(&w.app.pools.owner)
-    .await
-    .unwrap();
+    sqlx::query("UPDATE outbox SET due_at = now() - interval '1 second'")
+        .execute(&w.app.pools.owner)
+        .await
+        .unwrap();
     assert_eq!(w.dispatch().await, 12);
     let received = w.peer.messages();
     assert_eq!(received.len(), 12, "the provider has each message once");
@@ -956,6 +963,11 @@ async fn a_dispatcher_killed_mid_send_loses_nothing_and_sends_nothing_twice() {
         )
         .await;
     assert_eq!(matched, 12, "nothing lost");
+    assert_eq!(
+        w.scalar_i64("SELECT count(*) FROM outbox").await,
+        0,
+        "the outbox is empty once every answer is recorded"
+    );
     for m in &received {
         let ours: String = sqlx::query_scalar(
             "SELECT provider_message_id FROM messages WHERE idempotency_key = $1",
@@ -986,7 +998,7 @@ async fn transient_failures_retry_and_permanent_ones_tell_the_owner() {
         .await
         .unwrap();
     assert_eq!((status.as_str(), attempts), ("QUEUED", 1));
-    sqlx::query("UPDATE messages SET next_attempt_at = now()")
+    sqlx::query("UPDATE outbox SET due_at = now()")
         .execute(&w.app.pools.owner)
         .await
         .unwrap();

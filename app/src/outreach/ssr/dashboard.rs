@@ -33,7 +33,7 @@ pub async fn dashboard(env: &Env) -> Result<OutreachDashboard, AppError> {
     };
     let sequences = sqlx::query(
         "SELECT s.name AS label,
-                count(m.id) FILTER (WHERE m.status NOT IN ('QUEUED', 'SENDING', 'FAILED')) AS sent,
+                count(m.id) FILTER (WHERE m.status NOT IN ('QUEUED', 'FAILED')) AS sent,
                 count(m.id) FILTER (WHERE m.replied_at IS NOT NULL) AS replied
            FROM sequences s LEFT JOIN enrollments e ON e.sequence_id = s.id
            LEFT JOIN messages m ON m.enrollment_id = e.id
@@ -44,7 +44,7 @@ pub async fn dashboard(env: &Env) -> Result<OutreachDashboard, AppError> {
     .map_err(internal)?;
     let steps = sqlx::query(
         "SELECT s.name || ' · ' || st.position AS label,
-                count(m.id) FILTER (WHERE m.status NOT IN ('QUEUED', 'SENDING', 'FAILED')) AS sent,
+                count(m.id) FILTER (WHERE m.status NOT IN ('QUEUED', 'FAILED')) AS sent,
                 count(m.id) FILTER (WHERE m.replied_at IS NOT NULL) AS replied
            FROM sequence_steps st JOIN sequences s ON s.id = st.sequence_id
            LEFT JOIN messages m ON m.step_id = st.id
@@ -55,7 +55,7 @@ pub async fn dashboard(env: &Env) -> Result<OutreachDashboard, AppError> {
     .map_err(internal)?;
     let variants = sqlx::query(
         "SELECT t.name || ' · ' || v.label AS label,
-                count(m.id) FILTER (WHERE m.status NOT IN ('QUEUED', 'SENDING', 'FAILED')) AS sent,
+                count(m.id) FILTER (WHERE m.status NOT IN ('QUEUED', 'FAILED')) AS sent,
                 count(m.id) FILTER (WHERE m.replied_at IS NOT NULL) AS replied
            FROM template_versions v JOIN templates t ON t.id = v.template_id
            LEFT JOIN messages m ON m.template_version_id = v.id
@@ -83,7 +83,7 @@ pub async fn dashboard(env: &Env) -> Result<OutreachDashboard, AppError> {
     let mailboxes = sqlx::query(
         "SELECT a.from_address::text AS label,
                 count(m.id) FILTER (WHERE m.status = 'BOUNCED') AS used,
-                count(m.id) FILTER (WHERE m.status NOT IN ('QUEUED', 'SENDING')) AS lim
+                count(m.id) FILTER (WHERE m.status <> 'QUEUED') AS lim
            FROM email_accounts a LEFT JOIN messages m ON m.email_account_id = a.id AND m.direction = 'OUT'
           GROUP BY a.id, a.from_address ORDER BY a.from_address",
     )

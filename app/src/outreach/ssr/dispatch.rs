@@ -1,6 +1,7 @@
-//! The dispatcher: sends the outbox. It claims queued messages across tenants
-//! (`claim_messages()`, SKIP LOCKED, so any number of dispatchers share the work),
-//! sends them outside any transaction, and records each answer. The idempotency key
+//! The dispatcher: sends the outbox. It claims due `outbox` rows across tenants
+//! (`claim_outbox()`, SKIP LOCKED, so any number of dispatchers share the work, and
+//! a lease so a dead dispatcher's rows come back), sends them outside any
+//! transaction, and records each answer on its message, deleting the outbox row. The idempotency key
 //! goes with every send, so a message whose answer was lost in a crash is recognised
 //! by the provider when it is sent again after its lease runs out.
 
@@ -66,23 +67,23 @@ pub async fn dispatch_once(
     config: &AppConfig,
     batch: i64,
 ) -> Result<DispatchReport, AppError> {
-    let claimed: Vec<(Uuid, Uuid)> =
-        sqlx::query_as("SELECT tenant_id, id FROM claim_messages($1::int)")
+    let claimed: Vec<(Uuid, Uuid, i32)> =
+        sqlx::query_as("SELECT tenant_id, message_id, attempts FROM claim_outbox($1::int)")
             .bind(batch)
             .fetch_all(pool)
             .await
             .map_err(internal)?;
-    let mut by_tenant: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
-    for (tenant, id) in &claimed {
-        by_tenant.entry(*tenant).or_default().push(*id);
+    let mut by_tenant: HashMap<Uuid, Vec<(Uuid, i32)>> = HashMap::new();
+    for (tenant, id, attempts) in &claimed {
+        by_tenant.entry(*tenant).or_default().push((*id, *attempts));
     }
     let db = Db::new(pool.clone());
     let mut report = DispatchReport {
         claimed: claimed.len(),
         ..DispatchReport::default()
     };
-    for (tenant, ids) in by_tenant {
-        let outgoing = prepare(&db, config, tenant, &ids).await?;
+    for (tenant, claims) in by_tenant {
+        let outgoing = prepare(&db, config, tenant, &claims).await?;
         // In waves of CONCURRENCY sends (a plain loop: stream combinators over
         // borrowed items trip the compiler's Send checks in spawned tasks).
         let mut results: Vec<(usize, Outcome)> = Vec::with_capacity(outgoing.len());
@@ -99,7 +100,8 @@ pub async fn dispatch_once(
                     .map(|(i, a)| (wave * CONCURRENCY + i, a)),
             );
         }
-        let done = record(&db, tenant, &outgoing, results).await?;
+        let ids: Vec<Uuid> = claims.iter().map(|(id, _)| *id).collect();
+        let done = record(&db, tenant, &ids, &outgoing, results).await?;
         report.sent += done.sent;
         report.retried += done.retried;
         report.failed += done.failed;
@@ -125,12 +127,14 @@ async fn prepare(
     db: &Db,
     config: &AppConfig,
     tenant_id: Uuid,
-    ids: &[Uuid],
+    claims: &[(Uuid, i32)],
 ) -> Result<Vec<Outgoing>, AppError> {
+    let ids: Vec<Uuid> = claims.iter().map(|(id, _)| *id).collect();
+    let attempts: HashMap<Uuid, i32> = claims.iter().copied().collect();
     let mut tx = db.tenant_tx(tenant_id, None).await?;
     let rows = sqlx::query(
         "SELECT m.id, m.lead_id, m.channel, m.to_address, m.subject, m.body, m.wa_template_name, m.wa_params,
-                m.idempotency_key, m.provider_message_id, m.attempts, m.in_reply_to, m.created_by,
+                m.idempotency_key, m.provider_message_id, m.in_reply_to, m.created_by,
                 m.enrollment_id, m.phone_id, l.owner_id,
                 p.provider_phone_id, p.access_token, p.status AS phone_status,
                 a.from_address::text AS from_address, a.from_name, a.smtp_host, a.smtp_port, a.smtp_security,
@@ -147,9 +151,9 @@ async fn prepare(
            LEFT JOIN email_domains d ON d.id = a.domain_id
            LEFT JOIN template_versions v ON v.id = m.template_version_id
            LEFT JOIN templates t ON t.id = v.template_id
-          WHERE m.id = ANY($1) AND m.status = 'SENDING'",
+          WHERE m.id = ANY($1)",
     )
-    .bind(ids)
+    .bind(&ids)
     .fetch_all(&mut *tx)
     .await
     .map_err(internal)?;
@@ -179,7 +183,7 @@ async fn prepare(
             owner: r.get("owner_id"),
             enrollment_id: r.get("enrollment_id"),
             phone_id: r.get("phone_id"),
-            attempts: r.get("attempts"),
+            attempts: attempts.get(&id).copied().unwrap_or(1),
             to,
             work,
         });
@@ -296,16 +300,20 @@ pub fn backoff(attempt: i32) -> Duration {
     Duration::seconds(30 * (1_i64 << attempt.clamp(1, 10).saturating_sub(1)))
 }
 
+/// Records every claimed message's outcome and deletes its outbox row, except for
+/// retries, which go back to the outbox with their backoff.
 async fn record(
     db: &Db,
     tenant_id: Uuid,
+    claimed: &[Uuid],
     outgoing: &[Outgoing],
     results: Vec<(usize, Outcome)>,
 ) -> Result<DispatchReport, AppError> {
     let mut report = DispatchReport::default();
     let mut tx = db.tenant_tx(tenant_id, None).await?;
-    let (mut sent_ids, mut sent_provider) = (Vec::new(), Vec::new());
+    let (mut sent_ids, mut sent_provider, mut sent_attempts) = (Vec::new(), Vec::new(), Vec::new());
     let (mut retry_ids, mut retry_at, mut retry_error) = (Vec::new(), Vec::new(), Vec::new());
+    let mut retry_attempts = Vec::new();
     let mut failed = Vec::new();
     let mut failing_phones = Vec::new();
     let now = Utc::now();
@@ -315,11 +323,13 @@ async fn record(
             Ok(provider_id) => {
                 sent_ids.push(o.id);
                 sent_provider.push(provider_id);
+                sent_attempts.push(o.attempts);
             }
             Err(SendError::Transient(reason)) if o.attempts < MAX_SEND_ATTEMPTS => {
                 retry_ids.push(o.id);
                 retry_at.push(now + backoff(o.attempts));
                 retry_error.push(reason);
+                retry_attempts.push(o.attempts);
             }
             Err(e) => {
                 failed.push((o, e.message().to_string()));
@@ -331,14 +341,17 @@ async fn record(
     }
 
     if !sent_ids.is_empty() {
+        // A status webhook may have been first (the answer to an earlier try was lost):
+        // that message is past QUEUED already and keeps what it knows.
         sqlx::query(
             "UPDATE messages m SET status = 'SENT', provider_message_id = x.provider, sent_at = now(),
-                    locked_at = NULL, last_error = NULL
-               FROM UNNEST($1::uuid[], $2::text[]) AS x (id, provider)
-              WHERE m.id = x.id AND m.status = 'SENDING'",
+                    attempts = x.attempts, last_error = NULL
+               FROM UNNEST($1::uuid[], $2::text[], $3::int[]) AS x (id, provider, attempts)
+              WHERE m.id = x.id AND m.status = 'QUEUED'",
         )
         .bind(&sent_ids)
         .bind(&sent_provider)
+        .bind(&sent_attempts)
         .execute(&mut *tx)
         .await
         .map_err(internal)?;
@@ -353,14 +366,20 @@ async fn record(
     }
 
     if !retry_ids.is_empty() {
+        sqlx::query("UPDATE outbox o SET due_at = x.at FROM UNNEST($1::uuid[], $2::timestamptz[]) AS x (id, at) WHERE o.message_id = x.id")
+            .bind(&retry_ids)
+            .bind(&retry_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(internal)?;
         sqlx::query(
-            "UPDATE messages m SET status = 'QUEUED', next_attempt_at = x.at, last_error = x.error, locked_at = NULL
-               FROM UNNEST($1::uuid[], $2::timestamptz[], $3::text[]) AS x (id, at, error)
-              WHERE m.id = x.id AND m.status = 'SENDING'",
+            "UPDATE messages m SET last_error = x.error, attempts = x.attempts
+               FROM UNNEST($1::uuid[], $2::text[], $3::int[]) AS x (id, error, attempts)
+              WHERE m.id = x.id AND m.status = 'QUEUED'",
         )
         .bind(&retry_ids)
-        .bind(&retry_at)
         .bind(&retry_error)
+        .bind(&retry_attempts)
         .execute(&mut *tx)
         .await
         .map_err(internal)?;
@@ -369,11 +388,12 @@ async fn record(
 
     for (o, reason) in &failed {
         sqlx::query(
-            "UPDATE messages SET status = 'FAILED', failed_at = now(), last_error = $2, locked_at = NULL
-              WHERE id = $1 AND status = 'SENDING'",
+            "UPDATE messages SET status = 'FAILED', failed_at = now(), last_error = $2, attempts = $3
+              WHERE id = $1 AND status = 'QUEUED'",
         )
         .bind(o.id)
         .bind(reason)
+        .bind(o.attempts)
         .execute(&mut *tx)
         .await
         .map_err(internal)?;
@@ -392,6 +412,15 @@ async fn record(
     }
     report.failed = failed.len();
     store::bump(&mut tx, tenant_id, &[(Stat::Failed, failed.len() as i64)]).await?;
+
+    // Done with, whatever became of them: sent, failed, or (a claim whose message
+    // is gone) nothing to do. Retries stay, due again later.
+    sqlx::query("DELETE FROM outbox WHERE message_id = ANY($1) AND NOT (message_id = ANY($2))")
+        .bind(claimed)
+        .bind(&retry_ids)
+        .execute(&mut *tx)
+        .await
+        .map_err(internal)?;
 
     failing_phones.sort();
     failing_phones.dedup();

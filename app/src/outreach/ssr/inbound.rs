@@ -154,8 +154,7 @@ async fn wa_status(
                 {column} = coalesce({column}, now()),
                 sent_at = coalesce(sent_at, now()),
                 provider_message_id = coalesce(provider_message_id, $1),
-                last_error = coalesce($4, last_error),
-                locked_at = CASE WHEN status = 'SENDING' THEN NULL ELSE locked_at END
+                last_error = coalesce($4, last_error)
           WHERE channel = 'WHATSAPP' AND direction = 'OUT'
             AND (provider_message_id = $1 OR (provider_message_id IS NULL AND idempotency_key = $2))
           RETURNING message_status_rank(status) >= 3 AND $3 = 'DELIVERED'"
@@ -286,7 +285,7 @@ async fn reply_arrived(
     sqlx::query(
         "UPDATE messages SET status = 'REPLIED', replied_at = now()
           WHERE id = (SELECT id FROM messages WHERE lead_id = $1 AND channel = $2 AND direction = 'OUT'
-                         AND status NOT IN ('QUEUED', 'SENDING', 'FAILED', 'BOUNCED')
+                         AND status NOT IN ('QUEUED', 'FAILED', 'BOUNCED')
                        ORDER BY created_at DESC LIMIT 1)",
     )
     .bind(lead)

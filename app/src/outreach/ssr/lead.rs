@@ -242,10 +242,13 @@ pub async fn send_one_off(env: &Env, lead_id: Uuid, input: &OneOff) -> Result<Uu
         })
         .unwrap_or_default();
     sqlx::query(
-        "INSERT INTO messages (tenant_id, id, lead_id, channel, direction, status, phone_id, email_account_id,
-                               to_address, from_address, subject, body, wa_template_name, wa_params,
-                               template_version_id, quota_cost, idempotency_key, next_attempt_at, created_by)
-         VALUES ($1, $2, $3, $4, 'OUT', 'QUEUED', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+        "WITH inserted AS (
+            INSERT INTO messages (tenant_id, id, lead_id, channel, direction, status, phone_id, email_account_id,
+                                  to_address, from_address, subject, body, wa_template_name, wa_params,
+                                  template_version_id, quota_cost, idempotency_key, created_by)
+            VALUES ($1, $2, $3, $4, 'OUT', 'QUEUED', $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $17)
+            RETURNING tenant_id, id)
+         INSERT INTO outbox (tenant_id, message_id, due_at) SELECT tenant_id, id, $16::timestamptz FROM inserted",
     )
     .bind(p.tenant_id)
     .bind(id)

@@ -74,7 +74,7 @@ pub async fn list_templates(env: &Env) -> Result<Vec<TemplateSummary>, AppError>
         "SELECT t.id, t.name, t.channel, t.locale, t.folder, t.tags, t.approval_status,
                 (SELECT count(*) FROM template_versions v WHERE v.template_id = t.id) AS versions,
                 (SELECT count(*) FROM messages m JOIN template_versions v ON v.id = m.template_version_id
-                  WHERE v.template_id = t.id AND m.status NOT IN ('QUEUED', 'SENDING', 'FAILED')) AS sent,
+                  WHERE v.template_id = t.id AND m.status NOT IN ('QUEUED', 'FAILED')) AS sent,
                 (SELECT count(*) FROM messages m JOIN template_versions v ON v.id = m.template_version_id
                   WHERE v.template_id = t.id AND m.replied_at IS NOT NULL) AS replied
            FROM templates t WHERE NOT t.archived
@@ -117,7 +117,7 @@ pub async fn template_detail(env: &Env, id: Uuid) -> Result<TemplateDetail, AppE
     .ok_or_else(|| not_found(env))?;
     let versions: Vec<VersionView> = sqlx::query(
         "SELECT v.id, v.version_no, v.label, v.subject, v.body, v.weight, v.active,
-                count(m.id) FILTER (WHERE m.status NOT IN ('QUEUED', 'SENDING', 'FAILED')) AS sent,
+                count(m.id) FILTER (WHERE m.status NOT IN ('QUEUED', 'FAILED')) AS sent,
                 count(m.id) FILTER (WHERE m.delivered_at IS NOT NULL OR m.read_at IS NOT NULL OR m.opened_at IS NOT NULL) AS delivered,
                 count(m.id) FILTER (WHERE m.replied_at IS NOT NULL) AS replied
            FROM template_versions v LEFT JOIN messages m ON m.template_version_id = v.id
@@ -527,7 +527,7 @@ pub async fn senders(env: &Env) -> Result<Senders, AppError> {
                 coalesce(u.sent, 0) AS sent_today,
                 (SELECT count(*) FILTER (WHERE m.status = 'BOUNCED')::float8 / greatest(count(*), 1)
                    FROM messages m WHERE m.email_account_id = a.id AND m.direction = 'OUT'
-                    AND m.status NOT IN ('QUEUED', 'SENDING')) AS bounce_rate
+                    AND m.status <> 'QUEUED') AS bounce_rate
            FROM email_accounts a JOIN email_domains d ON d.id = a.domain_id
            LEFT JOIN email_daily_usage u ON u.account_id = a.id AND u.day = {TENANT_TODAY}
           ORDER BY a.from_address"
@@ -1032,7 +1032,7 @@ const SEQUENCE_SUMMARY: &str = "SELECT s.id, s.name, s.status,
         (SELECT count(*) FROM enrollments e WHERE e.sequence_id = s.id AND e.status = 'ACTIVE') AS active,
         (SELECT count(*) FROM enrollments e WHERE e.sequence_id = s.id) AS enrolled,
         (SELECT count(*) FROM messages m JOIN enrollments e ON e.id = m.enrollment_id
-          WHERE e.sequence_id = s.id AND m.status NOT IN ('QUEUED', 'SENDING', 'FAILED')) AS sent,
+          WHERE e.sequence_id = s.id AND m.status NOT IN ('QUEUED', 'FAILED')) AS sent,
         (SELECT count(DISTINCT e.id) FROM messages m JOIN enrollments e ON e.id = m.enrollment_id
           WHERE e.sequence_id = s.id AND m.replied_at IS NOT NULL) AS replied
    FROM sequences s";
@@ -1117,7 +1117,7 @@ pub async fn sequence_detail(env: &Env, id: Uuid) -> Result<SequenceDetail, AppE
     let steps = sqlx::query(
         "SELECT st.id, st.position, st.delay_minutes, st.channel, st.template_id, t.name AS template_name,
                 st.fallback_template_id, ft.name AS fallback_template_name, st.skip_if_replied, st.skip_if_opened,
-                (SELECT count(*) FROM messages m WHERE m.step_id = st.id AND m.status NOT IN ('QUEUED', 'SENDING', 'FAILED')) AS sent,
+                (SELECT count(*) FROM messages m WHERE m.step_id = st.id AND m.status NOT IN ('QUEUED', 'FAILED')) AS sent,
                 (SELECT count(*) FROM messages m WHERE m.step_id = st.id AND m.replied_at IS NOT NULL) AS replied
            FROM sequence_steps st JOIN templates t ON t.id = st.template_id
            LEFT JOIN templates ft ON ft.id = st.fallback_template_id

@@ -730,22 +730,27 @@ async fn write(
 
     if !m_id.is_empty() {
         sqlx::query(
-            "INSERT INTO messages (tenant_id, id, lead_id, channel, direction, status, phone_id, email_account_id,
-                                   to_address, from_address, subject, body, wa_template_name, wa_params, template_version_id,
-                                   enrollment_id, step_id, quota_cost, idempotency_key, in_reply_to,
-                                   next_attempt_at, created_by)
-             SELECT $1, x.id, x.lead_id, x.channel, 'OUT', 'QUEUED', x.phone_id, x.email_account_id,
-                    x.to_address, x.from_address, x.subject, x.body, x.wa_template_name,
-                    array(SELECT jsonb_array_elements_text(x.wa_params)), x.template_version_id,
-                    x.enrollment_id, x.step_id, x.quota_cost, x.idempotency_key, x.in_reply_to,
-                    x.next_attempt_at, x.created_by
-               FROM UNNEST($2::uuid[], $3::uuid[], $4::text[], $5::uuid[], $6::uuid[], $7::text[], $8::text[],
-                           $9::text[], $10::text[], $11::text[], $12::uuid[], $13::uuid[], $14::uuid[],
-                           $15::int[], $16::text[], $17::text[], $18::timestamptz[], $19::uuid[], $20::jsonb[])
+            "WITH x AS (
+                SELECT * FROM UNNEST($2::uuid[], $3::uuid[], $4::text[], $5::uuid[], $6::uuid[], $7::text[], $8::text[],
+                                     $9::text[], $10::text[], $11::text[], $12::uuid[], $13::uuid[], $14::uuid[],
+                                     $15::int[], $16::text[], $17::text[], $18::timestamptz[], $19::uuid[], $20::jsonb[])
                     AS x (id, lead_id, channel, phone_id, email_account_id, to_address, from_address, subject,
                           body, wa_template_name, template_version_id, enrollment_id, step_id, quota_cost,
-                          idempotency_key, in_reply_to, next_attempt_at, created_by, wa_params)
-             ON CONFLICT (tenant_id, idempotency_key) DO NOTHING",
+                          idempotency_key, in_reply_to, send_at, created_by, wa_params)),
+             inserted AS (
+                INSERT INTO messages (tenant_id, id, lead_id, channel, direction, status, phone_id, email_account_id,
+                                      to_address, from_address, subject, body, wa_template_name, wa_params,
+                                      template_version_id, enrollment_id, step_id, quota_cost, idempotency_key,
+                                      in_reply_to, created_by)
+                SELECT $1, x.id, x.lead_id, x.channel, 'OUT', 'QUEUED', x.phone_id, x.email_account_id,
+                       x.to_address, x.from_address, x.subject, x.body, x.wa_template_name,
+                       array(SELECT jsonb_array_elements_text(x.wa_params)), x.template_version_id,
+                       x.enrollment_id, x.step_id, x.quota_cost, x.idempotency_key, x.in_reply_to, x.created_by
+                  FROM x
+                ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
+                RETURNING id)
+             INSERT INTO outbox (tenant_id, message_id, due_at)
+             SELECT $1, x.id, x.send_at FROM x JOIN inserted USING (id)",
         )
         .bind(tenant_id)
         .bind(&m_id)

@@ -346,7 +346,7 @@ pub async fn pause_if_failing(
     let (failed, total): (i64, i64) = sqlx::query_as(&format!(
         "SELECT count(*) FILTER (WHERE status = '{bad}'), count(*) FROM (
             SELECT status FROM messages WHERE {column} = $1 AND direction = 'OUT'
-               AND status NOT IN ('QUEUED', 'SENDING')
+               AND status <> 'QUEUED'
              ORDER BY created_at DESC LIMIT 100) recent"
     ))
     .bind(sender.id())

@@ -17,7 +17,7 @@ fn settling(o: &LeadOutreach) -> bool {
     o.messages.iter().any(|m| {
         matches!(
             m.status.as_str(),
-            "QUEUED" | "SENDING" | "SENT" | "DELIVERED" | "OPENED"
+            "QUEUED" | "SENT" | "DELIVERED" | "OPENED"
         )
     })
 }

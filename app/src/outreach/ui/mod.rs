@@ -41,9 +41,7 @@ pub fn status_badge(status: &str) -> impl IntoView {
         "DELIVERED" | "READ" | "OPENED" | "CLICKED" | "REPLIED" | "RECEIVED" | "ACTIVE"
         | "APPROVED" | "COMPLETED" => "success",
         "FAILED" | "BOUNCED" | "BANNED" | "REJECTED" | "STOPPED" => "danger",
-        "QUEUED" | "SENDING" | "PAUSED" | "PENDING" | "OFFLINE" | "RECONNECTING" | "DRAFT" => {
-            "warning"
-        }
+        "QUEUED" | "PAUSED" | "PENDING" | "OFFLINE" | "RECONNECTING" | "DRAFT" => "warning",
         _ => "neutral",
     };
     view! { <span class=format!("badge badge-{tone}") data-status=status.to_string()>{tr(&format!("outreach.status.{status}"))}</span> }
