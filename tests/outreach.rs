@@ -933,7 +933,7 @@ async fn a_dispatcher_killed_mid_send_loses_nothing_and_sends_nothing_twice() {
     let _ = worker.await;
     assert_eq!(w.peer.messages().len(), 12);
     assert_eq!(
-        w.scalar_i64("SELECT count(*) FROM outbox WHERE due_at > now() AND attempts = 1")
+        w.scalar_i64("SELECT count(*) FROM outbox WHERE leased_until > now() AND attempts = 1")
             .await,
         12,
         "all twelve are leased to the dead dispatcher"
@@ -946,7 +946,7 @@ async fn a_dispatcher_killed_mid_send_loses_nothing_and_sends_nothing_twice() {
     // Nothing is sent again while the lease holds.
     assert_eq!(w.dispatch().await, 0);
     // The lease runs out; a restarted dispatcher resends with the same keys.
-    sqlx::query("UPDATE outbox SET due_at = now() - interval '1 second'")
+    sqlx::query("UPDATE outbox SET leased_until = now() - interval '1 second'")
         .execute(&w.app.pools.owner)
         .await
         .unwrap();
@@ -1325,6 +1325,17 @@ async fn templates_report_mistakes_with_their_position() {
     let leads = w.leads(2, true, false).await;
     let report = w.enrol(seq, &leads).await;
     assert_eq!(skipped(&report, "missing_variable"), 2, "{report}");
+    // The report names the template, the variable and its position, and the leads.
+    let problems = report["template_problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{report}");
+    assert_eq!(problems[0]["template"], "Needs company");
+    assert_eq!(problems[0]["leads"], 2);
+    assert_eq!(problems[0]["examples"].as_array().unwrap().len(), 2);
+    let problem = problems[0]["problem"].as_str().unwrap();
+    assert!(
+        problem.contains("Character 24") && problem.contains("company"),
+        "{problem}"
+    );
 
     // A/B variants: a second version splits the sends and keeps its own stats.
     let (status, b) = w

@@ -223,6 +223,19 @@ pub struct EnrolReport {
     /// (reason code, count), reason codes: suppressed, opted_out, in_sequence,
     /// missing_variable, no_channel, closed_journey, not_found.
     pub skipped: Vec<(String, usize)>,
+    /// What the `missing_variable` leads lack, one entry per template and problem.
+    pub template_problems: Vec<TemplateProblem>,
+}
+
+/// A template that cannot be rendered for some of the leads being enrolled.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateProblem {
+    pub template: String,
+    /// The problem with its character position, in the member's language.
+    pub problem: String,
+    pub leads: usize,
+    /// The first few of those leads' names.
+    pub examples: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

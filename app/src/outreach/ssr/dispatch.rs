@@ -366,12 +366,15 @@ async fn record(
     }
 
     if !retry_ids.is_empty() {
-        sqlx::query("UPDATE outbox o SET due_at = x.at FROM UNNEST($1::uuid[], $2::timestamptz[]) AS x (id, at) WHERE o.message_id = x.id")
-            .bind(&retry_ids)
-            .bind(&retry_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(internal)?;
+        sqlx::query(
+            "UPDATE outbox o SET due_at = x.at, leased_until = NULL
+               FROM UNNEST($1::uuid[], $2::timestamptz[]) AS x (id, at) WHERE o.message_id = x.id",
+        )
+        .bind(&retry_ids)
+        .bind(&retry_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(internal)?;
         sqlx::query(
             "UPDATE messages m SET last_error = x.error, attempts = x.attempts
                FROM UNNEST($1::uuid[], $2::text[], $3::int[]) AS x (id, error, attempts)

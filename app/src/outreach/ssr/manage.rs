@@ -1556,9 +1556,9 @@ pub async fn enrol(
     q.push(" ORDER BY r.created_at, r.id LIMIT 50000");
     let rows = q.build().fetch_all(&mut *tx).await.map_err(internal)?;
 
-    let versions: Vec<(Uuid, String, Option<String>)> = sqlx::query_as(
-        "SELECT template_id, body, subject FROM template_versions
-          WHERE active AND template_id = ANY($1)",
+    let versions: Vec<(Uuid, String, Option<String>, String)> = sqlx::query_as(
+        "SELECT v.template_id, v.body, v.subject, t.name FROM template_versions v JOIN templates t ON t.id = v.template_id
+          WHERE v.active AND v.template_id = ANY($1)",
     )
     .bind(
         steps
@@ -1569,14 +1569,16 @@ pub async fn enrol(
     .fetch_all(&mut *tx)
     .await
     .map_err(internal)?;
-    let parsed: Vec<(Uuid, Template)> = versions
+    let parsed: Vec<(Uuid, &str, Template)> = versions
         .iter()
-        .flat_map(|(t, body, subject)| {
+        .flat_map(|(t, body, subject, name)| {
             std::iter::once(body.as_str())
                 .chain(subject.as_deref())
-                .filter_map(|text| Template::parse(text).ok().map(|p| (*t, p)))
+                .filter_map(|text| Template::parse(text).ok().map(|p| (*t, name.as_str(), p)))
         })
         .collect();
+    // (template name, problem) → the leads that have it, in first-seen order.
+    let mut problems: Vec<((String, String), Vec<String>)> = Vec::new();
 
     let mut skipped: HashMap<&'static str, usize> = HashMap::new();
     let mut chosen = Vec::new();
@@ -1628,11 +1630,23 @@ pub async fn enrol(
                 r.get("company"),
                 r.get("owner_name"),
             );
-            let missing = parsed
-                .iter()
-                .filter(|(t, _)| *t == template)
-                .any(|(_, p)| p.check(&TEMPLATE_VARIABLES, Some(&values)).is_err());
-            if missing {
+            let missing =
+                parsed
+                    .iter()
+                    .filter(|(t, _, _)| *t == template)
+                    .find_map(|(_, name, p)| {
+                        p.check(&TEMPLATE_VARIABLES, Some(&values))
+                            .err()
+                            .map(|e| (name, e))
+                    });
+            if let Some((template_name, error)) = missing {
+                let (key, args) = error.describe();
+                let problem = ((*template_name).to_string(), tf(env.locale(), key, &args));
+                let lead_name: String = r.get("name");
+                match problems.iter_mut().find(|(p, _)| *p == problem) {
+                    Some((_, leads)) => leads.push(lead_name),
+                    None => problems.push((problem, vec![lead_name])),
+                }
                 return Some("missing_variable");
             }
             None
@@ -1695,5 +1709,18 @@ pub async fn enrol(
     )
     .await?;
     tx.commit().await.map_err(internal)?;
-    Ok(EnrolReport { enrolled, skipped })
+    let template_problems = problems
+        .into_iter()
+        .map(|((template, problem), leads)| TemplateProblem {
+            template,
+            problem,
+            leads: leads.len(),
+            examples: leads.into_iter().take(3).collect(),
+        })
+        .collect();
+    Ok(EnrolReport {
+        enrolled,
+        skipped,
+        template_problems,
+    })
 }

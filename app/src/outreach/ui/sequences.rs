@@ -319,6 +319,18 @@ fn Enrol(
                                 }).collect_view()}
                             </ul>
                         })}
+                        {(!report.template_problems.is_empty()).then(|| view! {
+                            <ul class="list-disc ps-5 text-sm mt-2" data-testid="enrol-problems">
+                                {report.template_problems.iter().map(|p| view! {
+                                    <li>{tf(locale(), "outreach.enrol_problem", &[
+                                        ("template", p.template.clone()),
+                                        ("problem", p.problem.clone()),
+                                        ("n", p.leads.to_string()),
+                                        ("names", p.examples.join(", ")),
+                                    ])}</li>
+                                }).collect_view()}
+                            </ul>
+                        })}
                     </div>
                 }.into_any(),
                 Err(e) => view! { <p class="alert alert-danger mt-3" role="alert">{e.to_string()}</p> }.into_any(),
