@@ -17,7 +17,10 @@ CREATE TABLE outbox (
     PRIMARY KEY (message_id),
     FOREIGN KEY (tenant_id, message_id) REFERENCES messages (tenant_id, id) ON DELETE CASCADE
 ) WITH (fillfactor = 50); -- room on each page for the claim's new row version (HOT)
-CREATE INDEX outbox_due ON outbox (due_at);
+-- Without deduplication: a batch queues many rows with the same due_at, and in a
+-- deduplicated posting list a sent (deleted) row's entry cannot be marked dead until all
+-- of the list's rows are, so every claim walked the heap of every row sent before it.
+CREATE INDEX outbox_due ON outbox (due_at) WITH (deduplicate_items = off);
 
 ALTER TABLE outbox ENABLE ROW LEVEL SECURITY;
 ALTER TABLE outbox FORCE ROW LEVEL SECURITY;
@@ -64,3 +67,8 @@ REVOKE ALL ON FUNCTION claim_outbox(integer) FROM PUBLIC;
 -- are HOT: no index entries to add.
 DROP INDEX lead_journeys_state;
 ALTER TABLE lead_journeys SET (fillfactor = 70);
+
+-- The same for due enrolments, which an enrolment makes due at one moment by the
+-- thousand.
+ALTER INDEX enrollments_due SET (deduplicate_items = off);
+REINDEX INDEX enrollments_due;

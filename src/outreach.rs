@@ -13,7 +13,7 @@ use std::time::Duration;
 
 const NAP: Duration = Duration::from_millis(500);
 pub const SCHEDULE_BATCH: i64 = 500;
-pub const DISPATCH_BATCH: i64 = 200;
+pub const DISPATCH_BATCH: i64 = 500;
 
 /// What the loops need besides the database.
 #[derive(Clone)]
