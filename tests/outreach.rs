@@ -1512,6 +1512,55 @@ async fn senders_pause_themselves_and_tell_the_admins() {
         .await
         .unwrap();
     assert_eq!(status, "PAUSED", "2 bounces of 20 is 10%");
+
+    // An admin resumes it with a new cap; the stored password stays. An unknown id is
+    // not found rather than created.
+    let domain: Uuid = sqlx::query_scalar("SELECT domain_id FROM email_accounts WHERE id = $1")
+        .bind(mailbox)
+        .fetch_one(&w.app.pools.owner)
+        .await
+        .unwrap();
+    let port = w.peer.smtp_addr().port().to_string();
+    let resume = |id: String| {
+        let (domain, port) = (domain.to_string(), port.clone());
+        vec![
+            ("id".to_string(), id),
+            ("domain_id".to_string(), domain),
+            ("from_address".to_string(), "sales@acme.test".to_string()),
+            ("from_name".to_string(), "Acme Sales".to_string()),
+            ("smtp_host".to_string(), "127.0.0.1".to_string()),
+            ("smtp_port".to_string(), port),
+            ("smtp_security".to_string(), "NONE".to_string()),
+            ("smtp_username".to_string(), "sales".to_string()),
+            ("daily_cap".to_string(), "250".to_string()),
+            ("warmup_start".to_string(), "50".to_string()),
+            ("warmup_step".to_string(), "10".to_string()),
+            ("min_gap_seconds".to_string(), "0".to_string()),
+            ("status".to_string(), "ACTIVE".to_string()),
+        ]
+    };
+    let fields = resume(mailbox.to_string());
+    let pairs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let (code, body) = w.app.call::<SaveMailbox>(&w.admin, &pairs).await;
+    assert_eq!(code, StatusCode::OK, "{body}");
+    let (status, cap, has_password): (String, i32, bool) = sqlx::query_as(
+        "SELECT status, daily_cap, smtp_password IS NOT NULL FROM email_accounts WHERE id = $1",
+    )
+    .bind(mailbox)
+    .fetch_one(&w.app.pools.owner)
+    .await
+    .unwrap();
+    assert_eq!((status.as_str(), cap, has_password), ("ACTIVE", 250, true));
+    let fields = resume(Uuid::new_v4().to_string());
+    let pairs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let (code, body) = w.app.call::<SaveMailbox>(&w.admin, &pairs).await;
+    assert_eq!(code, StatusCode::NOT_FOUND, "{body}");
 }
 
 /// A DNS server for the tests: answers TXT questions from `records`, NXDOMAIN

@@ -630,7 +630,8 @@ pub async fn save_phone(env: &Env, id: Option<Uuid>, input: &PhoneInput) -> Resu
         }
         _ => internal(e),
     };
-    let (id, before) = match id {
+    // One parameter list for both statements; only the insert takes the tenant.
+    let (sql, target, before) = match id {
         Some(id) => {
             let before: Option<String> =
                 sqlx::query_scalar("SELECT status FROM wa_phone_numbers WHERE id = $1 FOR UPDATE")
@@ -639,51 +640,47 @@ pub async fn save_phone(env: &Env, id: Option<Uuid>, input: &PhoneInput) -> Resu
                     .await
                     .map_err(internal)?;
             let before = before.ok_or_else(|| not_found(env))?;
-            sqlx::query(
-                "UPDATE wa_phone_numbers SET number = $2, label = $3, provider_phone_id = $4,
-                        access_token = coalesce($5, access_token), priority = $6, daily_quota = $7,
-                        status = $8,
-                        status_reason = CASE WHEN status = $8 THEN status_reason ELSE 'set by a member' END,
-                        status_changed_at = CASE WHEN status = $8 THEN status_changed_at ELSE now() END
-                  WHERE id = $1",
+            (
+                "UPDATE wa_phone_numbers SET number = $1, label = $2, provider_phone_id = $3,
+                        access_token = coalesce($4, access_token), priority = $5, daily_quota = $6,
+                        status = $7,
+                        status_reason = CASE WHEN status = $7 THEN status_reason ELSE 'set by a member' END,
+                        status_changed_at = CASE WHEN status = $7 THEN status_changed_at ELSE now() END
+                  WHERE id = $8",
+                id,
+                Some(before),
             )
-            .bind(id)
-            .bind(&number)
-            .bind(&label)
-            .bind(&provider_id)
-            .bind(&token)
-            .bind(priority)
-            .bind(quota)
-            .bind(&status)
-            .execute(&mut *tx)
-            .await
-            .map_err(taken)?;
-            (id, Some(before))
         }
         None => {
-            let token = token
-                .ok_or_else(|| AppError::field("access_token", env.t("outreach.token_required")))?;
-            let id = new_id();
-            sqlx::query(
-                "INSERT INTO wa_phone_numbers (tenant_id, id, number, label, provider_phone_id, access_token,
-                                               priority, daily_quota, status)
+            if token.is_none() {
+                return Err(AppError::field(
+                    "access_token",
+                    env.t("outreach.token_required"),
+                ));
+            }
+            (
+                "INSERT INTO wa_phone_numbers (number, label, provider_phone_id, access_token, priority,
+                                               daily_quota, status, id, tenant_id)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                new_id(),
+                None,
             )
-            .bind(p.tenant_id)
-            .bind(id)
-            .bind(&number)
-            .bind(&label)
-            .bind(&provider_id)
-            .bind(&token)
-            .bind(priority)
-            .bind(quota)
-            .bind(&status)
-            .execute(&mut *tx)
-            .await
-            .map_err(taken)?;
-            (id, None)
         }
     };
+    let mut query = sqlx::query(sql)
+        .bind(&number)
+        .bind(&label)
+        .bind(&provider_id)
+        .bind(&token)
+        .bind(priority)
+        .bind(quota)
+        .bind(&status)
+        .bind(target);
+    if id.is_none() {
+        query = query.bind(p.tenant_id);
+    }
+    query.execute(&mut *tx).await.map_err(taken)?;
+    let id = target;
     audit::by_member(
         &mut tx,
         &env.ctx,
@@ -940,68 +937,52 @@ pub async fn save_mailbox(
         }
         _ => internal(e),
     };
-    let id = match id {
-        Some(id) => {
-            let n = sqlx::query(
-                "UPDATE email_accounts SET domain_id = $2, from_address = $3, from_name = $4, smtp_host = $5,
-                        smtp_port = $6, smtp_security = $7, smtp_username = $8,
-                        smtp_password = coalesce($9, smtp_password), daily_cap = $10, warmup_start = $11,
-                        warmup_step = $12, min_gap_seconds = $13, status = $14,
-                        status_reason = CASE WHEN status = $14 THEN status_reason ELSE 'set by a member' END
-                  WHERE id = $1",
-            )
-            .bind(id)
-            .bind(domain_id)
-            .bind(&from)
-            .bind(&from_name)
-            .bind(&host)
-            .bind(port)
-            .bind(security)
-            .bind(&username)
-            .bind(&password)
-            .bind(cap)
-            .bind(warm_start)
-            .bind(warm_step)
-            .bind(gap)
-            .bind(status)
-            .execute(&mut *tx)
-            .await
-            .map_err(taken)?
-            .rows_affected();
-            if n == 0 {
-                return Err(not_found(env));
-            }
-            id
-        }
-        None => {
-            let id = new_id();
-            sqlx::query(
-                "INSERT INTO email_accounts (tenant_id, id, domain_id, from_address, from_name, smtp_host, smtp_port,
-                                             smtp_security, smtp_username, smtp_password, daily_cap, warmup_start,
-                                             warmup_step, min_gap_seconds, status)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-            )
-            .bind(p.tenant_id)
-            .bind(id)
-            .bind(domain_id)
-            .bind(&from)
-            .bind(&from_name)
-            .bind(&host)
-            .bind(port)
-            .bind(security)
-            .bind(&username)
-            .bind(&password)
-            .bind(cap)
-            .bind(warm_start)
-            .bind(warm_step)
-            .bind(gap)
-            .bind(status)
-            .execute(&mut *tx)
-            .await
-            .map_err(taken)?;
-            id
-        }
+    // One parameter list for both statements; only the insert takes the tenant.
+    let (sql, target) = match id {
+        Some(id) => (
+            "UPDATE email_accounts SET domain_id = $1, from_address = $2, from_name = $3, smtp_host = $4,
+                    smtp_port = $5, smtp_security = $6, smtp_username = $7,
+                    smtp_password = coalesce($8, smtp_password), daily_cap = $9, warmup_start = $10,
+                    warmup_step = $11, min_gap_seconds = $12, status = $13,
+                    status_reason = CASE WHEN status = $13 THEN status_reason ELSE 'set by a member' END
+              WHERE id = $14",
+            id,
+        ),
+        None => (
+            "INSERT INTO email_accounts (domain_id, from_address, from_name, smtp_host, smtp_port, smtp_security,
+                                         smtp_username, smtp_password, daily_cap, warmup_start, warmup_step,
+                                         min_gap_seconds, status, id, tenant_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+            new_id(),
+        ),
     };
+    let mut query = sqlx::query(sql)
+        .bind(domain_id)
+        .bind(&from)
+        .bind(&from_name)
+        .bind(&host)
+        .bind(port)
+        .bind(security)
+        .bind(&username)
+        .bind(&password)
+        .bind(cap)
+        .bind(warm_start)
+        .bind(warm_step)
+        .bind(gap)
+        .bind(status)
+        .bind(target);
+    if id.is_none() {
+        query = query.bind(p.tenant_id);
+    }
+    let written = query
+        .execute(&mut *tx)
+        .await
+        .map_err(taken)?
+        .rows_affected();
+    if written == 0 {
+        return Err(not_found(env));
+    }
+    let id = target;
     audit::by_member(
         &mut tx,
         &env.ctx,
