@@ -145,9 +145,8 @@ fn local_key(path: &std::path::Path) -> Result<[u8; 32], String> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
-    std::fs::write(path, app::crypto::hex(&key)).map_err(|e| format!("{}: {e}", path.display()))?;
-    use std::os::unix::fs::PermissionsExt;
-    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+    write_private(path, app::crypto::hex(&key).as_bytes())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     tracing::warn!(
         "LEADLINE_SECRET_KEY is not set: made one in {}; set it in production",
         path.display()
@@ -155,9 +154,37 @@ fn local_key(path: &std::path::Path) -> Result<[u8; 32], String> {
     Ok(key)
 }
 
+/// Creates `path` readable by its owner only from the first byte: a file made with the
+/// default umask and narrowed afterwards is readable by others in between. Fails if the
+/// file exists, so two instances starting together cannot overwrite each other's key.
+fn write_private(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_files_are_private_from_creation() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("leadline-key-{}", uuid::Uuid::new_v4()));
+        let path = dir.join("secret.key");
+        let key = local_key(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "mode {mode:o}");
+        assert_eq!(local_key(&path).unwrap(), key, "read back, not made again");
+        assert!(write_private(&path, b"x").is_err(), "never overwritten");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 
     #[test]
     fn keys_are_64_hex_digits() {

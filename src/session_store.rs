@@ -1,5 +1,6 @@
 //! tower-sessions store on PostgreSQL. Besides the record it keeps who the session
-//! belongs to and from where, so users can list and revoke their sessions.
+//! belongs to and from where, so users can list and revoke their sessions. Rows are
+//! keyed by a digest of the session id (`crypto::session_key`), never the id itself.
 
 use async_trait::async_trait;
 use sqlx::PgPool;
@@ -25,6 +26,13 @@ impl PgSessionStore {
                 .await?
                 .rows_affected(),
         )
+    }
+
+    /// Deletes throttle windows older than a day (see `app::throttle`).
+    pub async fn delete_old_throttle_windows(&self) -> std::result::Result<i64, sqlx::Error> {
+        sqlx::query_scalar("SELECT rate_limit_sweep()")
+            .fetch_one(&self.pool)
+            .await
     }
 }
 
@@ -57,7 +65,7 @@ impl SessionStore for PgSessionStore {
                 SET data = $2, expiry_date = $3, user_id = $4, user_agent = $5, ip = $6,
                     last_seen_at = now()",
         )
-        .bind(record.id.to_string())
+        .bind(app::crypto::session_key(&record.id.to_string()))
         .bind(serde_json::to_value(&record.data).map_err(backend)?)
         .bind(expiry)
         .bind(user_id)
@@ -73,7 +81,7 @@ impl SessionStore for PgSessionStore {
         let row: Option<(serde_json::Value, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
             "SELECT data, expiry_date FROM sessions WHERE id = $1 AND expiry_date > now()",
         )
-        .bind(id.to_string())
+        .bind(app::crypto::session_key(&id.to_string()))
         .fetch_optional(&self.pool)
         .await
         .map_err(backend)?;
@@ -90,7 +98,7 @@ impl SessionStore for PgSessionStore {
 
     async fn delete(&self, id: &Id) -> Result<()> {
         sqlx::query("DELETE FROM sessions WHERE id = $1")
-            .bind(id.to_string())
+            .bind(app::crypto::session_key(&id.to_string()))
             .execute(&self.pool)
             .await
             .map_err(backend)?;

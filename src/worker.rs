@@ -1,7 +1,7 @@
 //! Background work. Runs inside the server by default, or alone as `leadline worker`;
 //! any number of workers may run against one database. The loops: the job runner
 //! (imports and exports), the outreach scheduler and dispatcher, and the sweep of
-//! expired sessions.
+//! expired sessions and old throttle windows.
 
 use crate::session_store::PgSessionStore;
 use sqlx::PgPool;
@@ -25,6 +25,9 @@ pub async fn run_until(
                 Ok(0) => {}
                 Ok(n) => tracing::info!(deleted = n, "expired sessions swept"),
                 Err(e) => tracing::warn!(error = %e, "session sweep failed"),
+            }
+            if let Err(e) = store.delete_old_throttle_windows().await {
+                tracing::warn!(error = %e, "throttle sweep failed");
             }
         }
     };

@@ -22,7 +22,11 @@ async fn an_invite_is_accepted_once() {
     let guest = app.client();
     let (_, state) = app.call::<LookupInvite>(&guest, &[("token", &token)]).await;
     assert_eq!(state["Open"]["email"], "bob@example.com", "{state}");
-    assert_eq!(state["Open"]["has_account"], false);
+    assert_eq!(state["Open"]["viewer"], "SignedOut", "{state}");
+    assert!(
+        !state.to_string().contains("account"),
+        "nothing says whether the address has an account: {state}"
+    );
     let (status, body) = app
         .call::<AcceptInvite>(
             &guest,
@@ -30,6 +34,25 @@ async fn an_invite_is_accepted_once() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body, "SignInNext",
+        "the account is made; signing in is next"
+    );
+    let (status, _) = app.call::<GetTeam>(&guest, &[]).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "not signed in by the invite form"
+    );
+    let (status, _) = app
+        .call::<app::auth::api::Login>(
+            &guest,
+            &[("email", "bob@example.com"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, state) = app.call::<LookupInvite>(&guest, &[("token", &token)]).await;
+    assert_eq!(state["Joined"]["tenant_name"], "Acme", "{state}");
     let (status, team) = app.call::<GetTeam>(&guest, &[]).await;
     assert_eq!(status, StatusCode::OK, "a manager sees the team: {team}");
     assert_eq!(team["members"].as_array().unwrap().len(), 2);
@@ -302,36 +325,53 @@ async fn a_member_of_two_tenants_switches_between_them() {
     let app = TestApp::spawn().await;
     let a = app.signup("Ada", "ada@example.com", "Acme").await;
     let bea = app.signup("Bea", "bea@example.com", "Beta").await;
-    // Bea invites Ada, who already has an account and joins with her password.
+    // Bea invites Ada, who already has an account: she joins once signed in as herself.
     let (_, link) = app
         .call::<CreateInvite>(&bea, &[("email", "ada@example.com"), ("role", "ADMIN")])
         .await;
-    let (_, state) = app
-        .call::<LookupInvite>(&a, &[("token", &token_of(&link))])
-        .await;
-    assert_eq!(state["Open"]["has_account"], true);
-    let (status, body) = app
-        .call::<AcceptInvite>(
-            &a,
-            &[
-                ("token", &token_of(&link)),
-                ("name", ""),
-                ("password", "wrong"),
-            ],
-        )
-        .await;
-    assert_eq!(error_field(&body), Some("password"), "{status} {body}");
+    let token = token_of(&link);
+    let (_, state) = app.call::<LookupInvite>(&a, &[("token", &token)]).await;
+    assert_eq!(state["Open"]["viewer"], "Invited", "{state}");
+    let (_, state) = app.call::<LookupInvite>(&bea, &[("token", &token)]).await;
+    assert_eq!(
+        state["Open"]["viewer"]["Other"]["email"], "bea@example.com",
+        "{state}"
+    );
     let (status, _) = app
-        .call::<AcceptInvite>(
-            &a,
-            &[
-                ("token", &token_of(&link)),
-                ("name", ""),
-                ("password", PASSWORD),
-            ],
-        )
+        .call::<AcceptInvite>(&bea, &[("token", &token), ("name", ""), ("password", "")])
         .await;
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(status, StatusCode::FORBIDDEN, "someone else cannot use it");
+
+    // Signed out, the form is no password oracle: a wrong and a right password for the
+    // existing account get the answer a brand-new account gets, and neither joins.
+    let mut answers = Vec::new();
+    for password in ["wrong password!", PASSWORD] {
+        let guest = app.client();
+        answers.push(
+            app.call::<AcceptInvite>(
+                &guest,
+                &[("token", &token), ("name", "Ada"), ("password", password)],
+            )
+            .await,
+        );
+        let (status, _) = app.call::<GetTeam>(&guest, &[]).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(
+        answers[0],
+        (StatusCode::OK, serde_json::Value::from("SignInNext"))
+    );
+    let (_, state) = app.call::<LookupInvite>(&a, &[("token", &token)]).await;
+    assert_eq!(state["Open"]["viewer"], "Invited", "still open: {state}");
+
+    let (status, body) = app
+        .call::<AcceptInvite>(&a, &[("token", &token), ("name", ""), ("password", "")])
+        .await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::OK, serde_json::Value::from("Joined"))
+    );
     let home = app.get(&a, "/").await.text().await.unwrap();
     assert!(
         home.contains("Beta") && home.contains("Acme"),

@@ -65,6 +65,13 @@ pub fn token() -> String {
     hex(&random_bytes::<32>())
 }
 
+/// What the sessions table stores for a session id: its SHA-256, so a copy of the table
+/// (a backup, a read replica) holds no cookie that signs anyone in. The id is 128
+/// random bits, so a fast hash is enough.
+pub fn session_key(id: &str) -> String {
+    hex(&sha256(id.as_bytes()))
+}
+
 pub fn sha256(data: &[u8]) -> Vec<u8> {
     Sha256::digest(data).to_vec()
 }
@@ -112,6 +119,90 @@ pub fn open(key: &[u8; 32], sealed: &[u8]) -> Result<Vec<u8>, AppError> {
         })
 }
 
+/// A key for one purpose, derived from the server key with HKDF-SHA256 (RFC 5869), so
+/// the key that encrypts secrets is never the key that signs links or hashes codes.
+pub fn derive_key(master: &[u8; 32], purpose: &str) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    hkdf::Hkdf::<Sha256>::new(Some(b"leadline"), master)
+        .expand(purpose.as_bytes(), &mut out)
+        .expect("32 bytes is a valid HKDF-SHA256 output length");
+    out
+}
+
+/// Where a sealed secret is stored. It is bound into the ciphertext as associated
+/// data, so a ciphertext copied into another row or column does not open.
+pub struct SealedAt<'a> {
+    pub table: &'a str,
+    pub column: &'a str,
+    pub row: uuid::Uuid,
+}
+
+impl SealedAt<'_> {
+    fn aad(&self) -> Vec<u8> {
+        format!("{}.{}.{}", self.table, self.column, self.row).into_bytes()
+    }
+}
+
+/// The first byte of a [`seal_field`] ciphertext: which derived key sealed it. A new
+/// server key gets a new version, so old ciphertexts stay readable while they are
+/// re-sealed.
+const SEAL_V1: u8 = 1;
+
+/// Seals a secret for one column of one row: XChaCha20-Poly1305 under a key derived
+/// for sealing, `version ‖ nonce ‖ ciphertext`.
+pub fn seal_field(master: &[u8; 32], at: &SealedAt, plaintext: &[u8]) -> Vec<u8> {
+    use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+    let key = derive_key(master, "seal v1");
+    let cipher = chacha20poly1305::XChaCha20Poly1305::new((&key).into());
+    let nonce = random_bytes::<24>();
+    let aad = at.aad();
+    let mut out = vec![SEAL_V1];
+    out.extend_from_slice(&nonce);
+    out.extend(
+        cipher
+            .encrypt(
+                (&nonce).into(),
+                Payload {
+                    msg: plaintext,
+                    aad: &aad,
+                },
+            )
+            .expect("encryption of an in-memory buffer cannot fail"),
+    );
+    out
+}
+
+/// Opens what [`seal_field`] sealed for the same place.
+pub fn open_field(master: &[u8; 32], at: &SealedAt, sealed: &[u8]) -> Result<Vec<u8>, AppError> {
+    use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+    let Some((&SEAL_V1, rest)) = sealed.split_first() else {
+        return Err(internal("sealed secret of an unknown version"));
+    };
+    if rest.len() < 24 {
+        return Err(internal("sealed secret too short"));
+    }
+    let (nonce, ciphertext) = rest.split_at(24);
+    let key = derive_key(master, "seal v1");
+    let aad = at.aad();
+    chacha20poly1305::XChaCha20Poly1305::new((&key).into())
+        .decrypt(
+            nonce.into(),
+            Payload {
+                msg: ciphertext,
+                aad: &aad,
+            },
+        )
+        .map_err(|_| {
+            internal("a stored secret could not be decrypted (wrong LEADLINE_SECRET_KEY?)")
+        })
+}
+
+/// A keyed digest of a short secret (a recovery code): without the server key, a
+/// stolen table gives nothing to guess offline against.
+pub fn keyed_digest(master: &[u8; 32], purpose: &str, data: &[u8]) -> Vec<u8> {
+    hmac_sha256(&derive_key(master, purpose), data).to_vec()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,6 +228,66 @@ mod tests {
         *tampered.last_mut().unwrap() ^= 1;
         assert!(open(&key, &tampered).is_err());
         assert_ne!(seal(&key, b"x"), seal(&key, b"x"), "fresh nonce each time");
+    }
+
+    #[test]
+    fn hkdf_matches_rfc_5869_case_1() {
+        let ikm = [0x0bu8; 22];
+        let salt: Vec<u8> = (0x00u8..=0x0c).collect();
+        let info: Vec<u8> = (0xf0u8..=0xf9).collect();
+        let mut okm = [0u8; 42];
+        hkdf::Hkdf::<Sha256>::new(Some(&salt), &ikm)
+            .expand(&info, &mut okm)
+            .unwrap();
+        assert_eq!(
+            hex(&okm),
+            "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"
+        );
+        let master = [9u8; 32];
+        assert_ne!(
+            derive_key(&master, "seal v1"),
+            derive_key(&master, "recovery codes")
+        );
+        assert_ne!(derive_key(&master, "seal v1"), master);
+    }
+
+    #[test]
+    fn sealed_fields_open_only_in_their_place() {
+        let key = [7u8; 32];
+        let row = uuid::Uuid::from_u128(1);
+        let at = SealedAt {
+            table: "users",
+            column: "totp_secret_sealed",
+            row,
+        };
+        let sealed = seal_field(&key, &at, b"JBSWY3DPEHPK3PXP");
+        assert_eq!(sealed[0], 1, "version byte");
+        assert_eq!(open_field(&key, &at, &sealed).unwrap(), b"JBSWY3DPEHPK3PXP");
+        let other_row = SealedAt {
+            row: uuid::Uuid::from_u128(2),
+            ..at
+        };
+        assert!(
+            open_field(&key, &other_row, &sealed).is_err(),
+            "another row"
+        );
+        let other_column = SealedAt {
+            table: "users",
+            column: "other",
+            row,
+        };
+        assert!(
+            open_field(&key, &other_column, &sealed).is_err(),
+            "another column"
+        );
+        let at = SealedAt {
+            table: "users",
+            column: "totp_secret_sealed",
+            row,
+        };
+        assert!(open_field(&[8u8; 32], &at, &sealed).is_err(), "another key");
+        // The legacy format (no version byte, the raw key) is not accepted here.
+        assert!(open_field(&key, &at, &seal(&key, b"x")[1..]).is_err());
     }
 
     #[test]

@@ -20,6 +20,10 @@ pub enum AppError {
     /// The account is locked for a while after too many failed logins.
     #[error("{0}")]
     Locked(String),
+    /// Too many attempts from this address or at this account; try again after
+    /// `retry_after` seconds (sent as the `Retry-After` header).
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after: u32 },
     /// Someone else changed the record since it was read (version check).
     #[error("{0}")]
     Conflict(String),
@@ -55,6 +59,7 @@ impl AppError {
             AppError::NotFound(_) => 404,
             AppError::Conflict(_) => 409,
             AppError::Locked(_) => 423,
+            AppError::TooManyRequests { .. } => 429,
             AppError::Internal { .. } => 500,
             AppError::Transport(_) => 400,
         }

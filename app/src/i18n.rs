@@ -131,7 +131,7 @@ mod tests {
 
     #[test]
     fn placeholders_are_filled() {
-        let text = tf(Locale::En, "auth.locked", &[("minutes", "15".into())]);
+        let text = tf(Locale::En, "auth.totp_locked", &[("minutes", "15".into())]);
         assert!(text.contains("15"), "{text}");
         assert!(!text.contains('{'), "{text}");
     }

@@ -21,6 +21,8 @@ pub mod db;
 pub mod flags;
 #[cfg(feature = "ssr")]
 pub mod request;
+#[cfg(feature = "ssr")]
+pub mod throttle;
 
 use auth::model::PageContext;
 use layout::ComingSoon;

@@ -150,6 +150,9 @@ pub async fn respond<T>(
                 http::StatusCode::from_u16(err.status_code())
                     .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR),
             );
+            if let AppError::TooManyRequests { retry_after, .. } = err {
+                opts.insert_header(http::header::RETRY_AFTER, (*retry_after).into());
+            }
         }
     }
     result
@@ -163,9 +166,10 @@ pub mod keys {
     pub const TENANT: &str = "tid";
     /// A user who gave the right password and still owes a TOTP code.
     pub const PENDING_USER: &str = "pending_uid";
-    /// Wrong TOTP codes so far for the pending login.
-    pub const TOTP_FAILURES: &str = "totp_failures";
-    /// A TOTP secret shown for enrolment, not yet confirmed.
+    /// When the pending login gave its password (unix seconds).
+    pub const PENDING_SINCE: &str = "pending_since";
+    /// A TOTP secret shown for enrolment, not yet confirmed; sealed, since session
+    /// records sit in the database.
     pub const TOTP_DRAFT: &str = "totp_draft";
     pub const USER_AGENT: &str = "ua";
     pub const IP: &str = "ip";

@@ -152,7 +152,8 @@ impl TestApp {
         (client, status, body)
     }
 
-    /// Invites `email` with `role` from `admin` and accepts as a new account.
+    /// Invites `email` with `role` from `admin`, accepts as a new account (or as the
+    /// existing one, signed in) and returns the invitee's signed-in client.
     pub async fn invite_and_join(
         &self,
         admin: &reqwest::Client,
@@ -164,18 +165,35 @@ impl TestApp {
             .await;
         assert_eq!(status, StatusCode::OK, "invite failed: {link}");
         let token = token_of(&link);
+        let accept = [
+            ("token", token.as_str()),
+            ("name", "Invited Person"),
+            ("password", PASSWORD),
+        ];
         let client = self.client();
         let (status, body) = self
-            .call::<app::team::api::AcceptInvite>(
-                &client,
-                &[
-                    ("token", &token),
-                    ("name", "Invited Person"),
-                    ("password", PASSWORD),
-                ],
-            )
+            .call::<app::team::api::AcceptInvite>(&client, &accept)
             .await;
         assert_eq!(status, StatusCode::OK, "accept failed: {body}");
+        assert_eq!(body, "SignInNext");
+        let (status, body) = self
+            .call::<app::auth::api::Login>(&client, &[("email", email), ("password", PASSWORD)])
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "sign-in after accepting failed: {body}"
+        );
+        let (_, state) = self
+            .call::<app::team::api::LookupInvite>(&client, &[("token", &token)])
+            .await;
+        if state.get("Open").is_some() {
+            // An account that existed joins once signed in.
+            let (status, body) = self
+                .call::<app::team::api::AcceptInvite>(&client, &accept)
+                .await;
+            assert_eq!((status, body), (StatusCode::OK, Value::from("Joined")));
+        }
         client
     }
 

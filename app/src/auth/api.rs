@@ -81,6 +81,6 @@ pub async fn totp_confirm(code: String) -> Result<Vec<String>, AppError> {
 }
 
 #[server]
-pub async fn totp_disable(password: String) -> Result<(), AppError> {
-    respond(async { super::ssr::totp_disable(&env()?, &password).await }).await
+pub async fn totp_disable(password: String, code: String) -> Result<(), AppError> {
+    respond(async { super::ssr::totp_disable(&env()?, &password, &code).await }).await
 }

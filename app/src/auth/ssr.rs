@@ -7,12 +7,11 @@ use crate::db::{internal, new_id, violated_constraint, Db, Tx};
 use crate::error::AppError;
 use crate::i18n::{t, tf, Locale};
 use crate::request::{keys, Env, Principal, RequestCtx};
-use chrono::{DateTime, Utc};
+use crate::throttle;
+use chrono::Utc;
 use sqlx::Row;
 use tower_sessions::{Expiry, Session};
 use uuid::Uuid;
-
-const TOTP_MAX_FAILURES: u32 = 5;
 
 // ------------------------------------------------------------------ request context
 
@@ -368,6 +367,21 @@ pub async fn login(env: &Env, email: &str, password: &str) -> Result<LoginStep, 
             t(locale, "validation.required"),
         ));
     }
+    let ip = env.ctx.ip.as_deref().unwrap_or("unknown");
+    throttle::hit(env.db(), throttle::SIGN_IN_IP, ip, locale).await?;
+    let email_key = crypto::hex(&crypto::keyed_digest(
+        &env.ctx.config.secret_key,
+        "throttle subject",
+        email.as_bytes(),
+    ));
+    throttle::allowed(env.db(), throttle::SIGN_IN_EMAIL, &email_key, locale).await?;
+    // Every failure below answers the same words, after the same argon2 work, whether
+    // the account is missing, locked or given the wrong password.
+    let failed = || async {
+        throttle::hit(env.db(), throttle::SIGN_IN_EMAIL, &email_key, locale).await?;
+        Err::<LoginStep, AppError>(wrong())
+    };
+
     let mut tx = env.db().anon_tx().await?;
     let found = sqlx::query(
         "SELECT user_id, max_failed_logins, lockout_minutes FROM auth_login_lookup($1)",
@@ -379,7 +393,7 @@ pub async fn login(env: &Env, email: &str, password: &str) -> Result<LoginStep, 
     tx.commit().await.map_err(internal)?;
     let Some(found) = found else {
         crypto::burn_password_check(password.to_string()).await;
-        return Err(wrong());
+        return failed().await;
     };
     let user_id: Uuid = found.get("user_id");
     let max_failed: i32 = found.get("max_failed_logins");
@@ -387,77 +401,76 @@ pub async fn login(env: &Env, email: &str, password: &str) -> Result<LoginStep, 
 
     let mut tx = env.db().user_tx(user_id).await?;
     let user = sqlx::query(
-        "SELECT password_hash, failed_logins, locked_until, totp_enabled_at IS NOT NULL AS totp
+        "SELECT password_hash, failed_logins, locked_until > now() AS locked,
+                totp_enabled_at IS NOT NULL AS totp
            FROM users WHERE id = $1 FOR UPDATE",
     )
     .bind(user_id)
     .fetch_one(&mut *tx)
     .await
     .map_err(internal)?;
-    let locked_until: Option<DateTime<Utc>> = user.get("locked_until");
-    if let Some(until) = locked_until.filter(|u| *u > Utc::now()) {
-        let minutes = ((until - Utc::now()).num_seconds() + 59) / 60;
-        return Err(AppError::Locked(tf(
-            locale,
-            "auth.locked",
-            &[("minutes", minutes.max(1).to_string())],
-        )));
+    let matches = crypto::verify_password(password.to_string(), user.get("password_hash")).await?;
+    if user.get::<Option<bool>, _>("locked").unwrap_or(false) {
+        tracing::warn!(%user_id, "sign-in to a locked account");
+        return failed().await;
     }
-    if !crypto::verify_password(password.to_string(), user.get("password_hash")).await? {
+    if !matches {
         let failures: i32 = user.get::<i32, _>("failed_logins") + 1;
-        if failures >= max_failed {
-            sqlx::query(
-                "UPDATE users SET failed_logins = 0,
-                        locked_until = now() + make_interval(mins => $2) WHERE id = $1",
-            )
-            .bind(user_id)
-            .bind(lockout_minutes)
-            .execute(&mut *tx)
-            .await
-            .map_err(internal)?;
-            tx.commit().await.map_err(internal)?;
-            tracing::warn!(%user_id, "account locked after failed logins");
-            return Err(AppError::Locked(tf(
-                locale,
-                "auth.locked",
-                &[("minutes", lockout_minutes.to_string())],
-            )));
-        }
-        sqlx::query("UPDATE users SET failed_logins = $2 WHERE id = $1")
-            .bind(user_id)
-            .bind(failures)
-            .execute(&mut *tx)
-            .await
-            .map_err(internal)?;
-        tx.commit().await.map_err(internal)?;
-        return Err(wrong());
-    }
-    sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1")
+        let lock = failures >= max_failed;
+        sqlx::query(
+            "UPDATE users SET failed_logins = CASE WHEN $3 THEN 0 ELSE $2 END,
+                    locked_until = CASE WHEN $3 THEN now() + make_interval(mins => $4)
+                                        ELSE locked_until END
+              WHERE id = $1",
+        )
         .bind(user_id)
+        .bind(failures)
+        .bind(lock)
+        .bind(lockout_minutes)
         .execute(&mut *tx)
         .await
         .map_err(internal)?;
+        tx.commit().await.map_err(internal)?;
+        if lock {
+            tracing::warn!(%user_id, "account locked after failed logins");
+        }
+        return failed().await;
+    }
     tx.commit().await.map_err(internal)?;
 
     if user.get::<bool, _>("totp") {
-        env.session.cycle_id().await.map_err(internal)?;
-        env.session
-            .remove_value(keys::USER)
+        // The password counters are cleared only once the second factor passes too:
+        // a known password must not reset the guesses left at the code.
+        let s = &env.session;
+        s.cycle_id().await.map_err(internal)?;
+        s.remove_value(keys::USER).await.map_err(internal)?;
+        s.insert(keys::PENDING_USER, user_id)
             .await
             .map_err(internal)?;
-        env.session
-            .insert(keys::PENDING_USER, user_id)
-            .await
-            .map_err(internal)?;
-        env.session
-            .insert(keys::TOTP_FAILURES, 0u32)
+        s.insert(keys::PENDING_SINCE, Utc::now().timestamp())
             .await
             .map_err(internal)?;
         return Ok(LoginStep::NeedTotp);
     }
+    clear_failures(env.db(), user_id).await?;
     let tenant_id = pick_tenant(env.db(), user_id, locale).await?;
     start_session(env, user_id, tenant_id).await?;
     Ok(LoginStep::Done)
+}
+
+/// After a whole sign-in succeeded: every failure counter and lock of the user goes.
+async fn clear_failures(db: &Db, user_id: Uuid) -> Result<(), AppError> {
+    let mut tx = db.user_tx(user_id).await?;
+    sqlx::query(
+        "UPDATE users SET failed_logins = 0, locked_until = NULL,
+                totp_failures = 0, totp_locked_until = NULL
+          WHERE id = $1",
+    )
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await
+    .map_err(internal)?;
+    tx.commit().await.map_err(internal)
 }
 
 /// The tenant a login lands in: the last one used if still active, else the oldest.
@@ -503,7 +516,7 @@ pub async fn start_session(env: &Env, user_id: Uuid, tenant_id: Uuid) -> Result<
     let s = &env.session;
     s.cycle_id().await.map_err(internal)?;
     s.remove_value(keys::PENDING_USER).await.map_err(internal)?;
-    s.remove_value(keys::TOTP_FAILURES)
+    s.remove_value(keys::PENDING_SINCE)
         .await
         .map_err(internal)?;
     s.insert(keys::USER, user_id).await.map_err(internal)?;
@@ -520,14 +533,27 @@ pub async fn start_session(env: &Env, user_id: Uuid, tenant_id: Uuid) -> Result<
     Ok(())
 }
 
+/// How long a correct password waits for its second factor.
+const PENDING_TOTP_SECS: i64 = 600;
+
 pub async fn login_totp(env: &Env, code: &str) -> Result<(), AppError> {
     let locale = env.locale();
     let s = &env.session;
+    let expired = || AppError::Unauthorized(t(locale, "auth.totp_expired"));
     let user_id: Uuid = s
         .get(keys::PENDING_USER)
         .await
         .map_err(internal)?
-        .ok_or_else(|| AppError::Unauthorized(t(locale, "auth.totp_expired")))?;
+        .ok_or_else(expired)?;
+    let since: i64 = s
+        .get(keys::PENDING_SINCE)
+        .await
+        .map_err(internal)?
+        .unwrap_or(0);
+    if Utc::now().timestamp() - since > PENDING_TOTP_SECS {
+        s.flush().await.map_err(internal)?;
+        return Err(expired());
+    }
     let code: String = code
         .chars()
         .filter(|c| !c.is_whitespace() && *c != '-')
@@ -535,46 +561,165 @@ pub async fn login_totp(env: &Env, code: &str) -> Result<(), AppError> {
     if code.is_empty() {
         return Err(AppError::field("code", t(locale, "validation.required")));
     }
+    let ip = env.ctx.ip.as_deref().unwrap_or("unknown");
+    throttle::hit(env.db(), throttle::TOTP_IP, ip, locale).await?;
+
     let mut tx = env.db().user_tx(user_id).await?;
-    let secret: Option<String> = sqlx::query_scalar("SELECT totp_secret FROM users WHERE id = $1")
+    let row = sqlx::query(
+        "SELECT totp_secret, totp_secret_sealed, totp_last_step, totp_failures,
+                COALESCE(ceil(extract(epoch FROM totp_locked_until - now()) / 60), 0)::int
+                    AS locked_minutes
+           FROM users WHERE id = $1 FOR UPDATE",
+    )
+    .bind(user_id)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(internal)?;
+    let locked_minutes: i32 = row.get("locked_minutes");
+    if locked_minutes > 0 {
+        return Err(AppError::Locked(tf(
+            locale,
+            "auth.totp_locked",
+            &[("minutes", locked_minutes.to_string())],
+        )));
+    }
+    let secret = stored_totp_secret(
+        &env.ctx.config.secret_key,
+        user_id,
+        row.get("totp_secret_sealed"),
+        row.get("totp_secret"),
+    )?;
+    let last_step: Option<i64> = row.get("totp_last_step");
+    let accepted_step = match &secret {
+        Some(secret) if code.len() == 6 => {
+            totp_step(secret, &code, now_unix()).filter(|step| last_step.is_none_or(|l| *step > l))
+        }
+        Some(_) => use_recovery_code(&mut tx, &env.ctx.config.secret_key, user_id, &code)
+            .await?
+            .then_some(last_step.unwrap_or(0)),
+        None => None,
+    };
+    let Some(step) = accepted_step else {
+        let failures: i32 = row.get::<i32, _>("totp_failures") + 1;
+        let lock = failures >= TOTP_MAX_FAILURES;
+        sqlx::query(
+            "UPDATE users SET totp_failures = CASE WHEN $3 THEN 0 ELSE $2 END,
+                    totp_locked_until = CASE WHEN $3 THEN now() + make_interval(mins => $4)
+                                             ELSE totp_locked_until END
+              WHERE id = $1",
+        )
         .bind(user_id)
-        .fetch_one(&mut *tx)
+        .bind(failures)
+        .bind(lock)
+        .bind(TOTP_LOCK_MINUTES)
+        .execute(&mut *tx)
         .await
         .map_err(internal)?;
-    let ok = match &secret {
-        Some(secret) if code.len() == 6 => totp_matches(secret, &code, now_unix()),
-        Some(_) => use_recovery_code(&mut tx, user_id, &code).await?,
-        None => false,
-    };
-    tx.commit().await.map_err(internal)?;
-    if !ok {
-        let failures: u32 = s
-            .get(keys::TOTP_FAILURES)
-            .await
-            .map_err(internal)?
-            .unwrap_or(0)
-            + 1;
-        if failures >= TOTP_MAX_FAILURES {
+        tx.commit().await.map_err(internal)?;
+        if lock {
+            tracing::warn!(%user_id, "second factor locked after wrong codes");
             s.flush().await.map_err(internal)?;
-            return Err(AppError::Unauthorized(t(locale, "auth.totp_too_many")));
+            return Err(AppError::Locked(tf(
+                locale,
+                "auth.totp_locked",
+                &[("minutes", TOTP_LOCK_MINUTES.to_string())],
+            )));
         }
-        s.insert(keys::TOTP_FAILURES, failures)
-            .await
-            .map_err(internal)?;
         return Err(AppError::field("code", t(locale, "auth.totp_wrong")));
-    }
+    };
+    // A secret still in the plain column (enrolled before 0007) is sealed now.
+    let reseal = row.get::<Option<String>, _>("totp_secret").zip(secret);
+    sqlx::query(
+        "UPDATE users SET totp_last_step = $2,
+                totp_secret_sealed = COALESCE($3, totp_secret_sealed),
+                totp_secret = CASE WHEN $3 IS NULL THEN totp_secret END
+          WHERE id = $1",
+    )
+    .bind(user_id)
+    .bind(step)
+    .bind(reseal.map(|(_, secret)| seal_totp(&env.ctx.config.secret_key, user_id, &secret)))
+    .execute(&mut *tx)
+    .await
+    .map_err(internal)?;
+    tx.commit().await.map_err(internal)?;
+    clear_failures(env.db(), user_id).await?;
     let tenant_id = pick_tenant(env.db(), user_id, locale).await?;
     start_session(env, user_id, tenant_id).await
 }
 
-async fn use_recovery_code(tx: &mut Tx, user_id: Uuid, code: &str) -> Result<bool, AppError> {
-    let hash = crypto::sha256(code.to_lowercase().as_bytes());
+/// Wrong second-factor codes before the factor locks, and for how long.
+const TOTP_MAX_FAILURES: i32 = 5;
+const TOTP_LOCK_MINUTES: i32 = 15;
+
+fn totp_at(user_id: Uuid) -> crypto::SealedAt<'static> {
+    crypto::SealedAt {
+        table: "users",
+        column: "totp_secret_sealed",
+        row: user_id,
+    }
+}
+
+fn seal_totp(key: &[u8; 32], user_id: Uuid, secret_b32: &str) -> Vec<u8> {
+    crypto::seal_field(key, &totp_at(user_id), secret_b32.as_bytes())
+}
+
+/// The user's TOTP secret (base32): sealed, or from the plain column of before 0007.
+fn stored_totp_secret(
+    key: &[u8; 32],
+    user_id: Uuid,
+    sealed: Option<Vec<u8>>,
+    plain: Option<String>,
+) -> Result<Option<String>, AppError> {
+    match sealed {
+        Some(sealed) => {
+            let bytes = crypto::open_field(key, &totp_at(user_id), &sealed)?;
+            String::from_utf8(bytes).map(Some).map_err(internal)
+        }
+        None => Ok(plain),
+    }
+}
+
+/// A recovery code: 80 random bits as 16 base32 letters, grouped for reading.
+fn new_recovery_code() -> String {
+    let encoded = match totp_rs::Secret::Raw(crypto::random_bytes::<10>().to_vec()).to_encoded() {
+        totp_rs::Secret::Encoded(s) => s.to_lowercase(),
+        totp_rs::Secret::Raw(_) => unreachable!("to_encoded always encodes"),
+    };
+    encoded
+        .as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// What is stored of a recovery code: a digest keyed by the server key and bound to
+/// the user, of the code as typed without dashes, spaces or case.
+fn recovery_digest(key: &[u8; 32], user_id: Uuid, code: &str) -> Vec<u8> {
+    let normal: String = code
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    crypto::keyed_digest(
+        key,
+        "recovery codes",
+        format!("{user_id}:{normal}").as_bytes(),
+    )
+}
+
+async fn use_recovery_code(
+    tx: &mut Tx,
+    key: &[u8; 32],
+    user_id: Uuid,
+    code: &str,
+) -> Result<bool, AppError> {
     let used = sqlx::query(
         "UPDATE recovery_codes SET used_at = now()
           WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL",
     )
     .bind(user_id)
-    .bind(hash)
+    .bind(recovery_digest(key, user_id, code))
     .execute(&mut **tx)
     .await
     .map_err(internal)?
@@ -624,7 +769,7 @@ pub async fn list_sessions(env: &Env) -> Result<Vec<SessionInfo>, AppError> {
     let current = env
         .session
         .id()
-        .map(|id| id.to_string())
+        .map(|id| crypto::session_key(&id.to_string()))
         .unwrap_or_default();
     let rows = sqlx::query(
         "SELECT encode(sha256(convert_to(id, 'UTF8')), 'hex') AS handle, id = $2 AS current,
@@ -810,7 +955,7 @@ pub async fn change_password(env: &Env, current: &str, new: &str) -> Result<(), 
     let current_id = env
         .session
         .id()
-        .map(|id| id.to_string())
+        .map(|id| crypto::session_key(&id.to_string()))
         .unwrap_or_default();
     sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
         .bind(p.user_id)
@@ -836,10 +981,15 @@ fn totp_for(secret_b32: &str) -> Option<totp_rs::TOTP> {
     totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes).ok()
 }
 
-/// Accepts the code of the current 30-second step and one step either side, for clock
-/// drift between the phone and the server.
-pub fn totp_matches(secret_b32: &str, code: &str, unix_time: u64) -> bool {
-    totp_for(secret_b32).is_some_and(|totp| totp.check(code, unix_time))
+/// The 30-second step whose code `code` is, among the current step and one either side
+/// (clock drift between the phone and the server).
+pub fn totp_step(secret_b32: &str, code: &str, unix_time: u64) -> Option<i64> {
+    let totp = totp_for(secret_b32)?;
+    let now_step = (unix_time / 30) as i64;
+    (now_step - 1..=now_step + 1).find(|step| {
+        let expected = totp.generate(*step as u64 * 30);
+        crypto::constant_time_eq(expected.as_bytes(), code.as_bytes())
+    })
 }
 
 fn percent_encode(s: &str) -> String {
@@ -880,7 +1030,10 @@ pub async fn totp_begin(env: &Env) -> Result<TotpEnrolment, AppError> {
         totp_rs::Secret::Raw(_) => return Err(internal("secret encoding")),
     };
     env.session
-        .insert(keys::TOTP_DRAFT, &secret)
+        .insert(
+            keys::TOTP_DRAFT,
+            seal_draft(&env.ctx.config.secret_key, p.user_id, &secret),
+        )
         .await
         .map_err(internal)?;
     let otpauth_url = format!(
@@ -895,29 +1048,62 @@ pub async fn totp_begin(env: &Env) -> Result<TotpEnrolment, AppError> {
     })
 }
 
+fn draft_at(user_id: Uuid) -> crypto::SealedAt<'static> {
+    crypto::SealedAt {
+        table: "sessions",
+        column: "totp_draft",
+        row: user_id,
+    }
+}
+
+fn seal_draft(key: &[u8; 32], user_id: Uuid, secret_b32: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(crypto::seal_field(
+        key,
+        &draft_at(user_id),
+        secret_b32.as_bytes(),
+    ))
+}
+
+fn open_draft(key: &[u8; 32], user_id: Uuid, sealed: &str) -> Option<String> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(sealed)
+        .ok()?;
+    String::from_utf8(crypto::open_field(key, &draft_at(user_id), &bytes).ok()?).ok()
+}
+
 /// Confirms enrolment with a code from the app; returns ten one-time recovery codes,
-/// shown once and stored only as hashes.
+/// shown once and stored only as keyed digests.
 pub async fn totp_confirm(env: &Env, code: &str) -> Result<Vec<String>, AppError> {
     let p = env.signed_in()?;
     let locale = env.locale();
-    let secret: String = env
+    let key = &env.ctx.config.secret_key;
+    let start_again = || AppError::field("code", t(locale, "auth.totp_start_again"));
+    let draft: String = env
         .session
         .get(keys::TOTP_DRAFT)
         .await
         .map_err(internal)?
-        .ok_or_else(|| AppError::field("code", t(locale, "auth.totp_start_again")))?;
+        .ok_or_else(start_again)?;
+    let secret = open_draft(key, p.user_id, &draft).ok_or_else(start_again)?;
     let code: String = code.chars().filter(|c| c.is_ascii_digit()).collect();
-    if !totp_matches(&secret, &code, now_unix()) {
+    let Some(step) = totp_step(&secret, &code, now_unix()) else {
         return Err(AppError::field("code", t(locale, "auth.totp_wrong")));
-    }
-    let codes: Vec<String> = (0..10).map(|_| crypto::token()[..10].to_string()).collect();
+    };
+    let codes: Vec<String> = (0..10).map(|_| new_recovery_code()).collect();
     let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
-    sqlx::query("UPDATE users SET totp_secret = $2, totp_enabled_at = now() WHERE id = $1")
-        .bind(p.user_id)
-        .bind(&secret)
-        .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
+    sqlx::query(
+        "UPDATE users SET totp_secret = NULL, totp_secret_sealed = $2, totp_enabled_at = now(),
+                totp_last_step = $3, totp_failures = 0, totp_locked_until = NULL
+          WHERE id = $1",
+    )
+    .bind(p.user_id)
+    .bind(seal_totp(key, p.user_id, &secret))
+    .bind(step)
+    .execute(&mut *tx)
+    .await
+    .map_err(internal)?;
     sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
         .bind(p.user_id)
         .execute(&mut *tx)
@@ -926,7 +1112,7 @@ pub async fn totp_confirm(env: &Env, code: &str) -> Result<Vec<String>, AppError
     for c in &codes {
         sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)")
             .bind(p.user_id)
-            .bind(crypto::sha256(c.as_bytes()))
+            .bind(recovery_digest(key, p.user_id, c))
             .execute(&mut *tx)
             .await
             .map_err(internal)?;
@@ -946,9 +1132,19 @@ pub async fn totp_confirm(env: &Env, code: &str) -> Result<Vec<String>, AppError
     Ok(codes)
 }
 
-pub async fn totp_disable(env: &Env, password: &str) -> Result<(), AppError> {
+/// Turning the second factor off takes the password and a current code (or a recovery
+/// code): a borrowed unlocked browser alone cannot strip it.
+pub async fn totp_disable(env: &Env, password: &str, code: &str) -> Result<(), AppError> {
     let p = env.signed_in()?;
     let locale = env.locale();
+    let key = &env.ctx.config.secret_key;
+    let code: String = code
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect();
+    if code.is_empty() {
+        return Err(AppError::field("code", t(locale, "validation.required")));
+    }
     let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
     if security_rules(&mut tx, p.tenant_id)
         .await?
@@ -965,11 +1161,38 @@ pub async fn totp_disable(env: &Env, password: &str) -> Result<(), AppError> {
             t(locale, "auth.current_password_wrong"),
         ));
     }
-    sqlx::query("UPDATE users SET totp_secret = NULL, totp_enabled_at = NULL WHERE id = $1")
-        .bind(p.user_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
+    let row = sqlx::query(
+        "SELECT totp_secret, totp_secret_sealed, totp_last_step FROM users WHERE id = $1 FOR UPDATE",
+    )
+    .bind(p.user_id)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(internal)?;
+    let secret = stored_totp_secret(
+        key,
+        p.user_id,
+        row.get("totp_secret_sealed"),
+        row.get("totp_secret"),
+    )?;
+    let last_step: Option<i64> = row.get("totp_last_step");
+    let code_ok = match &secret {
+        Some(secret) if code.len() == 6 => totp_step(secret, &code, now_unix())
+            .is_some_and(|step| last_step.is_none_or(|l| step > l)),
+        Some(_) => use_recovery_code(&mut tx, key, p.user_id, &code).await?,
+        None => false,
+    };
+    if !code_ok {
+        return Err(AppError::field("code", t(locale, "auth.totp_wrong")));
+    }
+    sqlx::query(
+        "UPDATE users SET totp_secret = NULL, totp_secret_sealed = NULL, totp_enabled_at = NULL,
+                totp_last_step = NULL
+          WHERE id = $1",
+    )
+    .bind(p.user_id)
+    .execute(&mut *tx)
+    .await
+    .map_err(internal)?;
     sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
         .bind(p.user_id)
         .execute(&mut *tx)
@@ -991,14 +1214,48 @@ mod tests {
 
     #[test]
     fn totp_accepts_adjacent_steps_only() {
-        let secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
-        let totp = totp_for(secret).unwrap();
-        let t0 = 1_700_000_000;
-        let code = totp.generate(t0);
-        assert!(totp_matches(secret, &code, t0));
-        assert!(totp_matches(secret, &code, t0 + 30));
-        assert!(!totp_matches(secret, &code, t0 + 120));
-        assert!(!totp_matches(secret, "000000", t0) || code == "000000");
+        // RFC 6238 appendix B: the SHA-1 secret "12345678901234567890", 6 digits.
+        let secret = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+        assert_eq!(totp_step(secret, "287082", 59), Some(1));
+        assert_eq!(totp_step(secret, "081804", 1_111_111_109), Some(37_037_036));
+        assert_eq!(
+            totp_step(secret, "081804", 1_111_111_109 + 30),
+            Some(37_037_036)
+        );
+        assert_eq!(totp_step(secret, "081804", 1_111_111_109 + 120), None);
+        assert_eq!(totp_step(secret, "081805", 1_111_111_109), None);
+    }
+
+    #[test]
+    fn recovery_codes_carry_80_bits_and_are_keyed() {
+        let code = new_recovery_code();
+        assert_eq!(code.len(), 19, "{code}");
+        assert_eq!(code.chars().filter(|c| *c != '-').count() * 5, 80);
+        let (key, user) = ([1u8; 32], Uuid::from_u128(5));
+        assert_eq!(
+            recovery_digest(&key, user, &code),
+            recovery_digest(&key, user, &code.to_uppercase().replace('-', " "))
+        );
+        assert_ne!(
+            recovery_digest(&key, user, &code),
+            recovery_digest(&[2u8; 32], user, &code)
+        );
+        assert_ne!(
+            recovery_digest(&key, user, &code),
+            recovery_digest(&key, Uuid::from_u128(6), &code)
+        );
+    }
+
+    #[test]
+    fn totp_drafts_open_only_for_their_user() {
+        let key = [3u8; 32];
+        let sealed = seal_draft(&key, Uuid::from_u128(1), "JBSWY3DPEHPK3PXP");
+        assert!(!sealed.contains("JBSWY3DPEHPK3PXP"));
+        assert_eq!(
+            open_draft(&key, Uuid::from_u128(1), &sealed).as_deref(),
+            Some("JBSWY3DPEHPK3PXP")
+        );
+        assert_eq!(open_draft(&key, Uuid::from_u128(2), &sealed), None);
     }
 
     #[test]

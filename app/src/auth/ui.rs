@@ -6,12 +6,38 @@ use crate::ui::{field_error, form_error, hard_redirect, tr, Alert, Field, Submit
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-/// Only same-site paths are followed after sign-in, so a crafted link cannot bounce
-/// the user to another site.
-fn safe_next(next: Option<String>) -> String {
+/// Only same-origin paths are followed after sign-in, so a crafted link cannot bounce
+/// the user to another site. Browsers read `\\` as `/` and drop tabs and newlines from
+/// URLs, and a path may be percent-encoded once more than it looks, so the test runs on
+/// the decoded text as well.
+pub fn safe_next(next: Option<String>) -> String {
+    fn on_site(path: &str) -> bool {
+        path.starts_with('/')
+            && !path.starts_with("//")
+            && !path.contains('\\')
+            && !path.chars().any(char::is_control)
+    }
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => n,
+        Some(n)
+            if on_site(&n)
+                && percent_encoding::percent_decode_str(&n)
+                    .decode_utf8()
+                    .is_ok_and(|decoded| on_site(&decoded)) =>
+        {
+            n
+        }
         _ => "/".to_string(),
+    }
+}
+
+/// Where the second sign-in step goes, carrying the page the user came for.
+fn totp_url(next: Option<String>) -> String {
+    match safe_next(next).as_str() {
+        "/" => "/login/2fa".to_string(),
+        next => format!(
+            "/login/2fa?next={}",
+            percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC)
+        ),
     }
 }
 
@@ -38,7 +64,9 @@ pub fn LoginPage() -> impl IntoView {
     let value = login.value();
     Effect::new(move || match value.get() {
         Some(Ok(LoginStep::Done)) => hard_redirect(&safe_next(query.read_untracked().get("next"))),
-        Some(Ok(LoginStep::NeedTotp)) => hard_redirect("/login/2fa"),
+        Some(Ok(LoginStep::NeedTotp)) => {
+            hard_redirect(&totp_url(query.read_untracked().get("next")))
+        }
         _ => {}
     });
     let show = RwSignal::new(false);
@@ -76,10 +104,11 @@ pub fn LoginPage() -> impl IntoView {
 #[component]
 pub fn TotpLoginPage() -> impl IntoView {
     let action = ServerAction::<LoginTotp>::new();
+    let query = use_query_map();
     let value = action.value();
     Effect::new(move || {
         if let Some(Ok(())) = value.get() {
-            hard_redirect("/");
+            hard_redirect(&safe_next(query.read_untracked().get("next")));
         }
     });
     view! {
@@ -128,7 +157,7 @@ pub fn SignupPage() -> impl IntoView {
 
 #[cfg(test)]
 mod tests {
-    use super::safe_next;
+    use super::{safe_next, totp_url};
 
     #[test]
     fn next_stays_on_site() {
@@ -136,5 +165,25 @@ mod tests {
         assert_eq!(safe_next(Some("//evil.example".into())), "/");
         assert_eq!(safe_next(Some("https://evil.example".into())), "/");
         assert_eq!(safe_next(None), "/");
+        for evil in [
+            "/\\evil.example",
+            "/%2Fevil.example",
+            "/%5Cevil.example",
+            "/\t/evil.example",
+            "/%09/evil.example",
+            "/\n/evil.example",
+            "/%0d%0aSet-Cookie:x",
+            "evil.example",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(evil.into())), "/", "{evil:?}");
+        }
+        assert_eq!(safe_next(Some("/invite/abc".into())), "/invite/abc");
+        assert_eq!(safe_next(Some("/leads?q=%D8%A3".into())), "/leads?q=%D8%A3");
+        assert_eq!(
+            totp_url(Some("/invite/abc".into())),
+            "/login/2fa?next=%2Finvite%2Fabc"
+        );
+        assert_eq!(totp_url(Some("//evil".into())), "/login/2fa");
     }
 }

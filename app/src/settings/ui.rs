@@ -173,9 +173,11 @@ pub fn TwoFactorPage() -> impl IntoView {
                             })}
                             {(!p.two_factor_required).then(|| view! {
                                 <ActionForm action=disable attr:class="form-col mt-6" attr:novalidate="">
-                                    <Alert message=form_error(disable_value, &["password"])/>
+                                    <Alert message=form_error(disable_value, &["password", "code"])/>
                                     <Field label=tr("auth.password") name="password" kind="password" autocomplete="current-password"
                                            required=true error=field_error(disable_value, "password")/>
+                                    <Field label=tr("auth.totp_disable_code") name="code" autocomplete="one-time-code"
+                                           required=true error=field_error(disable_value, "code")/>
                                     <button class="btn btn-danger" type="submit">{tr("twofa.disable")}</button>
                                 </ActionForm>
                             })}

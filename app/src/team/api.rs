@@ -1,5 +1,4 @@
 use super::model::*;
-use crate::auth::model::LoginStep;
 use crate::error::AppError;
 use leptos::prelude::*;
 use uuid::Uuid;
@@ -47,6 +46,6 @@ pub async fn accept_invite(
     token: String,
     name: String,
     password: String,
-) -> Result<LoginStep, AppError> {
+) -> Result<InviteOutcome, AppError> {
     respond(async { super::ssr::accept_invite(&env()?, &token, &name, &password).await }).await
 }

@@ -33,20 +33,47 @@ pub struct Team {
     pub plan_name: String,
 }
 
-/// What the invite page shows before anyone signs in.
+/// What the invite page shows. Whether the invited address already has an account
+/// is never part of it: that is for the normal sign-in to find out.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum InviteState {
     Open {
         tenant_name: String,
         email: String,
         role: Role,
-        /// The invited address already has an account: accepting asks for its password.
-        has_account: bool,
+        viewer: InviteViewer,
+    },
+    /// The signed-in user already belongs to the invite's workspace.
+    Joined {
+        tenant_id: uuid::Uuid,
+        tenant_name: String,
     },
     Expired,
     Revoked,
     Used,
     Unknown,
+}
+
+/// Who opened an open invite.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InviteViewer {
+    SignedOut,
+    /// Signed in with the invited address: joining takes one click.
+    Invited,
+    /// Signed in as someone else, who must sign out first.
+    Other {
+        email: String,
+    },
+}
+
+/// What accepting an invite led to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InviteOutcome {
+    /// The signed-in invitee joined and now works in the invite's workspace.
+    Joined,
+    /// Signed out: the next step is the normal sign-in, whether the account was just
+    /// created or existed already (the answer is the same either way).
+    SignInNext,
 }
 
 /// The link an admin copies until email sending exists.

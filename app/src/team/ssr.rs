@@ -2,15 +2,14 @@
 
 use super::model::*;
 use crate::audit::{self, AuditEntry};
-use crate::auth::model::{LoginStep, Permission, Role};
-use crate::auth::ssr::{
-    normalize_email, password_matches, required_text, security_rules, start_session,
-};
+use crate::auth::model::{Permission, Role};
+use crate::auth::ssr::{normalize_email, required_text, security_rules, start_session};
 use crate::crypto;
 use crate::db::{internal, new_id, Tx};
 use crate::error::AppError;
 use crate::i18n::{t, tf, Locale};
-use crate::request::{keys, Env};
+use crate::request::Env;
+use crate::throttle;
 use chrono::{DateTime, Duration, Utc};
 use sqlx::Row;
 use uuid::Uuid;
@@ -414,17 +413,53 @@ fn state_of(invite: &Option<FoundInvite>) -> Option<InviteState> {
     }
 }
 
+/// Whether the signed-in user is an active member of `tenant_id`.
+async fn is_member(env: &Env, user_id: Uuid, tenant_id: Uuid) -> Result<bool, AppError> {
+    let mut tx = env.db().user_tx(user_id).await?;
+    let member = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM memberships
+                         WHERE user_id = $1 AND tenant_id = $2 AND status = 'ACTIVE')",
+    )
+    .bind(user_id)
+    .bind(tenant_id)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(internal)?;
+    tx.commit().await.map_err(internal)?;
+    Ok(member)
+}
+
 pub async fn invite_state(env: &Env, token: &str) -> Result<InviteState, AppError> {
+    let ip = env.ctx.ip.as_deref().unwrap_or("unknown");
+    throttle::hit(env.db(), throttle::INVITE_IP, ip, env.locale()).await?;
     let invite = find_invite(env, token).await?;
+    let viewer = env.ctx.principal.as_ref();
+    // The invitee who has joined (they signed in right after accepting) is shown the
+    // way in rather than "already used".
+    if let (Some(i), Some(p)) = (&invite, viewer) {
+        if i.email.eq_ignore_ascii_case(&p.email) && is_member(env, p.user_id, i.tenant_id).await? {
+            return Ok(InviteState::Joined {
+                tenant_id: i.tenant_id,
+                tenant_name: i.tenant_name.clone(),
+            });
+        }
+    }
     if let Some(closed) = state_of(&invite) {
         return Ok(closed);
     }
     let invite = invite.expect("state_of returns None only for an open invite");
+    let viewer = match viewer {
+        None => InviteViewer::SignedOut,
+        Some(p) if p.email.eq_ignore_ascii_case(&invite.email) => InviteViewer::Invited,
+        Some(p) => InviteViewer::Other {
+            email: p.email.clone(),
+        },
+    };
     Ok(InviteState::Open {
-        has_account: account_for(env, &invite.email).await?.is_some(),
         tenant_name: invite.tenant_name,
         email: invite.email,
         role: invite.role,
+        viewer,
     })
 }
 
@@ -438,46 +473,103 @@ fn closed_error(locale: Locale, state: InviteState) -> AppError {
     AppError::NotFound(t(locale, key))
 }
 
-/// Joins the invited tenant: creates the account when the address has none, or checks
-/// the existing account's password; then signs in to that tenant.
+/// Accepts an invite. Signed in with the invited address, the user joins at once.
+/// Signed out, the form creates an account when the address has none; when it has one,
+/// nothing is checked or changed here. Either way the answer is "sign in next", so the
+/// invite page is neither a password oracle nor a way to learn who has an account:
+/// an existing account proves itself through the normal sign-in (throttle, lockout,
+/// second factor) and comes back to join.
 pub async fn accept_invite(
     env: &Env,
     token: &str,
     name: &str,
     password: &str,
-) -> Result<LoginStep, AppError> {
+) -> Result<InviteOutcome, AppError> {
     let locale = env.locale();
+    let ip = env.ctx.ip.as_deref().unwrap_or("unknown");
+    throttle::hit(env.db(), throttle::INVITE_IP, ip, locale).await?;
     let invite = find_invite(env, token).await?;
     if let Some(closed) = state_of(&invite) {
         return Err(closed_error(locale, closed));
     }
     let invite = invite.expect("state_of returns None only for an open invite");
+
+    if let Some(p) = &env.ctx.principal {
+        if !p.email.eq_ignore_ascii_case(&invite.email) {
+            return Err(AppError::Forbidden(tf(
+                locale,
+                "invite.wrong_account",
+                &[
+                    ("email", invite.email.clone()),
+                    ("current", p.email.clone()),
+                ],
+            )));
+        }
+        join(env, &invite, p.user_id, None).await?;
+        start_session(env, p.user_id, invite.tenant_id).await?;
+        return Ok(InviteOutcome::Joined);
+    }
+
+    let name = required_text("name", name, 200, locale)?;
     if password.is_empty() {
         return Err(AppError::field(
             "password",
             t(locale, "validation.required"),
         ));
     }
-    let existing = account_for(env, &invite.email).await?;
-    let (user_id, new_account) = match existing {
-        Some(user_id) => {
-            let mut tx = env.db().user_tx(user_id).await?;
-            let matches = password_matches(&mut tx, user_id, password).await?;
-            tx.commit().await.map_err(internal)?;
-            if !matches {
-                return Err(AppError::field(
-                    "password",
-                    t(locale, "auth.current_password_wrong"),
-                ));
-            }
-            (user_id, None)
-        }
-        None => {
-            let name = required_text("name", name, 200, locale)?;
-            (new_id(), Some(name))
-        }
+    let rules = {
+        let mut tx = env.db().tenant_tx(invite.tenant_id, None).await?;
+        let rules = security_rules(&mut tx, invite.tenant_id).await?;
+        tx.commit().await.map_err(internal)?;
+        rules
     };
+    rules
+        .password
+        .check(password, locale)
+        .map_err(|m| AppError::field("password", m))?;
+    // Hashed either way, so both branches take the same time.
+    let hash = crypto::hash_password(password.to_string()).await?;
+    if account_for(env, &invite.email).await?.is_some() {
+        tracing::info!(invite_id = %invite.id, "invite form used for an existing account");
+        return Ok(InviteOutcome::SignInNext);
+    }
+    match join(env, &invite, new_id(), Some((name, hash))).await {
+        Ok(()) => Ok(InviteOutcome::SignInNext),
+        // Created by a concurrent request a moment ago: the same answer.
+        Err(JoinError::EmailTaken) => Ok(InviteOutcome::SignInNext),
+        Err(JoinError::App(e)) => Err(e),
+    }
+}
 
+enum JoinError {
+    EmailTaken,
+    App(AppError),
+}
+
+impl From<AppError> for JoinError {
+    fn from(e: AppError) -> Self {
+        JoinError::App(e)
+    }
+}
+
+impl From<JoinError> for AppError {
+    fn from(e: JoinError) -> Self {
+        match e {
+            JoinError::App(e) => e,
+            JoinError::EmailTaken => internal("join an existing account without creating it"),
+        }
+    }
+}
+
+/// Makes `user_id` a member through the invite, creating the account first when
+/// `new_account` gives its name and password hash; the invite is used up.
+async fn join(
+    env: &Env,
+    invite: &FoundInvite,
+    user_id: Uuid,
+    new_account: Option<(String, String)>,
+) -> Result<(), JoinError> {
+    let locale = env.locale();
     let mut tx = env.db().tenant_tx(invite.tenant_id, Some(user_id)).await?;
     // Re-read under lock: the invite may have been revoked or used since.
     let still_open: Option<Uuid> = sqlx::query_scalar(
@@ -489,27 +581,28 @@ pub async fn accept_invite(
     .await
     .map_err(internal)?;
     if still_open.is_none() {
-        return Err(closed_error(locale, InviteState::Used));
+        return Err(closed_error(locale, InviteState::Used).into());
     }
     let seats = seats(&mut tx).await?;
     if seats.used >= seats.limit {
-        return Err(seat_error(locale, "password", &seats));
+        return Err(seat_error(locale, "password", &seats).into());
     }
-    if let Some(name) = &new_account {
-        let rules = security_rules(&mut tx, invite.tenant_id).await?;
-        rules
-            .password
-            .check(password, locale)
-            .map_err(|m| AppError::field("password", m))?;
-        let hash = crypto::hash_password(password.to_string()).await?;
-        sqlx::query("INSERT INTO users (id, email, name, password_hash) VALUES ($1, $2, $3, $4)")
-            .bind(user_id)
-            .bind(&invite.email)
-            .bind(name)
-            .bind(hash)
-            .execute(&mut *tx)
-            .await
-            .map_err(internal)?;
+    if let Some((name, hash)) = &new_account {
+        let inserted = sqlx::query(
+            "INSERT INTO users (id, email, name, password_hash) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (email) DO NOTHING",
+        )
+        .bind(user_id)
+        .bind(&invite.email)
+        .bind(name)
+        .bind(hash)
+        .execute(&mut *tx)
+        .await
+        .map_err(internal)?
+        .rows_affected();
+        if inserted == 0 {
+            return Err(JoinError::EmailTaken);
+        }
     }
     let membership_id: Uuid = sqlx::query_scalar(
         "INSERT INTO memberships (id, tenant_id, user_id, role) VALUES ($1, $2, $3, $4)
@@ -539,12 +632,7 @@ pub async fn accept_invite(
             .after(serde_json::json!({ "email": invite.email, "role": invite.role.as_str() })),
     )
     .await?;
-    let totp: bool =
-        sqlx::query_scalar("SELECT totp_enabled_at IS NOT NULL FROM users WHERE id = $1")
-            .bind(user_id)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(internal)?;
+    // The first sign-in after joining lands in the new workspace.
     sqlx::query("UPDATE users SET last_tenant_id = $2 WHERE id = $1")
         .bind(user_id)
         .bind(invite.tenant_id)
@@ -552,15 +640,5 @@ pub async fn accept_invite(
         .await
         .map_err(internal)?;
     tx.commit().await.map_err(internal)?;
-
-    if totp {
-        env.session.cycle_id().await.map_err(internal)?;
-        env.session
-            .insert(keys::PENDING_USER, user_id)
-            .await
-            .map_err(internal)?;
-        return Ok(LoginStep::NeedTotp);
-    }
-    start_session(env, user_id, invite.tenant_id).await?;
-    Ok(LoginStep::Done)
+    Ok(())
 }

@@ -2,7 +2,8 @@
 
 use super::api::*;
 use super::model::*;
-use crate::auth::model::{LoginStep, Permission, Role};
+use crate::auth::api::SwitchTenant;
+use crate::auth::model::{Permission, Role};
 use crate::i18n::tf;
 use crate::ui::{
     field_error, form_error, hard_redirect, locale, page, tr, Alert, Badge, Card, Field, LoadError,
@@ -199,8 +200,11 @@ pub fn InvitePage() -> impl IntoView {
                     {move || Suspend::new(async move {
                         match state.await {
                             Err(e) => view! { <LoadError error=e/> }.into_any(),
-                            Ok(InviteState::Open { tenant_name, email, role, has_account }) => view! {
-                                <AcceptForm token=token() tenant_name email role has_account/>
+                            Ok(InviteState::Open { tenant_name, email, role, viewer }) => view! {
+                                <AcceptForm token=token() tenant_name email role viewer/>
+                            }.into_any(),
+                            Ok(InviteState::Joined { tenant_id, tenant_name }) => view! {
+                                <Joined tenant_id tenant_name/>
                             }.into_any(),
                             Ok(closed) => {
                                 let key = match closed {
@@ -223,37 +227,92 @@ pub fn InvitePage() -> impl IntoView {
     }
 }
 
+/// Where the sign-in page sends the invitee back to.
+fn sign_in_url(token: &str) -> String {
+    format!(
+        "/login?next={}",
+        percent_encoding::utf8_percent_encode(
+            &format!("/invite/{token}"),
+            percent_encoding::NON_ALPHANUMERIC
+        )
+    )
+}
+
 #[component]
 fn AcceptForm(
     token: String,
     tenant_name: String,
     email: String,
     role: Role,
-    has_account: bool,
+    viewer: InviteViewer,
 ) -> impl IntoView {
     let accept = ServerAction::<AcceptInvite>::new();
     let value = accept.value();
-    Effect::new(move || match value.get() {
-        Some(Ok(LoginStep::Done)) => hard_redirect("/"),
-        Some(Ok(LoginStep::NeedTotp)) => hard_redirect("/login/2fa"),
-        _ => {}
+    let next = sign_in_url(&token);
+    Effect::new({
+        let next = next.clone();
+        move || match value.get() {
+            Some(Ok(InviteOutcome::Joined)) => hard_redirect("/"),
+            Some(Ok(InviteOutcome::SignInNext)) => hard_redirect(&next),
+            _ => {}
+        }
     });
+    let body = match viewer {
+        InviteViewer::Invited => view! {
+            <p class="text-sm mt-3">{tf(locale(), "invite.signed_in_as", &[("email", email.clone())])}</p>
+            <ActionForm action=accept attr:class="space-y-4 mt-4" attr:novalidate="">
+                <input type="hidden" name="token" value=token/>
+                <input type="hidden" name="name" value=""/>
+                <input type="hidden" name="password" value=""/>
+                <Alert message=form_error(value, &[])/>
+                <Submit label=tr("invite.join") pending=accept.pending()/>
+            </ActionForm>
+        }
+        .into_any(),
+        InviteViewer::Other { email: current } => view! {
+            <p class="alert alert-warning mt-3" role="status">
+                {tf(locale(), "invite.wrong_account", &[("email", email.clone()), ("current", current)])}
+            </p>
+        }
+        .into_any(),
+        InviteViewer::SignedOut => view! {
+            <p class="text-sm mt-3">{tr("invite.new_account")}</p>
+            <ActionForm action=accept attr:class="space-y-4 mt-4" attr:novalidate="">
+                <input type="hidden" name="token" value=token/>
+                <Alert message=form_error(value, &["name", "password"])/>
+                <Field label=tr("auth.name") name="name" autocomplete="name" required=true error=field_error(value, "name")/>
+                <Field label=tr("auth.password") name="password" kind="password" autocomplete="new-password"
+                       required=true hint=tr("auth.password_hint") error=field_error(value, "password")/>
+                <Submit label=tr("invite.accept") pending=accept.pending()/>
+            </ActionForm>
+            <p class="text-sm text-muted mt-6">{tr("invite.have_account")}</p>
+            <a class="btn btn-secondary mt-2" href=next data-testid="invite-sign-in">{tr("invite.sign_in_to_join")}</a>
+        }
+        .into_any(),
+    };
     view! {
         <h1 class="page-title">{tr("invite.join")} " " {tenant_name}</h1>
         <p class="text-sm text-muted mt-1">{email} " · " {tr(role.label_key())}</p>
-        <p class="text-sm mt-3">{tr(if has_account { "invite.has_account" } else { "invite.new_account" })}</p>
-        <ActionForm action=accept attr:class="space-y-4 mt-4" attr:novalidate="">
-            <input type="hidden" name="token" value=token/>
-            <Alert message=form_error(value, &["name", "password"])/>
-            {if has_account {
-                view! { <input type="hidden" name="name" value=""/> }.into_any()
-            } else {
-                view! { <Field label=tr("auth.name") name="name" autocomplete="name" required=true error=field_error(value, "name")/> }.into_any()
-            }}
-            <Field label=tr("auth.password") name="password" kind="password"
-                   autocomplete=if has_account { "current-password" } else { "new-password" }
-                   required=true error=field_error(value, "password")/>
-            <Submit label=tr("invite.accept") pending=accept.pending()/>
+        {body}
+    }
+}
+
+/// The invitee is already in: one click switches to the workspace.
+#[component]
+fn Joined(tenant_id: uuid::Uuid, tenant_name: String) -> impl IntoView {
+    let switch = ServerAction::<SwitchTenant>::new();
+    let value = switch.value();
+    Effect::new(move || {
+        if let Some(Ok(())) = value.get() {
+            hard_redirect("/");
+        }
+    });
+    view! {
+        <h1 class="page-title" data-testid="invite-joined">{tf(locale(), "invite.joined", &[("tenant", tenant_name)])}</h1>
+        <ActionForm action=switch attr:class="mt-4">
+            <input type="hidden" name="tenant_id" value=tenant_id.to_string()/>
+            <Alert message=form_error(value, &[])/>
+            <Submit label=tr("invite.open_workspace") pending=switch.pending()/>
         </ActionForm>
     }
 }

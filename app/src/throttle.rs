@@ -1,0 +1,103 @@
+//! Throttles on the doors anyone can knock on before signing in: sign-in, sign-up,
+//! invites, the second factor, webhooks and public links. Counts live in PostgreSQL
+//! (`rate_limit_hit`, migration 0007) so a limit holds however many instances serve.
+
+use crate::db::{internal, Db};
+use crate::error::AppError;
+use crate::i18n::{tf, Locale};
+
+/// At most `max` hits per subject in a fixed window of `window_secs`.
+#[derive(Clone, Copy, Debug)]
+pub struct Limit {
+    pub bucket: &'static str,
+    pub max: i32,
+    pub window_secs: i32,
+}
+
+/// Sign-in attempts from one address: room for an office behind one NAT, not for a
+/// password spray.
+pub const SIGN_IN_IP: Limit = Limit {
+    bucket: "sign_in_ip",
+    max: 60,
+    window_secs: 300,
+};
+/// Failed sign-ins per email, whether or not an account has it, so an unknown address
+/// is throttled exactly like a real one and the answer reveals nothing.
+pub const SIGN_IN_EMAIL: Limit = Limit {
+    bucket: "sign_in_email",
+    max: 10,
+    window_secs: 900,
+};
+pub const SIGN_UP_IP: Limit = Limit {
+    bucket: "sign_up_ip",
+    max: 10,
+    window_secs: 3600,
+};
+pub const INVITE_IP: Limit = Limit {
+    bucket: "invite_ip",
+    max: 30,
+    window_secs: 300,
+};
+/// Second-factor attempts per address; the per-user lock is in `users`.
+pub const TOTP_IP: Limit = Limit {
+    bucket: "totp_ip",
+    max: 30,
+    window_secs: 300,
+};
+/// Provider webhooks per sending address: generous, since Meta and mail relays batch.
+pub const WEBHOOK_IP: Limit = Limit {
+    bucket: "webhook_ip",
+    max: 1200,
+    window_secs: 60,
+};
+/// Tracking pixels, click redirects and unsubscribe links per address.
+pub const PUBLIC_LINK_IP: Limit = Limit {
+    bucket: "public_link_ip",
+    max: 300,
+    window_secs: 60,
+};
+
+/// Counts one attempt by `subject`; past the limit, answers 429 with a Retry-After.
+pub async fn hit(db: &Db, limit: Limit, subject: &str, locale: Locale) -> Result<(), AppError> {
+    verdict(db, limit, subject, 1, locale).await
+}
+
+/// Whether `subject` may try once more, without counting this look.
+pub async fn allowed(db: &Db, limit: Limit, subject: &str, locale: Locale) -> Result<(), AppError> {
+    verdict(db, limit, subject, 0, locale).await
+}
+
+async fn verdict(
+    db: &Db,
+    limit: Limit,
+    subject: &str,
+    cost: i32,
+    locale: Locale,
+) -> Result<(), AppError> {
+    let retry_after: i32 = sqlx::query_scalar("SELECT rate_limit_hit($1, $2, $3, $4, $5)")
+        .bind(limit.bucket)
+        .bind(subject)
+        .bind(limit.max)
+        .bind(limit.window_secs)
+        .bind(cost)
+        .fetch_one(db.pool())
+        .await
+        .map_err(internal)?;
+    if retry_after == 0 {
+        return Ok(());
+    }
+    tracing::warn!(bucket = limit.bucket, retry_after, "throttled");
+    Err(too_many(locale, retry_after as u32))
+}
+
+pub fn too_many(locale: Locale, retry_after: u32) -> AppError {
+    let minutes = retry_after.div_ceil(60).max(1);
+    AppError::TooManyRequests {
+        message: tf(
+            locale,
+            "error.too_many",
+            &[("minutes", minutes.to_string())],
+        ),
+        retry_after,
+    }
+}
