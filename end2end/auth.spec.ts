@@ -81,6 +81,17 @@ test('invite a teammate and accept in a second browser', async ({ page, browser 
   await guest.getByLabel('Your name').fill('Youssef Kamal');
   await guest.getByLabel('Password').fill('a long enough password');
   await guest.getByRole('button', { name: 'Accept the invite' }).click();
+  // The invite form never signs in by itself: the normal sign-in comes next and brings
+  // the new member back to the invite, which now opens the workspace.
+  await expect(guest).toHaveURL(/\/login\?next=%2Finvite%2F/);
+  await hydrated(guest);
+  await guest.getByLabel('Email').fill(email);
+  await guest.locator('#f-password').fill('a long enough password');
+  await guest.getByRole('button', { name: 'Sign in' }).click();
+  await expect(guest).toHaveURL(/\/invite\//);
+  await expect(guest.getByTestId('invite-joined')).toContainText('Nile Realty');
+  await hydrated(guest);
+  await guest.getByRole('button', { name: 'Open the workspace' }).click();
   await expect(guest).toHaveURL(/\/$/);
   await expect(guest.getByRole('heading', { level: 1 })).toContainText('Youssef');
 

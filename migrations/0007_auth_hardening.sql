@@ -62,3 +62,35 @@ REVOKE ALL ON FUNCTION rate_limit_sweep() FROM PUBLIC;
 -- keyed by raw ids go: everyone signs in once more, and no usable cookie stays behind
 -- in the table.
 DELETE FROM sessions;
+
+-- Email verification and password reset. An account's address is confirmed by a
+-- link sent to it; a workspace may require confirmed addresses of its members.
+ALTER TABLE users ADD COLUMN email_verified_at timestamptz;
+ALTER TABLE tenant_policies
+    ADD COLUMN require_verified_email boolean NOT NULL DEFAULT false;
+
+-- Single-use links sent by email. Only a digest of the token is stored; the link
+-- itself exists only in the recipient's mailbox.
+CREATE TABLE auth_tokens (
+    token_hash bytea PRIMARY KEY,
+    user_id    uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    purpose    text NOT NULL CHECK (purpose IN ('VERIFY_EMAIL', 'RESET_PASSWORD')),
+    expires_at timestamptz NOT NULL,
+    used_at    timestamptz,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX auth_tokens_user ON auth_tokens (user_id, purpose);
+ALTER TABLE auth_tokens ENABLE ROW LEVEL SECURITY;
+ALTER TABLE auth_tokens FORCE ROW LEVEL SECURITY;
+CREATE POLICY self ON auth_tokens
+    USING (user_id = (SELECT app_user())) WITH CHECK (user_id = (SELECT app_user()));
+CREATE POLICY definer_lookup ON auth_tokens FOR SELECT TO CURRENT_USER USING (true);
+
+-- The user a live link belongs to, before anyone is signed in.
+CREATE FUNCTION auth_token_user(p_token_hash bytea, p_purpose text) RETURNS uuid
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT user_id FROM auth_tokens
+     WHERE token_hash = p_token_hash AND purpose = p_purpose
+       AND used_at IS NULL AND expires_at > now()
+$$;
+REVOKE ALL ON FUNCTION auth_token_user(bytea, text) FROM PUBLIC;

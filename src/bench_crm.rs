@@ -293,6 +293,7 @@ pub async fn run(database: &Database, router: &Router) -> Result<(), String> {
         name: String::new(),
         email: String::new(),
         must_enrol_2fa: false,
+        must_verify_email: false,
     };
     let mut direct = Vec::with_capacity(SAMPLES);
     for i in 0..WARMUP + SAMPLES {

@@ -41,6 +41,11 @@ pub struct Config {
     /// Start the local provider peer (`LEADLINE_DEV_PEER`, on by default) on these
     /// addresses (`LEADLINE_PEER_ADDR`, `LEADLINE_PEER_SMTP_ADDR`).
     pub dev_peer: Option<(SocketAddr, SocketAddr)>,
+    /// The SMTP server for account emails (`LEADLINE_SMTP_URL`); unset with the dev
+    /// peer on, the peer's SMTP server.
+    pub account_smtp: Option<mail::SmtpSettings>,
+    /// The `From` of account emails (`LEADLINE_MAIL_FROM`).
+    pub mail_from: Option<String>,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -87,8 +92,20 @@ impl Config {
             ),
             None => None,
         };
+        let account_smtp = var("LEADLINE_SMTP_URL")
+            .map(|url| smtp_settings(&url).map_err(|e| format!("LEADLINE_SMTP_URL: {e}")))
+            .transpose()?;
+        let mail_from = var("LEADLINE_MAIL_FROM");
+        if mail_from
+            .as_deref()
+            .is_some_and(|a| !mail::valid_address(a))
+        {
+            return Err("LEADLINE_MAIL_FROM is not an email address".into());
+        }
         let local = app::request::AppConfig::local("");
         Ok(Config {
+            account_smtp,
+            mail_from,
             secret_key,
             wa_api_url: var("LEADLINE_WA_API_URL"),
             wa_app_secret: var("LEADLINE_WA_APP_SECRET").unwrap_or(local.wa_app_secret),
@@ -114,6 +131,45 @@ impl Config {
             pool_size,
         })
     }
+}
+
+/// `smtp://[user:password@]host[:port]` submits with STARTTLS required (port 587 by
+/// default), `smtps://` with TLS from the first byte (465), and `smtp+plain://` without
+/// TLS, for a relay on the same machine (25).
+fn smtp_settings(url: &str) -> Result<mail::SmtpSettings, String> {
+    let url = url::Url::parse(url).map_err(|e| e.to_string())?;
+    let (security, default_port) = match url.scheme() {
+        "smtp" => (mail::SmtpSecurity::StartTls, 587),
+        "smtps" => (mail::SmtpSecurity::Tls, 465),
+        "smtp+plain" => (mail::SmtpSecurity::None, 25),
+        other => {
+            return Err(format!(
+                "unknown scheme {other}: use smtp, smtps or smtp+plain"
+            ))
+        }
+    };
+    let host = url
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .ok_or("no host")?
+        .trim_matches(|c| c == '[' || c == ']')
+        .to_string();
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8()
+            .map(|s| s.into_owned())
+            .map_err(|e| e.to_string())
+    };
+    Ok(mail::SmtpSettings {
+        host,
+        port: url.port().unwrap_or(default_port),
+        security,
+        username: (!url.username().is_empty())
+            .then(|| decode(url.username()))
+            .transpose()?,
+        password: url.password().map(decode).transpose()?,
+        timeout: std::time::Duration::from_secs(30),
+    })
 }
 
 fn address(name: &str, default: &str) -> Result<SocketAddr, String> {
@@ -172,6 +228,26 @@ fn write_private(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn smtp_urls_name_their_security() {
+        let s = smtp_settings("smtp://no-reply%40acme.example:p%40ss@mail.acme.example").unwrap();
+        assert_eq!(
+            (s.host.as_str(), s.port, s.security),
+            ("mail.acme.example", 587, mail::SmtpSecurity::StartTls)
+        );
+        assert_eq!(s.username.as_deref(), Some("no-reply@acme.example"));
+        assert_eq!(s.password.as_deref(), Some("p@ss"));
+        let s = smtp_settings("smtps://mail.acme.example").unwrap();
+        assert_eq!((s.port, s.security), (465, mail::SmtpSecurity::Tls));
+        let s = smtp_settings("smtp+plain://127.0.0.1:2525").unwrap();
+        assert_eq!(
+            (s.port, s.security, s.username),
+            (2525, mail::SmtpSecurity::None, None)
+        );
+        assert!(smtp_settings("http://mail.acme.example").is_err());
+        assert!(smtp_settings("smtp://").is_err());
+    }
 
     #[test]
     fn key_files_are_private_from_creation() {

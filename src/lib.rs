@@ -92,6 +92,31 @@ pub fn app_config(config: &config::Config) -> AppConfig {
             .spf_include
             .clone()
             .unwrap_or(local.spf_include.clone()),
+        account_mail: account_mail(config),
         ..local
     }
+}
+
+/// Account emails go to the configured SMTP server, or to the dev peer when it runs
+/// (its page then shows them), from `LEADLINE_MAIL_FROM` or no-reply at the public host.
+fn account_mail(config: &config::Config) -> Option<app::request::AccountMail> {
+    let smtp = config.account_smtp.clone().or_else(|| {
+        config.dev_peer.map(|(_, smtp)| mail::SmtpSettings {
+            host: smtp.ip().to_string(),
+            port: smtp.port(),
+            security: mail::SmtpSecurity::None,
+            username: None,
+            password: None,
+            timeout: std::time::Duration::from_secs(10),
+        })
+    })?;
+    let from = config.mail_from.clone().unwrap_or_else(|| {
+        let host = url::Url::parse(&config.public_url)
+            .ok()
+            .and_then(|u| u.domain().map(str::to_string))
+            .filter(|d| d.contains('.'))
+            .unwrap_or_else(|| "leadline.localhost".into());
+        format!("no-reply@{host}")
+    });
+    Some(app::request::AccountMail { smtp, from })
 }

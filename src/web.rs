@@ -364,8 +364,12 @@ fn same_site(req: &Request) -> bool {
 
 /// Paths anyone may open without signing in.
 fn is_public(path: &str) -> bool {
-    matches!(path, "/login" | "/login/2fa" | "/signup" | "/favicon.ico")
-        || path.starts_with("/invite/")
+    matches!(
+        path,
+        "/login" | "/login/2fa" | "/signup" | "/forgot" | "/favicon.ico"
+    ) || path.starts_with("/invite/")
+        || path.starts_with("/reset/")
+        || path.starts_with("/verify/")
         || path.starts_with("/api/")
 }
 
@@ -411,6 +415,10 @@ async fn request_context(State(state): State<AppState>, mut req: Request, next: 
             }
             Some(p) if p.must_enrol_2fa && !is_public(&path) && path != "/settings/two-factor" => {
                 return Redirect::to("/settings/two-factor").into_response();
+            }
+            // The shell's banner there offers to send the confirmation link again.
+            Some(p) if p.must_verify_email && !is_public(&path) && path != "/settings" => {
+                return Redirect::to("/settings").into_response();
             }
             _ => {}
         }

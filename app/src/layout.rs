@@ -1,7 +1,7 @@
 //! The signed-in app's frame: sidebar with the areas, top bar with search, tenant
 //! switcher and user menu; plus the home page and the placeholders of areas to come.
 
-use crate::auth::api::{Logout, SwitchTenant};
+use crate::auth::api::{Logout, ResendConfirmation, SwitchTenant};
 use crate::auth::model::Permission;
 use crate::ui::{hard_redirect, page, tr, Card, PageHeader};
 use leptos::prelude::*;
@@ -82,6 +82,8 @@ pub fn AppLayout() -> impl IntoView {
     focus_search_on_slash();
     let initials = viewer.initials();
     let enrol = viewer.must_enrol_2fa;
+    let confirm = viewer.must_verify_email;
+    let resend = ServerAction::<ResendConfirmation>::new();
     view! {
         <a href="#main" class="skip-link">{tr("nav.skip")}</a>
         <div class="app-frame" class:collapsed=move || collapsed.get()>
@@ -153,6 +155,18 @@ pub fn AppLayout() -> impl IntoView {
                     <div class="alert alert-warning m-4" role="status">
                         {tr("auth.must_enrol_2fa")} " "
                         <a class="underline" href="/settings/two-factor">{tr("settings.two_factor")}</a>
+                    </div>
+                })}
+                {confirm.then(|| view! {
+                    <div class="alert alert-warning m-4" role="status" data-testid="must-confirm">
+                        {tr("recovery.must_confirm")}
+                        <ActionForm action=resend attr:class="inline ms-2">
+                            <button type="submit" class="underline">{tr("recovery.send_again")}</button>
+                        </ActionForm>
+                        {move || resend.value().get().map(|r| match r {
+                            Ok(()) => view! { <span class="ms-2">{tr("recovery.sent_again")}</span> }.into_any(),
+                            Err(e) => view! { <span class="ms-2">{e.to_string()}</span> }.into_any(),
+                        })}
                     </div>
                 })}
                 <main id="main" class="content">

@@ -103,6 +103,9 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login/2fa") view=auth::ui::TotpLoginPage/>
                 <Route path=path!("/signup") view=auth::ui::SignupPage/>
                 <Route path=path!("/invite/:token") view=team::ui::InvitePage/>
+                <Route path=path!("/forgot") view=auth::ui::ForgotPage/>
+                <Route path=path!("/reset/:token") view=auth::ui::ResetPage/>
+                <Route path=path!("/verify/:token") view=auth::ui::ConfirmEmailPage/>
                 <ParentRoute path=path!("") view=layout::AppLayout>
                     <Route path=path!("") view=layout::HomePage/>
                     <Route path=path!("pipeline") view=crm::board::ui::BoardPage/>

@@ -29,6 +29,17 @@ pub struct AppConfig {
     pub dns_resolver: std::net::SocketAddr,
     /// The SPF mechanism our senders need in a customer's record.
     pub spf_include: String,
+    /// Where account emails (address confirmation, password reset) are submitted;
+    /// `None` leaves them unsent, with a warning in the log.
+    pub account_mail: Option<AccountMail>,
+}
+
+/// The SMTP server and sender of account emails.
+#[derive(Clone, Debug)]
+pub struct AccountMail {
+    pub smtp: mail::SmtpSettings,
+    /// The `From` address, e.g. `no-reply@leadline.example`.
+    pub from: String,
 }
 
 impl std::fmt::Debug for AppConfig {
@@ -54,6 +65,7 @@ impl AppConfig {
             email_webhook_secret: "leadline-local-email-webhook-secret".into(),
             dns_resolver: mail::system_resolver(),
             spf_include: "_spf.leadline.test".into(),
+            account_mail: None,
         }
     }
 }
@@ -68,6 +80,8 @@ pub struct Principal {
     pub name: String,
     pub email: String,
     pub must_enrol_2fa: bool,
+    /// The tenant requires confirmed addresses and this user's is not yet.
+    pub must_verify_email: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -106,6 +120,9 @@ impl Env {
         let principal = self.signed_in()?;
         if principal.must_enrol_2fa {
             return Err(AppError::Forbidden(self.t("auth.must_enrol_2fa")));
+        }
+        if principal.must_verify_email {
+            return Err(AppError::Forbidden(self.t("recovery.must_confirm")));
         }
         if !permission.allowed_for(principal.role) {
             return Err(AppError::Forbidden(self.t("error.forbidden")));

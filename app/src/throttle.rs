@@ -38,6 +38,25 @@ pub const INVITE_IP: Limit = Limit {
     max: 30,
     window_secs: 300,
 };
+/// "Forgot password" requests per address.
+pub const RESET_IP: Limit = Limit {
+    bucket: "reset_ip",
+    max: 10,
+    window_secs: 3600,
+};
+/// Account emails (confirmation, reset) per account or per address asked for, so
+/// nobody's inbox can be flooded through us.
+pub const ACCOUNT_EMAIL: Limit = Limit {
+    bucket: "account_email",
+    max: 5,
+    window_secs: 3600,
+};
+/// Confirmation and reset links tried per address.
+pub const LINK_IP: Limit = Limit {
+    bucket: "link_ip",
+    max: 30,
+    window_secs: 300,
+};
 /// Second-factor attempts per address; the per-user lock is in `users`.
 pub const TOTP_IP: Limit = Limit {
     bucket: "totp_ip",

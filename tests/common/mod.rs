@@ -67,6 +67,36 @@ impl TestApp {
         TestApp { base, pools }
     }
 
+    /// A server whose account emails go to a local peer's SMTP server.
+    pub async fn spawn_with_mail() -> (TestApp, peer::Peer) {
+        let peer = peer::Peer::start(peer::PeerConfig {
+            whatsapp_webhook_url: "http://127.0.0.1:9/unused".into(),
+            whatsapp_app_secret: "unused".into(),
+            email_webhook_url: "http://127.0.0.1:9/unused".into(),
+            email_webhook_secret: "unused".into(),
+            http_addr: "127.0.0.1:0".parse().unwrap(),
+            smtp_addr: "127.0.0.1:0".parse().unwrap(),
+        })
+        .await
+        .unwrap();
+        let smtp = peer.smtp_addr();
+        let app = TestApp::spawn_with(|config| {
+            config.account_mail = Some(app::request::AccountMail {
+                smtp: mail::SmtpSettings {
+                    host: smtp.ip().to_string(),
+                    port: smtp.port(),
+                    security: mail::SmtpSecurity::None,
+                    username: None,
+                    password: None,
+                    timeout: std::time::Duration::from_secs(10),
+                },
+                from: "no-reply@leadline.test".into(),
+            });
+        })
+        .await;
+        (app, peer)
+    }
+
     /// A browser-like client: keeps cookies, does not follow redirects.
     pub fn client(&self) -> reqwest::Client {
         reqwest::Client::builder()
@@ -126,7 +156,8 @@ impl TestApp {
             .unwrap()
     }
 
-    /// Signs up a new workspace and returns the signed-in client.
+    /// Signs up a new workspace, signs in and returns the signed-in client. (Sign-up
+    /// itself signs nobody in; the address stays unconfirmed.)
     pub async fn signup(&self, name: &str, email: &str, company: &str) -> reqwest::Client {
         let client = self.client();
         let (status, body) = self
@@ -141,6 +172,14 @@ impl TestApp {
             )
             .await;
         assert_eq!(status, StatusCode::OK, "signup failed: {body}");
+        let (status, body) = self
+            .call::<app::auth::api::Login>(&client, &[("email", email), ("password", PASSWORD)])
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "sign-in after signup failed: {body}"
+        );
         client
     }
 
@@ -232,6 +271,33 @@ pub fn token_of(link: &Value) -> String {
         .next()
         .unwrap()
         .to_string()
+}
+
+/// Waits (up to 10 s) for the `n`th email (1-based) to `to` at the peer and returns
+/// it; account emails leave from a task of their own.
+pub async fn nth_mail_to(peer: &peer::Peer, to: &str, n: usize) -> peer::Received {
+    for _ in 0..200 {
+        let mails: Vec<_> = peer.messages().into_iter().filter(|m| m.to == to).collect();
+        if mails.len() >= n {
+            return mails[n - 1].clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no email #{n} to {to}: {:?}", peer.messages());
+}
+
+/// The token of the first `/{path}/<token>` link in an email's text.
+pub fn link_token(mail: &peer::Received, path: &str) -> String {
+    let marker = format!("/{path}/");
+    let start = mail
+        .body
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {marker} link in {:?}", mail.body))
+        + marker.len();
+    mail.body[start..]
+        .chars()
+        .take_while(char::is_ascii_hexdigit)
+        .collect()
 }
 
 /// The field a validation error names, if it is one.

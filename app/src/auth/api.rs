@@ -84,3 +84,23 @@ pub async fn totp_confirm(code: String) -> Result<Vec<String>, AppError> {
 pub async fn totp_disable(password: String, code: String) -> Result<(), AppError> {
     respond(async { super::ssr::totp_disable(&env()?, &password, &code).await }).await
 }
+
+#[server]
+pub async fn request_password_reset(email: String) -> Result<(), AppError> {
+    respond(async { super::recovery::request_reset(&env()?, &email).await }).await
+}
+
+#[server]
+pub async fn reset_password(token: String, password: String) -> Result<(), AppError> {
+    respond(async { super::recovery::reset_password(&env()?, &token, &password).await }).await
+}
+
+#[server]
+pub async fn confirm_email(token: String) -> Result<(), AppError> {
+    respond(async { super::recovery::confirm_email(&env()?, &token).await }).await
+}
+
+#[server]
+pub async fn resend_confirmation() -> Result<(), AppError> {
+    respond(async { super::recovery::resend_confirmation(&env()?).await }).await
+}

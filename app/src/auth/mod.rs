@@ -1,5 +1,9 @@
 pub mod api;
+#[cfg(feature = "ssr")]
+pub mod mail;
 pub mod model;
+#[cfg(feature = "ssr")]
+pub mod recovery;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 pub mod ui;

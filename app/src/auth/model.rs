@@ -113,6 +113,8 @@ pub struct Viewer {
     pub tenants: Vec<TenantChoice>,
     /// The tenant requires 2FA and this user has not enrolled yet.
     pub must_enrol_2fa: bool,
+    /// The tenant requires a confirmed address and this user's is not yet.
+    pub must_verify_email: bool,
 }
 
 impl Viewer {

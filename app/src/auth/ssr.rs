@@ -1,5 +1,6 @@
 //! Accounts, sessions, 2FA: the SQL and rules behind the auth server functions.
 
+use super::{mail, recovery};
 use crate::audit::{self, AuditEntry};
 use crate::auth::model::*;
 use crate::crypto;
@@ -29,7 +30,8 @@ pub async fn resolve_principal(
     let mut tx = db.tenant_tx(tenant_id, Some(user_id)).await?;
     let row = sqlx::query(
         "SELECT m.id, m.role, u.email::text AS email, u.name, u.totp_enabled_at IS NOT NULL AS totp,
-                COALESCE(p.language, t.locale) AS locale, pol.two_factor_required
+                COALESCE(p.language, t.locale) AS locale, pol.two_factor_required,
+                pol.require_verified_email AND u.email_verified_at IS NULL AS must_verify
            FROM memberships m
            JOIN users u ON u.id = m.user_id
            JOIN tenants t ON t.id = m.tenant_id AND t.status = 'ACTIVE'
@@ -60,6 +62,7 @@ pub async fn resolve_principal(
             name: row.get("name"),
             email: row.get("email"),
             must_enrol_2fa: required && !totp,
+            must_verify_email: row.get("must_verify"),
         },
         locale,
     )))
@@ -112,6 +115,7 @@ pub async fn load_viewer(
             })
             .collect(),
         must_enrol_2fa: principal.must_enrol_2fa,
+        must_verify_email: principal.must_verify_email,
     })
 }
 
@@ -322,6 +326,10 @@ pub async fn create_workspace(
     Ok((user_id, tenant_id))
 }
 
+/// Sign-up answers the same whether or not the address has an account: a new account
+/// gets its workspace and a confirmation link; an existing one gets an email saying so
+/// (with sign-in and reset links). Nobody is signed in here: the link or the normal
+/// sign-in comes next.
 pub async fn signup(
     env: &Env,
     name: &str,
@@ -336,20 +344,39 @@ pub async fn signup(
     PasswordPolicy::default()
         .check(password, locale)
         .map_err(|m| AppError::field("password", m))?;
+    let ip = env.ctx.ip.as_deref().unwrap_or("unknown");
+    throttle::hit(env.db(), throttle::SIGN_UP_IP, ip, locale).await?;
+    // Hashed either way, so both answers take the same time.
     let password_hash = crypto::hash_password(password.to_string()).await?;
-    let (user_id, tenant_id) = create_workspace(
+    let created = create_workspace(
         &env.ctx,
         NewWorkspace {
             name,
-            email,
+            email: email.clone(),
             password_hash,
             company,
             locale,
             plan: "starter",
         },
     )
-    .await?;
-    start_session(env, user_id, tenant_id).await
+    .await;
+    match created {
+        Ok((user_id, _)) => recovery::send_confirmation(env, user_id, &email).await,
+        Err(AppError::Validation { field, .. }) if field == "email" => {
+            let base = env.ctx.config.public_url.trim_end_matches('/');
+            mail::send_later(
+                &env.ctx.config,
+                mail::AccountEmail::already_registered(
+                    locale,
+                    &email,
+                    &format!("{base}/login"),
+                    &format!("{base}/forgot"),
+                ),
+            );
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 // ------------------------------------------------------------------ login
@@ -458,6 +485,27 @@ pub async fn login(env: &Env, email: &str, password: &str) -> Result<LoginStep, 
     Ok(LoginStep::Done)
 }
 
+/// A new password from a reset link: every failure counter and lock goes with the old
+/// one, and the address counts as confirmed, since the link reached it.
+pub async fn clear_failures_and_password(
+    tx: &mut Tx,
+    user_id: Uuid,
+    password_hash: &str,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "UPDATE users SET password_hash = $2, failed_logins = 0, locked_until = NULL,
+                totp_failures = 0, totp_locked_until = NULL,
+                email_verified_at = COALESCE(email_verified_at, now()), updated_at = now()
+          WHERE id = $1",
+    )
+    .bind(user_id)
+    .bind(password_hash)
+    .execute(&mut **tx)
+    .await
+    .map_err(internal)?;
+    Ok(())
+}
+
 /// After a whole sign-in succeeded: every failure counter and lock of the user goes.
 async fn clear_failures(db: &Db, user_id: Uuid) -> Result<(), AppError> {
     let mut tx = db.user_tx(user_id).await?;
@@ -474,7 +522,7 @@ async fn clear_failures(db: &Db, user_id: Uuid) -> Result<(), AppError> {
 }
 
 /// The tenant a login lands in: the last one used if still active, else the oldest.
-async fn pick_tenant(db: &Db, user_id: Uuid, locale: Locale) -> Result<Uuid, AppError> {
+pub async fn pick_tenant(db: &Db, user_id: Uuid, locale: Locale) -> Result<Uuid, AppError> {
     let mut tx = db.user_tx(user_id).await?;
     let tenant: Option<Uuid> = sqlx::query_scalar(
         "SELECT m.tenant_id FROM memberships m

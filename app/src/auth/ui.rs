@@ -1,10 +1,11 @@
 //! Sign-in, sign-up and the second login step.
 
-use super::api::{Login, LoginTotp, Signup};
+use super::api::{ConfirmEmail, Login, LoginTotp, RequestPasswordReset, ResetPassword, Signup};
 use super::model::LoginStep;
+use crate::error::AppError;
 use crate::ui::{field_error, form_error, hard_redirect, tr, Alert, Field, Submit};
 use leptos::prelude::*;
-use leptos_router::hooks::use_query_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 
 /// Only same-origin paths are followed after sign-in, so a crafted link cannot bounce
 /// the user to another site. Browsers read `\\` as `/` and drop tabs and newlines from
@@ -94,7 +95,8 @@ pub fn LoginPage() -> impl IntoView {
                 </div>
                 <Submit label=tr("auth.sign_in") pending=login.pending()/>
             </ActionForm>
-            <p class="mt-6 text-sm text-muted">
+            <p class="mt-4 text-sm"><a class="link" href="/forgot">{tr("recovery.forgot_link")}</a></p>
+            <p class="mt-2 text-sm text-muted">
                 {tr("auth.no_account")} " " <a class="link" href="/signup">{tr("auth.create_workspace")}</a>
             </p>
         </AuthCard>
@@ -129,14 +131,16 @@ pub fn TotpLoginPage() -> impl IntoView {
 pub fn SignupPage() -> impl IntoView {
     let signup = ServerAction::<Signup>::new();
     let value = signup.value();
-    Effect::new(move || {
-        if let Some(Ok(())) = value.get() {
-            hard_redirect("/");
-        }
-    });
+    let sent = succeeded(value);
     view! {
         <AuthCard title=tr("auth.create_workspace")>
-            <ActionForm action=signup attr:class="space-y-4" attr:novalidate="">
+            {move || sent.get().then(|| view! {
+                <div class="alert alert-success" role="status" data-testid="check-email">
+                    {tr("recovery.check_email")}
+                </div>
+                <a class="btn btn-primary mt-4" href="/login">{tr("auth.sign_in")}</a>
+            })}
+            <ActionForm action=signup attr:class="space-y-4" attr:novalidate="" attr:hidden=move || sent.get()>
                 <Alert message=form_error(value, &["name", "company", "email", "password"])/>
                 <Field label=tr("auth.name") name="name" autocomplete="name" required=true
                        error=field_error(value, "name")/>
@@ -151,6 +155,95 @@ pub fn SignupPage() -> impl IntoView {
             <p class="mt-6 text-sm text-muted">
                 {tr("auth.have_account")} " " <a class="link" href="/login">{tr("auth.sign_in")}</a>
             </p>
+        </AuthCard>
+    }
+}
+
+/// Whether the action's last call succeeded; changes only when that does, so a form
+/// shown until then is not rebuilt (and what was typed kept) on each error.
+fn succeeded(
+    value: impl Get<Value = Option<Result<(), AppError>>> + Send + Sync + 'static,
+) -> Memo<bool> {
+    Memo::new(move |_| matches!(value.get(), Some(Ok(()))))
+}
+
+/// "Forgot your password": one field, and the same answer for every address.
+#[component]
+pub fn ForgotPage() -> impl IntoView {
+    let action = ServerAction::<RequestPasswordReset>::new();
+    let value = action.value();
+    let sent = succeeded(value);
+    view! {
+        <AuthCard title=tr("recovery.forgot_title")>
+            {move || sent.get().then(|| view! {
+                <p class="alert alert-success" role="status" data-testid="reset-sent">{tr("recovery.reset_sent")}</p>
+            })}
+            <p class="text-sm text-muted mb-4">{tr("recovery.forgot_hint")}</p>
+            <ActionForm action=action attr:class="space-y-4" attr:novalidate="">
+                <Alert message=form_error(value, &["email"])/>
+                <Field label=tr("auth.email") name="email" kind="email" autocomplete="username" required=true
+                       error=field_error(value, "email")/>
+                <Submit label=tr("recovery.send_link") pending=action.pending()/>
+            </ActionForm>
+            <p class="mt-6 text-sm"><a class="link" href="/login">{tr("auth.back_to_sign_in")}</a></p>
+        </AuthCard>
+    }
+}
+
+#[component]
+pub fn ResetPage() -> impl IntoView {
+    let params = use_params_map();
+    let token = move || params.read().get("token").unwrap_or_default();
+    let action = ServerAction::<ResetPassword>::new();
+    let value = action.value();
+    let done = succeeded(value);
+    view! {
+        <AuthCard title=tr("recovery.reset_title")>
+            {move || if done.get() {
+                view! {
+                    <p class="alert alert-success" role="status" data-testid="reset-done">{tr("recovery.reset_done")}</p>
+                    <a class="btn btn-primary mt-4" href="/login">{tr("auth.sign_in")}</a>
+                }.into_any()
+            } else {
+                view! {
+                    <ActionForm action=action attr:class="space-y-4" attr:novalidate="">
+                        <input type="hidden" name="token" value=token()/>
+                        <Alert message=form_error(value, &["password"])/>
+                        <Field label=tr("recovery.new_password") name="password" kind="password" autocomplete="new-password"
+                               required=true hint=tr("auth.password_hint") error=field_error(value, "password")/>
+                        <Submit label=tr("recovery.set_password") pending=action.pending()/>
+                    </ActionForm>
+                }.into_any()
+            }}
+        </AuthCard>
+    }
+}
+
+/// The page a confirmation link opens. Confirming takes a click (a POST), so mail
+/// scanners that open links do not use it up.
+#[component]
+pub fn ConfirmEmailPage() -> impl IntoView {
+    let params = use_params_map();
+    let token = move || params.read().get("token").unwrap_or_default();
+    let action = ServerAction::<ConfirmEmail>::new();
+    let value = action.value();
+    let done = succeeded(value);
+    view! {
+        <AuthCard title=tr("recovery.confirm_title")>
+            {move || if done.get() {
+                view! {
+                    <p class="alert alert-success" role="status" data-testid="email-confirmed">{tr("recovery.confirmed")}</p>
+                    <a class="btn btn-primary mt-4" href="/">{tr("recovery.continue")}</a>
+                }.into_any()
+            } else {
+                view! {
+                    <ActionForm action=action attr:class="space-y-4" attr:novalidate="">
+                        <input type="hidden" name="token" value=token()/>
+                        <Alert message=form_error(value, &[])/>
+                        <Submit label=tr("recovery.confirm") pending=action.pending()/>
+                    </ActionForm>
+                }.into_any()
+            }}
         </AuthCard>
     }
 }

@@ -54,6 +54,7 @@ pub async fn update_security_policy(
     require_digit: Option<String>,
     require_symbol: Option<String>,
     two_factor_required: Option<String>,
+    require_verified_email: Option<String>,
 ) -> Result<(), AppError> {
     respond(async {
         let env = env()?;
@@ -72,6 +73,7 @@ pub async fn update_security_policy(
             require_digit: require_digit.is_some(),
             require_symbol: require_symbol.is_some(),
             two_factor_required: two_factor_required.is_some(),
+            require_verified_email: require_verified_email.is_some(),
         };
         super::ssr::update_security_policy(&env, input).await
     })

@@ -23,6 +23,8 @@ pub struct SecurityPolicy {
     pub max_failed_logins: i32,
     pub lockout_minutes: i32,
     pub two_factor_required: bool,
+    /// Members must have confirmed their email address to work in the workspace.
+    pub require_verified_email: bool,
 }
 
 /// Filters of the audit-log viewer; every one optional. Dates are `YYYY-MM-DD` in UTC.

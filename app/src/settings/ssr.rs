@@ -127,6 +127,7 @@ pub async fn security_policy(env: &Env) -> Result<SecurityPolicy, AppError> {
         max_failed_logins: r.get("max_failed_logins"),
         lockout_minutes: r.get("lockout_minutes"),
         two_factor_required: r.get("two_factor_required"),
+        require_verified_email: r.get("require_verified_email"),
     })
 }
 
@@ -179,7 +180,7 @@ pub async fn update_security_policy(env: &Env, input: SecurityPolicy) -> Result<
             SET password_min_length = $2, require_uppercase = $3, require_lowercase = $4,
                 require_digit = $5, require_symbol = $6, session_idle_minutes = $7,
                 max_failed_logins = $8, lockout_minutes = $9, two_factor_required = $10,
-                updated_at = now()
+                require_verified_email = $11, updated_at = now()
           WHERE tenant_id = $1
       RETURNING to_jsonb(tenant_policies) - 'tenant_id' - 'updated_at' AS j",
     )
@@ -193,6 +194,7 @@ pub async fn update_security_policy(env: &Env, input: SecurityPolicy) -> Result<
     .bind(input.max_failed_logins)
     .bind(input.lockout_minutes)
     .bind(input.two_factor_required)
+    .bind(input.require_verified_email)
     .fetch_one(&mut *tx)
     .await
     .map_err(internal)?

@@ -356,6 +356,7 @@ pub fn SecurityPage() -> impl IntoView {
                                 <Field label=tr("policy.lockout") name="lockout_minutes" kind="number"
                                        value=p.lockout_minutes.to_string() error=field_error(value, "lockout_minutes")/>
                                 <Check name="two_factor_required" label=tr("policy.require_2fa") checked=p.two_factor_required/>
+                                <Check name="require_verified_email" label=tr("policy.require_verified_email") checked=p.require_verified_email/>
                                 <Submit label=tr("common.save") pending=save.pending()/>
                             </ActionForm>
                         </Card>

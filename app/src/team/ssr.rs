@@ -533,8 +533,12 @@ pub async fn accept_invite(
         tracing::info!(invite_id = %invite.id, "invite form used for an existing account");
         return Ok(InviteOutcome::SignInNext);
     }
-    match join(env, &invite, new_id(), Some((name, hash))).await {
-        Ok(()) => Ok(InviteOutcome::SignInNext),
+    let user_id = new_id();
+    match join(env, &invite, user_id, Some((name, hash))).await {
+        Ok(()) => {
+            crate::auth::recovery::send_confirmation(env, user_id, &invite.email).await?;
+            Ok(InviteOutcome::SignInNext)
+        }
         // Created by a concurrent request a moment ago: the same answer.
         Err(JoinError::EmailTaken) => Ok(InviteOutcome::SignInNext),
         Err(JoinError::App(e)) => Err(e),

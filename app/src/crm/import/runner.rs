@@ -644,6 +644,7 @@ async fn load(db: &Db, tenant_id: Uuid, id: Uuid) -> Result<Claimed, AppError> {
             name: code("name"),
             email: code("email"),
             must_enrol_2fa: false,
+            must_verify_email: false,
         },
         creator_active: code("status") == "ACTIVE",
     })
