@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { hydrated, signIn, unique, DEMO_PASSWORD } from './helpers';
+import { hydrated, linkInMail, signIn, unique, DEMO_PASSWORD } from './helpers';
 
 test('sign up, sign out, sign in', async ({ page }) => {
   const email = `${unique('founder')}@example.com`;
@@ -15,11 +15,18 @@ test('sign up, sign out, sign in', async ({ page }) => {
   await expect(page.getByLabel('Email')).toHaveValue(email);
   await page.getByLabel('Password').fill('a long enough password');
   await page.getByRole('button', { name: 'Create a workspace' }).click();
-  await expect(page).toHaveURL(/\/$/);
+  // Sign-up signs nobody in: the same answer whether or not the address had an account.
+  await expect(page.getByTestId('check-email')).toBeVisible();
+
+  // The confirmation link, received over SMTP by the local peer, takes one click.
+  await page.goto(await linkInMail(page, email, '/verify/'));
+  await hydrated(page);
+  await page.getByRole('button', { name: 'Confirm my address' }).click();
+  await expect(page.getByTestId('email-confirmed')).toBeVisible();
+
+  await signIn(page, email, 'a long enough password');
   await expect(page.getByRole('heading', { level: 1 })).toContainText('Nadia');
   await expect(page.locator('.brand-name')).toHaveText('Delta Homes');
-
-  await hydrated(page);
   await page.locator('.menu > summary').click();
   await page.getByRole('button', { name: 'Sign out' }).click();
   await expect(page).toHaveURL(/\/login$/);
@@ -35,6 +42,43 @@ test('sign up, sign out, sign in', async ({ page }) => {
   await page.getByRole('button', { name: 'Sign in' }).click();
   await expect(page).toHaveURL(/\/settings$/);
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Profile');
+});
+
+test('a forgotten password is reset through the emailed link', async ({ page, browser }) => {
+  const email = `${unique('forgetful')}@example.com`;
+  await page.goto('/signup');
+  await hydrated(page);
+  await page.getByLabel('Your name').fill('Omar Said');
+  await page.getByLabel('Company').fill('Giza Towers');
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill('the first long password');
+  await page.getByRole('button', { name: 'Create a workspace' }).click();
+  await expect(page.getByTestId('check-email')).toBeVisible();
+  await signIn(page, email, 'the first long password');
+
+  const other = await (await browser.newContext()).newPage();
+  await other.goto('/login');
+  await hydrated(other);
+  await other.getByRole('link', { name: 'Forgot your password?' }).click();
+  await expect(other).toHaveURL(/\/forgot$/);
+  await hydrated(other);
+  await other.getByLabel('Email').fill(email);
+  await other.getByRole('button', { name: 'Send the link' }).click();
+  await expect(other.getByTestId('reset-sent')).toBeVisible();
+  await other.goto(await linkInMail(other, email, '/reset/'));
+  await hydrated(other);
+  await other.getByLabel('New password').fill('short');
+  await other.getByRole('button', { name: 'Set the password' }).click();
+  await expect(other.locator('.field-error')).toContainText('at least 10');
+  await expect(other.getByLabel('New password')).toHaveValue('short');
+  await other.getByLabel('New password').fill('the second long password');
+  await other.getByRole('button', { name: 'Set the password' }).click();
+  await expect(other.getByTestId('reset-done')).toBeVisible();
+  await signIn(other, email, 'the second long password');
+
+  // The browser that was signed in with the old password is signed out.
+  await page.goto('/settings');
+  await expect(page).toHaveURL(/\/login\?next=/);
 });
 
 test('the page is interactive without reloading (hydration)', async ({ page }) => {

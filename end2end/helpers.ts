@@ -20,3 +20,19 @@ export async function signIn(page: Page, email: string, password = DEMO_PASSWORD
 export function unique(prefix: string) {
   return `${prefix}-${Date.now()}-${Math.floor(Math.random() * 1e6)}`;
 }
+
+const PEER = process.env.PEER_URL || 'http://127.0.0.1:4900';
+
+/** The first link containing `path` in the newest email the local peer received for `to`. */
+export async function linkInMail(page: Page, to: string, path: string): Promise<string> {
+  let link: string | undefined;
+  await expect
+    .poll(async () => {
+      const messages: { to: string; body: string }[] = await (await page.request.get(`${PEER}/_peer/messages`)).json();
+      const mail = messages.filter((m) => m.to === to).pop();
+      link = mail?.body.match(new RegExp(`https?://\\S*${path}[0-9a-f]+`))?.[0];
+      return link;
+    }, { timeout: 15_000 })
+    .toBeTruthy();
+  return link!;
+}

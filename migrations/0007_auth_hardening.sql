@@ -94,3 +94,14 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
        AND used_at IS NULL AND expires_at > now()
 $$;
 REVOKE ALL ON FUNCTION auth_token_user(bytea, text) FROM PUBLIC;
+
+-- Live board events name the deal's owner now and before the change, so each open
+-- stream passes on only the deals its viewer may see (src/events.rs).
+CREATE OR REPLACE FUNCTION deals_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('deal_changes', json_build_object(
+        't', NEW.tenant_id, 'p', NEW.pipeline_id, 'd', NEW.id, 'v', NEW.version,
+        'o', NEW.owner_id,
+        'q', CASE WHEN TG_OP = 'UPDATE' THEN OLD.owner_id END)::text);
+    RETURN NULL;
+END $$;

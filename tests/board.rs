@@ -573,3 +573,105 @@ async fn admins_rename_reorder_add_and_remove_stages() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn live_events_carry_only_deals_the_viewer_may_see() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup("Ada", "ada@example.com", "Acme").await;
+    let rep = app
+        .invite_and_join(&owner, "rep@example.com", "SALES")
+        .await;
+    let b = board(&app, &owner, json!({})).await;
+    let path = format!(
+        "/events/pipelines/{}",
+        b["pipeline"]["id"].as_str().unwrap()
+    );
+    let mut rep_stream = app.get(&rep, &path).await;
+    assert_eq!(rep_stream.status(), StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let (_, secret) = new_deal(&app, &owner, &b, "Owner's own", "1", &[]).await;
+    let secret_id = secret["id"].as_str().unwrap().to_string();
+    let (_, mine) = new_deal(&app, &rep, &b, "Rep's own", "1", &[]).await;
+    let mine_id = mine["id"].as_str().unwrap().to_string();
+    assert!(
+        wait_for_event(&mut rep_stream, &mine_id).await,
+        "the rep hears their own deal"
+    );
+    // Handed from the owner to the rep, then from the rep back to the owner: both
+    // changes reach the rep, who gains and then loses the card.
+    let rep_id: String =
+        sqlx::query_scalar("SELECT id::text FROM users WHERE email = 'rep@example.com'")
+            .fetch_one(&app.pools.owner)
+            .await
+            .unwrap();
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    while let Ok(Ok(Some(chunk))) = tokio::time::timeout_at(deadline, rep_stream.chunk()).await {
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(
+        !seen.contains(&secret_id),
+        "the owner's deal leaked: {seen}"
+    );
+    sqlx::query("UPDATE deals SET owner_id = $1::uuid, version = version + 1 WHERE id = $2::uuid")
+        .bind(&rep_id)
+        .bind(&secret_id)
+        .execute(&app.pools.owner)
+        .await
+        .unwrap();
+    assert!(wait_for_event(&mut rep_stream, &secret_id).await, "gained");
+    sqlx::query(
+        "UPDATE deals SET owner_id = (SELECT id FROM users WHERE email = 'ada@example.com'),
+                version = version + 1 WHERE id = $1::uuid",
+    )
+    .bind(&secret_id)
+    .execute(&app.pools.owner)
+    .await
+    .unwrap();
+    assert!(wait_for_event(&mut rep_stream, r#""v":3"#).await, "lost");
+}
+
+#[tokio::test]
+async fn live_streams_are_capped_and_end_with_their_session() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup("Ada", "ada@example.com", "Acme").await;
+    let b = board(&app, &owner, json!({})).await;
+    let path = format!(
+        "/events/pipelines/{}",
+        b["pipeline"]["id"].as_str().unwrap()
+    );
+    let mut open = Vec::new();
+    for i in 0..6 {
+        let res = app.get(&owner, &path).await;
+        assert_eq!(res.status(), StatusCode::OK, "stream {i}");
+        open.push(res);
+    }
+    let refused = app.get(&owner, &path).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers().contains_key("retry-after"));
+    drop(open.pop());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut last = app.get(&owner, &path).await;
+    assert_eq!(
+        last.status(),
+        StatusCode::OK,
+        "a closed stream frees its place"
+    );
+
+    // Signing out everywhere (here: deleting the session rows, as a revocation does)
+    // ends the open streams within a recheck.
+    sqlx::query("DELETE FROM sessions")
+        .execute(&app.pools.owner)
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let ended = loop {
+        match tokio::time::timeout_at(deadline, last.chunk()).await {
+            Ok(Ok(Some(_))) => continue,
+            Ok(Ok(None)) | Ok(Err(_)) => break true,
+            Err(_) => break false,
+        }
+    };
+    assert!(ended, "the stream outlived its session");
+}
