@@ -24,6 +24,9 @@ pub mod request;
 #[cfg(feature = "ssr")]
 pub mod throttle;
 
+#[cfg(all(test, feature = "ssr"))]
+mod fuzz;
+
 use auth::model::PageContext;
 use layout::ComingSoon;
 use leptos::prelude::*;

@@ -1059,3 +1059,43 @@ mod tests {
         assert!(err.to_string().contains("connection refused"), "{err}");
     }
 }
+
+/// Arbitrary bytes as DNS answers: whatever a resolver (or someone spoofing one) sends,
+/// parsing ends with a message or an error, never a panic or an endless pointer loop.
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_answer_parses_or_is_refused(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+            let _ = parse_message(&bytes);
+            for start in [0, 12, bytes.len() / 2] {
+                let _ = read_name(&bytes, start);
+            }
+        }
+
+        #[test]
+        fn our_queries_read_back(id: u16, labels in proptest::collection::vec("[a-z0-9-]{1,20}", 1..5)) {
+            let name = labels.join(".");
+            let query = encode_query(id, &name, 16).unwrap();
+            let message = parse_message(&query).unwrap();
+            prop_assert_eq!(message.id, id);
+            prop_assert_eq!(&message.questions[0].name, &name);
+        }
+
+        #[test]
+        fn mutated_queries_never_panic(
+            id: u16,
+            flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8),
+        ) {
+            let mut query = encode_query(id, "_dmarc.example.com", 16).unwrap();
+            for (at, byte) in flips {
+                let at = at % query.len();
+                query[at] = byte;
+            }
+            let _ = parse_message(&query);
+        }
+    }
+}

@@ -538,3 +538,44 @@ mod tests {
         assert_eq!(tracked_link("<a href=\"https://x.test/\">x</a>"), None);
     }
 }
+
+/// Whatever bytes arrive over SMTP, the parser returns something and never panics.
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn mime_like() -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec(
+            prop_oneof![
+                Just(b"Content-Type: multipart/alternative; boundary=\"b\"\r\n".to_vec()),
+                Just(b"Content-Transfer-Encoding: quoted-printable\r\n".to_vec()),
+                Just(b"Content-Transfer-Encoding: base64\r\n".to_vec()),
+                Just(b"Subject: =?UTF-8?B?2YXYsdit2KjYpw==?=\r\n".to_vec()),
+                Just(b"\r\n--b\r\n".to_vec()),
+                Just(b"\r\n--b--\r\n".to_vec()),
+                Just(b"=E2=80=\r\n".to_vec()),
+                Just(b"\r\n\r\n".to_vec()),
+                proptest::collection::vec(any::<u8>(), 0..40),
+            ],
+            0..30,
+        )
+        .prop_map(|parts| parts.concat())
+    }
+
+    proptest! {
+        #[test]
+        fn any_message_parses(raw in mime_like()) {
+            let _ = parse(&raw);
+        }
+
+        #[test]
+        fn decoders_never_panic(text in "\\PC{0,200}") {
+            let _ = decode_base64(&text);
+            let _ = decode_quoted_printable(&text);
+            let _ = decode_encoded_words(&text);
+            let _ = open_pixel(&text);
+            let _ = tracked_link(&text);
+        }
+    }
+}
