@@ -312,11 +312,12 @@ async fn check_fields(
     creating: bool,
 ) -> Result<Checked, AppError> {
     let allowed = editable(entity);
-    let region: Option<String> = sqlx::query_scalar("SELECT phone_region FROM tenants")
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(internal)?
-        .flatten();
+    let region: Option<String> =
+        sqlx::query_scalar("SELECT phone_region FROM tenants WHERE id = app_tenant()")
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(internal)?
+            .flatten();
     let mut values = Vec::new();
     let mut company = None;
     let mut contact = None;
