@@ -668,3 +668,101 @@ async fn a_job_of_a_member_who_left_fails_with_a_reason() {
         "{job}"
     );
 }
+
+#[tokio::test]
+async fn a_match_out_of_scope_is_not_revealed_or_linked() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup("Ada", "ada@example.com", "Acme").await;
+    let sales = app
+        .invite_and_join(&owner, "sam@example.com", "SALES")
+        .await;
+    // Ada's lead and company, and later a lead of Sam's with Ada's lead's email.
+    let job = import(
+        &app,
+        &owner,
+        "LEAD",
+        "Name,Email,Company\nAda's lead,shared@example.com,Ada Co\n",
+        "Skip",
+    )
+    .await;
+    assert_eq!(counts(&job), [1, 0, 0, 0], "{job}");
+    let job = import(
+        &app,
+        &owner,
+        "CONTACT",
+        "Name,Email\nAda's contact,taken@example.com\n",
+        "Skip",
+    )
+    .await;
+    assert_eq!(counts(&job), [1, 0, 0, 0], "{job}");
+
+    // Sam's "skip duplicates" neither skips nor names Ada's lead: his row is created,
+    // as saving it by hand would, and his company is his own.
+    let job = import(
+        &app,
+        &sales,
+        "LEAD",
+        "Name,Email,Company\nSam's lead,shared@example.com,Ada Co\n",
+        "Skip",
+    )
+    .await;
+    assert_eq!(counts(&job), [1, 0, 0, 0], "{job}");
+    assert_eq!(job["counts"]["companies_created"], 1, "{job}");
+    let owners: Vec<String> = sqlx::query_scalar(
+        "SELECT u.email::text FROM companies c JOIN users u ON u.id = c.owner_id ORDER BY 1",
+    )
+    .fetch_all(&app.pools.owner)
+    .await
+    .unwrap();
+    assert_eq!(owners, ["ada@example.com", "sam@example.com"]);
+
+    // Updating: Sam's own lead wins over Ada's older one with the same email.
+    let job = import(
+        &app,
+        &sales,
+        "LEAD",
+        "Name,Email,Source\nSam's lead,shared@example.com,Fair\n",
+        "Update",
+    )
+    .await;
+    assert_eq!(counts(&job), [0, 1, 0, 0], "{job}");
+    let sources: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT name, source FROM leads ORDER BY created_at")
+            .fetch_all(&app.pools.owner)
+            .await
+            .unwrap();
+    assert_eq!(
+        sources,
+        [
+            ("Ada's lead".to_string(), None),
+            ("Sam's lead".to_string(), Some("Fair".to_string()))
+        ]
+    );
+
+    // A contact's email is unique: the row fails as a hand-made save would, saying
+    // nothing of whose contact has it.
+    let (status, info) = upload(
+        &app,
+        &sales,
+        "CONTACT",
+        "c.csv",
+        "Name,Email\nCopy,taken@example.com\n",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{info}");
+    for dedupe in ["Skip", "Update"] {
+        let (status, preview) = call_json::<PreviewImport>(
+            &app,
+            &sales,
+            plan(&info["job_id"], &info["mapping"], dedupe),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{preview}");
+        let row = &preview["rows"][0];
+        assert_eq!(row["outcome"], "Fail", "{dedupe}: {preview}");
+        assert_eq!(
+            row["reason"], "Another contact already has this email.",
+            "{dedupe}: {preview}"
+        );
+    }
+}

@@ -1676,3 +1676,92 @@ async fn sending_domains_are_checked_by_real_dns_lookups() {
     let (status, _) = app.call::<VerifyDomain>(&other, &[("id", &id)]).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// Sequence pages and enrolment controls keep to the viewer's scope: a SALES member
+/// sees only their own leads named, a manager pauses only their team's enrolments.
+#[tokio::test]
+async fn enrolments_out_of_scope_are_neither_named_nor_paused() {
+    let w = world().await;
+    w.phone("P", "x-1", 100, 1).await;
+    let template = w.wa_template("Intro", "Hi").await;
+    let seq = w.sequence("Ours", "").await;
+    w.step(seq, template, 0, None).await;
+    let rep = w
+        .app
+        .invite_and_join(&w.admin, "rep@example.com", "SALES")
+        .await;
+    let manager = w
+        .app
+        .invite_and_join(&w.admin, "mo@example.com", "MANAGER")
+        .await;
+    let leads = w.leads(2, true, false).await;
+    // The first lead is the rep's, the second Ada's.
+    for (lead, email) in [(leads[0], "rep@example.com"), (leads[1], "ada@example.com")] {
+        sqlx::query(
+            "UPDATE leads SET owner_id = (SELECT id FROM users WHERE email = $2) WHERE id = $1",
+        )
+        .bind(lead)
+        .bind(email)
+        .execute(&w.app.pools.owner)
+        .await
+        .unwrap();
+    }
+    let report = w.enrol(seq, &leads).await;
+    assert_eq!(report["enrolled"], 2, "{report}");
+
+    let (status, detail) = w
+        .app
+        .call_json::<GetSequence>(&rep, &json!({ "id": seq }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{detail}");
+    let named: Vec<&Value> = detail["enrollments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["lead_id"])
+        .collect();
+    assert_eq!(named, [&json!(leads[0])], "{detail}");
+    assert_eq!(detail["summary"]["enrolled"], 2, "{detail}");
+
+    let enrolment = |lead: Uuid| {
+        let pool = w.app.pools.owner.clone();
+        async move {
+            sqlx::query_scalar::<_, Uuid>("SELECT id FROM enrollments WHERE lead_id = $1")
+                .bind(lead)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+                .to_string()
+        }
+    };
+    let reps = enrolment(leads[0]).await;
+    let pause = |client: &reqwest::Client, id: &str| {
+        let (app, client, id) = (&w.app, client.clone(), id.to_string());
+        async move {
+            app.call::<SetEnrollmentStatus>(&client, &[("id", &id), ("status", "PAUSED")])
+                .await
+        }
+    };
+    // Mo manages nobody yet: the rep's enrolment is out of his scope.
+    let (status, body) = pause(&manager, &reps).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    sqlx::query(
+        "UPDATE memberships SET manager_id = (SELECT id FROM users WHERE email = 'mo@example.com')
+          WHERE user_id = (SELECT id FROM users WHERE email = 'rep@example.com')",
+    )
+    .execute(&w.app.pools.owner)
+    .await
+    .unwrap();
+    let (status, body) = pause(&manager, &reps).await;
+    assert_eq!(status, StatusCode::OK, "the rep now reports to Mo: {body}");
+    let (status, body) = pause(&manager, &enrolment(leads[1]).await).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "Ada's lead is not Mo's: {body}"
+    );
+    let paused = w
+        .scalar_i64("SELECT count(*) FROM enrollments WHERE status = 'PAUSED'")
+        .await;
+    assert_eq!(paused, 1);
+}

@@ -735,3 +735,124 @@ async fn deals_link_to_a_company_and_a_contact_both_ways() {
         .await;
     assert_eq!(from_contact["related"][0]["name"], "Tower B");
 }
+
+/// The user id behind an email, as the owner sees it.
+async fn user_id(app: &TestApp, email: &str) -> Uuid {
+    sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+        .bind(email)
+        .fetch_one(&app.pools.owner)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_company_name_links_only_a_company_in_scope() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup("Ada", "ada@example.com", "Acme").await;
+    let sales = app
+        .invite_and_join(&owner, "sam@example.com", "SALES")
+        .await;
+    let theirs = created(&app, &owner, "COMPANY", &[("name", "Nile Towers")]).await;
+    let first = created(
+        &app,
+        &sales,
+        "CONTACT",
+        &[("name", "Mona Zaki"), ("company", "Nile Towers")],
+    )
+    .await;
+    let second = created(&app, &sales, "CONTACT", &[("name", "Omar Said")]).await;
+    let (status, body) = save(
+        &app,
+        &sales,
+        "CONTACT",
+        &[("id", &second), ("company", "nile towers")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let sam = user_id(&app, "sam@example.com").await;
+    let linked: Vec<(Uuid, Option<Uuid>)> = sqlx::query_as(
+        "SELECT co.id, co.owner_id FROM contacts c JOIN companies co ON co.id = c.company_id
+          WHERE c.id = ANY($1)",
+    )
+    .bind(vec![
+        first.parse::<Uuid>().unwrap(),
+        second.parse::<Uuid>().unwrap(),
+    ])
+    .fetch_all(&app.pools.owner)
+    .await
+    .unwrap();
+    assert_eq!(linked.len(), 2);
+    // Not Ada's company: one of Sam's own, made by the first save and found by the
+    // second.
+    assert!(
+        linked
+            .iter()
+            .all(|(id, owner)| id.to_string() != theirs && *owner == Some(sam)),
+        "{linked:?}"
+    );
+    assert_eq!(linked[0].0, linked[1].0);
+}
+
+#[tokio::test]
+async fn a_manager_completes_only_the_tasks_of_their_team() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup("Ada", "ada@example.com", "Acme").await;
+    let manager = app
+        .invite_and_join(&owner, "mo@example.com", "MANAGER")
+        .await;
+    app.invite_and_join(&owner, "sam@example.com", "SALES")
+        .await;
+    app.invite_and_join(&owner, "rita@example.com", "SALES")
+        .await;
+    let (ada, mo, sam, rita) = (
+        user_id(&app, "ada@example.com").await,
+        user_id(&app, "mo@example.com").await,
+        user_id(&app, "sam@example.com").await,
+        user_id(&app, "rita@example.com").await,
+    );
+    sqlx::query("UPDATE memberships SET manager_id = $1 WHERE user_id = $2")
+        .bind(mo)
+        .bind(sam)
+        .execute(&app.pools.owner)
+        .await
+        .unwrap();
+    let tenant = app.tenant_of("ada@example.com").await;
+    // A task for Sam (Mo's report) and one for Rita (nobody's), both set by Ada.
+    let mut tasks = Vec::new();
+    for assignee in [sam, rita] {
+        let lead = Uuid::now_v7();
+        sqlx::query("INSERT INTO leads (tenant_id, id, name, owner_id) VALUES ($1, $2, 'L', $3)")
+            .bind(tenant)
+            .bind(lead)
+            .bind(assignee)
+            .execute(&app.pools.owner)
+            .await
+            .unwrap();
+        let task = Uuid::now_v7();
+        sqlx::query(
+            "INSERT INTO activities (tenant_id, id, kind, lead_id, actor_id, assignee_id, subject, due_at)
+             VALUES ($1, $2, 'TASK', $3, $4, $5, 'Call', now())",
+        )
+        .bind(tenant)
+        .bind(task)
+        .bind(lead)
+        .bind(ada)
+        .bind(assignee)
+        .execute(&app.pools.owner)
+        .await
+        .unwrap();
+        tasks.push(task.to_string());
+    }
+    let (status, body) = app
+        .call::<CompleteTask>(&manager, &[("task_id", &tasks[1])])
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "Rita is not Mo's: {body}");
+    let (status, body) = app
+        .call::<CompleteTask>(&manager, &[("task_id", &tasks[0])])
+        .await;
+    assert_eq!(status, StatusCode::OK, "Sam is Mo's: {body}");
+    let (status, _) = app
+        .call::<CompleteTask>(&owner, &[("task_id", &tasks[1])])
+        .await;
+    assert_eq!(status, StatusCode::OK, "an owner completes anyone's");
+}

@@ -313,6 +313,47 @@ async fn the_runtime_role_is_unprivileged_and_the_audit_log_append_only() {
     }
 }
 
+/// Every SECURITY DEFINER function, from the catalog: a definer that searched pg_temp
+/// before public (or at all, before its own schema) would run whatever a caller put
+/// there under the owner's rights; and nobody but the owner may put objects in public.
+#[tokio::test]
+async fn definers_search_pg_temp_last_and_public_is_closed() {
+    let app = TestApp::spawn().await;
+    let definers: Vec<(String, Option<Vec<String>>)> = sqlx::query_as(
+        "SELECT p.oid::regprocedure::text, p.proconfig FROM pg_proc p
+           JOIN pg_namespace n ON n.oid = p.pronamespace
+          WHERE n.nspname = 'public' AND p.prosecdef ORDER BY 1",
+    )
+    .fetch_all(&app.pools.owner)
+    .await
+    .unwrap();
+    assert!(
+        definers.iter().any(|(f, _)| f == "claim_job()"),
+        "{definers:?}"
+    );
+    for (function, config) in &definers {
+        let path = config
+            .iter()
+            .flatten()
+            .find_map(|c| c.strip_prefix("search_path="))
+            .unwrap_or_else(|| panic!("{function} sets no search_path"));
+        let schemas: Vec<&str> = path.split(',').map(str::trim).collect();
+        assert_eq!(schemas.last(), Some(&"pg_temp"), "{function}: {path}");
+        assert_eq!(schemas.first(), Some(&"public"), "{function}: {path}");
+    }
+    let err = sqlx::query("CREATE TABLE public.planted (id int)")
+        .execute(&app.pools.app)
+        .await
+        .expect_err("the runtime role creates nothing in public");
+    assert!(err.to_string().contains("permission denied"), "{err}");
+    let public_create: bool =
+        sqlx::query_scalar("SELECT has_schema_privilege('public', 'public', 'CREATE')")
+            .fetch_one(&app.pools.owner)
+            .await
+            .unwrap();
+    assert!(!public_create, "PUBLIC may not create in schema public");
+}
+
 #[tokio::test]
 async fn feature_flags_roll_out_deterministically_with_overrides() {
     let app = TestApp::spawn().await;

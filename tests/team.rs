@@ -402,3 +402,104 @@ async fn a_member_of_two_tenants_switches_between_them() {
         "no switching into a tenant one is not a member of"
     );
 }
+
+/// Seats, members, owners and the tenant's own settings in one tenant, read by a
+/// member who belongs to another tenant too.
+#[tokio::test]
+async fn a_member_of_two_tenants_is_counted_once_in_each() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("Ada", "ada@example.com", "Acme").await;
+    let bea = app.signup("Bea", "bea@example.com", "Beta").await;
+    let (_, link) = app
+        .call::<CreateInvite>(&bea, &[("email", "ada@example.com"), ("role", "ADMIN")])
+        .await;
+    let (status, body) = app
+        .call::<AcceptInvite>(
+            &ada,
+            &[
+                ("token", &token_of(&link)),
+                ("name", ""),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (acme, beta) = (
+        app.tenant_of("ada@example.com").await,
+        app.tenant_of("bea@example.com").await,
+    );
+    // Each tenant reads local numbers as its own country's.
+    for (tenant, region) in [(acme, "EG"), (beta, "AE")] {
+        sqlx::query("UPDATE tenants SET phone_region = $2 WHERE id = $1")
+            .bind(tenant)
+            .bind(region)
+            .execute(&app.pools.owner)
+            .await
+            .unwrap();
+    }
+    let phone_saved_as = |phone: &'static str| {
+        let (app, ada) = (&app, &ada);
+        async move {
+            let (status, id) = app
+                .call::<app::crm::records::api::SaveRecord>(
+                    ada,
+                    &[("entity", "CONTACT"), ("name", "Local"), ("phone", phone)],
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{phone}: {id}");
+            sqlx::query_scalar::<_, String>("SELECT phone_e164 FROM contacts WHERE id = $1")
+                .bind(id.as_str().unwrap().parse::<uuid::Uuid>().unwrap())
+                .fetch_one(&app.pools.owner)
+                .await
+                .unwrap()
+        }
+    };
+
+    // Accepting the invite signed Ada in to Beta: Bea and Ada.
+    let (_, team) = app.call::<GetTeam>(&ada, &[]).await;
+    assert_eq!(team["members"].as_array().unwrap().len(), 2, "{team}");
+    assert_eq!(team["seats_used"], 2, "{team}");
+    assert_eq!(phone_saved_as("050 123 4567").await, "+971501234567");
+
+    let (status, _) = app
+        .call::<app::auth::api::SwitchTenant>(&ada, &[("tenant_id", &acme.to_string())])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, team) = app.call::<GetTeam>(&ada, &[]).await;
+    assert_eq!(team["members"].as_array().unwrap().len(), 1, "{team}");
+    assert_eq!(team["seats_used"], 1, "{team}");
+    assert_eq!(phone_saved_as("0100 765 4321").await, "+201007654321");
+    // The switcher, which reads across tenants, still lists both.
+    let home = app.get(&ada, "/").await.text().await.unwrap();
+    assert!(home.contains("Beta") && home.contains("Acme"), "{home}");
+
+    // What the last-owner rule counts, and any unfiltered read of tenants, as the
+    // runtime role sees them in a transaction of Ada's.
+    let ada_id: uuid::Uuid =
+        sqlx::query_scalar("SELECT id FROM users WHERE email = 'ada@example.com'")
+            .fetch_one(&app.pools.owner)
+            .await
+            .unwrap();
+    let db = app::db::Db::new(app.pools.app.clone());
+    for tenant in [acme, beta] {
+        let mut tx = db.tenant_tx(tenant, Some(ada_id)).await.unwrap();
+        let (owners, memberships, tenants): (i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM memberships WHERE role = 'OWNER' AND status = 'ACTIVE'),
+                    (SELECT count(*) FROM memberships),
+                    (SELECT count(*) FROM tenants)",
+        )
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+        let members = if tenant == acme { 1 } else { 2 };
+        assert_eq!((owners, memberships, tenants), (1, members, 1), "{tenant}");
+    }
+    // Before a tenant is chosen, the user still sees their own rows everywhere.
+    let mut tx = db.user_tx(ada_id).await.unwrap();
+    let (memberships, tenants): (i64, i64) =
+        sqlx::query_as("SELECT (SELECT count(*) FROM memberships), (SELECT count(*) FROM tenants)")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+    assert_eq!((memberships, tenants), (2, 2));
+}

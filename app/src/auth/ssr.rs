@@ -82,8 +82,11 @@ pub async fn load_viewer(
         .fetch_one(&mut *tx)
         .await
         .map_err(internal)?;
-    // The own_memberships policy lets the user see their rows in every tenant; the
-    // member_tenants policy lets them see those tenants' names.
+    tx.commit().await.map_err(internal)?;
+    // The user's rows in every tenant (own_memberships) and those tenants' names
+    // (member_tenants) are visible only with no tenant set, so a tenant transaction
+    // never counts another workspace's membership.
+    let mut tx = db.user_tx(principal.user_id).await?;
     let tenants = sqlx::query(
         "SELECT t.id, t.name, m.role FROM memberships m JOIN tenants t ON t.id = m.tenant_id
           WHERE m.user_id = $1 AND m.status = 'ACTIVE' AND t.status = 'ACTIVE'

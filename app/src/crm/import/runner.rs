@@ -53,7 +53,8 @@ type Found = (
 #[derive(Clone, Copy, Debug)]
 struct Known {
     id: Uuid,
-    /// In the importing member's scope: they may update it.
+    /// In the importing member's scope: they may skip or update it. A record out of
+    /// scope is known only so a contact's unique email can be refused.
     editable: bool,
 }
 
@@ -66,7 +67,10 @@ pub(super) struct KeyMap {
 impl KeyMap {
     fn remember(&mut self, entity: Entity, v: &Values, known: Known) {
         for key in keys_of(entity, v) {
-            self.known.entry(key).or_insert(known);
+            let entry = self.known.entry(key).or_insert(known);
+            if !entry.editable {
+                *entry = known;
+            }
         }
     }
 
@@ -121,13 +125,15 @@ impl KeyMap {
                  ORDER BY 5, 1"
             }
         };
-        let found: Vec<Found> = sqlx::query_as(sql)
+        let mut found: Vec<Found> = sqlx::query_as(sql)
             .bind(emails.into_iter().collect::<Vec<_>>())
             .bind(phones.into_iter().collect::<Vec<_>>())
             .fetch_all(&mut **tx)
             .await
             .map_err(internal)?;
-        // The oldest record wins when several share an address.
+        // The oldest record in scope wins when several share an address: one out of
+        // scope must not hide the member's own.
+        found.sort_by_key(|(_, owner, ..)| !scope.allows(*owner));
         for (id, owner, email, phone, _) in found {
             let known = Known {
                 id,
@@ -183,7 +189,19 @@ pub(super) async fn plan(
                 }
             };
             let row_keys = keys_of(entity, &v);
-            let hit = row_keys.iter().find_map(|k| keys.known.get(k).copied());
+            // A match out of scope is not the member's to skip or update, and the
+            // answer must not tell them what it is: the row is created as if it were
+            // not there, as saving the record by hand would.
+            let hit = row_keys
+                .iter()
+                .filter_map(|k| keys.known.get(k).copied())
+                .find(|k| k.editable);
+            // A contact's email is unique, in scope or not: the row can only update the
+            // contact that has it (the same answer as saving the contact by hand).
+            let email_taken = entity == Entity::Contact
+                && row_keys
+                    .first()
+                    .is_some_and(|k| matches!(k, Key::Email(_)) && keys.known.contains_key(k));
             let fail = |v: Values, key: &str| Planned {
                 outcome: Outcome::Fail,
                 values: Some(v),
@@ -197,9 +215,6 @@ pub(super) async fn plan(
                     reason: Some(t(locale, "import.reason.exists")),
                     target: None,
                 },
-                (Some(known), Dedupe::Update) if !known.editable => {
-                    fail(v, "import.error.not_editable")
-                }
                 (Some(known), Dedupe::Update) => {
                     keys.remember(entity, &v, known);
                     Planned {
@@ -209,15 +224,7 @@ pub(super) async fn plan(
                         target: Some(known.id),
                     }
                 }
-                // A contact's email is unique: "create anyway" cannot hold for it.
-                (Some(_), Dedupe::Create)
-                    if entity == Entity::Contact
-                        && row_keys.first().is_some_and(|k| {
-                            matches!(k, Key::Email(_)) && keys.known.contains_key(k)
-                        }) =>
-                {
-                    fail(v, "import.error.email_taken")
-                }
+                _ if email_taken => fail(v, "import.error.email_taken"),
                 _ => {
                     let id = new_id();
                     keys.remember(entity, &v, Known { id, editable: true });
@@ -381,6 +388,8 @@ struct ImportJob<'a> {
     file_name: &'a str,
     entity: Entity,
     locale: Locale,
+    /// The importing member's: a company name links only to a company they may see.
+    scope: &'a Scope,
 }
 
 /// Writes a planned batch; adds to the tally and returns the failed rows with their
@@ -560,15 +569,19 @@ async fn resolve_companies(
     if wanted.is_empty() {
         return Ok(0);
     }
-    let found: Vec<(String, Uuid)> = sqlx::query_as(
-        "SELECT DISTINCT ON (k.v) k.v, c.id FROM companies c JOIN unnest($1::text[]) AS k(v)
-             ON lower(c.name) = k.v
-          ORDER BY k.v, c.created_at, c.id",
-    )
-    .bind(wanted.iter().map(|(k, ..)| k.clone()).collect::<Vec<_>>())
-    .fetch_all(&mut **tx)
-    .await
-    .map_err(internal)?;
+    // A company out of the member's scope is neither linked nor revealed: the name
+    // makes a company of their own, as saving a record by hand does.
+    let mut q: QueryBuilder<Postgres> =
+        QueryBuilder::new("SELECT DISTINCT ON (k.v) k.v, r.id FROM companies r JOIN unnest(");
+    q.push_bind(wanted.iter().map(|(k, ..)| k.clone()).collect::<Vec<_>>())
+        .push("::text[]) AS k(v) ON lower(r.name) = k.v WHERE true");
+    job.scope.push(&mut q, "r.owner_id");
+    q.push(" ORDER BY k.v, r.created_at, r.id");
+    let found: Vec<(String, Uuid)> = q
+        .build_query_as()
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(internal)?;
     cache.extend(found);
     let missing: Vec<_> = wanted
         .into_iter()
@@ -717,6 +730,7 @@ async fn import(db: &Db, job: &Claimed) -> Result<(), AppError> {
         file_name: &params.file_name,
         entity: job.entity,
         locale: params.locale,
+        scope: &ctx.scope,
     };
     // The error file starts with the file's own header and two more columns.
     let mut errors_header = CsvOut::new(sheet.delimiter, true);

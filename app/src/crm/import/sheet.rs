@@ -296,13 +296,17 @@ impl CsvOut {
 /// `-2+3`) gets a leading apostrophe, so opening an export cannot execute what
 /// someone typed into a record. Phone numbers like `+20 100 ...` stay as they are.
 pub fn guard(cell: &str) -> Cow<'_, str> {
-    let risky = match cell.as_bytes().first() {
-        Some(b'=' | b'@' | b'\t' | b'\r') => true,
-        Some(b'+' | b'-') => !cell[1..]
-            .chars()
-            .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '(' | ')' | '-' | '.')),
-        _ => false,
-    };
+    // Spreadsheets skip blanks before a formula, and some read the full-width signs
+    // (U+FF1D and friends, common in CJK input) as their ASCII twins.
+    let rest = cell.trim_start_matches([' ', '\n', '\t', '\r']);
+    let risky = cell.starts_with(['\t', '\r'])
+        || match rest.chars().next() {
+            Some('=' | '@' | '\u{FF1D}' | '\u{FF0B}' | '\u{FF0D}' | '\u{FF20}') => true,
+            Some('+' | '-') => !rest[1..]
+                .chars()
+                .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '(' | ')' | '-' | '.')),
+            _ => false,
+        };
     if risky {
         Cow::Owned(format!("'{cell}"))
     } else {
@@ -466,5 +470,31 @@ mod tests {
         assert_eq!(guard("-5"), "-5");
         assert_eq!(guard("Ada"), "Ada");
         assert_eq!(guard(""), "");
+    }
+
+    #[test]
+    fn blanks_before_a_formula_do_not_hide_it() {
+        assert_eq!(guard(" =1+2"), "' =1+2");
+        assert_eq!(guard("  @SUM(A1)"), "'  @SUM(A1)");
+        assert_eq!(guard("\n=HYPERLINK(\"x\")"), "'\n=HYPERLINK(\"x\")");
+        assert_eq!(guard("\t=1"), "'\t=1");
+        assert_eq!(guard("\r\n-2+3"), "'\r\n-2+3");
+        assert_eq!(guard(" \n +cmd"), "' \n +cmd");
+        // Blanks before a phone number or ordinary text are harmless.
+        assert_eq!(guard(" +20 100 123 4567"), " +20 100 123 4567");
+        assert_eq!(guard(" Ada"), " Ada");
+        assert_eq!(guard("Ada =1"), "Ada =1");
+    }
+
+    #[test]
+    fn full_width_formula_signs_are_guarded() {
+        for sign in ['\u{FF1D}', '\u{FF0B}', '\u{FF0D}', '\u{FF20}'] {
+            let cell = format!("{sign}1+2");
+            assert_eq!(guard(&cell), format!("'{cell}"));
+            let blank = format!(" {sign}SUM(A1)");
+            assert_eq!(guard(&blank), format!("'{blank}"));
+        }
+        assert_eq!(guard("\u{FF0B}20 100"), "'\u{FF0B}20 100");
+        assert_eq!(guard("Ａda"), "Ａda");
     }
 }

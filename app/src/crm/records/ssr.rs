@@ -312,11 +312,12 @@ async fn check_fields(
     creating: bool,
 ) -> Result<Checked, AppError> {
     let allowed = editable(entity);
-    let region: Option<String> = sqlx::query_scalar("SELECT phone_region FROM tenants")
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(internal)?
-        .flatten();
+    let region: Option<String> =
+        sqlx::query_scalar("SELECT phone_region FROM tenants WHERE id = app_tenant()")
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(internal)?
+            .flatten();
     let mut values = Vec::new();
     let mut company = None;
     let mut contact = None;
@@ -502,15 +503,24 @@ async fn contact_named(
         .ok_or_else(|| AppError::field("contact", env.t("records.contact_not_found")))
 }
 
-/// The id of the tenant's company with this name, created if there is none.
-async fn company_named(tx: &mut Tx, p: &Principal, name: &str) -> Result<Uuid, AppError> {
-    if let Some(id) =
-        sqlx::query_scalar("SELECT id FROM companies WHERE lower(name) = lower($1) LIMIT 1")
-            .bind(name)
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(internal)?
-    {
+/// The id of the company with this name among those the member may see, created if
+/// there is none: a company out of scope is neither linked nor revealed.
+async fn company_named(
+    tx: &mut Tx,
+    p: &Principal,
+    scope: &Scope,
+    name: &str,
+) -> Result<Uuid, AppError> {
+    let mut q = QueryBuilder::new("SELECT r.id FROM companies r WHERE lower(r.name) = lower(");
+    q.push_bind(name.to_string()).push(")");
+    scope.push(&mut q, "r.owner_id");
+    q.push(" ORDER BY r.created_at LIMIT 1");
+    let found: Option<Uuid> = q
+        .build_query_scalar()
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(internal)?;
+    if let Some(id) = found {
         return Ok(id);
     }
     let id = new_id();
@@ -560,7 +570,7 @@ pub async fn create(
         push_value(&mut q, value);
     }
     if let Some(name) = &checked.company {
-        let company = company_named(&mut tx, p, name).await?;
+        let company = company_named(&mut tx, p, &scope, name).await?;
         q.push(", ").push_bind(company);
     }
     q.push(", ")
@@ -626,7 +636,7 @@ pub async fn update(
         push_value(&mut q, value);
     }
     if let Some(name) = &checked.company {
-        let company = company_named(&mut tx, p, name).await?;
+        let company = company_named(&mut tx, p, &scope, name).await?;
         q.push(", company_id = ").push_bind(company);
     }
     if let Some(who) = &checked.contact {
@@ -900,14 +910,18 @@ pub async fn my_tasks(env: &Env) -> Result<MyTasks, AppError> {
 }
 
 pub async fn complete_task(env: &Env, task_id: Uuid) -> Result<(), AppError> {
-    let (p, mut tx, _) = open(env).await?;
+    let (p, mut tx, scope) = open(env).await?;
+    // A member completes their own tasks and those they set; a manager also their
+    // reports' (the scope's owners), an admin anyone's.
     let done = sqlx::query(
         "UPDATE activities SET done_at = now()
-          WHERE id = $1 AND kind = 'TASK' AND done_at IS NULL AND (assignee_id = $2 OR actor_id = $2 OR $3)",
+          WHERE id = $1 AND kind = 'TASK' AND done_at IS NULL
+            AND (actor_id = $2 OR assignee_id = ANY($3) OR $4)",
     )
     .bind(task_id)
     .bind(p.user_id)
-    .bind(p.role >= Role::Manager)
+    .bind(&scope.owners)
+    .bind(scope.all)
     .execute(&mut *tx)
     .await
     .map_err(internal)?

@@ -1080,7 +1080,7 @@ pub fn format_business_hours(hours: &serde_json::Value) -> String {
 }
 
 pub async fn sequence_detail(env: &Env, id: Uuid) -> Result<SequenceDetail, AppError> {
-    let (_, mut tx) = begin(env, Permission::WorkspaceUse).await?;
+    let (p, mut tx) = begin(env, Permission::WorkspaceUse).await?;
     let row = sqlx::query(&format!("{SEQUENCE_SUMMARY} WHERE s.id = $1"))
         .bind(id)
         .fetch_optional(&mut *tx)
@@ -1124,18 +1124,24 @@ pub async fn sequence_detail(env: &Env, id: Uuid) -> Result<SequenceDetail, AppE
         replied: r.get("replied"),
     })
     .collect();
-    let enrollments = sqlx::query(
-        "SELECT e.id, e.lead_id, l.name AS lead_name, e.status, e.next_step, e.next_run_at, e.stop_reason
-           FROM enrollments e JOIN leads l ON l.id = e.lead_id
-          WHERE e.sequence_id = $1 ORDER BY e.created_at DESC, e.id LIMIT 200",
-    )
-    .bind(id)
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(internal)?
-    .iter()
-    .map(enrollment_view)
-    .collect();
+    // Only the leads the viewer may see are listed; the summary still counts them all.
+    let scope = Scope::load(&mut tx, p).await?;
+    let mut q = QueryBuilder::new(
+        "SELECT e.id, e.lead_id, r.name AS lead_name, e.status, e.next_step, e.next_run_at, e.stop_reason
+           FROM enrollments e JOIN leads r ON r.id = e.lead_id
+          WHERE e.sequence_id = ",
+    );
+    q.push_bind(id);
+    scope.push(&mut q, "r.owner_id");
+    q.push(" ORDER BY e.created_at DESC, e.id LIMIT 200");
+    let enrollments = q
+        .build()
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(internal)?
+        .iter()
+        .map(enrollment_view)
+        .collect();
     tx.commit().await.map_err(internal)?;
     Ok(SequenceDetail {
         summary: sequence_summary(&row),
@@ -1424,6 +1430,19 @@ pub async fn set_enrollment_status(env: &Env, id: Uuid, status: &str) -> Result<
         _ => return Err(AppError::field("status", env.t("outreach.status_invalid"))),
     };
     let (p, mut tx) = begin(env, Permission::OutreachRun).await?;
+    // A manager runs the enrolments of the leads in their scope only.
+    let scope = Scope::load(&mut tx, p).await?;
+    let owner: Option<Option<Uuid>> = sqlx::query_scalar(
+        "SELECT l.owner_id FROM enrollments e JOIN leads l ON l.id = e.lead_id
+          WHERE e.id = $1 FOR UPDATE OF e",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(internal)?;
+    if !owner.is_some_and(|o| scope.allows(o)) {
+        return Err(not_found(env));
+    }
     let from: Vec<String> = from.iter().map(|s| s.to_string()).collect();
     let n = sqlx::query(
         "UPDATE enrollments SET status = $2, stop_reason = coalesce($4, stop_reason),
