@@ -204,8 +204,15 @@ async fn metrics(State(state): State<AppState>, req: Request) -> Response {
         }
         _ => false,
     };
-    let address_ok = request_ip(&req, &state.http.trusted_proxies)
-        .is_some_and(|ip| state.http.metrics_allow.iter().any(|n| n.contains(&ip)));
+    // A request relayed by a proxy we were not told about (one on this machine makes
+    // everyone look local) has no address we can judge.
+    let relayed = req.headers().contains_key("x-forwarded-for")
+        || req.headers().contains_key(header::FORWARDED);
+    let peer_is_proxy =
+        peer(&req).is_some_and(|ip| state.http.trusted_proxies.iter().any(|n| n.contains(&ip)));
+    let address_ok = (!relayed || peer_is_proxy)
+        && request_ip(&req, &state.http.trusted_proxies)
+            .is_some_and(|ip| state.http.metrics_allow.iter().any(|n| n.contains(&ip)));
     if !token_ok && !address_ok {
         return StatusCode::NOT_FOUND.into_response();
     }
@@ -575,7 +582,7 @@ async fn request_context(State(state): State<AppState>, mut req: Request, next: 
 /// right-most address in `X-Forwarded-For` that is not one of our proxies. Addresses
 /// left of that were written by the client and prove nothing.
 fn request_ip(req: &Request, trusted_proxies: &[IpNet]) -> Option<IpAddr> {
-    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>()?.0.ip();
+    let peer = peer(req)?;
     let forwarded = req
         .headers()
         .get_all("x-forwarded-for")
@@ -584,6 +591,11 @@ fn request_ip(req: &Request, trusted_proxies: &[IpNet]) -> Option<IpAddr> {
         .collect::<Vec<_>>()
         .join(",");
     Some(client_ip(peer, &forwarded, trusted_proxies))
+}
+
+/// The address of the other end of the connection.
+fn peer(req: &Request) -> Option<IpAddr> {
+    Some(req.extensions().get::<ConnectInfo<SocketAddr>>()?.0.ip())
 }
 
 fn client_ip(peer: IpAddr, forwarded_for: &str, trusted_proxies: &[IpNet]) -> IpAddr {

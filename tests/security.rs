@@ -236,6 +236,9 @@ async fn metrics_answer_allowed_addresses_and_the_token_holder_only() {
     // The default: this machine (the tests connect from 127.0.0.1) only.
     let app = TestApp::spawn().await;
     assert_eq!(metrics_status(&app, &[]).await, StatusCode::OK);
+    // Relayed by a proxy on this machine that nobody declared: whose request is it?
+    let relayed = [("x-forwarded-for", "203.0.113.5")];
+    assert_eq!(metrics_status(&app, &relayed).await, StatusCode::NOT_FOUND);
 
     let app = TestApp::spawn_with_http(|http| {
         http.metrics_allow = vec!["192.0.2.0/24".parse().unwrap()];
