@@ -82,8 +82,10 @@ async fn slow_clients_are_cut_off_and_others_still_served() {
     })
     .await;
     let addr = app.base.trim_start_matches("http://").to_string();
+    // 400 connections here and 400 in the server stay under a default limit of 1024
+    // open files.
     let mut stalled = Vec::new();
-    for _ in 0..100 {
+    for _ in 0..400 {
         let mut s = TcpStream::connect(&addr).await.unwrap();
         s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
             .await
