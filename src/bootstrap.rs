@@ -82,7 +82,17 @@ pub async fn prepare(
         .connect_with(app_opts)
         .await
         .map_err(|e| format!("connecting as {role}: {e}"))?;
-    refuse_privileged(&app).await?;
+    let owner_role: String = sqlx::query_scalar("SELECT current_user::text")
+        .fetch_one(&owner)
+        .await
+        .map_err(|e| e.to_string())?;
+    let problems = runtime_role_problems(&app, &owner_role).await?;
+    if !problems.is_empty() {
+        return Err(format!(
+            "refusing to run requests as database role {role}, which would step around row-level security:\n  - {}",
+            problems.join("\n  - ")
+        ));
+    }
     Ok(Pools { owner, app })
 }
 
@@ -138,16 +148,37 @@ async fn grant(owner: &PgPool, role: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A runtime role that could step around row-level security defeats its purpose:
-/// refuse to start rather than run unprotected.
-async fn refuse_privileged(app: &PgPool) -> Result<(), String> {
-    let (superuser, bypass): (bool, bool) =
-        sqlx::query_as("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
-            .fetch_one(app)
-            .await
-            .map_err(|e| e.to_string())?;
-    if superuser || bypass {
-        return Err("the runtime database role must not be a superuser nor have BYPASSRLS".into());
+/// What would let the runtime role (the one `app` connects as) step around row-level
+/// security: superuser, `BYPASSRLS`, owning a table (owners skip policies unless
+/// forced, and can drop them), or membership in the migrating role `owner_role`, which
+/// brings its privileges along. Pointing `DATABASE_APP_URL` at the owner does all of
+/// this silently, so it is refused in every mode.
+pub async fn runtime_role_problems(app: &PgPool, owner_role: &str) -> Result<Vec<String>, String> {
+    let (superuser, bypass, owns, member): (bool, bool, bool, bool) = sqlx::query_as(
+        "SELECT r.rolsuper, r.rolbypassrls,
+                EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                         WHERE n.nspname = 'public' AND c.relowner = r.oid),
+                pg_has_role(r.oid, $1::name, 'MEMBER')
+           FROM pg_roles r WHERE r.rolname = current_user",
+    )
+    .bind(owner_role)
+    .fetch_one(app)
+    .await
+    .map_err(|e| format!("checking the runtime role: {e}"))?;
+    let mut problems = Vec::new();
+    if superuser {
+        problems.push("it is a superuser".to_string());
     }
-    Ok(())
+    if bypass {
+        problems.push("it has BYPASSRLS".to_string());
+    }
+    if owns {
+        problems.push("it owns tables in schema public".to_string());
+    }
+    if member {
+        problems.push(format!(
+            "it is (a member of) the migrating role {owner_role}"
+        ));
+    }
+    Ok(problems)
 }

@@ -1,7 +1,11 @@
 //! Settings from the environment, with defaults that run on a laptop.
 
+use ipnet::IpNet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+
+/// The runtime role's password when none is given; fine on a laptop only.
+const LOCAL_APP_DB_PASSWORD: &str = "leadline-app-local";
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -30,6 +34,17 @@ pub struct Config {
     /// Encrypts secrets at rest and signs links (`LEADLINE_SECRET_KEY`, 64 hex digits);
     /// unset, a key is made once and kept in `.leadline/secret.key`.
     pub secret_key: [u8; 32],
+    /// Whether the key came from `LEADLINE_SECRET_KEY` rather than this machine's file.
+    pub secret_key_given: bool,
+    /// Served to the internet: `LEADLINE_PUBLIC_URL` is `https://…` or
+    /// `LEADLINE_ENV=production`. Development defaults then refuse to start.
+    pub production: bool,
+    /// Addresses that may read `/metrics` (`LEADLINE_METRICS_ALLOW`, default loopback).
+    pub metrics_allow: Vec<IpNet>,
+    /// Bearer token that opens `/metrics` from anywhere (`LEADLINE_METRICS_TOKEN`).
+    pub metrics_token: Option<String>,
+    /// Proxies whose `X-Forwarded-For` names the client (`LEADLINE_TRUSTED_PROXIES`).
+    pub trusted_proxies: Vec<IpNet>,
     /// The WhatsApp Cloud API (`LEADLINE_WA_API_URL`); unset with the dev peer on, the peer.
     pub wa_api_url: Option<String>,
     pub wa_app_secret: String,
@@ -74,10 +89,14 @@ impl Config {
             Some(p) => p.parse().map_err(|e| format!("LEADLINE_DB_POOL: {e}"))?,
             None => 20,
         };
+        let secret_key_given = var("LEADLINE_SECRET_KEY").is_some();
         let secret_key = match var("LEADLINE_SECRET_KEY") {
             Some(hex) => parse_key(&hex).ok_or("LEADLINE_SECRET_KEY must be 64 hex digits")?,
             None => local_key(&PathBuf::from(".leadline/secret.key"))?,
         };
+        let public_url = var("LEADLINE_PUBLIC_URL").unwrap_or_else(|| format!("http://{addr}"));
+        let production = public_url.starts_with("https://")
+            || var("LEADLINE_ENV").as_deref() == Some("production");
         let dev_peer = match flag("LEADLINE_DEV_PEER", true) {
             true => Some((
                 address("LEADLINE_PEER_ADDR", "127.0.0.1:3900")?,
@@ -107,6 +126,17 @@ impl Config {
             account_smtp,
             mail_from,
             secret_key,
+            secret_key_given,
+            production,
+            metrics_allow: match var("LEADLINE_METRICS_ALLOW") {
+                Some(list) => networks("LEADLINE_METRICS_ALLOW", &list)?,
+                None => crate::web::loopback(),
+            },
+            metrics_token: var("LEADLINE_METRICS_TOKEN"),
+            trusted_proxies: match var("LEADLINE_TRUSTED_PROXIES") {
+                Some(list) => networks("LEADLINE_TRUSTED_PROXIES", &list)?,
+                None => Vec::new(),
+            },
             wa_api_url: var("LEADLINE_WA_API_URL"),
             wa_app_secret: var("LEADLINE_WA_APP_SECRET").unwrap_or(local.wa_app_secret),
             wa_verify_token: var("LEADLINE_WA_VERIFY_TOKEN").unwrap_or(local.wa_verify_token),
@@ -119,13 +149,13 @@ impl Config {
             database_url: var("DATABASE_URL"),
             database_app_url: var("DATABASE_APP_URL"),
             app_db_password: var("LEADLINE_APP_DB_PASSWORD")
-                .unwrap_or_else(|| "leadline-app-local".into()),
+                .unwrap_or_else(|| LOCAL_APP_DB_PASSWORD.into()),
             data_dir: var("LEADLINE_DATA_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from(".leadline/pg")),
             pg_port,
             pg_bin: var("LEADLINE_PG_BIN").map(PathBuf::from),
-            public_url: var("LEADLINE_PUBLIC_URL").unwrap_or_else(|| format!("http://{addr}")),
+            public_url,
             secure_cookies: flag("LEADLINE_SECURE_COOKIES", false),
             demo_seed: flag("LEADLINE_DEMO_SEED", true),
             pool_size,
@@ -170,6 +200,75 @@ fn smtp_settings(url: &str) -> Result<mail::SmtpSettings, String> {
         password: url.password().map(decode).transpose()?,
         timeout: std::time::Duration::from_secs(30),
     })
+}
+
+/// Everything in a production configuration that is still a development default: a
+/// value anyone can read in this repository, or a feature meant for a laptop.
+pub fn production_problems(config: &Config) -> Vec<String> {
+    let local = app::request::AppConfig::local("");
+    let mut problems = Vec::new();
+    let mut problem = |wrong: bool, text: &str| {
+        if wrong {
+            problems.push(text.to_string());
+        }
+    };
+    problem(
+        config.wa_app_secret == local.wa_app_secret,
+        "LEADLINE_WA_APP_SECRET is the development value",
+    );
+    problem(
+        config.wa_verify_token == local.wa_verify_token,
+        "LEADLINE_WA_VERIFY_TOKEN is the development value",
+    );
+    problem(
+        config.email_webhook_secret == local.email_webhook_secret,
+        "LEADLINE_EMAIL_WEBHOOK_SECRET is the development value",
+    );
+    problem(
+        config.dev_peer.is_some(),
+        "LEADLINE_DEV_PEER is on (set it to 0)",
+    );
+    problem(config.demo_seed, "LEADLINE_DEMO_SEED is on (set it to 0)");
+    // Only used when Leadline creates the role itself; a managed role has its own.
+    problem(
+        config.database_app_url.is_none() && config.app_db_password == LOCAL_APP_DB_PASSWORD,
+        "LEADLINE_APP_DB_PASSWORD is the development value (or set DATABASE_APP_URL)",
+    );
+    problem(!config.secure_cookies, "LEADLINE_SECURE_COOKIES is not 1");
+    problem(
+        config.account_smtp.is_none(),
+        "LEADLINE_SMTP_URL is not set (address confirmations and password resets need it)",
+    );
+    problem(
+        !config.secret_key_given || config.secret_key == local.secret_key,
+        "LEADLINE_SECRET_KEY is not set, or is the development key",
+    );
+    problems
+}
+
+/// Refuses to start in production with any development default, naming them all.
+pub fn check_production(config: &Config) -> Result<(), String> {
+    let problems = production_problems(config);
+    if !config.production || problems.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "refusing to start in production (LEADLINE_PUBLIC_URL is https:// or LEADLINE_ENV=production):\n  - {}",
+        problems.join("\n  - ")
+    ))
+}
+
+/// A comma-separated list of addresses (`10.0.0.5`) and networks (`10.0.0.0/8`).
+fn networks(name: &str, list: &str) -> Result<Vec<IpNet>, String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| format!("{name}: {s} is neither an address nor a network"))
+        })
+        .collect()
 }
 
 fn address(name: &str, default: &str) -> Result<SocketAddr, String> {
@@ -228,6 +327,102 @@ fn write_private(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A production configuration with nothing left at its development value.
+    fn production() -> Config {
+        Config {
+            addr: "127.0.0.1:3000".parse().unwrap(),
+            database_url: None,
+            database_app_url: None,
+            app_db_password: "a real password".into(),
+            data_dir: PathBuf::new(),
+            pg_port: 54320,
+            pg_bin: None,
+            public_url: "https://leadline.example".into(),
+            secure_cookies: true,
+            demo_seed: false,
+            pool_size: 20,
+            secret_key: [7; 32],
+            secret_key_given: true,
+            production: true,
+            metrics_allow: Vec::new(),
+            metrics_token: None,
+            trusted_proxies: Vec::new(),
+            wa_api_url: None,
+            wa_app_secret: "meta secret".into(),
+            wa_verify_token: "meta token".into(),
+            email_webhook_secret: "email secret".into(),
+            dns_resolver: None,
+            spf_include: None,
+            dev_peer: None,
+            account_smtp: Some(smtp_settings("smtps://mail.leadline.example").unwrap()),
+            mail_from: None,
+        }
+    }
+
+    #[test]
+    fn a_clean_production_config_starts() {
+        assert_eq!(production_problems(&production()), Vec::<String>::new());
+        assert_eq!(check_production(&production()), Ok(()));
+    }
+
+    #[test]
+    fn production_names_every_development_default() {
+        let local = app::request::AppConfig::local("");
+        let config = Config {
+            wa_app_secret: local.wa_app_secret,
+            wa_verify_token: local.wa_verify_token,
+            email_webhook_secret: local.email_webhook_secret,
+            dev_peer: Some((
+                "127.0.0.1:3900".parse().unwrap(),
+                "127.0.0.1:2525".parse().unwrap(),
+            )),
+            demo_seed: true,
+            app_db_password: LOCAL_APP_DB_PASSWORD.into(),
+            secure_cookies: false,
+            secret_key: local.secret_key,
+            account_smtp: None,
+            ..production()
+        };
+        let problems = production_problems(&config);
+        assert_eq!(problems.len(), 9, "{problems:?}");
+        let message = check_production(&config).unwrap_err();
+        for name in [
+            "LEADLINE_WA_APP_SECRET",
+            "LEADLINE_WA_VERIFY_TOKEN",
+            "LEADLINE_EMAIL_WEBHOOK_SECRET",
+            "LEADLINE_DEV_PEER",
+            "LEADLINE_DEMO_SEED",
+            "LEADLINE_APP_DB_PASSWORD",
+            "LEADLINE_SECURE_COOKIES",
+            "LEADLINE_SECRET_KEY",
+            "LEADLINE_SMTP_URL",
+        ] {
+            assert!(message.contains(name), "{name} missing from: {message}");
+        }
+        // A key made on this machine is not one every instance shares.
+        let unset = Config {
+            secret_key_given: false,
+            ..production()
+        };
+        assert_eq!(production_problems(&unset).len(), 1);
+        // Development keeps its defaults.
+        let dev = Config {
+            production: false,
+            ..config
+        };
+        assert_eq!(check_production(&dev), Ok(()));
+    }
+
+    #[test]
+    fn networks_take_addresses_and_cidrs() {
+        let nets = networks("X", "10.0.0.0/8, 192.0.2.1,::1").unwrap();
+        assert!(nets[0].contains(&"10.1.2.3".parse::<std::net::IpAddr>().unwrap()));
+        assert!(nets[1].contains(&"192.0.2.1".parse::<std::net::IpAddr>().unwrap()));
+        assert!(!nets[1].contains(&"192.0.2.2".parse::<std::net::IpAddr>().unwrap()));
+        assert!(nets[2].contains(&"::1".parse::<std::net::IpAddr>().unwrap()));
+        assert!(networks("X", "not-an-ip").is_err());
+    }
 
     #[test]
     fn smtp_urls_name_their_security() {

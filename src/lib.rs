@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod outreach;
 pub mod seed;
+pub mod server;
 pub mod session_store;
 pub mod web;
 pub mod webhooks;
@@ -76,6 +77,18 @@ pub fn app_state(
         Db::new(database.pools.app.clone()),
         app_config(config),
     )
+    .with_http(http_config(config))
+}
+
+/// What the HTTP layer knows of the configuration.
+pub fn http_config(config: &config::Config) -> web::HttpConfig {
+    web::HttpConfig {
+        hsts: config.production,
+        metrics_allow: config.metrics_allow.clone(),
+        metrics_token: config.metrics_token.clone(),
+        trusted_proxies: config.trusted_proxies.clone(),
+        ..Default::default()
+    }
 }
 
 /// What server functions and workers know of the configuration.

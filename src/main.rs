@@ -1,4 +1,5 @@
-use leadline::{app_state, bench, config::Config, open_database, outreach, seed, web, worker};
+use leadline::{app_state, bench, config, config::Config, open_database, outreach, seed, server};
+use leadline::{web, worker};
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
@@ -33,11 +34,18 @@ async fn run(args: &[String]) -> Result<(), String> {
     if !matches!(command, "serve" | "worker" | "migrate" | "seed" | "bench") {
         return Err(USAGE.into());
     }
+    // Only what faces the internet or sends mail needs production settings; an operator
+    // running `migrate` with nothing but DATABASE_URL should not be told about webhooks.
+    if matches!(command, "serve" | "worker") {
+        config::check_production(&config)?;
+    }
     let database = open_database(&config).await?;
     let result = match command {
         "serve" => serve(&config, &database).await,
         "worker" => match outreach::start(&config).await {
             Ok((sending, _peer)) => {
+                // Nothing a worker does needs the owner role.
+                database.pools.owner.close().await;
                 worker::run_until(database.pools.app.clone(), sending, shutdown_signal()).await;
                 Ok(())
             }
@@ -65,11 +73,15 @@ async fn serve(config: &Config, database: &leadline::Database) -> Result<(), Str
         });
         seed::demo_if_empty(&database.pools, senders.as_ref()).await?;
     }
+    // Migrations and the seed are done: a request must never reach a connection that
+    // could step around row-level security, even through a bug.
+    database.pools.owner.close().await;
     let mut options = leptos::config::get_configuration(None)
         .map_err(|e| format!("leptos configuration: {e}"))?
         .leptos_options;
     options.site_addr = config.addr;
     let state = app_state(options, database, config);
+    let timeouts = state.http.timeouts;
     let router = web::router(state);
     // The peer, if any, lives as long as the server.
     let (sending, _peer) = outreach::start(config).await?;
@@ -82,13 +94,7 @@ async fn serve(config: &Config, database: &leadline::Database) -> Result<(), Str
         sending,
         shutdown_signal(),
     ));
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .map_err(|e| e.to_string())?;
+    server::serve(listener, router, timeouts, shutdown_signal()).await;
     background.abort();
     Ok(())
 }

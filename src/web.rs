@@ -1,5 +1,6 @@
 //! The HTTP surface: pages, server functions, static files, health and metrics, and
-//! the middleware every request passes (request id, CSRF, session, tenant context).
+//! the middleware every request passes (request id, security headers, body limits,
+//! CSRF, session, tenant context).
 
 use crate::metrics::Metrics;
 use crate::session_store::PgSessionStore;
@@ -10,23 +11,67 @@ use app::error::AppError;
 use app::i18n::Locale;
 use app::request::{AppConfig, Env, RequestCtx};
 use axum::body::Body;
-use axum::extract::{ConnectInfo, FromRef, Path, Query, Request, State};
+use axum::extract::{ConnectInfo, FromRef, MatchedPath, Path, Query, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use ipnet::IpNet;
 use leptos::config::LeptosOptions;
-use leptos::prelude::provide_context;
+use leptos::nonce::Nonce;
+use leptos::prelude::{provide_context, use_context};
 use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 use tower_http::compression::{CompressionLayer, CompressionLevel};
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_sessions::{Expiry, Session, SessionManagerLayer};
 use tracing::Instrument;
+
+/// Request bodies above this answer 413: enough for any form or server function.
+/// The CSV import has its own, larger limit (`MAX_UPLOAD_BYTES`).
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+/// Provider webhooks carry small JSON events.
+pub const MAX_WEBHOOK_BYTES: usize = 1024 * 1024;
+
+/// How the HTTP layer itself behaves: settings no server function needs.
+#[derive(Clone, Debug)]
+pub struct HttpConfig {
+    /// Send `Strict-Transport-Security` (production: browsers remember it for years).
+    pub hsts: bool,
+    /// Who may read `/metrics` without a token.
+    pub metrics_allow: Vec<IpNet>,
+    /// A bearer token that opens `/metrics` from anywhere.
+    pub metrics_token: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` we believe.
+    pub trusted_proxies: Vec<IpNet>,
+    pub timeouts: crate::server::Timeouts,
+}
+
+impl Default for HttpConfig {
+    fn default() -> HttpConfig {
+        HttpConfig {
+            hsts: false,
+            metrics_allow: loopback(),
+            metrics_token: None,
+            trusted_proxies: Vec::new(),
+            timeouts: Default::default(),
+        }
+    }
+}
+
+/// `127.0.0.0/8` and `::1`.
+pub fn loopback() -> Vec<IpNet> {
+    ["127.0.0.0/8", "::1/128"]
+        .iter()
+        .filter_map(|n| n.parse().ok())
+        .collect()
+}
 
 #[derive(Clone)]
 pub struct AppState {
@@ -34,6 +79,7 @@ pub struct AppState {
     pub routes: Vec<AxumRouteListing>,
     pub db: Db,
     pub config: Arc<AppConfig>,
+    pub http: Arc<HttpConfig>,
     pub metrics: Arc<Metrics>,
     pub events: Arc<crate::events::Hub>,
 }
@@ -51,8 +97,16 @@ impl AppState {
             routes: generate_route_list(app::App),
             db,
             config: Arc::new(config),
+            http: Arc::new(HttpConfig::default()),
             metrics: Arc::new(Metrics::default()),
             events: Arc::new(crate::events::Hub::default()),
+        }
+    }
+
+    pub fn with_http(self, http: HttpConfig) -> AppState {
+        AppState {
+            http: Arc::new(http),
+            ..self
         }
     }
 }
@@ -88,12 +142,15 @@ pub fn router(state: AppState) -> Router {
             "/events/pipelines/{id}",
             get(crate::events::pipeline_events),
         )
-        .route("/import/upload", post(import_upload))
         .route("/jobs/{id}/download/{name}", get(job_download))
         .leptos_routes_with_handler(routes, get(render_handler))
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
-            app::shell,
-        ))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(provide_request_nonce, app::shell))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        // Added after the limit above, so only its own (larger) limit applies.
+        .route("/import/upload", post(import_upload))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             request_context,
@@ -105,10 +162,17 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .merge(crate::webhooks::routes())
         .nest_service(&format!("/{}", state.leptos_options.site_pkg_dir), pkg)
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .merge(crate::webhooks::routes().layer(RequestBodyLimitLayer::new(MAX_WEBHOOK_BYTES)))
         .merge(dynamic)
+        // A body that stops arriving gives its connection back.
+        .layer(RequestBodyTimeoutLayer::new(state.http.timeouts.body_read))
         .layer(CompressionLayer::new().quality(CompressionLevel::Fastest))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security_headers,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
@@ -126,7 +190,32 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
+/// Metrics tell how busy we are and when: for the monitoring host (an allowed address)
+/// or whoever holds the token. Everyone else sees no such page.
+async fn metrics(State(state): State<AppState>, req: Request) -> Response {
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let token_ok = match (&state.http.metrics_token, bearer) {
+        (Some(expected), Some(given)) => {
+            app::crypto::constant_time_eq(expected.as_bytes(), given.trim().as_bytes())
+        }
+        _ => false,
+    };
+    // A request relayed by a proxy we were not told about (one on this machine makes
+    // everyone look local) has no address we can judge.
+    let relayed = req.headers().contains_key("x-forwarded-for")
+        || req.headers().contains_key(header::FORWARDED);
+    let peer_is_proxy =
+        peer(&req).is_some_and(|ip| state.http.trusted_proxies.iter().any(|n| n.contains(&ip)));
+    let address_ok = (!relayed || peer_is_proxy)
+        && request_ip(&req, &state.http.trusted_proxies)
+            .is_some_and(|ip| state.http.metrics_allow.iter().any(|n| n.contains(&ip)));
+    if !token_ok && !address_ok {
+        return StatusCode::NOT_FOUND.into_response();
+    }
     let pool = state.db.pool();
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
@@ -154,10 +243,23 @@ async fn render_handler(State(state): State<AppState>, req: Request<Body>) -> Re
     let options = state.leptos_options.clone();
     let handler = leptos_axum::render_route_with_context(
         state.routes.clone(),
-        move || provide_context(page.clone()),
+        move || {
+            provide_context(page.clone());
+            provide_request_nonce();
+        },
         move || app::shell(options.clone()),
     );
     handler(State(state), req).await.into_response()
+}
+
+/// Gives the render the nonce that `security_headers` put in this response's policy,
+/// in place of the one leptos_axum made up, so the inline scripts carry the right one.
+fn provide_request_nonce() {
+    let nonce = use_context::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<Nonce>().cloned());
+    if let Some(nonce) = nonce {
+        provide_context(nonce);
+    }
 }
 
 /// What a handler outside the server functions knows about its request.
@@ -295,7 +397,7 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
         "request",
         request_id = %request_id,
         method = %req.method(),
-        path = %req.uri().path(),
+        path = %log_path(&req),
         tenant_id = tracing::field::Empty,
         user_id = tracing::field::Empty,
     );
@@ -315,6 +417,29 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         headers.insert("x-request-id", v);
     }
+    response
+}
+
+/// The route a request matched, as its template (`/invite/{token}`): concrete paths
+/// carry invite, unsubscribe and tracking tokens that must not reach the logs.
+fn log_path(req: &Request) -> String {
+    req.extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_else(|| "(unmatched)".into())
+}
+
+/// Headers every response carries, and the Content-Security-Policy nonce: made here
+/// per request, put in the policy and, through the request, on every inline script
+/// the page render writes (`provide_request_nonce`).
+async fn security_headers(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let nonce = Nonce::new();
+    req.extensions_mut().insert(nonce.clone());
+    let mut response = next.run(req).await;
+    let headers = response.headers_mut();
+    if let Ok(policy) = HeaderValue::from_str(&content_security_policy(&nonce)) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, policy);
+    }
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -324,7 +449,24 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
         header::REFERRER_POLICY,
         HeaderValue::from_static("same-origin"),
     );
+    if state.http.hsts {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+        );
+    }
     response
+}
+
+/// Scripts: our own files, the WASM they compile ('wasm-unsafe-eval') and the inline
+/// hydration scripts that carry this response's nonce. Styles allow inline because
+/// pages set `style` attributes (the tenant's brand colour).
+fn content_security_policy(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval' 'nonce-{nonce}'; \
+         style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; connect-src 'self'; \
+         frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'"
+    )
 }
 
 #[derive(Clone)]
@@ -431,10 +573,7 @@ async fn request_context(State(state): State<AppState>, mut req: Request, next: 
             .get::<RequestId>()
             .map(|r| r.0.clone())
             .unwrap_or_default(),
-        ip: req
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string()),
+        ip: request_ip(&req, &state.http.trusted_proxies).map(|ip| ip.to_string()),
         user_agent: req
             .headers()
             .get(header::USER_AGENT)
@@ -445,6 +584,42 @@ async fn request_context(State(state): State<AppState>, mut req: Request, next: 
     };
     req.extensions_mut().insert(ctx);
     next.run(req).await
+}
+
+/// The client's address: the peer's, or, when the peer is one of our proxies, the
+/// right-most address in `X-Forwarded-For` that is not one of our proxies. Addresses
+/// left of that were written by the client and prove nothing.
+fn request_ip(req: &Request, trusted_proxies: &[IpNet]) -> Option<IpAddr> {
+    let peer = peer(req)?;
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(",");
+    Some(client_ip(peer, &forwarded, trusted_proxies))
+}
+
+/// The address of the other end of the connection.
+fn peer(req: &Request) -> Option<IpAddr> {
+    Some(req.extensions().get::<ConnectInfo<SocketAddr>>()?.0.ip())
+}
+
+fn client_ip(peer: IpAddr, forwarded_for: &str, trusted_proxies: &[IpNet]) -> IpAddr {
+    let trusted = |ip: &IpAddr| trusted_proxies.iter().any(|n| n.contains(ip));
+    let mut client = peer;
+    for hop in forwarded_for.rsplit(',') {
+        if !trusted(&client) {
+            break;
+        }
+        match hop.trim().parse::<IpAddr>() {
+            Ok(ip) => client = ip,
+            // Garbage from a hop we trust: stop at the last address we believe.
+            Err(_) => break,
+        }
+    }
+    client
 }
 
 fn encode_component(s: &str) -> String {
@@ -496,6 +671,76 @@ mod tests {
             attachment("leads 2026.csv"),
             "attachment; filename=\"leads 2026.csv\"; filename*=UTF-8''leads%202026.csv"
         );
+    }
+
+    #[test]
+    fn forwarded_for_counts_only_from_our_proxies() {
+        let proxies: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        // A client that is not our proxy cannot claim another address.
+        assert_eq!(
+            client_ip(ip("203.0.113.9"), "1.2.3.4", &proxies),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            client_ip(ip("203.0.113.9"), "1.2.3.4", &[]),
+            ip("203.0.113.9")
+        );
+        // Through our proxy: the right-most address it did not write itself.
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), "1.2.3.4, 198.51.100.7", &proxies),
+            ip("198.51.100.7")
+        );
+        assert_eq!(
+            client_ip(ip("10.0.0.2"), "1.2.3.4, 198.51.100.7, 10.0.0.5", &proxies),
+            ip("198.51.100.7")
+        );
+        assert_eq!(client_ip(ip("10.0.0.2"), "", &proxies), ip("10.0.0.2"));
+        assert_eq!(client_ip(ip("10.0.0.2"), "junk", &proxies), ip("10.0.0.2"));
+    }
+
+    /// The real page routes, as the server registers them, behind a layer placed as
+    /// `observe` is: what it would log for an invite link.
+    #[tokio::test]
+    async fn logs_name_the_route_not_the_token() {
+        use tower::ServiceExt;
+        let options = LeptosOptions::builder().output_name("leadline").build();
+        let router: Router = Router::<LeptosOptions>::new()
+            .leptos_routes_with_handler(generate_route_list(app::App), get(|| async { "page" }))
+            .route("/u/{token}", get(|| async { "unsubscribe" }))
+            .layer(middleware::from_fn(|req: Request, next: Next| async move {
+                let logged = log_path(&req);
+                let mut res = next.run(req).await;
+                res.headers_mut()
+                    .insert("x-logged", HeaderValue::from_str(&logged).unwrap());
+                res
+            }))
+            .with_state(options);
+        let logged = |path: &'static str| {
+            let router = router.clone();
+            async move {
+                let req = axum::http::Request::get(path).body(Body::empty()).unwrap();
+                let res = router.oneshot(req).await.unwrap();
+                res.headers()["x-logged"].to_str().unwrap().to_string()
+            }
+        };
+        assert_eq!(logged("/invite/abc123").await, "/invite/{token}");
+        assert_eq!(logged("/u/abc123").await, "/u/{token}");
+        assert_eq!(logged("/nowhere/abc123").await, "(unmatched)");
+    }
+
+    #[test]
+    fn policy_allows_only_this_nonce_inline() {
+        let policy = content_security_policy("n0nce");
+        assert!(
+            policy.contains("script-src 'self' 'wasm-unsafe-eval' 'nonce-n0nce';"),
+            "{policy}"
+        );
+        assert!(
+            !policy.contains("script-src 'self' 'unsafe-inline'"),
+            "{policy}"
+        );
+        assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
     }
 
     #[test]

@@ -40,10 +40,7 @@ const PAGE_CONTEXT_ID: &str = "ll-page";
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     let ctx = use_context::<PageContext>().unwrap_or_default();
-    // `</` would end the script element early; JSON allows the escaped form.
-    let json = serde_json::to_string(&ctx)
-        .unwrap_or_default()
-        .replace("</", "<\\/");
+    let json = script_json(&ctx);
     let brand = ctx
         .viewer
         .as_ref()
@@ -55,7 +52,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
-                <script id=PAGE_CONTEXT_ID type="application/json" inner_html=json></script>
+                <script id=PAGE_CONTEXT_ID type="application/json" nonce=use_nonce() inner_html=json></script>
                 <HashedStylesheet options=options.clone() id="leptos"/>
                 <link rel="icon" href="/favicon.ico"/>
                 <HydrationScripts options/>
@@ -66,6 +63,18 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// JSON to put inside a `<script>` element. Tenant and user names are anyone's text:
+/// with `<`, `>` and `&` escaped (JSON allows `\u003c` where it allows `<`), none of
+/// them can close the element (`</script>`) or open a comment that changes how the
+/// rest of the page parses.
+pub fn script_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value)
+        .unwrap_or_default()
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
 }
 
 fn page_context() -> PageContext {

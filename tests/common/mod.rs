@@ -4,7 +4,7 @@
 use app::db::Db;
 use app::request::AppConfig;
 use leadline::bootstrap::{self, Pools};
-use leadline::web::{router, AppState};
+use leadline::web::{router, AppState, HttpConfig};
 use leptos::config::LeptosOptions;
 use leptos::server_fn::ServerFn;
 use reqwest::StatusCode;
@@ -34,6 +34,18 @@ impl TestApp {
 
     /// Like [`TestApp::spawn`], with the server's settings adjusted first.
     pub async fn spawn_with(adjust: impl FnOnce(&mut AppConfig)) -> TestApp {
+        TestApp::spawn_full(adjust, |_| {}).await
+    }
+
+    /// Like [`TestApp::spawn`], with the HTTP layer's settings adjusted first.
+    pub async fn spawn_with_http(adjust: impl FnOnce(&mut HttpConfig)) -> TestApp {
+        TestApp::spawn_full(|_| {}, adjust).await
+    }
+
+    async fn spawn_full(
+        adjust: impl FnOnce(&mut AppConfig),
+        adjust_http: impl FnOnce(&mut HttpConfig),
+    ) -> TestApp {
         let name = format!("t_{}", uuid::Uuid::new_v4().simple());
         let url = PgConnectOptions::from_str(&admin_url())
             .unwrap()
@@ -54,16 +66,17 @@ impl TestApp {
             .build();
         let mut config = AppConfig::local(&base);
         adjust(&mut config);
-        let state = AppState::new(options, Db::new(pools.app.clone()), config);
+        let mut http = HttpConfig::default();
+        adjust_http(&mut http);
+        let timeouts = http.timeouts;
+        let state = AppState::new(options, Db::new(pools.app.clone()), config).with_http(http);
         let app = router(state);
-        tokio::spawn(async move {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-            )
-            .await
-            .unwrap();
-        });
+        tokio::spawn(leadline::server::serve(
+            listener,
+            app,
+            timeouts,
+            std::future::pending(),
+        ));
         TestApp { base, pools }
     }
 
