@@ -164,7 +164,14 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .nest_service(&format!("/{}", state.leptos_options.site_pkg_dir), pkg)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
-        .merge(crate::webhooks::routes().layer(RequestBodyLimitLayer::new(MAX_WEBHOOK_BYTES)))
+        .merge(
+            crate::webhooks::routes()
+                .layer(RequestBodyLimitLayer::new(MAX_WEBHOOK_BYTES))
+                .layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    throttle_public,
+                )),
+        )
         .merge(dynamic)
         // A body that stops arriving gives its connection back.
         .layer(RequestBodyTimeoutLayer::new(state.http.timeouts.body_read))
@@ -599,6 +606,39 @@ fn request_ip(req: &Request, trusted_proxies: &[IpNet]) -> Option<IpAddr> {
         .collect::<Vec<_>>()
         .join(",");
     Some(client_ip(peer, &forwarded, trusted_proxies))
+}
+
+/// Webhooks and the links in emails answer anyone: each address gets a budget per
+/// minute (`app::throttle`), shared by every instance, and a 429 with `Retry-After`
+/// beyond it.
+async fn throttle_public(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let limit = if req.uri().path().starts_with("/webhooks/") {
+        app::throttle::WEBHOOK_IP
+    } else {
+        app::throttle::PUBLIC_LINK_IP
+    };
+    let ip = request_ip(&req, &state.http.trusted_proxies)
+        .map(|ip| ip.to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let locale = req
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .map(Locale::from_accept_language)
+        .unwrap_or_default();
+    match app::throttle::hit(&state.db, limit, &ip, locale).await {
+        Ok(()) => next.run(req).await,
+        Err(AppError::TooManyRequests {
+            message,
+            retry_after,
+        }) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, retry_after.to_string())],
+            message,
+        )
+            .into_response(),
+        Err(e) => error_json(e),
+    }
 }
 
 /// The address of the other end of the connection.

@@ -333,3 +333,43 @@ async fn runtime_roles_that_could_bypass_row_security_are_refused() {
         let _ = sqlx::query(&sql).execute(&app.pools.owner).await;
     }
 }
+
+#[tokio::test]
+async fn links_in_emails_and_webhooks_are_throttled_per_address() {
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    // 300 opens a minute from one address, then 429 with a Retry-After.
+    for i in 0..300 {
+        let res = client
+            .get(format!("{}/t/o/not-a-token-{i}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(res.status(), StatusCode::TOO_MANY_REQUESTS, "request {i}");
+    }
+    let res = client
+        .get(format!("{}/u/not-a-token", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "Retry-After {retry}");
+    // Webhooks have a budget of their own, still open.
+    let res = client
+        .post(format!("{}/webhooks/whatsapp", app.base))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let buckets: Vec<(String, i32)> =
+        sqlx::query_as("SELECT bucket, hits FROM rate_limits ORDER BY bucket")
+            .fetch_all(&app.pools.owner)
+            .await
+            .unwrap();
+    assert_eq!(
+        buckets,
+        [("public_link_ip".to_string(), 301), ("webhook_ip".to_string(), 1)]
+    );
+}
