@@ -130,10 +130,9 @@ async fn click(
     Path(token): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let (Some(id), Some(url)) = (
-        links::verify(&state.config.secret_key, "click", &token),
-        q.get("u"),
-    ) else {
+    let Some((id, url)) = q.get("u").and_then(|url| {
+        links::verify_click(&state.config.secret_key, &token, url).map(|id| (id, url))
+    }) else {
         return (StatusCode::NOT_FOUND, "This link is not valid.").into_response();
     };
     match inbound::tracked(&state.db, id, Some(url)).await {

@@ -1163,17 +1163,34 @@ async fn a_two_step_sequence_runs_from_whatsapp_to_email_to_a_reply() {
             .await,
         1
     );
-    // A forged click target is refused (no open redirect).
-    let token = app::outreach::ssr::links::token(&w.config.secret_key, "click", Uuid::now_v7());
-    let forged = reqwest::Client::builder()
+    // A forged click target is refused (no open redirect): the MAC covers the target,
+    // and only web addresses are followed even when the email contained another.
+    let no_redirects = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .unwrap()
-        .get(format!("{}/t/c/{token}?u=https://evil.test", w.app.base))
-        .send()
-        .await
         .unwrap();
-    assert_eq!(forged.status(), StatusCode::NOT_FOUND);
+    let key = &w.config.secret_key;
+    let first_id = app::outreach::ssr::inbound::message_id_of(&first.id).unwrap();
+    let real = app::outreach::ssr::links::click_token(key, first_id, "https://acme.example/offer");
+    for (token, target) in [
+        (real.clone(), "https://evil.test"),
+        (
+            app::outreach::ssr::links::click_token(key, first_id, "javascript:alert(1)"),
+            "javascript:alert(1)",
+        ),
+        (
+            app::outreach::ssr::links::token(key, "click", first_id),
+            "https://acme.example/offer",
+        ),
+    ] {
+        let forged = no_redirects
+            .get(format!("{}/t/c/{token}", w.app.base))
+            .query(&[("u", target)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), StatusCode::NOT_FOUND, "{target}");
+    }
 
     // A reply to the email warms the lead and ends its sequence.
     assert_eq!(

@@ -209,6 +209,14 @@ async fn search_handles_arabic_typos_and_scope() {
     assert!(hits(&body).is_empty(), "{body}");
     let (_, body) = app.call::<SearchRecords>(&rep, &[("q", "delta")]).await;
     assert_eq!(hits(&body), ["Delta Properties"]);
+    // Search text has a length cap, answered next to the field.
+    let long = "ب".repeat(201);
+    let (status, body) = app.call::<SearchRecords>(&rep, &[("q", &long)]).await;
+    assert_eq!(
+        (status, error_field(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("q")),
+        "{body}"
+    );
 }
 
 #[tokio::test]

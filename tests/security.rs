@@ -353,7 +353,11 @@ async fn links_in_emails_and_webhooks_are_throttled_per_address() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
-    let retry: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=60).contains(&retry), "Retry-After {retry}");
     // Webhooks have a budget of their own, still open.
     let res = client
@@ -370,6 +374,9 @@ async fn links_in_emails_and_webhooks_are_throttled_per_address() {
             .unwrap();
     assert_eq!(
         buckets,
-        [("public_link_ip".to_string(), 301), ("webhook_ip".to_string(), 1)]
+        [
+            ("public_link_ip".to_string(), 301),
+            ("webhook_ip".to_string(), 1)
+        ]
     );
 }

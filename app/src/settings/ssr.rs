@@ -38,8 +38,11 @@ pub fn valid_color(color: &str) -> bool {
     color.len() == 7 && color.starts_with('#') && color[1..].chars().all(|c| c.is_ascii_hexdigit())
 }
 
+/// A logo comes over HTTPS or from our own files: a plain-http image would be mixed
+/// content on every page, and `//host` or `/\\host` is another site in disguise.
 pub fn valid_logo_url(url: &str) -> bool {
-    (url.starts_with("https://") || url.starts_with("http://") || url.starts_with('/'))
+    (url.starts_with("https://") || (url.starts_with('/') && !url.starts_with("//")))
+        && !url.contains('\\')
         && url.len() <= 2000
         && !url
             .chars()
@@ -308,4 +311,25 @@ pub async fn audit_page(
         None
     };
     Ok(AuditPage { rows, next, actors })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_logo_url;
+
+    #[test]
+    fn logos_come_over_https_or_from_us() {
+        assert!(valid_logo_url("https://cdn.acme.example/logo.png"));
+        assert!(valid_logo_url("/files/logo.png"));
+        for bad in [
+            "http://cdn.acme.example/logo.png",
+            "//evil.example/logo.png",
+            "/\\evil.example/logo.png",
+            "javascript:alert(1)",
+            "data:image/svg+xml,<svg/>",
+            "https://a.example/\"onerror=\"x",
+        ] {
+            assert!(!valid_logo_url(bad), "{bad}");
+        }
+    }
 }

@@ -88,6 +88,16 @@ pub async fn list(
     sort: Sort,
     after: Option<RowCursor>,
 ) -> Result<RecordPage, AppError> {
+    if filter.q.chars().count() > MAX_SEARCH_CHARS {
+        return Err(AppError::field(
+            "q",
+            crate::i18n::tf(
+                env.locale(),
+                "validation.too_long",
+                &[("n", MAX_SEARCH_CHARS.to_string())],
+            ),
+        ));
+    }
     let (p, mut tx, scope) = open(env).await?;
     // A smart list is a saved filter: opening it re-evaluates that filter.
     let saved: Option<serde_json::Value> = match filter.list_id {
@@ -1133,9 +1143,23 @@ pub async fn create_list(
 }
 
 /// One search box across names, emails, phones and companies; typos tolerated.
+/// Longer search text than this is refused: no name or email is longer, and each
+/// character costs trigram work.
+pub const MAX_SEARCH_CHARS: usize = 200;
+
 pub async fn search(env: &Env, q: &str) -> Result<SearchHits, AppError> {
-    let (p, mut tx, scope) = open(env).await?;
     let q = q.trim();
+    if q.chars().count() > MAX_SEARCH_CHARS {
+        return Err(AppError::field(
+            "q",
+            crate::i18n::tf(
+                env.locale(),
+                "validation.too_long",
+                &[("n", MAX_SEARCH_CHARS.to_string())],
+            ),
+        ));
+    }
+    let (p, mut tx, scope) = open(env).await?;
     if q.is_empty() {
         return Ok(SearchHits::default());
     }

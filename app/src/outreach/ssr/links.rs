@@ -21,6 +21,26 @@ pub fn verify(key: &[u8; 32], purpose: &str, token: &str) -> Option<Uuid> {
     constant_time_eq(mac(key, purpose, id).as_bytes(), given.as_bytes()).then_some(id)
 }
 
+/// A click link's token: the message id and a MAC of the message *and* the target, so
+/// a link cannot be pointed anywhere but where the email pointed it.
+pub fn click_token(key: &[u8; 32], id: Uuid, url: &str) -> String {
+    format!("{}.{}", id.simple(), click_mac(key, id, url))
+}
+
+fn click_mac(key: &[u8; 32], id: Uuid, url: &str) -> String {
+    hex(&hmac_sha256(key, format!("click:{id}:{url}").as_bytes())[..16])
+}
+
+/// The message a click link names, if its MAC covers this target and the target is a
+/// web address (never `javascript:`, `data:` or a custom scheme).
+pub fn verify_click(key: &[u8; 32], token: &str, url: &str) -> Option<Uuid> {
+    let (id, given) = token.split_once('.')?;
+    let id = Uuid::parse_str(id).ok()?;
+    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    let web = lower.starts_with("https://") || lower.starts_with("http://");
+    (web && constant_time_eq(click_mac(key, id, url).as_bytes(), given.as_bytes())).then_some(id)
+}
+
 pub fn percent_encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
@@ -45,7 +65,6 @@ fn escape_html(s: &str) -> String {
 pub fn email_bodies(key: &[u8; 32], public_url: &str, id: Uuid, text: &str) -> (String, String) {
     let base = public_url.trim_end_matches('/');
     let unsubscribe = unsubscribe_url(key, public_url, id);
-    let click = token(key, "click", id);
     let mut html = String::from("<!doctype html><html><body>");
     for paragraph in text.split("\n\n") {
         html.push_str("<p>");
@@ -61,7 +80,8 @@ pub fn email_bodies(key: &[u8; 32], public_url: &str, id: Uuid, text: &str) -> (
                 }
                 if word.starts_with("https://") || word.starts_with("http://") {
                     html.push_str(&format!(
-                        "<a href=\"{base}/t/c/{click}?u={}\">{}</a>",
+                        "<a href=\"{base}/t/c/{}?u={}\">{}</a>",
+                        click_token(key, id, word),
                         percent_encode(word),
                         escape_html(word)
                     ));
