@@ -357,6 +357,7 @@ async fn bare_claim_loop(
         username: None,
         password: None,
         timeout: std::time::Duration::from_secs(30),
+        egress: mail::Egress::AnyAddress,
     };
     let run = Uuid::new_v4().simple().to_string();
     let started = Instant::now();

@@ -61,6 +61,9 @@ pub struct Config {
     pub account_smtp: Option<mail::SmtpSettings>,
     /// The `From` of account emails (`LEADLINE_MAIL_FROM`).
     pub mail_from: Option<String>,
+    /// Tenants' mailboxes may be on private addresses (`LEADLINE_ALLOW_PRIVATE_EGRESS`),
+    /// for a deployment whose customers' mail servers share its network.
+    pub allow_private_egress: bool,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -125,6 +128,7 @@ impl Config {
         Ok(Config {
             account_smtp,
             mail_from,
+            allow_private_egress: flag("LEADLINE_ALLOW_PRIVATE_EGRESS", false),
             secret_key,
             secret_key_given,
             production,
@@ -199,6 +203,8 @@ fn smtp_settings(url: &str) -> Result<mail::SmtpSettings, String> {
             .transpose()?,
         password: url.password().map(decode).transpose()?,
         timeout: std::time::Duration::from_secs(30),
+        // The operator's own server: it may well sit on a private network.
+        egress: mail::Egress::AnyAddress,
     })
 }
 
@@ -357,6 +363,7 @@ mod tests {
             dev_peer: None,
             account_smtp: Some(smtp_settings("smtps://mail.leadline.example").unwrap()),
             mail_from: None,
+            allow_private_egress: false,
         }
     }
 

@@ -106,6 +106,13 @@ pub fn app_config(config: &config::Config) -> AppConfig {
             .clone()
             .unwrap_or(local.spf_include.clone()),
         account_mail: account_mail(config),
+        // Tenants' mailboxes reach public addresses only, unless the dev peer (on
+        // loopback) or an operator's internal relay must be reachable.
+        egress: if config.dev_peer.is_some() || config.allow_private_egress {
+            mail::Egress::AnyAddress
+        } else {
+            mail::Egress::PublicOnly
+        },
         ..local
     }
 }
@@ -121,6 +128,7 @@ fn account_mail(config: &config::Config) -> Option<app::request::AccountMail> {
             username: None,
             password: None,
             timeout: std::time::Duration::from_secs(10),
+            egress: mail::Egress::AnyAddress,
         })
     })?;
     let from = config.mail_from.clone().unwrap_or_else(|| {

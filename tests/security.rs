@@ -380,3 +380,63 @@ async fn links_in_emails_and_webhooks_are_throttled_per_address() {
         ]
     );
 }
+
+#[tokio::test]
+async fn mailbox_hosts_must_be_public_smtp_servers() {
+    use app::outreach::api::{AddDomain, SaveMailbox};
+    let app = TestApp::spawn_with(|config| config.egress = mail::Egress::PublicOnly).await;
+    let admin = app.signup("Ada", "ada@example.com", "Acme").await;
+    let (status, domain) = app
+        .call::<AddDomain>(&admin, &[("domain", "acme.test")])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{domain}");
+    let domain = domain.as_str().unwrap().to_string();
+    let save = |host: &'static str, port: &'static str| {
+        let (app, admin, domain) = (&app, &admin, domain.clone());
+        async move {
+            app.call::<SaveMailbox>(
+                admin,
+                &[
+                    ("domain_id", domain.as_str()),
+                    ("from_address", "sales@acme.test"),
+                    ("from_name", "Acme Sales"),
+                    ("smtp_host", host),
+                    ("smtp_port", port),
+                    ("smtp_security", "STARTTLS"),
+                    ("smtp_username", "sales"),
+                    ("smtp_password", "pw"),
+                    ("daily_cap", "100"),
+                    ("warmup_start", "50"),
+                    ("warmup_step", "10"),
+                    ("min_gap_seconds", "0"),
+                ],
+            )
+            .await
+        }
+    };
+    for (host, port) in [
+        ("127.0.0.1", "2525"),
+        ("localhost", "587"),
+        ("169.254.169.254", "587"),
+        ("10.0.0.5", "25"),
+        ("[::1]", "465"),
+        ("8.8.8.8", "6379"),
+    ] {
+        let (status, body) = save(host, port).await;
+        assert_eq!(
+            (status, common::error_field(&body)),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("smtp_host")),
+            "{host}:{port} {body}"
+        );
+        assert!(
+            !body.to_string().contains(host.trim_matches(['[', ']'])),
+            "{body}"
+        );
+    }
+    let (status, body) = save("8.8.8.8", "587").await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "a public server on a submission port: {body}"
+    );
+}

@@ -32,6 +32,8 @@ pub struct AppConfig {
     /// Where account emails (address confirmation, password reset) are submitted;
     /// `None` leaves them unsent, with a warning in the log.
     pub account_mail: Option<AccountMail>,
+    /// Where tenants' mailbox settings may make us connect.
+    pub egress: mail::Egress,
 }
 
 /// The SMTP server and sender of account emails.
@@ -66,6 +68,7 @@ impl AppConfig {
             dns_resolver: mail::system_resolver(),
             spf_include: "_spf.leadline.test".into(),
             account_mail: None,
+            egress: mail::Egress::AnyAddress,
         }
     }
 }

@@ -7,6 +7,8 @@
 //! * [`DkimKey`], [`dkim_sign`], [`dkim_verify`]: RSA-SHA256 DKIM with
 //!   relaxed/relaxed canonicalisation (RFC 6376), written on `rsa` + `sha2`.
 //! * [`build_message`]: RFC 5322 bytes for an [`OutgoingEmail`], optionally signed.
+//! * [`resolve`] / [`Egress`]: where a tenant's settings may make us connect (no
+//!   private, loopback or metadata addresses; SMTP ports only).
 //! * [`send`]: hands those exact bytes to an SMTP server and classifies failures
 //!   as [`SendError::Transient`] (retry later) or [`SendError::Permanent`].
 //!
@@ -16,12 +18,14 @@
 
 mod dkim;
 mod dns;
+mod egress;
 mod message;
 mod smtp;
 mod verify;
 
 pub use dkim::{dkim_sign, dkim_verify, DkimKey};
 pub use dns::{lookup_txt, system_resolver, DnsError};
+pub use egress::{is_public, resolve, Egress, EgressError, SMTP_PORTS};
 pub use message::{build_message, valid_address, OutgoingEmail};
 pub use smtp::{send, SendError, SmtpSecurity, SmtpSettings};
 pub use verify::{verify_domain, DnsRecordCheck, DomainSetup, RecordKind};

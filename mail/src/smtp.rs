@@ -11,6 +11,8 @@ use lettre::Address;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpStream;
 
+use crate::egress::{self, Egress};
+
 /// How the connection to the SMTP server is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SmtpSecurity {
@@ -39,6 +41,9 @@ pub struct SmtpSettings {
     pub password: Option<String>,
     /// Bound on the whole SMTP conversation, connecting included.
     pub timeout: Duration,
+    /// Which addresses `host` may resolve to: [`Egress::PublicOnly`] for settings a
+    /// tenant typed.
+    pub egress: Egress,
 }
 
 impl fmt::Debug for SmtpSettings {
@@ -51,6 +56,7 @@ impl fmt::Debug for SmtpSettings {
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("timeout", &self.timeout)
+            .field("egress", &self.egress)
             .finish()
     }
 }
@@ -119,11 +125,19 @@ pub async fn send(
     // line, i.e. not the bytes we built (and signed).
     let payload = raw.strip_suffix(b"\r\n").unwrap_or(raw);
     let exchange = async {
+        // The checked address is the one connected to; `host` still names the server
+        // for TLS.
+        let address = egress::resolve(&settings.host, settings.port, settings.egress)
+            .await
+            .map_err(|e| match e {
+                egress::EgressError::Unresolved => SendError::Transient(format!("{server}: {e}")),
+                egress::EgressError::NotAllowed => SendError::Permanent(e.to_string()),
+            })?;
         let mut conn = match settings.security {
             // lettre opens the socket itself for implicit TLS, so Nagle stays on
             // there: about 40 ms more per message, correct all the same.
             SmtpSecurity::Tls => AsyncSmtpConnection::connect_tokio1(
-                (settings.host.as_str(), settings.port),
+                address,
                 Some(settings.timeout),
                 &hello,
                 Some(tls_parameters()?),
@@ -132,7 +146,7 @@ pub async fn send(
             .await
             .map_err(refused)?,
             SmtpSecurity::None | SmtpSecurity::StartTls => {
-                let tcp = TcpStream::connect((settings.host.as_str(), settings.port))
+                let tcp = TcpStream::connect(address)
                     .await
                     .map_err(|e| SendError::Transient(format!("{server}: {e}")))?;
                 // lettre writes the message and its terminating "." line
@@ -276,7 +290,24 @@ mod tests {
             username: None,
             password: None,
             timeout: Duration::from_secs(5),
+            egress: Egress::AnyAddress,
         }
+    }
+
+    #[tokio::test]
+    async fn tenant_settings_never_reach_a_private_address() {
+        let (addr, _server) = smtp_server(Rcpt::Accept).await;
+        let mut settings = settings(addr);
+        settings.egress = Egress::PublicOnly;
+        let raw = build_message(&sample(), None).unwrap();
+        let err = send(&settings, "ada@acme.example", "lead@example.com", &raw)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, SendError::Permanent(_)), "{err:?}");
+        assert!(
+            !err.to_string().contains("127.0.0.1"),
+            "no address in: {err}"
+        );
     }
 
     #[tokio::test]

@@ -102,6 +102,7 @@ impl TestApp {
                     username: None,
                     password: None,
                     timeout: std::time::Duration::from_secs(10),
+                    egress: mail::Egress::AnyAddress,
                 },
                 from: "no-reply@leadline.test".into(),
             });

@@ -289,6 +289,7 @@ fn email_work(
             username: r.get("smtp_username"),
             password,
             timeout: std::time::Duration::from_secs(30),
+            egress: config.egress,
         },
         from: from_address,
         raw,

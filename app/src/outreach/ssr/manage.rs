@@ -890,6 +890,15 @@ pub async fn save_mailbox(
         .filter(|h| h.len() <= 253 && !h.contains(char::is_whitespace))
         .ok_or_else(|| AppError::field("smtp_host", env.t("outreach.host_invalid")))?;
     let port = bounded(env, "smtp_port", &input.smtp_port, 1, 65535)?;
+    // Checked after DNS resolution; the member learns only that the host is not
+    // allowed, the log has the detail.
+    if let Err(e) = mail::resolve(&host, port as u16, env.ctx.config.egress).await {
+        tracing::warn!(host = %host, port, error = %e, "mailbox host refused");
+        return Err(AppError::field(
+            "smtp_host",
+            env.t("outreach.host_not_allowed"),
+        ));
+    }
     let security = match input.smtp_security.trim() {
         "" => "STARTTLS",
         s @ ("NONE" | "STARTTLS" | "TLS") => s,
