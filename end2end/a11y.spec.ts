@@ -1,14 +1,6 @@
-import { test, expect, Page } from '@playwright/test';
-import { hydrated, signIn } from './helpers';
+import { test, expect } from '@playwright/test';
+import { hydrated, signIn, violations } from './helpers';
 
-/** Serious and critical axe-core violations on the current page. */
-async function violations(page: Page) {
-  await page.addScriptTag({ path: require.resolve('axe-core/axe.min.js') });
-  const result = await page.evaluate(async () => (window as any).axe.run(document, { resultTypes: ['violations'] }));
-  return result.violations
-    .filter((v: any) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v: any) => `${v.id}: ${v.help} (${v.nodes.map((n: any) => n.target.join(' ')).slice(0, 3).join(', ')})`);
-}
 
 test('sign-in and sign-up pages have no serious accessibility violations, in English and Arabic', async ({ page, browser }) => {
   const arabic = await (await browser.newContext({ locale: 'ar-EG' })).newPage();

@@ -1,4 +1,5 @@
 import { expect, Page } from '@playwright/test';
+import { readFileSync } from 'fs';
 
 export const DEMO_PASSWORD = 'leadline-demo';
 
@@ -35,4 +36,19 @@ export async function linkInMail(page: Page, to: string, path: string): Promise<
     }, { timeout: 15_000 })
     .toBeTruthy();
   return link!;
+}
+
+const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+/**
+ * Serious and critical axe-core violations on the current page. axe is evaluated
+ * through the DevTools protocol, as a console would: the page's CSP (no inline
+ * script without its nonce) rightly refuses an injected <script> tag.
+ */
+export async function violations(page: Page) {
+  await page.evaluate(AXE);
+  const result = await page.evaluate(async () => (window as any).axe.run(document, { resultTypes: ['violations'] }));
+  return result.violations
+    .filter((v: any) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v: any) => `${v.id}: ${v.help} (${v.nodes.map((n: any) => n.target.join(' ')).slice(0, 3).join(', ')})`);
 }

@@ -1,15 +1,7 @@
-import { test, expect, Page } from '@playwright/test';
+import { test, expect } from '@playwright/test';
 import { readFileSync } from 'fs';
-import { hydrated, signIn, unique } from './helpers';
+import { hydrated, signIn, unique, violations } from './helpers';
 
-/** Serious and critical axe-core violations on the current page. */
-async function violations(page: Page) {
-  await page.addScriptTag({ path: require.resolve('axe-core/axe.min.js') });
-  const result = await page.evaluate(async () => (window as any).axe.run(document, { resultTypes: ['violations'] }));
-  return result.violations
-    .filter((v: any) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v: any) => `${v.id}: ${v.help} (${v.nodes.map((n: any) => n.target.join(' ')).slice(0, 3).join(', ')})`);
-}
 
 // The export checks that the imported people are in the file, so the two run in order.
 test.describe.serial('CSV import and export', () => {
