@@ -1,7 +1,8 @@
 //! What comes back: WhatsApp Cloud API webhooks (statuses and replies), our inbound
 //! email events (replies, bounces, complaints), opens, clicks and unsubscribes. Each
-//! arrives before a tenant is known, is routed to its tenant by the number or the
-//! message it names, and is applied once: a replayed event changes nothing.
+//! arrives before a tenant is known, is routed to its tenant by the number (and its
+//! business account) or the message it names, and is applied once: a replayed event
+//! changes nothing.
 
 use super::store::{self, Stat};
 use crate::crypto::{constant_time_eq, hex, hmac_sha256};
@@ -73,18 +74,25 @@ pub struct Applied {
 /// Applies a verified WhatsApp webhook body.
 pub async fn whatsapp(db: &Db, body: &serde_json::Value) -> Result<Applied, AppError> {
     let mut applied = Applied::default();
-    let changes = body["entry"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|e| e["changes"].as_array().into_iter().flatten());
-    for change in changes {
+    // Each entry is one WhatsApp Business Account (`entry[].id`); a change is routed
+    // only to the number saved with both that WABA and its `phone_number_id`.
+    let mut changes = Vec::new();
+    for entry in body["entry"].as_array().into_iter().flatten() {
+        for change in entry["changes"].as_array().into_iter().flatten() {
+            changes.push((entry["id"].as_str(), change));
+        }
+    }
+    for (waba_id, change) in changes {
         let value = &change["value"];
-        let Some(provider_phone_id) = value["metadata"]["phone_number_id"].as_str() else {
+        let (Some(waba_id), Some(provider_phone_id)) =
+            (waba_id, value["metadata"]["phone_number_id"].as_str())
+        else {
+            applied.unknown += 1;
             continue;
         };
         let route: Option<(Uuid, Uuid)> =
-            sqlx::query_as("SELECT tenant_id, id FROM wa_phone_route($1)")
+            sqlx::query_as("SELECT tenant_id, id FROM wa_phone_route($1, $2)")
+                .bind(waba_id)
                 .bind(provider_phone_id)
                 .fetch_optional(db.pool())
                 .await
