@@ -843,7 +843,8 @@ async fn webhooks_are_verified_and_applied_once() {
     .await
     .unwrap();
     let event = json!({ "id": "evt_1", "type": "reply", "message_id": format!("<{message_id}>"),
-                        "from": "x@example.com", "subject": "Re: Hello", "text": "Interested!" })
+                        "from": "x@example.com", "to": reply_to(&w.peer.messages()[1]),
+                        "subject": "Re: Hello", "text": "Interested!" })
     .to_string();
     let send_event = |id: &str, ts: i64, secret: &str| {
         let signed = format!("{id}.{ts}.{event}");
@@ -892,6 +893,74 @@ async fn webhooks_are_verified_and_applied_once() {
         "a replayed event id changes nothing"
     );
     assert_eq!(w.journey(mail_leads[0]).await, "WARM_REPLY");
+}
+
+/// The address an email asks replies to go to.
+fn reply_to(email: &peer::Received) -> String {
+    email
+        .headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("reply-to"))
+        .map(|(_, value)| value.clone())
+        .expect("our emails carry a Reply-To")
+}
+
+#[tokio::test]
+async fn email_replies_are_attributed_by_their_signed_reply_address_only() {
+    let w = world().await;
+    w.mailbox().await;
+    let template = w.email_template("Mail", "Hello", "Hi {{first_name}}").await;
+    let seq = w.sequence("Mail", "").await;
+    w.step(seq, template, 0, None).await;
+    let leads = w.leads(1, false, true).await;
+    w.enrol(seq, &leads).await;
+    w.schedule().await;
+    assert_eq!(w.dispatch().await, 1);
+    let email = w.peer.messages().pop().unwrap();
+    let tagged = reply_to(&email);
+    assert!(tagged.starts_with("sales+r-"), "{tagged}");
+    assert!(tagged.ends_with("@acme.test"), "{tagged}");
+
+    let client = reqwest::Client::new();
+    let secret = w.config.email_webhook_secret.clone();
+    let post = |n: u32, to: String| {
+        let event = json!({ "id": format!("evt_{n}"), "type": "reply",
+                            "message_id": format!("<{}>", email.id), "from": email.to,
+                            "to": to, "subject": "Re: Hello", "text": "Interested!" })
+        .to_string();
+        let ts = chrono::Utc::now().timestamp();
+        let sig = base64_sig(&secret, format!("evt_{n}.{ts}.{event}").as_bytes());
+        client
+            .post(format!("{}/webhooks/email", w.app.base))
+            .header("webhook-id", format!("evt_{n}"))
+            .header("webhook-timestamp", ts.to_string())
+            .header("webhook-signature", format!("v1,{sig}"))
+            .body(event)
+            .send()
+    };
+    let replies = "SELECT count(*) FROM messages WHERE direction = 'IN'";
+    // Only the known Message-ID (sent to the plain mailbox), or a forged MAC: accepted
+    // as events, attributed to nothing.
+    let mut forged = tagged.clone();
+    let last = forged.find('@').unwrap() - 1;
+    let flipped = if &forged[last..=last] == "a" {
+        "b"
+    } else {
+        "a"
+    };
+    forged.replace_range(last..=last, flipped);
+    for (n, to) in [(1, "sales@acme.test".to_string()), (2, forged)] {
+        assert_eq!(post(n, to).await.unwrap().status(), StatusCode::OK);
+    }
+    assert_eq!(w.scalar_i64(replies).await, 0);
+    assert_eq!(w.journey(leads[0]).await, "CONTACTED_EMAIL");
+    // The peer replies as a mail client does, to Reply-To: attributed.
+    assert_eq!(
+        w.peer.email_event(&email.id, "reply", "Interested!").await,
+        Ok(200)
+    );
+    assert_eq!(w.scalar_i64(replies).await, 1);
+    assert_eq!(w.journey(leads[0]).await, "WARM_REPLY");
 }
 
 fn base64_sig(secret: &str, data: &[u8]) -> String {
