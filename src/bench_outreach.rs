@@ -100,6 +100,7 @@ pub async fn run(database: &Database, config: &crate::config::Config) -> Result<
         email_webhook_secret: app_config.email_webhook_secret.clone(),
         http_addr: "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?,
         smtp_addr: "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?,
+        whatsapp_numbers: Vec::new(),
     })
     .await
     .map_err(|e| e.to_string())?;

@@ -97,6 +97,7 @@ pub fn app_config(config: &config::Config) -> AppConfig {
     AppConfig {
         secure_cookies: config.secure_cookies,
         secret_key: config.secret_key,
+        wa_api_url: wa_api_url(config),
         wa_app_secret: config.wa_app_secret.clone(),
         wa_verify_token: config.wa_verify_token.clone(),
         email_webhook_secret: config.email_webhook_secret.clone(),
@@ -114,6 +115,26 @@ pub fn app_config(config: &config::Config) -> AppConfig {
             mail::Egress::PublicOnly
         },
         ..local
+    }
+}
+
+/// The configured Cloud API, else the dev peer's when it runs, else Meta's.
+fn wa_api_url(config: &config::Config) -> String {
+    match (&config.wa_api_url, config.dev_peer) {
+        (Some(url), _) => url.clone(),
+        (None, Some((http, _))) => {
+            // The peer answers on loopback when told to listen everywhere.
+            let host = if http.ip().is_unspecified() {
+                std::net::IpAddr::from([127, 0, 0, 1])
+            } else {
+                http.ip()
+            };
+            format!(
+                "http://{}/v21.0",
+                std::net::SocketAddr::new(host, http.port())
+            )
+        }
+        (None, None) => "https://graph.facebook.com/v21.0".to_string(),
     }
 }
 

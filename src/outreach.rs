@@ -29,9 +29,7 @@ pub async fn start(
 ) -> Result<(Outreach, Option<peer::Peer>), String> {
     let app_config = Arc::new(crate::app_config(config));
     let public = config.public_url.trim_end_matches('/').to_string();
-    let mut dev_peer = None;
-    let wa_api_url = match (&config.wa_api_url, config.dev_peer) {
-        (Some(url), _) => url.clone(),
+    let dev_peer = match (&config.wa_api_url, config.dev_peer) {
         (None, Some((http_addr, smtp_addr))) => {
             let started = peer::Peer::start(peer::PeerConfig {
                 whatsapp_webhook_url: format!("{public}/webhooks/whatsapp"),
@@ -40,6 +38,7 @@ pub async fn start(
                 email_webhook_secret: config.email_webhook_secret.clone(),
                 http_addr,
                 smtp_addr,
+                whatsapp_numbers: crate::seed::demo_wa_numbers(),
             })
             .await
             .map_err(|e| format!("starting the provider peer on {http_addr} / {smtp_addr}: {e}"))?;
@@ -48,15 +47,13 @@ pub async fn start(
                 started.http_base(),
                 started.smtp_addr()
             );
-            let url = format!("{}/v21.0", started.http_base());
-            dev_peer = Some(started);
-            url
+            Some(started)
         }
-        (None, None) => "https://graph.facebook.com/v21.0".to_string(),
+        _ => None,
     };
     Ok((
         Outreach {
-            providers: Providers::real(&wa_api_url),
+            providers: Providers::real(&app_config.wa_api_url),
             config: app_config,
         },
         dev_peer,

@@ -30,6 +30,30 @@ pub fn system_ctx(db: Db) -> RequestCtx {
     }
 }
 
+/// The demo's WhatsApp Business Account on the dev peer and the token that manages
+/// it; the peer is told of its numbers when it starts, so they confirm and route.
+pub const DEMO_WABA_ID: &str = "100000000000001";
+pub const DEMO_WA_TOKEN: &str = "demo-token";
+/// The demo's numbers: `phone_number_id`, number, label.
+pub const DEMO_WA_NUMBERS: [(&str, &str, &str); 2] = [
+    ("demo-nile-01", "+201550000101", "Nile 01"),
+    ("demo-nile-02", "+201550000102", "Nile 02"),
+];
+
+/// The demo numbers as the dev peer knows them.
+pub fn demo_wa_numbers() -> Vec<peer::WaNumber> {
+    DEMO_WA_NUMBERS
+        .iter()
+        .map(|(id, number, _)| peer::WaNumber {
+            waba_id: DEMO_WABA_ID.into(),
+            phone_number_id: (*id).into(),
+            display_phone_number: (*number).into(),
+            verified_name: "Nile Realty".into(),
+            access_token: DEMO_WA_TOKEN.into(),
+        })
+        .collect()
+}
+
 /// Where the demo's senders point: the local provider peer's SMTP port, and the key
 /// their secrets are sealed with.
 pub struct DemoSenders {
@@ -148,16 +172,23 @@ async fn demo_outreach(
         .map_err(|e| e.to_string())?;
     let (dkim_private, dkim_public) = (seal(&key.to_pkcs8_pem()), key.public_key_b64());
     let err = |e: sqlx::Error| format!("demo outreach data: {e}");
-    sqlx::query(
-        "INSERT INTO wa_phone_numbers (tenant_id, id, number, label, provider_phone_id, access_token, priority, daily_quota)
-         VALUES ($1, gen_random_uuid(), '+201550000101', 'Nile 01', 'demo-nile-01', $2, 1, 200),
-                ($1, gen_random_uuid(), '+201550000102', 'Nile 02', 'demo-nile-02', $2, 2, 200)",
-    )
-    .bind(tenant_id)
-    .bind(seal("demo-token"))
-    .execute(&mut **tx)
-    .await
-    .map_err(err)?;
+    for (priority, (provider_id, number, label)) in (1..).zip(DEMO_WA_NUMBERS) {
+        sqlx::query(
+            "INSERT INTO wa_phone_numbers (tenant_id, id, number, label, provider_phone_id, waba_id, access_token,
+                                           priority, daily_quota)
+             VALUES ($1, gen_random_uuid(), $2, $3, $4, $5, $6, $7, 200)",
+        )
+        .bind(tenant_id)
+        .bind(number)
+        .bind(label)
+        .bind(provider_id)
+        .bind(DEMO_WABA_ID)
+        .bind(seal(DEMO_WA_TOKEN))
+        .bind(priority)
+        .execute(&mut **tx)
+        .await
+        .map_err(err)?;
+    }
     sqlx::query(
         "INSERT INTO email_domains (tenant_id, id, domain, dkim_private, dkim_public)
          VALUES ($1, gen_random_uuid(), 'nile-realty.test', $2, $3)",

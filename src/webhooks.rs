@@ -92,7 +92,7 @@ async fn email_event(State(state): State<AppState>, headers: HeaderMap, body: By
     if event.id != get("webhook-id") {
         return (StatusCode::BAD_REQUEST, "event id differs from webhook-id").into_response();
     }
-    match inbound::email_event(&state.db, &event).await {
+    match inbound::email_event(&state.db, &state.config.secret_key, &event).await {
         Ok(_) => StatusCode::OK.into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
     }

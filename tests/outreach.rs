@@ -7,7 +7,7 @@ mod common;
 
 use app::outreach::api::*;
 use app::outreach::ssr::dispatch::dispatch_once;
-use app::outreach::ssr::provider::{Providers, SendError, WaMessage, WhatsAppApi};
+use app::outreach::ssr::provider::{Providers, SendError, WaMessage, WabaNumber, WhatsAppApi};
 use app::outreach::ssr::scheduler::schedule_once;
 use app::request::AppConfig;
 use common::*;
@@ -29,20 +29,10 @@ struct World {
 async fn world() -> World {
     // Internal errors carry only a reference; the log next to the failure says what.
     let _ = tracing_subscriber::fmt().with_test_writer().try_init();
-    let app = TestApp::spawn().await;
+    let (app, peer) = TestApp::spawn_with_peer().await;
     let admin = app.signup("Ada", "ada@example.com", "Acme").await;
     let tenant = app.tenant_of("ada@example.com").await;
     let config = AppConfig::local(&app.base);
-    let peer = peer::Peer::start(peer::PeerConfig {
-        whatsapp_webhook_url: format!("{}/webhooks/whatsapp", app.base),
-        whatsapp_app_secret: config.wa_app_secret.clone(),
-        email_webhook_url: format!("{}/webhooks/email", app.base),
-        email_webhook_secret: config.email_webhook_secret.clone(),
-        http_addr: "127.0.0.1:0".parse().unwrap(),
-        smtp_addr: "127.0.0.1:0".parse().unwrap(),
-    })
-    .await
-    .unwrap();
     let providers = Providers::real(&format!("{}/v21.0", peer.http_base()));
     World {
         app,
@@ -59,8 +49,25 @@ fn ok(status: StatusCode, body: &Value) -> String {
     body.as_str().map(str::to_string).unwrap_or_default()
 }
 
+/// The WhatsApp Business Account of Ada's numbers on the peer, and its token.
+const WABA: &str = "waba-acme";
+const WA_TOKEN: &str = "token-1";
+
+fn wa_number(waba_id: &str, provider_id: &str, token: &str) -> peer::WaNumber {
+    peer::WaNumber {
+        waba_id: waba_id.into(),
+        phone_number_id: provider_id.into(),
+        display_phone_number: format!("+20 {provider_id}"),
+        verified_name: "Acme".into(),
+        access_token: token.into(),
+    }
+}
+
 impl World {
+    /// A number of Ada's WABA, known to the peer and saved (so confirmed) by Ada.
     async fn phone(&self, label: &str, provider_id: &str, quota: i32, priority: i32) -> Uuid {
+        self.peer
+            .add_whatsapp_number(wa_number(WABA, provider_id, WA_TOKEN));
         let number = format!("+2012{:08}", priority * 1000 + quota);
         let (status, body) = self
             .app
@@ -70,7 +77,8 @@ impl World {
                     ("number", &number),
                     ("label", label),
                     ("provider_phone_id", provider_id),
-                    ("access_token", "token-1"),
+                    ("waba_id", WABA),
+                    ("access_token", WA_TOKEN),
                     ("priority", &priority.to_string()),
                     ("daily_quota", &quota.to_string()),
                 ],
@@ -740,7 +748,7 @@ async fn webhooks_are_verified_and_applied_once() {
         .unwrap();
     let body = json!({
         "object": "whatsapp_business_account",
-        "entry": [{ "id": "waba", "changes": [{ "field": "messages", "value": {
+        "entry": [{ "id": WABA, "changes": [{ "field": "messages", "value": {
             "messaging_product": "whatsapp",
             "metadata": { "display_phone_number": "x", "phone_number_id": "w-1" },
             "contacts": [{ "profile": { "name": "Mona 😀" }, "wa_id": lead_phone.trim_start_matches('+') }],
@@ -835,7 +843,8 @@ async fn webhooks_are_verified_and_applied_once() {
     .await
     .unwrap();
     let event = json!({ "id": "evt_1", "type": "reply", "message_id": format!("<{message_id}>"),
-                        "from": "x@example.com", "subject": "Re: Hello", "text": "Interested!" })
+                        "from": "x@example.com", "to": reply_to(&w.peer.messages()[1]),
+                        "subject": "Re: Hello", "text": "Interested!" })
     .to_string();
     let send_event = |id: &str, ts: i64, secret: &str| {
         let signed = format!("{id}.{ts}.{event}");
@@ -886,6 +895,74 @@ async fn webhooks_are_verified_and_applied_once() {
     assert_eq!(w.journey(mail_leads[0]).await, "WARM_REPLY");
 }
 
+/// The address an email asks replies to go to.
+fn reply_to(email: &peer::Received) -> String {
+    email
+        .headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("reply-to"))
+        .map(|(_, value)| value.clone())
+        .expect("our emails carry a Reply-To")
+}
+
+#[tokio::test]
+async fn email_replies_are_attributed_by_their_signed_reply_address_only() {
+    let w = world().await;
+    w.mailbox().await;
+    let template = w.email_template("Mail", "Hello", "Hi {{first_name}}").await;
+    let seq = w.sequence("Mail", "").await;
+    w.step(seq, template, 0, None).await;
+    let leads = w.leads(1, false, true).await;
+    w.enrol(seq, &leads).await;
+    w.schedule().await;
+    assert_eq!(w.dispatch().await, 1);
+    let email = w.peer.messages().pop().unwrap();
+    let tagged = reply_to(&email);
+    assert!(tagged.starts_with("sales+r-"), "{tagged}");
+    assert!(tagged.ends_with("@acme.test"), "{tagged}");
+
+    let client = reqwest::Client::new();
+    let secret = w.config.email_webhook_secret.clone();
+    let post = |n: u32, to: String| {
+        let event = json!({ "id": format!("evt_{n}"), "type": "reply",
+                            "message_id": format!("<{}>", email.id), "from": email.to,
+                            "to": to, "subject": "Re: Hello", "text": "Interested!" })
+        .to_string();
+        let ts = chrono::Utc::now().timestamp();
+        let sig = base64_sig(&secret, format!("evt_{n}.{ts}.{event}").as_bytes());
+        client
+            .post(format!("{}/webhooks/email", w.app.base))
+            .header("webhook-id", format!("evt_{n}"))
+            .header("webhook-timestamp", ts.to_string())
+            .header("webhook-signature", format!("v1,{sig}"))
+            .body(event)
+            .send()
+    };
+    let replies = "SELECT count(*) FROM messages WHERE direction = 'IN'";
+    // Only the known Message-ID (sent to the plain mailbox), or a forged MAC: accepted
+    // as events, attributed to nothing.
+    let mut forged = tagged.clone();
+    let last = forged.find('@').unwrap() - 1;
+    let flipped = if &forged[last..=last] == "a" {
+        "b"
+    } else {
+        "a"
+    };
+    forged.replace_range(last..=last, flipped);
+    for (n, to) in [(1, "sales@acme.test".to_string()), (2, forged)] {
+        assert_eq!(post(n, to).await.unwrap().status(), StatusCode::OK);
+    }
+    assert_eq!(w.scalar_i64(replies).await, 0);
+    assert_eq!(w.journey(leads[0]).await, "CONTACTED_EMAIL");
+    // The peer replies as a mail client does, to Reply-To: attributed.
+    assert_eq!(
+        w.peer.email_event(&email.id, "reply", "Interested!").await,
+        Ok(200)
+    );
+    assert_eq!(w.scalar_i64(replies).await, 1);
+    assert_eq!(w.journey(leads[0]).await, "WARM_REPLY");
+}
+
 fn base64_sig(secret: &str, data: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD
@@ -901,6 +978,13 @@ impl WhatsAppApi for DiesAfterSend {
     async fn send(&self, message: &WaMessage) -> Result<String, SendError> {
         let _ = self.0.send(message).await;
         std::future::pending().await
+    }
+    async fn waba_numbers(
+        &self,
+        waba_id: &str,
+        access_token: &str,
+    ) -> Result<Vec<WabaNumber>, SendError> {
+        self.0.waba_numbers(waba_id, access_token).await
     }
 }
 
@@ -1425,6 +1509,7 @@ async fn another_tenant_sees_and_reaches_nothing() {
                 ("number", "+201234567890"),
                 ("label", "Mine"),
                 ("provider_phone_id", "x-1"),
+                ("waba_id", WABA),
                 ("access_token", "t"),
                 ("priority", "1"),
                 ("daily_quota", "10"),
@@ -1453,6 +1538,118 @@ async fn another_tenant_sees_and_reaches_nothing() {
         )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+/// Signs `body` as Meta would and posts it to our WhatsApp webhook.
+async fn post_whatsapp(w: &World, body: &Value) -> StatusCode {
+    let bytes = body.to_string().into_bytes();
+    reqwest::Client::new()
+        .post(format!("{}/webhooks/whatsapp", w.app.base))
+        .header("content-type", "application/json")
+        .header(
+            "x-hub-signature-256",
+            meta_signature(&w.config.wa_app_secret, &bytes),
+        )
+        .body(bytes)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn a_number_is_saved_only_when_meta_confirms_it_and_routes_by_both_ids() {
+    let w = world().await;
+    w.phone("Ours", "own-1", 100, 1).await;
+    let confirmed: Option<String> = sqlx::query_scalar(
+        "SELECT waba_id FROM wa_phone_numbers WHERE provider_phone_id = 'own-1'",
+    )
+    .fetch_one(&w.app.pools.owner)
+    .await
+    .unwrap();
+    assert_eq!(confirmed.as_deref(), Some(WABA));
+
+    // Bea's business has its own WABA and token on the peer.
+    let bea = w.app.signup("Bea", "bea@example.com", "Beta").await;
+    w.peer
+        .add_whatsapp_number(wa_number("waba-beta", "b-1", "token-b"));
+    let (app, bea) = (&w.app, &bea);
+    let save = |provider_id: &'static str, waba: &'static str| async move {
+        {
+            app.call::<SavePhone>(
+                bea,
+                &[
+                    ("number", "+201234567890"),
+                    ("label", "Mine"),
+                    ("provider_phone_id", provider_id),
+                    ("waba_id", waba),
+                    ("access_token", "token-b"),
+                    ("priority", "1"),
+                    ("daily_quota", "10"),
+                ],
+            )
+            .await
+        }
+    };
+    // Ada's number under Bea's own WABA, under Ada's WABA (which Bea's token does not
+    // manage), and a number nobody has: one answer for all, naming no one.
+    let (status, refused) = save("own-1", "waba-beta").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(error_field(&refused), Some("provider_phone_id"));
+    for (provider_id, waba) in [("own-1", WABA), ("nobody-9", "waba-beta")] {
+        let (status, body) = save(provider_id, waba).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body, refused, "{provider_id} under {waba}");
+    }
+    // Even if Meta lists Ada's number under Bea's WABA too (a number moving between
+    // businesses), one confirmed holder at a time.
+    w.peer
+        .add_whatsapp_number(wa_number("waba-beta", "own-1", "token-b"));
+    let (status, body) = save("own-1", "waba-beta").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body, refused);
+    assert_eq!(
+        w.scalar_i64("SELECT count(*) FROM wa_phone_numbers WHERE provider_phone_id = 'own-1'")
+            .await,
+        1
+    );
+    // Her own number is confirmed and saved.
+    let (status, body) = save("b-1", "waba-beta").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // A webhook about Ada's number is routed only when its WABA is Ada's too.
+    let lead = w.leads(1, true, false).await[0];
+    let from: String = sqlx::query_scalar("SELECT phone_e164 FROM leads WHERE id = $1")
+        .bind(lead)
+        .fetch_one(&w.app.pools.owner)
+        .await
+        .unwrap();
+    let inbound = |waba: &str, wamid: &str| {
+        json!({
+            "object": "whatsapp_business_account",
+            "entry": [{ "id": waba, "changes": [{ "field": "messages", "value": {
+                "messaging_product": "whatsapp",
+                "metadata": { "display_phone_number": "x", "phone_number_id": "own-1" },
+                "messages": [{ "from": from.trim_start_matches('+'), "id": wamid, "timestamp": "1",
+                               "type": "text", "text": { "body": "Hello" } }]
+            }}]}]
+        })
+    };
+    assert_eq!(
+        post_whatsapp(&w, &inbound("waba-beta", "wamid.in.wrong")).await,
+        StatusCode::OK
+    );
+    let received = "SELECT count(*) FROM messages WHERE direction = 'IN'";
+    assert_eq!(
+        w.scalar_i64(received).await,
+        0,
+        "a wrong WABA is not routed"
+    );
+    assert_eq!(
+        post_whatsapp(&w, &inbound(WABA, "wamid.in.right")).await,
+        StatusCode::OK
+    );
+    assert_eq!(w.scalar_i64(received).await, 1);
 }
 
 #[tokio::test]

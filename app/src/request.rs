@@ -19,6 +19,9 @@ pub struct AppConfig {
     pub secure_cookies: bool,
     /// Encrypts secrets at rest and signs tracking and unsubscribe links.
     pub secret_key: [u8; 32],
+    /// The WhatsApp Cloud API base, e.g. `https://graph.facebook.com/v21.0`: sends go
+    /// there, and a number being saved is confirmed there with the tenant's token.
+    pub wa_api_url: String,
     /// Meta's app secret: the key of `X-Hub-Signature-256` on WhatsApp webhooks.
     pub wa_app_secret: String,
     /// What Meta must echo in the webhook subscription handshake (`hub.verify_token`).
@@ -50,6 +53,7 @@ impl std::fmt::Debug for AppConfig {
         f.debug_struct("AppConfig")
             .field("public_url", &self.public_url)
             .field("secure_cookies", &self.secure_cookies)
+            .field("wa_api_url", &self.wa_api_url)
             .field("dns_resolver", &self.dns_resolver)
             .finish_non_exhaustive()
     }
@@ -62,6 +66,7 @@ impl AppConfig {
             public_url: public_url.to_string(),
             secure_cookies: false,
             secret_key: *b"leadline-local-development-key!!",
+            wa_api_url: "https://graph.facebook.com/v21.0".into(),
             wa_app_secret: "leadline-local-wa-app-secret".into(),
             wa_verify_token: "leadline-local-verify-token".into(),
             email_webhook_secret: "leadline-local-email-webhook-secret".into(),

@@ -1,5 +1,5 @@
-//! The HTTP side: the WhatsApp Cloud API send endpoint, the control
-//! endpoints behind the dev page, and the page itself.
+//! The HTTP side: the WhatsApp Cloud API send endpoint and a WABA's number
+//! list, the control endpoints behind the dev page, and the page itself.
 
 use std::sync::Arc;
 
@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::webhooks::DEFAULT_REPLY;
-use crate::{page, Channel, Failure, Received, Shared, Track};
+use crate::{page, Channel, Failure, Received, Shared, Track, WaNumber};
 
 /// Meta's limit on a text message body, in characters.
 const MAX_TEXT_CHARS: usize = 4096;
@@ -31,7 +31,9 @@ pub(crate) async fn serve(
         .route("/", get(dev_page))
         .route("/_peer/messages", get(list_messages))
         .route("/_peer/messages/{id}/{action}", post(control))
-        .route("/{version}/{phone_number_id}/messages", post(send_whatsapp))
+        .route("/_peer/whatsapp/numbers", post(add_number))
+        .route("/{version}/{node}/messages", post(send_whatsapp))
+        .route("/{version}/{node}/phone_numbers", get(list_numbers))
         .with_state(shared);
     // The only error is the sender going away, which is the signal itself.
     let stop = async move {
@@ -75,14 +77,66 @@ fn invalid_parameter(details: &str) -> Response {
     graph_error(StatusCode::BAD_REQUEST, 100, "Invalid parameter", details)
 }
 
-fn has_bearer_token(headers: &HeaderMap) -> bool {
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.split_once(' '))
-        .is_some_and(|(scheme, token)| {
-            scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|token| !token.is_empty())
+}
+
+fn has_bearer_token(headers: &HeaderMap) -> bool {
+    bearer_token(headers).is_some()
+}
+
+fn missing_token() -> Response {
+    graph_error(
+        StatusCode::UNAUTHORIZED,
+        190,
+        "Invalid OAuth access token - Cannot parse access token",
+        "Authorization: Bearer <token> is required",
+    )
+}
+
+/// Registers a number, as adding it to a WABA in Business Manager would.
+async fn add_number(State(shared): State<AppState>, Json(number): Json<WaNumber>) -> StatusCode {
+    shared.add_whatsapp_number(number);
+    StatusCode::NO_CONTENT
+}
+
+/// `GET /{version}/{waba_id}/phone_numbers`: the WABA's numbers, for a token
+/// that manages it. Anything else gets the Graph answer for an object the token
+/// may not see, which is the same whether the WABA exists or not.
+async fn list_numbers(
+    State(shared): State<AppState>,
+    Path((_version, waba_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(token) = bearer_token(&headers) else {
+        return missing_token();
+    };
+    let Some(numbers) = shared.waba_numbers(&waba_id, token) else {
+        return graph_error(
+            StatusCode::BAD_REQUEST,
+            100,
+            &format!("Unsupported get request. Object with ID '{waba_id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation."),
+            "the token does not manage this WhatsApp Business Account",
+        );
+    };
+    let data: Vec<Value> = numbers
+        .iter()
+        .map(|n| {
+            json!({
+                "id": n.phone_number_id,
+                "display_phone_number": n.display_phone_number,
+                "verified_name": n.verified_name,
+                "quality_rating": "GREEN",
+            })
         })
+        .collect();
+    Json(json!({ "data": data })).into_response()
 }
 
 /// What a valid send request asks for.
@@ -162,12 +216,7 @@ async fn send_whatsapp(
     body: Bytes,
 ) -> Response {
     if !has_bearer_token(&headers) {
-        return graph_error(
-            StatusCode::UNAUTHORIZED,
-            190,
-            "Invalid OAuth access token - Cannot parse access token",
-            "Authorization: Bearer <token> is required",
-        );
+        return missing_token();
     }
     let request: Value = match serde_json::from_slice(&body) {
         Ok(request) => request,

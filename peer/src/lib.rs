@@ -40,6 +40,27 @@ pub struct PeerConfig {
     pub http_addr: SocketAddr,
     /// SMTP listen address, `127.0.0.1:0` for any free port.
     pub smtp_addr: SocketAddr,
+    /// The `WhatsApp` numbers the peer knows from the start; more can be added
+    /// with [`Peer::add_whatsapp_number`] or `POST /_peer/whatsapp/numbers`.
+    pub whatsapp_numbers: Vec<WaNumber>,
+}
+
+/// A `WhatsApp` Business number as Meta knows it: which business account
+/// (WABA) holds it, and the access token that may manage that account. The
+/// Graph `GET /{waba_id}/phone_numbers` lists a WABA's numbers only for its
+/// token, and webhooks about a number carry its WABA id as `entry[].id`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct WaNumber {
+    /// The WhatsApp Business Account id.
+    pub waba_id: String,
+    /// The Cloud API's `phone_number_id`.
+    pub phone_number_id: String,
+    /// The number as Meta shows it, e.g. `+20 155 000 0101`.
+    pub display_phone_number: String,
+    /// The business name shown in `WhatsApp`.
+    pub verified_name: String,
+    /// The (system user) access token that manages the WABA.
+    pub access_token: String,
 }
 
 /// Which provider a message came through; serialized as `"WHATSAPP"` or
@@ -146,6 +167,9 @@ impl Peer {
             client,
             store: Mutex::new(Store::default()),
         });
+        for number in shared.config.whatsapp_numbers.clone() {
+            shared.add_whatsapp_number(number);
+        }
         let (stop, stopped) = watch::channel(());
         tokio::spawn(http::serve(
             http_listener,
@@ -174,6 +198,12 @@ impl Peer {
     /// Everything received so far, oldest first.
     pub fn messages(&self) -> Vec<Received> {
         self.shared.messages()
+    }
+
+    /// Makes a `WhatsApp` number known (or replaces what is known of it), as if
+    /// it had been added to its WABA in Meta's Business Manager.
+    pub fn add_whatsapp_number(&self, number: WaNumber) {
+        self.shared.add_whatsapp_number(number);
     }
 
     /// Makes the next `count` `WhatsApp` sends fail with this failure (then
@@ -286,6 +316,8 @@ struct Store {
     by_id: HashMap<String, usize>,
     by_key: HashMap<(Channel, String, String), usize>,
     failures: VecDeque<(usize, Failure)>,
+    /// Known `WhatsApp` numbers by `phone_number_id`.
+    numbers: HashMap<String, WaNumber>,
 }
 
 impl Store {
@@ -330,6 +362,33 @@ impl Shared {
 
     fn find(&self, id: &str) -> Option<Received> {
         self.lock().get_mut(id).map(|m| m.clone())
+    }
+
+    fn add_whatsapp_number(&self, number: WaNumber) {
+        self.lock()
+            .numbers
+            .insert(number.phone_number_id.clone(), number);
+    }
+
+    fn whatsapp_number(&self, phone_number_id: &str) -> Option<WaNumber> {
+        self.lock().numbers.get(phone_number_id).cloned()
+    }
+
+    /// The numbers of `waba_id`, if `token` manages it (`None` when it does
+    /// not, or there is no such WABA: Meta does not tell the two apart).
+    fn waba_numbers(&self, waba_id: &str, token: &str) -> Option<Vec<WaNumber>> {
+        let store = self.lock();
+        let mut numbers: Vec<WaNumber> = store
+            .numbers
+            .values()
+            .filter(|n| n.waba_id == waba_id)
+            .cloned()
+            .collect();
+        if !numbers.iter().any(|n| n.access_token == token) {
+            return None;
+        }
+        numbers.sort_by(|a, b| a.phone_number_id.cmp(&b.phone_number_id));
+        Some(numbers)
     }
 
     fn fail_next(&self, count: usize, failure: Failure) {

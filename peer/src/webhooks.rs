@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::{mime, sign, Channel, Received, Shared, Track};
+use crate::{mime, sign, Channel, Received, Shared, Track, WaNumber};
 
 /// The reply a person gives when they do not type one.
 pub(crate) const DEFAULT_REPLY: &str = "Yes, I'm interested";
@@ -14,22 +14,46 @@ fn digits(phone: &str) -> String {
     phone.chars().filter(char::is_ascii_digit).collect()
 }
 
-/// Wraps a WhatsApp `value` in Meta's webhook envelope.
-fn whatsapp_envelope(value: Value) -> Value {
+/// Wraps a WhatsApp `value` about `number` in Meta's webhook envelope, whose
+/// `entry[].id` is the number's WABA id.
+fn whatsapp_envelope(number: &WaNumber, value: Value) -> Value {
     json!({
         "object": "whatsapp_business_account",
         "entry": [{
-            "id": "peer-waba",
+            "id": number.waba_id,
             "changes": [{ "field": "messages", "value": value }],
         }],
     })
 }
 
-fn whatsapp_metadata(message: &Received) -> Value {
+fn whatsapp_metadata(number: &WaNumber) -> Value {
     json!({
-        "display_phone_number": message.from,
-        "phone_number_id": message.from,
+        "display_phone_number": digits(&number.display_phone_number),
+        "phone_number_id": number.phone_number_id,
     })
+}
+
+/// Where a reply to an email goes: its `Reply-To`, else its `From`, else the
+/// envelope sender; the first address of the header, without a display name.
+fn reply_address(message: &Received) -> String {
+    let header = |name: &str| {
+        message
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    };
+    header("Reply-To")
+        .or_else(|| header("From"))
+        .and_then(|value| {
+            let first = value.split(',').next().unwrap_or(value);
+            let address = match (first.find('<'), first.rfind('>')) {
+                (Some(start), Some(end)) if start < end => &first[start + 1..end],
+                _ => first,
+            };
+            Some(address.trim().to_owned()).filter(|a| a.contains('@'))
+        })
+        .unwrap_or_else(|| message.from.clone())
 }
 
 impl Shared {
@@ -44,6 +68,17 @@ impl Shared {
         }
     }
 
+    /// The number a WhatsApp message was sent from: Meta only calls back about
+    /// numbers it knows, so neither does the peer.
+    fn sender_of(&self, message: &Received) -> Result<WaNumber, String> {
+        self.whatsapp_number(&message.from).ok_or_else(|| {
+            format!(
+                "phone_number_id {:?} is not registered with the peer (PeerConfig::whatsapp_numbers, Peer::add_whatsapp_number or POST /_peer/whatsapp/numbers)",
+                message.from
+            )
+        })
+    }
+
     pub(crate) async fn whatsapp_status(&self, id: &str, status: &str) -> Result<u16, String> {
         if !WHATSAPP_STATUSES.contains(&status) {
             return Err(format!(
@@ -51,6 +86,7 @@ impl Shared {
             ));
         }
         let message = self.message_on(id, Channel::WhatsApp)?;
+        let number = self.sender_of(&message)?;
         let mut entry = json!({
             "id": message.id,
             "status": status,
@@ -63,30 +99,37 @@ impl Shared {
         if status == "failed" {
             entry["errors"] = json!([{ "code": 131026, "title": "Message undeliverable" }]);
         }
-        let body = whatsapp_envelope(json!({
-            "messaging_product": "whatsapp",
-            "metadata": whatsapp_metadata(&message),
-            "statuses": [entry],
-        }));
+        let body = whatsapp_envelope(
+            &number,
+            json!({
+                "messaging_product": "whatsapp",
+                "metadata": whatsapp_metadata(&number),
+                "statuses": [entry],
+            }),
+        );
         self.post_whatsapp(&message.id, status, &body).await
     }
 
     pub(crate) async fn whatsapp_reply(&self, id: &str, text: &str) -> Result<u16, String> {
         let message = self.message_on(id, Channel::WhatsApp)?;
+        let number = self.sender_of(&message)?;
         let wa_id = digits(&message.to);
-        let body = whatsapp_envelope(json!({
-            "messaging_product": "whatsapp",
-            "metadata": whatsapp_metadata(&message),
-            "contacts": [{ "profile": { "name": "Peer Contact" }, "wa_id": wa_id }],
-            "messages": [{
-                "from": wa_id,
-                "id": format!("wamid.in.{}", uuid::Uuid::new_v4().simple()),
-                "timestamp": chrono::Utc::now().timestamp().to_string(),
-                "type": "text",
-                "text": { "body": text },
-                "context": { "id": message.id },
-            }],
-        }));
+        let body = whatsapp_envelope(
+            &number,
+            json!({
+                "messaging_product": "whatsapp",
+                "metadata": whatsapp_metadata(&number),
+                "contacts": [{ "profile": { "name": "Peer Contact" }, "wa_id": wa_id }],
+                "messages": [{
+                    "from": wa_id,
+                    "id": format!("wamid.in.{}", uuid::Uuid::new_v4().simple()),
+                    "timestamp": chrono::Utc::now().timestamp().to_string(),
+                    "type": "text",
+                    "text": { "body": text },
+                    "context": { "id": message.id },
+                }],
+            }),
+        );
         self.post_whatsapp(&message.id, "reply", &body).await
     }
 
@@ -128,6 +171,13 @@ impl Shared {
         } else {
             text.to_owned()
         };
+        // A mail client answers to Reply-To, else From; bounces and complaints
+        // come back to the envelope sender.
+        let to = if kind == "reply" {
+            reply_address(&message)
+        } else {
+            message.from.clone()
+        };
         let event_id = format!("evt_{}", uuid::Uuid::new_v4().simple());
         let timestamp = chrono::Utc::now().timestamp();
         let body = serde_json::to_vec(&json!({
@@ -135,7 +185,7 @@ impl Shared {
             "type": kind,
             "message_id": message.id,
             "from": message.to,
-            "to": message.from,
+            "to": to,
             "subject": format!("Re: {}", message.subject.as_deref().unwrap_or_default()),
             "text": text,
             "timestamp": timestamp,

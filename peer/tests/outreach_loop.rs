@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
-use peer::{Channel, Failure, Peer, PeerConfig};
+use peer::{Channel, Failure, Peer, PeerConfig, WaNumber};
 use serde_json::{json, Value};
 use sha2::Sha256;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -99,6 +99,7 @@ fn verified_whatsapp_value(hit: &Hit) -> Value {
     assert_eq!(header(hit, "content-type"), "application/json");
     let body: Value = serde_json::from_slice(&hit.body).unwrap();
     assert_eq!(body["object"], "whatsapp_business_account");
+    assert_eq!(body["entry"][0]["id"], "55501");
     assert_eq!(body["entry"][0]["changes"][0]["field"], "messages");
     let value = body["entry"][0]["changes"][0]["value"].clone();
     assert_eq!(value["messaging_product"], "whatsapp");
@@ -156,6 +157,7 @@ impl Smtp {
 }
 
 const EMAIL: &str = "From: Sales <sales@leadline.test>\r\n\
+Reply-To: \"Sales\" <sales+r-tag@leadline.test>\r\n\
 To: Lead <lead@example.com>\r\n\
 Subject: =?UTF-8?B?2LnYsdi2INiu2KfYtQ==?=\r\n\
 Message-ID: <outreach-1@leadline.test>\r\n\
@@ -191,6 +193,13 @@ async fn the_whole_outreach_loop() {
         email_webhook_secret: EMAIL_SECRET.to_owned(),
         http_addr: "127.0.0.1:0".parse().unwrap(),
         smtp_addr: "127.0.0.1:0".parse().unwrap(),
+        whatsapp_numbers: vec![WaNumber {
+            waba_id: "55501".to_owned(),
+            phone_number_id: "1234567890".to_owned(),
+            display_phone_number: "+20 155 000 0101".to_owned(),
+            verified_name: "Acme".to_owned(),
+            access_token: "test-token".to_owned(),
+        }],
     })
     .await
     .unwrap();
@@ -281,6 +290,52 @@ async fn the_whole_outreach_loop() {
     );
     assert_eq!(send(text("now", "key-3")).await.unwrap().status(), 200);
     assert_eq!(peer.messages().len(), 3);
+
+    // --- A WABA's numbers: listed only for a token that manages the WABA ---
+    let list = |waba: &str, token: Option<&str>| {
+        let request = client.get(format!("{base}/v21.0/{waba}/phone_numbers"));
+        match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+        .send()
+    };
+    let listed = list("55501", Some("test-token")).await.unwrap();
+    assert_eq!(listed.status(), 200);
+    let listed: Value = listed.json().await.unwrap();
+    assert_eq!(listed["data"][0]["id"], "1234567890");
+    assert_eq!(
+        listed["data"][0]["display_phone_number"],
+        "+20 155 000 0101"
+    );
+    assert_eq!(listed["data"][0]["verified_name"], "Acme");
+    assert_eq!(list("55501", None).await.unwrap().status(), 401);
+    for (waba, token) in [("55501", "other-token"), ("55502", "test-token")] {
+        let refused = list(waba, Some(token)).await.unwrap();
+        assert_eq!(refused.status(), 400, "{waba} {token}");
+        assert_eq!(refused.json::<Value>().await.unwrap()["error"]["code"], 100);
+    }
+    let added = client
+        .post(format!("{base}/_peer/whatsapp/numbers"))
+        .json(&json!({
+            "waba_id": "55502",
+            "phone_number_id": "222",
+            "display_phone_number": "+20 155 000 0202",
+            "verified_name": "Other",
+            "access_token": "other-token",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), 204);
+    let listed: Value = list("55502", Some("other-token"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["data"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["data"][0]["id"], "222");
 
     // --- WhatsApp webhooks ---
     assert_eq!(peer.whatsapp_status(&wamid, "delivered").await, Ok(200));
@@ -395,7 +450,10 @@ async fn the_whole_outreach_loop() {
     assert_eq!(event["type"], "reply");
     assert_eq!(event["message_id"], "outreach-1@leadline.test");
     assert_eq!(event["from"], "lead@example.com");
-    assert_eq!(event["to"], "sales@leadline.test");
+    assert_eq!(
+        event["to"], "sales+r-tag@leadline.test",
+        "replies go to Reply-To"
+    );
     assert_eq!(event["subject"], "Re: عرض خاص");
     assert_eq!(event["text"], "Sounds good");
     assert_eq!(event["timestamp"].to_string(), timestamp);
@@ -483,6 +541,7 @@ async fn dropping_the_last_handle_stops_both_listeners() {
         email_webhook_secret: EMAIL_SECRET.to_owned(),
         http_addr: "127.0.0.1:0".parse().unwrap(),
         smtp_addr: "127.0.0.1:0".parse().unwrap(),
+        whatsapp_numbers: Vec::new(),
     };
     let peer = Peer::start(config).await.unwrap();
     let smtp = peer.smtp_addr();

@@ -46,6 +46,13 @@ impl TestApp {
         adjust: impl FnOnce(&mut AppConfig),
         adjust_http: impl FnOnce(&mut HttpConfig),
     ) -> TestApp {
+        let pools = TestApp::database().await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        TestApp::serve(pools, listener, adjust, adjust_http)
+    }
+
+    /// A fresh database, migrated, the runtime role granted.
+    async fn database() -> Pools {
         let name = format!("t_{}", uuid::Uuid::new_v4().simple());
         let url = PgConnectOptions::from_str(&admin_url())
             .unwrap()
@@ -53,10 +60,45 @@ impl TestApp {
             .to_url_lossy()
             .to_string();
         bootstrap::ensure_database(&url).await.unwrap();
-        let pools = bootstrap::prepare(&url, None, "leadline-app-local", 5)
+        bootstrap::prepare(&url, None, "leadline-app-local", 5)
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    /// A server whose WhatsApp Cloud API is a local peer that calls its webhooks back,
+    /// and the peer (which must exist before the server, to be named in its settings).
+    pub async fn spawn_with_peer() -> (TestApp, peer::Peer) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let local = AppConfig::local(&base);
+        let peer = peer::Peer::start(peer::PeerConfig {
+            whatsapp_webhook_url: format!("{base}/webhooks/whatsapp"),
+            whatsapp_app_secret: local.wa_app_secret.clone(),
+            email_webhook_url: format!("{base}/webhooks/email"),
+            email_webhook_secret: local.email_webhook_secret.clone(),
+            http_addr: "127.0.0.1:0".parse().unwrap(),
+            smtp_addr: "127.0.0.1:0".parse().unwrap(),
+            whatsapp_numbers: Vec::new(),
+        })
+        .await
+        .unwrap();
+        let wa_api_url = format!("{}/v21.0", peer.http_base());
+        let pools = TestApp::database().await;
+        let app = TestApp::serve(
+            pools,
+            listener,
+            |config| config.wa_api_url = wa_api_url,
+            |_| {},
+        );
+        (app, peer)
+    }
+
+    fn serve(
+        pools: Pools,
+        listener: tokio::net::TcpListener,
+        adjust: impl FnOnce(&mut AppConfig),
+        adjust_http: impl FnOnce(&mut HttpConfig),
+    ) -> TestApp {
         let addr = listener.local_addr().unwrap();
         let base = format!("http://{addr}");
         let options = LeptosOptions::builder()
@@ -89,6 +131,7 @@ impl TestApp {
             email_webhook_secret: "unused".into(),
             http_addr: "127.0.0.1:0".parse().unwrap(),
             smtp_addr: "127.0.0.1:0".parse().unwrap(),
+            whatsapp_numbers: Vec::new(),
         })
         .await
         .unwrap();

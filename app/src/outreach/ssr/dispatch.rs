@@ -7,6 +7,7 @@
 
 use super::links;
 use super::provider::{Providers, SendError, WaContent, WaMessage};
+use super::reply;
 use super::store::{self, Stat};
 use crate::crypto::open;
 use crate::db::{internal, Db};
@@ -269,7 +270,11 @@ fn email_work(
             &config.public_url,
             id,
         )),
-        extra_headers: Vec::new(),
+        // Replies are attributed by this address alone (see `reply`).
+        extra_headers: vec![(
+            "Reply-To".into(),
+            reply::reply_address(&config.secret_key, &from_address, id),
+        )],
     };
     let selector: String = r.get("dkim_selector");
     let raw = match mail::build_message(&message, Some((&domain, &selector, key))) {

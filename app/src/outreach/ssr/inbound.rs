@@ -1,8 +1,10 @@
 //! What comes back: WhatsApp Cloud API webhooks (statuses and replies), our inbound
 //! email events (replies, bounces, complaints), opens, clicks and unsubscribes. Each
-//! arrives before a tenant is known, is routed to its tenant by the number or the
-//! message it names, and is applied once: a replayed event changes nothing.
+//! arrives before a tenant is known, is routed to its tenant by the number (and its
+//! business account) or the message it names, and is applied once: a replayed event
+//! changes nothing.
 
+use super::reply::replied_message;
 use super::store::{self, Stat};
 use crate::crypto::{constant_time_eq, hex, hmac_sha256};
 use crate::db::{internal, new_id, Db, Tx};
@@ -73,18 +75,25 @@ pub struct Applied {
 /// Applies a verified WhatsApp webhook body.
 pub async fn whatsapp(db: &Db, body: &serde_json::Value) -> Result<Applied, AppError> {
     let mut applied = Applied::default();
-    let changes = body["entry"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|e| e["changes"].as_array().into_iter().flatten());
-    for change in changes {
+    // Each entry is one WhatsApp Business Account (`entry[].id`); a change is routed
+    // only to the number saved with both that WABA and its `phone_number_id`.
+    let mut changes = Vec::new();
+    for entry in body["entry"].as_array().into_iter().flatten() {
+        for change in entry["changes"].as_array().into_iter().flatten() {
+            changes.push((entry["id"].as_str(), change));
+        }
+    }
+    for (waba_id, change) in changes {
         let value = &change["value"];
-        let Some(provider_phone_id) = value["metadata"]["phone_number_id"].as_str() else {
+        let (Some(waba_id), Some(provider_phone_id)) =
+            (waba_id, value["metadata"]["phone_number_id"].as_str())
+        else {
+            applied.unknown += 1;
             continue;
         };
         let route: Option<(Uuid, Uuid)> =
-            sqlx::query_as("SELECT tenant_id, id FROM wa_phone_route($1)")
+            sqlx::query_as("SELECT tenant_id, id FROM wa_phone_route($1, $2)")
+                .bind(waba_id)
                 .bind(provider_phone_id)
                 .fetch_optional(db.pool())
                 .await
@@ -333,10 +342,15 @@ pub struct EmailEvent {
     pub id: String,
     #[serde(rename = "type")]
     pub kind: String,
-    /// The Message-ID of the email it is about (`<id>@domain`, brackets optional).
+    /// The Message-ID of the email it is about (`<id>@domain`, brackets optional): what
+    /// a bounce or complaint names; a reply's `In-Reply-To`, kept but not trusted.
+    #[serde(default)]
     pub message_id: String,
     #[serde(default)]
     pub from: String,
+    /// Where a reply was sent: the `Reply-To` we gave, whose tag names the message.
+    #[serde(default)]
+    pub to: String,
     #[serde(default)]
     pub subject: String,
     #[serde(default)]
@@ -362,9 +376,18 @@ async fn route(db: &Db, id: Uuid) -> Result<Option<Uuid>, AppError> {
 }
 
 /// Applies a verified email event; `false` when it names no message of ours or was
-/// applied before.
-pub async fn email_event(db: &Db, event: &EmailEvent) -> Result<bool, AppError> {
-    let Some(original) = message_id_of(&event.message_id) else {
+/// applied before. A reply names its message by the signed address it was sent to
+/// (see `reply`), never by a Message-ID.
+pub async fn email_event(
+    db: &Db,
+    secret_key: &[u8; 32],
+    event: &EmailEvent,
+) -> Result<bool, AppError> {
+    let original = match event.kind.as_str() {
+        "reply" => replied_message(secret_key, &event.to),
+        _ => message_id_of(&event.message_id),
+    };
+    let Some(original) = original else {
         return Ok(false);
     };
     let Some(tenant_id) = route(db, original).await? else {
@@ -407,7 +430,10 @@ pub async fn email_event(db: &Db, event: &EmailEvent) -> Result<bool, AppError> 
             .bind(&event.subject)
             .bind(&event.text)
             .bind(format!("in:{}", event.id))
-            .bind(event.message_id.trim_matches(|c| c == '<' || c == '>'))
+            .bind(
+                Some(event.message_id.trim_matches(|c| c == '<' || c == '>'))
+                    .filter(|m| !m.is_empty()),
+            )
             .execute(&mut *tx)
             .await
             .map_err(internal)?;

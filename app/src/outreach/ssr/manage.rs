@@ -6,7 +6,7 @@ use crate::audit::{self, AuditEntry};
 use crate::auth::model::Permission;
 use crate::crm::access::{push_filter, Scope};
 use crate::crm::model::{Entity, RecordFilter};
-use crate::crypto::seal;
+use crate::crypto::{open, seal};
 use crate::db::{internal, new_id, violated_constraint, Tx};
 use crate::error::AppError;
 use crate::i18n::tf;
@@ -17,6 +17,7 @@ use sqlx::{Postgres, QueryBuilder, Row};
 use std::collections::HashMap;
 use uuid::Uuid;
 
+use super::provider::{CloudApi, SendError, WhatsAppApi};
 use super::store::{self, TENANT_TODAY};
 
 async fn begin(env: &Env, permission: Permission) -> Result<(&Principal, Tx), AppError> {
@@ -584,10 +585,57 @@ pub struct PhoneInput {
     pub number: String,
     pub label: String,
     pub provider_phone_id: String,
+    /// The WhatsApp Business Account that holds the number; empty on an update keeps
+    /// the saved one.
+    pub waba_id: String,
     pub access_token: String,
     pub priority: String,
     pub daily_quota: String,
     pub status: String,
+}
+
+/// A Graph node id as we accept it: what Meta issues, and nothing that changes a URL.
+fn graph_id(text: &str) -> Option<String> {
+    clean(text).filter(|s| {
+        s.len() <= 64
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    })
+}
+
+/// What is saved of a number before this save.
+#[derive(sqlx::FromRow)]
+struct SavedPhone {
+    provider_phone_id: String,
+    waba_id: Option<String>,
+    access_token: Vec<u8>,
+}
+
+/// Asks Meta, with the tenant's own token, whether WABA `waba_id` holds number
+/// `provider_id`. Every "no" — a wrong token, another business's WABA, a number not in
+/// it — gets one message, which says nothing of who else may hold the number.
+async fn confirm_number(
+    env: &Env,
+    waba_id: &str,
+    provider_id: &str,
+    token: &str,
+) -> Result<(), AppError> {
+    let api = CloudApi::new(&env.ctx.config.wa_api_url);
+    match api.waba_numbers(waba_id, token).await {
+        Ok(numbers) if numbers.iter().any(|n| n.id == provider_id) => Ok(()),
+        Ok(_) | Err(SendError::Permanent(_)) => Err(unconfirmed(env)),
+        Err(SendError::Transient(reason)) => {
+            tracing::warn!(%reason, "confirming a WhatsApp number");
+            Err(AppError::field(
+                "provider_phone_id",
+                env.t("outreach.wa_unreachable"),
+            ))
+        }
+    }
+}
+
+fn unconfirmed(env: &Env) -> AppError {
+    AppError::field("provider_phone_id", env.t("outreach.wa_unconfirmed"))
 }
 
 pub async fn save_phone(env: &Env, id: Option<Uuid>, input: &PhoneInput) -> Result<Uuid, AppError> {
@@ -598,6 +646,21 @@ pub async fn save_phone(env: &Env, id: Option<Uuid>, input: &PhoneInput) -> Resu
             .fetch_one(&mut *tx)
             .await
             .map_err(internal)?;
+    let saved: Option<SavedPhone> = match id {
+        Some(id) => Some(
+            sqlx::query_as(
+                "SELECT provider_phone_id, waba_id, access_token FROM wa_phone_numbers WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| not_found(env))?,
+        ),
+        None => None,
+    };
+    // No network inside a transaction: the provider is asked between the two.
+    tx.rollback().await.map_err(internal)?;
     let number = crate::crm::phone::normalize(&input.number, region.as_deref())
         .ok()
         .flatten()
@@ -605,31 +668,58 @@ pub async fn save_phone(env: &Env, id: Option<Uuid>, input: &PhoneInput) -> Resu
     let label = clean(&input.label)
         .filter(|l| l.chars().count() <= 60)
         .ok_or_else(|| AppError::field("label", env.t("outreach.name_required")))?;
-    let provider_id = clean(&input.provider_phone_id)
-        .filter(|s| {
-            s.len() <= 64
-                && s.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        })
-        .ok_or_else(|| {
-            AppError::field("provider_phone_id", env.t("outreach.provider_id_invalid"))
-        })?;
+    let provider_id = graph_id(&input.provider_phone_id).ok_or_else(|| {
+        AppError::field("provider_phone_id", env.t("outreach.provider_id_invalid"))
+    })?;
+    let waba_id = match clean(&input.waba_id) {
+        Some(_) => Some(
+            graph_id(&input.waba_id)
+                .ok_or_else(|| AppError::field("waba_id", env.t("outreach.waba_id_invalid")))?,
+        ),
+        None => saved.as_ref().and_then(|s| s.waba_id.clone()),
+    };
     let priority = bounded(env, "priority", &input.priority, 1, 100)?;
     let quota = bounded(env, "daily_quota", &input.daily_quota, 1, 100_000)?;
     let status = clean(&input.status).unwrap_or_else(|| "ACTIVE".into());
     if !PHONE_STATUSES.contains(&status.as_str()) {
         return Err(AppError::field("status", env.t("outreach.status_invalid")));
     }
-    let token = clean(&input.access_token).map(|t| seal(&env.ctx.config.secret_key, t.as_bytes()));
+    let new_token = clean(&input.access_token);
+    // A new number, a new token or a different number or WABA is confirmed again; a
+    // change of label, quota or status is not (nor does it change where webhooks go).
+    let changed = saved.as_ref().is_none_or(|s| {
+        new_token.is_some() || s.provider_phone_id != provider_id || s.waba_id != waba_id
+    });
+    if changed {
+        let token = match (&new_token, &saved) {
+            (Some(token), _) => token.clone(),
+            (None, Some(s)) => {
+                String::from_utf8(open(&env.ctx.config.secret_key, &s.access_token)?)
+                    .map_err(internal)?
+            }
+            (None, None) => {
+                return Err(AppError::field(
+                    "access_token",
+                    env.t("outreach.token_required"),
+                ))
+            }
+        };
+        let waba = waba_id
+            .as_deref()
+            .ok_or_else(|| AppError::field("waba_id", env.t("outreach.waba_id_invalid")))?;
+        confirm_number(env, waba, &provider_id, &token).await?;
+    }
+    let token = new_token.map(|t| seal(&env.ctx.config.secret_key, t.as_bytes()));
     let taken = |e: sqlx::Error| match violated_constraint(&e).as_deref() {
         Some("wa_phone_numbers_tenant_id_number_key") => {
             AppError::field("number", env.t("outreach.number_taken"))
         }
-        Some("wa_phone_numbers_provider_phone_id_key") => {
-            AppError::field("provider_phone_id", env.t("outreach.provider_id_taken"))
-        }
+        // Confirmed with Meta by another tenant too (a number moved between
+        // businesses): the same answer as any refusal, naming no one.
+        Some("wa_phone_numbers_confirmed") => unconfirmed(env),
         _ => internal(e),
     };
+    let (_, mut tx) = begin(env, Permission::OutreachManage).await?;
     // One parameter list for both statements; only the insert takes the tenant.
     let (sql, target, before) = match id {
         Some(id) => {
@@ -645,27 +735,20 @@ pub async fn save_phone(env: &Env, id: Option<Uuid>, input: &PhoneInput) -> Resu
                         access_token = coalesce($4, access_token), priority = $5, daily_quota = $6,
                         status = $7,
                         status_reason = CASE WHEN status = $7 THEN status_reason ELSE 'set by a member' END,
-                        status_changed_at = CASE WHEN status = $7 THEN status_changed_at ELSE now() END
-                  WHERE id = $8",
+                        status_changed_at = CASE WHEN status = $7 THEN status_changed_at ELSE now() END,
+                        waba_id = $8
+                  WHERE id = $9",
                 id,
                 Some(before),
             )
         }
-        None => {
-            if token.is_none() {
-                return Err(AppError::field(
-                    "access_token",
-                    env.t("outreach.token_required"),
-                ));
-            }
-            (
-                "INSERT INTO wa_phone_numbers (number, label, provider_phone_id, access_token, priority,
-                                               daily_quota, status, id, tenant_id)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                new_id(),
-                None,
-            )
-        }
+        None => (
+            "INSERT INTO wa_phone_numbers (number, label, provider_phone_id, access_token, priority,
+                                           daily_quota, status, waba_id, id, tenant_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            new_id(),
+            None,
+        ),
     };
     let mut query = sqlx::query(sql)
         .bind(&number)
@@ -675,6 +758,7 @@ pub async fn save_phone(env: &Env, id: Option<Uuid>, input: &PhoneInput) -> Resu
         .bind(priority)
         .bind(quota)
         .bind(&status)
+        .bind(&waba_id)
         .bind(target);
     if id.is_none() {
         query = query.bind(p.tenant_id);
@@ -687,7 +771,7 @@ pub async fn save_phone(env: &Env, id: Option<Uuid>, input: &PhoneInput) -> Resu
         p,
         AuditEntry::new("phone.saved", "wa_phone_numbers", Some(id)).change(
             serde_json::json!({ "status": before }),
-            serde_json::json!({ "number": number, "status": status, "daily_quota": quota, "priority": priority }),
+            serde_json::json!({ "number": number, "status": status, "daily_quota": quota, "priority": priority, "waba_id": waba_id }),
         ),
     )
     .await?;

@@ -9,5 +9,6 @@ pub mod lead;
 pub mod links;
 pub mod manage;
 pub mod provider;
+pub mod reply;
 pub mod scheduler;
 pub mod store;

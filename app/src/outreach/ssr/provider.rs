@@ -47,10 +47,29 @@ pub struct WaMessage {
     pub idempotency_key: String,
 }
 
+/// A number as Meta lists it under its WhatsApp Business Account.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+pub struct WabaNumber {
+    /// The `phone_number_id`.
+    pub id: String,
+    #[serde(default)]
+    pub display_phone_number: String,
+    #[serde(default)]
+    pub verified_name: String,
+}
+
 #[async_trait::async_trait]
 pub trait WhatsAppApi: Send + Sync {
     /// Sends and returns the provider's message id (`wamid…`).
     async fn send(&self, message: &WaMessage) -> Result<String, SendError>;
+
+    /// The numbers of WhatsApp Business Account `waba_id`, as `access_token` may see
+    /// them: an answer at all proves the token manages that account.
+    async fn waba_numbers(
+        &self,
+        waba_id: &str,
+        access_token: &str,
+    ) -> Result<Vec<WabaNumber>, SendError>;
 }
 
 #[async_trait::async_trait]
@@ -134,6 +153,21 @@ pub fn cloud_api_body(message: &WaMessage) -> serde_json::Value {
     body
 }
 
+/// The Graph error of a failed answer, as a `SendError` of the right kind.
+fn graph_failure(status: reqwest::StatusCode, body: &serde_json::Value) -> SendError {
+    let code = body["error"]["code"].as_i64().unwrap_or(0);
+    let text = body["error"]["message"]
+        .as_str()
+        .unwrap_or("no reason given")
+        .to_string();
+    let reason = format!("WhatsApp API {status} (code {code}): {text}");
+    if status.is_server_error() || status.as_u16() == 429 || transient_graph_code(code) {
+        SendError::Transient(reason)
+    } else {
+        SendError::Permanent(reason)
+    }
+}
+
 /// Graph error codes that mean "later" rather than "never": throttling, temporary
 /// unavailability, spam-rate limits.
 fn transient_graph_code(code: i64) -> bool {
@@ -166,17 +200,50 @@ impl WhatsAppApi for CloudApi {
                 .map(str::to_string)
                 .ok_or_else(|| SendError::Transient("WhatsApp API answered without an id".into()));
         }
-        let code = body["error"]["code"].as_i64().unwrap_or(0);
-        let text = body["error"]["message"]
-            .as_str()
-            .unwrap_or("no reason given")
-            .to_string();
-        let reason = format!("WhatsApp API {status} (code {code}): {text}");
-        if status.is_server_error() || status.as_u16() == 429 || transient_graph_code(code) {
-            Err(SendError::Transient(reason))
-        } else {
-            Err(SendError::Permanent(reason))
+        Err(graph_failure(status, &body))
+    }
+
+    /// `GET {base}/{waba_id}/phone_numbers`, following Graph's `paging.next` while it
+    /// stays on our base (a WABA rarely has more than a page of numbers).
+    async fn waba_numbers(
+        &self,
+        waba_id: &str,
+        access_token: &str,
+    ) -> Result<Vec<WabaNumber>, SendError> {
+        let mut url = reqwest::Url::parse(&format!("{}/{waba_id}/phone_numbers", self.base))
+            .map_err(|e| SendError::Permanent(format!("not a usable WABA id: {e}")))?;
+        url.query_pairs_mut()
+            .append_pair("fields", "id,display_phone_number,verified_name")
+            .append_pair("limit", "100");
+        let mut numbers = Vec::new();
+        for _ in 0..10 {
+            let response = self
+                .client
+                .get(url.clone())
+                .bearer_auth(access_token)
+                .send()
+                .await
+                .map_err(|e| SendError::Transient(format!("WhatsApp API unreachable: {e}")))?;
+            let status = response.status();
+            let body: serde_json::Value = response.json().await.map_err(|e| {
+                SendError::Transient(format!("WhatsApp API answer unreadable: {e}"))
+            })?;
+            if !status.is_success() {
+                return Err(graph_failure(status, &body));
+            }
+            let page: Vec<WabaNumber> = serde_json::from_value(body["data"].clone())
+                .map_err(|e| SendError::Transient(format!("WhatsApp API number list: {e}")))?;
+            numbers.extend(page);
+            match body["paging"]["next"].as_str() {
+                Some(next) if next.starts_with(&self.base) => {
+                    url = reqwest::Url::parse(next).map_err(|e| {
+                        SendError::Transient(format!("WhatsApp API paging link: {e}"))
+                    })?;
+                }
+                _ => break,
+            }
         }
+        Ok(numbers)
     }
 }
 

@@ -117,6 +117,7 @@ const PHONE_FIELDS: &[&str] = &[
     "number",
     "label",
     "provider_phone_id",
+    "waba_id",
     "access_token",
     "priority",
     "daily_quota",
@@ -139,6 +140,7 @@ fn NewPhone(saved: RwSignal<u32>) -> impl IntoView {
                 <Field label=tr("outreach.phone") name="number" kind="tel" required=true error=field_error(value, "number")/>
                 <Field label=tr("outreach.label") name="label" required=true error=field_error(value, "label")/>
                 <Field label=tr("outreach.provider_phone_id") name="provider_phone_id" required=true hint=tr("outreach.provider_phone_id_hint") error=field_error(value, "provider_phone_id")/>
+                <Field label=tr("outreach.waba_id") name="waba_id" required=true hint=tr("outreach.waba_id_hint") error=field_error(value, "waba_id")/>
                 <Field label=tr("outreach.access_token") name="access_token" kind="password" required=true hint=tr("outreach.access_token_hint") error=field_error(value, "access_token")/>
                 <Field label=tr("outreach.priority") name="priority" kind="number" value="1" hint=tr("outreach.priority_hint") error=field_error(value, "priority")/>
                 <Field label=tr("outreach.daily_quota") name="daily_quota" kind="number" value="200" hint=tr("outreach.daily_quota_hint") error=field_error(value, "daily_quota")/>
