@@ -18,7 +18,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 struct World {
-    app: TestApp,
+    app: Arc<TestApp>,
     admin: reqwest::Client,
     tenant: Uuid,
     peer: peer::Peer,
@@ -35,7 +35,7 @@ async fn world() -> World {
     let config = AppConfig::local(&app.base);
     let providers = Providers::real(&format!("{}/v21.0", peer.http_base()));
     World {
-        app,
+        app: Arc::new(app),
         admin,
         tenant,
         peer,
@@ -64,6 +64,19 @@ fn wa_number(waba_id: &str, provider_id: &str, token: &str) -> peer::WaNumber {
 }
 
 impl World {
+    /// Another workspace on the same server, peer and dispatchers.
+    async fn other_tenant(&self, email: &str, company: &str) -> World {
+        let admin = self.app.signup("Bea", email, company).await;
+        World {
+            app: self.app.clone(),
+            admin,
+            tenant: self.app.tenant_of(email).await,
+            peer: self.peer.clone(),
+            providers: self.providers.clone(),
+            config: self.config.clone(),
+        }
+    }
+
     /// A number of Ada's WABA, known to the peer and saved (so confirmed) by Ada.
     async fn phone(&self, label: &str, provider_id: &str, quota: i32, priority: i32) -> Uuid {
         self.peer
@@ -1062,6 +1075,118 @@ async fn a_dispatcher_killed_mid_send_loses_nothing_and_sends_nothing_twice() {
         .unwrap();
         assert_eq!(ours, m.id);
     }
+}
+
+/// A WhatsApp client whose sends from one number never get an answer (a provider that
+/// hangs for that tenant), and pass through for every other number.
+struct HangsFor(&'static str, Arc<dyn WhatsAppApi>);
+
+#[async_trait::async_trait]
+impl WhatsAppApi for HangsFor {
+    async fn send(&self, message: &WaMessage) -> Result<String, SendError> {
+        if message.provider_phone_id == self.0 {
+            return std::future::pending().await;
+        }
+        self.1.send(message).await
+    }
+    async fn waba_numbers(
+        &self,
+        waba_id: &str,
+        access_token: &str,
+    ) -> Result<Vec<WabaNumber>, SendError> {
+        self.1.waba_numbers(waba_id, access_token).await
+    }
+}
+
+#[tokio::test]
+async fn one_tenants_silent_provider_does_not_hold_up_another_tenant() {
+    let acme = world().await;
+    let beta = acme.other_tenant("bea@example.com", "Beta").await;
+    for (w, number) in [(&acme, "fair-a"), (&beta, "fair-b")] {
+        w.phone("P", number, 100, 1).await;
+        let template = w.wa_template("Intro", "Hi {{first_name}}").await;
+        let seq = w.sequence("Fair", "").await;
+        w.step(seq, template, 0, None).await;
+        let leads = w.leads(3, true, false).await;
+        w.enrol(seq, &leads).await;
+    }
+    assert_eq!(acme.schedule().await, 6);
+    let providers = Providers {
+        whatsapp: Arc::new(HangsFor("fair-a", acme.providers.whatsapp.clone())),
+        email: acme.providers.email.clone(),
+    };
+    let pool = acme.app.pools.app.clone();
+    let config = acme.config.clone();
+    let worker = tokio::spawn(async move { dispatch_once(&pool, &providers, &config, 200).await });
+    let mut beta_sent = 0;
+    for _ in 0..100 {
+        beta_sent = acme
+            .scalar_i64(&format!(
+                "SELECT count(*) FROM messages WHERE tenant_id = '{}' AND status = 'SENT'",
+                beta.tenant
+            ))
+            .await;
+        if beta_sent == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        beta_sent, 3,
+        "Beta's messages went out while Acme's provider hung"
+    );
+    worker.abort();
+}
+
+#[tokio::test]
+async fn a_slow_pass_renews_its_leases_so_no_other_dispatcher_sends_its_rows() {
+    let w = world().await;
+    w.phone("P", "slow-1", 100, 1).await;
+    let template = w.wa_template("Intro", "Hi {{first_name}}").await;
+    let seq = w.sequence("Slow", "").await;
+    w.step(seq, template, 0, None).await;
+    let leads = w.leads(4, true, false).await;
+    w.enrol(seq, &leads).await;
+    assert_eq!(w.schedule().await, 4);
+    // Every send is accepted by the peer and then never answers: a pass that outlasts
+    // its lease.
+    let stuck = Providers {
+        whatsapp: Arc::new(DiesAfterSend(w.providers.whatsapp.clone())),
+        email: w.providers.email.clone(),
+    };
+    let pool = w.app.pools.app.clone();
+    let config = w.config.clone();
+    let worker = tokio::spawn(async move { dispatch_once(&pool, &stuck, &config, 200).await });
+    for _ in 0..100 {
+        if w.peer.messages().len() == 4 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(w.peer.messages().len(), 4);
+    // The leases are about to run out...
+    sqlx::query("UPDATE outbox SET leased_until = now() + interval '3 seconds'")
+        .execute(&w.app.pools.owner)
+        .await
+        .unwrap();
+    tokio::time::sleep(
+        app::outreach::ssr::dispatch::LEASE_RENEW_EVERY + std::time::Duration::from_secs(2),
+    )
+    .await;
+    // ...and the pass still running has renewed them: a second dispatcher finds nothing.
+    assert_eq!(
+        w.scalar_i64(
+            "SELECT count(*) FROM outbox WHERE leased_until > now() + interval '1 minute'"
+        )
+        .await,
+        4
+    );
+    assert_eq!(w.dispatch().await, 0);
+    assert!(
+        w.peer.messages().iter().all(|m| m.times_received == 1),
+        "sent once"
+    );
+    worker.abort();
 }
 
 #[tokio::test]

@@ -19,8 +19,13 @@ use sqlx::{PgPool, Row};
 use std::collections::HashMap;
 use uuid::Uuid;
 
-/// Sends at once per dispatcher.
-const CONCURRENCY: usize = 32;
+/// Sends at once per tenant within a pass. Tenants of a pass run side by side, so one
+/// tenant's slow or silent server holds up only that tenant's sends.
+const CONCURRENCY_PER_TENANT: usize = 16;
+/// How often a pass extends the leases of the rows it holds. A pass can outlast the
+/// two-minute lease (a mailbox that answers only at the 30 s timeout, wave after wave);
+/// without renewal another dispatcher would claim those rows and send them again.
+pub const LEASE_RENEW_EVERY: std::time::Duration = std::time::Duration::from_secs(20);
 /// Tries before a transient failure becomes permanent.
 pub const MAX_SEND_ATTEMPTS: i32 = 5;
 
@@ -83,31 +88,66 @@ pub async fn dispatch_once(
         claimed: claimed.len(),
         ..DispatchReport::default()
     };
-    for (tenant, claims) in by_tenant {
-        let outgoing = prepare(&db, config, tenant, &claims).await?;
-        // In waves of CONCURRENCY sends (a plain loop: stream combinators over
-        // borrowed items trip the compiler's Send checks in spawned tasks).
-        let mut results: Vec<(usize, Outcome)> = Vec::with_capacity(outgoing.len());
-        for (wave, chunk) in outgoing.chunks(CONCURRENCY).enumerate() {
-            let mut sends = Vec::with_capacity(chunk.len());
-            for o in chunk {
-                sends.push(send(providers, o));
+    let passes = by_tenant.into_iter().map(|(tenant, claims)| {
+        let db = &db;
+        async move {
+            let outgoing = prepare(db, config, tenant, &claims).await?;
+            // In waves (a plain loop: stream combinators over borrowed items trip the
+            // compiler's Send checks in spawned tasks).
+            let mut results: Vec<(usize, Outcome)> = Vec::with_capacity(outgoing.len());
+            for (wave, chunk) in outgoing.chunks(CONCURRENCY_PER_TENANT).enumerate() {
+                let sends = chunk.iter().map(|o| send(providers, o));
+                let answers = futures_util::future::join_all(sends).await;
+                results.extend(
+                    answers
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, a)| (wave * CONCURRENCY_PER_TENANT + i, a)),
+                );
             }
-            let answers = futures_util::future::join_all(sends).await;
-            results.extend(
-                answers
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, a)| (wave * CONCURRENCY + i, a)),
-            );
+            let ids: Vec<Uuid> = claims.iter().map(|(id, _)| *id).collect();
+            record(db, tenant, &ids, &outgoing, results).await
         }
-        let ids: Vec<Uuid> = claims.iter().map(|(id, _)| *id).collect();
-        let done = record(&db, tenant, &ids, &outgoing, results).await?;
-        report.sent += done.sent;
-        report.retried += done.retried;
-        report.failed += done.failed;
+    });
+    let ids: Vec<Uuid> = claimed.iter().map(|(_, id, _)| *id).collect();
+    let work = futures_util::future::join_all(passes);
+    tokio::pin!(work);
+    let mut renew = tokio::time::interval(LEASE_RENEW_EVERY);
+    renew.reset();
+    let outcomes = loop {
+        tokio::select! {
+            outcomes = &mut work => break outcomes,
+            _ = renew.tick() => {
+                if let Err(e) = sqlx::query("SELECT renew_outbox_leases($1)")
+                    .bind(&ids)
+                    .execute(pool)
+                    .await
+                {
+                    tracing::warn!(error = %e, "outbox leases not renewed");
+                }
+            }
+        }
+    };
+    // A tenant whose pass failed keeps its rows leased; they come back when the lease
+    // ends. The other tenants' results stand.
+    let mut first_error = None;
+    for outcome in outcomes {
+        match outcome {
+            Ok(done) => {
+                report.sent += done.sent;
+                report.retried += done.retried;
+                report.failed += done.failed;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "a tenant's dispatch pass failed");
+                first_error.get_or_insert(e);
+            }
+        }
     }
-    Ok(report)
+    match first_error {
+        Some(e) if report.sent + report.retried + report.failed == 0 => Err(e),
+        _ => Ok(report),
+    }
 }
 
 async fn send(providers: &Providers, o: &Outgoing) -> Outcome {

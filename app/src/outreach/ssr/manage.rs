@@ -826,12 +826,15 @@ pub async fn save_domain(env: &Env, domain: &str, selector: &str) -> Result<Uuid
             env.t("outreach.selector_invalid"),
         ));
     }
-    let (p, mut tx) = begin(env, Permission::OutreachManage).await?;
-    // RSA key generation takes a while; keep it off the async workers.
+    // RSA key generation takes a while: off the async workers, and before the
+    // transaction opens, so no connection sits idle in one meanwhile. The permission
+    // is checked first, so nobody else can spend our CPU on keys.
+    env.require(Permission::OutreachManage)?;
     let key = tokio::task::spawn_blocking(mail::DkimKey::generate)
         .await
         .map_err(internal)?
         .map_err(internal)?;
+    let (p, mut tx) = begin(env, Permission::OutreachManage).await?;
     let id = new_id();
     sqlx::query(
         "INSERT INTO email_domains (tenant_id, id, domain, dkim_selector, dkim_private, dkim_public)
@@ -865,7 +868,7 @@ pub async fn save_domain(env: &Env, domain: &str, selector: &str) -> Result<Uuid
 
 /// Looks the domain's SPF, DKIM and DMARC records up in DNS and stores the result.
 pub async fn verify_domain(env: &Env, id: Uuid) -> Result<DomainView, AppError> {
-    let (p, mut tx) = begin(env, Permission::OutreachManage).await?;
+    let (_, mut tx) = begin(env, Permission::OutreachManage).await?;
     let row: Option<(String, String, String)> = sqlx::query_as(
         "SELECT domain::text, dkim_selector, dkim_public FROM email_domains WHERE id = $1",
     )
@@ -873,6 +876,9 @@ pub async fn verify_domain(env: &Env, id: Uuid) -> Result<DomainView, AppError> 
     .fetch_optional(&mut *tx)
     .await
     .map_err(internal)?;
+    // The DNS lookups (seconds, against a server the tenant's records point at) run
+    // with no transaction open.
+    tx.commit().await.map_err(internal)?;
     let (domain, selector, public) = row.ok_or_else(|| not_found(env))?;
     let setup = mail::DomainSetup {
         domain,
@@ -908,6 +914,7 @@ pub async fn verify_domain(env: &Env, id: Uuid) -> Result<DomainView, AppError> 
         })
         .collect();
     let ok = |kind: &str| views.iter().any(|v| v.kind == kind && v.ok);
+    let (p, mut tx) = begin(env, Permission::OutreachManage).await?;
     let row = sqlx::query(
         "UPDATE email_domains SET spf_ok = $2, dkim_ok = $3, dmarc_ok = $4, checks = $5, checked_at = now()
           WHERE id = $1
@@ -918,9 +925,11 @@ pub async fn verify_domain(env: &Env, id: Uuid) -> Result<DomainView, AppError> 
     .bind(ok("DKIM"))
     .bind(ok("DMARC"))
     .bind(serde_json::to_value(&views).map_err(internal)?)
-    .fetch_one(&mut *tx)
+    .fetch_optional(&mut *tx)
     .await
-    .map_err(internal)?;
+    .map_err(internal)?
+    // Removed while its records were being looked up.
+    .ok_or_else(|| not_found(env))?;
     audit::by_member(
         &mut tx,
         &env.ctx,
