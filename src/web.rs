@@ -231,8 +231,32 @@ async fn metrics(State(state): State<AppState>, req: Request) -> Response {
         .into_response()
 }
 
-async fn server_fn_handler(req: Request<Body>) -> impl IntoResponse {
-    leptos_axum::handle_server_fns_with_context(|| {}, req).await
+async fn server_fn_handler(req: Request<Body>) -> Response {
+    let response = leptos_axum::handle_server_fns_with_context(|| {}, req)
+        .await
+        .into_response();
+    arguments_error_is_bad_request(response).await
+}
+
+/// Leptos answers 500 when a server function's arguments cannot be decoded (a form
+/// sent where JSON is expected, a missing field, a number that is not one) before our
+/// code runs to choose a status. That is the caller's mistake: it becomes a 400 with
+/// the same reason. Only 500s are looked at, and their bodies are small JSON errors.
+async fn arguments_error_is_bad_request(response: Response) -> Response {
+    if response.status() != StatusCode::INTERNAL_SERVER_ERROR {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "").into_response();
+    };
+    if matches!(
+        serde_json::from_slice::<AppError>(&bytes),
+        Ok(AppError::Transport(_))
+    ) {
+        parts.status = StatusCode::BAD_REQUEST;
+    }
+    Response::from_parts(parts, Body::from(bytes))
 }
 
 async fn render_handler(State(state): State<AppState>, req: Request<Body>) -> Response {

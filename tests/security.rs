@@ -440,3 +440,37 @@ async fn mailbox_hosts_must_be_public_smtp_servers() {
         "a public server on a submission port: {body}"
     );
 }
+
+#[tokio::test]
+async fn undecodable_server_function_arguments_are_a_bad_request() {
+    let app = TestApp::spawn().await;
+    let client = app.signup("Ada", "ada@example.com", "Acme").await;
+    let path = <app::outreach::api::ListTemplates as ServerFn>::PATH;
+    for (content_type, body) in [
+        ("application/x-www-form-urlencoded", "a=1"),
+        ("application/json", "{not json"),
+    ] {
+        let res = client
+            .post(format!("{}{path}", app.base))
+            .header("sec-fetch-site", "same-origin")
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{content_type}");
+        let error: serde_json::Value = res.json().await.unwrap();
+        assert!(error.get("Transport").is_some(), "{error}");
+    }
+    // A form server function missing a field answers 400 too.
+    let path = <app::auth::api::Login as ServerFn>::PATH;
+    let res = app
+        .client()
+        .post(format!("{}{path}", app.base))
+        .header("sec-fetch-site", "same-origin")
+        .form(&[("email", "ada@example.com")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+}
