@@ -212,8 +212,13 @@ async fn reset(
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
-    let token = app::crypto::seal(&config.secret_key, b"bench-token");
-    let dkim = app::crypto::seal(&config.secret_key, key.to_pkcs8_pem().as_bytes());
+    use app::outreach::ssr::secrets;
+    let domain_id = Uuid::now_v7();
+    let dkim = secrets::seal(
+        &config.secret_key,
+        &secrets::dkim_key(domain_id),
+        &key.to_pkcs8_pem(),
+    );
     let started = Instant::now();
     in_tenant(
         owner,
@@ -234,26 +239,31 @@ async fn reset(
     .await?;
     let mut tx = tenant_tx(owner, tenant).await?;
     let err = |e: sqlx::Error| format!("outreach bench set-up: {e}");
-    sqlx::query(
-        "INSERT INTO wa_phone_numbers (tenant_id, id, number, label, provider_phone_id, access_token, priority, daily_quota)
-         SELECT $1, gen_random_uuid(), '+2015' || lpad(i::text, 8, '0'), 'Bench ' || i, 'bench-' || $1::text || '-' || i,
-                $2, 1 + i % 3, $3
-           FROM generate_series(1, $4::int) i",
-    )
-    .bind(tenant)
-    .bind(&token)
-    .bind(PHONE_QUOTA as i32)
-    .bind(PHONES as i32)
-    .execute(&mut *tx)
-    .await
-    .map_err(err)?;
+    // Each number's token is sealed for its own row.
+    for i in 1..=PHONES as i32 {
+        let id = Uuid::now_v7();
+        sqlx::query(
+            "INSERT INTO wa_phone_numbers (tenant_id, id, number, label, provider_phone_id, access_token, priority, daily_quota)
+             VALUES ($1, $2, '+2015' || lpad($3::text, 8, '0'), 'Bench ' || $3, 'bench-' || $1::text || '-' || $3,
+                     $4, 1 + $3 % 3, $5)",
+        )
+        .bind(tenant)
+        .bind(id)
+        .bind(i)
+        .bind(secrets::seal(&config.secret_key, &secrets::phone_token(id), "bench-token"))
+        .bind(PHONE_QUOTA as i32)
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+    }
     sqlx::query(
         "INSERT INTO email_domains (tenant_id, id, domain, dkim_private, dkim_public, spf_ok, dkim_ok, dmarc_ok)
-         VALUES ($1, gen_random_uuid(), 'bench-outreach.test', $2, $3, true, true, true)",
+         VALUES ($1, $4, 'bench-outreach.test', $2, $3, true, true, true)",
     )
     .bind(tenant)
     .bind(&dkim)
     .bind(key.public_key_b64())
+    .bind(domain_id)
     .execute(&mut *tx)
     .await
     .map_err(err)?;

@@ -165,37 +165,50 @@ async fn demo_outreach(
     owner_id: Uuid,
     senders: &DemoSenders,
 ) -> Result<(), String> {
-    let seal = |text: &str| app::crypto::seal(&senders.secret_key, text.as_bytes());
+    use app::outreach::ssr::secrets;
     let key = tokio::task::spawn_blocking(mail::DkimKey::generate)
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
-    let (dkim_private, dkim_public) = (seal(&key.to_pkcs8_pem()), key.public_key_b64());
+    let domain_id = new_id();
+    let dkim_private = secrets::seal(
+        &senders.secret_key,
+        &secrets::dkim_key(domain_id),
+        &key.to_pkcs8_pem(),
+    );
+    let dkim_public = key.public_key_b64();
     let err = |e: sqlx::Error| format!("demo outreach data: {e}");
     for (priority, (provider_id, number, label)) in (1..).zip(DEMO_WA_NUMBERS) {
+        let phone_id = new_id();
         sqlx::query(
             "INSERT INTO wa_phone_numbers (tenant_id, id, number, label, provider_phone_id, waba_id, access_token,
                                            priority, daily_quota)
-             VALUES ($1, gen_random_uuid(), $2, $3, $4, $5, $6, $7, 200)",
+             VALUES ($1, $8, $2, $3, $4, $5, $6, $7, 200)",
         )
         .bind(tenant_id)
         .bind(number)
         .bind(label)
         .bind(provider_id)
         .bind(DEMO_WABA_ID)
-        .bind(seal(DEMO_WA_TOKEN))
+        .bind(secrets::seal(
+            &senders.secret_key,
+            &secrets::phone_token(phone_id),
+            DEMO_WA_TOKEN,
+        ))
         .bind(priority)
+        .bind(phone_id)
         .execute(&mut **tx)
         .await
         .map_err(err)?;
     }
     sqlx::query(
         "INSERT INTO email_domains (tenant_id, id, domain, dkim_private, dkim_public)
-         VALUES ($1, gen_random_uuid(), 'nile-realty.test', $2, $3)",
+         VALUES ($1, $4, 'nile-realty.test', $2, $3)",
     )
     .bind(tenant_id)
     .bind(dkim_private)
     .bind(dkim_public)
+    .bind(domain_id)
     .execute(&mut **tx)
     .await
     .map_err(err)?;

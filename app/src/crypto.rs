@@ -90,23 +90,10 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Encrypts a secret at rest (provider tokens, SMTP passwords, DKIM keys) with the
-/// server's key: XChaCha20-Poly1305, a random nonce in front of the ciphertext.
-pub fn seal(key: &[u8; 32], plaintext: &[u8]) -> Vec<u8> {
-    use chacha20poly1305::aead::{Aead, KeyInit};
-    let cipher = chacha20poly1305::XChaCha20Poly1305::new(key.into());
-    let nonce = random_bytes::<24>();
-    let mut out = nonce.to_vec();
-    out.extend(
-        cipher
-            .encrypt((&nonce).into(), plaintext)
-            .expect("encryption of an in-memory buffer cannot fail"),
-    );
-    out
-}
-
-/// Decrypts what [`seal`] produced; an error if the key is wrong or the bytes changed.
-pub fn open(key: &[u8; 32], sealed: &[u8]) -> Result<Vec<u8>, AppError> {
+/// Decrypts a secret sealed before migration 0007 (`nonce ‖ ciphertext` under the raw
+/// server key, no associated data); such values are sealed again by [`seal_field`] the
+/// next time their row is saved.
+fn open_legacy(key: &[u8; 32], sealed: &[u8]) -> Result<Vec<u8>, AppError> {
     use chacha20poly1305::aead::{Aead, KeyInit};
     if sealed.len() < 24 {
         return Err(internal("sealed secret too short"));
@@ -197,6 +184,12 @@ pub fn open_field(master: &[u8; 32], at: &SealedAt, sealed: &[u8]) -> Result<Vec
         })
 }
 
+/// Opens a secret stored at `at`: sealed by [`seal_field`], or in the format of before
+/// 0007.
+pub fn open_sealed(master: &[u8; 32], at: &SealedAt, sealed: &[u8]) -> Result<Vec<u8>, AppError> {
+    open_field(master, at, sealed).or_else(|e| open_legacy(master, sealed).map_err(|_| e))
+}
+
 /// A keyed digest of a short secret (a recovery code): without the server key, a
 /// stolen table gives nothing to guess offline against.
 pub fn keyed_digest(master: &[u8; 32], purpose: &str, data: &[u8]) -> Vec<u8> {
@@ -206,6 +199,16 @@ pub fn keyed_digest(master: &[u8; 32], purpose: &str, data: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// How secrets were sealed before 0007, to check they still open.
+    fn seal(key: &[u8; 32], plaintext: &[u8]) -> Vec<u8> {
+        use chacha20poly1305::aead::{Aead, KeyInit};
+        let cipher = chacha20poly1305::XChaCha20Poly1305::new(key.into());
+        let nonce = random_bytes::<24>();
+        let mut out = nonce.to_vec();
+        out.extend(cipher.encrypt((&nonce).into(), plaintext).unwrap());
+        out
+    }
 
     #[tokio::test]
     async fn passwords_verify_only_against_their_hash() {
@@ -222,11 +225,11 @@ mod tests {
         let key = [7u8; 32];
         let sealed = seal(&key, b"smtp-password");
         assert_ne!(&sealed[24..], b"smtp-password");
-        assert_eq!(open(&key, &sealed).unwrap(), b"smtp-password");
-        assert!(open(&[8u8; 32], &sealed).is_err());
+        assert_eq!(open_legacy(&key, &sealed).unwrap(), b"smtp-password");
+        assert!(open_legacy(&[8u8; 32], &sealed).is_err());
         let mut tampered = sealed.clone();
         *tampered.last_mut().unwrap() ^= 1;
-        assert!(open(&key, &tampered).is_err());
+        assert!(open_legacy(&key, &tampered).is_err());
         assert_ne!(seal(&key, b"x"), seal(&key, b"x"), "fresh nonce each time");
     }
 
@@ -286,8 +289,16 @@ mod tests {
             row,
         };
         assert!(open_field(&[8u8; 32], &at, &sealed).is_err(), "another key");
-        // The legacy format (no version byte, the raw key) is not accepted here.
-        assert!(open_field(&key, &at, &seal(&key, b"x")[1..]).is_err());
+        // The legacy format (no version byte, the raw key) is not accepted here, but
+        // opens through open_sealed until its row is saved again.
+        let legacy = seal(&key, b"x");
+        assert!(open_field(&key, &at, &legacy[1..]).is_err());
+        assert_eq!(open_sealed(&key, &at, &legacy).unwrap(), b"x");
+        assert_eq!(
+            open_sealed(&key, &at, &sealed).unwrap(),
+            b"JBSWY3DPEHPK3PXP"
+        );
+        assert!(open_sealed(&key, &other_row, &sealed).is_err());
     }
 
     #[test]

@@ -8,8 +8,8 @@
 use super::links;
 use super::provider::{Providers, SendError, WaContent, WaMessage};
 use super::reply;
+use super::secrets;
 use super::store::{self, Stat};
-use crate::crypto::open;
 use crate::db::{internal, Db};
 use crate::error::AppError;
 use crate::outreach::model::Channel;
@@ -179,7 +179,7 @@ async fn prepare(
                 m.enrollment_id, m.phone_id, l.owner_id,
                 p.provider_phone_id, p.access_token, p.status AS phone_status,
                 a.from_address::text AS from_address, a.from_name, a.smtp_host, a.smtp_port, a.smtp_security,
-                a.smtp_username, a.smtp_password, a.status AS mailbox_status,
+                a.id AS mailbox_id, a.smtp_username, a.smtp_password, a.status AS mailbox_status,
                 d.id AS domain_id, d.domain::text AS domain, d.dkim_selector, d.dkim_private,
                 coalesce(t.locale, 'en') AS locale,
                 EXISTS (SELECT 1 FROM suppressions s WHERE s.channel = m.channel
@@ -238,11 +238,13 @@ fn whatsapp_work(config: &AppConfig, r: &sqlx::postgres::PgRow, to: &str) -> Wor
         Some("BANNED") => return Work::Refuse("The sending number is banned.".into()),
         _ => return Work::Later("The sending number is not active.".into()),
     }
-    let token = match r
+    let sealed = r
         .get::<Option<Vec<u8>>, _>("access_token")
-        .map(|sealed| open(&config.secret_key, &sealed))
-    {
-        Some(Ok(t)) => String::from_utf8_lossy(&t).into_owned(),
+        .zip(r.get::<Option<Uuid>, _>("phone_id"));
+    let token = match sealed.map(|(sealed, phone)| {
+        secrets::open(&config.secret_key, &secrets::phone_token(phone), &sealed)
+    }) {
+        Some(Ok(t)) => t,
         _ => return Work::Refuse("The number's access token cannot be read.".into()),
     };
     let content = match r.get::<Option<String>, _>("wa_template_name") {
@@ -276,18 +278,26 @@ fn email_work(
     let domain_id: Uuid = r.get("domain_id");
     let key = dkim_keys.entry(domain_id).or_insert_with(|| {
         let sealed: Vec<u8> = r.get("dkim_private");
-        let pem = open(&config.secret_key, &sealed).map_err(|e| e.to_string())?;
-        mail::DkimKey::from_pkcs8_pem(&String::from_utf8_lossy(&pem)).map_err(|e| e.to_string())
+        let pem = secrets::open(&config.secret_key, &secrets::dkim_key(domain_id), &sealed)
+            .map_err(|e| e.to_string())?;
+        mail::DkimKey::from_pkcs8_pem(&pem).map_err(|e| e.to_string())
     });
     let key = match key {
         Ok(k) => k,
         Err(e) => return Work::Refuse(format!("The domain's DKIM key cannot be read: {e}")),
     };
+    let mailbox: Uuid = r.get("mailbox_id");
     let password = match r.get::<Option<Vec<u8>>, _>("smtp_password") {
-        Some(sealed) => match open(&config.secret_key, &sealed) {
-            Ok(p) => Some(String::from_utf8_lossy(&p).into_owned()),
-            Err(_) => return Work::Refuse("The mailbox password cannot be read.".into()),
-        },
+        Some(sealed) => {
+            match secrets::open(
+                &config.secret_key,
+                &secrets::smtp_password(mailbox),
+                &sealed,
+            ) {
+                Ok(p) => Some(p),
+                Err(_) => return Work::Refuse("The mailbox password cannot be read.".into()),
+            }
+        }
         None => None,
     };
     let body: String = r.get("body");

@@ -6,7 +6,6 @@ use crate::audit::{self, AuditEntry};
 use crate::auth::model::Permission;
 use crate::crm::access::{push_filter, Scope};
 use crate::crm::model::{Entity, RecordFilter};
-use crate::crypto::{open, seal};
 use crate::db::{internal, new_id, violated_constraint, Tx};
 use crate::error::AppError;
 use crate::i18n::tf;
@@ -18,6 +17,7 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 use super::provider::{CloudApi, SendError, WhatsAppApi};
+use super::secrets;
 use super::store::{self, TENANT_TODAY};
 
 async fn begin(env: &Env, permission: Permission) -> Result<(&Principal, Tx), AppError> {
@@ -693,10 +693,11 @@ pub async fn save_phone(env: &Env, id: Option<Uuid>, input: &PhoneInput) -> Resu
     if changed {
         let token = match (&new_token, &saved) {
             (Some(token), _) => token.clone(),
-            (None, Some(s)) => {
-                String::from_utf8(open(&env.ctx.config.secret_key, &s.access_token)?)
-                    .map_err(internal)?
-            }
+            (None, Some(s)) => secrets::open(
+                &env.ctx.config.secret_key,
+                &secrets::phone_token(id.ok_or_else(|| internal("a saved number has an id"))?),
+                &s.access_token,
+            )?,
             (None, None) => {
                 return Err(AppError::field(
                     "access_token",
@@ -709,7 +710,14 @@ pub async fn save_phone(env: &Env, id: Option<Uuid>, input: &PhoneInput) -> Resu
             .ok_or_else(|| AppError::field("waba_id", env.t("outreach.waba_id_invalid")))?;
         confirm_number(env, waba, &provider_id, &token).await?;
     }
-    let token = new_token.map(|t| seal(&env.ctx.config.secret_key, t.as_bytes()));
+    let target = id.unwrap_or_else(new_id);
+    let token = new_token.map(|t| {
+        secrets::seal(
+            &env.ctx.config.secret_key,
+            &secrets::phone_token(target),
+            &t,
+        )
+    });
     let taken = |e: sqlx::Error| match violated_constraint(&e).as_deref() {
         Some("wa_phone_numbers_tenant_id_number_key") => {
             AppError::field("number", env.t("outreach.number_taken"))
@@ -721,7 +729,7 @@ pub async fn save_phone(env: &Env, id: Option<Uuid>, input: &PhoneInput) -> Resu
     };
     let (_, mut tx) = begin(env, Permission::OutreachManage).await?;
     // One parameter list for both statements; only the insert takes the tenant.
-    let (sql, target, before) = match id {
+    let (sql, before) = match id {
         Some(id) => {
             let before: Option<String> =
                 sqlx::query_scalar("SELECT status FROM wa_phone_numbers WHERE id = $1 FOR UPDATE")
@@ -738,7 +746,6 @@ pub async fn save_phone(env: &Env, id: Option<Uuid>, input: &PhoneInput) -> Resu
                         status_changed_at = CASE WHEN status = $7 THEN status_changed_at ELSE now() END,
                         waba_id = $8
                   WHERE id = $9",
-                id,
                 Some(before),
             )
         }
@@ -746,7 +753,6 @@ pub async fn save_phone(env: &Env, id: Option<Uuid>, input: &PhoneInput) -> Resu
             "INSERT INTO wa_phone_numbers (number, label, provider_phone_id, access_token, priority,
                                            daily_quota, status, waba_id, id, tenant_id)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            new_id(),
             None,
         ),
     };
@@ -836,6 +842,11 @@ pub async fn save_domain(env: &Env, domain: &str, selector: &str) -> Result<Uuid
         .map_err(internal)?;
     let (p, mut tx) = begin(env, Permission::OutreachManage).await?;
     let id = new_id();
+    let sealed_key = secrets::seal(
+        &env.ctx.config.secret_key,
+        &secrets::dkim_key(id),
+        &key.to_pkcs8_pem(),
+    );
     sqlx::query(
         "INSERT INTO email_domains (tenant_id, id, domain, dkim_selector, dkim_private, dkim_public)
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -844,7 +855,7 @@ pub async fn save_domain(env: &Env, domain: &str, selector: &str) -> Result<Uuid
     .bind(id)
     .bind(&domain)
     .bind(&selector)
-    .bind(seal(&env.ctx.config.secret_key, key.to_pkcs8_pem().as_bytes()))
+    .bind(sealed_key)
     .bind(key.public_key_b64())
     .execute(&mut *tx)
     .await
@@ -1031,8 +1042,14 @@ pub async fn save_mailbox(
         ));
     }
     let username = clean(&input.smtp_username);
-    let password =
-        clean(&input.smtp_password).map(|pw| seal(&env.ctx.config.secret_key, pw.as_bytes()));
+    let target = id.unwrap_or_else(new_id);
+    let password = clean(&input.smtp_password).map(|pw| {
+        secrets::seal(
+            &env.ctx.config.secret_key,
+            &secrets::smtp_password(target),
+            &pw,
+        )
+    });
     let taken = |e: sqlx::Error| match violated_constraint(&e).as_deref() {
         Some("email_accounts_tenant_id_from_address_key") => {
             AppError::field("from_address", env.t("outreach.address_taken"))
@@ -1040,23 +1057,21 @@ pub async fn save_mailbox(
         _ => internal(e),
     };
     // One parameter list for both statements; only the insert takes the tenant.
-    let (sql, target) = match id {
-        Some(id) => (
+    let sql = match id {
+        Some(_) => {
             "UPDATE email_accounts SET domain_id = $1, from_address = $2, from_name = $3, smtp_host = $4,
                     smtp_port = $5, smtp_security = $6, smtp_username = $7,
                     smtp_password = coalesce($8, smtp_password), daily_cap = $9, warmup_start = $10,
                     warmup_step = $11, min_gap_seconds = $12, status = $13,
                     status_reason = CASE WHEN status = $13 THEN status_reason ELSE 'set by a member' END
-              WHERE id = $14",
-            id,
-        ),
-        None => (
+              WHERE id = $14"
+        }
+        None => {
             "INSERT INTO email_accounts (domain_id, from_address, from_name, smtp_host, smtp_port, smtp_security,
                                          smtp_username, smtp_password, daily_cap, warmup_start, warmup_step,
                                          min_gap_seconds, status, id, tenant_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-            new_id(),
-        ),
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+        }
     };
     let mut query = sqlx::query(sql)
         .bind(domain_id)

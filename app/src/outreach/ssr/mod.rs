@@ -11,4 +11,5 @@ pub mod manage;
 pub mod provider;
 pub mod reply;
 pub mod scheduler;
+pub mod secrets;
 pub mod store;
