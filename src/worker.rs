@@ -1,7 +1,7 @@
 //! Background work. Runs inside the server by default, or alone as `leadline worker`;
 //! any number of workers may run against one database. The loops: the job runner
 //! (imports and exports), the outreach scheduler and dispatcher, and the sweep of
-//! expired sessions and old throttle windows.
+//! expired sessions, old throttle windows and import drafts nobody went on with.
 
 use crate::session_store::PgSessionStore;
 use sqlx::PgPool;
@@ -16,7 +16,7 @@ pub async fn run_until(
 ) {
     let jobs = crate::jobs::run(pool.clone());
     let sending = crate::outreach::run(pool.clone(), outreach);
-    let store = PgSessionStore::new(pool);
+    let store = PgSessionStore::new(pool.clone());
     let sweep = async {
         let mut tick = tokio::time::interval(SWEEP_EVERY);
         loop {
@@ -28,6 +28,14 @@ pub async fn run_until(
             }
             if let Err(e) = store.delete_old_throttle_windows().await {
                 tracing::warn!(error = %e, "throttle sweep failed");
+            }
+            match sqlx::query_scalar::<_, i64>("SELECT sweep_import_drafts()")
+                .fetch_one(&pool)
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, "import drafts swept"),
+                Err(e) => tracing::warn!(error = %e, "import draft sweep failed"),
             }
         }
     };

@@ -766,3 +766,47 @@ async fn a_match_out_of_scope_is_not_revealed_or_linked() {
         );
     }
 }
+
+#[tokio::test]
+async fn waiting_uploads_share_a_budget_and_are_swept_after_a_day() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup("Ada", "ada@example.com", "Acme").await;
+    let tenant = app.tenant_of("ada@example.com").await;
+    let small = "name,email\nAda,ada@example.com\n";
+    let (status, body) = upload(&app, &owner, "CONTACT", "a.csv", small).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // A draft as large as the whole budget, left waiting by someone.
+    let budget = app::crm::import::ssr::MAX_DRAFT_BYTES as i32;
+    sqlx::query(
+        "WITH j AS (INSERT INTO jobs (tenant_id, id, kind, entity, status, created_by)
+                    SELECT $1, gen_random_uuid(), 'IMPORT', 'CONTACT', 'DRAFT', user_id
+                      FROM memberships WHERE tenant_id = $1 RETURNING id)
+         INSERT INTO job_files (tenant_id, job_id, name, content)
+         SELECT $1, id, 'input', decode(repeat('41', $2), 'hex') FROM j",
+    )
+    .bind(tenant)
+    .bind(budget)
+    .execute(&app.pools.owner)
+    .await
+    .unwrap();
+    let (status, body) = upload(&app, &owner, "CONTACT", "b.csv", small).await;
+    assert_eq!(
+        (status, error_field(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("file")),
+        "{body}"
+    );
+    assert!(body.to_string().contains("64 MB"), "{body}");
+    // A day later the worker's sweep (here called directly, as the runtime role)
+    // clears waiting files of every tenant, and the budget is free again.
+    sqlx::query("UPDATE jobs SET created_at = now() - interval '25 hours' WHERE status = 'DRAFT'")
+        .execute(&app.pools.owner)
+        .await
+        .unwrap();
+    let swept: i64 = sqlx::query_scalar("SELECT sweep_import_drafts()")
+        .fetch_one(&app.pools.app)
+        .await
+        .unwrap();
+    assert_eq!(swept, 2);
+    let (status, body) = upload(&app, &owner, "CONTACT", "c.csv", small).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}

@@ -185,6 +185,9 @@ fn check_mapping(
 
 /// Receives a file for an import of `entity`: checks that it is a CSV with rows,
 /// keeps it as a draft job, and answers with its columns and a first mapping.
+/// Uploaded files waiting to be mapped and imported, per tenant: two full-size files.
+pub const MAX_DRAFT_BYTES: usize = 2 * MAX_UPLOAD_BYTES;
+
 pub async fn upload(
     env: &Env,
     entity: &str,
@@ -260,13 +263,32 @@ pub async fn upload(
     };
 
     let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
-    // Files nobody went on to import do not pile up.
-    sqlx::query(
-        "DELETE FROM jobs WHERE status = 'DRAFT' AND created_at < now() - interval '1 day'",
+    // Files nobody went on to import do not pile up: the worker sweeps drafts older
+    // than a day, and meanwhile a tenant's waiting files share one budget. The lock
+    // makes concurrent uploads of one tenant take turns at the count.
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('import drafts ' || $1::text, 0))")
+        .bind(p.tenant_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(internal)?;
+    let waiting: i64 = sqlx::query_scalar(
+        "SELECT coalesce(sum(octet_length(f.content)), 0)::bigint
+           FROM jobs j JOIN job_files f ON f.tenant_id = j.tenant_id AND f.job_id = j.id
+          WHERE j.status = 'DRAFT' AND j.created_at >= now() - interval '1 day'",
     )
-    .execute(&mut *tx)
+    .fetch_one(&mut *tx)
     .await
     .map_err(internal)?;
+    if waiting as usize + text.len() > MAX_DRAFT_BYTES {
+        return Err(AppError::field(
+            "file",
+            tf(
+                locale,
+                "import.error.drafts_full",
+                &[("mb", (MAX_DRAFT_BYTES / (1024 * 1024)).to_string())],
+            ),
+        ));
+    }
     let remembered: Option<serde_json::Value> = sqlx::query_scalar(
         "SELECT mapping FROM import_mappings WHERE user_id = $1 AND entity = $2",
     )
