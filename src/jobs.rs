@@ -12,6 +12,9 @@ use std::time::Duration;
 use uuid::Uuid;
 
 const POLL_EVERY: Duration = Duration::from_secs(5);
+/// How often a running job's lease is renewed; `claim_job()` takes over a job whose
+/// lease is ten minutes old, so a long export or import is never run twice.
+pub const RENEW_EVERY: Duration = Duration::from_secs(30);
 
 /// Claims and runs one job; the job's id, or `None` when the queue is empty.
 pub async fn run_once(pool: &PgPool) -> Result<Option<Uuid>, String> {
@@ -28,7 +31,20 @@ pub async fn run_once(pool: &PgPool) -> Result<Option<Uuid>, String> {
         let db = db.clone();
         async move { runner::run_job(&db, tenant_id, id).await }
     });
-    match work.await {
+    tokio::pin!(work);
+    let mut renew = tokio::time::interval(RENEW_EVERY);
+    renew.reset();
+    let outcome = loop {
+        tokio::select! {
+            outcome = &mut work => break outcome,
+            _ = renew.tick() => {
+                if let Err(e) = sqlx::query("SELECT renew_job_lease($1)").bind(id).execute(pool).await {
+                    tracing::warn!(job = %id, error = %e, "job lease not renewed");
+                }
+            }
+        }
+    };
+    match outcome {
         Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::error!(job = %id, error = %e, "could not record the job's end"),
         Err(panic) => {

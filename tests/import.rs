@@ -810,3 +810,56 @@ async fn waiting_uploads_share_a_budget_and_are_swept_after_a_day() {
     let (status, body) = upload(&app, &owner, "CONTACT", "c.csv", small).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
+
+#[tokio::test]
+async fn a_long_job_keeps_its_lease_and_is_not_run_twice() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup("Ada", "ada@example.com", "Acme").await;
+    let (status, id) =
+        call_json::<StartExport>(&app, &owner, json!({ "entity": "Contact", "filter": {} })).await;
+    assert_eq!(status, StatusCode::OK, "{id}");
+    // The export's read waits behind this lock: a job that runs as long as we like.
+    let mut blocker = app.pools.owner.begin().await.unwrap();
+    sqlx::query("LOCK TABLE contacts IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    let pool = app.pools.app.clone();
+    let runner = tokio::spawn(async move { leadline::jobs::run_once(&pool).await });
+    let running = "SELECT count(*) FROM jobs WHERE status = 'RUNNING'";
+    for _ in 0..100 {
+        let n: i64 = sqlx::query_scalar(running)
+            .fetch_one(&app.pools.owner)
+            .await
+            .unwrap();
+        if n == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // Its lease looks eleven minutes old, as after a long run...
+    sqlx::query("UPDATE jobs SET locked_at = now() - interval '11 minutes'")
+        .execute(&app.pools.owner)
+        .await
+        .unwrap();
+    tokio::time::sleep(leadline::jobs::RENEW_EVERY + std::time::Duration::from_secs(2)).await;
+    // ...but the runner still at it has renewed it: no other runner takes it over.
+    let fresh: bool =
+        sqlx::query_scalar("SELECT locked_at > now() - interval '1 minute' FROM jobs")
+            .fetch_one(&app.pools.owner)
+            .await
+            .unwrap();
+    assert!(fresh, "the lease was renewed");
+    let taken: Option<(Uuid, Uuid)> = sqlx::query_as("SELECT tenant_id, id FROM claim_job()")
+        .fetch_optional(&app.pools.app)
+        .await
+        .unwrap();
+    assert_eq!(taken, None, "a running job is not claimed twice");
+    blocker.rollback().await.unwrap();
+    assert!(runner.await.unwrap().unwrap().is_some());
+    let done: String = sqlx::query_scalar("SELECT status FROM jobs")
+        .fetch_one(&app.pools.owner)
+        .await
+        .unwrap();
+    assert_eq!(done, "DONE");
+}

@@ -8,3 +8,12 @@ LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
     SELECT count(*) FROM gone
 $$;
 REVOKE ALL ON FUNCTION sweep_import_drafts() FROM PUBLIC;
+
+-- A runner renews its job's lease while the job runs, so a long import or export is
+-- never taken over (claim_job() takes a RUNNING job whose lease is ten minutes old)
+-- and run twice.
+CREATE FUNCTION renew_job_lease(p_id uuid) RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    UPDATE jobs SET locked_at = now() WHERE id = p_id AND status = 'RUNNING'
+$$;
+REVOKE ALL ON FUNCTION renew_job_lease(uuid) FROM PUBLIC;
