@@ -17,3 +17,21 @@ LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
     UPDATE jobs SET locked_at = now() WHERE id = p_id AND status = 'RUNNING'
 $$;
 REVOKE ALL ON FUNCTION renew_job_lease(uuid) FROM PUBLIC;
+
+-- Jobs are shared between tenants: a tenant with a job already running waits behind
+-- tenants with none, so one tenant's queue of exports does not hold every runner.
+CREATE OR REPLACE FUNCTION claim_job() RETURNS TABLE (tenant_id uuid, id uuid)
+LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    UPDATE jobs j SET status = 'RUNNING', locked_at = now()
+     WHERE j.id = (SELECT q.id FROM jobs q
+                    WHERE q.status = 'QUEUED'
+                       -- a runner that died mid-job: take it over after 10 minutes
+                       OR (q.status = 'RUNNING' AND q.locked_at < now() - interval '10 minutes')
+                    ORDER BY EXISTS (SELECT 1 FROM jobs r
+                                      WHERE r.tenant_id = q.tenant_id AND r.id <> q.id
+                                        AND r.status = 'RUNNING'
+                                        AND r.locked_at >= now() - interval '10 minutes'),
+                             q.created_at
+                    FOR UPDATE SKIP LOCKED LIMIT 1)
+    RETURNING j.tenant_id, j.id
+$$;

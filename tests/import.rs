@@ -863,3 +863,41 @@ async fn a_long_job_keeps_its_lease_and_is_not_run_twice() {
         .unwrap();
     assert_eq!(done, "DONE");
 }
+
+#[tokio::test]
+async fn a_tenant_with_a_job_running_waits_behind_tenants_with_none() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("Ada", "ada@example.com", "Acme").await;
+    let bea = app.signup("Bea", "bea@example.com", "Beta").await;
+    let start = |client: &reqwest::Client| {
+        let client = client.clone();
+        let app = &app;
+        async move {
+            let (status, id) = call_json::<StartExport>(
+                app,
+                &client,
+                json!({ "entity": "Contact", "filter": {} }),
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK, "{id}");
+            Uuid::parse_str(id.as_str().unwrap()).unwrap()
+        }
+    };
+    // Acme: one export running, one queued first; Beta: one queued after it.
+    let running = start(&ada).await;
+    let acme_next = start(&ada).await;
+    let beta = start(&bea).await;
+    sqlx::query("UPDATE jobs SET status = 'RUNNING', locked_at = now() WHERE id = $1")
+        .bind(running)
+        .execute(&app.pools.owner)
+        .await
+        .unwrap();
+    let claim = || async {
+        sqlx::query_scalar::<_, Uuid>("SELECT id FROM claim_job()")
+            .fetch_one(&app.pools.app)
+            .await
+            .unwrap()
+    };
+    assert_eq!(claim().await, beta, "Beta's job goes before Acme's second");
+    assert_eq!(claim().await, acme_next);
+}
