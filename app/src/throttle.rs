@@ -76,6 +76,16 @@ pub const PUBLIC_LINK_IP: Limit = Limit {
     window_secs: 60,
 };
 
+/// The subject for a limit on an email address: a digest keyed by the server key, so
+/// the counts table holds no addresses.
+pub fn email_subject(key: &[u8; 32], email: &str) -> String {
+    crate::crypto::hex(&crate::crypto::keyed_digest(
+        key,
+        "throttle subject",
+        email.as_bytes(),
+    ))
+}
+
 /// Counts one attempt by `subject`; past the limit, answers 429 with a Retry-After.
 pub async fn hit(db: &Db, limit: Limit, subject: &str, locale: Locale) -> Result<(), AppError> {
     verdict(db, limit, subject, 1, locale).await

@@ -157,11 +157,7 @@ pub async fn request_reset(env: &Env, email: &str) -> Result<(), AppError> {
     let locale = env.locale();
     let email = normalize_email(email, locale)?;
     throttle::hit(env.db(), throttle::RESET_IP, subject_of(env), locale).await?;
-    let email_key = crypto::hex(&crypto::keyed_digest(
-        &env.ctx.config.secret_key,
-        "throttle subject",
-        email.as_bytes(),
-    ));
+    let email_key = throttle::email_subject(&env.ctx.config.secret_key, &email);
     throttle::hit(env.db(), throttle::ACCOUNT_EMAIL, &email_key, locale).await?;
     let mut tx = env.db().anon_tx().await?;
     let user_id: Option<Uuid> = sqlx::query_scalar("SELECT user_id FROM auth_login_lookup($1)")

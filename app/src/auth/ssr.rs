@@ -399,11 +399,7 @@ pub async fn login(env: &Env, email: &str, password: &str) -> Result<LoginStep, 
     }
     let ip = env.ctx.ip.as_deref().unwrap_or("unknown");
     throttle::hit(env.db(), throttle::SIGN_IN_IP, ip, locale).await?;
-    let email_key = crypto::hex(&crypto::keyed_digest(
-        &env.ctx.config.secret_key,
-        "throttle subject",
-        email.as_bytes(),
-    ));
+    let email_key = throttle::email_subject(&env.ctx.config.secret_key, &email);
     throttle::allowed(env.db(), throttle::SIGN_IN_EMAIL, &email_key, locale).await?;
     // Every failure below answers the same words, after the same argon2 work, whether
     // the account is missing, locked or given the wrong password.
@@ -616,31 +612,21 @@ pub async fn login_totp(env: &Env, code: &str) -> Result<(), AppError> {
     throttle::hit(env.db(), throttle::TOTP_IP, ip, locale).await?;
 
     let mut tx = env.db().user_tx(user_id).await?;
-    let row = sqlx::query(
-        "SELECT totp_secret, totp_secret_sealed, totp_last_step, totp_failures,
-                COALESCE(ceil(extract(epoch FROM totp_locked_until - now()) / 60), 0)::int
-                    AS locked_minutes
-           FROM users WHERE id = $1 FOR UPDATE",
-    )
-    .bind(user_id)
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(internal)?;
-    let locked_minutes: i32 = row.get("locked_minutes");
-    if locked_minutes > 0 {
+    let row = TotpState::load(&mut tx, user_id).await?;
+    if row.locked_minutes > 0 {
         return Err(AppError::Locked(tf(
             locale,
             "auth.totp_locked",
-            &[("minutes", locked_minutes.to_string())],
+            &[("minutes", row.locked_minutes.to_string())],
         )));
     }
     let secret = stored_totp_secret(
         &env.ctx.config.secret_key,
         user_id,
-        row.get("totp_secret_sealed"),
-        row.get("totp_secret"),
+        row.totp_secret_sealed,
+        row.totp_secret.clone(),
     )?;
-    let last_step: Option<i64> = row.get("totp_last_step");
+    let last_step = row.totp_last_step;
     let accepted_step = match &secret {
         Some(secret) if code.len() == 6 => {
             totp_step(secret, &code, now_unix()).filter(|step| last_step.is_none_or(|l| *step > l))
@@ -651,7 +637,7 @@ pub async fn login_totp(env: &Env, code: &str) -> Result<(), AppError> {
         None => None,
     };
     let Some(step) = accepted_step else {
-        let failures: i32 = row.get::<i32, _>("totp_failures") + 1;
+        let failures = row.totp_failures + 1;
         let lock = failures >= TOTP_MAX_FAILURES;
         sqlx::query(
             "UPDATE users SET totp_failures = CASE WHEN $3 THEN 0 ELSE $2 END,
@@ -679,7 +665,7 @@ pub async fn login_totp(env: &Env, code: &str) -> Result<(), AppError> {
         return Err(AppError::field("code", t(locale, "auth.totp_wrong")));
     };
     // A secret still in the plain column (enrolled before 0007) is sealed now.
-    let reseal = row.get::<Option<String>, _>("totp_secret").zip(secret);
+    let reseal = row.totp_secret.zip(secret);
     sqlx::query(
         "UPDATE users SET totp_last_step = $2,
                 totp_secret_sealed = COALESCE($3, totp_secret_sealed),
@@ -696,6 +682,31 @@ pub async fn login_totp(env: &Env, code: &str) -> Result<(), AppError> {
     clear_failures(env.db(), user_id).await?;
     let tenant_id = pick_tenant(env.db(), user_id, locale).await?;
     start_session(env, user_id, tenant_id).await
+}
+
+/// A user's second factor as stored, read under the row's lock.
+#[derive(sqlx::FromRow)]
+struct TotpState {
+    totp_secret: Option<String>,
+    totp_secret_sealed: Option<Vec<u8>>,
+    totp_last_step: Option<i64>,
+    totp_failures: i32,
+    locked_minutes: i32,
+}
+
+impl TotpState {
+    async fn load(tx: &mut Tx, user_id: Uuid) -> Result<TotpState, AppError> {
+        sqlx::query_as(
+            "SELECT totp_secret, totp_secret_sealed, totp_last_step, totp_failures,
+                    COALESCE(ceil(extract(epoch FROM totp_locked_until - now()) / 60), 0)::int
+                        AS locked_minutes
+               FROM users WHERE id = $1 FOR UPDATE",
+        )
+        .bind(user_id)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(internal)
+    }
 }
 
 /// Wrong second-factor codes before the factor locks, and for how long.
@@ -1212,20 +1223,9 @@ pub async fn totp_disable(env: &Env, password: &str, code: &str) -> Result<(), A
             t(locale, "auth.current_password_wrong"),
         ));
     }
-    let row = sqlx::query(
-        "SELECT totp_secret, totp_secret_sealed, totp_last_step FROM users WHERE id = $1 FOR UPDATE",
-    )
-    .bind(p.user_id)
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(internal)?;
-    let secret = stored_totp_secret(
-        key,
-        p.user_id,
-        row.get("totp_secret_sealed"),
-        row.get("totp_secret"),
-    )?;
-    let last_step: Option<i64> = row.get("totp_last_step");
+    let row = TotpState::load(&mut tx, p.user_id).await?;
+    let secret = stored_totp_secret(key, p.user_id, row.totp_secret_sealed, row.totp_secret)?;
+    let last_step = row.totp_last_step;
     let code_ok = match &secret {
         Some(secret) if code.len() == 6 => totp_step(secret, &code, now_unix())
             .is_some_and(|step| last_step.is_none_or(|l| step > l)),

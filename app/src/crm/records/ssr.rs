@@ -88,16 +88,7 @@ pub async fn list(
     sort: Sort,
     after: Option<RowCursor>,
 ) -> Result<RecordPage, AppError> {
-    if filter.q.chars().count() > MAX_SEARCH_CHARS {
-        return Err(AppError::field(
-            "q",
-            crate::i18n::tf(
-                env.locale(),
-                "validation.too_long",
-                &[("n", MAX_SEARCH_CHARS.to_string())],
-            ),
-        ));
-    }
+    search_text_fits(env, &filter.q)?;
     let (p, mut tx, scope) = open(env).await?;
     // A smart list is a saved filter: opening it re-evaluates that filter.
     let saved: Option<serde_json::Value> = match filter.list_id {
@@ -1147,18 +1138,23 @@ pub async fn create_list(
 /// character costs trigram work.
 pub const MAX_SEARCH_CHARS: usize = 200;
 
+fn search_text_fits(env: &Env, q: &str) -> Result<(), AppError> {
+    if q.chars().count() <= MAX_SEARCH_CHARS {
+        return Ok(());
+    }
+    Err(AppError::field(
+        "q",
+        crate::i18n::tf(
+            env.locale(),
+            "validation.too_long",
+            &[("n", MAX_SEARCH_CHARS.to_string())],
+        ),
+    ))
+}
+
 pub async fn search(env: &Env, q: &str) -> Result<SearchHits, AppError> {
     let q = q.trim();
-    if q.chars().count() > MAX_SEARCH_CHARS {
-        return Err(AppError::field(
-            "q",
-            crate::i18n::tf(
-                env.locale(),
-                "validation.too_long",
-                &[("n", MAX_SEARCH_CHARS.to_string())],
-            ),
-        ));
-    }
+    search_text_fits(env, q)?;
     let (p, mut tx, scope) = open(env).await?;
     if q.is_empty() {
         return Ok(SearchHits::default());
