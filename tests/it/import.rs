@@ -1,7 +1,7 @@
 //! CSV import and export end to end: upload over HTTP, map, preview, start, run the job
 //! runner, read the summary and the files back — against a real PostgreSQL.
 
-mod common;
+use crate::common;
 
 use app::crm::import::api::*;
 use common::*;

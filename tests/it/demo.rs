@@ -1,7 +1,7 @@
 //! The demo workspace a first run creates: every role can sign in, and the CRM has data
 //! that respects who sees what.
 
-mod common;
+use crate::common;
 
 use app::crm::board::api::GetBoard;
 use common::*;

@@ -2,7 +2,7 @@
 //! "members must have a confirmed address" policy, and password reset — with the
 //! emails received over real SMTP by the local peer.
 
-mod common;
+use crate::common;
 
 use app::auth::api::*;
 use common::*;

@@ -1,7 +1,7 @@
 //! The HTTP layer's defences: body limits, slow clients, security headers and the
 //! page's nonce, who may read metrics, and which database roles may serve requests.
 
-mod common;
+use crate::common;
 
 use common::TestApp;
 use leadline::bootstrap;

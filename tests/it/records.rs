@@ -1,7 +1,7 @@
 //! Leads, contacts and companies over real HTTP: validation, keyset tables, search,
 //! edits with history, the timeline, tasks, bulk actions, lists and tenancy.
 
-mod common;
+use crate::common;
 
 use app::crm::records::api::{
     ApplyBulk, CompleteTask, CreateList, GetMyTasks, GetRecord, GetTimeline, ListRecords,

@@ -1,6 +1,6 @@
 //! The home dashboard's numbers, and that a rep's dashboard counts only what they see.
 
-mod common;
+use crate::common;
 
 use app::crm::board::api::{CreateDeal, GetBoard, MoveDeal};
 use app::crm::dashboard::GetDashboard;

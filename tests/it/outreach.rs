@@ -3,7 +3,7 @@
 //! numbers, business hours across DST, suppressions and opt-out words, webhook
 //! signatures, a dispatcher killed mid-send, and the whole loop to a reply.
 
-mod common;
+use crate::common;
 
 use app::outreach::api::*;
 use app::outreach::ssr::dispatch::dispatch_once;

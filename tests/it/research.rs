@@ -1,7 +1,7 @@
 //! Evidence and reports on a lead: validation, citations limited to the lead's own
 //! evidence, and nothing visible from another tenant.
 
-mod common;
+use crate::common;
 
 use app::crm::records::api::SaveRecord;
 use app::crm::research::{AddEvidence, GetResearch, SaveReport};

@@ -1,6 +1,6 @@
 //! Sign-up, sign-in, lockout, sessions, CSRF and 2FA against a real server and database.
 
-mod common;
+use crate::common;
 
 use app::auth::api::*;
 use common::*;

@@ -1,7 +1,7 @@
 //! The kanban board over real HTTP on a real database: columns, paging, moves with the
 //! version check, lost reasons, who sees what, other tenants, and live events.
 
-mod common;
+use crate::common;
 
 use app::crm::board::api::{CreateDeal, CreatePipeline, GetBoard, GetColumnPage, MoveDeal};
 use common::*;

@@ -1,7 +1,7 @@
 //! Row-level security, proven from the catalog: every table with a tenant_id column is
 //! checked, so a new table is covered the day it is added.
 
-mod common;
+use crate::common;
 
 use common::*;
 use sqlx::{Executor, Row};

@@ -1,6 +1,6 @@
 //! Invites, seats, roles and deactivation.
 
-mod common;
+use crate::common;
 
 use app::team::api::*;
 use common::*;

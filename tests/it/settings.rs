@@ -1,6 +1,6 @@
 //! Tenant settings, the security policy and the audit-log viewer.
 
-mod common;
+use crate::common;
 
 use app::settings::api::*;
 use common::*;

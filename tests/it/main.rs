@@ -1,0 +1,17 @@
+//! The one integration test binary: every suite is a module, so the server links once.
+
+mod common;
+
+mod auth;
+mod board;
+mod dashboard;
+mod demo;
+mod import;
+mod outreach;
+mod records;
+mod recovery;
+mod research;
+mod rls;
+mod security;
+mod settings;
+mod team;
