@@ -5,6 +5,7 @@ pub mod bench_crm;
 pub mod bench_outreach;
 pub mod bootstrap;
 pub mod config;
+pub mod drill;
 pub mod embedded_pg;
 pub mod events;
 pub mod jobs;

@@ -4,14 +4,14 @@ use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
 const USAGE: &str =
-    "usage: leadline [serve | worker | migrate | seed --tenants N --users-per-tenant M | bench [outreach]]";
+    "usage: leadline [serve | worker | migrate | seed --tenants N --users-per-tenant M | bench [outreach] | drill]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     // A benchmark's thousands of request lines would bury its results.
     let default_filter = match args.first().map(String::as_str) {
-        Some("bench") => "warn",
+        Some("bench" | "drill") => "warn",
         _ => "info,sqlx=warn",
     };
     tracing_subscriber::fmt()
@@ -31,7 +31,10 @@ async fn main() -> ExitCode {
 async fn run(args: &[String]) -> Result<(), String> {
     let config = Config::from_env()?;
     let command = args.first().map(String::as_str).unwrap_or("serve");
-    if !matches!(command, "serve" | "worker" | "migrate" | "seed" | "bench") {
+    if !matches!(
+        command,
+        "serve" | "worker" | "migrate" | "seed" | "bench" | "drill"
+    ) {
         return Err(USAGE.into());
     }
     // Only what faces the internet or sends mail needs production settings; an operator
@@ -53,6 +56,10 @@ async fn run(args: &[String]) -> Result<(), String> {
         },
         "migrate" => Ok(()),
         "seed" => seed::synthetic_from_args(&database.pools, &args[1..]).await,
+        "drill" => {
+            let app = (*database.pools.app.connect_options()).clone();
+            leadline::drill::run(app).await
+        }
         // `bench outreach` runs only the outreach benchmark.
         _ if args.get(1).map(String::as_str) == Some("outreach") => {
             leadline::bench_outreach::run(&database, &config).await

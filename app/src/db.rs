@@ -41,7 +41,16 @@ impl Db {
     }
 
     async fn scoped(&self, tenant_id: Option<Uuid>, user_id: Option<Uuid>) -> Result<Tx, AppError> {
-        let mut tx = self.pool.begin().await.map_err(internal)?;
+        // sqlx 0.8.6's `begin()` is not cancel-safe (sqlx issues 4385, 4393): dropped
+        // while BEGIN is in flight, it hands the connection back to the pool inside a
+        // transaction, and the next borrower of any tenant runs in it. In a task of its
+        // own BEGIN always finishes; if the request is gone by then, the task drops the
+        // transaction, which rolls it back. `leadline drill` checks this.
+        let pool = self.pool.clone();
+        let mut tx = tokio::spawn(async move { pool.begin().await })
+            .await
+            .map_err(internal)?
+            .map_err(internal)?;
         sqlx::query(
             "SELECT set_config('app.tenant_id', $1, true), set_config('app.user_id', $2, true)",
         )

@@ -8,6 +8,7 @@ mod dashboard;
 mod demo;
 mod import;
 mod outreach;
+mod pool;
 mod records;
 mod recovery;
 mod research;

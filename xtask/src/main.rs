@@ -1,4 +1,4 @@
-//! Task runner for leadline: `cargo xtask run | test | seed | bench`.
+//! Task runner for leadline: `cargo xtask run | test | seed | bench | drill`.
 //!
 //! std-only on purpose: it must compile in seconds on a fresh machine, before
 //! any of the heavy tooling it installs exists. Everything else (cargo-leptos,
@@ -24,6 +24,7 @@ commands:
   test             run unit, integration and end-to-end tests against a private PostgreSQL
   seed  [args...]  build in release mode and run `leadline seed [args...]`
   bench [args...]  build in release mode and run `leadline bench [args...]`
+  drill            build in release mode and run the failure drills (`leadline drill`)
 
 environment:
   CARGO_TARGET_DIR       build directory (default: <repo>/target)
@@ -44,6 +45,7 @@ fn main() -> ExitCode {
         Some("run") => app::exec_server(&paths, &[], &rest),
         Some("seed") => app::exec_server(&paths, &["seed"], &rest),
         Some("bench") => app::exec_server(&paths, &["bench"], &rest),
+        Some("drill") => app::exec_server(&paths, &["drill"], &rest),
         Some("test") if rest.is_empty() => test::run_all(&paths),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");

@@ -52,7 +52,7 @@ impl TestApp {
     }
 
     /// A fresh database, migrated, the runtime role granted.
-    async fn database() -> Pools {
+    pub async fn database() -> Pools {
         let name = format!("t_{}", uuid::Uuid::new_v4().simple());
         let url = PgConnectOptions::from_str(&admin_url())
             .unwrap()
