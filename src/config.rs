@@ -1,5 +1,6 @@
 //! Settings from the environment, with defaults that run on a laptop.
 
+use app::standard_webhooks::WebhookKey;
 use ipnet::IpNet;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -144,8 +145,14 @@ impl Config {
             wa_api_url: var("LEADLINE_WA_API_URL"),
             wa_app_secret: var("LEADLINE_WA_APP_SECRET").unwrap_or(local.wa_app_secret),
             wa_verify_token: var("LEADLINE_WA_VERIFY_TOKEN").unwrap_or(local.wa_verify_token),
-            email_webhook_secret: var("LEADLINE_EMAIL_WEBHOOK_SECRET")
-                .unwrap_or(local.email_webhook_secret),
+            email_webhook_secret: match var("LEADLINE_EMAIL_WEBHOOK_SECRET") {
+                Some(secret) => {
+                    WebhookKey::parse(&secret)
+                        .map_err(|e| format!("LEADLINE_EMAIL_WEBHOOK_SECRET: {e}"))?;
+                    secret
+                }
+                None => local.email_webhook_secret,
+            },
             dns_resolver,
             spf_include: var("LEADLINE_SPF_INCLUDE"),
             dev_peer,

@@ -6,6 +6,7 @@
 
 use crate::web::AppState;
 use app::outreach::ssr::{inbound, links};
+use app::standard_webhooks::WebhookKey;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -74,8 +75,12 @@ async fn email_event(State(state): State<AppState>, headers: HeaderMap, body: By
             .unwrap_or("")
     };
     let now = chrono::Utc::now().timestamp();
-    if let Err(reason) = inbound::verify_standard_webhook(
-        &state.config.email_webhook_secret,
+    // The configuration was checked at start-up, so the secret is a key.
+    let key = match WebhookKey::parse(&state.config.email_webhook_secret) {
+        Ok(key) => key,
+        Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, e).into_response(),
+    };
+    if let Err(reason) = key.verify(
         get("webhook-id"),
         get("webhook-timestamp"),
         &body,

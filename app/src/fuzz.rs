@@ -4,10 +4,9 @@
 //! default; the hardening note records a longer run).
 
 use crate::crm::import::sheet::{decode, guard, CsvOut, Sheet};
-use crate::outreach::ssr::inbound::{
-    message_id_of, verify_meta_signature, verify_standard_webhook,
-};
+use crate::outreach::ssr::inbound::{message_id_of, verify_meta_signature};
 use crate::outreach::template::{Template, TemplateError};
+use crate::standard_webhooks::WebhookKey;
 use proptest::prelude::*;
 use std::collections::HashMap;
 
@@ -124,7 +123,8 @@ proptest! {
         signatures in "\\PC{0,120}",
         now: i64,
     ) {
-        let _ = verify_standard_webhook("whsec_test", &id, &timestamp, &body, &signatures, now);
+        let key = WebhookKey::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        let _ = key.verify(&id, &timestamp, &body, &signatures, now);
         let _ = message_id_of(&id);
     }
 }

@@ -22,6 +22,8 @@ pub mod flags;
 #[cfg(feature = "ssr")]
 pub mod request;
 #[cfg(feature = "ssr")]
+pub mod standard_webhooks;
+#[cfg(feature = "ssr")]
 pub mod throttle;
 
 #[cfg(all(test, feature = "ssr"))]

@@ -26,7 +26,7 @@ pub struct AppConfig {
     pub wa_app_secret: String,
     /// What Meta must echo in the webhook subscription handshake (`hub.verify_token`).
     pub wa_verify_token: String,
-    /// Key of the Standard Webhooks signature on inbound email events.
+    /// Key of the Standard Webhooks signature on inbound email events (`whsec_…`).
     pub email_webhook_secret: String,
     /// The DNS server sending-domain checks ask.
     pub dns_resolver: std::net::SocketAddr,
@@ -69,7 +69,8 @@ impl AppConfig {
             wa_api_url: "https://graph.facebook.com/v21.0".into(),
             wa_app_secret: "leadline-local-wa-app-secret".into(),
             wa_verify_token: "leadline-local-verify-token".into(),
-            email_webhook_secret: "leadline-local-email-webhook-secret".into(),
+            // base64 of "leadline-local-email-webhook-key!"
+            email_webhook_secret: "whsec_bGVhZGxpbmUtbG9jYWwtZW1haWwtd2ViaG9vay1rZXkh".into(),
             dns_resolver: mail::system_resolver(),
             spf_include: "_spf.leadline.test".into(),
             account_mail: None,

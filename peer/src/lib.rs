@@ -34,7 +34,7 @@ pub struct PeerConfig {
     /// Where email events go, e.g. `http://127.0.0.1:3000/webhooks/email`.
     /// Relative tracking URLs in emails are resolved against it too.
     pub email_webhook_url: String,
-    /// Key of the email webhook signature (Standard Webhooks), raw bytes as a string.
+    /// Key of the email webhook signature (Standard Webhooks): `whsec_` and base64.
     pub email_webhook_secret: String,
     /// HTTP listen address, `127.0.0.1:0` for any free port.
     pub http_addr: SocketAddr,

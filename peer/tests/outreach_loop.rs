@@ -20,7 +20,8 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
 const APP_SECRET: &str = "test-app-secret";
-const EMAIL_SECRET: &str = "test-email-secret";
+// base64 of "peer-test-email-webhook-key-0001"
+const EMAIL_SECRET: &str = "whsec_cGVlci10ZXN0LWVtYWlsLXdlYmhvb2sta2V5LTAwMDE=";
 
 /// One request the stand-in server received.
 #[derive(Clone, Debug)]
@@ -69,7 +70,11 @@ async fn receiver(hits: Hits) -> SocketAddr {
 }
 
 fn hmac(key: &str, message: &[u8]) -> Vec<u8> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).unwrap();
+    hmac_bytes(key.as_bytes(), message)
+}
+
+fn hmac_bytes(key: &[u8], message: &[u8]) -> Vec<u8> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
     mac.update(message);
     mac.finalize().into_bytes().to_vec()
 }
@@ -439,10 +444,11 @@ async fn the_whole_outreach_loop() {
     let id = header(&hit, "webhook-id");
     let timestamp = header(&hit, "webhook-timestamp");
     let signed = [id.as_bytes(), b".", timestamp.as_bytes(), b".", &hit.body].concat();
-    let expected = format!(
-        "v1,{}",
-        base64::engine::general_purpose::STANDARD.encode(hmac(EMAIL_SECRET, &signed))
-    );
+    let expected = format!("v1,{}", {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let key = b64.decode(&EMAIL_SECRET["whsec_".len()..]).unwrap();
+        b64.encode(hmac_bytes(&key, &signed))
+    });
     assert_eq!(header(&hit, "webhook-signature"), expected);
     let event: Value = serde_json::from_slice(&hit.body).unwrap();
     assert_eq!(event["id"], id);

@@ -12,11 +12,7 @@ use crate::error::AppError;
 use crate::outreach::journey::{Cause, Journey};
 use crate::outreach::model::Channel;
 use crate::outreach::optout::is_opt_out;
-use base64::Engine;
 use uuid::Uuid;
-
-/// Standard Webhooks: events older or newer than this are refused (replays).
-const TOLERANCE_SECONDS: i64 = 300;
 
 /// Meta's `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>`.
 pub fn verify_meta_signature(app_secret: &str, body: &[u8], header: Option<&str>) -> bool {
@@ -28,39 +24,6 @@ pub fn verify_meta_signature(app_secret: &str, body: &[u8], header: Option<&str>
         expected.as_bytes(),
         given.trim().to_ascii_lowercase().as_bytes(),
     )
-}
-
-/// Standard Webhooks: `webhook-signature: v1,<base64 HMAC-SHA256 of id.timestamp.body>`
-/// (several space-separated signatures allowed, for key rotation), and a timestamp
-/// within five minutes.
-pub fn verify_standard_webhook(
-    secret: &str,
-    id: &str,
-    timestamp: &str,
-    body: &[u8],
-    signatures: &str,
-    now: i64,
-) -> Result<(), &'static str> {
-    let ts: i64 = timestamp
-        .trim()
-        .parse()
-        .map_err(|_| "bad webhook-timestamp")?;
-    if (now - ts).abs() > TOLERANCE_SECONDS {
-        return Err("webhook-timestamp outside the tolerance");
-    }
-    let mut signed = format!("{id}.{ts}.").into_bytes();
-    signed.extend_from_slice(body);
-    let expected =
-        base64::engine::general_purpose::STANDARD.encode(hmac_sha256(secret.as_bytes(), &signed));
-    let ok = signatures.split(' ').any(|s| {
-        s.strip_prefix("v1,")
-            .is_some_and(|sig| constant_time_eq(sig.as_bytes(), expected.as_bytes()))
-    });
-    if ok {
-        Ok(())
-    } else {
-        Err("signature does not match")
-    }
 }
 
 /// What a webhook delivery changed.
@@ -601,33 +564,6 @@ mod tests {
         assert!(!verify_meta_signature("s3cret", &tampered, Some(&sig)));
         assert!(!verify_meta_signature("s3cret", body, None));
         assert!(!verify_meta_signature("s3cret", body, Some("sha1=abc")));
-    }
-
-    #[test]
-    fn standard_webhook_signatures() {
-        let body = b"{\"type\":\"reply\"}";
-        let signed = [b"evt_1.1700000000.".as_slice(), body].concat();
-        let sig = base64::engine::general_purpose::STANDARD.encode(hmac_sha256(b"k", &signed));
-        let header = format!("v1,bad v1,{sig}");
-        assert_eq!(
-            verify_standard_webhook("k", "evt_1", "1700000000", body, &header, 1_700_000_100),
-            Ok(())
-        );
-        assert!(
-            verify_standard_webhook("k", "evt_1", "1700000000", body, &header, 1_700_000_400)
-                .is_err()
-        );
-        assert!(
-            verify_standard_webhook("k", "evt_2", "1700000000", body, &header, 1_700_000_000)
-                .is_err()
-        );
-        assert!(
-            verify_standard_webhook("x", "evt_1", "1700000000", body, &header, 1_700_000_000)
-                .is_err()
-        );
-        assert!(
-            verify_standard_webhook("k", "evt_1", "soon", body, &header, 1_700_000_000).is_err()
-        );
     }
 
     #[test]
