@@ -25,6 +25,7 @@ use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::services::ServeDir;
@@ -176,12 +177,39 @@ pub fn router(state: AppState) -> Router {
         // A body that stops arriving gives its connection back.
         .layer(RequestBodyTimeoutLayer::new(state.http.timeouts.body_read))
         .layer(CompressionLayer::new().quality(CompressionLevel::Fastest))
+        // Inside the security headers and `observe`, so a panic's 500 carries both.
+        .layer(catch_panics())
         .layer(middleware::from_fn_with_state(
             state.clone(),
             security_headers,
         ))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
+}
+
+type PanicResponder = fn(Box<dyn std::any::Any + Send + 'static>) -> Response;
+
+/// A panic left in a handler becomes a 500 with a reference the user can quote, and
+/// the panic goes to the log under that reference, instead of a dropped connection.
+fn catch_panics() -> CatchPanicLayer<PanicResponder> {
+    CatchPanicLayer::custom(panic_response as PanicResponder)
+}
+
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("(a panic without a message)");
+    match app::db::internal(format!("handler panicked: {detail}")) {
+        AppError::Internal { message, reference } => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            [(header::CACHE_CONTROL, "no-store")],
+            format!("{message} (reference {reference})"),
+        )
+            .into_response(),
+        _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {
@@ -791,6 +819,30 @@ mod tests {
         assert_eq!(logged("/invite/abc123").await, "/invite/{token}");
         assert_eq!(logged("/u/abc123").await, "/u/{token}");
         assert_eq!(logged("/nowhere/abc123").await, "(unmatched)");
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_with_a_reference() {
+        use tower::ServiceExt;
+        let router: Router = Router::new()
+            .route(
+                "/boom",
+                get(|| async {
+                    let row: Option<u8> = None;
+                    row.expect("a column that is not there").to_string()
+                }),
+            )
+            .layer(catch_panics());
+        let req = axum::http::Request::get("/boom")
+            .body(Body::empty())
+            .unwrap();
+        let res = router.oneshot(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(res.into_body(), 4096).await.unwrap();
+        let text = String::from_utf8(body.to_vec()).unwrap();
+        assert!(text.contains("(reference "), "{text}");
+        // What broke stays in the log, not in the answer.
+        assert!(!text.contains("column"), "{text}");
     }
 
     #[test]
