@@ -52,8 +52,8 @@ pub async fn pooled_connections(
     let mut report = PoolDrill::default();
     for round in 0..iterations {
         let tenant = tenants[(round % 2) as usize];
-        // 1..=6 polls reach acquire, BEGIN, the tenant setting, the query and COMMIT.
-        let polls = 1 + (round / 2 % 6) as usize;
+        // 1..=4 polls reach BEGIN (with the tenant setting), the query and COMMIT.
+        let polls = 1 + (round / 2 % 4) as usize;
         let work = async {
             let mut tx = db
                 .tenant_tx(tenant, None)

@@ -9,7 +9,7 @@ use app::crm::import::ssr::{self as import, MAX_UPLOAD_BYTES};
 use app::db::Db;
 use app::error::AppError;
 use app::i18n::Locale;
-use app::request::{AppConfig, Env, RequestCtx};
+use app::request::{keys, AppConfig, Env, RequestCtx};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRef, MatchedPath, Path, Query, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
@@ -595,6 +595,11 @@ async fn request_context(State(state): State<AppState>, mut req: Request, next: 
         None => (None, header_locale),
     };
     if let Some(p) = &principal {
+        // Activity keeps a session alive for its idle timeout; the store writes the
+        // pushed-on expiry at most once a minute.
+        if let Ok(Some(idle)) = session.get::<i64>(keys::IDLE_MINUTES).await {
+            session.set_expiry(Some(Expiry::OnInactivity(time::Duration::minutes(idle))));
+        }
         let span = tracing::Span::current();
         span.record("tenant_id", tracing::field::display(p.tenant_id));
         span.record("user_id", tracing::field::display(p.user_id));

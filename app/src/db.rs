@@ -41,25 +41,23 @@ impl Db {
     }
 
     async fn scoped(&self, tenant_id: Option<Uuid>, user_id: Option<Uuid>) -> Result<Tx, AppError> {
+        // BEGIN and the settings go in one round trip. The values are formatted UUIDs
+        // (hex and hyphens) or empty, so writing them into the statement is safe.
+        let begin = format!(
+            "BEGIN; SELECT set_config('app.tenant_id', '{}', true), set_config('app.user_id', '{}', true)",
+            tenant_id.map(|t| t.to_string()).unwrap_or_default(),
+            user_id.map(|u| u.to_string()).unwrap_or_default(),
+        );
         // sqlx 0.8.6's `begin()` is not cancel-safe (sqlx issues 4385, 4393): dropped
         // while BEGIN is in flight, it hands the connection back to the pool inside a
         // transaction, and the next borrower of any tenant runs in it. In a task of its
         // own BEGIN always finishes; if the request is gone by then, the task drops the
         // transaction, which rolls it back. `leadline drill` checks this.
         let pool = self.pool.clone();
-        let mut tx = tokio::spawn(async move { pool.begin().await })
+        tokio::spawn(async move { pool.begin_with(begin).await })
             .await
             .map_err(internal)?
-            .map_err(internal)?;
-        sqlx::query(
-            "SELECT set_config('app.tenant_id', $1, true), set_config('app.user_id', $2, true)",
-        )
-        .bind(tenant_id.map(|t| t.to_string()).unwrap_or_default())
-        .bind(user_id.map(|u| u.to_string()).unwrap_or_default())
-        .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
-        Ok(tx)
+            .map_err(internal)
     }
 }
 

@@ -199,4 +199,7 @@ pub mod keys {
     pub const TOTP_DRAFT: &str = "totp_draft";
     pub const USER_AGENT: &str = "ua";
     pub const IP: &str = "ip";
+    /// The idle timeout that applied at sign-in, in minutes: each request pushes the
+    /// expiry that far on (tower-sessions keeps the expiry in memory only).
+    pub const IDLE_MINUTES: &str = "idle_min";
 }

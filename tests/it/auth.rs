@@ -705,3 +705,41 @@ async fn the_session_idle_timeout_follows_the_tenant_policy() {
         "server-side expiry in 5 minutes: {seconds}"
     );
 }
+
+#[tokio::test]
+async fn a_signed_in_page_does_not_rewrite_its_session_row() {
+    let app = TestApp::spawn().await;
+    let client = app.signup("Ada", "ada@example.com", "Acme").await;
+    let version = || async {
+        sqlx::query_scalar::<_, String>("SELECT xmin::text FROM sessions WHERE user_id IS NOT NULL")
+            .fetch_one(&app.pools.owner)
+            .await
+            .unwrap()
+    };
+    let res = app.get(&client, "/").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // The browser's cookie is pushed on with the activity, not only the row.
+    let cookie = res.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.contains("Max-Age=28800"), "{cookie}");
+    let before = version().await;
+    for _ in 0..3 {
+        assert_eq!(app.get(&client, "/contacts").await.status(), StatusCode::OK);
+    }
+    assert_eq!(version().await, before, "the row was written again");
+    // An expiry more than a minute behind is pushed on at the next request.
+    sqlx::query("UPDATE sessions SET expiry_date = now() + interval '10 minutes'")
+        .execute(&app.pools.owner)
+        .await
+        .unwrap();
+    let moved = version().await;
+    assert_eq!(app.get(&client, "/contacts").await.status(), StatusCode::OK);
+    assert_ne!(version().await, moved, "the idle expiry was not pushed on");
+    let seconds: f64 = sqlx::query_scalar(
+        "SELECT extract(epoch FROM expiry_date - now())::float8 FROM sessions WHERE user_id IS NOT NULL",
+    )
+    .fetch_one(&app.pools.owner)
+    .await
+    .unwrap();
+    // The workspace's default idle timeout: 8 hours from now.
+    assert!(seconds > 7.9 * 3600.0, "{seconds}");
+}

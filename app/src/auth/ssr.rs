@@ -74,21 +74,14 @@ pub async fn load_viewer(
     principal: &Principal,
     locale: Locale,
 ) -> Result<Viewer, AppError> {
-    let mut tx = db
-        .tenant_tx(principal.tenant_id, Some(principal.user_id))
-        .await?;
-    let tenant = sqlx::query("SELECT name, brand_color, logo_url FROM tenants WHERE id = $1")
-        .bind(principal.tenant_id)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
-    // The user's rows in every tenant (own_memberships) and those tenants' names
+    // The user's rows in every tenant (own_memberships) and those tenants
     // (member_tenants) are visible only with no tenant set, so a tenant transaction
-    // never counts another workspace's membership.
+    // never counts another workspace's membership. One query gives the switcher and
+    // the current workspace's branding.
     let mut tx = db.user_tx(principal.user_id).await?;
-    let tenants = sqlx::query(
-        "SELECT t.id, t.name, m.role FROM memberships m JOIN tenants t ON t.id = m.tenant_id
+    let tenants: Vec<WorkspaceRow> = sqlx::query_as(
+        "SELECT t.id, t.name, m.role, t.brand_color, t.logo_url
+           FROM memberships m JOIN tenants t ON t.id = m.tenant_id
           WHERE m.user_id = $1 AND m.status = 'ACTIVE' AND t.status = 'ACTIVE'
           ORDER BY t.name",
     )
@@ -97,29 +90,43 @@ pub async fn load_viewer(
     .await
     .map_err(internal)?;
     tx.commit().await.map_err(internal)?;
+    let current = tenants
+        .iter()
+        .find(|t| t.id == principal.tenant_id)
+        // Only if the membership ended between this query and the principal's.
+        .ok_or_else(|| internal("the session's workspace is no longer the user's"))?;
     Ok(Viewer {
         user_id: principal.user_id,
         name: principal.name.clone(),
         email: principal.email.clone(),
         tenant_id: principal.tenant_id,
-        tenant_name: tenant.get("name"),
-        brand_color: tenant.get("brand_color"),
-        logo_url: tenant.get("logo_url"),
+        tenant_name: current.name.clone(),
+        brand_color: current.brand_color.clone(),
+        logo_url: current.logo_url.clone(),
         role: principal.role,
         locale,
         tenants: tenants
             .into_iter()
             .filter_map(|r| {
                 Some(TenantChoice {
-                    id: r.get("id"),
-                    name: r.get("name"),
-                    role: Role::parse(r.get::<String, _>("role").as_str())?,
+                    role: Role::parse(&r.role)?,
+                    id: r.id,
+                    name: r.name,
                 })
             })
             .collect(),
         must_enrol_2fa: principal.must_enrol_2fa,
         must_verify_email: principal.must_verify_email,
     })
+}
+
+#[derive(sqlx::FromRow)]
+struct WorkspaceRow {
+    id: Uuid,
+    name: String,
+    role: String,
+    brand_color: String,
+    logo_url: Option<String>,
 }
 
 // ------------------------------------------------------------------ policy
@@ -574,9 +581,9 @@ pub async fn start_session(env: &Env, user_id: Uuid, tenant_id: Uuid) -> Result<
     s.insert(keys::IP, env.ctx.ip.clone())
         .await
         .map_err(internal)?;
-    s.set_expiry(Some(Expiry::OnInactivity(time::Duration::minutes(
-        rules.session_idle_minutes.into(),
-    ))));
+    let idle = i64::from(rules.session_idle_minutes);
+    s.insert(keys::IDLE_MINUTES, idle).await.map_err(internal)?;
+    s.set_expiry(Some(Expiry::OnInactivity(time::Duration::minutes(idle))));
     Ok(())
 }
 
