@@ -833,8 +833,8 @@ mod tests {
             .route(
                 "/boom",
                 get(|| async {
-                    let row: Option<u8> = None;
-                    row.expect("a column that is not there").to_string()
+                    let columns: Vec<&str> = Vec::new();
+                    columns[0].to_string()
                 }),
             )
             .layer(catch_panics());
@@ -847,7 +847,7 @@ mod tests {
         let text = String::from_utf8(body.to_vec()).unwrap();
         assert!(text.contains("(reference "), "{text}");
         // What broke stays in the log, not in the answer.
-        assert!(!text.contains("column"), "{text}");
+        assert!(!text.contains("index out of bounds"), "{text}");
     }
 
     #[test]
