@@ -71,7 +71,9 @@ pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-pub async fn run(config: &Config, database: &Database) -> Result<(), String> {
+/// The bench owner's workspace (made once, among 20 neighbours), the full router, and
+/// a signed-in session cookie for it.
+pub async fn signed_in(config: &Config, database: &Database) -> Result<(Router, String), String> {
     let pools = &database.pools;
     let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE email = $1)")
         .bind(BENCH_EMAIL)
@@ -125,7 +127,12 @@ pub async fn run(config: &Config, database: &Database) -> Result<(), String> {
         .and_then(|v| v.split(';').next())
         .ok_or("no session cookie")?
         .to_string();
+    Ok((router, cookie))
+}
 
+pub async fn run(config: &Config, database: &Database) -> Result<(), String> {
+    let (router, cookie) = signed_in(config, database).await?;
+    let pools = &database.pools;
     let home = time_requests(&router, Some(&cookie)).await?;
     let bare_router = Router::new().route(
         "/",
@@ -180,6 +187,7 @@ pub async fn run(config: &Config, database: &Database) -> Result<(), String> {
         ms(home.p50) / ms(bare.p50).max(1e-6),
         ms(home.p95) / ms(bare.p95).max(1e-6)
     );
+    crate::bench_http::run(&router, &cookie).await?;
     import_contacts(&router, &cookie, &pools.app).await?;
     crate::bench_crm::run(database, &router).await?;
     crate::bench_outreach::run(database, config).await

@@ -1144,6 +1144,42 @@ async fn one_tenants_silent_provider_does_not_hold_up_another_tenant() {
 }
 
 #[tokio::test]
+async fn a_tenants_backlog_does_not_fill_the_claims_of_others() {
+    let acme = world().await;
+    let beta = acme.other_tenant("bea@example.com", "Beta").await;
+    for (w, number, leads) in [(&acme, "share-a", 30), (&beta, "share-b", 3)] {
+        w.phone("P", number, 100, 1).await;
+        let template = w.wa_template("Intro", "Hi {{first_name}}").await;
+        let seq = w.sequence("Share", "").await;
+        w.step(seq, template, 0, None).await;
+        let leads = w.leads(leads, true, false).await;
+        w.enrol(seq, &leads).await;
+    }
+    assert_eq!(acme.schedule().await, 33);
+    // Acme's backlog is an hour older than Beta's three messages.
+    sqlx::query("UPDATE outbox SET due_at = now() - interval '1 hour' WHERE tenant_id = $1")
+        .bind(acme.tenant)
+        .execute(&acme.app.pools.owner)
+        .await
+        .unwrap();
+    let claimed: Vec<(Uuid, i64)> = sqlx::query_as(
+        "SELECT tenant_id, count(*) FROM claim_outbox(10) GROUP BY tenant_id ORDER BY count(*)",
+    )
+    .fetch_all(&acme.app.pools.app)
+    .await
+    .unwrap();
+    assert_eq!(claimed, vec![(beta.tenant, 3), (acme.tenant, 5)]);
+    // Beta has nothing left to claim: the next claim is Acme's alone.
+    let next: Vec<(Uuid, i64)> = sqlx::query_as(
+        "SELECT tenant_id, count(*) FROM claim_outbox(10) GROUP BY tenant_id",
+    )
+    .fetch_all(&acme.app.pools.app)
+    .await
+    .unwrap();
+    assert_eq!(next, vec![(acme.tenant, 10)]);
+}
+
+#[tokio::test]
 async fn a_slow_pass_renews_its_leases_so_no_other_dispatcher_sends_its_rows() {
     let w = world().await;
     w.phone("P", "slow-1", 100, 1).await;
