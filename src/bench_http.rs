@@ -140,7 +140,9 @@ pub async fn load(
     }
     let took = started.elapsed();
     if samples.is_empty() {
-        return Err(format!("no request to {path} succeeded ({failures} failed)"));
+        return Err(format!(
+            "no request to {path} succeeded ({failures} failed)"
+        ));
     }
     Ok(Load {
         per_second: samples.len() as f64 / took.as_secs_f64(),
@@ -157,7 +159,8 @@ struct SlowClients {
 
 impl SlowClients {
     async fn open(addr: SocketAddr, count: usize) -> Result<SlowClients, String> {
-        let open: Arc<Vec<AtomicBool>> = Arc::new((0..count).map(|_| AtomicBool::new(false)).collect());
+        let open: Arc<Vec<AtomicBool>> =
+            Arc::new((0..count).map(|_| AtomicBool::new(false)).collect());
         let mut tasks = Vec::with_capacity(count);
         for i in 0..count {
             let mut stream = TcpStream::connect(addr)
@@ -167,7 +170,9 @@ impl SlowClients {
             let open = open.clone();
             tasks.push(tokio::spawn(async move {
                 let mut buf = [0u8; 256];
-                let _ = stream.write_all(b"GET /login HTTP/1.1\r\nHost: bench\r\n").await;
+                let _ = stream
+                    .write_all(b"GET /login HTTP/1.1\r\nHost: bench\r\n")
+                    .await;
                 loop {
                     tokio::select! {
                         // Any answer (a 408, EOF or a reset) means the server gave up on us.

@@ -391,8 +391,8 @@ async fn job_download(Path((id, name)): Path<(String, String)>, req: Request) ->
         return (StatusCode::NOT_FOUND, env.t("jobs.file_not_found")).into_response();
     };
     match import::download(&env, id, &name).await {
-        Ok((file_name, bytes)) => {
-            let disposition = HeaderValue::from_str(&attachment(&file_name))
+        Ok(file) => {
+            let disposition = HeaderValue::from_str(&attachment(&file.download_name))
                 .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
             let headers = [
                 (
@@ -405,7 +405,21 @@ async fn job_download(Path((id, name)): Path<(String, String)>, req: Request) ->
                     HeaderValue::from_static("private, no-store"),
                 ),
             ];
-            (headers, bytes).into_response()
+            // Part by part as the client reads: a large export is never whole in
+            // memory, and a slow client holds no database connection between parts.
+            let db = env.ctx.db.clone();
+            let parts = file.parts.clone();
+            let body =
+                futures_util::StreamExt::then(futures_util::stream::iter(parts), move |part| {
+                    let (db, file) = (db.clone(), file.clone());
+                    async move {
+                        import::file_part(&db, &file, part)
+                            .await
+                            .map(axum::body::Bytes::from)
+                            .map_err(|e| std::io::Error::other(e.to_string()))
+                    }
+                });
+            (headers, Body::from_stream(body)).into_response()
         }
         Err(e) => {
             let status =

@@ -901,3 +901,54 @@ async fn a_tenant_with_a_job_running_waits_behind_tenants_with_none() {
     assert_eq!(claim().await, beta, "Beta's job goes before Acme's second");
     assert_eq!(claim().await, acme_next);
 }
+
+#[tokio::test]
+async fn a_large_export_is_written_and_downloaded_in_parts() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup("Ada", "ada@example.com", "Acme").await;
+    let tenant = app.tenant_of("ada@example.com").await;
+    // 12,001 contacts: three parts of 5,000 rows, the last one short.
+    sqlx::query(
+        "INSERT INTO contacts (tenant_id, id, full_name, email, created_at)
+         SELECT $1, gen_random_uuid(), 'Contact ' || i, 'c' || i || '@example.com',
+                now() - make_interval(secs => 20000 - i)
+           FROM generate_series(1, 12001) i",
+    )
+    .bind(tenant)
+    .execute(&app.pools.owner)
+    .await
+    .unwrap();
+    let (status, id) =
+        call_json::<StartExport>(&app, &owner, json!({ "entity": "Contact", "filter": {} })).await;
+    assert_eq!(status, StatusCode::OK, "{id}");
+    let job = finish(&app, &owner, id.as_str().unwrap()).await;
+    assert_eq!(job["processed"], 12001, "{job}");
+    let parts: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM job_files WHERE job_id = $1::uuid AND name = 'output'",
+    )
+    .bind(job["id"].as_str().unwrap())
+    .fetch_one(&app.pools.owner)
+    .await
+    .unwrap();
+    assert_eq!(parts, 3);
+    let res = download(&app, &owner, &job["id"], "output").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let text = res.text().await.unwrap();
+    let text = text.strip_prefix(BOM).expect("one BOM, at the start");
+    assert!(!text.contains(BOM), "a BOM inside the file");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 12002, "a header and every row");
+    assert!(lines[0].starts_with("Name,"), "{}", lines[0]);
+    assert_eq!(lines.iter().filter(|l| l.starts_with("Name,")).count(), 1);
+    // Oldest first, each row once, across the part boundaries.
+    assert!(lines[1].starts_with("Contact 1,"), "{}", lines[1]);
+    assert!(lines[5000].starts_with("Contact 5000,"), "{}", lines[5000]);
+    assert!(lines[5001].starts_with("Contact 5001,"), "{}", lines[5001]);
+    assert!(
+        lines[12001].starts_with("Contact 12001,"),
+        "{}",
+        lines[12001]
+    );
+    let distinct: std::collections::HashSet<&&str> = lines.iter().collect();
+    assert_eq!(distinct.len(), 12002);
+}

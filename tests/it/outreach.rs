@@ -1170,12 +1170,11 @@ async fn a_tenants_backlog_does_not_fill_the_claims_of_others() {
     .unwrap();
     assert_eq!(claimed, vec![(beta.tenant, 3), (acme.tenant, 5)]);
     // Beta has nothing left to claim: the next claim is Acme's alone.
-    let next: Vec<(Uuid, i64)> = sqlx::query_as(
-        "SELECT tenant_id, count(*) FROM claim_outbox(10) GROUP BY tenant_id",
-    )
-    .fetch_all(&acme.app.pools.app)
-    .await
-    .unwrap();
+    let next: Vec<(Uuid, i64)> =
+        sqlx::query_as("SELECT tenant_id, count(*) FROM claim_outbox(10) GROUP BY tenant_id")
+            .fetch_all(&acme.app.pools.app)
+            .await
+            .unwrap();
     assert_eq!(next, vec![(acme.tenant, 10)]);
 }
 

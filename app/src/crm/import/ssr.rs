@@ -10,7 +10,7 @@ use crate::audit::{self, AuditEntry};
 use crate::auth::model::{Permission, Role};
 use crate::crm::access::Scope;
 use crate::crm::model::{Entity, RecordFilter};
-use crate::db::{internal, new_id, Tx};
+use crate::db::{internal, new_id, Db, Tx};
 use crate::error::AppError;
 use crate::i18n::{t, tf, Locale};
 use crate::request::{Env, Principal};
@@ -641,29 +641,43 @@ pub async fn recent(env: &Env) -> Result<Vec<JobView>, AppError> {
     rows.iter().map(job_view).collect()
 }
 
-/// A job's file as (download name, bytes), under the same rule as [`job`].
-pub async fn download(env: &Env, id: Uuid, name: &str) -> Result<(String, Vec<u8>), AppError> {
+/// Where a job's file is, once [`download`] has allowed it: read a part at a time with
+/// [`file_part`], so a download never holds the whole file.
+#[derive(Clone, Debug)]
+pub struct JobFile {
+    pub download_name: String,
+    pub tenant_id: Uuid,
+    pub user_id: Uuid,
+    pub job_id: Uuid,
+    pub name: &'static str,
+    pub parts: Vec<i32>,
+}
+
+/// A job's file, under the same rule as [`job`]: the download name and its parts.
+pub async fn download(env: &Env, id: Uuid, name: &str) -> Result<JobFile, AppError> {
     let p = env.require(Permission::WorkspaceUse)?;
     let not_found = || AppError::NotFound(env.t("jobs.file_not_found"));
-    if !matches!(name, "errors" | "output") {
-        return Err(not_found());
-    }
+    let name = match name {
+        "errors" => "errors",
+        "output" => "output",
+        _ => return Err(not_found()),
+    };
     let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
-    let row = sqlx::query(
-        "SELECT f.content, coalesce(j.params->>'file_name', '') AS file_name FROM job_files f
+    let rows: Vec<(i32, String)> = sqlx::query_as(
+        "SELECT f.part, coalesce(j.params->>'file_name', '') FROM job_files f
            JOIN jobs j ON j.id = f.job_id
-          WHERE f.job_id = $1 AND f.name = $2 AND (j.created_by = $3 OR $4)",
+          WHERE f.job_id = $1 AND f.name = $2 AND (j.created_by = $3 OR $4)
+          ORDER BY f.part",
     )
     .bind(id)
     .bind(name)
     .bind(p.user_id)
     .bind(p.role >= Role::Admin)
-    .fetch_optional(&mut *tx)
+    .fetch_all(&mut *tx)
     .await
-    .map_err(internal)?
-    .ok_or_else(not_found)?;
+    .map_err(internal)?;
     tx.commit().await.map_err(internal)?;
-    let file_name: String = row.get("file_name");
+    let file_name = rows.first().ok_or_else(not_found)?.1.clone();
     let download_name = match name {
         "errors" => {
             let stem = file_name
@@ -674,7 +688,32 @@ pub async fn download(env: &Env, id: Uuid, name: &str) -> Result<(String, Vec<u8
         }
         _ => file_name,
     };
-    Ok((download_name, row.get("content")))
+    Ok(JobFile {
+        download_name,
+        tenant_id: p.tenant_id,
+        user_id: p.user_id,
+        job_id: id,
+        name,
+        parts: rows.into_iter().map(|(part, _)| part).collect(),
+    })
+}
+
+/// One part of a file [`download`] allowed, in a transaction of its own, so a slow
+/// client holds no connection between parts.
+pub async fn file_part(db: &Db, file: &JobFile, part: i32) -> Result<Vec<u8>, AppError> {
+    let mut tx = db.tenant_tx(file.tenant_id, Some(file.user_id)).await?;
+    let content: Option<Vec<u8>> = sqlx::query_scalar(
+        "SELECT content FROM job_files WHERE job_id = $1 AND name = $2 AND part = $3",
+    )
+    .bind(file.job_id)
+    .bind(file.name)
+    .bind(part)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(internal)?;
+    tx.commit().await.map_err(internal)?;
+    // A part gone meanwhile (the job was deleted or retried) ends the download short.
+    content.ok_or_else(|| internal("a part of the file went away during its download"))
 }
 
 #[cfg(test)]
