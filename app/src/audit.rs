@@ -1,6 +1,6 @@
 //! Appends to the audit log, in the same transaction as the change it records.
 
-use crate::db::{internal, new_id, Tx};
+use crate::db::{new_id, Tx};
 use crate::error::AppError;
 use crate::request::{Principal, RequestCtx};
 use uuid::Uuid;
@@ -60,8 +60,7 @@ pub async fn record(
     .bind(ctx.user_agent.as_deref())
     .bind(&ctx.request_id)
     .execute(&mut **tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     Ok(())
 }
 

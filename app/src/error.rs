@@ -73,3 +73,12 @@ impl leptos::server_fn::error::FromServerFnError for AppError {
         AppError::Transport(value.to_string())
     }
 }
+
+/// A database error is an internal error: logged with a reference, answered without
+/// the query. `?` on a sqlx result does this.
+#[cfg(feature = "ssr")]
+impl From<sqlx::Error> for AppError {
+    fn from(err: sqlx::Error) -> AppError {
+        crate::db::internal(err)
+    }
+}

@@ -2,7 +2,7 @@
 //! overrides that win while they have not expired.
 
 use crate::crypto::sha256;
-use crate::db::{internal, Tx};
+use crate::db::Tx;
 use crate::error::AppError;
 use uuid::Uuid;
 
@@ -26,8 +26,7 @@ pub async fn is_enabled(tx: &mut Tx, flag: &str, tenant_id: Uuid) -> Result<bool
     .bind(flag)
     .bind(tenant_id)
     .fetch_optional(&mut **tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     Ok(match row {
         None => false,
         Some((_, _, Some(overridden))) => overridden,

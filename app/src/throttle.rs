@@ -2,7 +2,7 @@
 //! invites, the second factor, webhooks and public links. Counts live in PostgreSQL
 //! (`rate_limit_hit`, migration 0007) so a limit holds however many instances serve.
 
-use crate::db::{internal, Db};
+use crate::db::Db;
 use crate::error::AppError;
 use crate::i18n::{tf, Locale};
 
@@ -110,8 +110,7 @@ async fn verdict(
         .bind(limit.window_secs)
         .bind(cost)
         .fetch_one(db.pool())
-        .await
-        .map_err(internal)?;
+        .await?;
     if retry_after == 0 {
         return Ok(());
     }

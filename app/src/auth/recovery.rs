@@ -52,8 +52,7 @@ pub async fn issue(env: &Env, user_id: Uuid, purpose: Purpose) -> Result<String,
         .bind(user_id)
         .bind(purpose.code())
         .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
+        .await?;
     sqlx::query(
         "INSERT INTO auth_tokens (token_hash, user_id, purpose, expires_at)
          VALUES ($1, $2, $3, now() + $4)",
@@ -63,9 +62,8 @@ pub async fn issue(env: &Env, user_id: Uuid, purpose: Purpose) -> Result<String,
     .bind(purpose.code())
     .bind(purpose.lifetime())
     .execute(&mut *tx)
-    .await
-    .map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
+    .await?;
+    tx.commit().await?;
     Ok(format!(
         "{}/{}/{token}",
         env.ctx.config.public_url.trim_end_matches('/'),
@@ -89,9 +87,8 @@ async fn redeem(
         .bind(&hash)
         .bind(purpose.code())
         .fetch_one(&mut *tx)
-        .await
-        .map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
+        .await?;
+    tx.commit().await?;
     let user_id = user_id.ok_or_else(invalid)?;
     let mut tx = db.user_tx(user_id).await?;
     let used = sqlx::query(
@@ -101,8 +98,7 @@ async fn redeem(
     .bind(&hash)
     .bind(purpose.code())
     .execute(&mut *tx)
-    .await
-    .map_err(internal)?
+    .await?
     .rows_affected();
     if used != 1 {
         return Err(invalid());
@@ -146,8 +142,7 @@ pub async fn confirm_email(env: &Env, token: &str) -> Result<(), AppError> {
           WHERE id = (SELECT app_user())",
     )
     .execute(&mut *tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     tx.commit().await.map_err(internal)
 }
 
@@ -163,9 +158,8 @@ pub async fn request_reset(env: &Env, email: &str) -> Result<(), AppError> {
     let user_id: Option<Uuid> = sqlx::query_scalar("SELECT user_id FROM auth_login_lookup($1)")
         .bind(&email)
         .fetch_optional(&mut *tx)
-        .await
-        .map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
+        .await?;
+    tx.commit().await?;
     if let Some(user_id) = user_id {
         let link = issue(env, user_id, Purpose::ResetPassword).await?;
         send_later(&env.ctx.config, AccountEmail::reset(locale, &email, &link));
@@ -189,9 +183,8 @@ pub async fn reset_password(env: &Env, token: &str, password: &str) -> Result<()
     let owner: Option<Uuid> = sqlx::query_scalar("SELECT auth_token_user($1, 'RESET_PASSWORD')")
         .bind(&hash)
         .fetch_one(&mut *tx)
-        .await
-        .map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
+        .await?;
+    tx.commit().await?;
     let owner = owner.ok_or_else(|| AppError::NotFound(t(locale, "recovery.link_invalid")))?;
     // The password rules of the workspace the user works in; checked before the link is
     // used up, so a rejected password leaves the link working.
@@ -200,7 +193,7 @@ pub async fn reset_password(env: &Env, token: &str, password: &str) -> Result<()
         Some(tenant_id) => {
             let mut tx = env.db().tenant_tx(tenant_id, Some(owner)).await?;
             let rules = security_rules(&mut tx, tenant_id).await?;
-            tx.commit().await.map_err(internal)?;
+            tx.commit().await?;
             rules.password
         }
         None => Default::default(),
@@ -211,12 +204,11 @@ pub async fn reset_password(env: &Env, token: &str, password: &str) -> Result<()
     let password_hash = crypto::hash_password(password.to_string()).await?;
     let (user_id, mut tx) = redeem(env.db(), token, Purpose::ResetPassword, locale).await?;
     clear_failures_and_password(&mut tx, user_id, &password_hash).await?;
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     sqlx::query("DELETE FROM sessions WHERE user_id = $1")
         .bind(user_id)
         .execute(env.db().pool())
-        .await
-        .map_err(internal)?;
+        .await?;
     if let Some(tenant_id) = tenant_id {
         let mut tx = env.db().tenant_tx(tenant_id, Some(user_id)).await?;
         audit::record(
@@ -227,7 +219,7 @@ pub async fn reset_password(env: &Env, token: &str, password: &str) -> Result<()
             AuditEntry::new("auth.password_reset", "user", Some(user_id)),
         )
         .await?;
-        tx.commit().await.map_err(internal)?;
+        tx.commit().await?;
     }
     Ok(())
 }

@@ -43,8 +43,8 @@ pub async fn resolve_principal(
     .bind(user_id)
     .fetch_optional(&mut *tx)
     .await
-    .map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
+    ?;
+    tx.commit().await?;
     let Some(row) = row else {
         return Ok(None);
     };
@@ -87,9 +87,8 @@ pub async fn load_viewer(
     )
     .bind(principal.user_id)
     .fetch_all(&mut *tx)
-    .await
-    .map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
+    .await?;
+    tx.commit().await?;
     let current = tenants
         .iter()
         .find(|t| t.id == principal.tenant_id)
@@ -146,8 +145,7 @@ pub async fn security_rules(tx: &mut Tx, tenant_id: Uuid) -> Result<SecurityRule
     )
     .bind(tenant_id)
     .fetch_optional(&mut **tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     Ok(match row {
         Some(r) => SecurityRules {
             password: PasswordPolicy {
@@ -177,8 +175,7 @@ pub async fn password_matches(
     let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
         .bind(user_id)
         .fetch_one(&mut **tx)
-        .await
-        .map_err(internal)?;
+        .await?;
     crypto::verify_password(password.to_string(), hash).await
 }
 
@@ -284,8 +281,7 @@ pub async fn create_workspace(
         .bind(&slug)
         .bind(input.locale.code())
         .execute(&mut *tx)
-        .await
-        .map_err(internal)?
+        .await?
         .rows_affected();
         if inserted == 1 {
             break;
@@ -298,21 +294,18 @@ pub async fn create_workspace(
     sqlx::query("INSERT INTO tenant_policies (tenant_id) VALUES ($1)")
         .bind(tenant_id)
         .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
+        .await?;
     sqlx::query("SELECT crm_default_pipeline($1, $2)")
         .bind(tenant_id)
         .bind(t(input.locale, "crm.default_pipeline"))
         .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
+        .await?;
     sqlx::query("INSERT INTO subscriptions (id, tenant_id, plan_id) VALUES ($1, $2, $3)")
         .bind(new_id())
         .bind(tenant_id)
         .bind(input.plan)
         .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
+        .await?;
     let membership_id = new_id();
     sqlx::query(
         "INSERT INTO memberships (id, tenant_id, user_id, role) VALUES ($1, $2, $3, 'OWNER')",
@@ -321,8 +314,7 @@ pub async fn create_workspace(
     .bind(tenant_id)
     .bind(user_id)
     .execute(&mut *tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     audit::record(
         &mut tx,
         ctx,
@@ -332,7 +324,7 @@ pub async fn create_workspace(
             .after(serde_json::json!({ "name": input.company, "slug": slug })),
     )
     .await?;
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     Ok((user_id, tenant_id))
 }
 
@@ -421,9 +413,8 @@ pub async fn login(env: &Env, email: &str, password: &str) -> Result<LoginStep, 
     )
     .bind(&email)
     .fetch_optional(&mut *tx)
-    .await
-    .map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
+    .await?;
+    tx.commit().await?;
     let Some(found) = found else {
         crypto::burn_password_check(password.to_string()).await;
         return failed().await;
@@ -440,8 +431,7 @@ pub async fn login(env: &Env, email: &str, password: &str) -> Result<LoginStep, 
     )
     .bind(user_id)
     .fetch_one(&mut *tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     let matches = crypto::verify_password(password.to_string(), user.get("password_hash")).await?;
     if user.get::<Option<bool>, _>("locked").unwrap_or(false) {
         tracing::warn!(%user_id, "sign-in to a locked account");
@@ -461,15 +451,14 @@ pub async fn login(env: &Env, email: &str, password: &str) -> Result<LoginStep, 
         .bind(lock)
         .bind(lockout_minutes)
         .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
-        tx.commit().await.map_err(internal)?;
+        .await?;
+        tx.commit().await?;
         if lock {
             tracing::warn!(%user_id, "account locked after failed logins");
         }
         return failed().await;
     }
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
 
     if user.get::<bool, _>("totp") {
         // The password counters are cleared only once the second factor passes too:
@@ -507,8 +496,7 @@ pub async fn clear_failures_and_password(
     .bind(user_id)
     .bind(password_hash)
     .execute(&mut **tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     Ok(())
 }
 
@@ -522,8 +510,7 @@ async fn clear_failures(db: &Db, user_id: Uuid) -> Result<(), AppError> {
     )
     .bind(user_id)
     .execute(&mut *tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     tx.commit().await.map_err(internal)
 }
 
@@ -540,9 +527,8 @@ pub async fn pick_tenant(db: &Db, user_id: Uuid, locale: Locale) -> Result<Uuid,
     )
     .bind(user_id)
     .fetch_optional(&mut *tx)
-    .await
-    .map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
+    .await?;
+    tx.commit().await?;
     tenant.ok_or_else(|| AppError::Forbidden(t(locale, "auth.no_workspace")))
 }
 
@@ -555,8 +541,7 @@ pub async fn start_session(env: &Env, user_id: Uuid, tenant_id: Uuid) -> Result<
         .bind(user_id)
         .bind(tenant_id)
         .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
+        .await?;
     audit::record(
         &mut tx,
         &env.ctx,
@@ -565,7 +550,7 @@ pub async fn start_session(env: &Env, user_id: Uuid, tenant_id: Uuid) -> Result<
         AuditEntry::new("auth.login", "user", Some(user_id)),
     )
     .await?;
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
 
     let s = &env.session;
     s.cycle_id().await.map_err(internal)?;
@@ -657,9 +642,8 @@ pub async fn login_totp(env: &Env, code: &str) -> Result<(), AppError> {
         .bind(lock)
         .bind(TOTP_LOCK_MINUTES)
         .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
-        tx.commit().await.map_err(internal)?;
+        .await?;
+        tx.commit().await?;
         if lock {
             tracing::warn!(%user_id, "second factor locked after wrong codes");
             s.flush().await.map_err(internal)?;
@@ -683,9 +667,8 @@ pub async fn login_totp(env: &Env, code: &str) -> Result<(), AppError> {
     .bind(step)
     .bind(reseal.map(|(_, secret)| seal_totp(&env.ctx.config.secret_key, user_id, &secret)))
     .execute(&mut *tx)
-    .await
-    .map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
+    .await?;
+    tx.commit().await?;
     clear_failures(env.db(), user_id).await?;
     let tenant_id = pick_tenant(env.db(), user_id, locale).await?;
     start_session(env, user_id, tenant_id).await
@@ -790,8 +773,7 @@ async fn use_recovery_code(
     .bind(user_id)
     .bind(recovery_digest(key, user_id, code))
     .execute(&mut **tx)
-    .await
-    .map_err(internal)?
+    .await?
     .rows_affected();
     Ok(used == 1)
 }
@@ -806,7 +788,7 @@ pub async fn logout(env: &Env) -> Result<(), AppError> {
             AuditEntry::new("auth.logout", "user", Some(p.user_id)),
         )
         .await?;
-        tx.commit().await.map_err(internal)?;
+        tx.commit().await?;
     }
     env.session.flush().await.map_err(internal)
 }
@@ -822,9 +804,8 @@ pub async fn switch_tenant(env: &Env, tenant_id: Uuid) -> Result<(), AppError> {
     .bind(p.user_id)
     .bind(tenant_id)
     .fetch_one(&mut *tx)
-    .await
-    .map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
+    .await?;
+    tx.commit().await?;
     if !member {
         return Err(AppError::Forbidden(env.t("auth.not_a_member")));
     }
@@ -849,8 +830,7 @@ pub async fn list_sessions(env: &Env) -> Result<Vec<SessionInfo>, AppError> {
     .bind(p.user_id)
     .bind(current)
     .fetch_all(env.db().pool())
-    .await
-    .map_err(internal)?;
+    .await?;
     Ok(rows
         .into_iter()
         .map(|r| SessionInfo {
@@ -873,8 +853,7 @@ pub async fn revoke_session(env: &Env, handle: &str) -> Result<(), AppError> {
     .bind(p.user_id)
     .bind(handle)
     .execute(env.db().pool())
-    .await
-    .map_err(internal)?
+    .await?
     .rows_affected();
     if deleted == 0 {
         return Err(AppError::NotFound(env.t("sessions.not_found")));
@@ -895,10 +874,9 @@ pub async fn profile(env: &Env) -> Result<Profile, AppError> {
     )
     .bind(p.user_id)
     .fetch_one(&mut *tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     let rules = security_rules(&mut tx, p.tenant_id).await?;
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     Ok(Profile {
         name: row.get("name"),
         email: row.get("email"),
@@ -956,14 +934,12 @@ pub async fn update_profile(
     let before = sqlx::query_scalar::<_, String>("SELECT name FROM users WHERE id = $1")
         .bind(p.user_id)
         .fetch_one(&mut *tx)
-        .await
-        .map_err(internal)?;
+        .await?;
     sqlx::query("UPDATE users SET name = $2, updated_at = now() WHERE id = $1")
         .bind(p.user_id)
         .bind(&name)
         .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
+        .await?;
     sqlx::query(
         "INSERT INTO user_preferences (user_id, language, timezone, theme) VALUES ($1, $2, $3, $4)
          ON CONFLICT (user_id) DO UPDATE
@@ -974,8 +950,7 @@ pub async fn update_profile(
     .bind(&timezone)
     .bind(theme)
     .execute(&mut *tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     audit::by_member(
         &mut tx,
         &env.ctx,
@@ -1010,8 +985,7 @@ pub async fn change_password(env: &Env, current: &str, new: &str) -> Result<(), 
         .bind(p.user_id)
         .bind(new_hash)
         .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
+        .await?;
     audit::by_member(
         &mut tx,
         &env.ctx,
@@ -1019,7 +993,7 @@ pub async fn change_password(env: &Env, current: &str, new: &str) -> Result<(), 
         AuditEntry::new("auth.password_changed", "user", Some(p.user_id)),
     )
     .await?;
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     // Other browsers signed in with the old password are signed out.
     let current_id = env
         .session
@@ -1030,8 +1004,7 @@ pub async fn change_password(env: &Env, current: &str, new: &str) -> Result<(), 
         .bind(p.user_id)
         .bind(current_id)
         .execute(env.db().pool())
-        .await
-        .map_err(internal)?;
+        .await?;
     Ok(())
 }
 
@@ -1171,20 +1144,17 @@ pub async fn totp_confirm(env: &Env, code: &str) -> Result<Vec<String>, AppError
     .bind(seal_totp(key, p.user_id, &secret))
     .bind(step)
     .execute(&mut *tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
         .bind(p.user_id)
         .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
+        .await?;
     for c in &codes {
         sqlx::query("INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)")
             .bind(p.user_id)
             .bind(recovery_digest(key, p.user_id, c))
             .execute(&mut *tx)
-            .await
-            .map_err(internal)?;
+            .await?;
     }
     audit::by_member(
         &mut tx,
@@ -1193,7 +1163,7 @@ pub async fn totp_confirm(env: &Env, code: &str) -> Result<Vec<String>, AppError
         AuditEntry::new("auth.2fa_enabled", "user", Some(p.user_id)),
     )
     .await?;
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     env.session
         .remove_value(keys::TOTP_DRAFT)
         .await
@@ -1249,13 +1219,11 @@ pub async fn totp_disable(env: &Env, password: &str, code: &str) -> Result<(), A
     )
     .bind(p.user_id)
     .execute(&mut *tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
         .bind(p.user_id)
         .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
+        .await?;
     audit::by_member(
         &mut tx,
         &env.ctx,

@@ -4,7 +4,7 @@
 
 use super::model::{Entity, RecordFilter};
 use crate::auth::model::Role;
-use crate::db::{internal, Tx};
+use crate::db::Tx;
 use crate::error::AppError;
 use crate::request::Principal;
 use sqlx::{Postgres, QueryBuilder};
@@ -33,8 +33,7 @@ impl Scope {
         .bind(principal.user_id)
         .bind(principal.role >= Role::Manager)
         .fetch_one(&mut **tx)
-        .await
-        .map_err(internal)?;
+        .await?;
         if principal.role >= Role::Admin {
             return Ok(Scope {
                 all: true,

@@ -2,7 +2,7 @@
 //! assignments), written in the same transaction as the change they describe.
 
 use super::model::Entity;
-use crate::db::{internal, new_id, Tx};
+use crate::db::{new_id, Tx};
 use crate::error::AppError;
 use crate::request::Principal;
 use uuid::Uuid;
@@ -27,6 +27,6 @@ pub async fn log(
     .bind(data)
     .execute(&mut **tx)
     .await
-    .map_err(internal)?;
+    ?;
     Ok(())
 }

@@ -48,7 +48,7 @@ pub mod ssr {
     use super::*;
     use crate::auth::model::Permission;
     use crate::crm::access::Scope;
-    use crate::db::internal;
+
     use crate::request::Env;
     use sqlx::{QueryBuilder, Row};
 
@@ -60,8 +60,7 @@ pub mod ssr {
             "SELECT id, name FROM pipelines ORDER BY position, created_at LIMIT 1",
         )
         .fetch_optional(&mut *tx)
-        .await
-        .map_err(internal)?
+        .await?
         else {
             return Ok(Dashboard::default());
         };
@@ -74,8 +73,7 @@ pub mod ssr {
         let currency: String = q
             .build_query_scalar()
             .fetch_optional(&mut *tx)
-            .await
-            .map_err(internal)?
+            .await?
             .unwrap_or_else(|| "USD".into());
 
         let mut q = QueryBuilder::new(
@@ -97,7 +95,7 @@ pub mod ssr {
             .push(" AND s.pipeline_id = ")
             .push_bind(pipeline_id)
             .push(" GROUP BY s.id, s.name, s.color, s.position, s.tenant_id ORDER BY s.position");
-        let rows = q.build().fetch_all(&mut *tx).await.map_err(internal)?;
+        let rows = q.build().fetch_all(&mut *tx).await?;
         let stages = rows
             .iter()
             .map(|r| {
@@ -120,7 +118,7 @@ pub mod ssr {
             .push(" AND r.status IN ('WON', 'LOST') AND r.closed_at >= date_trunc('month', now())");
         scope.push(&mut q, "r.owner_id");
         q.push(" GROUP BY 1, 2 ORDER BY 4 DESC");
-        let closed = q.build().fetch_all(&mut *tx).await.map_err(internal)?;
+        let closed = q.build().fetch_all(&mut *tx).await?;
         let pick = |status: &str| -> (i64, Vec<Money>) {
             let mine = closed
                 .iter()
@@ -150,15 +148,14 @@ pub mod ssr {
         let activities = q
             .build()
             .fetch_all(&mut *tx)
-            .await
-            .map_err(internal)?
+            .await?
             .iter()
             .map(|r| RepActivity {
                 name: r.get("name"),
                 count: r.get("n"),
             })
             .collect();
-        tx.commit().await.map_err(internal)?;
+        tx.commit().await?;
         Ok(Dashboard {
             pipeline,
             currency,

@@ -118,8 +118,7 @@ pub mod ssr {
         )
         .bind(lead_id)
         .fetch_all(&mut *tx)
-        .await
-        .map_err(internal)?
+        .await?
         .iter()
         .map(|r| Evidence {
             id: r.get("id"),
@@ -138,8 +137,7 @@ pub mod ssr {
         )
         .bind(lead_id)
         .fetch_all(&mut *tx)
-        .await
-        .map_err(internal)?
+        .await?
         .iter()
         .map(|r| Report {
             id: r.get("id"),
@@ -149,7 +147,7 @@ pub mod ssr {
             updated_at: r.get("updated_at"),
         })
         .collect();
-        tx.commit().await.map_err(internal)?;
+        tx.commit().await?;
         Ok(Research { evidence, reports })
     }
 
@@ -212,7 +210,7 @@ pub mod ssr {
         .bind(p.user_id)
         .execute(&mut *tx)
         .await
-        .map_err(internal)?;
+        ?;
         audit::by_member(
             &mut tx,
             &env.ctx,
@@ -220,7 +218,7 @@ pub mod ssr {
             AuditEntry::new("evidence.added", "evidence", Some(id)),
         )
         .await?;
-        tx.commit().await.map_err(internal)?;
+        tx.commit().await?;
         Ok(id)
     }
 
@@ -264,8 +262,7 @@ pub mod ssr {
         .bind(lead_id)
         .bind(&cited)
         .fetch_one(&mut *tx)
-        .await
-        .map_err(internal)?;
+        .await?;
         let distinct = cited.iter().collect::<std::collections::HashSet<_>>().len() as i64;
         if known != distinct {
             return Err(AppError::field(
@@ -293,7 +290,7 @@ pub mod ssr {
                 .bind(&body)
                 .execute(&mut *tx)
                 .await
-                .map_err(internal)?
+                ?
                 .rows_affected();
                 if n == 0 {
                     return Err(AppError::NotFound(env.t("research.report_not_found")));
@@ -313,7 +310,7 @@ pub mod ssr {
                 .bind(p.user_id)
                 .execute(&mut *tx)
                 .await
-                .map_err(internal)?;
+                ?;
                 id
             }
         };
@@ -324,7 +321,7 @@ pub mod ssr {
             AuditEntry::new("report.saved", "reports", Some(id)),
         )
         .await?;
-        tx.commit().await.map_err(internal)?;
+        tx.commit().await?;
         Ok(id)
     }
 }

@@ -21,9 +21,8 @@ pub async fn tenant_settings(env: &Env) -> Result<TenantSettings, AppError> {
     )
     .bind(p.tenant_id)
     .fetch_one(&mut *tx)
-    .await
-    .map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
+    .await?;
+    tx.commit().await?;
     Ok(TenantSettings {
         name: r.get("name"),
         slug: r.get("slug"),
@@ -83,7 +82,7 @@ pub async fn update_tenant_settings(env: &Env, input: TenantSettings) -> Result<
     .bind(p.tenant_id)
     .fetch_one(&mut *tx)
     .await
-    .map_err(internal)?
+    ?
     .get::<serde_json::Value, _>("j");
     let after = sqlx::query(
         "UPDATE tenants SET name = $2, brand_color = $3, logo_url = $4, locale = $5, timezone = $6,
@@ -97,8 +96,7 @@ pub async fn update_tenant_settings(env: &Env, input: TenantSettings) -> Result<
     .bind(tenant_locale.code())
     .bind(input.timezone.trim())
     .fetch_one(&mut *tx)
-    .await
-    .map_err(internal)?
+    .await?
     .get::<serde_json::Value, _>("j");
     audit::by_member(
         &mut tx,
@@ -117,9 +115,8 @@ pub async fn security_policy(env: &Env) -> Result<SecurityPolicy, AppError> {
     let r = sqlx::query("SELECT * FROM tenant_policies WHERE tenant_id = $1")
         .bind(p.tenant_id)
         .fetch_one(&mut *tx)
-        .await
-        .map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
+        .await?;
+    tx.commit().await?;
     Ok(SecurityPolicy {
         password_min_length: r.get("password_min_length"),
         require_uppercase: r.get("require_uppercase"),
@@ -175,8 +172,7 @@ pub async fn update_security_policy(env: &Env, input: SecurityPolicy) -> Result<
     )
     .bind(p.tenant_id)
     .fetch_one(&mut *tx)
-    .await
-    .map_err(internal)?
+    .await?
     .get::<serde_json::Value, _>("j");
     let after = sqlx::query(
         "UPDATE tenant_policies
@@ -199,8 +195,7 @@ pub async fn update_security_policy(env: &Env, input: SecurityPolicy) -> Result<
     .bind(input.two_factor_required)
     .bind(input.require_verified_email)
     .fetch_one(&mut *tx)
-    .await
-    .map_err(internal)?
+    .await?
     .get::<serde_json::Value, _>("j");
     audit::by_member(
         &mut tx,
@@ -274,18 +269,16 @@ pub async fn audit_page(
     .bind(after.as_ref().map(|c| c.id))
     .bind(AUDIT_PAGE + 1)
     .fetch_all(&mut *tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     let actors = sqlx::query(
         "SELECT u.id, u.name FROM memberships m JOIN users u ON u.id = m.user_id ORDER BY u.name",
     )
     .fetch_all(&mut *tx)
-    .await
-    .map_err(internal)?
+    .await?
     .into_iter()
     .map(|r| (r.get("id"), r.get("name")))
     .collect();
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     let mut rows: Vec<AuditRow> = rows
         .into_iter()
         .map(|r| AuditRow {

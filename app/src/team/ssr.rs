@@ -25,8 +25,7 @@ pub async fn team(env: &Env) -> Result<Team, AppError> {
           ORDER BY m.status, u.name",
     )
     .fetch_all(&mut *tx)
-    .await
-    .map_err(internal)?
+    .await?
     .into_iter()
     .filter_map(|r| {
         Some(Member {
@@ -46,8 +45,7 @@ pub async fn team(env: &Env) -> Result<Team, AppError> {
            FROM invites WHERE status = 'PENDING' ORDER BY created_at DESC",
     )
     .fetch_all(&mut *tx)
-    .await
-    .map_err(internal)?
+    .await?
     .into_iter()
     .filter_map(|r| {
         Some(PendingInvite {
@@ -60,7 +58,7 @@ pub async fn team(env: &Env) -> Result<Team, AppError> {
     })
     .collect();
     let seats = seats(&mut tx).await?;
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     Ok(Team {
         members,
         invites,
@@ -89,7 +87,7 @@ async fn seats(tx: &mut Tx) -> Result<Seats, AppError> {
     )
     .fetch_one(&mut **tx)
     .await
-    .map_err(internal)?;
+    ?;
     Ok(Seats {
         used: row.get("used"),
         pending: row.get("pending"),
@@ -136,8 +134,7 @@ pub async fn create_invite(env: &Env, email: &str, role: &str) -> Result<InviteL
     )
     .bind(&email)
     .fetch_one(&mut *tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     if already_member {
         return Err(AppError::field("email", t(locale, "team.already_member")));
     }
@@ -146,7 +143,7 @@ pub async fn create_invite(env: &Env, email: &str, role: &str) -> Result<InviteL
         .bind(&email)
         .execute(&mut *tx)
         .await
-        .map_err(internal)?;
+        ?;
     if seats.used + seats.pending >= seats.limit {
         return Err(seat_error(locale, "email", &seats));
     }
@@ -177,7 +174,7 @@ pub async fn create_invite(env: &Env, email: &str, role: &str) -> Result<InviteL
             .after(serde_json::json!({ "email": email, "role": role.as_str() })),
     )
     .await?;
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     Ok(InviteLink {
         url: invite_url(env, &token),
         email,
@@ -197,8 +194,7 @@ pub async fn resend_invite(env: &Env, invite_id: Uuid) -> Result<InviteLink, App
     .bind(crypto::sha256(token.as_bytes()))
     .bind(Utc::now() + Duration::days(INVITE_DAYS))
     .fetch_optional(&mut *tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     let email = email.ok_or_else(|| AppError::NotFound(env.t("team.invite_not_found")))?;
     audit::by_member(
         &mut tx,
@@ -207,7 +203,7 @@ pub async fn resend_invite(env: &Env, invite_id: Uuid) -> Result<InviteLink, App
         AuditEntry::new("team.invite_resent", "invite", Some(invite_id)),
     )
     .await?;
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     Ok(InviteLink {
         url: invite_url(env, &token),
         email,
@@ -221,8 +217,7 @@ pub async fn revoke_invite(env: &Env, invite_id: Uuid) -> Result<(), AppError> {
         sqlx::query("UPDATE invites SET status = 'REVOKED' WHERE id = $1 AND status = 'PENDING'")
             .bind(invite_id)
             .execute(&mut *tx)
-            .await
-            .map_err(internal)?
+            .await?
             .rows_affected();
     if done == 0 {
         return Err(AppError::NotFound(env.t("team.invite_not_found")));
@@ -247,8 +242,7 @@ async fn target(tx: &mut Tx, env: &Env, membership_id: Uuid) -> Result<Target, A
     let row = sqlx::query("SELECT user_id, role, status FROM memberships WHERE id = $1 FOR UPDATE")
         .bind(membership_id)
         .fetch_optional(&mut **tx)
-        .await
-        .map_err(internal)?
+        .await?
         .ok_or_else(|| AppError::NotFound(env.t("team.member_not_found")))?;
     Ok(Target {
         user_id: row.get("user_id"),
@@ -291,8 +285,7 @@ pub async fn change_role(env: &Env, membership_id: Uuid, role: &str) -> Result<(
         .bind(membership_id)
         .bind(role.as_str())
         .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
+        .await?;
     audit::by_member(
         &mut tx,
         &env.ctx,
@@ -337,8 +330,7 @@ pub async fn set_member_active(
         .bind(membership_id)
         .bind(if active { "ACTIVE" } else { "SUSPENDED" })
         .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
+        .await?;
     audit::by_member(
         &mut tx,
         &env.ctx,
@@ -376,9 +368,8 @@ async fn find_invite(env: &Env, token: &str) -> Result<Option<FoundInvite>, AppE
     )
     .bind(crypto::sha256(token.trim().as_bytes()))
     .fetch_optional(&mut *tx)
-    .await
-    .map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
+    .await?;
+    tx.commit().await?;
     Ok(row.and_then(|r| {
         Some(FoundInvite {
             id: r.get("id"),
@@ -397,9 +388,8 @@ async fn account_for(env: &Env, email: &str) -> Result<Option<Uuid>, AppError> {
     let id = sqlx::query_scalar("SELECT user_id FROM auth_login_lookup($1)")
         .bind(email)
         .fetch_optional(&mut *tx)
-        .await
-        .map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
+        .await?;
+    tx.commit().await?;
     Ok(id)
 }
 
@@ -423,9 +413,8 @@ async fn is_member(env: &Env, user_id: Uuid, tenant_id: Uuid) -> Result<bool, Ap
     .bind(user_id)
     .bind(tenant_id)
     .fetch_one(&mut *tx)
-    .await
-    .map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
+    .await?;
+    tx.commit().await?;
     Ok(member)
 }
 
@@ -520,7 +509,7 @@ pub async fn accept_invite(
     let rules = {
         let mut tx = env.db().tenant_tx(invite.tenant_id, None).await?;
         let rules = security_rules(&mut tx, invite.tenant_id).await?;
-        tx.commit().await.map_err(internal)?;
+        tx.commit().await?;
         rules
     };
     rules

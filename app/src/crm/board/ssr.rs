@@ -107,7 +107,7 @@ pub async fn board(
     let board = board_in(&mut tx, p.tenant_id, &scope, pipeline_id, filter)
         .await?
         .ok_or_else(|| AppError::NotFound(env.t("board.no_pipeline")))?;
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     Ok(Board {
         can_configure: Permission::TenantSettings.allowed_for(p.role),
         ..board
@@ -126,8 +126,7 @@ pub async fn board_in(
     let pipelines: Vec<PipelineRef> =
         sqlx::query("SELECT id, name FROM pipelines ORDER BY position, created_at, name")
             .fetch_all(&mut **tx)
-            .await
-            .map_err(internal)?
+            .await?
             .iter()
             .map(|r| PipelineRef {
                 id: r.get("id"),
@@ -153,11 +152,7 @@ pub async fn board_in(
         .push_bind(pipeline.id);
     push_board_filter(&mut totals, scope, filter);
     totals.push(" GROUP BY 1, 2 ORDER BY 4 DESC");
-    let totals = totals
-        .build()
-        .fetch_all(&mut **tx)
-        .await
-        .map_err(internal)?;
+    let totals = totals.build().fetch_all(&mut **tx).await?;
 
     // One round trip for the first page of every column.
     let mut cards = QueryBuilder::new(format!(
@@ -175,8 +170,7 @@ pub async fn board_in(
     let cards: Vec<DealCard> = cards
         .build()
         .fetch_all(&mut **tx)
-        .await
-        .map_err(internal)?
+        .await?
         .iter()
         .map(card)
         .collect();
@@ -227,7 +221,7 @@ async fn stages(tx: &mut Tx, pipeline_id: Uuid) -> Result<Vec<StageInfo>, AppErr
     .bind(pipeline_id)
     .fetch_all(&mut **tx)
     .await
-    .map_err(internal)?
+    ?
     .iter()
     .map(|r| StageInfo {
         id: r.get("id"),
@@ -246,8 +240,7 @@ pub async fn members(tx: &mut Tx) -> Result<Vec<MemberRef>, AppError> {
           WHERE m.status = 'ACTIVE' ORDER BY u.name",
     )
     .fetch_all(&mut **tx)
-    .await
-    .map_err(internal)?
+    .await?
     .iter()
     .map(|r| MemberRef {
         user_id: r.get("id"),
@@ -278,12 +271,11 @@ pub async fn column_page(
     let mut cards: Vec<DealCard> = q
         .build()
         .fetch_all(&mut *tx)
-        .await
-        .map_err(internal)?
+        .await?
         .iter()
         .map(card)
         .collect();
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     let more = take_page(&mut cards, COLUMN_PAGE);
     Ok(ColumnPage { cards, more })
 }
@@ -295,8 +287,7 @@ async fn card_by_id(tx: &mut Tx, scope: &Scope, id: Uuid) -> Result<Option<DealC
     scope.push(&mut q, "r.owner_id");
     Ok(q.build()
         .fetch_optional(&mut **tx)
-        .await
-        .map_err(internal)?
+        .await?
         .as_ref()
         .map(card))
 }
@@ -311,8 +302,7 @@ pub async fn move_deal(env: &Env, mv: &DealMove) -> Result<DealCard, AppError> {
     )
     .bind(mv.deal_id)
     .fetch_optional(&mut *tx)
-    .await
-    .map_err(internal)?
+    .await?
     .ok_or_else(not_found)?;
     if !scope.allows(current.get("owner_id")) {
         return Err(not_found());
@@ -328,8 +318,7 @@ pub async fn move_deal(env: &Env, mv: &DealMove) -> Result<DealCard, AppError> {
     .bind(mv.stage_id)
     .bind(pipeline_id)
     .fetch_optional(&mut *tx)
-    .await
-    .map_err(internal)?
+    .await?
     .ok_or_else(|| AppError::field("stage_id", env.t("board.stage_not_in_pipeline")))?;
     let kind =
         StageKind::parse(target.get::<String, _>("kind").as_str()).unwrap_or(StageKind::Open);
@@ -378,7 +367,7 @@ pub async fn move_deal(env: &Env, mv: &DealMove) -> Result<DealCard, AppError> {
     .bind(if kind == StageKind::Lost { reason } else { None })
     .execute(&mut *tx)
     .await
-    .map_err(internal)?;
+    ?;
     if stage_changed {
         let from_name: String = current.get("stage_name");
         let to_name: String = target.get("name");
@@ -402,7 +391,7 @@ pub async fn move_deal(env: &Env, mv: &DealMove) -> Result<DealCard, AppError> {
     let moved = card_by_id(&mut tx, &scope, mv.deal_id)
         .await?
         .ok_or_else(not_found)?;
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     Ok(moved)
 }
 
@@ -423,8 +412,7 @@ async fn slot(tx: &mut Tx, mv: &DealMove) -> Result<Option<f64>, AppError> {
             .bind(mv.deal_id)
             .bind(mv.stage_id)
             .fetch_optional(&mut **tx)
-            .await
-            .map_err(internal)?;
+            .await?;
             // An anchor that left the column meanwhile: place at the top instead.
             match row {
                 Some((a, n)) => (Some(a), n),
@@ -464,8 +452,7 @@ async fn renumber(tx: &mut Tx, stage_id: Uuid) -> Result<(), AppError> {
     .bind(stage_id)
     .bind(STEP)
     .execute(&mut **tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     Ok(())
 }
 
@@ -504,15 +491,14 @@ pub async fn create_deal(env: &Env, input: &NewDeal) -> Result<DealCard, AppErro
     .bind(input.stage_id)
     .fetch_optional(&mut *tx)
     .await
-    .map_err(internal)?
+    ?
     .ok_or_else(|| AppError::field("stage_id", env.t("board.stage_not_in_pipeline")))?;
     let stage_id: Uuid = stage.get("id");
     let top: Option<f64> =
         sqlx::query_scalar("SELECT min(position) FROM deals WHERE stage_id = $1")
             .bind(stage_id)
             .fetch_one(&mut *tx)
-            .await
-            .map_err(internal)?;
+            .await?;
     let id = new_id();
     sqlx::query(
         "INSERT INTO deals (tenant_id, id, pipeline_id, stage_id, name, amount_minor, currency,
@@ -559,7 +545,7 @@ pub async fn create_deal(env: &Env, input: &NewDeal) -> Result<DealCard, AppErro
     let created = card_by_id(&mut tx, &scope, id)
         .await?
         .ok_or_else(|| internal("a deal just created is not visible to its creator"))?;
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     Ok(created)
 }
 
@@ -590,7 +576,7 @@ pub async fn create_pipeline(env: &Env, name: &str) -> Result<Uuid, AppError> {
     .bind(id)
     .execute(&mut *tx)
     .await
-    .map_err(internal)?;
+    ?;
     audit::by_member(
         &mut tx,
         &env.ctx,
@@ -599,6 +585,6 @@ pub async fn create_pipeline(env: &Env, name: &str) -> Result<Uuid, AppError> {
             .after(serde_json::json!({ "name": name })),
     )
     .await?;
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     Ok(id)
 }

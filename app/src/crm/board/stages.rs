@@ -30,7 +30,7 @@ pub mod ssr {
     use super::*;
     use crate::audit::{self, AuditEntry};
     use crate::auth::model::Permission;
-    use crate::db::{internal, new_id};
+    use crate::db::new_id;
     use crate::i18n::tf;
     use crate::request::Env;
 
@@ -69,8 +69,7 @@ pub mod ssr {
         )
         .bind(pipeline_id)
         .fetch_all(&mut *tx)
-        .await
-        .map_err(internal)?;
+        .await?;
         if existing.is_empty() {
             return Err(AppError::NotFound(env.t("board.no_pipeline")));
         }
@@ -98,8 +97,7 @@ pub mod ssr {
             .bind(pipeline_id)
             .bind(&kept)
             .execute(&mut *tx)
-            .await
-            .map_err(internal)?;
+            .await?;
         // Positions are unique per pipeline but checked at commit, so rows can swap.
         for (i, s) in stages.iter().enumerate() {
             let position = i as i32 + 1;
@@ -116,7 +114,7 @@ pub mod ssr {
                     .bind(position)
                     .execute(&mut *tx)
                     .await
-                    .map_err(internal)?;
+                    ?;
                 }
                 None => {
                     sqlx::query(
@@ -133,7 +131,7 @@ pub mod ssr {
                     .bind(position)
                     .execute(&mut *tx)
                     .await
-                    .map_err(internal)?;
+                    ?;
                 }
             }
         }
@@ -145,8 +143,7 @@ pub mod ssr {
         )
         .bind(pipeline_id)
         .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
+        .await?;
         audit::by_member(
             &mut tx,
             &env.ctx,
@@ -156,7 +153,7 @@ pub mod ssr {
             ),
         )
         .await?;
-        tx.commit().await.map_err(internal)?;
+        tx.commit().await?;
         Ok(())
     }
 }

@@ -129,8 +129,7 @@ impl KeyMap {
             .bind(emails.into_iter().collect::<Vec<_>>())
             .bind(phones.into_iter().collect::<Vec<_>>())
             .fetch_all(&mut **tx)
-            .await
-            .map_err(internal)?;
+            .await?;
         // The oldest record in scope wins when several share an address: one out of
         // scope must not hide the member's own.
         found.sort_by_key(|(_, owner, ..)| !scope.allows(*owner));
@@ -493,18 +492,14 @@ async fn write(
     if !new.is_empty() {
         let ids: Vec<Uuid> = bind(&new, true)
             .fetch_all(&mut **tx)
-            .await
-            .map_err(internal)?
+            .await?
             .iter()
             .map(|r| r.get("id"))
             .collect();
         inserted.extend(ids);
     }
     if !old.is_empty() {
-        bind(&old, false)
-            .execute(&mut **tx)
-            .await
-            .map_err(internal)?;
+        bind(&old, false).execute(&mut **tx).await?;
     }
 
     let mut touched: Vec<(Uuid, &str)> = Vec::new();
@@ -544,8 +539,7 @@ async fn write(
     .bind(touched.iter().map(|(id, _)| *id).collect::<Vec<_>>())
     .bind(touched.iter().map(|(_, a)| *a).collect::<Vec<_>>())
     .execute(&mut **tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     Ok(failed)
 }
 
@@ -577,11 +571,7 @@ async fn resolve_companies(
         .push("::text[]) AS k(v) ON lower(r.name) = k.v WHERE true");
     job.scope.push(&mut q, "r.owner_id");
     q.push(" ORDER BY k.v, r.created_at, r.id");
-    let found: Vec<(String, Uuid)> = q
-        .build_query_as()
-        .fetch_all(&mut **tx)
-        .await
-        .map_err(internal)?;
+    let found: Vec<(String, Uuid)> = q.build_query_as().fetch_all(&mut **tx).await?;
     cache.extend(found);
     let missing: Vec<_> = wanted
         .into_iter()
@@ -606,7 +596,7 @@ async fn resolve_companies(
     )
     .execute(&mut **tx)
     .await
-    .map_err(internal)?;
+    ?;
     let made = missing.len() as u32;
     cache.extend(missing.into_iter().map(|(k, _, _, id)| (k, id)));
     Ok(made)
@@ -637,9 +627,8 @@ async fn load(db: &Db, tenant_id: Uuid, id: Uuid) -> Result<Claimed, AppError> {
     )
     .bind(id)
     .fetch_one(&mut *tx)
-    .await
-    .map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
+    .await?;
+    tx.commit().await?;
     let code = |col: &str| row.get::<String, _>(col);
     Ok(Claimed {
         id,
@@ -695,8 +684,7 @@ pub async fn fail(db: &Db, tenant_id: Uuid, id: Uuid, message: &str) -> Result<(
         .bind(id)
         .bind(message)
         .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
+        .await?;
     tx.commit().await.map_err(internal)
 }
 
@@ -708,10 +696,9 @@ async fn import(db: &Db, job: &Claimed) -> Result<(), AppError> {
         sqlx::query_scalar("SELECT content FROM job_files WHERE job_id = $1 AND name = 'input'")
             .bind(job.id)
             .fetch_one(&mut *tx)
-            .await
-            .map_err(internal)?;
+            .await?;
     let ctx = context(&mut tx, &job.creator).await?;
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     let text = String::from_utf8(content).map_err(internal)?;
     let sheet = Sheet::new(&text);
     let (_, rows) = sheet.rows();
@@ -759,8 +746,7 @@ async fn import(db: &Db, job: &Claimed) -> Result<(), AppError> {
         // every batch, which costs more than running them.
         sqlx::query("SELECT set_config('jit', 'off', true)")
             .execute(&mut *tx)
-            .await
-            .map_err(internal)?;
+            .await?;
         let planned = plan(&mut tx, &rules, &mut keys, params.dedupe, &batch).await?;
         let failed = write(&mut tx, &import_job, &mut companies, planned, &mut counts).await?;
         processed += batch.len();
@@ -791,23 +777,21 @@ async fn import(db: &Db, job: &Claimed) -> Result<(), AppError> {
             .bind(&lines)
             .execute(&mut *tx)
             .await
-            .map_err(internal)?;
+            ?;
         }
         sqlx::query("UPDATE jobs SET processed = $2, result = $3, locked_at = now() WHERE id = $1")
             .bind(job.id)
             .bind(processed as i32)
             .bind(serde_json::to_value(counts).map_err(internal)?)
             .execute(&mut *tx)
-            .await
-            .map_err(internal)?;
-        tx.commit().await.map_err(internal)?;
+            .await?;
+        tx.commit().await?;
     }
     let mut tx = db.tenant_tx(job.tenant_id, Some(user_id)).await?;
     sqlx::query("UPDATE jobs SET status = 'DONE', finished_at = now() WHERE id = $1")
         .bind(job.id)
         .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
+        .await?;
     tx.commit().await.map_err(internal)
 }
 
@@ -871,24 +855,18 @@ async fn export(db: &Db, job: &Claimed) -> Result<(), AppError> {
     ));
     scope.push(&mut count, "r.owner_id");
     push_filter(&mut count, job.entity, &params.filter);
-    let total: i64 = count
-        .build_query_scalar()
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(internal)?;
+    let total: i64 = count.build_query_scalar().fetch_one(&mut *tx).await?;
     // A retried job starts its file again.
     sqlx::query("DELETE FROM job_files WHERE job_id = $1 AND name = 'output'")
         .bind(job.id)
         .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
+        .await?;
     sqlx::query("UPDATE jobs SET total = $2, processed = 0, locked_at = now() WHERE id = $1")
         .bind(job.id)
         .bind(i32::try_from(total).unwrap_or(i32::MAX))
         .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
+        .await?;
+    tx.commit().await?;
 
     let mut after: Option<(chrono::DateTime<chrono::Utc>, Uuid)> = None;
     let mut written: i64 = 0;
@@ -908,7 +886,7 @@ async fn export(db: &Db, job: &Claimed) -> Result<(), AppError> {
         }
         qb.push(" ORDER BY r.created_at, r.id LIMIT ")
             .push_bind(EXPORT_BATCH);
-        let rows = qb.build().fetch_all(&mut *tx).await.map_err(internal)?;
+        let rows = qb.build().fetch_all(&mut *tx).await?;
         // The first part carries the byte-order mark (for Excel) and the header row;
         // an empty view still gets them.
         let mut out = CsvOut::new(b',', part == 0);
@@ -927,16 +905,12 @@ async fn export(db: &Db, job: &Claimed) -> Result<(), AppError> {
                     row.try_get::<Option<String>, _>(i)
                         .map(Option::unwrap_or_default)
                 })
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(internal)?;
+                .collect::<Result<Vec<_>, _>>()?;
             out.row(cells).map_err(internal)?;
         }
         let keys = fields.len() + 1;
         after = match rows.last() {
-            Some(last) => Some((
-                last.try_get(keys).map_err(internal)?,
-                last.try_get(keys + 1).map_err(internal)?,
-            )),
+            Some(last) => Some((last.try_get(keys)?, last.try_get(keys + 1)?)),
             None => after,
         };
         written += rows.len() as i64;
@@ -949,7 +923,7 @@ async fn export(db: &Db, job: &Claimed) -> Result<(), AppError> {
         .bind(out.finish().map_err(internal)?)
         .execute(&mut *tx)
         .await
-        .map_err(internal)?;
+        ?;
         let last = (rows.len() as i64) < EXPORT_BATCH;
         let n = i32::try_from(written).unwrap_or(i32::MAX);
         sqlx::query(
@@ -971,9 +945,8 @@ async fn export(db: &Db, job: &Claimed) -> Result<(), AppError> {
             .map_err(internal)?,
         )
         .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
-        tx.commit().await.map_err(internal)?;
+        .await?;
+        tx.commit().await?;
         if last {
             break;
         }

@@ -269,16 +269,14 @@ pub async fn upload(
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('import drafts ' || $1::text, 0))")
         .bind(p.tenant_id)
         .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
+        .await?;
     let waiting: i64 = sqlx::query_scalar(
         "SELECT coalesce(sum(octet_length(f.content)), 0)::bigint
            FROM jobs j JOIN job_files f ON f.tenant_id = j.tenant_id AND f.job_id = j.id
           WHERE j.status = 'DRAFT' AND j.created_at >= now() - interval '1 day'",
     )
     .fetch_one(&mut *tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     if waiting as usize + text.len() > MAX_DRAFT_BYTES {
         return Err(AppError::field(
             "file",
@@ -295,8 +293,7 @@ pub async fn upload(
     .bind(p.user_id)
     .bind(entity.code())
     .fetch_optional(&mut *tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     let (mapping, remembered) = first_mapping(entity, &survey.headers, remembered);
     let job_id = new_id();
     sqlx::query(
@@ -310,8 +307,7 @@ pub async fn upload(
     .bind(survey.rows as i32)
     .bind(p.user_id)
     .execute(&mut *tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     sqlx::query(
         "INSERT INTO job_files (tenant_id, job_id, name, content) VALUES ($1, $2, 'input', $3)",
     )
@@ -319,9 +315,8 @@ pub async fn upload(
     .bind(job_id)
     .bind(text.as_bytes())
     .execute(&mut *tx)
-    .await
-    .map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
+    .await?;
+    tx.commit().await?;
     Ok(UploadInfo {
         job_id,
         entity,
@@ -350,8 +345,7 @@ async fn draft(
     .bind(id)
     .bind(p.user_id)
     .fetch_optional(&mut **tx)
-    .await
-    .map_err(internal)?
+    .await?
     .ok_or_else(|| AppError::NotFound(t(locale, "import.error.draft_gone")))?;
     let entity = Entity::parse(row.get::<String, _>("entity").as_str())
         .ok_or_else(|| internal("job entity"))?;
@@ -372,16 +366,14 @@ pub(super) async fn context(tx: &mut Tx, p: &Principal) -> Result<Context, AppEr
         sqlx::query_scalar("SELECT phone_region FROM tenants WHERE id = $1")
             .bind(p.tenant_id)
             .fetch_optional(&mut **tx)
-            .await
-            .map_err(internal)?
+            .await?
             .flatten();
     let members = sqlx::query_as::<_, (String, Uuid)>(
         "SELECT lower(u.email::text), m.user_id FROM memberships m JOIN users u ON u.id = m.user_id
           WHERE m.status = 'ACTIVE'",
     )
     .fetch_all(&mut **tx)
-    .await
-    .map_err(internal)?
+    .await?
     .into_iter()
     .collect();
     let scope = Scope::load(tx, p).await?;
@@ -415,7 +407,7 @@ pub async fn preview(env: &Env, plan: ImportPlan) -> Result<Preview, AppError> {
         .collect();
     let planned = runner::plan(&mut tx, &rules, &mut KeyMap::default(), plan.dedupe, &rows).await?;
     // Nothing was written; the lock on the draft goes with the transaction.
-    tx.rollback().await.map_err(internal)?;
+    tx.rollback().await?;
     let fields: Vec<Field> = Field::for_entity(entity)
         .iter()
         .copied()
@@ -487,7 +479,7 @@ pub async fn start(env: &Env, plan: ImportPlan) -> Result<Uuid, AppError> {
     .bind(serde_json::to_value(&params).map_err(internal)?)
     .fetch_one(&mut *tx)
     .await
-    .map_err(internal)?;
+    ?;
     sqlx::query(
         "INSERT INTO import_mappings (tenant_id, user_id, entity, mapping) VALUES ($1, $2, $3, $4)
          ON CONFLICT (tenant_id, user_id, entity)
@@ -498,8 +490,7 @@ pub async fn start(env: &Env, plan: ImportPlan) -> Result<Uuid, AppError> {
     .bind(entity.code())
     .bind(json!(memory))
     .execute(&mut *tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     audit::by_member(
         &mut tx,
         &env.ctx,
@@ -514,7 +505,7 @@ pub async fn start(env: &Env, plan: ImportPlan) -> Result<Uuid, AppError> {
     )
     .await?;
     notify(&mut tx).await?;
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     Ok(plan.job_id)
 }
 
@@ -522,8 +513,7 @@ async fn notify(tx: &mut Tx) -> Result<(), AppError> {
     sqlx::query("SELECT pg_notify($1, '')")
         .bind(JOBS_CHANNEL)
         .execute(&mut **tx)
-        .await
-        .map_err(internal)?;
+        .await?;
     Ok(())
 }
 
@@ -563,8 +553,7 @@ pub async fn start_export(
     .bind(serde_json::to_value(&params).map_err(internal)?)
     .bind(p.user_id)
     .execute(&mut *tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     audit::by_member(
         &mut tx,
         &env.ctx,
@@ -576,7 +565,7 @@ pub async fn start_export(
     )
     .await?;
     notify(&mut tx).await?;
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     Ok(id)
 }
 
@@ -618,10 +607,9 @@ pub async fn job(env: &Env, id: &str) -> Result<JobView, AppError> {
     .bind(p.user_id)
     .bind(p.role >= Role::Admin)
     .fetch_optional(&mut *tx)
-    .await
-    .map_err(internal)?
+    .await?
     .ok_or_else(|| AppError::NotFound(env.t("jobs.not_found")))?;
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     job_view(&row)
 }
 
@@ -635,9 +623,8 @@ pub async fn recent(env: &Env) -> Result<Vec<JobView>, AppError> {
     ))
     .bind(p.user_id)
     .fetch_all(&mut *tx)
-    .await
-    .map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
+    .await?;
+    tx.commit().await?;
     rows.iter().map(job_view).collect()
 }
 
@@ -674,9 +661,8 @@ pub async fn download(env: &Env, id: Uuid, name: &str) -> Result<JobFile, AppErr
     .bind(p.user_id)
     .bind(p.role >= Role::Admin)
     .fetch_all(&mut *tx)
-    .await
-    .map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
+    .await?;
+    tx.commit().await?;
     let file_name = rows.first().ok_or_else(not_found)?.1.clone();
     let download_name = match name {
         "errors" => {
@@ -709,9 +695,8 @@ pub async fn file_part(db: &Db, file: &JobFile, part: i32) -> Result<Vec<u8>, Ap
     .bind(file.name)
     .bind(part)
     .fetch_optional(&mut *tx)
-    .await
-    .map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
+    .await?;
+    tx.commit().await?;
     // A part gone meanwhile (the job was deleted or retried) ends the download short.
     content.ok_or_else(|| internal("a part of the file went away during its download"))
 }

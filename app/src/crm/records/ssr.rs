@@ -96,8 +96,7 @@ pub async fn list(
             sqlx::query_scalar("SELECT filter FROM lists WHERE id = $1 AND kind = 'SMART'")
                 .bind(list)
                 .fetch_optional(&mut *tx)
-                .await
-                .map_err(internal)?
+                .await?
         }
         None => None,
     };
@@ -137,13 +136,12 @@ pub async fn list(
     let mut rows: Vec<RecordRow> = q
         .build()
         .fetch_all(&mut *tx)
-        .await
-        .map_err(internal)?
+        .await?
         .iter()
         .map(record_row)
         .collect();
     let members = members(&mut tx).await?;
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     let next = if take_page(&mut rows, TABLE_PAGE) {
         rows.last().map(|r| RowCursor {
             key: match sort {
@@ -176,8 +174,7 @@ pub async fn check_visible(
     ))
     .bind(id)
     .fetch_optional(&mut **tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     match owner {
         Some(owner) if scope.allows(owner) => Ok(owner),
         _ => Err(AppError::NotFound(env.t("records.not_found"))),
@@ -190,8 +187,7 @@ pub async fn detail(env: &Env, entity: Entity, id: Uuid) -> Result<RecordDetail,
     let row = sqlx::query(&format!("{} WHERE r.id = $1", row_select(entity)))
         .bind(id)
         .fetch_one(&mut *tx)
-        .await
-        .map_err(internal)?;
+        .await?;
     let row = record_row(&row);
     let facts_sql = match entity {
         Entity::Lead => "SELECT jsonb_build_array(jsonb_build_array('source', coalesce(source, ''))) FROM leads WHERE id = $1",
@@ -207,8 +203,7 @@ pub async fn detail(env: &Env, entity: Entity, id: Uuid) -> Result<RecordDetail,
     let facts: serde_json::Value = sqlx::query_scalar(facts_sql)
         .bind(id)
         .fetch_one(&mut *tx)
-        .await
-        .map_err(internal)?;
+        .await?;
     let facts = serde_json::from_value::<Vec<(String, String)>>(facts).unwrap_or_default();
     // Linked records in both directions, each only if the viewer may see it.
     let related_sql = match entity {
@@ -225,8 +220,7 @@ pub async fn detail(env: &Env, entity: Entity, id: Uuid) -> Result<RecordDetail,
     let related = sqlx::query(&format!("SELECT * FROM ({related_sql}) x LIMIT 100"))
         .bind(id)
         .fetch_all(&mut *tx)
-        .await
-        .map_err(internal)?
+        .await?
         .iter()
         .filter(|r| scope.allows(r.get("owner_id")))
         .filter_map(|r| {
@@ -244,8 +238,7 @@ pub async fn detail(env: &Env, entity: Entity, id: Uuid) -> Result<RecordDetail,
     ))
     .bind(id)
     .fetch_one(&mut *tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     let custom = custom_fields(&mut tx, Some(entity))
         .await?
         .into_iter()
@@ -254,7 +247,7 @@ pub async fn detail(env: &Env, entity: Entity, id: Uuid) -> Result<RecordDetail,
             (def, text)
         })
         .collect();
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     Ok(RecordDetail {
         entity,
         row,
@@ -316,8 +309,7 @@ async fn check_fields(
     let region: Option<String> =
         sqlx::query_scalar("SELECT phone_region FROM tenants WHERE id = app_tenant()")
             .fetch_optional(&mut **tx)
-            .await
-            .map_err(internal)?
+            .await?
             .flatten();
     let mut values = Vec::new();
     let mut company = None;
@@ -494,11 +486,7 @@ async fn contact_named(
         .push("))");
     scope.push(&mut q, "r.owner_id");
     q.push(" ORDER BY r.created_at LIMIT 1");
-    let found: Option<Uuid> = q
-        .build_query_scalar()
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(internal)?;
+    let found: Option<Uuid> = q.build_query_scalar().fetch_optional(&mut **tx).await?;
     found
         .map(Some)
         .ok_or_else(|| AppError::field("contact", env.t("records.contact_not_found")))
@@ -516,11 +504,7 @@ async fn company_named(
     q.push_bind(name.to_string()).push(")");
     scope.push(&mut q, "r.owner_id");
     q.push(" ORDER BY r.created_at LIMIT 1");
-    let found: Option<Uuid> = q
-        .build_query_scalar()
-        .fetch_optional(&mut **tx)
-        .await
-        .map_err(internal)?;
+    let found: Option<Uuid> = q.build_query_scalar().fetch_optional(&mut **tx).await?;
     if let Some(id) = found {
         return Ok(id);
     }
@@ -531,8 +515,7 @@ async fn company_named(
         .bind(name)
         .bind(p.user_id)
         .execute(&mut **tx)
-        .await
-        .map_err(internal)?;
+        .await?;
     Ok(id)
 }
 
@@ -589,7 +572,7 @@ pub async fn create(
         AuditEntry::new("record.created", entity.table(), Some(id)),
     )
     .await?;
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     Ok(id)
 }
 
@@ -621,8 +604,7 @@ pub async fn update(
     ))
     .bind(id)
     .fetch_one(&mut *tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     let new_owner = checked.values.iter().find_map(|(f, v)| match (f, v) {
         (&"owner_id", Value::Uuid(o)) => Some(*o),
         _ => None,
@@ -655,11 +637,12 @@ pub async fn update(
         .map_err(|e| unique_error(env, e))?;
     if let Some(owner) = new_owner.filter(|o| *o != before_owner) {
         let to_name: Option<String> = match owner {
-            Some(user) => sqlx::query_scalar("SELECT name FROM users WHERE id = $1")
-                .bind(user)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(internal)?,
+            Some(user) => {
+                sqlx::query_scalar("SELECT name FROM users WHERE id = $1")
+                    .bind(user)
+                    .fetch_optional(&mut *tx)
+                    .await?
+            }
             None => None,
         };
         let data = serde_json::json!({ "from": before_owner, "to": owner, "to_name": to_name });
@@ -679,8 +662,7 @@ pub async fn update(
     ))
     .bind(id)
     .fetch_one(&mut *tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     audit::by_member(
         &mut tx,
         &env.ctx,
@@ -688,7 +670,7 @@ pub async fn update(
         AuditEntry::new("record.updated", entity.table(), Some(id)).change(before, after),
     )
     .await?;
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -739,12 +721,11 @@ pub async fn timeline(
     let mut items: Vec<TimelineItem> = q
         .build()
         .fetch_all(&mut *tx)
-        .await
-        .map_err(internal)?
+        .await?
         .iter()
         .map(timeline_item)
         .collect();
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     let next = if take_page(&mut items, TIMELINE_PAGE) {
         items.last().map(|i| TimelineCursor {
             at: i.occurred_at,
@@ -840,13 +821,12 @@ pub async fn add_activity(
     .bind(due_at)
     .execute(&mut *tx)
     .await
-    .map_err(internal)?;
+    ?;
     let item = sqlx::query(&format!("{TIMELINE_SELECT} WHERE a.id = $1"))
         .bind(activity_id)
         .fetch_one(&mut *tx)
-        .await
-        .map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
+        .await?;
+    tx.commit().await?;
     Ok(timeline_item(&item))
 }
 
@@ -881,9 +861,8 @@ pub async fn my_tasks(env: &Env) -> Result<MyTasks, AppError> {
     .bind(p.tenant_id)
     .bind(p.user_id)
     .fetch_all(&mut *tx)
-    .await
-    .map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
+    .await?;
+    tx.commit().await?;
     let now = Utc::now();
     let end_of_today = (now.date_naive() + Duration::days(1))
         .and_hms_opt(0, 0, 0)
@@ -924,13 +903,12 @@ pub async fn complete_task(env: &Env, task_id: Uuid) -> Result<(), AppError> {
     .bind(&scope.owners)
     .bind(scope.all)
     .execute(&mut *tx)
-    .await
-    .map_err(internal)?
+    .await?
     .rows_affected();
     if done == 0 {
         return Err(AppError::NotFound(env.t("timeline.task_not_found")));
     }
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -954,11 +932,7 @@ pub async fn bulk(
     ));
     q.push_bind(ids.to_vec()).push(")");
     scope.push(&mut q, "r.owner_id");
-    let targets: Vec<Uuid> = q
-        .build_query_scalar()
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(internal)?;
+    let targets: Vec<Uuid> = q.build_query_scalar().fetch_all(&mut *tx).await?;
     if targets.len() != ids.len() {
         return Err(AppError::NotFound(env.t("records.not_found")));
     }
@@ -993,7 +967,7 @@ pub async fn bulk(
             .bind(owner)
             .execute(&mut *tx)
             .await
-            .map_err(internal)?;
+            ?;
             n
         }
         BulkAction::Tag(tag) => {
@@ -1009,7 +983,7 @@ pub async fn bulk(
             .bind(&tags)
             .execute(&mut *tx)
             .await
-            .map_err(internal)?
+            ?
             .rows_affected()
         }
         BulkAction::AddToList(list_id) => {
@@ -1018,8 +992,7 @@ pub async fn bulk(
                     .bind(list_id)
                     .bind(entity.code())
                     .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(internal)?;
+                    .await?;
             if kind.as_deref() != Some("STATIC") {
                 return Err(AppError::field("list_id", env.t("lists.not_static")));
             }
@@ -1031,8 +1004,7 @@ pub async fn bulk(
             .bind(list_id)
             .bind(&targets)
             .execute(&mut *tx)
-            .await
-            .map_err(internal)?
+            .await?
             .rows_affected();
             sqlx::query(&format!(
                 "INSERT INTO activities (tenant_id, id, kind, {column}, actor_id, data)
@@ -1045,15 +1017,13 @@ pub async fn bulk(
             .bind(p.user_id)
             .bind(list_id)
             .execute(&mut *tx)
-            .await
-            .map_err(internal)?;
+            .await?;
             n
         }
         BulkAction::Delete => sqlx::query(&format!("DELETE FROM {table} WHERE id = ANY($1)"))
             .bind(&targets)
             .execute(&mut *tx)
-            .await
-            .map_err(internal)?
+            .await?
             .rows_affected(),
     };
     let action_name = match action {
@@ -1071,7 +1041,7 @@ pub async fn bulk(
         })),
     )
     .await?;
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     Ok(changed)
 }
 
@@ -1080,8 +1050,7 @@ pub async fn lists(env: &Env, entity: Entity) -> Result<Vec<ListRef>, AppError> 
     let lists = sqlx::query("SELECT id, name, kind FROM lists WHERE entity = $1 ORDER BY name")
         .bind(entity.code())
         .fetch_all(&mut *tx)
-        .await
-        .map_err(internal)?
+        .await?
         .iter()
         .map(|r| ListRef {
             id: r.get("id"),
@@ -1089,7 +1058,7 @@ pub async fn lists(env: &Env, entity: Entity) -> Result<Vec<ListRef>, AppError> 
             smart: r.get::<String, _>("kind") == "SMART",
         })
         .collect();
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     Ok(lists)
 }
 
@@ -1129,7 +1098,7 @@ pub async fn create_list(
         AuditEntry::new("list.created", "lists", Some(id)),
     )
     .await?;
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     Ok(id)
 }
 
@@ -1180,7 +1149,7 @@ pub async fn search(env: &Env, q: &str) -> Result<SearchHits, AppError> {
             .push(" ORDER BY word_similarity(search_norm(")
             .push_bind(q.to_string())
             .push("), r.search) DESC, r.id LIMIT 8");
-        for r in query.build().fetch_all(&mut *tx).await.map_err(internal)? {
+        for r in query.build().fetch_all(&mut *tx).await? {
             hits.push(Link {
                 entity,
                 id: r.get("id"),
@@ -1188,7 +1157,7 @@ pub async fn search(env: &Env, q: &str) -> Result<SearchHits, AppError> {
             });
         }
     }
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     Ok(SearchHits { hits })
 }
 
@@ -1202,8 +1171,7 @@ pub async fn custom_fields(
     )
     .bind(entity.map(Entity::code))
     .fetch_all(&mut **tx)
-    .await
-    .map_err(internal)?
+    .await?
     .iter()
     .filter_map(|r| {
         Some(CustomField {
@@ -1295,7 +1263,7 @@ fn custom_text(value: Option<&serde_json::Value>) -> String {
 pub async fn list_custom_fields(env: &Env) -> Result<Vec<CustomField>, AppError> {
     let (_, mut tx, _) = open(env).await?;
     let defs = custom_fields(&mut tx, None).await?;
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     Ok(defs)
 }
 
@@ -1363,7 +1331,7 @@ pub async fn add_custom_field(env: &Env, input: &NewCustomField) -> Result<Uuid,
             .after(serde_json::json!({ "entity": entity.code(), "key": key, "kind": kind })),
     )
     .await?;
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     Ok(id)
 }
 
@@ -1373,8 +1341,7 @@ pub async fn remove_custom_field(env: &Env, id: Uuid) -> Result<(), AppError> {
     let removed = sqlx::query("DELETE FROM custom_fields WHERE id = $1")
         .bind(id)
         .execute(&mut *tx)
-        .await
-        .map_err(internal)?
+        .await?
         .rows_affected();
     if removed == 0 {
         return Err(AppError::NotFound(env.t("fields.not_found")));
@@ -1386,6 +1353,6 @@ pub async fn remove_custom_field(env: &Env, id: Uuid) -> Result<(), AppError> {
         AuditEntry::new("custom_field.deleted", "custom_fields", Some(id)),
     )
     .await?;
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     Ok(())
 }

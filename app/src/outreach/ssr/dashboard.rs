@@ -21,7 +21,7 @@ pub async fn dashboard(env: &Env) -> Result<OutreachDashboard, AppError> {
     )
     .fetch_one(&mut *tx)
     .await
-    .map_err(internal)?;
+    ?;
     let rate_rows = |rows: Vec<sqlx::postgres::PgRow>| -> Vec<RateRow> {
         rows.iter()
             .map(|r| RateRow {
@@ -40,8 +40,7 @@ pub async fn dashboard(env: &Env) -> Result<OutreachDashboard, AppError> {
           GROUP BY s.id, s.name ORDER BY s.name LIMIT 20",
     )
     .fetch_all(&mut *tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     let steps = sqlx::query(
         "SELECT s.name || ' · ' || st.position AS label,
                 count(m.id) FILTER (WHERE m.status NOT IN ('QUEUED', 'FAILED')) AS sent,
@@ -51,8 +50,7 @@ pub async fn dashboard(env: &Env) -> Result<OutreachDashboard, AppError> {
           GROUP BY s.name, st.id, st.position ORDER BY s.name, st.position LIMIT 40",
     )
     .fetch_all(&mut *tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     let variants = sqlx::query(
         "SELECT t.name || ' · ' || v.label AS label,
                 count(m.id) FILTER (WHERE m.status NOT IN ('QUEUED', 'FAILED')) AS sent,
@@ -62,8 +60,7 @@ pub async fn dashboard(env: &Env) -> Result<OutreachDashboard, AppError> {
           GROUP BY t.name, v.id, v.label, v.version_no ORDER BY t.name, v.version_no LIMIT 40",
     )
     .fetch_all(&mut *tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     let phones = sqlx::query(&format!(
         "SELECT p.label || ' ' || p.number AS label, coalesce(u.new_contacts, 0)::bigint AS used,
                 p.daily_quota::bigint AS lim
@@ -72,7 +69,7 @@ pub async fn dashboard(env: &Env) -> Result<OutreachDashboard, AppError> {
     ))
     .fetch_all(&mut *tx)
     .await
-    .map_err(internal)?
+    ?
     .iter()
     .map(|r| UsageRow {
         label: r.get("label"),
@@ -89,7 +86,7 @@ pub async fn dashboard(env: &Env) -> Result<OutreachDashboard, AppError> {
     )
     .fetch_all(&mut *tx)
     .await
-    .map_err(internal)?
+    ?
     .iter()
     .map(|r| UsageRow {
         label: r.get("label"),
@@ -106,8 +103,7 @@ pub async fn dashboard(env: &Env) -> Result<OutreachDashboard, AppError> {
           ORDER BY d"
     ))
     .fetch_all(&mut *tx)
-    .await
-    .map_err(internal)?
+    .await?
     .iter()
     .map(|r| DayRow {
         day: r.get("day"),
@@ -115,7 +111,7 @@ pub async fn dashboard(env: &Env) -> Result<OutreachDashboard, AppError> {
         replies: r.get("replies"),
     })
     .collect();
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     Ok(OutreachDashboard {
         funnel: Funnel {
             contacted: f.get("contacted"),
@@ -141,9 +137,8 @@ pub async fn notifications(env: &Env) -> Result<Vec<NotificationView>, AppError>
     )
     .bind(p.user_id)
     .fetch_all(&mut *tx)
-    .await
-    .map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
+    .await?;
+    tx.commit().await?;
     Ok(rows
         .iter()
         .map(|r| NotificationView {
@@ -162,7 +157,6 @@ pub async fn mark_read(env: &Env) -> Result<(), AppError> {
     sqlx::query("UPDATE notifications SET read_at = now() WHERE user_id = $1 AND read_at IS NULL")
         .bind(p.user_id)
         .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
+        .await?;
     tx.commit().await.map_err(internal)
 }

@@ -10,7 +10,7 @@ use super::provider::{Providers, SendError, WaContent, WaMessage};
 use super::reply;
 use super::secrets;
 use super::store::{self, Stat};
-use crate::db::{internal, Db};
+use crate::db::Db;
 use crate::error::AppError;
 use crate::outreach::model::Channel;
 use crate::request::AppConfig;
@@ -77,8 +77,7 @@ pub async fn dispatch_once(
         sqlx::query_as("SELECT tenant_id, message_id, attempts FROM claim_outbox($1::int)")
             .bind(batch)
             .fetch_all(pool)
-            .await
-            .map_err(internal)?;
+            .await?;
     let mut by_tenant: HashMap<Uuid, Vec<(Uuid, i32)>> = HashMap::new();
     for (tenant, id, attempts) in &claimed {
         by_tenant.entry(*tenant).or_default().push((*id, *attempts));
@@ -197,8 +196,8 @@ async fn prepare(
     .bind(&ids)
     .fetch_all(&mut *tx)
     .await
-    .map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
+    ?;
+    tx.commit().await?;
 
     let mut dkim_keys: HashMap<Uuid, Result<mail::DkimKey, String>> = HashMap::new();
     let mut out = Vec::with_capacity(rows.len());
@@ -410,7 +409,7 @@ async fn record(
         .bind(&sent_attempts)
         .execute(&mut *tx)
         .await
-        .map_err(internal)?;
+        ?;
         let sent: std::collections::HashSet<&Uuid> = sent_ids.iter().collect();
         let leads: Vec<(Uuid, Channel)> = outgoing
             .iter()
@@ -429,8 +428,7 @@ async fn record(
         .bind(&retry_ids)
         .bind(&retry_at)
         .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
+        .await?;
         sqlx::query(
             "UPDATE messages m SET last_error = x.error, attempts = x.attempts
                FROM UNNEST($1::uuid[], $2::text[], $3::int[]) AS x (id, error, attempts)
@@ -440,8 +438,7 @@ async fn record(
         .bind(&retry_error)
         .bind(&retry_attempts)
         .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
+        .await?;
         report.retried = retry_ids.len();
     }
 
@@ -455,7 +452,7 @@ async fn record(
         .bind(o.attempts)
         .execute(&mut *tx)
         .await
-        .map_err(internal)?;
+        ?;
         if o.enrollment_id.is_some() {
             store::stop_enrollment(&mut tx, o.lead_id, "send_failed").await?;
         }
@@ -478,15 +475,14 @@ async fn record(
         .bind(claimed)
         .bind(&retry_ids)
         .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
+        .await?;
 
     failing_phones.sort();
     failing_phones.dedup();
     for phone in failing_phones {
         store::pause_if_failing(&mut tx, tenant_id, store::Sender::Phone(phone)).await?;
     }
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     Ok(report)
 }
 

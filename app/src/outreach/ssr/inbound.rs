@@ -59,8 +59,7 @@ pub async fn whatsapp(db: &Db, body: &serde_json::Value) -> Result<Applied, AppE
                 .bind(waba_id)
                 .bind(provider_phone_id)
                 .fetch_optional(db.pool())
-                .await
-                .map_err(internal)?;
+                .await?;
         let Some((tenant_id, phone_id)) = route else {
             applied.unknown += 1;
             continue;
@@ -72,7 +71,7 @@ pub async fn whatsapp(db: &Db, body: &serde_json::Value) -> Result<Applied, AppE
         for message in value["messages"].as_array().into_iter().flatten() {
             wa_inbound(&mut tx, tenant_id, phone_id, message, &mut applied).await?;
         }
-        tx.commit().await.map_err(internal)?;
+        tx.commit().await?;
     }
     Ok(applied)
 }
@@ -91,7 +90,7 @@ async fn first_time(
     .bind(event.chars().take(200).collect::<String>())
     .execute(&mut **tx)
     .await
-    .map_err(internal)?
+    ?
     .rows_affected();
     Ok(new > 0)
 }
@@ -137,7 +136,7 @@ async fn wa_status(
     .bind(error)
     .fetch_optional(&mut **tx)
     .await
-    .map_err(internal)?;
+    ?;
     match updated {
         Some(delivered) => {
             applied.statuses += 1;
@@ -177,7 +176,7 @@ async fn wa_inbound(
     .bind(phone_id)
     .fetch_optional(&mut **tx)
     .await
-    .map_err(internal)?;
+    ?;
     let Some(lead) = lead else {
         applied.unknown += 1;
         return Ok(());
@@ -186,8 +185,7 @@ async fn wa_inbound(
         sqlx::query_scalar("SELECT number FROM wa_phone_numbers WHERE id = $1")
             .bind(phone_id)
             .fetch_one(&mut **tx)
-            .await
-            .map_err(internal)?;
+            .await?;
     let id = new_id();
     let inserted = sqlx::query(
         "INSERT INTO messages (tenant_id, id, lead_id, channel, direction, status, phone_id, to_address,
@@ -206,7 +204,7 @@ async fn wa_inbound(
     .bind(wamid)
     .execute(&mut **tx)
     .await
-    .map_err(internal)?
+    ?
     .rows_affected();
     if inserted == 0 {
         applied.duplicates += 1;
@@ -252,8 +250,7 @@ async fn reply_arrived(
     .bind(text)
     .bind(serde_json::json!({ "message_id": message_id, "direction": "IN" }))
     .execute(&mut **tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     sqlx::query(
         "UPDATE messages SET status = 'REPLIED', replied_at = now()
           WHERE id = (SELECT id FROM messages WHERE lead_id = $1 AND channel = $2 AND direction = 'OUT'
@@ -264,13 +261,12 @@ async fn reply_arrived(
     .bind(channel.code())
     .execute(&mut **tx)
     .await
-    .map_err(internal)?;
+    ?;
     store::ensure_journey(tx, tenant_id, lead).await?;
     sqlx::query("UPDATE lead_journeys SET last_inbound_at = now() WHERE lead_id = $1")
         .bind(lead)
         .execute(&mut **tx)
-        .await
-        .map_err(internal)?;
+        .await?;
     let reason = format!("replied on {}", channel.code().to_lowercase());
     store::move_journey(
         tx,
@@ -290,7 +286,7 @@ async fn reply_arrived(
     .bind(lead)
     .execute(&mut **tx)
     .await
-    .map_err(internal)?;
+    ?;
     if is_opt_out(text) {
         store::suppress(tx, tenant_id, channel, from, "OPT_OUT", Some(message_id)).await?;
         store::stop_enrollment(tx, lead, "opted_out").await?;
@@ -366,8 +362,7 @@ pub async fn email_event(
     )
     .bind(original)
     .fetch_optional(&mut *tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     let Some((lead, recipient, mailbox, our_address)) = row else {
         return Ok(false);
     };
@@ -399,7 +394,7 @@ pub async fn email_event(
             )
             .execute(&mut *tx)
             .await
-            .map_err(internal)?;
+            ?;
             reply_arrived(
                 &mut tx,
                 tenant_id,
@@ -423,7 +418,7 @@ pub async fn email_event(
                 .bind(event.text.chars().take(500).collect::<String>())
                 .execute(&mut *tx)
                 .await
-                .map_err(internal)?;
+                ?;
             }
             let reason = if bounce { "BOUNCE" } else { "COMPLAINT" };
             store::suppress(
@@ -444,8 +439,7 @@ pub async fn email_event(
             .bind(lead)
             .bind(&event.kind)
             .execute(&mut *tx)
-            .await
-            .map_err(internal)?;
+            .await?;
             if bounce {
                 store::bump(&mut tx, tenant_id, &[(Stat::EmailBounces, 1)]).await?;
                 if let Some(mailbox) = mailbox {
@@ -456,7 +450,7 @@ pub async fn email_event(
         }
         _ => return Ok(false),
     }
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     Ok(true)
 }
 
@@ -473,8 +467,7 @@ pub async fn tracked(db: &Db, id: Uuid, click: Option<&str>) -> Result<Option<St
     )
     .bind(id)
     .fetch_optional(&mut *tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     let Some((body, first_open, first_click)) = row else {
         return Ok(None);
     };
@@ -496,11 +489,11 @@ pub async fn tracked(db: &Db, id: Uuid, click: Option<&str>) -> Result<Option<St
     .bind(status)
     .execute(&mut *tx)
     .await
-    .map_err(internal)?;
+    ?;
     if first {
         store::bump(&mut tx, tenant_id, &[(stat, 1)]).await?;
     }
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     Ok(target.or(Some(String::new())))
 }
 
@@ -517,7 +510,7 @@ pub async fn unsubscribe(db: &Db, id: Uuid) -> Result<Option<String>, AppError> 
     .bind(id)
     .fetch_optional(&mut *tx)
     .await
-    .map_err(internal)?;
+    ?;
     let Some((lead, address)) = row else {
         return Ok(None);
     };
@@ -542,10 +535,9 @@ pub async fn unsubscribe(db: &Db, id: Uuid) -> Result<Option<String>, AppError> 
         .bind(lead)
         .bind(serde_json::json!({ "message_id": id, "direction": "IN", "unsubscribed": true }))
         .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
+        .await?;
     }
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     Ok(Some(address))
 }
 

@@ -37,7 +37,7 @@ pub async fn lead_outreach(env: &Env, lead_id: Uuid) -> Result<LeadOutreach, App
     .bind(lead_id)
     .fetch_optional(&mut *tx)
     .await
-    .map_err(internal)?;
+    ?;
     let enrollment = sqlx::query(
         "SELECT e.id, e.lead_id, l.name AS lead_name, e.status, e.next_step, e.next_run_at, e.stop_reason,
                 s.name AS sequence_name
@@ -47,7 +47,7 @@ pub async fn lead_outreach(env: &Env, lead_id: Uuid) -> Result<LeadOutreach, App
     .bind(lead_id)
     .fetch_optional(&mut *tx)
     .await
-    .map_err(internal)?;
+    ?;
     let messages = sqlx::query(
         "SELECT id, channel, direction, status, subject, body, to_address, from_address, last_error, created_at
            FROM messages WHERE lead_id = $1 ORDER BY created_at DESC, id DESC LIMIT 50",
@@ -55,7 +55,7 @@ pub async fn lead_outreach(env: &Env, lead_id: Uuid) -> Result<LeadOutreach, App
     .bind(lead_id)
     .fetch_all(&mut *tx)
     .await
-    .map_err(internal)?
+    ?
     .iter()
     .map(message_view)
     .collect();
@@ -65,9 +65,8 @@ pub async fn lead_outreach(env: &Env, lead_id: Uuid) -> Result<LeadOutreach, App
     )
     .bind(lead_id)
     .fetch_all(&mut *tx)
-    .await
-    .map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
+    .await?;
+    tx.commit().await?;
     let state = journey
         .as_ref()
         .map(|j| j.get::<String, _>("state"))
@@ -131,7 +130,7 @@ pub async fn send_one_off(env: &Env, lead_id: Uuid, input: &OneOff) -> Result<Uu
     .bind(lead_id)
     .fetch_one(&mut *tx)
     .await
-    .map_err(internal)?;
+    ?;
     let email: Option<String> = lead.get("email");
     let phone: Option<String> = lead.get("phone_e164");
     let to = match channel {
@@ -164,8 +163,7 @@ pub async fn send_one_off(env: &Env, lead_id: Uuid, input: &OneOff) -> Result<Uu
             )
             .bind(id)
             .fetch_optional(&mut *tx)
-            .await
-            .map_err(internal)?
+            .await?
             .ok_or_else(|| AppError::field("template_id", env.t("outreach.template_required")))?;
             if row.get::<String, _>("channel") != channel.code() {
                 return Err(AppError::field(
@@ -269,7 +267,7 @@ pub async fn send_one_off(env: &Env, lead_id: Uuid, input: &OneOff) -> Result<Uu
     .bind(p.user_id)
     .execute(&mut *tx)
     .await
-    .map_err(internal)?;
+    ?;
     sqlx::query(
         "INSERT INTO activities (tenant_id, id, kind, lead_id, actor_id, subject, body, data)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -283,8 +281,7 @@ pub async fn send_one_off(env: &Env, lead_id: Uuid, input: &OneOff) -> Result<Uu
     .bind(&body)
     .bind(serde_json::json!({ "message_id": id, "direction": "OUT" }))
     .execute(&mut *tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     let stat = match (channel, quota_cost) {
         (Channel::Email, _) => store::Stat::EmailSent,
         (Channel::WhatsApp, 1) => store::Stat::WaNewContacts,
@@ -299,7 +296,7 @@ pub async fn send_one_off(env: &Env, lead_id: Uuid, input: &OneOff) -> Result<Uu
             .after(serde_json::json!({ "lead_id": lead_id, "channel": channel.code(), "to": to })),
     )
     .await?;
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     Ok(id)
 }
 
@@ -320,8 +317,7 @@ async fn pick_phone(
             sqlx::query_scalar("SELECT status FROM wa_phone_numbers WHERE id = $1")
                 .bind(phone)
                 .fetch_optional(&mut **tx)
-                .await
-                .map_err(internal)?;
+                .await?;
         match status.as_deref() {
             Some("ACTIVE") if !first => {
                 record_usage(tx, tenant_id, phone, false).await?;
@@ -351,8 +347,7 @@ async fn pick_phone(
     ))
     .bind(sticky)
     .fetch_optional(&mut **tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     let phone =
         phone.ok_or_else(|| AppError::field("channel", env.t("outreach.quota_exhausted")))?;
     record_usage(tx, tenant_id, phone, true).await?;
@@ -367,7 +362,7 @@ async fn pick_phone(
     .bind(phone)
     .execute(&mut **tx)
     .await
-    .map_err(internal)?;
+    ?;
     Ok((phone, 1))
 }
 
@@ -390,7 +385,7 @@ async fn record_usage(
     .bind(follow)
     .execute(&mut **tx)
     .await
-    .map_err(internal)?;
+    ?;
     Ok(())
 }
 
@@ -416,7 +411,7 @@ async fn pick_mailbox(
     .bind(lead_id)
     .fetch_optional(&mut **tx)
     .await
-    .map_err(internal)?;
+    ?;
     let (id, from, at) =
         row.ok_or_else(|| AppError::field("channel", env.t("outreach.no_mailbox")))?;
     sqlx::query(&format!(
@@ -427,13 +422,13 @@ async fn pick_mailbox(
     .bind(id)
     .execute(&mut **tx)
     .await
-    .map_err(internal)?;
+    ?;
     sqlx::query("UPDATE email_accounts SET next_slot_at = $2 + make_interval(secs => min_gap_seconds) WHERE id = $1")
         .bind(id)
         .bind(at)
         .execute(&mut **tx)
         .await
-        .map_err(internal)?;
+        ?;
     Ok((id, from, at))
 }
 
@@ -507,8 +502,7 @@ pub async fn set_takeover(env: &Env, lead_id: Uuid, on: bool) -> Result<(), AppE
         .bind(lead_id)
         .bind(on)
         .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
+        .await?;
     let (from, to) = if on {
         ("ACTIVE", "PAUSED")
     } else {
@@ -524,7 +518,7 @@ pub async fn set_takeover(env: &Env, lead_id: Uuid, on: bool) -> Result<(), AppE
     .bind(to)
     .execute(&mut *tx)
     .await
-    .map_err(internal)?;
+    ?;
     audit::by_member(
         &mut tx,
         &env.ctx,

@@ -83,8 +83,8 @@ pub async fn list_templates(env: &Env) -> Result<Vec<TemplateSummary>, AppError>
     )
     .fetch_all(&mut *tx)
     .await
-    .map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
+    ?;
+    tx.commit().await?;
     Ok(rows.iter().map(template_summary).collect())
 }
 
@@ -114,7 +114,7 @@ pub async fn template_detail(env: &Env, id: Uuid) -> Result<TemplateDetail, AppE
     .bind(id)
     .fetch_optional(&mut *tx)
     .await
-    .map_err(internal)?
+    ?
     .ok_or_else(|| not_found(env))?;
     let versions: Vec<VersionView> = sqlx::query(
         "SELECT v.id, v.version_no, v.label, v.subject, v.body, v.weight, v.active,
@@ -128,7 +128,7 @@ pub async fn template_detail(env: &Env, id: Uuid) -> Result<TemplateDetail, AppE
     .bind(id)
     .fetch_all(&mut *tx)
     .await
-    .map_err(internal)?
+    ?
     .iter()
     .map(|r| VersionView {
         id: r.get("id"),
@@ -143,7 +143,7 @@ pub async fn template_detail(env: &Env, id: Uuid) -> Result<TemplateDetail, AppE
         replied: r.get("replied"),
     })
     .collect();
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     let mut summary = template_summary(&row);
     summary.sent = versions.iter().map(|v| v.sent).sum();
     summary.replied = versions.iter().map(|v| v.replied).sum();
@@ -272,7 +272,7 @@ pub async fn save_template(
         })),
     )
     .await?;
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     Ok(id)
 }
 
@@ -340,7 +340,7 @@ async fn insert_version(
     .bind(p.user_id)
     .execute(&mut **tx)
     .await
-    .map_err(internal)?;
+    ?;
     Ok(id)
 }
 
@@ -366,8 +366,7 @@ pub async fn save_version(
     let channel: Option<String> = sqlx::query_scalar("SELECT channel FROM templates WHERE id = $1")
         .bind(template_id)
         .fetch_optional(&mut *tx)
-        .await
-        .map_err(internal)?;
+        .await?;
     let channel = channel
         .and_then(|c| Channel::parse(&c))
         .ok_or_else(|| not_found(env))?;
@@ -382,7 +381,7 @@ pub async fn save_version(
             .bind(input.active)
             .execute(&mut *tx)
             .await
-            .map_err(internal)?
+            ?
             .rows_affected();
             if n == 0 {
                 return Err(not_found(env));
@@ -400,7 +399,7 @@ pub async fn save_version(
             .bind(template_id)
             .fetch_one(&mut *tx)
             .await
-            .map_err(internal)?;
+            ?;
             insert_version(
                 &mut tx,
                 p,
@@ -419,8 +418,7 @@ pub async fn save_version(
     )
     .bind(template_id)
     .fetch_one(&mut *tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     if active == 0 {
         return Err(AppError::field(
             "active",
@@ -435,7 +433,7 @@ pub async fn save_version(
             .after(serde_json::json!({ "weight": weight, "active": input.active })),
     )
     .await?;
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     Ok(id)
 }
 
@@ -459,8 +457,8 @@ pub async fn preview_leads(env: &Env, query: &str) -> Result<Vec<PreviewLead>, A
         },
     );
     q.push(" ORDER BY r.name, r.id LIMIT 20");
-    let rows = q.build().fetch_all(&mut *tx).await.map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
+    let rows = q.build().fetch_all(&mut *tx).await?;
+    tx.commit().await?;
     Ok(rows
         .iter()
         .map(|r| {
@@ -495,7 +493,7 @@ pub async fn senders(env: &Env) -> Result<Senders, AppError> {
     ))
     .fetch_all(&mut *tx)
     .await
-    .map_err(internal)?
+    ?
     .iter()
     .map(|r| PhoneView {
         id: r.get("id"),
@@ -517,7 +515,7 @@ pub async fn senders(env: &Env) -> Result<Senders, AppError> {
     )
     .fetch_all(&mut *tx)
     .await
-    .map_err(internal)?
+    ?
     .iter()
     .map(domain_view)
     .collect();
@@ -535,7 +533,7 @@ pub async fn senders(env: &Env) -> Result<Senders, AppError> {
     ))
     .fetch_all(&mut *tx)
     .await
-    .map_err(internal)?
+    ?
     .iter()
     .map(|r| MailboxView {
         id: r.get("id"),
@@ -556,9 +554,8 @@ pub async fn senders(env: &Env) -> Result<Senders, AppError> {
     .collect();
     let limit: i32 = sqlx::query_scalar("SELECT wa_daily_unique_limit FROM tenant_policies")
         .fetch_one(&mut *tx)
-        .await
-        .map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
+        .await?;
+    tx.commit().await?;
     Ok(Senders {
         phones,
         domains,
@@ -644,8 +641,7 @@ pub async fn save_phone(env: &Env, id: Option<Uuid>, input: &PhoneInput) -> Resu
         sqlx::query_scalar("SELECT phone_region FROM tenants WHERE id = $1")
             .bind(p.tenant_id)
             .fetch_one(&mut *tx)
-            .await
-            .map_err(internal)?;
+            .await?;
     let saved: Option<SavedPhone> = match id {
         Some(id) => Some(
             sqlx::query_as(
@@ -654,13 +650,13 @@ pub async fn save_phone(env: &Env, id: Option<Uuid>, input: &PhoneInput) -> Resu
             .bind(id)
             .fetch_optional(&mut *tx)
             .await
-            .map_err(internal)?
+            ?
             .ok_or_else(|| not_found(env))?,
         ),
         None => None,
     };
     // No network inside a transaction: the provider is asked between the two.
-    tx.rollback().await.map_err(internal)?;
+    tx.rollback().await?;
     let number = crate::crm::phone::normalize(&input.number, region.as_deref())
         .ok()
         .flatten()
@@ -736,7 +732,7 @@ pub async fn save_phone(env: &Env, id: Option<Uuid>, input: &PhoneInput) -> Resu
                     .bind(id)
                     .fetch_optional(&mut *tx)
                     .await
-                    .map_err(internal)?;
+                    ?;
             let before = before.ok_or_else(|| not_found(env))?;
             (
                 "UPDATE wa_phone_numbers SET number = $1, label = $2, provider_phone_id = $3,
@@ -781,7 +777,7 @@ pub async fn save_phone(env: &Env, id: Option<Uuid>, input: &PhoneInput) -> Resu
         ),
     )
     .await?;
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     Ok(id)
 }
 
@@ -792,8 +788,7 @@ pub async fn save_wa_limit(env: &Env, limit: &str) -> Result<(), AppError> {
         .bind(limit)
         .bind(p.tenant_id)
         .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
+        .await?;
     audit::by_member(
         &mut tx,
         &env.ctx,
@@ -873,7 +868,7 @@ pub async fn save_domain(env: &Env, domain: &str, selector: &str) -> Result<Uuid
             .after(serde_json::json!({ "domain": domain })),
     )
     .await?;
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     Ok(id)
 }
 
@@ -885,11 +880,10 @@ pub async fn verify_domain(env: &Env, id: Uuid) -> Result<DomainView, AppError> 
     )
     .bind(id)
     .fetch_optional(&mut *tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     // The DNS lookups (seconds, against a server the tenant's records point at) run
     // with no transaction open.
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     let (domain, selector, public) = row.ok_or_else(|| not_found(env))?;
     let setup = mail::DomainSetup {
         domain,
@@ -938,7 +932,7 @@ pub async fn verify_domain(env: &Env, id: Uuid) -> Result<DomainView, AppError> 
     .bind(serde_json::to_value(&views).map_err(internal)?)
     .fetch_optional(&mut *tx)
     .await
-    .map_err(internal)?
+    ?
     // Removed while its records were being looked up.
     .ok_or_else(|| not_found(env))?;
     audit::by_member(
@@ -950,7 +944,7 @@ pub async fn verify_domain(env: &Env, id: Uuid) -> Result<DomainView, AppError> 
         })),
     )
     .await?;
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     Ok(domain_view(&row))
 }
 
@@ -1027,8 +1021,7 @@ pub async fn save_mailbox(
         sqlx::query_scalar("SELECT domain::text FROM email_domains WHERE id = $1")
             .bind(domain_id)
             .fetch_optional(&mut *tx)
-            .await
-            .map_err(internal)?;
+            .await?;
     let domain =
         domain.ok_or_else(|| AppError::field("domain_id", env.t("outreach.domain_required")))?;
     if !from.ends_with(&format!("@{domain}")) {
@@ -1109,7 +1102,7 @@ pub async fn save_mailbox(
         })),
     )
     .await?;
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     Ok(id)
 }
 
@@ -1117,11 +1110,8 @@ pub async fn save_mailbox(
 
 pub async fn list_sequences(env: &Env) -> Result<Vec<SequenceSummary>, AppError> {
     let (_, mut tx) = begin(env, Permission::WorkspaceUse).await?;
-    let rows = sqlx::query(SEQUENCE_SUMMARY)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
+    let rows = sqlx::query(SEQUENCE_SUMMARY).fetch_all(&mut *tx).await?;
+    tx.commit().await?;
     Ok(rows.iter().map(sequence_summary).collect())
 }
 
@@ -1201,8 +1191,7 @@ pub async fn sequence_detail(env: &Env, id: Uuid) -> Result<SequenceDetail, AppE
     let row = sqlx::query(&format!("{SEQUENCE_SUMMARY} WHERE s.id = $1"))
         .bind(id)
         .fetch_optional(&mut *tx)
-        .await
-        .map_err(internal)?
+        .await?
         .ok_or_else(|| not_found(env))?;
     let extra = sqlx::query(
         "SELECT timezone, business_hours, array_to_string(holidays, ', ') AS holidays, exit_on_reply,
@@ -1211,7 +1200,7 @@ pub async fn sequence_detail(env: &Env, id: Uuid) -> Result<SequenceDetail, AppE
     .bind(id)
     .fetch_one(&mut *tx)
     .await
-    .map_err(internal)?;
+    ?;
     let steps = sqlx::query(
         "SELECT st.id, st.position, st.delay_minutes, st.channel, st.template_id, t.name AS template_name,
                 st.fallback_template_id, ft.name AS fallback_template_name, st.skip_if_replied, st.skip_if_opened,
@@ -1224,7 +1213,7 @@ pub async fn sequence_detail(env: &Env, id: Uuid) -> Result<SequenceDetail, AppE
     .bind(id)
     .fetch_all(&mut *tx)
     .await
-    .map_err(internal)?
+    ?
     .iter()
     .map(|r| StepView {
         id: r.get("id"),
@@ -1254,12 +1243,11 @@ pub async fn sequence_detail(env: &Env, id: Uuid) -> Result<SequenceDetail, AppE
     let enrollments = q
         .build()
         .fetch_all(&mut *tx)
-        .await
-        .map_err(internal)?
+        .await?
         .iter()
         .map(enrollment_view)
         .collect();
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     Ok(SequenceDetail {
         summary: sequence_summary(&row),
         timezone: extra.get("timezone"),
@@ -1391,7 +1379,7 @@ pub async fn save_sequence(
             .after(serde_json::json!({ "name": name })),
     )
     .await?;
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     Ok(id)
 }
 
@@ -1421,8 +1409,7 @@ pub async fn add_step(env: &Env, sequence_id: Uuid, input: &StepInput) -> Result
     let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM sequences WHERE id = $1)")
         .bind(sequence_id)
         .fetch_one(&mut *tx)
-        .await
-        .map_err(internal)?;
+        .await?;
     if !exists {
         return Err(not_found(env));
     }
@@ -1430,8 +1417,7 @@ pub async fn add_step(env: &Env, sequence_id: Uuid, input: &StepInput) -> Result
         sqlx::query_scalar("SELECT channel FROM templates WHERE id = $1 AND NOT archived")
             .bind(template_id)
             .fetch_optional(&mut *tx)
-            .await
-            .map_err(internal)?;
+            .await?;
     let channel = channel
         .ok_or_else(|| AppError::field("template_id", env.t("outreach.template_required")))?;
     if let Some(f) = fallback {
@@ -1439,8 +1425,7 @@ pub async fn add_step(env: &Env, sequence_id: Uuid, input: &StepInput) -> Result
             sqlx::query_scalar("SELECT channel FROM templates WHERE id = $1 AND NOT archived")
                 .bind(f)
                 .fetch_optional(&mut *tx)
-                .await
-                .map_err(internal)?;
+                .await?;
         match fallback_channel {
             Some(c) if c != channel => {}
             _ => {
@@ -1456,8 +1441,7 @@ pub async fn add_step(env: &Env, sequence_id: Uuid, input: &StepInput) -> Result
     )
     .bind(sequence_id)
     .fetch_one(&mut *tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     let id = new_id();
     sqlx::query(
         "INSERT INTO sequence_steps (tenant_id, id, sequence_id, position, delay_minutes, channel, template_id,
@@ -1476,7 +1460,7 @@ pub async fn add_step(env: &Env, sequence_id: Uuid, input: &StepInput) -> Result
     .bind(input.skip_if_opened)
     .execute(&mut *tx)
     .await
-    .map_err(internal)?;
+    ?;
     audit::by_member(
         &mut tx,
         &env.ctx,
@@ -1486,7 +1470,7 @@ pub async fn add_step(env: &Env, sequence_id: Uuid, input: &StepInput) -> Result
         ),
     )
     .await?;
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     Ok(id)
 }
 
@@ -1495,8 +1479,7 @@ pub async fn remove_step(env: &Env, step_id: Uuid) -> Result<(), AppError> {
     let n = sqlx::query("DELETE FROM sequence_steps WHERE id = $1")
         .bind(step_id)
         .execute(&mut *tx)
-        .await
-        .map_err(internal)?
+        .await?
         .rows_affected();
     if n == 0 {
         return Err(not_found(env));
@@ -1521,8 +1504,7 @@ pub async fn set_sequence_status(env: &Env, id: Uuid, status: &str) -> Result<()
         .bind(id)
         .bind(status)
         .execute(&mut *tx)
-        .await
-        .map_err(internal)?
+        .await?
         .rows_affected();
     if n == 0 {
         return Err(not_found(env));
@@ -1555,8 +1537,7 @@ pub async fn set_enrollment_status(env: &Env, id: Uuid, status: &str) -> Result<
     )
     .bind(id)
     .fetch_optional(&mut *tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     if !owner.is_some_and(|o| scope.allows(o)) {
         return Err(not_found(env));
     }
@@ -1573,7 +1554,7 @@ pub async fn set_enrollment_status(env: &Env, id: Uuid, status: &str) -> Result<
     .bind(reason)
     .execute(&mut *tx)
     .await
-    .map_err(internal)?
+    ?
     .rows_affected();
     if n == 0 {
         return Err(AppError::Conflict(env.t("outreach.enrollment_state")));
@@ -1606,13 +1587,11 @@ pub async fn enrol(
     )
     .bind(sequence_id)
     .fetch_all(&mut *tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM sequences WHERE id = $1)")
         .bind(sequence_id)
         .fetch_one(&mut *tx)
-        .await
-        .map_err(internal)?;
+        .await?;
     if !exists {
         return Err(not_found(env));
     }
@@ -1624,8 +1603,7 @@ pub async fn enrol(
     )
     .bind(sequence_id)
     .fetch_one(&mut *tx)
-    .await
-    .map_err(internal)?;
+    .await?;
 
     // The candidates, within what the member may see.
     let filter = match list_id {
@@ -1634,8 +1612,7 @@ pub async fn enrol(
                 sqlx::query_as("SELECT kind, filter FROM lists WHERE id = $1 AND entity = 'LEAD'")
                     .bind(list)
                     .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(internal)?;
+                    .await?;
             match saved {
                 Some((kind, f)) if kind == "SMART" => serde_json::from_value(f).unwrap_or_default(),
                 Some(_) => RecordFilter {
@@ -1671,7 +1648,7 @@ pub async fn enrol(
             .push(")");
     }
     q.push(" ORDER BY r.created_at, r.id LIMIT 50000");
-    let rows = q.build().fetch_all(&mut *tx).await.map_err(internal)?;
+    let rows = q.build().fetch_all(&mut *tx).await?;
 
     let versions: Vec<(Uuid, String, Option<String>, String)> = sqlx::query_as(
         "SELECT v.template_id, v.body, v.subject, t.name FROM template_versions v JOIN templates t ON t.id = v.template_id
@@ -1685,7 +1662,7 @@ pub async fn enrol(
     )
     .fetch_all(&mut *tx)
     .await
-    .map_err(internal)?;
+    ?;
     let parsed: Vec<(Uuid, &str, Template)> = versions
         .iter()
         .flat_map(|(t, body, subject, name)| {
@@ -1790,7 +1767,7 @@ pub async fn enrol(
     .bind(p.user_id)
     .execute(&mut *tx)
     .await
-    .map_err(internal)?
+    ?
     .rows_affected() as usize;
     if enrolled < chosen.len() {
         *skipped.entry("in_sequence").or_default() += chosen.len() - enrolled;
@@ -1808,7 +1785,7 @@ pub async fn enrol(
     .bind(&chosen)
     .execute(&mut *tx)
     .await
-    .map_err(internal)?;
+    ?;
     let mut skipped: Vec<(String, usize)> = skipped
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
@@ -1825,7 +1802,7 @@ pub async fn enrol(
         ),
     )
     .await?;
-    tx.commit().await.map_err(internal)?;
+    tx.commit().await?;
     let template_problems = problems
         .into_iter()
         .map(|((template, problem), leads)| TemplateProblem {

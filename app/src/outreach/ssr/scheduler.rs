@@ -41,8 +41,7 @@ pub async fn schedule_once(pool: &PgPool, batch: i64) -> Result<ScheduleReport, 
         sqlx::query_as("SELECT tenant_id, id FROM claim_due_enrollments($1::int)")
             .bind(batch)
             .fetch_all(pool)
-            .await
-            .map_err(internal)?;
+            .await?;
     let mut by_tenant: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
     for (tenant, id) in &claimed {
         by_tenant.entry(*tenant).or_default().push(*id);
@@ -55,7 +54,7 @@ pub async fn schedule_once(pool: &PgPool, batch: i64) -> Result<ScheduleReport, 
     for (tenant, ids) in by_tenant {
         let mut tx = db.tenant_tx(tenant, None).await?;
         let done = schedule_tenant(&mut tx, tenant, &ids).await?;
-        tx.commit().await.map_err(internal)?;
+        tx.commit().await?;
         report.add(done);
     }
     Ok(report)
@@ -230,7 +229,7 @@ async fn load_due(tx: &mut Tx, ids: &[Uuid]) -> Result<Vec<Due>, AppError> {
     .bind(ids)
     .fetch_all(&mut **tx)
     .await
-    .map_err(internal)?;
+    ?;
     Ok(rows
         .iter()
         .map(|r| Due {
@@ -284,8 +283,7 @@ async fn load_versions(tx: &mut Tx, template_ids: &[Uuid]) -> Result<Vec<Version
     )
     .bind(template_ids)
     .fetch_all(&mut **tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     Ok(rows
         .iter()
         .filter_map(|r| {
@@ -326,8 +324,7 @@ async fn load_suppressions(
         sqlx::query_as("SELECT channel, address FROM suppressions WHERE address = ANY($1)")
             .bind(&addresses)
             .fetch_all(&mut **tx)
-            .await
-            .map_err(internal)?;
+            .await?;
     Ok(rows.into_iter().collect())
 }
 
@@ -339,8 +336,7 @@ async fn load_phones(tx: &mut Tx) -> Result<Vec<Phone>, AppError> {
           ORDER BY p.priority, p.created_at"
     ))
     .fetch_all(&mut **tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     Ok(rows
         .iter()
         .map(|r| Phone {
@@ -364,7 +360,7 @@ async fn load_mailboxes(tx: &mut Tx) -> Result<Vec<Mailbox>, AppError> {
     ))
     .fetch_all(&mut **tx)
     .await
-    .map_err(internal)?;
+    ?;
     Ok(rows
         .iter()
         .map(|r| Mailbox {
@@ -774,7 +770,7 @@ async fn write(
         .bind(&m_wa_params)
         .execute(&mut **tx)
         .await
-        .map_err(internal)?;
+        ?;
         sqlx::query(
             "INSERT INTO activities (tenant_id, id, kind, lead_id, subject, body, data, occurred_at)
              SELECT m.tenant_id, gen_random_uuid(), m.channel, m.lead_id, m.subject, m.body,
@@ -784,7 +780,7 @@ async fn write(
         .bind(&m_id)
         .execute(&mut **tx)
         .await
-        .map_err(internal)?;
+        ?;
     }
 
     sqlx::query(
@@ -802,8 +798,7 @@ async fn write(
     .bind(&e_sent)
     .bind(&e_reason)
     .execute(&mut **tx)
-    .await
-    .map_err(internal)?;
+    .await?;
 
     if !j_lead.is_empty() {
         sqlx::query(
@@ -825,7 +820,7 @@ async fn write(
         .bind(&j_first_email)
         .execute(&mut **tx)
         .await
-        .map_err(internal)?;
+        ?;
     }
 
     record_quota(tx, tenant_id, &m_phone, &m_cost, phones).await?;
@@ -842,8 +837,7 @@ async fn write(
         .bind(serde_json::json!({ "phone_id": from, "reason": "BANNED" }))
         .bind(serde_json::json!({ "phone_id": to }))
         .execute(&mut **tx)
-        .await
-        .map_err(internal)?;
+        .await?;
     }
 
     store::bump(
@@ -899,8 +893,7 @@ async fn record_quota(
         .bind(follow)
         .bind(quota)
         .execute(&mut **tx)
-        .await
-        .map_err(internal)?
+        .await?
         .rows_affected();
         if written == 0 || new > quota {
             return Err(internal(format!(
@@ -934,14 +927,12 @@ async fn record_mailboxes(
         .bind(id)
         .bind(count)
         .execute(&mut **tx)
-        .await
-        .map_err(internal)?;
+        .await?;
         sqlx::query("UPDATE email_accounts SET next_slot_at = $2 WHERE id = $1")
             .bind(id)
             .bind(mailbox.next_slot_at)
             .execute(&mut **tx)
-            .await
-            .map_err(internal)?;
+            .await?;
     }
     Ok(())
 }

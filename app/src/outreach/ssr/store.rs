@@ -19,8 +19,7 @@ pub async fn lock_quota(tx: &mut Tx, tenant_id: Uuid) -> Result<(), AppError> {
     sqlx::query("SELECT 1 FROM tenant_policies WHERE tenant_id = $1 FOR UPDATE")
         .bind(tenant_id)
         .execute(&mut **tx)
-        .await
-        .map_err(internal)?;
+        .await?;
     Ok(())
 }
 
@@ -98,8 +97,7 @@ pub async fn bump(tx: &mut Tx, tenant_id: Uuid, counts: &[(Stat, i64)]) -> Resul
     ))
     .bind(tenant_id)
     .execute(&mut **tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     Ok(())
 }
 
@@ -120,8 +118,7 @@ pub async fn move_journey(
         sqlx::query_scalar("SELECT state FROM lead_journeys WHERE lead_id = $1 FOR UPDATE")
             .bind(lead_id)
             .fetch_one(&mut **tx)
-            .await
-            .map_err(internal)?;
+            .await?;
     let from = Journey::parse(&from).unwrap_or(Journey::Cold);
     if !from.can_move(to, cause) {
         return Ok(None);
@@ -135,8 +132,7 @@ pub async fn move_journey(
     .bind(to.code())
     .bind(reason)
     .execute(&mut **tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     sqlx::query(
         "INSERT INTO activities (tenant_id, id, kind, lead_id, actor_id, data)
          VALUES ($1, $2, 'JOURNEY', $3, $4, $5)",
@@ -152,8 +148,7 @@ pub async fn move_journey(
         "reason": reason,
     }))
     .execute(&mut **tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     let stat = match to {
         Journey::ContactedWa | Journey::ContactedEmail if from == Journey::Cold => {
             Some(Stat::LeadsContacted)
@@ -200,7 +195,7 @@ pub async fn sent_to(
     .bind(&leads)
     .execute(&mut **tx)
     .await
-    .map_err(internal)?;
+    ?;
     let moved: i64 = sqlx::query_scalar(&format!(
         "WITH moved AS (
             UPDATE lead_journeys j SET state = x.state, previous_state = j.state, state_reason = x.reason,
@@ -222,7 +217,7 @@ pub async fn sent_to(
     .bind(&reasons)
     .fetch_one(&mut **tx)
     .await
-    .map_err(internal)?;
+    ?;
     // The rest were contacted before. now() is the transaction's start, so the rows
     // just moved (already at now()) are not written a second time.
     sqlx::query(
@@ -232,8 +227,7 @@ pub async fn sent_to(
     .bind(tenant_id)
     .bind(&leads)
     .execute(&mut **tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     bump(tx, tenant_id, &[(Stat::LeadsContacted, moved)]).await
 }
 
@@ -244,8 +238,7 @@ pub async fn ensure_journey(tx: &mut Tx, tenant_id: Uuid, lead_id: Uuid) -> Resu
     .bind(tenant_id)
     .bind(lead_id)
     .execute(&mut **tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     Ok(())
 }
 
@@ -269,8 +262,7 @@ pub async fn notify(
     .bind(body)
     .bind(link)
     .execute(&mut **tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     Ok(())
 }
 
@@ -292,8 +284,7 @@ pub async fn notify_admins(
     .bind(body)
     .bind(link)
     .execute(&mut **tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     Ok(())
 }
 
@@ -351,8 +342,7 @@ pub async fn pause_if_failing(
     ))
     .bind(sender.id())
     .fetch_one(&mut **tx)
-    .await
-    .map_err(internal)?;
+    .await?;
     if total < 20 || (failed as f64) / (total as f64) <= limit {
         return Ok(());
     }
@@ -367,7 +357,7 @@ pub async fn pause_if_failing(
     .bind(&reason)
     .execute(&mut **tx)
     .await
-    .map_err(internal)?
+    ?
     .rows_affected();
     if paused > 0 {
         let body = format!("{name} paused itself: {reason}.");
@@ -421,8 +411,7 @@ pub async fn suppress(
     .bind(reason)
     .bind(message_id)
     .execute(&mut **tx)
-    .await
-    .map_err(internal)?
+    .await?
     .rows_affected();
     Ok(added > 0)
 }
@@ -436,8 +425,7 @@ pub async fn stop_enrollment(tx: &mut Tx, lead_id: Uuid, reason: &str) -> Result
     .bind(lead_id)
     .bind(reason)
     .execute(&mut **tx)
-    .await
-    .map_err(internal)?
+    .await?
     .rows_affected())
 }
 
