@@ -127,7 +127,7 @@ test('invite a teammate and accept in a second browser', async ({ page, browser 
   await guest.getByRole('button', { name: 'Accept the invite' }).click();
   // The invite form never signs in by itself: the normal sign-in comes next and brings
   // the new member back to the invite, which now opens the workspace.
-  await expect(guest).toHaveURL(/\/login\?next=%2Finvite%2F/);
+  await expect(guest).toHaveURL(/\/login\?next=\/invite\//);
   await hydrated(guest);
   await guest.getByLabel('Email').fill(email);
   await guest.locator('#f-password').fill('a long enough password');

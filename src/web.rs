@@ -444,7 +444,7 @@ fn attachment(file_name: &str) -> String {
         .collect();
     format!(
         "attachment; filename=\"{ascii}\"; filename*=UTF-8''{}",
-        encode_component(file_name).replace('/', "%2F")
+        app::encode::component(file_name)
     )
 }
 
@@ -627,7 +627,7 @@ async fn request_context(State(state): State<AppState>, mut req: Request, next: 
                     .path_and_query()
                     .map(|p| p.as_str())
                     .unwrap_or("/");
-                return Redirect::to(&format!("/login?next={}", encode_component(next_url)))
+                return Redirect::to(&format!("/login?next={}", app::encode::path(next_url)))
                     .into_response();
             }
             Some(_) if path == "/login" || path == "/signup" => {
@@ -731,17 +731,6 @@ fn client_ip(peer: IpAddr, forwarded_for: &str, trusted_proxies: &[IpNet]) -> Ip
         }
     }
     client
-}
-
-fn encode_component(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -876,13 +865,5 @@ mod tests {
             "{policy}"
         );
         assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
-    }
-
-    #[test]
-    fn next_urls_are_encoded() {
-        assert_eq!(
-            encode_component("/settings?x=1&y=2"),
-            "/settings%3Fx%3D1%26y%3D2"
-        );
     }
 }

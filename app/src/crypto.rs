@@ -85,9 +85,10 @@ pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-/// Compares two byte strings in time that depends on their length only.
+/// Compares two byte strings in time that depends on their length only (`subtle`).
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    use subtle::ConstantTimeEq;
+    a.ct_eq(b).into()
 }
 
 /// Decrypts a secret sealed before migration 0007 (`nonce ‖ ciphertext` under the raw

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod crm;
+pub mod encode;
 pub mod error;
 pub mod i18n;
 pub mod layout;

@@ -62,10 +62,22 @@ const RESERVED_HEADERS: &[&str] = &[
     "dkim-signature",
 ];
 
-/// Whether `s` is an email address we can send to or from (`local@domain`,
-/// no display name).
+/// The one check of an email address, on every path that takes one: sign-up and
+/// invites, CRM records, imports, senders. What lettre (which sends it) parses as an
+/// address, with no display name, at most 254 characters, and a domain with a dot
+/// and no empty label: the Internet's addresses, not `root@localhost`. Domains may be
+/// internationalised (`sales@مثال.مصر`); whether the mailbox exists is for its mail
+/// server to say.
 pub fn valid_address(s: &str) -> bool {
-    s.parse::<Address>().is_ok()
+    let Some((_, domain)) = s.rsplit_once('@') else {
+        return false;
+    };
+    s.len() <= 254
+        && domain.contains('.')
+        && domain
+            .split('.')
+            .all(|label| !label.is_empty() && !label.starts_with('-') && !label.ends_with('-'))
+        && s.parse::<Address>().is_ok()
 }
 
 fn parse_address(s: &str) -> Result<Address, MailError> {
@@ -491,5 +503,16 @@ pub(crate) mod tests {
         assert!(!valid_address("lead example.com"));
         assert!(!valid_address("Lead <lead@example.com>"));
         assert!(!valid_address(""));
+        assert!(valid_address("sales@مثال.مصر"), "an Arabic IDN domain");
+        assert!(valid_address("sales@xn--mgbh0fb.xn--wgbh1c"));
+        assert!(!valid_address("root@localhost"));
+        assert!(!valid_address("lead@example..com"));
+        assert!(!valid_address("lead@.example.com"));
+        assert!(!valid_address("lead@example.com."));
+        assert!(!valid_address("lead@-example.com"));
+        assert!(!valid_address("two@at@example.com"));
+        assert!(!valid_address("tab\t@example.com"));
+        let long = format!("{}@example.com", "a".repeat(250));
+        assert!(!valid_address(&long));
     }
 }

@@ -9,18 +9,7 @@ use crate::{Channel, Received};
 /// Everything shown comes from whoever sent to the peer, so all of it goes
 /// through here, attribute values included.
 pub(crate) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    html_escape::encode_quoted_attribute(text).into_owned()
 }
 
 /// Percent-encodes a path segment, since Message-IDs may hold `/`, `?` or `#`.
@@ -161,7 +150,7 @@ mod tests {
     fn escape_covers_markup_and_quotes() {
         assert_eq!(
             escape(r#"<script>alert('x' & "y")</script>"#),
-            "&lt;script&gt;alert(&#39;x&#39; &amp; &quot;y&quot;)&lt;/script&gt;"
+            "&lt;script&gt;alert(&#x27;x&#x27; &amp; &quot;y&quot;)&lt;/script&gt;"
         );
     }
 

@@ -183,15 +183,7 @@ pub async fn password_matches(
 
 pub fn normalize_email(email: &str, locale: Locale) -> Result<String, AppError> {
     let email = email.trim().to_lowercase();
-    let valid = email.len() <= 254
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-        })
-        && !email.chars().any(char::is_whitespace);
-    if valid {
+    if ::mail::valid_address(&email) {
         Ok(email)
     } else {
         Err(AppError::field("email", t(locale, "validation.email")))
@@ -1034,17 +1026,6 @@ pub fn totp_step(secret_b32: &str, code: &str, unix_time: u64) -> Option<i64> {
     })
 }
 
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// An SVG drawing of a QR code, so the secret never goes to a third-party QR service.
 pub fn qr_svg(text: &str) -> Result<String, AppError> {
     let qr =
@@ -1081,7 +1062,7 @@ pub async fn totp_begin(env: &Env) -> Result<TotpEnrolment, AppError> {
     let otpauth_url = format!(
         "otpauth://totp/{issuer}:{account}?secret={secret}&issuer={issuer}&algorithm=SHA1&digits=6&period=30",
         issuer = TOTP_ISSUER,
-        account = percent_encode(&p.email),
+        account = crate::encode::component(&p.email),
     );
     Ok(TotpEnrolment {
         qr_svg: qr_svg(&otpauth_url)?,

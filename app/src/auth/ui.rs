@@ -35,10 +35,7 @@ pub fn safe_next(next: Option<String>) -> String {
 fn totp_url(next: Option<String>) -> String {
     match safe_next(next).as_str() {
         "/" => "/login/2fa".to_string(),
-        next => format!(
-            "/login/2fa?next={}",
-            percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC)
-        ),
+        next => format!("/login/2fa?next={}", crate::encode::path(next)),
     }
 }
 
@@ -275,7 +272,7 @@ mod tests {
         assert_eq!(safe_next(Some("/leads?q=%D8%A3".into())), "/leads?q=%D8%A3");
         assert_eq!(
             totp_url(Some("/invite/abc".into())),
-            "/login/2fa?next=%2Finvite%2Fabc"
+            "/login/2fa?next=/invite/abc"
         );
         assert_eq!(totp_url(Some("//evil".into())), "/login/2fa");
     }

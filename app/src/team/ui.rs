@@ -231,10 +231,7 @@ pub fn InvitePage() -> impl IntoView {
 fn sign_in_url(token: &str) -> String {
     format!(
         "/login?next={}",
-        percent_encoding::utf8_percent_encode(
-            &format!("/invite/{token}"),
-            percent_encoding::NON_ALPHANUMERIC
-        )
+        crate::encode::path(&format!("/invite/{token}"))
     )
 }
 

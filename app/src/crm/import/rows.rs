@@ -267,23 +267,12 @@ fn bounded(raw: &str) -> Option<String> {
     (text.chars().count() <= MAX_TEXT).then_some(text)
 }
 
-/// An address of the usual shape: one `@`, something before it, a dotted domain after
-/// it, no spaces. Whether it exists is for the mail server to say.
+/// A cell's address, if it is one by [`mail::valid_address`] (a `mailto:` prefix is
+/// dropped), with its domain in lower case.
 pub fn email(raw: &str) -> Option<String> {
     let email = raw.trim().trim_start_matches("mailto:");
-    let (local, domain) = email.split_once('@')?;
-    let ok = (3..=254).contains(&email.len())
-        && !local.is_empty()
-        && local.len() <= 64
-        && !domain.contains('@')
-        && domain.contains('.')
-        && !domain.starts_with(['.', '-'])
-        && !domain.ends_with(['.', '-'])
-        && !domain.contains("..")
-        && !email
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || "<>(),;:\"[]\\".contains(c));
-    ok.then(|| format!("{local}@{}", domain.to_lowercase()))
+    let (local, domain) = email.rsplit_once('@')?;
+    mail::valid_address(email).then(|| format!("{local}@{}", domain.to_lowercase()))
 }
 
 /// `https://www.Example.com/about` → `example.com`.

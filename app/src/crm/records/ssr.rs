@@ -336,7 +336,7 @@ async fn check_fields(
             }
             "email" => {
                 if let Some(e) = &opt {
-                    if !valid_email(e) {
+                    if !mail::valid_address(e) {
                         return Err(AppError::field("email", env.t("records.email_invalid")));
                     }
                 }
@@ -409,18 +409,6 @@ async fn check_fields(
         company,
         contact,
     })
-}
-
-pub fn valid_email(email: &str) -> bool {
-    let Some((local, domain)) = email.split_once('@') else {
-        return false;
-    };
-    !local.is_empty()
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !email.chars().any(char::is_whitespace)
-        && email.len() <= 254
 }
 
 /// "vip, Cairo ,vip" → ["vip", "Cairo"]: trimmed, unique, at most 20 of 40 chars each.

@@ -3,6 +3,7 @@
 //! click or, worse, someone else's unsubscribe.
 
 use crate::crypto::{constant_time_eq, hex, hmac_sha256};
+use crate::encode;
 use uuid::Uuid;
 
 fn mac(key: &[u8; 32], purpose: &str, id: Uuid) -> String {
@@ -41,25 +42,6 @@ pub fn verify_click(key: &[u8; 32], token: &str, url: &str) -> Option<Uuid> {
     (web && constant_time_eq(click_mac(key, id, url).as_bytes(), given.as_bytes())).then_some(id)
 }
 
-pub fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-fn escape_html(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
 /// The text and HTML bodies of an outgoing email: links in the text become tracked
 /// redirects in the HTML, an open pixel and an unsubscribe link are added to both.
 pub fn email_bodies(key: &[u8; 32], public_url: &str, id: Uuid, text: &str) -> (String, String) {
@@ -82,11 +64,11 @@ pub fn email_bodies(key: &[u8; 32], public_url: &str, id: Uuid, text: &str) -> (
                     html.push_str(&format!(
                         "<a href=\"{base}/t/c/{}?u={}\">{}</a>",
                         click_token(key, id, word),
-                        percent_encode(word),
-                        escape_html(word)
+                        encode::component(word),
+                        encode::html(word)
                     ));
                 } else {
-                    html.push_str(&escape_html(word));
+                    html.push_str(&encode::html(word));
                 }
             }
         }
@@ -95,7 +77,7 @@ pub fn email_bodies(key: &[u8; 32], public_url: &str, id: Uuid, text: &str) -> (
     html.push_str(&format!(
         "<p style=\"font-size:12px;color:#667\"><a href=\"{}\">Unsubscribe</a></p>\
          <img src=\"{base}/t/o/{}\" width=\"1\" height=\"1\" alt=\"\"></body></html>",
-        escape_html(&unsubscribe),
+        encode::html(&unsubscribe),
         token(key, "open", id)
     ));
     let text = format!("{text}\n\n--\nUnsubscribe: {unsubscribe}\n");
