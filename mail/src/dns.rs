@@ -160,7 +160,10 @@ pub async fn lookup_txt(
     name: &str,
     timeout: Duration,
 ) -> Result<Vec<String>, DnsError> {
-    let qname = name.trim_end_matches('.').to_ascii_lowercase();
+    let qname = ascii_name(name).map_err(|reason| DnsError::InvalidName {
+        name: name.to_owned(),
+        reason,
+    })?;
     let malformed = |reason: String| DnsError::Malformed {
         name: qname.clone(),
         resolver,
@@ -195,6 +198,24 @@ pub async fn lookup_txt(
     }
 
     interpret(msg, &qname, resolver)
+}
+
+/// The name as DNS carries it: lower case, with each internationalised label in its
+/// punycode form (`مثال.مصر` → `xn--mgbh0fb.xn--wgbh1c`), as it is published. This is
+/// the form sending domains are stored, checked and signed (DKIM `d=`) in.
+pub fn ascii_name(name: &str) -> Result<String, String> {
+    name.trim_end_matches('.')
+        .split('.')
+        .map(|label| {
+            if label.is_ascii() {
+                Ok(label.to_ascii_lowercase())
+            } else {
+                idna::domain_to_ascii(label)
+                    .map_err(|_| format!("label {label:?} is not a valid internationalised name"))
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(|labels| labels.join("."))
 }
 
 fn random_id() -> u16 {
@@ -414,8 +435,8 @@ fn encode_name(name: &str, out: &mut Vec<u8>) -> Result<(), String> {
             if label.len() > MAX_LABEL_LEN {
                 return Err(format!("label {label:?} is longer than 63 bytes"));
             }
-            // IDNs must arrive already in punycode (xn--…); raw UTF-8 labels
-            // would not match what is published.
+            // IDNs arrive in punycode (xn--…, see `ascii_name`); raw UTF-8
+            // labels would not match what is published.
             if !label
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
@@ -999,6 +1020,22 @@ mod tests {
         // NXDOMAIN is an empty answer, not an error.
         let got = lookup_txt(server, "nope.example.test", T).await.unwrap();
         assert!(got.is_empty());
+    }
+
+    #[tokio::test]
+    async fn internationalised_names_are_asked_in_punycode() {
+        // مثال.مصر, as its owner publishes it.
+        let server = start(Zone::new(&[(
+            "_dmarc.xn--mgbh0fb.xn--wgbh1c",
+            Behaviour::Txt(vec![vec!["v=DMARC1; p=reject".into()]]),
+        )]))
+        .await;
+        let got = lookup_txt(server, "_dmarc.مثال.مصر", T).await.unwrap();
+        assert_eq!(got, vec!["v=DMARC1; p=reject".to_owned()]);
+        assert_eq!(
+            ascii_name("Mail.مثال.مصر.").unwrap(),
+            "mail.xn--mgbh0fb.xn--wgbh1c"
+        );
     }
 
     #[tokio::test]

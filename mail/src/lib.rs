@@ -24,6 +24,7 @@ mod smtp;
 mod verify;
 
 pub use dkim::{dkim_sign, dkim_verify, DkimKey};
+pub use dns::ascii_name;
 pub use dns::{lookup_txt, system_resolver, DnsError};
 pub use egress::{is_public, resolve, Egress, EgressError, SMTP_PORTS};
 pub use message::{build_message, valid_address, OutgoingEmail};

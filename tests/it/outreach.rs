@@ -2056,6 +2056,72 @@ async fn sending_domains_are_checked_by_real_dns_lookups() {
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
+#[tokio::test]
+async fn an_arabic_sending_domain_is_kept_checked_and_used_in_punycode() {
+    let records = Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
+    let resolver = dns_server(records.clone()).await;
+    let app = TestApp::spawn_with(|c| c.dns_resolver = resolver).await;
+    let admin = app.signup("Ada", "ada@example.com", "Acme").await;
+    let (status, body) = app
+        .call::<AddDomain>(&admin, &[("domain", "مثال.مصر")])
+        .await;
+    let id = ok(status, &body);
+    let stored: String = sqlx::query_scalar("SELECT domain::text FROM email_domains")
+        .fetch_one(&app.pools.owner)
+        .await
+        .unwrap();
+    assert_eq!(stored, "xn--mgbh0fb.xn--wgbh1c");
+    let (_, view) = app.call::<VerifyDomain>(&admin, &[("id", &id)]).await;
+    let checks = view["checks"].as_array().unwrap().clone();
+    {
+        let mut r = records.lock().unwrap();
+        for c in &checks {
+            let name = c["name"].as_str().unwrap();
+            assert!(name.ends_with("xn--mgbh0fb.xn--wgbh1c"), "{name}");
+            r.insert(
+                name.to_string(),
+                vec![c["expected"].as_str().unwrap().to_string()],
+            );
+        }
+    }
+    let (_, view) = app.call::<VerifyDomain>(&admin, &[("id", &id)]).await;
+    assert_eq!(
+        (
+            view["spf_ok"].clone(),
+            view["dkim_ok"].clone(),
+            view["dmarc_ok"].clone()
+        ),
+        (json!(true), json!(true), json!(true)),
+        "{view}"
+    );
+    // A mailbox typed with the Arabic domain belongs to it.
+    let (status, body) = app
+        .call::<SaveMailbox>(
+            &admin,
+            &[
+                ("domain_id", id.as_str()),
+                ("from_address", "sales@مثال.مصر"),
+                ("from_name", "Sales"),
+                ("smtp_host", "127.0.0.1"),
+                ("smtp_port", "2525"),
+                ("smtp_security", "NONE"),
+                ("smtp_username", "sales"),
+                ("smtp_password", "pw"),
+                ("daily_cap", "100"),
+                ("warmup_start", "50"),
+                ("warmup_step", "10"),
+                ("min_gap_seconds", "0"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let from: String = sqlx::query_scalar("SELECT from_address FROM email_accounts")
+        .fetch_one(&app.pools.owner)
+        .await
+        .unwrap();
+    assert_eq!(from, "sales@xn--mgbh0fb.xn--wgbh1c");
+}
+
 /// Sequence pages and enrolment controls keep to the viewer's scope: a SALES member
 /// sees only their own leads named, a manager pauses only their team's enrolments.
 #[tokio::test]

@@ -801,7 +801,9 @@ pub async fn save_wa_limit(env: &Env, limit: &str) -> Result<(), AppError> {
 }
 
 pub async fn save_domain(env: &Env, domain: &str, selector: &str) -> Result<Uuid, AppError> {
-    let domain = domain.trim().trim_end_matches('.').to_lowercase();
+    // An internationalised domain (مثال.مصر) is kept in the punycode form its DNS
+    // records and DKIM signatures use.
+    let domain = mail::ascii_name(domain.trim()).unwrap_or_default();
     let valid = domain.len() <= 253
         && domain.contains('.')
         && domain.split('.').all(|label| {
@@ -975,6 +977,14 @@ pub async fn save_mailbox(
         .parse()
         .map_err(|_| AppError::field("domain_id", env.t("outreach.domain_required")))?;
     let from = input.from_address.trim().to_lowercase();
+    // The domain in the punycode form sending domains are kept in.
+    let from = match from.rsplit_once('@') {
+        Some((local, domain)) => match mail::ascii_name(domain) {
+            Ok(domain) => format!("{local}@{domain}"),
+            Err(_) => from,
+        },
+        None => from,
+    };
     if !mail::valid_address(&from) {
         return Err(AppError::field(
             "from_address",
