@@ -1,7 +1,8 @@
 //! Background work. Runs inside the server by default, or alone as `leadline worker`;
 //! any number of workers may run against one database. The loops: the job runner
 //! (imports and exports), the outreach scheduler and dispatcher, and the sweep of
-//! expired sessions, old throttle windows and import drafts nobody went on with.
+//! expired sessions, old throttle windows and import drafts nobody went on with, and
+//! retention (finished jobs, read notifications, the audit log's archive).
 
 use crate::session_store::PgSessionStore;
 use sqlx::PgPool;
@@ -37,6 +38,11 @@ pub async fn run_until(
                 Ok(n) => tracing::info!(deleted = n, "import drafts swept"),
                 Err(e) => tracing::warn!(error = %e, "import draft sweep failed"),
             }
+            match retention_sweep(&pool).await {
+                Ok(swept) if swept == Retention::default() => {}
+                Ok(swept) => tracing::info!(?swept, "retention sweep"),
+                Err(e) => tracing::warn!(error = %e, "retention sweep failed"),
+            }
         }
     };
     tokio::select! {
@@ -45,4 +51,21 @@ pub async fn run_until(
         _ = sending => {},
         _ = shutdown => {},
     }
+}
+
+/// What one retention pass removed (migration 0014).
+#[derive(Debug, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct Retention {
+    /// Finished jobs older than 90 days, their files with them.
+    pub jobs: i64,
+    /// Notifications read more than 90 days ago.
+    pub notifications: i64,
+    /// Audit entries older than two years, archived per tenant and month first.
+    pub audit_archived: i64,
+}
+
+pub async fn retention_sweep(pool: &PgPool) -> Result<Retention, sqlx::Error> {
+    sqlx::query_as("SELECT jobs, notifications, audit_archived FROM retention_sweep()")
+        .fetch_one(pool)
+        .await
 }

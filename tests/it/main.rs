@@ -12,6 +12,7 @@ mod pool;
 mod records;
 mod recovery;
 mod research;
+mod retention;
 mod rls;
 mod security;
 mod settings;
