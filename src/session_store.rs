@@ -103,13 +103,10 @@ fn text(record: &Record, key: &str) -> Option<String> {
         .map(|s| s.chars().take(500).collect())
 }
 
-#[async_trait]
-impl SessionStore for PgSessionStore {
-    async fn save(&self, record: &Record) -> Result<()> {
-        let key = app::crypto::session_key(&record.id.to_string());
-        if self.unchanged(&key, record) {
-            return Ok(());
-        }
+impl PgSessionStore {
+    /// Writes the record; a new session (`fresh`) only if its id is not taken.
+    /// Whether the row was written.
+    async fn write(&self, key: &str, record: &Record, fresh: bool) -> Result<bool> {
         let user_id = record
             .data
             .get(app::request::keys::USER)
@@ -117,23 +114,55 @@ impl SessionStore for PgSessionStore {
             .and_then(|s| uuid::Uuid::parse_str(s).ok());
         let expiry = chrono::DateTime::from_timestamp(record.expiry_date.unix_timestamp(), 0)
             .ok_or_else(|| backend("expiry out of range"))?;
-        sqlx::query(
+        let sql = if fresh {
+            "INSERT INTO sessions (id, data, expiry_date, user_id, user_agent, ip)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (id) DO NOTHING"
+        } else {
             "INSERT INTO sessions (id, data, expiry_date, user_id, user_agent, ip)
              VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (id) DO UPDATE
                 SET data = $2, expiry_date = $3, user_id = $4, user_agent = $5, ip = $6,
-                    last_seen_at = now()",
-        )
-        .bind(&key)
-        .bind(serde_json::to_value(&record.data).map_err(backend)?)
-        .bind(expiry)
-        .bind(user_id)
-        .bind(text(record, app::request::keys::USER_AGENT))
-        .bind(text(record, app::request::keys::IP))
-        .execute(&self.pool)
-        .await
-        .map_err(backend)?;
-        self.remember(key, record);
+                    last_seen_at = now()"
+        };
+        let written = sqlx::query(sql)
+            .bind(key)
+            .bind(serde_json::to_value(&record.data).map_err(backend)?)
+            .bind(expiry)
+            .bind(user_id)
+            .bind(text(record, app::request::keys::USER_AGENT))
+            .bind(text(record, app::request::keys::IP))
+            .execute(&self.pool)
+            .await
+            .map_err(backend)?
+            .rows_affected()
+            == 1;
+        if written {
+            self.remember(key.to_string(), record);
+        }
+        Ok(written)
+    }
+}
+
+#[async_trait]
+impl SessionStore for PgSessionStore {
+    /// A new session never takes over an existing row: on the (128-bit, so
+    /// theoretical) chance its id is taken, it draws another.
+    async fn create(&self, record: &mut Record) -> Result<()> {
+        loop {
+            let key = app::crypto::session_key(&record.id.to_string());
+            if self.write(&key, record, true).await? {
+                return Ok(());
+            }
+            record.id = Id::default();
+        }
+    }
+
+    async fn save(&self, record: &Record) -> Result<()> {
+        let key = app::crypto::session_key(&record.id.to_string());
+        if !self.unchanged(&key, record) {
+            self.write(&key, record, false).await?;
+        }
         Ok(())
     }
 

@@ -596,13 +596,13 @@ async fn mistakes_get_a_reason_not_a_crash() {
             "CONTACT",
             b"\x89PNG\r\n\x1a\n\x00\x00\x00".to_vec(),
             "file",
-            "not text",
+            "neither text nor a workbook",
         ),
         (
             "CONTACT",
-            b"name\n\xE3\xCD\xE3\xCF\n".to_vec(),
+            b"\xFF\xFEn\x00a".to_vec(),
             "file",
-            "UTF-8",
+            "could not be read",
         ),
         ("DEAL", b"name\nBig deal\n".to_vec(), "entity", "contacts"),
         ("", b"name\nx\n".to_vec(), "entity", "contacts"),
@@ -951,4 +951,39 @@ async fn a_large_export_is_written_and_downloaded_in_parts() {
     );
     let distinct: std::collections::HashSet<&&str> = lines.iter().collect();
     assert_eq!(distinct.len(), 12002);
+}
+
+#[tokio::test]
+async fn a_csv_saved_by_excel_on_arabic_windows_imports_as_arabic() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup("Ada", "ada@example.com", "Acme").await;
+    // What "Save as CSV" gives on a Windows set to Arabic: Windows-1256, no BOM.
+    let csv = "الاسم,البريد الإلكتروني,المدينة\r\n\
+               محمد علي,m.ali@example.com,القاهرة\r\n\
+               سارة أحمد,sara@example.com,الإسكندرية\r\n";
+    let (bytes, _, unmappable) = encoding_rs::WINDOWS_1256.encode(csv);
+    assert!(!unmappable);
+    let bytes = bytes.into_owned();
+    assert!(std::str::from_utf8(&bytes).is_err(), "not UTF-8");
+    let (status, info) = upload(&app, &owner, "CONTACT", "عملاء.csv", bytes).await;
+    assert_eq!(status, StatusCode::OK, "{info}");
+    assert_eq!(
+        info["headers"],
+        json!(["الاسم", "البريد الإلكتروني", "المدينة"])
+    );
+    let (status, id) = call_json::<StartImport>(
+        &app,
+        &owner,
+        plan(&info["job_id"], &info["mapping"], "Skip"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{id}");
+    let job = finish(&app, &owner, id.as_str().unwrap()).await;
+    assert_eq!(counts(&job), [2, 0, 0, 0], "{job}");
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT full_name FROM contacts ORDER BY full_name")
+            .fetch_all(&app.pools.owner)
+            .await
+            .unwrap();
+    assert_eq!(names, ["سارة أحمد", "محمد علي"]);
 }

@@ -13,3 +13,5 @@ pub mod runner;
 pub mod sheet;
 #[cfg(feature = "ssr")]
 pub mod ssr;
+#[cfg(feature = "ssr")]
+pub mod workbook;

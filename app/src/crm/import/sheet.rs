@@ -13,11 +13,14 @@ pub enum SheetError {
     Empty,
     /// A header line and nothing under it.
     NoRows,
-    /// An Excel or OpenDocument workbook rather than CSV.
+    /// An Excel or OpenDocument workbook that could not be read (damaged, or
+    /// protected with a password).
     Workbook,
+    /// A workbook that would unpack to more than we read.
+    TooBig,
     /// Binary content (NUL bytes): an image, a PDF, an archive.
     Binary,
-    /// Text in a legacy encoding (Windows-1256, Latin-1): not UTF-8 or UTF-16.
+    /// Text in no encoding we could make out.
     Encoding,
 }
 
@@ -29,11 +32,17 @@ pub const BOM: &str = "\u{FEFF}";
 const SNIFF_ROWS: usize = 30;
 const SEPARATORS: [u8; 4] = [b',', b';', b'\t', b'|'];
 
-/// The text of an uploaded file.
+/// The text of an uploaded file: a CSV in UTF-8, UTF-16 or a legacy encoding, or the
+/// first sheet of a workbook.
 pub fn decode(bytes: &[u8]) -> Result<String, SheetError> {
     // xlsx/ods are zip archives; xls is an OLE compound file.
     if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"\xD0\xCF\x11\xE0") {
-        return Err(SheetError::Workbook);
+        let text = super::workbook::to_csv(bytes)?;
+        return if text.trim().is_empty() {
+            Err(SheetError::Empty)
+        } else {
+            Ok(text)
+        };
     }
     let text = if let Some(rest) = bytes.strip_prefix(b"\xFF\xFE") {
         utf16(rest, u16::from_le_bytes)?
@@ -44,7 +53,10 @@ pub fn decode(bytes: &[u8]) -> Result<String, SheetError> {
         if body.contains(&0) {
             return Err(SheetError::Binary);
         }
-        String::from_utf8(body.to_vec()).map_err(|_| SheetError::Encoding)?
+        match std::str::from_utf8(body) {
+            Ok(text) => text.to_string(),
+            Err(_) => legacy(body)?,
+        }
     };
     if text.contains('\0') {
         return Err(SheetError::Binary);
@@ -53,6 +65,20 @@ pub fn decode(bytes: &[u8]) -> Result<String, SheetError> {
         return Err(SheetError::Empty);
     }
     Ok(text)
+}
+
+/// Text saved by Excel on a Windows set to Arabic (Windows-1256) or a Western
+/// language (Windows-1252), or in an ISO-8859 charset: the encoding is guessed from
+/// the bytes (chardetng, as Firefox does) and decoded with encoding_rs.
+fn legacy(bytes: &[u8]) -> Result<String, SheetError> {
+    let mut detector = chardetng::EncodingDetector::new();
+    detector.feed(bytes, true);
+    let encoding = detector.guess(None, true);
+    let (text, _, malformed) = encoding.decode(bytes);
+    if malformed {
+        return Err(SheetError::Encoding);
+    }
+    Ok(text.into_owned())
 }
 
 fn utf16(bytes: &[u8], unit: fn([u8; 2]) -> u16) -> Result<String, SheetError> {
@@ -431,13 +457,30 @@ mod tests {
             SheetError::Workbook
         );
         assert_eq!(
+            survey(b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1").unwrap_err(),
+            SheetError::Workbook
+        );
+        assert_eq!(
             survey(b"\x89PNG\r\n\x1a\n\x00\x00").unwrap_err(),
             SheetError::Binary
         );
-        // "Muhammad" in Windows-1256.
+    }
+
+    #[test]
+    fn legacy_encodings_are_recognised() {
+        // Excel on an Arabic Windows: "الاسم,المدينة" / "محمد علي,القاهرة" in Windows-1256.
+        let (text, _, _) = encoding_rs::WINDOWS_1256
+            .encode("الاسم,المدينة\r\nمحمد علي,القاهرة\r\nسارة أحمد,الإسكندرية\r\n");
         assert_eq!(
-            survey(b"name\n\xE3\xCD\xE3\xCF\n").unwrap_err(),
-            SheetError::Encoding
+            decode(&text).unwrap(),
+            "الاسم,المدينة\r\nمحمد علي,القاهرة\r\nسارة أحمد,الإسكندرية\r\n"
+        );
+        // And on a Western one: Windows-1252.
+        let (text, _, _) = encoding_rs::WINDOWS_1252
+            .encode("Name,City\r\nJosé Müller,Zürich\r\nFrançoise,Besançon\r\n");
+        assert_eq!(
+            decode(&text).unwrap(),
+            "Name,City\r\nJosé Müller,Zürich\r\nFrançoise,Besançon\r\n"
         );
     }
 

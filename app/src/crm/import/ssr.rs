@@ -73,6 +73,7 @@ fn sheet_error(locale: Locale, err: SheetError) -> AppError {
         SheetError::Empty => "import.error.empty",
         SheetError::NoRows => "import.error.no_rows",
         SheetError::Workbook => "import.error.workbook",
+        SheetError::TooBig => "import.error.workbook_too_big",
         SheetError::Binary => "import.error.binary",
         SheetError::Encoding => "import.error.encoding",
     };

@@ -131,7 +131,7 @@ fn UploadStep(entity: RwSignal<Entity>, upload: RwSignal<Option<UploadInfo>>) ->
                 </div>
                 <div class="field">
                     <label for="f-file" class="field-label">{tr("import.file")}</label>
-                    <input id="f-file" name="file" type="file" accept=".csv,.tsv,.txt,text/csv" class="input" node_ref=file_input
+                    <input id="f-file" name="file" type="file" accept=".csv,.tsv,.txt,.xlsx,.xls,.ods,text/csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet,application/vnd.ms-excel,application/vnd.oasis.opendocument.spreadsheet" class="input" node_ref=file_input
                            aria-invalid=move || file_error.get().is_some().then_some("true")
                            aria-describedby=move || if file_error.get().is_some() { "f-file-error" } else { "f-file-hint" }/>
                     <p id="f-file-hint" class="field-hint">{tr("import.file_hint")}</p>
