@@ -77,7 +77,8 @@ pub fn loopback() -> Vec<IpNet> {
 #[derive(Clone)]
 pub struct AppState {
     pub leptos_options: LeptosOptions,
-    pub routes: Vec<AxumRouteListing>,
+    /// Shared, not copied: the state is cloned several times per request.
+    pub routes: Arc<Vec<AxumRouteListing>>,
     pub db: Db,
     pub config: Arc<AppConfig>,
     pub http: Arc<HttpConfig>,
@@ -95,7 +96,7 @@ impl AppState {
     pub fn new(leptos_options: LeptosOptions, db: Db, config: AppConfig) -> AppState {
         AppState {
             leptos_options,
-            routes: generate_route_list(app::App),
+            routes: Arc::new(generate_route_list(app::App)),
             db,
             config: Arc::new(config),
             http: Arc::new(HttpConfig::default()),
@@ -136,7 +137,7 @@ pub fn router(state: AppState) -> Router {
                 .precompressed_gzip(),
         );
 
-    let routes = state.routes.clone();
+    let routes = (*state.routes).clone();
     let dynamic = Router::new()
         .route("/api/{*fn_name}", post(server_fn_handler))
         .route(
@@ -300,8 +301,17 @@ async fn render_handler(State(state): State<AppState>, req: Request<Body>) -> Re
         }
     }
     let options = state.leptos_options.clone();
+    // leptos_axum wants the listings by value and only looks up the matched one:
+    // handing it that one saves copying every route's listing on every page.
+    let matched = req.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
+    let listing: Vec<AxumRouteListing> = state
+        .routes
+        .iter()
+        .filter(|r| Some(r.path()) == matched)
+        .cloned()
+        .collect();
     let handler = leptos_axum::render_route_with_context(
-        state.routes.clone(),
+        listing,
         move || {
             provide_context(page.clone());
             provide_request_nonce();
