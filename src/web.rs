@@ -303,7 +303,10 @@ async fn render_handler(State(state): State<AppState>, req: Request<Body>) -> Re
     let options = state.leptos_options.clone();
     // leptos_axum wants the listings by value and only looks up the matched one:
     // handing it that one saves copying every route's listing on every page.
-    let matched = req.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
+    let matched = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str);
     let listing: Vec<AxumRouteListing> = state
         .routes
         .iter()

@@ -56,7 +56,8 @@ pub struct DnsRecordCheck {
 ///
 /// Returns the checks in the order SPF, DKIM, DMARC. A DNS failure (timeout,
 /// SERVFAIL, …) on any of the three is an `Err`: we could not tell, which is
-/// different from "the record is wrong". Only the exact domain is checked for
+/// different from "the record is wrong". SPF is followed through `include:` and
+/// `redirect=` within RFC 7208's ten lookups. Only the exact domain is checked for
 /// DMARC, not its organisational parent.
 pub async fn verify_domain(
     resolver: SocketAddr,
@@ -76,8 +77,22 @@ pub async fn verify_domain(
         lookup_txt(resolver, &dkim_name, timeout),
         lookup_txt(resolver, &dmarc_name, timeout),
     );
+    let spf = spf?;
+    // Only a single record is followed; two or more are an error of their own.
+    let reach = match spf
+        .iter()
+        .filter(|r| is_spf(r))
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        [record] => {
+            let mut lookups = 0;
+            reaches(resolver, record, &setup.spf_include, &mut lookups, timeout).await?
+        }
+        _ => Reach::No,
+    };
     Ok(vec![
-        check_spf(&domain, &setup.spf_include, spf?),
+        check_spf(&domain, &setup.spf_include, spf, reach),
         check_dkim(dkim_name, &setup.dkim_public_key_b64, dkim?),
         check_dmarc(&domain, dmarc_name, dmarc?),
     ])
@@ -95,7 +110,101 @@ fn is_spf(record: &str) -> bool {
     starts_with_ignore_case(r, "v=spf1") && r[6..].chars().next().is_none_or(|c| c == ' ')
 }
 
-fn check_spf(domain: &str, include: &str, records: Vec<String>) -> DnsRecordCheck {
+/// RFC 7208 §4.6.4: at most ten terms that cause DNS lookups in one evaluation.
+const SPF_LOOKUP_LIMIT: u32 = 10;
+
+/// Whether following an SPF policy lets our servers pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reach {
+    /// Our include is reached with a pass qualifier, directly or through `include:`
+    /// and `redirect=` of other domains.
+    Yes,
+    No,
+    /// More than ten lookups: receivers give up with a permerror.
+    TooManyLookups,
+}
+
+/// Follows `record`'s `include:` and `redirect=` terms, left to right as a receiver
+/// evaluates them, counting every term that costs a DNS lookup. An included domain
+/// with no SPF record is passed over: it cannot authorise us either way.
+fn reaches<'a>(
+    resolver: SocketAddr,
+    record: &'a str,
+    ours: &'a str,
+    lookups: &'a mut u32,
+    timeout: Duration,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Reach, DnsError>> + Send + 'a>> {
+    Box::pin(async move {
+        let ours = ours.trim().trim_end_matches('.').to_ascii_lowercase();
+        let mut redirect = None;
+        let mut has_all = false;
+        for term in record.split_whitespace().skip(1) {
+            let term = term.to_ascii_lowercase();
+            let (qualifier, mechanism) = match term.chars().next() {
+                Some(q @ ('+' | '-' | '~' | '?')) => (q, &term[1..]),
+                _ => ('+', term.as_str()),
+            };
+            let name = mechanism.split([':', '/', '=']).next().unwrap_or("");
+            if matches!(name, "include" | "a" | "mx" | "ptr" | "exists" | "redirect") {
+                *lookups += 1;
+                if *lookups > SPF_LOOKUP_LIMIT {
+                    return Ok(Reach::TooManyLookups);
+                }
+            }
+            if name == "all" {
+                has_all = true;
+                break;
+            }
+            if let Some(target) = mechanism.strip_prefix("redirect=") {
+                redirect = Some(target.trim_end_matches('.').to_string());
+                continue;
+            }
+            let Some(target) = mechanism.strip_prefix("include:") else {
+                continue;
+            };
+            // "~", "-" or "?" before an include would not let our servers pass.
+            if qualifier != '+' {
+                continue;
+            }
+            let target = target.trim_end_matches('.');
+            if target == ours {
+                return Ok(Reach::Yes);
+            }
+            match nested(resolver, target, &ours, lookups, timeout).await? {
+                Reach::No => {}
+                found => return Ok(found),
+            }
+        }
+        // A redirect applies only when the record has no "all" of its own.
+        match redirect {
+            Some(target) if !has_all && target == ours => Ok(Reach::Yes),
+            Some(target) if !has_all => nested(resolver, &target, &ours, lookups, timeout).await,
+            _ => Ok(Reach::No),
+        }
+    })
+}
+
+/// The SPF record at `domain`, followed.
+async fn nested(
+    resolver: SocketAddr,
+    domain: &str,
+    ours: &str,
+    lookups: &mut u32,
+    timeout: Duration,
+) -> Result<Reach, DnsError> {
+    let records = lookup_txt(resolver, domain, timeout).await?;
+    match records
+        .iter()
+        .filter(|r| is_spf(r))
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        [record] => reaches(resolver, record, ours, lookups, timeout).await,
+        _ => Ok(Reach::No),
+    }
+}
+
+fn check_spf(domain: &str, include: &str, records: Vec<String>, reach: Reach) -> DnsRecordCheck {
     let include = include.trim().trim_end_matches('.');
     let expected = format!("v=spf1 include:{include} ~all");
     let found: Vec<String> = records.into_iter().filter(|r| is_spf(r)).collect();
@@ -104,26 +213,21 @@ fn check_spf(domain: &str, include: &str, records: Vec<String>) -> DnsRecordChec
         [] => Some(format!(
             "No SPF record found at {domain}. Publish a TXT record: {expected}"
         )),
-        [record] => {
-            let authorises = record.split_whitespace().skip(1).any(|term| {
-                let term = term.to_ascii_lowercase();
-                // "+" is the default qualifier; "~", "-" or "?" would not let
-                // our servers pass. redirect= hands the whole policy to us.
-                let target = term
-                    .strip_prefix("include:")
-                    .or_else(|| term.strip_prefix("+include:"))
-                    .or_else(|| term.strip_prefix("redirect="));
-                target.is_some_and(|t| t.trim_end_matches('.') == include.to_ascii_lowercase())
-            });
-            (!authorises).then(|| {
-                format!(
-                    "The SPF record does not include {include}, so receivers will not \
-                     accept our servers for {domain}. Add \"include:{include}\" to the \
-                     existing record before its final \"all\" term (do not publish a \
-                     second SPF record)."
-                )
-            })
-        }
+        [_] => match reach {
+            Reach::Yes => None,
+            Reach::No => Some(format!(
+                "The SPF record does not include {include}, so receivers will not \
+                 accept our servers for {domain}. Add \"include:{include}\" to the \
+                 existing record before its final \"all\" term (do not publish a \
+                 second SPF record)."
+            )),
+            Reach::TooManyLookups => Some(format!(
+                "Following the SPF record of {domain} takes more than \
+                 {SPF_LOOKUP_LIMIT} DNS lookups, which receivers treat as an error \
+                 (permerror) and so accept no server at all. Remove includes you no \
+                 longer use, or replace them with the addresses they stand for."
+            )),
+        },
         _ => Some(format!(
             "{domain} has {} SPF records; more than one is an SPF error (permerror) and \
              receivers ignore them all. Merge them into a single record that contains \
@@ -477,17 +581,117 @@ mod tests {
         assert!(is_spf("v=spf1 -all"));
         assert!(!is_spf("v=spf10"));
         assert!(!is_spf("spf1"));
-        let ok = check_spf(
-            "d.test",
-            "_spf.x.test",
-            vec!["v=spf1 redirect=_spf.x.test".into()],
+    }
+
+    async fn reach(server: SocketAddr, record: &str) -> (Reach, u32) {
+        let mut lookups = 0;
+        let found = reaches(server, record, "_spf.leadline.test", &mut lookups, T)
+            .await
+            .unwrap();
+        (found, lookups)
+    }
+
+    #[tokio::test]
+    async fn spf_is_followed_through_includes_and_redirects() {
+        let server = start(Zone::new(&[
+            (
+                "provider.test",
+                txt(&[&["v=spf1 include:_spf.leadline.test ~all"]]),
+            ),
+            (
+                "deeper.test",
+                txt(&[&["v=spf1 a mx redirect=provider.test"]]),
+            ),
+            (
+                "soft.test",
+                txt(&[&["v=spf1 ~include:_spf.leadline.test -all"]]),
+            ),
+            ("other.test", txt(&[&["v=spf1 ip4:192.0.2.1 -all"]])),
+        ]))
+        .await;
+        // Directly, in any case and with a trailing dot, or by redirect.
+        assert_eq!(
+            reach(server, "v=spf1 +include:_SPF.leadline.test. -all")
+                .await
+                .0,
+            Reach::Yes
         );
-        assert!(ok.ok);
-        let ok = check_spf(
-            "d.test",
-            "_spf.x.test",
-            vec!["v=spf1 +include:_SPF.x.test. -all".into()],
+        assert_eq!(
+            reach(server, "v=spf1 redirect=_spf.leadline.test").await.0,
+            Reach::Yes
         );
-        assert!(ok.ok);
+        // Through a provider's record, two levels down.
+        assert_eq!(
+            reach(
+                server,
+                "v=spf1 include:other.test include:provider.test -all"
+            )
+            .await,
+            (Reach::Yes, 3)
+        );
+        assert_eq!(
+            reach(server, "v=spf1 include:deeper.test -all").await,
+            (Reach::Yes, 5)
+        );
+        // Not with a qualifier that does not pass, after "all", when "all" overrides
+        // the redirect, or when the provider's own include is soft.
+        assert_eq!(
+            reach(server, "v=spf1 ?include:provider.test -all").await.0,
+            Reach::No
+        );
+        assert_eq!(
+            reach(server, "v=spf1 -all include:provider.test").await.0,
+            Reach::No
+        );
+        assert_eq!(
+            reach(server, "v=spf1 ~all redirect=provider.test").await.0,
+            Reach::No
+        );
+        assert_eq!(
+            reach(server, "v=spf1 include:soft.test -all").await.0,
+            Reach::No
+        );
+        // An include of a name with no SPF record authorises nothing.
+        assert_eq!(
+            reach(server, "v=spf1 include:missing.test -all").await.0,
+            Reach::No
+        );
+    }
+
+    #[tokio::test]
+    async fn more_than_ten_lookups_is_an_error() {
+        let chain: Vec<(String, Behaviour)> = (0..12)
+            .map(|i| {
+                let next = if i == 11 {
+                    "_spf.leadline.test".to_string()
+                } else {
+                    format!("hop{}.test", i + 1)
+                };
+                (
+                    format!("hop{i}.test"),
+                    txt(&[&[&format!("v=spf1 include:{next} -all")]]),
+                )
+            })
+            .collect();
+        let entries: Vec<(&str, Behaviour)> =
+            chain.iter().map(|(n, b)| (n.as_str(), b.clone())).collect();
+        let server = start(Zone::new(&entries)).await;
+        assert_eq!(
+            reach(server, "v=spf1 include:hop0.test -all").await.0,
+            Reach::TooManyLookups
+        );
+        // Ten lookups (nine hops and our include) are fine.
+        assert_eq!(
+            reach(server, "v=spf1 include:hop3.test -all").await,
+            (Reach::Yes, 10)
+        );
+        let check = check_spf(
+            "d.test",
+            "_spf.leadline.test",
+            vec!["v=spf1 include:hop0.test -all".into()],
+            Reach::TooManyLookups,
+        );
+        assert!(!check.ok);
+        assert!(check.problem.unwrap().contains("more than 10 DNS lookups"));
     }
 }
