@@ -36,7 +36,7 @@ DECLARE
     cutoff timestamptz := date_trunc('month', now() - interval '2 years');
 BEGIN
     WITH gone AS (DELETE FROM jobs
-                   WHERE status IN ('DONE', 'FAILED')
+                   WHERE status IN ('DONE', 'FAILED', 'CANCELLED')
                      AND finished_at < now() - interval '90 days'
                   RETURNING 1)
     SELECT count(*) INTO jobs FROM gone;

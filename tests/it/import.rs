@@ -987,3 +987,88 @@ async fn a_csv_saved_by_excel_on_arabic_windows_imports_as_arabic() {
             .unwrap();
     assert_eq!(names, ["سارة أحمد", "محمد علي"]);
 }
+
+#[tokio::test]
+async fn a_member_cancels_a_waiting_or_running_job_and_nobody_else_can() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup("Ada", "ada@example.com", "Acme").await;
+    let sales = app
+        .invite_and_join(&owner, "sam@example.com", "SALES")
+        .await;
+    let export = |client: reqwest::Client| {
+        let app = &app;
+        async move {
+            let (status, id) = call_json::<StartExport>(
+                app,
+                &client,
+                json!({ "entity": "Contact", "filter": {} }),
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK, "{id}");
+            id.as_str().unwrap().to_string()
+        }
+    };
+    let state = |id: String| {
+        let pool = app.pools.owner.clone();
+        async move {
+            sqlx::query_scalar::<_, String>("SELECT status FROM jobs WHERE id = $1::uuid")
+                .bind(id)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+
+    // Waiting: cancelled before any runner takes it, and no runner does afterwards.
+    let waiting = export(owner.clone()).await;
+    let (status, body) = app.call::<CancelJob>(&sales, &[("id", &waiting)]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "not theirs: {body}");
+    let (status, view) = app.call::<CancelJob>(&owner, &[("id", &waiting)]).await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(view["state"], "Cancelled");
+    assert_eq!(
+        leadline::jobs::run_until_idle(&app.pools.app)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(state(waiting.clone()).await, "CANCELLED");
+    let (status, body) = app.call::<CancelJob>(&owner, &[("id", &waiting)]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(error_text(&body).contains("already finished"), "{body}");
+
+    // Running: the export waits behind a lock on its table while it is cancelled, and
+    // stops without leaving a file.
+    let running = export(owner.clone()).await;
+    let mut blocker = app.pools.owner.begin().await.unwrap();
+    sqlx::query("LOCK TABLE contacts IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *blocker)
+        .await
+        .unwrap();
+    let pool = app.pools.app.clone();
+    let runner = tokio::spawn(async move { leadline::jobs::run_once(&pool).await });
+    for _ in 0..100 {
+        if state(running.clone()).await == "RUNNING" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(state(running.clone()).await, "RUNNING");
+    let (status, view) = app.call::<CancelJob>(&owner, &[("id", &running)]).await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    blocker.rollback().await.unwrap();
+    runner.await.unwrap().unwrap();
+    assert_eq!(state(running.clone()).await, "CANCELLED");
+    let files: i64 = sqlx::query_scalar("SELECT count(*) FROM job_files WHERE job_id = $1::uuid")
+        .bind(&running)
+        .fetch_one(&app.pools.owner)
+        .await
+        .unwrap();
+    assert_eq!(files, 0);
+    let cancelled: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_logs WHERE action = 'job.cancelled'")
+            .fetch_one(&app.pools.owner)
+            .await
+            .unwrap();
+    assert_eq!(cancelled, 2);
+}

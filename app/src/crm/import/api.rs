@@ -37,6 +37,12 @@ pub async fn job_status(id: String) -> Result<JobView, AppError> {
     respond(async { super::ssr::job(&env()?, &id).await }).await
 }
 
+/// Stops a waiting or running import or export.
+#[server]
+pub async fn cancel_job(id: String) -> Result<JobView, AppError> {
+    respond(async { super::ssr::cancel(&env()?, &id).await }).await
+}
+
 #[server]
 pub async fn recent_jobs() -> Result<Vec<JobView>, AppError> {
     respond(async { super::ssr::recent(&env()?).await }).await

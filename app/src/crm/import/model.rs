@@ -486,6 +486,8 @@ pub enum JobState {
     Running,
     Done,
     Failed,
+    /// Stopped by a member; what earlier batches committed stays.
+    Cancelled,
 }
 
 impl JobState {
@@ -496,6 +498,7 @@ impl JobState {
             "RUNNING" => Some(JobState::Running),
             "DONE" => Some(JobState::Done),
             "FAILED" => Some(JobState::Failed),
+            "CANCELLED" => Some(JobState::Cancelled),
             _ => None,
         }
     }
@@ -512,6 +515,7 @@ impl JobState {
             JobState::Running => "jobs.state.running",
             JobState::Done => "jobs.state.done",
             JobState::Failed => "jobs.state.failed",
+            JobState::Cancelled => "jobs.state.cancelled",
         }
     }
 }

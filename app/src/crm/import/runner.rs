@@ -680,11 +680,14 @@ pub async fn run_job(db: &Db, tenant_id: Uuid, id: Uuid) -> Result<(), AppError>
 /// Marks a job FAILED with a message for the member.
 pub async fn fail(db: &Db, tenant_id: Uuid, id: Uuid, message: &str) -> Result<(), AppError> {
     let mut tx = db.tenant_tx(tenant_id, None).await?;
-    sqlx::query("UPDATE jobs SET status = 'FAILED', error = $2, finished_at = now() WHERE id = $1")
-        .bind(id)
-        .bind(message)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "UPDATE jobs SET status = 'FAILED', error = $2, finished_at = now()
+          WHERE id = $1 AND status IN ('QUEUED', 'RUNNING')",
+    )
+    .bind(id)
+    .bind(message)
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await.map_err(internal)
 }
 
@@ -779,19 +782,31 @@ async fn import(db: &Db, job: &Claimed) -> Result<(), AppError> {
             .await
             ?;
         }
-        sqlx::query("UPDATE jobs SET processed = $2, result = $3, locked_at = now() WHERE id = $1")
-            .bind(job.id)
-            .bind(processed as i32)
-            .bind(serde_json::to_value(counts).map_err(internal)?)
-            .execute(&mut *tx)
-            .await?;
+        let still_running = sqlx::query(
+            "UPDATE jobs SET processed = $2, result = $3, locked_at = now()
+              WHERE id = $1 AND status = 'RUNNING'",
+        )
+        .bind(job.id)
+        .bind(processed as i32)
+        .bind(serde_json::to_value(counts).map_err(internal)?)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !still_running {
+            // Cancelled meanwhile: this batch is rolled back, the earlier ones stay.
+            tx.rollback().await?;
+            return Ok(());
+        }
         tx.commit().await?;
     }
     let mut tx = db.tenant_tx(job.tenant_id, Some(user_id)).await?;
-    sqlx::query("UPDATE jobs SET status = 'DONE', finished_at = now() WHERE id = $1")
-        .bind(job.id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "UPDATE jobs SET status = 'DONE', finished_at = now() WHERE id = $1 AND status = 'RUNNING'",
+    )
+    .bind(job.id)
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await.map_err(internal)
 }
 
@@ -926,13 +941,13 @@ async fn export(db: &Db, job: &Claimed) -> Result<(), AppError> {
         ?;
         let last = (rows.len() as i64) < EXPORT_BATCH;
         let n = i32::try_from(written).unwrap_or(i32::MAX);
-        sqlx::query(
+        let still_running = sqlx::query(
             "UPDATE jobs SET processed = $2, locked_at = now(),
                     status = CASE WHEN $3 THEN 'DONE' ELSE status END,
                     total = CASE WHEN $3 THEN $2 ELSE total END,
                     result = CASE WHEN $3 THEN $4 ELSE result END,
                     finished_at = CASE WHEN $3 THEN now() END
-              WHERE id = $1",
+              WHERE id = $1 AND status = 'RUNNING'",
         )
         .bind(job.id)
         .bind(n)
@@ -945,7 +960,22 @@ async fn export(db: &Db, job: &Claimed) -> Result<(), AppError> {
             .map_err(internal)?,
         )
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected()
+            == 1;
+        if !still_running {
+            // Cancelled meanwhile: this part is rolled back and the file removed.
+            tx.rollback().await?;
+            let mut tx = db
+                .tenant_tx(job.tenant_id, Some(job.creator.user_id))
+                .await?;
+            sqlx::query("DELETE FROM job_files WHERE job_id = $1 AND name = 'output'")
+                .bind(job.id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            return Ok(());
+        }
         tx.commit().await?;
         if last {
             break;

@@ -449,7 +449,7 @@ pub fn JobPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match job.await {
                     Err(e) => view! { <PageHeader title=tr("jobs.title")/> <LoadError error=e/> }.into_any(),
-                    Ok(j) => view! { <JobDetails job=j/> }.into_any(),
+                    Ok(j) => view! { <JobDetails job=j tick/> }.into_any(),
                 }
             })}
         </Transition>
@@ -457,8 +457,20 @@ pub fn JobPage() -> impl IntoView {
 }
 
 #[component]
-fn JobDetails(job: JobView) -> impl IntoView {
+fn JobDetails(job: JobView, tick: RwSignal<u32>) -> impl IntoView {
     let l = locale();
+    let cancel = ServerAction::<CancelJob>::new();
+    // Show the cancelled job at once rather than at the next poll.
+    Effect::new(move |_| {
+        if matches!(cancel.value().get(), Some(Ok(_))) {
+            tick.update(|n| *n += 1);
+        }
+    });
+    let cancel_error = move || match cancel.value().get() {
+        Some(Err(e)) => Some(e.to_string()),
+        _ => None,
+    };
+    let job_id = job.id.to_string();
     let percent = job.percent();
     let counts = job.counts;
     let stat = move |key: &'static str, n: u32, testid: &'static str| {
@@ -481,6 +493,17 @@ fn JobDetails(job: JobView) -> impl IntoView {
             {match job.state {
                 JobState::Queued | JobState::Running => view! {
                     <ProgressBar percent=percent label=tr("jobs.progress")/>
+                    <div class="mt-3">
+                        <button type="button" class="btn btn-secondary"
+                            disabled=move || cancel.pending().get()
+                            on:click={
+                                let id = job_id.clone();
+                                move |_| { cancel.dispatch(CancelJob { id: id.clone() }); }
+                            }>
+                            {tr("jobs.cancel")}
+                        </button>
+                        {move || cancel_error().map(|e| view! { <p class="field-error mt-1" role="alert">{e}</p> })}
+                    </div>
                     <p class="text-sm text-muted mt-2" role="status" aria-live="polite">
                         {if job.kind == JobKind::Import {
                             tf(l, "jobs.processed", &[("done", job.processed.to_string()), ("total", job.total.to_string()), ("percent", percent.to_string())])
@@ -491,6 +514,11 @@ fn JobDetails(job: JobView) -> impl IntoView {
                 }.into_any(),
                 JobState::Draft => view! {
                     <p class="text-sm">{tr("jobs.draft")} " " <a class="link" href="/import">{tr("jobs.new_import")}</a></p>
+                }.into_any(),
+                JobState::Cancelled => view! {
+                    <p class="alert alert-warning" role="status">
+                        {tf(l, "jobs.cancelled", &[("done", job.processed.to_string()), ("total", job.total.to_string())])}
+                    </p>
                 }.into_any(),
                 JobState::Failed => view! {
                     <div class="alert alert-danger" role="alert">
