@@ -1072,3 +1072,42 @@ async fn a_member_cancels_a_waiting_or_running_job_and_nobody_else_can() {
             .unwrap();
     assert_eq!(cancelled, 2);
 }
+
+#[tokio::test]
+async fn a_failed_import_is_tried_again_and_resumes() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup("Ada", "ada@example.com", "Acme").await;
+    let (status, info) = upload(
+        &app,
+        &owner,
+        "CONTACT",
+        "people.csv",
+        "Name,Email\nOne,one@example.com\nTwo,two@example.com\n".to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{info}");
+    let (status, id) = call_json::<StartImport>(
+        &app,
+        &owner,
+        plan(&info["job_id"], &info["mapping"], "Skip"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{id}");
+    let id = id.as_str().unwrap().to_string();
+    // Not failed yet: nothing to retry.
+    let (status, body) = app.call::<RetryJob>(&owner, &[("id", &id)]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    // As if a runner had failed it (the database went away, say).
+    sqlx::query(
+        "UPDATE jobs SET status = 'FAILED', error = 'lost the database', finished_at = now()",
+    )
+    .execute(&app.pools.owner)
+    .await
+    .unwrap();
+    let (status, view) = app.call::<RetryJob>(&owner, &[("id", &id)]).await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(view["state"], "Queued");
+    assert_eq!(view["error"], Value::Null);
+    let job = finish(&app, &owner, &id).await;
+    assert_eq!(counts(&job), [2, 0, 0, 0], "{job}");
+}

@@ -43,6 +43,12 @@ pub async fn cancel_job(id: String) -> Result<JobView, AppError> {
     respond(async { super::ssr::cancel(&env()?, &id).await }).await
 }
 
+/// Queues a failed import or export again.
+#[server]
+pub async fn retry_job(id: String) -> Result<JobView, AppError> {
+    respond(async { super::ssr::retry(&env()?, &id).await }).await
+}
+
 #[server]
 pub async fn recent_jobs() -> Result<Vec<JobView>, AppError> {
     respond(async { super::ssr::recent(&env()?).await }).await

@@ -460,13 +460,19 @@ pub fn JobPage() -> impl IntoView {
 fn JobDetails(job: JobView, tick: RwSignal<u32>) -> impl IntoView {
     let l = locale();
     let cancel = ServerAction::<CancelJob>::new();
-    // Show the cancelled job at once rather than at the next poll.
+    let retry = ServerAction::<RetryJob>::new();
+    // Show the changed job at once rather than at the next poll.
     Effect::new(move |_| {
-        if matches!(cancel.value().get(), Some(Ok(_))) {
+        if matches!(cancel.value().get(), Some(Ok(_))) || matches!(retry.value().get(), Some(Ok(_)))
+        {
             tick.update(|n| *n += 1);
         }
     });
     let cancel_error = move || match cancel.value().get() {
+        Some(Err(e)) => Some(e.to_string()),
+        _ => None,
+    };
+    let retry_error = move || match retry.value().get() {
         Some(Err(e)) => Some(e.to_string()),
         _ => None,
     };
@@ -524,6 +530,17 @@ fn JobDetails(job: JobView, tick: RwSignal<u32>) -> impl IntoView {
                     <div class="alert alert-danger" role="alert">
                         <p>{tr("jobs.failed")}</p>
                         {job.error.clone().map(|e| view! { <p class="mt-1">{e}</p> })}
+                    </div>
+                    <div class="mt-3">
+                        <button type="button" class="btn btn-primary"
+                            disabled=move || retry.pending().get()
+                            on:click={
+                                let id = job_id.clone();
+                                move |_| { retry.dispatch(RetryJob { id: id.clone() }); }
+                            }>
+                            {tr("jobs.retry")}
+                        </button>
+                        {move || retry_error().map(|e| view! { <p class="field-error mt-1" role="alert">{e}</p> })}
                     </div>
                 }.into_any(),
                 JobState::Done => match job.kind {
