@@ -4,12 +4,18 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-const BUCKETS_MS: [u64; 10] = [1, 5, 10, 25, 50, 100, 250, 500, 1000, 5000];
+/// Upper bounds in microseconds. Most pages answer in under a millisecond or two, so
+/// the buckets start at 100 µs; a request is counted against its exact duration, not
+/// its whole milliseconds (1.9 ms used to land in the 1 ms bucket).
+const BUCKETS_MICROS: [u64; 15] = [
+    100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000,
+    1_000_000, 2_500_000, 5_000_000,
+];
 
 #[derive(Default)]
 pub struct Metrics {
     by_class: [AtomicU64; 5],
-    buckets: [AtomicU64; BUCKETS_MS.len()],
+    buckets: [AtomicU64; BUCKETS_MICROS.len()],
     count: AtomicU64,
     sum_micros: AtomicU64,
 }
@@ -18,9 +24,9 @@ impl Metrics {
     pub fn observe(&self, status: u16, elapsed: Duration) {
         let class = usize::from((status / 100).clamp(1, 5)) - 1;
         self.by_class[class].fetch_add(1, Ordering::Relaxed);
-        let ms = elapsed.as_millis() as u64;
-        for (bucket, le) in self.buckets.iter().zip(BUCKETS_MS) {
-            if ms <= le {
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        for (bucket, le) in self.buckets.iter().zip(BUCKETS_MICROS) {
+            if micros <= le {
                 bucket.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -43,11 +49,11 @@ impl Metrics {
         }
         out.push_str("# HELP leadline_http_request_duration_seconds Time to answer a request.\n");
         out.push_str("# TYPE leadline_http_request_duration_seconds histogram\n");
-        for (bucket, le) in self.buckets.iter().zip(BUCKETS_MS) {
+        for (bucket, le) in self.buckets.iter().zip(BUCKETS_MICROS) {
             let _ = writeln!(
                 out,
                 "leadline_http_request_duration_seconds_bucket{{le=\"{}\"}} {}",
-                le as f64 / 1000.0,
+                le as f64 / 1e6,
                 bucket.load(Ordering::Relaxed)
             );
         }
@@ -86,9 +92,24 @@ mod tests {
         m.observe(200, Duration::from_millis(3));
         m.observe(404, Duration::from_millis(30));
         m.observe(500, Duration::from_secs(9));
+        m.observe(200, Duration::from_micros(1_900));
+        m.observe(200, Duration::from_micros(180));
         let text = m.render(5, 2);
+        // Below a millisecond, and not rounded down to one.
         assert!(
-            text.contains("leadline_http_requests_total{class=\"2xx\"} 1"),
+            text.contains("leadline_http_request_duration_seconds_bucket{le=\"0.00025\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("leadline_http_request_duration_seconds_bucket{le=\"0.001\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("leadline_http_request_duration_seconds_bucket{le=\"0.0025\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("leadline_http_requests_total{class=\"2xx\"} 3"),
             "{text}"
         );
         assert!(
@@ -96,15 +117,15 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("leadline_http_request_duration_seconds_bucket{le=\"0.005\"} 1"),
+            text.contains("leadline_http_request_duration_seconds_bucket{le=\"0.005\"} 3"),
             "{text}"
         );
         assert!(
-            text.contains("leadline_http_request_duration_seconds_bucket{le=\"0.05\"} 2"),
+            text.contains("leadline_http_request_duration_seconds_bucket{le=\"0.05\"} 4"),
             "{text}"
         );
         assert!(
-            text.contains("leadline_http_request_duration_seconds_bucket{le=\"+Inf\"} 3"),
+            text.contains("leadline_http_request_duration_seconds_bucket{le=\"+Inf\"} 5"),
             "{text}"
         );
     }
