@@ -33,7 +33,7 @@ mod fuzz;
 use auth::model::PageContext;
 use layout::ComingSoon;
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
+use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::path;
 
@@ -56,7 +56,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <script id=PAGE_CONTEXT_ID type="application/json" nonce=use_nonce() inner_html=json></script>
-                <HashedStylesheet options=options.clone() id="leptos"/>
+                <link id="leptos" rel="stylesheet" href=stylesheet_href(&options)/>
                 <link rel="icon" href="/favicon.ico"/>
                 <HydrationScripts options/>
                 <MetaTags/>
@@ -66,6 +66,34 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// The stylesheet's URL, with the content hash cargo-leptos wrote to its hash file.
+/// leptos_meta's `HashedStylesheet` finds and reads that file on every render (a
+/// `readlink` and a file read per page); the file only changes with a new build, so
+/// it is read once.
+fn stylesheet_href(options: &LeptosOptions) -> String {
+    static HREF: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HREF.get_or_init(|| {
+        let mut name = options.output_name.to_string();
+        if options.hash_files {
+            let hash_file = std::env::current_exe()
+                .ok()
+                .and_then(|exe| exe.parent().map(|dir| dir.join(options.hash_file.as_ref())));
+            let hashes = hash_file
+                .and_then(|path| std::fs::read_to_string(path).ok())
+                .unwrap_or_default();
+            if let Some(hash) = hashes
+                .lines()
+                .filter_map(|line| line.trim().split_once(':'))
+                .find_map(|(file, hash)| (file == "css").then(|| hash.trim()))
+            {
+                name = format!("{name}.{hash}");
+            }
+        }
+        format!("/{}/{name}.css", options.site_pkg_dir)
+    })
+    .clone()
 }
 
 /// JSON to put inside a `<script>` element. Tenant and user names are anyone's text:
