@@ -618,47 +618,41 @@ pub async fn job(env: &Env, id: &str) -> Result<JobView, AppError> {
 /// job stops at its next batch: the runner finds the job no longer RUNNING and rolls
 /// that batch back.
 pub async fn cancel(env: &Env, id: &str) -> Result<JobView, AppError> {
-    let p = env.require(Permission::WorkspaceUse)?;
-    let not_found = || AppError::NotFound(env.t("jobs.not_found"));
-    let id = Uuid::parse_str(id.trim()).map_err(|_| not_found())?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
-    let state: String = sqlx::query_scalar(
-        "SELECT status FROM jobs WHERE id = $1 AND (created_by = $2 OR $3) FOR UPDATE",
-    )
-    .bind(id)
-    .bind(p.user_id)
-    .bind(p.role >= Role::Admin)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(not_found)?;
-    if !matches!(state.as_str(), "QUEUED" | "RUNNING") {
-        return Err(AppError::field("id", env.t("jobs.error.not_active")));
-    }
-    sqlx::query("UPDATE jobs SET status = 'CANCELLED', finished_at = now() WHERE id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    audit::by_member(
-        &mut tx,
-        &env.ctx,
-        p,
-        AuditEntry::new("job.cancelled", "jobs", Some(id)).change(
-            serde_json::json!({ "status": state }),
-            serde_json::json!({ "status": "CANCELLED" }),
-        ),
-    )
-    .await?;
-    let row = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs j WHERE j.id = $1"))
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    job_view(&row)
+    let change = Change {
+        from: &["QUEUED", "RUNNING"],
+        to: "CANCELLED",
+        set: "status = 'CANCELLED', finished_at = now()",
+        action: "job.cancelled",
+        refused: "jobs.error.not_active",
+    };
+    change_state(env, id, change).await
 }
 
 /// Queues a failed job again, for its creator or an admin. An import resumes after
 /// its last committed batch; an export starts its file again.
 pub async fn retry(env: &Env, id: &str) -> Result<JobView, AppError> {
+    let change = Change {
+        from: &["FAILED"],
+        to: "QUEUED",
+        set: "status = 'QUEUED', error = NULL, finished_at = NULL, locked_at = NULL",
+        action: "job.retried",
+        refused: "jobs.error.not_failed",
+    };
+    change_state(env, id, change).await
+}
+
+/// A member's move of a job from one state to another.
+struct Change {
+    from: &'static [&'static str],
+    to: &'static str,
+    /// The `SET` list of the update.
+    set: &'static str,
+    action: &'static str,
+    /// The message when the job is in none of the `from` states.
+    refused: &'static str,
+}
+
+async fn change_state(env: &Env, id: &str, change: Change) -> Result<JobView, AppError> {
     let p = env.require(Permission::WorkspaceUse)?;
     let not_found = || AppError::NotFound(env.t("jobs.not_found"));
     let id = Uuid::parse_str(id.trim()).map_err(|_| not_found())?;
@@ -672,31 +666,30 @@ pub async fn retry(env: &Env, id: &str) -> Result<JobView, AppError> {
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(not_found)?;
-    if state != "FAILED" {
-        return Err(AppError::field("id", env.t("jobs.error.not_failed")));
+    if !change.from.contains(&state.as_str()) {
+        return Err(AppError::field("id", env.t(change.refused)));
     }
-    sqlx::query(
-        "UPDATE jobs SET status = 'QUEUED', error = NULL, finished_at = NULL, locked_at = NULL
-          WHERE id = $1",
-    )
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
+    sqlx::query(&format!("UPDATE jobs SET {} WHERE id = $1", change.set))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
     audit::by_member(
         &mut tx,
         &env.ctx,
         p,
-        AuditEntry::new("job.retried", "jobs", Some(id)).change(
+        AuditEntry::new(change.action, "jobs", Some(id)).change(
             serde_json::json!({ "status": state }),
-            serde_json::json!({ "status": "QUEUED" }),
+            serde_json::json!({ "status": change.to }),
         ),
     )
     .await?;
-    // Wakes a runner now rather than at its next poll.
-    sqlx::query("SELECT pg_notify($1, '')")
-        .bind(JOBS_CHANNEL)
-        .execute(&mut *tx)
-        .await?;
+    if change.to == "QUEUED" {
+        // Wakes a runner now rather than at its next poll.
+        sqlx::query("SELECT pg_notify($1, '')")
+            .bind(JOBS_CHANNEL)
+            .execute(&mut *tx)
+            .await?;
+    }
     let row = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs j WHERE j.id = $1"))
         .bind(id)
         .fetch_one(&mut *tx)
