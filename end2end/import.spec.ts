@@ -1,5 +1,6 @@
 import { test, expect } from '@playwright/test';
 import { readFileSync } from 'fs';
+import { join } from 'path';
 import { hydrated, signIn, unique, violations } from './helpers';
 
 
@@ -96,4 +97,24 @@ test.describe.serial('CSV import and export', () => {
     await expect(page.getByRole('link', { name: /Contacts export/ }).first()).toBeVisible();
     expect(await violations(page), '/import at 390 px').toEqual([]);
   });
+});
+
+test('import contacts from an Excel workbook', async ({ page }) => {
+  // A real .xlsx (deflated zip, inline strings, a number cell), as Excel saves one.
+  await signIn(page, 'owner@demo.leadline.test');
+  await page.goto('/import');
+  await hydrated(page);
+  await page.getByLabel('What does the file hold?').selectOption('CONTACT');
+  await page.getByLabel('CSV file').setInputFiles(join(__dirname, 'fixtures', 'contacts.xlsx'));
+  await page.getByRole('button', { name: 'Upload', exact: true }).click();
+  await expect(page.getByTestId('upload-summary')).toContainText('2 rows');
+  await expect(page.locator('#map-0')).toHaveValue('name');
+  await expect(page.locator('#map-1')).toHaveValue('email');
+  const preview = page.getByTestId('preview');
+  await expect(preview).toContainText('نور الهدى سالم');
+  await expect(preview.locator('tr[data-outcome="create"]')).toHaveCount(2);
+  await page.getByTestId('start-import').click();
+  await expect(page).toHaveURL(/\/jobs\/[0-9a-f-]{36}$/);
+  await expect(page.getByTestId('count-created')).toHaveText('2', { timeout: 30_000 });
+  await expect(page.getByTestId('count-failed')).toHaveText('0');
 });
