@@ -55,6 +55,26 @@ test.describe.serial('CSV import and export', () => {
     await expect(page.getByTestId('count-skipped')).toHaveText('0');
     expect(await violations(page), 'job summary').toEqual([]);
 
+    // The job's log says how it went, attempt by attempt.
+    const log = page.getByRole('region', { name: 'Log' });
+    await expect(log).toContainText('Attempt 1 of 3 started.');
+    await expect(log).toContainText('Finished.');
+    const jobUrl = page.url();
+
+    // An admin finds it among every member's jobs, with its attempts, in Settings.
+    await page.goto('/settings/jobs');
+    await hydrated(page);
+    const row = page.getByTestId('job-row').filter({ hasText: 'contacts.csv' }).first();
+    await expect(row).toContainText('Done');
+    await expect(row).toContainText('1/3');
+    await page.getByRole('group', { name: 'Show jobs' }).getByRole('button', { name: /^Done/ }).click();
+    await expect(page.getByRole('button', { name: /^Done/ })).toHaveAttribute('aria-pressed', 'true');
+    await expect(row).toBeVisible();
+    await page.getByRole('button', { name: /^Gave up/ }).click();
+    await expect(page.getByTestId('job-row').filter({ hasText: 'contacts.csv' })).toHaveCount(0);
+    await page.goto(jobUrl);
+    await hydrated(page);
+
     const [download] = await Promise.all([
       page.waitForEvent('download'),
       page.getByTestId('errors-download').click(),

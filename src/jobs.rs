@@ -1,11 +1,13 @@
 //! The job runner: claims queued imports and exports across tenants (`claim_job()`,
 //! `FOR UPDATE SKIP LOCKED`, so any number of runners share one queue) and runs each
-//! in its tenant's scope. It wakes on `NOTIFY` when a member starts a job, and polls
-//! as well in case a notification was missed (a dropped connection).
+//! attempt in its tenant's scope; a failed attempt is retried with backoff or
+//! dead-lettered (`app::jobs::ssr::fail`). It wakes on `NOTIFY` when a member starts a
+//! job, and polls as well for retries coming due and missed notifications.
 
 use app::crm::import::runner;
 use app::crm::import::ssr::JOBS_CHANNEL;
 use app::db::Db;
+use app::jobs::ssr::{self as jobs, Failure};
 use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 use std::time::Duration;
@@ -49,8 +51,8 @@ pub async fn run_once(pool: &PgPool) -> Result<Option<Uuid>, String> {
         Ok(Err(e)) => tracing::error!(job = %id, error = %e, "could not record the job's end"),
         Err(panic) => {
             tracing::error!(job = %id, error = %panic, "job panicked");
-            let message = "The job stopped unexpectedly. Please try again.";
-            if let Err(e) = runner::fail(&db, tenant_id, id, message).await {
+            let failure = Failure::Transient("The job stopped unexpectedly.".into());
+            if let Err(e) = jobs::fail(&db, tenant_id, id, failure).await {
                 tracing::error!(job = %id, error = %e, "could not mark the job failed");
             }
         }

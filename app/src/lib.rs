@@ -6,6 +6,7 @@ pub mod crm;
 pub mod encode;
 pub mod error;
 pub mod i18n;
+pub mod jobs;
 pub mod layout;
 pub mod outreach;
 pub mod settings;
@@ -183,6 +184,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("sessions") view=settings::ui::SessionsPage/>
                         <Route path=path!("workspace") view=settings::ui::WorkspacePage/>
                         <Route path=path!("security") view=settings::ui::SecurityPage/>
+                        <Route path=path!("jobs") view=jobs::ui::JobsAdminPage/>
                         <Route path=path!("team") view=team::ui::TeamPage/>
                         <Route path=path!("audit") view=settings::ui::AuditPage/>
                         <Route path=path!("fields") view=crm::records::ui::CustomFieldsPage/>

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 const BOM: &str = "\u{FEFF}";
 
-async fn upload(
+pub(crate) async fn upload(
     app: &TestApp,
     client: &reqwest::Client,
     entity: &str,
@@ -56,7 +56,7 @@ async fn call_json<F: ServerFn>(
     )
 }
 
-fn plan(job_id: &Value, mapping: &Value, dedupe: &str) -> Value {
+pub(crate) fn plan(job_id: &Value, mapping: &Value, dedupe: &str) -> Value {
     json!({ "plan": { "job_id": job_id, "mapping": mapping, "dedupe": dedupe } })
 }
 

@@ -15,7 +15,7 @@ async fn old_jobs_read_notifications_and_old_audit_entries_age_out() {
         .await
         .unwrap();
     let owner = &app.pools.owner;
-    for (status, finished_days_ago) in [("DONE", 91), ("FAILED", 120), ("DONE", 10)] {
+    for (status, finished_days_ago) in [("DONE", 91), ("FAILED", 120), ("DEAD", 95), ("DONE", 10)] {
         sqlx::query(
             "INSERT INTO jobs (tenant_id, id, kind, entity, status, created_by, finished_at)
              VALUES ($1, $2, 'EXPORT', 'CONTACT', $3, $4, now() - make_interval(days => $5))",
@@ -25,6 +25,19 @@ async fn old_jobs_read_notifications_and_old_audit_entries_age_out() {
         .bind(status)
         .bind(user)
         .bind(finished_days_ago)
+        .execute(owner)
+        .await
+        .unwrap();
+    }
+    // Log lines of the job that stays: the month-old one goes, the fresh one stays.
+    for days_ago in [31, 2] {
+        sqlx::query(
+            "INSERT INTO job_logs (tenant_id, job_id, level, message, at)
+             SELECT tenant_id, id, 'INFO', 'line', now() - make_interval(days => $2)
+               FROM jobs WHERE tenant_id = $1 AND finished_at > now() - interval '30 days'",
+        )
+        .bind(tenant)
+        .bind(days_ago)
         .execute(owner)
         .await
         .unwrap();
@@ -67,7 +80,8 @@ async fn old_jobs_read_notifications_and_old_audit_entries_age_out() {
     assert_eq!(
         swept,
         Retention {
-            jobs: 2,
+            jobs: 3,
+            job_logs: 1,
             notifications: 1,
             audit_archived: 2
         }
@@ -82,6 +96,11 @@ async fn old_jobs_read_notifications_and_old_audit_entries_age_out() {
         }
     };
     assert_eq!(count("SELECT count(*) FROM jobs").await, 1);
+    assert_eq!(
+        count("SELECT count(*) FROM job_logs WHERE at > now() - interval '3 days'").await,
+        1
+    );
+    assert_eq!(count("SELECT count(*) FROM job_logs").await, 1);
     assert_eq!(count("SELECT count(*) FROM notifications").await, 2);
     assert_eq!(
         count("SELECT count(*) FROM audit_logs").await,

@@ -62,6 +62,8 @@ async fn crm_fixture(app: &TestApp, t: Uuid, email: &str) {
         "INSERT INTO jobs (tenant_id, id, kind, entity, created_by) VALUES ($1, gen_random_uuid(), 'EXPORT', 'LEAD', $2)",
         "INSERT INTO job_files (tenant_id, job_id, name, content)
          SELECT $1, id, 'output', 'a,b' FROM jobs WHERE tenant_id = $1 AND $2::uuid IS NOT NULL",
+        "INSERT INTO job_logs (tenant_id, job_id, level, message)
+         SELECT $1, id, 'INFO', 'started' FROM jobs WHERE tenant_id = $1 AND $2::uuid IS NOT NULL",
         "INSERT INTO import_mappings (tenant_id, user_id, entity, mapping) VALUES ($1, $2, 'LEAD', '{}')",
         // Outreach (0005).
         "INSERT INTO wa_phone_numbers (tenant_id, id, number, label, provider_phone_id, access_token)
@@ -215,8 +217,11 @@ async fn the_runtime_role_cannot_cross_tenants_in_any_table() {
         // Inserting tenant B's row (with a fresh id where there is one) is refused by
         // the policy before any constraint is looked at.
         let mut copy = row.clone();
-        if copy.get("id").is_some() {
-            copy["id"] = serde_json::json!(Uuid::new_v4());
+        if let Some(id) = copy.get("id") {
+            copy["id"] = match id.as_i64() {
+                Some(n) => serde_json::json!(n + 1_000_000),
+                None => serde_json::json!(Uuid::new_v4()),
+            };
         }
         // Generated columns (search text) cannot be inserted; list the others.
         let columns: String = sqlx::query_scalar(

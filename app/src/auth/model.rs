@@ -68,6 +68,8 @@ pub enum Permission {
     OutreachRun,
     /// Templates, senders (numbers, domains, mailboxes) and sequences.
     OutreachManage,
+    /// Every member's background jobs: their logs, retry and cancel.
+    JobsManage,
 }
 
 impl Permission {
@@ -79,7 +81,8 @@ impl Permission {
             | Permission::TenantSettings
             | Permission::SecurityPolicy
             | Permission::AuditView
-            | Permission::OutreachManage => Role::Admin,
+            | Permission::OutreachManage
+            | Permission::JobsManage => Role::Admin,
             Permission::BillingManage => Role::Owner,
         }
     }

@@ -36,6 +36,9 @@ pub fn SettingsLayout() -> impl IntoView {
     if viewer.can(Permission::AuditView) {
         links.push(("/settings/audit", "settings.audit"));
     }
+    if viewer.can(Permission::JobsManage) {
+        links.push(("/settings/jobs", "settings.jobs"));
+    }
     view! {
         <div class="settings-grid">
             <nav aria-label=tr("nav.settings") class="settings-nav">

@@ -485,7 +485,10 @@ pub enum JobState {
     Queued,
     Running,
     Done,
+    /// Failed for a reason the member must fix; not retried.
     Failed,
+    /// Failed on our side as many times as it may be tried (dead-lettered).
+    Dead,
     /// Stopped by a member; what earlier batches committed stays.
     Cancelled,
 }
@@ -498,9 +501,27 @@ impl JobState {
             "RUNNING" => Some(JobState::Running),
             "DONE" => Some(JobState::Done),
             "FAILED" => Some(JobState::Failed),
+            "DEAD" => Some(JobState::Dead),
             "CANCELLED" => Some(JobState::Cancelled),
             _ => None,
         }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            JobState::Draft => "DRAFT",
+            JobState::Queued => "QUEUED",
+            JobState::Running => "RUNNING",
+            JobState::Done => "DONE",
+            JobState::Failed => "FAILED",
+            JobState::Dead => "DEAD",
+            JobState::Cancelled => "CANCELLED",
+        }
+    }
+
+    /// Ended without finishing: a member may queue it again.
+    pub fn retryable(self) -> bool {
+        matches!(self, JobState::Failed | JobState::Dead)
     }
 
     /// Still moving: pages poll until it is not.
@@ -515,6 +536,7 @@ impl JobState {
             JobState::Running => "jobs.state.running",
             JobState::Done => "jobs.state.done",
             JobState::Failed => "jobs.state.failed",
+            JobState::Dead => "jobs.state.dead",
             JobState::Cancelled => "jobs.state.cancelled",
         }
     }
@@ -557,6 +579,13 @@ pub struct JobView {
     pub has_output: bool,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// Attempts made so far, of at most `max_attempts`.
+    pub attempts: u32,
+    pub max_attempts: u32,
+    /// When a retry waiting out its backoff runs.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Who started it.
+    pub creator: String,
 }
 
 impl JobView {
@@ -683,6 +712,10 @@ mod tests {
             has_output: false,
             created_at: Utc::now(),
             finished_at: None,
+            attempts: 1,
+            max_attempts: 3,
+            next_attempt_at: None,
+            creator: String::new(),
         };
         assert_eq!(job.percent(), 33);
         job.processed = 7;

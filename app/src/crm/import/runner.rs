@@ -14,6 +14,7 @@ use crate::crm::model::Entity;
 use crate::db::{internal, new_id, Db, Tx};
 use crate::error::AppError;
 use crate::i18n::{t, Locale};
+use crate::jobs::ssr::{self as jobs, Failure};
 use crate::request::Principal;
 use sqlx::{Postgres, QueryBuilder, Row as _};
 use std::collections::{HashMap, HashSet};
@@ -652,43 +653,37 @@ async fn load(db: &Db, tenant_id: Uuid, id: Uuid) -> Result<Claimed, AppError> {
     })
 }
 
-/// Runs a job the caller claimed (`claim_job()`), to DONE or FAILED. An error is
-/// returned only when even recording the failure failed.
+/// Runs an attempt of a job the caller claimed (`claim_job()`). A finished job is
+/// DONE; a failed attempt goes to the job facility, which retries it after a pause,
+/// dead-letters it, or fails it for good (`jobs::ssr::fail`). An error is returned
+/// only when even recording the outcome failed.
 pub async fn run_job(db: &Db, tenant_id: Uuid, id: Uuid) -> Result<(), AppError> {
-    let job = load(db, tenant_id, id).await?;
-    let locale = job
-        .params
-        .get("locale")
-        .and_then(|l| serde_json::from_value::<Locale>(l.clone()).ok())
-        .unwrap_or_default();
-    let outcome = if !job.creator_active {
-        // Work done in the name of someone who may no longer act for the tenant.
-        Err(AppError::Forbidden(t(locale, "jobs.error.member_inactive")))
-    } else {
-        match job.kind {
+    jobs::started(db, tenant_id, id).await?;
+    let outcome = match load(db, tenant_id, id).await {
+        Err(err) => Err(err),
+        Ok(job) if !job.creator_active => {
+            // Work done in the name of someone who may no longer act for the tenant.
+            let locale = job
+                .params
+                .get("locale")
+                .and_then(|l| serde_json::from_value::<Locale>(l.clone()).ok())
+                .unwrap_or_default();
+            Err(AppError::Forbidden(t(locale, "jobs.error.member_inactive")))
+        }
+        Ok(job) => match job.kind {
             JobKind::Import => import(db, &job).await,
             JobKind::Export => export(db, &job).await,
-        }
+        },
     };
-    if let Err(err) = outcome {
-        tracing::warn!(job = %id, tenant = %tenant_id, error = %err, "job failed");
-        fail(db, tenant_id, id, &err.to_string()).await?;
+    match outcome {
+        Ok(()) => Ok(()),
+        Err(err) => {
+            tracing::warn!(job = %id, tenant = %tenant_id, error = %err, "job attempt failed");
+            jobs::fail(db, tenant_id, id, Failure::of(&err))
+                .await
+                .map(|_| ())
+        }
     }
-    Ok(())
-}
-
-/// Marks a job FAILED with a message for the member.
-pub async fn fail(db: &Db, tenant_id: Uuid, id: Uuid, message: &str) -> Result<(), AppError> {
-    let mut tx = db.tenant_tx(tenant_id, None).await?;
-    sqlx::query(
-        "UPDATE jobs SET status = 'FAILED', error = $2, finished_at = now()
-          WHERE id = $1 AND status IN ('QUEUED', 'RUNNING')",
-    )
-    .bind(id)
-    .bind(message)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await.map_err(internal)
 }
 
 async fn import(db: &Db, job: &Claimed) -> Result<(), AppError> {
@@ -801,12 +796,17 @@ async fn import(db: &Db, job: &Claimed) -> Result<(), AppError> {
         tx.commit().await?;
     }
     let mut tx = db.tenant_tx(job.tenant_id, Some(user_id)).await?;
-    sqlx::query(
+    let done = sqlx::query(
         "UPDATE jobs SET status = 'DONE', finished_at = now() WHERE id = $1 AND status = 'RUNNING'",
     )
     .bind(job.id)
     .execute(&mut *tx)
-    .await?;
+    .await?
+    .rows_affected()
+        == 1;
+    if done {
+        jobs::finished(&mut tx, job.tenant_id, job.id).await?;
+    }
     tx.commit().await.map_err(internal)
 }
 
@@ -975,6 +975,9 @@ async fn export(db: &Db, job: &Claimed) -> Result<(), AppError> {
                 .await?;
             tx.commit().await?;
             return Ok(());
+        }
+        if last {
+            jobs::finished(&mut tx, job.tenant_id, job.id).await?;
         }
         tx.commit().await?;
         if last {

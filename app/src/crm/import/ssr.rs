@@ -7,12 +7,13 @@ use super::rows::RowRules;
 use super::runner::{self, KeyMap};
 use super::sheet::{self, Row, Sheet, SheetError};
 use crate::audit::{self, AuditEntry};
-use crate::auth::model::{Permission, Role};
+use crate::auth::model::Permission;
 use crate::crm::access::Scope;
 use crate::crm::model::{Entity, RecordFilter};
 use crate::db::{internal, new_id, Db, Tx};
 use crate::error::AppError;
 use crate::i18n::{t, tf, Locale};
+use crate::jobs::model::LogLevel;
 use crate::request::{Env, Principal};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -570,29 +571,64 @@ pub async fn start_export(
     Ok(id)
 }
 
-const JOB_COLUMNS: &str =
+pub(crate) const JOB_COLUMNS: &str =
     "j.id, j.kind, j.entity, j.status, coalesce(j.params->>'file_name', '') AS file_name,
-    j.total, j.processed, j.result, j.error, j.created_at, j.finished_at,
+    j.total, j.processed, j.result, j.error, j.created_at, j.finished_at, j.attempts,
+    j.max_attempts, j.run_at, coalesce(u.name, '') AS creator,
     EXISTS (SELECT 1 FROM job_files f WHERE f.job_id = j.id AND f.name = 'errors') AS has_errors,
     EXISTS (SELECT 1 FROM job_files f WHERE f.job_id = j.id AND f.name = 'output') AS has_output";
 
-fn job_view(row: &sqlx::postgres::PgRow) -> Result<JobView, AppError> {
-    let code = |col: &str| row.get::<String, _>(col);
-    Ok(JobView {
-        id: row.get("id"),
-        kind: JobKind::parse(&code("kind")).ok_or_else(|| internal("job kind"))?,
-        entity: Entity::parse(&code("entity")).ok_or_else(|| internal("job entity"))?,
-        state: JobState::parse(&code("status")).ok_or_else(|| internal("job status"))?,
-        file_name: code("file_name"),
-        total: row.get::<i32, _>("total").max(0) as u32,
-        processed: row.get::<i32, _>("processed").max(0) as u32,
-        counts: serde_json::from_value(row.get("result")).unwrap_or_default(),
-        error: row.get("error"),
-        has_errors_file: row.get("has_errors"),
-        has_output: row.get("has_output"),
-        created_at: row.get("created_at"),
-        finished_at: row.get("finished_at"),
-    })
+/// `FROM` with the creator's name, for [`JOB_COLUMNS`].
+pub(crate) const JOB_FROM: &str = "jobs j LEFT JOIN users u ON u.id = j.created_by";
+
+/// A row of [`JOB_COLUMNS`].
+#[derive(sqlx::FromRow)]
+pub(crate) struct JobRow {
+    id: Uuid,
+    kind: String,
+    entity: String,
+    status: String,
+    file_name: String,
+    total: i32,
+    processed: i32,
+    result: serde_json::Value,
+    error: Option<String>,
+    created_at: chrono::DateTime<chrono::Utc>,
+    finished_at: Option<chrono::DateTime<chrono::Utc>>,
+    attempts: i32,
+    max_attempts: i32,
+    run_at: chrono::DateTime<chrono::Utc>,
+    creator: String,
+    has_errors: bool,
+    has_output: bool,
+}
+
+impl TryFrom<JobRow> for JobView {
+    type Error = AppError;
+
+    fn try_from(row: JobRow) -> Result<JobView, AppError> {
+        let state = JobState::parse(&row.status).ok_or_else(|| internal("job status"))?;
+        let count = |n: i32| u32::try_from(n).unwrap_or(0);
+        Ok(JobView {
+            id: row.id,
+            kind: JobKind::parse(&row.kind).ok_or_else(|| internal("job kind"))?,
+            entity: Entity::parse(&row.entity).ok_or_else(|| internal("job entity"))?,
+            state,
+            file_name: row.file_name,
+            total: count(row.total),
+            processed: count(row.processed),
+            counts: serde_json::from_value(row.result).unwrap_or_default(),
+            error: row.error,
+            has_errors_file: row.has_errors,
+            has_output: row.has_output,
+            created_at: row.created_at,
+            finished_at: row.finished_at,
+            attempts: count(row.attempts),
+            max_attempts: count(row.max_attempts),
+            next_attempt_at: (state == JobState::Queued && row.attempts > 0).then_some(row.run_at),
+            creator: row.creator,
+        })
+    }
 }
 
 /// A job of the member's tenant that they started, or any job for ADMIN and OWNER.
@@ -601,17 +637,17 @@ pub async fn job(env: &Env, id: &str) -> Result<JobView, AppError> {
     let p = env.require(Permission::WorkspaceUse)?;
     let id = Uuid::parse_str(id.trim()).map_err(|_| AppError::NotFound(env.t("jobs.not_found")))?;
     let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
-    let row = sqlx::query(&format!(
-        "SELECT {JOB_COLUMNS} FROM jobs j WHERE j.id = $1 AND (j.created_by = $2 OR $3)"
+    let row: JobRow = sqlx::query_as(&format!(
+        "SELECT {JOB_COLUMNS} FROM {JOB_FROM} WHERE j.id = $1 AND (j.created_by = $2 OR $3)"
     ))
     .bind(id)
     .bind(p.user_id)
-    .bind(p.role >= Role::Admin)
+    .bind(Permission::JobsManage.allowed_for(p.role))
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| AppError::NotFound(env.t("jobs.not_found")))?;
     tx.commit().await?;
-    job_view(&row)
+    row.try_into()
 }
 
 /// Cancels a job that is waiting or running, for its creator or an admin. A running
@@ -623,19 +659,23 @@ pub async fn cancel(env: &Env, id: &str) -> Result<JobView, AppError> {
         to: "CANCELLED",
         set: "status = 'CANCELLED', finished_at = now()",
         action: "job.cancelled",
+        log: "jobs.log.cancelled",
         refused: "jobs.error.not_active",
     };
     change_state(env, id, change).await
 }
 
-/// Queues a failed job again, for its creator or an admin. An import resumes after
-/// its last committed batch; an export starts its file again.
+/// Queues a failed or dead-lettered job again, for its creator or an admin, with its
+/// attempts counted afresh. An import resumes after its last committed batch; an
+/// export starts its file again.
 pub async fn retry(env: &Env, id: &str) -> Result<JobView, AppError> {
     let change = Change {
-        from: &["FAILED"],
+        from: &["FAILED", "DEAD"],
         to: "QUEUED",
-        set: "status = 'QUEUED', error = NULL, finished_at = NULL, locked_at = NULL",
+        set: "status = 'QUEUED', error = NULL, finished_at = NULL, locked_at = NULL,
+              attempts = 0, run_at = now()",
         action: "job.retried",
+        log: "jobs.log.retried",
         refused: "jobs.error.not_failed",
     };
     change_state(env, id, change).await
@@ -648,6 +688,8 @@ struct Change {
     /// The `SET` list of the update.
     set: &'static str,
     action: &'static str,
+    /// The line it adds to the job's log, naming the member.
+    log: &'static str,
     /// The message when the job is in none of the `from` states.
     refused: &'static str,
 }
@@ -662,7 +704,7 @@ async fn change_state(env: &Env, id: &str, change: Change) -> Result<JobView, Ap
     )
     .bind(id)
     .bind(p.user_id)
-    .bind(p.role >= Role::Admin)
+    .bind(Permission::JobsManage.allowed_for(p.role))
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(not_found)?;
@@ -683,6 +725,8 @@ async fn change_state(env: &Env, id: &str, change: Change) -> Result<JobView, Ap
         ),
     )
     .await?;
+    let line = tf(env.locale(), change.log, &[("name", p.name.clone())]);
+    crate::jobs::ssr::log(&mut tx, p.tenant_id, id, LogLevel::Info, &line).await?;
     if change.to == "QUEUED" {
         // Wakes a runner now rather than at its next poll.
         sqlx::query("SELECT pg_notify($1, '')")
@@ -690,27 +734,29 @@ async fn change_state(env: &Env, id: &str, change: Change) -> Result<JobView, Ap
             .execute(&mut *tx)
             .await?;
     }
-    let row = sqlx::query(&format!("SELECT {JOB_COLUMNS} FROM jobs j WHERE j.id = $1"))
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
+    let row: JobRow = sqlx::query_as(&format!(
+        "SELECT {JOB_COLUMNS} FROM {JOB_FROM} WHERE j.id = $1"
+    ))
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
     tx.commit().await?;
-    job_view(&row)
+    row.try_into()
 }
 
 /// The member's latest imports and exports.
 pub async fn recent(env: &Env) -> Result<Vec<JobView>, AppError> {
     let p = env.require(Permission::WorkspaceUse)?;
     let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
-    let rows = sqlx::query(&format!(
-        "SELECT {JOB_COLUMNS} FROM jobs j WHERE j.created_by = $1 AND j.status <> 'DRAFT'
+    let rows: Vec<JobRow> = sqlx::query_as(&format!(
+        "SELECT {JOB_COLUMNS} FROM {JOB_FROM} WHERE j.created_by = $1 AND j.status <> 'DRAFT'
           ORDER BY j.created_at DESC LIMIT 10"
     ))
     .bind(p.user_id)
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
-    rows.iter().map(job_view).collect()
+    rows.into_iter().map(JobView::try_from).collect()
 }
 
 /// Where a job's file is, once [`download`] has allowed it: read a part at a time with
@@ -744,7 +790,7 @@ pub async fn download(env: &Env, id: Uuid, name: &str) -> Result<JobFile, AppErr
     .bind(id)
     .bind(name)
     .bind(p.user_id)
-    .bind(p.role >= Role::Admin)
+    .bind(Permission::JobsManage.allowed_for(p.role))
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;

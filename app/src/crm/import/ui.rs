@@ -6,6 +6,7 @@ use super::model::*;
 use crate::crm::model::{Entity, RecordFilter};
 use crate::error::AppError;
 use crate::i18n::{t, tf, Locale};
+use crate::jobs::ui::JobLog;
 use crate::ui::{locale, tr, Alert, Badge, Card, LoadError, PageHeader, Skeleton};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
@@ -18,7 +19,7 @@ fn entity_name(l: Locale, entity: Entity) -> String {
     t(l, entity_plural_key(entity))
 }
 
-fn job_title(l: Locale, job: &JobView) -> String {
+pub(crate) fn job_title(l: Locale, job: &JobView) -> String {
     let key = match job.kind {
         JobKind::Import => "jobs.import_of",
         JobKind::Export => "jobs.export_of",
@@ -26,10 +27,10 @@ fn job_title(l: Locale, job: &JobView) -> String {
     tf(l, key, &[("entity", entity_name(l, job.entity))])
 }
 
-fn state_tone(state: JobState) -> &'static str {
+pub(crate) fn state_tone(state: JobState) -> &'static str {
     match state {
         JobState::Done => "success",
-        JobState::Failed => "warning",
+        JobState::Failed | JobState::Dead => "warning",
         _ => "neutral",
     }
 }
@@ -498,6 +499,16 @@ fn JobDetails(job: JobView, tick: RwSignal<u32>) -> impl IntoView {
             </div>
             {match job.state {
                 JobState::Queued | JobState::Running => view! {
+                    {job.next_attempt_at.map(|at| view! {
+                        <p class="alert alert-warning mb-3" role="status" data-testid="job-retrying">
+                            {tf(l, "jobs.retrying", &[
+                                ("attempt", job.attempts.to_string()),
+                                ("max", job.max_attempts.to_string()),
+                                ("at", at.format("%H:%M:%S UTC").to_string()),
+                            ])}
+                            {job.error.clone().map(|e| view! { <span class="block mt-1">{e}</span> })}
+                        </p>
+                    })}
                     <ProgressBar percent=percent label=tr("jobs.progress")/>
                     <div class="mt-3">
                         <button type="button" class="btn btn-secondary"
@@ -526,9 +537,13 @@ fn JobDetails(job: JobView, tick: RwSignal<u32>) -> impl IntoView {
                         {tf(l, "jobs.cancelled", &[("done", job.processed.to_string()), ("total", job.total.to_string())])}
                     </p>
                 }.into_any(),
-                JobState::Failed => view! {
+                JobState::Failed | JobState::Dead => view! {
                     <div class="alert alert-danger" role="alert">
-                        <p>{tr("jobs.failed")}</p>
+                        <p>{if job.state == JobState::Dead {
+                            tf(l, "jobs.dead", &[("attempts", job.attempts.to_string())])
+                        } else {
+                            t(l, "jobs.failed")
+                        }}</p>
                         {job.error.clone().map(|e| view! { <p class="mt-1">{e}</p> })}
                     </div>
                     <div class="mt-3">
@@ -577,6 +592,7 @@ fn JobDetails(job: JobView, tick: RwSignal<u32>) -> impl IntoView {
                 },
             }}
         </Card>
+        <JobLog id=job.id tick/>
     }
 }
 
@@ -625,7 +641,7 @@ pub fn ExportButton(entity: Entity, #[prop(into)] filter: Signal<RecordFilter>) 
                             {tf(l, "export.download", &[("file", j.file_name.clone())])}
                         </a>
                     }.into_any(),
-                    (_, Some(Some(Ok(j)))) if j.state == JobState::Failed => view! {
+                    (_, Some(Some(Ok(j)))) if j.state.retryable() => view! {
                         <span class="text-danger">{j.error.clone().unwrap_or_else(|| t(l, "jobs.failed"))}</span>
                     }.into_any(),
                     (Some(Ok(_)), _) => view! { <span class="text-muted">{t(l, "export.preparing")}</span> }.into_any(),
