@@ -138,7 +138,7 @@ async fn grant(owner: &PgPool, role: &str) -> Result<(), String> {
             "GRANT EXECUTE ON FUNCTION claim_due_enrollments(integer), claim_outbox(integer), renew_outbox_leases(uuid[]), wa_phone_route(text, text), message_route(uuid) TO {role}"
         ),
         format!(
-            "GRANT EXECUTE ON FUNCTION rate_limit_hit(text, text, integer, integer, integer), rate_limit_sweep(), auth_token_user(bytea, text), sweep_import_drafts(), renew_job_lease(uuid), retention_sweep() TO {role}"
+            "GRANT EXECUTE ON FUNCTION rate_limit_hit(text, text, integer, integer, integer), rate_limit_sweep(), auth_token_user(bytea, text), sweep_import_drafts(), renew_job_lease(uuid), retention_sweep(), review_sla_sweep(timestamptz) TO {role}"
         ),
     ];
     for sql in statements {

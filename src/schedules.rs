@@ -42,6 +42,10 @@ async fn run_task(pool: &PgPool, name: &str) -> Outcome {
             .await
             .map(|r| format!("{r:?}"))
             .map_err(|e| e.to_string()),
+        "review.sla" => app::review::ssr::sla_sweep(pool, Utc::now())
+            .await
+            .map(|n| format!("{n} review items escalated"))
+            .map_err(|e| e.to_string()),
         // A schedule a newer version added, seen by an older worker mid-deploy.
         _ => Err(format!("no task named {name} in this version")),
     }

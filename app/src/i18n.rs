@@ -70,6 +70,7 @@ fn table(locale: Locale) -> &'static Table {
                 include_str!("../locales/crm.en.json"),
                 include_str!("../locales/import.en.json"),
                 include_str!("../locales/outreach.en.json"),
+                include_str!("../locales/review.en.json"),
             ],
         ),
         Locale::Ar => (
@@ -79,6 +80,7 @@ fn table(locale: Locale) -> &'static Table {
                 include_str!("../locales/crm.ar.json"),
                 include_str!("../locales/import.ar.json"),
                 include_str!("../locales/outreach.ar.json"),
+                include_str!("../locales/review.ar.json"),
             ],
         ),
     };

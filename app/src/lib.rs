@@ -9,6 +9,7 @@ pub mod i18n;
 pub mod jobs;
 pub mod layout;
 pub mod outreach;
+pub mod review;
 pub mod settings;
 pub mod team;
 pub mod ui;
@@ -172,7 +173,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("templates/:id") view=outreach::ui::TemplatePage/>
                         <Route path=path!("senders") view=outreach::ui::SendersPage/>
                     </ParentRoute>
-                    <Route path=path!("review") view=|| view! { <ComingSoon area="review"/> }/>
+                    <Route path=path!("review") view=review::ui::ReviewPage/>
                     <Route path=path!("inventory") view=|| view! { <ComingSoon area="inventory"/> }/>
                     <Route path=path!("billing") view=|| view! { <ComingSoon area="billing"/> }/>
                     <Route path=path!("import") view=crm::import::ui::ImportPage/>

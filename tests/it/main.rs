@@ -14,6 +14,7 @@ mod records;
 mod recovery;
 mod research;
 mod retention;
+mod review;
 mod rls;
 mod security;
 mod settings;

@@ -64,6 +64,9 @@ async fn crm_fixture(app: &TestApp, t: Uuid, email: &str) {
          SELECT $1, id, 'output', 'a,b' FROM jobs WHERE tenant_id = $1 AND $2::uuid IS NOT NULL",
         "INSERT INTO job_logs (tenant_id, job_id, level, message)
          SELECT $1, id, 'INFO', 'started' FROM jobs WHERE tenant_id = $1 AND $2::uuid IS NOT NULL",
+        "INSERT INTO review_items (tenant_id, id, lead_id, reason, priority, sla_due_at, created_by)
+         SELECT $1, gen_random_uuid(), id, 'MANUAL', 'LOW', now(), $2 FROM leads WHERE tenant_id = $1",
+        "INSERT INTO review_settings (tenant_id, keywords) SELECT $1, ARRAY['lawyer'] WHERE $2::uuid IS NOT NULL",
         "INSERT INTO import_mappings (tenant_id, user_id, entity, mapping) VALUES ($1, $2, 'LEAD', '{}')",
         // Outreach (0005).
         "INSERT INTO wa_phone_numbers (tenant_id, id, number, label, provider_phone_id, access_token)

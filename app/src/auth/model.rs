@@ -70,13 +70,17 @@ pub enum Permission {
     OutreachManage,
     /// Every member's background jobs: their logs, retry and cancel.
     JobsManage,
+    /// Work the review queue: replies, complaints and bounces a human decides on.
+    ReviewWork,
 }
 
 impl Permission {
     pub fn min_role(self) -> Role {
         match self {
             Permission::WorkspaceUse => Role::Sales,
-            Permission::TeamView | Permission::OutreachRun => Role::Manager,
+            Permission::TeamView | Permission::OutreachRun | Permission::ReviewWork => {
+                Role::Manager
+            }
             Permission::TeamManage
             | Permission::TenantSettings
             | Permission::SecurityPolicy

@@ -11,8 +11,14 @@ use crate::db::{internal, new_id, Db, Tx};
 use crate::error::AppError;
 use crate::outreach::journey::{Cause, Journey};
 use crate::outreach::model::Channel;
-use crate::outreach::optout::is_opt_out;
+use crate::review::model::{Intent, Reason};
+use crate::review::ssr as review;
 use uuid::Uuid;
+
+/// How much of a reply the classifier reads.
+const CLASSIFY_CHARS: usize = 5000;
+/// An automatic reply that names no return date delays the next step this long.
+const AUTO_REPLY_DELAY_DAYS: i64 = 3;
 
 /// Meta's `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>`.
 pub fn verify_meta_signature(app_secret: &str, body: &[u8], header: Option<&str>) -> bool {
@@ -220,13 +226,19 @@ async fn wa_inbound(
         &from,
         &text,
         None,
+        &[],
     )
     .await?;
     store::bump(tx, tenant_id, &[(Stat::WaReplies, 1)]).await
 }
 
-/// What every reply does, whatever its channel: the timeline, the replied message, the
-/// journey, the sequence's exit rule, and opt-out words.
+/// What every reply does, whatever its channel: the timeline, the replied message,
+/// the classification (review), and what its intent means for the journey and the
+/// sequence. An interested reply or a question warms the journey and, by the
+/// sequence's exit rule, ends it; an out-of-office or automatic reply only delays the
+/// next step (to the return date it states); an opt-out or complaint suppresses the
+/// address; a "not interested" stops the sequence and waits for a human to confirm it
+/// before the journey ends.
 #[allow(clippy::too_many_arguments)]
 async fn reply_arrived(
     tx: &mut Tx,
@@ -237,6 +249,7 @@ async fn reply_arrived(
     from: &str,
     text: &str,
     subject: Option<&str>,
+    headers: &[(String, String)],
 ) -> Result<(), AppError> {
     sqlx::query(
         "INSERT INTO activities (tenant_id, id, kind, lead_id, subject, body, data)
@@ -260,37 +273,110 @@ async fn reply_arrived(
     .bind(lead)
     .bind(channel.code())
     .execute(&mut **tx)
-    .await
-    ?;
+    .await?;
     store::ensure_journey(tx, tenant_id, lead).await?;
     sqlx::query("UPDATE lead_journeys SET last_inbound_at = now() WHERE lead_id = $1")
         .bind(lead)
         .execute(&mut **tx)
         .await?;
-    let reason = format!("replied on {}", channel.code().to_lowercase());
-    store::move_journey(
+    // Classified on at most the first few thousand characters: a quoted thread below
+    // a reply adds nothing but time.
+    let head: String = text.chars().take(CLASSIFY_CHARS).collect();
+    let verdict = review::reply_arrived(
         tx,
-        tenant_id,
-        lead,
-        Journey::WarmReply,
-        Cause::InboundReply,
-        &reason,
-        None,
+        &review::Arrival {
+            tenant_id,
+            lead_id: lead,
+            message_id,
+            subject: subject.unwrap_or(""),
+            text: &head,
+            headers,
+        },
     )
     .await?;
-    sqlx::query(
-        "UPDATE enrollments e SET status = 'STOPPED', stop_reason = 'replied', updated_at = now()
-           FROM sequences s
-          WHERE s.id = e.sequence_id AND s.exit_on_reply AND e.lead_id = $1 AND e.status IN ('ACTIVE', 'PAUSED')",
-    )
-    .bind(lead)
-    .execute(&mut **tx)
-    .await
-    ?;
-    if is_opt_out(text) {
-        store::suppress(tx, tenant_id, channel, from, "OPT_OUT", Some(message_id)).await?;
-        store::stop_enrollment(tx, lead, "opted_out").await?;
-        store::bump(tx, tenant_id, &[(Stat::OptOuts, 1)]).await?;
+    match verdict.intent {
+        Intent::OutOfOffice | Intent::AutoReply => {
+            // Not a conversation: the sequence goes on, after the person is back.
+            let resume = verdict
+                .return_on
+                .and_then(|d| d.and_hms_opt(9, 0, 0))
+                .map(|d| d.and_utc())
+                .unwrap_or_else(|| {
+                    chrono::Utc::now() + chrono::Duration::days(AUTO_REPLY_DELAY_DAYS)
+                });
+            sqlx::query(
+                "UPDATE enrollments SET next_run_at = greatest(next_run_at, $2), updated_at = now()
+                  WHERE lead_id = $1 AND status = 'ACTIVE'",
+            )
+            .bind(lead)
+            .bind(resume)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Intent::Unsubscribe | Intent::Complaint | Intent::Bounce => {
+            let reason = match verdict.intent {
+                Intent::Complaint => "COMPLAINT",
+                Intent::Bounce => "BOUNCE",
+                _ => "OPT_OUT",
+            };
+            store::suppress(tx, tenant_id, channel, from, reason, Some(message_id)).await?;
+            store::stop_enrollment(tx, lead, &reason.to_lowercase()).await?;
+            if verdict.intent == Intent::Unsubscribe {
+                store::bump(tx, tenant_id, &[(Stat::OptOuts, 1)]).await?;
+            }
+        }
+        Intent::NotInterested => {
+            store::stop_enrollment(tx, lead, "not_interested").await?;
+        }
+        _ => {
+            let reason = format!("replied on {}", channel.code().to_lowercase());
+            store::move_journey(
+                tx,
+                tenant_id,
+                lead,
+                Journey::WarmReply,
+                Cause::InboundReply,
+                &reason,
+                None,
+            )
+            .await?;
+            sqlx::query(
+                "UPDATE enrollments e SET status = 'STOPPED', stop_reason = 'replied', updated_at = now()
+                   FROM sequences s
+                  WHERE s.id = e.sequence_id AND s.exit_on_reply AND e.lead_id = $1
+                    AND e.status IN ('ACTIVE', 'PAUSED')",
+            )
+            .bind(lead)
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    // The lead's owner hears of every reply that is a person talking.
+    if !matches!(
+        verdict.intent,
+        Intent::OutOfOffice | Intent::AutoReply | Intent::Bounce
+    ) {
+        let owner: Option<(Uuid, String)> = sqlx::query_as(
+            "SELECT owner_id, name FROM leads WHERE id = $1 AND owner_id IS NOT NULL",
+        )
+        .bind(lead)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if let Some((owner, name)) = owner {
+            let body = format!(
+                "{name} replied: {}",
+                head.chars().take(120).collect::<String>()
+            );
+            store::notify(
+                tx,
+                tenant_id,
+                owner,
+                "REPLY",
+                &body,
+                Some(&format!("/leads/{lead}")),
+            )
+            .await?;
+        }
     }
     Ok(())
 }
@@ -314,6 +400,10 @@ pub struct EmailEvent {
     pub subject: String,
     #[serde(default)]
     pub text: String,
+    /// A reply's mail headers as (name, value) pairs, for the classifier
+    /// (`Auto-Submitted`, `Precedence`, a DSN's `Content-Type`).
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
 }
 
 /// Our message id in a Message-ID we generated (`<uuid>@domain`).
@@ -404,6 +494,7 @@ pub async fn email_event(
                 &recipient,
                 &event.text,
                 Some(&event.subject),
+                &event.headers,
             )
             .await?;
             store::bump(&mut tx, tenant_id, &[(Stat::EmailReplies, 1)]).await?;
@@ -421,6 +512,12 @@ pub async fn email_event(
                 ?;
             }
             let reason = if bounce { "BOUNCE" } else { "COMPLAINT" };
+            let queued = if bounce {
+                Reason::Bounce
+            } else {
+                Reason::Complaint
+            };
+            review::delivery_event(&mut tx, tenant_id, lead, original, queued, &event.text).await?;
             store::suppress(
                 &mut tx,
                 tenant_id,

@@ -1,0 +1,34 @@
+use super::model::*;
+use crate::error::AppError;
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+
+#[cfg(feature = "ssr")]
+use crate::request::{env, respond};
+
+/// The review queue, filtered, in SLA order.
+#[server(input = Json)]
+pub async fn review_queue(
+    filter: QueueFilter,
+    before: Option<QueueCursor>,
+) -> Result<QueuePage, AppError> {
+    respond(async { super::ssr::queue(&env()?, &filter, before).await }).await
+}
+
+/// One item with its thread, lead and classification.
+#[server]
+pub async fn review_item(id: String) -> Result<ItemDetail, AppError> {
+    respond(async { super::ssr::item(&env()?, &id).await }).await
+}
+
+/// Claim, ignore, escalate, confirm or correct the intent, or take over.
+#[server(input = Json)]
+pub async fn review_act(id: String, action: ItemAction) -> Result<ItemDetail, AppError> {
+    respond(async { super::ssr::act(&env()?, &id, action).await }).await
+}
+
+/// Answers the lead from the queue and resolves the item.
+#[server]
+pub async fn review_reply(id: String, body: String) -> Result<ItemDetail, AppError> {
+    respond(async { super::ssr::respond(&env()?, &id, &body).await }).await
+}

@@ -1,0 +1,10 @@
+//! Review: every inbound reply classified on arrival, explainably (`classify`), and
+//! the queue where managers decide what the machine should not decide alone.
+
+pub mod api;
+#[cfg(feature = "ssr")]
+pub mod classify;
+pub mod model;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+pub mod ui;
