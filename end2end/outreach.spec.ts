@@ -1,5 +1,5 @@
 import { test, expect, Page } from '@playwright/test';
-import { hydrated, signIn, unique } from './helpers';
+import { hydrated, signIn, unique, violations } from './helpers';
 
 const PEER = process.env.PEER_URL || 'http://127.0.0.1:4900';
 
@@ -77,6 +77,29 @@ test('build a WhatsApp-then-email sequence, enrol a list, deliver and reply thro
   await mona.getByLabel('Reply text').fill('Yes, Saturday works for me');
   await mona.locator('button[data-action="reply"]').click();
   await expect(mona).toContainText('reply');
+
+  // A refusal lands in the review queue a manager has open, without a reload, with
+  // why it was read that way, and is confirmed from the keyboard.
+  await page.goto('/review');
+  await hydrated(page);
+  expect(await violations(page), '/review').toEqual([]);
+  const omar = peer.locator('tr[data-to="+201112223344"]').filter({ hasText: 'viewing_offer' });
+  await expect(async () => {
+    await peer.goto(PEER);
+    await expect(omar).toHaveCount(1, { timeout: 1000 });
+  }).toPass({ timeout: 30_000 });
+  await omar.getByLabel('Reply text').fill('Not interested, thanks');
+  await omar.locator('button[data-action="reply"]').click();
+  const item = page.getByTestId('review-item').filter({ hasText: 'Omar Sherif' });
+  await expect(item).toBeVisible({ timeout: 15_000 });
+  await expect(item).toContainText('Confirm intent');
+  await item.getByRole('button').click();
+  await expect(page.getByTestId('classification')).toContainText('Not interested');
+  await expect(page.getByTestId('review-thread')).toContainText('Not interested, thanks');
+  await page.keyboard.press('?');
+  await expect(page.getByTestId('shortcuts')).toBeVisible();
+  await page.keyboard.press('c');
+  await expect(item).toHaveCount(0, { timeout: 10_000 });
 
   // Mona's page: the journey moved, the reply and the messages are on it.
   await page.goto('/leads?q=Mona');

@@ -19,7 +19,7 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 use tower::ServiceExt;
 
-const BENCH_EMAIL: &str = "bench-owner@leadline.test";
+pub const BENCH_EMAIL: &str = "bench-owner@leadline.test";
 const WARMUP: usize = 30;
 const SAMPLES: usize = 300;
 const IMPORT_ROWS: usize = 100_000;
@@ -131,6 +131,7 @@ pub async fn signed_in(config: &Config, database: &Database) -> Result<(Router, 
 }
 
 pub async fn run(config: &Config, database: &Database) -> Result<(), String> {
+    crate::bench_review::print_classifier();
     let (router, cookie) = signed_in(config, database).await?;
     let pools = &database.pools;
     let home = time_requests(&router, Some(&cookie)).await?;

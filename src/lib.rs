@@ -4,6 +4,7 @@ pub mod bench;
 pub mod bench_crm;
 pub mod bench_http;
 pub mod bench_outreach;
+pub mod bench_review;
 pub mod bootstrap;
 pub mod config;
 pub mod drill;

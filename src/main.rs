@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
 const USAGE: &str =
-    "usage: leadline [serve | worker | migrate | seed --tenants N --users-per-tenant M | bench [outreach | http] | drill]";
+    "usage: leadline [serve | worker | migrate | seed --tenants N --users-per-tenant M | bench [outreach | http | review] | drill]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -60,9 +60,12 @@ async fn run(args: &[String]) -> Result<(), String> {
             let app = (*database.pools.app.connect_options()).clone();
             leadline::drill::run(app).await
         }
-        // `bench outreach` and `bench http` run only that benchmark.
+        // `bench outreach`, `bench http` and `bench review` run only that benchmark.
         _ if args.get(1).map(String::as_str) == Some("outreach") => {
             leadline::bench_outreach::run(&database, &config).await
+        }
+        _ if args.get(1).map(String::as_str) == Some("review") => {
+            leadline::bench_review::run(&database, &config).await
         }
         _ if args.get(1).map(String::as_str) == Some("http") => {
             let (router, cookie) = bench::signed_in(&config, &database).await?;

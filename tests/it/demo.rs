@@ -65,4 +65,28 @@ async fn the_demo_workspace_has_a_populated_pipeline() {
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(templates.as_array().unwrap().len(), 2);
+
+    // The review queue is alive: open items in each open state, one breached, and
+    // the classifier's verdicts on the replies.
+    let (status, page) = app
+        .call_json::<app::review::api::ReviewQueue>(
+            &owner,
+            &json!({ "filter": { "status": null, "reason": null, "priority": null, "channel": null, "mine": false, "breached": false }, "before": null }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let states: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["status"].as_str().unwrap())
+        .collect();
+    for state in ["Pending", "Assigned", "Escalated"] {
+        assert!(states.contains(&state), "{state} in {states:?}");
+    }
+    assert!(page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|i| i["breached"] == true));
 }

@@ -63,12 +63,53 @@ struct Lexicon {
     intents: Vec<(Intent, Vec<String>)>,
     /// `intents` by their first word, so a reply is scanned once, not once per phrase.
     by_first_word: HashMap<String, Vec<usize>>,
-    negators: Vec<Vec<String>>,
-    intensifiers: Vec<Vec<String>>,
-    deferrals: Vec<Vec<String>>,
-    positive: Vec<Vec<String>>,
-    negative: Vec<Vec<String>>,
-    urgent: Vec<Vec<String>>,
+    negators: PhraseSet,
+    intensifiers: PhraseSet,
+    deferrals: PhraseSet,
+    positive: PhraseSet,
+    negative: PhraseSet,
+    urgent: PhraseSet,
+}
+
+/// Phrases indexed by their first word.
+#[derive(Default)]
+struct PhraseSet {
+    phrases: Vec<Vec<String>>,
+    by_first_word: HashMap<String, Vec<usize>>,
+}
+
+impl PhraseSet {
+    fn extend(&mut self, list: Vec<Vec<String>>) {
+        for phrase in list {
+            self.by_first_word
+                .entry(phrase[0].clone())
+                .or_default()
+                .push(self.phrases.len());
+            self.phrases.push(phrase);
+        }
+    }
+
+    /// Every occurrence in `words`: the phrase and where it starts.
+    fn hits<'a>(&'a self, words: &'a [String]) -> impl Iterator<Item = (&'a [String], usize)> + 'a {
+        words.iter().enumerate().flat_map(move |(at, word)| {
+            self.by_first_word
+                .get(word)
+                .into_iter()
+                .flatten()
+                .filter_map(move |&i| {
+                    let phrase = &self.phrases[i];
+                    words[at..]
+                        .starts_with(phrase)
+                        .then_some((phrase.as_slice(), at))
+                })
+        })
+    }
+
+    /// The first phrase found in `words[from..to]`.
+    fn within(&self, words: &[String], from: usize, to: usize) -> Option<String> {
+        let window = &words[from.min(words.len())..to.min(words.len())];
+        self.hits(window).next().map(|(p, _)| p.join(" "))
+    }
 }
 
 const FILES: [&str; 4] = [
@@ -146,13 +187,6 @@ fn find(words: &[String], phrase: &[String]) -> Vec<usize> {
     (0..=words.len() - phrase.len())
         .filter(|&i| words[i..i + phrase.len()] == *phrase)
         .collect()
-}
-
-fn any_within(words: &[String], list: &[Vec<String>], from: usize, to: usize) -> Option<String> {
-    let window = &words[from.min(words.len())..to.min(words.len())];
-    list.iter()
-        .find(|p| !find(window, p).is_empty())
-        .map(|p| p.join(" "))
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -267,7 +301,7 @@ pub fn classify(input: &Inbound, today: NaiveDate, triggers: &[Trigger]) -> Clas
             _ => {}
         }
         if intent == Intent::Interested {
-            if let Some(neg) = any_within(&words, &lex.negators, at.saturating_sub(2), at) {
+            if let Some(neg) = lex.negators.within(&words, at.saturating_sub(2), at) {
                 reasons.push(format!("“{neg} … {text}”"));
                 intent = Intent::NotInterested;
                 weight += 0.5;
@@ -275,7 +309,7 @@ pub fn classify(input: &Inbound, today: NaiveDate, triggers: &[Trigger]) -> Clas
         }
         if intent == Intent::NotInterested {
             // A refusal "for now" is a not-now.
-            if let Some(later) = any_within(&words, &lex.deferrals, at, at + phrase.len() + 5) {
+            if let Some(later) = lex.deferrals.within(&words, at, at + phrase.len() + 5) {
                 reasons.push(format!("“{text}” + “{later}”"));
                 intent = Intent::NotNow;
                 weight += 0.5;
@@ -298,22 +332,26 @@ pub fn classify(input: &Inbound, today: NaiveDate, triggers: &[Trigger]) -> Clas
 
     // Sentiment: lexicon words and emoji, intensified, negated.
     let mut polarity = 0.0f32;
-    let mut weigh = |list: &[Vec<String>], sign: f32| {
-        for phrase in list {
-            for at in find(&words, phrase) {
-                let mut w = sign * 15.0;
-                if any_within(&words, &lex.intensifiers, at.saturating_sub(2), at).is_some() {
-                    w *= 1.6;
-                }
-                if any_within(&words, &lex.negators, at.saturating_sub(2), at).is_some() {
-                    w = -w * 0.7;
-                }
-                polarity += w;
+    for (set, sign) in [(&lex.positive, 1.0f32), (&lex.negative, -1.0)] {
+        for (_, at) in set.hits(&words) {
+            let mut w = sign * 15.0;
+            if lex
+                .intensifiers
+                .within(&words, at.saturating_sub(2), at)
+                .is_some()
+            {
+                w *= 1.6;
             }
+            if lex
+                .negators
+                .within(&words, at.saturating_sub(2), at)
+                .is_some()
+            {
+                w = -w * 0.7;
+            }
+            polarity += w;
         }
-    };
-    weigh(&lex.positive, 1.0);
-    weigh(&lex.negative, -1.0);
+    }
     let (mut up, mut down) = (0, 0);
     for c in whole.chars() {
         if POSITIVE_EMOJI.contains(&c) {
@@ -367,16 +405,16 @@ pub fn classify(input: &Inbound, today: NaiveDate, triggers: &[Trigger]) -> Clas
         _ => 0.0,
     };
     let sentiment = (baseline + polarity).clamp(-100.0, 100.0).round() as i16;
-    let urgent = lex.urgent.iter().find(|p| !find(&words, p).is_empty());
-    let urgency = match (intent, urgent) {
+    let urgent = lex.urgent.hits(&words).next().map(|(p, _)| p.join(" "));
+    let urgency = match (intent, &urgent) {
         (Intent::Complaint, _) => Urgency::High,
         (Intent::Interested | Intent::Question, Some(_)) => Urgency::Urgent,
         (_, Some(_)) => Urgency::High,
         (Intent::Interested | Intent::Question, None) => Urgency::Medium,
         _ => Urgency::Low,
     };
-    if let Some(u) = urgent {
-        reasons.push(format!("urgent: “{}”", u.join(" ")));
+    if let Some(u) = &urgent {
+        reasons.push(format!("urgent: “{u}”"));
     }
     let return_on = (intent == Intent::OutOfOffice)
         .then(|| return_date(&whole, today))

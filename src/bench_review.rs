@@ -1,0 +1,166 @@
+//! `leadline bench review`: the built-in classifier's speed on one core and its
+//! precision and recall per intent on the labelled set, and the review queue's first
+//! page with 10,000 pending items (server time, through the whole router).
+
+use crate::bench::{ms, signed_in, stats, BENCH_EMAIL};
+use crate::config::Config;
+use crate::Database;
+use app::review::classify::{classify, evaluate, labelled, Inbound};
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use leptos::server_fn::ServerFn;
+use std::time::{Duration, Instant};
+use tower::ServiceExt;
+
+const PENDING_ITEMS: i64 = 10_000;
+const SAMPLES: usize = 200;
+
+/// Classifies the labelled replies over and over for about two seconds on this
+/// thread; messages per second.
+pub fn classifier_throughput() -> f64 {
+    let set = labelled();
+    let today = chrono::Utc::now().date_naive();
+    let started = Instant::now();
+    let mut n = 0usize;
+    while started.elapsed() < Duration::from_secs(2) {
+        for (_, text) in &set {
+            let c = classify(
+                &Inbound {
+                    text,
+                    ..Inbound::default()
+                },
+                today,
+                &[],
+            );
+            std::hint::black_box(c);
+            n += 1;
+        }
+    }
+    n as f64 / started.elapsed().as_secs_f64()
+}
+
+pub fn print_classifier() {
+    let set = labelled();
+    let (scores, macro_f1) = evaluate(&set, chrono::Utc::now().date_naive());
+    println!(
+        "classifier: {:.0} messages/s on one core (target ≥ 20,000); {} labelled replies, macro-F1 {:.3}",
+        classifier_throughput(),
+        set.len(),
+        macro_f1
+    );
+    println!(
+        "  {:<15} {:>9} {:>7} {:>5} {:>8}",
+        "intent", "precision", "recall", "F1", "support"
+    );
+    for s in scores {
+        println!(
+            "  {:<15} {:>9.2} {:>7.2} {:>5.2} {:>8}",
+            s.intent.code(),
+            s.precision,
+            s.recall,
+            s.f1,
+            s.support
+        );
+    }
+}
+
+pub async fn run(database: &Database, config: &Config) -> Result<(), String> {
+    print_classifier();
+    let (router, cookie) = signed_in(config, database).await?;
+    let owner = &database.pools.owner;
+    let tenant: uuid::Uuid = sqlx::query_scalar(
+        "SELECT m.tenant_id FROM memberships m JOIN users u ON u.id = m.user_id WHERE u.email = $1",
+    )
+    .bind(BENCH_EMAIL)
+    .fetch_one(owner)
+    .await
+    .map_err(|e| e.to_string())?;
+    let have: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM review_items WHERE tenant_id = $1 AND status = 'PENDING'",
+    )
+    .bind(tenant)
+    .fetch_one(owner)
+    .await
+    .map_err(|e| e.to_string())?;
+    if have < PENDING_ITEMS {
+        let mut tx = owner.begin().await.map_err(|e| e.to_string())?;
+        sqlx::query("SELECT set_config('app.tenant_id', $1, true)")
+            .bind(tenant.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| e.to_string())?;
+        sqlx::query(
+            "INSERT INTO leads (tenant_id, id, name, phone_e164)
+             SELECT $1, gen_random_uuid(), 'Review lead ' || n, '+2010' || lpad(n::text, 8, '0')
+               FROM generate_series(1, 1000) n",
+        )
+        .bind(tenant)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| e.to_string())?;
+        sqlx::query(
+            "WITH l AS (SELECT id, row_number() OVER () AS k FROM leads WHERE tenant_id = $1 AND name LIKE 'Review lead %'),
+                  m AS (INSERT INTO messages (tenant_id, id, lead_id, channel, direction, status, to_address,
+                                              from_address, body, idempotency_key, intent, sentiment, urgency, confidence)
+                        SELECT $1, gen_random_uuid(), l.id, 'WHATSAPP', 'IN', 'RECEIVED', 'bench', 'lead',
+                               'Not interested, thanks (' || n || ')', 'bench-review-' || n || '-' || gen_random_uuid(),
+                               'NOT_INTERESTED', -40, 'LOW', 0.9
+                          FROM generate_series(1, $2) n JOIN l ON l.k = 1 + n % 1000
+                        RETURNING id, lead_id)
+             INSERT INTO review_items (tenant_id, id, lead_id, message_id, reason, priority, sla_due_at)
+             SELECT $1, gen_random_uuid(), m.lead_id, m.id, 'CONFIRM_INTENT', 'LOW',
+                    now() + random() * interval '2 days'
+               FROM m",
+        )
+        .bind(tenant)
+        .bind(PENDING_ITEMS - have)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| e.to_string())?;
+        tx.commit().await.map_err(|e| e.to_string())?;
+        sqlx::raw_sql("ANALYZE review_items; ANALYZE messages; ANALYZE leads")
+            .execute(owner)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let body = serde_json::json!({
+        "filter": { "status": null, "reason": null, "priority": null, "channel": null, "mine": false, "breached": false },
+        "before": null
+    })
+    .to_string();
+    let mut samples = Vec::with_capacity(SAMPLES);
+    for i in 0..SAMPLES + 20 {
+        let req = Request::post(app::review::api::ReviewQueue::PATH)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::COOKIE, &cookie)
+            .header("sec-fetch-site", "same-origin")
+            .body(Body::from(body.clone()))
+            .map_err(|e| e.to_string())?;
+        let started = Instant::now();
+        let res = router
+            .clone()
+            .oneshot(req)
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = res.status();
+        let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
+            .await
+            .map_err(|e| e.to_string())?;
+        if status != StatusCode::OK {
+            return Err(format!(
+                "review queue answered {status}: {}",
+                String::from_utf8_lossy(&bytes)
+            ));
+        }
+        if i >= 20 {
+            samples.push(started.elapsed());
+        }
+    }
+    let s = stats(samples);
+    println!(
+        "review queue, first page of {PENDING_ITEMS} pending items ({SAMPLES} requests): p50 {:.2} ms   p95 {:.2} ms (target < 100 ms)",
+        ms(s.p50),
+        ms(s.p95)
+    );
+    Ok(())
+}
