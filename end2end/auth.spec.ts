@@ -100,8 +100,8 @@ test('the page is interactive without reloading (hydration)', async ({ page }) =
   await expect(toggle).toHaveAttribute('aria-expanded', 'false');
   await page.keyboard.press('/');
   await expect(page.locator('#global-search')).toBeFocused();
-  await page.getByRole('link', { name: 'Review' }).click();
-  await expect(page).toHaveURL(/\/review$/);
+  await page.getByRole('link', { name: 'Billing' }).click();
+  await expect(page).toHaveURL(/\/billing$/);
   await expect(page.getByText('This area is not built yet.')).toBeVisible();
   expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);
 });

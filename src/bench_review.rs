@@ -5,7 +5,8 @@
 use crate::bench::{ms, signed_in, stats, BENCH_EMAIL};
 use crate::config::Config;
 use crate::Database;
-use app::review::classify::{classify, evaluate, labelled, Inbound};
+use app::review::classify::{classify, Inbound};
+use app::review::eval::{evaluate, labelled};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use leptos::server_fn::ServerFn;

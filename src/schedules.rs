@@ -46,6 +46,10 @@ async fn run_task(pool: &PgPool, name: &str) -> Outcome {
             .await
             .map(|n| format!("{n} review items escalated"))
             .map_err(|e| e.to_string()),
+        "inventory.holds" => app::inventory::ssr::release_expired(pool, Utc::now())
+            .await
+            .map(|n| format!("{n} lapsed holds released"))
+            .map_err(|e| e.to_string()),
         // A schedule a newer version added, seen by an older worker mid-deploy.
         _ => Err(format!("no task named {name} in this version")),
     }

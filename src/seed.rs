@@ -152,6 +152,13 @@ pub async fn demo_if_empty(pools: &Pools, senders: Option<&DemoSenders>) -> Resu
             .map_err(|e| format!("demo CRM data: {e}"))?;
     }
     demo_review(&mut tx, tenant_id, manager).await?;
+    for sql in DEMO_INVENTORY {
+        sqlx::query(sql)
+            .bind(tenant_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| format!("demo inventory: {e}"))?;
+    }
     if let Some(senders) = senders {
         demo_outreach(&mut tx, tenant_id, owner_id, senders).await?;
     }
@@ -159,6 +166,66 @@ pub async fn demo_if_empty(pools: &Pools, senders: Option<&DemoSenders>) -> Resu
     print_demo_logins();
     Ok(())
 }
+
+/// A developer, two projects and their plans: floor 12 of a tower drawn with 40
+/// apartments, and a site plan with 6 villas, in mixed statuses. A plan pixel is 8 cm.
+const DEMO_INVENTORY: &[&str] = &[
+    "INSERT INTO developers (tenant_id, id, name) VALUES ($1, gen_random_uuid(), 'Nile Developments')",
+    "INSERT INTO projects (tenant_id, id, developer_id, name, location, status, delivery_on)
+     SELECT $1, gen_random_uuid(), d.id, p.name, p.location, 'SELLING', p.delivery::date
+       FROM developers d,
+            (VALUES ('Nile Towers', 'Maadi, Cairo', '2028-06-30'), ('Sahel Villas', 'North Coast', '2027-09-30')) AS p (name, location, delivery)
+      WHERE d.tenant_id = $1",
+    "INSERT INTO units (tenant_id, id, project_id, code, type_code, building, floor, size_sqm, bedrooms, bathrooms,
+                        view, price_minor, currency, status)
+     SELECT $1, gen_random_uuid(), p.id, 'B-12' || lpad(n::text, 2, '0'),
+            CASE WHEN n % 4 = 0 THEN 'APT_3BR' WHEN n % 3 = 0 THEN 'APT_1BR' ELSE 'APT_2BR' END,
+            'B', 12, 134.4, CASE WHEN n % 4 = 0 THEN 3 WHEN n % 3 = 0 THEN 1 ELSE 2 END,
+            CASE WHEN n % 4 = 0 THEN 2 ELSE 1 END,
+            CASE WHEN n <= 8 THEN 'Nile' ELSE 'Garden' END,
+            (3800000 + n * 25000)::bigint * 100, 'EGP',
+            CASE WHEN n % 6 = 0 THEN 'SOLD' WHEN n % 9 = 0 THEN 'RESERVED' WHEN n % 13 = 0 THEN 'BLOCKED' ELSE 'AVAILABLE' END
+       FROM projects p, generate_series(1, 40) n
+      WHERE p.tenant_id = $1 AND p.name = 'Nile Towers'",
+    "INSERT INTO units (tenant_id, id, project_id, code, type_code, size_sqm, bedrooms, bathrooms, view, price_minor,
+                        currency, status)
+     SELECT $1, gen_random_uuid(), p.id, 'V-' || n, 'VILLA_4BR', 320, 4, 4, 'Sea', (14500000 + n * 400000)::bigint * 100,
+            'EGP', CASE WHEN n = 2 THEN 'SOLD' ELSE 'AVAILABLE' END
+       FROM projects p, generate_series(1, 6) n
+      WHERE p.tenant_id = $1 AND p.name = 'Sahel Villas'",
+    "INSERT INTO unit_price_history (tenant_id, id, unit_id, price_minor, currency, reason, changed_at)
+     SELECT $1, gen_random_uuid(), u.id, u.price_minor - 15000000, u.currency, 'Launch price', now() - interval '60 days'
+       FROM units u WHERE u.tenant_id = $1",
+    "INSERT INTO floor_plans (tenant_id, id, project_id, name, width_px, height_px, meters_per_px)
+     SELECT $1, gen_random_uuid(), p.id, f.name, f.w, f.h, 0.08
+       FROM projects p JOIN (VALUES ('Nile Towers', 'Floor 12', 1240, 860), ('Sahel Villas', 'Site plan', 1000, 620)) AS f (project, name, w, h)
+         ON f.project = p.name
+      WHERE p.tenant_id = $1",
+    // Tower: 8 columns by 5 rows of 140 × 150 px (11.2 × 12 m) with 10 px walls between.
+    "INSERT INTO map_shapes (tenant_id, id, plan_id, unit_id, label, geometry, area_sqm, perimeter_m)
+     SELECT $1, gen_random_uuid(), f.id, u.id, u.code,
+            jsonb_build_object('type', 'Polygon', 'coordinates', jsonb_build_array(jsonb_build_array(
+                jsonb_build_array(x, y), jsonb_build_array(x + 140, y), jsonb_build_array(x + 140, y + 150),
+                jsonb_build_array(x, y + 150), jsonb_build_array(x, y)))),
+            140 * 150 * 0.0064, 2 * (140 + 150) * 0.08
+       FROM floor_plans f JOIN projects p ON p.id = f.project_id
+       JOIN units u ON u.project_id = p.id,
+            LATERAL (SELECT substr(u.code, 5)::int - 1 AS k) k,
+            LATERAL (SELECT 20 + (k.k % 8) * 150 AS x, 20 + (k.k / 8) * 160 AS y) xy
+      WHERE f.tenant_id = $1 AND p.name = 'Nile Towers'",
+    // Villas: two rows of three 280 × 240 px plots.
+    "INSERT INTO map_shapes (tenant_id, id, plan_id, unit_id, label, geometry, area_sqm, perimeter_m)
+     SELECT $1, gen_random_uuid(), f.id, u.id, u.code,
+            jsonb_build_object('type', 'Polygon', 'coordinates', jsonb_build_array(jsonb_build_array(
+                jsonb_build_array(x, y), jsonb_build_array(x + 280, y), jsonb_build_array(x + 280, y + 240),
+                jsonb_build_array(x, y + 240), jsonb_build_array(x, y)))),
+            280 * 240 * 0.0064, 2 * (280 + 240) * 0.08
+       FROM floor_plans f JOIN projects p ON p.id = f.project_id
+       JOIN units u ON u.project_id = p.id,
+            LATERAL (SELECT substr(u.code, 3)::int - 1 AS k) k,
+            LATERAL (SELECT 40 + (k.k % 3) * 310 AS x, 40 + (k.k / 3) * 280 AS y) xy
+      WHERE f.tenant_id = $1 AND p.name = 'Sahel Villas'",
+];
 
 /// Replies of several kinds, classified by the real classifier, and review items in
 /// every state, so the demo's queue is alive. Mona and Omar are left out: the

@@ -71,6 +71,7 @@ fn table(locale: Locale) -> &'static Table {
                 include_str!("../locales/import.en.json"),
                 include_str!("../locales/outreach.en.json"),
                 include_str!("../locales/review.en.json"),
+                include_str!("../locales/inventory.en.json"),
             ],
         ),
         Locale::Ar => (
@@ -81,6 +82,7 @@ fn table(locale: Locale) -> &'static Table {
                 include_str!("../locales/import.ar.json"),
                 include_str!("../locales/outreach.ar.json"),
                 include_str!("../locales/review.ar.json"),
+                include_str!("../locales/inventory.ar.json"),
             ],
         ),
     };

@@ -111,6 +111,8 @@ pub fn AppLayout() -> impl IntoView {
                     <ul class="nav-list">
                         {AREAS
                             .into_iter()
+                            // The queue is for those who work it.
+                            .filter(|(href, _, _)| *href != "/review" || viewer.can(Permission::ReviewWork))
                             .map(|(href, key, icon)| {
                                 view! {
                                     <li>

@@ -6,6 +6,7 @@ pub mod crm;
 pub mod encode;
 pub mod error;
 pub mod i18n;
+pub mod inventory;
 pub mod jobs;
 pub mod layout;
 pub mod outreach;
@@ -174,7 +175,9 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("senders") view=outreach::ui::SendersPage/>
                     </ParentRoute>
                     <Route path=path!("review") view=review::ui::ReviewPage/>
-                    <Route path=path!("inventory") view=|| view! { <ComingSoon area="inventory"/> }/>
+                    <Route path=path!("inventory") view=inventory::ui::InventoryPage/>
+                    <Route path=path!("inventory/units/:id") view=inventory::ui::UnitPage/>
+                    <Route path=path!("inventory/plans/:id") view=inventory::ui::PlanPage/>
                     <Route path=path!("billing") view=|| view! { <ComingSoon area="billing"/> }/>
                     <Route path=path!("import") view=crm::import::ui::ImportPage/>
                     <Route path=path!("jobs/:id") view=crm::import::ui::JobPage/>

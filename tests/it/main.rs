@@ -7,6 +7,7 @@ mod board;
 mod dashboard;
 mod demo;
 mod import;
+mod inventory;
 mod jobs;
 mod outreach;
 mod pool;

@@ -67,6 +67,15 @@ async fn crm_fixture(app: &TestApp, t: Uuid, email: &str) {
         "INSERT INTO review_items (tenant_id, id, lead_id, reason, priority, sla_due_at, created_by)
          SELECT $1, gen_random_uuid(), id, 'MANUAL', 'LOW', now(), $2 FROM leads WHERE tenant_id = $1",
         "INSERT INTO review_settings (tenant_id, keywords) SELECT $1, ARRAY['lawyer'] WHERE $2::uuid IS NOT NULL",
+        "INSERT INTO developers (tenant_id, id, name) SELECT $1, gen_random_uuid(), 'Dev' WHERE $2::uuid IS NOT NULL",
+        "INSERT INTO projects (tenant_id, id, developer_id, name) SELECT $1, gen_random_uuid(), id, 'Towers' FROM developers WHERE tenant_id = $1 AND $2::uuid IS NOT NULL",
+        "INSERT INTO unit_types (tenant_id, code, label, kind) SELECT $1, 'PENTHOUSE', 'Penthouse', 'UNIT' WHERE $2::uuid IS NOT NULL",
+        "INSERT INTO units (tenant_id, id, project_id, code, type_code, price_minor) SELECT $1, gen_random_uuid(), id, 'A-1', 'APT_1BR', 100 FROM projects WHERE tenant_id = $1 AND $2::uuid IS NOT NULL",
+        "INSERT INTO unit_price_history (tenant_id, id, unit_id, price_minor, currency) SELECT $1, gen_random_uuid(), id, 100, 'EGP' FROM units WHERE tenant_id = $1 AND $2::uuid IS NOT NULL",
+        "INSERT INTO unit_holds (tenant_id, id, unit_id, deal_id, held_by, expires_at)
+         SELECT $1, gen_random_uuid(), u.id, d.id, $2, now() + interval '1 day' FROM units u, deals d WHERE u.tenant_id = $1 AND d.tenant_id = $1",
+        "INSERT INTO floor_plans (tenant_id, id, project_id, name, width_px, height_px) SELECT $1, gen_random_uuid(), id, 'F1', 100, 100 FROM projects WHERE tenant_id = $1 AND $2::uuid IS NOT NULL",
+        "INSERT INTO map_shapes (tenant_id, id, plan_id, geometry) SELECT $1, gen_random_uuid(), id, '{\"type\": \"Polygon\", \"coordinates\": []}' FROM floor_plans WHERE tenant_id = $1 AND $2::uuid IS NOT NULL",
         "INSERT INTO import_mappings (tenant_id, user_id, entity, mapping) VALUES ($1, $2, 'LEAD', '{}')",
         // Outreach (0005).
         "INSERT INTO wa_phone_numbers (tenant_id, id, number, label, provider_phone_id, access_token)

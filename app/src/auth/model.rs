@@ -72,21 +72,27 @@ pub enum Permission {
     JobsManage,
     /// Work the review queue: replies, complaints and bounces a human decides on.
     ReviewWork,
+    /// Change unit prices and statuses, release anyone's hold.
+    InventoryManage,
+    /// Draw plans and link their shapes to units.
+    InventoryEdit,
 }
 
 impl Permission {
     pub fn min_role(self) -> Role {
         match self {
             Permission::WorkspaceUse => Role::Sales,
-            Permission::TeamView | Permission::OutreachRun | Permission::ReviewWork => {
-                Role::Manager
-            }
+            Permission::TeamView
+            | Permission::OutreachRun
+            | Permission::ReviewWork
+            | Permission::InventoryManage => Role::Manager,
             Permission::TeamManage
             | Permission::TenantSettings
             | Permission::SecurityPolicy
             | Permission::AuditView
             | Permission::OutreachManage
-            | Permission::JobsManage => Role::Admin,
+            | Permission::JobsManage
+            | Permission::InventoryEdit => Role::Admin,
             Permission::BillingManage => Role::Owner,
         }
     }

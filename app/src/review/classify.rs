@@ -10,7 +10,7 @@
 
 use super::model::{Intent, Urgency};
 use crate::outreach::optout::{is_opt_out, normalise};
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -112,6 +112,11 @@ impl PhraseSet {
     }
 }
 
+const POSITIVE_EMOJI: [char; 12] = [
+    '👍', '😊', '🙂', '😀', '😃', '🙏', '🔥', '❤', '😍', '👏', '✅', '🤝',
+];
+const NEGATIVE_EMOJI: [char; 8] = ['👎', '😡', '🤬', '😠', '😤', '🙄', '💩', '❌'];
+
 const FILES: [&str; 4] = [
     include_str!("lexicon/en.json"),
     include_str!("lexicon/ar.json"),
@@ -189,52 +194,6 @@ fn find(words: &[String], phrase: &[String]) -> Vec<usize> {
         .collect()
 }
 
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.trim())
-}
-
-const POSITIVE_EMOJI: [char; 12] = [
-    '👍', '😊', '🙂', '😀', '😃', '🙏', '🔥', '❤', '😍', '👏', '✅', '🤝',
-];
-const NEGATIVE_EMOJI: [char; 8] = ['👎', '😡', '🤬', '😠', '😤', '🙄', '💩', '❌'];
-
-/// What the headers alone decide, with the reason.
-fn from_headers(headers: &[(String, String)]) -> Option<(Intent, String)> {
-    let content_type = header(headers, "Content-Type")
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    if content_type.starts_with("multipart/report") {
-        if content_type.contains("feedback-report") {
-            return Some((Intent::Complaint, "ARF feedback report (RFC 5965)".into()));
-        }
-        if content_type.contains("delivery-status") {
-            return Some((
-                Intent::Bounce,
-                "delivery status notification (RFC 3464)".into(),
-            ));
-        }
-    }
-    if let Some(v) = header(headers, "Auto-Submitted") {
-        if !v.eq_ignore_ascii_case("no") {
-            return Some((Intent::AutoReply, format!("Auto-Submitted: {v}")));
-        }
-    }
-    for name in ["X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress"] {
-        if let Some(v) = header(headers, name) {
-            return Some((Intent::AutoReply, format!("{name}: {v}")));
-        }
-    }
-    if let Some(v) = header(headers, "Precedence") {
-        if ["bulk", "auto_reply", "junk", "list"].contains(&v.to_ascii_lowercase().as_str()) {
-            return Some((Intent::AutoReply, format!("Precedence: {v}")));
-        }
-    }
-    None
-}
-
 /// Which of two intents wins a tie: the more specific one.
 fn specificity(intent: Intent) -> u8 {
     match intent {
@@ -262,7 +221,7 @@ pub fn classify(input: &Inbound, today: NaiveDate, triggers: &[Trigger]) -> Clas
         *scores.entry(intent).or_default() += weight;
     };
 
-    let decided = from_headers(input.headers);
+    let decided = super::headers::from_headers(input.headers);
     if let Some((intent, reason)) = &decided {
         reasons.push(reason.clone());
         add(&mut scores, *intent, 10.0);
@@ -417,7 +376,7 @@ pub fn classify(input: &Inbound, today: NaiveDate, triggers: &[Trigger]) -> Clas
         reasons.push(format!("urgent: “{u}”"));
     }
     let return_on = (intent == Intent::OutOfOffice)
-        .then(|| return_date(&whole, today))
+        .then(|| super::dates::return_date(&whole, today))
         .flatten();
     Classification {
         intent,
@@ -427,159 +386,6 @@ pub fn classify(input: &Inbound, today: NaiveDate, triggers: &[Trigger]) -> Clas
         reasons,
         return_on,
     }
-}
-
-const MONTHS: [(&str, u32); 24] = [
-    ("january", 1),
-    ("february", 2),
-    ("march", 3),
-    ("april", 4),
-    ("may", 5),
-    ("june", 6),
-    ("july", 7),
-    ("august", 8),
-    ("september", 9),
-    ("october", 10),
-    ("november", 11),
-    ("december", 12),
-    ("jan", 1),
-    ("feb", 2),
-    ("mar", 3),
-    ("apr", 4),
-    ("jun", 6),
-    ("jul", 7),
-    ("aug", 8),
-    ("sep", 9),
-    ("sept", 9),
-    ("oct", 10),
-    ("nov", 11),
-    ("dec", 12),
-];
-
-/// The first date on or after `today` that an out-of-office text names: ISO
-/// (2026-12-15), day/month/year (15/12/2026, 15.12.2026) or English ("15 December",
-/// "December 15th").
-pub fn return_date(text: &str, today: NaiveDate) -> Option<NaiveDate> {
-    let lower = text.to_lowercase();
-    let mut found: Vec<NaiveDate> = Vec::new();
-    let cleaned: String = lower
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-/.".contains(c) {
-                c
-            } else {
-                ' '
-            }
-        })
-        .collect();
-    let words: Vec<&str> = cleaned
-        .split_whitespace()
-        .map(|w| w.trim_matches('.'))
-        .collect();
-    for w in &words {
-        if let Ok(d) = NaiveDate::parse_from_str(w, "%Y-%m-%d") {
-            found.push(d);
-        }
-        for fmt in ["%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y"] {
-            if let Ok(d) = NaiveDate::parse_from_str(w, fmt) {
-                found.push(d);
-            }
-        }
-    }
-    let day_of = |w: &str| -> Option<u32> {
-        let digits = w.trim_end_matches(|c: char| c.is_ascii_alphabetic());
-        digits.parse::<u32>().ok().filter(|d| (1..=31).contains(d))
-    };
-    let month_of = |w: &str| MONTHS.iter().find(|(m, _)| *m == w).map(|(_, n)| *n);
-    for (i, w) in words.iter().enumerate() {
-        if let Some(month) = month_of(w) {
-            let day = words
-                .get(i + 1)
-                .and_then(|n| day_of(n))
-                .or_else(|| i.checked_sub(1).and_then(|p| day_of(words[p])));
-            if let Some(day) = day {
-                let this_year = NaiveDate::from_ymd_opt(today.year(), month, day);
-                let next_year = NaiveDate::from_ymd_opt(today.year() + 1, month, day);
-                if let Some(d) = this_year.filter(|d| *d >= today).or(next_year) {
-                    found.push(d);
-                }
-            }
-        }
-    }
-    found.into_iter().filter(|d| *d >= today).min()
-}
-
-/// The labelled replies the tests and `cargo xtask bench` score the classifier on.
-pub const LABELLED: &str = include_str!("testdata/labelled.tsv");
-
-/// The labelled set as (expected intent, text).
-pub fn labelled() -> Vec<(Intent, &'static str)> {
-    LABELLED
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .filter_map(|l| {
-            let (intent, text) = l.split_once('\t')?;
-            Some((Intent::parse(intent)?, text))
-        })
-        .collect()
-}
-
-/// Precision, recall and F1 of one intent over a scored set.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Score {
-    pub intent: Intent,
-    pub precision: f64,
-    pub recall: f64,
-    pub f1: f64,
-    pub support: usize,
-}
-
-/// Classifies every sample and scores each intent that occurs in it; with the
-/// macro-averaged F1.
-pub fn evaluate(samples: &[(Intent, &str)], today: NaiveDate) -> (Vec<Score>, f64) {
-    let predicted: Vec<Intent> = samples
-        .iter()
-        .map(|(_, text)| {
-            classify(
-                &Inbound {
-                    text,
-                    ..Inbound::default()
-                },
-                today,
-                &[],
-            )
-            .intent
-        })
-        .collect();
-    let mut scores = Vec::new();
-    for intent in Intent::ALL {
-        let support = samples.iter().filter(|(i, _)| i == intent).count();
-        if support == 0 {
-            continue;
-        }
-        let hits = samples
-            .iter()
-            .zip(&predicted)
-            .filter(|((want, _), got)| want == intent && *got == intent)
-            .count() as f64;
-        let said = predicted.iter().filter(|p| *p == intent).count() as f64;
-        let precision = if said == 0.0 { 0.0 } else { hits / said };
-        let recall = hits / support as f64;
-        let f1 = if precision + recall == 0.0 {
-            0.0
-        } else {
-            2.0 * precision * recall / (precision + recall)
-        };
-        scores.push(Score {
-            intent: *intent,
-            precision,
-            recall,
-            f1,
-            support,
-        });
-    }
-    let macro_f1 = scores.iter().map(|s| s.f1).sum::<f64>() / scores.len().max(1) as f64;
-    (scores, macro_f1)
 }
 
 #[cfg(test)]
@@ -600,32 +406,6 @@ mod tests {
             &[],
         )
         .intent
-    }
-
-    #[test]
-    fn the_labelled_set_scores_above_its_floor_in_every_language() {
-        let set = labelled();
-        assert!(set.len() >= 300, "{} samples", set.len());
-        let (scores, macro_f1) = evaluate(&set, day());
-        let misses: Vec<String> = set
-            .iter()
-            .filter(|(want, text)| intent_of(text) != *want)
-            .map(|(want, text)| format!("{want:?} ← {:?}: {text}", intent_of(text)))
-            .collect();
-        for s in &scores {
-            assert!(
-                s.f1 >= 0.7,
-                "{:?} F1 {:.2}; misses:\n{}",
-                s.intent,
-                s.f1,
-                misses.join("\n")
-            );
-        }
-        assert!(
-            macro_f1 >= 0.9,
-            "macro-F1 {macro_f1:.3}; misses:\n{}",
-            misses.join("\n")
-        );
     }
 
     #[test]
@@ -722,19 +502,6 @@ mod tests {
             &[],
         );
         assert_eq!(c.intent, Intent::Interested);
-    }
-
-    #[test]
-    fn return_dates_in_the_forms_people_write_them() {
-        let d = |y, m, dd| NaiveDate::from_ymd_opt(y, m, dd);
-        assert_eq!(return_date("back on 2026-12-20", day()), d(2026, 12, 20));
-        assert_eq!(return_date("until 03/01/2027", day()), d(2027, 1, 3));
-        assert_eq!(return_date("pana pe 15.12.2026", day()), d(2026, 12, 15));
-        assert_eq!(return_date("returning January 5th", day()), d(2027, 1, 5));
-        assert_eq!(return_date("back 14 December", day()), d(2026, 12, 14));
-        // A date already past is not a return date.
-        assert_eq!(return_date("since 2026-11-01", day()), None);
-        assert_eq!(return_date("back soon", day()), None);
     }
 
     #[test]

@@ -4,6 +4,12 @@
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod classify;
+#[cfg(feature = "ssr")]
+pub mod dates;
+#[cfg(feature = "ssr")]
+pub mod eval;
+#[cfg(feature = "ssr")]
+pub mod headers;
 pub mod model;
 #[cfg(feature = "ssr")]
 pub mod ssr;

@@ -1,0 +1,9 @@
+//! Inventory: projects and units with their prices and holds, and plans whose shapes
+//! stand for units on a clickable map.
+
+pub mod api;
+pub mod geometry;
+pub mod model;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+pub mod ui;

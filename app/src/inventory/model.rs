@@ -1,0 +1,173 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum UnitStatus {
+    Available,
+    Held,
+    Reserved,
+    Sold,
+    Blocked,
+}
+
+impl UnitStatus {
+    pub const ALL: [UnitStatus; 5] = [
+        UnitStatus::Available,
+        UnitStatus::Held,
+        UnitStatus::Reserved,
+        UnitStatus::Sold,
+        UnitStatus::Blocked,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            UnitStatus::Available => "AVAILABLE",
+            UnitStatus::Held => "HELD",
+            UnitStatus::Reserved => "RESERVED",
+            UnitStatus::Sold => "SOLD",
+            UnitStatus::Blocked => "BLOCKED",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<UnitStatus> {
+        UnitStatus::ALL.into_iter().find(|s| s.code() == code)
+    }
+
+    pub fn label_key(self) -> &'static str {
+        match self {
+            UnitStatus::Available => "inventory.status.available",
+            UnitStatus::Held => "inventory.status.held",
+            UnitStatus::Reserved => "inventory.status.reserved",
+            UnitStatus::Sold => "inventory.status.sold",
+            UnitStatus::Blocked => "inventory.status.blocked",
+        }
+    }
+
+    /// The map's fill for the status (colour-blind safe, always with a legend word).
+    pub fn fill(self) -> &'static str {
+        match self {
+            UnitStatus::Available => "#1a9850",
+            UnitStatus::Held => "#fdae61",
+            UnitStatus::Reserved => "#4575b4",
+            UnitStatus::Sold => "#d73027",
+            UnitStatus::Blocked => "#878787",
+        }
+    }
+}
+
+/// A unit as lists and the map show it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UnitRow {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    pub project: String,
+    pub code: String,
+    pub type_code: String,
+    pub building: Option<String>,
+    pub floor: Option<i32>,
+    pub size_sqm: Option<f64>,
+    pub bedrooms: i32,
+    pub bathrooms: i32,
+    pub view: Option<String>,
+    pub price_minor: i64,
+    pub currency: String,
+    pub status: UnitStatus,
+    pub version: i32,
+}
+
+/// A live hold on a unit.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HoldView {
+    pub deal_id: Uuid,
+    pub deal: String,
+    pub held_by: String,
+    pub held_by_id: Uuid,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct PricePoint {
+    pub price_minor: i64,
+    pub currency: String,
+    pub changed_by: Option<String>,
+    pub reason: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// A deal the viewer may hold a unit for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DealChoice {
+    pub id: Uuid,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UnitDetail {
+    pub unit: UnitRow,
+    pub hold: Option<HoldView>,
+    pub prices: Vec<PricePoint>,
+    /// Deals the viewer may hold this unit for (their own open ones; all for managers).
+    pub deals: Vec<DealChoice>,
+    pub can_manage: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitFilter {
+    pub project_id: Option<Uuid>,
+    pub status: Option<UnitStatus>,
+    pub min_bedrooms: Option<i32>,
+    pub max_price_minor: Option<i64>,
+    pub floor: Option<i32>,
+    pub q: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitCursor {
+    pub project: String,
+    pub code: String,
+    pub id: Uuid,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UnitsPage {
+    pub units: Vec<UnitRow>,
+    pub next: Option<UnitCursor>,
+    pub projects: Vec<(Uuid, String)>,
+    pub plans: Vec<(Uuid, String)>,
+}
+
+/// A shape on a plan with the unit it stands for.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShapeView {
+    pub id: Uuid,
+    pub label: Option<String>,
+    pub points: Vec<(f64, f64)>,
+    pub area_sqm: Option<f64>,
+    pub version: i32,
+    pub unit: Option<UnitRow>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlanView {
+    pub id: Uuid,
+    pub name: String,
+    pub project: String,
+    pub width_px: i32,
+    pub height_px: i32,
+    pub meters_per_px: Option<f64>,
+    pub shapes: Vec<ShapeView>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_round_trip() {
+        for s in UnitStatus::ALL {
+            assert_eq!(UnitStatus::parse(s.code()), Some(s));
+        }
+    }
+}

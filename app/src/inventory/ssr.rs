@@ -1,0 +1,611 @@
+//! Inventory on the server: units (list, page, price and status changes with their
+//! history), holds for deals that the database keeps single, and plans with shapes.
+
+use super::geometry::{self, ShapeError};
+use super::model::*;
+use crate::audit::{self, AuditEntry};
+use crate::auth::model::Permission;
+use crate::crm::access::Scope;
+use crate::db::{new_id, take_page, Tx};
+use crate::error::AppError;
+use crate::i18n::tf;
+use crate::request::{Env, Principal};
+use chrono::{DateTime, Utc};
+use sqlx::{Postgres, QueryBuilder};
+use uuid::Uuid;
+
+/// Units per page of the table.
+pub const PAGE: i64 = 50;
+/// The `NOTIFY` channel open maps follow.
+pub const CHANNEL: &str = "unit_changes";
+
+const UNIT_COLUMNS: &str = "u.id, u.project_id, p.name AS project, u.code, u.type_code, u.building,
+    u.floor, u.size_sqm::float8 AS size_sqm, u.bedrooms, u.bathrooms, u.view, u.price_minor,
+    u.currency::text AS currency, u.status, u.version";
+
+#[derive(sqlx::FromRow)]
+struct UnitSql {
+    id: Uuid,
+    project_id: Uuid,
+    project: String,
+    code: String,
+    type_code: String,
+    building: Option<String>,
+    floor: Option<i32>,
+    size_sqm: Option<f64>,
+    bedrooms: i32,
+    bathrooms: i32,
+    view: Option<String>,
+    price_minor: i64,
+    currency: String,
+    status: String,
+    version: i32,
+}
+
+impl From<UnitSql> for UnitRow {
+    fn from(u: UnitSql) -> UnitRow {
+        UnitRow {
+            id: u.id,
+            project_id: u.project_id,
+            project: u.project,
+            code: u.code,
+            type_code: u.type_code,
+            building: u.building,
+            floor: u.floor,
+            size_sqm: u.size_sqm,
+            bedrooms: u.bedrooms,
+            bathrooms: u.bathrooms,
+            view: u.view,
+            price_minor: u.price_minor,
+            currency: u.currency,
+            status: UnitStatus::parse(&u.status).unwrap_or(UnitStatus::Blocked),
+            version: u.version,
+        }
+    }
+}
+
+fn not_found(env: &Env) -> AppError {
+    AppError::NotFound(env.t("inventory.not_found"))
+}
+
+fn parse_id(env: &Env, id: &str) -> Result<Uuid, AppError> {
+    Uuid::parse_str(id.trim()).map_err(|_| not_found(env))
+}
+
+/// The units table: filtered, ordered by project and code, a keyset page at a time.
+pub async fn units(
+    env: &Env,
+    filter: &UnitFilter,
+    after: Option<UnitCursor>,
+) -> Result<UnitsPage, AppError> {
+    let p = env.require(Permission::WorkspaceUse)?;
+    if filter.q.as_deref().is_some_and(|q| q.chars().count() > 100) {
+        return Err(AppError::field("q", env.t("inventory.error.search_long")));
+    }
+    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(format!(
+        "SELECT {UNIT_COLUMNS} FROM units u JOIN projects p ON p.id = u.project_id WHERE true"
+    ));
+    if let Some(project) = filter.project_id {
+        qb.push(" AND u.project_id = ").push_bind(project);
+    }
+    if let Some(status) = filter.status {
+        qb.push(" AND u.status = ").push_bind(status.code());
+    }
+    if let Some(n) = filter.min_bedrooms {
+        qb.push(" AND u.bedrooms >= ").push_bind(n);
+    }
+    if let Some(max) = filter.max_price_minor {
+        qb.push(" AND u.price_minor <= ").push_bind(max);
+    }
+    if let Some(floor) = filter.floor {
+        qb.push(" AND u.floor = ").push_bind(floor);
+    }
+    if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        qb.push(" AND u.code ILIKE ").push_bind(format!(
+            "%{}%",
+            q.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        ));
+    }
+    if let Some(c) = &after {
+        qb.push(" AND (p.name, u.code, u.id) > (")
+            .push_bind(c.project.clone())
+            .push(", ")
+            .push_bind(c.code.clone())
+            .push(", ")
+            .push_bind(c.id)
+            .push(")");
+    }
+    qb.push(" ORDER BY p.name, u.code, u.id LIMIT ")
+        .push_bind(PAGE + 1);
+    let mut rows: Vec<UnitSql> = qb.build_query_as().fetch_all(&mut *tx).await?;
+    let more = take_page(&mut rows, PAGE);
+    let projects: Vec<(Uuid, String)> =
+        sqlx::query_as("SELECT id, name FROM projects ORDER BY name")
+            .fetch_all(&mut *tx)
+            .await?;
+    let plans: Vec<(Uuid, String)> = sqlx::query_as(
+        "SELECT f.id, p.name || ' — ' || f.name FROM floor_plans f JOIN projects p ON p.id = f.project_id
+          ORDER BY p.name, f.name",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let units: Vec<UnitRow> = rows.into_iter().map(UnitRow::from).collect();
+    let next = more.then(|| units.last()).flatten().map(|u| UnitCursor {
+        project: u.project.clone(),
+        code: u.code.clone(),
+        id: u.id,
+    });
+    Ok(UnitsPage {
+        units,
+        next,
+        projects,
+        plans,
+    })
+}
+
+async fn unit_row(tx: &mut Tx, id: Uuid) -> Result<Option<UnitRow>, AppError> {
+    let row: Option<UnitSql> = sqlx::query_as(&format!(
+        "SELECT {UNIT_COLUMNS} FROM units u JOIN projects p ON p.id = u.project_id WHERE u.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.map(UnitRow::from))
+}
+
+async fn live_hold(tx: &mut Tx, unit_id: Uuid) -> Result<Option<HoldView>, AppError> {
+    let row: Option<(Uuid, String, String, Uuid, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT h.deal_id, d.name, coalesce(u.name, ''), h.held_by, h.expires_at
+           FROM unit_holds h JOIN deals d ON d.id = h.deal_id LEFT JOIN users u ON u.id = h.held_by
+          WHERE h.unit_id = $1 AND h.released_at IS NULL",
+    )
+    .bind(unit_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.map(
+        |(deal_id, deal, held_by, held_by_id, expires_at)| HoldView {
+            deal_id,
+            deal,
+            held_by,
+            held_by_id,
+            expires_at,
+        },
+    ))
+}
+
+/// The deals `p` may hold a unit for: open ones they own, or any open one in their
+/// scope for a manager.
+async fn hold_deals(tx: &mut Tx, p: &Principal) -> Result<Vec<DealChoice>, AppError> {
+    let scope = Scope::load(tx, p).await?;
+    let mut qb: QueryBuilder<Postgres> =
+        QueryBuilder::new("SELECT d.id, d.name FROM deals d WHERE d.status = 'OPEN'");
+    if Permission::InventoryManage.allowed_for(p.role) {
+        scope.push(&mut qb, "d.owner_id");
+    } else {
+        qb.push(" AND d.owner_id = ").push_bind(p.user_id);
+    }
+    qb.push(" ORDER BY d.name LIMIT 200");
+    let rows: Vec<(Uuid, String)> = qb.build_query_as().fetch_all(&mut **tx).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, name)| DealChoice { id, name })
+        .collect())
+}
+
+pub async fn unit(env: &Env, id: &str) -> Result<UnitDetail, AppError> {
+    let p = env.require(Permission::WorkspaceUse)?;
+    let id = parse_id(env, id)?;
+    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let detail = load_detail(&mut tx, p, id)
+        .await?
+        .ok_or_else(|| not_found(env))?;
+    tx.commit().await?;
+    Ok(detail)
+}
+
+async fn load_detail(tx: &mut Tx, p: &Principal, id: Uuid) -> Result<Option<UnitDetail>, AppError> {
+    let Some(unit) = unit_row(tx, id).await? else {
+        return Ok(None);
+    };
+    let hold = live_hold(tx, id).await?;
+    let prices: Vec<PricePoint> = sqlx::query_as(
+        "SELECT h.price_minor, h.currency::text AS currency, u.name AS changed_by, h.reason,
+                h.changed_at AS at
+           FROM unit_price_history h LEFT JOIN users u ON u.id = h.changed_by
+          WHERE h.unit_id = $1 ORDER BY h.changed_at DESC LIMIT 50",
+    )
+    .bind(id)
+    .fetch_all(&mut **tx)
+    .await?;
+    let deals = hold_deals(tx, p).await?;
+    Ok(Some(UnitDetail {
+        unit,
+        hold,
+        prices,
+        deals,
+        can_manage: Permission::InventoryManage.allowed_for(p.role),
+    }))
+}
+
+async fn changed(tx: &mut Tx, tenant_id: Uuid, unit_id: Uuid) -> Result<(), AppError> {
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(CHANNEL)
+        .bind(serde_json::json!({ "t": tenant_id, "u": unit_id }).to_string())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Holds a unit for a deal until the tenant's hold period ends. The unit's row is
+/// the lock: of any number of members holding one unit at once, the first to update
+/// it wins and the others are told who holds it.
+pub async fn hold(env: &Env, unit_id: &str, deal_id: &str) -> Result<UnitDetail, AppError> {
+    let p = env.require(Permission::WorkspaceUse)?;
+    let unit_id = parse_id(env, unit_id)?;
+    let deal_id = Uuid::parse_str(deal_id.trim())
+        .map_err(|_| AppError::field("deal_id", env.t("inventory.error.choose_deal")))?;
+    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    if unit_row(&mut tx, unit_id).await?.is_none() {
+        return Err(not_found(env));
+    }
+    if !hold_deals(&mut tx, p)
+        .await?
+        .iter()
+        .any(|d| d.id == deal_id)
+    {
+        return Err(AppError::field(
+            "deal_id",
+            env.t("inventory.error.choose_deal"),
+        ));
+    }
+    let hours: i32 =
+        sqlx::query_scalar("SELECT coalesce((SELECT hold_hours FROM tenant_policies), 48)")
+            .fetch_one(&mut *tx)
+            .await?;
+    let took = sqlx::query(
+        "UPDATE units SET status = 'HELD', version = version + 1, updated_at = now()
+          WHERE id = $1 AND status = 'AVAILABLE'",
+    )
+    .bind(unit_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if !took {
+        let message = match live_hold(&mut tx, unit_id).await? {
+            Some(h) => tf(
+                env.locale(),
+                "inventory.error.held_by",
+                &[
+                    ("name", h.held_by),
+                    ("deal", h.deal),
+                    (
+                        "until",
+                        h.expires_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+                    ),
+                ],
+            ),
+            None => env.t("inventory.error.not_available"),
+        };
+        return Err(AppError::Conflict(message));
+    }
+    sqlx::query(
+        "INSERT INTO unit_holds (tenant_id, id, unit_id, deal_id, held_by, expires_at)
+         VALUES ($1, $2, $3, $4, $5, now() + make_interval(hours => $6))",
+    )
+    .bind(p.tenant_id)
+    .bind(new_id())
+    .bind(unit_id)
+    .bind(deal_id)
+    .bind(p.user_id)
+    .bind(hours)
+    .execute(&mut *tx)
+    .await?;
+    audit::by_member(
+        &mut tx,
+        &env.ctx,
+        p,
+        AuditEntry::new("unit.held", "units", Some(unit_id))
+            .after(serde_json::json!({ "deal_id": deal_id, "hours": hours })),
+    )
+    .await?;
+    changed(&mut tx, p.tenant_id, unit_id).await?;
+    let detail = load_detail(&mut tx, p, unit_id)
+        .await?
+        .ok_or_else(|| not_found(env))?;
+    tx.commit().await?;
+    Ok(detail)
+}
+
+/// Releases a unit's hold: the holder's own, or anyone's for a manager.
+pub async fn release(env: &Env, unit_id: &str) -> Result<UnitDetail, AppError> {
+    let p = env.require(Permission::WorkspaceUse)?;
+    let unit_id = parse_id(env, unit_id)?;
+    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let hold = live_hold(&mut tx, unit_id).await?;
+    let Some(hold) = hold else {
+        return Err(AppError::Conflict(env.t("inventory.error.not_held")));
+    };
+    if hold.held_by_id != p.user_id && !Permission::InventoryManage.allowed_for(p.role) {
+        return Err(AppError::Forbidden(env.t("inventory.error.not_your_hold")));
+    }
+    sqlx::query(
+        "UPDATE unit_holds SET released_at = now(), release_reason = 'RELEASED'
+          WHERE unit_id = $1 AND released_at IS NULL",
+    )
+    .bind(unit_id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE units SET status = 'AVAILABLE', version = version + 1, updated_at = now()
+          WHERE id = $1 AND status IN ('HELD', 'RESERVED')",
+    )
+    .bind(unit_id)
+    .execute(&mut *tx)
+    .await?;
+    audit::by_member(
+        &mut tx,
+        &env.ctx,
+        p,
+        AuditEntry::new("unit.released", "units", Some(unit_id))
+            .after(serde_json::json!({ "deal_id": hold.deal_id })),
+    )
+    .await?;
+    changed(&mut tx, p.tenant_id, unit_id).await?;
+    let detail = load_detail(&mut tx, p, unit_id)
+        .await?
+        .ok_or_else(|| not_found(env))?;
+    tx.commit().await?;
+    Ok(detail)
+}
+
+/// A manager's price change: the new price and its history row in one transaction.
+pub async fn set_price(
+    env: &Env,
+    unit_id: &str,
+    price: &str,
+    reason: &str,
+) -> Result<UnitDetail, AppError> {
+    let p = env.require(Permission::InventoryManage)?;
+    let unit_id = parse_id(env, unit_id)?;
+    let reason = reason.trim();
+    if reason.chars().count() > 200 {
+        return Err(AppError::field(
+            "reason",
+            env.t("inventory.error.reason_long"),
+        ));
+    }
+    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let before: Option<(i64, String)> =
+        sqlx::query_as("SELECT price_minor, currency::text FROM units WHERE id = $1 FOR UPDATE")
+            .bind(unit_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some((old, currency)) = before else {
+        return Err(not_found(env));
+    };
+    let price_minor = Some(price.trim())
+        .filter(|p| !p.is_empty())
+        .and_then(|p| crate::crm::money::parse(p, &currency))
+        .ok_or_else(|| AppError::field("price", env.t("inventory.error.price")))?;
+    sqlx::query("UPDATE units SET price_minor = $2, version = version + 1, updated_at = now() WHERE id = $1")
+        .bind(unit_id)
+        .bind(price_minor)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO unit_price_history (tenant_id, id, unit_id, price_minor, currency, changed_by, reason)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(p.tenant_id)
+    .bind(new_id())
+    .bind(unit_id)
+    .bind(price_minor)
+    .bind(&currency)
+    .bind(p.user_id)
+    .bind(Some(reason).filter(|r| !r.is_empty()))
+    .execute(&mut *tx)
+    .await?;
+    audit::by_member(
+        &mut tx,
+        &env.ctx,
+        p,
+        AuditEntry::new("unit.price_changed", "units", Some(unit_id)).change(
+            serde_json::json!({ "price_minor": old }),
+            serde_json::json!({ "price_minor": price_minor }),
+        ),
+    )
+    .await?;
+    changed(&mut tx, p.tenant_id, unit_id).await?;
+    let detail = load_detail(&mut tx, p, unit_id)
+        .await?
+        .ok_or_else(|| not_found(env))?;
+    tx.commit().await?;
+    Ok(detail)
+}
+
+#[derive(sqlx::FromRow)]
+struct ShapeSql {
+    id: Uuid,
+    label: Option<String>,
+    geometry: serde_json::Value,
+    area_sqm: Option<f64>,
+    version: i32,
+    unit_id: Option<Uuid>,
+}
+
+/// A plan with its shapes and the units they stand for.
+pub async fn plan(env: &Env, id: &str) -> Result<PlanView, AppError> {
+    let p = env.require(Permission::WorkspaceUse)?;
+    let id = parse_id(env, id)?;
+    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let plan: Option<(Uuid, String, String, i32, i32, Option<f64>)> = sqlx::query_as(
+        "SELECT f.id, f.name, p.name, f.width_px, f.height_px, f.meters_per_px
+           FROM floor_plans f JOIN projects p ON p.id = f.project_id WHERE f.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((id, name, project, width_px, height_px, meters_per_px)) = plan else {
+        return Err(not_found(env));
+    };
+    let shapes: Vec<ShapeSql> = sqlx::query_as(
+        "SELECT id, label, geometry, area_sqm, version, unit_id FROM map_shapes
+              WHERE plan_id = $1 ORDER BY label, id",
+    )
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let unit_ids: Vec<Uuid> = shapes.iter().filter_map(|s| s.unit_id).collect();
+    let units: Vec<UnitSql> = sqlx::query_as(&format!(
+        "SELECT {UNIT_COLUMNS} FROM units u JOIN projects p ON p.id = u.project_id WHERE u.id = ANY($1)"
+    ))
+    .bind(&unit_ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let units: Vec<UnitRow> = units.into_iter().map(UnitRow::from).collect();
+    Ok(PlanView {
+        id,
+        name,
+        project,
+        width_px,
+        height_px,
+        meters_per_px,
+        shapes: shapes
+            .into_iter()
+            .map(|s| ShapeView {
+                id: s.id,
+                label: s.label,
+                points: geometry::from_geojson(&s.geometry).unwrap_or_default(),
+                area_sqm: s.area_sqm,
+                version: s.version,
+                unit: s
+                    .unit_id
+                    .and_then(|u| units.iter().find(|x| x.id == u).cloned()),
+            })
+            .collect(),
+    })
+}
+
+/// Saves a shape on a plan (new when `shape_id` is empty): the polygon checked, its
+/// area and perimeter measured, the version bumped; an edit of a stale version is
+/// refused with 409 so the editor can reload.
+#[allow(clippy::too_many_arguments)]
+pub async fn save_shape(
+    env: &Env,
+    plan_id: &str,
+    shape_id: Option<Uuid>,
+    unit_id: Option<Uuid>,
+    label: &str,
+    points: &[(f64, f64)],
+    version: i32,
+) -> Result<Uuid, AppError> {
+    let p = env.require(Permission::InventoryEdit)?;
+    let plan_id = parse_id(env, plan_id)?;
+    let label = label.trim();
+    if label.chars().count() > 60 {
+        return Err(AppError::field(
+            "label",
+            env.t("inventory.error.label_long"),
+        ));
+    }
+    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let plan: Option<(i32, i32, Option<f64>)> =
+        sqlx::query_as("SELECT width_px, height_px, meters_per_px FROM floor_plans WHERE id = $1")
+            .bind(plan_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some((w, h, mpp)) = plan else {
+        return Err(not_found(env));
+    };
+    let ring = geometry::validate(points, f64::from(w), f64::from(h))
+        .map_err(|e: ShapeError| AppError::field("points", env.t(e.message_key())))?;
+    if let Some(unit) = unit_id {
+        if unit_row(&mut tx, unit).await?.is_none() {
+            return Err(AppError::field("unit_id", env.t("inventory.not_found")));
+        }
+    }
+    let (area, perimeter) = match mpp {
+        Some(m) => {
+            let (a, p) = geometry::measure(&ring, m);
+            (Some(a), Some(p))
+        }
+        None => (None, None),
+    };
+    let geojson = geometry::to_geojson(&ring);
+    let label = Some(label).filter(|l| !l.is_empty());
+    let id = match shape_id {
+        None => {
+            let id = new_id();
+            sqlx::query(
+                "INSERT INTO map_shapes (tenant_id, id, plan_id, unit_id, label, geometry, area_sqm, perimeter_m)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(p.tenant_id)
+            .bind(id)
+            .bind(plan_id)
+            .bind(unit_id)
+            .bind(label)
+            .bind(&geojson)
+            .bind(area)
+            .bind(perimeter)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| shape_conflict(env, e))?;
+            id
+        }
+        Some(id) => {
+            let updated = sqlx::query(
+                "UPDATE map_shapes SET unit_id = $3, label = $4, geometry = $5, area_sqm = $6,
+                        perimeter_m = $7, version = version + 1, updated_at = now()
+                  WHERE id = $1 AND plan_id = $2 AND version = $8",
+            )
+            .bind(id)
+            .bind(plan_id)
+            .bind(unit_id)
+            .bind(label)
+            .bind(&geojson)
+            .bind(area)
+            .bind(perimeter)
+            .bind(version)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| shape_conflict(env, e))?
+            .rows_affected();
+            if updated == 0 {
+                return Err(AppError::Conflict(env.t("inventory.error.stale_shape")));
+            }
+            id
+        }
+    };
+    audit::by_member(
+        &mut tx,
+        &env.ctx,
+        p,
+        AuditEntry::new("shape.saved", "map_shapes", Some(id))
+            .after(serde_json::json!({ "unit_id": unit_id, "points": ring.len() })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+fn shape_conflict(env: &Env, e: sqlx::Error) -> AppError {
+    match crate::db::violated_constraint(&e).as_deref() {
+        Some("map_shapes_unit") => AppError::field("unit_id", env.t("inventory.error.unit_drawn")),
+        _ => e.into(),
+    }
+}
+
+/// Releases lapsed holds across tenants (schedule `inventory.holds`); how many.
+pub async fn release_expired(pool: &sqlx::PgPool, now: DateTime<Utc>) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT release_expired_holds($1)")
+        .bind(now)
+        .fetch_one(pool)
+        .await
+}

@@ -1,0 +1,447 @@
+//! Inventory pages: the units table, a unit's page (hold, release, price), and a
+//! plan's map, where every unit is a shape coloured by status that a keyboard reaches
+//! and names, with the same units as a list beside it.
+
+use super::api::*;
+use super::model::*;
+use crate::crm::money;
+use crate::i18n::{t, tf, Locale};
+use crate::ui::{locale, tr, Badge, Card, LoadError, PageHeader, Skeleton};
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+use uuid::Uuid;
+
+/// How often an open map refreshes, so other members' holds and sales show.
+const MAP_REFRESH: std::time::Duration = std::time::Duration::from_secs(4);
+
+fn status_tone(s: UnitStatus) -> &'static str {
+    match s {
+        UnitStatus::Available => "success",
+        UnitStatus::Held | UnitStatus::Reserved => "warning",
+        UnitStatus::Sold => "danger",
+        UnitStatus::Blocked => "neutral",
+    }
+}
+
+/// "Unit B-1204, 2 bedrooms, 118 m², EGP 4,350,000, available".
+pub fn unit_name(l: Locale, u: &UnitRow) -> String {
+    let size = u.size_sqm.map(|s| format!("{s:.0} m²")).unwrap_or_default();
+    tf(
+        l,
+        "inventory.unit_name",
+        &[
+            ("code", u.code.clone()),
+            ("bedrooms", u.bedrooms.to_string()),
+            ("size", size),
+            ("price", money::format(u.price_minor, &u.currency)),
+            ("status", t(l, u.status.label_key()).to_lowercase()),
+        ],
+    )
+}
+
+#[component]
+pub fn InventoryPage() -> impl IntoView {
+    let l = locale();
+    let filter = RwSignal::new(UnitFilter::default());
+    let after = RwSignal::new(None::<UnitCursor>);
+    let rows = RwSignal::new(Vec::<UnitRow>::new());
+    let next = RwSignal::new(None::<UnitCursor>);
+    let projects = RwSignal::new(Vec::<(Uuid, String)>::new());
+    let plans = RwSignal::new(Vec::<(Uuid, String)>::new());
+    let error = RwSignal::new(None::<String>);
+    let page = Resource::new(
+        move || (filter.get(), after.get()),
+        |(f, a)| list_units(f, a),
+    );
+    Effect::new(move || {
+        if let Some(result) = page.get() {
+            match result {
+                Ok(p) => {
+                    if after.get_untracked().is_none() {
+                        rows.set(p.units);
+                    } else {
+                        rows.update(|r| r.extend(p.units));
+                    }
+                    next.set(p.next);
+                    projects.set(p.projects);
+                    plans.set(p.plans);
+                    error.set(None);
+                }
+                Err(e) => error.set(Some(e.to_string())),
+            }
+        }
+    });
+    let set = move |f: &dyn Fn(&mut UnitFilter)| {
+        after.set(None);
+        filter.update(|x| f(x));
+    };
+    view! {
+        <PageHeader title=tr("nav.inventory")/>
+        {move || (!plans.get().is_empty()).then(|| view! {
+            <nav class="card" aria-labelledby="plans-title">
+                <h2 id="plans-title" class="card-title">{tr("inventory.plans")}</h2>
+                <ul class="flex flex-wrap gap-2">
+                    {plans.get().into_iter().map(|(id, name)| view! {
+                        <li><a class="btn btn-secondary" href=format!("/inventory/plans/{id}")>{name}</a></li>
+                    }).collect_view()}
+                </ul>
+            </nav>
+        })}
+        <form class="card grid gap-3 md:grid-cols-5 items-end" on:submit=|ev| ev.prevent_default() data-testid="unit-filters">
+            <div class="field">
+                <label for="u-project" class="field-label">{tr("inventory.project")}</label>
+                <select id="u-project" class="input" on:change=move |ev| {
+                    let v = event_target_value(&ev);
+                    set(&|f| f.project_id = Uuid::parse_str(&v).ok());
+                }>
+                    <option value="">{tr("inventory.any")}</option>
+                    {move || projects.get().into_iter().map(|(id, name)| view! { <option value=id.to_string()>{name}</option> }).collect_view()}
+                </select>
+            </div>
+            <div class="field">
+                <label for="u-status" class="field-label">{tr("inventory.status")}</label>
+                <select id="u-status" class="input" on:change=move |ev| {
+                    let v = event_target_value(&ev);
+                    set(&|f| f.status = UnitStatus::parse(&v));
+                }>
+                    <option value="">{tr("inventory.any")}</option>
+                    {UnitStatus::ALL.into_iter().map(|s| view! { <option value=s.code()>{tr(s.label_key())}</option> }).collect_view()}
+                </select>
+            </div>
+            <div class="field">
+                <label for="u-bedrooms" class="field-label">{tr("inventory.min_bedrooms")}</label>
+                <input id="u-bedrooms" class="input" type="number" min="0" max="50" on:change=move |ev| {
+                    let v = event_target_value(&ev);
+                    set(&|f| f.min_bedrooms = v.trim().parse().ok());
+                }/>
+            </div>
+            <div class="field">
+                <label for="u-floor" class="field-label">{tr("inventory.floor")}</label>
+                <input id="u-floor" class="input" type="number" min="-5" max="200" on:change=move |ev| {
+                    let v = event_target_value(&ev);
+                    set(&|f| f.floor = v.trim().parse().ok());
+                }/>
+            </div>
+            <div class="field">
+                <label for="u-q" class="field-label">{tr("inventory.code")}</label>
+                <input id="u-q" class="input" maxlength="100" on:change=move |ev| {
+                    let v = event_target_value(&ev);
+                    set(&|f| f.q = Some(v.clone()).filter(|q| !q.trim().is_empty()));
+                }/>
+            </div>
+        </form>
+        {move || error.get().map(|e| view! { <p class="alert alert-danger" role="alert">{e}</p> })}
+        <div class="table-wrap">
+            <table class="table" data-testid="units-table">
+                <thead>
+                    <tr>
+                        <th>{tr("inventory.code")}</th>
+                        <th>{tr("inventory.project")}</th>
+                        <th>{tr("inventory.type")}</th>
+                        <th>{tr("inventory.floor")}</th>
+                        <th>{tr("inventory.size")}</th>
+                        <th>{tr("inventory.bedrooms")}</th>
+                        <th>{tr("inventory.price")}</th>
+                        <th>{tr("inventory.status")}</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {move || {
+                        let list = rows.get();
+                        if list.is_empty() {
+                            return view! { <tr><td colspan="8" class="p-6 text-center text-muted">{tr("inventory.empty")}</td></tr> }.into_any();
+                        }
+                        list.into_iter().map(|u| view! {
+                            <tr data-testid="unit-row" data-status=u.status.code()>
+                                <td><a class="link" href=format!("/inventory/units/{}", u.id)>{u.code.clone()}</a></td>
+                                <td>{u.project.clone()}</td>
+                                <td>{u.type_code.clone()}</td>
+                                <td class="tabular-nums">{u.floor.map(|f| f.to_string())}</td>
+                                <td class="tabular-nums">{u.size_sqm.map(|s| format!("{s:.0} m²"))}</td>
+                                <td class="tabular-nums">{u.bedrooms}</td>
+                                <td class="tabular-nums">{money::format(u.price_minor, &u.currency)}</td>
+                                <td><Badge text=t(l, u.status.label_key()) tone=status_tone(u.status)/></td>
+                            </tr>
+                        }).collect_view().into_any()
+                    }}
+                </tbody>
+            </table>
+        </div>
+        {move || next.get().map(|n| view! {
+            <button type="button" class="btn btn-secondary mt-4" on:click=move |_| after.set(Some(n.clone()))>{tr("inventory.more")}</button>
+        })}
+    }
+}
+
+/// Hold, release and price actions for one unit, shared by its page and the map.
+#[component]
+fn UnitActions(detail: UnitDetail, on_change: Callback<UnitDetail>) -> impl IntoView {
+    let l = locale();
+    let hold = ServerAction::<HoldUnit>::new();
+    let release = ServerAction::<ReleaseUnit>::new();
+    let price = ServerAction::<SetUnitPrice>::new();
+    Effect::new(move || {
+        for v in [
+            hold.value().get(),
+            release.value().get(),
+            price.value().get(),
+        ] {
+            if let Some(Ok(d)) = v {
+                on_change.run(d);
+            }
+        }
+    });
+    let error = move || {
+        [
+            hold.value().get(),
+            release.value().get(),
+            price.value().get(),
+        ]
+        .into_iter()
+        .find_map(|v| v.and_then(|r| r.err()))
+    };
+    let unit = detail.unit.clone();
+    let id = unit.id.to_string();
+    let (hold_id, release_id, price_id) = (id.clone(), id.clone(), id);
+    view! {
+        {move || error().map(|e| view! { <p class="alert alert-danger" role="alert" data-testid="unit-error">{e.to_string()}</p> })}
+        {match (&detail.hold, unit.status) {
+            (Some(h), _) => view! {
+                <p class="text-sm" data-testid="unit-hold">
+                    {tf(l, "inventory.held_for", &[("deal", h.deal.clone()), ("name", h.held_by.clone()),
+                        ("until", h.expires_at.format("%Y-%m-%d %H:%M UTC").to_string())])}
+                </p>
+                <ActionForm action=release attr:class="mt-2">
+                    <input type="hidden" name="unit_id" value=release_id/>
+                    <button type="submit" class="btn btn-secondary">{tr("inventory.release")}</button>
+                </ActionForm>
+            }.into_any(),
+            (None, UnitStatus::Available) if !detail.deals.is_empty() => view! {
+                <ActionForm action=hold attr:class="flex flex-wrap items-end gap-2">
+                    <input type="hidden" name="unit_id" value=hold_id.clone()/>
+                    <div class="field">
+                        <label for=format!("hold-deal-{hold_id}") class="field-label">{tr("inventory.hold_for")}</label>
+                        <select id=format!("hold-deal-{hold_id}") name="deal_id" class="input">
+                            {detail.deals.iter().map(|d| view! { <option value=d.id.to_string()>{d.name.clone()}</option> }).collect_view()}
+                        </select>
+                    </div>
+                    <button type="submit" class="btn btn-primary">{tr("inventory.hold")}</button>
+                </ActionForm>
+            }.into_any(),
+            (None, UnitStatus::Available) => view! { <p class="text-sm text-muted">{tr("inventory.no_deals")}</p> }.into_any(),
+            _ => ().into_any(),
+        }}
+        {detail.can_manage.then(|| view! {
+            <ActionForm action=price attr:class="mt-3 flex flex-wrap items-end gap-2" attr:novalidate="">
+                <input type="hidden" name="unit_id" value=price_id.clone()/>
+                <div class="field">
+                    <label for=format!("price-{price_id}") class="field-label">{tf(l, "inventory.new_price", &[("currency", unit.currency.clone())])}</label>
+                    <input id=format!("price-{price_id}") name="price" class="input" inputmode="decimal" required=true/>
+                </div>
+                <div class="field">
+                    <label for=format!("reason-{price_id}") class="field-label">{tr("inventory.price_reason")}</label>
+                    <input id=format!("reason-{price_id}") name="reason" class="input" maxlength="200"/>
+                </div>
+                <button type="submit" class="btn btn-secondary">{tr("inventory.change_price")}</button>
+            </ActionForm>
+        })}
+    }
+}
+
+#[component]
+pub fn UnitPage() -> impl IntoView {
+    let l = locale();
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let current = RwSignal::new(None::<UnitDetail>);
+    let unit = Resource::new(id, get_unit);
+    view! {
+        <Transition fallback=|| view! { <Skeleton lines=5/> }>
+            {move || Suspend::new(async move {
+                match unit.await {
+                    Err(e) => view! { <PageHeader title=tr("inventory.unit")/> <LoadError error=e/> }.into_any(),
+                    Ok(d) => {
+                        current.set(Some(d));
+                        view! {
+                            {move || current.get().map(|d| {
+                                let u = d.unit.clone();
+                                let prices = d.prices.clone();
+                                view! {
+                                    <PageHeader title=tf(l, "inventory.unit_title", &[("code", u.code.clone())])>
+                                        <Badge text=t(l, u.status.label_key()) tone=status_tone(u.status)/>
+                                    </PageHeader>
+                                    <Card>
+                                        <dl class="grid grid-cols-2 gap-3 md:grid-cols-4" data-testid="unit-facts">
+                                            <div><dt class="text-muted text-sm">{tr("inventory.project")}</dt><dd>{u.project.clone()}</dd></div>
+                                            <div><dt class="text-muted text-sm">{tr("inventory.type")}</dt><dd>{u.type_code.clone()}</dd></div>
+                                            <div><dt class="text-muted text-sm">{tr("inventory.floor")}</dt><dd>{u.floor.map(|f| f.to_string()).unwrap_or_else(|| "—".into())}</dd></div>
+                                            <div><dt class="text-muted text-sm">{tr("inventory.size")}</dt><dd>{u.size_sqm.map(|s| format!("{s:.0} m²")).unwrap_or_else(|| "—".into())}</dd></div>
+                                            <div><dt class="text-muted text-sm">{tr("inventory.bedrooms")}</dt><dd>{u.bedrooms}</dd></div>
+                                            <div><dt class="text-muted text-sm">{tr("inventory.bathrooms")}</dt><dd>{u.bathrooms}</dd></div>
+                                            <div><dt class="text-muted text-sm">{tr("inventory.view")}</dt><dd>{u.view.clone().unwrap_or_else(|| "—".into())}</dd></div>
+                                            <div><dt class="text-muted text-sm">{tr("inventory.price")}</dt><dd data-testid="unit-price">{money::format(u.price_minor, &u.currency)}</dd></div>
+                                        </dl>
+                                    </Card>
+                                    <Card title=t(l, "inventory.actions")>
+                                        <UnitActions detail=d on_change=Callback::new(move |d| current.set(Some(d)))/>
+                                    </Card>
+                                    <Card title=t(l, "inventory.price_history")>
+                                        {if prices.is_empty() {
+                                            view! { <p class="text-sm text-muted">{tr("inventory.no_price_changes")}</p> }.into_any()
+                                        } else {
+                                            view! {
+                                                <ol class="divide-y divide-line text-sm" data-testid="price-history">
+                                                    {prices.iter().map(|pp| view! {
+                                                        <li class="py-2">
+                                                            <span class="tabular-nums font-medium">{money::format(pp.price_minor, &pp.currency)}</span>
+                                                            " · " {pp.at.format("%Y-%m-%d %H:%M").to_string()}
+                                                            {pp.changed_by.clone().map(|n| format!(" · {n}"))}
+                                                            {pp.reason.clone().map(|r| format!(" · {r}"))}
+                                                        </li>
+                                                    }).collect_view()}
+                                                </ol>
+                                            }.into_any()
+                                        }}
+                                    </Card>
+                                }
+                            })}
+                        }.into_any()
+                    }
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+pub fn PlanPage() -> impl IntoView {
+    let l = locale();
+    let params = use_params_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let tick = RwSignal::new(0u32);
+    let plan = Resource::new(move || (id(), tick.get()), |(id, _)| get_plan(id));
+    crate::ui::poll_while(|| true, tick, MAP_REFRESH);
+    let selected = RwSignal::new(None::<Uuid>);
+    let status_filter = RwSignal::new(None::<UnitStatus>);
+    view! {
+        <Transition fallback=|| view! { <Skeleton lines=6/> }>
+            {move || Suspend::new(async move {
+                match plan.await {
+                    Err(e) => view! { <PageHeader title=tr("inventory.plan")/> <LoadError error=e/> }.into_any(),
+                    Ok(p) => {
+                        let counts: Vec<(UnitStatus, usize)> = UnitStatus::ALL.into_iter().map(|s| {
+                            (s, p.shapes.iter().filter(|sh| sh.unit.as_ref().is_some_and(|u| u.status == s)).count())
+                        }).collect();
+                        let shapes = p.shapes.clone();
+                        let list = p.shapes.clone();
+                        view! {
+                            <PageHeader title=format!("{} — {}", p.project, p.name)>
+                                <a class="btn btn-secondary" href="/inventory">{tr("inventory.units")}</a>
+                            </PageHeader>
+                            <div class="flex flex-wrap gap-2 mb-3" role="group" aria-label=tr("inventory.legend") data-testid="legend">
+                                {counts.into_iter().map(|(s, n)| view! {
+                                    <button type="button" class="badge badge-neutral" aria-pressed=move || (status_filter.get() == Some(s)).to_string()
+                                        on:click=move |_| status_filter.update(|f| *f = if *f == Some(s) { None } else { Some(s) })>
+                                        <svg width="12" height="12" aria-hidden="true"><rect width="12" height="12" fill=s.fill()/></svg>
+                                        {format!("{} {}", t(l, s.label_key()), n)}
+                                    </button>
+                                }).collect_view()}
+                            </div>
+                            <div class="grid gap-4 lg:grid-cols-[minmax(0,3fr)_minmax(0,2fr)]">
+                                <div class="card overflow-auto p-2">
+                                    <svg viewBox=format!("0 0 {} {}", p.width_px, p.height_px) class="w-full h-auto" role="group"
+                                        aria-label=tf(l, "inventory.map_of", &[("plan", p.name.clone())]) data-testid="plan-map">
+                                        <rect width=p.width_px height=p.height_px fill="#f8fafc" stroke="#94a3b8"/>
+                                        {shapes.into_iter().map(|sh| {
+                                            let points = sh.points.iter().map(|(x, y)| format!("{x},{y}")).collect::<Vec<_>>().join(" ");
+                                            let (cx, cy) = centroid(&sh.points);
+                                            let status = sh.unit.as_ref().map(|u| u.status);
+                                            let fill = status.map_or("#e2e8f0", UnitStatus::fill);
+                                            let name = sh.unit.as_ref().map(|u| unit_name(l, u)).unwrap_or_else(|| sh.label.clone().unwrap_or_default());
+                                            let unit_id = sh.unit.as_ref().map(|u| u.id);
+                                            let label = sh.label.clone().or_else(|| sh.unit.as_ref().map(|u| u.code.clone())).unwrap_or_default();
+                                            let dim = move || status_filter.get().is_some_and(|f| Some(f) != status);
+                                            let pick = move || if let Some(u) = unit_id { selected.set(Some(u)) };
+                                            view! {
+                                                <g role="button" tabindex="0" aria-label=name data-testid="plan-shape"
+                                                    data-status=status.map(UnitStatus::code) class="cursor-pointer"
+                                                    aria-pressed=move || (unit_id.is_some() && selected.get() == unit_id).to_string()
+                                                    opacity=move || if dim() { "0.25" } else { "1" }
+                                                    on:click=move |_| pick()
+                                                    on:keydown=move |ev: leptos::ev::KeyboardEvent| {
+                                                        if ev.key() == "Enter" || ev.key() == " " { ev.prevent_default(); pick(); }
+                                                    }>
+                                                    <polygon points=points fill=fill stroke="#0f172a" stroke-width="2"/>
+                                                    <text x=cx y=cy text-anchor="middle" dominant-baseline="middle" font-size="14" fill="#0f172a" aria-hidden="true">{label}</text>
+                                                </g>
+                                            }
+                                        }).collect_view()}
+                                    </svg>
+                                </div>
+                                <aside aria-labelledby="unit-panel-title" data-testid="unit-panel">
+                                    <h2 id="unit-panel-title" class="sr-only">{tr("inventory.selected_unit")}</h2>
+                                    {move || match selected.get() {
+                                        None => view! { <p class="card text-sm text-muted">{tr("inventory.pick_unit")}</p> }.into_any(),
+                                        Some(unit) => view! { <UnitPanel unit=unit tick/> }.into_any(),
+                                    }}
+                                </aside>
+                            </div>
+                            <section class="card mt-4" aria-labelledby="unit-list-title">
+                                <h2 id="unit-list-title" class="card-title">{tr("inventory.units_on_plan")}</h2>
+                                <ul class="divide-y divide-line" data-testid="plan-list">
+                                    {list.into_iter().filter_map(|sh| sh.unit).map(|u| {
+                                        let id = u.id;
+                                        view! {
+                                            <li class="flex flex-wrap items-center gap-2 py-2">
+                                                <a class="link" href=format!("/inventory/units/{id}")>{unit_name(l, &u)}</a>
+                                                <Badge text=t(l, u.status.label_key()) tone=status_tone(u.status)/>
+                                            </li>
+                                        }
+                                    }).collect_view()}
+                                </ul>
+                            </section>
+                        }.into_any()
+                    }
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// The selected unit beside the map, with its actions.
+#[component]
+fn UnitPanel(unit: Uuid, tick: RwSignal<u32>) -> impl IntoView {
+    let l = locale();
+    let detail = Resource::new(move || unit, |u| get_unit(u.to_string()));
+    view! {
+        <Transition fallback=|| view! { <Skeleton lines=3/> }>
+            {move || Suspend::new(async move {
+                match detail.await {
+                    Err(e) => view! { <LoadError error=e/> }.into_any(),
+                    Ok(d) => {
+                        let u = d.unit.clone();
+                        view! {
+                            <div class="card">
+                                <h3 class="card-title"><a class="link" href=format!("/inventory/units/{}", u.id)>{tf(l, "inventory.unit_title", &[("code", u.code.clone())])}</a></h3>
+                                <p class="text-sm">{unit_name(l, &u)}</p>
+                                <UnitActions detail=d on_change=Callback::new(move |_| tick.update(|n| *n += 1))/>
+                            </div>
+                        }.into_any()
+                    }
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// Where a shape's label goes: the average of its vertices.
+fn centroid(points: &[(f64, f64)]) -> (f64, f64) {
+    if points.is_empty() {
+        return (0.0, 0.0);
+    }
+    let n = points.len() as f64;
+    (
+        points.iter().map(|p| p.0).sum::<f64>() / n,
+        points.iter().map(|p| p.1).sum::<f64>() / n,
+    )
+}

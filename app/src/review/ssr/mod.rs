@@ -1,0 +1,27 @@
+//! Review on the server: what a reply does when it arrives (`arrival`: classified,
+//! stored with its reasons, queued when a manager's rule says so), and the queue a
+//! manager works (`queue`: list, detail, claim, ignore, escalate, confirm or correct
+//! the intent, take over, reply, and the SLA sweep).
+
+mod arrival;
+mod queue;
+
+pub use arrival::{delivery_event, reply_arrived, Arrival, Rules};
+pub use queue::{act, item, queue, respond, sla_sweep, PAGE};
+
+use crate::db::Tx;
+use crate::error::AppError;
+use uuid::Uuid;
+
+/// The `NOTIFY` channel open queue pages follow.
+pub const CHANNEL: &str = "review_changes";
+
+/// Tells open queue pages of the tenant to refresh (on commit).
+pub(super) async fn changed(tx: &mut Tx, tenant_id: Uuid) -> Result<(), AppError> {
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(CHANNEL)
+        .bind(serde_json::json!({ "t": tenant_id }).to_string())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
