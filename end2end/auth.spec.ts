@@ -100,9 +100,10 @@ test('the page is interactive without reloading (hydration)', async ({ page }) =
   await expect(toggle).toHaveAttribute('aria-expanded', 'false');
   await page.keyboard.press('/');
   await expect(page.locator('#global-search')).toBeFocused();
-  await page.getByRole('link', { name: 'Billing' }).click();
-  await expect(page).toHaveURL(/\/billing$/);
-  await expect(page.getByText('This area is not built yet.')).toBeVisible();
+  await expect(page.getByRole('link', { name: 'Billing' })).toHaveCount(0);
+  await page.getByRole('link', { name: 'Inventory' }).click();
+  await expect(page).toHaveURL(/\/inventory$/);
+  await expect(page.getByTestId('units-table')).toBeVisible();
   expect(await page.evaluate(() => (window as any).__sameDocument)).toBe(true);
 });
 

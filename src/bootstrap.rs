@@ -130,7 +130,9 @@ async fn grant(owner: &PgPool, role: &str) -> Result<(), String> {
         format!("REVOKE UPDATE, DELETE, TRUNCATE ON audit_logs FROM {role}"),
         // Its archives are written only by retention_sweep() and never changed.
         format!("REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON audit_archives FROM {role}"),
-        format!("REVOKE INSERT, UPDATE, DELETE ON plans, feature_flags, unit_type_catalog FROM {role}"),
+        format!("REVOKE INSERT, UPDATE, DELETE ON plans, plan_prices, feature_flags, unit_type_catalog FROM {role}"),
+        // Provider events are written only through billing_event_record().
+        format!("REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON billing_events FROM {role}"),
         format!(
             "GRANT EXECUTE ON FUNCTION auth_login_lookup(text), invite_lookup(bytea), claim_job(), search_ids(text, text[], integer) TO {role}"
         ),
@@ -138,7 +140,7 @@ async fn grant(owner: &PgPool, role: &str) -> Result<(), String> {
             "GRANT EXECUTE ON FUNCTION claim_due_enrollments(integer), claim_outbox(integer), renew_outbox_leases(uuid[]), wa_phone_route(text, text), message_route(uuid) TO {role}"
         ),
         format!(
-            "GRANT EXECUTE ON FUNCTION rate_limit_hit(text, text, integer, integer, integer), rate_limit_sweep(), auth_token_user(bytea, text), sweep_import_drafts(), renew_job_lease(uuid), retention_sweep(), review_sla_sweep(timestamptz), release_expired_holds(timestamptz) TO {role}"
+            "GRANT EXECUTE ON FUNCTION rate_limit_hit(text, text, integer, integer, integer), rate_limit_sweep(), auth_token_user(bytea, text), sweep_import_drafts(), renew_job_lease(uuid), retention_sweep(), review_sla_sweep(timestamptz), release_expired_holds(timestamptz), billing_roll_periods(timestamptz), billing_event_record(text, uuid, text, timestamptz, jsonb, text) TO {role}"
         ),
     ];
     for sql in statements {

@@ -51,6 +51,8 @@ pub struct Config {
     pub wa_app_secret: String,
     pub wa_verify_token: String,
     pub email_webhook_secret: String,
+    /// `LEADLINE_BILLING_WEBHOOK_SECRET`: the payment provider's endpoint secret.
+    pub billing_webhook_secret: String,
     /// The DNS server domain checks ask (`LEADLINE_DNS_RESOLVER`, default the system's).
     pub dns_resolver: Option<SocketAddr>,
     pub spf_include: Option<String>,
@@ -153,6 +155,8 @@ impl Config {
                 }
                 None => local.email_webhook_secret,
             },
+            billing_webhook_secret: var("LEADLINE_BILLING_WEBHOOK_SECRET")
+                .unwrap_or(local.billing_webhook_secret),
             dns_resolver,
             spf_include: var("LEADLINE_SPF_INCLUDE"),
             dev_peer,
@@ -236,6 +240,10 @@ pub fn production_problems(config: &Config) -> Vec<String> {
     problem(
         config.email_webhook_secret == local.email_webhook_secret,
         "LEADLINE_EMAIL_WEBHOOK_SECRET is the development value",
+    );
+    problem(
+        config.billing_webhook_secret == local.billing_webhook_secret,
+        "LEADLINE_BILLING_WEBHOOK_SECRET is the development value",
     );
     problem(
         config.dev_peer.is_some(),
@@ -365,6 +373,7 @@ mod tests {
             wa_app_secret: "meta secret".into(),
             wa_verify_token: "meta token".into(),
             email_webhook_secret: "email secret".into(),
+            billing_webhook_secret: "billing secret".into(),
             dns_resolver: None,
             spf_include: None,
             dev_peer: None,
@@ -387,6 +396,7 @@ mod tests {
             wa_app_secret: local.wa_app_secret,
             wa_verify_token: local.wa_verify_token,
             email_webhook_secret: local.email_webhook_secret,
+            billing_webhook_secret: local.billing_webhook_secret,
             dev_peer: Some((
                 "127.0.0.1:3900".parse().unwrap(),
                 "127.0.0.1:2525".parse().unwrap(),
@@ -399,12 +409,13 @@ mod tests {
             ..production()
         };
         let problems = production_problems(&config);
-        assert_eq!(problems.len(), 9, "{problems:?}");
+        assert_eq!(problems.len(), 10, "{problems:?}");
         let message = check_production(&config).unwrap_err();
         for name in [
             "LEADLINE_WA_APP_SECRET",
             "LEADLINE_WA_VERIFY_TOKEN",
             "LEADLINE_EMAIL_WEBHOOK_SECRET",
+            "LEADLINE_BILLING_WEBHOOK_SECRET",
             "LEADLINE_DEV_PEER",
             "LEADLINE_DEMO_SEED",
             "LEADLINE_APP_DB_PASSWORD",

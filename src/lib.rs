@@ -105,6 +105,7 @@ pub fn app_config(config: &config::Config) -> AppConfig {
         wa_app_secret: config.wa_app_secret.clone(),
         wa_verify_token: config.wa_verify_token.clone(),
         email_webhook_secret: config.email_webhook_secret.clone(),
+        billing_webhook_secret: config.billing_webhook_secret.clone(),
         dns_resolver: config.dns_resolver.unwrap_or(local.dns_resolver),
         spf_include: config
             .spf_include

@@ -50,6 +50,10 @@ async fn run_task(pool: &PgPool, name: &str) -> Outcome {
             .await
             .map(|n| format!("{n} lapsed holds released"))
             .map_err(|e| e.to_string()),
+        "billing.periods" => app::billing::ssr::roll_periods(pool, Utc::now())
+            .await
+            .map(|n| format!("{n} subscription periods rolled over"))
+            .map_err(|e| e.to_string()),
         // A schedule a newer version added, seen by an older worker mid-deploy.
         _ => Err(format!("no task named {name} in this version")),
     }

@@ -152,7 +152,7 @@ pub async fn demo_if_empty(pools: &Pools, senders: Option<&DemoSenders>) -> Resu
             .map_err(|e| format!("demo CRM data: {e}"))?;
     }
     demo_review(&mut tx, tenant_id, manager).await?;
-    for sql in DEMO_INVENTORY {
+    for sql in DEMO_INVENTORY.iter().chain(DEMO_BILLING) {
         sqlx::query(sql)
             .bind(tenant_id)
             .execute(&mut *tx)
@@ -225,6 +225,25 @@ const DEMO_INVENTORY: &[&str] = &[
             LATERAL (SELECT substr(u.code, 3)::int - 1 AS k) k,
             LATERAL (SELECT 40 + (k.k % 3) * 310 AS x, 40 + (k.k / 3) * 280 AS y) xy
       WHERE f.tenant_id = $1 AND p.name = 'Sahel Villas'",
+];
+
+/// Nile Realty trials Pro in Egyptian pounds after two paid months of Starter.
+const DEMO_BILLING: &[&str] = &[
+    "UPDATE subscriptions SET plan_id = 'pro', status = 'TRIALING', currency = 'EGP',
+            trial_ends_at = now() + interval '9 days', current_period_start = now() - interval '5 days',
+            current_period_end = now() + interval '9 days'
+      WHERE tenant_id = $1",
+    "INSERT INTO billing_profiles (tenant_id, company_name, address, country, email)
+     VALUES ($1, 'Nile Realty S.A.E.', '12 Corniche El Nil, Maadi, Cairo', 'EG', 'billing@nile-realty.example')",
+    "INSERT INTO invoice_counters (tenant_id, last_number) VALUES ($1, 2)",
+    "INSERT INTO invoices (tenant_id, id, number, status, currency, subtotal_minor, tax_rate_bp, tax_note, tax_minor,
+                           total_minor, period_start, period_end, issued_at, paid_at)
+     SELECT $1, gen_random_uuid(), n, 'PAID', 'EGP', 145000, 1400, 'VAT 14%', 20300, 165300,
+            now() - make_interval(days => 65 - 30 * n), now() - make_interval(days => 35 - 30 * n),
+            now() - make_interval(days => 65 - 30 * n), now() - make_interval(days => 64 - 30 * n)
+       FROM generate_series(1, 2) n",
+    "INSERT INTO invoice_lines (tenant_id, invoice_id, position, kind, description, amount_minor)
+     SELECT $1, id, 0, 'PLAN', 'Starter, monthly', 145000 FROM invoices WHERE tenant_id = $1",
 ];
 
 /// Replies of several kinds, classified by the real classifier, and review items in

@@ -22,6 +22,7 @@ pub fn routes() -> Router<AppState> {
             get(whatsapp_handshake).post(whatsapp_event),
         )
         .route("/webhooks/email", axum::routing::post(email_event))
+        .route("/webhooks/billing", axum::routing::post(billing_event))
         .route("/t/o/{token}", get(open_pixel))
         .route("/t/c/{token}", get(click))
         .route("/u/{token}", get(unsubscribe_page).post(unsubscribe))
@@ -99,6 +100,43 @@ async fn email_event(State(state): State<AppState>, headers: HeaderMap, body: By
     }
     match inbound::email_event(&state.db, &state.config.secret_key, &event).await {
         Ok(_) => StatusCode::OK.into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
+    }
+}
+
+/// The payment provider's events, signed with `Stripe-Signature`.
+async fn billing_event(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    use app::billing::ssr::{provider_event, EventOutcome};
+    let signature = headers
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok());
+    let now = chrono::Utc::now().timestamp();
+    match provider_event(
+        &state.db,
+        &state.config.billing_webhook_secret,
+        signature,
+        &body,
+        now,
+    )
+    .await
+    {
+        Ok(outcome) => {
+            tracing::info!(?outcome, "billing event");
+            let text = match outcome {
+                EventOutcome::Applied => "applied",
+                EventOutcome::Duplicate => "already applied",
+                EventOutcome::Ignored => "ignored",
+            };
+            (StatusCode::OK, text).into_response()
+        }
+        Err(app::error::AppError::Forbidden(reason)) => {
+            tracing::warn!(%reason, "billing event refused");
+            (StatusCode::UNAUTHORIZED, reason).into_response()
+        }
+        Err(e @ app::error::AppError::Validation { .. }) => {
+            (StatusCode::BAD_REQUEST, e.to_string()).into_response()
+        }
+        // The provider retries a failed delivery; recording by event id makes that safe.
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
     }
 }

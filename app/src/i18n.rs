@@ -72,6 +72,7 @@ fn table(locale: Locale) -> &'static Table {
                 include_str!("../locales/outreach.en.json"),
                 include_str!("../locales/review.en.json"),
                 include_str!("../locales/inventory.en.json"),
+                include_str!("../locales/billing.en.json"),
             ],
         ),
         Locale::Ar => (
@@ -83,6 +84,7 @@ fn table(locale: Locale) -> &'static Table {
                 include_str!("../locales/outreach.ar.json"),
                 include_str!("../locales/review.ar.json"),
                 include_str!("../locales/inventory.ar.json"),
+                include_str!("../locales/billing.ar.json"),
             ],
         ),
     };

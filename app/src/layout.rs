@@ -1,5 +1,5 @@
 //! The signed-in app's frame: sidebar with the areas, top bar with search, tenant
-//! switcher and user menu; plus the home page and the placeholders of areas to come.
+//! switcher and user menu; plus the home page and the not-found page.
 
 use crate::auth::api::{Logout, ResendConfirmation, SwitchTenant};
 use crate::auth::model::Permission;
@@ -112,7 +112,11 @@ pub fn AppLayout() -> impl IntoView {
                         {AREAS
                             .into_iter()
                             // The queue is for those who work it.
-                            .filter(|(href, _, _)| *href != "/review" || viewer.can(Permission::ReviewWork))
+                            .filter(|(href, _, _)| match *href {
+                                "/review" => viewer.can(Permission::ReviewWork),
+                                "/billing" => viewer.can(Permission::BillingView),
+                                _ => true,
+                            })
                             .map(|(href, key, icon)| {
                                 view! {
                                     <li>
@@ -266,17 +270,6 @@ pub fn HomePage() -> impl IntoView {
             </Card>
         </div>
         <crate::crm::dashboard::DashboardCards/>
-    }
-}
-
-#[component]
-pub fn ComingSoon(area: &'static str) -> impl IntoView {
-    view! {
-        <PageHeader title=tr(&format!("nav.{area}"))/>
-        <div class="empty-state">
-            <p class="font-medium">{tr("common.not_built")}</p>
-            <p class="text-muted text-sm">{tr(&format!("area.{area}"))}</p>
-        </div>
     }
 }
 

@@ -2,6 +2,7 @@
 //! native code with `ssr` and to WASM with `hydrate`.
 
 pub mod auth;
+pub mod billing;
 pub mod crm;
 pub mod encode;
 pub mod error;
@@ -34,7 +35,6 @@ pub mod throttle;
 mod fuzz;
 
 use auth::model::PageContext;
-use layout::ComingSoon;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
@@ -178,7 +178,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("inventory") view=inventory::ui::InventoryPage/>
                     <Route path=path!("inventory/units/:id") view=inventory::ui::UnitPage/>
                     <Route path=path!("inventory/plans/:id") view=inventory::ui::PlanPage/>
-                    <Route path=path!("billing") view=|| view! { <ComingSoon area="billing"/> }/>
+                    <Route path=path!("billing") view=billing::ui::BillingPage/>
+                    <Route path=path!("billing/invoices/:id") view=billing::ui::InvoicePage/>
                     <Route path=path!("import") view=crm::import::ui::ImportPage/>
                     <Route path=path!("jobs/:id") view=crm::import::ui::JobPage/>
                     <ParentRoute path=path!("settings") view=settings::ui::SettingsLayout>

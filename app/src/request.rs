@@ -28,6 +28,8 @@ pub struct AppConfig {
     pub wa_verify_token: String,
     /// Key of the Standard Webhooks signature on inbound email events (`whsec_…`).
     pub email_webhook_secret: String,
+    /// The payment provider's endpoint secret, the key of `Stripe-Signature`.
+    pub billing_webhook_secret: String,
     /// The DNS server sending-domain checks ask.
     pub dns_resolver: std::net::SocketAddr,
     /// The SPF mechanism our senders need in a customer's record.
@@ -71,6 +73,7 @@ impl AppConfig {
             wa_verify_token: "leadline-local-verify-token".into(),
             // base64 of "leadline-local-email-webhook-key!"
             email_webhook_secret: "whsec_bGVhZGxpbmUtbG9jYWwtZW1haWwtd2ViaG9vay1rZXkh".into(),
+            billing_webhook_secret: "whsec_leadline_local_billing_secret".into(),
             dns_resolver: mail::system_resolver(),
             spf_include: "_spf.leadline.test".into(),
             account_mail: None,

@@ -3,6 +3,7 @@
 mod common;
 
 mod auth;
+mod billing;
 mod board;
 mod dashboard;
 mod demo;

@@ -67,6 +67,11 @@ async fn crm_fixture(app: &TestApp, t: Uuid, email: &str) {
         "INSERT INTO review_items (tenant_id, id, lead_id, reason, priority, sla_due_at, created_by)
          SELECT $1, gen_random_uuid(), id, 'MANUAL', 'LOW', now(), $2 FROM leads WHERE tenant_id = $1",
         "INSERT INTO review_settings (tenant_id, keywords) SELECT $1, ARRAY['lawyer'] WHERE $2::uuid IS NOT NULL",
+        "INSERT INTO billing_profiles (tenant_id, company_name) SELECT $1, 'Co' WHERE $2::uuid IS NOT NULL",
+        "INSERT INTO invoice_counters (tenant_id, last_number) SELECT $1, 1 WHERE $2::uuid IS NOT NULL",
+        "INSERT INTO invoices (tenant_id, id, number, currency, subtotal_minor, total_minor) SELECT $1, gen_random_uuid(), 1, 'USD', 100, 100 WHERE $2::uuid IS NOT NULL",
+        "INSERT INTO invoice_lines (tenant_id, invoice_id, position, kind, description, amount_minor) SELECT $1, id, 0, 'PLAN', 'Plan', 100 FROM invoices WHERE tenant_id = $1 AND $2::uuid IS NOT NULL",
+        "INSERT INTO billing_events (id, tenant_id, type, created, payload, outcome) SELECT 'evt_' || $1::text, $1, 'invoice.paid', now(), '{}', 'applied' WHERE $2::uuid IS NOT NULL",
         "INSERT INTO developers (tenant_id, id, name) SELECT $1, gen_random_uuid(), 'Dev' WHERE $2::uuid IS NOT NULL",
         "INSERT INTO projects (tenant_id, id, developer_id, name) SELECT $1, gen_random_uuid(), id, 'Towers' FROM developers WHERE tenant_id = $1 AND $2::uuid IS NOT NULL",
         "INSERT INTO unit_types (tenant_id, code, label, kind) SELECT $1, 'PENTHOUSE', 'Penthouse', 'UNIT' WHERE $2::uuid IS NOT NULL",
@@ -193,8 +198,11 @@ async fn the_runtime_role_cannot_cross_tenants_in_any_table() {
             .unwrap();
         assert!(own > 0, "{table}: tenant A should see its own rows");
 
-        // Both are append-only for the runtime role: it may not even try.
-        if !matches!(table.as_str(), "audit_logs" | "audit_archives") {
+        // These are written only by definer functions: the runtime role may not even try.
+        if !matches!(
+            table.as_str(),
+            "audit_logs" | "audit_archives" | "billing_events"
+        ) {
             let updated = sqlx::query(&format!(
                 "UPDATE {table} SET tenant_id = tenant_id WHERE tenant_id = $1"
             ))

@@ -64,6 +64,8 @@ pub enum Permission {
     AuditView,
     /// Change the plan and pay.
     BillingManage,
+    /// See the plan, usage and invoices.
+    BillingView,
     /// Enrol leads in sequences, pause and resume them.
     OutreachRun,
     /// Templates, senders (numbers, domains, mailboxes) and sequences.
@@ -92,7 +94,8 @@ impl Permission {
             | Permission::AuditView
             | Permission::OutreachManage
             | Permission::JobsManage
-            | Permission::InventoryEdit => Role::Admin,
+            | Permission::InventoryEdit
+            | Permission::BillingView => Role::Admin,
             Permission::BillingManage => Role::Owner,
         }
     }

@@ -292,7 +292,11 @@ pub async fn create_workspace(
         .bind(t(input.locale, "crm.default_pipeline"))
         .execute(&mut *tx)
         .await?;
-    sqlx::query("INSERT INTO subscriptions (id, tenant_id, plan_id) VALUES ($1, $2, $3)")
+    // Every workspace starts with a 14-day trial of its plan (billing::ssr rolls it on).
+    sqlx::query(
+        "INSERT INTO subscriptions (id, tenant_id, plan_id, status, trial_ends_at, current_period_end)
+         VALUES ($1, $2, $3, 'TRIALING', now() + interval '14 days', now() + interval '14 days')",
+    )
         .bind(new_id())
         .bind(tenant_id)
         .bind(input.plan)

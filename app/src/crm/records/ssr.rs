@@ -520,6 +520,9 @@ pub async fn create(
     let mut checked = check_fields(env, &mut tx, &scope, entity, fields, true).await?;
     let defs = custom_fields(&mut tx, Some(entity)).await?;
     let custom = check_custom(env, &defs, custom, true)?;
+    if matches!(entity, Entity::Lead | Entity::Contact) {
+        crate::billing::ssr::check_records(&mut tx, env.locale(), 1).await?;
+    }
     if !checked.values.iter().any(|(f, _)| *f == "owner_id") {
         checked
             .values

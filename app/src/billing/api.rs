@@ -1,0 +1,49 @@
+use super::model::*;
+use crate::error::AppError;
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use crate::request::{env, respond};
+
+#[server]
+pub async fn billing_overview() -> Result<Overview, AppError> {
+    respond(async { super::ssr::overview(&env()?).await }).await
+}
+
+/// Switches to `plan` billed every `cycle` (MONTHLY or YEARLY).
+#[server]
+pub async fn change_plan(plan: String, cycle: String) -> Result<PlanChange, AppError> {
+    respond(async { super::ssr::change_plan(&env()?, &plan, &cycle).await }).await
+}
+
+/// Cancels at the end of the period (`cancel`), or takes that back.
+#[server]
+pub async fn set_cancel(cancel: bool) -> Result<(), AppError> {
+    respond(async { super::ssr::set_cancel(&env()?, cancel).await }).await
+}
+
+#[server]
+pub async fn save_billing_profile(
+    company_name: String,
+    address: String,
+    country: String,
+    tax_id: String,
+    email: String,
+) -> Result<(), AppError> {
+    respond(async {
+        let profile = BillingProfile {
+            company_name,
+            address,
+            country,
+            tax_id,
+            email,
+        };
+        super::ssr::save_profile(&env()?, &profile).await
+    })
+    .await
+}
+
+#[server]
+pub async fn get_invoice(id: String) -> Result<InvoiceDetail, AppError> {
+    respond(async { super::ssr::invoice(&env()?, &id).await }).await
+}

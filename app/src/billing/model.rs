@@ -1,0 +1,157 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Cycle {
+    Monthly,
+    Yearly,
+}
+
+impl Cycle {
+    pub fn code(self) -> &'static str {
+        match self {
+            Cycle::Monthly => "MONTHLY",
+            Cycle::Yearly => "YEARLY",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Cycle> {
+        match code {
+            "MONTHLY" => Some(Cycle::Monthly),
+            "YEARLY" => Some(Cycle::Yearly),
+            _ => None,
+        }
+    }
+}
+
+/// What a plan limits, in the order the billing page shows them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Metric {
+    Seats,
+    Records,
+    WhatsAppNumbers,
+    Mailboxes,
+    MessagesThisMonth,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 5] = [
+        Metric::Seats,
+        Metric::Records,
+        Metric::WhatsAppNumbers,
+        Metric::Mailboxes,
+        Metric::MessagesThisMonth,
+    ];
+
+    pub fn label_key(self) -> &'static str {
+        match self {
+            Metric::Seats => "billing.metric.seats",
+            Metric::Records => "billing.metric.records",
+            Metric::WhatsAppNumbers => "billing.metric.wa_numbers",
+            Metric::Mailboxes => "billing.metric.mailboxes",
+            Metric::MessagesThisMonth => "billing.metric.messages",
+        }
+    }
+}
+
+/// One limit of the plan and how much of it is used.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub metric: Metric,
+    pub used: i64,
+    /// `None`: no limit on this plan.
+    pub limit: Option<i64>,
+}
+
+impl Usage {
+    /// Whole percent of the limit used (capped at 100 for the bar).
+    pub fn percent(&self) -> u32 {
+        match self.limit {
+            Some(l) if l > 0 => ((self.used.max(0) * 100) / l).min(100) as u32,
+            Some(_) => 100,
+            None => 0,
+        }
+    }
+}
+
+/// A plan as the comparison shows it, priced in the workspace's currency and cycle.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanOffer {
+    pub id: String,
+    pub name: String,
+    /// `None`: quoted, not on the list.
+    pub price_minor: Option<i64>,
+    pub limits: Vec<(Metric, Option<i64>)>,
+    pub features: Vec<String>,
+    pub current: bool,
+    pub rank: i32,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct BillingProfile {
+    pub company_name: String,
+    pub address: String,
+    pub country: String,
+    pub tax_id: String,
+    pub email: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceRow {
+    pub id: Uuid,
+    pub number: i32,
+    pub status: String,
+    pub currency: String,
+    pub total_minor: i64,
+    pub issued_at: DateTime<Utc>,
+    pub paid_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceLine {
+    pub description: String,
+    pub amount_minor: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceDetail {
+    pub invoice: InvoiceRow,
+    pub lines: Vec<InvoiceLine>,
+    pub subtotal_minor: i64,
+    pub tax_rate_bp: i32,
+    pub tax_note: Option<String>,
+    pub tax_minor: i64,
+    pub bill_to: BillingProfile,
+    pub workspace: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Overview {
+    pub plan_id: String,
+    pub plan_name: String,
+    pub status: String,
+    pub cycle: Cycle,
+    pub currency: String,
+    pub period_start: DateTime<Utc>,
+    pub period_end: DateTime<Utc>,
+    pub trial_ends_at: Option<DateTime<Utc>>,
+    pub cancel_at_period_end: bool,
+    pub pending_plan: Option<String>,
+    pub usage: Vec<Usage>,
+    pub plans: Vec<PlanOffer>,
+    pub invoices: Vec<InvoiceRow>,
+    pub profile: BillingProfile,
+    /// The owner changes the plan; admins read.
+    pub can_manage: bool,
+}
+
+/// What a plan change did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PlanChange {
+    /// Applied now; the prorated invoice.
+    Upgraded { invoice: Option<Uuid> },
+    /// Applied when the period ends.
+    Scheduled { at: DateTime<Utc> },
+}

@@ -1,0 +1,747 @@
+//! Billing on the server: the overview page, plan changes, the billing profile,
+//! invoices, limits enforced at the action, period roll-over and provider events.
+
+use super::model::*;
+use super::stripe;
+use super::tax;
+use crate::audit::{self, AuditEntry};
+use crate::auth::model::Permission;
+use crate::db::{new_id, Db, Tx};
+use crate::error::AppError;
+use crate::i18n::{t, tf, Locale};
+use crate::request::Env;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+#[derive(sqlx::FromRow)]
+struct PlanSql {
+    id: String,
+    name: String,
+    seats_limit: i32,
+    records_limit: Option<i32>,
+    wa_numbers_limit: Option<i32>,
+    mailboxes_limit: Option<i32>,
+    messages_limit: Option<i32>,
+    features: serde_json::Value,
+    sort_order: i32,
+}
+
+impl PlanSql {
+    fn limit(&self, metric: Metric) -> Option<i64> {
+        match metric {
+            Metric::Seats => Some(i64::from(self.seats_limit)),
+            Metric::Records => self.records_limit.map(i64::from),
+            Metric::WhatsAppNumbers => self.wa_numbers_limit.map(i64::from),
+            Metric::Mailboxes => self.mailboxes_limit.map(i64::from),
+            Metric::MessagesThisMonth => self.messages_limit.map(i64::from),
+        }
+    }
+}
+
+async fn plans(tx: &mut Tx, locale: Locale) -> Result<Vec<PlanSql>, AppError> {
+    Ok(sqlx::query_as(
+        "SELECT id, coalesce(names->>$1, name) AS name, seats_limit, records_limit, wa_numbers_limit,
+                mailboxes_limit, messages_limit, features, sort_order
+           FROM plans ORDER BY sort_order",
+    )
+    .bind(locale.code())
+    .fetch_all(&mut **tx)
+    .await?)
+}
+
+#[derive(sqlx::FromRow)]
+struct SubscriptionSql {
+    plan_id: String,
+    status: String,
+    cycle: String,
+    currency: String,
+    current_period_start: DateTime<Utc>,
+    current_period_end: DateTime<Utc>,
+    trial_ends_at: Option<DateTime<Utc>>,
+    cancel_at_period_end: bool,
+    pending_plan_id: Option<String>,
+}
+
+/// The transaction's tenant's subscription, locked when `lock` (a change follows).
+async fn subscription(tx: &mut Tx, lock: bool) -> Result<SubscriptionSql, AppError> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT plan_id, status, cycle, currency::text AS currency, current_period_start,
+                current_period_end, trial_ends_at, cancel_at_period_end, pending_plan_id
+           FROM subscriptions {}",
+        if lock { "FOR UPDATE" } else { "" }
+    ))
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
+/// How much of each limit the tenant uses now.
+async fn usage(tx: &mut Tx) -> Result<Vec<(Metric, i64)>, AppError> {
+    let (seats, records, numbers, mailboxes, messages): (i64, i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM memberships WHERE status = 'ACTIVE'),
+                (SELECT count(*) FROM leads) + (SELECT count(*) FROM contacts),
+                (SELECT count(*) FROM wa_phone_numbers),
+                (SELECT count(*) FROM email_accounts),
+                (SELECT count(*) FROM messages WHERE direction = 'OUT' AND status <> 'FAILED'
+                    AND created_at >= date_trunc('month', now()))",
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(vec![
+        (Metric::Seats, seats),
+        (Metric::Records, records),
+        (Metric::WhatsAppNumbers, numbers),
+        (Metric::Mailboxes, mailboxes),
+        (Metric::MessagesThisMonth, messages),
+    ])
+}
+
+async fn price(
+    tx: &mut Tx,
+    plan: &str,
+    cycle: &str,
+    currency: &str,
+) -> Result<Option<i64>, AppError> {
+    Ok(sqlx::query_scalar(
+        "SELECT amount_minor FROM plan_prices WHERE plan_id = $1 AND cycle = $2 AND currency = $3",
+    )
+    .bind(plan)
+    .bind(cycle)
+    .bind(currency)
+    .fetch_optional(&mut **tx)
+    .await?)
+}
+
+#[derive(sqlx::FromRow)]
+struct InvoiceSql {
+    id: Uuid,
+    number: i32,
+    status: String,
+    currency: String,
+    total_minor: i64,
+    issued_at: DateTime<Utc>,
+    paid_at: Option<DateTime<Utc>>,
+}
+
+impl From<InvoiceSql> for InvoiceRow {
+    fn from(i: InvoiceSql) -> InvoiceRow {
+        InvoiceRow {
+            id: i.id,
+            number: i.number,
+            status: i.status,
+            currency: i.currency,
+            total_minor: i.total_minor,
+            issued_at: i.issued_at,
+            paid_at: i.paid_at,
+        }
+    }
+}
+
+const INVOICE_COLUMNS: &str =
+    "id, number, status, currency::text AS currency, total_minor, issued_at, paid_at";
+
+async fn profile(tx: &mut Tx) -> Result<BillingProfile, AppError> {
+    // Empty text where nothing was given: the form shows blank fields.
+    Ok(sqlx::query_as(
+        "SELECT coalesce(company_name, '') AS company_name, coalesce(address, '') AS address,
+                coalesce(country::text, '') AS country, coalesce(tax_id, '') AS tax_id,
+                coalesce(email, '') AS email
+           FROM billing_profiles",
+    )
+    .fetch_optional(&mut **tx)
+    .await?
+    .unwrap_or_default())
+}
+
+/// The billing page: plan, period, usage against every limit, the plans to change to
+/// in the workspace's currency, invoices and the billing profile.
+pub async fn overview(env: &Env) -> Result<Overview, AppError> {
+    let p = env.require(Permission::BillingView)?;
+    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let sub = subscription(&mut tx, false).await?;
+    let catalogue = plans(&mut tx, env.locale()).await?;
+    let used = usage(&mut tx).await?;
+    let current = catalogue
+        .iter()
+        .find(|pl| pl.id == sub.plan_id)
+        .ok_or_else(|| crate::db::internal("the subscription's plan is not in the catalogue"))?;
+    let mut offers = Vec::new();
+    for pl in &catalogue {
+        offers.push(PlanOffer {
+            id: pl.id.clone(),
+            name: pl.name.clone(),
+            price_minor: price(&mut tx, &pl.id, &sub.cycle, &sub.currency).await?,
+            limits: Metric::ALL.iter().map(|m| (*m, pl.limit(*m))).collect(),
+            features: serde_json::from_value(pl.features.clone()).unwrap_or_default(),
+            current: pl.id == sub.plan_id,
+            rank: pl.sort_order,
+        });
+    }
+    let invoices: Vec<InvoiceSql> = sqlx::query_as(&format!(
+        "SELECT {INVOICE_COLUMNS} FROM invoices ORDER BY number DESC LIMIT 24"
+    ))
+    .fetch_all(&mut *tx)
+    .await?;
+    let profile = profile(&mut tx).await?;
+    tx.commit().await?;
+    Ok(Overview {
+        plan_id: sub.plan_id.clone(),
+        plan_name: current.name.clone(),
+        status: sub.status,
+        cycle: Cycle::parse(&sub.cycle).unwrap_or(Cycle::Monthly),
+        currency: sub.currency,
+        period_start: sub.current_period_start,
+        period_end: sub.current_period_end,
+        trial_ends_at: sub.trial_ends_at,
+        cancel_at_period_end: sub.cancel_at_period_end,
+        pending_plan: sub.pending_plan_id.and_then(|id| {
+            catalogue
+                .iter()
+                .find(|pl| pl.id == id)
+                .map(|pl| pl.name.clone())
+        }),
+        usage: used
+            .into_iter()
+            .map(|(metric, used)| Usage {
+                metric,
+                used,
+                limit: current.limit(metric),
+            })
+            .collect(),
+        plans: offers,
+        invoices: invoices.into_iter().map(InvoiceRow::from).collect(),
+        profile,
+        can_manage: Permission::BillingManage.allowed_for(p.role),
+    })
+}
+
+/// Numbers and writes an invoice in the caller's transaction. The number comes from
+/// the tenant's counter row, locked until commit: concurrent invoices queue for it,
+/// and a rolled-back invoice gives its number back, so numbers have no gaps.
+pub async fn create_invoice(
+    tx: &mut Tx,
+    tenant_id: Uuid,
+    currency: &str,
+    lines: &[(&str, String, i64)],
+    period: (DateTime<Utc>, DateTime<Utc>),
+) -> Result<Uuid, AppError> {
+    let number: i32 = sqlx::query_scalar(
+        "INSERT INTO invoice_counters AS c (tenant_id, last_number) VALUES ($1, 1)
+         ON CONFLICT (tenant_id) DO UPDATE SET last_number = c.last_number + 1
+         RETURNING last_number",
+    )
+    .bind(tenant_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    let profile = profile(tx).await?;
+    let (rate_bp, note) = tax::rate(&profile.country, &profile.tax_id);
+    let subtotal: i64 = lines.iter().map(|(_, _, amount)| amount).sum();
+    let tax_minor = tax::tax(subtotal.max(0), rate_bp);
+    let id = new_id();
+    sqlx::query(
+        "INSERT INTO invoices (tenant_id, id, number, status, currency, subtotal_minor, tax_rate_bp, tax_note,
+                               tax_minor, total_minor, period_start, period_end)
+         VALUES ($1, $2, $3, 'OPEN', $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .bind(number)
+    .bind(currency)
+    .bind(subtotal)
+    .bind(rate_bp)
+    .bind(note)
+    .bind(tax_minor)
+    .bind(subtotal + tax_minor)
+    .bind(period.0)
+    .bind(period.1)
+    .execute(&mut **tx)
+    .await?;
+    for (position, (kind, description, amount)) in lines.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO invoice_lines (tenant_id, invoice_id, position, kind, description, amount_minor)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(tenant_id)
+        .bind(id)
+        .bind(i32::try_from(position).unwrap_or(i32::MAX))
+        .bind(kind)
+        .bind(description)
+        .bind(amount)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(id)
+}
+
+/// What of the tenant's usage does not fit `plan`: "Records: 812 of 500", one per limit.
+fn excess(l: Locale, plan: &PlanSql, used: &[(Metric, i64)]) -> Vec<String> {
+    used.iter()
+        .filter(|(m, _)| *m != Metric::MessagesThisMonth)
+        .filter_map(|(m, n)| {
+            plan.limit(*m).filter(|limit| n > limit).map(|limit| {
+                tf(
+                    l,
+                    "billing.excess",
+                    &[
+                        ("what", t(l, m.label_key())),
+                        ("used", n.to_string()),
+                        ("limit", limit.to_string()),
+                    ],
+                )
+            })
+        })
+        .collect()
+}
+
+/// Changes the plan (and billing cycle). A dearer plan applies now, with a prorated
+/// invoice for the rest of the period (none during a trial); a cheaper one applies at
+/// the period's end, and only if the workspace's usage fits it.
+pub async fn change_plan(env: &Env, plan_id: &str, cycle: &str) -> Result<PlanChange, AppError> {
+    let p = env.require(Permission::BillingManage)?;
+    let cycle = Cycle::parse(cycle)
+        .ok_or_else(|| AppError::field("cycle", env.t("billing.error.cycle")))?;
+    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    // The row lock makes concurrent changes take turns; each sees the last one's result.
+    let sub = subscription(&mut tx, true).await?;
+    let catalogue = plans(&mut tx, env.locale()).await?;
+    let target = catalogue
+        .iter()
+        .find(|pl| pl.id == plan_id.trim())
+        .ok_or_else(|| AppError::field("plan", env.t("billing.error.unknown_plan")))?;
+    let current = catalogue
+        .iter()
+        .find(|pl| pl.id == sub.plan_id)
+        .ok_or_else(|| crate::db::internal("the subscription's plan is not in the catalogue"))?;
+    if target.id == current.id && cycle.code() == sub.cycle && sub.pending_plan_id.is_none() {
+        return Err(AppError::Conflict(tf(
+            env.locale(),
+            "billing.error.already_on",
+            &[("plan", target.name.clone())],
+        )));
+    }
+    let Some(new_price) = price(&mut tx, &target.id, cycle.code(), &sub.currency).await? else {
+        return Err(AppError::field("plan", env.t("billing.error.quoted")));
+    };
+    let old_price = price(&mut tx, &current.id, &sub.cycle, &sub.currency)
+        .await?
+        .unwrap_or(0);
+    let now = Utc::now();
+    let outcome = if target.sort_order > current.sort_order
+        || (target.sort_order == current.sort_order && cycle == Cycle::Yearly)
+    {
+        let total = (sub.current_period_end - sub.current_period_start)
+            .num_seconds()
+            .max(1);
+        let left = (sub.current_period_end - now).num_seconds().clamp(0, total);
+        let share =
+            |amount: i64| (i128::from(amount) * i128::from(left) / i128::from(total)) as i64;
+        let invoice = if sub.status == "TRIALING" {
+            None
+        } else {
+            let lines = [
+                (
+                    "PRORATION",
+                    tf(
+                        env.locale(),
+                        "billing.line.unused",
+                        &[("plan", current.name.clone())],
+                    ),
+                    -share(old_price),
+                ),
+                (
+                    "PRORATION",
+                    tf(
+                        env.locale(),
+                        "billing.line.remaining",
+                        &[("plan", target.name.clone())],
+                    ),
+                    share(new_price),
+                ),
+            ];
+            Some(
+                create_invoice(
+                    &mut tx,
+                    p.tenant_id,
+                    &sub.currency,
+                    &lines,
+                    (now, sub.current_period_end),
+                )
+                .await?,
+            )
+        };
+        sqlx::query(
+            "UPDATE subscriptions SET plan_id = $1, cycle = $2, pending_plan_id = NULL,
+                    cancel_at_period_end = false, version = version + 1",
+        )
+        .bind(&target.id)
+        .bind(cycle.code())
+        .execute(&mut *tx)
+        .await?;
+        PlanChange::Upgraded { invoice }
+    } else {
+        let over = excess(env.locale(), target, &usage(&mut tx).await?);
+        if !over.is_empty() {
+            return Err(AppError::field(
+                "plan",
+                tf(
+                    env.locale(),
+                    "billing.error.does_not_fit",
+                    &[("plan", target.name.clone()), ("what", over.join("; "))],
+                ),
+            ));
+        }
+        sqlx::query(
+            "UPDATE subscriptions SET pending_plan_id = $1, cycle = $2, version = version + 1",
+        )
+        .bind(&target.id)
+        .bind(cycle.code())
+        .execute(&mut *tx)
+        .await?;
+        PlanChange::Scheduled {
+            at: sub.current_period_end,
+        }
+    };
+    audit::by_member(
+        &mut tx,
+        &env.ctx,
+        p,
+        AuditEntry::new("billing.plan_changed", "subscriptions", None).change(
+            serde_json::json!({ "plan": current.id, "cycle": sub.cycle }),
+            serde_json::json!({ "plan": target.id, "cycle": cycle.code(), "applies": match &outcome {
+                PlanChange::Upgraded { .. } => "now",
+                PlanChange::Scheduled { .. } => "period_end",
+            } }),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// Cancels at the end of the period, or takes a cancellation back.
+pub async fn set_cancel(env: &Env, cancel: bool) -> Result<(), AppError> {
+    let p = env.require(Permission::BillingManage)?;
+    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let sub = subscription(&mut tx, true).await?;
+    if sub.status == "CANCELLED" {
+        return Err(AppError::Conflict(env.t("billing.error.cancelled")));
+    }
+    sqlx::query("UPDATE subscriptions SET cancel_at_period_end = $1, version = version + 1")
+        .bind(cancel)
+        .execute(&mut *tx)
+        .await?;
+    audit::by_member(
+        &mut tx,
+        &env.ctx,
+        p,
+        AuditEntry::new(
+            if cancel {
+                "billing.cancelled"
+            } else {
+                "billing.resumed"
+            },
+            "subscriptions",
+            None,
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn save_profile(env: &Env, input: &BillingProfile) -> Result<(), AppError> {
+    let p = env.require(Permission::BillingManage)?;
+    let company = input.company_name.trim();
+    let address = input.address.trim();
+    let country = input.country.trim().to_ascii_uppercase();
+    let tax_id = input.tax_id.trim().to_ascii_uppercase();
+    let email = input.email.trim();
+    if company.chars().count() > 200 {
+        return Err(AppError::field(
+            "company_name",
+            env.t("billing.error.too_long"),
+        ));
+    }
+    if address.chars().count() > 500 {
+        return Err(AppError::field("address", env.t("billing.error.too_long")));
+    }
+    let two_letters = country.len() == 2 && country.chars().all(|c| c.is_ascii_uppercase());
+    if !country.is_empty() && !two_letters {
+        return Err(AppError::field("country", env.t("billing.error.country")));
+    }
+    if tax_id.chars().count() > 40 {
+        return Err(AppError::field("tax_id", env.t("billing.error.too_long")));
+    }
+    if !email.is_empty() && !mail::valid_address(email) {
+        return Err(AppError::field("email", env.t("billing.error.email")));
+    }
+    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let blank = |s: &str| Some(s.to_string()).filter(|s| !s.is_empty());
+    sqlx::query(
+        "INSERT INTO billing_profiles (tenant_id, company_name, address, country, tax_id, email)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (tenant_id) DO UPDATE SET company_name = $2, address = $3, country = $4,
+                tax_id = $5, email = $6, updated_at = now()",
+    )
+    .bind(p.tenant_id)
+    .bind(blank(company))
+    .bind(blank(address))
+    .bind(blank(&country))
+    .bind(blank(&tax_id))
+    .bind(blank(email))
+    .execute(&mut *tx)
+    .await?;
+    audit::by_member(
+        &mut tx,
+        &env.ctx,
+        p,
+        AuditEntry::new("billing.profile_saved", "billing_profiles", None),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn invoice(env: &Env, id: &str) -> Result<InvoiceDetail, AppError> {
+    let p = env.require(Permission::BillingView)?;
+    let not_found = || AppError::NotFound(env.t("billing.error.invoice_not_found"));
+    let id = Uuid::parse_str(id.trim()).map_err(|_| not_found())?;
+    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let row: InvoiceSql = sqlx::query_as(&format!(
+        "SELECT {INVOICE_COLUMNS} FROM invoices WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(not_found)?;
+    let (subtotal_minor, tax_rate_bp, tax_note, tax_minor): (i64, i32, Option<String>, i64) =
+        sqlx::query_as(
+            "SELECT subtotal_minor, tax_rate_bp, tax_note, tax_minor FROM invoices WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let lines: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT description, amount_minor FROM invoice_lines WHERE invoice_id = $1 ORDER BY position",
+    )
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let bill_to = profile(&mut tx).await?;
+    let workspace: String = sqlx::query_scalar("SELECT name FROM tenants WHERE id = $1")
+        .bind(p.tenant_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(InvoiceDetail {
+        invoice: row.into(),
+        lines: lines
+            .into_iter()
+            .map(|(description, amount_minor)| InvoiceLine {
+                description,
+                amount_minor,
+            })
+            .collect(),
+        subtotal_minor,
+        tax_rate_bp,
+        tax_note,
+        tax_minor,
+        bill_to,
+        workspace,
+    })
+}
+
+/// Refuses an action that would take the tenant past its plan's contacts-and-leads
+/// limit, naming the limit, the usage and where to lift it. In the caller's
+/// transaction, before the insert.
+pub async fn check_records(tx: &mut Tx, locale: Locale, adding: i64) -> Result<(), AppError> {
+    let limit: Option<(Option<i32>, String)> = sqlx::query_as(
+        "SELECT p.records_limit, coalesce(p.names->>$1, p.name) FROM subscriptions s JOIN plans p ON p.id = s.plan_id",
+    )
+    .bind(locale.code())
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some((Some(limit), plan)) = limit else {
+        return Ok(());
+    };
+    // Counts no further than the limit: a big tenant's check costs no more than that.
+    let used: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM (SELECT 1 FROM leads LIMIT $1) a)
+              + (SELECT count(*) FROM (SELECT 1 FROM contacts LIMIT $1) b)",
+    )
+    .bind(i64::from(limit) + 1)
+    .fetch_one(&mut **tx)
+    .await?;
+    if used + adding > i64::from(limit) {
+        return Err(AppError::Forbidden(tf(
+            locale,
+            "billing.error.records_limit",
+            &[
+                ("plan", plan),
+                ("limit", limit.to_string()),
+                ("used", used.min(i64::from(limit)).to_string()),
+            ],
+        )));
+    }
+    Ok(())
+}
+
+/// Period ends across tenants (schedule `billing.periods`); how many rolled over.
+pub async fn roll_periods(pool: &sqlx::PgPool, now: DateTime<Utc>) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT billing_roll_periods($1)")
+        .bind(now)
+        .fetch_one(pool)
+        .await
+}
+
+/// What a provider event did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventOutcome {
+    Applied,
+    /// Seen before (the provider retries): nothing done again.
+    Duplicate,
+    /// Verified but about nothing of ours, or older than what we know.
+    Ignored,
+}
+
+/// Applies a payment provider event: the signature checked over the raw body, the
+/// event recorded once by its id, and its effect on the invoice and subscription it
+/// names (`data.object.metadata.tenant_id` and `invoice_id`). An event older than the
+/// invoice's last change (delivered out of order) changes nothing.
+pub async fn provider_event(
+    db: &Db,
+    secret: &str,
+    signature: Option<&str>,
+    body: &[u8],
+    now: i64,
+) -> Result<EventOutcome, AppError> {
+    stripe::verify(secret, signature, body, now)
+        .map_err(|e| AppError::Forbidden(format!("bad signature: {e:?}")))?;
+    let event: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|_| AppError::field("body", "the event is not JSON"))?;
+    let id = event["id"]
+        .as_str()
+        .filter(|s| !s.is_empty() && s.len() <= 255);
+    let kind = event["type"].as_str();
+    let (Some(id), Some(kind)) = (id, kind) else {
+        return Err(AppError::field("body", "the event has no id or type"));
+    };
+    let created = event["created"]
+        .as_i64()
+        .and_then(|s| DateTime::<Utc>::from_timestamp(s, 0))
+        .unwrap_or_else(Utc::now);
+    let metadata = &event["data"]["object"]["metadata"];
+    let tenant = metadata["tenant_id"]
+        .as_str()
+        .and_then(|s| Uuid::parse_str(s).ok());
+    let invoice = metadata["invoice_id"]
+        .as_str()
+        .and_then(|s| Uuid::parse_str(s).ok());
+    let (Some(tenant), Some(invoice)) = (tenant, invoice) else {
+        let fresh = record(
+            db,
+            id,
+            None,
+            kind,
+            created,
+            &event,
+            "ignored: names nothing of ours",
+        )
+        .await?;
+        return Ok(if fresh {
+            EventOutcome::Ignored
+        } else {
+            EventOutcome::Duplicate
+        });
+    };
+    let mut tx = db.tenant_tx(tenant, None).await?;
+    let state: Option<String> =
+        sqlx::query_scalar("SELECT status FROM invoices WHERE id = $1 FOR UPDATE")
+            .bind(invoice)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some(invoice_status) = state else {
+        tx.rollback().await?;
+        let fresh = record(
+            db,
+            id,
+            None,
+            kind,
+            created,
+            &event,
+            "ignored: no such invoice",
+        )
+        .await?;
+        return Ok(if fresh {
+            EventOutcome::Ignored
+        } else {
+            EventOutcome::Duplicate
+        });
+    };
+    let outcome = match (kind, invoice_status.as_str()) {
+        ("invoice.paid" | "payment_intent.succeeded", "OPEN" | "UNCOLLECTIBLE") => {
+            sqlx::query("UPDATE invoices SET status = 'PAID', paid_at = $2, provider_ref = $3 WHERE id = $1")
+                .bind(invoice)
+                .bind(created)
+                .bind(event["data"]["object"]["id"].as_str())
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "UPDATE subscriptions SET status = 'ACTIVE' WHERE status IN ('PAST_DUE', 'UNPAID')",
+            )
+            .execute(&mut *tx)
+            .await?;
+            "paid"
+        }
+        ("invoice.payment_failed" | "payment_intent.payment_failed", "OPEN") => {
+            sqlx::query("UPDATE subscriptions SET status = 'PAST_DUE' WHERE status IN ('ACTIVE', 'TRIALING')")
+                .execute(&mut *tx)
+                .await?;
+            "past_due"
+        }
+        // A failure delivered after the payment that followed it changes nothing.
+        _ => "ignored: already settled or not a payment event",
+    };
+    let fresh =
+        sqlx::query_scalar::<_, bool>("SELECT billing_event_record($1, $2, $3, $4, $5, $6)")
+            .bind(id)
+            .bind(tenant)
+            .bind(kind)
+            .bind(created)
+            .bind(&event)
+            .bind(outcome)
+            .fetch_one(&mut *tx)
+            .await?;
+    if !fresh {
+        // Applied before: undo this delivery's changes.
+        tx.rollback().await?;
+        return Ok(EventOutcome::Duplicate);
+    }
+    tx.commit().await?;
+    Ok(if outcome.starts_with("ignored") {
+        EventOutcome::Ignored
+    } else {
+        EventOutcome::Applied
+    })
+}
+
+async fn record(
+    db: &Db,
+    id: &str,
+    tenant: Option<Uuid>,
+    kind: &str,
+    created: DateTime<Utc>,
+    event: &serde_json::Value,
+    outcome: &str,
+) -> Result<bool, AppError> {
+    Ok(
+        sqlx::query_scalar("SELECT billing_event_record($1, $2, $3, $4, $5, $6)")
+            .bind(id)
+            .bind(tenant)
+            .bind(kind)
+            .bind(created)
+            .bind(event)
+            .bind(outcome)
+            .fetch_one(db.pool())
+            .await?,
+    )
+}

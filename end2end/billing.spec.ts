@@ -1,0 +1,26 @@
+import { test, expect } from '@playwright/test';
+import { hydrated, signIn, violations } from './helpers';
+
+test('the owner sees the trial, usage against every limit and past invoices, and opens one', async ({ page }) => {
+  await signIn(page, 'owner@demo.leadline.test');
+  await page.goto('/billing');
+  await hydrated(page);
+  await expect(page.getByTestId('current-plan')).toContainText('Pro plan');
+  await expect(page.getByTestId('current-plan')).toContainText('Trial');
+  const usage = page.getByTestId('usage');
+  await expect(usage.getByRole('progressbar', { name: 'Seats' })).toBeVisible();
+  await expect(usage).toContainText('Contacts and leads');
+  await expect(page.getByTestId('plans').locator('tr[data-plan="pro"]')).toContainText('Current plan');
+  expect(await violations(page), '/billing').toEqual([]);
+
+  // Moving down to Free is refused while the workspace is over its limits, and says why.
+  await page.getByRole('button', { name: 'Switch to Free' }).click();
+  await expect(page.getByTestId('plan-error')).toContainText('does not fit Free');
+
+  await page.getByTestId('invoices').getByRole('link', { name: 'Invoice 2' }).click();
+  await hydrated(page);
+  await expect(page.getByTestId('invoice')).toContainText('Nile Realty S.A.E.');
+  await expect(page.getByTestId('invoice')).toContainText('VAT 14%');
+  await expect(page.getByTestId('invoice-total')).toHaveText('EGP 1,653');
+  expect(await violations(page), 'invoice').toEqual([]);
+});
