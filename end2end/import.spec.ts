@@ -61,6 +61,13 @@ test.describe.serial('CSV import and export', () => {
     await expect(log).toContainText('Finished.');
     const jobUrl = page.url();
 
+    // The bell in the top bar says the import has finished.
+    const bell = page.getByTestId('bell');
+    const summary = bell.locator('summary');
+    await expect(summary).toHaveAttribute('aria-label', /^Notifications, \d+ unread$/, { timeout: 20_000 });
+    await summary.click();
+    await expect(bell.getByTestId('bell-items')).toContainText('contacts.csv has finished', { timeout: 20_000 });
+
     // An admin finds it among every member's jobs, with its attempts, in Settings.
     await page.goto('/settings/jobs');
     await hydrated(page);

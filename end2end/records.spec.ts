@@ -49,6 +49,14 @@ test('create a lead, log a note and a task on its timeline, and find it again', 
   await page.getByRole('button', { name: 'Add tag' }).click();
   await expect(page.getByTestId('table-notice')).toContainText('1 records updated');
   await expect(page.getByTestId('record-row')).toContainText('sea-view');
+
+  // She is ready to buy: the lead becomes a deal, linked to it.
+  await page.getByRole('link', { name }).click();
+  await hydrated(page);
+  await page.getByRole('button', { name: 'Convert to deal' }).click();
+  await expect(page).toHaveURL(/\/deals\/[0-9a-f-]+$/);
+  await hydrated(page);
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText(name);
 });
 
 test('a table remembers the columns a member chose', async ({ page }) => {

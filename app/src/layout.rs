@@ -139,6 +139,7 @@ pub fn AppLayout() -> impl IntoView {
                                placeholder=tr("nav.search_placeholder")/>
                     </form>
                     <TenantSwitcher/>
+                    <Bell/>
                     <details class="menu">
                         <summary class="avatar">
                             <span aria-hidden="true">{initials}</span>
@@ -208,6 +209,69 @@ fn focus_search_on_slash() {
         }
     });
     on_cleanup(move || handle.remove());
+}
+
+/// The bell: the viewer's unread notifications (replies on their leads, SLA breaches,
+/// finished imports, failed sends), counted in the top bar and listed in a panel.
+/// Loaded in the browser only and refreshed every 15 s, so no page render waits for it.
+#[component]
+fn Bell() -> impl IntoView {
+    use crate::outreach::api::{get_notifications, MarkNotificationsRead};
+    let tick = RwSignal::new(0u32);
+    let read = ServerAction::<MarkNotificationsRead>::new();
+    let list = LocalResource::new(move || {
+        tick.track();
+        read.version().track();
+        get_notifications()
+    });
+    crate::ui::poll_while(|| true, tick, std::time::Duration::from_secs(15));
+    let items = move || list.get().and_then(Result::ok).unwrap_or_default();
+    let count = move || items().len();
+    let label = move || match count() {
+        0 => tr("nav.notifications"),
+        n => crate::i18n::tf(
+            crate::ui::locale(),
+            "nav.notifications_unread",
+            &[("n", n.to_string())],
+        ),
+    };
+    view! {
+        <details class="menu" data-testid="bell">
+            <summary class="bell" aria-label=label>
+                <svg class="icon" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="1.75"
+                     stroke-linecap="round" stroke-linejoin="round" aria-hidden="true">
+                    <path d="M6 16V11a6 6 0 1 1 12 0v5l2 2H4zM10 20a2 2 0 0 0 4 0"/>
+                </svg>
+                {move || (count() > 0).then(|| view! { <span class="bell-count" aria-hidden="true" data-testid="bell-count">{count()}</span> })}
+            </summary>
+            <div class="menu-panel w-80" role="region" aria-label=tr("nav.notifications")>
+                {move || {
+                    let list = items();
+                    if list.is_empty() {
+                        return view! { <p class="text-sm text-muted">{tr("nav.no_notifications")}</p> }.into_any();
+                    }
+                    view! {
+                        <ul class="space-y-2 text-sm" data-testid="bell-items">
+                            {list.into_iter().map(|n| view! {
+                                <li>
+                                    <time class="block text-xs text-muted tabular-nums" datetime=n.created_at.to_rfc3339()>
+                                        {n.created_at.format("%Y-%m-%d %H:%M").to_string()}
+                                    </time>
+                                    {match n.link.clone() {
+                                        Some(link) => view! { <a class="link" href=link>{n.body.clone()}</a> }.into_any(),
+                                        None => view! { <span>{n.body.clone()}</span> }.into_any(),
+                                    }}
+                                </li>
+                            }).collect_view()}
+                        </ul>
+                        <ActionForm action=read attr:class="mt-3">
+                            <button type="submit" class="btn btn-secondary w-full">{tr("nav.mark_all_read")}</button>
+                        </ActionForm>
+                    }.into_any()
+                }}
+            </div>
+        </details>
+    }
 }
 
 #[component]

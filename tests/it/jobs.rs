@@ -5,6 +5,7 @@ use crate::common::*;
 use crate::import::{plan, upload};
 use app::crm::import::api::{JobStatus, RetryJob, StartImport};
 use app::jobs::api::{JobLogs, ListJobs};
+use app::outreach::api::GetNotifications;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -169,6 +170,23 @@ async fn a_job_failing_on_our_side_is_retried_with_backoff_then_dead_lettered_an
             "Queued again by Ada."
         ]
     );
+    // The bell told Ada both times: when it gave up, and when it finished.
+    let (_, notes) = app.call_json::<GetNotifications>(&owner, &json!({})).await;
+    let bodies: Vec<&str> = notes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        bodies,
+        [
+            "Your job people.csv has finished.",
+            "Your job people.csv has failed; open it to see why."
+        ],
+        "{notes}"
+    );
+    assert_eq!(notes[0]["link"], format!("/jobs/{id}"));
 }
 
 #[tokio::test]

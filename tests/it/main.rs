@@ -5,6 +5,7 @@ mod common;
 mod auth;
 mod billing;
 mod board;
+mod convert;
 mod dashboard;
 mod demo;
 mod import;

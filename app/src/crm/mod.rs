@@ -2,6 +2,7 @@
 //! tasks, lists, import and export.
 
 pub mod board;
+pub mod convert;
 pub mod dashboard;
 pub mod import;
 pub mod model;

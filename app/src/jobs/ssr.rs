@@ -119,7 +119,38 @@ pub async fn started(db: &Db, tenant_id: Uuid, id: Uuid) -> Result<(), AppError>
 pub async fn finished(tx: &mut Tx, tenant_id: Uuid, id: Uuid) -> Result<(), AppError> {
     let locale = job_locale(tx, id).await?;
     let line = tf(locale, "jobs.log.done", &[]);
-    log(tx, tenant_id, id, LogLevel::Info, &line).await
+    log(tx, tenant_id, id, LogLevel::Info, &line).await?;
+    tell_creator(tx, tenant_id, id, locale, "jobs.notify.done").await
+}
+
+/// A notification to the job's creator, linking to the job.
+async fn tell_creator(
+    tx: &mut Tx,
+    tenant_id: Uuid,
+    id: Uuid,
+    locale: Locale,
+    key: &str,
+) -> Result<(), AppError> {
+    let job: Option<(Uuid, String)> = sqlx::query_as(
+        "SELECT created_by, coalesce(params->>'file_name', '') FROM jobs WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    if let Some((creator, file)) = job {
+        let body = tf(locale, key, &[("file", file)]);
+        let link = format!("/jobs/{id}");
+        crate::outreach::ssr::store::notify(
+            tx,
+            tenant_id,
+            creator,
+            "JOB_FINISHED",
+            &body,
+            Some(&link),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Records a failed attempt of a job that is still running (or queued). A transient
@@ -193,6 +224,9 @@ pub async fn fail(
     .execute(&mut *tx)
     .await?;
     log(&mut tx, tenant_id, id, level, &line).await?;
+    if state != JobState::Queued {
+        tell_creator(&mut tx, tenant_id, id, locale, "jobs.notify.failed").await?;
+    }
     tx.commit().await?;
     Ok(Some(state))
 }

@@ -592,6 +592,7 @@ fn RecordView(detail: RecordDetail, saved: RwSignal<u32>) -> impl IntoView {
     let id = row.id;
     view! {
         <PageHeader title=row.name.clone()>
+            {(entity == Entity::Lead).then(|| view! { <crate::crm::convert::ConvertButton lead_id=id/> })}
             <button type="button" class="btn btn-secondary" data-testid="edit-record"
                     on:click=move |_| editing.update(|e| *e = !*e)>{tr("records.edit")}</button>
         </PageHeader>
