@@ -57,6 +57,19 @@ test('create a lead, log a note and a task on its timeline, and find it again', 
   await expect(page).toHaveURL(/\/deals\/[0-9a-f-]+$/);
   await hydrated(page);
   await expect(page.getByRole('heading', { level: 1 })).toHaveText(name);
+
+  // Its amount, currency and probability are edited on its page.
+  await page.getByTestId('edit-record').click();
+  const edit = page.getByTestId('edit-form');
+  await edit.getByLabel('Amount').fill('3,000,000');
+  await edit.getByLabel('Currency').fill('EGP');
+  await edit.getByLabel('Probability (%)').fill('140');
+  await edit.getByRole('button', { name: 'Save' }).click();
+  await expect(page.locator('#f-probability-error')).toContainText('0 to 100');
+  await edit.getByLabel('Probability (%)').fill('40');
+  await edit.getByRole('button', { name: 'Save' }).click();
+  await expect(page.getByTestId('facts')).toContainText('EGP 3,000,000');
+  await expect(page.getByTestId('facts')).toContainText('40');
 });
 
 test('a table remembers the columns a member chose', async ({ page }) => {

@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use leptos_router::components::{Outlet, A};
 
 /// The areas in the sidebar: path, locale key, icon path (24×24 outline).
-const AREAS: [(&str, &str, &str); 10] = [
+const AREAS: [(&str, &str, &str); 11] = [
     (
         "/pipeline",
         "nav.pipeline",
@@ -35,6 +35,11 @@ const AREAS: [(&str, &str, &str); 10] = [
         "M9 6h11M9 12h11M9 18h11M4 6l1 1 2-2M4 12l1 1 2-2M4 18l1 1 2-2",
     ),
     ("/outreach", "nav.outreach", "M4 6h16v12H4zM4 7l8 6 8-6"),
+    (
+        "/inbox",
+        "nav.inbox",
+        "M4 13h4l2 3h4l2-3h4M4 13l3-8h10l3 8v6H4z",
+    ),
     ("/review", "nav.review", "M5 12l4 4L19 6"),
     (
         "/inventory",
@@ -236,7 +241,7 @@ fn Bell() -> impl IntoView {
         ),
     };
     view! {
-        <details class="menu" data-testid="bell">
+        <details class="bell-menu" data-testid="bell">
             <summary class="bell" aria-label=label>
                 <svg class="icon" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="1.75"
                      stroke-linecap="round" stroke-linejoin="round" aria-hidden="true">

@@ -175,6 +175,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("senders") view=outreach::ui::SendersPage/>
                     </ParentRoute>
                     <Route path=path!("review") view=review::ui::ReviewPage/>
+                    <Route path=path!("inbox") view=review::inbox::InboxPage/>
                     <Route path=path!("inventory") view=inventory::ui::InventoryPage/>
                     <Route path=path!("inventory/units/:id") view=inventory::ui::UnitPage/>
                     <Route path=path!("inventory/plans/:id") view=inventory::ui::PlanPage/>

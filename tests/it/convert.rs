@@ -2,6 +2,7 @@
 
 use crate::common::*;
 use app::crm::convert::ConvertLead;
+use app::crm::records::api::SaveRecord;
 use reqwest::StatusCode;
 use serde_json::Value;
 use uuid::Uuid;
@@ -59,6 +60,47 @@ async fn a_lead_converts_once_into_a_linked_deal_and_only_for_who_may_see_it() {
         .await
         .unwrap();
     assert_eq!(deals, 1);
+    // The deal's money is edited like its other fields, and checked the same way.
+    let deal_id = deal.to_string();
+    let save = |amount: &'static str, currency: &'static str, probability: &'static str| {
+        let app = &app;
+        let owner = owner.clone();
+        let deal_id = deal_id.clone();
+        async move {
+            app.call::<SaveRecord>(
+                &owner,
+                &[
+                    ("entity", "DEAL"),
+                    ("id", deal_id.as_str()),
+                    ("amount", amount),
+                    ("currency", currency),
+                    ("probability", probability),
+                ],
+            )
+            .await
+        }
+    };
+    assert_eq!(
+        save("3,000,000", "EGP", "140").await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        save("three", "EGP", "40").await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        save("3,000,000", "E1", "40").await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let (status, body) = save("3,000,000.50", "egp", "40").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let money: (i64, String, i32) =
+        sqlx::query_as("SELECT amount_minor, currency::text, probability FROM deals WHERE id = $1")
+            .bind(deal)
+            .fetch_one(&app.pools.owner)
+            .await
+            .unwrap();
+    assert_eq!(money, (300_000_050, "EGP".to_string(), 40));
     // A rep who may not see the lead, and another workspace, are told it does not exist.
     let rep = app
         .invite_and_join(&owner, "sam@example.com", "SALES")

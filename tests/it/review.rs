@@ -351,3 +351,57 @@ async fn a_wrong_intent_is_corrected_applied_and_kept_for_accuracy() {
         ("NOT_INTERESTED", "INTERESTED")
     );
 }
+
+#[tokio::test]
+async fn my_inbox_holds_the_replies_on_my_leads_and_answers_them_in_place() {
+    use app::review::inbox::{AnswerReply, MyInbox};
+    let w = world().await;
+    let leads = contacted(&w, 2).await;
+    // Ada owns the first lead; nobody owns the second.
+    sqlx::query("UPDATE leads SET owner_id = (SELECT id FROM users WHERE email = 'ada@example.com') WHERE id = $1")
+        .bind(leads[0].0)
+        .execute(&w.app.pools.owner)
+        .await
+        .unwrap();
+    reply(&w, &leads[0].1, "Can you send the floor plans?").await;
+    reply(&w, &leads[1].1, "Who is this?").await;
+    let (status, inbox) = w.app.call::<MyInbox>(&w.admin, &[]).await;
+    assert_eq!(status, StatusCode::OK, "{inbox}");
+    let replies = inbox.as_array().unwrap();
+    assert_eq!(replies.len(), 1, "{inbox}");
+    assert_eq!(replies[0]["body"], "Can you send the floor plans?");
+    assert_eq!(replies[0]["intent"], "QUESTION");
+    let id = replies[0]["id"].as_str().unwrap().to_string();
+    // A rep sees none of Ada's replies, and cannot answer them.
+    let rep = w
+        .app
+        .invite_and_join(&w.admin, "sam@example.com", "SALES")
+        .await;
+    let (_, theirs) = w.app.call::<MyInbox>(&rep, &[]).await;
+    assert_eq!(theirs.as_array().unwrap().len(), 0);
+    let (status, _) = w
+        .app
+        .call::<AnswerReply>(&rep, &[("message_id", &id), ("body", "hi")])
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Ada answers; it goes out through the outbox.
+    let (status, body) = w
+        .app
+        .call::<AnswerReply>(&w.admin, &[("message_id", &id), ("body", "  ")])
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, body) = w
+        .app
+        .call::<AnswerReply>(
+            &w.admin,
+            &[("message_id", &id), ("body", "Here they are: floor 12.")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    w.dispatch().await;
+    assert!(w
+        .peer
+        .messages()
+        .iter()
+        .any(|m| m.body.contains("Here they are: floor 12.")));
+}

@@ -10,6 +10,7 @@ pub mod dates;
 pub mod eval;
 #[cfg(feature = "ssr")]
 pub mod headers;
+pub mod inbox;
 pub mod model;
 #[cfg(feature = "ssr")]
 pub mod ssr;

@@ -48,6 +48,9 @@ pub async fn save_record(
     company: Option<String>,
     contact: Option<String>,
     expected_close_on: Option<String>,
+    amount: Option<String>,
+    currency: Option<String>,
+    probability: Option<String>,
     /// Custom fields by key, sent as `custom[key]=value`.
     custom: Option<std::collections::HashMap<String, String>>,
 ) -> Result<Uuid, AppError> {
@@ -69,6 +72,9 @@ pub async fn save_record(
         ("company", company),
         ("contact", contact),
         ("expected_close_on", expected_close_on),
+        ("amount", amount),
+        ("currency", currency),
+        ("probability", probability),
     ]
     .into_iter()
     .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))

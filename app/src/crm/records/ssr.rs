@@ -8,7 +8,7 @@ use crate::crm::access::{push_filter, Scope};
 use crate::crm::activity;
 use crate::crm::board::ssr::members;
 use crate::crm::model::{Entity, MemberRef, RecordFilter};
-use crate::crm::money::Money;
+use crate::crm::money::{self, Money};
 use crate::crm::phone::{self, PhoneError};
 use crate::db::{internal, new_id, take_page, violated_constraint, Tx};
 use crate::error::AppError;
@@ -197,6 +197,9 @@ pub async fn detail(env: &Env, entity: Entity, id: Uuid) -> Result<RecordDetail,
         Entity::Deal => "SELECT jsonb_build_array(jsonb_build_array('stage', s.name), jsonb_build_array('pipeline', p.name),
                                     jsonb_build_array('contact', coalesce((SELECT coalesce(c.email::text, c.full_name) FROM contacts c WHERE c.id = d.contact_id), '')),
                                     jsonb_build_array('expected_close_on', coalesce(d.expected_close_on::text, '')),
+                                    jsonb_build_array('amount', trim_scale(d.amount_minor::numeric / 10 ^ currency_exponent(d.currency))::text),
+                                    jsonb_build_array('currency', d.currency::text),
+                                    jsonb_build_array('probability', d.probability::text),
                                     jsonb_build_array('lost_reason', coalesce(d.lost_reason, '')))
                            FROM deals d JOIN stages s ON s.id = d.stage_id JOIN pipelines p ON p.id = d.pipeline_id WHERE d.id = $1",
     };
@@ -277,6 +280,9 @@ fn editable(entity: Entity) -> &'static [&'static str] {
             "expected_close_on",
             "company",
             "contact",
+            "amount",
+            "currency",
+            "probability",
         ],
     }
 }
@@ -292,6 +298,8 @@ struct Checked {
 enum Value {
     Text(Option<String>),
     Int(i32),
+    /// An amount in minor units.
+    Minor(i64),
     Uuid(Option<Uuid>),
     Tags(Vec<String>),
     Date(Option<NaiveDate>),
@@ -387,6 +395,32 @@ async fn check_fields(
                     AppError::field("expected_close_on", env.t("board.date_invalid"))
                 })?),
             }),
+            "currency" => {
+                if text.len() != 3 || !text.chars().all(|c| c.is_ascii_alphabetic()) {
+                    return Err(AppError::field("currency", env.t("board.currency_invalid")));
+                }
+                Value::Text(Some(text.to_ascii_uppercase()))
+            }
+            "amount" => {
+                // Read in the currency sent with it: the form always sends both.
+                let currency = fields
+                    .iter()
+                    .find(|(k, _)| k == "currency")
+                    .map(|(_, c)| c.trim().to_ascii_uppercase())
+                    .ok_or_else(|| AppError::field("currency", env.t("board.currency_invalid")))?;
+                Value::Minor(
+                    money::parse(text, &currency)
+                        .ok_or_else(|| AppError::field("amount", env.t("board.amount_invalid")))?,
+                )
+            }
+            "probability" => Value::Int(
+                text.parse::<i32>()
+                    .ok()
+                    .filter(|p| (0..=100).contains(p))
+                    .ok_or_else(|| {
+                        AppError::field("probability", env.t("records.probability_invalid"))
+                    })?,
+            ),
             "company" => {
                 company = opt;
                 continue;
@@ -440,6 +474,9 @@ fn column_of(entity: Entity, field: &str) -> &'static str {
         (_, "city") => "city",
         (_, "country") => "country",
         (_, "expected_close_on") => "expected_close_on",
+        (_, "amount") => "amount_minor",
+        (_, "currency") => "currency",
+        (_, "probability") => "probability",
         _ => "name",
     }
 }
@@ -571,6 +608,7 @@ fn push_value(q: &mut QueryBuilder<'_, sqlx::Postgres>, value: Value) {
     match value {
         Value::Text(v) => q.push_bind(v),
         Value::Int(v) => q.push_bind(v),
+        Value::Minor(v) => q.push_bind(v),
         Value::Uuid(v) => q.push_bind(v),
         Value::Tags(v) => q.push_bind(v),
         Value::Date(v) => q.push_bind(v),

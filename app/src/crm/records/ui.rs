@@ -468,7 +468,16 @@ fn form_fields(entity: Entity) -> &'static [&'static str] {
         Entity::Company => &[
             "name", "domain", "phone", "industry", "city", "country", "tags",
         ],
-        Entity::Deal => &["name", "company", "contact", "expected_close_on", "tags"],
+        Entity::Deal => &[
+            "name",
+            "company",
+            "contact",
+            "expected_close_on",
+            "amount",
+            "currency",
+            "probability",
+            "tags",
+        ],
     }
 }
 
@@ -489,6 +498,9 @@ const ALL_FIELDS: &[&str] = &[
     "company",
     "contact",
     "expected_close_on",
+    "amount",
+    "currency",
+    "probability",
 ];
 
 #[component]
@@ -660,7 +672,11 @@ fn Facts(
             .map(|o| o.name.clone())
             .unwrap_or_else(|| tr("records.unassigned")),
     ));
-    for (k, v) in facts.into_iter().filter(|(_, v)| !v.is_empty()) {
+    // The amount is shown above, as money.
+    for (k, v) in facts
+        .into_iter()
+        .filter(|(k, v)| !v.is_empty() && k != "amount" && k != "currency")
+    {
         pairs.push((tr(&format!("field.{k}")), v));
     }
     for (def, value) in custom.into_iter().filter(|(_, v)| !v.is_empty()) {
