@@ -224,13 +224,20 @@ fn Bell() -> impl IntoView {
     use crate::outreach::api::{get_notifications, MarkNotificationsRead};
     let tick = RwSignal::new(0u32);
     let read = ServerAction::<MarkNotificationsRead>::new();
-    let list = LocalResource::new(move || {
+    // Fetched by an effect, which runs only in the browser after hydration: no resource
+    // is registered, so the page's own resources hydrate exactly as the server sent them.
+    let list = RwSignal::new(Vec::new());
+    Effect::new(move |_| {
         tick.track();
         read.version().track();
-        get_notifications()
+        leptos::task::spawn_local(async move {
+            if let Ok(notes) = get_notifications().await {
+                list.set(notes);
+            }
+        });
     });
     crate::ui::poll_while(|| true, tick, std::time::Duration::from_secs(15));
-    let items = move || list.get().and_then(Result::ok).unwrap_or_default();
+    let items = move || list.get();
     let count = move || items().len();
     let label = move || match count() {
         0 => tr("nav.notifications"),

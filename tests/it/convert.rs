@@ -2,7 +2,7 @@
 
 use crate::common::*;
 use app::crm::convert::ConvertLead;
-use app::crm::records::api::SaveRecord;
+use app::crm::records::api::{GetRecord, SaveRecord};
 use reqwest::StatusCode;
 use serde_json::Value;
 use uuid::Uuid;
@@ -101,6 +101,15 @@ async fn a_lead_converts_once_into_a_linked_deal_and_only_for_who_may_see_it() {
             .await
             .unwrap();
     assert_eq!(money, (300_000_050, "EGP".to_string(), 40));
+    let (status, detail) = app
+        .call_json::<GetRecord>(&owner, &serde_json::json!({ "entity": "Deal", "id": deal }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{detail}");
+    let facts = detail["facts"].to_string();
+    assert!(
+        facts.contains("3000000.5") && facts.contains("\"probability\",\"40\""),
+        "{facts}"
+    );
     // A rep who may not see the lead, and another workspace, are told it does not exist.
     let rep = app
         .invite_and_join(&owner, "sam@example.com", "SALES")

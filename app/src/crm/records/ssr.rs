@@ -197,7 +197,7 @@ pub async fn detail(env: &Env, entity: Entity, id: Uuid) -> Result<RecordDetail,
         Entity::Deal => "SELECT jsonb_build_array(jsonb_build_array('stage', s.name), jsonb_build_array('pipeline', p.name),
                                     jsonb_build_array('contact', coalesce((SELECT coalesce(c.email::text, c.full_name) FROM contacts c WHERE c.id = d.contact_id), '')),
                                     jsonb_build_array('expected_close_on', coalesce(d.expected_close_on::text, '')),
-                                    jsonb_build_array('amount', trim_scale(d.amount_minor::numeric / 10 ^ currency_exponent(d.currency))::text),
+                                    jsonb_build_array('amount', trim_scale(d.amount_minor::numeric / (10::numeric ^ currency_exponent(d.currency)))::text),
                                     jsonb_build_array('currency', d.currency::text),
                                     jsonb_build_array('probability', d.probability::text),
                                     jsonb_build_array('lost_reason', coalesce(d.lost_reason, '')))
