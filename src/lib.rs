@@ -1,5 +1,6 @@
 //! The Leadline server: boot, database bootstrap, HTTP surface, background work.
 
+pub mod api;
 pub mod bench;
 pub mod bench_crm;
 pub mod bench_http;

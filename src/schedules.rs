@@ -54,6 +54,15 @@ async fn run_task(pool: &PgPool, name: &str) -> Outcome {
             .await
             .map(|n| format!("{n} subscription periods rolled over"))
             .map_err(|e| e.to_string()),
+        "api.sweep" => {
+            sqlx::query_as::<_, (i64, i64)>("SELECT idempotency, events FROM api_sweep()")
+                .fetch_one(pool)
+                .await
+                .map(|(keys, events)| {
+                    format!("{keys} idempotency keys and {events} webhook events deleted")
+                })
+                .map_err(|e| e.to_string())
+        }
         // A schedule a newer version added, seen by an older worker mid-deploy.
         _ => Err(format!("no task named {name} in this version")),
     }

@@ -174,6 +174,11 @@ pub fn router(state: AppState) -> Router {
                     throttle_public,
                 )),
         )
+        .merge(
+            crate::api::routes(state.clone())
+                .layer(RequestBodyLimitLayer::new(crate::api::MAX_API_BODY))
+                .layer(middleware::from_fn(crate::api::stamp_request_id)),
+        )
         .merge(dynamic)
         // A body that stops arriving gives its connection back.
         .layer(RequestBodyTimeoutLayer::new(state.http.timeouts.body_read))
@@ -556,7 +561,7 @@ fn content_security_policy(nonce: &str) -> String {
 }
 
 #[derive(Clone)]
-struct RequestId(String);
+pub(crate) struct RequestId(pub(crate) String);
 
 /// Server functions have no CSRF protection of their own: a state-changing request
 /// from another site is refused. Browsers send `Sec-Fetch-Site` (and `Origin`) on
@@ -680,7 +685,7 @@ async fn request_context(State(state): State<AppState>, mut req: Request, next: 
 /// The client's address: the peer's, or, when the peer is one of our proxies, the
 /// right-most address in `X-Forwarded-For` that is not one of our proxies. Addresses
 /// left of that were written by the client and prove nothing.
-fn request_ip(req: &Request, trusted_proxies: &[IpNet]) -> Option<IpAddr> {
+pub(crate) fn request_ip(req: &Request, trusted_proxies: &[IpNet]) -> Option<IpAddr> {
     let peer = peer(req)?;
     let forwarded = req
         .headers()

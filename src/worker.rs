@@ -1,6 +1,7 @@
 //! Background work. Runs inside the server by default, or alone as `leadline worker`;
 //! any number of workers may run against one database. The loops: the job runner
 //! (imports and exports, retried with backoff), the outreach scheduler and dispatcher,
+//! outgoing webhook deliveries,
 //! and the recurring platform work on cron schedules (`schedules.rs`: the sweeps of
 //! expired sessions, old throttle windows and import drafts, and retention).
 
@@ -12,13 +13,32 @@ pub async fn run_until(
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let jobs = crate::jobs::run(pool.clone());
+    let webhooks = webhooks(pool.clone(), outreach.config.clone());
     let sending = crate::outreach::run(pool.clone(), outreach);
     let schedules = crate::schedules::run(pool.clone());
     tokio::select! {
         _ = schedules => {},
+        _ = webhooks => {},
         _ = jobs => {},
         _ = sending => {},
         _ = shutdown => {},
+    }
+}
+
+/// Deliveries attempted at once; a full batch means more are due, so the next follows
+/// without a pause.
+const WEBHOOK_BATCH: i32 = 32;
+
+/// Outgoing webhooks: what is due, every second.
+async fn webhooks(pool: PgPool, config: std::sync::Arc<app::request::AppConfig>) {
+    let db = app::db::Db::new(pool);
+    loop {
+        match app::developers::deliver::deliver_due(&db, &config, WEBHOOK_BATCH).await {
+            Ok(n) if n == WEBHOOK_BATCH as usize => continue,
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "webhook deliveries"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     }
 }
 

@@ -43,10 +43,21 @@ pub async fn record(
     actor: Option<Uuid>,
     entry: AuditEntry<'_>,
 ) -> Result<(), AppError> {
+    insert(tx, ctx, tenant_id, actor, None, entry).await
+}
+
+async fn insert(
+    tx: &mut Tx,
+    ctx: &RequestCtx,
+    tenant_id: Uuid,
+    actor: Option<Uuid>,
+    api_key: Option<Uuid>,
+    entry: AuditEntry<'_>,
+) -> Result<(), AppError> {
     sqlx::query(
         "INSERT INTO audit_logs (id, tenant_id, actor_user_id, action, entity_type, entity_id,
-                                 before, after, ip, user_agent, request_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                                 before, after, ip, user_agent, request_id, actor_api_key_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(new_id())
     .bind(tenant_id)
@@ -59,6 +70,7 @@ pub async fn record(
     .bind(ctx.ip.as_deref())
     .bind(ctx.user_agent.as_deref())
     .bind(&ctx.request_id)
+    .bind(api_key)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -71,5 +83,13 @@ pub async fn by_member(
     member: &Principal,
     entry: AuditEntry<'_>,
 ) -> Result<(), AppError> {
-    record(tx, ctx, member.tenant_id, Some(member.user_id), entry).await
+    insert(
+        tx,
+        ctx,
+        member.tenant_id,
+        member.actor(),
+        member.api_key,
+        entry,
+    )
+    .await
 }

@@ -73,6 +73,7 @@ fn table(locale: Locale) -> &'static Table {
                 include_str!("../locales/review.en.json"),
                 include_str!("../locales/inventory.en.json"),
                 include_str!("../locales/billing.en.json"),
+                include_str!("../locales/developers.en.json"),
             ],
         ),
         Locale::Ar => (
@@ -85,6 +86,7 @@ fn table(locale: Locale) -> &'static Table {
                 include_str!("../locales/review.ar.json"),
                 include_str!("../locales/inventory.ar.json"),
                 include_str!("../locales/billing.ar.json"),
+                include_str!("../locales/developers.ar.json"),
             ],
         ),
     };

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod billing;
 pub mod crm;
+pub mod developers;
 pub mod encode;
 pub mod error;
 pub mod i18n;
@@ -191,6 +192,8 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("workspace") view=settings::ui::WorkspacePage/>
                         <Route path=path!("security") view=settings::ui::SecurityPage/>
                         <Route path=path!("jobs") view=jobs::ui::JobsAdminPage/>
+                        <Route path=path!("developers") view=developers::ui::DevelopersPage/>
+                        <Route path=path!("developers/webhooks/:id") view=developers::ui::WebhookPage/>
                         <Route path=path!("team") view=team::ui::TeamPage/>
                         <Route path=path!("audit") view=settings::ui::AuditPage/>
                         <Route path=path!("fields") view=crm::records::ui::CustomFieldsPage/>

@@ -94,6 +94,19 @@ pub struct Principal {
     pub must_enrol_2fa: bool,
     /// The tenant requires confirmed addresses and this user's is not yet.
     pub must_verify_email: bool,
+    /// An API key acting for its tenant: then `user_id` is the key's id, no member's,
+    /// and what it does is recorded as the key's (see [`Principal::actor`]).
+    pub api_key: Option<Uuid>,
+}
+
+impl Principal {
+    /// The member to record as having acted: `None` for an API key, which is nobody's.
+    pub fn actor(&self) -> Option<Uuid> {
+        match self.api_key {
+            Some(_) => None,
+            None => Some(self.user_id),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]

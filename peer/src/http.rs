@@ -32,6 +32,9 @@ pub(crate) async fn serve(
         .route("/_peer/messages", get(list_messages))
         .route("/_peer/messages/{id}/{action}", post(control))
         .route("/_peer/whatsapp/numbers", post(add_number))
+        .route("/_peer/hooks", get(list_hooks))
+        .route("/_peer/hook-answers", post(queue_hook_answers))
+        .route("/_peer/hooks/{name}", post(receive_hook))
         .route("/{version}/{node}/messages", post(send_whatsapp))
         .route("/{version}/{node}/phone_numbers", get(list_numbers))
         .with_state(shared);
@@ -52,6 +55,78 @@ async fn dev_page(State(shared): State<AppState>) -> Html<String> {
         &shared.http_base(),
         shared.smtp_addr,
     ))
+}
+
+async fn list_hooks(State(shared): State<AppState>) -> Json<Vec<crate::HookRequest>> {
+    Json(shared.hooks().received.clone())
+}
+
+#[derive(Deserialize)]
+struct HookAnswers {
+    /// Statuses for the next requests, in order.
+    statuses: Vec<u16>,
+}
+
+/// Tells the receivers how to answer the next requests (the dev page and browser
+/// tests have no Rust handle on the peer).
+async fn queue_hook_answers(
+    State(shared): State<AppState>,
+    Json(answers): Json<HookAnswers>,
+) -> StatusCode {
+    shared
+        .hooks()
+        .next
+        .extend(answers.statuses.into_iter().map(crate::HookAnswer::Status));
+    StatusCode::NO_CONTENT
+}
+
+/// A customer's webhook endpoint: records the delivery, then answers as told.
+async fn receive_hook(
+    State(shared): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let header = |n: &str| {
+        headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let answer = shared.hooks().answer();
+    let status = match answer {
+        crate::HookAnswer::Status(s) => s,
+        crate::HookAnswer::Delay(_) => 200,
+    };
+    let index = {
+        let mut hooks = shared.hooks();
+        hooks.received.push(crate::HookRequest {
+            name,
+            webhook_id: header("webhook-id"),
+            webhook_timestamp: header("webhook-timestamp"),
+            webhook_signature: header("webhook-signature"),
+            body: String::from_utf8_lossy(&body).into_owned(),
+            answered: 0,
+        });
+        hooks.received.len() - 1
+    };
+    if let crate::HookAnswer::Delay(wait) = answer {
+        tokio::time::sleep(wait).await;
+    }
+    if let Some(r) = shared.hooks().received.get_mut(index) {
+        r.answered = status;
+    }
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    (
+        status,
+        if status.is_success() {
+            "ok"
+        } else {
+            "receiver told to fail"
+        },
+    )
+        .into_response()
 }
 
 async fn list_messages(State(shared): State<AppState>) -> Json<Vec<Received>> {

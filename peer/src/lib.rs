@@ -11,6 +11,7 @@
 mod http;
 mod mime;
 mod page;
+mod receiver;
 mod sign;
 mod smtp;
 mod webhooks;
@@ -21,6 +22,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use serde::Serialize;
+
+pub use receiver::{HookAnswer, HookRequest};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -166,6 +169,7 @@ impl Peer {
             smtp_addr,
             client,
             store: Mutex::new(Store::default()),
+            hooks: Mutex::new(receiver::Hooks::default()),
         });
         for number in shared.config.whatsapp_numbers.clone() {
             shared.add_whatsapp_number(number);
@@ -204,6 +208,27 @@ impl Peer {
     /// it had been added to its WABA in Meta's Business Manager.
     pub fn add_whatsapp_number(&self, number: WaNumber) {
         self.shared.add_whatsapp_number(number);
+    }
+
+    /// The URL of a webhook receiver named `name` on this peer.
+    pub fn hook_url(&self, name: &str) -> String {
+        format!("{}/_peer/hooks/{name}", self.http_base())
+    }
+
+    /// What the webhook receivers got, oldest first.
+    pub fn hooks_received(&self) -> Vec<HookRequest> {
+        self.shared.hooks().received.clone()
+    }
+
+    /// The receivers answer the next requests so, one each, in order.
+    pub fn hooks_answer_next(&self, answers: &[HookAnswer]) {
+        self.shared.hooks().next.extend(answers.iter().copied());
+    }
+
+    /// Beyond those, `tenths` of every ten requests fail with 503, in a fixed
+    /// pattern (3 fails 30 %).
+    pub fn hooks_fail_tenths(&self, tenths: u8) {
+        self.shared.hooks().fail_tenths = tenths.min(10);
     }
 
     /// Makes the next `count` `WhatsApp` sends fail with this failure (then
@@ -343,6 +368,7 @@ struct Shared {
     smtp_addr: SocketAddr,
     client: reqwest::Client,
     store: Mutex<Store>,
+    hooks: Mutex<receiver::Hooks>,
 }
 
 impl Shared {
@@ -354,6 +380,10 @@ impl Shared {
         // A panic while holding the lock cannot leave the store half-updated
         // in a way that matters for a test double, so keep serving.
         self.store.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn hooks(&self) -> MutexGuard<'_, receiver::Hooks> {
+        self.hooks.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn messages(&self) -> Vec<Received> {

@@ -2,6 +2,7 @@
 
 mod common;
 
+mod api;
 mod auth;
 mod billing;
 mod board;
@@ -22,3 +23,4 @@ mod rls;
 mod security;
 mod settings;
 mod team;
+mod webhooks_out;

@@ -82,6 +82,20 @@ async fn crm_fixture(app: &TestApp, t: Uuid, email: &str) {
         "INSERT INTO floor_plans (tenant_id, id, project_id, name, width_px, height_px) SELECT $1, gen_random_uuid(), id, 'F1', 100, 100 FROM projects WHERE tenant_id = $1 AND $2::uuid IS NOT NULL",
         "INSERT INTO map_shapes (tenant_id, id, plan_id, geometry) SELECT $1, gen_random_uuid(), id, '{\"type\": \"Polygon\", \"coordinates\": []}' FROM floor_plans WHERE tenant_id = $1 AND $2::uuid IS NOT NULL",
         "INSERT INTO import_mappings (tenant_id, user_id, entity, mapping) VALUES ($1, $2, 'LEAD', '{}')",
+        // The public API (0021).
+        "INSERT INTO api_keys (tenant_id, id, name, prefix, secret_hash, scopes, created_by)
+         SELECT $1, gen_random_uuid(), 'K', 'llk_' || left(md5($1::text), 16), sha256('x'), '{contacts:read}', $2",
+        "INSERT INTO api_idempotency (tenant_id, api_key_id, key, request_hash)
+         SELECT $1, id, 'k1', sha256('x') FROM api_keys WHERE tenant_id = $1 AND $2::uuid IS NOT NULL",
+        "INSERT INTO webhook_endpoints (tenant_id, id, url, event_types, secret_sealed, created_by)
+         SELECT $1, gen_random_uuid(), 'https://example.com/h', '{contact.created}', '\\x00', $2",
+        "INSERT INTO webhook_events (tenant_id, id, type, payload)
+         SELECT $1, 'msg_' || $1::text, 'contact.created', '{}' WHERE $2::uuid IS NOT NULL",
+        "INSERT INTO webhook_deliveries (tenant_id, id, endpoint_id, event_id)
+         SELECT $1, gen_random_uuid(), e.id, 'msg_' || $1::text FROM webhook_endpoints e
+          WHERE e.tenant_id = $1 AND $2::uuid IS NOT NULL",
+        "INSERT INTO webhook_attempts (tenant_id, id, delivery_id, attempt, status, duration_ms)
+         SELECT $1, gen_random_uuid(), id, 1, 200, 5 FROM webhook_deliveries WHERE tenant_id = $1 AND $2::uuid IS NOT NULL",
         // Outreach (0005).
         "INSERT INTO wa_phone_numbers (tenant_id, id, number, label, provider_phone_id, access_token)
          SELECT $1, gen_random_uuid(), '+201001112233', 'P1', 'pp-' || $1::text, '\\x00' WHERE $2::uuid IS NOT NULL",

@@ -72,6 +72,8 @@ pub enum Permission {
     OutreachManage,
     /// Every member's background jobs: their logs, retry and cancel.
     JobsManage,
+    /// API keys and webhook endpoints: each reaches the whole workspace's data.
+    DevelopersManage,
     /// Work the review queue: replies, complaints and bounces a human decides on.
     ReviewWork,
     /// Change unit prices and statuses, release anyone's hold.
@@ -94,6 +96,7 @@ impl Permission {
             | Permission::AuditView
             | Permission::OutreachManage
             | Permission::JobsManage
+            | Permission::DevelopersManage
             | Permission::InventoryEdit
             | Permission::BillingView => Role::Admin,
             Permission::BillingManage => Role::Owner,

@@ -63,6 +63,7 @@ pub async fn resolve_principal(
             email: row.get("email"),
             must_enrol_2fa: required && !totp,
             must_verify_email: row.get("must_verify"),
+            api_key: None,
         },
         locale,
     )))

@@ -23,7 +23,7 @@ pub async fn log(
     .bind(new_id())
     .bind(kind)
     .bind(record)
-    .bind(member.user_id)
+    .bind(member.actor())
     .bind(data)
     .execute(&mut **tx)
     .await

@@ -39,6 +39,9 @@ pub fn SettingsLayout() -> impl IntoView {
     if viewer.can(Permission::JobsManage) {
         links.push(("/settings/jobs", "settings.jobs"));
     }
+    if viewer.can(Permission::DevelopersManage) {
+        links.push(("/settings/developers", "settings.developers"));
+    }
     view! {
         <div class="settings-grid">
             <nav aria-label=tr("nav.settings") class="settings-nav">

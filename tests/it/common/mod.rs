@@ -46,6 +46,11 @@ impl TestApp {
         adjust: impl FnOnce(&mut AppConfig),
         adjust_http: impl FnOnce(&mut HttpConfig),
     ) -> TestApp {
+        // Errors on our side are logged, not answered; a failing test prints them.
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
+            .try_init();
         let pools = TestApp::database().await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         TestApp::serve(pools, listener, adjust, adjust_http)
@@ -291,6 +296,38 @@ impl TestApp {
             assert_eq!((status, body), (StatusCode::OK, Value::from("Joined")));
         }
         client
+    }
+
+    /// A second server on this one's database, as another instance behind the same
+    /// load balancer would be.
+    pub async fn another_instance(&self) -> TestApp {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let pools = Pools {
+            owner: self.pools.owner.clone(),
+            app: self.pools.app.clone(),
+        };
+        TestApp::serve(pools, listener, |_| {}, |_| {})
+    }
+
+    /// Makes an API key with these scopes through Settings → Developers; its token.
+    pub async fn api_key(&self, admin: &reqwest::Client, name: &str, scopes: &[&str]) -> String {
+        let (status, created) = self
+            .call_json::<app::developers::api::CreateApiKey>(
+                admin,
+                &serde_json::json!({ "input": {
+                    "name": name, "scopes": scopes, "expires_in_days": 30, "allowed_ips": ""
+                }}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{created}");
+        created["token"].as_str().unwrap().to_string()
+    }
+
+    /// A request to the public API with a key.
+    pub fn api(&self, method: reqwest::Method, path: &str, token: &str) -> reqwest::RequestBuilder {
+        reqwest::Client::new()
+            .request(method, format!("{}/api/v1{path}", self.base))
+            .bearer_auth(token)
     }
 
     pub async fn tenant_of(&self, email: &str) -> uuid::Uuid {

@@ -10,6 +10,7 @@ use crate::crm::activity;
 use crate::crm::model::{Entity, MemberRef, RecordFilter};
 use crate::crm::money::{self, Money};
 use crate::db::{internal, new_id, take_page, violated_constraint, Tx};
+use crate::developers::deliver;
 use crate::error::AppError;
 use crate::request::{Env, Principal};
 use chrono::{NaiveDate, Utc};
@@ -377,6 +378,7 @@ pub async fn move_deal(env: &Env, mv: &DealMove) -> Result<DealCard, AppError> {
             "lost_reason": reason,
         });
         activity::log(&mut tx, p, Entity::Deal, mv.deal_id, "STAGE_CHANGE", data).await?;
+        deliver::deal_moved(&mut tx, p.tenant_id, mv.deal_id, from_stage).await?;
         audit::by_member(
             &mut tx,
             &env.ctx,
@@ -476,8 +478,8 @@ pub async fn create_deal(env: &Env, input: &NewDeal) -> Result<DealCard, AppErro
         ),
     };
     // Reps create deals for themselves; managers and up may assign anyone in scope.
-    let owner = input.owner_id.unwrap_or(p.user_id);
-    if !scope.allows(Some(owner)) {
+    let owner = input.owner_id.or(p.actor());
+    if !scope.allows(owner) {
         return Err(AppError::field(
             "owner_id",
             env.t("board.owner_out_of_scope"),
@@ -542,6 +544,7 @@ pub async fn create_deal(env: &Env, input: &NewDeal) -> Result<DealCard, AppErro
         ),
     )
     .await?;
+    deliver::record_changed(&mut tx, p.tenant_id, Entity::Deal, &[id], "created").await?;
     let created = card_by_id(&mut tx, &scope, id)
         .await?
         .ok_or_else(|| internal("a deal just created is not visible to its creator"))?;

@@ -11,6 +11,7 @@ use crate::crm::model::{Entity, MemberRef, RecordFilter};
 use crate::crm::money::{self, Money};
 use crate::crm::phone::{self, PhoneError};
 use crate::db::{internal, new_id, take_page, violated_constraint, Tx};
+use crate::developers::deliver;
 use crate::error::AppError;
 use crate::request::{Env, Principal};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -538,7 +539,7 @@ async fn company_named(
         .bind(p.tenant_id)
         .bind(id)
         .bind(name)
-        .bind(p.user_id)
+        .bind(p.actor())
         .execute(&mut **tx)
         .await?;
     Ok(id)
@@ -561,9 +562,8 @@ pub async fn create(
         crate::billing::ssr::check_records(&mut tx, env.locale(), 1).await?;
     }
     if !checked.values.iter().any(|(f, _)| *f == "owner_id") {
-        checked
-            .values
-            .push(("owner_id", Value::Uuid(Some(p.user_id))));
+        // An API key owns nothing: what it creates without an owner is unassigned.
+        checked.values.push(("owner_id", Value::Uuid(p.actor())));
     }
     let id = new_id();
     let mut q = QueryBuilder::new(format!("INSERT INTO {} (tenant_id, id", entity.table()));
@@ -593,6 +593,7 @@ pub async fn create(
         .await
         .map_err(|e| unique_error(env, e))?;
     activity::log(&mut tx, p, entity, id, "CREATED", serde_json::json!({})).await?;
+    deliver::record_changed(&mut tx, p.tenant_id, entity, &[id], "created").await?;
     audit::by_member(
         &mut tx,
         &env.ctx,
@@ -622,8 +623,33 @@ pub async fn update(
     fields: &[(String, String)],
     custom: &HashMap<String, String>,
 ) -> Result<(), AppError> {
+    update_if(env, entity, id, fields, custom, None).await
+}
+
+/// An update that applies only if the record was last changed at `if_unchanged_since`
+/// (the API's `If-Match`); otherwise a `Conflict` and no change.
+pub async fn update_if(
+    env: &Env,
+    entity: Entity,
+    id: Uuid,
+    fields: &[(String, String)],
+    custom: &HashMap<String, String>,
+    if_unchanged_since: Option<DateTime<Utc>>,
+) -> Result<(), AppError> {
     let (p, mut tx, scope) = open(env).await?;
     let before_owner = check_visible(env, &mut tx, &scope, entity, id).await?;
+    if let Some(expected) = if_unchanged_since {
+        let current: DateTime<Utc> = sqlx::query_scalar(&format!(
+            "SELECT updated_at FROM {} WHERE id = $1 FOR UPDATE",
+            entity.table()
+        ))
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if current != expected {
+            return Err(AppError::Conflict(env.t("records.stale")));
+        }
+    }
     let checked = check_fields(env, &mut tx, &scope, entity, fields, false).await?;
     let defs = custom_fields(&mut tx, Some(entity)).await?;
     let custom = check_custom(env, &defs, custom, false)?;
@@ -699,6 +725,7 @@ pub async fn update(
         AuditEntry::new("record.updated", entity.table(), Some(id)).change(before, after),
     )
     .await?;
+    deliver::record_changed(&mut tx, p.tenant_id, entity, &[id], "updated").await?;
     tx.commit().await?;
     Ok(())
 }
@@ -841,7 +868,7 @@ pub async fn add_activity(
     .bind(activity_id)
     .bind(&kind)
     .bind(id)
-    .bind(p.user_id)
+    .bind(p.actor())
     // A task goes to the record's owner, or to whoever wrote it.
     .bind((kind == "TASK").then_some(owner.unwrap_or(p.user_id)))
     .bind((!subject.is_empty()).then_some(subject))
@@ -992,7 +1019,7 @@ pub async fn bulk(
             ))
             .bind(p.tenant_id)
             .bind(&targets)
-            .bind(p.user_id)
+            .bind(p.actor())
             .bind(owner)
             .execute(&mut *tx)
             .await
@@ -1043,7 +1070,7 @@ pub async fn bulk(
             ))
             .bind(p.tenant_id)
             .bind(&targets)
-            .bind(p.user_id)
+            .bind(p.actor())
             .bind(list_id)
             .execute(&mut *tx)
             .await?;
@@ -1055,6 +1082,14 @@ pub async fn bulk(
             .await?
             .rows_affected(),
     };
+    let event = match action {
+        BulkAction::Assign(_) | BulkAction::Tag(_) => Some("updated"),
+        BulkAction::Delete => Some("deleted"),
+        BulkAction::AddToList(_) => None,
+    };
+    if let Some(event) = event {
+        deliver::record_changed(&mut tx, p.tenant_id, entity, &targets, event).await?;
+    }
     let action_name = match action {
         BulkAction::Assign(_) => "bulk.assigned",
         BulkAction::Tag(_) => "bulk.tagged",

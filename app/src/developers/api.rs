@@ -1,0 +1,70 @@
+use super::model::*;
+use crate::error::AppError;
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+use uuid::Uuid;
+
+#[cfg(feature = "ssr")]
+use crate::request::{env, respond};
+
+#[server]
+pub async fn list_api_keys() -> Result<Vec<ApiKeyView>, AppError> {
+    respond(async { super::ssr::list_keys(&env()?).await }).await
+}
+
+/// Makes a key; its token is in the answer and nowhere else, ever.
+#[server(input = Json)]
+pub async fn create_api_key(input: NewApiKey) -> Result<CreatedKey, AppError> {
+    respond(async { super::ssr::create_key(&env()?, &input).await }).await
+}
+
+#[server]
+pub async fn revoke_api_key(id: Uuid) -> Result<(), AppError> {
+    respond(async { super::ssr::revoke_key(&env()?, id).await }).await
+}
+
+/// A replacement key; the old one works on for `overlap_hours`.
+#[server]
+pub async fn rotate_api_key(id: Uuid, overlap_hours: u32) -> Result<CreatedKey, AppError> {
+    respond(async { super::ssr::rotate_key(&env()?, id, overlap_hours).await }).await
+}
+
+#[server]
+pub async fn list_webhooks() -> Result<Vec<WebhookView>, AppError> {
+    respond(async { super::ssr::list_webhooks(&env()?).await }).await
+}
+
+#[server(input = Json)]
+pub async fn create_webhook(input: NewWebhook) -> Result<WebhookSecret, AppError> {
+    respond(async { super::ssr::create_webhook(&env()?, &input).await }).await
+}
+
+#[server]
+pub async fn delete_webhook(id: Uuid) -> Result<(), AppError> {
+    respond(async { super::ssr::delete_webhook(&env()?, id).await }).await
+}
+
+#[server]
+pub async fn set_webhook_enabled(id: Uuid, enabled: bool) -> Result<(), AppError> {
+    respond(async { super::ssr::set_webhook_enabled(&env()?, id, enabled).await }).await
+}
+
+#[server]
+pub async fn rotate_webhook_secret(id: Uuid) -> Result<WebhookSecret, AppError> {
+    respond(async { super::ssr::rotate_webhook_secret(&env()?, id).await }).await
+}
+
+#[server]
+pub async fn get_webhook(id: Uuid) -> Result<WebhookDetail, AppError> {
+    respond(async { super::ssr::webhook_detail(&env()?, id).await }).await
+}
+
+#[server]
+pub async fn replay_delivery(id: Uuid) -> Result<(), AppError> {
+    respond(async { super::ssr::replay_delivery(&env()?, id).await }).await
+}
+
+#[server]
+pub async fn replay_failed(endpoint: Uuid) -> Result<u64, AppError> {
+    respond(async { super::ssr::replay_failed(&env()?, endpoint).await }).await
+}

@@ -1,0 +1,13 @@
+//! The developer surface of a workspace: API keys with scopes, and webhook endpoints
+//! with their delivery log (Settings → Developers). The REST API itself is served by
+//! the server crate (`src/api/`), through the same record code the pages use.
+
+pub mod api;
+#[cfg(feature = "ssr")]
+pub mod deliver;
+pub mod model;
+#[cfg(feature = "ssr")]
+pub mod objects;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+pub mod ui;

@@ -1,0 +1,236 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// What an API key can be given access to, one read and one write scope each.
+pub const RESOURCES: [&str; 4] = ["contacts", "companies", "leads", "deals"];
+
+/// Read, or read and write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+impl Access {
+    pub fn code(self) -> &'static str {
+        match self {
+            Access::Read => "read",
+            Access::Write => "write",
+        }
+    }
+}
+
+/// `contacts:read`, `deals:write`, …
+pub fn scope(resource: &str, access: Access) -> String {
+    format!("{resource}:{}", access.code())
+}
+
+/// Whether the granted scopes allow `access` to `resource`; writing implies reading.
+pub fn allows(scopes: &[String], resource: &str, access: Access) -> bool {
+    scopes.iter().any(|s| {
+        s == &scope(resource, access)
+            || (access == Access::Read && s == &scope(resource, Access::Write))
+    })
+}
+
+/// Scopes as given, checked: each names a known resource and access. Duplicates go.
+pub fn parse_scopes(given: &[String]) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::new();
+    for s in given {
+        let s = s.trim();
+        let known = RESOURCES
+            .iter()
+            .any(|r| s == scope(r, Access::Read) || s == scope(r, Access::Write));
+        if !known {
+            return Err(s.to_string());
+        }
+        if !out.iter().any(|o| o == s) {
+            out.push(s.to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// The events a webhook endpoint can subscribe to. Each is emitted in the transaction
+/// of the change it reports (`developers::events`).
+pub const EVENT_TYPES: [&str; 13] = [
+    "contact.created",
+    "contact.updated",
+    "contact.deleted",
+    "company.created",
+    "company.updated",
+    "company.deleted",
+    "lead.created",
+    "lead.updated",
+    "lead.deleted",
+    "deal.created",
+    "deal.updated",
+    "deal.deleted",
+    "deal.stage_changed",
+];
+
+/// An API key as its admin sees it: never the secret.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ApiKeyView {
+    pub id: Uuid,
+    pub name: String,
+    /// The token's public start, `llk_…`, to tell keys apart.
+    pub prefix: String,
+    pub scopes: Vec<String>,
+    pub allowed_ips: Vec<String>,
+    pub per_minute: i32,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub created_by: Option<String>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub last_used_ip: Option<String>,
+    /// Set once rotated: the key that replaced this one.
+    pub replaced_by: Option<Uuid>,
+}
+
+impl ApiKeyView {
+    /// Usable now: neither revoked nor expired.
+    pub fn active(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|e| e > now)
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewApiKey {
+    pub name: String,
+    pub scopes: Vec<String>,
+    /// Days until it stops working; `None` for never.
+    pub expires_in_days: Option<u32>,
+    /// Addresses or networks it may be used from, comma-separated; empty for anywhere.
+    pub allowed_ips: String,
+}
+
+/// A key just made: the only time its token is shown.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedKey {
+    pub id: Uuid,
+    pub name: String,
+    pub token: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookView {
+    pub id: Uuid,
+    pub url: String,
+    pub description: String,
+    pub event_types: Vec<String>,
+    pub enabled: bool,
+    pub disabled_reason: Option<String>,
+    pub consecutive_failures: i32,
+    pub created_at: DateTime<Utc>,
+    /// Deliveries waiting or being retried, and those that gave up.
+    pub pending: i64,
+    pub failed: i64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewWebhook {
+    pub url: String,
+    pub description: String,
+    pub event_types: Vec<String>,
+}
+
+/// An endpoint just made, or its key just rotated: the `whsec_` secret, shown once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookSecret {
+    pub id: Uuid,
+    pub secret: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DeliveryStatus {
+    Pending,
+    Succeeded,
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub fn code(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "PENDING",
+            DeliveryStatus::Succeeded => "SUCCEEDED",
+            DeliveryStatus::Failed => "FAILED",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<DeliveryStatus> {
+        match code {
+            "PENDING" => Some(DeliveryStatus::Pending),
+            "SUCCEEDED" => Some(DeliveryStatus::Succeeded),
+            "FAILED" => Some(DeliveryStatus::Failed),
+            _ => None,
+        }
+    }
+
+    pub fn label_key(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "developers.delivery.pending",
+            DeliveryStatus::Succeeded => "developers.delivery.succeeded",
+            DeliveryStatus::Failed => "developers.delivery.failed",
+        }
+    }
+}
+
+/// One try at delivering an event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptView {
+    pub attempt: i32,
+    pub at: DateTime<Utc>,
+    pub status: Option<i32>,
+    pub error: Option<String>,
+    pub body_excerpt: Option<String>,
+    pub duration_ms: i32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryView {
+    pub id: Uuid,
+    /// The `webhook-id`, the same on every retry.
+    pub event_id: String,
+    pub event_type: String,
+    pub status: DeliveryStatus,
+    pub attempts: Vec<AttemptView>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An endpoint's page: the endpoint and its latest deliveries.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookDetail {
+    pub endpoint: WebhookView,
+    pub deliveries: Vec<DeliveryView>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writing_implies_reading_but_not_the_reverse() {
+        let granted = vec!["contacts:write".to_string(), "deals:read".to_string()];
+        assert!(allows(&granted, "contacts", Access::Read));
+        assert!(allows(&granted, "contacts", Access::Write));
+        assert!(allows(&granted, "deals", Access::Read));
+        assert!(!allows(&granted, "deals", Access::Write));
+        assert!(!allows(&granted, "leads", Access::Read));
+    }
+
+    #[test]
+    fn unknown_scopes_are_named() {
+        assert_eq!(
+            parse_scopes(&["contacts:read".into(), "contacts:read".into()]),
+            Ok(vec!["contacts:read".to_string()])
+        );
+        assert_eq!(
+            parse_scopes(&["users:write".into()]),
+            Err("users:write".to_string())
+        );
+    }
+}

@@ -1,0 +1,420 @@
+//! The public REST API, `/api/v1`: bearer API keys with scopes, a rate limit per key
+//! and per plan kept in PostgreSQL (so it holds across instances), Stripe-style
+//! idempotency keys, and one JSON problem shape for every error. The handlers call
+//! the same record code the pages do (`app::crm`), so tenancy, validation and audit
+//! are the pages' own; the OpenAPI document is built from the handlers' annotations.
+
+mod idempotency;
+mod records;
+
+use crate::session_store::PgSessionStore;
+use crate::web::{AppState, RequestId};
+use app::developers::model::{allows, Access};
+use app::developers::ssr::{authenticate, ApiCaller, Refusal};
+use app::error::AppError;
+use app::i18n::Locale;
+use app::request::{Env, RequestCtx};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use serde::Serialize;
+use std::sync::Arc;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+
+/// API bodies are records: a megabyte is far more than any.
+pub const MAX_API_BODY: usize = 1024 * 1024;
+/// Where problem types are documented; the type URI names the problem.
+const PROBLEM_BASE: &str = "https://leadline.dev/problems/";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Leadline API",
+        version = "1",
+        description = "Contacts, companies, leads and deals of one workspace. Authenticate with an API key as a bearer token. POST requests accept an Idempotency-Key header; PATCH accepts If-Match with the ETag of a GET."
+    ),
+    servers((url = "/api/v1")),
+    modifiers(&BearerAuth),
+    security(("api_key" = []))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("llk_…")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The API's routes and its OpenAPI document, from the same annotations.
+pub fn router_and_doc() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(records::routes())
+        .split_for_parts();
+    (router, doc)
+}
+
+/// `/api/v1/…`: the document is public, everything else needs a key.
+pub fn routes(state: AppState) -> Router<AppState> {
+    let (api, doc) = router_and_doc();
+    let doc = Arc::new(doc);
+    let api = api
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::guard,
+        ))
+        .layer(middleware::from_fn_with_state(state, authenticate_key));
+    Router::new()
+        .route(
+            "/api/v1/openapi.json",
+            axum::routing::get(move || {
+                let doc = doc.clone();
+                async move { axum::Json((*doc).clone()) }
+            }),
+        )
+        .nest("/api/v1", api)
+        // Unknown API paths answer in the API's shape, not as a server function.
+        .route(
+            "/api/v1/{*rest}",
+            axum::routing::any(|| async { problem_response(not_found()) }),
+        )
+}
+
+/// Every error of the API: a type URI, a message, the field when one is to blame, and
+/// the request id to quote to support.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// `https://leadline.dev/problems/<kind>`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub status: u16,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    pub request_id: String,
+}
+
+/// A problem before its request id is known.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    kind: &'static str,
+    message: String,
+    field: Option<String>,
+    retry_after: Option<u32>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            kind,
+            message: message.into(),
+            field: None,
+            retry_after: None,
+        }
+    }
+
+    pub fn field(mut self, field: impl Into<String>) -> ApiError {
+        self.field = Some(field.into());
+        self
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(err: AppError) -> ApiError {
+        let status =
+            StatusCode::from_u16(err.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let kind = match &err {
+            AppError::Validation { .. } => "validation",
+            AppError::Unauthorized(_) => "unauthenticated",
+            AppError::Forbidden(_) => "forbidden",
+            AppError::NotFound(_) => "not_found",
+            AppError::Conflict(_) => "conflict",
+            AppError::Locked(_) => "locked",
+            AppError::TooManyRequests { .. } => "rate_limited",
+            AppError::Internal { .. } => "internal",
+            AppError::Transport(_) => "bad_request",
+        };
+        let retry_after = match &err {
+            AppError::TooManyRequests { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        };
+        ApiError {
+            status,
+            kind,
+            field: match &err {
+                AppError::Validation { field, .. } => Some(field.clone()),
+                _ => None,
+            },
+            message: err.to_string(),
+            retry_after,
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> ApiError {
+        AppError::from(err).into()
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        problem_response(self)
+    }
+}
+
+/// The request id is filled in by [`stamp_request_id`] on the way out.
+fn problem_response(err: ApiError) -> Response {
+    let body = Problem {
+        kind: format!("{PROBLEM_BASE}{}", err.kind),
+        status: err.status.as_u16(),
+        message: err.message,
+        field: err.field,
+        request_id: String::new(),
+    };
+    let mut response = (err.status, axum::Json(body)).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    if let Some(secs) = err.retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, secs.into());
+    }
+    response.extensions_mut().insert(NeedsRequestId);
+    response
+}
+
+#[derive(Clone)]
+struct NeedsRequestId;
+
+/// Writes the request id into a problem body made without it.
+pub async fn stamp_request_id(req: Request, next: Next) -> Response {
+    let id = req
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default();
+    let response = next.run(req).await;
+    if response.extensions().get::<NeedsRequestId>().is_none() {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_API_BODY).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let mut json: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    json["request_id"] = serde_json::Value::String(id);
+    let bytes = serde_json::to_vec(&json).unwrap_or_default();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(bytes))
+}
+
+pub fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
+}
+
+/// The key behind the request, for a handler.
+#[derive(Clone)]
+pub struct Caller(pub Arc<ApiCaller>);
+
+impl Caller {
+    /// The key's scopes allow this, or 403 naming the scope it lacks.
+    pub fn require(&self, resource: &str, access: Access) -> Result<(), ApiError> {
+        if allows(&self.0.scopes, resource, access) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "insufficient_scope",
+                format!("this API key lacks the {resource}:{} scope", access.code()),
+            ))
+        }
+    }
+}
+
+/// Bearer key → principal, and the rate limit: per key, and per tenant by its plan,
+/// each a one-minute window counted in PostgreSQL. Every answer carries the
+/// `RateLimit-*` headers of the tighter of the two.
+async fn authenticate_key(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .unwrap_or("")
+        .to_string();
+    let ip = crate::web::request_ip(&req, &state.http.trusted_proxies);
+    let unauthenticated = |message: &str| {
+        let mut r = problem_response(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            message,
+        ));
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"leadline\""),
+        );
+        r
+    };
+    if token.is_empty() {
+        return unauthenticated("send an API key as Authorization: Bearer llk_…");
+    }
+    let caller = match authenticate(&state.db, &token, ip, chrono::Utc::now()).await {
+        Ok(Ok(c)) => c,
+        Ok(Err(Refusal::Unauthenticated(why))) => return unauthenticated(why),
+        Ok(Err(Refusal::AddressNotAllowed)) => {
+            return problem_response(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "address_not_allowed",
+                "this API key may not be used from this address",
+            ))
+        }
+        Err(e) => return problem_response(e.into()),
+    };
+    let limits = match rate(&state, &caller).await {
+        Ok(l) => l,
+        Err(e) => return problem_response(e.into()),
+    };
+    let locale = req
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .map(Locale::from_accept_language)
+        .unwrap_or_default();
+    if limits.remaining < 0 {
+        let mut r = problem_response(ApiError {
+            retry_after: Some(limits.reset),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("rate limit of {} requests a minute reached", limits.limit),
+            )
+        });
+        limits.write(r.headers_mut());
+        return r;
+    }
+    let ctx = RequestCtx {
+        db: state.db.clone(),
+        config: state.config.clone(),
+        request_id: req
+            .extensions()
+            .get::<RequestId>()
+            .map(|r| r.0.clone())
+            .unwrap_or_default(),
+        ip: ip.map(|i| i.to_string()),
+        user_agent: req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(300).collect()),
+        locale,
+        principal: Some(caller.principal.clone()),
+    };
+    let span = tracing::Span::current();
+    span.record(
+        "tenant_id",
+        tracing::field::display(caller.principal.tenant_id),
+    );
+    req.extensions_mut().insert(Caller(Arc::new(caller)));
+    req.extensions_mut().insert(ctx);
+    let mut response = next.run(req).await;
+    limits.write(response.headers_mut());
+    response
+}
+
+/// The record code takes an [`Env`]; an API request has no session, so it gets an
+/// empty one that is never saved.
+pub fn env_of(ctx: &RequestCtx) -> Env {
+    let store = Arc::new(PgSessionStore::new(ctx.db.pool().clone()));
+    Env {
+        ctx: ctx.clone(),
+        session: tower_sessions::Session::new(None, store, None),
+    }
+}
+
+struct Limits {
+    limit: i32,
+    remaining: i32,
+    reset: u32,
+}
+
+impl Limits {
+    fn write(&self, headers: &mut HeaderMap) {
+        headers.insert("ratelimit-limit", self.limit.into());
+        headers.insert("ratelimit-remaining", self.remaining.max(0).into());
+        headers.insert("ratelimit-reset", self.reset.into());
+    }
+}
+
+async fn rate(state: &AppState, caller: &ApiCaller) -> Result<Limits, AppError> {
+    let (key_hits, key_reset, tenant_hits, tenant_reset): (i32, i32, i32, i32) = sqlx::query_as(
+        "SELECT k.hits, k.reset_secs, t.hits, t.reset_secs
+           FROM rate_limit_take('api_key', $1, 60) k, rate_limit_take('api_tenant', $2, 60) t",
+    )
+    .bind(caller.principal.user_id.to_string())
+    .bind(caller.principal.tenant_id.to_string())
+    .fetch_one(state.db.pool())
+    .await?;
+    let key = (
+        caller.key_per_minute,
+        caller.key_per_minute - key_hits,
+        key_reset,
+    );
+    let tenant = (
+        caller.tenant_per_minute,
+        caller.tenant_per_minute - tenant_hits,
+        tenant_reset,
+    );
+    let (limit, remaining, reset) = if tenant.1 < key.1 { tenant } else { key };
+    Ok(Limits {
+        limit,
+        remaining,
+        reset: reset.max(1) as u32,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_is_in_the_document() {
+        let (_, doc) = router_and_doc();
+        let json = serde_json::to_value(&doc).unwrap();
+        assert_eq!(json["openapi"], "3.1.0");
+        let paths = json["paths"].as_object().unwrap();
+        for (path, methods) in records::ROUTES {
+            let item = paths
+                .get(*path)
+                .unwrap_or_else(|| panic!("{path} missing from the OpenAPI document"));
+            for m in *methods {
+                assert!(
+                    item.get(*m).is_some(),
+                    "{m} {path} missing from the document"
+                );
+            }
+        }
+    }
+}
