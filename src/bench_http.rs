@@ -44,8 +44,9 @@ pub async fn run(router: &Router, cookie: &str) -> Result<(), String> {
         let _ = stopped.await;
     }));
 
-    let anonymous = load(addr, "/login", None, CONNECTIONS, LOAD_FOR).await?;
-    let signed_in = load(addr, "/", Some(cookie), CONNECTIONS, LOAD_FOR).await?;
+    let anonymous = load(addr, "/login", &[], CONNECTIONS, LOAD_FOR).await?;
+    let cookie = [("cookie", cookie.to_string())];
+    let signed_in = load(addr, "/", &cookie, CONNECTIONS, LOAD_FOR).await?;
     println!(
         "over HTTP, {CONNECTIONS} keep-alive connections, {} s each:",
         LOAD_FOR.as_secs()
@@ -57,10 +58,10 @@ pub async fn run(router: &Router, cookie: &str) -> Result<(), String> {
         signed_in.per_second / anonymous.per_second.max(1e-9)
     );
 
-    let calm = load(addr, "/login", None, 4, Duration::from_secs(3)).await?;
+    let calm = load(addr, "/login", &[], 4, Duration::from_secs(3)).await?;
     let slow = SlowClients::open(addr, SLOW_CLIENTS).await?;
     let opened = Instant::now();
-    let crowded = load(addr, "/login", None, 4, Duration::from_secs(3)).await?;
+    let crowded = load(addr, "/login", &[], 4, Duration::from_secs(3)).await?;
     let held = slow.still_open().await;
     let closed = slow.wait_closed(HEAD_TIMEOUT * 2).await;
     println!(
@@ -79,7 +80,7 @@ pub async fn run(router: &Router, cookie: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn print_load(what: &str, load: &Load) {
+pub fn print_load(what: &str, load: &Load) {
     println!(
         "  {what}: {:.0} req/s   p50 {:.2} ms   p95 {:.2} ms   failures {}",
         load.per_second,
@@ -89,12 +90,12 @@ fn print_load(what: &str, load: &Load) {
     );
 }
 
-/// `connections` clients, each on one keep-alive connection, asking for `path` as
-/// fast as answers come for `period`.
+/// `connections` clients, each on one keep-alive connection, asking for `path` (with
+/// these headers) as fast as answers come for `period`.
 pub async fn load(
     addr: SocketAddr,
     path: &str,
-    cookie: Option<&str>,
+    headers: &[(&'static str, String)],
     connections: usize,
     period: Duration,
 ) -> Result<Load, String> {
@@ -108,14 +109,14 @@ pub async fn load(
             .build()
             .map_err(|e| e.to_string())?;
         let url = url.clone();
-        let cookie = cookie.map(str::to_string);
+        let headers = headers.to_vec();
         workers.push(tokio::spawn(async move {
             let mut samples = Vec::new();
             let mut failures = 0;
             while started.elapsed() < period {
                 let mut req = client.get(&url);
-                if let Some(c) = &cookie {
-                    req = req.header("cookie", c);
+                for (name, value) in &headers {
+                    req = req.header(*name, value);
                 }
                 let sent = Instant::now();
                 let ok = match req.send().await {

@@ -159,6 +159,23 @@ pub async fn demo_if_empty(pools: &Pools, senders: Option<&DemoSenders>) -> Resu
             .await
             .map_err(|e| format!("demo inventory: {e}"))?;
     }
+    sqlx::query(
+        "INSERT INTO api_keys (tenant_id, id, name, prefix, secret_hash, scopes, per_minute, created_by)
+         VALUES ($1, gen_random_uuid(), 'Demo key', $2, $3, $4, 100000, $5)",
+    )
+    .bind(tenant_id)
+    .bind(&DEMO_API_TOKEN[..20])
+    .bind(app::crypto::sha256(DEMO_API_TOKEN.as_bytes()))
+    .bind(
+        app::developers::model::RESOURCES
+            .iter()
+            .map(|r| format!("{r}:write"))
+            .collect::<Vec<_>>(),
+    )
+    .bind(owner_id)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| format!("demo API key: {e}"))?;
     if let Some(senders) = senders {
         demo_outreach(&mut tx, tenant_id, owner_id, senders).await?;
     }
@@ -226,6 +243,11 @@ const DEMO_INVENTORY: &[&str] = &[
             LATERAL (SELECT 40 + (k.k % 3) * 310 AS x, 40 + (k.k / 3) * 280 AS y) xy
       WHERE f.tenant_id = $1 AND p.name = 'Sahel Villas'",
 ];
+
+/// The demo workspace's API key, so the API can be tried at once (and is probed by
+/// the schema-driven tests): as public as the demo password, and like it refused in
+/// production, where no demo is seeded.
+pub const DEMO_API_TOKEN: &str = "llk_00000000000de0de_bGVhZGxpbmUtZGVtby1hcGkta2V5LW5vdC1zZWNyZXQ";
 
 /// Nile Realty trials Pro in Egyptian pounds after two paid months of Starter.
 const DEMO_BILLING: &[&str] = &[
@@ -539,6 +561,8 @@ fn print_demo_logins() {
     for (email, name, role) in DEMO_USERS {
         println!("  {role:<8} {email:<28} ({name})");
     }
+    println!("The API (/api/v1, documented at /api/v1/openapi.json) answers the demo key:");
+    println!("  Authorization: Bearer {DEMO_API_TOKEN}");
     println!();
 }
 

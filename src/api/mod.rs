@@ -38,7 +38,6 @@ const PROBLEM_BASE: &str = "https://leadline.dev/problems/";
         description = "Contacts, companies, leads and deals of one workspace. Authenticate with an API key as a bearer token. POST requests accept an Idempotency-Key header; PATCH accepts If-Match with the ETag of a GET."
     ),
     servers((url = "/api/v1")),
-    modifiers(&BearerAuth),
     security(("api_key" = []))
 )]
 struct ApiDoc;
@@ -60,11 +59,96 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Every operation documents the problems it can answer, as `application/problem+json`
+/// with the [`Problem`] schema: the ones any request can meet (a malformed request, no
+/// or a wrong key, a missing scope, the rate limit), and those of its kind.
+struct ProblemResponses;
+
+const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+
+impl Modify for ProblemResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.schemas.insert(
+            "Problem".into(),
+            <Problem as utoipa::PartialSchema>::schema(),
+        );
+        let problem = |description: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        PROBLEM_CONTENT_TYPE,
+                        Content::new(Some(Ref::from_schema_name("Problem"))),
+                    )
+                    .build(),
+            )
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let on_one = path.contains("{id}");
+            let methods = [
+                ("get", &mut item.get),
+                ("post", &mut item.post),
+                ("patch", &mut item.patch),
+                ("delete", &mut item.delete),
+            ];
+            for (method, operation) in methods {
+                let Some(operation) = operation else { continue };
+                let writes = matches!(method, "post" | "patch");
+                let mut codes = vec![
+                    (
+                        "400",
+                        "The request is malformed: a body that is not JSON, a bad query",
+                    ),
+                    (
+                        "401",
+                        "No API key, or one that is unknown, revoked or expired",
+                    ),
+                    (
+                        "403",
+                        "The key lacks the scope, or is used from an address it may not be",
+                    ),
+                    (
+                        "429",
+                        "The key's or the workspace's rate limit; see Retry-After",
+                    ),
+                ];
+                if on_one {
+                    codes.push(("404", "No such object in this workspace"));
+                }
+                if writes || (method == "get" && !on_one) {
+                    codes.push(("422", "A field or parameter is invalid; `field` names it"));
+                }
+                if writes {
+                    codes.push((
+                        "409",
+                        "A conflicting change, or the Idempotency-Key is still in use",
+                    ));
+                    codes.push(("413", "The body is larger than 1 MB"));
+                }
+                if method == "patch" {
+                    codes.push(("412", "If-Match does not match the object's ETag"));
+                }
+                for (code, description) in codes {
+                    operation
+                        .responses
+                        .responses
+                        .insert(code.to_string(), problem(description));
+                }
+            }
+        }
+    }
+}
+
 /// The API's routes and its OpenAPI document, from the same annotations.
 pub fn router_and_doc() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(records::routes())
         .split_for_parts();
+    // After the routes are in: `#[openapi(modifiers)]` would run before there are any.
+    BearerAuth.modify(&mut doc);
+    ProblemResponses.modify(&mut doc);
     (router, doc)
 }
 
@@ -191,7 +275,7 @@ fn problem_response(err: ApiError) -> Response {
     let mut response = (err.status, axum::Json(body)).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("application/problem+json"),
+        HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
     );
     if let Some(secs) = err.retry_after {
         response
@@ -213,14 +297,37 @@ pub async fn stamp_request_id(req: Request, next: Next) -> Response {
         .map(|r| r.0.clone())
         .unwrap_or_default();
     let response = next.run(req).await;
-    if response.extensions().get::<NeedsRequestId>().is_none() {
+    let ours = response.extensions().get::<NeedsRequestId>().is_some();
+    let status = response.status();
+    if !(ours || status.is_client_error() || status.is_server_error()) {
         return response;
     }
     let (mut parts, body) = response.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, MAX_API_BODY).await else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
-    let mut json: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    let mut json: serde_json::Value = if ours {
+        serde_json::from_slice(&bytes).unwrap_or_default()
+    } else {
+        // A layer's or an extractor's own refusal (a body over the limit, a path that
+        // does not decode): in the API's shape too.
+        let kind = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+            StatusCode::NOT_FOUND => "not_found",
+            StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+            s if s.is_server_error() => "internal",
+            _ => "bad_request",
+        };
+        parts.headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
+        );
+        serde_json::json!({
+            "type": format!("{PROBLEM_BASE}{kind}"),
+            "status": status.as_u16(),
+            "message": String::from_utf8_lossy(&bytes).chars().take(300).collect::<String>(),
+        })
+    };
     json["request_id"] = serde_json::Value::String(id);
     let bytes = serde_json::to_vec(&json).unwrap_or_default();
     parts.headers.remove(header::CONTENT_LENGTH);

@@ -2,7 +2,7 @@
 //! deal's stage move. Each handler checks the key's scope, then calls the record code
 //! the pages use.
 
-use super::{env_of, not_found, ApiError, Caller, Problem};
+use super::{env_of, not_found, ApiError, Caller};
 use crate::web::AppState;
 use app::crm::board::model::{DealMove, NewDeal};
 use app::crm::model::Entity;
@@ -92,6 +92,11 @@ async fn list_of<T: ApiObject>(
             "limit is 1 to 100",
         )
         .field("limit"));
+    }
+    for (name, value) in [("tag", &params.tag), ("status", &params.status)] {
+        if value.as_deref().is_some_and(|v| v.contains('\0')) {
+            return Err(invalid(name, "text cannot hold a NUL character"));
+        }
     }
     let after = match &params.starting_after {
         None => None,
@@ -218,9 +223,38 @@ fn as_text(value: &serde_json::Value) -> Option<String> {
     }
 }
 
+/// PostgreSQL keeps no NUL in text or JSON; a body carrying one anywhere is refused
+/// with the field it is in.
+fn reject_nul(value: &serde_json::Value, at: &str) -> Result<(), ApiError> {
+    const MESSAGE: &str = "text cannot hold a NUL character (\\u0000)";
+    match value {
+        serde_json::Value::String(s) if s.contains('\0') => Err(invalid(at, MESSAGE)),
+        serde_json::Value::Array(items) => items.iter().try_for_each(|v| reject_nul(v, at)),
+        serde_json::Value::Object(map) => map.iter().try_for_each(|(k, v)| {
+            let field = if at.is_empty() {
+                k.clone()
+            } else {
+                format!("{at}.{k}")
+            };
+            if k.contains('\0') {
+                return Err(invalid(&field, MESSAGE));
+            }
+            reject_nul(v, &field)
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// A JSON body, with no NUL anywhere in it.
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| bad_body(format!("the body is not JSON: {e}")))?;
+    reject_nul(&value, "")?;
+    serde_json::from_value(value).map_err(|e| bad_body(e.to_string()))
+}
+
 fn form_fields(entity: Entity, body: &[u8]) -> Result<FormFields, ApiError> {
-    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(body)
-        .map_err(|e| bad_body(format!("the body is not a JSON object: {e}")))?;
+    let map: serde_json::Map<String, serde_json::Value> = json_body(body)?;
     let allowed = writable(entity);
     let mut fields = Vec::new();
     let mut custom = HashMap::new();
@@ -379,8 +413,7 @@ async fn delete_of<T: ApiObject>(
 macro_rules! resource {
     ($object:ty, $write:ty, $resource:literal, $path:literal, $item:literal, $list:ident, $get:ident, $create:ident, $update:ident, $delete:ident, $create_body:expr) => {
         #[utoipa::path(get, path = $path, tag = $resource, params(ListParams),
-            responses((status = 200, body = Page<$object>), (status = 401, body = Problem), (status = 403, body = Problem),
-                      (status = 429, body = Problem)))]
+            responses((status = 200, body = Page<$object>)))]
         async fn $list(
             Extension(caller): Extension<Caller>,
             Extension(ctx): Extension<RequestCtx>,
@@ -391,7 +424,7 @@ macro_rules! resource {
         }
 
         #[utoipa::path(get, path = $item, tag = $resource, params(("id" = Uuid, Path)),
-            responses((status = 200, body = $object, headers(("ETag" = String))), (status = 404, body = Problem)))]
+            responses((status = 200, body = $object, headers(("ETag" = String)))))]
         async fn $get(
             Extension(caller): Extension<Caller>,
             Extension(ctx): Extension<RequestCtx>,
@@ -403,8 +436,7 @@ macro_rules! resource {
 
         #[utoipa::path(post, path = $path, tag = $resource, request_body = $write,
             params(("Idempotency-Key" = Option<String>, Header, description = "Repeats with the same key and body get the first answer")),
-            responses((status = 201, body = $object), (status = 400, body = Problem), (status = 409, body = Problem),
-                      (status = 422, body = Problem)))]
+            responses((status = 201, body = $object)))]
         async fn $create(
             Extension(caller): Extension<Caller>,
             Extension(ctx): Extension<RequestCtx>,
@@ -415,8 +447,7 @@ macro_rules! resource {
 
         #[utoipa::path(patch, path = $item, tag = $resource, request_body = $write,
             params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "The ETag of a GET: the update applies only if nothing changed since")),
-            responses((status = 200, body = $object), (status = 404, body = Problem), (status = 412, body = Problem),
-                      (status = 422, body = Problem)))]
+            responses((status = 200, body = $object)))]
         async fn $update(
             Extension(caller): Extension<Caller>,
             Extension(ctx): Extension<RequestCtx>,
@@ -429,7 +460,7 @@ macro_rules! resource {
         }
 
         #[utoipa::path(delete, path = $item, tag = $resource, params(("id" = Uuid, Path)),
-            responses((status = 204), (status = 404, body = Problem)))]
+            responses((status = 204)))]
         async fn $delete(
             Extension(caller): Extension<Caller>,
             Extension(ctx): Extension<RequestCtx>,
@@ -594,7 +625,7 @@ async fn create_deal_in_pipeline(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     caller.require("deals", Access::Write)?;
-    let input: NewDealBody = serde_json::from_slice(&body).map_err(|e| bad_body(e.to_string()))?;
+    let input: NewDealBody = json_body(&body)?;
     if input.amount_minor < 0 {
         return Err(invalid(
             "amount_minor",
@@ -632,8 +663,7 @@ pub struct StageMove {
 
 /// Moves a deal to another stage of its pipeline, to the top of that column.
 #[utoipa::path(post, path = "/deals/{id}/move", tag = "deals", params(("id" = Uuid, Path)), request_body = StageMove,
-    responses((status = 200, body = Deal), (status = 404, body = Problem), (status = 409, body = Problem),
-              (status = 422, body = Problem)))]
+    responses((status = 200, body = Deal)))]
 async fn move_deal(
     Extension(caller): Extension<Caller>,
     Extension(ctx): Extension<RequestCtx>,
@@ -642,7 +672,7 @@ async fn move_deal(
 ) -> Result<Response, ApiError> {
     caller.require("deals", Access::Write)?;
     let id = id.parse::<Uuid>().map_err(|_| not_found())?;
-    let input: StageMove = serde_json::from_slice(&body).map_err(|e| bad_body(e.to_string()))?;
+    let input: StageMove = json_body(&body)?;
     let version = match input.version {
         Some(v) => v,
         None => fetch::<Deal>(&caller, &ctx, id).await?.version,
@@ -702,5 +732,9 @@ mod tests {
         assert_eq!(err.field.as_deref(), Some("salary"));
         assert!(form_fields(Entity::Contact, b"[1,2]").is_err());
         assert!(form_fields(Entity::Deal, br#"{"amount_minor":100}"#).is_err());
+        let nul = form_fields(Entity::Contact, br#"{"custom":{"note":"a\u0000b"}}"#)
+            .err()
+            .unwrap();
+        assert_eq!(nul.field.as_deref(), Some("custom.note"));
     }
 }

@@ -114,6 +114,27 @@ async fn a_key_reads_and_writes_what_its_scopes_allow_and_every_write_is_audited
         (status, problem["field"].as_str()),
         (StatusCode::UNPROCESSABLE_ENTITY, Some("salary"))
     );
+    // Text PostgreSQL cannot store is refused by field, in bodies and in filters alike.
+    let (status, _, problem) = body(
+        app.api(Method::POST, "/contacts", &token)
+            .json(&json!({ "name": "Nul\u{0}Person", "tags": ["ok"] }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, problem["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("name"))
+    );
+    let (status, _, _) = body(
+        app.api(Method::GET, "/contacts?tag=%00", &token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 
     // A stale If-Match changes nothing; the current one applies.
     let path = format!("/contacts/{}", contact.id);

@@ -27,7 +27,9 @@ pub fn run_suite(paths: &Paths, tools: &Tools, cluster: &TestCluster, port: u16)
     let mut server = Server::spawn(paths, tools, &cluster.url(DATABASE), port, &log)?;
     let outcome = server
         .wait_until_ready(port)
-        .and_then(|()| playwright(paths, port));
+        .and_then(|()| playwright(paths, port))
+        // Last: it writes at random into the demo workspace the browser tests read.
+        .and_then(|()| schemathesis(tools, port));
     server.stop();
     if outcome.is_err() {
         eprintln!(
@@ -46,6 +48,30 @@ fn playwright(paths: &Paths, port: u16) -> Result {
         .env("BASE_URL", format!("http://127.0.0.1:{port}"))
         .env("PEER_URL", format!("http://127.0.0.1:{}", peer_port(port)))
         .env("CHROMIUM_PATH", tools::chromium_path()))
+}
+
+/// The demo workspace's API key (`leadline::seed::DEMO_API_TOKEN`; xtask links no
+/// crate of ours).
+const DEMO_API_TOKEN: &str = "llk_00000000000de0de_bGVhZGxpbmUtZGVtby1hcGkta2V5LW5vdC1zZWNyZXQ";
+
+/// Property-based tests of the whole public API from its OpenAPI document: any 5xx,
+/// or an answer its schema does not describe, fails the suite.
+fn schemathesis(tools: &Tools, port: u16) -> Result {
+    let Some(st) = &tools.schemathesis else {
+        return Err("Schemathesis was not installed".into());
+    };
+    say("schema-driven API tests (Schemathesis)");
+    run(Command::new(st)
+        .arg("run")
+        .arg(format!("http://127.0.0.1:{port}/api/v1/openapi.json"))
+        .args(["--url", &format!("http://127.0.0.1:{port}/api/v1")])
+        .args(["--header", &format!("Authorization: Bearer {DEMO_API_TOKEN}")])
+        .args([
+            "--checks",
+            "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+        ])
+        // Under the demo plan's limit (1,200 a minute), so requests test logic, not 429s.
+        .args(["--max-examples", "20", "--seed", "1", "--rate-limit", "1100/m"]))
 }
 
 /// The provider peer's HTTP port for a server on `port` (SMTP is the next one).

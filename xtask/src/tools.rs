@@ -18,10 +18,15 @@ const PG_VERSIONS_DIR: &str = "/usr/lib/postgresql";
 /// Binaries the app and the tests call from the PostgreSQL bin dir.
 const PG_TOOLS: [&str; 4] = ["initdb", "pg_ctl", "createdb", "dropdb"];
 
+/// Schemathesis probes the public API from its OpenAPI document (PyPI, in a venv).
+const SCHEMATHESIS_VERSION: &str = "4.32.5";
+
 /// What later steps need to know about the tools found.
 pub struct Tools {
     /// Directory holding initdb, pg_ctl, postgres, createdb, ...
     pub pg_bin: PathBuf,
+    /// The `st` command of Schemathesis, when the end-to-end suite needs it.
+    pub schemathesis: Option<PathBuf>,
 }
 
 /// Whether the end-to-end browser is needed (only `test` drives one).
@@ -37,12 +42,49 @@ pub fn ensure(paths: &Paths, browser: Browser) -> Result<Tools> {
     ensure_cargo_leptos(paths)?;
     ensure_wasm_bindgen(paths)?;
     ensure_node_modules(paths)?;
-    if browser == Browser::Needed {
+    let schemathesis = if browser == Browser::Needed {
         ensure_chromium()?;
-    }
+        Some(ensure_schemathesis(paths)?)
+    } else {
+        None
+    };
     let pg_bin = ensure_postgres()?;
     say(format!("PostgreSQL binaries: {}", pg_bin.display()));
-    Ok(Tools { pg_bin })
+    Ok(Tools {
+        pg_bin,
+        schemathesis,
+    })
+}
+
+/// Schemathesis in a virtual environment of its own next to the build, pinned, so
+/// the system's Python packages are neither used nor changed.
+fn ensure_schemathesis(paths: &Paths) -> Result<PathBuf> {
+    let venv = paths
+        .target
+        .join(format!("schemathesis-{SCHEMATHESIS_VERSION}"));
+    let st = venv.join("bin").join("st");
+    if st.is_file() {
+        return Ok(st);
+    }
+    say(format!(
+        "installing Schemathesis {SCHEMATHESIS_VERSION} from PyPI"
+    ));
+    let make_venv = || run(Command::new("python3").args(["-m", "venv"]).arg(&venv));
+    if make_venv().is_err() {
+        apt_install(&["python3-venv"])?;
+        make_venv()?;
+    }
+    run(Command::new(venv.join("bin").join("pip"))
+        .args(["install", "--quiet", "--disable-pip-version-check"])
+        .arg(format!("schemathesis=={SCHEMATHESIS_VERSION}")))?;
+    if st.is_file() {
+        Ok(st)
+    } else {
+        Err(format!(
+            "installed Schemathesis, but {} is missing",
+            st.display()
+        ))
+    }
 }
 
 fn ensure_wasm_target(paths: &Paths) -> Result {

@@ -334,6 +334,10 @@ async fn check_fields(
         let Some(field) = allowed.iter().find(|f| **f == key.as_str()).copied() else {
             return Err(AppError::field(key, env.t("records.unknown_field")));
         };
+        // PostgreSQL stores no NUL in text or JSON: refused here, not a 500 there.
+        if raw.contains('\0') {
+            return Err(AppError::field(key, env.t("records.nul_character")));
+        }
         let text = raw.trim();
         let opt = (!text.is_empty()).then(|| text.to_string());
         let value = match field {
@@ -1276,6 +1280,9 @@ fn check_custom(
             }
             continue;
         };
+        if raw.contains('\0') {
+            return Err(AppError::field(&field, env.t("records.nul_character")));
+        }
         let text = raw.trim();
         if text.is_empty() {
             if def.required {
