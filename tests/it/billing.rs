@@ -272,7 +272,12 @@ async fn of_fifty_concurrent_plan_changes_one_wins_and_invoice_numbers_have_no_g
 }
 
 /// Posts a provider event signed with the server's billing secret (or `secret`).
-async fn post_event(app: &TestApp, event: &Value, secret: &str, at: i64) -> (StatusCode, String) {
+pub async fn post_event(
+    app: &TestApp,
+    event: &Value,
+    secret: &str,
+    at: i64,
+) -> (StatusCode, String) {
     let body = event.to_string();
     let res = reqwest::Client::new()
         .post(format!("{}/webhooks/billing", app.base))

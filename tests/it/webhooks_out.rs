@@ -231,3 +231,58 @@ async fn endpoints_on_private_loopback_or_metadata_addresses_are_refused() {
         (StatusCode::UNPROCESSABLE_ENTITY, Some("event_types"))
     );
 }
+
+#[tokio::test]
+async fn a_paid_invoice_reaches_a_subscriber_and_nothing_is_written_for_nobody() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup("Ada", "ada@example.com", "Acme").await;
+    let tenant = app.tenant_of("ada@example.com").await;
+    let db = Db::new(app.pools.app.clone());
+    let secret = AppConfig::local("").billing_webhook_secret;
+    let now = chrono::Utc::now().timestamp();
+    let pay = |invoice: uuid::Uuid, id: &str| {
+        json!({ "id": id, "type": "invoice.paid", "created": now,
+                "data": { "object": { "id": "pi_1", "metadata": { "tenant_id": tenant, "invoice_id": invoice } } } })
+    };
+    let invoice = || async {
+        let mut tx = db.tenant_tx(tenant, None).await.unwrap();
+        let id = app::billing::ssr::create_invoice(
+            &mut tx,
+            tenant,
+            "USD",
+            &[("PLAN", "Pro".into(), 11600)],
+            (chrono::Utc::now(), chrono::Utc::now()),
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        id
+    };
+    let events = || async {
+        sqlx::query_as::<_, (String, Value)>("SELECT type, payload FROM webhook_events")
+            .fetch_all(&app.pools.owner)
+            .await
+            .unwrap()
+    };
+    // Nobody listens: paying writes no event at all.
+    let first = invoice().await;
+    crate::billing::post_event(&app, &pay(first, "evt_a"), &secret, now).await;
+    assert!(events().await.is_empty());
+
+    let (status, body) = app
+        .call_json::<CreateWebhook>(
+            &owner,
+            &json!({ "input": { "url": "http://127.0.0.1:9/books", "description": "Accounting",
+                                "event_types": ["invoice.paid"] } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let second = invoice().await;
+    let (status, _) = crate::billing::post_event(&app, &pay(second, "evt_b"), &secret, now).await;
+    assert_eq!(status, StatusCode::OK);
+    let written = events().await;
+    assert_eq!(written.len(), 1, "{written:?}");
+    assert_eq!(written[0].0, "invoice.paid");
+    assert_eq!(written[0].1["data"]["id"], json!(second));
+    assert_eq!(written[0].1["data"]["total_minor"], json!(11600));
+}

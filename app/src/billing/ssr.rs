@@ -690,6 +690,15 @@ pub async fn provider_event(
             )
             .execute(&mut *tx)
             .await?;
+            let paid: serde_json::Value = sqlx::query_scalar(
+                "SELECT jsonb_build_object('id', id, 'number', number, 'currency', currency,
+                        'total_minor', total_minor, 'paid_at', paid_at)
+                   FROM invoices WHERE id = $1",
+            )
+            .bind(invoice)
+            .fetch_one(&mut *tx)
+            .await?;
+            crate::developers::deliver::publish(&mut tx, tenant, "invoice.paid", paid).await?;
             "paid"
         }
         ("invoice.payment_failed" | "payment_intent.payment_failed", "OPEN") => {

@@ -73,6 +73,24 @@ pub async fn emit(
     Ok(())
 }
 
+/// An event of any kind, written only if an endpoint wants it. `data` is built
+/// cheaply by the caller; records go through [`record_changed`], which skips even that.
+pub async fn publish(
+    tx: &mut Tx,
+    tenant_id: Uuid,
+    event_type: &str,
+    data: serde_json::Value,
+) -> Result<(), AppError> {
+    debug_assert!(
+        super::model::EVENT_TYPES.contains(&event_type),
+        "{event_type}"
+    );
+    if subscribed(tx, event_type).await? {
+        emit(tx, tenant_id, event_type, data).await?;
+    }
+    Ok(())
+}
+
 /// A record was created, updated or deleted: `contact.created` and so on, carrying the
 /// record as the API returns it (or only its id, once deleted).
 pub async fn record_changed(

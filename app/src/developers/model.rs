@@ -54,7 +54,7 @@ pub fn parse_scopes(given: &[String]) -> Result<Vec<String>, String> {
 
 /// The events a webhook endpoint can subscribe to. Each is emitted in the transaction
 /// of the change it reports (`developers::events`).
-pub const EVENT_TYPES: [&str; 13] = [
+pub const EVENT_TYPES: [&str; 20] = [
     "contact.created",
     "contact.updated",
     "contact.deleted",
@@ -68,6 +68,13 @@ pub const EVENT_TYPES: [&str; 13] = [
     "deal.updated",
     "deal.deleted",
     "deal.stage_changed",
+    "message.received",
+    "journey.changed",
+    "review.item_created",
+    "review.item_resolved",
+    "unit.held",
+    "unit.released",
+    "invoice.paid",
 ];
 
 /// An API key as its admin sees it: never the secret.
@@ -88,13 +95,9 @@ pub struct ApiKeyView {
     pub last_used_ip: Option<String>,
     /// Set once rotated: the key that replaced this one.
     pub replaced_by: Option<Uuid>,
-}
-
-impl ApiKeyView {
-    /// Usable now: neither revoked nor expired.
-    pub fn active(&self, now: DateTime<Utc>) -> bool {
-        self.revoked_at.is_none() && self.expires_at.is_none_or(|e| e > now)
-    }
+    /// Usable now: neither revoked nor expired (by the server's clock; the browser's
+    /// may be wrong, and chrono has no clock in WASM).
+    pub active: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

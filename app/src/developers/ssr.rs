@@ -184,13 +184,16 @@ fn key_view(r: &sqlx::postgres::PgRow) -> Result<ApiKeyView, AppError> {
         last_used_at: r.try_get("last_used_at")?,
         last_used_ip: r.try_get("last_used_ip")?,
         replaced_by: r.try_get("replaced_by")?,
+        active: r.try_get("active")?,
     })
 }
 
 pub async fn list_keys(env: &Env) -> Result<Vec<ApiKeyView>, AppError> {
     let (_, mut tx) = open(env).await?;
     let rows = sqlx::query(
-        "SELECT k.*, u.name AS created_by_name FROM api_keys k LEFT JOIN users u ON u.id = k.created_by
+        "SELECT k.*, u.name AS created_by_name,
+                k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now()) AS active
+           FROM api_keys k LEFT JOIN users u ON u.id = k.created_by
           ORDER BY k.revoked_at IS NOT NULL, k.created_at DESC, k.id DESC LIMIT 200",
     )
     .fetch_all(&mut *tx)

@@ -212,7 +212,6 @@ fn ApiKeys() -> impl IntoView {
                         Err(e) => view! { <LoadError error=e/> }.into_any(),
                         Ok(list) if list.is_empty() => view! { <p class="text-sm text-muted">{tr("developers.no_keys")}</p> }.into_any(),
                         Ok(list) => {
-                            let now = Utc::now();
                             view! {
                                 <div class="table-wrap">
                                     <table class="table" data-testid="api-keys">
@@ -225,7 +224,7 @@ fn ApiKeys() -> impl IntoView {
                                         </tr></thead>
                                         <tbody>
                                             {list.into_iter().map(|k| {
-                                                let active = k.active(now);
+                                                let active = k.active;
                                                 let id = k.id;
                                                 let name = k.name.clone();
                                                 view! {

@@ -313,6 +313,13 @@ pub async fn hold(env: &Env, unit_id: &str, deal_id: &str) -> Result<UnitDetail,
             .after(serde_json::json!({ "deal_id": deal_id, "hours": hours })),
     )
     .await?;
+    crate::developers::deliver::publish(
+        &mut tx,
+        p.tenant_id,
+        "unit.held",
+        serde_json::json!({ "unit_id": unit_id, "deal_id": deal_id, "hours": hours }),
+    )
+    .await?;
     changed(&mut tx, p.tenant_id, unit_id).await?;
     let detail = load_detail(&mut tx, p, unit_id)
         .await?
@@ -339,6 +346,13 @@ pub async fn release(env: &Env, unit_id: &str) -> Result<UnitDetail, AppError> {
     )
     .bind(unit_id)
     .execute(&mut *tx)
+    .await?;
+    crate::developers::deliver::publish(
+        &mut tx,
+        p.tenant_id,
+        "unit.released",
+        serde_json::json!({ "unit_id": unit_id, "deal_id": hold.deal_id, "reason": "RELEASED" }),
+    )
     .await?;
     sqlx::query(
         "UPDATE units SET status = 'AVAILABLE', version = version + 1, updated_at = now()

@@ -133,6 +133,16 @@ pub async fn move_journey(
     .bind(reason)
     .execute(&mut **tx)
     .await?;
+    crate::developers::deliver::publish(
+        tx,
+        tenant_id,
+        "journey.changed",
+        serde_json::json!({
+            "lead_id": lead_id, "from": from.code(), "to": to.code(),
+            "cause": format!("{cause:?}"), "reason": reason,
+        }),
+    )
+    .await?;
     sqlx::query(
         "INSERT INTO activities (tenant_id, id, kind, lead_id, actor_id, data)
          VALUES ($1, $2, 'JOURNEY', $3, $4, $5)",

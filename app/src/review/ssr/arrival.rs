@@ -157,13 +157,26 @@ pub async fn reply_arrived(tx: &mut Tx, arrival: &Arrival<'_>) -> Result<Classif
         }
         None => false,
     };
+    crate::developers::deliver::publish(
+        tx,
+        arrival.tenant_id,
+        "message.received",
+        serde_json::json!({
+            "id": arrival.message_id, "lead_id": arrival.lead_id, "subject": arrival.subject,
+            "text": arrival.text.chars().take(4000).collect::<String>(),
+            "intent": c.intent.code(), "sentiment": c.sentiment, "urgency": c.urgency.code(),
+            "confidence": c.confidence,
+        }),
+    )
+    .await?;
     if let Some(reason) = queue_reason(&c, &rules, keyword.as_deref(), high_value) {
         let priority = priority_for(reason, &c);
         let note = keyword.map(|k| format!("keyword: {k}"));
-        sqlx::query(
+        let item: Option<Uuid> = sqlx::query_scalar(
             "INSERT INTO review_items (tenant_id, id, lead_id, message_id, reason, priority, sla_due_at, note)
              VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(mins => $7), $8)
-             ON CONFLICT (tenant_id, message_id) WHERE message_id IS NOT NULL DO NOTHING",
+             ON CONFLICT (tenant_id, message_id) WHERE message_id IS NOT NULL DO NOTHING
+             RETURNING id",
         )
         .bind(arrival.tenant_id)
         .bind(new_id())
@@ -173,8 +186,20 @@ pub async fn reply_arrived(tx: &mut Tx, arrival: &Arrival<'_>) -> Result<Classif
         .bind(priority.code())
         .bind(rules.sla_minutes(priority))
         .bind(note)
-        .execute(&mut **tx)
+        .fetch_optional(&mut **tx)
         .await?;
+        if let Some(item) = item {
+            crate::developers::deliver::publish(
+                tx,
+                arrival.tenant_id,
+                "review.item_created",
+                serde_json::json!({
+                    "id": item, "lead_id": arrival.lead_id, "message_id": arrival.message_id,
+                    "reason": reason.code(), "priority": priority.code(),
+                }),
+            )
+            .await?;
+        }
     }
     changed(tx, arrival.tenant_id).await?;
     Ok(c)

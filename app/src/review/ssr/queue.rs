@@ -434,10 +434,16 @@ async fn resolve(tx: &mut Tx, p: &Principal, id: Uuid, r: Resolution) -> Result<
     )
     .bind(id)
     .bind(r.code())
-    .bind(p.user_id)
+    .bind(p.actor())
     .execute(&mut **tx)
     .await?;
-    Ok(())
+    crate::developers::deliver::publish(
+        tx,
+        p.tenant_id,
+        "review.item_resolved",
+        serde_json::json!({ "id": id, "resolution": r.code(), "resolved_by": p.actor() }),
+    )
+    .await
 }
 
 /// Answers the item's lead on the channel the reply came on (through the outbox, like
