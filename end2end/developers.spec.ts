@@ -64,7 +64,7 @@ test('an admin subscribes the peer to contact events and sends a failed delivery
   await expect(delivery).toHaveAttribute('data-status', 'PENDING');
   expect(await violations(page), 'webhook page').toEqual([]);
 
-  await delivery.getByRole('button', { name: 'Send contact.created again' }).click();
+  await delivery.getByRole('button', { name: 'Send again: contact.created' }).click();
   await expect(delivery).toHaveAttribute('data-status', 'SUCCEEDED', { timeout: 10_000 });
   await expect(delivery).toContainText('3 attempts');
   const received = await (await request.get(`${PEER}/_peer/hooks`)).json();

@@ -166,12 +166,7 @@ pub async fn demo_if_empty(pools: &Pools, senders: Option<&DemoSenders>) -> Resu
     .bind(tenant_id)
     .bind(&DEMO_API_TOKEN[..20])
     .bind(app::crypto::sha256(DEMO_API_TOKEN.as_bytes()))
-    .bind(
-        app::developers::model::RESOURCES
-            .iter()
-            .map(|r| format!("{r}:write"))
-            .collect::<Vec<_>>(),
-    )
+    .bind(app::developers::model::all_scopes())
     .bind(owner_id)
     .execute(&mut *tx)
     .await

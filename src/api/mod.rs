@@ -5,6 +5,7 @@
 //! are the pages' own; the OpenAPI document is built from the handlers' annotations.
 
 mod idempotency;
+mod queue;
 mod records;
 
 use crate::session_store::PgSessionStore;
@@ -35,7 +36,7 @@ const PROBLEM_BASE: &str = "https://leadline.dev/problems/";
     info(
         title = "Leadline API",
         version = "1",
-        description = "Contacts, companies, leads and deals of one workspace. Authenticate with an API key as a bearer token. POST requests accept an Idempotency-Key header; PATCH accepts If-Match with the ETag of a GET."
+        description = "Contacts, companies, leads, deals, units and review items of one workspace. Authenticate with an API key as a bearer token. POST requests accept an Idempotency-Key header; PATCH accepts If-Match with the ETag of a GET."
     ),
     servers((url = "/api/v1")),
     security(("api_key" = []))
@@ -145,6 +146,7 @@ impl Modify for ProblemResponses {
 pub fn router_and_doc() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(records::routes())
+        .merge(queue::routes())
         .split_for_parts();
     // After the routes are in: `#[openapi(modifiers)]` would run before there are any.
     BearerAuth.modify(&mut doc);

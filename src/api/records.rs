@@ -8,7 +8,9 @@ use app::crm::board::model::{DealMove, NewDeal};
 use app::crm::model::Entity;
 use app::crm::records::model::BulkAction;
 use app::developers::model::Access;
-use app::developers::objects::{self, ApiObject, Company, Contact, Cursor, Deal, Lead, ListQuery};
+use app::developers::objects::{
+    self, ApiObject, Company, Contact, Cursor, Deal, Lead, ListQuery, RecordObject,
+};
 use app::request::RequestCtx;
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, Query};
@@ -35,6 +37,11 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/deals", &["get", "post"]),
     ("/deals/{id}", &["get", "patch", "delete"]),
     ("/deals/{id}/move", &["post"]),
+    ("/units", &["get"]),
+    ("/units/{id}", &["get"]),
+    ("/review-items", &["get"]),
+    ("/review-items/{id}", &["get"]),
+    ("/review-items/{id}/decide", &["post"]),
 ];
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -77,7 +84,7 @@ pub struct Page<T: ToSchema> {
     next_cursor: Option<String>,
 }
 
-async fn list_of<T: ApiObject>(
+pub(super) async fn list_of<T: ApiObject>(
     caller: &Caller,
     ctx: &RequestCtx,
     resource: &str,
@@ -143,7 +150,11 @@ fn parse_etag(value: &str) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_micros(micros)
 }
 
-async fn fetch<T: ApiObject>(caller: &Caller, ctx: &RequestCtx, id: Uuid) -> Result<T, ApiError> {
+pub(super) async fn fetch<T: ApiObject>(
+    caller: &Caller,
+    ctx: &RequestCtx,
+    id: Uuid,
+) -> Result<T, ApiError> {
     let p = &caller.0.principal;
     let mut tx = ctx.db.tenant_tx(p.tenant_id, Some(p.user_id)).await?;
     let object = objects::get::<T>(&mut tx, p.tenant_id, id).await?;
@@ -151,7 +162,7 @@ async fn fetch<T: ApiObject>(caller: &Caller, ctx: &RequestCtx, id: Uuid) -> Res
     object.ok_or_else(not_found)
 }
 
-fn with_etag<T: ApiObject>(status: StatusCode, object: T) -> Response {
+pub(super) fn with_etag<T: ApiObject>(status: StatusCode, object: T) -> Response {
     let tag = etag(object.updated_at());
     let mut r = (status, Json(object)).into_response();
     if let Ok(v) = HeaderValue::from_str(&tag) {
@@ -160,7 +171,7 @@ fn with_etag<T: ApiObject>(status: StatusCode, object: T) -> Response {
     r
 }
 
-async fn get_of<T: ApiObject>(
+pub(super) async fn get_of<T: ApiObject>(
     caller: &Caller,
     ctx: &RequestCtx,
     resource: &str,
@@ -209,7 +220,7 @@ fn bad_body(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", message)
 }
 
-fn invalid(field: &str, message: &str) -> ApiError {
+pub(super) fn invalid(field: &str, message: &str) -> ApiError {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", message).field(field)
 }
 
@@ -246,7 +257,7 @@ fn reject_nul(value: &serde_json::Value, at: &str) -> Result<(), ApiError> {
 }
 
 /// A JSON body, with no NUL anywhere in it.
-fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+pub(super) fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| bad_body(format!("the body is not JSON: {e}")))?;
     reject_nul(&value, "")?;
@@ -331,7 +342,7 @@ fn api_field(err: app::error::AppError) -> ApiError {
     e
 }
 
-async fn create_of<T: ApiObject>(
+async fn create_of<T: RecordObject>(
     caller: &Caller,
     ctx: &RequestCtx,
     resource: &str,
@@ -359,7 +370,7 @@ async fn created<T: ApiObject>(
     Ok(r)
 }
 
-async fn update_of<T: ApiObject>(
+async fn update_of<T: RecordObject>(
     caller: &Caller,
     ctx: &RequestCtx,
     resource: &str,
@@ -397,7 +408,7 @@ async fn update_of<T: ApiObject>(
     ))
 }
 
-async fn delete_of<T: ApiObject>(
+async fn delete_of<T: RecordObject>(
     caller: &Caller,
     ctx: &RequestCtx,
     resource: &str,
@@ -472,7 +483,7 @@ macro_rules! resource {
     };
 }
 
-async fn create_record<T: ApiObject>(
+async fn create_record<T: RecordObject>(
     caller: Caller,
     ctx: RequestCtx,
     body: Bytes,

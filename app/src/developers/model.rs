@@ -3,7 +3,27 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// What an API key can be given access to, one read and one write scope each.
-pub const RESOURCES: [&str; 4] = ["contacts", "companies", "leads", "deals"];
+pub const RESOURCES: [&str; 6] = [
+    "contacts",
+    "companies",
+    "leads",
+    "deals",
+    "units",
+    "review_items",
+];
+/// Resources the API only reads, so they have no write scope.
+pub const READ_ONLY: [&str; 1] = ["units"];
+
+/// The scopes there are: read for each resource, and write where it can be written.
+pub fn all_scopes() -> Vec<String> {
+    RESOURCES
+        .iter()
+        .flat_map(|r| {
+            let write = (!READ_ONLY.contains(r)).then(|| scope(r, Access::Write));
+            std::iter::once(scope(r, Access::Read)).chain(write)
+        })
+        .collect()
+}
 
 /// Read, or read and write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,10 +59,7 @@ pub fn parse_scopes(given: &[String]) -> Result<Vec<String>, String> {
     let mut out: Vec<String> = Vec::new();
     for s in given {
         let s = s.trim();
-        let known = RESOURCES
-            .iter()
-            .any(|r| s == scope(r, Access::Read) || s == scope(r, Access::Write));
-        if !known {
+        if !all_scopes().iter().any(|known| known == s) {
             return Err(s.to_string());
         }
         if !out.iter().any(|o| o == s) {
@@ -53,7 +70,7 @@ pub fn parse_scopes(given: &[String]) -> Result<Vec<String>, String> {
 }
 
 /// The events a webhook endpoint can subscribe to. Each is emitted in the transaction
-/// of the change it reports (`developers::events`).
+/// of the change it reports (`developers::deliver`).
 pub const EVENT_TYPES: [&str; 20] = [
     "contact.created",
     "contact.updated",
@@ -234,6 +251,12 @@ mod tests {
         assert_eq!(
             parse_scopes(&["users:write".into()]),
             Err("users:write".to_string())
+        );
+        // Units are read through the API, never written.
+        assert!(parse_scopes(&["units:read".into()]).is_ok());
+        assert_eq!(
+            parse_scopes(&["units:write".into()]),
+            Err("units:write".to_string())
         );
     }
 }

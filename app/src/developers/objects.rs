@@ -12,12 +12,11 @@ use sqlx::{FromRow, QueryBuilder};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-/// A record kind the API serves.
+/// An object the API lists and reads.
 pub trait ApiObject:
     Serialize + for<'r> FromRow<'r, PgRow> + Send + Unpin + ToSchema + 'static
 {
-    const ENTITY: Entity;
-    /// The `object` field and the event type's first word.
+    /// The event type's first word.
     const NAME: &'static str;
     /// Selects the object's columns from the table aliased `r`.
     const SELECT: &'static str;
@@ -26,6 +25,11 @@ pub trait ApiObject:
     fn updated_at(&self) -> DateTime<Utc>;
     /// Where a page that ends with this object continues.
     fn cursor(&self) -> Cursor;
+}
+
+/// A CRM record: also created, updated and deleted through the record code.
+pub trait RecordObject: ApiObject {
+    const ENTITY: Entity;
 }
 
 /// A person at a customer or prospect.
@@ -48,8 +52,11 @@ pub struct Contact {
     pub updated_at: DateTime<Utc>,
 }
 
-impl ApiObject for Contact {
+impl RecordObject for Contact {
     const ENTITY: Entity = Entity::Contact;
+}
+
+impl ApiObject for Contact {
     const NAME: &'static str = "contact";
     const SELECT: &'static str = "SELECT r.id, r.full_name AS name, r.email::text AS email,
         r.phone_e164 AS phone, r.title, r.company_id, r.owner_id, r.tags, r.custom, r.created_at,
@@ -84,8 +91,11 @@ pub struct Company {
     pub updated_at: DateTime<Utc>,
 }
 
-impl ApiObject for Company {
+impl RecordObject for Company {
     const ENTITY: Entity = Entity::Company;
+}
+
+impl ApiObject for Company {
     const NAME: &'static str = "company";
     const SELECT: &'static str = "SELECT r.id, r.name, r.domain, r.industry, r.city, r.country,
         r.phone_e164 AS phone, r.owner_id, r.tags, r.custom, r.created_at, r.updated_at
@@ -124,8 +134,11 @@ pub struct Lead {
     pub updated_at: DateTime<Utc>,
 }
 
-impl ApiObject for Lead {
+impl RecordObject for Lead {
     const ENTITY: Entity = Entity::Lead;
+}
+
+impl ApiObject for Lead {
     const NAME: &'static str = "lead";
     const SELECT: &'static str =
         "SELECT r.id, r.name, r.email::text AS email, r.phone_e164 AS phone,
@@ -172,13 +185,104 @@ pub struct Deal {
     pub updated_at: DateTime<Utc>,
 }
 
-impl ApiObject for Deal {
+impl RecordObject for Deal {
     const ENTITY: Entity = Entity::Deal;
+}
+
+impl ApiObject for Deal {
     const NAME: &'static str = "deal";
     const SELECT: &'static str = "SELECT r.id, r.name, r.pipeline_id, r.stage_id, r.status,
         r.amount_minor, r.currency::text AS currency, r.probability, r.expected_close_on,
         r.company_id, r.contact_id, r.lead_id, r.owner_id, r.lost_reason, r.tags, r.custom,
         r.version, r.created_at, r.updated_at FROM deals r";
+    const HAS_STATUS: bool = true;
+    fn updated_at(&self) -> DateTime<Utc> {
+        self.updated_at
+    }
+    fn cursor(&self) -> Cursor {
+        Cursor {
+            at: self.created_at,
+            id: self.id,
+        }
+    }
+}
+
+/// A unit of a project: an apartment, a villa, a shop.
+#[derive(Clone, Debug, Serialize, Deserialize, FromRow, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Unit {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    pub code: String,
+    pub type_code: String,
+    pub building: Option<String>,
+    pub floor: Option<i32>,
+    pub size_sqm: Option<f64>,
+    pub bedrooms: i32,
+    pub bathrooms: i32,
+    pub view: Option<String>,
+    pub price_minor: i64,
+    pub currency: String,
+    /// AVAILABLE, HELD, RESERVED, SOLD or BLOCKED.
+    pub status: String,
+    /// The deal holding it, while it is held.
+    pub held_for_deal_id: Option<Uuid>,
+    pub hold_expires_at: Option<DateTime<Utc>>,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl ApiObject for Unit {
+    const NAME: &'static str = "unit";
+    const SELECT: &'static str =
+        "SELECT r.id, r.project_id, r.code, r.type_code, r.building, r.floor,
+        r.size_sqm::float8 AS size_sqm, r.bedrooms, r.bathrooms, r.view, r.price_minor,
+        r.currency::text AS currency, r.status, h.deal_id AS held_for_deal_id,
+        h.expires_at AS hold_expires_at, r.version, r.created_at, r.updated_at
+        FROM units r LEFT JOIN unit_holds h ON h.unit_id = r.id AND h.released_at IS NULL";
+    const HAS_STATUS: bool = true;
+    fn updated_at(&self) -> DateTime<Utc> {
+        self.updated_at
+    }
+    fn cursor(&self) -> Cursor {
+        Cursor {
+            at: self.created_at,
+            id: self.id,
+        }
+    }
+}
+
+/// A reply, bounce or complaint waiting for a person (the review queue).
+#[derive(Clone, Debug, Serialize, Deserialize, FromRow, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewItem {
+    pub id: Uuid,
+    pub lead_id: Uuid,
+    pub message_id: Option<Uuid>,
+    /// NEGATIVE_SENTIMENT, KEYWORD, BOUNCE, COMPLAINT, AI_UNCERTAIN, CONFIRM_INTENT,
+    /// HIGH_VALUE or MANUAL.
+    pub reason: String,
+    /// LOW, MEDIUM, HIGH or URGENT.
+    pub priority: String,
+    /// PENDING, ASSIGNED, ESCALATED or RESOLVED.
+    pub status: String,
+    pub assignee_id: Option<Uuid>,
+    pub sla_due_at: DateTime<Utc>,
+    pub breached: bool,
+    pub resolution: Option<String>,
+    pub note: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+impl ApiObject for ReviewItem {
+    const NAME: &'static str = "review_item";
+    const SELECT: &'static str =
+        "SELECT r.id, r.lead_id, r.message_id, r.reason, r.priority, r.status,
+        r.assignee_id, r.sla_due_at, r.breached, r.resolution, r.note, r.created_at, r.updated_at,
+        r.resolved_at FROM review_items r";
     const HAS_STATUS: bool = true;
     fn updated_at(&self) -> DateTime<Utc> {
         self.updated_at

@@ -152,7 +152,8 @@ fn ApiKeys() -> impl IntoView {
                     <legend class="field-label">{tr("developers.scopes")}</legend>
                     <div class="grid gap-1 sm:grid-cols-2">
                         {RESOURCES.into_iter().map(|r| {
-                            [Access::Read, Access::Write].into_iter().map(move |a| {
+                            let accesses: &[Access] = if READ_ONLY.contains(&r) { &[Access::Read] } else { &[Access::Read, Access::Write] };
+                            accesses.iter().copied().map(move |a| {
                                 let s = scope(r, a);
                                 let label = tf(l, "developers.scope_label", &[
                                     ("resource", t(l, &format!("developers.resource.{r}"))),

@@ -284,7 +284,7 @@ async fn apply_intent(
                 Journey::Dead,
                 Cause::Manual,
                 "not interested (confirmed in review)",
-                Some(p.user_id),
+                p.actor(),
             )
             .await?;
             store::stop_enrollment(tx, item.lead_id, "not_interested").await?;
@@ -297,7 +297,7 @@ async fn apply_intent(
                 Journey::WarmReply,
                 Cause::InboundReply,
                 "reply confirmed in review",
-                Some(p.user_id),
+                p.actor(),
             )
             .await?;
         }
@@ -402,7 +402,7 @@ pub async fn act(env: &Env, id: &str, action: ItemAction) -> Result<ItemDetail, 
         "UPDATE review_items SET {set}, updated_at = now() WHERE id = $1"
     ))
     .bind(id)
-    .bind(p.user_id)
+    .bind(p.actor())
     .execute(&mut *tx)
     .await?;
     if let Some(r) = resolution {
