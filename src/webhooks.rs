@@ -23,6 +23,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/webhooks/email", axum::routing::post(email_event))
         .route("/webhooks/billing", axum::routing::post(billing_event))
+        .route(
+            "/webhooks/forms/{public_id}",
+            axum::routing::post(form_submission),
+        )
         .route("/t/o/{token}", get(open_pixel))
         .route("/t/c/{token}", get(click))
         .route("/u/{token}", get(unsubscribe_page).post(unsubscribe))
@@ -243,5 +247,97 @@ async fn unsubscribe(State(state): State<AppState>, Path(token): Path<String>) -
         )
             .into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
+    }
+}
+
+/// A website's form submission, signed per Standard Webhooks with the form's own key:
+/// a new lead (201), or a note on the lead with that email or phone, or nothing for a
+/// repeat of a `webhook-id` already taken (200). The body names what was done.
+async fn form_submission(
+    State(state): State<AppState>,
+    Path(public_id): Path<String>,
+    req: axum::extract::Request,
+) -> Response {
+    use app::developers::sources::{self, Received, Refusal};
+    let ip = crate::web::request_ip(&req, &state.http.trusted_proxies);
+    let (parts, body) = req.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, crate::web::MAX_WEBHOOK_BYTES).await else {
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the body is larger than 1 MB",
+        )
+            .into_response();
+    };
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    };
+    let ctx = app::request::RequestCtx {
+        db: state.db.clone(),
+        config: state.config.clone(),
+        request_id: parts
+            .extensions
+            .get::<crate::web::RequestId>()
+            .map(|r| r.0.clone())
+            .unwrap_or_default(),
+        ip: ip.map(|i| i.to_string()),
+        user_agent: Some(header("user-agent").chars().take(300).collect()),
+        locale: app::i18n::Locale::from_accept_language(header("accept-language")),
+        principal: None,
+    };
+    let signed = (
+        header("webhook-id"),
+        header("webhook-timestamp"),
+        header("webhook-signature"),
+    );
+    let now = chrono::Utc::now().timestamp();
+    let outcome = sources::receive(&state.db, &ctx, &public_id, signed, &body, now).await;
+    let answer =
+        |status: StatusCode, body: serde_json::Value| (status, axum::Json(body)).into_response();
+    let refused = |status: StatusCode, why: String, field: Option<&'static str>| {
+        let db = state.db.clone();
+        let public_id = public_id.clone();
+        let reason = why.clone();
+        async move {
+            if let Err(e) = sources::failed(&db, &public_id, &reason).await {
+                tracing::warn!(error = %e, "recording a refused form submission");
+            }
+            answer(status, serde_json::json!({ "error": why, "field": field }))
+        }
+    };
+    match outcome {
+        Ok(Ok(Received::Created(lead))) => answer(
+            StatusCode::CREATED,
+            serde_json::json!({ "outcome": "created", "lead_id": lead }),
+        ),
+        Ok(Ok(Received::Matched(lead))) => answer(
+            StatusCode::OK,
+            serde_json::json!({ "outcome": "matched", "lead_id": lead }),
+        ),
+        Ok(Ok(Received::Repeat(lead))) => answer(
+            StatusCode::OK,
+            serde_json::json!({ "outcome": "repeat", "lead_id": lead }),
+        ),
+        Ok(Err(Refusal::UnknownForm)) => answer(
+            StatusCode::NOT_FOUND,
+            serde_json::json!({ "error": "no such form" }),
+        ),
+        Ok(Err(Refusal::Paused)) => {
+            refused(StatusCode::CONFLICT, "the form is paused".into(), None).await
+        }
+        Ok(Err(Refusal::BadSignature(why))) => {
+            refused(StatusCode::UNAUTHORIZED, why.to_string(), None).await
+        }
+        Ok(Err(Refusal::Invalid { field, message })) => {
+            refused(StatusCode::UNPROCESSABLE_ENTITY, message, Some(field)).await
+        }
+        Err(e) => {
+            let status =
+                StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            answer(status, serde_json::json!({ "error": e.to_string() }))
+        }
     }
 }

@@ -193,7 +193,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("security") view=settings::ui::SecurityPage/>
                         <Route path=path!("jobs") view=jobs::ui::JobsAdminPage/>
                         <Route path=path!("developers") view=developers::ui::DevelopersPage/>
-                        <Route path=path!("developers/webhooks/:id") view=developers::ui::WebhookPage/>
+                        <Route path=path!("developers/webhooks/:id") view=developers::webhook_page::WebhookPage/>
                         <Route path=path!("team") view=team::ui::TeamPage/>
                         <Route path=path!("audit") view=settings::ui::AuditPage/>
                         <Route path=path!("fields") view=crm::records::ui::CustomFieldsPage/>

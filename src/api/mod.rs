@@ -4,6 +4,7 @@
 //! the same record code the pages do (`app::crm`), so tenancy, validation and audit
 //! are the pages' own; the OpenAPI document is built from the handlers' annotations.
 
+mod bodies;
 mod idempotency;
 mod queue;
 mod records;

@@ -1,7 +1,8 @@
 //! Units (read) and review items (read, and resolved by a person's decision taken
 //! elsewhere: ignore, confirm, correct or escalate), through the same code as their pages.
 
-use super::records::{fetch, get_of, json_body, list_of, with_etag, ListParams, Page};
+use super::bodies::{invalid, json_body};
+use super::records::{fetch, get_of, list_of, with_etag, ListParams, Page};
 use super::{env_of, not_found, ApiError, Caller};
 use crate::web::AppState;
 use app::developers::model::Access;
@@ -113,8 +114,7 @@ async fn decide_review_item(
         Decision::Ignore => ItemAction::Ignore,
         Decision::Confirm => ItemAction::Confirm,
         Decision::Correct { intent } => ItemAction::Correct(
-            Intent::parse(&intent)
-                .ok_or_else(|| super::records::invalid("intent", "not an intent"))?,
+            Intent::parse(&intent).ok_or_else(|| invalid("intent", "not an intent"))?,
         ),
         Decision::Escalate => ItemAction::Escalate,
     };

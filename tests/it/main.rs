@@ -3,12 +3,14 @@
 mod common;
 
 mod api;
+mod api_queue;
 mod auth;
 mod billing;
 mod board;
 mod convert;
 mod dashboard;
 mod demo;
+mod forms;
 mod import;
 mod inventory;
 mod jobs;

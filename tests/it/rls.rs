@@ -82,6 +82,11 @@ async fn crm_fixture(app: &TestApp, t: Uuid, email: &str) {
         "INSERT INTO floor_plans (tenant_id, id, project_id, name, width_px, height_px) SELECT $1, gen_random_uuid(), id, 'F1', 100, 100 FROM projects WHERE tenant_id = $1 AND $2::uuid IS NOT NULL",
         "INSERT INTO map_shapes (tenant_id, id, plan_id, geometry) SELECT $1, gen_random_uuid(), id, '{\"type\": \"Polygon\", \"coordinates\": []}' FROM floor_plans WHERE tenant_id = $1 AND $2::uuid IS NOT NULL",
         "INSERT INTO import_mappings (tenant_id, user_id, entity, mapping) VALUES ($1, $2, 'LEAD', '{}')",
+        // Lead sources (0022).
+        "INSERT INTO integration_connections (tenant_id, id, provider, name, lead_source, public_id, credentials_sealed, created_by)
+         SELECT $1, gen_random_uuid(), 'WEB_FORM', 'F', 'Web', 'form_' || left(md5($1::text), 24), '\\x00', $2",
+        "INSERT INTO integration_events (tenant_id, connection_id, event_id, outcome)
+         SELECT $1, id, 'e1', 'CREATED' FROM integration_connections WHERE tenant_id = $1 AND $2::uuid IS NOT NULL",
         // The public API (0021).
         "INSERT INTO api_keys (tenant_id, id, name, prefix, secret_hash, scopes, created_by)
          SELECT $1, gen_random_uuid(), 'K', 'llk_' || left(md5($1::text), 16), sha256('x'), '{contacts:read}', $2",

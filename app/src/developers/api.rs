@@ -31,40 +31,56 @@ pub async fn rotate_api_key(id: Uuid, overlap_hours: u32) -> Result<CreatedKey, 
 
 #[server]
 pub async fn list_webhooks() -> Result<Vec<WebhookView>, AppError> {
-    respond(async { super::ssr::list_webhooks(&env()?).await }).await
+    respond(async { super::endpoints::list_webhooks(&env()?).await }).await
 }
 
 #[server(input = Json)]
 pub async fn create_webhook(input: NewWebhook) -> Result<WebhookSecret, AppError> {
-    respond(async { super::ssr::create_webhook(&env()?, &input).await }).await
+    respond(async { super::endpoints::create_webhook(&env()?, &input).await }).await
 }
 
 #[server]
 pub async fn delete_webhook(id: Uuid) -> Result<(), AppError> {
-    respond(async { super::ssr::delete_webhook(&env()?, id).await }).await
+    respond(async { super::endpoints::delete_webhook(&env()?, id).await }).await
 }
 
 #[server]
 pub async fn set_webhook_enabled(id: Uuid, enabled: bool) -> Result<(), AppError> {
-    respond(async { super::ssr::set_webhook_enabled(&env()?, id, enabled).await }).await
+    respond(async { super::endpoints::set_webhook_enabled(&env()?, id, enabled).await }).await
 }
 
 #[server]
 pub async fn rotate_webhook_secret(id: Uuid) -> Result<WebhookSecret, AppError> {
-    respond(async { super::ssr::rotate_webhook_secret(&env()?, id).await }).await
+    respond(async { super::endpoints::rotate_webhook_secret(&env()?, id).await }).await
 }
 
 #[server]
 pub async fn get_webhook(id: Uuid) -> Result<WebhookDetail, AppError> {
-    respond(async { super::ssr::webhook_detail(&env()?, id).await }).await
+    respond(async { super::endpoints::webhook_detail(&env()?, id).await }).await
 }
 
 #[server]
 pub async fn replay_delivery(id: Uuid) -> Result<(), AppError> {
-    respond(async { super::ssr::replay_delivery(&env()?, id).await }).await
+    respond(async { super::endpoints::replay_delivery(&env()?, id).await }).await
 }
 
 #[server]
 pub async fn replay_failed(endpoint: Uuid) -> Result<u64, AppError> {
-    respond(async { super::ssr::replay_failed(&env()?, endpoint).await }).await
+    respond(async { super::endpoints::replay_failed(&env()?, endpoint).await }).await
+}
+
+#[server]
+pub async fn list_form_sources() -> Result<Vec<FormSource>, AppError> {
+    respond(async { super::sources::list(&env()?).await }).await
+}
+
+/// Connects a website form; its signing secret is in the answer and nowhere else.
+#[server(input = Json)]
+pub async fn create_form_source(input: NewFormSource) -> Result<SourceSecret, AppError> {
+    respond(async { super::sources::create(&env()?, &input).await }).await
+}
+
+#[server]
+pub async fn set_form_source_active(id: Uuid, active: bool) -> Result<(), AppError> {
+    respond(async { super::sources::set_active(&env()?, id, active).await }).await
 }

@@ -2,8 +2,8 @@
 //! they report, and the worker that delivers them, signed per Standard Webhooks, with
 //! retries over about three days and an SSRF guard on every attempt.
 
+use super::endpoints::endpoint_keys;
 use super::objects;
-use super::ssr::endpoint_keys;
 use crate::crm::model::Entity;
 use crate::db::{new_id, Db, Tx};
 use crate::error::AppError;

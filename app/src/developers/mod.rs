@@ -5,9 +5,14 @@
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod deliver;
+#[cfg(feature = "ssr")]
+pub mod endpoints;
 pub mod model;
 #[cfg(feature = "ssr")]
 pub mod objects;
 #[cfg(feature = "ssr")]
+pub mod sources;
+#[cfg(feature = "ssr")]
 pub mod ssr;
 pub mod ui;
+pub mod webhook_page;

@@ -228,6 +228,53 @@ pub struct WebhookDetail {
     pub deliveries: Vec<DeliveryView>,
 }
 
+/// A website form that sends leads: where it posts, and what it has sent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormSource {
+    pub id: Uuid,
+    pub name: String,
+    /// What each lead's source says.
+    pub lead_source: String,
+    /// The URL the site posts signed submissions to.
+    pub endpoint: String,
+    pub active: bool,
+    pub received: i64,
+    pub last_event_at: Option<DateTime<Utc>>,
+    /// Why the last refused submission was refused.
+    pub last_error: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewFormSource {
+    pub name: String,
+    /// Empty for the form's name.
+    pub lead_source: String,
+}
+
+/// A form just connected: its endpoint and signing secret, the secret shown once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceSecret {
+    pub id: Uuid,
+    pub endpoint: String,
+    pub secret: String,
+}
+
+/// What a site posts: a person, and what they asked.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Submission {
+    pub name: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// The ad or campaign that brought them, e.g. `utm_campaign`.
+    #[serde(default)]
+    pub campaign: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,8 +20,8 @@ pub trait ApiObject:
     const NAME: &'static str;
     /// Selects the object's columns from the table aliased `r`.
     const SELECT: &'static str;
-    /// Whether the table has a `status` column to filter on.
-    const HAS_STATUS: bool;
+    /// The list filters it has: of `owner_id`, `tag` and `status`.
+    const FILTERS: &'static [&'static str];
     fn updated_at(&self) -> DateTime<Utc>;
     /// Where a page that ends with this object continues.
     fn cursor(&self) -> Cursor;
@@ -61,7 +61,7 @@ impl ApiObject for Contact {
     const SELECT: &'static str = "SELECT r.id, r.full_name AS name, r.email::text AS email,
         r.phone_e164 AS phone, r.title, r.company_id, r.owner_id, r.tags, r.custom, r.created_at,
         r.updated_at FROM contacts r";
-    const HAS_STATUS: bool = false;
+    const FILTERS: &'static [&'static str] = &["owner_id", "tag"];
     fn updated_at(&self) -> DateTime<Utc> {
         self.updated_at
     }
@@ -100,7 +100,7 @@ impl ApiObject for Company {
     const SELECT: &'static str = "SELECT r.id, r.name, r.domain, r.industry, r.city, r.country,
         r.phone_e164 AS phone, r.owner_id, r.tags, r.custom, r.created_at, r.updated_at
         FROM companies r";
-    const HAS_STATUS: bool = false;
+    const FILTERS: &'static [&'static str] = &["owner_id", "tag"];
     fn updated_at(&self) -> DateTime<Utc> {
         self.updated_at
     }
@@ -144,7 +144,7 @@ impl ApiObject for Lead {
         "SELECT r.id, r.name, r.email::text AS email, r.phone_e164 AS phone,
         r.source, r.status, r.score, r.company_id, r.contact_id, r.owner_id, r.tags, r.custom,
         r.created_at, r.updated_at FROM leads r";
-    const HAS_STATUS: bool = true;
+    const FILTERS: &'static [&'static str] = &["owner_id", "tag", "status"];
     fn updated_at(&self) -> DateTime<Utc> {
         self.updated_at
     }
@@ -195,7 +195,7 @@ impl ApiObject for Deal {
         r.amount_minor, r.currency::text AS currency, r.probability, r.expected_close_on,
         r.company_id, r.contact_id, r.lead_id, r.owner_id, r.lost_reason, r.tags, r.custom,
         r.version, r.created_at, r.updated_at FROM deals r";
-    const HAS_STATUS: bool = true;
+    const FILTERS: &'static [&'static str] = &["owner_id", "tag", "status"];
     fn updated_at(&self) -> DateTime<Utc> {
         self.updated_at
     }
@@ -241,7 +241,7 @@ impl ApiObject for Unit {
         r.currency::text AS currency, r.status, h.deal_id AS held_for_deal_id,
         h.expires_at AS hold_expires_at, r.version, r.created_at, r.updated_at
         FROM units r LEFT JOIN unit_holds h ON h.unit_id = r.id AND h.released_at IS NULL";
-    const HAS_STATUS: bool = true;
+    const FILTERS: &'static [&'static str] = &["status"];
     fn updated_at(&self) -> DateTime<Utc> {
         self.updated_at
     }
@@ -283,7 +283,7 @@ impl ApiObject for ReviewItem {
         "SELECT r.id, r.lead_id, r.message_id, r.reason, r.priority, r.status,
         r.assignee_id, r.sla_due_at, r.breached, r.resolution, r.note, r.created_at, r.updated_at,
         r.resolved_at FROM review_items r";
-    const HAS_STATUS: bool = true;
+    const FILTERS: &'static [&'static str] = &["status"];
     fn updated_at(&self) -> DateTime<Utc> {
         self.updated_at
     }
@@ -379,15 +379,17 @@ pub async fn list<T: ApiObject>(
             .push_bind(after.id)
             .push(")");
     }
-    if let Some(owner) = query.owner_id {
+    // Only the filters the object has: the caller refuses the others.
+    let has = |filter: &str| T::FILTERS.contains(&filter);
+    if let (true, Some(owner)) = (has("owner_id"), query.owner_id) {
         q.push(" AND r.owner_id = ").push_bind(owner);
     }
-    if let Some(tag) = &query.tag {
+    if let (true, Some(tag)) = (has("tag"), &query.tag) {
         q.push(" AND r.tags @> ARRAY[")
             .push_bind(tag.clone())
             .push("]::text[]");
     }
-    if let (true, Some(status)) = (T::HAS_STATUS, &query.status) {
+    if let (true, Some(status)) = (has("status"), &query.status) {
         q.push(" AND r.status = ").push_bind(status.clone());
     }
     if let Some(since) = query.created_after {

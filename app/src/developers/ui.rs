@@ -7,12 +7,10 @@ use crate::i18n::{t, tf};
 use crate::ui::{field_error, locale, tr, Alert, Badge, LoadError, PageHeader, Skeleton};
 use chrono::Utc;
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
-use uuid::Uuid;
 
 /// Puts text on the clipboard (`navigator.clipboard.writeText`), where the browser
 /// allows it; the text also stays selectable on the page.
-fn copy_text(text: &str) {
+pub(super) fn copy_text(text: &str) {
     #[cfg(feature = "hydrate")]
     {
         use wasm_bindgen::JsCast;
@@ -36,7 +34,11 @@ fn copy_text(text: &str) {
 
 /// A secret shown once, with a copy button and the warning that it will not be again.
 #[component]
-fn ShownOnce(#[prop(into)] label: String, secret: String, testid: &'static str) -> impl IntoView {
+pub(super) fn ShownOnce(
+    #[prop(into)] label: String,
+    secret: String,
+    testid: &'static str,
+) -> impl IntoView {
     let copied = RwSignal::new(false);
     let for_copy = secret.clone();
     view! {
@@ -64,7 +66,7 @@ fn ShownOnce(#[prop(into)] label: String, secret: String, testid: &'static str) 
     }
 }
 
-fn when(at: Option<chrono::DateTime<Utc>>) -> String {
+pub(super) fn when(at: Option<chrono::DateTime<Utc>>) -> String {
     at.map(|a| a.format("%Y-%m-%d %H:%M").to_string())
         .unwrap_or_default()
 }
@@ -79,6 +81,7 @@ pub fn DevelopersPage() -> impl IntoView {
         </p>
         <ApiKeys/>
         <Webhooks/>
+        <FormSources/>
     }
 }
 
@@ -430,142 +433,115 @@ fn Webhooks() -> impl IntoView {
     }
 }
 
-fn status_tone(s: DeliveryStatus) -> &'static str {
-    match s {
-        DeliveryStatus::Pending => "warning",
-        DeliveryStatus::Succeeded => "success",
-        DeliveryStatus::Failed => "danger",
-    }
-}
-
-/// One endpoint: its deliveries newest first, each attempt with what came back, and
-/// replay of one delivery or of all that failed.
+/// Website forms that send leads: each has an endpoint and a signing secret; what it
+/// has sent and its last refusal show in the list.
 #[component]
-pub fn WebhookPage() -> impl IntoView {
+fn FormSources() -> impl IntoView {
     let l = locale();
-    let params = use_params_map();
-    let id = move || params.with(|p| p.get("id").and_then(|s| s.parse::<Uuid>().ok()));
-    let replay = ServerAction::<ReplayDelivery>::new();
-    let replay_all = ServerAction::<ReplayFailed>::new();
-    let rotate = ServerAction::<RotateWebhookSecret>::new();
-    let tick = RwSignal::new(0u32);
-    let detail = Resource::new(
-        move || {
-            (
-                id(),
-                replay.version().get(),
-                replay_all.version().get(),
-                tick.get(),
-            )
-        },
-        |(id, _, _, _)| async move {
-            match id {
-                Some(id) => get_webhook(id).await,
-                None => Err(crate::error::AppError::NotFound(String::new())),
-            }
-        },
+    let create = ServerAction::<CreateFormSource>::new();
+    let toggle = ServerAction::<SetFormSourceActive>::new();
+    let forms = Resource::new(
+        move || (create.version().get(), toggle.version().get()),
+        |_| list_form_sources(),
     );
-    let pending = RwSignal::new(false);
-    crate::ui::poll_while(
-        move || pending.get_untracked(),
-        tick,
-        std::time::Duration::from_secs(2),
-    );
-    let action_error = move || {
-        [
-            replay.value().get().and_then(|r| r.err()),
-            replay_all.value().get().and_then(|r| r.err()),
-        ]
-        .into_iter()
-        .flatten()
-        .next()
-        .map(|e| e.to_string())
+    let name = RwSignal::new(String::new());
+    let source = RwSignal::new(String::new());
+    let value = create.value();
+    let name_error = field_error(value, "name");
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        create.dispatch(CreateFormSource {
+            input: NewFormSource {
+                name: name.get_untracked(),
+                lead_source: source.get_untracked(),
+            },
+        });
+    };
+    let toggle_error = move || {
+        toggle
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .map(|e| e.to_string())
     };
     view! {
-        <PageHeader title=tr("developers.webhook")/>
-        <p class="mb-3"><a class="link" href="/settings/developers">{tr("developers.back")}</a></p>
-        <Alert message=Signal::derive(action_error)/>
-        {move || match rotate.value().get() {
-            Some(Ok(s)) => Some(view! { <ShownOnce label=tr("developers.signing_secret") secret=s.secret.clone() testid="rotated-webhook-secret"/> }.into_any()),
-            _ => None,
-        }}
-        <Transition fallback=|| view! { <Skeleton/> }>
-            {move || Suspend::new(async move {
-                match detail.await {
-                    Err(e) => view! { <LoadError error=e/> }.into_any(),
-                    Ok(d) => {
-                        pending.set(d.deliveries.iter().any(|x| x.status == DeliveryStatus::Pending));
-                        let endpoint = d.endpoint.id;
-                        view! {
-                            <section class="card" aria-labelledby="endpoint-title">
-                                <h2 id="endpoint-title" class="card-title break-all">{d.endpoint.url.clone()}</h2>
-                                <p class="text-sm text-muted">{d.endpoint.event_types.join(", ")}</p>
-                                {d.endpoint.disabled_reason.clone().map(|_| view! {
-                                    <p class="alert alert-danger" role="alert">{tf(l, "developers.auto_disabled", &[("count", d.endpoint.consecutive_failures.to_string())])}</p>
-                                })}
-                                <div class="flex flex-wrap gap-2 mt-3">
-                                    <button type="button" class="btn btn-secondary" on:click=move |_| { rotate.dispatch(RotateWebhookSecret { id: endpoint }); }>
-                                        {tr("developers.rotate_secret")}
-                                    </button>
-                                    <button type="button" class="btn btn-secondary" disabled=d.endpoint.failed == 0
-                                        on:click=move |_| { replay_all.dispatch(ReplayFailed { endpoint }); }>
-                                        {tf(l, "developers.replay_failed", &[("count", d.endpoint.failed.to_string())])}
-                                    </button>
-                                </div>
-                            </section>
-                            <section class="card mt-4" aria-labelledby="deliveries-title">
-                                <h2 id="deliveries-title" class="card-title">{tr("developers.deliveries")}</h2>
-                                {if d.deliveries.is_empty() {
-                                    view! { <p class="text-sm text-muted">{tr("developers.no_deliveries")}</p> }.into_any()
-                                } else {
-                                    view! {
-                                        <ul class="divide-y divide-line" data-testid="deliveries">
-                                            {d.deliveries.into_iter().map(|x| {
-                                                let delivery = x.id;
-                                                let last = x.attempts.last().cloned();
-                                                view! {
-                                                    <li class="py-3" data-testid="delivery" data-status=x.status.code()>
-                                                        <div class="flex flex-wrap items-center gap-2">
-                                                            <span class="font-mono text-sm">{x.event_type.clone()}</span>
-                                                            <Badge text=t(l, x.status.label_key()) tone=status_tone(x.status)/>
-                                                            <span class="text-sm text-muted font-mono">{x.event_id.clone()}</span>
-                                                            <span class="grow"></span>
-                                                            <button type="button" class="btn btn-secondary"
-                                                                aria-label=tf(l, "developers.replay_named", &[("event", x.event_type.clone())])
-                                                                on:click=move |_| { replay.dispatch(ReplayDelivery { id: delivery }); }>
-                                                                {tr("developers.replay")}
-                                                            </button>
-                                                        </div>
-                                                        <p class="text-sm text-muted">
-                                                            {tf(l, "developers.attempt_count", &[("count", x.attempts.len().to_string())])}
-                                                            {last.as_ref().map(|a| format!(" · {}", a.status.map(|s| format!("HTTP {s}")).or(a.error.clone()).unwrap_or_default()))}
-                                                            {x.next_attempt_at.map(|n| format!(" · {} {}", t(l, "developers.next_attempt"), when(Some(n))))}
-                                                        </p>
-                                                        {(!x.attempts.is_empty()).then(|| view! {
-                                                            <details class="mt-1">
-                                                                <summary class="text-sm link">{tr("developers.attempts")}</summary>
-                                                                <ol class="text-sm">
-                                                                    {x.attempts.into_iter().map(|a| view! {
-                                                                        <li class="py-1">
-                                                                            <span class="tabular-nums">{format!("#{} {} · {} ms · ", a.attempt, when(Some(a.at)), a.duration_ms)}</span>
-                                                                            {a.status.map(|s| format!("HTTP {s}")).or(a.error.clone()).unwrap_or_default()}
-                                                                            {a.body_excerpt.map(|b| view! { <pre class="whitespace-pre-wrap break-all text-muted">{b}</pre> })}
-                                                                        </li>
-                                                                    }).collect_view()}
-                                                                </ol>
-                                                            </details>
-                                                        })}
-                                                    </li>
-                                                }
-                                            }).collect_view()}
-                                        </ul>
-                                    }.into_any()
-                                }}
-                            </section>
-                        }.into_any()
+        <section class="card mt-4" aria-labelledby="forms-title">
+            <h2 id="forms-title" class="card-title">{tr("developers.forms")}</h2>
+            <p class="text-sm text-muted mb-3">{tr("developers.forms_intro")}</p>
+            <form on:submit=submit class="grid gap-3 sm:grid-cols-2 mb-4" aria-label=tr("developers.new_form")>
+                <div class="field">
+                    <label for="f-form-name" class="field-label">{tr("developers.form_name")}</label>
+                    <input id="f-form-name" class="input" required maxlength="100"
+                        prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))
+                        aria-invalid=move || name_error.get().is_some().then_some("true")/>
+                    {move || name_error.get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
+                </div>
+                <div class="field">
+                    <label for="f-form-source" class="field-label">{tr("developers.lead_source")}</label>
+                    <input id="f-form-source" class="input" maxlength="100" aria-describedby="f-form-source-hint"
+                        prop:value=move || source.get() on:input=move |ev| source.set(event_target_value(&ev))/>
+                    <p id="f-form-source-hint" class="field-hint">{tr("developers.lead_source_hint")}</p>
+                </div>
+                <div>
+                    <button type="submit" class="btn btn-primary" disabled=move || create.pending().get()>{tr("developers.connect_form")}</button>
+                </div>
+            </form>
+            {move || match value.get() {
+                Some(Ok(s)) => Some(view! {
+                    <p class="text-sm">{tr("developers.form_endpoint")} " " <code class="break-all" data-testid="new-form-endpoint">{s.endpoint.clone()}</code></p>
+                    <ShownOnce label=tr("developers.signing_secret") secret=s.secret.clone() testid="new-form-secret"/>
+                }.into_any()),
+                _ => None,
+            }}
+            <Alert message=Signal::derive(toggle_error)/>
+            <Transition fallback=|| view! { <Skeleton/> }>
+                {move || Suspend::new(async move {
+                    match forms.await {
+                        Err(e) => view! { <LoadError error=e/> }.into_any(),
+                        Ok(list) if list.is_empty() => view! { <p class="text-sm text-muted">{tr("developers.no_forms")}</p> }.into_any(),
+                        Ok(list) => view! {
+                            <div class="table-wrap">
+                                <table class="table" data-testid="form-sources">
+                                    <thead><tr>
+                                        <th>{tr("developers.form_name")}</th>
+                                        <th>{tr("developers.form_endpoint")}</th>
+                                        <th>{tr("developers.received")}</th>
+                                        <th><span class="sr-only">{tr("jobs.column.actions")}</span></th>
+                                    </tr></thead>
+                                    <tbody>
+                                        {list.into_iter().map(|f| {
+                                            let id = f.id;
+                                            let active = f.active;
+                                            view! {
+                                                <tr data-testid="form-source-row">
+                                                    <td>
+                                                        <span class="font-medium">{f.name.clone()}</span>
+                                                        <span class="block text-sm text-muted">{f.lead_source.clone()}</span>
+                                                    </td>
+                                                    <td><code class="text-sm break-all">{f.endpoint.clone()}</code></td>
+                                                    <td class="text-sm tabular-nums">
+                                                        {match f.last_event_at {
+                                                            Some(at) => tf(l, "developers.received_count", &[("count", f.received.to_string()), ("at", when(Some(at)))]),
+                                                            None => f.received.to_string(),
+                                                        }}
+                                                        {f.last_error.clone().map(|e| view! { <span class="block text-danger">{e}</span> })}
+                                                    </td>
+                                                    <td class="text-end">
+                                                        <button type="button" class="btn btn-secondary"
+                                                            on:click=move |_| { toggle.dispatch(SetFormSourceActive { id, active: !active }); }>
+                                                            {if active { tr("developers.pause") } else { tr("developers.resume") }}
+                                                        </button>
+                                                    </td>
+                                                </tr>
+                                            }
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            </div>
+                        }.into_any(),
                     }
-                }
-            })}
-        </Transition>
+                })}
+            </Transition>
+        </section>
     }
 }

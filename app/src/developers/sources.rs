@@ -1,0 +1,423 @@
+//! Website forms as lead sources: a connection gives a site an endpoint and a signing
+//! key; each signed submission becomes a lead with the connection's source and the
+//! form's campaign, or, when a lead with that email or phone exists (the import's
+//! rule), a note on it. A sender's retry with the same `webhook-id` changes nothing.
+
+use super::model::{FormSource, NewFormSource, SourceSecret, Submission};
+use crate::audit::{self, AuditEntry};
+use crate::auth::model::Permission;
+use crate::crm::model::Entity;
+use crate::crm::phone::{self, PhoneError};
+use crate::crypto::{self, SealedAt};
+use crate::db::{new_id, Db, Tx};
+use crate::error::AppError;
+use crate::i18n::t;
+use crate::request::{AppConfig, Env, Principal, RequestCtx};
+use crate::standard_webhooks::WebhookKey;
+use sqlx::Row;
+use uuid::Uuid;
+
+async fn open(env: &Env) -> Result<(&Principal, Tx), AppError> {
+    let p = env.require(Permission::DevelopersManage)?;
+    if p.api_key.is_some() {
+        return Err(AppError::Forbidden(env.t("error.forbidden")));
+    }
+    let tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    Ok((p, tx))
+}
+
+fn sealed_at(id: Uuid) -> SealedAt<'static> {
+    SealedAt {
+        table: "integration_connections",
+        column: "credentials_sealed",
+        row: id,
+    }
+}
+
+/// Where a site posts its submissions.
+pub fn endpoint(config: &AppConfig, public_id: &str) -> String {
+    format!(
+        "{}/webhooks/forms/{public_id}",
+        config.public_url.trim_end_matches('/')
+    )
+}
+
+pub async fn list(env: &Env) -> Result<Vec<FormSource>, AppError> {
+    let (_, mut tx) = open(env).await?;
+    let rows = sqlx::query(
+        "SELECT id, name, lead_source, public_id, status, events_count, last_event_at, last_error
+           FROM integration_connections WHERE provider = 'WEB_FORM' ORDER BY created_at DESC LIMIT 100",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    rows.iter()
+        .map(|r| {
+            let public_id: String = r.try_get("public_id")?;
+            Ok(FormSource {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                lead_source: r.try_get("lead_source")?,
+                endpoint: endpoint(&env.ctx.config, &public_id),
+                active: r.try_get::<String, _>("status")? == "ACTIVE",
+                received: r.try_get("events_count")?,
+                last_event_at: r.try_get("last_event_at")?,
+                last_error: r.try_get("last_error")?,
+            })
+        })
+        .collect()
+}
+
+pub async fn create(env: &Env, input: &NewFormSource) -> Result<SourceSecret, AppError> {
+    let name = input.name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.contains('\0') {
+        return Err(AppError::field(
+            "name",
+            env.t("developers.form_name_required"),
+        ));
+    }
+    let source = input.lead_source.trim();
+    let source = if source.is_empty() { name } else { source };
+    if source.chars().count() > 100 || source.contains('\0') {
+        return Err(AppError::field("lead_source", env.t("records.too_long")));
+    }
+    let (p, mut tx) = open(env).await?;
+    let id = new_id();
+    let public_id = format!("form_{}", crypto::hex(&crypto::random_bytes::<12>()));
+    let key = WebhookKey::generate();
+    sqlx::query(
+        "INSERT INTO integration_connections (tenant_id, id, provider, name, lead_source, public_id,
+                                             credentials_sealed, created_by)
+         VALUES ($1, $2, 'WEB_FORM', $3, $4, $5, $6, $7)",
+    )
+    .bind(p.tenant_id)
+    .bind(id)
+    .bind(name)
+    .bind(source)
+    .bind(&public_id)
+    .bind(crypto::seal_field(
+        &env.ctx.config.secret_key,
+        &sealed_at(id),
+        key.secret().as_bytes(),
+    ))
+    .bind(p.actor())
+    .execute(&mut *tx)
+    .await?;
+    audit::by_member(
+        &mut tx,
+        &env.ctx,
+        p,
+        AuditEntry::new("lead_source.created", "integration_connection", Some(id))
+            .after(serde_json::json!({ "name": name, "lead_source": source })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(SourceSecret {
+        id,
+        endpoint: endpoint(&env.ctx.config, &public_id),
+        secret: key.secret(),
+    })
+}
+
+/// Pauses a form (its submissions are refused with 409) or starts it again.
+pub async fn set_active(env: &Env, id: Uuid, active: bool) -> Result<(), AppError> {
+    let (p, mut tx) = open(env).await?;
+    let done = sqlx::query("UPDATE integration_connections SET status = $2 WHERE id = $1")
+        .bind(id)
+        .bind(if active { "ACTIVE" } else { "PAUSED" })
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if done == 0 {
+        return Err(AppError::NotFound(env.t("developers.form_not_found")));
+    }
+    let action = if active {
+        "lead_source.resumed"
+    } else {
+        "lead_source.paused"
+    };
+    audit::by_member(
+        &mut tx,
+        &env.ctx,
+        p,
+        AuditEntry::new(action, "integration_connection", Some(id)),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// What became of a submission.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Received {
+    Created(Uuid),
+    /// A lead with this email or phone existed: the submission is a note on it.
+    Matched(Uuid),
+    /// This `webhook-id` was received before; nothing changed.
+    Repeat(Option<Uuid>),
+}
+
+/// Why a submission was not taken.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refusal {
+    UnknownForm,
+    Paused,
+    BadSignature(&'static str),
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+}
+
+/// Takes one submission posted to `public_id`, signed per Standard Webhooks.
+pub async fn receive(
+    db: &Db,
+    ctx: &RequestCtx,
+    public_id: &str,
+    headers: (&str, &str, &str),
+    body: &[u8],
+    now: i64,
+) -> Result<Result<Received, Refusal>, AppError> {
+    let Some(row) = sqlx::query("SELECT * FROM integration_lookup($1)")
+        .bind(public_id)
+        .fetch_optional(db.pool())
+        .await?
+    else {
+        return Ok(Err(Refusal::UnknownForm));
+    };
+    let tenant: Uuid = row.try_get("tenant_id")?;
+    let id: Uuid = row.try_get("id")?;
+    let sealed: Vec<u8> = row.try_get("credentials_sealed")?;
+    let secret = crypto::open_field(&ctx.config.secret_key, &sealed_at(id), &sealed)?;
+    let key = WebhookKey::parse(&String::from_utf8_lossy(&secret)).map_err(crate::db::internal)?;
+    let (event_id, timestamp, signature) = headers;
+    if let Err(why) = key.verify(event_id, timestamp, body, signature, now) {
+        return Ok(Err(Refusal::BadSignature(why)));
+    }
+    if row.try_get::<String, _>("status")? != "ACTIVE" {
+        return Ok(Err(Refusal::Paused));
+    }
+    let source: String = row.try_get("lead_source")?;
+    let locale = ctx.locale;
+    let invalid = |field: &'static str, key: &str| Refusal::Invalid {
+        field,
+        message: t(locale, key),
+    };
+    let submission: Submission = match serde_json::from_slice(body) {
+        Ok(s) => s,
+        Err(e) => {
+            return Ok(Err(Refusal::Invalid {
+                field: "body",
+                message: e.to_string(),
+            }))
+        }
+    };
+    let text = |s: &Option<String>| {
+        s.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let name = submission.name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Ok(Err(invalid("name", "records.name_required")));
+    }
+    let fields = [
+        &Some(name.clone()),
+        &submission.email,
+        &submission.phone,
+        &submission.campaign,
+        &submission.message,
+    ];
+    if fields
+        .iter()
+        .any(|f| f.as_deref().is_some_and(|s| s.contains('\0')))
+    {
+        return Ok(Err(invalid("body", "records.nul_character")));
+    }
+    let email = text(&submission.email).map(|e| e.to_lowercase());
+    if email.as_deref().is_some_and(|e| !mail::valid_address(e)) {
+        return Ok(Err(invalid("email", "records.email_invalid")));
+    }
+    let campaign = text(&submission.campaign);
+    if campaign.as_deref().is_some_and(|c| c.chars().count() > 200) {
+        return Ok(Err(invalid("campaign", "records.too_long")));
+    }
+    let message: Option<String> = text(&submission.message).map(|m| m.chars().take(4000).collect());
+    let mut tx = db.tenant_tx(tenant, None).await?;
+    let region: Option<String> =
+        sqlx::query_scalar("SELECT phone_region FROM tenants WHERE id = $1")
+            .bind(tenant)
+            .fetch_one(&mut *tx)
+            .await?;
+    let phone = match phone::normalize(submission.phone.as_deref().unwrap_or(""), region.as_deref())
+    {
+        Ok(p) => p,
+        Err(PhoneError::NeedsCountryCode) => {
+            return Ok(Err(invalid("phone", "records.phone_needs_country")))
+        }
+        Err(PhoneError::Invalid) => return Ok(Err(invalid("phone", "records.phone_invalid"))),
+    };
+    // Each submission once, whatever a sender retries.
+    let first = sqlx::query(
+        "INSERT INTO integration_events (tenant_id, connection_id, event_id, outcome)
+         VALUES ($1, $2, $3, 'CREATED') ON CONFLICT DO NOTHING",
+    )
+    .bind(tenant)
+    .bind(id)
+    .bind(event_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if !first {
+        let lead: Option<Uuid> = sqlx::query_scalar(
+            "SELECT lead_id FROM integration_events WHERE connection_id = $1 AND event_id = $2",
+        )
+        .bind(id)
+        .bind(event_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        return Ok(Ok(Received::Repeat(lead)));
+    }
+    // The import's duplicate rule: the same email, or the same phone.
+    let known: Option<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM leads WHERE tenant_id = $1
+            AND (($2::text IS NOT NULL AND email_key = $2) OR ($3::text IS NOT NULL AND phone_e164 = $3))
+          ORDER BY created_at LIMIT 1",
+    )
+    .bind(tenant)
+    .bind(&email)
+    .bind(&phone)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let (received, lead, outcome) = match known {
+        Some(lead) => {
+            note(
+                &mut tx,
+                tenant,
+                lead,
+                &source,
+                campaign.as_deref(),
+                message.as_deref(),
+            )
+            .await?;
+            (Received::Matched(lead), lead, "MATCHED")
+        }
+        None => {
+            crate::billing::ssr::check_records(&mut tx, locale, 1).await?;
+            let lead = new_id();
+            sqlx::query(
+                "INSERT INTO leads (tenant_id, id, name, email, phone_e164, source, campaign)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(tenant)
+            .bind(lead)
+            .bind(&name)
+            .bind(&email)
+            .bind(&phone)
+            .bind(&source)
+            .bind(&campaign)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO activities (tenant_id, id, kind, lead_id, data) VALUES ($1, $2, 'CREATED', $3, $4)",
+            )
+            .bind(tenant)
+            .bind(new_id())
+            .bind(lead)
+            .bind(serde_json::json!({ "source": source, "campaign": campaign }))
+            .execute(&mut *tx)
+            .await?;
+            if message.is_some() {
+                note(
+                    &mut tx,
+                    tenant,
+                    lead,
+                    &source,
+                    campaign.as_deref(),
+                    message.as_deref(),
+                )
+                .await?;
+            }
+            super::deliver::record_changed(&mut tx, tenant, Entity::Lead, &[lead], "created")
+                .await?;
+            audit::record(
+                &mut tx,
+                ctx,
+                tenant,
+                None,
+                AuditEntry::new("lead_source.lead_created", "leads", Some(lead)).after(
+                    serde_json::json!({ "connection": id, "source": source, "campaign": campaign }),
+                ),
+            )
+            .await?;
+            (Received::Created(lead), lead, "CREATED")
+        }
+    };
+    sqlx::query(
+        "UPDATE integration_events SET lead_id = $3, outcome = $4 WHERE connection_id = $1 AND event_id = $2",
+    )
+    .bind(id)
+    .bind(event_id)
+    .bind(lead)
+    .bind(outcome)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE integration_connections SET events_count = events_count + 1, last_event_at = now()
+          WHERE id = $1",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Ok(received))
+}
+
+/// The submission as a note on the lead's timeline: the form, the campaign, the message.
+async fn note(
+    tx: &mut Tx,
+    tenant: Uuid,
+    lead: Uuid,
+    source: &str,
+    campaign: Option<&str>,
+    message: Option<&str>,
+) -> Result<(), AppError> {
+    sqlx::query(
+        "INSERT INTO activities (tenant_id, id, kind, lead_id, subject, body, data)
+         VALUES ($1, $2, 'NOTE', $3, $4, $5, $6)",
+    )
+    .bind(tenant)
+    .bind(new_id())
+    .bind(lead)
+    .bind(source)
+    .bind(message.unwrap_or_default())
+    .bind(serde_json::json!({ "campaign": campaign }))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Keeps the last refusal on the connection, for its admin's list.
+pub async fn failed(db: &Db, public_id: &str, why: &str) -> Result<(), AppError> {
+    let Some(row) = sqlx::query("SELECT tenant_id, id FROM integration_lookup($1)")
+        .bind(public_id)
+        .fetch_optional(db.pool())
+        .await?
+    else {
+        return Ok(());
+    };
+    let (tenant, id): (Uuid, Uuid) = (row.try_get("tenant_id")?, row.try_get("id")?);
+    let mut tx = db.tenant_tx(tenant, None).await?;
+    sqlx::query(
+        "UPDATE integration_connections SET last_error = left($2, 500), last_error_at = now() WHERE id = $1",
+    )
+    .bind(id)
+    .bind(why)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
