@@ -4,7 +4,7 @@
 //! its viewer may see, a member holds a few streams at most, and a stream ends soon
 //! after its session is revoked or its member deactivated.
 
-use crate::web::AppState;
+use crate::state::AppState;
 use app::auth::model::Permission;
 use app::crm::access::Scope;
 use app::db::Db;

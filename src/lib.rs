@@ -19,6 +19,7 @@ pub mod schedules;
 pub mod seed;
 pub mod server;
 pub mod session_store;
+pub mod state;
 pub mod web;
 pub mod webhooks;
 pub mod worker;

@@ -2,28 +2,24 @@
 //! the middleware every request passes (request id, security headers, body limits,
 //! CSRF, session, tenant context).
 
-use crate::metrics::Metrics;
 use crate::session_store::PgSessionStore;
 use app::auth::model::{PageContext, Permission};
 use app::crm::import::ssr::{self as import, MAX_UPLOAD_BYTES};
-use app::db::Db;
 use app::error::AppError;
 use app::i18n::Locale;
-use app::request::{keys, AppConfig, Env, RequestCtx};
+use app::request::{keys, Env, RequestCtx};
 use axum::body::Body;
-use axum::extract::{ConnectInfo, FromRef, MatchedPath, Path, Query, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Path, Query, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use ipnet::IpNet;
-use leptos::config::LeptosOptions;
 use leptos::nonce::Nonce;
 use leptos::prelude::{provide_context, use_context};
-use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
+use leptos_axum::{AxumRouteListing, LeptosRoutes};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::time::Instant;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::{CompressionLayer, CompressionLevel};
@@ -40,78 +36,7 @@ pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 /// Provider webhooks carry small JSON events.
 pub const MAX_WEBHOOK_BYTES: usize = 1024 * 1024;
 
-/// How the HTTP layer itself behaves: settings no server function needs.
-#[derive(Clone, Debug)]
-pub struct HttpConfig {
-    /// Send `Strict-Transport-Security` (production: browsers remember it for years).
-    pub hsts: bool,
-    /// Who may read `/metrics` without a token.
-    pub metrics_allow: Vec<IpNet>,
-    /// A bearer token that opens `/metrics` from anywhere.
-    pub metrics_token: Option<String>,
-    /// Reverse proxies whose `X-Forwarded-For` we believe.
-    pub trusted_proxies: Vec<IpNet>,
-    pub timeouts: crate::server::Timeouts,
-}
-
-impl Default for HttpConfig {
-    fn default() -> HttpConfig {
-        HttpConfig {
-            hsts: false,
-            metrics_allow: loopback(),
-            metrics_token: None,
-            trusted_proxies: Vec::new(),
-            timeouts: Default::default(),
-        }
-    }
-}
-
-/// `127.0.0.0/8` and `::1`.
-pub fn loopback() -> Vec<IpNet> {
-    ["127.0.0.0/8", "::1/128"]
-        .iter()
-        .filter_map(|n| n.parse().ok())
-        .collect()
-}
-
-#[derive(Clone)]
-pub struct AppState {
-    pub leptos_options: LeptosOptions,
-    /// Shared, not copied: the state is cloned several times per request.
-    pub routes: Arc<Vec<AxumRouteListing>>,
-    pub db: Db,
-    pub config: Arc<AppConfig>,
-    pub http: Arc<HttpConfig>,
-    pub metrics: Arc<Metrics>,
-    pub events: Arc<crate::events::Hub>,
-}
-
-impl FromRef<AppState> for LeptosOptions {
-    fn from_ref(state: &AppState) -> Self {
-        state.leptos_options.clone()
-    }
-}
-
-impl AppState {
-    pub fn new(leptos_options: LeptosOptions, db: Db, config: AppConfig) -> AppState {
-        AppState {
-            leptos_options,
-            routes: Arc::new(generate_route_list(app::App)),
-            db,
-            config: Arc::new(config),
-            http: Arc::new(HttpConfig::default()),
-            metrics: Arc::new(Metrics::default()),
-            events: Arc::new(crate::events::Hub::default()),
-        }
-    }
-
-    pub fn with_http(self, http: HttpConfig) -> AppState {
-        AppState {
-            http: Arc::new(http),
-            ..self
-        }
-    }
-}
+pub use crate::state::{loopback, AppState, HttpConfig};
 
 pub fn router(state: AppState) -> Router {
     let store = PgSessionStore::new(state.db.pool().clone());
@@ -754,6 +679,8 @@ fn client_ip(peer: IpAddr, forwarded_for: &str, trusted_proxies: &[IpNet]) -> Ip
 #[cfg(test)]
 mod tests {
     use super::*;
+    use leptos::config::LeptosOptions;
+    use leptos_axum::generate_route_list;
 
     fn post(headers: &[(&str, &str)]) -> Request {
         let mut b = axum::http::Request::builder().method("POST").uri("/api/x");

@@ -4,7 +4,7 @@
 //! itself with a signature or a signed token, and answers without revealing whether an
 //! id exists.
 
-use crate::web::AppState;
+use crate::state::AppState;
 use app::outreach::ssr::{inbound, links};
 use app::standard_webhooks::WebhookKey;
 use axum::body::Bytes;

@@ -5,7 +5,7 @@
 //! concurrent requests with one key exactly one runs.
 
 use super::{problem_response, ApiError, Caller, MAX_API_BODY};
-use crate::web::AppState;
+use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode};

@@ -10,7 +10,8 @@ mod queue;
 mod records;
 
 use crate::session_store::PgSessionStore;
-use crate::web::{AppState, RequestId};
+use crate::state::AppState;
+use crate::web::RequestId;
 use app::developers::model::{allows, Access};
 use app::developers::ssr::{authenticate, ApiCaller, Refusal};
 use app::error::AppError;

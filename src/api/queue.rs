@@ -4,7 +4,7 @@
 use super::bodies::{invalid, json_body};
 use super::records::{fetch, get_of, list_of, with_etag, ListParams, Page};
 use super::{env_of, not_found, ApiError, Caller};
-use crate::web::AppState;
+use crate::state::AppState;
 use app::developers::model::Access;
 use app::developers::objects::{ReviewItem, Unit};
 use app::request::RequestCtx;

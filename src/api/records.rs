@@ -7,7 +7,7 @@ use super::bodies::{
     LeadWrite,
 };
 use super::{env_of, not_found, ApiError, Caller};
-use crate::web::AppState;
+use crate::state::AppState;
 use app::crm::board::model::{DealMove, NewDeal};
 use app::crm::records::model::BulkAction;
 use app::developers::model::Access;

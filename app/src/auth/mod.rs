@@ -1,3 +1,5 @@
+#[cfg(feature = "ssr")]
+pub mod account;
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod mail;

@@ -596,8 +596,7 @@ async fn resolve_companies(
             .collect::<Vec<_>>(),
     )
     .execute(&mut **tx)
-    .await
-    ?;
+    .await?;
     let made = missing.len() as u32;
     cache.extend(missing.into_iter().map(|(k, _, _, id)| (k, id)));
     Ok(made)
@@ -775,8 +774,7 @@ async fn import(db: &Db, job: &Claimed) -> Result<(), AppError> {
             .bind(i32::try_from(processed.div_ceil(BATCH)).unwrap_or(i32::MAX))
             .bind(&lines)
             .execute(&mut *tx)
-            .await
-            ?;
+            .await?;
         }
         let still_running = sqlx::query(
             "UPDATE jobs SET processed = $2, result = $3, locked_at = now()
@@ -938,8 +936,7 @@ async fn export(db: &Db, job: &Claimed) -> Result<(), AppError> {
         .bind(part)
         .bind(out.finish().map_err(internal)?)
         .execute(&mut *tx)
-        .await
-        ?;
+        .await?;
         let last = (rows.len() as i64) < EXPORT_BATCH;
         let n = i32::try_from(written).unwrap_or(i32::MAX);
         let still_running = sqlx::query(

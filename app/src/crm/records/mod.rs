@@ -3,6 +3,8 @@
 //! related records and timeline; tasks.
 
 pub mod api;
+#[cfg(feature = "ssr")]
+pub mod custom;
 pub mod model;
 #[cfg(feature = "ssr")]
 pub mod ssr;
