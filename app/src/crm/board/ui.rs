@@ -104,6 +104,10 @@ fn BoardView(
     let lost = RwSignal::new(None::<PendingLost>);
     // Moves on their way to the server: their own echo must not reload the board.
     let in_flight = RwSignal::new(Vec::<Uuid>::new());
+    // A card moved again while its last move is being saved: the newest such move, sent
+    // when that answer comes back with the version it needs (two quick Shift+Arrows).
+    let queued =
+        StoredValue::new(std::collections::HashMap::<Uuid, (DropSpot, Option<String>)>::new());
     let show_new = RwSignal::new(false);
     let edit_stages = RwSignal::new(false);
     let focus_after_move = RwSignal::new(None::<Uuid>);
@@ -136,16 +140,45 @@ fn BoardView(
             &[("deal", card.name.clone()), ("stage", stage_name)],
         ));
         notice.set(None);
+        if in_flight.with_untracked(|f| f.contains(&deal_id)) {
+            queued.update_value(|q| {
+                q.insert(deal_id, (spot, lost_reason));
+            });
+            return;
+        }
         in_flight.update(|f| f.push(deal_id));
         spawn_local(async move {
-            let change = DealMove {
+            let mut change = DealMove {
                 deal_id,
                 version: card.version,
                 stage_id: spot.stage_id,
                 after_id: spot.after_id,
                 lost_reason,
             };
-            let result = move_deal(change).await;
+            let result = loop {
+                let result = move_deal(change.clone()).await;
+                let next = match &result {
+                    Ok(_) => queued.try_update_value(|q| q.remove(&deal_id)).flatten(),
+                    Err(_) => {
+                        queued.update_value(|q| {
+                            q.remove(&deal_id);
+                        });
+                        None
+                    }
+                };
+                match (next, &result) {
+                    (Some((spot, lost_reason)), Ok(saved)) => {
+                        change = DealMove {
+                            deal_id,
+                            version: saved.version,
+                            stage_id: spot.stage_id,
+                            after_id: spot.after_id,
+                            lost_reason,
+                        };
+                    }
+                    _ => break result,
+                }
+            };
             in_flight.update(|f| f.retain(|d| *d != deal_id));
             match result {
                 Ok(saved) => columns.update(|cols| replace_card(cols, saved)),
