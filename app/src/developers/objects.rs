@@ -12,6 +12,22 @@ use sqlx::{FromRow, QueryBuilder};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+/// `updated_at` and `cursor` of an object with `id`, `created_at` and `updated_at`
+/// fields, which every one has.
+macro_rules! timestamps {
+    () => {
+        fn updated_at(&self) -> DateTime<Utc> {
+            self.updated_at
+        }
+        fn cursor(&self) -> Cursor {
+            Cursor {
+                at: self.created_at,
+                id: self.id,
+            }
+        }
+    };
+}
+
 /// An object the API lists and reads.
 pub trait ApiObject:
     Serialize + for<'r> FromRow<'r, PgRow> + Send + Unpin + ToSchema + 'static
@@ -62,15 +78,7 @@ impl ApiObject for Contact {
         r.phone_e164 AS phone, r.title, r.company_id, r.owner_id, r.tags, r.custom, r.created_at,
         r.updated_at FROM contacts r";
     const FILTERS: &'static [&'static str] = &["owner_id", "tag"];
-    fn updated_at(&self) -> DateTime<Utc> {
-        self.updated_at
-    }
-    fn cursor(&self) -> Cursor {
-        Cursor {
-            at: self.created_at,
-            id: self.id,
-        }
-    }
+    timestamps!();
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, FromRow, ToSchema)]
@@ -101,15 +109,7 @@ impl ApiObject for Company {
         r.phone_e164 AS phone, r.owner_id, r.tags, r.custom, r.created_at, r.updated_at
         FROM companies r";
     const FILTERS: &'static [&'static str] = &["owner_id", "tag"];
-    fn updated_at(&self) -> DateTime<Utc> {
-        self.updated_at
-    }
-    fn cursor(&self) -> Cursor {
-        Cursor {
-            at: self.created_at,
-            id: self.id,
-        }
-    }
+    timestamps!();
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, FromRow, ToSchema)]
@@ -145,15 +145,7 @@ impl ApiObject for Lead {
         r.source, r.status, r.score, r.company_id, r.contact_id, r.owner_id, r.tags, r.custom,
         r.created_at, r.updated_at FROM leads r";
     const FILTERS: &'static [&'static str] = &["owner_id", "tag", "status"];
-    fn updated_at(&self) -> DateTime<Utc> {
-        self.updated_at
-    }
-    fn cursor(&self) -> Cursor {
-        Cursor {
-            at: self.created_at,
-            id: self.id,
-        }
-    }
+    timestamps!();
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, FromRow, ToSchema)]
@@ -196,15 +188,7 @@ impl ApiObject for Deal {
         r.company_id, r.contact_id, r.lead_id, r.owner_id, r.lost_reason, r.tags, r.custom,
         r.version, r.created_at, r.updated_at FROM deals r";
     const FILTERS: &'static [&'static str] = &["owner_id", "tag", "status"];
-    fn updated_at(&self) -> DateTime<Utc> {
-        self.updated_at
-    }
-    fn cursor(&self) -> Cursor {
-        Cursor {
-            at: self.created_at,
-            id: self.id,
-        }
-    }
+    timestamps!();
 }
 
 /// A unit of a project: an apartment, a villa, a shop.
@@ -242,15 +226,7 @@ impl ApiObject for Unit {
         h.expires_at AS hold_expires_at, r.version, r.created_at, r.updated_at
         FROM units r LEFT JOIN unit_holds h ON h.unit_id = r.id AND h.released_at IS NULL";
     const FILTERS: &'static [&'static str] = &["status"];
-    fn updated_at(&self) -> DateTime<Utc> {
-        self.updated_at
-    }
-    fn cursor(&self) -> Cursor {
-        Cursor {
-            at: self.created_at,
-            id: self.id,
-        }
-    }
+    timestamps!();
 }
 
 /// A reply, bounce or complaint waiting for a person (the review queue).
@@ -284,15 +260,7 @@ impl ApiObject for ReviewItem {
         r.assignee_id, r.sla_due_at, r.breached, r.resolution, r.note, r.created_at, r.updated_at,
         r.resolved_at FROM review_items r";
     const FILTERS: &'static [&'static str] = &["status"];
-    fn updated_at(&self) -> DateTime<Utc> {
-        self.updated_at
-    }
-    fn cursor(&self) -> Cursor {
-        Cursor {
-            at: self.created_at,
-            id: self.id,
-        }
-    }
+    timestamps!();
 }
 
 /// One object by id, in the tenant (whose transaction it must be: RLS is the second
