@@ -4,8 +4,10 @@
 //! the same record code the pages do (`app::crm`), so tenancy, validation and audit
 //! are the pages' own; the OpenAPI document is built from the handlers' annotations.
 
+mod activities;
 mod bodies;
 mod idempotency;
+mod outreach;
 mod queue;
 mod records;
 
@@ -38,7 +40,7 @@ const PROBLEM_BASE: &str = "https://leadline.dev/problems/";
     info(
         title = "Leadline API",
         version = "1",
-        description = "Contacts, companies, leads, deals, units and review items of one workspace. Authenticate with an API key as a bearer token. POST requests accept an Idempotency-Key header; PATCH accepts If-Match with the ETag of a GET."
+        description = "The records of one workspace: contacts, companies, leads, deals and their pipelines, activities, lists, messages, sequences and enrolments, units and their holds, and review items. Authenticate with an API key as a bearer token. Lists page with cursors (`starting_after`), sort on `created_at` or `updated_at`, filter on indexed fields and `expand` related objects. POST requests accept an Idempotency-Key header; PATCH accepts If-Match with the ETag of a GET."
     ),
     servers((url = "/api/v1")),
     security(("api_key" = []))
@@ -148,6 +150,8 @@ impl Modify for ProblemResponses {
 pub fn router_and_doc() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(records::routes())
+        .merge(activities::routes())
+        .merge(outreach::routes())
         .merge(queue::routes())
         .split_for_parts();
     // After the routes are in: `#[openapi(modifiers)]` would run before there are any.
@@ -516,7 +520,11 @@ mod tests {
         let json = serde_json::to_value(&doc).unwrap();
         assert_eq!(json["openapi"], "3.1.0");
         let paths = json["paths"].as_object().unwrap();
-        for (path, methods) in records::ROUTES {
+        let routes = records::ROUTES
+            .iter()
+            .chain(activities::ROUTES)
+            .chain(outreach::ROUTES);
+        for (path, methods) in routes {
             let item = paths
                 .get(*path)
                 .unwrap_or_else(|| panic!("{path} missing from the OpenAPI document"));

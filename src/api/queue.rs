@@ -2,7 +2,9 @@
 //! elsewhere: ignore, confirm, correct or escalate), through the same code as their pages.
 
 use super::bodies::{invalid, json_body};
-use super::records::{fetch, get_of, list_of, with_etag, ListParams, Page};
+use super::records::{
+    fetch, get_of, list_of, query_of, readable, with_etag, ExpandParams, ListParams, Page,
+};
 use super::{env_of, not_found, ApiError, Caller};
 use crate::state::AppState;
 use app::developers::model::Access;
@@ -28,58 +30,24 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(decide_review_item))
 }
 
-type Params = Result<Query<ListParams>, axum::extract::rejection::QueryRejection>;
-
-fn query(params: Params) -> Result<ListParams, ApiError> {
-    params
-        .map(|Query(p)| p)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))
-}
-
-/// Units of every project, newest first; `status` filters (AVAILABLE, HELD, …).
-#[utoipa::path(get, path = "/units", tag = "units", params(ListParams),
-    responses((status = 200, body = Page<Unit>)))]
-async fn list_units(
-    Extension(caller): Extension<Caller>,
-    Extension(ctx): Extension<RequestCtx>,
-    params: Params,
-) -> Result<Response, ApiError> {
-    list_of::<Unit>(&caller, &ctx, "units", query(params)?).await
-}
-
-#[utoipa::path(get, path = "/units/{id}", tag = "units", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Unit)))]
-async fn get_unit(
-    Extension(caller): Extension<Caller>,
-    Extension(ctx): Extension<RequestCtx>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    let id = id.parse::<Uuid>().map_err(|_| not_found())?;
-    get_of::<Unit>(&caller, &ctx, "units", id).await
-}
-
-/// The review queue, newest first; `status` filters (PENDING, ASSIGNED, ESCALATED,
-/// RESOLVED).
-#[utoipa::path(get, path = "/review-items", tag = "review", params(ListParams),
-    responses((status = 200, body = Page<ReviewItem>)))]
-async fn list_review_items(
-    Extension(caller): Extension<Caller>,
-    Extension(ctx): Extension<RequestCtx>,
-    params: Params,
-) -> Result<Response, ApiError> {
-    list_of::<ReviewItem>(&caller, &ctx, "review_items", query(params)?).await
-}
-
-#[utoipa::path(get, path = "/review-items/{id}", tag = "review", params(("id" = Uuid, Path)),
-    responses((status = 200, body = ReviewItem)))]
-async fn get_review_item(
-    Extension(caller): Extension<Caller>,
-    Extension(ctx): Extension<RequestCtx>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    let id = id.parse::<Uuid>().map_err(|_| not_found())?;
-    get_of::<ReviewItem>(&caller, &ctx, "review_items", id).await
-}
+readable!(
+    Unit,
+    "units",
+    "units",
+    "/units",
+    "/units/{id}",
+    list_units,
+    get_unit
+);
+readable!(
+    ReviewItem,
+    "review_items",
+    "review",
+    "/review-items",
+    "/review-items/{id}",
+    list_review_items,
+    get_review_item
+);
 
 /// What was decided about an item.
 #[derive(Deserialize, ToSchema)]

@@ -12,7 +12,8 @@ use app::crm::board::model::{DealMove, NewDeal};
 use app::crm::records::model::BulkAction;
 use app::developers::model::Access;
 use app::developers::objects::{
-    self, ApiObject, Company, Contact, Cursor, Deal, Lead, ListQuery, RecordObject,
+    self, ApiObject, Company, Contact, Cursor, Deal, FilterValue, Lead, ListQuery, RecordObject,
+    Sort,
 };
 use app::request::RequestCtx;
 use axum::body::Bytes;
@@ -69,16 +70,48 @@ pub struct ListParams {
     limit: Option<i64>,
     /// The `next_cursor` of the page before.
     starting_after: Option<String>,
+    /// `-created_at` (newest first, the default), `created_at`, `-updated_at` or
+    /// `updated_at` (oldest change first: how a client syncs).
+    sort: Option<String>,
+    /// Related objects to include, comma-separated: `company`, `contact`, `lead`,
+    /// `deal`, `unit`, `owner`, `stage`, where the object has them.
+    expand: Option<String>,
+    /// Objects created after this instant (RFC 3339).
+    created_after: Option<DateTime<Utc>>,
     owner_id: Option<Uuid>,
     /// Objects carrying this tag.
     tag: Option<String>,
     /// Leads: NEW, PROSPECTED, CONTACTED, QUALIFIED, LOST. Deals: OPEN, WON, LOST.
+    /// Each object's own statuses otherwise.
     status: Option<String>,
-    /// Objects created after this instant (RFC 3339).
-    created_after: Option<DateTime<Utc>>,
+    company_id: Option<Uuid>,
+    contact_id: Option<Uuid>,
+    lead_id: Option<Uuid>,
+    deal_id: Option<Uuid>,
+    pipeline_id: Option<Uuid>,
+    stage_id: Option<Uuid>,
+    sequence_id: Option<Uuid>,
+    unit_id: Option<Uuid>,
+    assignee_id: Option<Uuid>,
+    /// Activities: NOTE, TASK, CALL, MEETING, … Lists: STATIC or SMART.
+    kind: Option<String>,
+    /// Messages: WHATSAPP or EMAIL.
+    channel: Option<String>,
+    /// Messages: OUT or IN.
+    direction: Option<String>,
+    /// Lists: LEAD, CONTACT, COMPANY or DEAL.
+    entity: Option<String>,
 }
 
-/// A page of objects, newest first.
+/// `expand=` on a single object.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExpandParams {
+    /// Related objects to include, comma-separated, as on the list.
+    expand: Option<String>,
+}
+
+/// A page of objects, in the order asked for.
 #[derive(Serialize, ToSchema)]
 pub struct Page<T: ToSchema> {
     data: Vec<T>,
@@ -86,11 +119,106 @@ pub struct Page<T: ToSchema> {
     next_cursor: Option<String>,
 }
 
+/// The names of `expand=`, each one the object can expand.
+fn expansions<T: ApiObject>(expand: Option<&str>) -> Result<Vec<&'static str>, ApiError> {
+    let mut names = Vec::new();
+    for name in expand.unwrap_or("").split(',').map(str::trim) {
+        if name.is_empty() {
+            continue;
+        }
+        let Some(known) = T::EXPANDS.iter().find(|e| **e == name) else {
+            return Err(invalid(
+                "expand",
+                &format!(
+                    "{} cannot be expanded here; this object expands: {}",
+                    name.chars().take(40).collect::<String>(),
+                    if T::EXPANDS.is_empty() {
+                        "nothing".to_string()
+                    } else {
+                        T::EXPANDS.join(", ")
+                    }
+                ),
+            ));
+        };
+        if !names.contains(known) {
+            names.push(*known);
+        }
+    }
+    Ok(names)
+}
+
+/// The filters given, each checked to be one of the object's.
+fn filters_of<T: ApiObject>(
+    params: &ListParams,
+) -> Result<Vec<(&'static str, FilterValue)>, ApiError> {
+    let ids = [
+        ("owner_id", params.owner_id),
+        ("company_id", params.company_id),
+        ("contact_id", params.contact_id),
+        ("lead_id", params.lead_id),
+        ("deal_id", params.deal_id),
+        ("pipeline_id", params.pipeline_id),
+        ("stage_id", params.stage_id),
+        ("sequence_id", params.sequence_id),
+        ("unit_id", params.unit_id),
+        ("assignee_id", params.assignee_id),
+    ];
+    let codes = [
+        ("tag", &params.tag),
+        ("status", &params.status),
+        ("kind", &params.kind),
+        ("channel", &params.channel),
+        ("direction", &params.direction),
+        ("entity", &params.entity),
+    ];
+    let mut out = Vec::new();
+    let check = |name: &str| {
+        if T::FILTERS.contains(&name) {
+            Ok(())
+        } else {
+            Err(invalid(name, "not a filter of this list"))
+        }
+    };
+    for (name, value) in ids {
+        if let Some(id) = value {
+            check(name)?;
+            out.push((name, FilterValue::Id(id)));
+        }
+    }
+    for (name, value) in codes {
+        if let Some(text) = value {
+            check(name)?;
+            if text.contains('\0') {
+                return Err(invalid(name, "text cannot hold a NUL character"));
+            }
+            // Codes are upper case; a tag is as written.
+            let text = if name == "tag" {
+                text.clone()
+            } else {
+                text.trim().to_ascii_uppercase()
+            };
+            out.push((name, FilterValue::Code(text)));
+        }
+    }
+    Ok(out)
+}
+
 pub(super) async fn list_of<T: ApiObject>(
     caller: &Caller,
     ctx: &RequestCtx,
     resource: &str,
     params: ListParams,
+) -> Result<Response, ApiError> {
+    list_within::<T>(caller, ctx, resource, params, Vec::new()).await
+}
+
+/// A list with `fixed` filters besides the caller's: a list's members are the list's.
+pub(super) async fn list_within<T: ApiObject>(
+    caller: &Caller,
+    ctx: &RequestCtx,
+    resource: &str,
+    params: ListParams,
+    fixed: Vec<(&'static str, FilterValue)>,
 ) -> Result<Response, ApiError> {
     caller.require(resource, Access::Read)?;
     let limit = params.limit.unwrap_or(50);
@@ -102,44 +230,37 @@ pub(super) async fn list_of<T: ApiObject>(
         )
         .field("limit"));
     }
-    let given = [
-        ("owner_id", params.owner_id.is_some()),
-        ("tag", params.tag.is_some()),
-        ("status", params.status.is_some()),
-    ];
-    if let Some((name, _)) = given
-        .iter()
-        .find(|(name, set)| *set && !T::FILTERS.contains(name))
-    {
-        return Err(invalid(name, "not a filter of this list"));
-    }
-    for (name, value) in [("tag", &params.tag), ("status", &params.status)] {
-        if value.as_deref().is_some_and(|v| v.contains('\0')) {
-            return Err(invalid(name, "text cannot hold a NUL character"));
-        }
-    }
+    let mut filters = filters_of::<T>(&params)?;
+    filters.extend(fixed);
+    let expand = expansions::<T>(params.expand.as_deref())?;
+    let sort = match params.sort.as_deref() {
+        None => Sort::default(),
+        Some(text) => Sort::parse(text).ok_or_else(|| {
+            invalid(
+                "sort",
+                "one of -created_at, created_at, -updated_at, updated_at",
+            )
+        })?,
+    };
     let after = match &params.starting_after {
         None => None,
-        Some(text) => Some(Cursor::decode(text).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation",
-                "not a cursor from this API",
-            )
-            .field("starting_after")
-        })?),
+        Some(text) => Some(
+            Cursor::decode(text)
+                .filter(|c| c.sort == sort)
+                .ok_or_else(|| invalid("starting_after", "not a cursor of this list's order"))?,
+        ),
     };
     let query = ListQuery {
         limit,
         after,
-        owner_id: params.owner_id,
-        tag: params.tag,
-        status: params.status.map(|s| s.to_ascii_uppercase()),
+        sort,
+        filters,
         created_after: params.created_after,
     };
     let p = &caller.0.principal;
     let mut tx = ctx.db.tenant_tx(p.tenant_id, Some(p.user_id)).await?;
-    let (data, next) = objects::list::<T>(&mut tx, p.tenant_id, &query).await?;
+    let (mut data, next) = objects::list::<T>(&mut tx, p.tenant_id, &query).await?;
+    objects::expand(&mut tx, p.tenant_id, &mut data, &expand).await?;
     tx.commit().await?;
     Ok(Json(Page {
         data,
@@ -189,12 +310,30 @@ pub(super) async fn get_of<T: ApiObject>(
     ctx: &RequestCtx,
     resource: &str,
     id: Uuid,
+    params: &ExpandParams,
 ) -> Result<Response, ApiError> {
     caller.require(resource, Access::Read)?;
+    let expand = expansions::<T>(params.expand.as_deref())?;
+    let p = &caller.0.principal;
+    let mut tx = ctx.db.tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut found: Vec<T> = objects::get::<T>(&mut tx, p.tenant_id, id)
+        .await?
+        .into_iter()
+        .collect();
+    objects::expand(&mut tx, p.tenant_id, &mut found, &expand).await?;
+    tx.commit().await?;
     Ok(with_etag(
         StatusCode::OK,
-        fetch::<T>(caller, ctx, id).await?,
+        found.pop().ok_or_else(not_found)?,
     ))
+}
+
+/// The query of a list request, or 400 with why it does not parse.
+pub(super) fn query_of<Q>(
+    q: Result<Query<Q>, axum::extract::rejection::QueryRejection>,
+) -> Result<Q, ApiError> {
+    q.map(|Query(q)| q)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))
 }
 
 async fn create_of<T: RecordObject>(
@@ -212,7 +351,7 @@ async fn create_of<T: RecordObject>(
     created::<T>(caller, ctx, resource, id).await
 }
 
-async fn created<T: ApiObject>(
+pub(super) async fn created<T: ApiObject>(
     caller: &Caller,
     ctx: &RequestCtx,
     resource: &str,
@@ -275,30 +414,38 @@ async fn delete_of<T: RecordObject>(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// Handlers for one kind of record, each with its OpenAPI annotation.
-macro_rules! resource {
-    ($object:ty, $write:ty, $resource:literal, $path:literal, $item:literal, $list:ident, $get:ident, $create:ident, $update:ident, $delete:ident, $create_body:expr) => {
-        #[utoipa::path(get, path = $path, tag = $resource, params(ListParams),
-            responses((status = 200, body = Page<$object>)))]
+/// The list and get handlers of one kind of object, each with its OpenAPI annotation.
+macro_rules! readable {
+    ($object:ty, $resource:literal, $tag:literal, $path:literal, $item:literal, $list:ident, $get:ident) => {
+        #[utoipa::path(get, path = $path, tag = $tag, params(ListParams),
+                            responses((status = 200, body = Page<$object>)))]
         async fn $list(
             Extension(caller): Extension<Caller>,
             Extension(ctx): Extension<RequestCtx>,
             params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
         ) -> Result<Response, ApiError> {
-            let Query(params) = params.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
-            list_of::<$object>(&caller, &ctx, $resource, params).await
+            list_of::<$object>(&caller, &ctx, $resource, query_of(params)?).await
         }
 
-        #[utoipa::path(get, path = $item, tag = $resource, params(("id" = Uuid, Path)),
-            responses((status = 200, body = $object, headers(("ETag" = String)))))]
+        #[utoipa::path(get, path = $item, tag = $tag, params(("id" = Uuid, Path), ExpandParams),
+                            responses((status = 200, body = $object, headers(("ETag" = String)))))]
         async fn $get(
             Extension(caller): Extension<Caller>,
             Extension(ctx): Extension<RequestCtx>,
             Path(id): Path<String>,
+            params: Result<Query<ExpandParams>, axum::extract::rejection::QueryRejection>,
         ) -> Result<Response, ApiError> {
             let id = id.parse::<Uuid>().map_err(|_| not_found())?;
-            get_of::<$object>(&caller, &ctx, $resource, id).await
+            get_of::<$object>(&caller, &ctx, $resource, id, &query_of(params)?).await
         }
+    };
+}
+pub(super) use readable;
+
+/// Handlers for one kind of record, each with its OpenAPI annotation.
+macro_rules! resource {
+    ($object:ty, $write:ty, $resource:literal, $path:literal, $item:literal, $list:ident, $get:ident, $create:ident, $update:ident, $delete:ident, $create_body:expr) => {
+        readable!($object, $resource, $resource, $path, $item, $list, $get);
 
         #[utoipa::path(post, path = $path, tag = $resource, request_body = $write,
             params(("Idempotency-Key" = Option<String>, Header, description = "Repeats with the same key and body get the first answer")),

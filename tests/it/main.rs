@@ -4,6 +4,7 @@ mod common;
 
 mod api;
 mod api_queue;
+mod api_resources;
 mod auth;
 mod billing;
 mod board;

@@ -16,3 +16,5 @@ pub mod sources;
 pub mod ssr;
 pub mod ui;
 pub mod webhook_page;
+#[cfg(feature = "ssr")]
+pub mod work_objects;

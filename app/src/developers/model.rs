@@ -3,16 +3,23 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// What an API key can be given access to, one read and one write scope each.
-pub const RESOURCES: [&str; 6] = [
+pub const RESOURCES: [&str; 12] = [
     "contacts",
     "companies",
     "leads",
     "deals",
+    "pipelines",
+    "activities",
+    "lists",
+    "messages",
+    // Sequences are read; their write scope enrols leads and pauses or stops enrolments.
+    "sequences",
     "units",
+    "unit_holds",
     "review_items",
 ];
 /// Resources the API only reads, so they have no write scope.
-pub const READ_ONLY: [&str; 1] = ["units"];
+pub const READ_ONLY: [&str; 2] = ["pipelines", "units"];
 
 /// The scopes there are: read for each resource, and write where it can be written.
 pub fn all_scopes() -> Vec<String> {

@@ -262,6 +262,17 @@ pub async fn hold(env: &Env, unit_id: &str, deal_id: &str) -> Result<UnitDetail,
             env.t("inventory.error.choose_deal"),
         ));
     }
+    // A hold is a member's: an API key, nobody's, holds in the name of the deal's owner.
+    let holder = match p.actor() {
+        Some(member) => member,
+        None => sqlx::query_scalar::<_, Option<Uuid>>("SELECT owner_id FROM deals WHERE id = $1")
+            .bind(deal_id)
+            .fetch_one(&mut *tx)
+            .await?
+            .ok_or_else(|| {
+                AppError::field("deal_id", env.t("inventory.error.deal_without_owner"))
+            })?,
+    };
     let hours: i32 =
         sqlx::query_scalar("SELECT coalesce((SELECT hold_hours FROM tenant_policies), 48)")
             .fetch_one(&mut *tx)
@@ -301,7 +312,7 @@ pub async fn hold(env: &Env, unit_id: &str, deal_id: &str) -> Result<UnitDetail,
     .bind(new_id())
     .bind(unit_id)
     .bind(deal_id)
-    .bind(p.user_id)
+    .bind(holder)
     .bind(hours)
     .execute(&mut *tx)
     .await?;

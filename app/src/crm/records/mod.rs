@@ -5,6 +5,8 @@
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod custom;
+#[cfg(feature = "ssr")]
+pub mod edits;
 pub mod model;
 #[cfg(feature = "ssr")]
 pub mod ssr;

@@ -878,7 +878,7 @@ pub async fn add_activity(
     .bind(id)
     .bind(p.actor())
     // A task goes to the record's owner, or to whoever wrote it.
-    .bind((kind == "TASK").then_some(owner.unwrap_or(p.user_id)))
+    .bind(if kind == "TASK" { owner.or(p.actor()) } else { None })
     .bind((!subject.is_empty()).then_some(subject))
     .bind((!body.is_empty()).then_some(body))
     .bind(serde_json::Value::Object(data))
@@ -1156,7 +1156,7 @@ pub async fn create_list(
     .bind(entity.code())
     .bind(if smart.is_some() { "SMART" } else { "STATIC" })
     .bind(serde_json::to_value(smart).map_err(internal)?)
-    .bind(p.user_id)
+    .bind(p.actor())
     .execute(&mut *tx)
     .await
     .map_err(|e| match violated_constraint(&e).as_deref() {

@@ -264,7 +264,7 @@ pub async fn send_one_off(env: &Env, lead_id: Uuid, input: &OneOff) -> Result<Uu
     .bind(quota_cost)
     .bind(format!("one-off:{id}"))
     .bind(next_at)
-    .bind(p.user_id)
+    .bind(p.actor())
     .execute(&mut *tx)
     .await
     ?;
@@ -276,7 +276,7 @@ pub async fn send_one_off(env: &Env, lead_id: Uuid, input: &OneOff) -> Result<Uu
     .bind(new_id())
     .bind(channel.code())
     .bind(lead_id)
-    .bind(p.user_id)
+    .bind(p.actor())
     .bind(&subject)
     .bind(&body)
     .bind(serde_json::json!({ "message_id": id, "direction": "OUT" }))
@@ -459,7 +459,7 @@ pub async fn move_journey(
         to,
         Cause::Manual,
         reason,
-        Some(p.user_id),
+        p.actor(),
     )
     .await?
     .ok_or_else(|| {

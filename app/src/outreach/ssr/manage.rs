@@ -1774,7 +1774,7 @@ pub async fn enrol(
     .bind(sequence_id)
     .bind(&chosen)
     .bind(first_delay)
-    .bind(p.user_id)
+    .bind(p.actor())
     .execute(&mut *tx)
     .await
     ?
@@ -1786,11 +1786,11 @@ pub async fn enrol(
         "INSERT INTO activities (tenant_id, id, kind, lead_id, actor_id, data)
          SELECT $1, gen_random_uuid(), 'ENROLLED', e.lead_id, $2, jsonb_build_object('sequence', s.name, 'sequence_id', s.id)
            FROM enrollments e JOIN sequences s ON s.id = e.sequence_id
-          WHERE e.sequence_id = $3 AND e.lead_id = ANY($4) AND e.status = 'ACTIVE' AND e.enrolled_by = $2
+          WHERE e.sequence_id = $3 AND e.lead_id = ANY($4) AND e.status = 'ACTIVE' AND e.enrolled_by IS NOT DISTINCT FROM $2
             AND e.created_at = now()",
     )
     .bind(p.tenant_id)
-    .bind(p.user_id)
+    .bind(p.actor())
     .bind(sequence_id)
     .bind(&chosen)
     .execute(&mut *tx)
