@@ -39,6 +39,9 @@ pub struct AppConfig {
     pub account_mail: Option<AccountMail>,
     /// Where tenants' mailbox settings may make us connect.
     pub egress: mail::Egress,
+    /// How long one webhook delivery attempt may take, connection included; one that
+    /// takes longer is a failed attempt, retried later.
+    pub webhook_timeout: std::time::Duration,
 }
 
 /// The SMTP server and sender of account emails.
@@ -78,6 +81,7 @@ impl AppConfig {
             spf_include: "_spf.leadline.test".into(),
             account_mail: None,
             egress: mail::Egress::AnyAddress,
+            webhook_timeout: std::time::Duration::from_secs(15),
         }
     }
 }

@@ -286,3 +286,60 @@ async fn a_paid_invoice_reaches_a_subscriber_and_nothing_is_written_for_nobody()
     assert_eq!(written[0].1["data"]["id"], json!(second));
     assert_eq!(written[0].1["data"]["total_minor"], json!(11600));
 }
+
+#[tokio::test]
+async fn a_receiver_slower_than_the_timeout_is_a_failed_attempt_retried_with_the_same_id() {
+    let (app, peer) = TestApp::spawn_with_peer().await;
+    let owner = app.signup("Ada", "ada@example.com", "Acme").await;
+    let (status, created) = app
+        .call_json::<CreateWebhook>(
+            &owner,
+            &json!({ "input": { "url": peer.hook_url("slow"), "description": "Slow",
+                                "event_types": ["contact.created"] } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let token = app.api_key(&owner, "Writer", &["contacts:write"]).await;
+    let res = app
+        .api(Method::POST, "/contacts", &token)
+        .json(&json!({ "name": "Mona Saleh" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+
+    // The receiver holds the request 3 s; the sender gives up after 1 s.
+    peer.hooks_answer_next(&[HookAnswer::Delay(std::time::Duration::from_secs(3))]);
+    let impatient = AppConfig {
+        webhook_timeout: std::time::Duration::from_secs(1),
+        ..AppConfig::local(&app.base)
+    };
+    let db = Db::new(app.pools.app.clone());
+    let started = std::time::Instant::now();
+    assert_eq!(deliver_due(&db, &impatient, 50).await.unwrap(), 1);
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(2500),
+        "the attempt waited {:?} for a slow receiver",
+        started.elapsed()
+    );
+    let (status, attempts, _, event_id) = delivery(&app).await;
+    assert_eq!((status.as_str(), attempts), ("PENDING", 1));
+    let (error, duration_ms): (Option<String>, i32) =
+        sqlx::query_as("SELECT error, duration_ms FROM webhook_attempts ORDER BY at DESC LIMIT 1")
+            .fetch_one(&app.pools.owner)
+            .await
+            .unwrap();
+    assert_eq!(error.as_deref(), Some("timed out"));
+    assert!((900..2500).contains(&duration_ms), "{duration_ms} ms");
+
+    // The retry reaches a receiver that answers in time, under the same webhook-id.
+    come_due(&app).await;
+    assert_eq!(deliver_due(&db, &impatient, 50).await.unwrap(), 1);
+    assert_eq!(delivery(&app).await.0, "SUCCEEDED");
+    let ids: Vec<String> = peer
+        .hooks_received()
+        .into_iter()
+        .map(|h| h.webhook_id)
+        .collect();
+    assert_eq!(ids, vec![event_id.clone(), event_id]);
+}

@@ -20,8 +20,6 @@ pub const RETRY_AFTER: [i64; 9] = [5, 300, 1800, 7200, 18000, 36000, 50400, 7200
 /// An endpoint that fails this many attempts in a row, across its deliveries, is
 /// switched off and the admins are told.
 pub const DISABLE_AFTER: i32 = 50;
-/// How long one attempt may take, connection included.
-pub const ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 /// A claimed delivery comes due again after this if its worker died mid-send.
 const LEASE_SECS: i32 = 60;
 /// What is kept of a receiver's answer for the delivery log.
@@ -230,7 +228,7 @@ async fn post(
     // A client per attempt, pinned to the address just checked; redirects are not
     // followed, since each hop would need the same check.
     let client = reqwest::Client::builder()
-        .timeout(ATTEMPT_TIMEOUT)
+        .timeout(config.webhook_timeout)
         .redirect(reqwest::redirect::Policy::none())
         .resolve(&host, address)
         .build();
