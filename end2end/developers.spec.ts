@@ -72,3 +72,22 @@ test('an admin subscribes the peer to contact events and sends a failed delivery
   expect(mine.length).toBe(3);
   expect(new Set(mine.map((r: { webhook_id: string }) => r.webhook_id)).size).toBe(1);
 });
+
+test('the API reference in the app lists every resource with its parameters and answers', async ({ page }) => {
+  await signIn(page, 'owner@demo.leadline.test');
+  await page.goto('/settings/developers');
+  await hydrated(page);
+  await page.getByRole('link', { name: 'API reference' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'API reference' })).toBeVisible();
+  await hydrated(page);
+  const contents = page.getByRole('navigation', { name: 'Resources' });
+  for (const resource of ['contacts', 'activities', 'lists', 'messages', 'sequences', 'unit holds']) {
+    await expect(contents.getByRole('link', { name: resource, exact: true })).toBeVisible();
+  }
+  await contents.getByRole('link', { name: 'activities', exact: true }).click();
+  const create = page.getByRole('region', { name: 'POST /api/v1/activities' });
+  await expect(create).toBeVisible();
+  await expect(create.getByRole('table', { name: 'JSON body' })).toContainText('lead_id');
+  await expect(create).toContainText('422');
+  expect(await violations(page), '/settings/developers/api').toEqual([]);
+});

@@ -194,6 +194,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("jobs") view=jobs::ui::JobsAdminPage/>
                         <Route path=path!("developers") view=developers::ui::DevelopersPage/>
                         <Route path=path!("developers/webhooks/:id") view=developers::webhook_page::WebhookPage/>
+                        <Route path=path!("developers/api") view=developers::reference_page::ApiReferencePage/>
                         <Route path=path!("team") view=team::ui::TeamPage/>
                         <Route path=path!("audit") view=settings::ui::AuditPage/>
                         <Route path=path!("fields") view=crm::records::ui::CustomFieldsPage/>

@@ -163,6 +163,7 @@ pub fn router_and_doc() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 /// `/api/v1/…`: the document is public, everything else needs a key.
 pub fn routes(state: AppState) -> Router<AppState> {
     let (api, doc) = router_and_doc();
+    app::developers::reference::install(&serde_json::to_value(&doc).unwrap_or_default());
     let doc = Arc::new(doc);
     let api = api
         .layer(middleware::from_fn_with_state(

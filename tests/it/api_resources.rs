@@ -689,3 +689,52 @@ async fn units_are_held_and_released_in_the_name_of_the_deals_owner() {
     let (_, seen) = send(&app, Method::GET, &format!("/units/{unit}"), &token, None).await;
     assert_eq!(seen["status"], "AVAILABLE");
 }
+
+#[tokio::test]
+async fn the_reference_page_lists_every_operation_of_the_document_to_members_only() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup("Ada", "ada@example.com", "Acme").await;
+    let doc: Value = reqwest::get(format!("{}/api/v1/openapi.json", app.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let in_document: usize = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|item| item.as_object().unwrap().len())
+        .sum();
+    let (status, reference) = app
+        .call::<app::developers::api::GetApiReference>(&owner, &[])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reference}");
+    let groups = reference["groups"].as_array().unwrap();
+    let on_page: usize = groups
+        .iter()
+        .map(|g| g["operations"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(on_page, in_document);
+    let activities = groups.iter().find(|g| g["tag"] == "activities").unwrap();
+    let create = activities["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["method"] == "POST")
+        .unwrap();
+    assert_eq!(create["path"], "/activities");
+    let kind = create["body"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "kind")
+        .unwrap();
+    assert_eq!(kind["required"], true);
+    assert!(kind["description"].as_str().unwrap().contains("NOTE"));
+
+    let (status, _) = app
+        .call::<app::developers::api::GetApiReference>(&app.client(), &[])
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}

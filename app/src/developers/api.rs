@@ -7,6 +7,16 @@ use uuid::Uuid;
 #[cfg(feature = "ssr")]
 use crate::request::{env, respond};
 
+/// The API reference: the server's OpenAPI document, for any member.
+#[server]
+pub async fn get_api_reference() -> Result<ApiReference, AppError> {
+    respond(async {
+        env()?.require(crate::auth::model::Permission::WorkspaceUse)?;
+        Ok(super::reference::reference())
+    })
+    .await
+}
+
 #[server]
 pub async fn list_api_keys() -> Result<Vec<ApiKeyView>, AppError> {
     respond(async { super::ssr::list_keys(&env()?).await }).await

@@ -11,6 +11,9 @@ pub mod model;
 #[cfg(feature = "ssr")]
 pub mod objects;
 #[cfg(feature = "ssr")]
+pub mod reference;
+pub mod reference_page;
+#[cfg(feature = "ssr")]
 pub mod sources;
 #[cfg(feature = "ssr")]
 pub mod ssr;

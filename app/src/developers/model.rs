@@ -314,3 +314,60 @@ mod tests {
         );
     }
 }
+
+/// The API reference page: the OpenAPI document's operations grouped by tag, in the
+/// document's order.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ApiReference {
+    pub title: String,
+    pub description: String,
+    pub groups: Vec<ApiGroup>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ApiGroup {
+    pub tag: String,
+    pub operations: Vec<ApiOperation>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ApiOperation {
+    /// GET, POST, PATCH or DELETE.
+    pub method: String,
+    /// Under `/api/v1`, e.g. `/contacts/{id}`.
+    pub path: String,
+    pub description: String,
+    pub params: Vec<ApiField>,
+    /// The JSON body's fields, when it takes one.
+    pub body: Vec<ApiField>,
+    /// Status code and what it means, in code order.
+    pub responses: Vec<(String, String)>,
+}
+
+/// A parameter or a body field.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ApiField {
+    pub name: String,
+    /// path, query or header for a parameter; body for a field.
+    pub location: String,
+    /// string, integer, uuid, date-time, array, object, …
+    pub kind: String,
+    pub required: bool,
+    pub description: String,
+}
+
+impl ApiOperation {
+    /// The page anchor of the operation: `get-contacts-id`.
+    pub fn anchor(&self) -> String {
+        let path: String = self
+            .path
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        let mut anchor = format!("{}{path}", self.method.to_ascii_lowercase());
+        while anchor.contains("--") {
+            anchor = anchor.replace("--", "-");
+        }
+        anchor.trim_end_matches('-').to_string()
+    }
+}

@@ -77,6 +77,8 @@ pub fn DevelopersPage() -> impl IntoView {
         <PageHeader title=tr("settings.developers")/>
         <p class="text-sm text-muted mb-3">
             {tr("developers.intro")} " "
+            <a class="link" href="/settings/developers/api">{tr("developers.ref.title")}</a>
+            " · "
             <a class="link" href="/api/v1/openapi.json">{tr("developers.openapi")}</a>
         </p>
         <ApiKeys/>
