@@ -16,6 +16,7 @@ mod inventory;
 mod jobs;
 mod outreach;
 mod pool;
+mod provider_switch;
 mod records;
 mod recovery;
 mod research;
