@@ -409,7 +409,7 @@ async fn one_switch_at_a_time_with_field_errors_and_a_way_back() {
         ("DIALOG360", "   ", "credential"),
     ] {
         let (status, body) = start(&w, &w.admin, phone, to, credential).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         assert_eq!(error_field(&body), Some(field), "{body}");
     }
     let (status, first) = start(&w, &w.admin, phone, "DIALOG360", D360_KEY).await;
