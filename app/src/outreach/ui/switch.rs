@@ -41,6 +41,8 @@ fn NumberSwitch(p: PhoneView, saved: RwSignal<u32>, can_manage: bool) -> impl In
                 {tr(&format!("outreach.provider.{}", p.provider))}
             </summary>
             <p class="mt-2 text-xs text-muted">{tr("outreach.switch_hint")}</p>
+            // 360dialog keeps Meta's id for the number; webhooks keep finding it by it.
+            <p class="text-xs text-muted">{tr("outreach.provider_phone_id")}": "<span class="tabular-nums">{p.provider_phone_id.clone()}</span></p>
             {open_form.then(|| view! { <SwitchForm p=p.clone() saved/> })}
             <h3 class="mt-3 text-sm font-medium">{tr("outreach.switch_history")}</h3>
             <Transition fallback=|| ()>
