@@ -147,7 +147,10 @@ pub async fn run(database: &Database, config: &crate::config::Config) -> Result<
     .map_err(|e| e.to_string())?;
 
     // Sending: the outbox → the peer.
-    let providers = Providers::real(&format!("{}/v21.0", peer.http_base()));
+    let providers = Providers::real(
+        &format!("{}/v21.0", peer.http_base()),
+        &format!("{}/360dialog", peer.http_base()),
+    );
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..DISPATCHERS {

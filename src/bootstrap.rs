@@ -137,7 +137,7 @@ async fn grant(owner: &PgPool, role: &str) -> Result<(), String> {
             "GRANT EXECUTE ON FUNCTION auth_login_lookup(text), invite_lookup(bytea), claim_job(), search_ids(text, text[], integer) TO {role}"
         ),
         format!(
-            "GRANT EXECUTE ON FUNCTION claim_due_enrollments(integer), claim_outbox(integer), renew_outbox_leases(uuid[]), wa_phone_route(text, text), message_route(uuid) TO {role}"
+            "GRANT EXECUTE ON FUNCTION claim_due_enrollments(integer), claim_outbox(integer), renew_outbox_leases(uuid[]), claim_provider_migrations(integer), wa_phone_route(text, text), message_route(uuid) TO {role}"
         ),
         format!(
             "GRANT EXECUTE ON FUNCTION rate_limit_hit(text, text, integer, integer, integer), rate_limit_sweep(), auth_token_user(bytea, text), sweep_import_drafts(), renew_job_lease(uuid), retention_sweep(), review_sla_sweep(timestamptz), release_expired_holds(timestamptz), billing_roll_periods(timestamptz), billing_event_record(text, uuid, text, timestamptz, jsonb, text) TO {role}"

@@ -48,6 +48,9 @@ pub struct Config {
     pub trusted_proxies: Vec<IpNet>,
     /// The WhatsApp Cloud API (`LEADLINE_WA_API_URL`); unset with the dev peer on, the peer.
     pub wa_api_url: Option<String>,
+    /// 360dialog's hosted Cloud API (`LEADLINE_D360_API_URL`); unset with the dev peer
+    /// on, the peer.
+    pub d360_api_url: Option<String>,
     pub wa_app_secret: String,
     pub wa_verify_token: String,
     pub email_webhook_secret: String,
@@ -145,6 +148,7 @@ impl Config {
                 None => Vec::new(),
             },
             wa_api_url: var("LEADLINE_WA_API_URL"),
+            d360_api_url: var("LEADLINE_D360_API_URL"),
             wa_app_secret: var("LEADLINE_WA_APP_SECRET").unwrap_or(local.wa_app_secret),
             wa_verify_token: var("LEADLINE_WA_VERIFY_TOKEN").unwrap_or(local.wa_verify_token),
             email_webhook_secret: match var("LEADLINE_EMAIL_WEBHOOK_SECRET") {
@@ -370,6 +374,7 @@ mod tests {
             metrics_token: None,
             trusted_proxies: Vec::new(),
             wa_api_url: None,
+            d360_api_url: None,
             wa_app_secret: "meta secret".into(),
             wa_verify_token: "meta token".into(),
             email_webhook_secret: "email secret".into(),

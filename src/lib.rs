@@ -105,6 +105,7 @@ pub fn app_config(config: &config::Config) -> AppConfig {
         secure_cookies: config.secure_cookies,
         secret_key: config.secret_key,
         wa_api_url: wa_api_url(config),
+        d360_api_url: d360_api_url(config),
         wa_app_secret: config.wa_app_secret.clone(),
         wa_verify_token: config.wa_verify_token.clone(),
         email_webhook_secret: config.email_webhook_secret.clone(),
@@ -126,23 +127,34 @@ pub fn app_config(config: &config::Config) -> AppConfig {
     }
 }
 
+/// The dev peer's HTTP base when it runs.
+fn dev_peer_base(config: &config::Config) -> Option<String> {
+    config.dev_peer.map(|(http, _)| {
+        // The peer answers on loopback when told to listen everywhere.
+        let host = if http.ip().is_unspecified() {
+            std::net::IpAddr::from([127, 0, 0, 1])
+        } else {
+            http.ip()
+        };
+        format!("http://{}", std::net::SocketAddr::new(host, http.port()))
+    })
+}
+
 /// The configured Cloud API, else the dev peer's when it runs, else Meta's.
 fn wa_api_url(config: &config::Config) -> String {
-    match (&config.wa_api_url, config.dev_peer) {
+    match (&config.wa_api_url, dev_peer_base(config)) {
         (Some(url), _) => url.clone(),
-        (None, Some((http, _))) => {
-            // The peer answers on loopback when told to listen everywhere.
-            let host = if http.ip().is_unspecified() {
-                std::net::IpAddr::from([127, 0, 0, 1])
-            } else {
-                http.ip()
-            };
-            format!(
-                "http://{}/v21.0",
-                std::net::SocketAddr::new(host, http.port())
-            )
-        }
+        (None, Some(peer)) => format!("{peer}/v21.0"),
         (None, None) => "https://graph.facebook.com/v21.0".to_string(),
+    }
+}
+
+/// The configured 360dialog API, else the dev peer's when it runs, else 360dialog's.
+fn d360_api_url(config: &config::Config) -> String {
+    match (&config.d360_api_url, dev_peer_base(config)) {
+        (Some(url), _) => url.clone(),
+        (None, Some(peer)) => format!("{peer}/360dialog"),
+        (None, None) => "https://waba-v2.360dialog.io".to_string(),
     }
 }
 

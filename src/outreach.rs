@@ -1,11 +1,13 @@
 //! The outreach loops of a worker: the scheduler (due enrolment steps → queued
-//! messages) and the dispatcher (queued messages → providers). Both claim their work
-//! with SKIP LOCKED, so any number of workers share it; each loop drains what is due,
-//! then naps.
+//! messages), the dispatcher (queued messages → providers) and provider switches
+//! (which need the same provider clients; DECISIONS §43). All claim their work with
+//! SKIP LOCKED, so any number of workers share it; each loop drains what is due, then
+//! naps.
 
 use app::outreach::ssr::dispatch::dispatch_once;
 use app::outreach::ssr::provider::Providers;
 use app::outreach::ssr::scheduler::schedule_once;
+use app::outreach::ssr::switch::switch_once;
 use app::request::AppConfig;
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -42,6 +44,12 @@ pub async fn start(
             })
             .await
             .map_err(|e| format!("starting the provider peer on {http_addr} / {smtp_addr}: {e}"))?;
+            // Each demo number also has a 360dialog channel, so a switch can be tried
+            // on the senders page: its key is `d360-demo-` and the phone number id.
+            for number in crate::seed::demo_wa_numbers() {
+                let id = &number.phone_number_id;
+                started.add_dialog360_key(id, &format!("d360-demo-{id}"));
+            }
             tracing::info!(
                 "provider peer: WhatsApp Cloud API and its dev page on {}, SMTP on {}",
                 started.http_base(),
@@ -53,14 +61,14 @@ pub async fn start(
     };
     Ok((
         Outreach {
-            providers: Providers::real(&app_config.wa_api_url),
+            providers: Providers::real(&app_config.wa_api_url, &app_config.d360_api_url),
             config: app_config,
         },
         dev_peer,
     ))
 }
 
-/// Runs both loops until the future is dropped.
+/// Runs the loops until the future is dropped.
 pub async fn run(pool: PgPool, outreach: Outreach) {
     let scheduler = async {
         loop {
@@ -83,5 +91,13 @@ pub async fn run(pool: PgPool, outreach: Outreach) {
             tokio::time::sleep(NAP).await;
         }
     };
-    tokio::join!(scheduler, dispatcher);
+    let switches = async {
+        loop {
+            if let Err(e) = switch_once(&pool, &outreach.providers, &outreach.config).await {
+                tracing::warn!(error = %e, "provider switches");
+            }
+            tokio::time::sleep(NAP).await;
+        }
+    };
+    tokio::join!(scheduler, dispatcher, switches);
 }

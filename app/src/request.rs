@@ -22,6 +22,9 @@ pub struct AppConfig {
     /// The WhatsApp Cloud API base, e.g. `https://graph.facebook.com/v21.0`: sends go
     /// there, and a number being saved is confirmed there with the tenant's token.
     pub wa_api_url: String,
+    /// 360dialog's hosted Cloud API base, e.g. `https://waba-v2.360dialog.io`: sends of
+    /// numbers switched to 360dialog go there, and their API keys are checked there.
+    pub d360_api_url: String,
     /// Meta's app secret: the key of `X-Hub-Signature-256` on WhatsApp webhooks.
     pub wa_app_secret: String,
     /// What Meta must echo in the webhook subscription handshake (`hub.verify_token`).
@@ -59,6 +62,7 @@ impl std::fmt::Debug for AppConfig {
             .field("public_url", &self.public_url)
             .field("secure_cookies", &self.secure_cookies)
             .field("wa_api_url", &self.wa_api_url)
+            .field("d360_api_url", &self.d360_api_url)
             .field("dns_resolver", &self.dns_resolver)
             .finish_non_exhaustive()
     }
@@ -72,6 +76,7 @@ impl AppConfig {
             secure_cookies: false,
             secret_key: *b"leadline-local-development-key!!",
             wa_api_url: "https://graph.facebook.com/v21.0".into(),
+            d360_api_url: "https://waba-v2.360dialog.io".into(),
             wa_app_secret: "leadline-local-wa-app-secret".into(),
             wa_verify_token: "leadline-local-verify-token".into(),
             // base64 of "leadline-local-email-webhook-key!"

@@ -1,5 +1,6 @@
 //! The HTTP side: the WhatsApp Cloud API send endpoint and a WABA's number
-//! list, the control endpoints behind the dev page, and the page itself.
+//! list, 360dialog's hosted Cloud API (send endpoint and webhook config, which
+//! proves a key), the control endpoints behind the dev page, and the page itself.
 
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::webhooks::DEFAULT_REPLY;
-use crate::{page, Channel, Failure, Received, Shared, Track, WaNumber};
+use crate::{page, Channel, Failure, Received, Shared, Track, WaApi, WaNumber};
 
 /// Meta's limit on a text message body, in characters.
 const MAX_TEXT_CHARS: usize = 4096;
@@ -32,6 +33,12 @@ pub(crate) async fn serve(
         .route("/_peer/messages", get(list_messages))
         .route("/_peer/messages/{id}/{action}", post(control))
         .route("/_peer/whatsapp/numbers", post(add_number))
+        .route("/_peer/360dialog/keys", post(add_dialog360_key))
+        .route("/360dialog/messages", post(send_dialog360))
+        .route(
+            "/360dialog/v1/configs/webhook",
+            get(dialog360_webhook_config),
+        )
         .route("/_peer/hooks", get(list_hooks))
         .route("/_peer/hook-answers", post(queue_hook_answers))
         .route("/_peer/hooks/{name}", post(receive_hook))
@@ -181,6 +188,56 @@ async fn add_number(State(shared): State<AppState>, Json(number): Json<WaNumber>
     StatusCode::NO_CONTENT
 }
 
+#[derive(Deserialize)]
+struct Dialog360Key {
+    phone_number_id: String,
+    api_key: String,
+}
+
+/// Gives a number a 360dialog channel key, as 360dialog's hub would.
+async fn add_dialog360_key(
+    State(shared): State<AppState>,
+    Json(key): Json<Dialog360Key>,
+) -> StatusCode {
+    shared.add_dialog360_key(&key.phone_number_id, &key.api_key);
+    StatusCode::NO_CONTENT
+}
+
+/// The number a request's `D360-API-KEY` stands for.
+fn dialog360_number(shared: &Shared, headers: &HeaderMap) -> Option<String> {
+    let key = headers.get("d360-api-key")?.to_str().ok()?;
+    shared.dialog360_number(key.trim())
+}
+
+fn dialog360_unauthorized() -> Response {
+    graph_error(
+        StatusCode::UNAUTHORIZED,
+        0,
+        "Invalid API key",
+        "D360-API-KEY is missing or names no channel",
+    )
+}
+
+/// `GET /360dialog/v1/configs/webhook`: the channel's webhook, for a valid key.
+async fn dialog360_webhook_config(State(shared): State<AppState>, headers: HeaderMap) -> Response {
+    if dialog360_number(&shared, &headers).is_none() {
+        return dialog360_unauthorized();
+    }
+    Json(json!({ "url": shared.config.whatsapp_webhook_url })).into_response()
+}
+
+/// `POST /360dialog/messages`: Meta's body; the key names the number.
+async fn send_dialog360(
+    State(shared): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(phone_number_id) = dialog360_number(&shared, &headers) else {
+        return dialog360_unauthorized();
+    };
+    accept_whatsapp(&shared, phone_number_id, WaApi::Dialog360, &body)
+}
+
 /// `GET /{version}/{waba_id}/phone_numbers`: the WABA's numbers, for a token
 /// that manages it. Anything else gets the Graph answer for an object the token
 /// may not see, which is the same whether the WABA exists or not.
@@ -293,7 +350,12 @@ async fn send_whatsapp(
     if !has_bearer_token(&headers) {
         return missing_token();
     }
-    let request: Value = match serde_json::from_slice(&body) {
+    accept_whatsapp(&shared, phone_number_id, WaApi::MetaCloud, &body)
+}
+
+/// Checks, stores and answers a send that came through `api`.
+fn accept_whatsapp(shared: &Shared, phone_number_id: String, api: WaApi, body: &[u8]) -> Response {
+    let request: Value = match serde_json::from_slice(body) {
         Ok(request) => request,
         Err(e) => return invalid_parameter(&format!("the body is not JSON: {e}")),
     };
@@ -323,6 +385,7 @@ async fn send_whatsapp(
     let id = shared.accept(Received {
         id: format!("wamid.{}", uuid::Uuid::new_v4().simple()),
         channel: Channel::WhatsApp,
+        provider: Some(api),
         from: phone_number_id,
         to: outgoing.to.clone(),
         subject: None,

@@ -1,5 +1,6 @@
 //! A local stand-in for the outside messaging providers: the `WhatsApp` Cloud
-//! API (send endpoint plus signed status and reply webhooks) and an SMTP relay
+//! API, Meta's and 360dialog's hosted one (send endpoints plus signed status
+//! and reply webhooks), and an SMTP relay
 //! (plus signed email events, opens and clicks).
 //!
 //! It exists so that developers and tests can run the whole outreach loop with
@@ -77,6 +78,18 @@ pub enum Channel {
     Email,
 }
 
+/// Which `WhatsApp` API a message came through; serialized as `"META_CLOUD"`
+/// or `"DIALOG360"`, the names our server gives them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum WaApi {
+    /// `POST /{version}/{phone_number_id}/messages` with a bearer token.
+    MetaCloud,
+    /// `POST /360dialog/messages` with a `D360-API-KEY` header.
+    #[serde(rename = "DIALOG360")]
+    Dialog360,
+}
+
 /// How the next `WhatsApp` sends should fail (see [`Peer::fail_next`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Failure {
@@ -98,6 +111,8 @@ pub struct Received {
     pub id: String,
     /// Which provider received it.
     pub channel: Channel,
+    /// `WhatsApp`: which API it came through; `None` for email.
+    pub provider: Option<WaApi>,
     /// `WhatsApp`: the `phone_number_id` in the URL; email: `MAIL FROM`.
     pub from: String,
     /// `WhatsApp`: the `to` field; email: the first `RCPT TO`.
@@ -231,6 +246,12 @@ impl Peer {
         self.shared.hooks().fail_tenths = tenths.min(10);
     }
 
+    /// Gives number `phone_number_id` a 360dialog channel with API key
+    /// `api_key`: sends with that key in `D360-API-KEY` go out from that number.
+    pub fn add_dialog360_key(&self, phone_number_id: &str, api_key: &str) {
+        self.shared.add_dialog360_key(phone_number_id, api_key);
+    }
+
     /// Makes the next `count` `WhatsApp` sends fail with this failure (then
     /// normal again). Calls queue up behind each other. Requests rejected for
     /// a missing token or a bad body do not use one up.
@@ -343,14 +364,19 @@ struct Store {
     failures: VecDeque<(usize, Failure)>,
     /// Known `WhatsApp` numbers by `phone_number_id`.
     numbers: HashMap<String, WaNumber>,
+    /// 360dialog API keys and the `phone_number_id` each stands for.
+    d360_keys: HashMap<String, String>,
 }
 
 impl Store {
     fn dedupe_key(message: &Received) -> Option<(Channel, String, String)> {
         let key = message.idempotency_key.clone()?;
-        let from = match message.channel {
-            Channel::Email => String::new(),
-            Channel::WhatsApp => message.from.clone(),
+        // Two providers keep two de-duplication stores: a message sent through
+        // both arrives twice, as it would in the real world.
+        let from = match (message.channel, message.provider) {
+            (Channel::Email, _) => String::new(),
+            (Channel::WhatsApp, Some(WaApi::Dialog360)) => format!("{}|360dialog", message.from),
+            (Channel::WhatsApp, _) => message.from.clone(),
         };
         Some((message.channel, from, key))
     }
@@ -398,6 +424,17 @@ impl Shared {
         self.lock()
             .numbers
             .insert(number.phone_number_id.clone(), number);
+    }
+
+    fn add_dialog360_key(&self, phone_number_id: &str, api_key: &str) {
+        self.lock()
+            .d360_keys
+            .insert(api_key.to_owned(), phone_number_id.to_owned());
+    }
+
+    /// The `phone_number_id` a 360dialog API key stands for.
+    fn dialog360_number(&self, api_key: &str) -> Option<String> {
+        self.lock().d360_keys.get(api_key).cloned()
     }
 
     fn whatsapp_number(&self, phone_number_id: &str) -> Option<WaNumber> {

@@ -70,9 +70,10 @@ pub(crate) fn render(messages: &[Received], http_base: &str, smtp_addr: SocketAd
 }
 
 fn row(html: &mut String, message: &Received) {
-    let channel = match message.channel {
-        Channel::WhatsApp => "WhatsApp",
-        Channel::Email => "Email",
+    let channel = match (message.channel, message.provider) {
+        (Channel::WhatsApp, Some(crate::WaApi::Dialog360)) => "WhatsApp (360dialog)",
+        (Channel::WhatsApp, _) => "WhatsApp (Meta)",
+        (Channel::Email, _) => "Email",
     };
     let repeats = if message.times_received > 1 {
         format!(" (&times;{})", message.times_received)
@@ -133,6 +134,7 @@ mod tests {
         Received {
             id: "a/b?c\"@x".to_owned(),
             channel: Channel::Email,
+            provider: None,
             from: "sales@leadline.test".to_owned(),
             to: "\"Lead\" <lead@example.com>".to_owned(),
             subject: Some("<b>Hi</b>".to_owned()),

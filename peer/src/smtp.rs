@@ -73,6 +73,7 @@ fn accept(shared: &Shared, envelope: Envelope, raw: &[u8]) -> String {
     shared.accept(Received {
         id,
         channel: Channel::Email,
+        provider: None,
         from: envelope.from,
         to: envelope.to.into_iter().next().unwrap_or_default(),
         subject: parsed.subject,

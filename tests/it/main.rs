@@ -17,6 +17,7 @@ mod inventory;
 mod jobs;
 mod outreach;
 mod pool;
+mod provider_switch;
 mod records;
 mod recovery;
 mod research;

@@ -33,7 +33,10 @@ pub(crate) async fn world() -> World {
     let admin = app.signup("Ada", "ada@example.com", "Acme").await;
     let tenant = app.tenant_of("ada@example.com").await;
     let config = AppConfig::local(&app.base);
-    let providers = Providers::real(&format!("{}/v21.0", peer.http_base()));
+    let providers = Providers::real(
+        &format!("{}/v21.0", peer.http_base()),
+        &format!("{}/360dialog", peer.http_base()),
+    );
     World {
         app: Arc::new(app),
         admin,
@@ -1032,6 +1035,7 @@ async fn a_dispatcher_killed_mid_send_loses_nothing_and_sends_nothing_twice() {
 
     let dying = Providers {
         whatsapp: Arc::new(DiesAfterSend(w.providers.whatsapp.clone())),
+        dialog360: w.providers.dialog360.clone(),
         email: w.providers.email.clone(),
     };
     let pool = w.app.pools.app.clone();
@@ -1131,6 +1135,7 @@ async fn one_tenants_silent_provider_does_not_hold_up_another_tenant() {
     assert_eq!(acme.schedule().await, 6);
     let providers = Providers {
         whatsapp: Arc::new(HangsFor("fair-a", acme.providers.whatsapp.clone())),
+        dialog360: acme.providers.dialog360.clone(),
         email: acme.providers.email.clone(),
     };
     let pool = acme.app.pools.app.clone();
@@ -1205,6 +1210,7 @@ async fn a_slow_pass_renews_its_leases_so_no_other_dispatcher_sends_its_rows() {
     // its lease.
     let stuck = Providers {
         whatsapp: Arc::new(DiesAfterSend(w.providers.whatsapp.clone())),
+        dialog360: w.providers.dialog360.clone(),
         email: w.providers.email.clone(),
     };
     let pool = w.app.pools.app.clone();

@@ -128,6 +128,9 @@ async fn crm_fixture(app: &TestApp, t: Uuid, email: &str) {
          SELECT $1, gen_random_uuid(), l.id, 'WHATSAPP', 'OUT', 'SENT', p.id, '+201001234567', 'hi', 'k1', $2
            FROM leads l, wa_phone_numbers p WHERE l.tenant_id = $1 AND p.tenant_id = $1",
         "INSERT INTO outbox (tenant_id, message_id) SELECT $1, id FROM messages WHERE tenant_id = $1 AND $2::uuid IS NOT NULL",
+        // Provider switching (0023).
+        "INSERT INTO provider_migrations (tenant_id, id, phone_id, from_provider, to_provider, new_credential, started_by)
+         SELECT $1, gen_random_uuid(), id, 'META_CLOUD', 'DIALOG360', '\\x00', $2 FROM wa_phone_numbers WHERE tenant_id = $1",
         "INSERT INTO suppressions (tenant_id, id, channel, address, reason)
          SELECT $1, gen_random_uuid(), 'EMAIL', 'x@y.test', 'MANUAL' WHERE $2::uuid IS NOT NULL",
         "INSERT INTO webhook_receipts (tenant_id, source, event_id) SELECT $1, 'EMAIL', 'evt' WHERE $2::uuid IS NOT NULL",

@@ -8,7 +8,7 @@ use leptos::server_fn::codec::Json;
 use uuid::Uuid;
 
 #[cfg(feature = "ssr")]
-use super::ssr::{dashboard, lead, manage};
+use super::ssr::{dashboard, lead, manage, switch};
 #[cfg(feature = "ssr")]
 use crate::request::{env, respond};
 
@@ -320,4 +320,20 @@ pub async fn get_notifications() -> Result<Vec<NotificationView>, AppError> {
 #[server]
 pub async fn mark_notifications_read() -> Result<(), AppError> {
     respond(async { dashboard::mark_read(&env()?).await }).await
+}
+
+/// Starts moving a number to another WhatsApp provider (DECISIONS §43); the worker
+/// verifies the credential, holds the number's queued messages and swaps.
+#[server]
+pub async fn start_provider_switch(
+    phone_id: Uuid,
+    to_provider: String,
+    credential: String,
+) -> Result<Uuid, AppError> {
+    respond(async { switch::start(&env()?, phone_id, &to_provider, &credential).await }).await
+}
+
+#[server(input = Json)]
+pub async fn list_provider_switches(phone_id: Uuid) -> Result<Vec<ProviderSwitchView>, AppError> {
+    respond(async { switch::history(&env()?, phone_id).await }).await
 }

@@ -40,6 +40,11 @@ pub const TEMPLATE_VARIABLES: [&str; 7] = [
 ];
 
 pub const PHONE_STATUSES: [&str; 5] = ["ACTIVE", "PAUSED", "OFFLINE", "BANNED", "RECONNECTING"];
+/// The APIs a WhatsApp number may send through (`wa_phone_numbers.provider`).
+pub const WA_PROVIDERS: [&str; 2] = ["META_CLOUD", "DIALOG360"];
+/// The status of a number while a provider switch holds its messages; set only by
+/// the switch, never from the status menu.
+pub const MIGRATING: &str = "MIGRATING";
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TemplateSummary {
@@ -105,6 +110,8 @@ pub struct PhoneView {
     pub number: String,
     pub label: String,
     pub provider_phone_id: String,
+    /// One of [`WA_PROVIDERS`].
+    pub provider: String,
     pub status: String,
     pub status_reason: Option<String>,
     pub priority: i32,
@@ -319,4 +326,31 @@ pub struct NotificationView {
     pub body: String,
     pub link: Option<String>,
     pub created_at: DateTime<Utc>,
+}
+
+/// One step of a provider switch as it happened.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SwitchStep {
+    /// REQUEST, VERIFY, HOLD, DRAIN, SWAP or ROLLBACK.
+    pub step: String,
+    /// OK, WAITING or FAILED.
+    pub outcome: String,
+    pub at: DateTime<Utc>,
+    #[serde(default)]
+    pub detail: Option<String>,
+}
+
+/// A provider switch of a number (`provider_migrations`), newest first on the page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProviderSwitchView {
+    pub id: Uuid,
+    pub from_provider: String,
+    pub to_provider: String,
+    /// PENDING, IN_PROGRESS, COMPLETED or FAILED.
+    pub status: String,
+    pub error: Option<String>,
+    pub steps: Vec<SwitchStep>,
+    pub started_by: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
 }

@@ -88,11 +88,15 @@ impl TestApp {
         .await
         .unwrap();
         let wa_api_url = format!("{}/v21.0", peer.http_base());
+        let d360_api_url = format!("{}/360dialog", peer.http_base());
         let pools = TestApp::database().await;
         let app = TestApp::serve(
             pools,
             listener,
-            |config| config.wa_api_url = wa_api_url,
+            |config| {
+                config.wa_api_url = wa_api_url;
+                config.d360_api_url = d360_api_url;
+            },
             |_| {},
         );
         (app, peer)

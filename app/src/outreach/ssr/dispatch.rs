@@ -6,7 +6,7 @@
 //! by the provider when it is sent again after its lease runs out.
 
 use super::links;
-use super::provider::{Providers, SendError, WaContent, WaMessage};
+use super::provider::{Providers, SendError, WaContent, WaMessage, WaProvider};
 use super::reply;
 use super::secrets;
 use super::store::{self, Stat};
@@ -56,7 +56,10 @@ enum Work {
     AlreadySent(String),
     Refuse(String),
     Later(String),
-    WhatsApp(WaMessage),
+    /// Its number is being switched to another provider (claimed in the moment
+    /// before the switch held it): back to the outbox untouched, the try not counted.
+    Hold,
+    WhatsApp(WaProvider, WaMessage),
     Email {
         settings: mail::SmtpSettings,
         from: String,
@@ -154,7 +157,8 @@ async fn send(providers: &Providers, o: &Outgoing) -> Outcome {
         Work::AlreadySent(id) => Ok(id.clone()),
         Work::Refuse(reason) => Err(SendError::Permanent(reason.clone())),
         Work::Later(reason) => Err(SendError::Transient(reason.clone())),
-        Work::WhatsApp(message) => providers.whatsapp.send(message).await,
+        Work::Hold => Err(SendError::Transient("held for a provider switch".into())),
+        Work::WhatsApp(provider, message) => providers.whatsapp_for(*provider).send(message).await,
         Work::Email {
             settings,
             from,
@@ -176,7 +180,7 @@ async fn prepare(
         "SELECT m.id, m.lead_id, m.channel, m.to_address, m.subject, m.body, m.wa_template_name, m.wa_params,
                 m.idempotency_key, m.provider_message_id, m.in_reply_to, m.created_by,
                 m.enrollment_id, m.phone_id, l.owner_id,
-                p.provider_phone_id, p.access_token, p.status AS phone_status,
+                p.provider_phone_id, p.access_token, p.status AS phone_status, p.provider, p.d360_api_key,
                 a.from_address::text AS from_address, a.from_name, a.smtp_host, a.smtp_port, a.smtp_security,
                 a.id AS mailbox_id, a.smtp_username, a.smtp_password, a.status AS mailbox_status,
                 d.id AS domain_id, d.domain::text AS domain, d.dkim_selector, d.dkim_private,
@@ -235,14 +239,24 @@ fn whatsapp_work(config: &AppConfig, r: &sqlx::postgres::PgRow, to: &str) -> Wor
     match r.get::<Option<String>, _>("phone_status").as_deref() {
         Some("ACTIVE") => {}
         Some("BANNED") => return Work::Refuse("The sending number is banned.".into()),
+        Some("MIGRATING") => return Work::Hold,
         _ => return Work::Later("The sending number is not active.".into()),
     }
+    let provider = r
+        .get::<Option<&str>, _>("provider")
+        .and_then(WaProvider::parse)
+        .unwrap_or(WaProvider::MetaCloud);
+    // The credential of the provider the number sends through at this moment.
+    let (column, at): (&str, fn(Uuid) -> crate::crypto::SealedAt<'static>) = match provider {
+        WaProvider::MetaCloud => ("access_token", secrets::phone_token),
+        WaProvider::Dialog360 => ("d360_api_key", secrets::phone_d360_key),
+    };
     let sealed = r
-        .get::<Option<Vec<u8>>, _>("access_token")
+        .get::<Option<Vec<u8>>, _>(column)
         .zip(r.get::<Option<Uuid>, _>("phone_id"));
-    let token = match sealed.map(|(sealed, phone)| {
-        secrets::open(&config.secret_key, &secrets::phone_token(phone), &sealed)
-    }) {
+    let token = match sealed
+        .map(|(sealed, phone)| secrets::open(&config.secret_key, &at(phone), &sealed))
+    {
         Some(Ok(t)) => t,
         _ => return Work::Refuse("The number's access token cannot be read.".into()),
     };
@@ -254,13 +268,16 @@ fn whatsapp_work(config: &AppConfig, r: &sqlx::postgres::PgRow, to: &str) -> Wor
         },
         None => WaContent::Text(r.get("body")),
     };
-    Work::WhatsApp(WaMessage {
-        provider_phone_id: r.get("provider_phone_id"),
-        access_token: token,
-        to: to.to_string(),
-        content,
-        idempotency_key: r.get("idempotency_key"),
-    })
+    Work::WhatsApp(
+        provider,
+        WaMessage {
+            provider_phone_id: r.get("provider_phone_id"),
+            access_token: token,
+            to: to.to_string(),
+            content,
+            idempotency_key: r.get("idempotency_key"),
+        },
+    )
 }
 
 fn email_work(
@@ -371,9 +388,14 @@ async fn record(
     let mut retry_attempts = Vec::new();
     let mut failed = Vec::new();
     let mut failing_phones = Vec::new();
+    let mut held = Vec::new();
     let now = Utc::now();
     for (i, outcome) in results {
         let o = &outgoing[i];
+        if matches!(o.work, Work::Hold) {
+            held.push(o.id);
+            continue;
+        }
         match outcome {
             Ok(provider_id) => {
                 sent_ids.push(o.id);
@@ -469,8 +491,20 @@ async fn record(
     report.failed = failed.len();
     store::bump(&mut tx, tenant_id, &[(Stat::Failed, failed.len() as i64)]).await?;
 
+    if !held.is_empty() {
+        // The claim counted a try that was never made.
+        sqlx::query(
+            "UPDATE outbox SET leased_until = NULL, attempts = greatest(attempts - 1, 0)
+              WHERE message_id = ANY($1)",
+        )
+        .bind(&held)
+        .execute(&mut *tx)
+        .await?;
+    }
+
     // Done with, whatever became of them: sent, failed, or (a claim whose message
-    // is gone) nothing to do. Retries stay, due again later.
+    // is gone) nothing to do. Retries and held rows stay, due again later.
+    retry_ids.extend_from_slice(&held);
     sqlx::query("DELETE FROM outbox WHERE message_id = ANY($1) AND NOT (message_id = ANY($2))")
         .bind(claimed)
         .bind(&retry_ids)

@@ -485,7 +485,7 @@ pub async fn preview_leads(env: &Env, query: &str) -> Result<Vec<PreviewLead>, A
 pub async fn senders(env: &Env) -> Result<Senders, AppError> {
     let (_, mut tx) = begin(env, Permission::OutreachRun).await?;
     let phones = sqlx::query(&format!(
-        "SELECT p.id, p.number, p.label, p.provider_phone_id, p.status, p.status_reason, p.priority, p.daily_quota,
+        "SELECT p.id, p.number, p.label, p.provider_phone_id, p.provider, p.status, p.status_reason, p.priority, p.daily_quota,
                 coalesce(u.new_contacts, 0) AS used, coalesce(u.followups, 0) AS followups,
                 (SELECT count(*) FROM lead_journeys j WHERE j.assigned_phone_id = p.id) AS leads
            FROM wa_phone_numbers p LEFT JOIN wa_quota_usage u ON u.phone_id = p.id AND u.day = {TENANT_TODAY}
@@ -500,6 +500,7 @@ pub async fn senders(env: &Env) -> Result<Senders, AppError> {
         number: r.get("number"),
         label: r.get("label"),
         provider_phone_id: r.get("provider_phone_id"),
+        provider: r.get("provider"),
         status: r.get("status"),
         status_reason: r.get("status_reason"),
         priority: r.get("priority"),
@@ -734,6 +735,11 @@ pub async fn save_phone(env: &Env, id: Option<Uuid>, input: &PhoneInput) -> Resu
                     .await
                     ?;
             let before = before.ok_or_else(|| not_found(env))?;
+            // The switch gives the number its status back when it ends; a change now
+            // would be lost, or release the messages it holds too early.
+            if before == MIGRATING {
+                return Err(AppError::Conflict(env.t("outreach.switch_in_progress")));
+            }
             (
                 "UPDATE wa_phone_numbers SET number = $1, label = $2, provider_phone_id = $3,
                         access_token = coalesce($4, access_token), priority = $5, daily_quota = $6,

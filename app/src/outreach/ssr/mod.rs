@@ -13,3 +13,4 @@ pub mod reply;
 pub mod scheduler;
 pub mod secrets;
 pub mod store;
+pub mod switch;

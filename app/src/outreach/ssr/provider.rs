@@ -1,6 +1,7 @@
 //! The outside services outreach talks to, each behind a small trait with an
-//! implementation that speaks the real protocol: the WhatsApp Cloud API over HTTPS and
-//! SMTP. Tests and `cargo xtask run` point them at the local peer (`peer/`).
+//! implementation that speaks the real protocol: the WhatsApp Cloud API over HTTPS
+//! (Meta's own, or 360dialog's hosted one) and SMTP. Tests and `cargo xtask run` point
+//! them at the local peer (`peer/`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,9 +37,37 @@ pub enum WaContent {
     },
 }
 
+/// Which API a number sends through (`wa_phone_numbers.provider`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaProvider {
+    /// Meta's Cloud API, with the WABA's access token.
+    MetaCloud,
+    /// 360dialog's hosted Cloud API, with the channel's API key.
+    Dialog360,
+}
+
+impl WaProvider {
+    pub fn parse(code: &str) -> Option<WaProvider> {
+        match code {
+            "META_CLOUD" => Some(WaProvider::MetaCloud),
+            "DIALOG360" => Some(WaProvider::Dialog360),
+            _ => None,
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            WaProvider::MetaCloud => "META_CLOUD",
+            WaProvider::Dialog360 => "DIALOG360",
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct WaMessage {
     pub provider_phone_id: String,
+    /// The number's credential with its provider: Meta's bearer token, or the
+    /// 360dialog API key.
     pub access_token: String,
     pub to: String,
     pub content: WaContent,
@@ -70,6 +99,24 @@ pub trait WhatsAppApi: Send + Sync {
         waba_id: &str,
         access_token: &str,
     ) -> Result<Vec<WabaNumber>, SendError>;
+
+    /// Proves `credential` may send as number `provider_phone_id` of WABA `waba_id`;
+    /// for the Cloud API, the WABA's number list read with it names the number.
+    async fn verify(
+        &self,
+        waba_id: &str,
+        provider_phone_id: &str,
+        credential: &str,
+    ) -> Result<(), SendError> {
+        let numbers = self.waba_numbers(waba_id, credential).await?;
+        if numbers.iter().any(|n| n.id == provider_phone_id) {
+            Ok(())
+        } else {
+            Err(SendError::Permanent(format!(
+                "WABA {waba_id} does not list number {provider_phone_id} for this token"
+            )))
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -86,19 +133,40 @@ pub trait EmailTransport: Send + Sync {
 
 #[derive(Clone)]
 pub struct Providers {
+    /// Meta's Cloud API.
     pub whatsapp: Arc<dyn WhatsAppApi>,
+    /// 360dialog's hosted Cloud API.
+    pub dialog360: Arc<dyn WhatsAppApi>,
     pub email: Arc<dyn EmailTransport>,
 }
 
 impl Providers {
     /// The real protocols: the Cloud API at `wa_api_base` (e.g.
-    /// `https://graph.facebook.com/v21.0`) and SMTP.
-    pub fn real(wa_api_base: &str) -> Providers {
+    /// `https://graph.facebook.com/v21.0`), 360dialog's at `d360_api_base` (e.g.
+    /// `https://waba-v2.360dialog.io`) and SMTP.
+    pub fn real(wa_api_base: &str, d360_api_base: &str) -> Providers {
         Providers {
             whatsapp: Arc::new(CloudApi::new(wa_api_base)),
+            dialog360: Arc::new(Dialog360::new(d360_api_base)),
             email: Arc::new(Smtp),
         }
     }
+
+    /// The client of a number's provider.
+    pub fn whatsapp_for(&self, provider: WaProvider) -> &dyn WhatsAppApi {
+        match provider {
+            WaProvider::MetaCloud => self.whatsapp.as_ref(),
+            WaProvider::Dialog360 => self.dialog360.as_ref(),
+        }
+    }
+}
+
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .pool_max_idle_per_host(64)
+        .build()
+        .expect("a client without custom TLS roots builds")
 }
 
 /// Meta's WhatsApp Cloud API: `POST {base}/{phone_number_id}/messages`.
@@ -111,11 +179,7 @@ impl CloudApi {
     pub fn new(base: &str) -> CloudApi {
         CloudApi {
             base: base.trim_end_matches('/').to_string(),
-            client: reqwest::Client::builder()
-                .timeout(Duration::from_secs(20))
-                .pool_max_idle_per_host(64)
-                .build()
-                .expect("a client without custom TLS roots builds"),
+            client: http_client(),
         }
     }
 }
@@ -177,30 +241,37 @@ fn transient_graph_code(code: i64) -> bool {
     )
 }
 
+/// A send request's answer: the message id, or the Graph error (both Cloud APIs answer
+/// alike).
+async fn send_answer(request: reqwest::RequestBuilder) -> Result<String, SendError> {
+    let response = request
+        .send()
+        .await
+        .map_err(|e| SendError::Transient(format!("WhatsApp API unreachable: {e}")))?;
+    let status = response.status();
+    let body: serde_json::Value = response
+        .json()
+        .await
+        .map_err(|e| SendError::Transient(format!("WhatsApp API answer unreadable: {e}")))?;
+    if status.is_success() {
+        return body["messages"][0]["id"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| SendError::Transient("WhatsApp API answered without an id".into()));
+    }
+    Err(graph_failure(status, &body))
+}
+
 #[async_trait::async_trait]
 impl WhatsAppApi for CloudApi {
     async fn send(&self, message: &WaMessage) -> Result<String, SendError> {
         let url = format!("{}/{}/messages", self.base, message.provider_phone_id);
-        let response = self
+        let request = self
             .client
             .post(&url)
             .bearer_auth(&message.access_token)
-            .json(&cloud_api_body(message))
-            .send()
-            .await
-            .map_err(|e| SendError::Transient(format!("WhatsApp API unreachable: {e}")))?;
-        let status = response.status();
-        let body: serde_json::Value = response
-            .json()
-            .await
-            .map_err(|e| SendError::Transient(format!("WhatsApp API answer unreadable: {e}")))?;
-        if status.is_success() {
-            return body["messages"][0]["id"]
-                .as_str()
-                .map(str::to_string)
-                .ok_or_else(|| SendError::Transient("WhatsApp API answered without an id".into()));
-        }
-        Err(graph_failure(status, &body))
+            .json(&cloud_api_body(message));
+        send_answer(request).await
     }
 
     /// `GET {base}/{waba_id}/phone_numbers`, following Graph's `paging.next` while it
@@ -244,6 +315,69 @@ impl WhatsAppApi for CloudApi {
             }
         }
         Ok(numbers)
+    }
+}
+
+/// 360dialog's hosted Cloud API: `POST {base}/messages` with the channel's key in
+/// `D360-API-KEY`, Meta's body and answer. The key belongs to one number, so the URL
+/// names none.
+pub struct Dialog360 {
+    base: String,
+    client: reqwest::Client,
+}
+
+/// The header 360dialog reads the API key from.
+pub const D360_KEY_HEADER: &str = "D360-API-KEY";
+
+impl Dialog360 {
+    pub fn new(base: &str) -> Dialog360 {
+        Dialog360 {
+            base: base.trim_end_matches('/').to_string(),
+            client: http_client(),
+        }
+    }
+
+    /// The send request, unsent (so its shape can be checked without a server).
+    pub fn send_request(&self, message: &WaMessage) -> reqwest::RequestBuilder {
+        self.client
+            .post(format!("{}/messages", self.base))
+            .header(D360_KEY_HEADER, &message.access_token)
+            .json(&cloud_api_body(message))
+    }
+}
+
+#[async_trait::async_trait]
+impl WhatsAppApi for Dialog360 {
+    async fn send(&self, message: &WaMessage) -> Result<String, SendError> {
+        send_answer(self.send_request(message)).await
+    }
+
+    /// 360dialog lists no WABA: its key already stands for one number.
+    async fn waba_numbers(&self, _: &str, _: &str) -> Result<Vec<WabaNumber>, SendError> {
+        Err(SendError::Permanent(
+            "360dialog keys stand for one number and list no WABA".into(),
+        ))
+    }
+
+    /// `GET {base}/v1/configs/webhook` answers 200 only for a valid key.
+    async fn verify(&self, _: &str, _: &str, credential: &str) -> Result<(), SendError> {
+        let response = self
+            .client
+            .get(format!("{}/v1/configs/webhook", self.base))
+            .header(D360_KEY_HEADER, credential)
+            .send()
+            .await
+            .map_err(|e| SendError::Transient(format!("360dialog unreachable: {e}")))?;
+        let status = response.status();
+        if status.is_success() {
+            Ok(())
+        } else if status.is_server_error() || status.as_u16() == 429 {
+            Err(SendError::Transient(format!("360dialog answered {status}")))
+        } else {
+            Err(SendError::Permanent(format!(
+                "360dialog refused the API key ({status})"
+            )))
+        }
     }
 }
 
@@ -300,6 +434,46 @@ mod tests {
             template["template"]["components"][0]["parameters"][0]["text"],
             "منى"
         );
+    }
+
+    #[test]
+    fn dialog360_requests_carry_the_key_header_and_metas_body() {
+        let message = WaMessage {
+            provider_phone_id: "pn-1".into(),
+            access_token: "d360-key".into(),
+            to: "+201001234567".into(),
+            content: WaContent::Template {
+                name: "intro".into(),
+                language: "en".into(),
+                params: vec!["Mona".into()],
+            },
+            idempotency_key: "k3".into(),
+        };
+        let request = Dialog360::new("https://waba-v2.360dialog.io/")
+            .send_request(&message)
+            .build()
+            .unwrap();
+        assert_eq!(request.method(), reqwest::Method::POST);
+        assert_eq!(
+            request.url().as_str(),
+            "https://waba-v2.360dialog.io/messages"
+        );
+        assert_eq!(request.headers()[D360_KEY_HEADER], "d360-key");
+        assert!(request.headers().get("authorization").is_none());
+        let body: serde_json::Value =
+            serde_json::from_slice(request.body().unwrap().as_bytes().unwrap()).unwrap();
+        assert_eq!(body, cloud_api_body(&message));
+        assert_eq!(body["messaging_product"], "whatsapp");
+        assert_eq!(body["biz_opaque_callback_data"], "k3");
+        assert_eq!(body["template"]["name"], "intro");
+    }
+
+    #[test]
+    fn provider_codes_round_trip() {
+        for p in [WaProvider::MetaCloud, WaProvider::Dialog360] {
+            assert_eq!(WaProvider::parse(p.code()), Some(p));
+        }
+        assert_eq!(WaProvider::parse("TWILIO"), None);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Where each outreach secret is sealed: a WhatsApp number's access token, a sending
+//! Where each outreach secret is sealed: a WhatsApp number's access token (and
+//! 360dialog key, and those a provider switch moves it to or keeps), a sending
 //! domain's DKIM key and a mailbox's SMTP password are each bound to their own column
 //! and row (`crypto::seal_field`), so a ciphertext copied to another row does not open.
 
@@ -10,6 +11,33 @@ pub fn phone_token(id: Uuid) -> SealedAt<'static> {
     SealedAt {
         table: "wa_phone_numbers",
         column: "access_token",
+        row: id,
+    }
+}
+
+/// A number's 360dialog API key (0023).
+pub fn phone_d360_key(id: Uuid) -> SealedAt<'static> {
+    SealedAt {
+        table: "wa_phone_numbers",
+        column: "d360_api_key",
+        row: id,
+    }
+}
+
+/// The credential a provider switch moves a number to.
+pub fn switch_credential(id: Uuid) -> SealedAt<'static> {
+    SealedAt {
+        table: "provider_migrations",
+        column: "new_credential",
+        row: id,
+    }
+}
+
+/// A provider switch's copy of the number's settings before it.
+pub fn switch_backup(id: Uuid) -> SealedAt<'static> {
+    SealedAt {
+        table: "provider_migrations",
+        column: "backup_data",
         row: id,
     }
 }

@@ -4,6 +4,7 @@
 mod lead;
 mod senders;
 mod sequences;
+mod switch;
 mod templates;
 
 pub use lead::LeadOutreachCard;
@@ -41,7 +42,8 @@ pub fn status_badge(status: &str) -> impl IntoView {
         "DELIVERED" | "READ" | "OPENED" | "CLICKED" | "REPLIED" | "RECEIVED" | "ACTIVE"
         | "APPROVED" | "COMPLETED" => "success",
         "FAILED" | "BOUNCED" | "BANNED" | "REJECTED" | "STOPPED" => "danger",
-        "QUEUED" | "PAUSED" | "PENDING" | "OFFLINE" | "RECONNECTING" | "DRAFT" => "warning",
+        "QUEUED" | "PAUSED" | "PENDING" | "OFFLINE" | "RECONNECTING" | "DRAFT" | "MIGRATING"
+        | "IN_PROGRESS" => "warning",
         _ => "neutral",
     };
     view! { <span class=format!("badge badge-{tone}") data-status=status.to_string()>{tr(&format!("outreach.status.{status}"))}</span> }

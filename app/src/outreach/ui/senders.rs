@@ -1,8 +1,9 @@
 //! Senders: the WhatsApp number pool (status, priority, daily quota of new contacts and
-//! today's use), the tenant's 24-hour limit, sending domains with the DNS records to
+//! today's use, provider and provider switches), the tenant's 24-hour limit, sending domains with the DNS records to
 //! publish and their check, and mailboxes with caps, warm-up and gaps.
 
 use super::status_badge;
+use super::switch::ProviderSwitches;
 use crate::auth::model::Permission;
 use crate::outreach::api::*;
 use crate::outreach::model::*;
@@ -39,6 +40,7 @@ fn SendersView(s: Senders, saved: RwSignal<u32>, can_manage: bool) -> impl IntoV
         <div class="space-y-4">
             <Card title=tr("outreach.phones")>
                 <Phones phones=s.phones.clone() saved can_manage/>
+                <ProviderSwitches phones=s.phones.clone() saved can_manage/>
                 {can_manage.then(|| view! { <NewPhone saved/> <WaLimit limit=s.wa_daily_unique_limit saved/> })}
             </Card>
             <Card title=tr("outreach.domains")>
@@ -62,6 +64,7 @@ fn Phones(phones: Vec<PhoneView>, saved: RwSignal<u32>, can_manage: bool) -> imp
             <table class="table" data-testid="phones-table">
                 <thead><tr>
                     <th scope="col">{tr("outreach.phone")}</th>
+                    <th scope="col">{tr("outreach.provider")}</th>
                     <th scope="col">{tr("outreach.status")}</th>
                     <th scope="col" class="text-end">{tr("outreach.priority")}</th>
                     <th scope="col" class="text-end">{tr("outreach.quota_today")}</th>
@@ -78,13 +81,15 @@ fn Phones(phones: Vec<PhoneView>, saved: RwSignal<u32>, can_manage: bool) -> imp
                         view! {
                             <tr>
                                 <td><span class="font-medium">{p.label.clone()}</span>" "<span class="tabular-nums">{p.number.clone()}</span></td>
+                                <td>{tr(&format!("outreach.provider.{}", p.provider))}</td>
                                 <td>{status_badge(&p.status)}{p.status_reason.clone().map(|r| view! { <p class="text-xs text-muted">{r}</p> })}</td>
                                 <td class="text-end tabular-nums">{p.priority}</td>
                                 <td class="text-end tabular-nums">{format!("{}/{}", p.used_today, p.daily_quota)}</td>
                                 <td class="text-end tabular-nums">{p.followups_today}</td>
                                 <td class="text-end tabular-nums">{p.leads}</td>
                                 <td>
-                                    {can_manage.then(|| view! {
+                                    // A switch gives the number its status back when it ends.
+                                    {(can_manage && p.status != MIGRATING).then(|| view! {
                                         <ActionForm action attr:class="flex items-center gap-2" attr:novalidate="">
                                             <input type="hidden" name="id" value=p.id.to_string()/>
                                             <input type="hidden" name="number" value=p.number.clone()/>
