@@ -130,6 +130,15 @@ async fn the_subscription_handshake_echoes_the_challenge_for_the_right_token_onl
     assert!(c
         .callback
         .starts_with(&format!("{}/webhooks/facebook/fb_", app.base)));
+    // The card gives the admin both things Meta asks for.
+    let page = app.get(&owner, "/settings/developers").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("facebook-source-row") && html.contains(&c.callback),
+        "the card lists the connection"
+    );
+    assert!(html.contains(&c.verify_token));
     let get = |mode: &str, token: &str| {
         reqwest::Client::new()
             .get(&c.callback)
