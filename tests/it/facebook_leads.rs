@@ -308,6 +308,13 @@ async fn forged_unsigned_and_paused_notifications_are_refused_and_create_nothing
     let (status, _) = post(&c.callback, Some(&sig), vec![b' '; 1024 * 1024 + 1]).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
 
+    // The connection's id is no website form's.
+    let as_form = c
+        .callback
+        .replace("/webhooks/facebook/", "/webhooks/forms/");
+    let (status, _) = post(&as_form, Some(&sig), body.clone()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
     assert_eq!(fetch(&app, &peer).await, 0);
     assert_eq!(
         count(&app, "SELECT count(*) FROM integration_events").await,

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
 
-/// Attempts per lead: the tenth comes about four hours after the first.
+/// Attempts per lead: the tenth comes 1.5 to 3 hours after the first.
 pub const MAX_ATTEMPTS: i32 = 10;
 /// A claimed lead comes due again after this if its worker died mid-fetch.
 const LEASE_SECS: i32 = 120;

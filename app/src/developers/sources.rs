@@ -191,7 +191,8 @@ pub async fn receive(
     body: &[u8],
     now: i64,
 ) -> Result<Result<Received, Refusal>, AppError> {
-    let Some(row) = sqlx::query("SELECT * FROM integration_lookup($1)")
+    // Only a form's key signs submissions; other providers' ids are no form's.
+    let Some(row) = sqlx::query("SELECT * FROM integration_lookup($1) WHERE provider = 'WEB_FORM'")
         .bind(public_id)
         .fetch_optional(db.pool())
         .await?
@@ -313,10 +314,11 @@ pub async fn receive(
 
 /// Keeps the last refusal on the connection, for its admin's list.
 pub async fn failed(db: &Db, public_id: &str, why: &str) -> Result<(), AppError> {
-    let Some(row) = sqlx::query("SELECT tenant_id, id FROM integration_lookup($1)")
-        .bind(public_id)
-        .fetch_optional(db.pool())
-        .await?
+    let Some(row) =
+        sqlx::query("SELECT tenant_id, id FROM integration_lookup($1) WHERE provider = 'WEB_FORM'")
+            .bind(public_id)
+            .fetch_optional(db.pool())
+            .await?
     else {
         return Ok(());
     };
