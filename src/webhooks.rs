@@ -1,5 +1,6 @@
 //! What providers and recipients call: WhatsApp Cloud API webhooks (the `hub.challenge`
-//! handshake, signed events), our signed inbound email events, the open pixel, click
+//! handshake, signed events), Facebook Lead Ads notifications (the same handshake and
+//! signature, per connection), our signed inbound email events, the open pixel, click
 //! redirects and the one-click unsubscribe. None of these has a session: each proves
 //! itself with a signature or a signed token, and answers without revealing whether an
 //! id exists.
@@ -26,6 +27,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/webhooks/forms/{public_id}",
             axum::routing::post(form_submission),
+        )
+        .route(
+            "/webhooks/facebook/{public_id}",
+            get(facebook_handshake).post(facebook_leadgen),
         )
         .route("/t/o/{token}", get(open_pixel))
         .route("/t/c/{token}", get(click))
@@ -340,4 +345,89 @@ async fn form_submission(
             answer(status, serde_json::json!({ "error": e.to_string() }))
         }
     }
+}
+
+/// Meta's subscription check for one Facebook Lead Ads connection: echo
+/// `hub.challenge` as text when `hub.verify_token` is the connection's.
+async fn facebook_handshake(
+    State(state): State<AppState>,
+    Path(public_id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let token = q.get("hub.verify_token").map_or("", String::as_str);
+    let subscribe = q.get("hub.mode").map(String::as_str) == Some("subscribe");
+    let ok = match app::developers::facebook::handshake(&state.db, &public_id, token).await {
+        Ok(ok) => subscribe && ok,
+        Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
+    };
+    match (ok, q.get("hub.challenge")) {
+        (true, Some(challenge)) => (
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            challenge.clone(),
+        )
+            .into_response(),
+        _ => (StatusCode::FORBIDDEN, "verify token does not match").into_response(),
+    }
+}
+
+/// A Lead Ads notification, signed with the connection's app secret: its leads are
+/// queued (once per `leadgen_id`) and fetched by the worker, so the answer is quick.
+async fn facebook_leadgen(
+    State(state): State<AppState>,
+    Path(public_id): Path<String>,
+    req: axum::extract::Request,
+) -> Response {
+    use app::developers::facebook::{self, Refusal};
+    let (parts, body) = req.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, crate::web::MAX_WEBHOOK_BYTES).await else {
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the body is larger than 1 MB",
+        )
+            .into_response();
+    };
+    let signature = parts
+        .headers
+        .get("x-hub-signature-256")
+        .and_then(|v| v.to_str().ok());
+    let outcome = facebook::notify(
+        &state.db,
+        &state.config.secret_key,
+        &public_id,
+        signature,
+        &body,
+    )
+    .await;
+    let refusal = match outcome {
+        Ok(Ok(notified)) => {
+            tracing::info!(?notified, "facebook leadgen notification");
+            return (
+                StatusCode::OK,
+                axum::Json(serde_json::json!({
+                    "queued": notified.queued,
+                    "repeats": notified.repeats,
+                    "ignored": notified.ignored,
+                })),
+            )
+                .into_response();
+        }
+        Ok(Err(refusal)) => refusal,
+        // Meta retries a failed delivery; queueing by leadgen_id makes the retry safe.
+        Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
+    };
+    let status = match refusal {
+        Refusal::UnknownConnection => StatusCode::NOT_FOUND,
+        Refusal::Unsigned => StatusCode::UNAUTHORIZED,
+        Refusal::BadSignature => StatusCode::FORBIDDEN,
+        Refusal::Paused => StatusCode::CONFLICT,
+        Refusal::Invalid(_) => StatusCode::BAD_REQUEST,
+    };
+    let why = refusal.reason();
+    if refusal != Refusal::UnknownConnection {
+        tracing::warn!(%why, "facebook leadgen notification refused");
+        if let Err(e) = facebook::refused(&state.db, &public_id, &why).await {
+            tracing::warn!(error = %e, "recording a refused facebook notification");
+        }
+    }
+    (status, axum::Json(serde_json::json!({ "error": why }))).into_response()
 }

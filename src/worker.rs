@@ -1,7 +1,7 @@
 //! Background work. Runs inside the server by default, or alone as `leadline worker`;
 //! any number of workers may run against one database. The loops: the job runner
 //! (imports and exports, retried with backoff), the outreach scheduler and dispatcher,
-//! outgoing webhook deliveries,
+//! outgoing webhook deliveries, Facebook leads fetched from the Graph API,
 //! and the recurring platform work on cron schedules (`schedules.rs`: the sweeps of
 //! expired sessions, old throttle windows and import drafts, and retention).
 
@@ -14,11 +14,13 @@ pub async fn run_until(
 ) {
     let jobs = crate::jobs::run(pool.clone());
     let webhooks = webhooks(pool.clone(), outreach.config.clone());
+    let leads = facebook_leads(pool.clone(), outreach.config.clone());
     let sending = crate::outreach::run(pool.clone(), outreach);
     let schedules = crate::schedules::run(pool.clone());
     tokio::select! {
         _ = schedules => {},
         _ = webhooks => {},
+        _ = leads => {},
         _ = jobs => {},
         _ = sending => {},
         _ = shutdown => {},
@@ -39,6 +41,25 @@ async fn webhooks(pool: PgPool, config: std::sync::Arc<app::request::AppConfig>)
             Err(e) => tracing::warn!(error = %e, "webhook deliveries"),
         }
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+}
+
+/// Facebook leads fetched at once per pass.
+const LEAD_BATCH: i32 = 16;
+
+/// Facebook Lead Ads: the leads Meta notified, fetched from the Graph API (the
+/// configured `wa_api_url`) and filed, every two seconds; retries wait their backoff.
+async fn facebook_leads(pool: PgPool, config: std::sync::Arc<app::request::AppConfig>) {
+    use app::developers::facebook_fetch::{fetch_due, GraphLeads};
+    let db = app::db::Db::new(pool);
+    let graph = GraphLeads::new(&config.wa_api_url);
+    loop {
+        match fetch_due(&db, &config, &graph, LEAD_BATCH).await {
+            Ok(n) if n == LEAD_BATCH as usize => continue,
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "facebook leads"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     }
 }
 

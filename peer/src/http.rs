@@ -1,6 +1,7 @@
 //! The HTTP side: the WhatsApp Cloud API send endpoint and a WABA's number
 //! list, 360dialog's hosted Cloud API (send endpoint and webhook config, which
-//! proves a key), the control endpoints behind the dev page, and the page itself.
+//! proves a key), the Graph API's lead ads reads (`leadgen.rs`), the control
+//! endpoints behind the dev page, and the page itself.
 
 use std::sync::Arc;
 
@@ -21,7 +22,7 @@ use crate::{page, Channel, Failure, Received, Shared, Track, WaApi, WaNumber};
 /// Meta's limit on a text message body, in characters.
 const MAX_TEXT_CHARS: usize = 4096;
 
-type AppState = Arc<Shared>;
+pub(crate) type AppState = Arc<Shared>;
 
 pub(crate) async fn serve(
     listener: TcpListener,
@@ -44,6 +45,8 @@ pub(crate) async fn serve(
         .route("/_peer/hooks/{name}", post(receive_hook))
         .route("/{version}/{node}/messages", post(send_whatsapp))
         .route("/{version}/{node}/phone_numbers", get(list_numbers))
+        .route("/_peer/facebook/leads", post(crate::leadgen::add_lead))
+        .route("/{version}/{node}", get(crate::leadgen::get_lead))
         .with_state(shared);
     // The only error is the sender going away, which is the signal itself.
     let stop = async move {
@@ -142,24 +145,36 @@ async fn list_messages(State(shared): State<AppState>) -> Json<Vec<Received>> {
 
 /// A Graph API error body, as the WhatsApp Cloud API returns them.
 fn graph_error(status: StatusCode, code: u32, message: &str, details: &str) -> Response {
+    let data = json!({ "messaging_product": "whatsapp", "details": details });
+    graph_error_of(status, "OAuthException", code, message, Some(data))
+}
+
+/// A Graph API error body of any type (`OAuthException`, `GraphMethodException`).
+pub(crate) fn graph_error_of(
+    status: StatusCode,
+    kind: &str,
+    code: u32,
+    message: &str,
+    error_data: Option<Value>,
+) -> Response {
     let fbtrace_id = format!("Peer{}", uuid::Uuid::new_v4().simple());
-    let body = json!({
-        "error": {
-            "message": message,
-            "type": "OAuthException",
-            "code": code,
-            "error_data": { "messaging_product": "whatsapp", "details": details },
-            "fbtrace_id": fbtrace_id,
-        }
+    let mut error = json!({
+        "message": message,
+        "type": kind,
+        "code": code,
+        "fbtrace_id": fbtrace_id,
     });
-    (status, Json(body)).into_response()
+    if let Some(data) = error_data {
+        error["error_data"] = data;
+    }
+    (status, Json(json!({ "error": error }))).into_response()
 }
 
 fn invalid_parameter(details: &str) -> Response {
     graph_error(StatusCode::BAD_REQUEST, 100, "Invalid parameter", details)
 }
 
-fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())

@@ -10,6 +10,7 @@
 //! play the recipient.
 
 mod http;
+mod leadgen;
 mod mime;
 mod page;
 mod receiver;
@@ -24,6 +25,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub use leadgen::FacebookLead;
 pub use receiver::{HookAnswer, HookRequest};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -185,6 +187,7 @@ impl Peer {
             client,
             store: Mutex::new(Store::default()),
             hooks: Mutex::new(receiver::Hooks::default()),
+            leads: Mutex::new(leadgen::Leads::default()),
         });
         for number in shared.config.whatsapp_numbers.clone() {
             shared.add_whatsapp_number(number);
@@ -223,6 +226,17 @@ impl Peer {
     /// it had been added to its WABA in Meta's Business Manager.
     pub fn add_whatsapp_number(&self, number: WaNumber) {
         self.shared.add_whatsapp_number(number);
+    }
+
+    /// A Facebook lead form was filled: the Graph API answers `GET
+    /// /{version}/{lead.id}` with it, for its Page token.
+    pub fn add_facebook_lead(&self, lead: FacebookLead) {
+        self.shared.leads().add(lead);
+    }
+
+    /// The ids of the leads read from the Graph API so far, in order.
+    pub fn facebook_lead_reads(&self) -> Vec<String> {
+        self.shared.leads().reads.clone()
     }
 
     /// The URL of a webhook receiver named `name` on this peer.
@@ -395,6 +409,7 @@ struct Shared {
     client: reqwest::Client,
     store: Mutex<Store>,
     hooks: Mutex<receiver::Hooks>,
+    leads: Mutex<leadgen::Leads>,
 }
 
 impl Shared {
@@ -410,6 +425,10 @@ impl Shared {
 
     fn hooks(&self) -> MutexGuard<'_, receiver::Hooks> {
         self.hooks.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn leads(&self) -> MutexGuard<'_, leadgen::Leads> {
+        self.leads.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn messages(&self) -> Vec<Received> {

@@ -11,6 +11,7 @@ mod board;
 mod convert;
 mod dashboard;
 mod demo;
+mod facebook_leads;
 mod forms;
 mod import;
 mod inventory;

@@ -92,5 +92,35 @@ pub async fn create_form_source(input: NewFormSource) -> Result<SourceSecret, Ap
 
 #[server]
 pub async fn set_form_source_active(id: Uuid, active: bool) -> Result<(), AppError> {
-    respond(async { super::sources::set_active(&env()?, id, active).await }).await
+    respond(async {
+        super::sources::set_active(&env()?, "WEB_FORM", id, active, "developers.form_not_found")
+            .await
+    })
+    .await
+}
+
+#[server]
+pub async fn list_facebook_sources() -> Result<Vec<FacebookSource>, AppError> {
+    respond(async { super::facebook::list(&env()?).await }).await
+}
+
+/// Connects a Facebook Page; its app secret and Page token are sealed and never shown.
+#[server(input = Json)]
+pub async fn create_facebook_source(input: NewFacebookSource) -> Result<FacebookSource, AppError> {
+    respond(async { super::facebook::create(&env()?, &input).await }).await
+}
+
+#[server]
+pub async fn set_facebook_source_active(id: Uuid, active: bool) -> Result<(), AppError> {
+    respond(async {
+        super::sources::set_active(
+            &env()?,
+            super::facebook::PROVIDER,
+            id,
+            active,
+            "developers.facebook.not_found",
+        )
+        .await
+    })
+    .await
 }

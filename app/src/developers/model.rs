@@ -266,6 +266,44 @@ pub struct SourceSecret {
     pub secret: String,
 }
 
+/// A Facebook Page whose Lead Ads send leads: the callback and verify token to give
+/// Meta, and what has come of its notifications.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FacebookSource {
+    pub id: Uuid,
+    pub name: String,
+    pub lead_source: String,
+    pub page_id: String,
+    /// The callback URL to subscribe in the tenant's Meta app (Webhooks → Page → leadgen).
+    pub callback_url: String,
+    /// What Meta must send as `hub.verify_token` when the callback is subscribed.
+    pub verify_token: String,
+    pub active: bool,
+    /// Leads filed (new or as a note on a known lead).
+    pub received: i64,
+    /// Notified leads still to fetch from the Graph API, retries included.
+    pub pending: i64,
+    /// Notified leads that could not be fetched or filed, for good.
+    pub failed: i64,
+    pub last_event_at: Option<DateTime<Utc>>,
+    /// The last refused notification or failed fetch, and when.
+    pub last_error: Option<String>,
+    pub last_error_at: Option<DateTime<Utc>>,
+}
+
+/// What an admin gives to connect a Page; both secrets are sealed and never shown again.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewFacebookSource {
+    pub name: String,
+    pub page_id: String,
+    /// The Meta app's secret: the key of `X-Hub-Signature-256`.
+    pub app_secret: String,
+    /// A Page access token with `leads_retrieval`, to read each lead.
+    pub page_token: String,
+    /// Empty for the connection's name.
+    pub lead_source: String,
+}
+
 /// What a site posts: a person, and what they asked.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

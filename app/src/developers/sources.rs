@@ -3,10 +3,10 @@
 //! form's campaign, or, when a lead with that email or phone exists (the import's
 //! rule), a note on it. A sender's retry with the same `webhook-id` changes nothing.
 
+use super::intake::{self, Filed, Incoming, Origin};
 use super::model::{FormSource, NewFormSource, SourceSecret, Submission};
 use crate::audit::{self, AuditEntry};
 use crate::auth::model::Permission;
-use crate::crm::model::Entity;
 use crate::crm::phone::{self, PhoneError};
 use crate::crypto::{self, SealedAt};
 use crate::db::{new_id, Db, Tx};
@@ -17,7 +17,7 @@ use crate::standard_webhooks::WebhookKey;
 use sqlx::Row;
 use uuid::Uuid;
 
-async fn open(env: &Env) -> Result<(&Principal, Tx), AppError> {
+pub(super) async fn open(env: &Env) -> Result<(&Principal, Tx), AppError> {
     let p = env.require(Permission::DevelopersManage)?;
     if p.api_key.is_some() {
         return Err(AppError::Forbidden(env.t("error.forbidden")));
@@ -26,7 +26,7 @@ async fn open(env: &Env) -> Result<(&Principal, Tx), AppError> {
     Ok((p, tx))
 }
 
-fn sealed_at(id: Uuid) -> SealedAt<'static> {
+pub(super) fn sealed_at(id: Uuid) -> SealedAt<'static> {
     SealedAt {
         table: "integration_connections",
         column: "credentials_sealed",
@@ -43,11 +43,13 @@ pub fn endpoint(config: &AppConfig, public_id: &str) -> String {
 }
 
 pub async fn list(env: &Env) -> Result<Vec<FormSource>, AppError> {
-    let (_, mut tx) = open(env).await?;
+    let (p, mut tx) = open(env).await?;
     let rows = sqlx::query(
         "SELECT id, name, lead_source, public_id, status, events_count, last_event_at, last_error
-           FROM integration_connections WHERE provider = 'WEB_FORM' ORDER BY created_at DESC LIMIT 100",
+           FROM integration_connections WHERE provider = 'WEB_FORM' AND tenant_id = $1
+          ORDER BY created_at DESC LIMIT 100",
     )
+    .bind(p.tenant_id)
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -119,17 +121,28 @@ pub async fn create(env: &Env, input: &NewFormSource) -> Result<SourceSecret, Ap
     })
 }
 
-/// Pauses a form (its submissions are refused with 409) or starts it again.
-pub async fn set_active(env: &Env, id: Uuid, active: bool) -> Result<(), AppError> {
+/// Pauses a connection of `provider` (what it sends is refused with 409) or starts it
+/// again; `not_found` is the message key for an id that is not one of the tenant's.
+pub async fn set_active(
+    env: &Env,
+    provider: &str,
+    id: Uuid,
+    active: bool,
+    not_found: &str,
+) -> Result<(), AppError> {
     let (p, mut tx) = open(env).await?;
-    let done = sqlx::query("UPDATE integration_connections SET status = $2 WHERE id = $1")
-        .bind(id)
-        .bind(if active { "ACTIVE" } else { "PAUSED" })
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+    let done = sqlx::query(
+        "UPDATE integration_connections SET status = $2 WHERE id = $1 AND provider = $3 AND tenant_id = $4",
+    )
+    .bind(id)
+    .bind(if active { "ACTIVE" } else { "PAUSED" })
+    .bind(provider)
+    .bind(p.tenant_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
     if done == 0 {
-        return Err(AppError::NotFound(env.t("developers.form_not_found")));
+        return Err(AppError::NotFound(env.t(not_found)));
     }
     let action = if active {
         "lead_source.resumed"
@@ -178,7 +191,8 @@ pub async fn receive(
     body: &[u8],
     now: i64,
 ) -> Result<Result<Received, Refusal>, AppError> {
-    let Some(row) = sqlx::query("SELECT * FROM integration_lookup($1)")
+    // Only a form's key signs submissions; other providers' ids are no form's.
+    let Some(row) = sqlx::query("SELECT * FROM integration_lookup($1) WHERE provider = 'WEB_FORM'")
         .bind(public_id)
         .fetch_optional(db.pool())
         .await?
@@ -245,11 +259,7 @@ pub async fn receive(
     }
     let message: Option<String> = text(&submission.message).map(|m| m.chars().take(4000).collect());
     let mut tx = db.tenant_tx(tenant, None).await?;
-    let region: Option<String> =
-        sqlx::query_scalar("SELECT phone_region FROM tenants WHERE id = $1")
-            .bind(tenant)
-            .fetch_one(&mut *tx)
-            .await?;
+    let region = intake::phone_region(&mut tx, tenant).await?;
     let phone = match phone::normalize(submission.phone.as_deref().unwrap_or(""), region.as_deref())
     {
         Ok(p) => p,
@@ -281,143 +291,40 @@ pub async fn receive(
         tx.commit().await?;
         return Ok(Ok(Received::Repeat(lead)));
     }
-    // The import's duplicate rule: the same email, or the same phone.
-    let known: Option<Uuid> = sqlx::query_scalar(
-        "SELECT id FROM leads WHERE tenant_id = $1
-            AND (($2::text IS NOT NULL AND email_key = $2) OR ($3::text IS NOT NULL AND phone_e164 = $3))
-          ORDER BY created_at LIMIT 1",
-    )
-    .bind(tenant)
-    .bind(&email)
-    .bind(&phone)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let (received, lead, outcome) = match known {
-        Some(lead) => {
-            note(
-                &mut tx,
-                tenant,
-                lead,
-                &source,
-                campaign.as_deref(),
-                message.as_deref(),
-            )
-            .await?;
-            (Received::Matched(lead), lead, "MATCHED")
-        }
-        None => {
-            crate::billing::ssr::check_records(&mut tx, locale, 1).await?;
-            let lead = new_id();
-            sqlx::query(
-                "INSERT INTO leads (tenant_id, id, name, email, phone_e164, source, campaign)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(tenant)
-            .bind(lead)
-            .bind(&name)
-            .bind(&email)
-            .bind(&phone)
-            .bind(&source)
-            .bind(&campaign)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO activities (tenant_id, id, kind, lead_id, data) VALUES ($1, $2, 'CREATED', $3, $4)",
-            )
-            .bind(tenant)
-            .bind(new_id())
-            .bind(lead)
-            .bind(serde_json::json!({ "source": source, "campaign": campaign }))
-            .execute(&mut *tx)
-            .await?;
-            if message.is_some() {
-                note(
-                    &mut tx,
-                    tenant,
-                    lead,
-                    &source,
-                    campaign.as_deref(),
-                    message.as_deref(),
-                )
-                .await?;
-            }
-            super::deliver::record_changed(&mut tx, tenant, Entity::Lead, &[lead], "created")
-                .await?;
-            audit::record(
-                &mut tx,
-                ctx,
-                tenant,
-                None,
-                AuditEntry::new("lead_source.lead_created", "leads", Some(lead)).after(
-                    serde_json::json!({ "connection": id, "source": source, "campaign": campaign }),
-                ),
-            )
-            .await?;
-            (Received::Created(lead), lead, "CREATED")
-        }
+    let incoming = Incoming {
+        name,
+        email,
+        phone,
+        campaign,
+        message,
     };
-    sqlx::query(
-        "UPDATE integration_events SET lead_id = $3, outcome = $4 WHERE connection_id = $1 AND event_id = $2",
-    )
-    .bind(id)
-    .bind(event_id)
-    .bind(lead)
-    .bind(outcome)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "UPDATE integration_connections SET events_count = events_count + 1, last_event_at = now()
-          WHERE id = $1",
-    )
-    .bind(id)
-    .execute(&mut *tx)
-    .await?;
+    let origin = Origin {
+        tenant,
+        connection: id,
+        source: &source,
+        event_id,
+    };
+    let received = match intake::file(&mut tx, ctx, &origin, &incoming).await? {
+        Filed::Created(lead) => Received::Created(lead),
+        Filed::Matched(lead) => Received::Matched(lead),
+    };
     tx.commit().await?;
     Ok(Ok(received))
 }
 
-/// The submission as a note on the lead's timeline: the form, the campaign, the message.
-async fn note(
-    tx: &mut Tx,
-    tenant: Uuid,
-    lead: Uuid,
-    source: &str,
-    campaign: Option<&str>,
-    message: Option<&str>,
-) -> Result<(), AppError> {
-    sqlx::query(
-        "INSERT INTO activities (tenant_id, id, kind, lead_id, subject, body, data)
-         VALUES ($1, $2, 'NOTE', $3, $4, $5, $6)",
-    )
-    .bind(tenant)
-    .bind(new_id())
-    .bind(lead)
-    .bind(source)
-    .bind(message.unwrap_or_default())
-    .bind(serde_json::json!({ "campaign": campaign }))
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
 /// Keeps the last refusal on the connection, for its admin's list.
 pub async fn failed(db: &Db, public_id: &str, why: &str) -> Result<(), AppError> {
-    let Some(row) = sqlx::query("SELECT tenant_id, id FROM integration_lookup($1)")
-        .bind(public_id)
-        .fetch_optional(db.pool())
-        .await?
+    let Some(row) =
+        sqlx::query("SELECT tenant_id, id FROM integration_lookup($1) WHERE provider = 'WEB_FORM'")
+            .bind(public_id)
+            .fetch_optional(db.pool())
+            .await?
     else {
         return Ok(());
     };
     let (tenant, id): (Uuid, Uuid) = (row.try_get("tenant_id")?, row.try_get("id")?);
     let mut tx = db.tenant_tx(tenant, None).await?;
-    sqlx::query(
-        "UPDATE integration_connections SET last_error = left($2, 500), last_error_at = now() WHERE id = $1",
-    )
-    .bind(id)
-    .bind(why)
-    .execute(&mut *tx)
-    .await?;
+    intake::failed_at(&mut tx, id, why).await?;
     tx.commit().await?;
     Ok(())
 }

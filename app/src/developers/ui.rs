@@ -1,5 +1,6 @@
-//! Settings → Developers: API keys (made, shown once, rotated, revoked) and webhook
-//! endpoints with their delivery log and replay.
+//! Settings → Developers: API keys (made, shown once, rotated, revoked), webhook
+//! endpoints with their delivery log and replay, and the lead sources
+//! (`sources_ui.rs`).
 
 use super::api::*;
 use super::model::*;
@@ -83,7 +84,8 @@ pub fn DevelopersPage() -> impl IntoView {
         </p>
         <ApiKeys/>
         <Webhooks/>
-        <FormSources/>
+        <super::sources_ui::FormSources/>
+        <super::sources_ui::FacebookSources/>
     }
 }
 
@@ -419,119 +421,6 @@ fn Webhooks() -> impl IntoView {
                                                             aria-label=tf(l, "developers.delete_named", &[("url", h.url.clone())])
                                                             on:click=move |_| { remove.dispatch(DeleteWebhook { id }); }>
                                                             {tr("developers.delete")}
-                                                        </button>
-                                                    </td>
-                                                </tr>
-                                            }
-                                        }).collect_view()}
-                                    </tbody>
-                                </table>
-                            </div>
-                        }.into_any(),
-                    }
-                })}
-            </Transition>
-        </section>
-    }
-}
-
-/// Website forms that send leads: each has an endpoint and a signing secret; what it
-/// has sent and its last refusal show in the list.
-#[component]
-fn FormSources() -> impl IntoView {
-    let l = locale();
-    let create = ServerAction::<CreateFormSource>::new();
-    let toggle = ServerAction::<SetFormSourceActive>::new();
-    let forms = Resource::new(
-        move || (create.version().get(), toggle.version().get()),
-        |_| list_form_sources(),
-    );
-    let name = RwSignal::new(String::new());
-    let source = RwSignal::new(String::new());
-    let value = create.value();
-    let name_error = field_error(value, "name");
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        create.dispatch(CreateFormSource {
-            input: NewFormSource {
-                name: name.get_untracked(),
-                lead_source: source.get_untracked(),
-            },
-        });
-    };
-    let toggle_error = move || {
-        toggle
-            .value()
-            .get()
-            .and_then(|r| r.err())
-            .map(|e| e.to_string())
-    };
-    view! {
-        <section class="card mt-4" aria-labelledby="forms-title">
-            <h2 id="forms-title" class="card-title">{tr("developers.forms")}</h2>
-            <p class="text-sm text-muted mb-3">{tr("developers.forms_intro")}</p>
-            <form on:submit=submit class="grid gap-3 sm:grid-cols-2 mb-4" aria-label=tr("developers.new_form")>
-                <div class="field">
-                    <label for="f-form-name" class="field-label">{tr("developers.form_name")}</label>
-                    <input id="f-form-name" class="input" required maxlength="100"
-                        prop:value=move || name.get() on:input=move |ev| name.set(event_target_value(&ev))
-                        aria-invalid=move || name_error.get().is_some().then_some("true")/>
-                    {move || name_error.get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
-                </div>
-                <div class="field">
-                    <label for="f-form-source" class="field-label">{tr("developers.lead_source")}</label>
-                    <input id="f-form-source" class="input" maxlength="100" aria-describedby="f-form-source-hint"
-                        prop:value=move || source.get() on:input=move |ev| source.set(event_target_value(&ev))/>
-                    <p id="f-form-source-hint" class="field-hint">{tr("developers.lead_source_hint")}</p>
-                </div>
-                <div>
-                    <button type="submit" class="btn btn-primary" disabled=move || create.pending().get()>{tr("developers.connect_form")}</button>
-                </div>
-            </form>
-            {move || match value.get() {
-                Some(Ok(s)) => Some(view! {
-                    <p class="text-sm">{tr("developers.form_endpoint")} " " <code class="break-all" data-testid="new-form-endpoint">{s.endpoint.clone()}</code></p>
-                    <ShownOnce label=tr("developers.signing_secret") secret=s.secret.clone() testid="new-form-secret"/>
-                }.into_any()),
-                _ => None,
-            }}
-            <Alert message=Signal::derive(toggle_error)/>
-            <Transition fallback=|| view! { <Skeleton/> }>
-                {move || Suspend::new(async move {
-                    match forms.await {
-                        Err(e) => view! { <LoadError error=e/> }.into_any(),
-                        Ok(list) if list.is_empty() => view! { <p class="text-sm text-muted">{tr("developers.no_forms")}</p> }.into_any(),
-                        Ok(list) => view! {
-                            <div class="table-wrap">
-                                <table class="table" data-testid="form-sources">
-                                    <thead><tr>
-                                        <th>{tr("developers.form_name")}</th>
-                                        <th>{tr("developers.form_endpoint")}</th>
-                                        <th>{tr("developers.received")}</th>
-                                        <th><span class="sr-only">{tr("jobs.column.actions")}</span></th>
-                                    </tr></thead>
-                                    <tbody>
-                                        {list.into_iter().map(|f| {
-                                            let id = f.id;
-                                            let active = f.active;
-                                            view! {
-                                                <tr data-testid="form-source-row">
-                                                    <td>
-                                                        <span class="font-medium">{f.name.clone()}</span>
-                                                        <span class="block text-sm text-muted">{f.lead_source.clone()}</span>
-                                                    </td>
-                                                    <td><code class="text-sm break-all">{f.endpoint.clone()}</code></td>
-                                                    <td class="text-sm tabular-nums">
-                                                        {match f.last_event_at {
-                                                            Some(at) => tf(l, "developers.received_count", &[("count", f.received.to_string()), ("at", when(Some(at)))]),
-                                                            None => f.received.to_string(),
-                                                        }}
-                                                        {f.last_error.clone().map(|e| view! { <span class="block text-danger">{e}</span> })}
-                                                    </td>
-                                                    <td class="text-end">
-                                                        <button type="button" class="btn btn-secondary"
-                                                            on:click=move |_| { toggle.dispatch(SetFormSourceActive { id, active: !active }); }>
-                                                            {if active { tr("developers.pause") } else { tr("developers.resume") }}
                                                         </button>
                                                     </td>
                                                 </tr>

@@ -234,7 +234,7 @@ fn graph_failure(status: reqwest::StatusCode, body: &serde_json::Value) -> SendE
 
 /// Graph error codes that mean "later" rather than "never": throttling, temporary
 /// unavailability, spam-rate limits.
-fn transient_graph_code(code: i64) -> bool {
+pub(crate) fn transient_graph_code(code: i64) -> bool {
     matches!(
         code,
         1 | 2 | 4 | 17 | 32 | 613 | 80007 | 130429 | 131048 | 131056 | 133004
