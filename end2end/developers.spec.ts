@@ -1,7 +1,10 @@
 import { test, expect } from '@playwright/test';
+import { createHmac } from 'crypto';
 import { hydrated, signIn, unique, violations } from './helpers';
 
 const PEER = process.env.PEER_URL || 'http://127.0.0.1:4900';
+// The demo workspace's API key, as public as its password.
+const DEMO_KEY = 'llk_00000000000de0de_bGVhZGxpbmUtZGVtby1hcGkta2V5LW5vdC1zZWNyZXQ';
 
 test('an admin makes an API key, calls the API with it and sees it used', async ({ page, request }) => {
   await signIn(page, 'owner@demo.leadline.test');
@@ -90,4 +93,53 @@ test('the API reference in the app lists every resource with its parameters and 
   await expect(create.getByRole('table', { name: 'JSON body' })).toContainText('lead_id');
   await expect(create).toContainText('422');
   expect(await violations(page), '/settings/developers/api').toEqual([]);
+});
+
+test('a Facebook Page connected in Developers turns a Lead Ads notification into a lead', async ({ page, request }) => {
+  await signIn(page, 'owner@demo.leadline.test');
+  await page.goto('/settings/developers');
+  await hydrated(page);
+  const form = page.getByRole('form', { name: 'New Facebook Lead Ads connection' });
+  const name = unique('Spring ads');
+  const pageId = String(Date.now());
+  await form.getByLabel('Connection name').fill(name);
+  await form.getByLabel('Page ID').fill(pageId);
+  await form.getByLabel('Meta app secret').fill('e2e-app-secret');
+  await form.getByLabel('Page access token').fill('e2e-page-token');
+  await form.getByRole('button', { name: 'Connect Page' }).click();
+  const shown = page.getByTestId('new-facebook-source');
+  const callback = new URL(await shown.locator('code').nth(0).innerText());
+  const verify = await shown.locator('code').nth(1).innerText();
+
+  // Meta's subscription handshake, then a signed leadgen notification.
+  const handshake = await request.get(`${callback.pathname}?hub.mode=subscribe&hub.verify_token=${encodeURIComponent(verify)}&hub.challenge=8675309`);
+  expect(await handshake.text()).toBe('8675309');
+  const leadgen = `${Date.now()}`;
+  const email = `salma.${leadgen}@example.com`;
+  await request.post(`${PEER}/_peer/facebook/leads`, {
+    data: {
+      id: leadgen, access_token: 'e2e-page-token', campaign_name: 'Spring launch',
+      field_data: [{ name: 'full_name', values: ['Salma Adel'] }, { name: 'email', values: [email] }],
+    },
+  });
+  const body = JSON.stringify({
+    object: 'page',
+    entry: [{ id: pageId, time: Math.floor(Date.now() / 1000), changes: [{ field: 'leadgen', value: { leadgen_id: leadgen, page_id: pageId, form_id: '42', created_time: Math.floor(Date.now() / 1000) } }] }],
+  });
+  const signature = 'sha256=' + createHmac('sha256', 'e2e-app-secret').update(body).digest('hex');
+  const forged = await request.post(callback.pathname, { data: body, headers: { 'content-type': 'application/json', 'x-hub-signature-256': 'sha256=' + '0'.repeat(64) } });
+  expect(forged.status()).toBe(403);
+  const notified = await request.post(callback.pathname, { data: body, headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature } });
+  expect(notified.status()).toBe(200);
+
+  // The worker reads the lead from the Graph API: it arrives with its source and campaign.
+  await expect(async () => {
+    const res = await request.get('/api/v1/leads?limit=20', { headers: { Authorization: `Bearer ${DEMO_KEY}` } });
+    const lead = (await res.json()).data.find((l: { email: string }) => l.email === email);
+    expect(lead?.name).toBe('Salma Adel');
+    expect(lead?.source).toBe(name);
+  }).toPass({ timeout: 30_000 });
+  await page.reload();
+  await hydrated(page);
+  await expect(page.getByTestId('facebook-source-row').filter({ hasText: name }).getByTestId('source-activity')).toContainText('1 ·');
 });

@@ -119,10 +119,12 @@ impl Modify for ProblemResponses {
                         "The key's or the workspace's rate limit; see Retry-After",
                     ),
                 ];
-                if on_one {
+                // A path's object, or one a body names (a message's lead, a hold's unit).
+                if on_one || method == "post" {
                     codes.push(("404", "No such object in this workspace"));
                 }
-                if writes || (method == "get" && !on_one) {
+                // Every GET takes `expand`, lists their filters, sort and cursor.
+                if writes || method == "get" {
                     codes.push(("422", "A field or parameter is invalid; `field` names it"));
                 }
                 if writes {
