@@ -242,10 +242,10 @@ fn whatsapp_work(config: &AppConfig, r: &sqlx::postgres::PgRow, to: &str) -> Wor
         Some("MIGRATING") => return Work::Hold,
         _ => return Work::Later("The sending number is not active.".into()),
     }
-    let provider = r
-        .get::<Option<&str>, _>("provider")
-        .and_then(WaProvider::parse)
-        .unwrap_or(WaProvider::MetaCloud);
+    let provider = match r.try_get::<&str, _>("provider").map(WaProvider::parse) {
+        Ok(Some(p)) => p,
+        _ => return Work::Refuse("The number's provider cannot be read.".into()),
+    };
     // The credential of the provider the number sends through at this moment.
     let (column, at): (&str, fn(Uuid) -> crate::crypto::SealedAt<'static>) = match provider {
         WaProvider::MetaCloud => ("access_token", secrets::phone_token),

@@ -495,21 +495,23 @@ pub async fn senders(env: &Env) -> Result<Senders, AppError> {
     .await
     ?
     .iter()
-    .map(|r| PhoneView {
-        id: r.get("id"),
-        number: r.get("number"),
-        label: r.get("label"),
-        provider_phone_id: r.get("provider_phone_id"),
-        provider: r.get("provider"),
-        status: r.get("status"),
-        status_reason: r.get("status_reason"),
-        priority: r.get("priority"),
-        daily_quota: r.get("daily_quota"),
-        used_today: r.get("used"),
-        followups_today: r.get("followups"),
-        leads: r.get("leads"),
+    .map(|r| -> Result<PhoneView, sqlx::Error> {
+        Ok(PhoneView {
+            id: r.try_get("id")?,
+            number: r.try_get("number")?,
+            label: r.try_get("label")?,
+            provider_phone_id: r.try_get("provider_phone_id")?,
+            provider: r.try_get("provider")?,
+            status: r.try_get("status")?,
+            status_reason: r.try_get("status_reason")?,
+            priority: r.try_get("priority")?,
+            daily_quota: r.try_get("daily_quota")?,
+            used_today: r.try_get("used")?,
+            followups_today: r.try_get("followups")?,
+            leads: r.try_get("leads")?,
+        })
     })
-    .collect();
+    .collect::<Result<Vec<_>, _>>()?;
     let domains = sqlx::query(
         "SELECT id, domain::text AS domain, dkim_selector, spf_ok, dkim_ok, dmarc_ok, checks, checked_at
            FROM email_domains ORDER BY domain",
