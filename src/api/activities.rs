@@ -3,8 +3,8 @@
 
 use super::bodies::{api_field, invalid, json_body};
 use super::records::{
-    created, fetch, get_of, list_of, list_within, query_of, readable, with_etag, ExpandParams,
-    ListParams, Page,
+    created, fetch, get_of, if_match, list_of, list_within, precondition, query_of, readable,
+    with_etag, ExpandParams, ListParams, Page,
 };
 use super::{env_of, not_found, ApiError, Caller};
 use crate::state::AppState;
@@ -18,7 +18,7 @@ use app::error::AppError;
 use app::request::RequestCtx;
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, Query};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
@@ -173,16 +173,19 @@ pub struct ActivityChange {
 
 /// Edits a note, task, call or meeting, or completes a task. The system's entries
 /// (stage changes, messages, …) answer 409.
-#[utoipa::path(patch, path = "/activities/{id}", tag = "activities", params(("id" = Uuid, Path)),
+#[utoipa::path(patch, path = "/activities/{id}", tag = "activities",
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "The ETag of a GET: the update applies only if nothing changed since")),
     request_body = ActivityChange, responses((status = 200, body = Activity)))]
 async fn update_activity(
     Extension(caller): Extension<Caller>,
     Extension(ctx): Extension<RequestCtx>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     caller.require("activities", Access::Write)?;
     let id = id_of(&id)?;
+    let seen = if_match(&headers)?;
     let input: ActivityChange = json_body(&body)?;
     edits::edit_activity(
         &env_of(&ctx),
@@ -192,8 +195,10 @@ async fn update_activity(
             body: input.body,
             done: input.done,
         },
+        seen,
     )
-    .await?;
+    .await
+    .map_err(|e| precondition(e, seen))?;
     Ok(with_etag(
         StatusCode::OK,
         fetch::<Activity>(&caller, &ctx, id).await?,
@@ -244,18 +249,23 @@ pub struct ListChange {
     name: String,
 }
 
-#[utoipa::path(patch, path = "/lists/{id}", tag = "lists", params(("id" = Uuid, Path)),
+#[utoipa::path(patch, path = "/lists/{id}", tag = "lists",
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "The ETag of a GET: the update applies only if nothing changed since")),
     request_body = ListChange, responses((status = 200, body = List)))]
 async fn update_list(
     Extension(caller): Extension<Caller>,
     Extension(ctx): Extension<RequestCtx>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     caller.require("lists", Access::Write)?;
     let id = id_of(&id)?;
+    let seen = if_match(&headers)?;
     let input: ListChange = json_body(&body)?;
-    edits::rename_list(&env_of(&ctx), id, &input.name).await?;
+    edits::rename_list(&env_of(&ctx), id, &input.name, seen)
+        .await
+        .map_err(|e| precondition(e, seen))?;
     Ok(with_etag(
         StatusCode::OK,
         fetch::<List>(&caller, &ctx, id).await?,

@@ -274,6 +274,34 @@ fn etag(updated_at: DateTime<Utc>) -> String {
     format!("\"{}\"", updated_at.timestamp_micros())
 }
 
+/// The version `If-Match` names, if the request has one.
+pub(super) fn if_match(headers: &HeaderMap) -> Result<Option<DateTime<Utc>>, ApiError> {
+    match headers.get(header::IF_MATCH) {
+        None => Ok(None),
+        Some(v) => Ok(Some(v.to_str().ok().and_then(parse_etag).ok_or_else(
+            || {
+                ApiError::new(
+                    StatusCode::PRECONDITION_FAILED,
+                    "precondition_failed",
+                    "If-Match is not an ETag of this API",
+                )
+            },
+        )?)),
+    }
+}
+
+/// An update's error: with `If-Match`, a conflict is the precondition failing (412).
+pub(super) fn precondition(err: app::error::AppError, if_match: Option<DateTime<Utc>>) -> ApiError {
+    match err {
+        app::error::AppError::Conflict(message) if if_match.is_some() => ApiError::new(
+            StatusCode::PRECONDITION_FAILED,
+            "precondition_failed",
+            message,
+        ),
+        e => api_field(e),
+    }
+}
+
 fn parse_etag(value: &str) -> Option<DateTime<Utc>> {
     let micros: i64 = value
         .trim()
@@ -373,29 +401,12 @@ async fn update_of<T: RecordObject>(
     body: &[u8],
 ) -> Result<Response, ApiError> {
     caller.require(resource, Access::Write)?;
-    let if_match = match headers.get(header::IF_MATCH) {
-        None => None,
-        Some(v) => Some(v.to_str().ok().and_then(parse_etag).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::PRECONDITION_FAILED,
-                "precondition_failed",
-                "If-Match is not an ETag of this API",
-            )
-        })?),
-    };
+    let if_match = if_match(headers)?;
     let (fields, custom) = form_fields(T::ENTITY, body)?;
     let env = env_of(ctx);
-    match app::crm::records::ssr::update_if(&env, T::ENTITY, id, &fields, &custom, if_match).await {
-        Ok(()) => {}
-        Err(app::error::AppError::Conflict(message)) if if_match.is_some() => {
-            return Err(ApiError::new(
-                StatusCode::PRECONDITION_FAILED,
-                "precondition_failed",
-                message,
-            ))
-        }
-        Err(e) => return Err(api_field(e)),
-    }
+    app::crm::records::ssr::update_if(&env, T::ENTITY, id, &fields, &custom, if_match)
+        .await
+        .map_err(|e| precondition(e, if_match))?;
     Ok(with_etag(
         StatusCode::OK,
         fetch::<T>(caller, ctx, id).await?,

@@ -28,6 +28,23 @@ fn field(problem: &Value) -> Option<&str> {
     problem["field"].as_str()
 }
 
+async fn etag_of(app: &TestApp, path: &str, token: &str) -> String {
+    let res = app.api(Method::GET, path, token).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    res.headers()["etag"].to_str().unwrap().to_string()
+}
+
+/// A PATCH made from the version `etag` names.
+async fn patch_if(app: &TestApp, path: &str, token: &str, etag: &str, json: Value) -> StatusCode {
+    app.api(Method::PATCH, path, token)
+        .header("if-match", etag)
+        .json(&json)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
 #[tokio::test]
 async fn activities_lists_pipelines_sorting_and_expansion() {
     let app = TestApp::spawn().await;
@@ -123,6 +140,28 @@ async fn activities_lists_pipelines_sorting_and_expansion() {
     assert_eq!(status, StatusCode::OK, "{done}");
     assert!(done["done_at"].is_string(), "{done}");
     let note_path = format!("/activities/{}", note["id"].as_str().unwrap());
+    // An edit changes the ETag; an edit from the version before answers 412.
+    let before = etag_of(&app, &note_path, &token).await;
+    let status = patch_if(
+        &app,
+        &note_path,
+        &token,
+        &before,
+        json!({ "body": "Wants a sea view, floor 12+" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let after = etag_of(&app, &note_path, &token).await;
+    assert_ne!(before, after);
+    let status = patch_if(
+        &app,
+        &note_path,
+        &token,
+        &before,
+        json!({ "body": "stale" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED);
     let (status, problem) = send(
         &app,
         Method::PATCH,
@@ -223,6 +262,27 @@ async fn activities_lists_pipelines_sorting_and_expansion() {
     );
     let (_, fetched) = send(&app, Method::GET, &list_path, &token, None).await;
     assert_eq!(fetched["members_count"], 1);
+    let before = etag_of(&app, &list_path, &token).await;
+    let status = patch_if(
+        &app,
+        &list_path,
+        &token,
+        &before,
+        json!({ "name": "Sea view (spring)" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let status = patch_if(
+        &app,
+        &list_path,
+        &token,
+        &before,
+        json!({ "name": "Stale" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED);
+    let (_, renamed) = send(&app, Method::GET, &list_path, &token, None).await;
+    assert_eq!(renamed["name"], "Sea view (spring)");
     let (status, _) = send(
         &app,
         Method::DELETE,
@@ -383,7 +443,7 @@ async fn activities_lists_pipelines_sorting_and_expansion() {
     .fetch_one(&app.pools.owner)
     .await
     .unwrap();
-    assert_eq!(audited, 4);
+    assert_eq!(audited, 5);
 }
 
 #[tokio::test]

@@ -82,7 +82,7 @@ impl ApiObject for Activity {
     const SELECT: &'static str = "SELECT r.* FROM (SELECT a.tenant_id, a.id, a.kind, a.lead_id,
         a.contact_id, a.company_id, a.deal_id, a.actor_id, a.assignee_id, a.subject, a.body, a.data,
         a.due_at, a.done_at, a.occurred_at AS created_at,
-        greatest(a.occurred_at, a.done_at) AS updated_at FROM activities a) r";
+        coalesce(a.updated_at, a.occurred_at) AS updated_at FROM activities a) r";
     const FILTERS: &'static [&'static str] = &[
         "kind",
         "lead_id",
@@ -122,7 +122,7 @@ impl ApiObject for List {
         l.kind, l.owner_id,
         (SELECT count(*) FROM list_members m WHERE m.tenant_id = l.tenant_id AND m.list_id = l.id)
             AS members_count,
-        l.created_at, l.created_at AS updated_at FROM lists l) r";
+        l.created_at, coalesce(l.updated_at, l.created_at) AS updated_at FROM lists l) r";
     const FILTERS: &'static [&'static str] = &["entity", "kind", "owner_id"];
     timestamps!();
 }

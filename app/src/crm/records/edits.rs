@@ -12,6 +12,7 @@ use crate::crm::records::model::BulkAction;
 use crate::db::{internal, violated_constraint, Tx};
 use crate::error::AppError;
 use crate::request::Env;
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 /// The kinds people write; the rest are the system's record of what happened.
@@ -26,15 +27,18 @@ pub struct ActivityEdit {
     pub done: Option<bool>,
 }
 
-/// The activity's kind, if it is on a record the member may see.
+/// The activity's kind and last change, if it is on a record the member may see;
+/// locked for the change that follows.
 async fn visible_activity(
     env: &Env,
     tx: &mut Tx,
     scope: &Scope,
     id: Uuid,
-) -> Result<String, AppError> {
+) -> Result<(String, DateTime<Utc>), AppError> {
     let row: Option<ActivityOn> = sqlx::query_as(
-        "SELECT kind, lead_id, contact_id, company_id, deal_id FROM activities WHERE id = $1 FOR UPDATE",
+        "SELECT kind, lead_id, contact_id, company_id, deal_id,
+                coalesce(updated_at, occurred_at) AS updated_at
+           FROM activities WHERE id = $1 FOR UPDATE",
     )
     .bind(id)
     .fetch_optional(&mut **tx)
@@ -52,7 +56,7 @@ async fn visible_activity(
     .find_map(|(e, r)| r.map(|r| (e, r)))
     .ok_or_else(|| AppError::NotFound(env.t("records.not_found")))?;
     check_visible(env, tx, scope, entity, record).await?;
-    Ok(on.kind)
+    Ok((on.kind, on.updated_at))
 }
 
 /// An activity's kind and the record it is on.
@@ -63,11 +67,30 @@ struct ActivityOn {
     contact_id: Option<Uuid>,
     company_id: Option<Uuid>,
     deal_id: Option<Uuid>,
+    updated_at: DateTime<Utc>,
 }
 
-pub async fn edit_activity(env: &Env, id: Uuid, edit: &ActivityEdit) -> Result<(), AppError> {
+/// Refuses a change made from a stale read: `seen` is the last change the caller saw.
+fn unchanged_since(
+    env: &Env,
+    seen: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<(), AppError> {
+    match seen {
+        Some(seen) if seen != now => Err(AppError::Conflict(env.t("records.stale"))),
+        _ => Ok(()),
+    }
+}
+
+pub async fn edit_activity(
+    env: &Env,
+    id: Uuid,
+    edit: &ActivityEdit,
+    seen: Option<DateTime<Utc>>,
+) -> Result<(), AppError> {
     let (p, mut tx, scope) = open(env).await?;
-    let kind = visible_activity(env, &mut tx, &scope, id).await?;
+    let (kind, updated_at) = visible_activity(env, &mut tx, &scope, id).await?;
+    unchanged_since(env, seen, updated_at)?;
     if !WRITTEN.contains(&kind.as_str()) {
         return Err(AppError::Conflict(env.t("timeline.not_editable")));
     }
@@ -92,6 +115,7 @@ pub async fn edit_activity(env: &Env, id: Uuid, edit: &ActivityEdit) -> Result<(
     }
     sqlx::query(
         "UPDATE activities SET subject = coalesce($2, subject), body = coalesce($3, body),
+                updated_at = now(),
                 done_at = CASE WHEN $4 IS NULL THEN done_at
                                WHEN $4 THEN coalesce(done_at, now()) ELSE NULL END
           WHERE id = $1",
@@ -117,7 +141,7 @@ pub async fn edit_activity(env: &Env, id: Uuid, edit: &ActivityEdit) -> Result<(
 
 pub async fn delete_activity(env: &Env, id: Uuid) -> Result<(), AppError> {
     let (p, mut tx, scope) = open(env).await?;
-    let kind = visible_activity(env, &mut tx, &scope, id).await?;
+    let (kind, _) = visible_activity(env, &mut tx, &scope, id).await?;
     if !WRITTEN.contains(&kind.as_str()) {
         return Err(AppError::Conflict(env.t("timeline.not_editable")));
     }
@@ -137,25 +161,36 @@ pub async fn delete_activity(env: &Env, id: Uuid) -> Result<(), AppError> {
     Ok(())
 }
 
-/// The list's entity and kind, locked.
-async fn list_of(env: &Env, tx: &mut Tx, id: Uuid) -> Result<(Entity, String), AppError> {
-    let row: Option<(String, String)> =
-        sqlx::query_as("SELECT entity, kind FROM lists WHERE id = $1 FOR UPDATE")
-            .bind(id)
-            .fetch_optional(&mut **tx)
-            .await?;
-    row.and_then(|(e, k)| Entity::parse(&e).map(|e| (e, k)))
+/// The list's entity, kind and last change, locked.
+async fn list_of(
+    env: &Env,
+    tx: &mut Tx,
+    id: Uuid,
+) -> Result<(Entity, String, DateTime<Utc>), AppError> {
+    let row: Option<(String, String, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT entity, kind, coalesce(updated_at, created_at) FROM lists WHERE id = $1 FOR UPDATE",
+    )
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.and_then(|(e, k, at)| Entity::parse(&e).map(|e| (e, k, at)))
         .ok_or_else(|| AppError::NotFound(env.t("lists.not_found")))
 }
 
-pub async fn rename_list(env: &Env, id: Uuid, name: &str) -> Result<(), AppError> {
+pub async fn rename_list(
+    env: &Env,
+    id: Uuid,
+    name: &str,
+    seen: Option<DateTime<Utc>>,
+) -> Result<(), AppError> {
     let (p, mut tx, _) = open(env).await?;
-    list_of(env, &mut tx, id).await?;
+    let (_, _, updated_at) = list_of(env, &mut tx, id).await?;
+    unchanged_since(env, seen, updated_at)?;
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(AppError::field("name", env.t("lists.name_required")));
     }
-    sqlx::query("UPDATE lists SET name = $2 WHERE id = $1")
+    sqlx::query("UPDATE lists SET name = $2, updated_at = now() WHERE id = $1")
         .bind(id)
         .bind(name)
         .execute(&mut *tx)
@@ -204,14 +239,14 @@ pub async fn delete_list(env: &Env, id: Uuid) -> Result<(), AppError> {
 /// Puts records on a static list (the bulk action's rules); how many were new there.
 pub async fn add_to_list(env: &Env, id: Uuid, records: &[Uuid]) -> Result<u64, AppError> {
     let (_, mut tx, _) = open(env).await?;
-    let (entity, _) = list_of(env, &mut tx, id).await?;
+    let (entity, _, _) = list_of(env, &mut tx, id).await?;
     tx.commit().await?;
     bulk(env, entity, records, &BulkAction::AddToList(id)).await
 }
 
 pub async fn remove_from_list(env: &Env, id: Uuid, record: Uuid) -> Result<(), AppError> {
     let (p, mut tx, scope) = open(env).await?;
-    let (entity, kind) = list_of(env, &mut tx, id).await?;
+    let (entity, kind, _) = list_of(env, &mut tx, id).await?;
     if kind != "STATIC" {
         return Err(AppError::field("list_id", env.t("lists.not_static")));
     }
@@ -225,6 +260,10 @@ pub async fn remove_from_list(env: &Env, id: Uuid, record: Uuid) -> Result<(), A
     if removed == 0 {
         return Err(AppError::NotFound(env.t("lists.not_a_member")));
     }
+    sqlx::query("UPDATE lists SET updated_at = now() WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query(&format!(
         "INSERT INTO activities (tenant_id, id, kind, {}, actor_id, data)
          VALUES ($1, gen_random_uuid(), 'LIST_REMOVE', $2, $3,

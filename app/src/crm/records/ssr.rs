@@ -958,7 +958,7 @@ pub async fn complete_task(env: &Env, task_id: Uuid) -> Result<(), AppError> {
     // A member completes their own tasks and those they set; a manager also their
     // reports' (the scope's owners), an admin anyone's.
     let done = sqlx::query(
-        "UPDATE activities SET done_at = now()
+        "UPDATE activities SET done_at = now(), updated_at = now()
           WHERE id = $1 AND kind = 'TASK' AND done_at IS NULL
             AND (actor_id = $2 OR assignee_id = ANY($3) OR $4)",
     )
@@ -1060,6 +1060,10 @@ pub async fn bulk(
             if kind.as_deref() != Some("STATIC") {
                 return Err(AppError::field("list_id", env.t("lists.not_static")));
             }
+            sqlx::query("UPDATE lists SET updated_at = now() WHERE id = $1")
+                .bind(list_id)
+                .execute(&mut *tx)
+                .await?;
             let n = sqlx::query(
                 "INSERT INTO list_members (tenant_id, list_id, record_id)
                  SELECT $1, $2, unnest($3::uuid[]) ON CONFLICT DO NOTHING",
