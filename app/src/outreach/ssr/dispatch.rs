@@ -242,8 +242,12 @@ fn whatsapp_work(config: &AppConfig, r: &sqlx::postgres::PgRow, to: &str) -> Wor
         Some("MIGRATING") => return Work::Hold,
         _ => return Work::Later("The sending number is not active.".into()),
     }
-    let provider = match r.try_get::<&str, _>("provider").map(WaProvider::parse) {
-        Ok(Some(p)) => p,
+    let (provider, provider_phone_id, idempotency_key) = match (
+        r.try_get::<&str, _>("provider").map(WaProvider::parse),
+        r.try_get::<String, _>("provider_phone_id"),
+        r.try_get::<String, _>("idempotency_key"),
+    ) {
+        (Ok(Some(p)), Ok(phone), Ok(key)) => (p, phone, key),
         _ => return Work::Refuse("The number's provider cannot be read.".into()),
     };
     // The credential of the provider the number sends through at this moment.
@@ -271,11 +275,11 @@ fn whatsapp_work(config: &AppConfig, r: &sqlx::postgres::PgRow, to: &str) -> Wor
     Work::WhatsApp(
         provider,
         WaMessage {
-            provider_phone_id: r.get("provider_phone_id"),
+            provider_phone_id,
             access_token: token,
             to: to.to_string(),
             content,
-            idempotency_key: r.get("idempotency_key"),
+            idempotency_key,
         },
     )
 }
