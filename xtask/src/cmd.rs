@@ -121,15 +121,20 @@ pub fn apt_install(packages: &[&str]) -> Result {
 
 /// The last `lines` lines of a text file, for showing logs after a failure.
 pub fn tail(path: &Path, lines: usize) -> String {
+    tail_matching(path, lines, |_| true)
+}
+
+/// The last `lines` lines of a file that `keep` accepts.
+pub fn tail_matching(path: &Path, lines: usize, keep: impl Fn(&str) -> bool) -> String {
     match std::fs::read(path) {
-        Ok(bytes) => last_lines(&String::from_utf8_lossy(&bytes), lines),
+        Ok(bytes) => last_lines(&String::from_utf8_lossy(&bytes), lines, keep),
         Err(e) => format!("(could not read {}: {e})", path.display()),
     }
 }
 
-fn last_lines(text: &str, n: usize) -> String {
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(n)..].join("\n")
+fn last_lines(text: &str, n: usize, keep: impl Fn(&str) -> bool) -> String {
+    let kept: Vec<&str> = text.lines().filter(|line| keep(line)).collect();
+    kept[kept.len().saturating_sub(n)..].join("\n")
 }
 
 /// Quotes a word for `/bin/sh`, which is how pg_ctl hands `-o` to postgres.
@@ -151,9 +156,14 @@ mod tests {
 
     #[test]
     fn last_lines_keeps_the_end() {
-        assert_eq!(last_lines("a\nb\nc\n", 2), "b\nc");
-        assert_eq!(last_lines("a\nb", 10), "a\nb");
-        assert_eq!(last_lines("", 3), "");
+        let all = |_: &str| true;
+        assert_eq!(last_lines("a\nb\nc\n", 2, all), "b\nc");
+        assert_eq!(last_lines("a\nb", 10, all), "a\nb");
+        assert_eq!(last_lines("", 3, all), "");
+        assert_eq!(
+            last_lines("a1\nb\na2\nc", 5, |l| l.starts_with('a')),
+            "a1\na2"
+        );
     }
 
     #[test]

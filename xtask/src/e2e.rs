@@ -10,7 +10,7 @@ use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use crate::app;
-use crate::cmd::{run, say, tail, Result};
+use crate::cmd::{run, say, tail_matching, Result};
 use crate::paths::{Paths, Profile};
 use crate::pg::TestCluster;
 use crate::tools::{self, Tools};
@@ -18,7 +18,9 @@ use crate::tools::{self, Tools};
 const DATABASE: &str = "leadline_e2e";
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
 const STOP_GRACE: Duration = Duration::from_secs(10);
-const LOG_LINES_ON_FAILURE: usize = 60;
+/// Only the server's warnings and errors are echoed on failure: its request lines would
+/// push Playwright's summary of what failed out of a CI log's visible tail.
+const LOG_LINES_ON_FAILURE: usize = 25;
 
 pub fn run_suite(paths: &Paths, tools: &Tools, cluster: &TestCluster, port: u16) -> Result {
     say("end-to-end tests");
@@ -33,9 +35,9 @@ pub fn run_suite(paths: &Paths, tools: &Tools, cluster: &TestCluster, port: u16)
     server.stop();
     if outcome.is_err() {
         eprintln!(
-            "xtask: last {LOG_LINES_ON_FAILURE} lines of {}:\n{}",
+            "xtask: the server's last {LOG_LINES_ON_FAILURE} warnings and errors (all of it in {}):\n{}",
             log.display(),
-            tail(&log, LOG_LINES_ON_FAILURE)
+            tail_matching(&log, LOG_LINES_ON_FAILURE, is_warning)
         );
     }
     outcome
@@ -72,6 +74,13 @@ fn schemathesis(tools: &Tools, port: u16) -> Result {
         ])
         // Under the demo plan's limit (1,200 a minute), so requests test logic, not 429s.
         .args(["--max-examples", "20", "--seed", "1", "--rate-limit", "1100/m"]))
+}
+
+/// A log line at WARN or ERROR, as tracing's plain formatter writes it
+/// (`2026-12-02T18:31:20.601415Z  WARN request{…}: …`), or a panic's message.
+fn is_warning(line: &str) -> bool {
+    let level = line.split_whitespace().nth(1);
+    matches!(level, Some("WARN" | "ERROR")) || line.contains("panicked at")
 }
 
 /// The provider peer's HTTP port for a server on `port` (SMTP is the next one).
@@ -117,7 +126,8 @@ impl Server {
                 "LEADLINE_PEER_SMTP_ADDR",
                 format!("127.0.0.1:{}", peer_port(port) + 1),
             )
-            .env("RUST_LOG", "info");
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1");
         app::server_env(&mut cmd, paths, &tools.pg_bin);
         say(format!(
             "starting {} on port {port}, log in {}",
@@ -240,5 +250,24 @@ mod tests {
         });
         assert_eq!(http_status(port, "/readyz"), Some(200));
         assert_eq!(server.join().unwrap(), "GET /readyz HTTP/1.1\r\n");
+    }
+
+    #[test]
+    fn only_warnings_errors_and_panics_are_echoed() {
+        assert!(is_warning(
+            "2026-12-02T18:31:20.601415Z  WARN request{method=POST}: leadline::web: slow"
+        ));
+        assert!(is_warning(
+            "2026-12-02T18:31:20.601415Z ERROR leadline::worker: gone"
+        ));
+        assert!(is_warning(
+            "thread 'tokio-runtime-worker' panicked at src/web.rs:1:2:"
+        ));
+        assert!(!is_warning(
+            "2026-12-02T18:31:20.601415Z  INFO request{method=GET}: leadline::web: answered"
+        ));
+        assert!(!is_warning(
+            "A local-resource notification could not be delivered because its listener was already dropped."
+        ));
     }
 }
