@@ -12,5 +12,6 @@ pub mod provider;
 pub mod reply;
 pub mod scheduler;
 pub mod secrets;
+pub mod sequences;
 pub mod store;
 pub mod switch;
