@@ -34,7 +34,13 @@ pub(super) fn clean(text: &str) -> Option<String> {
     (!t.is_empty()).then(|| t.to_string())
 }
 
-pub(super) fn bounded(env: &Env, field: &str, text: &str, min: i32, max: i32) -> Result<i32, AppError> {
+pub(super) fn bounded(
+    env: &Env,
+    field: &str,
+    text: &str,
+    min: i32,
+    max: i32,
+) -> Result<i32, AppError> {
     match text.trim().parse::<i32>() {
         Ok(n) if (min..=max).contains(&n) => Ok(n),
         _ => Err(AppError::field(
