@@ -221,7 +221,8 @@ async fn a_csv_import_reports_added_already_there_and_invalid_lines() {
                 Cy,not-an-email,\n\
                 Di,ana@example.com,0100 123 4567\n\
                 \n\
-                Ed,,+44 7911 123456\n";
+                Ed,,+44 7911 123456\n\
+                Fa,fa@,\n";
     let (status, report) = w
         .app
         .call_json::<ImportSuppressions>(&w.admin, &json!({ "text": text }))
@@ -229,7 +230,7 @@ async fn a_csv_import_reports_added_already_there_and_invalid_lines() {
     assert_eq!(status, StatusCode::OK, "{report}");
     assert_eq!(report["added"], 3, "{report}");
     assert_eq!(report["already"], json!([3, 5]), "{report}");
-    assert_eq!(report["invalid_count"], 2, "{report}");
+    assert_eq!(report["invalid_count"], 3, "{report}");
     let invalid: Vec<(u64, String)> = report["invalid"]
         .as_array()
         .unwrap()
@@ -245,7 +246,9 @@ async fn a_csv_import_reports_added_already_there_and_invalid_lines() {
         invalid,
         vec![
             (4, "not-an-email".to_string()),
-            (5, "0100 123 4567".to_string())
+            (5, "0100 123 4567".to_string()),
+            // Counted from the file's lines, the blank one included.
+            (8, "fa@".to_string()),
         ]
     );
     let imported: Vec<(String, String)> = sqlx::query_as(

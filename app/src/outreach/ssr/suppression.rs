@@ -183,21 +183,30 @@ pub struct Parsed {
 /// blank cells are skipped. Line numbers are the file's, header included.
 pub fn parse_csv(text: &str, locale: Locale) -> Parsed {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(text.as_bytes());
     let mut parsed = Parsed::default();
     // The columns to read: every cell of a headerless file, or the named ones.
     let mut columns: Option<Vec<usize>> = None;
-    for (i, record) in reader.records().enumerate() {
-        let (line, record) = match record {
-            Ok(r) => (r.position().map_or(i + 1, |p| p.line() as usize), r),
-            Err(e) => {
-                let line = e.position().map_or(i + 1, |p| p.line() as usize);
+    // Line by line, each line one CSV record: the csv reader's own line count leaves
+    // out blank lines, and the report must name the file's lines. (A quoted cell
+    // spanning lines is no address anyway.)
+    let lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
+    for (i, (index, raw)) in lines.enumerate() {
+        let line = index + 1;
+        let record = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(raw.as_bytes())
+            .records()
+            .next();
+        let record = match record {
+            Some(Ok(r)) => r,
+            _ => {
                 parsed.invalid.push(InvalidLine {
                     line,
-                    value: String::new(),
+                    value: raw.trim().chars().take(100).collect(),
                     problem: t(locale, "suppression.csv_unreadable"),
                 });
                 continue;
