@@ -339,3 +339,29 @@ async fn the_list_pages_newest_first_without_gaps_or_repeats() {
         .collect();
     assert_eq!(found.len(), 11, "p11, p110…p119: {found:?}");
 }
+
+#[tokio::test]
+async fn the_pages_render_on_the_server() {
+    let w = world().await;
+    let (status, body) = w
+        .app
+        .call::<AddSuppression>(&w.admin, &[("address", "rendered@example.com")])
+        .await;
+    ok(status, &body);
+    let page = w.app.get(&w.admin, "/outreach/suppressions").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Suppression list"), "{html}");
+    assert!(html.contains("rendered@example.com"), "{html}");
+
+    // A sequence's steps with their move and edit buttons.
+    let template = w.wa_template("Intro", "Hi {{first_name}}").await;
+    let seq = w.sequence("Rendered", "").await;
+    w.step(seq, template, 0, None).await;
+    w.step(seq, template, 30, None).await;
+    let page = w.app.get(&w.admin, &format!("/outreach/sequences/{seq}")).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Move down: step 1"), "{html}");
+    assert!(html.contains("Edit step 2"), "{html}");
+}
