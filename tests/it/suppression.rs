@@ -359,7 +359,10 @@ async fn the_pages_render_on_the_server() {
     let seq = w.sequence("Rendered", "").await;
     w.step(seq, template, 0, None).await;
     w.step(seq, template, 30, None).await;
-    let page = w.app.get(&w.admin, &format!("/outreach/sequences/{seq}")).await;
+    let page = w
+        .app
+        .get(&w.admin, &format!("/outreach/sequences/{seq}"))
+        .await;
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
     assert!(html.contains("Move down: step 1"), "{html}");
