@@ -133,6 +133,8 @@ async fn grant(owner: &PgPool, role: &str) -> Result<(), String> {
         format!("REVOKE INSERT, UPDATE, DELETE ON plans, plan_prices, feature_flags, unit_type_catalog FROM {role}"),
         // Provider events are written only through billing_event_record().
         format!("REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON billing_events FROM {role}"),
+        // A lift's reason is kept as it was written (0029).
+        format!("REVOKE UPDATE, DELETE, TRUNCATE ON suppression_lifts FROM {role}"),
         format!(
             "GRANT EXECUTE ON FUNCTION auth_login_lookup(text), invite_lookup(bytea), claim_job(), search_ids(text, text[], integer) TO {role}"
         ),

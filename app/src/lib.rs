@@ -174,6 +174,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("templates") view=outreach::ui::TemplatesPage/>
                         <Route path=path!("templates/:id") view=outreach::ui::TemplatePage/>
                         <Route path=path!("senders") view=outreach::ui::SendersPage/>
+                        <Route path=path!("suppressions") view=outreach::ui::SuppressionsPage/>
                     </ParentRoute>
                     <Route path=path!("review") view=review::ui::ReviewPage/>
                     <Route path=path!("inbox") view=review::inbox::InboxPage/>

@@ -187,7 +187,7 @@ async fn enrol(
     fetch::<Sequence>(&caller, &ctx, input.sequence_id)
         .await
         .map_err(|_| invalid("sequence_id", "no such sequence in this workspace"))?;
-    let report = app::outreach::ssr::manage::enrol(
+    let report = app::outreach::ssr::sequences::enrol(
         &env_of(&ctx),
         input.sequence_id,
         input.list_id,
@@ -213,7 +213,7 @@ async fn set_status(
 ) -> Result<Response, ApiError> {
     caller.require("sequences", Access::Write)?;
     let id = id_of(id)?;
-    app::outreach::ssr::manage::set_enrollment_status(&env_of(ctx), id, status).await?;
+    app::outreach::ssr::sequences::set_enrollment_status(&env_of(ctx), id, status).await?;
     Ok(with_etag(
         StatusCode::OK,
         fetch::<Enrollment>(caller, ctx, id).await?,

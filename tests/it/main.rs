@@ -26,6 +26,8 @@ mod retention;
 mod review;
 mod rls;
 mod security;
+mod sequence_edit;
 mod settings;
+mod suppression;
 mod team;
 mod webhooks_out;

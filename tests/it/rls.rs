@@ -133,6 +133,9 @@ async fn crm_fixture(app: &TestApp, t: Uuid, email: &str) {
          SELECT $1, gen_random_uuid(), id, 'META_CLOUD', 'DIALOG360', '\\x00', $2 FROM wa_phone_numbers WHERE tenant_id = $1",
         "INSERT INTO suppressions (tenant_id, id, channel, address, reason)
          SELECT $1, gen_random_uuid(), 'EMAIL', 'x@y.test', 'MANUAL' WHERE $2::uuid IS NOT NULL",
+        // Lifted suppressions (0029).
+        "INSERT INTO suppression_lifts (tenant_id, id, suppression_id, channel, address, reason, suppressed_at, lift_reason, lifted_by)
+         VALUES ($1, gen_random_uuid(), gen_random_uuid(), 'EMAIL', 'old@y.test', 'MANUAL', now(), 'asked again', $2)",
         "INSERT INTO webhook_receipts (tenant_id, source, event_id) SELECT $1, 'EMAIL', 'evt' WHERE $2::uuid IS NOT NULL",
         "INSERT INTO outreach_daily_stats (tenant_id, day) SELECT $1, current_date WHERE $2::uuid IS NOT NULL",
         "INSERT INTO notifications (tenant_id, id, user_id, kind, body) VALUES ($1, gen_random_uuid(), $2, 'SEND_FAILED', 'x')",
@@ -220,10 +223,11 @@ async fn the_runtime_role_cannot_cross_tenants_in_any_table() {
             .unwrap();
         assert!(own > 0, "{table}: tenant A should see its own rows");
 
-        // These are written only by definer functions: the runtime role may not even try.
+        // These are written only by definer functions, or are append-only (lifted
+        // suppressions): the runtime role may not even try to change them.
         if !matches!(
             table.as_str(),
-            "audit_logs" | "audit_archives" | "billing_events"
+            "audit_logs" | "audit_archives" | "billing_events" | "suppression_lifts"
         ) {
             let updated = sqlx::query(&format!(
                 "UPDATE {table} SET tenant_id = tenant_id WHERE tenant_id = $1"

@@ -8,7 +8,7 @@ use leptos::server_fn::codec::Json;
 use uuid::Uuid;
 
 #[cfg(feature = "ssr")]
-use super::ssr::{dashboard, lead, manage, switch};
+use super::ssr::{dashboard, lead, manage, sequences, steps, suppression, switch};
 #[cfg(feature = "ssr")]
 use crate::request::{env, respond};
 
@@ -185,12 +185,12 @@ pub async fn save_mailbox(
 
 #[server(input = Json)]
 pub async fn list_sequences() -> Result<Vec<SequenceSummary>, AppError> {
-    respond(async { manage::list_sequences(&env()?).await }).await
+    respond(async { sequences::list_sequences(&env()?).await }).await
 }
 
 #[server(input = Json)]
 pub async fn get_sequence(id: Uuid) -> Result<SequenceDetail, AppError> {
-    respond(async { manage::sequence_detail(&env()?, id).await }).await
+    respond(async { sequences::sequence_detail(&env()?, id).await }).await
 }
 
 #[server]
@@ -205,7 +205,7 @@ pub async fn save_sequence(
     max_attempts: Option<String>,
 ) -> Result<Uuid, AppError> {
     respond(async {
-        let input = manage::SequenceInput {
+        let input = sequences::SequenceInput {
             name,
             timezone: timezone.unwrap_or_default(),
             business_hours: business_hours.unwrap_or_default(),
@@ -214,7 +214,7 @@ pub async fn save_sequence(
             exit_on_bounce: ticked(&exit_on_bounce),
             max_attempts: max_attempts.unwrap_or_else(|| "3".into()),
         };
-        manage::save_sequence(&env()?, id, &input).await
+        sequences::save_sequence(&env()?, id, &input).await
     })
     .await
 }
@@ -229,31 +229,61 @@ pub async fn add_step(
     skip_if_opened: Option<String>,
 ) -> Result<Uuid, AppError> {
     respond(async {
-        let input = manage::StepInput {
+        let input = steps::StepInput {
             delay_minutes,
             template_id,
             fallback_template_id: fallback_template_id.unwrap_or_default(),
             skip_if_replied: ticked(&skip_if_replied),
             skip_if_opened: ticked(&skip_if_opened),
         };
-        manage::add_step(&env()?, sequence_id, &input).await
+        steps::add_step(&env()?, sequence_id, &input).await
     })
     .await
 }
 
+/// Changes a step's fields, with the checks of adding one (DECISIONS §47 for the
+/// enrolments waiting for it).
+#[server]
+pub async fn update_step(
+    step_id: Uuid,
+    delay_minutes: String,
+    template_id: String,
+    fallback_template_id: Option<String>,
+    skip_if_replied: Option<String>,
+    skip_if_opened: Option<String>,
+) -> Result<(), AppError> {
+    respond(async {
+        let input = steps::StepInput {
+            delay_minutes,
+            template_id,
+            fallback_template_id: fallback_template_id.unwrap_or_default(),
+            skip_if_replied: ticked(&skip_if_replied),
+            skip_if_opened: ticked(&skip_if_opened),
+        };
+        steps::update_step(&env()?, step_id, &input).await
+    })
+    .await
+}
+
+/// Puts a sequence's steps in the given order; `step_ids` must be exactly its steps.
+#[server(input = Json)]
+pub async fn reorder_steps(sequence_id: Uuid, step_ids: Vec<Uuid>) -> Result<(), AppError> {
+    respond(async { steps::reorder(&env()?, sequence_id, &step_ids).await }).await
+}
+
 #[server]
 pub async fn remove_step(step_id: Uuid) -> Result<(), AppError> {
-    respond(async { manage::remove_step(&env()?, step_id).await }).await
+    respond(async { steps::remove_step(&env()?, step_id).await }).await
 }
 
 #[server]
 pub async fn set_sequence_status(id: Uuid, status: String) -> Result<(), AppError> {
-    respond(async { manage::set_sequence_status(&env()?, id, &status).await }).await
+    respond(async { sequences::set_sequence_status(&env()?, id, &status).await }).await
 }
 
 #[server]
 pub async fn set_enrollment_status(id: Uuid, status: String) -> Result<(), AppError> {
-    respond(async { manage::set_enrollment_status(&env()?, id, &status).await }).await
+    respond(async { sequences::set_enrollment_status(&env()?, id, &status).await }).await
 }
 
 #[server(input = Json)]
@@ -262,7 +292,7 @@ pub async fn enrol(
     list_id: Option<Uuid>,
     lead_ids: Vec<Uuid>,
 ) -> Result<EnrolReport, AppError> {
-    respond(async { manage::enrol(&env()?, sequence_id, list_id, &lead_ids).await }).await
+    respond(async { sequences::enrol(&env()?, sequence_id, list_id, &lead_ids).await }).await
 }
 
 #[server(input = Json)]
@@ -336,4 +366,29 @@ pub async fn start_provider_switch(
 #[server(input = Json)]
 pub async fn list_provider_switches(phone_id: Uuid) -> Result<Vec<ProviderSwitchView>, AppError> {
     respond(async { switch::history(&env()?, phone_id).await }).await
+}
+
+#[server(input = Json)]
+pub async fn list_suppressions(
+    query: String,
+    after: Option<SuppressionCursor>,
+) -> Result<SuppressionPage, AppError> {
+    respond(async { suppression::list(&env()?, &query, after).await }).await
+}
+
+#[server]
+pub async fn add_suppression(address: String, note: Option<String>) -> Result<Uuid, AppError> {
+    respond(async { suppression::add(&env()?, &address, note.as_deref().unwrap_or("")).await })
+        .await
+}
+
+/// Adds the addresses of a CSV file's text (read in the browser).
+#[server(input = Json)]
+pub async fn import_suppressions(text: String) -> Result<SuppressionImport, AppError> {
+    respond(async { suppression::import(&env()?, &text).await }).await
+}
+
+#[server]
+pub async fn lift_suppression(id: Uuid, reason: String) -> Result<(), AppError> {
+    respond(async { suppression::lift(&env()?, id, &reason).await }).await
 }

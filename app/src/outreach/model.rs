@@ -354,3 +354,57 @@ pub struct ProviderSwitchView {
     pub created_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
 }
+
+/// The largest CSV file of addresses taken in one import. An import is one
+/// transaction and one INSERT; 1 MiB is ~40,000 addresses, under the 2 MiB body limit.
+pub const SUPPRESSION_IMPORT_MAX_BYTES: usize = 1024 * 1024;
+
+/// One address on the suppression list, and why it is there.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SuppressionView {
+    pub id: Uuid,
+    pub channel: Channel,
+    pub address: String,
+    /// OPT_OUT, UNSUBSCRIBE, BOUNCE, COMPLAINT, MANUAL or IMPORTED.
+    pub reason: String,
+    /// The message the opt-out, unsubscribe, bounce or complaint came through.
+    pub message_id: Option<Uuid>,
+    /// That message's lead, for a link.
+    pub lead_id: Option<Uuid>,
+    /// The member who added it by hand or by import.
+    pub added_by: Option<String>,
+    pub note: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Where the next page of the suppression list starts (newest first).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SuppressionCursor {
+    pub created_at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SuppressionPage {
+    pub rows: Vec<SuppressionView>,
+    pub next: Option<SuppressionCursor>,
+}
+
+/// A line of an imported file that is not an address.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvalidLine {
+    pub line: usize,
+    pub value: String,
+    pub problem: String,
+}
+
+/// What an import of addresses did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SuppressionImport {
+    pub added: usize,
+    /// Lines whose address was already on the list (or earlier in the file).
+    pub already: Vec<usize>,
+    pub invalid_count: usize,
+    /// The first of the invalid lines.
+    pub invalid: Vec<InvalidLine>,
+}

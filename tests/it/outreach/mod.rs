@@ -20,7 +20,7 @@ use sqlx::PgPool;
 use std::sync::Arc;
 use uuid::Uuid;
 use world::*;
-pub(crate) use world::{world, World};
+pub(crate) use world::{ok, world, World};
 
 fn skipped(report: &Value, reason: &str) -> u64 {
     report["skipped"]

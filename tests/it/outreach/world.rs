@@ -33,7 +33,7 @@ pub(crate) async fn world() -> World {
     }
 }
 
-pub(super) fn ok(status: StatusCode, body: &Value) -> String {
+pub(crate) fn ok(status: StatusCode, body: &Value) -> String {
     assert_eq!(status, StatusCode::OK, "{body}");
     body.as_str().map(str::to_string).unwrap_or_default()
 }

@@ -84,7 +84,7 @@ pub async fn lead_outreach(env: &Env, lead_id: Uuid) -> Result<LeadOutreach, App
         human_takeover: journey.as_ref().is_some_and(|j| j.get("human_takeover")),
         assigned_phone: journey.as_ref().and_then(|j| j.get("phone")),
         sequence_name: enrollment.as_ref().map(|e| e.get("sequence_name")),
-        enrollment: enrollment.as_ref().map(super::manage::enrollment_view),
+        enrollment: enrollment.as_ref().map(super::sequences::enrollment_view),
         messages,
         manual_moves,
         suppressed,

@@ -12,5 +12,8 @@ pub mod provider;
 pub mod reply;
 pub mod scheduler;
 pub mod secrets;
+pub mod sequences;
+pub mod steps;
 pub mod store;
+pub mod suppression;
 pub mod switch;

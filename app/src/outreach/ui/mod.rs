@@ -4,12 +4,15 @@
 mod lead;
 mod senders;
 mod sequences;
+mod steps;
+mod suppressions;
 mod switch;
 mod templates;
 
 pub use lead::LeadOutreachCard;
 pub use senders::SendersPage;
 pub use sequences::{EnrolSelection, SequencePage, SequencesPage};
+pub use suppressions::SuppressionsPage;
 pub use templates::{TemplatePage, TemplatesPage};
 
 use super::api::{get_notifications, get_outreach_dashboard, MarkNotificationsRead};
@@ -21,16 +24,25 @@ use leptos_router::components::{Outlet, A};
 /// The outreach area: a tab bar over its pages.
 #[component]
 pub fn OutreachLayout() -> impl IntoView {
+    // The suppression list is an admin's screen; the other tabs show what they may.
+    let admin = crate::ui::page()
+        .viewer
+        .is_some_and(|v| v.can(crate::auth::model::Permission::OutreachManage));
     let tabs = [
         ("/outreach", "outreach.dashboard"),
         ("/outreach/sequences", "outreach.sequences"),
         ("/outreach/templates", "outreach.templates"),
         ("/outreach/senders", "outreach.senders"),
+        ("/outreach/suppressions", "suppression.title"),
     ];
     view! {
         <PageHeader title=tr("nav.outreach")/>
         <nav class="tabs" aria-label=tr("nav.outreach")>
-            {tabs.into_iter().map(|(href, key)| view! { <A href=href exact=true>{tr(key)}</A> }).collect_view()}
+            {tabs
+                .into_iter()
+                .filter(|(href, _)| admin || *href != "/outreach/suppressions")
+                .map(|(href, key)| view! { <A href=href exact=true>{tr(key)}</A> })
+                .collect_view()}
         </nav>
         <Outlet/>
     }

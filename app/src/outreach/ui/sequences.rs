@@ -2,7 +2,8 @@
 //! rules), steps, enrolment from a list with a report of who was left out and why,
 //! pause and resume, and its enrolments.
 
-use super::{delay_label, status_badge};
+use super::status_badge;
+use super::steps::{StepFocus, Steps};
 use crate::crm::model::Entity;
 use crate::crm::records::api::get_lists;
 use crate::i18n::tf;
@@ -90,6 +91,8 @@ pub fn SequencePage() -> impl IntoView {
             .and_then(|id| id.parse::<Uuid>().ok())
     });
     let saved = RwSignal::new(0_u32);
+    // The move button to focus again once the steps have reloaded in their new order.
+    provide_context(StepFocus(RwSignal::new(None)));
     // Kept above the part that reloads after an enrolment, so the report stays.
     let report = RwSignal::new(None::<Result<EnrolReport, crate::error::AppError>>);
     let detail = Resource::new(
@@ -179,83 +182,6 @@ fn SequenceView(
                 </Card>
             </div>
         </div>
-    }
-}
-
-#[component]
-fn Steps(sequence_id: Uuid, steps: Vec<StepView>, saved: RwSignal<u32>) -> impl IntoView {
-    let add = ServerAction::<AddStep>::new();
-    let value = add.value();
-    let remove = ServerAction::<RemoveStep>::new();
-    Effect::new(move || {
-        if let Some(Ok(_)) = value.get() {
-            saved.update(|n| *n += 1)
-        }
-    });
-    Effect::new(move || {
-        if let Some(Ok(_)) = remove.value().get() {
-            saved.update(|n| *n += 1)
-        }
-    });
-    let templates = Resource::new(|| (), |_| list_templates());
-    view! {
-        {if steps.is_empty() {
-            view! { <p class="text-sm text-muted">{tr("outreach.no_steps_yet")}</p> }.into_any()
-        } else {
-            view! {
-                <ol class="space-y-2" data-testid="steps">
-                    {steps.into_iter().map(|s| view! {
-                        <li class="flex flex-wrap items-center gap-2 rounded border border-line p-2" data-testid="step">
-                            <span class="badge badge-neutral">{format!("{}", s.position)}</span>
-                            <span class="text-sm text-muted">{tf(locale(), "outreach.after", &[("delay", delay_label(s.delay_minutes))])}</span>
-                            <span class="font-medium">{tr(&format!("outreach.channel.{}", s.channel.code()))}</span>
-                            <a class="link" href=format!("/outreach/templates/{}", s.template_id)>{s.template_name.clone()}</a>
-                            {s.fallback_template_name.clone().map(|f| view! { <span class="text-sm text-muted">{tf(locale(), "outreach.fallback_to", &[("template", f)])}</span> })}
-                            <span class="text-sm tabular-nums ms-auto">{format!("{} {} · {:.1}%", s.sent, tr("outreach.sent").to_lowercase(), rate(s.replied, s.sent))}</span>
-                            <ActionForm action=remove>
-                                <input type="hidden" name="step_id" value=s.id.to_string()/>
-                                <button type="submit" class="btn btn-danger-ghost" aria-label=tf(locale(), "outreach.remove_step", &[("n", s.position.to_string())])>{tr("common.remove")}</button>
-                            </ActionForm>
-                        </li>
-                    }).collect_view()}
-                </ol>
-            }.into_any()
-        }}
-        <Suspense fallback=|| ()>
-            {move || Suspend::new(async move {
-                let list = templates.await.unwrap_or_default();
-                let options = move |list: &[TemplateSummary]| list.iter().map(|t| view! {
-                    <option value=t.id.to_string()>{format!("{} · {}", tr(&format!("outreach.channel.{}", t.channel.code())), t.name)}</option>
-                }).collect_view();
-                view! {
-                    <ActionForm action=add attr:class="mt-3 grid gap-3 md:grid-cols-2" attr:data-testid="step-form" attr:novalidate="">
-                        <input type="hidden" name="sequence_id" value=sequence_id.to_string()/>
-                        <div class="field">
-                            <label for="f-step-template" class="field-label">{tr("outreach.template")}</label>
-                            <select id="f-step-template" name="template_id" class="input">{options(&list)}</select>
-                            {move || field_error(value, "template_id").get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
-                        </div>
-                        <Field label=tr("outreach.delay_minutes") name="delay_minutes" kind="number" value="0" error=field_error(value, "delay_minutes")/>
-                        <div class="field">
-                            <label for="f-step-fallback" class="field-label">{tr("outreach.fallback")}</label>
-                            <select id="f-step-fallback" name="fallback_template_id" class="input">
-                                <option value="">{tr("outreach.no_fallback")}</option>
-                                {options(&list)}
-                            </select>
-                            {move || field_error(value, "fallback_template_id").get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
-                        </div>
-                        <div class="flex flex-col gap-1 justify-end text-sm">
-                            <label class="flex items-center gap-2"><input type="checkbox" name="skip_if_replied" checked=true/>{tr("outreach.skip_if_replied")}</label>
-                            <label class="flex items-center gap-2"><input type="checkbox" name="skip_if_opened"/>{tr("outreach.skip_if_opened")}</label>
-                        </div>
-                        <div class="md:col-span-2 flex items-center gap-3">
-                            <Submit label=tr("outreach.add_step") pending=add.pending()/>
-                            <Alert message=form_error(value, &["template_id", "delay_minutes", "fallback_template_id"])/>
-                        </div>
-                    </ActionForm>
-                }
-            })}
-        </Suspense>
     }
 }
 
