@@ -4,6 +4,8 @@
 pub mod api;
 pub mod model;
 #[cfg(feature = "ssr")]
+pub mod moves;
+#[cfg(feature = "ssr")]
 pub mod ssr;
 pub mod stages;
 pub mod ui;

@@ -1,3 +1,4 @@
+use crate::approvals::model::PendingApproval;
 use crate::crm::model::MemberRef;
 use crate::crm::money::Money;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -125,6 +126,9 @@ pub struct DealCard {
     pub tags: Vec<String>,
     pub version: i32,
     pub position: f64,
+    /// A move of this deal waiting for approval; the card stays where it is meanwhile.
+    #[serde(default)]
+    pub pending_approval: Option<PendingApproval>,
 }
 
 impl DealCard {

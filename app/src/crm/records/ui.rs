@@ -942,6 +942,7 @@ fn TimelineEntry(item: TimelineItem) -> impl IntoView {
                 .unwrap_or_default();
             format!("{direction}{status}{subject}")
         }
+        "APPROVAL" => crate::approvals::model::timeline_text(locale(), &item.data),
         "CALL" => {
             let mut s = item.subject.clone().unwrap_or_default();
             if let Some(m) = item.data["duration_minutes"].as_u64() {
