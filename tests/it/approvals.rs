@@ -396,7 +396,7 @@ async fn a_two_level_rule_holds_the_move_until_both_levels_approve() {
     // The deal's timeline and the audit log have every step.
     let timeline: Vec<(String, Option<String>)> = sqlx::query_as(
         "SELECT kind, data->>'event' FROM activities WHERE deal_id = $1::uuid AND kind IN ('APPROVAL', 'STAGE_CHANGE')
-          ORDER BY created_at, kind",
+          ORDER BY occurred_at, kind",
     )
     .bind(deal["id"].as_str().unwrap())
     .fetch_all(&w.app.pools.owner)
@@ -414,7 +414,7 @@ async fn a_two_level_rule_holds_the_move_until_both_levels_approve() {
     );
     assert!(kinds.contains(&"STAGE_CHANGE".to_string()), "{kinds:?}");
     let audited: Vec<String> = sqlx::query_scalar(
-        "SELECT action FROM audit_logs WHERE action LIKE 'approval.%' OR action = 'deal.stage_changed' ORDER BY created_at",
+        "SELECT action FROM audit_logs WHERE action LIKE 'approval.%' OR action = 'deal.stage_changed' ORDER BY created_at, action",
     )
     .fetch_all(&w.app.pools.owner)
     .await
