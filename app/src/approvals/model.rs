@@ -219,3 +219,57 @@ pub fn timeline_text(l: Locale, data: &serde_json::Value) -> String {
     }
     line
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn approvers_read_as_people_and_round_trip_through_the_picker() {
+        let l = Locale::En;
+        assert_eq!(Approver::Role(Role::Manager).label(l), "Managers");
+        assert_eq!(Approver::Role(Role::Owner).choice(), "role:OWNER");
+        let id = Uuid::nil();
+        assert_eq!(
+            Approver::Member {
+                user_id: id,
+                name: "Mia".into()
+            }
+            .choice(),
+            format!("member:{id}")
+        );
+        assert_eq!(Approver::Role(Role::Admin).label(Locale::Ar), "المسؤولون");
+    }
+
+    #[test]
+    fn each_decision_reads_on_the_timeline() {
+        let l = Locale::En;
+        let line = |v: serde_json::Value| timeline_text(l, &v);
+        assert_eq!(
+            line(serde_json::json!({ "event": "REQUESTED", "to": "Won", "levels": 2 })),
+            "Move to Won sent for approval (2 levels)"
+        );
+        assert_eq!(
+            line(
+                serde_json::json!({ "event": "APPROVED", "to": "Won", "level": 1, "levels": 2, "by": "Max", "comment": "ok" })
+            ),
+            "Move to Won: level 1 of 2 approved by Max · “ok”"
+        );
+        assert_eq!(
+            line(
+                serde_json::json!({ "event": "REJECTED", "to": "Won", "level": 2, "by": "Ada", "comment": "too cheap" })
+            ),
+            "Move to Won rejected at level 2 by Ada · “too cheap”"
+        );
+        assert_eq!(
+            line(
+                serde_json::json!({ "event": "FAILED", "to": "Won", "reason": "the deal no longer exists." })
+            ),
+            "Move to Won approved but not applied: the deal no longer exists."
+        );
+        assert_eq!(
+            RequestStatus::parse(RequestStatus::Failed.code()),
+            Some(RequestStatus::Failed)
+        );
+    }
+}

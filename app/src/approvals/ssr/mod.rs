@@ -131,3 +131,79 @@ pub async fn notify_level(
 pub fn link(id: Uuid) -> String {
     format!("/review?tab=approvals&approval={id}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn role(r: &str) -> LevelSpec {
+        LevelSpec {
+            role: Some(r.into()),
+            member_id: None,
+        }
+    }
+
+    #[test]
+    fn a_role_level_admits_that_role_and_above_and_a_breach_admits_admins() {
+        let someone = Uuid::now_v7();
+        let manager = role("MANAGER");
+        assert!(!manager.admits(someone, Role::Sales, false));
+        assert!(manager.admits(someone, Role::Manager, false));
+        assert!(manager.admits(someone, Role::Owner, false));
+        let owner = role("OWNER");
+        assert!(!owner.admits(someone, Role::Admin, false));
+        assert!(owner.admits(someone, Role::Admin, true), "escalated");
+        assert!(!owner.admits(someone, Role::Manager, true));
+    }
+
+    #[test]
+    fn a_member_level_admits_that_member_only_until_it_is_late() {
+        let mia = Uuid::now_v7();
+        let level = LevelSpec {
+            role: None,
+            member_id: Some(mia),
+        };
+        assert!(level.admits(mia, Role::Manager, false));
+        assert!(!level.admits(Uuid::now_v7(), Role::Owner, false));
+        assert!(level.admits(Uuid::now_v7(), Role::Owner, true));
+    }
+
+    #[test]
+    fn the_board_reads_a_pending_request_only_when_there_is_one() {
+        let none = PendingSql {
+            pa_request_id: None,
+            pa_to_stage_id: None,
+            pa_to_stage: None,
+            pa_level: None,
+            pa_levels: None,
+            pa_role: None,
+            pa_member_id: None,
+            pa_member: None,
+        };
+        assert_eq!(none.into_pending(), None);
+        let mia = Uuid::now_v7();
+        let some = PendingSql {
+            pa_request_id: Some(Uuid::now_v7()),
+            pa_to_stage_id: Some(Uuid::now_v7()),
+            pa_to_stage: Some("Won".into()),
+            pa_level: Some(2),
+            pa_levels: Some(2),
+            pa_role: None,
+            pa_member_id: Some(mia),
+            pa_member: Some("Mia".into()),
+        }
+        .into_pending()
+        .unwrap();
+        assert_eq!(
+            some.held_message(crate::i18n::Locale::En),
+            "Moving to Won needs approval: sent to Mia."
+        );
+        assert_eq!(
+            some.approver,
+            Approver::Member {
+                user_id: mia,
+                name: "Mia".into()
+            }
+        );
+    }
+}
