@@ -6,7 +6,7 @@
 use crate::common;
 
 use app::approvals::api::{AddApprovalRule, ApprovalQueue, ApprovalRequest, DecideApproval};
-use app::crm::board::api::{CreateDeal, GetBoard, MoveDeal};
+use app::crm::board::api::{CreateDeal, GetBoard, GetDealStage, MoveDeal};
 use common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -342,6 +342,17 @@ async fn a_two_level_rule_holds_the_move_until_both_levels_approve() {
         on_board["pending_approval"]["request_id"].as_str(),
         Some(id.as_str())
     );
+    // The deal page's stage control shows the same request.
+    let (status, page) = w
+        .app
+        .call::<GetDealStage>(&w.rep, &[("deal_id", deal["id"].as_str().unwrap())])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(
+        page["card"]["pending_approval"]["request_id"].as_str(),
+        Some(id.as_str())
+    );
+    assert_eq!(page["stages"].as_array().unwrap().len(), 6);
     // The level's managers hear of it; the owner (a later level) does not yet.
     assert_eq!(
         w.notifications("max@example.com", "APPROVAL_REQUESTED")

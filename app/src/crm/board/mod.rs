@@ -2,6 +2,7 @@
 //! mouse or keyboard with a version check, live updates from other members.
 
 pub mod api;
+pub mod deal_stage;
 pub mod model;
 #[cfg(feature = "ssr")]
 pub mod moves;

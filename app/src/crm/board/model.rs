@@ -177,6 +177,13 @@ pub struct DealMove {
     pub lost_reason: Option<String>,
 }
 
+/// A deal's card and its pipeline's stages: the deal page's stage control.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DealStageView {
+    pub card: DealCard,
+    pub stages: Vec<StageInfo>,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewDeal {
     pub pipeline_id: Uuid,

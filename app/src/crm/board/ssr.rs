@@ -498,3 +498,19 @@ pub async fn create_pipeline(env: &Env, name: &str) -> Result<Uuid, AppError> {
     tx.commit().await?;
     Ok(id)
 }
+
+/// A deal's stage with its pipeline's stages, for the stage control on the deal page.
+pub async fn deal_stage(env: &Env, deal_id: Uuid) -> Result<DealStageView, AppError> {
+    let (_, mut tx, scope) = open(env).await?;
+    let not_found = || AppError::NotFound(env.t("board.deal_not_found"));
+    let card = card_by_id(&mut tx, &scope, deal_id)
+        .await?
+        .ok_or_else(not_found)?;
+    let pipeline_id: Uuid = sqlx::query_scalar("SELECT pipeline_id FROM deals WHERE id = $1")
+        .bind(deal_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let stages = stages(&mut tx, pipeline_id).await?;
+    tx.commit().await?;
+    Ok(DealStageView { card, stages })
+}
