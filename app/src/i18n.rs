@@ -75,6 +75,7 @@ fn table(locale: Locale) -> &'static Table {
                 include_str!("../locales/inventory.en.json"),
                 include_str!("../locales/billing.en.json"),
                 include_str!("../locales/developers.en.json"),
+                include_str!("../locales/approvals.en.json"),
             ],
         ),
         Locale::Ar => (
@@ -89,6 +90,7 @@ fn table(locale: Locale) -> &'static Table {
                 include_str!("../locales/inventory.ar.json"),
                 include_str!("../locales/billing.ar.json"),
                 include_str!("../locales/developers.ar.json"),
+                include_str!("../locales/approvals.ar.json"),
             ],
         ),
     };

@@ -1,6 +1,7 @@
 //! Leadline's Leptos app: pages, server functions and the shared types, compiled to
 //! native code with `ssr` and to WASM with `hydrate`.
 
+pub mod approvals;
 pub mod auth;
 pub mod billing;
 pub mod crm;
@@ -199,6 +200,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("team") view=team::ui::TeamPage/>
                         <Route path=path!("audit") view=settings::ui::AuditPage/>
                         <Route path=path!("fields") view=crm::records::ui::CustomFieldsPage/>
+                        <Route path=path!("approvals") view=approvals::ui::rules::ApprovalRulesPage/>
                     </ParentRoute>
                 </ParentRoute>
             </Routes>

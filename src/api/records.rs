@@ -8,6 +8,7 @@ use super::bodies::{
 };
 use super::{env_of, not_found, ApiError, Caller};
 use crate::state::AppState;
+use app::approvals::model::Approver;
 use app::crm::board::model::{DealMove, NewDeal};
 use app::crm::records::model::BulkAction;
 use app::developers::model::Access;
@@ -613,9 +614,29 @@ pub struct StageMove {
     lost_reason: Option<String>,
 }
 
-/// Moves a deal to another stage of its pipeline, to the top of that column.
+/// A stage move an approval rule held: it applies when every level has approved.
+#[derive(Serialize, ToSchema)]
+pub struct HeldMove {
+    /// The approval request's id.
+    id: Uuid,
+    /// PENDING until decided.
+    status: String,
+    deal_id: Uuid,
+    /// The stage the deal moves to once approved.
+    stage_id: Uuid,
+    /// The level deciding now, from 1, of `levels`.
+    level: i32,
+    levels: i32,
+    /// Who decides the current level: MANAGER, ADMIN, OWNER (that role or above), or a member's name.
+    approver: String,
+    message: String,
+}
+
+/// Moves a deal to another stage of its pipeline, to the top of that column. When one of
+/// the workspace's approval rules covers the move, the deal stays where it is and the
+/// answer is 202 with the approval request instead.
 #[utoipa::path(post, path = "/deals/{id}/move", tag = "deals", params(("id" = Uuid, Path)), request_body = StageMove,
-    responses((status = 200, body = Deal)))]
+    responses((status = 200, body = Deal), (status = 202, body = HeldMove)))]
 async fn move_deal(
     Extension(caller): Extension<Caller>,
     Extension(ctx): Extension<RequestCtx>,
@@ -630,7 +651,7 @@ async fn move_deal(
         None => fetch::<Deal>(&caller, &ctx, id).await?.version,
     };
     let env = env_of(&ctx);
-    app::crm::board::ssr::move_deal(
+    let card = app::crm::board::ssr::move_deal(
         &env,
         &DealMove {
             deal_id: id,
@@ -641,6 +662,30 @@ async fn move_deal(
         },
     )
     .await?;
+    if let Some(held) = card
+        .pending_approval
+        .filter(|p| card.stage_id != input.stage_id && p.to_stage_id == input.stage_id)
+    {
+        let approver = match &held.approver {
+            Approver::Role(r) => r.as_str().to_string(),
+            Approver::Member { name, .. } => name.clone(),
+        };
+        let message = held.held_message(ctx.locale);
+        return Ok((
+            StatusCode::ACCEPTED,
+            Json(HeldMove {
+                id: held.request_id,
+                status: "PENDING".into(),
+                deal_id: id,
+                stage_id: held.to_stage_id,
+                level: held.level,
+                levels: held.levels,
+                approver,
+                message,
+            }),
+        )
+            .into_response());
+    }
     Ok(with_etag(
         StatusCode::OK,
         fetch::<Deal>(&caller, &ctx, id).await?,

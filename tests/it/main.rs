@@ -5,6 +5,7 @@ mod common;
 mod api;
 mod api_queue;
 mod api_resources;
+mod approvals;
 mod auth;
 mod billing;
 mod board;

@@ -67,6 +67,17 @@ async fn crm_fixture(app: &TestApp, t: Uuid, email: &str) {
         "INSERT INTO review_items (tenant_id, id, lead_id, reason, priority, sla_due_at, created_by)
          SELECT $1, gen_random_uuid(), id, 'MANUAL', 'LOW', now(), $2 FROM leads WHERE tenant_id = $1",
         "INSERT INTO review_settings (tenant_id, keywords) SELECT $1, ARRAY['lawyer'] WHERE $2::uuid IS NOT NULL",
+        // Approvals (0028).
+        "INSERT INTO approval_rules (tenant_id, id, name, trigger, stage_id, created_by)
+         SELECT $1, gen_random_uuid(), 'R', 'STAGE_ENTERED', id, $2 FROM stages WHERE tenant_id = $1 AND position = 5",
+        "INSERT INTO approval_rule_levels (tenant_id, rule_id, position, role)
+         SELECT $1, id, 1, 'MANAGER' FROM approval_rules WHERE tenant_id = $1 AND $2::uuid IS NOT NULL",
+        "INSERT INTO approval_requests (tenant_id, id, rule_id, rule_name, deal_id, from_stage_id, to_stage_id,
+                                        deal_version, levels, requested_by, sla_due_at)
+         SELECT $1, gen_random_uuid(), r.id, r.name, d.id, d.stage_id, r.stage_id, d.version, '[{\"role\": \"MANAGER\"}]', $2, now()
+           FROM approval_rules r, deals d WHERE r.tenant_id = $1 AND d.tenant_id = $1",
+        "INSERT INTO approval_decisions (tenant_id, id, request_id, level, actor_id, decision)
+         SELECT $1, gen_random_uuid(), id, 1, $2, 'APPROVED' FROM approval_requests WHERE tenant_id = $1",
         "INSERT INTO billing_profiles (tenant_id, company_name) SELECT $1, 'Co' WHERE $2::uuid IS NOT NULL",
         "INSERT INTO invoice_counters (tenant_id, last_number) SELECT $1, 1 WHERE $2::uuid IS NOT NULL",
         "INSERT INTO invoices (tenant_id, id, number, currency, subtotal_minor, total_minor) SELECT $1, gen_random_uuid(), 1, 'USD', 100, 100 WHERE $2::uuid IS NOT NULL",

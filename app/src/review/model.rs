@@ -164,6 +164,9 @@ pub struct QueuePage {
     pub next: Option<QueueCursor>,
     /// Open items per status, for the tabs.
     pub counts: Vec<(ItemStatus, u32)>,
+    /// Open approval requests, for the Approvals tab.
+    #[serde(default)]
+    pub approvals: u32,
 }
 
 /// What a reviewer does to an item.

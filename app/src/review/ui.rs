@@ -1,13 +1,16 @@
 //! The review queue: the list in SLA order beside the selected item's thread, lead and
 //! classification, with one-key triage (j/k move, a claim, r reply, i ignore,
-//! e escalate, t take over, c confirm, ? lists them).
+//! e escalate, t take over, c confirm, ? lists them). Approvals have their own tab
+//! (`approvals::ui::queue`), with their own keys.
 
 use super::api::*;
 use super::model::*;
+use crate::approvals::ui::queue::ApprovalsTab;
 use crate::error::AppError;
 use crate::i18n::{t, tf};
 use crate::ui::{locale, tr, Badge, PageHeader, Skeleton};
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
 use uuid::Uuid;
 
 /// How often an open queue refreshes on its own.
@@ -43,6 +46,14 @@ pub fn ReviewPage() -> impl IntoView {
     let tick = RwSignal::new(0u32);
     let selected = RwSignal::new(None::<Uuid>);
     let show_keys = RwSignal::new(false);
+    // The Approvals tab, opened by `?tab=approvals` (the links in approval notifications).
+    let query = use_query_map();
+    let approvals_tab =
+        RwSignal::new(query.with_untracked(|q| q.get("tab").as_deref() == Some("approvals")));
+    let approval = RwSignal::new(
+        query.with_untracked(|q| q.get("approval").and_then(|id| id.parse::<Uuid>().ok())),
+    );
+    let approvals_count = RwSignal::new(0u32);
     let act = ServerAction::<ReviewAct>::new();
     let reply = ServerAction::<ReviewReply>::new();
     let queue = Resource::new(
@@ -72,6 +83,7 @@ pub fn ReviewPage() -> impl IntoView {
                     }
                     items.set(page.items);
                     counts.set(page.counts);
+                    approvals_count.set(page.approvals);
                     load_error.set(None);
                 }
                 Err(e) => load_error.set(Some(e.to_string())),
@@ -117,7 +129,7 @@ pub fn ReviewPage() -> impl IntoView {
             selected.set(Some(list[next].id));
         };
         let handle = window_event_listener(leptos::ev::keydown, move |ev| {
-            if ev.ctrl_key() || ev.meta_key() || ev.alt_key() {
+            if ev.ctrl_key() || ev.meta_key() || ev.alt_key() || approvals_tab.get_untracked() {
                 return;
             }
             let typing = ev
@@ -197,8 +209,11 @@ pub fn ReviewPage() -> impl IntoView {
             Some(s) => counts.with(|c| c.iter().find(|(x, _)| *x == s).map_or(0, |(_, n)| *n)),
         };
         view! {
-            <button type="button" aria-pressed=move || (filter.with(|f| f.status) == s).to_string()
-                on:click=move |_| filter.update(|f| f.status = s)>
+            <button type="button" aria-pressed=move || (!approvals_tab.get() && filter.with(|f| f.status) == s).to_string()
+                on:click=move |_| {
+                    approvals_tab.set(false);
+                    filter.update(|f| f.status = s);
+                }>
                 {label} " " <span class="badge badge-neutral tabular-nums">{move || (s != Some(ItemStatus::Resolved)).then(count)}</span>
             </button>
         }
@@ -234,7 +249,13 @@ pub fn ReviewPage() -> impl IntoView {
         <div class="tabs" role="group" aria-label=tr("review.filter_status")>
             {status_button(None, t(l, "review.status.open"))}
             {ItemStatus::ALL.iter().map(|s| status_button(Some(*s), t(l, s.label_key()))).collect_view()}
+            <button type="button" data-testid="approvals-tab" aria-pressed=move || approvals_tab.get().to_string()
+                on:click=move |_| approvals_tab.set(true)>
+                {tr("approvals.tab")} " " <span class="badge badge-neutral tabular-nums">{move || approvals_count.get()}</span>
+            </button>
         </div>
+        {move || approvals_tab.get().then(|| view! { <ApprovalsTab selected=approval/> })}
+        <div class:hidden=move || approvals_tab.get()>
         <div class="card grid gap-3 md:grid-cols-5 items-end" data-testid="review-filters">
             <div class="field">
                 <label for="r-reason" class="field-label">{tr("review.reason")}</label>
@@ -318,6 +339,7 @@ pub fn ReviewPage() -> impl IntoView {
                     })}
                 </Transition>
             </section>
+        </div>
         </div>
     }
 }

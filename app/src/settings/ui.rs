@@ -29,6 +29,7 @@ pub fn SettingsLayout() -> impl IntoView {
         links.push(("/settings/workspace", "settings.workspace"));
         links.push(("/settings/security", "settings.security"));
         links.push(("/settings/fields", "settings.fields"));
+        links.push(("/settings/approvals", "settings.approvals"));
     }
     if viewer.can(Permission::TeamView) {
         links.push(("/settings/team", "settings.team"));

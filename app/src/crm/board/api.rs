@@ -26,6 +26,12 @@ pub async fn move_deal(change: DealMove) -> Result<DealCard, AppError> {
     respond(async { super::ssr::move_deal(&env()?, &change).await }).await
 }
 
+/// The deal page's stage control: the deal's card and its pipeline's stages.
+#[server]
+pub async fn get_deal_stage(deal_id: Uuid) -> Result<DealStageView, AppError> {
+    respond(async { super::ssr::deal_stage(&env()?, deal_id).await }).await
+}
+
 /// Takes the new-deal form's fields as typed; the server parses and validates them.
 #[server]
 pub async fn create_deal(

@@ -2,7 +2,10 @@
 //! mouse or keyboard with a version check, live updates from other members.
 
 pub mod api;
+pub mod deal_stage;
 pub mod model;
+#[cfg(feature = "ssr")]
+pub mod moves;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 pub mod stages;

@@ -1,3 +1,4 @@
+use crate::approvals::model::PendingApproval;
 use crate::crm::model::MemberRef;
 use crate::crm::money::Money;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -125,6 +126,9 @@ pub struct DealCard {
     pub tags: Vec<String>,
     pub version: i32,
     pub position: f64,
+    /// A move of this deal waiting for approval; the card stays where it is meanwhile.
+    #[serde(default)]
+    pub pending_approval: Option<PendingApproval>,
 }
 
 impl DealCard {
@@ -171,6 +175,13 @@ pub struct DealMove {
     /// The card it lands after; `None` puts it at the top of the column.
     pub after_id: Option<Uuid>,
     pub lost_reason: Option<String>,
+}
+
+/// A deal's card and its pipeline's stages: the deal page's stage control.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DealStageView {
+    pub card: DealCard,
+    pub stages: Vec<StageInfo>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,6 +3,8 @@
 //! 100,000; only the column totals scan the pipeline's rows.
 
 use super::model::*;
+use super::moves;
+use crate::approvals::ssr::{guard, PendingSql};
 use crate::audit::{self, AuditEntry};
 use crate::auth::model::Permission;
 use crate::crm::access::{push_filter, Scope};
@@ -14,56 +16,81 @@ use crate::developers::deliver;
 use crate::error::AppError;
 use crate::request::{Env, Principal};
 use chrono::{NaiveDate, Utc};
-use sqlx::postgres::PgRow;
 use sqlx::{Postgres, QueryBuilder, Row};
 use uuid::Uuid;
-
-/// Gap between neighbours when a card goes to either end of a column.
-const STEP: f64 = 1024.0;
-/// Below this gap the midpoint stops being exact: the column is renumbered.
-const MIN_GAP: f64 = 1e-9;
 
 /// The columns of a card row, for every query that returns cards (alias `r` = deals).
 const CARD_SELECT: &str = "SELECT r.id, r.stage_id, r.name, r.amount_minor, r.currency::text AS currency,
         r.owner_id, u.name AS owner_name, r.expected_close_on, r.tags, r.version, r.position,
         (current_date - r.stage_entered_at::date) AS age_days,
-        t.subject AS task_subject, t.due_at AS task_due
+        t.subject AS task_subject, t.due_at AS task_due,
+        pa.request_id AS pa_request_id, pa.to_stage_id AS pa_to_stage_id, pa.to_stage AS pa_to_stage,
+        pa.level AS pa_level, pa.levels AS pa_levels, pa.role AS pa_role,
+        pa.member_id AS pa_member_id, pa.member AS pa_member
    FROM deals r
    LEFT JOIN users u ON u.id = r.owner_id
    LEFT JOIN LATERAL (
         SELECT a.subject, a.due_at FROM activities a
          WHERE a.tenant_id = r.tenant_id AND a.deal_id = r.id AND a.kind = 'TASK' AND a.done_at IS NULL
-         ORDER BY a.due_at NULLS LAST LIMIT 1) t ON true";
+         ORDER BY a.due_at NULLS LAST LIMIT 1) t ON true
+   LEFT JOIN LATERAL (
+        SELECT q.id AS request_id, q.to_stage_id, ts.name AS to_stage, q.level::int4 AS level,
+               jsonb_array_length(q.levels)::int4 AS levels, q.levels -> (q.level - 1) ->> 'role' AS role,
+               pu.id AS member_id, pu.name AS member
+          FROM approval_requests q JOIN stages ts ON ts.id = q.to_stage_id
+          LEFT JOIN users pu ON pu.id = (q.levels -> (q.level - 1) ->> 'member_id')::uuid
+         WHERE q.tenant_id = r.tenant_id AND q.deal_id = r.id AND q.status = 'PENDING'
+         ORDER BY q.created_at DESC LIMIT 1) pa ON true";
 
-fn card(row: &PgRow) -> DealCard {
-    let owner_id: Option<Uuid> = row.get("owner_id");
-    let due: Option<chrono::DateTime<Utc>> = row.get("task_due");
-    DealCard {
-        id: row.get("id"),
-        stage_id: row.get("stage_id"),
-        name: row.get("name"),
-        amount: Money {
-            minor: row.get("amount_minor"),
-            currency: row.get("currency"),
-        },
-        owner: owner_id.map(|user_id| MemberRef {
-            user_id,
-            name: row
-                .get::<Option<String>, _>("owner_name")
-                .unwrap_or_default(),
-        }),
-        age_days: row.get::<i32, _>("age_days").into(),
-        expected_close_on: row.get("expected_close_on"),
-        next_task: row.get::<Option<String>, _>("task_subject").zip(due).map(
-            |(subject, due_at)| NextTask {
-                subject,
-                due_at,
-                overdue: due_at < Utc::now(),
+#[derive(sqlx::FromRow)]
+struct CardSql {
+    id: Uuid,
+    stage_id: Uuid,
+    name: String,
+    amount_minor: i64,
+    currency: String,
+    owner_id: Option<Uuid>,
+    owner_name: Option<String>,
+    expected_close_on: Option<NaiveDate>,
+    tags: Vec<String>,
+    version: i32,
+    position: f64,
+    age_days: i32,
+    task_subject: Option<String>,
+    task_due: Option<chrono::DateTime<Utc>>,
+    #[sqlx(flatten)]
+    pending: PendingSql,
+}
+
+impl From<CardSql> for DealCard {
+    fn from(r: CardSql) -> DealCard {
+        DealCard {
+            id: r.id,
+            stage_id: r.stage_id,
+            name: r.name,
+            amount: Money {
+                minor: r.amount_minor,
+                currency: r.currency,
             },
-        ),
-        tags: row.get("tags"),
-        version: row.get("version"),
-        position: row.get("position"),
+            owner: r.owner_id.map(|user_id| MemberRef {
+                user_id,
+                name: r.owner_name.unwrap_or_default(),
+            }),
+            age_days: r.age_days.into(),
+            expected_close_on: r.expected_close_on,
+            next_task: r
+                .task_subject
+                .zip(r.task_due)
+                .map(|(subject, due_at)| NextTask {
+                    subject,
+                    due_at,
+                    overdue: due_at < Utc::now(),
+                }),
+            tags: r.tags,
+            version: r.version,
+            position: r.position,
+            pending_approval: r.pending.into_pending(),
+        }
     }
 }
 
@@ -169,11 +196,11 @@ pub async fn board_in(
         .push_bind(pipeline.id)
         .push(" ORDER BY s.position, c.position, c.id");
     let cards: Vec<DealCard> = cards
-        .build()
+        .build_query_as::<CardSql>()
         .fetch_all(&mut **tx)
         .await?
-        .iter()
-        .map(card)
+        .into_iter()
+        .map(DealCard::from)
         .collect();
 
     let members = members(tx).await?;
@@ -270,11 +297,11 @@ pub async fn column_page(
     q.push(" ORDER BY r.position, r.id LIMIT ")
         .push_bind(COLUMN_PAGE + 1);
     let mut cards: Vec<DealCard> = q
-        .build()
+        .build_query_as::<CardSql>()
         .fetch_all(&mut *tx)
         .await?
-        .iter()
-        .map(card)
+        .into_iter()
+        .map(DealCard::from)
         .collect();
     tx.commit().await?;
     let more = take_page(&mut cards, COLUMN_PAGE);
@@ -286,176 +313,56 @@ async fn card_by_id(tx: &mut Tx, scope: &Scope, id: Uuid) -> Result<Option<DealC
     let mut q = QueryBuilder::new(format!("{CARD_SELECT} WHERE r.id = "));
     q.push_bind(id);
     scope.push(&mut q, "r.owner_id");
-    Ok(q.build()
+    Ok(q.build_query_as::<CardSql>()
         .fetch_optional(&mut **tx)
         .await?
-        .as_ref()
-        .map(card))
+        .map(DealCard::from))
 }
 
+/// Moves a card, or, when a tenant's approval rule guards the move, leaves it where it
+/// is and asks for approval instead: the card comes back in its old stage with the
+/// request in `pending_approval`. The board, the deal page and the public API all move
+/// deals through here.
 pub async fn move_deal(env: &Env, mv: &DealMove) -> Result<DealCard, AppError> {
     let (p, mut tx, scope) = open(env).await?;
     let not_found = || AppError::NotFound(env.t("board.deal_not_found"));
-    let current = sqlx::query(
-        "SELECT d.pipeline_id, d.stage_id, d.owner_id, d.version, s.name AS stage_name
-           FROM deals d JOIN stages s ON s.id = d.stage_id
-          WHERE d.id = $1 FOR UPDATE OF d",
-    )
-    .bind(mv.deal_id)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(not_found)?;
-    if !scope.allows(current.get("owner_id")) {
+    let current = moves::lock_deal(&mut tx, mv.deal_id)
+        .await?
+        .ok_or_else(not_found)?;
+    if !scope.allows(current.owner_id) {
         return Err(not_found());
     }
-    if current.get::<i32, _>("version") != mv.version {
+    if current.version != mv.version {
         return Err(AppError::Conflict(env.t("board.conflict")));
     }
-    let pipeline_id: Uuid = current.get("pipeline_id");
-    let from_stage: Uuid = current.get("stage_id");
-    let target = sqlx::query(
-        "SELECT name, kind, probability FROM stages WHERE id = $1 AND pipeline_id = $2",
-    )
-    .bind(mv.stage_id)
-    .bind(pipeline_id)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(|| AppError::field("stage_id", env.t("board.stage_not_in_pipeline")))?;
-    let kind =
-        StageKind::parse(target.get::<String, _>("kind").as_str()).unwrap_or(StageKind::Open);
-    let reason = mv
-        .lost_reason
-        .as_deref()
-        .map(str::trim)
-        .filter(|r| !r.is_empty());
-    let stage_changed = from_stage != mv.stage_id;
-    if stage_changed && kind == StageKind::Lost && reason.is_none() {
-        return Err(AppError::field(
-            "lost_reason",
-            env.t("board.lost_reason_required"),
-        ));
-    }
-    if reason.is_some_and(|r| r.chars().count() > 500) {
-        return Err(AppError::field(
-            "lost_reason",
-            env.t("board.lost_reason_long"),
-        ));
-    }
-    let position = match slot(&mut tx, mv).await? {
-        Some(position) => position,
-        None => {
-            renumber(&mut tx, mv.stage_id).await?;
-            slot(&mut tx, mv)
-                .await?
-                .ok_or_else(|| internal("no room in a freshly renumbered column"))?
-        }
-    };
-    sqlx::query(
-        "UPDATE deals SET stage_id = $2, position = $3, version = version + 1, updated_at = now(),
-                stage_entered_at = CASE WHEN $4 THEN now() ELSE stage_entered_at END,
-                probability = CASE WHEN $4 THEN $5 ELSE probability END,
-                status = CASE WHEN $4 THEN $6 ELSE status END,
-                lost_reason = CASE WHEN $4 THEN $7 ELSE lost_reason END,
-                closed_at = CASE WHEN NOT $4 THEN closed_at WHEN $6 = 'OPEN' THEN NULL ELSE now() END
-          WHERE id = $1",
-    )
-    .bind(mv.deal_id)
-    .bind(mv.stage_id)
-    .bind(position)
-    .bind(stage_changed)
-    .bind(target.get::<i32, _>("probability"))
-    .bind(kind.code())
-    .bind(if kind == StageKind::Lost { reason } else { None })
-    .execute(&mut *tx)
-    .await
-    ?;
-    if stage_changed {
-        let from_name: String = current.get("stage_name");
-        let to_name: String = target.get("name");
-        let data = serde_json::json!({
-            "from_stage": from_stage, "from": from_name,
-            "to_stage": mv.stage_id, "to": to_name,
-            "lost_reason": reason,
-        });
-        activity::log(&mut tx, p, Entity::Deal, mv.deal_id, "STAGE_CHANGE", data).await?;
-        deliver::deal_moved(&mut tx, p.tenant_id, mv.deal_id, from_stage).await?;
-        audit::by_member(
+    let target = moves::target(env, &mut tx, &current, mv).await?;
+    let held = current.stage_id != mv.stage_id
+        && guard::hold_if_guarded(
+            env,
             &mut tx,
-            &env.ctx,
             p,
-            AuditEntry::new("deal.stage_changed", "deal", Some(mv.deal_id)).change(
-                serde_json::json!({ "stage": from_name }),
-                serde_json::json!({ "stage": to_name, "lost_reason": reason }),
-            ),
+            &guard::Move {
+                deal_id: mv.deal_id,
+                deal_name: &current.name,
+                from_stage_id: current.stage_id,
+                to_stage_id: mv.stage_id,
+                to_stage: &target.name,
+                into_won: target.kind == StageKind::Won,
+                version: current.version,
+                amount_minor: current.amount_minor,
+                currency: &current.currency,
+                lost_reason: target.lost_reason.as_deref(),
+            },
         )
         .await?;
+    if !held {
+        moves::apply(env, &mut tx, p, &current, &target, mv).await?;
     }
-    let moved = card_by_id(&mut tx, &scope, mv.deal_id)
+    let card = card_by_id(&mut tx, &scope, mv.deal_id)
         .await?
         .ok_or_else(not_found)?;
     tx.commit().await?;
-    Ok(moved)
-}
-
-/// The position between the anchor card and the one after it in the target column;
-/// `None` when the two are too close to split.
-async fn slot(tx: &mut Tx, mv: &DealMove) -> Result<Option<f64>, AppError> {
-    let (before, after): (Option<f64>, Option<f64>) = match mv.after_id {
-        Some(anchor) => {
-            let row: Option<(f64, Option<f64>)> = sqlx::query_as(
-                "SELECT a.position,
-                        (SELECT n.position FROM deals n
-                          WHERE n.tenant_id = a.tenant_id AND n.stage_id = a.stage_id
-                            AND (n.position, n.id) > (a.position, a.id) AND n.id <> $2
-                          ORDER BY n.position, n.id LIMIT 1)
-                   FROM deals a WHERE a.id = $1 AND a.stage_id = $3",
-            )
-            .bind(anchor)
-            .bind(mv.deal_id)
-            .bind(mv.stage_id)
-            .fetch_optional(&mut **tx)
-            .await?;
-            // An anchor that left the column meanwhile: place at the top instead.
-            match row {
-                Some((a, n)) => (Some(a), n),
-                None => (None, first_position(tx, mv).await?),
-            }
-        }
-        None => (None, first_position(tx, mv).await?),
-    };
-    Ok(match (before, after) {
-        (Some(a), Some(n)) if n - a < MIN_GAP => None,
-        (Some(a), Some(n)) => Some(a + (n - a) / 2.0),
-        (Some(a), None) => Some(a + STEP),
-        (None, Some(n)) => Some(n - STEP),
-        (None, None) => Some(0.0),
-    })
-}
-
-async fn first_position(tx: &mut Tx, mv: &DealMove) -> Result<Option<f64>, AppError> {
-    sqlx::query_scalar(
-        "SELECT position FROM deals WHERE stage_id = $1 AND id <> $2 ORDER BY position, id LIMIT 1",
-    )
-    .bind(mv.stage_id)
-    .bind(mv.deal_id)
-    .fetch_optional(&mut **tx)
-    .await
-    .map_err(internal)
-}
-
-/// Spreads a column's cards evenly again, keeping their order.
-async fn renumber(tx: &mut Tx, stage_id: Uuid) -> Result<(), AppError> {
-    sqlx::query(
-        "UPDATE deals d SET position = x.rn * $2
-           FROM (SELECT id, row_number() OVER (ORDER BY position, id) AS rn
-                   FROM deals WHERE stage_id = $1) x
-          WHERE d.id = x.id",
-    )
-    .bind(stage_id)
-    .bind(STEP)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+    Ok(card)
 }
 
 pub async fn create_deal(env: &Env, input: &NewDeal) -> Result<DealCard, AppError> {
@@ -517,7 +424,7 @@ pub async fn create_deal(env: &Env, input: &NewDeal) -> Result<DealCard, AppErro
     .bind(stage.get::<i32, _>("probability"))
     .bind(close_on)
     .bind(owner)
-    .bind(top.map_or(0.0, |t| t - STEP))
+    .bind(top.map_or(0.0, |t| t - moves::STEP))
     .execute(&mut *tx)
     .await
     .map_err(|e| match violated_constraint(&e).as_deref() {
@@ -590,4 +497,20 @@ pub async fn create_pipeline(env: &Env, name: &str) -> Result<Uuid, AppError> {
     .await?;
     tx.commit().await?;
     Ok(id)
+}
+
+/// A deal's stage with its pipeline's stages, for the stage control on the deal page.
+pub async fn deal_stage(env: &Env, deal_id: Uuid) -> Result<DealStageView, AppError> {
+    let (_, mut tx, scope) = open(env).await?;
+    let not_found = || AppError::NotFound(env.t("board.deal_not_found"));
+    let card = card_by_id(&mut tx, &scope, deal_id)
+        .await?
+        .ok_or_else(not_found)?;
+    let pipeline_id: Uuid = sqlx::query_scalar("SELECT pipeline_id FROM deals WHERE id = $1")
+        .bind(deal_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let stages = stages(&mut tx, pipeline_id).await?;
+    tx.commit().await?;
+    Ok(DealStageView { card, stages })
 }

@@ -110,6 +110,8 @@ fn BoardView(
         StoredValue::new(std::collections::HashMap::<Uuid, (DropSpot, Option<String>)>::new());
     let show_new = RwSignal::new(false);
     let edit_stages = RwSignal::new(false);
+    // A move a rule held for approval: why the card went back.
+    let held = RwSignal::new(None::<String>);
     let focus_after_move = RwSignal::new(None::<Uuid>);
     let pipeline_id = pipeline.id;
 
@@ -140,6 +142,7 @@ fn BoardView(
             &[("deal", card.name.clone()), ("stage", stage_name)],
         ));
         notice.set(None);
+        held.set(None);
         if in_flight.with_untracked(|f| f.contains(&deal_id)) {
             queued.update_value(|q| {
                 q.insert(deal_id, (spot, lost_reason));
@@ -181,7 +184,20 @@ fn BoardView(
             };
             in_flight.update(|f| f.retain(|d| *d != deal_id));
             match result {
-                Ok(saved) => columns.update(|cols| replace_card(cols, saved)),
+                Ok(saved) => {
+                    // Held for approval: the card stays in its stage, with the marker.
+                    let asked = change.stage_id;
+                    if let Some(pending) = saved
+                        .pending_approval
+                        .as_ref()
+                        .filter(|p| saved.stage_id != asked && p.to_stage_id == asked)
+                    {
+                        held.set(Some(pending.held_message(locale())));
+                        announcement.set(pending.held_message(locale()));
+                        columns.set(before);
+                    }
+                    columns.update(|cols| replace_card(cols, saved));
+                }
                 Err(err) => {
                     columns.set(before);
                     notice.set(Some(match err {
@@ -305,6 +321,7 @@ fn BoardView(
         })}
         <p class="text-xs text-muted mb-2" id="board-help">{tr("board.keyboard_help")}</p>
         <Alert message=notice/>
+        <Alert message=held tone="warning"/>
         <div class="sr-only" role="status" aria-live="polite" data-testid="board-announcer">{move || announcement.get()}</div>
         {move || show_new.get().then(|| view! {
             <NewDealForm pipeline_id stages=stage_options.clone() members=member_options.clone()
@@ -409,7 +426,17 @@ fn DealCardView(
     let id = card.id;
     let stage_id = card.stage_id;
     let amount = money::format(card.amount.minor, &card.amount.currency);
-    let label = format!("{}, {}", card.name, amount);
+    let awaiting = card.pending_approval.as_ref().map(|p| {
+        tf(
+            locale(),
+            "approvals.awaiting",
+            &[("stage", p.to_stage.clone())],
+        )
+    });
+    let label = match &awaiting {
+        Some(a) => format!("{}, {}, {}", card.name, amount, a),
+        None => format!("{}, {}", card.name, amount),
+    };
     let marker_before = move || {
         drop_spot
             .get()
@@ -456,6 +483,9 @@ fn DealCardView(
                 <p class="text-xs mt-1" class:text-danger=task.overdue>
                     {tf(locale(), "board.next_task", &[("task", task.subject.clone()), ("due", task.due_at.format("%Y-%m-%d").to_string())])}
                 </p>
+            })}
+            {awaiting.map(|a| view! {
+                <p class="mt-1"><span class="badge badge-warning" data-testid="awaiting-approval">{a}</span></p>
             })}
             {(!card.tags.is_empty()).then(|| view! {
                 <div class="flex flex-wrap gap-1 mt-1">

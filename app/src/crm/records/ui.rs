@@ -617,6 +617,7 @@ fn RecordView(detail: RecordDetail, saved: RwSignal<u32>) -> impl IntoView {
                         view! { <Facts row=row.clone() facts=facts.clone() custom=custom.clone()/> }.into_any()
                     }}
                 </Card>
+                {(entity == Entity::Deal).then(|| view! { <crate::crm::board::deal_stage::DealStageCard deal_id=id saved/> })}
                 <Card title=tr("records.related")>
                     {if related.is_empty() {
                         view! { <p class="text-sm text-muted">{tr("records.no_related")}</p> }.into_any()
@@ -942,6 +943,7 @@ fn TimelineEntry(item: TimelineItem) -> impl IntoView {
                 .unwrap_or_default();
             format!("{direction}{status}{subject}")
         }
+        "APPROVAL" => crate::approvals::model::timeline_text(locale(), &item.data),
         "CALL" => {
             let mut s = item.subject.clone().unwrap_or_default();
             if let Some(m) = item.data["duration_minutes"].as_u64() {

@@ -16,8 +16,8 @@ use uuid::Uuid;
 /// The `NOTIFY` channel open queue pages follow.
 pub const CHANNEL: &str = "review_changes";
 
-/// Tells open queue pages of the tenant to refresh (on commit).
-pub(super) async fn changed(tx: &mut Tx, tenant_id: Uuid) -> Result<(), AppError> {
+/// Tells open queue pages of the tenant to refresh (on commit); approvals too.
+pub async fn changed(tx: &mut Tx, tenant_id: Uuid) -> Result<(), AppError> {
     sqlx::query("SELECT pg_notify($1, $2)")
         .bind(CHANNEL)
         .bind(serde_json::json!({ "t": tenant_id }).to_string())

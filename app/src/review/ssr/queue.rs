@@ -123,6 +123,10 @@ pub async fn queue(
     scope.push(&mut counts_qb, "l.owner_id");
     counts_qb.push(" GROUP BY i.status");
     let counts: Vec<(String, i64)> = counts_qb.build_query_as().fetch_all(&mut *tx).await?;
+    let approvals: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM approval_requests WHERE status = 'PENDING'")
+            .fetch_one(&mut *tx)
+            .await?;
     tx.commit().await?;
     let items: Vec<ItemRow> = rows.into_iter().map(ItemRow::from).collect();
     let next = more.then(|| items.last()).flatten().map(|i| QueueCursor {
@@ -144,6 +148,7 @@ pub async fn queue(
         items,
         next,
         counts,
+        approvals: u32::try_from(approvals).unwrap_or(u32::MAX),
     })
 }
 
