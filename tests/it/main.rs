@@ -7,6 +7,7 @@ mod api_queue;
 mod api_resources;
 mod auth;
 mod billing;
+mod billing_payments;
 mod board;
 mod convert;
 mod dashboard;
