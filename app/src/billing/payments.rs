@@ -244,14 +244,25 @@ async fn collect(
         }
     };
     let mut tx = db.tenant_tx(tenant, None).await?;
-    let still_due: Option<String> =
+    // The invoice's row first, then the attempt's, the order the provider's event
+    // takes them in too: the two wait for each other instead of deadlocking.
+    sqlx::query("SELECT 1 FROM invoices WHERE id = $1 FOR UPDATE")
+        .bind(a.invoice_id)
+        .execute(&mut *tx)
+        .await?;
+    let now_status: Option<String> =
         sqlx::query_scalar("SELECT status FROM payment_attempts WHERE id = $1 FOR UPDATE")
             .bind(attempt_id)
             .fetch_optional(&mut *tx)
             .await?;
-    if still_due.as_deref() != Some("DUE") {
-        return Ok(tx.commit().await?);
-    }
+    // The provider's event may have paid the invoice while we waited for its answer,
+    // cancelling this attempt with the other waiting ones: what the provider did is
+    // still recorded, but a failure then starts no dunning.
+    let cancelled = match now_status.as_deref() {
+        Some("DUE") => false,
+        Some("CANCELLED") => true,
+        _ => return Ok(tx.commit().await?),
+    };
     let failure = match outcome {
         Ok(intent) if intent.status == "succeeded" => {
             finish(
@@ -274,7 +285,10 @@ async fn collect(
             message: format!("The payment needs the customer ({}).", intent.status),
             payment_intent: Some(intent.id),
         },
-        Err(e) if e.transient() && a.tries < MAX_TRIES => {
+        Err(e) if e.transient() && (cancelled || a.tries < MAX_TRIES) => {
+            if cancelled {
+                return Ok(tx.commit().await?);
+            }
             let wait = backoff(u32::try_from(a.tries).unwrap_or(1), jitter());
             sqlx::query("UPDATE payment_attempts SET due_at = $2 WHERE id = $1")
                 .bind(attempt_id)
@@ -298,6 +312,9 @@ async fn collect(
         now,
     )
     .await?;
+    if cancelled {
+        return Ok(tx.commit().await?);
+    }
     let next = dun(&mut tx, tenant, &a, now).await?;
     let emails = tell_owners(&mut tx, tenant, &a, &failure, next, &config.public_url).await?;
     tx.commit().await?;
