@@ -83,16 +83,17 @@ fn answer((status, body): (u16, Value)) -> Response {
 }
 
 /// Stripe refuses a request without a secret key (`sk_…`).
-fn authenticated(headers: &HeaderMap) -> Result<(), Response> {
-    match bearer_token(headers) {
-        Some(key) if key.starts_with("sk_") => Ok(()),
-        _ => Err(answer(error(
-            StatusCode::UNAUTHORIZED,
-            "authentication_error",
-            None,
-            "Invalid API Key provided",
-        ))),
-    }
+fn has_secret_key(headers: &HeaderMap) -> bool {
+    bearer_token(headers).is_some_and(|key| key.starts_with("sk_"))
+}
+
+fn unauthenticated() -> Response {
+    answer(error(
+        StatusCode::UNAUTHORIZED,
+        "authentication_error",
+        None,
+        "Invalid API Key provided",
+    ))
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Option<String> {
@@ -127,8 +128,8 @@ pub(crate) async fn create_customer(
     headers: HeaderMap,
     Form(fields): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Err(r) = authenticated(&headers) {
-        return r;
+    if !has_secret_key(&headers) {
+        return unauthenticated();
     }
     let key = idempotency_key(&headers);
     let mut stripe = shared.stripe();
@@ -165,8 +166,8 @@ pub(crate) async fn create_payment_intent(
     headers: HeaderMap,
     Form(fields): Form<HashMap<String, String>>,
 ) -> Response {
-    if let Err(r) = authenticated(&headers) {
-        return r;
+    if !has_secret_key(&headers) {
+        return unauthenticated();
     }
     let key = idempotency_key(&headers);
     let (response, event) = {
