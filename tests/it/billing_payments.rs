@@ -302,6 +302,22 @@ async fn a_declined_card_is_dunned_on_days_1_3_5_7_then_the_workspace_is_read_on
     assert_eq!(o["payment"]["failed"][1], number);
     let page = app.get(&owner, "/leads").await.text().await.unwrap();
     assert!(page.contains("read-only-banner") && page.contains(&message));
+    // The billing page says which charge failed and offers to pay it.
+    let page = app.get(&owner, "/billing").await.text().await.unwrap();
+    assert!(page.contains("payment-failed"), "{page}");
+    assert!(page.contains(&format!("Pay invoice {number} now")));
+    let page = app
+        .get(&owner, &format!("/billing/invoices/{invoice}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Your card has insufficient funds."));
+    assert_eq!(
+        page.matches("Failed").count(),
+        5,
+        "five failed attempts listed"
+    );
 
     // The card is fixed and paid: active and writable at once.
     let (status, body) = app
