@@ -586,15 +586,8 @@ async fn request_context(State(state): State<AppState>, mut req: Request, next: 
             _ => {}
         }
     }
-    // A workspace whose dunning ran out reads but does not write (`Db::read_only`).
-    let db = match principal.as_ref().and_then(|p| p.unpaid_invoice) {
-        Some(number) => state
-            .db
-            .read_only(app::billing::payments::read_only_message(locale, number)),
-        None => state.db.clone(),
-    };
     let ctx = RequestCtx {
-        db,
+        db: app::billing::payments::request_db(&state.db, principal.as_ref(), locale),
         config: state.config.clone(),
         request_id: req
             .extensions()

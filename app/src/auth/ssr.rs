@@ -36,8 +36,7 @@ pub async fn resolve_principal(
         "SELECT m.id, m.role, u.email::text AS email, u.name, u.totp_enabled_at IS NOT NULL AS totp,
                 COALESCE(p.language, t.locale) AS locale, pol.two_factor_required,
                 pol.require_verified_email AND u.email_verified_at IS NULL AS must_verify,
-                (SELECT i.number FROM subscriptions s JOIN invoices i ON i.status = 'OPEN'
-                  WHERE s.status = 'UNPAID' ORDER BY i.number LIMIT 1) AS unpaid_invoice
+                (SELECT i.number FROM subscriptions s JOIN invoices i ON i.status = 'OPEN' WHERE s.status = 'UNPAID' ORDER BY i.number LIMIT 1) AS unpaid_invoice
            FROM memberships m
            JOIN users u ON u.id = m.user_id
            JOIN tenants t ON t.id = m.tenant_id AND t.status = 'ACTIVE'
@@ -48,8 +47,7 @@ pub async fn resolve_principal(
     .bind(tenant_id)
     .bind(user_id)
     .fetch_optional(&mut *tx)
-    .await
-    ?;
+    .await?;
     tx.commit().await?;
     let Some(row) = row else {
         return Ok(None);

@@ -12,7 +12,7 @@ use crate::db::{new_id, Db, Tx};
 use crate::error::AppError;
 use crate::i18n::{t, tf, Locale};
 use crate::jobs::ssr::{backoff, jitter};
-use crate::request::AppConfig;
+use crate::request::{AppConfig, Principal};
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
@@ -127,6 +127,15 @@ pub async fn unpaid_invoice(tx: &mut Tx) -> Result<Option<i32>, AppError> {
     )
     .fetch_optional(&mut **tx)
     .await?)
+}
+
+/// The database as a member's request sees it: read-only (`Db::read_only`) while
+/// their workspace's dunning has run out, with the invoice that lifts it.
+pub fn request_db(db: &Db, member: Option<&Principal>, locale: Locale) -> Db {
+    match member.and_then(|p| p.unpaid_invoice) {
+        Some(number) => db.read_only(read_only_message(locale, number)),
+        None => db.clone(),
+    }
 }
 
 /// What a read-only workspace's writes are answered with.
