@@ -122,7 +122,8 @@ ALTER TABLE activities ADD CONSTRAINT activities_kind_check
 ALTER TABLE notifications DROP CONSTRAINT notifications_kind_check;
 ALTER TABLE notifications ADD CONSTRAINT notifications_kind_check
     CHECK (kind IN ('SEND_FAILED', 'SENDER_PAUSED', 'REPLY', 'REVIEW_ASSIGNED', 'SLA_BREACH', 'JOB_FINISHED',
-                    'WEBHOOK_DISABLED', 'APPROVAL_REQUESTED', 'APPROVAL_DECIDED'));
+                    'WEBHOOK_DISABLED', 'PAYMENT_FAILED', 'USAGE_WARNING',
+                    'APPROVAL_REQUESTED', 'APPROVAL_DECIDED'));
 
 -- The SLA sweep now covers approvals too. A request past its due time is marked
 -- breached, which escalates it: from then on admins and owners may decide its level

@@ -294,6 +294,7 @@ pub async fn run(database: &Database, router: &Router) -> Result<(), String> {
         email: String::new(),
         must_enrol_2fa: false,
         must_verify_email: false,
+        unpaid_invoice: None,
         api_key: None,
     };
     let mut direct = Vec::with_capacity(SAMPLES);

@@ -56,6 +56,11 @@ pub struct Config {
     pub email_webhook_secret: String,
     /// `LEADLINE_BILLING_WEBHOOK_SECRET`: the payment provider's endpoint secret.
     pub billing_webhook_secret: String,
+    /// Stripe's API (`LEADLINE_STRIPE_API_URL`); unset with the dev peer on, the
+    /// peer's stand-in.
+    pub stripe_api_url: Option<String>,
+    /// `LEADLINE_STRIPE_SECRET_KEY`: Stripe's secret key (`sk_…`).
+    pub stripe_secret_key: String,
     /// The DNS server domain checks ask (`LEADLINE_DNS_RESOLVER`, default the system's).
     pub dns_resolver: Option<SocketAddr>,
     pub spf_include: Option<String>,
@@ -161,6 +166,14 @@ impl Config {
             },
             billing_webhook_secret: var("LEADLINE_BILLING_WEBHOOK_SECRET")
                 .unwrap_or(local.billing_webhook_secret),
+            stripe_api_url: var("LEADLINE_STRIPE_API_URL"),
+            stripe_secret_key: match var("LEADLINE_STRIPE_SECRET_KEY") {
+                Some(key) if !key.starts_with("sk_") => {
+                    return Err("LEADLINE_STRIPE_SECRET_KEY must be a secret key (sk_…)".into())
+                }
+                Some(key) => key,
+                None => local.stripe_secret_key,
+            },
             dns_resolver,
             spf_include: var("LEADLINE_SPF_INCLUDE"),
             dev_peer,
@@ -248,6 +261,10 @@ pub fn production_problems(config: &Config) -> Vec<String> {
     problem(
         config.billing_webhook_secret == local.billing_webhook_secret,
         "LEADLINE_BILLING_WEBHOOK_SECRET is the development value",
+    );
+    problem(
+        config.stripe_secret_key == local.stripe_secret_key,
+        "LEADLINE_STRIPE_SECRET_KEY is the development value",
     );
     problem(
         config.dev_peer.is_some(),
@@ -379,6 +396,8 @@ mod tests {
             wa_verify_token: "meta token".into(),
             email_webhook_secret: "email secret".into(),
             billing_webhook_secret: "billing secret".into(),
+            stripe_api_url: None,
+            stripe_secret_key: "sk_live_real".into(),
             dns_resolver: None,
             spf_include: None,
             dev_peer: None,
@@ -402,6 +421,7 @@ mod tests {
             wa_verify_token: local.wa_verify_token,
             email_webhook_secret: local.email_webhook_secret,
             billing_webhook_secret: local.billing_webhook_secret,
+            stripe_secret_key: local.stripe_secret_key,
             dev_peer: Some((
                 "127.0.0.1:3900".parse().unwrap(),
                 "127.0.0.1:2525".parse().unwrap(),
@@ -414,13 +434,14 @@ mod tests {
             ..production()
         };
         let problems = production_problems(&config);
-        assert_eq!(problems.len(), 10, "{problems:?}");
+        assert_eq!(problems.len(), 11, "{problems:?}");
         let message = check_production(&config).unwrap_err();
         for name in [
             "LEADLINE_WA_APP_SECRET",
             "LEADLINE_WA_VERIFY_TOKEN",
             "LEADLINE_EMAIL_WEBHOOK_SECRET",
             "LEADLINE_BILLING_WEBHOOK_SECRET",
+            "LEADLINE_STRIPE_SECRET_KEY",
             "LEADLINE_DEV_PEER",
             "LEADLINE_DEMO_SEED",
             "LEADLINE_APP_DB_PASSWORD",

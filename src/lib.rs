@@ -110,6 +110,8 @@ pub fn app_config(config: &config::Config) -> AppConfig {
         wa_verify_token: config.wa_verify_token.clone(),
         email_webhook_secret: config.email_webhook_secret.clone(),
         billing_webhook_secret: config.billing_webhook_secret.clone(),
+        stripe_api_url: stripe_api_url(config),
+        stripe_secret_key: config.stripe_secret_key.clone(),
         dns_resolver: config.dns_resolver.unwrap_or(local.dns_resolver),
         spf_include: config
             .spf_include
@@ -155,6 +157,15 @@ fn d360_api_url(config: &config::Config) -> String {
         (Some(url), _) => url.clone(),
         (None, Some(peer)) => format!("{peer}/360dialog"),
         (None, None) => "https://waba-v2.360dialog.io".to_string(),
+    }
+}
+
+/// The configured Stripe API, else the dev peer's stand-in when it runs, else Stripe's.
+fn stripe_api_url(config: &config::Config) -> String {
+    match (&config.stripe_api_url, dev_peer_base(config)) {
+        (Some(url), _) => url.clone(),
+        (None, Some(peer)) => format!("{peer}/stripe"),
+        (None, None) => "https://api.stripe.com".to_string(),
     }
 }
 

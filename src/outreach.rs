@@ -46,6 +46,11 @@ pub async fn start(
             .map_err(|e| format!("starting the provider peer on {http_addr} / {smtp_addr}: {e}"))?;
             // Each demo number also has a 360dialog channel, so a switch can be tried
             // on the senders page: its key is `d360-demo-` and the phone number id.
+            // Its Stripe stand-in posts events to us as a registered endpoint would.
+            started.set_stripe_webhook(
+                &format!("{public}/webhooks/billing"),
+                &config.billing_webhook_secret,
+            );
             for number in crate::seed::demo_wa_numbers() {
                 let id = &number.phone_number_id;
                 started.add_dialog360_key(id, &format!("d360-demo-{id}"));

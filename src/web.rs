@@ -587,7 +587,7 @@ async fn request_context(State(state): State<AppState>, mut req: Request, next: 
         }
     }
     let ctx = RequestCtx {
-        db: state.db.clone(),
+        db: app::billing::payments::request_db(&state.db, principal.as_ref(), locale),
         config: state.config.clone(),
         request_id: req
             .extensions()

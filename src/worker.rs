@@ -1,7 +1,8 @@
 //! Background work. Runs inside the server by default, or alone as `leadline worker`;
 //! any number of workers may run against one database. The loops: the job runner
 //! (imports and exports, retried with backoff), the outreach scheduler and dispatcher,
-//! outgoing webhook deliveries, Facebook leads fetched from the Graph API,
+//! outgoing webhook deliveries, Facebook leads fetched from the Graph API, invoices
+//! charged through the payment provider (with dunning retries),
 //! and the recurring platform work on cron schedules (`schedules.rs`: the sweeps of
 //! expired sessions, old throttle windows and import drafts, and retention).
 
@@ -15,12 +16,14 @@ pub async fn run_until(
     let jobs = crate::jobs::run(pool.clone());
     let webhooks = webhooks(pool.clone(), outreach.config.clone());
     let leads = facebook_leads(pool.clone(), outreach.config.clone());
+    let charges = charges(pool.clone(), outreach.config.clone());
     let sending = crate::outreach::run(pool.clone(), outreach);
     let schedules = crate::schedules::run(pool.clone());
     tokio::select! {
         _ = schedules => {},
         _ = webhooks => {},
         _ = leads => {},
+        _ = charges => {},
         _ = jobs => {},
         _ = sending => {},
         _ = shutdown => {},
@@ -58,6 +61,27 @@ async fn facebook_leads(pool: PgPool, config: std::sync::Arc<app::request::AppCo
             Ok(n) if n == LEAD_BATCH as usize => continue,
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "facebook leads"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    }
+}
+
+/// Invoice charges taken at once per pass.
+const CHARGE_BATCH: i32 = 16;
+
+/// Invoices charged through the payment provider (the configured Stripe API): the
+/// charge of a new invoice, dunning retries whose day has come and "Pay now", every
+/// two seconds.
+async fn charges(pool: PgPool, config: std::sync::Arc<app::request::AppConfig>) {
+    use app::billing::{payments, provider::Stripe};
+    let db = app::db::Db::new(pool);
+    let stripe = Stripe::new(&config.stripe_api_url, &config.stripe_secret_key);
+    loop {
+        let now = chrono::Utc::now();
+        match payments::charge_due(&db, &config, &stripe, now, CHARGE_BATCH).await {
+            Ok(n) if n == CHARGE_BATCH as usize => continue,
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "invoice charges"),
         }
         tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     }

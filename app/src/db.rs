@@ -5,6 +5,7 @@
 
 use crate::error::AppError;
 use sqlx::{PgPool, Postgres, Transaction};
+use std::sync::Arc;
 use uuid::Uuid;
 
 pub type Tx = Transaction<'static, Postgres>;
@@ -12,11 +13,38 @@ pub type Tx = Transaction<'static, Postgres>;
 #[derive(Clone, Debug)]
 pub struct Db {
     pool: PgPool,
+    /// Set for a workspace that is read-only until an invoice is paid: what its
+    /// refused writes are answered with.
+    read_only: Option<Arc<str>>,
 }
 
 impl Db {
     pub fn new(pool: PgPool) -> Self {
-        Db { pool }
+        Db {
+            pool,
+            read_only: None,
+        }
+    }
+
+    /// The same database for a read-only workspace (dunning ran out): its tenant
+    /// transactions are `READ ONLY`, so PostgreSQL itself refuses every write of
+    /// every server function and page, which then answers `message` (402). One
+    /// choke point instead of a check in each function that writes.
+    pub fn read_only(&self, message: String) -> Db {
+        Db {
+            pool: self.pool.clone(),
+            read_only: Some(message.into()),
+        }
+    }
+
+    /// What a refused write of this workspace is answered with, if it is read-only.
+    pub fn read_only_message(&self) -> Option<&str> {
+        self.read_only.as_deref()
+    }
+
+    /// Writes allowed again, for what a read-only workspace must still do: pay.
+    pub fn writable(&self) -> Db {
+        Db::new(self.pool.clone())
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -43,8 +71,10 @@ impl Db {
     async fn scoped(&self, tenant_id: Option<Uuid>, user_id: Option<Uuid>) -> Result<Tx, AppError> {
         // BEGIN and the settings go in one round trip. The values are formatted UUIDs
         // (hex and hyphens) or empty, so writing them into the statement is safe.
+        let read_only = tenant_id.is_some() && self.read_only.is_some();
         let begin = format!(
-            "BEGIN; SELECT set_config('app.tenant_id', '{}', true), set_config('app.user_id', '{}', true)",
+            "BEGIN{}; SELECT set_config('app.tenant_id', '{}', true), set_config('app.user_id', '{}', true)",
+            if read_only { " READ ONLY" } else { "" },
             tenant_id.map(|t| t.to_string()).unwrap_or_default(),
             user_id.map(|u| u.to_string()).unwrap_or_default(),
         );
@@ -64,13 +94,25 @@ impl Db {
 /// Logs a database error with a reference and returns a message that reveals nothing
 /// about the query.
 pub fn internal(err: impl std::fmt::Display) -> AppError {
+    let text = err.to_string();
+    // A write in a read-only workspace's transaction (`Db::read_only`), reached
+    // through a `map_err(internal)` rather than `?`: a refusal, not our failure.
+    if text.contains("in a read-only transaction") {
+        return AppError::PaymentRequired(READ_ONLY.into());
+    }
     let reference = Uuid::new_v4().simple().to_string()[..8].to_string();
-    tracing::error!(%reference, error = %err, "internal error");
+    tracing::error!(%reference, error = %text, "internal error");
     AppError::Internal {
         message: "Something went wrong on our side. Please try again.".into(),
         reference,
     }
 }
+
+/// What a refused write says when the request's own message is not at hand.
+pub const READ_ONLY: &str = "Your workspace is read-only until its unpaid invoice is paid.";
+
+/// PostgreSQL's `read_only_sql_transaction`: a write in a `READ ONLY` transaction.
+pub const READ_ONLY_SQLSTATE: &str = "25006";
 
 /// The constraint a database error broke, if it was a unique or foreign-key violation.
 pub fn violated_constraint(err: &sqlx::Error) -> Option<String> {

@@ -27,6 +27,9 @@ pub enum AppError {
     /// Someone else changed the record since it was read (version check).
     #[error("{0}")]
     Conflict(String),
+    /// The workspace is read-only until an invoice is paid.
+    #[error("{0}")]
+    PaymentRequired(String),
     /// Something broke on our side; the reference is in the server log.
     #[error("{message} (ref {reference})")]
     Internal { message: String, reference: String },
@@ -58,6 +61,7 @@ impl AppError {
             AppError::Forbidden(_) => 403,
             AppError::NotFound(_) => 404,
             AppError::Conflict(_) => 409,
+            AppError::PaymentRequired(_) => 402,
             AppError::Locked(_) => 423,
             AppError::TooManyRequests { .. } => 429,
             AppError::Internal { .. } => 500,
@@ -79,6 +83,11 @@ impl leptos::server_fn::error::FromServerFnError for AppError {
 #[cfg(feature = "ssr")]
 impl From<sqlx::Error> for AppError {
     fn from(err: sqlx::Error) -> AppError {
+        if let sqlx::Error::Database(db) = &err {
+            if db.code().as_deref() == Some(crate::db::READ_ONLY_SQLSTATE) {
+                return AppError::PaymentRequired(crate::db::READ_ONLY.into());
+            }
+        }
         crate::db::internal(err)
     }
 }

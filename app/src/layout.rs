@@ -88,6 +88,7 @@ pub fn AppLayout() -> impl IntoView {
     let initials = viewer.initials();
     let enrol = viewer.must_enrol_2fa;
     let confirm = viewer.must_verify_email;
+    let unpaid = viewer.unpaid_invoice;
     let resend = ServerAction::<ResendConfirmation>::new();
     view! {
         <a href="#main" class="skip-link">{tr("nav.skip")}</a>
@@ -179,6 +180,12 @@ pub fn AppLayout() -> impl IntoView {
                             Ok(()) => view! { <span class="ms-2">{tr("recovery.sent_again")}</span> }.into_any(),
                             Err(e) => view! { <span class="ms-2">{e.to_string()}</span> }.into_any(),
                         })}
+                    </div>
+                })}
+                {unpaid.map(|n| view! {
+                    <div class="alert alert-danger m-4" role="alert" data-testid="read-only-banner">
+                        {crate::i18n::tf(crate::ui::locale(), "billing.read_only", &[("n", n.to_string())])} " "
+                        <a class="underline" href="/billing">{tr("billing.read_only_fix")}</a>
                     </div>
                 })}
                 <main id="main" class="content">

@@ -33,6 +33,10 @@ pub struct AppConfig {
     pub email_webhook_secret: String,
     /// The payment provider's endpoint secret, the key of `Stripe-Signature`.
     pub billing_webhook_secret: String,
+    /// Stripe's API base, e.g. `https://api.stripe.com`: invoices are charged there.
+    pub stripe_api_url: String,
+    /// Stripe's secret API key (`sk_…`), sent as the bearer token; never logged.
+    pub stripe_secret_key: String,
     /// The DNS server sending-domain checks ask.
     pub dns_resolver: std::net::SocketAddr,
     /// The SPF mechanism our senders need in a customer's record.
@@ -63,6 +67,7 @@ impl std::fmt::Debug for AppConfig {
             .field("secure_cookies", &self.secure_cookies)
             .field("wa_api_url", &self.wa_api_url)
             .field("d360_api_url", &self.d360_api_url)
+            .field("stripe_api_url", &self.stripe_api_url)
             .field("dns_resolver", &self.dns_resolver)
             .finish_non_exhaustive()
     }
@@ -82,6 +87,8 @@ impl AppConfig {
             // base64 of "leadline-local-email-webhook-key!"
             email_webhook_secret: "whsec_bGVhZGxpbmUtbG9jYWwtZW1haWwtd2ViaG9vay1rZXkh".into(),
             billing_webhook_secret: "whsec_leadline_local_billing_secret".into(),
+            stripe_api_url: "https://api.stripe.com".into(),
+            stripe_secret_key: "sk_test_leadline_local".into(),
             dns_resolver: mail::system_resolver(),
             spf_include: "_spf.leadline.test".into(),
             account_mail: None,
@@ -106,6 +113,9 @@ pub struct Principal {
     /// An API key acting for its tenant: then `user_id` is the key's id, no member's,
     /// and what it does is recorded as the key's (see [`Principal::actor`]).
     pub api_key: Option<Uuid>,
+    /// Dunning ran out: the workspace is read-only until this invoice (by number) is
+    /// paid. Set for signed-in members; API writes check it themselves.
+    pub unpaid_invoice: Option<i32>,
 }
 
 impl Principal {
@@ -194,7 +204,17 @@ pub fn env() -> Result<Env, AppError> {
 pub async fn respond<T>(
     body: impl std::future::Future<Output = Result<T, AppError>>,
 ) -> Result<T, AppError> {
-    let result = body.await;
+    let mut result = body.await;
+    if let Err(AppError::PaymentRequired(message)) = &mut result {
+        // The database refused a write of a read-only workspace; the request knows
+        // which invoice lifts it, in the member's language.
+        if let Some(text) = leptos::prelude::use_context::<http::request::Parts>()
+            .and_then(|p| p.extensions.get::<RequestCtx>().cloned())
+            .and_then(|ctx| ctx.db.read_only_message().map(str::to_string))
+        {
+            *message = text;
+        }
+    }
     if let Err(err) = &result {
         if let Some(opts) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
             opts.set_status(

@@ -1,7 +1,8 @@
 //! The HTTP side: the WhatsApp Cloud API send endpoint and a WABA's number
 //! list, 360dialog's hosted Cloud API (send endpoint and webhook config, which
 //! proves a key), the Graph API's lead ads reads (`leadgen.rs`), the control
-//! endpoints behind the dev page, and the page itself.
+//! endpoints behind the dev page, the page itself, and the Stripe stand-in's
+//! routes (`stripe.rs`).
 
 use std::sync::Arc;
 
@@ -47,6 +48,16 @@ pub(crate) async fn serve(
         .route("/{version}/{node}/phone_numbers", get(list_numbers))
         .route("/_peer/facebook/leads", post(crate::leadgen::add_lead))
         .route("/{version}/{node}", get(crate::leadgen::get_lead))
+        .route("/stripe/v1/customers", post(crate::stripe::create_customer))
+        .route(
+            "/stripe/v1/payment_intents",
+            post(crate::stripe::create_payment_intent),
+        )
+        .route(
+            "/_peer/stripe/customers/{id}/card",
+            post(crate::stripe::swap_card),
+        )
+        .route("/_peer/stripe/intents", get(crate::stripe::list_intents))
         .with_state(shared);
     // The only error is the sender going away, which is the signal itself.
     let stop = async move {

@@ -1,7 +1,8 @@
 //! A local stand-in for the outside messaging providers: the `WhatsApp` Cloud
 //! API, Meta's and 360dialog's hosted one (send endpoints plus signed status
-//! and reply webhooks), and an SMTP relay
-//! (plus signed email events, opens and clicks).
+//! and reply webhooks), an SMTP relay
+//! (plus signed email events, opens and clicks), and Stripe's payment intents
+//! (with signed `Stripe-Signature` events).
 //!
 //! It exists so that developers and tests can run the whole outreach loop with
 //! no provider accounts: our server sends to the peer exactly as it would to
@@ -16,6 +17,7 @@ mod page;
 mod receiver;
 mod sign;
 mod smtp;
+mod stripe;
 mod webhooks;
 
 use std::collections::{HashMap, VecDeque};
@@ -27,6 +29,7 @@ use serde::Serialize;
 
 pub use leadgen::FacebookLead;
 pub use receiver::{HookAnswer, HookRequest};
+pub use stripe::StripeIntent;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -188,6 +191,7 @@ impl Peer {
             store: Mutex::new(Store::default()),
             hooks: Mutex::new(receiver::Hooks::default()),
             leads: Mutex::new(leadgen::Leads::default()),
+            stripe: Mutex::new(stripe::Stripe::default()),
         });
         for number in shared.config.whatsapp_numbers.clone() {
             shared.add_whatsapp_number(number);
@@ -237,6 +241,23 @@ impl Peer {
     /// The ids of the leads read from the Graph API so far, in order.
     pub fn facebook_lead_reads(&self) -> Vec<String> {
         self.shared.leads().reads.clone()
+    }
+
+    /// The Stripe stand-in posts its events to `url`, signed with the endpoint
+    /// secret `secret` (`whsec_…`), as a webhook endpoint registered with Stripe.
+    pub fn set_stripe_webhook(&self, url: &str, secret: &str) {
+        self.shared.stripe().set_webhook(url, secret);
+    }
+
+    /// Every payment intent the Stripe stand-in made, oldest first.
+    pub fn stripe_intents(&self) -> Vec<StripeIntent> {
+        self.shared.stripe().intents.clone()
+    }
+
+    /// The bank of Stripe customer `customer` charges `payment_method` from now on,
+    /// whatever the charge names: "the customer fixed their card".
+    pub fn stripe_set_card(&self, customer: &str, payment_method: &str) {
+        self.shared.stripe().set_card(customer, payment_method);
     }
 
     /// The URL of a webhook receiver named `name` on this peer.
@@ -410,6 +431,7 @@ struct Shared {
     store: Mutex<Store>,
     hooks: Mutex<receiver::Hooks>,
     leads: Mutex<leadgen::Leads>,
+    stripe: Mutex<stripe::Stripe>,
 }
 
 impl Shared {
@@ -429,6 +451,10 @@ impl Shared {
 
     fn leads(&self) -> MutexGuard<'_, leadgen::Leads> {
         self.leads.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn stripe(&self) -> MutexGuard<'_, stripe::Stripe> {
+        self.stripe.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn messages(&self) -> Vec<Received> {

@@ -14,13 +14,14 @@ mod records;
 use crate::session_store::PgSessionStore;
 use crate::state::AppState;
 use crate::web::RequestId;
+use app::db::Db;
 use app::developers::model::{allows, Access};
 use app::developers::ssr::{authenticate, ApiCaller, Refusal};
 use app::error::AppError;
 use app::i18n::Locale;
 use app::request::{Env, RequestCtx};
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
@@ -240,6 +241,7 @@ impl From<AppError> for ApiError {
             AppError::Forbidden(_) => "forbidden",
             AppError::NotFound(_) => "not_found",
             AppError::Conflict(_) => "conflict",
+            AppError::PaymentRequired(_) => "payment_required",
             AppError::Locked(_) => "locked",
             AppError::TooManyRequests { .. } => "rate_limited",
             AppError::Internal { .. } => "internal",
@@ -433,6 +435,21 @@ async fn authenticate_key(State(state): State<AppState>, mut req: Request, next:
         limits.write(r.headers_mut());
         return r;
     }
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        // A workspace whose dunning ran out reads but does not write.
+        match unpaid_invoice(&state.db, caller.principal.tenant_id).await {
+            Ok(None) => {}
+            Ok(Some(number)) => {
+                return problem_response(
+                    AppError::PaymentRequired(app::billing::payments::read_only_message(
+                        locale, number,
+                    ))
+                    .into(),
+                )
+            }
+            Err(e) => return problem_response(e.into()),
+        }
+    }
     let ctx = RequestCtx {
         db: state.db.clone(),
         config: state.config.clone(),
@@ -460,6 +477,13 @@ async fn authenticate_key(State(state): State<AppState>, mut req: Request, next:
     let mut response = next.run(req).await;
     limits.write(response.headers_mut());
     response
+}
+
+async fn unpaid_invoice(db: &Db, tenant: uuid::Uuid) -> Result<Option<i32>, AppError> {
+    let mut tx = db.tenant_tx(tenant, None).await?;
+    let number = app::billing::payments::unpaid_invoice(&mut tx).await?;
+    tx.commit().await?;
+    Ok(number)
 }
 
 /// The record code takes an [`Env`]; an API request has no session, so it gets an

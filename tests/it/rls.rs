@@ -83,6 +83,9 @@ async fn crm_fixture(app: &TestApp, t: Uuid, email: &str) {
         "INSERT INTO invoices (tenant_id, id, number, currency, subtotal_minor, total_minor) SELECT $1, gen_random_uuid(), 1, 'USD', 100, 100 WHERE $2::uuid IS NOT NULL",
         "INSERT INTO invoice_lines (tenant_id, invoice_id, position, kind, description, amount_minor) SELECT $1, id, 0, 'PLAN', 'Plan', 100 FROM invoices WHERE tenant_id = $1 AND $2::uuid IS NOT NULL",
         "INSERT INTO billing_events (id, tenant_id, type, created, payload, outcome) SELECT 'evt_' || $1::text, $1, 'invoice.paid', now(), '{}', 'applied' WHERE $2::uuid IS NOT NULL",
+        "INSERT INTO payment_attempts (tenant_id, id, invoice_id, attempt, kind, due_at, idempotency_key)
+         SELECT $1, gen_random_uuid(), id, 1, 'ISSUE', now(), 'key-' || id FROM invoices WHERE tenant_id = $1 AND $2::uuid IS NOT NULL",
+        "INSERT INTO usage_warnings (tenant_id, metric, period, threshold) SELECT $1, 'Records', current_date, 80 WHERE $2::uuid IS NOT NULL",
         "INSERT INTO developers (tenant_id, id, name) SELECT $1, gen_random_uuid(), 'Dev' WHERE $2::uuid IS NOT NULL",
         "INSERT INTO projects (tenant_id, id, developer_id, name) SELECT $1, gen_random_uuid(), id, 'Towers' FROM developers WHERE tenant_id = $1 AND $2::uuid IS NOT NULL",
         "INSERT INTO unit_types (tenant_id, code, label, kind) SELECT $1, 'PENTHOUSE', 'Penthouse', 'UNIT' WHERE $2::uuid IS NOT NULL",

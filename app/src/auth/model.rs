@@ -134,6 +134,8 @@ pub struct Viewer {
     pub must_enrol_2fa: bool,
     /// The tenant requires a confirmed address and this user's is not yet.
     pub must_verify_email: bool,
+    /// The workspace is read-only until this invoice is paid: a banner on every page.
+    pub unpaid_invoice: Option<i32>,
 }
 
 impl Viewer {

@@ -35,7 +35,8 @@ pub async fn resolve_principal(
     let row = sqlx::query(
         "SELECT m.id, m.role, u.email::text AS email, u.name, u.totp_enabled_at IS NOT NULL AS totp,
                 COALESCE(p.language, t.locale) AS locale, pol.two_factor_required,
-                pol.require_verified_email AND u.email_verified_at IS NULL AS must_verify
+                pol.require_verified_email AND u.email_verified_at IS NULL AS must_verify,
+                (SELECT i.number FROM subscriptions s JOIN invoices i ON i.status = 'OPEN' WHERE s.status = 'UNPAID' ORDER BY i.number LIMIT 1) AS unpaid_invoice
            FROM memberships m
            JOIN users u ON u.id = m.user_id
            JOIN tenants t ON t.id = m.tenant_id AND t.status = 'ACTIVE'
@@ -46,8 +47,7 @@ pub async fn resolve_principal(
     .bind(tenant_id)
     .bind(user_id)
     .fetch_optional(&mut *tx)
-    .await
-    ?;
+    .await?;
     tx.commit().await?;
     let Some(row) = row else {
         return Ok(None);
@@ -68,6 +68,7 @@ pub async fn resolve_principal(
             must_enrol_2fa: required && !totp,
             must_verify_email: row.get("must_verify"),
             api_key: None,
+            unpaid_invoice: row.try_get("unpaid_invoice")?,
         },
         locale,
     )))
@@ -121,6 +122,7 @@ pub async fn load_viewer(
             .collect(),
         must_enrol_2fa: principal.must_enrol_2fa,
         must_verify_email: principal.must_verify_email,
+        unpaid_invoice: principal.unpaid_invoice,
     })
 }
 

@@ -47,3 +47,21 @@ pub async fn save_billing_profile(
 pub async fn get_invoice(id: String) -> Result<InvoiceDetail, AppError> {
     respond(async { super::ssr::invoice(&env()?, &id).await }).await
 }
+
+/// The card to charge, as the provider's id of it (`pm_…`).
+#[server]
+pub async fn set_payment_method(payment_method: String) -> Result<(), AppError> {
+    respond(async { super::pay::set_payment_method(&env()?, &payment_method).await }).await
+}
+
+/// "Pay now": the open invoice `id` is charged by the worker in a moment.
+#[server]
+pub async fn pay_invoice(id: String) -> Result<(), AppError> {
+    respond(async { super::pay::pay_now(&env()?, &id).await }).await
+}
+
+/// "Start paying now": ends the trial; the plan's first invoice, if it costs anything.
+#[server]
+pub async fn end_trial() -> Result<Option<uuid::Uuid>, AppError> {
+    respond(async { super::pay::end_trial(&env()?).await }).await
+}

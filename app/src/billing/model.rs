@@ -125,6 +125,45 @@ pub struct InvoiceDetail {
     pub tax_minor: i64,
     pub bill_to: BillingProfile,
     pub workspace: String,
+    /// Every try to collect it, oldest first.
+    pub attempts: Vec<PaymentAttempt>,
+    /// The viewer may ask for it to be charged now (the owner, while it is open).
+    pub can_pay: bool,
+}
+
+/// One try to collect an invoice.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentAttempt {
+    pub attempt: i32,
+    /// ISSUE, RETRY or MANUAL.
+    pub kind: String,
+    /// DUE, SUCCEEDED, FAILED or CANCELLED.
+    pub status: String,
+    pub due_at: DateTime<Utc>,
+    pub failure: Option<String>,
+}
+
+/// Stripe's test payment methods, which the dev peer's stand-in honours too, and the
+/// locale key of each one's name. A real deployment collects the card with Stripe's
+/// own form (Elements or Checkout) and keeps only the `pm_…` id it answers.
+pub const TEST_PAYMENT_METHODS: [(&str, &str); 3] = [
+    ("pm_card_visa", "billing.card.visa"),
+    ("pm_card_chargeDeclined", "billing.card.declined"),
+    (
+        "pm_card_chargeDeclinedInsufficientFunds",
+        "billing.card.insufficient",
+    ),
+];
+
+/// How the workspace pays, for the billing page.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payment {
+    /// The saved payment method (`pm_…`), if any.
+    pub method: Option<String>,
+    /// A charge is queued or under way: the page looks again until it is done.
+    pub pending: bool,
+    /// The open invoice whose last charge failed, and why.
+    pub failed: Option<(Uuid, i32, String)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,6 +182,9 @@ pub struct Overview {
     pub plans: Vec<PlanOffer>,
     pub invoices: Vec<InvoiceRow>,
     pub profile: BillingProfile,
+    pub payment: Payment,
+    /// Limits used to 80 % or more, with the percentage: the owners' and admins' banner.
+    pub warnings: Vec<(Metric, u32)>,
     /// The owner changes the plan; admins read.
     pub can_manage: bool,
 }

@@ -2,6 +2,7 @@
 //! invoices, limits enforced at the action, period roll-over and provider events.
 
 use super::model::*;
+use super::payments;
 use super::stripe;
 use super::tax;
 use crate::audit::{self, AuditEntry};
@@ -182,7 +183,16 @@ pub async fn overview(env: &Env) -> Result<Overview, AppError> {
     .fetch_all(&mut *tx)
     .await?;
     let profile = profile(&mut tx).await?;
+    let payment = super::pay::state(&mut tx).await?;
     tx.commit().await?;
+    let usage: Vec<Usage> = used
+        .into_iter()
+        .map(|(metric, used)| Usage {
+            metric,
+            used,
+            limit: current.limit(metric),
+        })
+        .collect();
     Ok(Overview {
         plan_id: sub.plan_id.clone(),
         plan_name: current.name.clone(),
@@ -199,17 +209,16 @@ pub async fn overview(env: &Env) -> Result<Overview, AppError> {
                 .find(|pl| pl.id == id)
                 .map(|pl| pl.name.clone())
         }),
-        usage: used
-            .into_iter()
-            .map(|(metric, used)| Usage {
-                metric,
-                used,
-                limit: current.limit(metric),
-            })
+        warnings: usage
+            .iter()
+            .filter(|u| u.limit.is_some() && u.percent() >= 80)
+            .map(|u| (u.metric, u.percent()))
             .collect(),
+        usage,
         plans: offers,
         invoices: invoices.into_iter().map(InvoiceRow::from).collect(),
         profile,
+        payment,
         can_manage: Permission::BillingManage.allowed_for(p.role),
     })
 }
@@ -268,6 +277,10 @@ pub async fn create_invoice(
         .bind(amount)
         .execute(&mut **tx)
         .await?;
+    }
+    // Charged by the worker after this commits, never inside the request.
+    if subtotal + tax_minor > 0 {
+        payments::queue(tx, tenant_id, id, "ISSUE", Utc::now()).await?;
     }
     Ok(id)
 }
@@ -531,7 +544,9 @@ pub async fn invoice(env: &Env, id: &str) -> Result<InvoiceDetail, AppError> {
         .bind(p.tenant_id)
         .fetch_one(&mut *tx)
         .await?;
+    let attempts = super::pay::attempts(&mut tx, id).await?;
     tx.commit().await?;
+    let can_pay = row.status == "OPEN" && Permission::BillingManage.allowed_for(p.role);
     Ok(InvoiceDetail {
         invoice: row.into(),
         lines: lines
@@ -547,6 +562,8 @@ pub async fn invoice(env: &Env, id: &str) -> Result<InvoiceDetail, AppError> {
         tax_minor,
         bill_to,
         workspace,
+        attempts,
+        can_pay,
     })
 }
 
@@ -582,7 +599,7 @@ pub async fn check_records(tx: &mut Tx, locale: Locale, adding: i64) -> Result<(
             ],
         )));
     }
-    Ok(())
+    super::warnings::check(tx, locale, Metric::Records, used + adding, i64::from(limit)).await
 }
 
 /// Period ends across tenants (schedule `billing.periods`); how many rolled over.
@@ -679,26 +696,8 @@ pub async fn provider_event(
     };
     let outcome = match (kind, invoice_status.as_str()) {
         ("invoice.paid" | "payment_intent.succeeded", "OPEN" | "UNCOLLECTIBLE") => {
-            sqlx::query("UPDATE invoices SET status = 'PAID', paid_at = $2, provider_ref = $3 WHERE id = $1")
-                .bind(invoice)
-                .bind(created)
-                .bind(event["data"]["object"]["id"].as_str())
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(
-                "UPDATE subscriptions SET status = 'ACTIVE' WHERE status IN ('PAST_DUE', 'UNPAID')",
-            )
-            .execute(&mut *tx)
-            .await?;
-            let paid: serde_json::Value = sqlx::query_scalar(
-                "SELECT jsonb_build_object('id', id, 'number', number, 'currency', currency,
-                        'total_minor', total_minor, 'paid_at', paid_at)
-                   FROM invoices WHERE id = $1",
-            )
-            .bind(invoice)
-            .fetch_one(&mut *tx)
-            .await?;
-            crate::developers::deliver::publish(&mut tx, tenant, "invoice.paid", paid).await?;
+            let reference = event["data"]["object"]["id"].as_str();
+            payments::mark_paid(&mut tx, tenant, invoice, created, reference).await?;
             "paid"
         }
         ("invoice.payment_failed" | "payment_intent.payment_failed", "OPEN") => {

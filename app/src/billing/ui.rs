@@ -6,8 +6,8 @@ use super::model::*;
 use crate::crm::money;
 use crate::i18n::{t, tf};
 use crate::ui::{
-    field_error, form_error, locale, tr, Alert, Badge, Card, Field, LoadError, PageHeader,
-    Skeleton, Submit,
+    field_error, form_error, hard_redirect, locale, page, poll_while, tr, Alert, Badge, Card,
+    Field, LoadError, PageHeader, Skeleton, Submit,
 };
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
@@ -18,8 +18,8 @@ fn date(at: chrono::DateTime<chrono::Utc>) -> String {
 
 fn status_tone(status: &str) -> &'static str {
     match status {
-        "ACTIVE" | "TRIALING" | "PAID" => "success",
-        "PAST_DUE" | "OPEN" => "warning",
+        "ACTIVE" | "TRIALING" | "PAID" | "SUCCEEDED" => "success",
+        "PAST_DUE" | "OPEN" | "DUE" | "CANCELLED" => "warning",
         _ => "danger",
     }
 }
@@ -33,6 +33,9 @@ fn bar_class(percent: u32) -> &'static str {
     }
 }
 
+/// While a charge is on its way, the page looks again this often.
+const PAYMENT_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+
 fn limit_text(l: crate::i18n::Locale, limit: Option<i64>) -> String {
     limit.map_or_else(|| t(l, "billing.unlimited"), |n| n.to_string())
 }
@@ -43,12 +46,22 @@ pub fn BillingPage() -> impl IntoView {
     let change = ServerAction::<ChangePlan>::new();
     let cancel = ServerAction::<SetCancel>::new();
     let save = ServerAction::<SaveBillingProfile>::new();
+    let set_card = ServerAction::<SetPaymentMethod>::new();
+    let pay = ServerAction::<PayInvoice>::new();
+    let end_trial = ServerAction::<EndTrial>::new();
+    let tick = RwSignal::new(0u32);
+    let pending = RwSignal::new(false);
+    poll_while(move || pending.get_untracked(), tick, PAYMENT_POLL);
+    let read_only = page().viewer.and_then(|v| v.unpaid_invoice).is_some();
     let overview = Resource::new(
         move || {
             (
                 change.version().get(),
                 cancel.version().get(),
                 save.version().get(),
+                set_card.version().get(),
+                (pay.version().get(), end_trial.version().get()),
+                tick.get(),
             )
         },
         |_| billing_overview(),
@@ -75,8 +88,24 @@ pub fn BillingPage() -> impl IntoView {
                         if cycle.get_untracked().is_empty() {
                             cycle.set(o.cycle.code().to_string());
                         }
+                        pending.set(o.payment.pending);
+                        if read_only && o.status != "UNPAID" {
+                            // Paid: the shell's read-only banner and every page's
+                            // writes come back with a fresh load.
+                            hard_redirect("/billing");
+                        }
                         let currency = o.currency.clone();
                         view! {
+                            {(!o.warnings.is_empty()).then(|| view! {
+                                <div class="alert alert-warning" role="status" data-testid="usage-warnings">
+                                    <ul>
+                                        {o.warnings.iter().map(|(m, percent)| view! {
+                                            <li>{tf(l, "billing.warning.banner", &[("what", t(l, m.label_key())), ("percent", percent.to_string())])}</li>
+                                        }).collect_view()}
+                                    </ul>
+                                </div>
+                            })}
+                            <PaymentCard payment=o.payment.clone() can_manage=o.can_manage set_card=set_card pay=pay/>
                             <Card>
                                 <div class="flex flex-wrap items-center gap-3" data-testid="current-plan">
                                     <h2 class="card-title mb-0">{tf(l, "billing.on_plan", &[("plan", o.plan_name.clone())])}</h2>
@@ -92,6 +121,13 @@ pub fn BillingPage() -> impl IntoView {
                                 {o.cancel_at_period_end.then(|| view! {
                                     <p class="alert alert-warning mt-2" role="status">{tf(l, "billing.cancelling", &[("at", date(o.period_end))])}</p>
                                 })}
+                                {(o.can_manage && o.status == "TRIALING").then(|| view! {
+                                    <ActionForm action=end_trial attr:class="mt-3">
+                                        <button type="submit" class="btn btn-primary" aria-describedby="b-end-trial">{tr("billing.end_trial")}</button>
+                                        <p id="b-end-trial" class="field-hint">{tr("billing.end_trial_hint")}</p>
+                                    </ActionForm>
+                                })}
+                                <Alert message=form_error(end_trial.value(), &[])/>
                                 {o.can_manage.then(|| view! {
                                     <ActionForm action=cancel attr:class="mt-3">
                                         <input type="hidden" name="cancel" value=(!o.cancel_at_period_end).to_string()/>
@@ -215,13 +251,87 @@ pub fn BillingPage() -> impl IntoView {
     }
 }
 
+fn method_name(l: crate::i18n::Locale, method: &str) -> String {
+    TEST_PAYMENT_METHODS
+        .iter()
+        .find(|(id, _)| *id == method)
+        .map_or_else(|| method.to_string(), |(_, key)| t(l, key))
+}
+
+/// The card on file, a charge on its way, and the failed one with "Pay now".
+#[component]
+fn PaymentCard(
+    payment: Payment,
+    can_manage: bool,
+    set_card: ServerAction<SetPaymentMethod>,
+    pay: ServerAction<PayInvoice>,
+) -> impl IntoView {
+    let l = locale();
+    let current = payment.method.clone().unwrap_or_default();
+    view! {
+        <Card title=t(l, "billing.payment")>
+            {payment.failed.clone().map(|(id, n, why)| {
+                let id = id.to_string();
+                view! {
+                    <div class="alert alert-danger" role="alert" data-testid="payment-failed">
+                        <p>{tf(l, "billing.payment_failed", &[("n", n.to_string()), ("reason", why)])}</p>
+                        {can_manage.then(|| view! {
+                            <button type="button" class="btn btn-primary mt-2" disabled=move || pay.pending().get()
+                                on:click=move |_| { pay.dispatch(PayInvoice { id: id.clone() }); }>
+                                {tf(l, "billing.pay_now", &[("n", n.to_string())])}
+                            </button>
+                        })}
+                    </div>
+                }
+            })}
+            <Alert message=form_error(pay.value(), &[])/>
+            {payment.pending.then(|| view! {
+                <p class="alert alert-warning" role="status" data-testid="payment-pending">{tr("billing.payment_pending")}</p>
+            })}
+            {if can_manage {
+                view! {
+                    <ActionForm action=set_card attr:class="form-col">
+                        <Alert message=form_error(set_card.value(), &["payment_method"])/>
+                        <div class="field">
+                            <label for="b-card" class="field-label">{tr("billing.card")}</label>
+                            <select id="b-card" name="payment_method" class="input" aria-describedby="b-card-hint">
+                                {(current.is_empty()).then(|| view! { <option value="" selected=true>{tr("billing.card_none")}</option> })}
+                                {TEST_PAYMENT_METHODS.iter().map(|(id, key)| view! {
+                                    <option value=*id selected=current == *id>{tr(key)}</option>
+                                }).collect_view()}
+                            </select>
+                            <p id="b-card-hint" class="field-hint">{tr("billing.card_hint")}</p>
+                            {move || field_error(set_card.value(), "payment_method").get().map(|m| view! { <p class="field-error" role="alert">{m}</p> })}
+                        </div>
+                        <Submit label=tr("billing.save_card") pending=set_card.pending()/>
+                    </ActionForm>
+                }.into_any()
+            } else {
+                view! {
+                    <p class="text-sm" data-testid="card">{payment.method.as_deref().map_or_else(|| t(l, "billing.card_none"), |m| method_name(l, m))}</p>
+                }.into_any()
+            }}
+        </Card>
+    }
+}
+
 #[component]
 pub fn InvoicePage() -> impl IntoView {
     let l = locale();
     let params = use_params_map();
+    let pay = ServerAction::<PayInvoice>::new();
+    let tick = RwSignal::new(0u32);
+    let pending = RwSignal::new(false);
+    poll_while(move || pending.get_untracked(), tick, PAYMENT_POLL);
     let invoice = Resource::new(
-        move || params.read().get("id").unwrap_or_default(),
-        get_invoice,
+        move || {
+            (
+                params.read().get("id").unwrap_or_default(),
+                pay.version().get(),
+                tick.get(),
+            )
+        },
+        |(id, _, _)| get_invoice(id),
     );
     view! {
         <Transition fallback=|| view! { <Skeleton lines=6/> }>
@@ -230,10 +340,27 @@ pub fn InvoicePage() -> impl IntoView {
                     Err(e) => view! { <PageHeader title=tr("billing.invoice")/> <LoadError error=e/> }.into_any(),
                     Ok(d) => {
                         let currency = d.invoice.currency.clone();
+                        let charging = d.invoice.status == "OPEN"
+                            && d.attempts.iter().any(|a| a.status == "DUE" && a.kind != "RETRY");
+                        pending.set(charging);
+                        let id = d.invoice.id.to_string();
                         view! {
                             <PageHeader title=tf(l, "billing.invoice_no", &[("n", d.invoice.number.to_string())])>
                                 <Badge text=t(l, &format!("billing.invoice_status.{}", d.invoice.status.to_lowercase())) tone=status_tone(&d.invoice.status)/>
+                                {d.can_pay.then(|| view! {
+                                    <button type="button" class="btn btn-primary print:hidden" data-testid="pay-now" disabled=move || pay.pending().get() || charging
+                                        on:click=move |_| { pay.dispatch(PayInvoice { id: id.clone() }); }>
+                                        {tf(l, "billing.pay_now", &[("n", d.invoice.number.to_string())])}
+                                    </button>
+                                })}
                             </PageHeader>
+                            <Alert message=form_error(pay.value(), &[])/>
+                            {move || pay.value().get().and_then(|r| r.err()).and_then(|e| e.for_field("payment_method")).map(|m| view! {
+                                <p class="alert alert-danger" role="alert">{m} " " <a class="underline" href="/billing">{tr("billing.read_only_fix")}</a></p>
+                            })}
+                            {charging.then(|| view! {
+                                <p class="alert alert-warning print:hidden" role="status" data-testid="payment-pending">{tr("billing.payment_pending")}</p>
+                            })}
                             <article class="card invoice" data-testid="invoice">
                                 <div class="grid gap-4 md:grid-cols-2">
                                     <div>
@@ -261,6 +388,20 @@ pub fn InvoicePage() -> impl IntoView {
                                     </tfoot>
                                 </table>
                             </article>
+                            {(!d.attempts.is_empty()).then(|| view! {
+                                <Card title=t(l, "billing.attempts")>
+                                    <ul class="divide-y divide-line text-sm" data-testid="attempts">
+                                        {d.attempts.iter().map(|a| view! {
+                                            <li class="flex flex-wrap gap-3 py-2">
+                                                <span class="tabular-nums">{date(a.due_at)}</span>
+                                                <span>{t(l, &format!("billing.attempt.{}", a.kind.to_lowercase()))}</span>
+                                                <Badge text=t(l, &format!("billing.attempt_status.{}", a.status.to_lowercase())) tone=status_tone(&a.status)/>
+                                                {a.failure.clone().map(|f| view! { <span class="text-muted">{f}</span> })}
+                                            </li>
+                                        }).collect_view()}
+                                    </ul>
+                                </Card>
+                            })}
                         }.into_any()
                     }
                 }

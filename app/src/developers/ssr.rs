@@ -157,6 +157,7 @@ pub async fn authenticate(
             email: String::new(),
             must_enrol_2fa: false,
             must_verify_email: false,
+            unpaid_invoice: None,
             api_key: Some(id),
         },
         scopes: row.try_get("scopes")?,

@@ -131,6 +131,54 @@ impl TestApp {
         TestApp { base, pools }
     }
 
+    /// A server whose payment provider is the peer's Stripe stand-in, which posts its
+    /// signed events back to the server, and whose account emails go to the peer's
+    /// SMTP server. The charging worker is not running: tests call it with their clock.
+    pub async fn spawn_with_stripe() -> (TestApp, peer::Peer) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let local = AppConfig::local(&base);
+        let peer = peer::Peer::start(peer::PeerConfig {
+            whatsapp_webhook_url: "http://127.0.0.1:9/unused".into(),
+            whatsapp_app_secret: "unused".into(),
+            email_webhook_url: "http://127.0.0.1:9/unused".into(),
+            email_webhook_secret: "unused".into(),
+            http_addr: "127.0.0.1:0".parse().unwrap(),
+            smtp_addr: "127.0.0.1:0".parse().unwrap(),
+            whatsapp_numbers: Vec::new(),
+        })
+        .await
+        .unwrap();
+        peer.set_stripe_webhook(
+            &format!("{base}/webhooks/billing"),
+            &local.billing_webhook_secret,
+        );
+        let stripe_api_url = format!("{}/stripe", peer.http_base());
+        let smtp = peer.smtp_addr();
+        let pools = TestApp::database().await;
+        let app = TestApp::serve(
+            pools,
+            listener,
+            |config| {
+                config.stripe_api_url = stripe_api_url;
+                config.account_mail = Some(app::request::AccountMail {
+                    smtp: mail::SmtpSettings {
+                        host: smtp.ip().to_string(),
+                        port: smtp.port(),
+                        security: mail::SmtpSecurity::None,
+                        username: None,
+                        password: None,
+                        timeout: std::time::Duration::from_secs(10),
+                        egress: mail::Egress::AnyAddress,
+                    },
+                    from: "no-reply@leadline.test".into(),
+                });
+            },
+            |_| {},
+        );
+        (app, peer)
+    }
+
     /// A server whose account emails go to a local peer's SMTP server.
     pub async fn spawn_with_mail() -> (TestApp, peer::Peer) {
         let peer = peer::Peer::start(peer::PeerConfig {

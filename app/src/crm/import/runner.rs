@@ -647,6 +647,7 @@ async fn load(db: &Db, tenant_id: Uuid, id: Uuid) -> Result<Claimed, AppError> {
             email: code("email"),
             must_enrol_2fa: false,
             must_verify_email: false,
+            unpaid_invoice: None,
             api_key: None,
         },
         creator_active: code("status") == "ACTIVE",
