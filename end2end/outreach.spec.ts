@@ -9,7 +9,7 @@ async function selectByText(page: Page, label: string, text: string) {
   await select.selectOption(value!);
 }
 
-test('build a WhatsApp-then-email sequence, enrol a list, deliver and reply through the peer, and watch the journey move', async ({ page, context }) => {
+test('build a WhatsApp-then-email sequence, enrol a list, deliver and reply through the peer, and watch the journey move', async ({ page, context, browser }) => {
   test.setTimeout(120_000);
   await signIn(page, 'owner@demo.leadline.test');
 
@@ -88,10 +88,30 @@ test('build a WhatsApp-then-email sequence, enrol a list, deliver and reply thro
     await peer.goto(PEER);
     await expect(omar).toHaveCount(1, { timeout: 1000 });
   }).toPass({ timeout: 30_000 });
+  // The rep who owns the leads has their inbox open; Mona's reply already rang their bell.
+  const repContext = await browser.newContext();
+  const rep = await repContext.newPage();
+  await signIn(rep, 'sales@demo.leadline.test');
+  await rep.goto('/inbox');
+  await hydrated(rep);
+  const bell = rep.getByTestId('bell').locator('summary');
+  await expect(bell).toHaveAttribute('aria-label', /^Notifications, \d+ unread$/);
+  const rung = Number((await bell.getAttribute('aria-label'))!.match(/\d+/)![0]);
   await omar.getByLabel('Reply text').fill('Not interested, thanks');
   await omar.locator('button[data-action="reply"]').click();
+  // Live, not polled: the queue and the bell re-read when their tab's stream says so
+  // (their fallback polls are 30 and 60 s).
   const item = page.getByTestId('review-item').filter({ hasText: 'Omar Sherif' });
-  await expect(item).toBeVisible({ timeout: 15_000 });
+  await expect(item).toBeVisible({ timeout: 5_000 });
+  await expect(bell).toHaveAttribute('aria-label', `Notifications, ${rung + 1} unread`, { timeout: 5_000 });
+  // The inbox offers the new reply rather than redrawing under a half-typed answer.
+  await rep.getByRole('button', { name: /^Show new replies \(\d+\)$/ }).click({ timeout: 5_000 });
+  const omarReply = rep.getByTestId('inbox-reply').first();
+  await expect(omarReply).toContainText('Not interested, thanks');
+  await expect(omarReply).toHaveAttribute('data-unread', 'true');
+  await omarReply.getByRole('button', { name: 'Mark as read' }).click();
+  await expect(rep.getByTestId('inbox-reply').filter({ hasText: 'Not interested, thanks' })).toHaveAttribute('data-unread', 'false');
+  await repContext.close();
   await expect(item).toContainText('Confirm intent');
   await item.getByRole('button').click();
   await expect(page.getByTestId('classification')).toContainText('Not interested');
@@ -130,6 +150,11 @@ test('build a WhatsApp-then-email sequence, enrol a list, deliver and reply thro
   await expect(funnel).toHaveAttribute('data-contacted', '5');
   // Mona and Omar replied.
   await expect(funnel).toHaveAttribute('data-replied', '2');
+  // The review queue's day: Omar's item arrived and was confirmed today.
+  const review = page.getByTestId('review-stats');
+  await expect(review).toHaveAttribute('data-items', /^[1-9]\d*$/);
+  await expect(review).toHaveAttribute('data-resolved', /^[1-9]\d*$/);
+  await expect(review.locator('tfoot')).toContainText('100%');
 
   // The senders page shows today's quota use on the numbers.
   await page.goto('/outreach/senders');

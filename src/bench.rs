@@ -67,6 +67,12 @@ async fn time_requests(router: &Router, cookie: Option<&str>) -> Result<Stats, S
     Ok(stats(samples))
 }
 
+pub fn leptos_options() -> Result<leptos::config::LeptosOptions, String> {
+    leptos::config::get_configuration(None)
+        .map(|conf| conf.leptos_options)
+        .map_err(|e| e.to_string())
+}
+
 pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -100,9 +106,7 @@ pub async fn signed_in(config: &Config, database: &Database) -> Result<(Router, 
         .await
         .map_err(|e| e.to_string())?;
     }
-    let mut options = leptos::config::get_configuration(None)
-        .map_err(|e| e.to_string())?
-        .leptos_options;
+    let mut options = leptos_options()?;
     options.site_addr = config.addr;
     let router = crate::web::router(crate::app_state(options, database, config));
 
@@ -130,57 +134,10 @@ pub async fn signed_in(config: &Config, database: &Database) -> Result<(Router, 
     Ok((router, cookie))
 }
 
-/// What a first visit downloads of the app's own code (the WASM and JS files, which
-/// every page loads today), raw and as served: brotli and gzip, the files
-/// `cargo leptos build --release --precompress` writes beside them.
-pub fn print_bundle(options: &leptos::config::LeptosOptions) {
-    let dir = std::path::Path::new(&*options.site_root).join(&*options.site_pkg_dir);
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        println!("bundle: no {} (build the site first)", dir.display());
-        return;
-    };
-    let mut rows: Vec<(String, u64, Option<u64>, Option<u64>)> = Vec::new();
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().to_string();
-        if !(name.ends_with(".wasm") || name.ends_with(".js")) {
-            continue;
-        }
-        let size = |suffix: &str| {
-            std::fs::metadata(dir.join(format!("{name}{suffix}")))
-                .ok()
-                .map(|m| m.len())
-        };
-        rows.push((
-            name.clone(),
-            size("").unwrap_or(0),
-            size(".br"),
-            size(".gz"),
-        ));
-    }
-    rows.sort();
-    let kb = |b: u64| b as f64 / 1000.0;
-    let shown = |b: Option<u64>| b.map_or("—".to_string(), |b| format!("{:.1} kB", kb(b)));
-    println!("bundle (every page loads these today; sign-in budget 200 kB, board 350 kB, brotli):");
-    for (name, raw, br, gz) in &rows {
-        println!(
-            "  {name}: {:.1} kB raw, {} brotli, {} gzip",
-            kb(*raw),
-            shown(*br),
-            shown(*gz)
-        );
-    }
-    let total_br: Option<u64> = rows.iter().map(|r| r.2).sum();
-    println!("  first load, brotli: {}", shown(total_br));
-}
-
 pub async fn run(config: &Config, database: &Database) -> Result<(), String> {
     crate::bench_review::print_classifier();
-    print_bundle(
-        &leptos::config::get_configuration(None)
-            .map_err(|e| e.to_string())?
-            .leptos_options,
-    );
     let (router, cookie) = signed_in(config, database).await?;
+    crate::bench_bundle::print(&router, &cookie, &leptos_options()?).await?;
     let pools = &database.pools;
     let home = time_requests(&router, Some(&cookie)).await?;
     let bare_router = Router::new().route(

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod bench;
 pub mod bench_api;
+pub mod bench_bundle;
 pub mod bench_crm;
 pub mod bench_http;
 pub mod bench_outreach;

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
 const USAGE: &str =
-    "usage: leadline [serve | worker | migrate | seed --tenants N --users-per-tenant M | bench [outreach | http | review] | drill]";
+    "usage: leadline [serve | worker | migrate | seed --tenants N --users-per-tenant M | bench [outreach | http | review | api | bundle] | drill]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -60,7 +60,7 @@ async fn run(args: &[String]) -> Result<(), String> {
             let app = (*database.pools.app.connect_options()).clone();
             leadline::drill::run(app).await
         }
-        // `bench outreach`, `bench http`, `bench review` and `bench api` run only that benchmark.
+        // `bench outreach`, `bench http`, `bench review`, `bench api` and `bench bundle` run only that benchmark.
         _ if args.get(1).map(String::as_str) == Some("outreach") => {
             leadline::bench_outreach::run(&database, &config).await
         }
@@ -69,6 +69,10 @@ async fn run(args: &[String]) -> Result<(), String> {
         }
         _ if args.get(1).map(String::as_str) == Some("api") => {
             leadline::bench_api::run(&database, &config).await
+        }
+        _ if args.get(1).map(String::as_str) == Some("bundle") => {
+            let (router, cookie) = bench::signed_in(&config, &database).await?;
+            leadline::bench_bundle::print(&router, &cookie, &bench::leptos_options()?).await
         }
         _ if args.get(1).map(String::as_str) == Some("http") => {
             let (router, cookie) = bench::signed_in(&config, &database).await?;

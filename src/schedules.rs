@@ -7,6 +7,7 @@
 
 use crate::session_store::PgSessionStore;
 use app::jobs::ssr::{backoff, jitter};
+use app::request::AppConfig;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use std::str::FromStr;
@@ -20,7 +21,7 @@ const UNPARSABLE_RETRY: chrono::Duration = chrono::Duration::hours(1);
 /// What one run of a schedule did, for `last_detail`.
 type Outcome = Result<String, String>;
 
-async fn run_task(pool: &PgPool, name: &str) -> Outcome {
+async fn run_task(pool: &PgPool, config: &AppConfig, name: &str) -> Outcome {
     let store = PgSessionStore::new(pool.clone());
     match name {
         "sessions.sweep" => store
@@ -42,6 +43,12 @@ async fn run_task(pool: &PgPool, name: &str) -> Outcome {
             .await
             .map(|r| format!("{r:?}"))
             .map_err(|e| e.to_string()),
+        "notices.digest" => app::notices::ssr::send_digests(pool, config, Utc::now())
+            .await
+            .map(|n| match config.account_mail {
+                Some(_) => format!("{n} notification digests sent"),
+                None => "no SMTP server is configured (LEADLINE_SMTP_URL): no digests sent".into(),
+            }),
         "review.sla" => app::review::ssr::sla_sweep(pool, Utc::now())
             .await
             .map(|n| format!("{n} review items escalated"))
@@ -90,7 +97,7 @@ fn next_run(
 }
 
 /// Runs every schedule that is due, one at a time; the names of those run.
-pub async fn run_due(pool: &PgPool) -> Result<Vec<String>, String> {
+pub async fn run_due(pool: &PgPool, config: &AppConfig) -> Result<Vec<String>, String> {
     let db = app::db::Db::new(pool.clone());
     let mut ran = Vec::new();
     loop {
@@ -108,7 +115,7 @@ pub async fn run_due(pool: &PgPool) -> Result<Vec<String>, String> {
             return Ok(ran);
         };
         let started = Utc::now();
-        let outcome = run_task(pool, &name).await;
+        let outcome = run_task(pool, config, &name).await;
         let now = Utc::now();
         let failures = if outcome.is_ok() {
             0
@@ -148,11 +155,11 @@ pub async fn run_due(pool: &PgPool) -> Result<Vec<String>, String> {
 }
 
 /// Runs due schedules until the future is dropped.
-pub async fn run(pool: PgPool) {
+pub async fn run(pool: PgPool, config: std::sync::Arc<AppConfig>) {
     let mut tick = tokio::time::interval(CHECK_EVERY);
     loop {
         tick.tick().await;
-        if let Err(e) = run_due(&pool).await {
+        if let Err(e) = run_due(&pool, &config).await {
             tracing::warn!(error = %e, "schedules");
         }
     }

@@ -152,12 +152,16 @@ pub async fn demo_if_empty(pools: &Pools, senders: Option<&DemoSenders>) -> Resu
             .map_err(|e| format!("demo CRM data: {e}"))?;
     }
     demo_review(&mut tx, tenant_id, manager).await?;
-    for sql in DEMO_INVENTORY.iter().chain(DEMO_BILLING) {
+    for sql in DEMO_INVENTORY
+        .iter()
+        .chain(DEMO_BILLING)
+        .chain(DEMO_NOTICES)
+    {
         sqlx::query(sql)
             .bind(tenant_id)
             .execute(&mut *tx)
             .await
-            .map_err(|e| format!("demo inventory: {e}"))?;
+            .map_err(|e| format!("demo inventory, billing and notifications: {e}"))?;
     }
     sqlx::query(
         "INSERT INTO api_keys (tenant_id, id, name, prefix, secret_hash, scopes, per_minute, created_by)
@@ -245,6 +249,18 @@ const DEMO_INVENTORY: &[&str] = &[
 pub const DEMO_API_TOKEN: &str = "llk_00000000000de0de_bGVhZGxpbmUtZGVtby1hcGkta2V5LW5vdC1zZWNyZXQ";
 
 /// Nile Realty trials Pro in Egyptian pounds after two paid months of Starter.
+/// A few unread notifications for every member, so the bell and the notification
+/// centre show what they are for on first sign-in.
+const DEMO_NOTICES: &[&str] = &[
+    "INSERT INTO notifications (tenant_id, id, user_id, kind, body, link, created_at)
+     SELECT $1, gen_random_uuid(), m.user_id, n.kind, n.body, n.link, now() - n.ago
+       FROM memberships m,
+            (VALUES ('REPLY', 'Yasmine Fouad replied: Is the Zamalek flat still available?', '/inbox', interval '3 hours'),
+                    ('SLA_BREACH', 'A review item passed its SLA and was escalated.', '/review', interval '1 day'),
+                    ('JOB_FINISHED', 'Your lead export is ready to download.', NULL, interval '2 days')) AS n (kind, body, link, ago)
+      WHERE m.tenant_id = $1",
+];
+
 const DEMO_BILLING: &[&str] = &[
     "UPDATE subscriptions SET plan_id = 'pro', status = 'TRIALING', currency = 'EGP',
             trial_ends_at = now() + interval '9 days', current_period_start = now() - interval '5 days',

@@ -65,10 +65,7 @@ pub fn router(state: AppState) -> Router {
     let routes = (*state.routes).clone();
     let dynamic = Router::new()
         .route("/api/{*fn_name}", post(server_fn_handler))
-        .route(
-            "/events/pipelines/{id}",
-            get(crate::events::pipeline_events),
-        )
+        .route("/events", get(crate::events::live_events))
         .route("/jobs/{id}/download/{name}", get(job_download))
         .leptos_routes_with_handler(routes, get(render_handler))
         .fallback(leptos_axum::file_and_error_handler_with_context::<

@@ -4,7 +4,8 @@
 //! outgoing webhook deliveries, Facebook leads fetched from the Graph API, invoices
 //! charged through the payment provider (with dunning retries),
 //! and the recurring platform work on cron schedules (`schedules.rs`: the sweeps of
-//! expired sessions, old throttle windows and import drafts, and retention).
+//! expired sessions, old throttle windows and import drafts, retention, and the daily
+//! notification digests).
 
 use sqlx::PgPool;
 
@@ -17,8 +18,8 @@ pub async fn run_until(
     let webhooks = webhooks(pool.clone(), outreach.config.clone());
     let leads = facebook_leads(pool.clone(), outreach.config.clone());
     let charges = charges(pool.clone(), outreach.config.clone());
+    let schedules = crate::schedules::run(pool.clone(), outreach.config.clone());
     let sending = crate::outreach::run(pool.clone(), outreach);
-    let schedules = crate::schedules::run(pool.clone());
     tokio::select! {
         _ = schedules => {},
         _ = webhooks => {},

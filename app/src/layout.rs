@@ -225,7 +225,8 @@ fn focus_search_on_slash() {
 
 /// The bell: the viewer's unread notifications (replies on their leads, SLA breaches,
 /// finished imports, failed sends), counted in the top bar and listed in a panel.
-/// Loaded in the browser only and refreshed every 15 s, so no page render waits for it.
+/// Loaded in the browser only, so no page render waits for it, and re-read when the
+/// tab's live stream says they changed (and each minute, should the stream be down).
 #[component]
 fn Bell() -> impl IntoView {
     use crate::outreach::api::{get_notifications, MarkNotificationsRead};
@@ -243,7 +244,10 @@ fn Bell() -> impl IntoView {
             }
         });
     });
-    crate::ui::poll_while(|| true, tick, std::time::Duration::from_secs(15));
+    crate::live::on_event("notice", move |_| {
+        tick.try_update(|n| *n += 1);
+    });
+    crate::ui::poll_while(|| true, tick, std::time::Duration::from_secs(60));
     let items = move || list.get();
     let count = move || items().len();
     let label = move || match count() {
@@ -267,7 +271,10 @@ fn Bell() -> impl IntoView {
                 {move || {
                     let list = items();
                     if list.is_empty() {
-                        return view! { <p class="text-sm text-muted">{tr("nav.no_notifications")}</p> }.into_any();
+                        return view! {
+                            <p class="text-sm text-muted">{tr("nav.no_notifications")}</p>
+                            <a class="link mt-2 block text-sm" href="/notifications">{tr("notices.all")}</a>
+                        }.into_any();
                     }
                     view! {
                         <ul class="space-y-2 text-sm" data-testid="bell-items">
@@ -286,6 +293,7 @@ fn Bell() -> impl IntoView {
                         <ActionForm action=read attr:class="mt-3">
                             <button type="submit" class="btn btn-secondary w-full">{tr("nav.mark_all_read")}</button>
                         </ActionForm>
+                        <a class="link mt-2 block text-center text-sm" href="/notifications">{tr("notices.all")}</a>
                     }.into_any()
                 }}
             </div>
@@ -362,6 +370,7 @@ pub fn NotFound() -> impl IntoView {
     if let Some(resp) = use_context::<leptos_axum::ResponseOptions>() {
         resp.set_status(http::StatusCode::NOT_FOUND);
     }
+    crate::mark_hydrated();
     view! {
         <main class="auth-page">
             <div class="auth-card text-center">

@@ -12,7 +12,10 @@ pub mod i18n;
 pub mod inventory;
 pub mod jobs;
 pub mod layout;
+pub mod live;
+pub mod notices;
 pub mod outreach;
+pub mod pages;
 pub mod review;
 pub mod settings;
 pub mod team;
@@ -40,7 +43,7 @@ use auth::model::PageContext;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{path, Lazy};
 
 /// The id of the script element that carries the [`PageContext`] from the server's
 /// render to the browser's hydration.
@@ -133,7 +136,78 @@ fn page_context() -> PageContext {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     provide_context(page_context());
-    // Tells end-to-end tests (and curious developers) that the page is interactive.
+    view! {
+        <Title text="Leadline"/>
+        <Router>
+            <Routes fallback=layout::NotFound>
+                <Route path=path!("/login") view={Lazy::<pages::Login>::new()}/>
+                <Route path=path!("/login/2fa") view={Lazy::<pages::TotpLogin>::new()}/>
+                <Route path=path!("/signup") view={Lazy::<pages::Signup>::new()}/>
+                <Route path=path!("/invite/:token") view={Lazy::<pages::Invite>::new()}/>
+                <Route path=path!("/forgot") view={Lazy::<pages::Forgot>::new()}/>
+                <Route path=path!("/reset/:token") view={Lazy::<pages::Reset>::new()}/>
+                <Route path=path!("/verify/:token") view={Lazy::<pages::ConfirmEmail>::new()}/>
+                <ParentRoute path=path!("") view=layout::AppLayout>
+                    <Route path=path!("") view={Lazy::<pages::Home>::new()}/>
+                    <Route path=path!("pipeline") view={Lazy::<pages::Board>::new()}/>
+                    <Route path=path!("pipeline/:id") view={Lazy::<pages::Board>::new()}/>
+                    <Route path=path!("leads") view={Lazy::<pages::Leads>::new()}/>
+                    <Route path=path!("leads/:id") view={Lazy::<pages::Lead>::new()}/>
+                    <Route path=path!("contacts") view={Lazy::<pages::Contacts>::new()}/>
+                    <Route path=path!("contacts/:id") view={Lazy::<pages::Contact>::new()}/>
+                    <Route path=path!("companies") view={Lazy::<pages::Companies>::new()}/>
+                    <Route path=path!("companies/:id") view={Lazy::<pages::Company>::new()}/>
+                    <Route path=path!("deals") view={Lazy::<pages::Deals>::new()}/>
+                    <Route path=path!("deals/:id") view={Lazy::<pages::Deal>::new()}/>
+                    <Route path=path!("tasks") view={Lazy::<pages::Tasks>::new()}/>
+                    <Route path=path!("search") view={Lazy::<pages::Search>::new()}/>
+                    <ParentRoute path=path!("outreach") view=outreach::ui::OutreachLayout>
+                        <Route path=path!("") view={Lazy::<pages::OutreachDashboard>::new()}/>
+                        <Route path=path!("sequences") view={Lazy::<pages::Sequences>::new()}/>
+                        <Route path=path!("sequences/:id") view={Lazy::<pages::Sequence>::new()}/>
+                        <Route path=path!("templates") view={Lazy::<pages::Templates>::new()}/>
+                        <Route path=path!("templates/:id") view={Lazy::<pages::Template>::new()}/>
+                        <Route path=path!("senders") view={Lazy::<pages::Senders>::new()}/>
+                        <Route path=path!("suppressions") view={Lazy::<pages::Suppressions>::new()}/>
+                    </ParentRoute>
+                    <Route path=path!("review") view={Lazy::<pages::Review>::new()}/>
+                    <Route path=path!("inbox") view={Lazy::<pages::Inbox>::new()}/>
+                    <Route path=path!("notifications") view={Lazy::<pages::Notifications>::new()}/>
+                    <Route path=path!("inventory") view={Lazy::<pages::Inventory>::new()}/>
+                    <Route path=path!("inventory/units/:id") view={Lazy::<pages::Unit>::new()}/>
+                    <Route path=path!("inventory/plans/:id") view={Lazy::<pages::Plan>::new()}/>
+                    <Route path=path!("billing") view={Lazy::<pages::Billing>::new()}/>
+                    <Route path=path!("billing/invoices/:id") view={Lazy::<pages::Invoice>::new()}/>
+                    <Route path=path!("import") view={Lazy::<pages::Import>::new()}/>
+                    <Route path=path!("jobs/:id") view={Lazy::<pages::Job>::new()}/>
+                    <ParentRoute path=path!("settings") view=settings::ui::SettingsLayout>
+                        <Route path=path!("") view={Lazy::<pages::Profile>::new()}/>
+                        <Route path=path!("password") view={Lazy::<pages::Password>::new()}/>
+                        <Route path=path!("two-factor") view={Lazy::<pages::TwoFactor>::new()}/>
+                        <Route path=path!("sessions") view={Lazy::<pages::Sessions>::new()}/>
+                        <Route path=path!("workspace") view={Lazy::<pages::Workspace>::new()}/>
+                        <Route path=path!("security") view={Lazy::<pages::Security>::new()}/>
+                        <Route path=path!("jobs") view={Lazy::<pages::JobsAdmin>::new()}/>
+                        <Route path=path!("developers") view={Lazy::<pages::Developers>::new()}/>
+                        <Route path=path!("developers/webhooks/:id") view={Lazy::<pages::Webhook>::new()}/>
+                        <Route path=path!("developers/api") view={Lazy::<pages::ApiReference>::new()}/>
+                        <Route path=path!("team") view={Lazy::<pages::Team>::new()}/>
+                        <Route path=path!("audit") view={Lazy::<pages::Audit>::new()}/>
+                        <Route path=path!("fields") view={Lazy::<pages::CustomFields>::new()}/>
+                        <Route path=path!("approvals") view={Lazy::<pages::ApprovalRules>::new()}/>
+                        <Route path=path!("notifications") view={Lazy::<pages::NotificationPrefs>::new()}/>
+                        <Route path=path!("review") view={Lazy::<pages::ReviewRules>::new()}/>
+                    </ParentRoute>
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}
+
+/// Tells end-to-end tests (and curious developers) that the page is interactive:
+/// called by every page's view, so it runs once the page's own chunk has loaded and
+/// hydrated, not when the shell around it has.
+pub fn mark_hydrated() {
     #[cfg(feature = "hydrate")]
     Effect::new(|_| {
         if let Some(body) = web_sys::window()
@@ -143,74 +217,97 @@ pub fn App() -> impl IntoView {
             let _ = body.set_attribute("data-hydrated", "true");
         }
     });
-    view! {
-        <Title text="Leadline"/>
-        <Router>
-            <Routes fallback=layout::NotFound>
-                <Route path=path!("/login") view=auth::ui::LoginPage/>
-                <Route path=path!("/login/2fa") view=auth::ui::TotpLoginPage/>
-                <Route path=path!("/signup") view=auth::ui::SignupPage/>
-                <Route path=path!("/invite/:token") view=team::ui::InvitePage/>
-                <Route path=path!("/forgot") view=auth::ui::ForgotPage/>
-                <Route path=path!("/reset/:token") view=auth::ui::ResetPage/>
-                <Route path=path!("/verify/:token") view=auth::ui::ConfirmEmailPage/>
-                <ParentRoute path=path!("") view=layout::AppLayout>
-                    <Route path=path!("") view=layout::HomePage/>
-                    <Route path=path!("pipeline") view=crm::board::ui::BoardPage/>
-                    <Route path=path!("pipeline/:id") view=crm::board::ui::BoardPage/>
-                    <Route path=path!("leads") view=crm::records::ui::LeadsPage/>
-                    <Route path=path!("leads/:id") view=crm::records::ui::LeadPage/>
-                    <Route path=path!("contacts") view=crm::records::ui::ContactsPage/>
-                    <Route path=path!("contacts/:id") view=crm::records::ui::ContactPage/>
-                    <Route path=path!("companies") view=crm::records::ui::CompaniesPage/>
-                    <Route path=path!("companies/:id") view=crm::records::ui::CompanyPage/>
-                    <Route path=path!("deals") view=crm::records::ui::DealsPage/>
-                    <Route path=path!("deals/:id") view=crm::records::ui::DealPage/>
-                    <Route path=path!("tasks") view=crm::records::ui::TasksPage/>
-                    <Route path=path!("search") view=crm::records::ui::SearchPage/>
-                    <ParentRoute path=path!("outreach") view=outreach::ui::OutreachLayout>
-                        <Route path=path!("") view=outreach::ui::OutreachDashboardPage/>
-                        <Route path=path!("sequences") view=outreach::ui::SequencesPage/>
-                        <Route path=path!("sequences/:id") view=outreach::ui::SequencePage/>
-                        <Route path=path!("templates") view=outreach::ui::TemplatesPage/>
-                        <Route path=path!("templates/:id") view=outreach::ui::TemplatePage/>
-                        <Route path=path!("senders") view=outreach::ui::SendersPage/>
-                        <Route path=path!("suppressions") view=outreach::ui::SuppressionsPage/>
-                    </ParentRoute>
-                    <Route path=path!("review") view=review::ui::ReviewPage/>
-                    <Route path=path!("inbox") view=review::inbox::InboxPage/>
-                    <Route path=path!("inventory") view=inventory::ui::InventoryPage/>
-                    <Route path=path!("inventory/units/:id") view=inventory::ui::UnitPage/>
-                    <Route path=path!("inventory/plans/:id") view=inventory::ui::PlanPage/>
-                    <Route path=path!("billing") view=billing::ui::BillingPage/>
-                    <Route path=path!("billing/invoices/:id") view=billing::ui::InvoicePage/>
-                    <Route path=path!("import") view=crm::import::ui::ImportPage/>
-                    <Route path=path!("jobs/:id") view=crm::import::ui::JobPage/>
-                    <ParentRoute path=path!("settings") view=settings::ui::SettingsLayout>
-                        <Route path=path!("") view=settings::ui::ProfilePage/>
-                        <Route path=path!("password") view=settings::ui::PasswordPage/>
-                        <Route path=path!("two-factor") view=settings::ui::TwoFactorPage/>
-                        <Route path=path!("sessions") view=settings::ui::SessionsPage/>
-                        <Route path=path!("workspace") view=settings::ui::WorkspacePage/>
-                        <Route path=path!("security") view=settings::ui::SecurityPage/>
-                        <Route path=path!("jobs") view=jobs::ui::JobsAdminPage/>
-                        <Route path=path!("developers") view=developers::ui::DevelopersPage/>
-                        <Route path=path!("developers/webhooks/:id") view=developers::webhook_page::WebhookPage/>
-                        <Route path=path!("developers/api") view=developers::reference_page::ApiReferencePage/>
-                        <Route path=path!("team") view=team::ui::TeamPage/>
-                        <Route path=path!("audit") view=settings::ui::AuditPage/>
-                        <Route path=path!("fields") view=crm::records::ui::CustomFieldsPage/>
-                        <Route path=path!("approvals") view=approvals::ui::rules::ApprovalRulesPage/>
-                    </ParentRoute>
-                </ParentRoute>
-            </Routes>
-        </Router>
-    }
 }
 
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
-    console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(App);
+    std::panic::set_hook(Box::new(|info| {
+        console_error_panic_hook::hook(info);
+        offer_reload();
+    }));
+    remember_link_clicks();
+    // Waits for the current page's chunk before hydrating, so the first render in
+    // the browser matches the server's.
+    leptos::mount::hydrate_lazy(App);
+}
+
+#[cfg(feature = "hydrate")]
+thread_local! {
+    /// The last link clicked, and when (ms since the epoch): where a reload should go
+    /// if that navigation's chunk fails, since the address bar still shows the page
+    /// the user is leaving.
+    static LAST_LINK: std::cell::RefCell<Option<(String, f64)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+#[cfg(feature = "hydrate")]
+fn remember_link_clicks() {
+    use wasm_bindgen::JsCast;
+    let _listener = window_event_listener(leptos::ev::click, |ev| {
+        let href = ev
+            .target()
+            .and_then(|target| target.dyn_into::<web_sys::Element>().ok())
+            .and_then(|el| el.closest("a[href]").ok().flatten())
+            .and_then(|link| link.get_attribute("href"));
+        if let Some(href) = href {
+            LAST_LINK.with(|last| *last.borrow_mut() = Some((href, js_sys::Date::now())));
+        }
+    });
+}
+
+/// Where "Reload the page" goes: the link clicked in the last 30 seconds (whose page
+/// failed to load), else the page on screen.
+#[cfg(feature = "hydrate")]
+fn reload_target() -> Option<String> {
+    let recent = LAST_LINK.with(|last| {
+        last.borrow()
+            .as_ref()
+            .filter(|(_, at)| js_sys::Date::now() - at < 30_000.0)
+            .map(|(href, _)| href.clone())
+    });
+    recent.or_else(|| web_sys::window()?.location().href().ok())
+}
+
+/// After a panic the page's WASM is dead, and a chunk that failed to download (a
+/// new deploy, a dropped connection) panics inside the loader. Rather than a page
+/// that silently stops answering, a banner offers a reload. Plain DOM: nothing
+/// reactive can be trusted at this point.
+#[cfg(feature = "hydrate")]
+fn offer_reload() {
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
+    if document.get_element_by_id("ll-reload").is_some() {
+        return;
+    }
+    let locale = document
+        .document_element()
+        .and_then(|html| html.get_attribute("lang"))
+        .and_then(|code| i18n::Locale::parse(&code))
+        .unwrap_or_default();
+    let build = || -> Option<()> {
+        let banner = document.create_element("div").ok()?;
+        banner.set_id("ll-reload");
+        banner.set_attribute("role", "alert").ok()?;
+        banner
+            .set_attribute(
+                "class",
+                "fixed inset-x-0 top-0 z-50 bg-red-700 p-3 text-center text-sm text-white",
+            )
+            .ok()?;
+        banner.set_text_content(Some(&format!("{} ", i18n::t(locale, "error.reload"))));
+        let link = document.create_element("a").ok()?;
+        link.set_attribute("href", &reload_target()?).ok()?;
+        // `external` keeps the router's click handler (dead WASM) out of it: a
+        // full load.
+        link.set_attribute("rel", "external").ok()?;
+        link.set_attribute("class", "font-semibold underline")
+            .ok()?;
+        link.set_text_content(Some(&i18n::t(locale, "error.reload_action")));
+        banner.append_child(&link).ok()?;
+        document.body()?.append_child(&banner).ok()?;
+        Some(())
+    };
+    let _ = build();
 }

@@ -320,6 +320,43 @@ async fn rules_are_validated_by_field() {
     assert!(w.rule(&[]).await.0.is_client_error());
 }
 
+/// The rules form shows the stage or the amount and currency, never both, so the
+/// browser posts only the fields on screen.
+#[tokio::test]
+async fn the_form_posts_only_the_fields_its_trigger_shows() {
+    let w = World::new().await;
+    let closed = w.stage("Closed");
+    let stage_rule = [
+        ("name", "Closing"),
+        ("trigger", "STAGE_ENTERED"),
+        ("stage_id", closed.as_str()),
+        ("level_1", ""),
+        ("level_2", ""),
+        ("level_3", ""),
+    ];
+    let (status, body) = w.app.call::<AddApprovalRule>(&w.admin, &stage_rule).await;
+    assert_eq!(
+        (status, error_field(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("level_1")),
+        "{body}"
+    );
+    let mut with_level = stage_rule;
+    with_level[3] = ("level_1", "role:MANAGER");
+    let (status, body) = w.app.call::<AddApprovalRule>(&w.admin, &with_level).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let amount_rule = [
+        ("name", "Big wins"),
+        ("trigger", "AMOUNT_ABOVE"),
+        ("amount", "1,000,000"),
+        ("currency", "USD"),
+        ("level_1", "role:OWNER"),
+        ("level_2", ""),
+        ("level_3", ""),
+    ];
+    let (status, body) = w.app.call::<AddApprovalRule>(&w.admin, &amount_rule).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
 #[tokio::test]
 async fn a_two_level_rule_holds_the_move_until_both_levels_approve() {
     let w = World::new().await;

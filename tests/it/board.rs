@@ -453,20 +453,13 @@ async fn open_boards_hear_about_moves_in_their_tenant_only() {
     let ada = app.signup("Ada", "ada@example.com", "Acme").await;
     let bea = app.signup("Bea", "bea@example.com", "Beta").await;
     let b_ada = board(&app, &ada, json!({})).await;
-    let b_bea = board(&app, &bea, json!({})).await;
-    let path = |b: &Value| {
-        format!(
-            "/events/pipelines/{}",
-            b["pipeline"]["id"].as_str().unwrap()
-        )
-    };
-    let mut ada_stream = app.get(&ada, &path(&b_ada)).await;
+    let mut ada_stream = app.get(&ada, "/events").await;
     assert_eq!(ada_stream.status(), StatusCode::OK);
     assert_eq!(
         ada_stream.headers()["content-type"].to_str().unwrap(),
         "text/event-stream"
     );
-    let mut bea_stream = app.get(&bea, &path(&b_bea)).await;
+    let mut bea_stream = app.get(&bea, "/events").await;
     // The listener starts with the first stream; give it a moment to LISTEN.
     tokio::time::sleep(Duration::from_millis(300)).await;
 
@@ -492,7 +485,7 @@ async fn open_boards_hear_about_moves_in_their_tenant_only() {
 
     // Signed out: no stream.
     let anon = app.client();
-    let res = app.get(&anon, &path(&b_ada)).await;
+    let res = app.get(&anon, "/events").await;
     assert!(res.status().is_redirection());
 }
 
@@ -582,11 +575,7 @@ async fn live_events_carry_only_deals_the_viewer_may_see() {
         .invite_and_join(&owner, "rep@example.com", "SALES")
         .await;
     let b = board(&app, &owner, json!({})).await;
-    let path = format!(
-        "/events/pipelines/{}",
-        b["pipeline"]["id"].as_str().unwrap()
-    );
-    let mut rep_stream = app.get(&rep, &path).await;
+    let mut rep_stream = app.get(&rep, "/events").await;
     assert_eq!(rep_stream.status(), StatusCode::OK);
     tokio::time::sleep(Duration::from_millis(300)).await;
 
@@ -636,23 +625,19 @@ async fn live_events_carry_only_deals_the_viewer_may_see() {
 async fn live_streams_are_capped_and_end_with_their_session() {
     let app = TestApp::spawn().await;
     let owner = app.signup("Ada", "ada@example.com", "Acme").await;
-    let b = board(&app, &owner, json!({})).await;
-    let path = format!(
-        "/events/pipelines/{}",
-        b["pipeline"]["id"].as_str().unwrap()
-    );
+    let path = "/events";
     let mut open = Vec::new();
     for i in 0..6 {
-        let res = app.get(&owner, &path).await;
+        let res = app.get(&owner, path).await;
         assert_eq!(res.status(), StatusCode::OK, "stream {i}");
         open.push(res);
     }
-    let refused = app.get(&owner, &path).await;
+    let refused = app.get(&owner, path).await;
     assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(refused.headers().contains_key("retry-after"));
     drop(open.pop());
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let mut last = app.get(&owner, &path).await;
+    let mut last = app.get(&owner, path).await;
     assert_eq!(
         last.status(),
         StatusCode::OK,

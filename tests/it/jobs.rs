@@ -316,6 +316,7 @@ async fn the_admin_list_pages_by_keyset() {
 async fn due_schedules_run_once_and_move_to_their_next_slot() {
     let app = TestApp::spawn().await;
     let pool = &app.pools.app;
+    let config = app::request::AppConfig::local("http://127.0.0.1:9");
     // Everything due now, and an expired session for the sweep to find.
     sqlx::query("UPDATE schedules SET next_run_at = now() - interval '1 second'")
         .execute(&app.pools.owner)
@@ -329,8 +330,8 @@ async fn due_schedules_run_once_and_move_to_their_next_slot() {
     .unwrap();
     // Two workers at once: each schedule runs exactly once between them.
     let (a, b) = tokio::join!(
-        leadline::schedules::run_due(pool),
-        leadline::schedules::run_due(pool)
+        leadline::schedules::run_due(pool, &config),
+        leadline::schedules::run_due(pool, &config)
     );
     let mut ran: Vec<String> = a.unwrap().into_iter().chain(b.unwrap()).collect();
     ran.sort();
@@ -360,12 +361,16 @@ async fn due_schedules_run_once_and_move_to_their_next_slot() {
         .unwrap();
     assert_eq!(gone, 0);
     // Nothing is due any more.
-    assert!(leadline::schedules::run_due(pool).await.unwrap().is_empty());
+    assert!(leadline::schedules::run_due(pool, &config)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 #[tokio::test]
 async fn a_failing_schedule_is_retried_with_backoff_before_its_next_slot() {
     let app = TestApp::spawn().await;
+    let config = app::request::AppConfig::local("http://127.0.0.1:9");
     sqlx::query("UPDATE schedules SET next_run_at = now() + interval '1 day'")
         .execute(&app.pools.owner)
         .await
@@ -376,7 +381,9 @@ async fn a_failing_schedule_is_retried_with_backoff_before_its_next_slot() {
         .await
         .unwrap();
     for failures in 1..=2 {
-        let ran = leadline::schedules::run_due(&app.pools.app).await.unwrap();
+        let ran = leadline::schedules::run_due(&app.pools.app, &config)
+            .await
+            .unwrap();
         assert_eq!(ran, ["future.task"]);
         let (n, outcome, detail, wait): (i32, String, String, f64) = sqlx::query_as(
             "SELECT failures, last_outcome, last_detail, extract(epoch FROM next_run_at - now())::float8

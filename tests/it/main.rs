@@ -18,6 +18,7 @@ mod forms;
 mod import;
 mod inventory;
 mod jobs;
+mod notices;
 mod outreach;
 mod pool;
 mod provider_switch;

@@ -153,6 +153,7 @@ async fn crm_fixture(app: &TestApp, t: Uuid, email: &str) {
         "INSERT INTO webhook_receipts (tenant_id, source, event_id) SELECT $1, 'EMAIL', 'evt' WHERE $2::uuid IS NOT NULL",
         "INSERT INTO outreach_daily_stats (tenant_id, day) SELECT $1, current_date WHERE $2::uuid IS NOT NULL",
         "INSERT INTO notifications (tenant_id, id, user_id, kind, body) VALUES ($1, gen_random_uuid(), $2, 'SEND_FAILED', 'x')",
+        "INSERT INTO notification_prefs (tenant_id, user_id, kind, email) VALUES ($1, $2, 'REPLY', true)",
         // Retention (0014).
         "INSERT INTO audit_archives (tenant_id, month, entries, content)
          SELECT $1, date '2020-01-01', 1, '{}' WHERE $2::uuid IS NOT NULL",
@@ -361,8 +362,8 @@ async fn the_runtime_role_is_unprivileged_and_the_audit_log_append_only() {
         .fetch_one(&app.pools.app)
         .await
         .unwrap();
-    assert!(!row.get::<bool, _>("rolsuper"));
-    assert!(!row.get::<bool, _>("rolbypassrls"));
+    assert!(!row.try_get::<bool, _>("rolsuper").unwrap());
+    assert!(!row.try_get::<bool, _>("rolbypassrls").unwrap());
     let owns: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_class WHERE relowner = (SELECT oid FROM pg_roles WHERE rolname = current_user)")
         .fetch_one(&app.pools.app)
         .await

@@ -36,7 +36,8 @@ pub fn exec_server(paths: &Paths, leading: &[&str], rest: &[String]) -> Result<E
 pub fn leptos_build(paths: &Paths, profile: Profile) -> Result {
     say(format!("building ({})", profile.dir_name()));
     let mut cmd = Command::new(paths.cargo());
-    cmd.args(["leptos", "build"])
+    // `--split`: every lazy route becomes its own WASM chunk (app/src/pages.rs).
+    cmd.args(["leptos", "build", "--split"])
         .current_dir(&paths.root)
         .env("PATH", paths.path_with_node_bin());
     if profile == Profile::Release {

@@ -19,9 +19,11 @@ pub async fn approval_rules() -> Result<RulesPage, AppError> {
 pub async fn add_approval_rule(
     name: String,
     trigger: String,
-    stage_id: String,
-    amount: String,
-    currency: String,
+    // The form shows either the stage or the amount and currency, so the other
+    // fields are absent from what it posts.
+    #[server(default)] stage_id: String,
+    #[server(default)] amount: String,
+    #[server(default)] currency: String,
     level_1: String,
     level_2: String,
     level_3: String,

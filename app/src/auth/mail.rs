@@ -3,7 +3,7 @@
 //! never tells whether an email was sent (and so whether an account exists).
 
 use crate::i18n::{t, tf, Locale};
-use crate::request::AppConfig;
+use crate::request::{AccountMail, AppConfig};
 
 /// One account email, in the recipient's language.
 pub struct AccountEmail {
@@ -59,35 +59,41 @@ pub fn send_later(config: &AppConfig, email: AccountEmail) {
         return;
     };
     tokio::spawn(async move {
-        let message = mail::OutgoingEmail {
-            from_name: "Leadline".into(),
-            from_address: account_mail.from.clone(),
-            to: email.to.clone(),
-            subject: email.subject,
-            text: email.text,
-            html: None,
-            message_id: format!(
-                "{}@{}",
-                uuid::Uuid::new_v4().simple(),
-                account_mail
-                    .from
-                    .rsplit('@')
-                    .next()
-                    .unwrap_or("leadline.invalid")
-            ),
-            in_reply_to: None,
-            references: Vec::new(),
-            list_unsubscribe_url: None,
-            extra_headers: vec![("Auto-Submitted".into(), "auto-generated".into())],
-        };
-        let sent = match mail::build_message(&message, None) {
-            Ok(raw) => mail::send(&account_mail.smtp, &account_mail.from, &email.to, &raw)
-                .await
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        if let Err(error) = sent {
+        if let Err(error) = send_now(&account_mail, &email).await {
             tracing::warn!(%error, "account email not sent");
         }
     });
+}
+
+/// Sends one of our own emails to a member (account emails, notification digests)
+/// through the account SMTP server, as plain text marked auto-generated, and waits
+/// for the server to accept it.
+pub async fn send_now(account_mail: &AccountMail, email: &AccountEmail) -> Result<(), String> {
+    let message = mail::OutgoingEmail {
+        from_name: "Leadline".into(),
+        from_address: account_mail.from.clone(),
+        to: email.to.clone(),
+        subject: email.subject.clone(),
+        text: email.text.clone(),
+        html: None,
+        message_id: format!(
+            "{}@{}",
+            uuid::Uuid::new_v4().simple(),
+            account_mail
+                .from
+                .rsplit('@')
+                .next()
+                .unwrap_or("leadline.invalid")
+        ),
+        in_reply_to: None,
+        references: Vec::new(),
+        // Not a one-click unsubscribe: RFC 8058 wants one that works without signing in.
+        list_unsubscribe_url: None,
+        extra_headers: vec![("Auto-Submitted".into(), "auto-generated".into())],
+    };
+    let raw = mail::build_message(&message, None).map_err(|e| e.to_string())?;
+    mail::send(&account_mail.smtp, &account_mail.from, &email.to, &raw)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }

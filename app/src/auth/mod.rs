@@ -8,4 +8,6 @@ pub mod model;
 pub mod recovery;
 #[cfg(feature = "ssr")]
 pub mod ssr;
+#[cfg(feature = "ssr")]
+pub mod totp;
 pub mod ui;

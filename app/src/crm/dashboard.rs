@@ -52,6 +52,15 @@ pub mod ssr {
     use crate::request::Env;
     use sqlx::{QueryBuilder, Row};
 
+    /// Deals closed this month with one status, in one currency.
+    #[derive(sqlx::FromRow)]
+    struct ClosedTotal {
+        status: String,
+        currency: String,
+        n: i64,
+        total: i64,
+    }
+
     pub async fn dashboard(env: &Env) -> Result<Dashboard, AppError> {
         let p = env.require(Permission::WorkspaceUse)?;
         let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
@@ -99,16 +108,16 @@ pub mod ssr {
         let stages = rows
             .iter()
             .map(|r| {
-                let deals: i64 = r.get("deals");
-                StageValue {
-                    stage: r.get("name"),
-                    color: r.get("color"),
+                let deals: i64 = r.try_get("deals")?;
+                Ok(StageValue {
+                    stage: r.try_get("name")?,
+                    color: r.try_get("color")?,
                     deals,
-                    value: r.get("value"),
-                    reached: deals.max(r.get::<i64, _>("moved_in")),
-                }
+                    value: r.try_get("value")?,
+                    reached: deals.max(r.try_get::<i64, _>("moved_in")?),
+                })
             })
-            .collect();
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
 
         let mut q = QueryBuilder::new(
             "SELECT r.status, r.currency::text AS currency, count(*) AS n, sum(r.amount_minor)::bigint AS total
@@ -118,16 +127,17 @@ pub mod ssr {
             .push(" AND r.status IN ('WON', 'LOST') AND r.closed_at >= date_trunc('month', now())");
         scope.push(&mut q, "r.owner_id");
         q.push(" GROUP BY 1, 2 ORDER BY 4 DESC");
-        let closed = q.build().fetch_all(&mut *tx).await?;
+        let closed = q
+            .build_query_as::<ClosedTotal>()
+            .fetch_all(&mut *tx)
+            .await?;
         let pick = |status: &str| -> (i64, Vec<Money>) {
-            let mine = closed
-                .iter()
-                .filter(|r| r.get::<String, _>("status") == status);
+            let mine = closed.iter().filter(|t| t.status == status);
             (
-                mine.clone().map(|r| r.get::<i64, _>("n")).sum(),
-                mine.map(|r| Money {
-                    minor: r.get("total"),
-                    currency: r.get("currency"),
+                mine.clone().map(|t| t.n).sum(),
+                mine.map(|t| Money {
+                    minor: t.total,
+                    currency: t.currency.clone(),
                 })
                 .collect(),
             )
@@ -150,11 +160,13 @@ pub mod ssr {
             .fetch_all(&mut *tx)
             .await?
             .iter()
-            .map(|r| RepActivity {
-                name: r.get("name"),
-                count: r.get("n"),
+            .map(|r| {
+                Ok(RepActivity {
+                    name: r.try_get("name")?,
+                    count: r.try_get("n")?,
+                })
             })
-            .collect();
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
         tx.commit().await?;
         Ok(Dashboard {
             pipeline,

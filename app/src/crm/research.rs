@@ -120,16 +120,18 @@ pub mod ssr {
         .fetch_all(&mut *tx)
         .await?
         .iter()
-        .map(|r| Evidence {
-            id: r.get("id"),
-            kind: r.get("kind"),
-            url: r.get("url"),
-            title: r.get("title"),
-            excerpt: r.get("excerpt"),
-            confidence: (r.get::<f32, _>("confidence") * 100.0).round() as i32,
-            created_at: r.get("created_at"),
+        .map(|r| {
+            Ok(Evidence {
+                id: r.try_get("id")?,
+                kind: r.try_get("kind")?,
+                url: r.try_get("url")?,
+                title: r.try_get("title")?,
+                excerpt: r.try_get("excerpt")?,
+                confidence: (r.try_get::<f32, _>("confidence")? * 100.0).round() as i32,
+                created_at: r.try_get("created_at")?,
+            })
         })
-        .collect();
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
         let reports = sqlx::query(
             "SELECT r.id, r.title, r.sections, u.name AS author, r.updated_at
                FROM reports r LEFT JOIN users u ON u.id = r.author_id
@@ -139,14 +141,16 @@ pub mod ssr {
         .fetch_all(&mut *tx)
         .await?
         .iter()
-        .map(|r| Report {
-            id: r.get("id"),
-            title: r.get("title"),
-            sections: serde_json::from_value(r.get("sections")).unwrap_or_default(),
-            author: r.get("author"),
-            updated_at: r.get("updated_at"),
+        .map(|r| {
+            Ok(Report {
+                id: r.try_get("id")?,
+                title: r.try_get("title")?,
+                sections: serde_json::from_value(r.try_get("sections")?).unwrap_or_default(),
+                author: r.try_get("author")?,
+                updated_at: r.try_get("updated_at")?,
+            })
         })
-        .collect();
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
         tx.commit().await?;
         Ok(Research { evidence, reports })
     }

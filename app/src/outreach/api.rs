@@ -8,7 +8,7 @@ use leptos::server_fn::codec::Json;
 use uuid::Uuid;
 
 #[cfg(feature = "ssr")]
-use super::ssr::{dashboard, lead, manage, sequences, steps, suppression, switch};
+use super::ssr::{dashboard, lead, manage, senders, sequences, steps, suppression, switch};
 #[cfg(feature = "ssr")]
 use crate::request::{env, respond};
 
@@ -96,7 +96,7 @@ pub async fn preview_leads(query: String) -> Result<Vec<PreviewLead>, AppError> 
 
 #[server(input = Json)]
 pub async fn get_senders() -> Result<Senders, AppError> {
-    respond(async { manage::senders(&env()?).await }).await
+    respond(async { senders::senders(&env()?).await }).await
 }
 
 #[server]
@@ -112,7 +112,7 @@ pub async fn save_phone(
     status: Option<String>,
 ) -> Result<Uuid, AppError> {
     respond(async {
-        let input = manage::PhoneInput {
+        let input = senders::PhoneInput {
             number,
             label,
             provider_phone_id,
@@ -122,27 +122,27 @@ pub async fn save_phone(
             daily_quota,
             status: status.unwrap_or_default(),
         };
-        manage::save_phone(&env()?, id, &input).await
+        senders::save_phone(&env()?, id, &input).await
     })
     .await
 }
 
 #[server]
 pub async fn save_wa_limit(wa_daily_unique_limit: String) -> Result<(), AppError> {
-    respond(async { manage::save_wa_limit(&env()?, &wa_daily_unique_limit).await }).await
+    respond(async { senders::save_wa_limit(&env()?, &wa_daily_unique_limit).await }).await
 }
 
 #[server]
 pub async fn add_domain(domain: String, dkim_selector: Option<String>) -> Result<Uuid, AppError> {
     respond(async {
-        manage::save_domain(&env()?, &domain, dkim_selector.as_deref().unwrap_or("")).await
+        senders::save_domain(&env()?, &domain, dkim_selector.as_deref().unwrap_or("")).await
     })
     .await
 }
 
 #[server]
 pub async fn verify_domain(id: Uuid) -> Result<DomainView, AppError> {
-    respond(async { manage::verify_domain(&env()?, id).await }).await
+    respond(async { senders::verify_domain(&env()?, id).await }).await
 }
 
 #[server]
@@ -163,7 +163,7 @@ pub async fn save_mailbox(
     status: Option<String>,
 ) -> Result<Uuid, AppError> {
     respond(async {
-        let input = manage::MailboxInput {
+        let input = senders::MailboxInput {
             domain_id,
             from_address,
             from_name,
@@ -178,7 +178,7 @@ pub async fn save_mailbox(
             min_gap_seconds,
             status: status.unwrap_or_default(),
         };
-        manage::save_mailbox(&env()?, id, &input).await
+        senders::save_mailbox(&env()?, id, &input).await
     })
     .await
 }

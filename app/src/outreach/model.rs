@@ -305,6 +305,24 @@ pub struct DayRow {
     pub replies: i64,
 }
 
+/// One day of the review queue (by the day items were created, or resolved, in the
+/// workspace's time zone).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReviewDay {
+    pub day: String,
+    /// Items that reached the queue that day.
+    pub items: i64,
+    /// Of those, how many passed their SLA.
+    pub breaches: i64,
+    /// Items resolved that day, and the median minutes from arrival to resolution.
+    pub resolved: i64,
+    pub median_resolve_min: Option<f64>,
+    /// Of the items resolved that day with the intent judged by a person: kept as the
+    /// classifier read it, or corrected.
+    pub confirmed: i64,
+    pub corrected: i64,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OutreachDashboard {
     pub funnel: Funnel,
@@ -315,6 +333,8 @@ pub struct OutreachDashboard {
     /// Bounce rate per mailbox: used = bounces, limit = sent.
     pub mailboxes: Vec<UsageRow>,
     pub days: Vec<DayRow>,
+    /// The review queue's last two weeks.
+    pub review: Vec<ReviewDay>,
 }
 
 /// Something a member should know (a message that could not be sent, a sender that

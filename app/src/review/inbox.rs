@@ -1,9 +1,11 @@
-//! My inbox: the replies on the viewer's own leads, newest first, with what the
-//! classifier read in each, answerable in place through the outbox.
+//! My inbox: the replies on the viewer's own leads, unread first and then newest first,
+//! with what the classifier read in each, answerable in place through the outbox. New
+//! replies are announced live (the tab's `notice` events) and shown on request, so a
+//! half-written answer is never swept away by a refresh.
 
 use super::model::Intent;
 use crate::error::AppError;
-use crate::i18n::t;
+use crate::i18n::{t, tf};
 use crate::ui::{locale, tr, Badge, LoadError, PageHeader, Skeleton};
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
@@ -27,11 +29,19 @@ pub struct InboxReply {
     pub body: String,
     pub intent: Option<String>,
     pub at: DateTime<Utc>,
+    /// Marked read, or answered, by the lead's owner.
+    pub seen: bool,
 }
 
 #[server]
 pub async fn my_inbox() -> Result<Vec<InboxReply>, AppError> {
     respond(async { ssr::inbox(&env()?).await }).await
+}
+
+/// Marks a reply on one of the viewer's leads as read.
+#[server]
+pub async fn mark_reply_read(message_id: Uuid) -> Result<(), AppError> {
+    respond(async { ssr::mark_read(&env()?, message_id).await }).await
 }
 
 /// Answers a reply on the channel it came on.
@@ -57,10 +67,10 @@ pub mod ssr {
         let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
         let rows: Vec<InboxReply> = sqlx::query_as(
             "SELECT m.id, m.lead_id, l.name AS lead_name, m.channel, m.subject, m.body, m.intent,
-                    m.created_at AS at
+                    m.created_at AS at, m.seen_at IS NOT NULL AS seen
                FROM messages m JOIN leads l ON l.id = m.lead_id
               WHERE m.direction = 'IN' AND l.owner_id = $1
-              ORDER BY m.created_at DESC LIMIT $2",
+              ORDER BY m.seen_at IS NULL DESC, m.created_at DESC LIMIT $2",
         )
         .bind(p.user_id)
         .bind(INBOX_SIZE)
@@ -68,6 +78,27 @@ pub mod ssr {
         .await?;
         tx.commit().await?;
         Ok(rows)
+    }
+
+    /// Marks it seen; a reply already seen stays as it was. Not the viewer's lead, or
+    /// not a reply: 404, as for a message that does not exist.
+    pub async fn mark_read(env: &Env, message_id: Uuid) -> Result<(), AppError> {
+        let p = env.require(Permission::WorkspaceUse)?;
+        let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+        let found = sqlx::query(
+            "UPDATE messages m SET seen_at = coalesce(m.seen_at, now()) FROM leads l
+              WHERE m.id = $1 AND m.direction = 'IN' AND l.id = m.lead_id AND l.owner_id = $2",
+        )
+        .bind(message_id)
+        .bind(p.user_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        if found == 0 {
+            return Err(AppError::NotFound(env.t("review.not_found")));
+        }
+        Ok(())
     }
 
     pub async fn answer(env: &Env, message_id: Uuid, body: &str) -> Result<(), AppError> {
@@ -111,8 +142,9 @@ pub mod ssr {
                 body: body.to_string(),
             },
         )
-        .await
-        .map(|_| ())
+        .await?;
+        // Answered is read.
+        mark_read(env, message_id).await
     }
 }
 
@@ -120,14 +152,49 @@ pub mod ssr {
 pub fn InboxPage() -> impl IntoView {
     let l = locale();
     let answer = ServerAction::<AnswerReply>::new();
-    let replies = Resource::new(move || answer.version().get(), |_| my_inbox());
+    let read = ServerAction::<MarkReplyRead>::new();
+    // Bumped by "Show new replies": the list re-reads only when the member asks.
+    let shown = RwSignal::new(0u32);
+    let replies = Resource::new(
+        move || (answer.version().get(), read.version().get(), shown.get()),
+        |_| my_inbox(),
+    );
+    // Replies that arrived since the list was read, announced but not yet shown.
+    let arrived = RwSignal::new(0usize);
+    crate::live::on_event("notice", move |_| {
+        let listed: Vec<Uuid> = match replies.get_untracked() {
+            Some(Ok(list)) => list.iter().map(|r| r.id).collect(),
+            _ => return,
+        };
+        leptos::task::spawn_local(async move {
+            if let Ok(now) = my_inbox().await {
+                let new = now.iter().filter(|r| !listed.contains(&r.id)).count();
+                arrived.try_set(new);
+            }
+        });
+    });
+    Effect::new(move || {
+        shown.track();
+        answer.version().track();
+        arrived.set(0);
+    });
     view! {
         <PageHeader title=tr("inbox.title")/>
+        <div role="status" class="mb-3 empty:hidden" data-testid="inbox-arrived">
+            {move || (arrived.get() > 0).then(|| view! {
+                <button type="button" class="btn btn-secondary" on:click=move |_| shown.update(|n| *n += 1)>
+                    {tf(l, "inbox.show_new", &[("n", arrived.get().to_string())])}
+                </button>
+            })}
+        </div>
         {move || match answer.value().get() {
             Some(Ok(())) => Some(view! { <p class="alert alert-success" role="status">{tr("inbox.sent")}</p> }.into_any()),
             Some(Err(e)) => Some(view! { <p class="alert alert-danger" role="alert">{e.to_string()}</p> }.into_any()),
             None => None,
         }}
+        {move || read.value().get().and_then(|r| r.err()).map(|e| view! {
+            <p class="alert alert-danger" role="alert">{e.to_string()}</p>
+        })}
         <Transition fallback=|| view! { <Skeleton lines=4/> }>
             {move || Suspend::new(async move {
                 match replies.await {
@@ -139,9 +206,11 @@ pub fn InboxPage() -> impl IntoView {
                         <ul class="space-y-3" data-testid="inbox">
                             {list.into_iter().map(|r| {
                                 let field = format!("answer-{}", r.id);
+                                let unread = !r.seen;
                                 view! {
-                                    <li class="card" data-testid="inbox-reply">
+                                    <li class="card" class:border-info=unread data-testid="inbox-reply" data-unread=unread.to_string()>
                                         <p class="flex flex-wrap items-center gap-2">
+                                            {unread.then(|| view! { <Badge text=t(l, "inbox.unread") tone="info"/> })}
                                             <a class="link font-medium" href=format!("/leads/{}", r.lead_id)>{r.lead_name.clone()}</a>
                                             <span class="text-sm text-muted">{r.channel.clone()} " · " {r.at.format("%Y-%m-%d %H:%M").to_string()}</span>
                                             {r.intent.as_deref().and_then(Intent::parse).map(|i| view! { <Badge text=t(l, i.label_key())/> })}
@@ -156,6 +225,12 @@ pub fn InboxPage() -> impl IntoView {
                                             </div>
                                             <button type="submit" class="btn btn-primary">{tr("inbox.send")}</button>
                                         </ActionForm>
+                                        {unread.then(|| view! {
+                                            <ActionForm action=read attr:class="mt-2">
+                                                <input type="hidden" name="message_id" value=r.id.to_string()/>
+                                                <button type="submit" class="btn btn-ghost">{tr("inbox.mark_read")}</button>
+                                            </ActionForm>
+                                        })}
                                     </li>
                                 }
                             }).collect_view()}

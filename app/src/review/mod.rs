@@ -12,6 +12,7 @@ pub mod eval;
 pub mod headers;
 pub mod inbox;
 pub mod model;
+pub mod rules;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 pub mod ui;

@@ -13,8 +13,9 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 use uuid::Uuid;
 
-/// How often an open queue refreshes on its own.
-const REFRESH_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
+/// How often an open queue re-reads on its own, should its live stream be down: the
+/// stream's `review` events re-read it as soon as an item or approval changes.
+const REFRESH_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 fn priority_tone(p: Urgency) -> &'static str {
     match p {
@@ -89,6 +90,9 @@ pub fn ReviewPage() -> impl IntoView {
                 Err(e) => load_error.set(Some(e.to_string())),
             }
         }
+    });
+    crate::live::on_event("review", move |_| {
+        tick.try_update(|n| *n += 1);
     });
     crate::ui::poll_while(|| true, tick, REFRESH_EVERY);
     let detail = Resource::new(

@@ -24,12 +24,12 @@ pub async fn tenant_settings(env: &Env) -> Result<TenantSettings, AppError> {
     .await?;
     tx.commit().await?;
     Ok(TenantSettings {
-        name: r.get("name"),
-        slug: r.get("slug"),
-        brand_color: r.get("brand_color"),
-        logo_url: r.get("logo_url"),
-        locale: r.get("locale"),
-        timezone: r.get("timezone"),
+        name: r.try_get("name")?,
+        slug: r.try_get("slug")?,
+        brand_color: r.try_get("brand_color")?,
+        logo_url: r.try_get("logo_url")?,
+        locale: r.try_get("locale")?,
+        timezone: r.try_get("timezone")?,
     })
 }
 
@@ -83,7 +83,7 @@ pub async fn update_tenant_settings(env: &Env, input: TenantSettings) -> Result<
     .fetch_one(&mut *tx)
     .await
     ?
-    .get::<serde_json::Value, _>("j");
+    .try_get::<serde_json::Value, _>("j")?;
     let after = sqlx::query(
         "UPDATE tenants SET name = $2, brand_color = $3, logo_url = $4, locale = $5, timezone = $6,
                 updated_at = now()
@@ -97,7 +97,7 @@ pub async fn update_tenant_settings(env: &Env, input: TenantSettings) -> Result<
     .bind(input.timezone.trim())
     .fetch_one(&mut *tx)
     .await?
-    .get::<serde_json::Value, _>("j");
+    .try_get::<serde_json::Value, _>("j")?;
     audit::by_member(
         &mut tx,
         &env.ctx,
@@ -118,16 +118,16 @@ pub async fn security_policy(env: &Env) -> Result<SecurityPolicy, AppError> {
         .await?;
     tx.commit().await?;
     Ok(SecurityPolicy {
-        password_min_length: r.get("password_min_length"),
-        require_uppercase: r.get("require_uppercase"),
-        require_lowercase: r.get("require_lowercase"),
-        require_digit: r.get("require_digit"),
-        require_symbol: r.get("require_symbol"),
-        session_idle_minutes: r.get("session_idle_minutes"),
-        max_failed_logins: r.get("max_failed_logins"),
-        lockout_minutes: r.get("lockout_minutes"),
-        two_factor_required: r.get("two_factor_required"),
-        require_verified_email: r.get("require_verified_email"),
+        password_min_length: r.try_get("password_min_length")?,
+        require_uppercase: r.try_get("require_uppercase")?,
+        require_lowercase: r.try_get("require_lowercase")?,
+        require_digit: r.try_get("require_digit")?,
+        require_symbol: r.try_get("require_symbol")?,
+        session_idle_minutes: r.try_get("session_idle_minutes")?,
+        max_failed_logins: r.try_get("max_failed_logins")?,
+        lockout_minutes: r.try_get("lockout_minutes")?,
+        two_factor_required: r.try_get("two_factor_required")?,
+        require_verified_email: r.try_get("require_verified_email")?,
     })
 }
 
@@ -173,7 +173,7 @@ pub async fn update_security_policy(env: &Env, input: SecurityPolicy) -> Result<
     .bind(p.tenant_id)
     .fetch_one(&mut *tx)
     .await?
-    .get::<serde_json::Value, _>("j");
+    .try_get::<serde_json::Value, _>("j")?;
     let after = sqlx::query(
         "UPDATE tenant_policies
             SET password_min_length = $2, require_uppercase = $3, require_lowercase = $4,
@@ -196,7 +196,7 @@ pub async fn update_security_policy(env: &Env, input: SecurityPolicy) -> Result<
     .bind(input.require_verified_email)
     .fetch_one(&mut *tx)
     .await?
-    .get::<serde_json::Value, _>("j");
+    .try_get::<serde_json::Value, _>("j")?;
     audit::by_member(
         &mut tx,
         &env.ctx,
@@ -276,24 +276,26 @@ pub async fn audit_page(
     .fetch_all(&mut *tx)
     .await?
     .into_iter()
-    .map(|r| (r.get("id"), r.get("name")))
-    .collect();
+    .map(|r| Ok((r.try_get("id")?, r.try_get("name")?)))
+    .collect::<Result<Vec<_>, sqlx::Error>>()?;
     tx.commit().await?;
     let mut rows: Vec<AuditRow> = rows
         .into_iter()
-        .map(|r| AuditRow {
-            id: r.get("id"),
-            created_at: r.get("created_at"),
-            actor_name: r.get("actor_name"),
-            actor_email: r.get("actor_email"),
-            action: r.get("action"),
-            entity_type: r.get("entity_type"),
-            entity_id: r.get("entity_id"),
-            before: r.get("before"),
-            after: r.get("after"),
-            ip: r.get("ip"),
+        .map(|r| {
+            Ok(AuditRow {
+                id: r.try_get("id")?,
+                created_at: r.try_get("created_at")?,
+                actor_name: r.try_get("actor_name")?,
+                actor_email: r.try_get("actor_email")?,
+                action: r.try_get("action")?,
+                entity_type: r.try_get("entity_type")?,
+                entity_id: r.try_get("entity_id")?,
+                before: r.try_get("before")?,
+                after: r.try_get("after")?,
+                ip: r.try_get("ip")?,
+            })
         })
-        .collect();
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
     let next = if rows.len() as i64 > AUDIT_PAGE {
         rows.truncate(AUDIT_PAGE as usize);
         rows.last().map(|r| AuditCursor {

@@ -24,12 +24,16 @@ pub fn SettingsLayout() -> impl IntoView {
         ("/settings/password", "settings.password"),
         ("/settings/two-factor", "settings.two_factor"),
         ("/settings/sessions", "settings.sessions"),
+        ("/settings/notifications", "settings.notifications"),
     ];
     if viewer.can(Permission::TenantSettings) {
         links.push(("/settings/workspace", "settings.workspace"));
         links.push(("/settings/security", "settings.security"));
         links.push(("/settings/fields", "settings.fields"));
         links.push(("/settings/approvals", "settings.approvals"));
+    }
+    if viewer.can(Permission::ReviewWork) {
+        links.push(("/settings/review", "settings.review_rules"));
     }
     if viewer.can(Permission::TeamView) {
         links.push(("/settings/team", "settings.team"));

@@ -19,44 +19,49 @@ const INVITE_DAYS: i64 = 7;
 pub async fn team(env: &Env) -> Result<Team, AppError> {
     let p = env.require(Permission::TeamView)?;
     let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
-    let members = sqlx::query(
+    let rows = sqlx::query(
         "SELECT m.id, m.user_id, u.name, u.email::text AS email, m.role, m.status, u.last_login_at
            FROM memberships m JOIN users u ON u.id = m.user_id
           ORDER BY m.status, u.name",
     )
     .fetch_all(&mut *tx)
-    .await?
-    .into_iter()
-    .filter_map(|r| {
-        Some(Member {
-            membership_id: r.get("id"),
-            user_id: r.get("user_id"),
-            name: r.get("name"),
-            email: r.get("email"),
-            role: Role::parse(r.get::<String, _>("role").as_str())?,
-            active: r.get::<String, _>("status") == "ACTIVE",
-            last_login_at: r.get("last_login_at"),
-            is_self: r.get::<Uuid, _>("user_id") == p.user_id,
-        })
-    })
-    .collect();
-    let invites = sqlx::query(
+    .await?;
+    // A row whose role does not parse is left out.
+    let mut members = Vec::new();
+    for r in rows {
+        let Some(role) = Role::parse(r.try_get::<String, _>("role")?.as_str()) else {
+            continue;
+        };
+        members.push(Member {
+            membership_id: r.try_get("id")?,
+            user_id: r.try_get("user_id")?,
+            name: r.try_get("name")?,
+            email: r.try_get("email")?,
+            role,
+            active: r.try_get::<String, _>("status")? == "ACTIVE",
+            last_login_at: r.try_get("last_login_at")?,
+            is_self: r.try_get::<Uuid, _>("user_id")? == p.user_id,
+        });
+    }
+    let rows = sqlx::query(
         "SELECT id, email::text AS email, role, expires_at, expires_at < now() AS expired
            FROM invites WHERE status = 'PENDING' ORDER BY created_at DESC",
     )
     .fetch_all(&mut *tx)
-    .await?
-    .into_iter()
-    .filter_map(|r| {
-        Some(PendingInvite {
-            id: r.get("id"),
-            email: r.get("email"),
-            role: Role::parse(r.get::<String, _>("role").as_str())?,
-            expires_at: r.get("expires_at"),
-            expired: r.get("expired"),
-        })
-    })
-    .collect();
+    .await?;
+    let mut invites = Vec::new();
+    for r in rows {
+        let Some(role) = Role::parse(r.try_get::<String, _>("role")?.as_str()) else {
+            continue;
+        };
+        invites.push(PendingInvite {
+            id: r.try_get("id")?,
+            email: r.try_get("email")?,
+            role,
+            expires_at: r.try_get("expires_at")?,
+            expired: r.try_get("expired")?,
+        });
+    }
     let seats = seats(&mut tx).await?;
     tx.commit().await?;
     Ok(Team {
@@ -89,10 +94,10 @@ async fn seats(tx: &mut Tx) -> Result<Seats, AppError> {
     .await
     ?;
     Ok(Seats {
-        used: row.get("used"),
-        pending: row.get("pending"),
-        limit: row.get::<i32, _>("seats_limit").into(),
-        plan: row.get("name"),
+        used: row.try_get("used")?,
+        pending: row.try_get("pending")?,
+        limit: row.try_get::<i32, _>("seats_limit")?.into(),
+        plan: row.try_get("name")?,
     })
 }
 
@@ -245,10 +250,10 @@ async fn target(tx: &mut Tx, env: &Env, membership_id: Uuid) -> Result<Target, A
         .await?
         .ok_or_else(|| AppError::NotFound(env.t("team.member_not_found")))?;
     Ok(Target {
-        user_id: row.get("user_id"),
-        role: Role::parse(row.get::<String, _>("role").as_str())
+        user_id: row.try_get("user_id")?,
+        role: Role::parse(row.try_get::<String, _>("role")?.as_str())
             .ok_or_else(|| internal("bad role"))?,
-        active: row.get::<String, _>("status") == "ACTIVE",
+        active: row.try_get::<String, _>("status")? == "ACTIVE",
     })
 }
 
@@ -370,16 +375,20 @@ async fn find_invite(env: &Env, token: &str) -> Result<Option<FoundInvite>, AppE
     .fetch_optional(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(row.and_then(|r| {
-        Some(FoundInvite {
-            id: r.get("id"),
-            tenant_id: r.get("tenant_id"),
-            tenant_name: r.get("tenant_name"),
-            email: r.get("email"),
-            role: Role::parse(r.get::<String, _>("role").as_str())?,
-            status: r.get("status"),
-            expires_at: r.get("expires_at"),
-        })
+    let Some(r) = row else {
+        return Ok(None);
+    };
+    let Some(role) = Role::parse(r.try_get::<String, _>("role")?.as_str()) else {
+        return Ok(None);
+    };
+    Ok(Some(FoundInvite {
+        id: r.try_get("id")?,
+        tenant_id: r.try_get("tenant_id")?,
+        tenant_name: r.try_get("tenant_name")?,
+        email: r.try_get("email")?,
+        role,
+        status: r.try_get("status")?,
+        expires_at: r.try_get("expires_at")?,
     }))
 }
 

@@ -293,7 +293,7 @@ pub async fn decide(
         let sla = sla_minutes(&mut tx).await?;
         sqlx::query(
             "UPDATE approval_requests SET level = level + 1, breached = false, updated_at = now(),
-                    sla_due_at = now() + make_interval(mins => $2) WHERE id = $1",
+                    sla_due_at = review_sla_due(tenant_id, $2) WHERE id = $1",
         )
         .bind(id)
         .bind(sla)

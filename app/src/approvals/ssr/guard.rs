@@ -78,7 +78,7 @@ pub async fn hold_if_guarded(
     sqlx::query(
         "INSERT INTO approval_requests (tenant_id, id, rule_id, rule_name, deal_id, from_stage_id, to_stage_id,
                                         lost_reason, deal_version, levels, requested_by, requested_by_key, sla_due_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now() + make_interval(mins => $13))",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, review_sla_due($1, $13))",
     )
     .bind(p.tenant_id)
     .bind(id)

@@ -74,7 +74,7 @@ impl PendingSql {
 }
 
 /// Minutes a level has to decide: the review queue's SLA for HIGH items, so approvals
-/// and replies share one clock a manager tunes in one place.
+/// and replies share one clock (and its business hours) a manager tunes in one place.
 pub async fn sla_minutes(tx: &mut Tx) -> Result<i32, AppError> {
     Ok(
         sqlx::query_scalar("SELECT coalesce((SELECT sla_high_min FROM review_settings), 120)")

@@ -9,8 +9,9 @@ use crate::ui::{locale, tr, Badge, Skeleton};
 use leptos::prelude::*;
 use uuid::Uuid;
 
-/// How often the tab refreshes on its own, like the reply queue.
-const REFRESH_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
+/// How often the tab re-reads on its own, like the reply queue: should its live stream
+/// be down (`review` events re-read it as soon as a request changes).
+const REFRESH_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 fn when(at: chrono::DateTime<chrono::Utc>) -> String {
     at.format("%Y-%m-%d %H:%M UTC").to_string()
@@ -50,6 +51,9 @@ pub fn ApprovalsTab(selected: RwSignal<Option<Uuid>>) -> impl IntoView {
                 Err(e) => load_error.set(Some(e.to_string())),
             }
         }
+    });
+    crate::live::on_event("review", move |_| {
+        tick.try_update(|n| *n += 1);
     });
     crate::ui::poll_while(|| true, tick, REFRESH_EVERY);
     let detail = Resource::new(

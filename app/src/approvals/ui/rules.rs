@@ -34,8 +34,16 @@ fn trigger_text(l: crate::i18n::Locale, trigger: &RuleTrigger) -> String {
 pub fn ApprovalRulesPage() -> impl IntoView {
     let add = ServerAction::<AddApprovalRule>::new();
     let remove = ServerAction::<DeleteApprovalRule>::new();
+    // Reloaded after a rule is added or removed, not after a refused submission: that
+    // would draw a fresh form and lose what was typed next to its error.
+    let added = RwSignal::new(0_u32);
+    Effect::new(move || {
+        if let Some(Ok(_)) = add.value().get() {
+            added.update(|n| *n += 1);
+        }
+    });
     let page = Resource::new(
-        move || (add.version().get(), remove.version().get()),
+        move || (added.get(), remove.version().get()),
         |_| approval_rules(),
     );
     view! {

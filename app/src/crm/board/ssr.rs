@@ -62,6 +62,15 @@ struct CardSql {
     pending: PendingSql,
 }
 
+/// One row of the column totals: deals and their sum per stage and currency.
+#[derive(sqlx::FromRow)]
+struct StageTotal {
+    stage_id: Uuid,
+    n: i64,
+    total: i64,
+    currency: String,
+}
+
 impl From<CardSql> for DealCard {
     fn from(r: CardSql) -> DealCard {
         DealCard {
@@ -156,11 +165,13 @@ pub async fn board_in(
             .fetch_all(&mut **tx)
             .await?
             .iter()
-            .map(|r| PipelineRef {
-                id: r.get("id"),
-                name: r.get("name"),
+            .map(|r| {
+                Ok(PipelineRef {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                })
             })
-            .collect();
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
     let Some(pipeline) = match pipeline_id {
         Some(id) => pipelines.iter().find(|pl| pl.id == id),
         None => pipelines.first(),
@@ -180,7 +191,10 @@ pub async fn board_in(
         .push_bind(pipeline.id);
     push_board_filter(&mut totals, scope, filter);
     totals.push(" GROUP BY 1, 2 ORDER BY 4 DESC");
-    let totals = totals.build().fetch_all(&mut **tx).await?;
+    let totals = totals
+        .build_query_as::<StageTotal>()
+        .fetch_all(&mut **tx)
+        .await?;
 
     // One round trip for the first page of every column.
     let mut cards = QueryBuilder::new(format!(
@@ -214,14 +228,12 @@ pub async fn board_in(
                 .cloned()
                 .collect();
             let more = take_page(&mut column_cards, COLUMN_PAGE);
-            let mine = totals
-                .iter()
-                .filter(|r| r.get::<Uuid, _>("stage_id") == stage.id);
-            let count = mine.clone().map(|r| r.get::<i64, _>("n")).sum();
+            let mine = totals.iter().filter(|t| t.stage_id == stage.id);
+            let count = mine.clone().map(|t| t.n).sum();
             let sums = mine
-                .map(|r| Money {
-                    minor: r.get("total"),
-                    currency: r.get("currency"),
+                .map(|t| Money {
+                    minor: t.total,
+                    currency: t.currency.clone(),
                 })
                 .collect();
             Column {
@@ -251,14 +263,17 @@ async fn stages(tx: &mut Tx, pipeline_id: Uuid) -> Result<Vec<StageInfo>, AppErr
     .await
     ?
     .iter()
-    .map(|r| StageInfo {
-        id: r.get("id"),
-        name: r.get("name"),
-        color: r.get("color"),
-        kind: StageKind::parse(r.get::<String, _>("kind").as_str()).unwrap_or(StageKind::Open),
-        probability: r.get("probability"),
+    .map(|r| {
+        Ok(StageInfo {
+            id: r.try_get("id")?,
+            name: r.try_get("name")?,
+            color: r.try_get("color")?,
+            kind: StageKind::parse(r.try_get::<String, _>("kind")?.as_str())
+                .unwrap_or(StageKind::Open),
+            probability: r.try_get("probability")?,
+        })
     })
-    .collect())
+    .collect::<Result<Vec<_>, sqlx::Error>>()?)
 }
 
 /// Active members, for owner pickers and filters.
@@ -270,11 +285,13 @@ pub async fn members(tx: &mut Tx) -> Result<Vec<MemberRef>, AppError> {
     .fetch_all(&mut **tx)
     .await?
     .iter()
-    .map(|r| MemberRef {
-        user_id: r.get("id"),
-        name: r.get("name"),
+    .map(|r| {
+        Ok(MemberRef {
+            user_id: r.try_get("id")?,
+            name: r.try_get("name")?,
+        })
     })
-    .collect())
+    .collect::<Result<Vec<_>, sqlx::Error>>()?)
 }
 
 pub async fn column_page(
@@ -402,7 +419,7 @@ pub async fn create_deal(env: &Env, input: &NewDeal) -> Result<DealCard, AppErro
     .await
     ?
     .ok_or_else(|| AppError::field("stage_id", env.t("board.stage_not_in_pipeline")))?;
-    let stage_id: Uuid = stage.get("id");
+    let stage_id: Uuid = stage.try_get("id")?;
     let top: Option<f64> =
         sqlx::query_scalar("SELECT min(position) FROM deals WHERE stage_id = $1")
             .bind(stage_id)
@@ -421,7 +438,7 @@ pub async fn create_deal(env: &Env, input: &NewDeal) -> Result<DealCard, AppErro
     .bind(name)
     .bind(amount)
     .bind(&currency)
-    .bind(stage.get::<i32, _>("probability"))
+    .bind(stage.try_get::<i32, _>("probability")?)
     .bind(close_on)
     .bind(owner)
     .bind(top.map_or(0.0, |t| t - moves::STEP))

@@ -445,6 +445,7 @@ fn DealCardView(
     view! {
         <li id=format!("card-{id}") class="deal-card" tabindex="0" draggable="true"
             data-testid="deal-card" data-deal=id.to_string() data-name=card.name.clone()
+            data-version=card.version.to_string()
             aria-label=label aria-describedby="board-help"
             class:dragging=move || dragging.get() == Some(id)
             class:drop-after=marker_before
@@ -709,48 +710,44 @@ fn NewPipeline() -> impl IntoView {
 #[cfg(feature = "hydrate")]
 mod live {
     use super::*;
-    use leptos::wasm_bindgen::closure::Closure;
     use leptos::wasm_bindgen::JsCast;
 
     #[derive(serde::Deserialize)]
     struct Change {
+        p: Uuid,
         d: Uuid,
         v: i32,
     }
 
-    /// Reloads the board when a deal changes that this board does not already show in
-    /// that version (its own moves come back too, and are skipped).
+    /// Reloads the board when a deal of its pipeline changes that this board does not
+    /// already show in that version (its own moves come back too, and are skipped), or
+    /// when changes may have been missed.
     pub fn follow(
         pipeline_id: Uuid,
         columns: RwSignal<Vec<Column>>,
         in_flight: RwSignal<Vec<Uuid>>,
         reload: RwSignal<u32>,
     ) {
-        let Ok(source) = web_sys::EventSource::new(&format!("/events/pipelines/{pipeline_id}"))
-        else {
-            return;
-        };
-        let on_message =
-            Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |ev: web_sys::MessageEvent| {
-                let Some(text) = ev.data().as_string() else {
-                    return;
-                };
-                let Ok(change) = serde_json::from_str::<Change>(&text) else {
-                    return;
-                };
-                let known = columns.with_untracked(|cols| {
-                    cols.iter()
-                        .flat_map(|c| c.cards.iter())
-                        .any(|c| c.id == change.d && c.version >= change.v)
-                });
-                if !known && !in_flight.with_untracked(|f| f.contains(&change.d)) {
-                    reload.update(|n| *n += 1);
-                }
+        crate::live::on_event("deal", move |data| {
+            let Some(data) = data else {
+                reload.update(|n| *n += 1);
+                return;
+            };
+            let Ok(change) = serde_json::from_str::<Change>(&data) else {
+                return;
+            };
+            if change.p != pipeline_id {
+                return;
+            }
+            let known = columns.with_untracked(|cols| {
+                cols.iter()
+                    .flat_map(|c| c.cards.iter())
+                    .any(|c| c.id == change.d && c.version >= change.v)
             });
-        source.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        on_message.forget();
-        let source = StoredValue::new_local(source);
-        on_cleanup(move || source.with_value(|s| s.close()));
+            if !known && !in_flight.with_untracked(|f| f.contains(&change.d)) {
+                reload.update(|n| *n += 1);
+            }
+        });
     }
 
     /// Focuses an element once the pending re-render has reached the page.

@@ -6,6 +6,8 @@ pub mod model;
 pub mod ui;
 
 #[cfg(feature = "ssr")]
+pub mod export;
+#[cfg(feature = "ssr")]
 pub mod rows;
 #[cfg(feature = "ssr")]
 pub mod runner;

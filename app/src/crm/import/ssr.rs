@@ -349,9 +349,9 @@ async fn draft(
     .fetch_optional(&mut **tx)
     .await?
     .ok_or_else(|| AppError::NotFound(t(locale, "import.error.draft_gone")))?;
-    let entity = Entity::parse(row.get::<String, _>("entity").as_str())
+    let entity = Entity::parse(row.try_get::<String, _>("entity")?.as_str())
         .ok_or_else(|| internal("job entity"))?;
-    let params = serde_json::from_value(row.get("params")).map_err(internal)?;
+    let params = serde_json::from_value(row.try_get("params")?).map_err(internal)?;
     Ok((entity, params))
 }
 

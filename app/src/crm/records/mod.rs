@@ -4,10 +4,16 @@
 
 pub mod api;
 #[cfg(feature = "ssr")]
+pub mod bulk;
+#[cfg(feature = "ssr")]
 pub mod custom;
 #[cfg(feature = "ssr")]
 pub mod edits;
 pub mod model;
 #[cfg(feature = "ssr")]
+pub mod search;
+#[cfg(feature = "ssr")]
 pub mod ssr;
+#[cfg(feature = "ssr")]
+pub mod timeline;
 pub mod ui;

@@ -7,7 +7,7 @@ pub use super::custom::{
 use super::custom::{check_custom, custom_fields, custom_text};
 use super::model::*;
 use crate::audit::{self, AuditEntry};
-use crate::auth::model::{Permission, Role};
+use crate::auth::model::Permission;
 use crate::crm::access::{push_filter, Scope};
 use crate::crm::activity;
 use crate::crm::board::ssr::members;
@@ -18,11 +18,17 @@ use crate::db::{internal, new_id, take_page, violated_constraint, Tx};
 use crate::developers::deliver;
 use crate::error::AppError;
 use crate::request::{Env, Principal};
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::{QueryBuilder, Row};
 use std::collections::HashMap;
 use uuid::Uuid;
+
+// Kept here so callers see one module of record queries.
+pub use super::bulk::{bulk, create_list, lists};
+use super::search::search_text_fits;
+pub use super::search::{search, MAX_SEARCH_CHARS};
+pub use super::timeline::{add_activity, complete_task, my_tasks, timeline, NewActivity};
 
 /// The table row of each kind of record, with the same column names for all.
 fn row_select(entity: Entity) -> &'static str {
@@ -46,37 +52,36 @@ fn row_select(entity: Entity) -> &'static str {
     }
 }
 
-fn record_row(row: &PgRow) -> RecordRow {
-    let company_id: Option<Uuid> = row.get("company_id");
-    let owner_id: Option<Uuid> = row.get("owner_id");
-    let amount: Option<i64> = row.get("amount_minor");
-    RecordRow {
-        id: row.get("id"),
-        name: row.get("name"),
-        email: row.get("email"),
-        phone: row.get("phone"),
+fn record_row(row: &PgRow) -> Result<RecordRow, sqlx::Error> {
+    let company_id: Option<Uuid> = row.try_get("company_id")?;
+    let company_name: Option<String> = row.try_get("company_name")?;
+    let owner_id: Option<Uuid> = row.try_get("owner_id")?;
+    let owner_name: Option<String> = row.try_get("owner_name")?;
+    let amount: Option<i64> = row.try_get("amount_minor")?;
+    let currency: Option<String> = row.try_get("currency")?;
+    Ok(RecordRow {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        email: row.try_get("email")?,
+        phone: row.try_get("phone")?,
         company: company_id.map(|id| Link {
             entity: Entity::Company,
             id,
-            name: row
-                .get::<Option<String>, _>("company_name")
-                .unwrap_or_default(),
+            name: company_name.unwrap_or_default(),
         }),
         owner: owner_id.map(|user_id| MemberRef {
             user_id,
-            name: row
-                .get::<Option<String>, _>("owner_name")
-                .unwrap_or_default(),
+            name: owner_name.unwrap_or_default(),
         }),
-        status: row.get("status"),
-        score: row.get("score"),
+        status: row.try_get("status")?,
+        score: row.try_get("score")?,
         amount: amount.map(|minor| Money {
             minor,
-            currency: row.get::<Option<String>, _>("currency").unwrap_or_default(),
+            currency: currency.unwrap_or_default(),
         }),
-        tags: row.get("tags"),
-        created_at: row.get("created_at"),
-    }
+        tags: row.try_get("tags")?,
+        created_at: row.try_get("created_at")?,
+    })
 }
 
 pub(super) async fn open(env: &Env) -> Result<(&Principal, Tx, Scope), AppError> {
@@ -144,7 +149,7 @@ pub async fn list(
         .await?
         .iter()
         .map(record_row)
-        .collect();
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
     let members = members(&mut tx).await?;
     tx.commit().await?;
     let next = if take_page(&mut rows, TABLE_PAGE) {
@@ -193,7 +198,7 @@ pub async fn detail(env: &Env, entity: Entity, id: Uuid) -> Result<RecordDetail,
         .bind(id)
         .fetch_one(&mut *tx)
         .await?;
-    let row = record_row(&row);
+    let row = record_row(&row)?;
     let facts_sql = match entity {
         Entity::Lead => "SELECT jsonb_build_array(jsonb_build_array('source', coalesce(source, ''))) FROM leads WHERE id = $1",
         Entity::Contact => "SELECT jsonb_build_array(jsonb_build_array('title', coalesce(title, ''))) FROM contacts WHERE id = $1",
@@ -225,20 +230,24 @@ pub async fn detail(env: &Env, entity: Entity, id: Uuid) -> Result<RecordDetail,
         Entity::Deal => "SELECT 'CONTACT' AS e, c.id, c.full_name AS name, c.owner_id FROM deals d JOIN contacts c ON c.id = d.contact_id WHERE d.id = $1
                    UNION ALL SELECT 'LEAD', l.id, l.name, l.owner_id FROM deals d JOIN leads l ON l.id = d.lead_id WHERE d.id = $1",
     };
-    let related = sqlx::query(&format!("SELECT * FROM ({related_sql}) x LIMIT 100"))
+    let rows = sqlx::query(&format!("SELECT * FROM ({related_sql}) x LIMIT 100"))
         .bind(id)
         .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .filter(|r| scope.allows(r.get("owner_id")))
-        .filter_map(|r| {
-            Some(Link {
-                entity: Entity::parse(r.get::<String, _>("e").as_str())?,
-                id: r.get("id"),
-                name: r.get("name"),
-            })
-        })
-        .collect();
+        .await?;
+    let mut related = Vec::new();
+    for r in &rows {
+        if !scope.allows(r.try_get("owner_id")?) {
+            continue;
+        }
+        let Some(entity) = Entity::parse(r.try_get::<String, _>("e")?.as_str()) else {
+            continue;
+        };
+        related.push(Link {
+            entity,
+            id: r.try_get("id")?,
+            name: r.try_get("name")?,
+        });
+    }
     let members = members(&mut tx).await?;
     let values: serde_json::Value = sqlx::query_scalar(&format!(
         "SELECT custom FROM {} WHERE id = $1",
@@ -490,7 +499,7 @@ fn column_of(entity: Entity, field: &str) -> &'static str {
     }
 }
 
-fn unique_error(env: &Env, err: sqlx::Error) -> AppError {
+pub(super) fn unique_error(env: &Env, err: sqlx::Error) -> AppError {
     match violated_constraint(&err).as_deref() {
         Some("contacts_email") => AppError::field("email", env.t("records.email_taken")),
         Some(c) if c.ends_with("owner_id_fkey") => {
@@ -736,503 +745,4 @@ pub async fn update_if(
     deliver::record_changed(&mut tx, p.tenant_id, entity, &[id], "updated").await?;
     tx.commit().await?;
     Ok(())
-}
-
-fn timeline_item(r: &PgRow) -> TimelineItem {
-    TimelineItem {
-        id: r.get("id"),
-        kind: r.get("kind"),
-        actor: r.get("actor"),
-        subject: r.get("subject"),
-        body: r.get("body"),
-        data: r.get("data"),
-        due_at: r.get("due_at"),
-        done_at: r.get("done_at"),
-        occurred_at: r.get("occurred_at"),
-    }
-}
-
-// A message's timeline entry shows the message's live status (messages.status).
-const TIMELINE_SELECT: &str = "SELECT a.id, a.kind, u.name AS actor, a.subject, a.body,
-        CASE WHEN m.status IS NULL THEN a.data ELSE a.data || jsonb_build_object('status', m.status) END AS data,
-        a.due_at, a.done_at, a.occurred_at
-   FROM activities a LEFT JOIN users u ON u.id = a.actor_id
-   LEFT JOIN messages m ON a.kind IN ('WHATSAPP', 'EMAIL') AND m.id = (a.data ->> 'message_id')::uuid";
-
-pub async fn timeline(
-    env: &Env,
-    entity: Entity,
-    id: Uuid,
-    before: Option<TimelineCursor>,
-) -> Result<TimelinePage, AppError> {
-    let (p, mut tx, scope) = open(env).await?;
-    check_visible(env, &mut tx, &scope, entity, id).await?;
-    let column = entity.activity_column();
-    let mut q = QueryBuilder::new(TIMELINE_SELECT);
-    q.push(" WHERE a.tenant_id = ")
-        .push_bind(p.tenant_id)
-        .push(format_args!(" AND a.{column} = "))
-        .push_bind(id);
-    if let Some(c) = before {
-        q.push(" AND (a.occurred_at, a.id) < (")
-            .push_bind(c.at)
-            .push(", ")
-            .push_bind(c.id)
-            .push(")");
-    }
-    q.push(" ORDER BY a.occurred_at DESC, a.id DESC LIMIT ")
-        .push_bind(TIMELINE_PAGE + 1);
-    let mut items: Vec<TimelineItem> = q
-        .build()
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(timeline_item)
-        .collect();
-    tx.commit().await?;
-    let next = if take_page(&mut items, TIMELINE_PAGE) {
-        items.last().map(|i| TimelineCursor {
-            at: i.occurred_at,
-            id: i.id,
-        })
-    } else {
-        None
-    };
-    Ok(TimelinePage { items, next })
-}
-
-/// What a member logs on a record's page.
-pub struct NewActivity {
-    pub kind: String,
-    pub subject: String,
-    pub body: String,
-    pub due_at: String,
-    pub duration_minutes: String,
-    pub outcome: String,
-}
-
-pub async fn add_activity(
-    env: &Env,
-    entity: Entity,
-    id: Uuid,
-    input: &NewActivity,
-) -> Result<TimelineItem, AppError> {
-    let (p, mut tx, scope) = open(env).await?;
-    let owner = check_visible(env, &mut tx, &scope, entity, id).await?;
-    let kind = input.kind.trim().to_ascii_uppercase();
-    if !matches!(kind.as_str(), "NOTE" | "CALL" | "MEETING" | "TASK") {
-        return Err(AppError::field("kind", env.t("timeline.kind_invalid")));
-    }
-    let body = input.body.trim();
-    let subject = input.subject.trim();
-    if kind == "NOTE" && body.is_empty() {
-        return Err(AppError::field("body", env.t("timeline.note_required")));
-    }
-    if kind != "NOTE" && subject.is_empty() {
-        return Err(AppError::field(
-            "subject",
-            env.t("timeline.subject_required"),
-        ));
-    }
-    if body.chars().count() > 10_000 || subject.chars().count() > 200 {
-        return Err(AppError::field("body", env.t("records.too_long")));
-    }
-    let due_at = if kind == "TASK" {
-        Some(
-            parse_due(&input.due_at)
-                .ok_or_else(|| AppError::field("due_at", env.t("timeline.due_invalid")))?,
-        )
-    } else {
-        None
-    };
-    let mut data = serde_json::Map::new();
-    if kind == "CALL" {
-        let minutes = input.duration_minutes.trim();
-        if !minutes.is_empty() {
-            match minutes.parse::<u32>() {
-                Ok(m) if m <= 24 * 60 => {
-                    data.insert("duration_minutes".into(), m.into());
-                }
-                _ => {
-                    return Err(AppError::field(
-                        "duration_minutes",
-                        env.t("timeline.duration_invalid"),
-                    ))
-                }
-            }
-        }
-        let outcome = input.outcome.trim();
-        if !outcome.is_empty() {
-            data.insert("outcome".into(), outcome.into());
-        }
-    }
-    let activity_id = new_id();
-    sqlx::query(&format!(
-        "INSERT INTO activities (tenant_id, id, kind, {}, actor_id, assignee_id, subject, body, data, due_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        entity.activity_column()
-    ))
-    .bind(p.tenant_id)
-    .bind(activity_id)
-    .bind(&kind)
-    .bind(id)
-    .bind(p.actor())
-    // A task goes to the record's owner, or to whoever wrote it.
-    .bind(if kind == "TASK" { owner.or(p.actor()) } else { None })
-    .bind((!subject.is_empty()).then_some(subject))
-    .bind((!body.is_empty()).then_some(body))
-    .bind(serde_json::Value::Object(data))
-    .bind(due_at)
-    .execute(&mut *tx)
-    .await
-    ?;
-    let item = sqlx::query(&format!("{TIMELINE_SELECT} WHERE a.id = $1"))
-        .bind(activity_id)
-        .fetch_one(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(timeline_item(&item))
-}
-
-/// `2026-12-01` (end of that day, UTC) or `2026-12-01T14:30` (a datetime-local input).
-fn parse_due(text: &str) -> Option<DateTime<Utc>> {
-    let text = text.trim();
-    if let Ok(dt) = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M") {
-        return Some(dt.and_utc());
-    }
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(23, 59, 0))
-        .map(|dt| dt.and_utc())
-}
-
-pub async fn my_tasks(env: &Env) -> Result<MyTasks, AppError> {
-    let (p, mut tx, _) = open(env).await?;
-    let rows = sqlx::query(
-        "SELECT a.id, a.subject, a.due_at,
-                CASE WHEN a.lead_id IS NOT NULL THEN 'LEAD' WHEN a.deal_id IS NOT NULL THEN 'DEAL'
-                     WHEN a.contact_id IS NOT NULL THEN 'CONTACT' ELSE 'COMPANY' END AS e,
-                coalesce(a.lead_id, a.deal_id, a.contact_id, a.company_id) AS rid,
-                coalesce(l.name, d.name, c.full_name, co.name) AS rname
-           FROM activities a
-           LEFT JOIN leads l ON l.id = a.lead_id
-           LEFT JOIN deals d ON d.id = a.deal_id
-           LEFT JOIN contacts c ON c.id = a.contact_id
-           LEFT JOIN companies co ON co.id = a.company_id
-          WHERE a.tenant_id = $1 AND a.kind = 'TASK' AND a.done_at IS NULL AND a.assignee_id = $2
-          ORDER BY a.due_at NULLS LAST, a.id LIMIT 500",
-    )
-    .bind(p.tenant_id)
-    .bind(p.user_id)
-    .fetch_all(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    let now = Utc::now();
-    let end_of_today = (now.date_naive() + Duration::days(1))
-        .and_hms_opt(0, 0, 0)
-        .map(|d| d.and_utc())
-        .unwrap_or(now);
-    let mut tasks = MyTasks::default();
-    for r in rows {
-        let task = TaskRow {
-            id: r.get("id"),
-            subject: r.get::<Option<String>, _>("subject").unwrap_or_default(),
-            due_at: r.get("due_at"),
-            about: Entity::parse(r.get::<String, _>("e").as_str()).map(|entity| Link {
-                entity,
-                id: r.get("rid"),
-                name: r.get::<Option<String>, _>("rname").unwrap_or_default(),
-            }),
-        };
-        match task.due_at {
-            Some(d) if d < now => tasks.overdue.push(task),
-            Some(d) if d < end_of_today => tasks.today.push(task),
-            _ => tasks.upcoming.push(task),
-        }
-    }
-    Ok(tasks)
-}
-
-pub async fn complete_task(env: &Env, task_id: Uuid) -> Result<(), AppError> {
-    let (p, mut tx, scope) = open(env).await?;
-    // A member completes their own tasks and those they set; a manager also their
-    // reports' (the scope's owners), an admin anyone's.
-    let done = sqlx::query(
-        "UPDATE activities SET done_at = now(), updated_at = now()
-          WHERE id = $1 AND kind = 'TASK' AND done_at IS NULL
-            AND (actor_id = $2 OR assignee_id = ANY($3) OR $4)",
-    )
-    .bind(task_id)
-    .bind(p.user_id)
-    .bind(&scope.owners)
-    .bind(scope.all)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if done == 0 {
-        return Err(AppError::NotFound(env.t("timeline.task_not_found")));
-    }
-    tx.commit().await?;
-    Ok(())
-}
-
-pub async fn bulk(
-    env: &Env,
-    entity: Entity,
-    ids: &[Uuid],
-    action: &BulkAction,
-) -> Result<u64, AppError> {
-    if ids.is_empty() || ids.len() > 1000 {
-        return Err(AppError::field("ids", env.t("records.bulk_count")));
-    }
-    let (p, mut tx, scope) = open(env).await?;
-    if matches!(action, BulkAction::Delete) && p.role < Role::Manager {
-        return Err(AppError::Forbidden(env.t("records.delete_forbidden")));
-    }
-    // Only the selected rows the member may touch.
-    let mut q = QueryBuilder::new(format!(
-        "SELECT r.id FROM {} r WHERE r.id = ANY(",
-        entity.table()
-    ));
-    q.push_bind(ids.to_vec()).push(")");
-    scope.push(&mut q, "r.owner_id");
-    let targets: Vec<Uuid> = q.build_query_scalar().fetch_all(&mut *tx).await?;
-    if targets.len() != ids.len() {
-        return Err(AppError::NotFound(env.t("records.not_found")));
-    }
-    let table = entity.table();
-    let column = entity.activity_column();
-    let changed = match action {
-        BulkAction::Assign(owner) => {
-            if !scope.allows(*owner) {
-                return Err(AppError::field(
-                    "owner_id",
-                    env.t("board.owner_out_of_scope"),
-                ));
-            }
-            let n = sqlx::query(&format!(
-                "UPDATE {table} SET owner_id = $2, updated_at = now() WHERE id = ANY($1)"
-            ))
-            .bind(&targets)
-            .bind(owner)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| unique_error(env, e))?
-            .rows_affected();
-            sqlx::query(&format!(
-                "INSERT INTO activities (tenant_id, id, kind, {column}, actor_id, data)
-                 SELECT $1, gen_random_uuid(), 'ASSIGNMENT', t, $3, jsonb_build_object('to', $4::uuid,
-                        'to_name', (SELECT name FROM users WHERE id = $4))
-                   FROM unnest($2::uuid[]) t"
-            ))
-            .bind(p.tenant_id)
-            .bind(&targets)
-            .bind(p.actor())
-            .bind(owner)
-            .execute(&mut *tx)
-            .await
-            ?;
-            n
-        }
-        BulkAction::Tag(tag) => {
-            let tags = parse_tags(tag);
-            if tags.is_empty() {
-                return Err(AppError::field("tag", env.t("records.tag_required")));
-            }
-            sqlx::query(&format!(
-                "UPDATE {table} SET tags = ARRAY(SELECT DISTINCT unnest(tags || $2::text[])), updated_at = now()
-                  WHERE id = ANY($1)"
-            ))
-            .bind(&targets)
-            .bind(&tags)
-            .execute(&mut *tx)
-            .await
-            ?
-            .rows_affected()
-        }
-        BulkAction::AddToList(list_id) => {
-            let kind: Option<String> =
-                sqlx::query_scalar("SELECT kind FROM lists WHERE id = $1 AND entity = $2")
-                    .bind(list_id)
-                    .bind(entity.code())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if kind.as_deref() != Some("STATIC") {
-                return Err(AppError::field("list_id", env.t("lists.not_static")));
-            }
-            sqlx::query("UPDATE lists SET updated_at = now() WHERE id = $1")
-                .bind(list_id)
-                .execute(&mut *tx)
-                .await?;
-            let n = sqlx::query(
-                "INSERT INTO list_members (tenant_id, list_id, record_id)
-                 SELECT $1, $2, unnest($3::uuid[]) ON CONFLICT DO NOTHING",
-            )
-            .bind(p.tenant_id)
-            .bind(list_id)
-            .bind(&targets)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            sqlx::query(&format!(
-                "INSERT INTO activities (tenant_id, id, kind, {column}, actor_id, data)
-                 SELECT $1, gen_random_uuid(), 'LIST_ADD', t, $3,
-                        jsonb_build_object('list', (SELECT name FROM lists WHERE id = $4))
-                   FROM unnest($2::uuid[]) t"
-            ))
-            .bind(p.tenant_id)
-            .bind(&targets)
-            .bind(p.actor())
-            .bind(list_id)
-            .execute(&mut *tx)
-            .await?;
-            n
-        }
-        BulkAction::Delete => sqlx::query(&format!("DELETE FROM {table} WHERE id = ANY($1)"))
-            .bind(&targets)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected(),
-    };
-    let event = match action {
-        BulkAction::Assign(_) | BulkAction::Tag(_) => Some("updated"),
-        BulkAction::Delete => Some("deleted"),
-        BulkAction::AddToList(_) => None,
-    };
-    if let Some(event) = event {
-        deliver::record_changed(&mut tx, p.tenant_id, entity, &targets, event).await?;
-    }
-    let action_name = match action {
-        BulkAction::Assign(_) => "bulk.assigned",
-        BulkAction::Tag(_) => "bulk.tagged",
-        BulkAction::AddToList(_) => "bulk.listed",
-        BulkAction::Delete => "bulk.deleted",
-    };
-    audit::by_member(
-        &mut tx,
-        &env.ctx,
-        p,
-        AuditEntry::new(action_name, table, None).after(serde_json::json!({
-            "ids": targets, "action": action,
-        })),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(changed)
-}
-
-pub async fn lists(env: &Env, entity: Entity) -> Result<Vec<ListRef>, AppError> {
-    let (_, mut tx, _) = open(env).await?;
-    let lists = sqlx::query("SELECT id, name, kind FROM lists WHERE entity = $1 ORDER BY name")
-        .bind(entity.code())
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|r| ListRef {
-            id: r.get("id"),
-            name: r.get("name"),
-            smart: r.get::<String, _>("kind") == "SMART",
-        })
-        .collect();
-    tx.commit().await?;
-    Ok(lists)
-}
-
-/// A static list, or a smart list that saves `filter` and re-evaluates it when opened.
-pub async fn create_list(
-    env: &Env,
-    entity: Entity,
-    name: &str,
-    smart: Option<&RecordFilter>,
-) -> Result<Uuid, AppError> {
-    let (p, mut tx, _) = open(env).await?;
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(AppError::field("name", env.t("lists.name_required")));
-    }
-    let id = new_id();
-    sqlx::query(
-        "INSERT INTO lists (tenant_id, id, name, entity, kind, filter, owner_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(p.tenant_id)
-    .bind(id)
-    .bind(name)
-    .bind(entity.code())
-    .bind(if smart.is_some() { "SMART" } else { "STATIC" })
-    .bind(serde_json::to_value(smart).map_err(internal)?)
-    .bind(p.actor())
-    .execute(&mut *tx)
-    .await
-    .map_err(|e| match violated_constraint(&e).as_deref() {
-        Some("lists_tenant_id_entity_name_key") => AppError::field("name", env.t("lists.name_taken")),
-        _ => internal(e),
-    })?;
-    audit::by_member(
-        &mut tx,
-        &env.ctx,
-        p,
-        AuditEntry::new("list.created", "lists", Some(id)),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(id)
-}
-
-/// One search box across names, emails, phones and companies; typos tolerated.
-/// Longer search text than this is refused: no name or email is longer, and each
-/// character costs trigram work.
-pub const MAX_SEARCH_CHARS: usize = 200;
-
-fn search_text_fits(env: &Env, q: &str) -> Result<(), AppError> {
-    if q.chars().count() <= MAX_SEARCH_CHARS {
-        return Ok(());
-    }
-    Err(AppError::field(
-        "q",
-        crate::i18n::tf(
-            env.locale(),
-            "validation.too_long",
-            &[("n", MAX_SEARCH_CHARS.to_string())],
-        ),
-    ))
-}
-
-pub async fn search(env: &Env, q: &str) -> Result<SearchHits, AppError> {
-    let q = q.trim();
-    search_text_fits(env, q)?;
-    let (p, mut tx, scope) = open(env).await?;
-    if q.is_empty() {
-        return Ok(SearchHits::default());
-    }
-    let mut hits = Vec::new();
-    for entity in Entity::ALL {
-        let mut query = QueryBuilder::new(format!(
-            "SELECT r.id, r.{} AS name FROM {} r WHERE r.tenant_id = ",
-            entity.name_column(),
-            entity.table()
-        ));
-        query.push_bind(p.tenant_id);
-        scope.push(&mut query, "r.owner_id");
-        push_filter(
-            &mut query,
-            entity,
-            &RecordFilter {
-                q: q.to_string(),
-                ..RecordFilter::default()
-            },
-        );
-        query
-            .push(" ORDER BY word_similarity(search_norm(")
-            .push_bind(q.to_string())
-            .push("), r.search) DESC, r.id LIMIT 8");
-        for r in query.build().fetch_all(&mut *tx).await? {
-            hits.push(Link {
-                entity,
-                id: r.get("id"),
-                name: r.get("name"),
-            });
-        }
-    }
-    tx.commit().await?;
-    Ok(SearchHits { hits })
 }

@@ -22,12 +22,14 @@ pub async fn dashboard(env: &Env) -> Result<OutreachDashboard, AppError> {
     .fetch_one(&mut *tx)
     .await
     ?;
-    let rate_rows = |rows: Vec<sqlx::postgres::PgRow>| -> Vec<RateRow> {
+    let rate_rows = |rows: Vec<sqlx::postgres::PgRow>| -> Result<Vec<RateRow>, sqlx::Error> {
         rows.iter()
-            .map(|r| RateRow {
-                label: r.get("label"),
-                sent: r.get("sent"),
-                replied: r.get("replied"),
+            .map(|r| {
+                Ok(RateRow {
+                    label: r.try_get("label")?,
+                    sent: r.try_get("sent")?,
+                    replied: r.try_get("replied")?,
+                })
             })
             .collect()
     };
@@ -71,12 +73,14 @@ pub async fn dashboard(env: &Env) -> Result<OutreachDashboard, AppError> {
     .await
     ?
     .iter()
-    .map(|r| UsageRow {
-        label: r.get("label"),
-        used: r.get("used"),
-        limit: r.get("lim"),
+    .map(|r| {
+        Ok(UsageRow {
+            label: r.try_get("label")?,
+            used: r.try_get("used")?,
+            limit: r.try_get("lim")?,
+        })
     })
-    .collect();
+    .collect::<Result<Vec<_>, sqlx::Error>>()?;
     let mailboxes = sqlx::query(
         "SELECT a.from_address::text AS label,
                 count(m.id) FILTER (WHERE m.status = 'BOUNCED') AS used,
@@ -88,12 +92,14 @@ pub async fn dashboard(env: &Env) -> Result<OutreachDashboard, AppError> {
     .await
     ?
     .iter()
-    .map(|r| UsageRow {
-        label: r.get("label"),
-        used: r.get("used"),
-        limit: r.get("lim"),
+    .map(|r| {
+        Ok(UsageRow {
+            label: r.try_get("label")?,
+            used: r.try_get("used")?,
+            limit: r.try_get("lim")?,
+        })
     })
-    .collect();
+    .collect::<Result<Vec<_>, sqlx::Error>>()?;
     let days = sqlx::query(&format!(
         "SELECT to_char(d, 'MM-DD') AS day,
                 coalesce(s.wa_new_contacts + s.wa_followups + s.email_sent, 0)::bigint AS sent,
@@ -105,26 +111,74 @@ pub async fn dashboard(env: &Env) -> Result<OutreachDashboard, AppError> {
     .fetch_all(&mut *tx)
     .await?
     .iter()
-    .map(|r| DayRow {
-        day: r.get("day"),
-        sent: r.get("sent"),
-        replies: r.get("replies"),
+    .map(|r| {
+        Ok(DayRow {
+            day: r.try_get("day")?,
+            sent: r.try_get("sent")?,
+            replies: r.try_get("replies")?,
+        })
     })
-    .collect();
+    .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let review = review_days(&mut tx).await?;
     tx.commit().await?;
     Ok(OutreachDashboard {
         funnel: Funnel {
-            contacted: f.get("contacted"),
-            replied: f.get("replied"),
-            converted: f.get("converted"),
+            contacted: f.try_get("contacted")?,
+            replied: f.try_get("replied")?,
+            converted: f.try_get("converted")?,
         },
-        sequences: rate_rows(sequences),
-        steps: rate_rows(steps),
-        variants: rate_rows(variants),
+        sequences: rate_rows(sequences)?,
+        steps: rate_rows(steps)?,
+        variants: rate_rows(variants)?,
         phones,
         mailboxes,
         days,
+        review,
     })
+}
+
+/// The review queue's last 14 days, read from the items themselves: a median does not
+/// add up across rows, so it is not kept as a counter (DECISIONS 53).
+async fn review_days(tx: &mut crate::db::Tx) -> Result<Vec<ReviewDay>, AppError> {
+    let rows = sqlx::query(&format!(
+        "WITH tz AS (SELECT timezone FROM tenants WHERE id = app_tenant()),
+              span AS (SELECT d::date AS day FROM generate_series({TENANT_TODAY} - 13, {TENANT_TODAY}, interval '1 day') AS d),
+              made AS (SELECT (i.created_at AT TIME ZONE tz.timezone)::date AS day,
+                              count(*) AS items, count(*) FILTER (WHERE i.breached) AS breaches
+                         FROM review_items i, tz
+                        WHERE i.created_at >= now() - interval '15 days'
+                        GROUP BY 1),
+              done AS (SELECT (i.resolved_at AT TIME ZONE tz.timezone)::date AS day,
+                              count(*) AS resolved,
+                              percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM i.resolved_at - i.created_at) / 60) AS median_min,
+                              count(*) FILTER (WHERE i.resolution = 'CONFIRMED') AS confirmed,
+                              count(*) FILTER (WHERE i.resolution = 'CORRECTED') AS corrected
+                         FROM review_items i, tz
+                        WHERE i.resolved_at >= now() - interval '15 days'
+                        GROUP BY 1)
+         SELECT to_char(span.day, 'MM-DD') AS day, coalesce(made.items, 0) AS items,
+                coalesce(made.breaches, 0) AS breaches, coalesce(done.resolved, 0) AS resolved,
+                done.median_min, coalesce(done.confirmed, 0) AS confirmed,
+                coalesce(done.corrected, 0) AS corrected
+           FROM span LEFT JOIN made USING (day) LEFT JOIN done USING (day)
+          ORDER BY span.day"
+    ))
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            Ok(ReviewDay {
+                day: r.try_get("day")?,
+                items: r.try_get("items")?,
+                breaches: r.try_get("breaches")?,
+                resolved: r.try_get("resolved")?,
+                median_resolve_min: r.try_get("median_min")?,
+                confirmed: r.try_get("confirmed")?,
+                corrected: r.try_get("corrected")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?)
 }
 
 /// The viewer's unread notices, newest first.
@@ -133,7 +187,7 @@ pub async fn notifications(env: &Env) -> Result<Vec<NotificationView>, AppError>
     let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
     let rows = sqlx::query(
         "SELECT id, kind, body, link, created_at FROM notifications
-          WHERE user_id = $1 AND read_at IS NULL ORDER BY created_at DESC LIMIT 20",
+          WHERE user_id = $1 AND read_at IS NULL AND in_app ORDER BY created_at DESC LIMIT 20",
     )
     .bind(p.user_id)
     .fetch_all(&mut *tx)
@@ -141,14 +195,16 @@ pub async fn notifications(env: &Env) -> Result<Vec<NotificationView>, AppError>
     tx.commit().await?;
     Ok(rows
         .iter()
-        .map(|r| NotificationView {
-            id: r.get("id"),
-            kind: r.get("kind"),
-            body: r.get("body"),
-            link: r.get("link"),
-            created_at: r.get("created_at"),
+        .map(|r| {
+            Ok(NotificationView {
+                id: r.try_get("id")?,
+                kind: r.try_get("kind")?,
+                body: r.try_get("body")?,
+                link: r.try_get("link")?,
+                created_at: r.try_get("created_at")?,
+            })
         })
-        .collect())
+        .collect::<Result<Vec<_>, sqlx::Error>>()?)
 }
 
 pub async fn mark_read(env: &Env) -> Result<(), AppError> {

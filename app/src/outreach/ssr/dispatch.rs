@@ -206,27 +206,28 @@ async fn prepare(
     let mut dkim_keys: HashMap<Uuid, Result<mail::DkimKey, String>> = HashMap::new();
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
-        let id: Uuid = r.get("id");
-        let channel = Channel::parse(r.get("channel")).unwrap_or(Channel::WhatsApp);
-        let to: String = r.get("to_address");
-        let work = if let Some(provider_id) = r.get::<Option<String>, _>("provider_message_id") {
-            Work::AlreadySent(provider_id)
-        } else if r.get::<bool, _>("suppressed") {
-            Work::Refuse("The recipient is on the suppression list.".into())
-        } else {
-            match channel {
-                Channel::WhatsApp => whatsapp_work(config, r, &to),
-                Channel::Email => email_work(config, r, id, &to, &mut dkim_keys),
-            }
-        };
+        let id: Uuid = r.try_get("id")?;
+        let channel = Channel::parse(r.try_get("channel")?).unwrap_or(Channel::WhatsApp);
+        let to: String = r.try_get("to_address")?;
+        let work =
+            if let Some(provider_id) = r.try_get::<Option<String>, _>("provider_message_id")? {
+                Work::AlreadySent(provider_id)
+            } else if r.try_get::<bool, _>("suppressed")? {
+                Work::Refuse("The recipient is on the suppression list.".into())
+            } else {
+                match channel {
+                    Channel::WhatsApp => whatsapp_work(config, r, &to)?,
+                    Channel::Email => email_work(config, r, id, &to, &mut dkim_keys)?,
+                }
+            };
         out.push(Outgoing {
             id,
-            lead_id: r.get("lead_id"),
+            lead_id: r.try_get("lead_id")?,
             channel,
-            created_by: r.get("created_by"),
-            owner: r.get("owner_id"),
-            enrollment_id: r.get("enrollment_id"),
-            phone_id: r.get("phone_id"),
+            created_by: r.try_get("created_by")?,
+            owner: r.try_get("owner_id")?,
+            enrollment_id: r.try_get("enrollment_id")?,
+            phone_id: r.try_get("phone_id")?,
             attempts: attempts.get(&id).copied().unwrap_or(1),
             to,
             work,
@@ -235,12 +236,16 @@ async fn prepare(
     Ok(out)
 }
 
-fn whatsapp_work(config: &AppConfig, r: &sqlx::postgres::PgRow, to: &str) -> Work {
-    match r.get::<Option<String>, _>("phone_status").as_deref() {
+fn whatsapp_work(
+    config: &AppConfig,
+    r: &sqlx::postgres::PgRow,
+    to: &str,
+) -> Result<Work, sqlx::Error> {
+    match r.try_get::<Option<String>, _>("phone_status")?.as_deref() {
         Some("ACTIVE") => {}
-        Some("BANNED") => return Work::Refuse("The sending number is banned.".into()),
-        Some("MIGRATING") => return Work::Hold,
-        _ => return Work::Later("The sending number is not active.".into()),
+        Some("BANNED") => return Ok(Work::Refuse("The sending number is banned.".into())),
+        Some("MIGRATING") => return Ok(Work::Hold),
+        _ => return Ok(Work::Later("The sending number is not active.".into())),
     }
     let (provider, provider_phone_id, idempotency_key) = match (
         r.try_get::<&str, _>("provider").map(WaProvider::parse),
@@ -248,7 +253,7 @@ fn whatsapp_work(config: &AppConfig, r: &sqlx::postgres::PgRow, to: &str) -> Wor
         r.try_get::<String, _>("idempotency_key"),
     ) {
         (Ok(Some(p)), Ok(phone), Ok(key)) => (p, phone, key),
-        _ => return Work::Refuse("The number's provider cannot be read.".into()),
+        _ => return Ok(Work::Refuse("The number's provider cannot be read.".into())),
     };
     // The credential of the provider the number sends through at this moment.
     let (column, at): (&str, fn(Uuid) -> crate::crypto::SealedAt<'static>) = match provider {
@@ -256,23 +261,27 @@ fn whatsapp_work(config: &AppConfig, r: &sqlx::postgres::PgRow, to: &str) -> Wor
         WaProvider::Dialog360 => ("d360_api_key", secrets::phone_d360_key),
     };
     let sealed = r
-        .get::<Option<Vec<u8>>, _>(column)
-        .zip(r.get::<Option<Uuid>, _>("phone_id"));
+        .try_get::<Option<Vec<u8>>, _>(column)?
+        .zip(r.try_get::<Option<Uuid>, _>("phone_id")?);
     let token = match sealed
         .map(|(sealed, phone)| secrets::open(&config.secret_key, &at(phone), &sealed))
     {
         Some(Ok(t)) => t,
-        _ => return Work::Refuse("The number's access token cannot be read.".into()),
+        _ => {
+            return Ok(Work::Refuse(
+                "The number's access token cannot be read.".into(),
+            ))
+        }
     };
-    let content = match r.get::<Option<String>, _>("wa_template_name") {
+    let content = match r.try_get::<Option<String>, _>("wa_template_name")? {
         Some(name) => WaContent::Template {
             name,
-            language: r.get("locale"),
-            params: r.get("wa_params"),
+            language: r.try_get("locale")?,
+            params: r.try_get("wa_params")?,
         },
-        None => WaContent::Text(r.get("body")),
+        None => WaContent::Text(r.try_get("body")?),
     };
-    Work::WhatsApp(
+    Ok(Work::WhatsApp(
         provider,
         WaMessage {
             provider_phone_id,
@@ -281,7 +290,7 @@ fn whatsapp_work(config: &AppConfig, r: &sqlx::postgres::PgRow, to: &str) -> Wor
             content,
             idempotency_key,
         },
-    )
+    ))
 }
 
 fn email_work(
@@ -290,24 +299,28 @@ fn email_work(
     id: Uuid,
     to: &str,
     dkim_keys: &mut HashMap<Uuid, Result<mail::DkimKey, String>>,
-) -> Work {
-    if r.get::<Option<String>, _>("mailbox_status").as_deref() != Some("ACTIVE") {
-        return Work::Later("The mailbox is paused.".into());
+) -> Result<Work, sqlx::Error> {
+    if r.try_get::<Option<String>, _>("mailbox_status")?.as_deref() != Some("ACTIVE") {
+        return Ok(Work::Later("The mailbox is paused.".into()));
     }
-    let domain: String = r.get("domain");
-    let domain_id: Uuid = r.get("domain_id");
+    let domain: String = r.try_get("domain")?;
+    let domain_id: Uuid = r.try_get("domain_id")?;
+    let sealed: Vec<u8> = r.try_get("dkim_private")?;
     let key = dkim_keys.entry(domain_id).or_insert_with(|| {
-        let sealed: Vec<u8> = r.get("dkim_private");
         let pem = secrets::open(&config.secret_key, &secrets::dkim_key(domain_id), &sealed)
             .map_err(|e| e.to_string())?;
         mail::DkimKey::from_pkcs8_pem(&pem).map_err(|e| e.to_string())
     });
     let key = match key {
         Ok(k) => k,
-        Err(e) => return Work::Refuse(format!("The domain's DKIM key cannot be read: {e}")),
+        Err(e) => {
+            return Ok(Work::Refuse(format!(
+                "The domain's DKIM key cannot be read: {e}"
+            )))
+        }
     };
-    let mailbox: Uuid = r.get("mailbox_id");
-    let password = match r.get::<Option<Vec<u8>>, _>("smtp_password") {
+    let mailbox: Uuid = r.try_get("mailbox_id")?;
+    let password = match r.try_get::<Option<Vec<u8>>, _>("smtp_password")? {
         Some(sealed) => {
             match secrets::open(
                 &config.secret_key,
@@ -315,20 +328,22 @@ fn email_work(
                 &sealed,
             ) {
                 Ok(p) => Some(p),
-                Err(_) => return Work::Refuse("The mailbox password cannot be read.".into()),
+                Err(_) => return Ok(Work::Refuse("The mailbox password cannot be read.".into())),
             }
         }
         None => None,
     };
-    let body: String = r.get("body");
+    let body: String = r.try_get("body")?;
     let (text, html) = links::email_bodies(&config.secret_key, &config.public_url, id, &body);
-    let from_address: String = r.get("from_address");
-    let in_reply_to: Option<String> = r.get("in_reply_to");
+    let from_address: String = r.try_get("from_address")?;
+    let in_reply_to: Option<String> = r.try_get("in_reply_to")?;
     let message = mail::OutgoingEmail {
-        from_name: r.get("from_name"),
+        from_name: r.try_get("from_name")?,
         from_address: from_address.clone(),
         to: to.to_string(),
-        subject: r.get::<Option<String>, _>("subject").unwrap_or_default(),
+        subject: r
+            .try_get::<Option<String>, _>("subject")?
+            .unwrap_or_default(),
         text,
         html: Some(html),
         // Derived from the message's id, so a resend carries the same Message-ID.
@@ -346,29 +361,29 @@ fn email_work(
             reply::reply_address(&config.secret_key, &from_address, id),
         )],
     };
-    let selector: String = r.get("dkim_selector");
+    let selector: String = r.try_get("dkim_selector")?;
     let raw = match mail::build_message(&message, Some((&domain, &selector, key))) {
         Ok(raw) => raw,
-        Err(e) => return Work::Refuse(format!("The email could not be built: {e}")),
+        Err(e) => return Ok(Work::Refuse(format!("The email could not be built: {e}"))),
     };
-    let security = match r.get::<&str, _>("smtp_security") {
+    let security = match r.try_get::<&str, _>("smtp_security")? {
         "NONE" => mail::SmtpSecurity::None,
         "TLS" => mail::SmtpSecurity::Tls,
         _ => mail::SmtpSecurity::StartTls,
     };
-    Work::Email {
+    Ok(Work::Email {
         settings: mail::SmtpSettings {
-            host: r.get("smtp_host"),
-            port: u16::try_from(r.get::<i32, _>("smtp_port")).unwrap_or(587),
+            host: r.try_get("smtp_host")?,
+            port: u16::try_from(r.try_get::<i32, _>("smtp_port")?).unwrap_or(587),
             security,
-            username: r.get("smtp_username"),
+            username: r.try_get("smtp_username")?,
             password,
             timeout: std::time::Duration::from_secs(30),
             egress: config.egress,
         },
         from: from_address,
         raw,
-    }
+    })
 }
 
 /// 30 s, 1 min, 2 min, 4 min … between tries.

@@ -26,9 +26,20 @@ async fn open_lead(env: &Env, lead_id: Uuid) -> Result<(&Principal, Tx), AppErro
     Ok((p, tx))
 }
 
+/// The lead's journey row, as `lead_outreach` reads it.
+#[derive(sqlx::FromRow)]
+struct JourneyRow {
+    state: String,
+    previous_state: Option<String>,
+    state_reason: Option<String>,
+    human_takeover: bool,
+    phone: Option<String>,
+    window_open: bool,
+}
+
 pub async fn lead_outreach(env: &Env, lead_id: Uuid) -> Result<LeadOutreach, AppError> {
     let (_, mut tx) = open_lead(env, lead_id).await?;
-    let journey = sqlx::query(
+    let journey = sqlx::query_as::<_, JourneyRow>(
         "SELECT j.state, j.previous_state, j.state_reason, j.human_takeover, p.number || ' (' || p.label || ')' AS phone,
                 coalesce(j.last_inbound_at > now() - interval '24 hours', false) AS window_open
            FROM lead_journeys j LEFT JOIN wa_phone_numbers p ON p.id = j.assigned_phone_id
@@ -58,7 +69,7 @@ pub async fn lead_outreach(env: &Env, lead_id: Uuid) -> Result<LeadOutreach, App
     ?
     .iter()
     .map(message_view)
-    .collect();
+    .collect::<Result<Vec<_>, sqlx::Error>>()?;
     let suppressed: Vec<String> = sqlx::query_scalar(
         "SELECT s.channel || ' · ' || s.reason FROM suppressions s, leads l
           WHERE l.id = $1 AND s.address IN (l.phone_e164, lower(l.email::text)) ORDER BY 1",
@@ -69,7 +80,7 @@ pub async fn lead_outreach(env: &Env, lead_id: Uuid) -> Result<LeadOutreach, App
     tx.commit().await?;
     let state = journey
         .as_ref()
-        .map(|j| j.get::<String, _>("state"))
+        .map(|j| j.state.clone())
         .unwrap_or_else(|| "COLD".into());
     let current = Journey::parse(&state).unwrap_or(Journey::Cold);
     let manual_moves = Journey::ALL
@@ -79,32 +90,38 @@ pub async fn lead_outreach(env: &Env, lead_id: Uuid) -> Result<LeadOutreach, App
         .collect();
     Ok(LeadOutreach {
         state,
-        previous_state: journey.as_ref().and_then(|j| j.get("previous_state")),
-        state_reason: journey.as_ref().and_then(|j| j.get("state_reason")),
-        human_takeover: journey.as_ref().is_some_and(|j| j.get("human_takeover")),
-        assigned_phone: journey.as_ref().and_then(|j| j.get("phone")),
-        sequence_name: enrollment.as_ref().map(|e| e.get("sequence_name")),
-        enrollment: enrollment.as_ref().map(super::sequences::enrollment_view),
+        previous_state: journey.as_ref().and_then(|j| j.previous_state.clone()),
+        state_reason: journey.as_ref().and_then(|j| j.state_reason.clone()),
+        human_takeover: journey.as_ref().is_some_and(|j| j.human_takeover),
+        assigned_phone: journey.as_ref().and_then(|j| j.phone.clone()),
+        sequence_name: enrollment
+            .as_ref()
+            .map(|e| e.try_get("sequence_name"))
+            .transpose()?,
+        enrollment: enrollment
+            .as_ref()
+            .map(super::sequences::enrollment_view)
+            .transpose()?,
         messages,
         manual_moves,
         suppressed,
-        wa_window_open: journey.as_ref().is_some_and(|j| j.get("window_open")),
+        wa_window_open: journey.as_ref().is_some_and(|j| j.window_open),
     })
 }
 
-pub fn message_view(r: &sqlx::postgres::PgRow) -> MessageView {
-    MessageView {
-        id: r.get("id"),
-        channel: Channel::parse(r.get("channel")).unwrap_or(Channel::WhatsApp),
-        direction: r.get("direction"),
-        status: r.get("status"),
-        subject: r.get("subject"),
-        body: r.get("body"),
-        to_address: r.get("to_address"),
-        from_address: r.get("from_address"),
-        last_error: r.get("last_error"),
-        created_at: r.get("created_at"),
-    }
+pub fn message_view(r: &sqlx::postgres::PgRow) -> Result<MessageView, sqlx::Error> {
+    Ok(MessageView {
+        id: r.try_get("id")?,
+        channel: Channel::parse(r.try_get("channel")?).unwrap_or(Channel::WhatsApp),
+        direction: r.try_get("direction")?,
+        status: r.try_get("status")?,
+        subject: r.try_get("subject")?,
+        body: r.try_get("body")?,
+        to_address: r.try_get("to_address")?,
+        from_address: r.try_get("from_address")?,
+        last_error: r.try_get("last_error")?,
+        created_at: r.try_get("created_at")?,
+    })
 }
 
 pub struct OneOff {
@@ -131,8 +148,8 @@ pub async fn send_one_off(env: &Env, lead_id: Uuid, input: &OneOff) -> Result<Uu
     .fetch_one(&mut *tx)
     .await
     ?;
-    let email: Option<String> = lead.get("email");
-    let phone: Option<String> = lead.get("phone_e164");
+    let email: Option<String> = lead.try_get("email")?;
+    let phone: Option<String> = lead.try_get("phone_e164")?;
     let to = match channel {
         Channel::WhatsApp => phone.clone(),
         Channel::Email => email.clone(),
@@ -142,11 +159,11 @@ pub async fn send_one_off(env: &Env, lead_id: Uuid, input: &OneOff) -> Result<Uu
         return Err(AppError::field("channel", env.t("outreach.suppressed")));
     }
     let values = store::lead_values(
-        lead.get("name"),
+        lead.try_get("name")?,
         email.as_deref(),
         phone.as_deref(),
-        lead.get("company"),
-        lead.get("owner_name"),
+        lead.try_get("company")?,
+        lead.try_get("owner_name")?,
     );
     // A template (its weighted variant) or the member's own text; both may use
     // variables and spintax.
@@ -165,23 +182,24 @@ pub async fn send_one_off(env: &Env, lead_id: Uuid, input: &OneOff) -> Result<Uu
             .fetch_optional(&mut *tx)
             .await?
             .ok_or_else(|| AppError::field("template_id", env.t("outreach.template_required")))?;
-            if row.get::<String, _>("channel") != channel.code() {
+            if row.try_get::<String, _>("channel")? != channel.code() {
                 return Err(AppError::field(
                     "template_id",
                     env.t("outreach.template_channel"),
                 ));
             }
             let wa = match (
-                row.get::<Option<String>, _>("wa_template_name"),
-                row.get::<String, _>("approval_status"),
+                row.try_get::<Option<String>, _>("wa_template_name")?,
+                row.try_get::<String, _>("approval_status")?,
             ) {
                 (Some(name), status) if status == "APPROVED" => Some(name),
                 _ => None,
             };
             (
-                row.get::<Option<String>, _>("subject").unwrap_or_default(),
-                row.get::<String, _>("body"),
-                Some(row.get::<Uuid, _>("id")),
+                row.try_get::<Option<String>, _>("subject")?
+                    .unwrap_or_default(),
+                row.try_get::<String, _>("body")?,
+                Some(row.try_get::<Uuid, _>("id")?),
                 wa,
             )
         }
@@ -210,7 +228,7 @@ pub async fn send_one_off(env: &Env, lead_id: Uuid, input: &OneOff) -> Result<Uu
         Channel::Email => Some(render("subject", &subject_text)?),
         Channel::WhatsApp => None,
     };
-    let window_open: bool = lead.get("window_open");
+    let window_open: bool = lead.try_get("window_open")?;
     let id = new_id();
     let (phone_id, mailbox_id, from, quota_cost, next_at, wa_name) = match channel {
         Channel::WhatsApp => {
@@ -310,8 +328,8 @@ async fn pick_phone(
     lead: &sqlx::postgres::PgRow,
 ) -> Result<(Uuid, i32), AppError> {
     lock_quota(tx, tenant_id).await?;
-    let sticky: Option<Uuid> = lead.get("assigned_phone_id");
-    let first: bool = lead.get::<Option<bool>, _>("first_wa").unwrap_or(true);
+    let sticky: Option<Uuid> = lead.try_get("assigned_phone_id")?;
+    let first: bool = lead.try_get::<Option<bool>, _>("first_wa")?.unwrap_or(true);
     if let Some(phone) = sticky {
         let status: Option<String> =
             sqlx::query_scalar("SELECT status FROM wa_phone_numbers WHERE id = $1")

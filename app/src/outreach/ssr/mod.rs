@@ -12,6 +12,7 @@ pub mod provider;
 pub mod reply;
 pub mod scheduler;
 pub mod secrets;
+pub mod senders;
 pub mod sequences;
 pub mod steps;
 pub mod store;

@@ -21,7 +21,10 @@ pub async fn list_sequences(env: &Env) -> Result<Vec<SequenceSummary>, AppError>
     let (_, mut tx) = begin(env, Permission::WorkspaceUse).await?;
     let rows = sqlx::query(SEQUENCE_SUMMARY).fetch_all(&mut *tx).await?;
     tx.commit().await?;
-    Ok(rows.iter().map(sequence_summary).collect())
+    Ok(rows
+        .iter()
+        .map(sequence_summary)
+        .collect::<Result<Vec<_>, sqlx::Error>>()?)
 }
 
 const SEQUENCE_SUMMARY: &str = "SELECT s.id, s.name, s.status,
@@ -34,17 +37,17 @@ const SEQUENCE_SUMMARY: &str = "SELECT s.id, s.name, s.status,
           WHERE e.sequence_id = s.id AND m.replied_at IS NOT NULL) AS replied
    FROM sequences s";
 
-fn sequence_summary(r: &sqlx::postgres::PgRow) -> SequenceSummary {
-    SequenceSummary {
-        id: r.get("id"),
-        name: r.get("name"),
-        status: r.get("status"),
-        steps: r.get("steps"),
-        active: r.get("active"),
-        enrolled: r.get("enrolled"),
-        sent: r.get("sent"),
-        replied: r.get("replied"),
-    }
+fn sequence_summary(r: &sqlx::postgres::PgRow) -> Result<SequenceSummary, sqlx::Error> {
+    Ok(SequenceSummary {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        status: r.try_get("status")?,
+        steps: r.try_get("steps")?,
+        active: r.try_get("active")?,
+        enrolled: r.try_get("enrolled")?,
+        sent: r.try_get("sent")?,
+        replied: r.try_get("replied")?,
+    })
 }
 
 /// "mon 09:00-12:00, 13:00-17:00" per line ↔ {"mon": [["09:00","12:00"], ...]}.
@@ -124,21 +127,23 @@ pub async fn sequence_detail(env: &Env, id: Uuid) -> Result<SequenceDetail, AppE
     .await
     ?
     .iter()
-    .map(|r| StepView {
-        id: r.get("id"),
-        position: r.get("position"),
-        delay_minutes: r.get("delay_minutes"),
-        channel: Channel::parse(r.get("channel")).unwrap_or(Channel::WhatsApp),
-        template_id: r.get("template_id"),
-        template_name: r.get("template_name"),
-        fallback_template_id: r.get("fallback_template_id"),
-        fallback_template_name: r.get("fallback_template_name"),
-        skip_if_replied: r.get("skip_if_replied"),
-        skip_if_opened: r.get("skip_if_opened"),
-        sent: r.get("sent"),
-        replied: r.get("replied"),
+    .map(|r| {
+        Ok(StepView {
+            id: r.try_get("id")?,
+            position: r.try_get("position")?,
+            delay_minutes: r.try_get("delay_minutes")?,
+            channel: Channel::parse(r.try_get("channel")?).unwrap_or(Channel::WhatsApp),
+            template_id: r.try_get("template_id")?,
+            template_name: r.try_get("template_name")?,
+            fallback_template_id: r.try_get("fallback_template_id")?,
+            fallback_template_name: r.try_get("fallback_template_name")?,
+            skip_if_replied: r.try_get("skip_if_replied")?,
+            skip_if_opened: r.try_get("skip_if_opened")?,
+            sent: r.try_get("sent")?,
+            replied: r.try_get("replied")?,
+        })
     })
-    .collect();
+    .collect::<Result<Vec<_>, sqlx::Error>>()?;
     // Only the leads the viewer may see are listed; the summary still counts them all.
     let scope = Scope::load(&mut tx, p).await?;
     let mut q = QueryBuilder::new(
@@ -155,31 +160,33 @@ pub async fn sequence_detail(env: &Env, id: Uuid) -> Result<SequenceDetail, AppE
         .await?
         .iter()
         .map(enrollment_view)
-        .collect();
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
     tx.commit().await?;
     Ok(SequenceDetail {
-        summary: sequence_summary(&row),
-        timezone: extra.get("timezone"),
-        business_hours: format_business_hours(&extra.get::<serde_json::Value, _>("business_hours")),
-        holidays: extra.get("holidays"),
-        exit_on_reply: extra.get("exit_on_reply"),
-        exit_on_bounce: extra.get("exit_on_bounce"),
-        max_attempts: extra.get("max_attempts"),
+        summary: sequence_summary(&row)?,
+        timezone: extra.try_get("timezone")?,
+        business_hours: format_business_hours(
+            &extra.try_get::<serde_json::Value, _>("business_hours")?,
+        ),
+        holidays: extra.try_get("holidays")?,
+        exit_on_reply: extra.try_get("exit_on_reply")?,
+        exit_on_bounce: extra.try_get("exit_on_bounce")?,
+        max_attempts: extra.try_get("max_attempts")?,
         steps,
         enrollments,
     })
 }
 
-pub fn enrollment_view(r: &sqlx::postgres::PgRow) -> EnrollmentView {
-    EnrollmentView {
-        id: r.get("id"),
-        lead_id: r.get("lead_id"),
-        lead_name: r.get("lead_name"),
-        status: r.get("status"),
-        next_step: r.get("next_step"),
-        next_run_at: r.get("next_run_at"),
-        stop_reason: r.get("stop_reason"),
-    }
+pub fn enrollment_view(r: &sqlx::postgres::PgRow) -> Result<EnrollmentView, sqlx::Error> {
+    Ok(EnrollmentView {
+        id: r.try_get("id")?,
+        lead_id: r.try_get("lead_id")?,
+        lead_name: r.try_get("lead_name")?,
+        status: r.try_get("status")?,
+        next_step: r.try_get("next_step")?,
+        next_run_at: r.try_get("next_run_at")?,
+        stop_reason: r.try_get("stop_reason")?,
+    })
 }
 
 pub struct SequenceInput {
@@ -476,21 +483,21 @@ pub async fn enrol(
     let mut chosen = Vec::new();
     let found = rows.len();
     for r in &rows {
-        let reason = (|| {
-            let state: String = r.get("state");
+        let reason = (|| -> Result<Option<&'static str>, sqlx::Error> {
+            let state: String = r.try_get("state")?;
             if matches!(state.as_str(), "CONVERTED" | "DEAD" | "PAUSED") {
-                return Some("closed_journey");
+                return Ok(Some("closed_journey"));
             }
-            if r.get::<bool, _>("opted_out") {
-                return Some("opted_out");
+            if r.try_get::<bool, _>("opted_out")? {
+                return Ok(Some("opted_out"));
             }
-            if r.get::<bool, _>("busy") {
-                return Some("in_sequence");
+            if r.try_get::<bool, _>("busy")? {
+                return Ok(Some("in_sequence"));
             }
-            let phone: Option<String> = r.get("phone_e164");
-            let email: Option<String> = r.get("email");
-            let wa_ok = phone.is_some() && !r.get::<bool, _>("wa_suppressed");
-            let email_ok = email.is_some() && !r.get::<bool, _>("email_suppressed");
+            let phone: Option<String> = r.try_get("phone_e164")?;
+            let email: Option<String> = r.try_get("email")?;
+            let wa_ok = phone.is_some() && !r.try_get::<bool, _>("wa_suppressed")?;
+            let email_ok = email.is_some() && !r.try_get::<bool, _>("email_suppressed")?;
             let reachable = |c: &str| match c {
                 "WHATSAPP" => wa_ok,
                 _ => email_ok,
@@ -507,20 +514,20 @@ pub async fn enrol(
                     .and(*fallback)
             };
             let Some(template) = usable else {
-                let any_suppressed =
-                    r.get::<bool, _>("wa_suppressed") || r.get::<bool, _>("email_suppressed");
-                return Some(if any_suppressed {
+                let any_suppressed = r.try_get::<bool, _>("wa_suppressed")?
+                    || r.try_get::<bool, _>("email_suppressed")?;
+                return Ok(Some(if any_suppressed {
                     "suppressed"
                 } else {
                     "no_channel"
-                });
+                }));
             };
             let values = store::lead_values(
-                r.get("name"),
+                r.try_get("name")?,
                 email.as_deref(),
                 phone.as_deref(),
-                r.get("company"),
-                r.get("owner_name"),
+                r.try_get("company")?,
+                r.try_get("owner_name")?,
             );
             let missing =
                 parsed
@@ -534,18 +541,18 @@ pub async fn enrol(
             if let Some((template_name, error)) = missing {
                 let (key, args) = error.describe();
                 let problem = ((*template_name).to_string(), tf(env.locale(), key, &args));
-                let lead_name: String = r.get("name");
+                let lead_name: String = r.try_get("name")?;
                 match problems.iter_mut().find(|(p, _)| *p == problem) {
                     Some((_, leads)) => leads.push(lead_name),
                     None => problems.push((problem, vec![lead_name])),
                 }
-                return Some("missing_variable");
+                return Ok(Some("missing_variable"));
             }
-            None
-        })();
+            Ok(None)
+        })()?;
         match reason {
             Some(reason) => *skipped.entry(reason).or_default() += 1,
-            None => chosen.push(r.get::<Uuid, _>("id")),
+            None => chosen.push(r.try_get::<Uuid, _>("id")?),
         }
     }
     if list_id.is_none() && found < lead_ids.len() {

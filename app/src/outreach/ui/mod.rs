@@ -16,7 +16,7 @@ pub use suppressions::SuppressionsPage;
 pub use templates::{TemplatePage, TemplatesPage};
 
 use super::api::{get_notifications, get_outreach_dashboard, MarkNotificationsRead};
-use super::model::{rate, OutreachDashboard, RateRow};
+use super::model::{rate, OutreachDashboard, RateRow, ReviewDay};
 use crate::ui::{tr, Bars, Card, LoadError, PageHeader, Skeleton};
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, A};
@@ -211,6 +211,65 @@ fn DashboardView(d: OutreachDashboard) -> impl IntoView {
             <Card title=tr("outreach.reply_rate_variant")>{bars(rate_bars(&d.variants, "#8b5cf6"), "outreach.reply_rate_variant")}</Card>
             <Card title=tr("outreach.quota_today")>{bars(phones, "outreach.quota_today")}</Card>
             <Card title=tr("outreach.bounce_rate")>{bars(mailboxes, "outreach.bounce_rate")}</Card>
+            <div class="lg:col-span-2">
+                <Card title=tr("outreach.review_stats")><ReviewStats days=d.review.clone()/></Card>
+            </div>
+        </div>
+    }
+}
+
+/// The review queue by day: what arrived, what breached, what was resolved and how
+/// fast, and how often a person agreed with the classifier's reading.
+#[component]
+fn ReviewStats(days: Vec<ReviewDay>) -> impl IntoView {
+    let (items, breaches, resolved, confirmed, corrected) =
+        days.iter().fold((0, 0, 0, 0, 0), |t, d| {
+            (
+                t.0 + d.items,
+                t.1 + d.breaches,
+                t.2 + d.resolved,
+                t.3 + d.confirmed,
+                t.4 + d.corrected,
+            )
+        });
+    let accuracy = |confirmed: i64, corrected: i64| match confirmed + corrected {
+        0 => "—".to_string(),
+        judged => format!("{:.0}%", 100.0 * confirmed as f64 / judged as f64),
+    };
+    let total_accuracy = accuracy(confirmed, corrected);
+    view! {
+        <div class="table-wrap">
+            <table class="table" data-testid="review-stats" data-items=items data-breaches=breaches data-resolved=resolved>
+                <caption class="sr-only">{tr("outreach.review_stats")}</caption>
+                <thead><tr>
+                    <th scope="col">{tr("outreach.review_day")}</th>
+                    <th scope="col" class="text-end">{tr("outreach.review_items")}</th>
+                    <th scope="col" class="text-end">{tr("outreach.review_breaches")}</th>
+                    <th scope="col" class="text-end">{tr("outreach.review_resolved")}</th>
+                    <th scope="col" class="text-end">{tr("outreach.review_median")}</th>
+                    <th scope="col" class="text-end">{tr("outreach.review_accuracy")}</th>
+                </tr></thead>
+                <tbody>
+                    {days.iter().rev().map(|d| view! {
+                        <tr>
+                            <th scope="row" class="font-normal tabular-nums">{d.day.clone()}</th>
+                            <td class="text-end tabular-nums">{d.items}</td>
+                            <td class="text-end tabular-nums">{d.breaches}</td>
+                            <td class="text-end tabular-nums">{d.resolved}</td>
+                            <td class="text-end tabular-nums">{d.median_resolve_min.map(|m| delay_label(m.round() as i32)).unwrap_or_else(|| "—".into())}</td>
+                            <td class="text-end tabular-nums">{accuracy(d.confirmed, d.corrected)}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+                <tfoot><tr>
+                    <th scope="row">{tr("outreach.review_total")}</th>
+                    <td class="text-end tabular-nums">{items}</td>
+                    <td class="text-end tabular-nums">{breaches}</td>
+                    <td class="text-end tabular-nums">{resolved}</td>
+                    <td class="text-end">"—"</td>
+                    <td class="text-end tabular-nums">{total_accuracy}</td>
+                </tr></tfoot>
+            </table>
         </div>
     }
 }

@@ -15,6 +15,7 @@ use leptos::prelude::*;
 #[component]
 pub fn SendersPage() -> impl IntoView {
     let saved = RwSignal::new(0_u32);
+    let switch_started = RwSignal::new(None);
     let data = Resource::new(move || saved.get(), |_| get_senders());
     let can_manage = page()
         .viewer
@@ -23,7 +24,7 @@ pub fn SendersPage() -> impl IntoView {
         <Transition fallback=|| view! { <Skeleton lines=8/> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(s) => view! { <SendersView s saved can_manage/> }.into_any(),
+                    Ok(s) => view! { <SendersView s saved switch_started can_manage/> }.into_any(),
                     Err(error) => view! { <LoadError error/> }.into_any(),
                 }
             })}
@@ -32,7 +33,12 @@ pub fn SendersPage() -> impl IntoView {
 }
 
 #[component]
-fn SendersView(s: Senders, saved: RwSignal<u32>, can_manage: bool) -> impl IntoView {
+fn SendersView(
+    s: Senders,
+    saved: RwSignal<u32>,
+    switch_started: RwSignal<Option<uuid::Uuid>>,
+    can_manage: bool,
+) -> impl IntoView {
     let domains = s.domains.clone();
     let has_domains = !domains.is_empty();
     let mailbox_domains = domains.clone();
@@ -40,7 +46,7 @@ fn SendersView(s: Senders, saved: RwSignal<u32>, can_manage: bool) -> impl IntoV
         <div class="space-y-4">
             <Card title=tr("outreach.phones")>
                 <Phones phones=s.phones.clone() saved can_manage/>
-                <ProviderSwitches phones=s.phones.clone() saved can_manage/>
+                <ProviderSwitches phones=s.phones.clone() saved started=switch_started can_manage/>
                 {can_manage.then(|| view! { <NewPhone saved/> <WaLimit limit=s.wa_daily_unique_limit saved/> })}
             </Card>
             <Card title=tr("outreach.domains")>

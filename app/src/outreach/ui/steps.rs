@@ -23,16 +23,22 @@ pub fn moved(order: &[Uuid], index: usize, by: isize) -> Option<Vec<Uuid>> {
     Some(order)
 }
 
+/// Focuses the moved step's button in the list drawn for generation `generation`.
+/// The list is swapped in by a `Transition` some frames after this component's
+/// effects run, and until then the old list (same step ids) is on screen; so the
+/// button is looked up inside the new list only, retried on the next frame for up
+/// to a second.
 #[cfg(feature = "hydrate")]
-fn refocus(step: Uuid, direction: &str) {
+fn refocus(generation: u32, step: Uuid, direction: &'static str, frames_left: u8) {
     use wasm_bindgen::JsCast;
     let Some(document) = web_sys::window().and_then(|w| w.document()) else {
         return;
     };
+    let list = format!("ol[data-generation='{generation}']");
     // At the top or bottom the button of that direction is disabled: the other one.
     for selector in [
-        format!("button[data-step='{step}'][data-move='{direction}']:not([disabled])"),
-        format!("button[data-step='{step}'][data-move]:not([disabled])"),
+        format!("{list} button[data-step='{step}'][data-move='{direction}']:not([disabled])"),
+        format!("{list} button[data-step='{step}'][data-move]:not([disabled])"),
     ] {
         if let Some(button) = document
             .query_selector(&selector)
@@ -43,6 +49,9 @@ fn refocus(step: Uuid, direction: &str) {
             let _ = button.focus();
             return;
         }
+    }
+    if frames_left > 0 {
+        request_animation_frame(move || refocus(generation, step, direction, frames_left - 1));
     }
 }
 
@@ -82,12 +91,15 @@ pub fn Steps(sequence_id: Uuid, steps: Vec<StepView>, saved: RwSignal<u32>) -> i
             reload()
         }
     });
+    // Which reload of the list this is; the moved step's button is focused in this
+    // one, not in the list it replaces.
+    let generation = saved.get_untracked();
     #[cfg(feature = "hydrate")]
     Effect::new(move || {
         if let Some(StepFocus(target)) = focus {
             if let Some((step, direction)) = target.get_untracked() {
                 target.set(None);
-                refocus(step, direction);
+                refocus(generation, step, direction, 60);
             }
         }
     });
@@ -154,7 +166,7 @@ pub fn Steps(sequence_id: Uuid, steps: Vec<StepView>, saved: RwSignal<u32>) -> i
             view! { <p class="text-sm text-muted">{tr("outreach.no_steps_yet")}</p> }.into_any()
         } else {
             view! {
-                <ol class="space-y-2" data-testid="steps">
+                <ol class="space-y-2" data-testid="steps" data-generation=generation.to_string()>
                     {steps.into_iter().enumerate().map(step_row).collect_view()}
                 </ol>
             }.into_any()

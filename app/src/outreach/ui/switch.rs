@@ -11,30 +11,40 @@ use leptos::prelude::*;
 
 const SWITCH_FIELDS: &[&str] = &["to_provider", "credential"];
 
-/// One `<details>` per number, below the number table.
+/// One `<details>` per number, below the number table. `started` is the number whose
+/// switch this page just started: the page redraws every number after a save (the
+/// switched one turns MIGRATING and loses its form), so the open panel and the
+/// confirmation are kept above that redraw, not in the form.
 #[component]
 pub fn ProviderSwitches(
     phones: Vec<PhoneView>,
     saved: RwSignal<u32>,
+    started: RwSignal<Option<uuid::Uuid>>,
     can_manage: bool,
 ) -> impl IntoView {
     view! {
         <div class="mt-4 space-y-2" data-testid="provider-switches">
-            {phones.into_iter().map(|p| view! { <NumberSwitch p saved can_manage/> }).collect_view()}
+            {phones.into_iter().map(|p| view! { <NumberSwitch p saved started can_manage/> }).collect_view()}
         </div>
     }
 }
 
 #[component]
-fn NumberSwitch(p: PhoneView, saved: RwSignal<u32>, can_manage: bool) -> impl IntoView {
+fn NumberSwitch(
+    p: PhoneView,
+    saved: RwSignal<u32>,
+    started: RwSignal<Option<uuid::Uuid>>,
+    can_manage: bool,
+) -> impl IntoView {
     let phone_id = p.id;
     let history = Resource::new(
         move || saved.get(),
         move |_| list_provider_switches(phone_id),
     );
     let open_form = can_manage && p.status != "BANNED" && p.status != MIGRATING;
+    let just_started = move || started.get() == Some(phone_id);
     view! {
-        <details class="rounded border p-2" data-testid=format!("switch-{}", p.id)>
+        <details class="rounded border p-2" data-testid=format!("switch-{}", p.id) open=just_started>
             <summary class="cursor-pointer text-sm font-medium">
                 {tr("outreach.switch_provider")}": "{p.label.clone()}" "
                 <span class="tabular-nums">{p.number.clone()}</span>" · "
@@ -43,7 +53,10 @@ fn NumberSwitch(p: PhoneView, saved: RwSignal<u32>, can_manage: bool) -> impl In
             <p class="mt-2 text-xs text-muted">{tr("outreach.switch_hint")}</p>
             // 360dialog keeps Meta's id for the number; webhooks keep finding it by it.
             <p class="text-xs text-muted">{tr("outreach.provider_phone_id")}": "<span class="tabular-nums">{p.provider_phone_id.clone()}</span></p>
-            {open_form.then(|| view! { <SwitchForm p=p.clone() saved/> })}
+            {open_form.then(|| view! { <SwitchForm p=p.clone() saved started/> })}
+            {move || just_started().then(|| view! {
+                <p class="mt-2 text-sm text-muted" role="status">{tr("outreach.switch_started")}</p>
+            })}
             <h3 class="mt-3 text-sm font-medium">{tr("outreach.switch_history")}</h3>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
@@ -59,11 +72,17 @@ fn NumberSwitch(p: PhoneView, saved: RwSignal<u32>, can_manage: bool) -> impl In
 }
 
 #[component]
-fn SwitchForm(p: PhoneView, saved: RwSignal<u32>) -> impl IntoView {
+fn SwitchForm(
+    p: PhoneView,
+    saved: RwSignal<u32>,
+    started: RwSignal<Option<uuid::Uuid>>,
+) -> impl IntoView {
     let action = ServerAction::<StartProviderSwitch>::new();
     let value = action.value();
+    let phone_id = p.id;
     Effect::new(move || {
         if let Some(Ok(_)) = value.get() {
+            started.set(Some(phone_id));
             saved.update(|n| *n += 1)
         }
     });
@@ -111,9 +130,6 @@ fn SwitchForm(p: PhoneView, saved: RwSignal<u32>) -> impl IntoView {
             </div>
             <div class="md:col-span-3">
                 <Alert message=form_error(value, SWITCH_FIELDS)/>
-                {move || matches!(value.get(), Some(Ok(_))).then(|| view! {
-                    <p class="text-sm text-muted" role="status">{tr("outreach.switch_started")}</p>
-                })}
             </div>
         </ActionForm>
     }

@@ -174,7 +174,7 @@ pub async fn reply_arrived(tx: &mut Tx, arrival: &Arrival<'_>) -> Result<Classif
         let note = keyword.map(|k| format!("keyword: {k}"));
         let item: Option<Uuid> = sqlx::query_scalar(
             "INSERT INTO review_items (tenant_id, id, lead_id, message_id, reason, priority, sla_due_at, note)
-             VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(mins => $7), $8)
+             VALUES ($1, $2, $3, $4, $5, $6, review_sla_due($1, $7), $8)
              ON CONFLICT (tenant_id, message_id) WHERE message_id IS NOT NULL DO NOTHING
              RETURNING id",
         )
@@ -222,7 +222,7 @@ pub async fn delivery_event(
     };
     sqlx::query(
         "INSERT INTO review_items (tenant_id, id, lead_id, message_id, reason, priority, sla_due_at, note)
-         VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(mins => $7), $8)
+         VALUES ($1, $2, $3, $4, $5, $6, review_sla_due($1, $7), $8)
          ON CONFLICT (tenant_id, message_id) WHERE message_id IS NOT NULL DO NOTHING",
     )
     .bind(tenant_id)

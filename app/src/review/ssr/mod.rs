@@ -3,7 +3,7 @@
 //! manager works (`queue`: list, detail, claim, ignore, escalate, confirm or correct
 //! the intent, take over, reply, and the SLA sweep).
 
-mod arrival;
+pub mod arrival;
 mod queue;
 
 pub use arrival::{delivery_event, reply_arrived, Arrival, Rules};

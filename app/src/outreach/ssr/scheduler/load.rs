@@ -58,46 +58,52 @@ pub(super) async fn load_due(tx: &mut Tx, ids: &[Uuid]) -> Result<Vec<Due>, AppE
     ?;
     Ok(rows
         .iter()
-        .map(|r| Due {
-            id: r.get("id"),
-            lead_id: r.get("lead_id"),
-            next_step: r.get("next_step"),
-            sent: r.get("sent"),
-            max_attempts: r.get("max_attempts"),
-            fallback: r
-                .get::<Option<String>, _>("fallback_channel")
-                .and_then(|c| Channel::parse(&c))
-                .zip(r.get::<Option<Uuid>, _>("fallback_template_id")),
-            open_at: r.get("open_at"),
-            next_day_at: r.get("next_day_at"),
-            step_id: r.get("step_id"),
-            channel: r
-                .get::<Option<String>, _>("channel")
-                .and_then(|c| Channel::parse(&c)),
-            template_id: r.get("template_id"),
-            skip_if_replied: r.get::<Option<bool>, _>("skip_if_replied").unwrap_or(false),
-            skip_if_opened: r.get::<Option<bool>, _>("skip_if_opened").unwrap_or(false),
-            next_position: r.get("next_position"),
-            next_delay: r.get("next_delay"),
-            name: r.get("name"),
-            email: r.get("email"),
-            phone: r.get("phone_e164"),
-            company: r.get("company"),
-            owner_name: r.get("owner_name"),
-            state: r.get("state"),
-            assigned_phone: r.get("assigned_phone_id"),
-            takeover: r.get("takeover"),
-            first_wa: r.get::<Option<bool>, _>("first_wa").unwrap_or(true),
-            first_email: r.get::<Option<bool>, _>("first_email").unwrap_or(true),
-            window_open: r.get("window_open"),
-            replied: r.get("replied"),
-            opened: r.get::<Option<bool>, _>("opened").unwrap_or(false),
-            enrolled_by: r.get("enrolled_by"),
-            last_mailbox: r.get("last_mailbox"),
-            last_message_id: r.get("last_message_id"),
-            step_sent: r.try_get("step_sent").unwrap_or(false),
+        .map(|r| {
+            Ok(Due {
+                id: r.try_get("id")?,
+                lead_id: r.try_get("lead_id")?,
+                next_step: r.try_get("next_step")?,
+                sent: r.try_get("sent")?,
+                max_attempts: r.try_get("max_attempts")?,
+                fallback: r
+                    .try_get::<Option<String>, _>("fallback_channel")?
+                    .and_then(|c| Channel::parse(&c))
+                    .zip(r.try_get::<Option<Uuid>, _>("fallback_template_id")?),
+                open_at: r.try_get("open_at")?,
+                next_day_at: r.try_get("next_day_at")?,
+                step_id: r.try_get("step_id")?,
+                channel: r
+                    .try_get::<Option<String>, _>("channel")?
+                    .and_then(|c| Channel::parse(&c)),
+                template_id: r.try_get("template_id")?,
+                skip_if_replied: r
+                    .try_get::<Option<bool>, _>("skip_if_replied")?
+                    .unwrap_or(false),
+                skip_if_opened: r
+                    .try_get::<Option<bool>, _>("skip_if_opened")?
+                    .unwrap_or(false),
+                next_position: r.try_get("next_position")?,
+                next_delay: r.try_get("next_delay")?,
+                name: r.try_get("name")?,
+                email: r.try_get("email")?,
+                phone: r.try_get("phone_e164")?,
+                company: r.try_get("company")?,
+                owner_name: r.try_get("owner_name")?,
+                state: r.try_get("state")?,
+                assigned_phone: r.try_get("assigned_phone_id")?,
+                takeover: r.try_get("takeover")?,
+                first_wa: r.try_get::<Option<bool>, _>("first_wa")?.unwrap_or(true),
+                first_email: r.try_get::<Option<bool>, _>("first_email")?.unwrap_or(true),
+                window_open: r.try_get("window_open")?,
+                replied: r.try_get("replied")?,
+                opened: r.try_get::<Option<bool>, _>("opened")?.unwrap_or(false),
+                enrolled_by: r.try_get("enrolled_by")?,
+                last_mailbox: r.try_get("last_mailbox")?,
+                last_message_id: r.try_get("last_message_id")?,
+                step_sent: r.try_get("step_sent").unwrap_or(false),
+            })
         })
-        .collect())
+        .collect::<Result<Vec<_>, sqlx::Error>>()?)
 }
 
 pub(super) async fn load_versions(
@@ -114,27 +120,31 @@ pub(super) async fn load_versions(
     .bind(template_ids)
     .fetch_all(&mut **tx)
     .await?;
-    Ok(rows
-        .iter()
-        .filter_map(|r| {
-            // Saved templates were checked on save; one that no longer parses is skipped
-            // (the step then waits) rather than sent broken.
-            let body = Template::parse(r.get::<&str, _>("body")).ok()?;
-            let subject = match r.get::<Option<String>, _>("subject") {
-                Some(s) if !s.is_empty() => Some(Template::parse(&s).ok()?),
-                _ => None,
-            };
-            Some(Version {
-                id: r.get("id"),
-                template_id: r.get("template_id"),
-                subject,
-                body,
-                weight: r.get("weight"),
-                wa_template_name: r.get("wa_template_name"),
-                approved: r.get("approved"),
-            })
-        })
-        .collect())
+    let mut versions = Vec::new();
+    for r in &rows {
+        // Saved templates were checked on save; one that no longer parses is skipped
+        // (the step then waits) rather than sent broken.
+        let Ok(body) = Template::parse(r.try_get::<&str, _>("body")?) else {
+            continue;
+        };
+        let subject = match r.try_get::<Option<String>, _>("subject")? {
+            Some(s) if !s.is_empty() => match Template::parse(&s) {
+                Ok(subject) => Some(subject),
+                Err(_) => continue,
+            },
+            _ => None,
+        };
+        versions.push(Version {
+            id: r.try_get("id")?,
+            template_id: r.try_get("template_id")?,
+            subject,
+            body,
+            weight: r.try_get("weight")?,
+            wa_template_name: r.try_get("wa_template_name")?,
+            approved: r.try_get("approved")?,
+        });
+    }
+    Ok(versions)
 }
 
 pub(super) async fn load_suppressions(
@@ -169,14 +179,16 @@ pub(super) async fn load_phones(tx: &mut Tx) -> Result<Vec<Phone>, AppError> {
     .await?;
     Ok(rows
         .iter()
-        .map(|r| Phone {
-            id: r.get("id"),
-            status: r.get("status"),
-            priority: r.get("priority"),
-            quota: r.get("daily_quota"),
-            used: r.get("used"),
+        .map(|r| {
+            Ok(Phone {
+                id: r.try_get("id")?,
+                status: r.try_get("status")?,
+                priority: r.try_get("priority")?,
+                quota: r.try_get("daily_quota")?,
+                used: r.try_get("used")?,
+            })
         })
-        .collect())
+        .collect::<Result<Vec<_>, sqlx::Error>>()?)
 }
 
 pub(super) async fn load_mailboxes(tx: &mut Tx) -> Result<Vec<Mailbox>, AppError> {
@@ -193,14 +205,16 @@ pub(super) async fn load_mailboxes(tx: &mut Tx) -> Result<Vec<Mailbox>, AppError
     ?;
     Ok(rows
         .iter()
-        .map(|r| Mailbox {
-            id: r.get("id"),
-            from_address: r.get("from_address"),
-            active: r.get("active"),
-            cap_today: r.get("cap_today"),
-            sent_today: r.get("sent_today"),
-            next_slot_at: r.get("next_slot_at"),
-            min_gap: r.get("min_gap_seconds"),
+        .map(|r| {
+            Ok(Mailbox {
+                id: r.try_get("id")?,
+                from_address: r.try_get("from_address")?,
+                active: r.try_get("active")?,
+                cap_today: r.try_get("cap_today")?,
+                sent_today: r.try_get("sent_today")?,
+                next_slot_at: r.try_get("next_slot_at")?,
+                min_gap: r.try_get("min_gap_seconds")?,
+            })
         })
-        .collect())
+        .collect::<Result<Vec<_>, sqlx::Error>>()?)
 }

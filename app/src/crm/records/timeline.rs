@@ -1,0 +1,256 @@
+//! A record's timeline (activities and messages, newest first), adding notes, calls
+//! and tasks, and the member's own tasks.
+
+use super::model::*;
+use super::ssr::*;
+use crate::crm::model::Entity;
+use crate::db::{new_id, take_page};
+use crate::error::AppError;
+use crate::request::Env;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use sqlx::postgres::PgRow;
+use sqlx::{QueryBuilder, Row};
+use uuid::Uuid;
+
+fn timeline_item(r: &PgRow) -> Result<TimelineItem, sqlx::Error> {
+    Ok(TimelineItem {
+        id: r.try_get("id")?,
+        kind: r.try_get("kind")?,
+        actor: r.try_get("actor")?,
+        subject: r.try_get("subject")?,
+        body: r.try_get("body")?,
+        data: r.try_get("data")?,
+        due_at: r.try_get("due_at")?,
+        done_at: r.try_get("done_at")?,
+        occurred_at: r.try_get("occurred_at")?,
+    })
+}
+
+// A message's timeline entry shows the message's live status (messages.status).
+const TIMELINE_SELECT: &str = "SELECT a.id, a.kind, u.name AS actor, a.subject, a.body,
+        CASE WHEN m.status IS NULL THEN a.data ELSE a.data || jsonb_build_object('status', m.status) END AS data,
+        a.due_at, a.done_at, a.occurred_at
+   FROM activities a LEFT JOIN users u ON u.id = a.actor_id
+   LEFT JOIN messages m ON a.kind IN ('WHATSAPP', 'EMAIL') AND m.id = (a.data ->> 'message_id')::uuid";
+
+pub async fn timeline(
+    env: &Env,
+    entity: Entity,
+    id: Uuid,
+    before: Option<TimelineCursor>,
+) -> Result<TimelinePage, AppError> {
+    let (p, mut tx, scope) = open(env).await?;
+    check_visible(env, &mut tx, &scope, entity, id).await?;
+    let column = entity.activity_column();
+    let mut q = QueryBuilder::new(TIMELINE_SELECT);
+    q.push(" WHERE a.tenant_id = ")
+        .push_bind(p.tenant_id)
+        .push(format_args!(" AND a.{column} = "))
+        .push_bind(id);
+    if let Some(c) = before {
+        q.push(" AND (a.occurred_at, a.id) < (")
+            .push_bind(c.at)
+            .push(", ")
+            .push_bind(c.id)
+            .push(")");
+    }
+    q.push(" ORDER BY a.occurred_at DESC, a.id DESC LIMIT ")
+        .push_bind(TIMELINE_PAGE + 1);
+    let mut items: Vec<TimelineItem> = q
+        .build()
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(timeline_item)
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    tx.commit().await?;
+    let next = if take_page(&mut items, TIMELINE_PAGE) {
+        items.last().map(|i| TimelineCursor {
+            at: i.occurred_at,
+            id: i.id,
+        })
+    } else {
+        None
+    };
+    Ok(TimelinePage { items, next })
+}
+
+/// What a member logs on a record's page.
+pub struct NewActivity {
+    pub kind: String,
+    pub subject: String,
+    pub body: String,
+    pub due_at: String,
+    pub duration_minutes: String,
+    pub outcome: String,
+}
+
+pub async fn add_activity(
+    env: &Env,
+    entity: Entity,
+    id: Uuid,
+    input: &NewActivity,
+) -> Result<TimelineItem, AppError> {
+    let (p, mut tx, scope) = open(env).await?;
+    let owner = check_visible(env, &mut tx, &scope, entity, id).await?;
+    let kind = input.kind.trim().to_ascii_uppercase();
+    if !matches!(kind.as_str(), "NOTE" | "CALL" | "MEETING" | "TASK") {
+        return Err(AppError::field("kind", env.t("timeline.kind_invalid")));
+    }
+    let body = input.body.trim();
+    let subject = input.subject.trim();
+    if kind == "NOTE" && body.is_empty() {
+        return Err(AppError::field("body", env.t("timeline.note_required")));
+    }
+    if kind != "NOTE" && subject.is_empty() {
+        return Err(AppError::field(
+            "subject",
+            env.t("timeline.subject_required"),
+        ));
+    }
+    if body.chars().count() > 10_000 || subject.chars().count() > 200 {
+        return Err(AppError::field("body", env.t("records.too_long")));
+    }
+    let due_at = if kind == "TASK" {
+        Some(
+            parse_due(&input.due_at)
+                .ok_or_else(|| AppError::field("due_at", env.t("timeline.due_invalid")))?,
+        )
+    } else {
+        None
+    };
+    let mut data = serde_json::Map::new();
+    if kind == "CALL" {
+        let minutes = input.duration_minutes.trim();
+        if !minutes.is_empty() {
+            match minutes.parse::<u32>() {
+                Ok(m) if m <= 24 * 60 => {
+                    data.insert("duration_minutes".into(), m.into());
+                }
+                _ => {
+                    return Err(AppError::field(
+                        "duration_minutes",
+                        env.t("timeline.duration_invalid"),
+                    ))
+                }
+            }
+        }
+        let outcome = input.outcome.trim();
+        if !outcome.is_empty() {
+            data.insert("outcome".into(), outcome.into());
+        }
+    }
+    let activity_id = new_id();
+    sqlx::query(&format!(
+        "INSERT INTO activities (tenant_id, id, kind, {}, actor_id, assignee_id, subject, body, data, due_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        entity.activity_column()
+    ))
+    .bind(p.tenant_id)
+    .bind(activity_id)
+    .bind(&kind)
+    .bind(id)
+    .bind(p.actor())
+    // A task goes to the record's owner, or to whoever wrote it.
+    .bind(if kind == "TASK" { owner.or(p.actor()) } else { None })
+    .bind((!subject.is_empty()).then_some(subject))
+    .bind((!body.is_empty()).then_some(body))
+    .bind(serde_json::Value::Object(data))
+    .bind(due_at)
+    .execute(&mut *tx)
+    .await
+    ?;
+    let item = sqlx::query(&format!("{TIMELINE_SELECT} WHERE a.id = $1"))
+        .bind(activity_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(timeline_item(&item)?)
+}
+
+/// `2026-12-01` (end of that day, UTC) or `2026-12-01T14:30` (a datetime-local input).
+fn parse_due(text: &str) -> Option<DateTime<Utc>> {
+    let text = text.trim();
+    if let Ok(dt) = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M") {
+        return Some(dt.and_utc());
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(23, 59, 0))
+        .map(|dt| dt.and_utc())
+}
+
+pub async fn my_tasks(env: &Env) -> Result<MyTasks, AppError> {
+    let (p, mut tx, _) = open(env).await?;
+    let rows = sqlx::query(
+        "SELECT a.id, a.subject, a.due_at,
+                CASE WHEN a.lead_id IS NOT NULL THEN 'LEAD' WHEN a.deal_id IS NOT NULL THEN 'DEAL'
+                     WHEN a.contact_id IS NOT NULL THEN 'CONTACT' ELSE 'COMPANY' END AS e,
+                coalesce(a.lead_id, a.deal_id, a.contact_id, a.company_id) AS rid,
+                coalesce(l.name, d.name, c.full_name, co.name) AS rname
+           FROM activities a
+           LEFT JOIN leads l ON l.id = a.lead_id
+           LEFT JOIN deals d ON d.id = a.deal_id
+           LEFT JOIN contacts c ON c.id = a.contact_id
+           LEFT JOIN companies co ON co.id = a.company_id
+          WHERE a.tenant_id = $1 AND a.kind = 'TASK' AND a.done_at IS NULL AND a.assignee_id = $2
+          ORDER BY a.due_at NULLS LAST, a.id LIMIT 500",
+    )
+    .bind(p.tenant_id)
+    .bind(p.user_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let now = Utc::now();
+    let end_of_today = (now.date_naive() + Duration::days(1))
+        .and_hms_opt(0, 0, 0)
+        .map(|d| d.and_utc())
+        .unwrap_or(now);
+    let mut tasks = MyTasks::default();
+    for r in rows {
+        let task = TaskRow {
+            id: r.try_get("id")?,
+            subject: r
+                .try_get::<Option<String>, _>("subject")?
+                .unwrap_or_default(),
+            due_at: r.try_get("due_at")?,
+            about: match Entity::parse(r.try_get::<String, _>("e")?.as_str()) {
+                Some(entity) => Some(Link {
+                    entity,
+                    id: r.try_get("rid")?,
+                    name: r.try_get::<Option<String>, _>("rname")?.unwrap_or_default(),
+                }),
+                None => None,
+            },
+        };
+        match task.due_at {
+            Some(d) if d < now => tasks.overdue.push(task),
+            Some(d) if d < end_of_today => tasks.today.push(task),
+            _ => tasks.upcoming.push(task),
+        }
+    }
+    Ok(tasks)
+}
+
+pub async fn complete_task(env: &Env, task_id: Uuid) -> Result<(), AppError> {
+    let (p, mut tx, scope) = open(env).await?;
+    // A member completes their own tasks and those they set; a manager also their
+    // reports' (the scope's owners), an admin anyone's.
+    let done = sqlx::query(
+        "UPDATE activities SET done_at = now(), updated_at = now()
+          WHERE id = $1 AND kind = 'TASK' AND done_at IS NULL
+            AND (actor_id = $2 OR assignee_id = ANY($3) OR $4)",
+    )
+    .bind(task_id)
+    .bind(p.user_id)
+    .bind(&scope.owners)
+    .bind(scope.all)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if done == 0 {
+        return Err(AppError::NotFound(env.t("timeline.task_not_found")));
+    }
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,217 @@
+//! A record's timeline, newest first, paged.
+
+use super::*;
+
+#[component]
+pub(super) fn Timeline(entity: Entity, id: Uuid) -> impl IntoView {
+    let first = Resource::new(|| (), move |_| get_timeline(entity, id, None));
+    let kind = RwSignal::new("NOTE".to_string());
+    let action = ServerAction::<LogActivity>::new();
+    let value = action.value();
+    view! {
+        <Card title=tr("timeline.title")>
+            <ActionForm action attr:class="space-y-2 mb-4" attr:data-testid="composer" attr:novalidate="">
+                <input type="hidden" name="entity" value=entity.code()/>
+                <input type="hidden" name="id" value=id.to_string()/>
+                <div class="flex flex-wrap gap-1" role="radiogroup" aria-label=tr("timeline.kind")>
+                    {["NOTE", "CALL", "MEETING", "TASK"].into_iter().map(|k| view! {
+                        <label class="chip" class:chip-on=move || kind.get() == k>
+                            <input type="radio" name="kind" value=k class="sr-only" checked=k == "NOTE"
+                                   on:change=move |_| kind.set(k.to_string())/>
+                            {tr(&format!("timeline.kind.{k}"))}
+                        </label>
+                    }).collect_view()}
+                </div>
+                {move || (kind.get() != "NOTE").then(|| view! {
+                    <Field label=tr("timeline.subject") name="subject" error=field_error(value, "subject")/>
+                })}
+                {move || (kind.get() == "TASK").then(|| view! {
+                    <Field label=tr("timeline.due") name="due_at" kind="datetime-local" error=field_error(value, "due_at")/>
+                })}
+                {move || (kind.get() == "CALL").then(|| view! {
+                    <div class="grid grid-cols-2 gap-2">
+                        <Field label=tr("timeline.duration") name="duration_minutes" kind="number" error=field_error(value, "duration_minutes")/>
+                        <Field label=tr("timeline.outcome") name="outcome"/>
+                    </div>
+                })}
+                <div class="field">
+                    <label for="f-body" class="field-label">{tr("timeline.body")}</label>
+                    <textarea id="f-body" name="body" rows="3" class="input"
+                        aria-invalid=move || field_error(value, "body").get().is_some().then_some("true")></textarea>
+                    {move || field_error(value, "body").get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
+                </div>
+                <div class="flex items-center gap-3">
+                    <Submit label=tr("timeline.add") pending=action.pending()/>
+                    <Alert message=form_error(value, &["subject", "body", "due_at", "duration_minutes", "kind"])/>
+                </div>
+            </ActionForm>
+            <Suspense fallback=|| view! { <Skeleton lines=4/> }>
+                {move || Suspend::new(async move {
+                    match first.await {
+                        Ok(page) => view! { <TimelineList entity id page added=value/> }.into_any(),
+                        Err(error) => view! { <LoadError error/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </Card>
+    }
+}
+
+#[component]
+fn TimelineList<S>(entity: Entity, id: Uuid, page: TimelinePage, added: S) -> impl IntoView
+where
+    S: Get<Value = Option<Result<TimelineItem, AppError>>> + Send + Sync + Copy + 'static,
+{
+    let items = RwSignal::new(page.items);
+    let next = RwSignal::new(page.next);
+    Effect::new(move || {
+        if let Some(Ok(item)) = added.get() {
+            items.update(|list| {
+                if !list.iter().any(|i| i.id == item.id) {
+                    list.insert(0, item);
+                }
+            });
+        }
+    });
+    view! {
+        <ol class="timeline" data-testid="timeline">
+            {move || items.get().into_iter().map(|item| view! { <TimelineEntry item/> }).collect_view()}
+        </ol>
+        {move || next.get().map(|cursor| view! {
+            <button type="button" class="btn btn-ghost w-full" data-testid="timeline-more" on:click=move |_| {
+                spawn_local(async move {
+                    if let Ok(page) = get_timeline(entity, id, Some(cursor)).await {
+                        items.update(|i| i.extend(page.items));
+                        next.set(page.next);
+                    }
+                });
+            }>{tr("board.load_more")}</button>
+        })}
+    }
+}
+
+#[component]
+fn TimelineEntry(item: TimelineItem) -> impl IntoView {
+    let kind = item.kind.clone();
+    let summary = match kind.as_str() {
+        "STAGE_CHANGE" => tf(
+            locale(),
+            "timeline.stage_change",
+            &[
+                ("from", item.data["from"].as_str().unwrap_or("").to_string()),
+                ("to", item.data["to"].as_str().unwrap_or("").to_string()),
+            ],
+        ),
+        "STATUS_CHANGE" => tf(
+            locale(),
+            "timeline.status_change",
+            &[
+                (
+                    "from",
+                    item.data["from"]
+                        .as_str()
+                        .map(|s| tr(&format!("status.{s}")))
+                        .unwrap_or_default(),
+                ),
+                (
+                    "to",
+                    item.data["to"]
+                        .as_str()
+                        .map(|s| tr(&format!("status.{s}")))
+                        .unwrap_or_default(),
+                ),
+            ],
+        ),
+        "ASSIGNMENT" => tf(
+            locale(),
+            "timeline.assignment",
+            &[(
+                "to",
+                item.data["to_name"].as_str().unwrap_or("—").to_string(),
+            )],
+        ),
+        "LIST_ADD" => tf(
+            locale(),
+            "timeline.list_add",
+            &[("list", item.data["list"].as_str().unwrap_or("").to_string())],
+        ),
+        "JOURNEY" => {
+            let state = |k: &str| {
+                tr(&format!(
+                    "outreach.journey.{}",
+                    item.data[k].as_str().unwrap_or("COLD")
+                ))
+            };
+            let mut s = tf(
+                locale(),
+                "timeline.journey",
+                &[("from", state("from")), ("to", state("to"))],
+            );
+            if let Some(reason) = item.data["reason"].as_str().filter(|r| !r.is_empty()) {
+                s.push_str(&format!(" · {reason}"));
+            }
+            s
+        }
+        "ENROLLED" => tf(
+            locale(),
+            "timeline.enrolled",
+            &[(
+                "sequence",
+                item.data["sequence"].as_str().unwrap_or("").to_string(),
+            )],
+        ),
+        "WHATSAPP" | "EMAIL" => {
+            let incoming = item.data["direction"].as_str() == Some("IN");
+            let direction = if incoming {
+                tr("outreach.incoming")
+            } else {
+                tr("outreach.outgoing")
+            };
+            // An incoming message's status says nothing more than that it came in.
+            let status = item.data["status"]
+                .as_str()
+                .filter(|_| !incoming)
+                .map(|s| format!(" · {}", tr(&format!("outreach.status.{s}"))))
+                .unwrap_or_default();
+            let subject = item
+                .subject
+                .clone()
+                .map(|s| format!(" — {s}"))
+                .unwrap_or_default();
+            format!("{direction}{status}{subject}")
+        }
+        "APPROVAL" => crate::approvals::model::timeline_text(locale(), &item.data),
+        "CALL" => {
+            let mut s = item.subject.clone().unwrap_or_default();
+            if let Some(m) = item.data["duration_minutes"].as_u64() {
+                s.push_str(&format!(" · {m} min"));
+            }
+            if let Some(o) = item.data["outcome"].as_str() {
+                s.push_str(&format!(" · {o}"));
+            }
+            s
+        }
+        _ => item.subject.clone().unwrap_or_default(),
+    };
+    let task_state = (kind == "TASK").then(|| match (item.done_at, item.due_at) {
+        (Some(_), _) => tr("timeline.done"),
+        (None, Some(due)) => tf(
+            locale(),
+            "timeline.due_on",
+            &[("due", due.format("%Y-%m-%d %H:%M").to_string())],
+        ),
+        _ => String::new(),
+    });
+    view! {
+        <li class="timeline-item" data-testid="timeline-item" data-kind=kind.clone()>
+            <div class="flex items-center gap-2 text-xs text-muted">
+                <span class="badge badge-neutral">{tr(&format!("timeline.kind.{kind}"))}</span>
+                <span>{item.actor.clone().unwrap_or_default()}</span>
+                <time datetime=item.occurred_at.to_rfc3339()>{item.occurred_at.format("%Y-%m-%d %H:%M").to_string()}</time>
+            </div>
+            {(!summary.is_empty()).then(|| view! { <p class="font-medium text-sm mt-1">{summary}</p> })}
+            {task_state.map(|s| view! { <p class="text-xs">{s}</p> })}
+            {item.body.clone().map(|b| view! { <p class="text-sm mt-1 whitespace-pre-wrap">{b}</p> })}
+        </li>
+    }
+}

@@ -1,0 +1,104 @@
+import { test, expect } from '@playwright/test';
+import { hydrated, signIn, unique, violations } from './helpers';
+
+// Both tests make their own records (a unique address, a new sequence) and leave the
+// demo workspace's shared ones alone.
+
+test('add an address to the suppression list, import a CSV, and lift it with a reason', async ({ page }) => {
+  await signIn(page, 'admin@demo.leadline.test');
+  await page.goto('/outreach/suppressions');
+  await hydrated(page);
+  await expect(page.getByRole('heading', { name: 'Suppression list' })).toBeVisible();
+  expect(await violations(page), '/outreach/suppressions').toEqual([]);
+
+  const form = page.getByTestId('suppression-form');
+  // A national number is refused next to the field, with what to do.
+  await form.getByLabel('Email or phone').fill('0100 123 4567');
+  await form.getByRole('button', { name: 'Add to the list' }).click();
+  await expect(form.locator('.field-error')).toContainText('international form');
+
+  const address = `${unique('blocked').toLowerCase()}@example.com`;
+  await form.getByLabel('Email or phone').fill(address.toUpperCase());
+  await form.getByLabel('Note (optional)').fill('Asked us by phone');
+  await form.getByRole('button', { name: 'Add to the list' }).click();
+  await expect(form.getByRole('status')).toContainText('Added to the suppression list');
+
+  const search = page.getByTestId('suppression-search');
+  await search.fill(address);
+  const row = page.locator(`[data-testid="suppression-row"][data-address="${address}"]`);
+  await expect(row).toContainText('Added by hand by Omar Farouk');
+  await expect(row).toContainText('Asked us by phone');
+
+  // A CSV file: one added, one already there (the address above), one invalid.
+  const imported = `${unique('csv').toLowerCase()}@example.com`;
+  await page.getByLabel('CSV file').setInputFiles({
+    name: 'suppress.csv',
+    mimeType: 'text/csv',
+    buffer: Buffer.from(`email\n${imported}\n${address}\nnot-an-email\n`),
+  });
+  await page.getByRole('button', { name: 'Import', exact: true }).click();
+  const report = page.getByTestId('import-report');
+  await expect(report).toContainText('Added: 1.');
+  await expect(report).toContainText('Already on the list: 1 (lines 3).');
+  await expect(report).toContainText('Line 4: “not-an-email”');
+
+  // Lifting needs a reason; with one, the address leaves the list.
+  await search.fill(address);
+  await row.getByRole('button', { name: `Lift the suppression of ${address}` }).click();
+  const lift = page.getByTestId('lift-form');
+  await lift.getByRole('button', { name: 'Lift suppression' }).click();
+  await expect(lift.locator('.field-error')).toContainText('at least 3 characters');
+  await lift.getByLabel('Reason for lifting').fill('The customer asked to hear from us again');
+  await lift.getByRole('button', { name: 'Lift suppression' }).click();
+  await expect(row).toHaveCount(0);
+  await expect(page.getByText('No suppressed addresses match')).toBeVisible();
+  // The imported one is still there.
+  await search.fill(imported);
+  await expect(page.locator(`[data-testid="suppression-row"][data-address="${imported}"]`)).toContainText('Imported by Omar Farouk');
+});
+
+test('reorder the steps of a new sequence with the keyboard and see the order after a reload', async ({ page }) => {
+  await signIn(page, 'admin@demo.leadline.test');
+  await page.goto('/outreach/sequences');
+  await hydrated(page);
+  await page.getByTestId('sequence-form').getByLabel('Name').fill(unique('Reorder'));
+  await page.getByRole('button', { name: 'Create sequence' }).click();
+  await expect(page).toHaveURL(/\/outreach\/sequences\/[0-9a-f-]+$/);
+  await hydrated(page);
+
+  // Three steps on the first template, told apart by their delays.
+  const stepForm = page.getByTestId('step-form');
+  const steps = page.getByTestId('step');
+  for (const [i, delay] of ['5', '10', '20'].entries()) {
+    await stepForm.getByLabel('Delay (minutes)').fill(delay);
+    await stepForm.getByRole('button', { name: 'Add step' }).click();
+    await expect(steps).toHaveCount(i + 1);
+  }
+  await expect(steps.nth(0)).toContainText('after 5 min');
+
+  // Step 1 goes down twice by keyboard; the focus follows it.
+  await page.getByRole('button', { name: 'Move down: step 1' }).focus();
+  await page.keyboard.press('Enter');
+  await expect(steps.nth(0)).toContainText('after 10 min');
+  await expect(steps.nth(1)).toContainText('after 5 min');
+  await expect(page.getByRole('button', { name: 'Move down: step 2' })).toBeFocused();
+  await page.keyboard.press('Enter');
+  await expect(steps.nth(2)).toContainText('after 5 min');
+
+  await page.reload();
+  await hydrated(page);
+  await expect(steps.nth(0)).toContainText('after 10 min');
+  await expect(steps.nth(1)).toContainText('after 20 min');
+  await expect(steps.nth(2)).toContainText('after 5 min');
+
+  // Editing a step: a bad delay is refused next to the field, a good one is saved.
+  await page.getByRole('button', { name: 'Edit step 3' }).click();
+  const edit = page.getByTestId('step-edit-form');
+  await edit.getByLabel('Delay (minutes)').fill('-5');
+  await edit.getByRole('button', { name: 'Save' }).click();
+  await expect(edit.locator('.field-error')).toBeVisible();
+  await edit.getByLabel('Delay (minutes)').fill('90');
+  await edit.getByRole('button', { name: 'Save' }).click();
+  await expect(steps.nth(2)).toContainText('after 1 h 30 min');
+  expect(await violations(page), '/outreach/sequences/:id').toEqual([]);
+});

@@ -1,0 +1,199 @@
+//! The notification centre: the full page with keyset paging, marking one read, each
+//! member's preferences per kind, and the daily digest email through the peer's SMTP
+//! server, against a real PostgreSQL.
+
+use crate::common::*;
+use app::notices::{
+    MarkNotificationRead, NotificationPage, NotificationPrefs, SaveNotificationPrefs,
+};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+async fn notify(app: &TestApp, email: &str, kind: &str, body: &str) {
+    sqlx::query(
+        "INSERT INTO notifications (tenant_id, id, user_id, kind, body, link)
+         SELECT m.tenant_id, gen_random_uuid(), u.id, $2, $3, '/inbox'
+           FROM users u JOIN memberships m ON m.user_id = u.id WHERE u.email = $1",
+    )
+    .bind(email)
+    .bind(kind)
+    .bind(body)
+    .execute(&app.pools.owner)
+    .await
+    .unwrap();
+}
+
+async fn page(app: &TestApp, client: &reqwest::Client, before: Value, unread: bool) -> Value {
+    let (status, page) = app
+        .call_json::<NotificationPage>(client, &json!({ "before": before, "unread_only": unread }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    page
+}
+
+fn bodies(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["body"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_notification_page_pages_by_keyset_and_keeps_each_members_own() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("Ada", "ada@example.com", "Acme").await;
+    let sam = app.invite_and_join(&ada, "sam@example.com", "SALES").await;
+    for i in 0..30 {
+        notify(&app, "ada@example.com", "REPLY", &format!("reply {i:02}")).await;
+    }
+    notify(&app, "sam@example.com", "REPLY", "for Sam").await;
+
+    let first = page(&app, &ada, Value::Null, false).await;
+    assert_eq!(first["items"].as_array().unwrap().len(), 25);
+    let second = page(&app, &ada, first["next"].clone(), false).await;
+    assert_eq!(second["next"], Value::Null);
+    let mut all = bodies(&first);
+    all.extend(bodies(&second));
+    let mut expected: Vec<String> = (0..30).rev().map(|i| format!("reply {i:02}")).collect();
+    expected.sort();
+    let mut seen = all.clone();
+    seen.sort();
+    assert_eq!(
+        seen, expected,
+        "every notification once, no gaps or repeats"
+    );
+    assert!(!all.contains(&"for Sam".to_string()));
+
+    // Marking one read: Ada may, Sam may not (and learns nothing).
+    let id = first["items"][0]["id"].as_str().unwrap().to_string();
+    let (status, _) = app.call::<MarkNotificationRead>(&sam, &[("id", &id)]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = app.call::<MarkNotificationRead>(&ada, &[("id", &id)]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let unread = page(&app, &ada, Value::Null, true).await;
+    let unread_second = page(&app, &ada, unread["next"].clone(), true).await;
+    assert_eq!(
+        bodies(&unread).len() + bodies(&unread_second).len(),
+        29,
+        "unread only"
+    );
+    assert_eq!(
+        page(&app, &ada, Value::Null, false).await["items"][0]["read"],
+        true
+    );
+
+    // A made-up cursor is a clear 4xx, not a 500.
+    let (status, body) = app
+        .call_json::<NotificationPage>(
+            &ada,
+            &json!({ "before": "yesterday", "unread_only": false }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, _) = app
+        .call::<MarkNotificationRead>(&ada, &[("id", &Uuid::new_v4().to_string())])
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn preferences_route_each_kind_and_the_digest_emails_what_is_unread_once() {
+    let (app, peer) = TestApp::spawn_with_mail().await;
+    let ada = app.signup("Ada", "ada@example.com", "Acme").await;
+    let (status, body) = app
+        .call_json::<SaveNotificationPrefs>(
+            &ada,
+            &json!({ "prefs": [
+                { "kind": "REPLY", "in_app": false, "email": true },
+                { "kind": "SLA_BREACH", "in_app": false, "email": false },
+                { "kind": "APPROVAL_REQUESTED", "in_app": true, "email": true }
+            ] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app
+        .call_json::<SaveNotificationPrefs>(
+            &ada,
+            &json!({ "prefs": [{ "kind": "GOSSIP", "in_app": true, "email": true }] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (_, prefs) = app.call_json::<NotificationPrefs>(&ada, &json!({})).await;
+    let reply = prefs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["kind"] == "REPLY")
+        .unwrap();
+    assert_eq!(
+        (&reply["in_app"], &reply["email"]),
+        (&json!(false), &json!(true))
+    );
+
+    notify(&app, "ada@example.com", "REPLY", "Mona replied: yes").await;
+    notify(&app, "ada@example.com", "SLA_BREACH", "An item breached").await;
+    notify(&app, "ada@example.com", "SEND_FAILED", "A message failed").await;
+    notify(
+        &app,
+        "ada@example.com",
+        "APPROVAL_REQUESTED",
+        "Approve a move",
+    )
+    .await;
+    // Off in both places: never stored. Email only: kept for the digest, not shown.
+    let breaches: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM notifications WHERE kind = 'SLA_BREACH'")
+            .fetch_one(&app.pools.owner)
+            .await
+            .unwrap();
+    assert_eq!(breaches, 0);
+    let shown = bodies(&page(&app, &ada, Value::Null, false).await);
+    assert_eq!(shown, ["Approve a move", "A message failed"]);
+    let (_, bell) = app
+        .call_json::<app::outreach::api::GetNotifications>(&ada, &json!({}))
+        .await;
+    assert_eq!(bell.as_array().unwrap().len(), 2, "{bell}");
+
+    let mut config = app::request::AppConfig::local("https://app.leadline.test");
+    config.account_mail = Some(app::request::AccountMail {
+        smtp: mail::SmtpSettings {
+            host: peer.smtp_addr().ip().to_string(),
+            port: peer.smtp_addr().port(),
+            security: mail::SmtpSecurity::None,
+            username: None,
+            password: None,
+            timeout: std::time::Duration::from_secs(10),
+            egress: mail::Egress::AnyAddress,
+        },
+        from: "no-reply@leadline.test".into(),
+    });
+    let now = chrono::Utc::now();
+    let sent = app::notices::ssr::send_digests(&app.pools.app, &config, now)
+        .await
+        .unwrap();
+    assert_eq!(sent, 1);
+    let digest = peer
+        .messages()
+        .into_iter()
+        .find(|m| m.to == "ada@example.com" && m.subject.as_deref() == Some("2 unread in Acme"))
+        .expect("the digest reached Ada");
+    assert!(digest.body.contains("Mona replied: yes"), "{}", digest.body);
+    assert!(digest.body.contains("Approve a move"), "{}", digest.body);
+    assert!(
+        digest.body.contains("https://app.leadline.test/inbox"),
+        "{}",
+        digest.body
+    );
+    assert!(
+        !digest.body.contains("A message failed"),
+        "not emailed by default"
+    );
+    // Each goes out once.
+    let again = app::notices::ssr::send_digests(&app.pools.app, &config, now)
+        .await
+        .unwrap();
+    assert_eq!(again, 0);
+}
