@@ -28,3 +28,35 @@ test('signed-in pages have no serious accessibility violations, down to 390 px',
   await hydrated(page);
   expect(await violations(page), 'team at 390 px').toEqual([]);
 });
+
+test('the review area has no serious accessibility violations in Arabic, at 1280 and 390 px', async ({ page }) => {
+  await signIn(page, 'admin@demo.leadline.test');
+  const language = async (code: string) => {
+    await page.goto('/settings');
+    await hydrated(page);
+    await page.locator('#f-language').selectOption(code);
+    const saved = page.waitForResponse((r) => r.request().method() === 'POST' && r.status() < 400);
+    await page.locator('form:has(#f-language) button[type="submit"]').click();
+    await saved;
+    await page.reload();
+    await hydrated(page);
+    await expect(page.locator('html')).toHaveAttribute('lang', code || 'en');
+  };
+  try {
+    await language('ar');
+    await expect(page.locator('html')).toHaveAttribute('dir', 'rtl');
+    const paths = ['/review', '/review?tab=approvals', '/inbox', '/notifications', '/settings/notifications', '/settings/review', '/settings/approvals'];
+    for (const width of [1280, 390]) {
+      await page.setViewportSize({ width, height: 800 });
+      for (const path of paths) {
+        await page.goto(path);
+        await hydrated(page);
+        await expect(page.locator('html')).toHaveAttribute('dir', 'rtl');
+        expect(await violations(page), `${path} in Arabic at ${width} px`).toEqual([]);
+      }
+    }
+  } finally {
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await language('');
+  }
+});

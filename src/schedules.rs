@@ -53,6 +53,12 @@ async fn run_task(pool: &PgPool, config: &AppConfig, name: &str) -> Outcome {
             .await
             .map(|n| format!("{n} review items escalated"))
             .map_err(|e| e.to_string()),
+        "tasks.due" => sqlx::query_scalar::<_, i64>("SELECT task_due_sweep($1)")
+            .bind(Utc::now())
+            .fetch_one(pool)
+            .await
+            .map(|n| format!("{n} members told of a task due"))
+            .map_err(|e| e.to_string()),
         "inventory.holds" => app::inventory::ssr::release_expired(pool, Utc::now())
             .await
             .map(|n| format!("{n} lapsed holds released"))

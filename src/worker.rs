@@ -2,7 +2,8 @@
 //! any number of workers may run against one database. The loops: the job runner
 //! (imports and exports, retried with backoff), the outreach scheduler and dispatcher,
 //! outgoing webhook deliveries, Facebook leads fetched from the Graph API, invoices
-//! charged through the payment provider (with dunning retries),
+//! charged through the payment provider (with dunning retries), replies sent to
+//! tenants' own LLMs,
 //! and the recurring platform work on cron schedules (`schedules.rs`: the sweeps of
 //! expired sessions, old throttle windows and import drafts, retention, and the daily
 //! notification digests).
@@ -18,6 +19,7 @@ pub async fn run_until(
     let webhooks = webhooks(pool.clone(), outreach.config.clone());
     let leads = facebook_leads(pool.clone(), outreach.config.clone());
     let charges = charges(pool.clone(), outreach.config.clone());
+    let replies = llm_replies(pool.clone(), outreach.config.clone());
     let schedules = crate::schedules::run(pool.clone(), outreach.config.clone());
     let sending = crate::outreach::run(pool.clone(), outreach);
     tokio::select! {
@@ -25,6 +27,7 @@ pub async fn run_until(
         _ = webhooks => {},
         _ = leads => {},
         _ = charges => {},
+        _ = replies => {},
         _ = jobs => {},
         _ = sending => {},
         _ = shutdown => {},
@@ -85,6 +88,27 @@ async fn charges(pool: PgPool, config: std::sync::Arc<app::request::AppConfig>) 
             Err(e) => tracing::warn!(error = %e, "invoice charges"),
         }
         tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    }
+}
+
+/// Replies asked of tenants' LLMs at once per pass.
+const LLM_BATCH: i32 = 8;
+
+/// Replies the built-in classifier was unsure of, sent to the tenant's own LLM
+/// (`review::ssr::refine`), every second; retries wait their backoff.
+async fn llm_replies(pool: PgPool, config: std::sync::Arc<app::request::AppConfig>) {
+    use app::review::ssr::refine::{refine_due, OpenAiChat};
+    let db = app::db::Db::new(pool);
+    let api = OpenAiChat {
+        egress: config.egress,
+    };
+    loop {
+        match refine_due(&db, &config, &api, LLM_BATCH).await {
+            Ok(n) if n == LLM_BATCH as usize => continue,
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "llm refinements"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     }
 }
 

@@ -1,8 +1,8 @@
 //! The HTTP side: the WhatsApp Cloud API send endpoint and a WABA's number
 //! list, 360dialog's hosted Cloud API (send endpoint and webhook config, which
 //! proves a key), the Graph API's lead ads reads (`leadgen.rs`), the control
-//! endpoints behind the dev page, the page itself, and the Stripe stand-in's
-//! routes (`stripe.rs`).
+//! endpoints behind the dev page, the page itself, and the Stripe and LLM stand-ins'
+//! routes (`stripe.rs`, `llm.rs`).
 
 use std::sync::Arc;
 
@@ -58,6 +58,12 @@ pub(crate) async fn serve(
             post(crate::stripe::swap_card),
         )
         .route("/_peer/stripe/intents", get(crate::stripe::list_intents))
+        .route(
+            "/llm/v1/chat/completions",
+            post(crate::llm::chat_completions),
+        )
+        .route("/_peer/llm/answers", post(crate::llm::queue_answers))
+        .route("/_peer/llm/requests", get(crate::llm::list_requests))
         .with_state(shared);
     // The only error is the sender going away, which is the signal itself.
     let stop = async move {

@@ -1,8 +1,9 @@
 //! A local stand-in for the outside messaging providers: the `WhatsApp` Cloud
 //! API, Meta's and 360dialog's hosted one (send endpoints plus signed status
 //! and reply webhooks), an SMTP relay
-//! (plus signed email events, opens and clicks), and Stripe's payment intents
-//! (with signed `Stripe-Signature` events).
+//! (plus signed email events, opens and clicks), Stripe's payment intents
+//! (with signed `Stripe-Signature` events), and an OpenAI-compatible chat
+//! completions endpoint for the review queue's LLM path.
 //!
 //! It exists so that developers and tests can run the whole outreach loop with
 //! no provider accounts: our server sends to the peer exactly as it would to
@@ -12,6 +13,7 @@
 
 mod http;
 mod leadgen;
+mod llm;
 mod mime;
 mod page;
 mod receiver;
@@ -28,6 +30,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 pub use leadgen::FacebookLead;
+pub use llm::{LlmAnswer, LlmRequest};
 pub use receiver::{HookAnswer, HookRequest};
 pub use stripe::StripeIntent;
 use tokio::net::TcpListener;
@@ -192,6 +195,7 @@ impl Peer {
             hooks: Mutex::new(receiver::Hooks::default()),
             leads: Mutex::new(leadgen::Leads::default()),
             stripe: Mutex::new(stripe::Stripe::default()),
+            llm: Mutex::new(llm::Llm::default()),
         });
         for number in shared.config.whatsapp_numbers.clone() {
             shared.add_whatsapp_number(number);
@@ -258,6 +262,22 @@ impl Peer {
     /// whatever the charge names: "the customer fixed their card".
     pub fn stripe_set_card(&self, customer: &str, payment_method: &str) {
         self.shared.stripe().set_card(customer, payment_method);
+    }
+
+    /// The base URL of the OpenAI-compatible chat completions stand-in, as a tenant
+    /// would enter it (`…/llm/v1`).
+    pub fn llm_url(&self) -> String {
+        format!("{}/llm/v1", self.http_base())
+    }
+
+    /// The LLM stand-in answers the next requests so, one each, in order.
+    pub fn llm_answer_next(&self, answers: &[LlmAnswer]) {
+        self.shared.llm().next.extend(answers.iter().cloned());
+    }
+
+    /// Every request the LLM stand-in received.
+    pub fn llm_requests(&self) -> Vec<LlmRequest> {
+        self.shared.llm().requests.clone()
     }
 
     /// The URL of a webhook receiver named `name` on this peer.
@@ -432,6 +452,7 @@ struct Shared {
     hooks: Mutex<receiver::Hooks>,
     leads: Mutex<leadgen::Leads>,
     stripe: Mutex<stripe::Stripe>,
+    llm: Mutex<llm::Llm>,
 }
 
 impl Shared {
@@ -455,6 +476,10 @@ impl Shared {
 
     fn stripe(&self) -> MutexGuard<'_, stripe::Stripe> {
         self.stripe.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn llm(&self) -> MutexGuard<'_, llm::Llm> {
+        self.llm.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn messages(&self) -> Vec<Received> {

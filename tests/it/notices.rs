@@ -197,3 +197,150 @@ async fn preferences_route_each_kind_and_the_digest_emails_what_is_unread_once()
         .unwrap();
     assert_eq!(again, 0);
 }
+
+/// A lead of Ada's, by name; its id.
+async fn lead(app: &TestApp, client: &reqwest::Client, name: &str) -> String {
+    let (status, body) = app
+        .call::<app::crm::records::api::SaveRecord>(client, &[("entity", "LEAD"), ("name", name)])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body.as_str().or(body["id"].as_str()).unwrap().to_string()
+}
+
+async fn log(
+    app: &TestApp,
+    client: &reqwest::Client,
+    lead: &str,
+    fields: &[(&str, &str)],
+) -> Value {
+    let mut form = vec![("entity", "LEAD"), ("id", lead)];
+    form.extend_from_slice(fields);
+    let (status, body) = app
+        .call::<app::crm::records::api::LogActivity>(client, &form)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+async fn kinds_of(app: &TestApp, email: &str) -> Vec<(String, String, Option<String>)> {
+    sqlx::query_as(
+        "SELECT n.kind, n.body, n.link FROM notifications n JOIN users u ON u.id = n.user_id
+          WHERE u.email = $1 ORDER BY n.created_at",
+    )
+    .bind(email)
+    .fetch_all(&app.pools.owner)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_mention_in_a_note_tells_the_member_who_can_see_the_record() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("Ada Lovelace", "ada@example.com", "Acme").await;
+    let _layla = app
+        .invite_and_join(&ada, "layla@example.com", "MANAGER")
+        .await;
+    app.invite_and_join(&ada, "sam@example.com", "SALES").await;
+    sqlx::query("UPDATE users SET name = 'Layla Nasser' WHERE email = 'layla@example.com'")
+        .execute(&app.pools.owner)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE users SET name = 'Sam Reed' WHERE email = 'sam@example.com'")
+        .execute(&app.pools.owner)
+        .await
+        .unwrap();
+    let id = lead(&app, &ada, "Villa buyer").await;
+    log(
+        &app,
+        &ada,
+        &id,
+        &[
+            ("kind", "NOTE"),
+            (
+                "body",
+                "@Layla can you call them? cc @Sam Reed, @Ada Lovelace",
+            ),
+        ],
+    )
+    .await;
+    let told = kinds_of(&app, "layla@example.com").await;
+    let mention: Vec<_> = told.iter().filter(|(k, _, _)| k == "MENTION").collect();
+    assert_eq!(mention.len(), 1, "{told:?}");
+    assert!(mention[0]
+        .1
+        .starts_with("Ada Lovelace mentioned you: @Layla can you call them?"));
+    assert_eq!(
+        mention[0].2.as_deref(),
+        Some(format!("/leads/{id}").as_str())
+    );
+    // Sam is a rep and the lead is not his: he cannot open it, so he is not told.
+    assert!(kinds_of(&app, "sam@example.com")
+        .await
+        .iter()
+        .all(|(k, _, _)| k != "MENTION"));
+    // Nobody is told of their own mention.
+    assert!(kinds_of(&app, "ada@example.com")
+        .await
+        .iter()
+        .all(|(k, _, _)| k != "MENTION"));
+}
+
+#[tokio::test]
+async fn a_task_coming_due_tells_its_assignee_once() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("Ada", "ada@example.com", "Acme").await;
+    let id = lead(&app, &ada, "Villa buyer").await;
+    let soon = (chrono::Utc::now() + chrono::Duration::minutes(30))
+        .format("%Y-%m-%dT%H:%M")
+        .to_string();
+    log(
+        &app,
+        &ada,
+        &id,
+        &[
+            ("kind", "TASK"),
+            ("subject", "Send the floor plan"),
+            ("due_at", &soon),
+        ],
+    )
+    .await;
+    let sweep = |at: chrono::DateTime<chrono::Utc>| {
+        let pool = app.pools.app.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT task_due_sweep($1)")
+                .bind(at)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(sweep(chrono::Utc::now()).await, 0, "not due yet");
+    let later = chrono::Utc::now() + chrono::Duration::hours(1);
+    assert_eq!(sweep(later).await, 1);
+    assert_eq!(sweep(later).await, 0, "once");
+    let told = kinds_of(&app, "ada@example.com").await;
+    let due: Vec<_> = told.iter().filter(|(k, _, _)| k == "TASK_DUE").collect();
+    assert_eq!(due.len(), 1, "{told:?}");
+    assert_eq!(due[0].1, "Task due: Send the floor plan");
+    assert_eq!(due[0].2.as_deref(), Some(format!("/leads/{id}").as_str()));
+    // A member who turned the kind off is not told.
+    sqlx::query(
+        "INSERT INTO notification_prefs (tenant_id, user_id, kind, in_app, email)
+         SELECT tenant_id, user_id, 'TASK_DUE', false, false FROM memberships",
+    )
+    .execute(&app.pools.owner)
+    .await
+    .unwrap();
+    log(
+        &app,
+        &ada,
+        &id,
+        &[
+            ("kind", "TASK"),
+            ("subject", "Call back"),
+            ("due_at", &soon),
+        ],
+    )
+    .await;
+    assert_eq!(sweep(later).await, 0);
+}

@@ -154,6 +154,9 @@ async fn crm_fixture(app: &TestApp, t: Uuid, email: &str) {
         "INSERT INTO outreach_daily_stats (tenant_id, day) SELECT $1, current_date WHERE $2::uuid IS NOT NULL",
         "INSERT INTO notifications (tenant_id, id, user_id, kind, body) VALUES ($1, gen_random_uuid(), $2, 'SEND_FAILED', 'x')",
         "INSERT INTO notification_prefs (tenant_id, user_id, kind, email) VALUES ($1, $2, 'REPLY', true)",
+        // The review queue's LLM (0033).
+        "INSERT INTO review_llm (tenant_id, url, model) SELECT $1, 'https://llm.test/v1', 'm' WHERE $2::uuid IS NOT NULL",
+        "INSERT INTO review_llm_calls (tenant_id, message_id, day) SELECT $1, gen_random_uuid(), current_date WHERE $2::uuid IS NOT NULL",
         // Retention (0014).
         "INSERT INTO audit_archives (tenant_id, month, entries, content)
          SELECT $1, date '2020-01-01', 1, '{}' WHERE $2::uuid IS NOT NULL",

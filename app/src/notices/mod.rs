@@ -24,6 +24,8 @@ pub const KINDS: &[&str] = &[
     "SLA_BREACH",
     "APPROVAL_REQUESTED",
     "APPROVAL_DECIDED",
+    "TASK_DUE",
+    "MENTION",
     "SEND_FAILED",
     "SENDER_PAUSED",
     "JOB_FINISHED",

@@ -257,6 +257,8 @@ pub struct MessageView {
     pub from_address: Option<String>,
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// It has an open item in the review queue.
+    pub in_review: bool,
 }
 
 /// Outreach on a lead's page: the journey, the sequence it is in, its messages.

@@ -15,6 +15,12 @@ pub async fn review_queue(
     respond(async { super::ssr::queue(&env()?, &filter, before).await }).await
 }
 
+/// The members and sequences the queue can be filtered by.
+#[server(input = Json)]
+pub async fn review_filter_options() -> Result<FilterOptions, AppError> {
+    respond(async { super::ssr::filter_options(&env()?).await }).await
+}
+
 /// One item with its thread, lead and classification.
 #[server]
 pub async fn review_item(id: String) -> Result<ItemDetail, AppError> {
@@ -31,4 +37,10 @@ pub async fn review_act(id: String, action: ItemAction) -> Result<ItemDetail, Ap
 #[server]
 pub async fn review_reply(id: String, body: String) -> Result<ItemDetail, AppError> {
     respond(async { super::ssr::respond(&env()?, &id, &body).await }).await
+}
+
+/// Flags a message on a lead's page for the review queue, with an optional note.
+#[server(input = Json)]
+pub async fn flag_for_review(message_id: uuid::Uuid, note: String) -> Result<uuid::Uuid, AppError> {
+    respond(async { super::ssr::flag(&env()?, message_id, &note).await }).await
 }

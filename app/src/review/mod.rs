@@ -11,6 +11,7 @@ pub mod eval;
 #[cfg(feature = "ssr")]
 pub mod headers;
 pub mod inbox;
+pub mod llm;
 pub mod model;
 pub mod rules;
 #[cfg(feature = "ssr")]

@@ -138,6 +138,21 @@ pub struct ItemDetail {
     pub human_takeover: bool,
     /// WhatsApp free-form replies are allowed for 24 hours after the lead wrote.
     pub wa_window_open: bool,
+    /// The tenant's LLM's one line and suggested answer, when it was asked.
+    pub ai_summary: Option<String>,
+    pub suggested_reply: Option<String>,
+    /// The intent shown is the LLM's, not the built-in classifier's.
+    pub by_model: bool,
+    /// The workspace's templates for the item's channel, filled in for this lead, to
+    /// start a reply from.
+    pub templates: Vec<SuggestedText>,
+}
+
+/// A template as a starting point for a reply: its name and its text for this lead.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SuggestedText {
+    pub name: String,
+    pub text: String,
 }
 
 /// Queue filters; `None` is "any".
@@ -149,6 +164,20 @@ pub struct QueueFilter {
     pub channel: Option<String>,
     pub mine: bool,
     pub breached: bool,
+    /// Items claimed by this member.
+    #[serde(default)]
+    pub assignee: Option<Uuid>,
+    /// Items on leads enrolled in this sequence.
+    #[serde(default)]
+    pub sequence: Option<Uuid>,
+}
+
+/// What the assignee and sequence filters offer.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FilterOptions {
+    /// Members who may work the queue.
+    pub assignees: Vec<(Uuid, String)>,
+    pub sequences: Vec<(Uuid, String)>,
 }
 
 /// Where the next page starts: the last item shown, in SLA order.

@@ -353,6 +353,7 @@ pub fn ReviewRulesPage() -> impl IntoView {
                 }
             })}
         </Transition>
+        <div class="mt-6"><crate::review::llm::LlmCard/></div>
     }
 }
 

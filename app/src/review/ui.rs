@@ -234,6 +234,23 @@ pub fn ReviewPage() -> impl IntoView {
         let v = event_target_value(&ev);
         filter.update(|f| f.channel = Some(v).filter(|v| !v.is_empty()));
     };
+    let options = Resource::new(|| (), |_| review_filter_options());
+    let select_assignee = move |ev: leptos::ev::Event| {
+        let v = event_target_value(&ev);
+        filter.update(|f| f.assignee = v.parse().ok());
+    };
+    let select_sequence = move |ev: leptos::ev::Event| {
+        let v = event_target_value(&ev);
+        filter.update(|f| f.sequence = v.parse().ok());
+    };
+    let choices = move |pick: fn(&FilterOptions) -> &Vec<(Uuid, String)>| {
+        options.get().and_then(Result::ok).map(|o| {
+            pick(&o)
+                .iter()
+                .map(|(id, name)| view! { <option value=id.to_string()>{name.clone()}</option> })
+                .collect_view()
+        })
+    };
     view! {
         <PageHeader title=tr("nav.review")>
             <button type="button" class="btn btn-secondary" aria-keyshortcuts="?" on:click=move |_| show_keys.update(|s| *s = !*s)>
@@ -260,7 +277,7 @@ pub fn ReviewPage() -> impl IntoView {
         </div>
         {move || approvals_tab.get().then(|| view! { <ApprovalsTab selected=approval/> })}
         <div class:hidden=move || approvals_tab.get()>
-        <div class="card grid gap-3 md:grid-cols-5 items-end" data-testid="review-filters">
+        <div class="card grid gap-3 md:grid-cols-4 items-end" data-testid="review-filters">
             <div class="field">
                 <label for="r-reason" class="field-label">{tr("review.reason")}</label>
                 <select id="r-reason" class="input" on:change=select_reason>
@@ -281,6 +298,20 @@ pub fn ReviewPage() -> impl IntoView {
                     <option value="">{tr("review.any")}</option>
                     <option value="WHATSAPP">"WhatsApp"</option>
                     <option value="EMAIL">{tr("review.email")}</option>
+                </select>
+            </div>
+            <div class="field">
+                <label for="r-assignee" class="field-label">{tr("review.assignee")}</label>
+                <select id="r-assignee" class="input" on:change=select_assignee>
+                    <option value="">{tr("review.any")}</option>
+                    <Transition>{move || choices(|o| &o.assignees)}</Transition>
+                </select>
+            </div>
+            <div class="field">
+                <label for="r-sequence" class="field-label">{tr("review.sequence")}</label>
+                <select id="r-sequence" class="input" on:change=select_sequence>
+                    <option value="">{tr("review.any")}</option>
+                    <Transition>{move || choices(|o| &o.sequences)}</Transition>
                 </select>
             </div>
             <label class="flex items-center gap-2">
@@ -366,6 +397,8 @@ fn ItemPanel(
         _ => None,
     };
     let intent = detail.corrected_intent.or(item.intent);
+    let suggestion = detail.suggested_reply.clone();
+    let templates = detail.templates.clone();
     view! {
         <div class="card" data-testid="review-detail">
             <h2 id="item-title" class="card-title">
@@ -390,6 +423,13 @@ fn ItemPanel(
             </dl>
             {(!detail.reasons.is_empty()).then(|| view! {
                 <p class="mt-2 text-sm"><span class="text-muted">{tr("review.why")} " "</span>{detail.reasons.join(" · ")}</p>
+            })}
+            {detail.ai_summary.clone().map(|summary| view! {
+                <div class="mt-2 text-sm" data-testid="ai-summary">
+                    <span class="text-muted">{tr("review.ai.summary")} " "</span>
+                    <bdi dir="auto">{summary}</bdi>
+                    {detail.by_model.then(|| view! { <span class="ms-2"><Badge text=tr("review.ai.by_model")/></span> })}
+                </div>
             })}
             <p class="mt-2 text-sm text-muted">
                 {[detail.lead_email.clone(), detail.lead_phone.clone(), detail.company.clone(), detail.owner.clone().map(|o| tf(l, "review.owner", &[("name", o)]))]
@@ -443,6 +483,33 @@ fn ItemPanel(
                             aria-describedby=move || reply_error().is_some().then_some("review-reply-error")
                             prop:value=body on:input=move |ev| body.set(event_target_value(&ev))></textarea>
                         {move || reply_error().map(|e| view! { <p id="review-reply-error" class="field-error" role="alert">{e}</p> })}
+                        {(!templates.is_empty()).then(|| {
+                            let texts: Vec<String> = templates.iter().map(|t| t.text.clone()).collect();
+                            view! {
+                                <div class="field mt-2">
+                                    <label for="review-template" class="field-label">{tr("review.template")}</label>
+                                    <select id="review-template" class="input" on:change=move |ev| {
+                                        if let Some(text) = event_target_value(&ev).parse::<usize>().ok().and_then(|i| texts.get(i)) {
+                                            body.set(text.clone());
+                                        }
+                                    }>
+                                        <option value="">{tr("review.template_choose")}</option>
+                                        {templates.iter().enumerate().map(|(i, t)| view! { <option value=i.to_string()>{t.name.clone()}</option> }).collect_view()}
+                                    </select>
+                                </div>
+                            }
+                        })}
+                        {suggestion.clone().map(|text| {
+                            let fill = text.clone();
+                            view! {
+                                <div class="mt-2 rounded border border-line p-2 text-sm" data-testid="ai-suggestion">
+                                    <p class="text-muted">{tr("review.ai.suggestion")}</p>
+                                    <p class="whitespace-pre-wrap break-words" dir="auto">{text}</p>
+                                    <button type="button" class="btn btn-secondary mt-2"
+                                        on:click=move |_| body.set(fill.clone())>{tr("review.ai.use_suggestion")}</button>
+                                </div>
+                            }
+                        })}
                         {(item.channel.as_deref() == Some("WHATSAPP") && !detail.wa_window_open).then(|| view! {
                             <p class="text-sm text-muted">{tr("review.window_closed")}</p>
                         })}

@@ -9,6 +9,8 @@ pub mod bulk;
 pub mod custom;
 #[cfg(feature = "ssr")]
 pub mod edits;
+#[cfg(feature = "ssr")]
+pub mod mentions;
 pub mod model;
 #[cfg(feature = "ssr")]
 pub mod search;

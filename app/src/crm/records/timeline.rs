@@ -160,6 +160,7 @@ pub async fn add_activity(
     .execute(&mut *tx)
     .await
     ?;
+    super::mentions::notify(&mut tx, p, entity, id, owner, body).await?;
     let item = sqlx::query(&format!("{TIMELINE_SELECT} WHERE a.id = $1"))
         .bind(activity_id)
         .fetch_one(&mut *tx)

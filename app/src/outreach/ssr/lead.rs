@@ -60,8 +60,10 @@ pub async fn lead_outreach(env: &Env, lead_id: Uuid) -> Result<LeadOutreach, App
     .await
     ?;
     let messages = sqlx::query(
-        "SELECT id, channel, direction, status, subject, body, to_address, from_address, last_error, created_at
-           FROM messages WHERE lead_id = $1 ORDER BY created_at DESC, id DESC LIMIT 50",
+        "SELECT m.id, m.channel, m.direction, m.status, m.subject, m.body, m.to_address, m.from_address,
+                m.last_error, m.created_at,
+                EXISTS (SELECT 1 FROM review_items i WHERE i.message_id = m.id AND i.status <> 'RESOLVED') AS in_review
+           FROM messages m WHERE m.lead_id = $1 ORDER BY m.created_at DESC, m.id DESC LIMIT 50",
     )
     .bind(lead_id)
     .fetch_all(&mut *tx)
@@ -121,6 +123,7 @@ pub fn message_view(r: &sqlx::postgres::PgRow) -> Result<MessageView, sqlx::Erro
         from_address: r.try_get("from_address")?,
         last_error: r.try_get("last_error")?,
         created_at: r.try_get("created_at")?,
+        in_review: r.try_get("in_review")?,
     })
 }
 

@@ -7,7 +7,8 @@ use crate::i18n::tf;
 use crate::outreach::api::*;
 use crate::outreach::model::*;
 use crate::ui::{
-    field_error, form_error, locale, poll_while, tr, Alert, Card, LoadError, Skeleton, Submit,
+    field_error, form_error, locale, poll_while, tr, Alert, Badge, Card, LoadError, Skeleton,
+    Submit,
 };
 use leptos::prelude::*;
 use uuid::Uuid;
@@ -220,6 +221,7 @@ fn Messages(messages: Vec<MessageView>) -> impl IntoView {
                         </div>
                         {m.subject.clone().map(|s| view! { <p class="font-medium mt-1">{s}</p> })}
                         <p class="whitespace-pre-wrap mt-1">{m.body.clone()}</p>
+                        <FlagMessage message_id=m.id in_review=m.in_review/>
                         {m.last_error.clone().filter(|_| matches!(m.status.as_str(), "FAILED" | "BOUNCED" | "QUEUED")).map(|e| view! {
                             <p class="text-xs text-danger mt-1">{e}</p>
                         })}
@@ -229,4 +231,43 @@ fn Messages(messages: Vec<MessageView>) -> impl IntoView {
         </ol>
     }
     .into_any()
+}
+
+/// "Flag for review" under a message: a note and a button; once flagged, a badge.
+#[component]
+fn FlagMessage(message_id: Uuid, in_review: bool) -> impl IntoView {
+    use crate::review::api::FlagForReview;
+    let action = ServerAction::<FlagForReview>::new();
+    let value = action.value();
+    let note = RwSignal::new(String::new());
+    let flagged = move || in_review || matches!(value.get(), Some(Ok(_)));
+    let note_id = format!("flag-note-{message_id}");
+    let error = move || match value.get() {
+        Some(Err(e)) => Some(e.for_field("note").unwrap_or_else(|| e.to_string())),
+        _ => None,
+    };
+    view! {
+        {move || if flagged() {
+            view! { <p class="mt-1 text-xs" data-testid="in-review"><Badge text=tr("review.flag.in_queue")/></p> }.into_any()
+        } else {
+            let note_id = note_id.clone();
+            view! {
+                <details class="mt-1 text-xs">
+                    <summary class="cursor-pointer text-muted">{tr("review.flag.open")}</summary>
+                    <form class="mt-1 flex flex-wrap items-end gap-2" on:submit=move |ev| {
+                        ev.prevent_default();
+                        action.dispatch(FlagForReview { message_id, note: note.get_untracked() });
+                    }>
+                        <div class="field">
+                            <label for=note_id.clone() class="field-label">{tr("review.flag.note")}</label>
+                            <input id=note_id class="input" maxlength="500" prop:value=note
+                                on:input=move |ev| note.set(event_target_value(&ev))/>
+                        </div>
+                        <button type="submit" class="btn btn-secondary" disabled=move || action.pending().get()>{tr("review.flag.submit")}</button>
+                    </form>
+                    {move || error().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
+                </details>
+            }.into_any()
+        }}
+    }
 }

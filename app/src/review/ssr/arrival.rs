@@ -38,7 +38,7 @@ impl Default for Rules {
 }
 
 impl Rules {
-    fn sla_minutes(&self, priority: Urgency) -> i32 {
+    pub(super) fn sla_minutes(&self, priority: Urgency) -> i32 {
         match priority {
             Urgency::Urgent => self.sla_urgent_min,
             Urgency::High => self.sla_high_min,
@@ -48,7 +48,7 @@ impl Rules {
     }
 }
 
-async fn rules(tx: &mut Tx) -> Result<Rules, AppError> {
+pub(super) async fn rules(tx: &mut Tx) -> Result<Rules, AppError> {
     Ok(sqlx::query_as(
         "SELECT negative_below, uncertain_below, keywords, high_value_minor, sla_urgent_min,
                 sla_high_min, sla_medium_min, sla_low_min FROM review_settings",
@@ -69,7 +69,7 @@ pub struct Arrival<'a> {
 }
 
 /// Which rule, if any, sends a classified reply to the queue, most serious first.
-fn queue_reason(
+pub(super) fn queue_reason(
     c: &Classification,
     rules: &Rules,
     keyword: Option<&str>,
@@ -102,7 +102,7 @@ fn queue_reason(
     high_value.then_some(Reason::HighValue)
 }
 
-fn priority_for(reason: Reason, c: &Classification) -> Urgency {
+pub(super) fn priority_for(reason: Reason, c: &Classification) -> Urgency {
     let floor = match reason {
         Reason::Complaint => Urgency::High,
         Reason::HighValue | Reason::NegativeSentiment => Urgency::Medium,
@@ -125,7 +125,8 @@ pub async fn reply_arrived(tx: &mut Tx, arrival: &Arrival<'_>) -> Result<Classif
         &[],
     );
     sqlx::query(
-        "UPDATE messages SET intent = $2, sentiment = $3, urgency = $4, confidence = $5, reasons = $6
+        "UPDATE messages SET intent = $2, sentiment = $3, urgency = $4, confidence = $5, reasons = $6,
+                classified_by = 'RULES'
           WHERE id = $1",
     )
     .bind(arrival.message_id)
@@ -136,6 +137,7 @@ pub async fn reply_arrived(tx: &mut Tx, arrival: &Arrival<'_>) -> Result<Classif
     .bind(serde_json::json!(c.reasons))
     .execute(&mut **tx)
     .await?;
+    super::refine::queue(tx, arrival.tenant_id, arrival.message_id, &c).await?;
     let text = normalise(&format!("{} {}", arrival.subject, arrival.text));
     let keyword = rules
         .keywords

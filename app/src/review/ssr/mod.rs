@@ -1,13 +1,18 @@
 //! Review on the server: what a reply does when it arrives (`arrival`: classified,
 //! stored with its reasons, queued when a manager's rule says so), and the queue a
 //! manager works (`queue`: list, detail, claim, ignore, escalate, confirm or correct
-//! the intent, take over, reply, and the SLA sweep).
+//! the intent, take over, reply, and the SLA sweep), a member's flag on any message
+//! (`flag`), and the tenant's own LLM asked
+//! about replies the built-in classifier is unsure of (`refine`).
 
 pub mod arrival;
+mod flag;
 mod queue;
+pub mod refine;
 
 pub use arrival::{delivery_event, reply_arrived, Arrival, Rules};
-pub use queue::{act, item, queue, respond, sla_sweep, PAGE};
+pub use flag::flag;
+pub use queue::{act, filter_options, item, queue, respond, sla_sweep, PAGE};
 
 use crate::db::Tx;
 use crate::error::AppError;

@@ -105,6 +105,14 @@ pub async fn queue(
     if filter.breached {
         qb.push(" AND i.breached");
     }
+    if let Some(a) = filter.assignee {
+        qb.push(" AND i.assignee_id = ").push_bind(a);
+    }
+    if let Some(s) = filter.sequence {
+        qb.push(" AND EXISTS (SELECT 1 FROM enrollments e WHERE e.lead_id = i.lead_id AND e.sequence_id = ")
+            .push_bind(s)
+            .push(")");
+    }
     if let Some(c) = before {
         qb.push(" AND (i.sla_due_at, i.id) > (")
             .push_bind(c.sla_due_at)
@@ -152,6 +160,28 @@ pub async fn queue(
     })
 }
 
+/// The assignee and sequence filters' choices: members who may work the queue, and
+/// the workspace's sequences.
+pub async fn filter_options(env: &Env) -> Result<FilterOptions, AppError> {
+    let p = env.require(Permission::ReviewWork)?;
+    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let assignees: Vec<(Uuid, String)> = sqlx::query_as(
+        "SELECT u.id, u.name FROM memberships m JOIN users u ON u.id = m.user_id
+          WHERE m.status = 'ACTIVE' AND m.role IN ('OWNER', 'ADMIN', 'MANAGER') ORDER BY u.name LIMIT 200",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let sequences: Vec<(Uuid, String)> =
+        sqlx::query_as("SELECT id, name FROM sequences ORDER BY name LIMIT 200")
+            .fetch_all(&mut *tx)
+            .await?;
+    tx.commit().await?;
+    Ok(FilterOptions {
+        assignees,
+        sequences,
+    })
+}
+
 /// An item of the tenant the viewer may see, with its lead's owner; "not found"
 /// otherwise, whatever the reason.
 async fn visible_item(
@@ -190,6 +220,9 @@ struct DetailSql {
     journey: Option<String>,
     human_takeover: Option<bool>,
     window_open: Option<bool>,
+    ai_summary: Option<String>,
+    suggested_reply: Option<String>,
+    by_model: Option<bool>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -219,7 +252,8 @@ async fn load_detail(tx: &mut Tx, item: ItemRow) -> Result<ItemDetail, AppError>
         "SELECT m.sentiment, m.confidence, m.reasons, i.corrected_intent, i.resolution, i.note,
                 l.email::text AS email, l.phone_e164 AS phone, c.name AS company, o.name AS owner,
                 j.state AS journey, j.human_takeover,
-                coalesce(j.last_inbound_at > now() - interval '24 hours', false) AS window_open
+                coalesce(j.last_inbound_at > now() - interval '24 hours', false) AS window_open,
+                m.ai_summary, m.suggested_reply, m.classified_by = 'LLM' AS by_model
            FROM review_items i JOIN leads l ON l.id = i.lead_id
            LEFT JOIN messages m ON m.id = i.message_id
            LEFT JOIN companies c ON c.id = l.company_id
@@ -269,9 +303,76 @@ async fn load_detail(tx: &mut Tx, item: ItemRow) -> Result<ItemDetail, AppError>
         journey: d.journey,
         human_takeover: d.human_takeover.unwrap_or(false),
         wa_window_open: d.window_open.unwrap_or(false),
+        ai_summary: d.ai_summary,
+        suggested_reply: d.suggested_reply,
+        by_model: d.by_model.unwrap_or(false),
+        templates: suggested_texts(tx, &item).await?,
         item,
     })
 }
+
+/// Templates a reply may start from.
+const SUGGESTED_MAX: i64 = 20;
+
+#[derive(sqlx::FromRow)]
+struct TemplateSql {
+    name: String,
+    body: String,
+}
+
+/// The workspace's templates for the item's channel, filled in with the lead's values
+/// (a template that does not parse is left out rather than shown broken).
+async fn suggested_texts(tx: &mut Tx, item: &ItemRow) -> Result<Vec<SuggestedText>, AppError> {
+    use crate::outreach::template::{seed_for, Template};
+    let Some(channel) = item.channel.as_deref() else {
+        return Ok(Vec::new());
+    };
+    let templates: Vec<TemplateSql> = sqlx::query_as(
+        "SELECT t.name, v.body FROM templates t
+           JOIN LATERAL (SELECT body FROM template_versions v WHERE v.template_id = t.id AND v.active
+                          ORDER BY v.version_no DESC LIMIT 1) v ON true
+          WHERE t.channel = $1 AND NOT t.archived ORDER BY t.name LIMIT $2",
+    )
+    .bind(channel)
+    .bind(SUGGESTED_MAX)
+    .fetch_all(&mut **tx)
+    .await?;
+    if templates.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (name, email, phone, company, owner): LeadValuesSql = sqlx::query_as(
+        "SELECT l.name, l.email::text, l.phone_e164, c.name, o.name FROM leads l
+           LEFT JOIN companies c ON c.id = l.company_id LEFT JOIN users o ON o.id = l.owner_id
+          WHERE l.id = $1",
+    )
+    .bind(item.lead_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    let values = store::lead_values(
+        &name,
+        email.as_deref(),
+        phone.as_deref(),
+        company.as_deref(),
+        owner.as_deref(),
+    );
+    Ok(templates
+        .into_iter()
+        .filter_map(|t| {
+            let text = Template::parse(&t.body)
+                .ok()?
+                .render(&values, seed_for(item.lead_id.as_bytes(), 0));
+            Some(SuggestedText { name: t.name, text })
+        })
+        .collect())
+}
+
+type LeadValuesSql = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
 
 /// What the intent means for the lead once a human agrees with it.
 async fn apply_intent(
