@@ -38,9 +38,12 @@ test('the review area has no serious accessibility violations in Arabic, at 1280
     const saved = page.waitForResponse((r) => r.request().method() === 'POST' && r.status() < 400);
     await page.locator('form:has(#f-language) button[type="submit"]').click();
     await saved;
-    await page.reload();
+    // The page reloads itself in the new language; go on once it has.
+    await expect(async () => {
+      await page.goto('/settings');
+      await expect(page.locator('html')).toHaveAttribute('lang', code || 'en', { timeout: 1000 });
+    }).toPass({ timeout: 15_000 });
     await hydrated(page);
-    await expect(page.locator('html')).toHaveAttribute('lang', code || 'en');
   };
   try {
     await language('ar');

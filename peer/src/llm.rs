@@ -69,7 +69,15 @@ fn error(status: StatusCode, kind: &str, message: &str) -> Response {
 
 /// What a person would read from the reply, by a few phrases: enough for a demo.
 pub fn keyword_verdict(text: &str) -> Value {
-    let lower = text.to_lowercase();
+    // The reply itself follows the caller's header lines and a blank line, and ends
+    // where the quoted message it answers begins.
+    let body = text.split_once("\n\n").map_or(text, |(_, body)| body);
+    let body: String = body
+        .lines()
+        .take_while(|l| !l.starts_with('>') && !l.trim_end().ends_with("wrote:"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let lower = body.to_lowercase();
     let has = |words: &[&str]| words.iter().any(|w| lower.contains(w));
     let (intent, sentiment, reply) = if has(&["unsubscribe", "remove me", "stop sending"]) {
         (
@@ -94,7 +102,7 @@ pub fn keyword_verdict(text: &str) -> Value {
     } else {
         ("OTHER", 0, "Thanks for your message.")
     };
-    let first: String = text
+    let first: String = body
         .split(['.', '\n'])
         .next()
         .unwrap_or("")
@@ -203,6 +211,11 @@ mod tests {
             v["summary"],
             "The lead wrote: How much is the 2-bedroom? Thanks"
         );
+        let framed = keyword_verdict(
+            "Channel: EMAIL\nSubject: Re: Villa?\n\nCall me tomorrow. Thanks\nOn Monday Nile wrote:\n> Price?",
+        );
+        assert_eq!(framed["intent"], "INTERESTED");
+        assert_eq!(framed["summary"], "The lead wrote: Call me tomorrow");
         assert_eq!(keyword_verdict("Please remove me")["intent"], "UNSUBSCRIBE");
         assert_eq!(keyword_verdict("ok")["intent"], "OTHER");
     }

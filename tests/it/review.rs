@@ -778,7 +778,13 @@ async fn a_member_flags_any_message_of_a_lead_they_see_for_review() {
             .await
             .unwrap();
 
-    // A rep sees only their own leads: Ada's is not theirs to flag.
+    // A rep sees only their own leads (and unassigned ones): Ada's is not theirs to flag.
+    sqlx::query(
+        "UPDATE leads SET owner_id = (SELECT id FROM users WHERE email = 'ada@example.com')",
+    )
+    .execute(&w.app.pools.owner)
+    .await
+    .unwrap();
     let rep = w
         .app
         .invite_and_join(&w.admin, "sam@example.com", "SALES")

@@ -136,7 +136,7 @@ async fn an_uncertain_reply_gets_the_models_verdict_summary_and_suggested_reply(
     .unwrap();
     let (status, detail) = w
         .app
-        .call_json::<ReviewItem>(&w.admin, &json!({ "id": item }))
+        .call::<ReviewItem>(&w.admin, &[("id", item.to_string().as_str())])
         .await;
     assert_eq!(status, StatusCode::OK, "{detail}");
     assert_eq!(detail["ai_summary"], "Asks to be called tomorrow.");
