@@ -90,3 +90,55 @@ async fn the_demo_workspace_has_a_populated_pipeline() {
         .iter()
         .any(|i| i["breached"] == true));
 }
+
+#[tokio::test]
+async fn the_demo_has_a_week_of_outreach_with_replies_of_every_kind() {
+    let app = TestApp::spawn().await;
+    let senders = leadline::seed::DemoSenders {
+        smtp: "127.0.0.1:2525".parse().unwrap(),
+        secret_key: app::request::AppConfig::local("").secret_key,
+    };
+    leadline::seed::demo_if_empty(&app.pools, Some(&senders))
+        .await
+        .unwrap();
+    let scalar = |sql: &'static str| {
+        let pool = app.pools.owner.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    // Sent on each of the last seven days, none of it still to send.
+    assert_eq!(
+        scalar("SELECT count(DISTINCT created_at::date) FROM messages WHERE direction = 'OUT'")
+            .await,
+        7
+    );
+    assert_eq!(scalar("SELECT count(*) FROM outbox").await, 0);
+    assert_eq!(
+        scalar("SELECT count(*) FROM outreach_daily_stats WHERE day < current_date").await,
+        7
+    );
+    // Every intent the classifier knows is among the replies, in English and Arabic.
+    let intents: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT intent FROM messages WHERE direction = 'IN' ORDER BY 1",
+    )
+    .fetch_all(&app.pools.owner)
+    .await
+    .unwrap();
+    for intent in app::review::model::Intent::ALL {
+        assert!(
+            intents.contains(&intent.code().to_string()),
+            "{intent:?} in {intents:?}"
+        );
+    }
+    assert!(
+        scalar("SELECT count(*) FROM messages WHERE direction = 'IN' AND body ~ '[ء-ي]'").await
+            >= 3
+    );
+    // The journeys and suppressions follow the replies.
+    assert!(scalar("SELECT count(*) FROM lead_journeys WHERE state = 'WARM_REPLY'").await >= 2);
+    assert!(scalar("SELECT count(*) FROM suppressions").await >= 3);
+}
