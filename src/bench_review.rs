@@ -262,7 +262,7 @@ async fn webhook_to_queue(
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let queue_body = serde_json::json!({
-        "filter": { "status": null, "reason": "COMPLAINT", "priority": null, "channel": "WHATSAPP", "mine": false, "breached": false },
+        "filter": { "status": null, "reason": "Complaint", "priority": null, "channel": "WHATSAPP", "mine": false, "breached": false },
         "before": null
     })
     .to_string();

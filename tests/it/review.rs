@@ -900,3 +900,47 @@ async fn the_queue_filters_by_assignee_and_by_sequence() {
         0
     );
 }
+
+#[tokio::test]
+async fn outside_whatsapps_window_the_queue_answers_with_an_approved_template() {
+    let w = world().await;
+    let leads = contacted(&w, 1).await;
+    reply(&w, &leads[0].1, "ok").await;
+    let page = queue(&w, &w.admin, default_filter()).await;
+    let id = page["items"][0]["id"].as_str().unwrap().to_string();
+    // The lead wrote two days ago: free text may no longer go out on WhatsApp.
+    sqlx::query("UPDATE lead_journeys SET last_inbound_at = now() - interval '2 days'")
+        .execute(&w.app.pools.owner)
+        .await
+        .unwrap();
+    let (status, detail) = w.app.call::<ReviewItem>(&w.admin, &[("id", &id)]).await;
+    assert_eq!(status, StatusCode::OK);
+    let template = detail["templates"][0]["id"].as_str().unwrap().to_string();
+    let text = detail["templates"][0]["text"].as_str().unwrap().to_string();
+    let (status, body) = w
+        .app
+        .call::<ReviewReply>(&w.admin, &[("id", &id), ("body", "Still interested?")])
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, detail) = w
+        .app
+        .call::<ReviewReply>(
+            &w.admin,
+            &[("id", &id), ("body", &text), ("template_id", &template)],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{detail}");
+    assert_eq!(detail["resolution"], "Replied");
+    let (name, body): (Option<String>, String) = sqlx::query_as(
+        "SELECT wa_template_name, body FROM messages WHERE direction = 'OUT' ORDER BY created_at DESC LIMIT 1",
+    )
+    .fetch_one(&w.app.pools.owner)
+    .await
+    .unwrap();
+    assert_eq!(
+        name.as_deref(),
+        Some("intro"),
+        "sent as Meta's approved template"
+    );
+    assert_eq!(body, text);
+}

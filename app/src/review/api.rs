@@ -33,10 +33,16 @@ pub async fn review_act(id: String, action: ItemAction) -> Result<ItemDetail, Ap
     respond(async { super::ssr::act(&env()?, &id, action).await }).await
 }
 
-/// Answers the lead from the queue and resolves the item.
+/// Answers the lead from the queue and resolves the item: the text as written, or,
+/// with `template_id`, that template as it stands (which may open a WhatsApp
+/// conversation outside the 24-hour window when Meta approved it).
 #[server]
-pub async fn review_reply(id: String, body: String) -> Result<ItemDetail, AppError> {
-    respond(async { super::ssr::respond(&env()?, &id, &body).await }).await
+pub async fn review_reply(
+    id: String,
+    body: String,
+    #[server(default)] template_id: Option<String>,
+) -> Result<ItemDetail, AppError> {
+    respond(async { super::ssr::respond(&env()?, &id, &body, template_id.as_deref()).await }).await
 }
 
 /// Flags a message on a lead's page for the review queue, with an optional note.

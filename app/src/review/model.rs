@@ -151,6 +151,7 @@ pub struct ItemDetail {
 /// A template as a starting point for a reply: its name and its text for this lead.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SuggestedText {
+    pub id: Uuid,
     pub name: String,
     pub text: String,
 }

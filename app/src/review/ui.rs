@@ -399,6 +399,7 @@ fn ItemPanel(
     let intent = detail.corrected_intent.or(item.intent);
     let suggestion = detail.suggested_reply.clone();
     let templates = detail.templates.clone();
+    let picked = RwSignal::new(None::<(Uuid, String)>);
     view! {
         <div class="card" data-testid="review-detail">
             <h2 id="item-title" class="card-title">
@@ -474,7 +475,14 @@ fn ItemPanel(
                 </div>
                 <form class="mt-3 form-col" on:submit=move |ev| {
                     ev.prevent_default();
-                    reply.dispatch(ReviewReply { id: id.clone(), body: body.get_untracked() });
+                    // A template sent as it stands goes as the template (a closed
+                    // WhatsApp window needs one); edited, it is the member's own text.
+                    let text = body.get_untracked();
+                    let template_id = picked
+                        .get_untracked()
+                        .filter(|(_, t)| *t == text)
+                        .map(|(template, _)| template.to_string());
+                    reply.dispatch(ReviewReply { id: id.clone(), body: text, template_id });
                 }>
                     <div class="field">
                         <label for="review-reply" class="field-label">{tr("review.reply")}</label>
@@ -484,13 +492,14 @@ fn ItemPanel(
                             prop:value=body on:input=move |ev| body.set(event_target_value(&ev))></textarea>
                         {move || reply_error().map(|e| view! { <p id="review-reply-error" class="field-error" role="alert">{e}</p> })}
                         {(!templates.is_empty()).then(|| {
-                            let texts: Vec<String> = templates.iter().map(|t| t.text.clone()).collect();
+                            let texts: Vec<(Uuid, String)> = templates.iter().map(|t| (t.id, t.text.clone())).collect();
                             view! {
                                 <div class="field mt-2">
                                     <label for="review-template" class="field-label">{tr("review.template")}</label>
                                     <select id="review-template" class="input" on:change=move |ev| {
-                                        if let Some(text) = event_target_value(&ev).parse::<usize>().ok().and_then(|i| texts.get(i)) {
+                                        if let Some((template, text)) = event_target_value(&ev).parse::<usize>().ok().and_then(|i| texts.get(i)) {
                                             body.set(text.clone());
+                                            picked.set(Some((*template, text.clone())));
                                         }
                                     }>
                                         <option value="">{tr("review.template_choose")}</option>

@@ -316,6 +316,7 @@ const SUGGESTED_MAX: i64 = 20;
 
 #[derive(sqlx::FromRow)]
 struct TemplateSql {
+    id: Uuid,
     name: String,
     body: String,
 }
@@ -328,7 +329,7 @@ async fn suggested_texts(tx: &mut Tx, item: &ItemRow) -> Result<Vec<SuggestedTex
         return Ok(Vec::new());
     };
     let templates: Vec<TemplateSql> = sqlx::query_as(
-        "SELECT t.name, v.body FROM templates t
+        "SELECT t.id, t.name, v.body FROM templates t
            JOIN LATERAL (SELECT body FROM template_versions v WHERE v.template_id = t.id AND v.active
                           ORDER BY v.version_no DESC LIMIT 1) v ON true
           WHERE t.channel = $1 AND NOT t.archived ORDER BY t.name LIMIT $2",
@@ -361,7 +362,11 @@ async fn suggested_texts(tx: &mut Tx, item: &ItemRow) -> Result<Vec<SuggestedTex
             let text = Template::parse(&t.body)
                 .ok()?
                 .render(&values, seed_for(item.lead_id.as_bytes(), 0));
-            Some(SuggestedText { name: t.name, text })
+            Some(SuggestedText {
+                id: t.id,
+                name: t.name,
+                text,
+            })
         })
         .collect())
 }
@@ -554,11 +559,17 @@ async fn resolve(tx: &mut Tx, p: &Principal, id: Uuid, r: Resolution) -> Result<
 
 /// Answers the item's lead on the channel the reply came on (through the outbox, like
 /// any send: WhatsApp's 24-hour window and quotas apply) and resolves the item.
-pub async fn respond(env: &Env, id: &str, body: &str) -> Result<ItemDetail, AppError> {
+pub async fn respond(
+    env: &Env,
+    id: &str,
+    body: &str,
+    template_id: Option<&str>,
+) -> Result<ItemDetail, AppError> {
     let p = env.require(Permission::ReviewWork)?;
     let id = parse_id(env, id)?;
     let body = body.trim();
-    if body.is_empty() {
+    let template_id = template_id.map(str::trim).unwrap_or_default();
+    if body.is_empty() && template_id.is_empty() {
         return Err(AppError::field("body", env.t("review.error.reply_empty")));
     }
     if body.chars().count() > REPLY_MAX {
@@ -596,7 +607,7 @@ pub async fn respond(env: &Env, id: &str, body: &str) -> Result<ItemDetail, AppE
         item.lead_id,
         &OneOff {
             channel,
-            template_id: String::new(),
+            template_id: template_id.to_string(),
             subject,
             body: body.to_string(),
         },
