@@ -318,9 +318,16 @@ async fn webhook_to_queue(
             .oneshot(read)
             .await
             .map_err(|e| e.to_string())?;
+        let status = res.status();
         let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
             .await
             .map_err(|e| e.to_string())?;
+        if status != StatusCode::OK {
+            return Err(format!(
+                "the queue answered {status}: {}",
+                String::from_utf8_lossy(&bytes)
+            ));
+        }
         if !String::from_utf8_lossy(&bytes).contains(&format!("Webhook lead {run} {i}\"")) {
             return Err(format!(
                 "reply {i} is not on the queue page after its event"
