@@ -27,7 +27,6 @@ mod recovery;
 mod research;
 mod retention;
 mod review;
-mod review_llm;
 mod rls;
 mod security;
 mod sequence_edit;

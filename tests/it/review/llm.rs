@@ -2,8 +2,8 @@
 //! stand-in: what is sent, what comes back and where it shows, the key sealed at rest,
 //! failures and timeouts falling back to the built-in verdict, and the daily budget.
 
+use super::{contacted, reply};
 use crate::outreach::{world, World};
-use crate::review::{contacted, reply};
 use app::review::api::ReviewItem;
 use app::review::llm::{RemoveReviewLlm, ReviewLlm, SaveReviewLlm};
 use app::review::ssr::refine::{refine_due, OpenAiChat};
