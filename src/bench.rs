@@ -200,7 +200,7 @@ pub async fn run(config: &Config, database: &Database) -> Result<(), String> {
 }
 
 /// Sends `req` with the session cookie as a same-origin page would; the JSON answer.
-async fn call(
+pub(crate) async fn call(
     router: &Router,
     cookie: &str,
     req: axum::http::request::Builder,

@@ -133,28 +133,8 @@ pub async fn run(database: &Database, config: &Config) -> Result<(), String> {
     .to_string();
     let mut samples = Vec::with_capacity(SAMPLES);
     for i in 0..SAMPLES + 20 {
-        let req = Request::post(app::review::api::ReviewQueue::PATH)
-            .header(header::CONTENT_TYPE, "application/json")
-            .header(header::COOKIE, &cookie)
-            .header("sec-fetch-site", "same-origin")
-            .body(Body::from(body.clone()))
-            .map_err(|e| e.to_string())?;
         let started = Instant::now();
-        let res = router
-            .clone()
-            .oneshot(req)
-            .await
-            .map_err(|e| e.to_string())?;
-        let status = res.status();
-        let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
-            .await
-            .map_err(|e| e.to_string())?;
-        if status != StatusCode::OK {
-            return Err(format!(
-                "review queue answered {status}: {}",
-                String::from_utf8_lossy(&bytes)
-            ));
-        }
+        queue_page(&router, &cookie, &body).await?;
         if i >= 20 {
             samples.push(started.elapsed());
         }
@@ -307,28 +287,12 @@ async fn webhook_to_queue(
             .await
             .map_err(|_| "no review event within 5 s of the webhook".to_string())?
             .ok_or("the live stream ended")?;
-        let read = Request::post(app::review::api::ReviewQueue::PATH)
-            .header(header::CONTENT_TYPE, "application/json")
-            .header(header::COOKIE, cookie)
-            .header("sec-fetch-site", "same-origin")
-            .body(Body::from(queue_body.clone()))
-            .map_err(|e| e.to_string())?;
-        let res = router
-            .clone()
-            .oneshot(read)
-            .await
-            .map_err(|e| e.to_string())?;
-        let status = res.status();
-        let bytes = axum::body::to_bytes(res.into_body(), usize::MAX)
-            .await
-            .map_err(|e| e.to_string())?;
-        if status != StatusCode::OK {
-            return Err(format!(
-                "the queue answered {status}: {}",
-                String::from_utf8_lossy(&bytes)
-            ));
-        }
-        if !String::from_utf8_lossy(&bytes).contains(&format!("Webhook lead {run} {i}\"")) {
+        let page = queue_page(router, cookie, &queue_body).await?;
+        let name = format!("Webhook lead {run} {i}");
+        let listed = page["items"]
+            .as_array()
+            .is_some_and(|items| items.iter().any(|item| item["lead_name"] == name.as_str()));
+        if !listed {
             return Err(format!(
                 "reply {i} is not on the queue page after its event"
             ));
@@ -344,4 +308,17 @@ async fn webhook_to_queue(
         ms(post.p95)
     );
     Ok(())
+}
+
+/// The review queue's page for `filter_body`, as the open page reads it.
+async fn queue_page(
+    router: &axum::Router,
+    cookie: &str,
+    filter_body: &str,
+) -> Result<serde_json::Value, String> {
+    let req = Request::post(app::review::api::ReviewQueue::PATH)
+        .header(header::CONTENT_TYPE, "application/json");
+    crate::bench::call(router, cookie, req, Body::from(filter_body.to_string()))
+        .await
+        .map_err(|e| format!("the review queue answered {e}"))
 }
