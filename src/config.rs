@@ -75,6 +75,10 @@ pub struct Config {
     /// Tenants' mailboxes may be on private addresses (`LEADLINE_ALLOW_PRIVATE_EGRESS`),
     /// for a deployment whose customers' mail servers share its network.
     pub allow_private_egress: bool,
+    /// Where uploaded files go (`LEADLINE_FILES`): a directory (default
+    /// `.leadline/files`), or `s3://bucket` with the standard `AWS_*` variables. Several
+    /// app servers need the bucket, so every one of them sees every file.
+    pub files: app::files::FileStore,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -191,6 +195,10 @@ impl Config {
             secure_cookies: flag("LEADLINE_SECURE_COOKIES", false),
             demo_seed: flag("LEADLINE_DEMO_SEED", true),
             pool_size,
+            files: app::files::FileStore::open(
+                &var("LEADLINE_FILES").unwrap_or_else(|| ".leadline/files".into()),
+            )
+            .map_err(|e| format!("LEADLINE_FILES: {e}"))?,
         })
     }
 }
@@ -378,6 +386,7 @@ mod tests {
             database_app_url: None,
             app_db_password: "a real password".into(),
             data_dir: PathBuf::new(),
+            files: app::files::FileStore::memory(),
             pg_port: 54320,
             pg_bin: None,
             public_url: "https://leadline.example".into(),

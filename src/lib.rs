@@ -119,6 +119,7 @@ pub fn app_config(config: &config::Config) -> AppConfig {
             .clone()
             .unwrap_or(local.spf_include.clone()),
         account_mail: account_mail(config),
+        files: config.files.clone(),
         // Tenants' mailboxes reach public addresses only, unless the dev peer (on
         // loopback) or an operator's internal relay must be reachable.
         egress: if config.dev_peer.is_some() || config.allow_private_egress {

@@ -67,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/{*fn_name}", post(server_fn_handler))
         .route("/events", get(crate::events::live_events))
         .route("/jobs/{id}/download/{name}", get(job_download))
+        .route("/files/plans/{id}", get(plan_file))
         .leptos_routes_with_handler(routes, get(render_handler))
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,
@@ -75,6 +76,7 @@ pub fn router(state: AppState) -> Router {
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         // Added after the limit above, so only its own (larger) limit applies.
         .route("/import/upload", post(import_upload))
+        .route("/inventory/plans/upload", post(plan_upload))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             request_context,
@@ -320,6 +322,92 @@ async fn import_upload(Query(query): Query<UploadQuery>, req: Request) -> Respon
     }
 }
 
+#[derive(serde::Deserialize)]
+struct PlanUploadQuery {
+    #[serde(default)]
+    project_id: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    kind: String,
+}
+
+/// A plan's drawing, sent as the raw request body like an import's file; answers the
+/// new plan's id.
+async fn plan_upload(Query(query): Query<PlanUploadQuery>, req: Request) -> Response {
+    use app::inventory::plan_file::MAX_PLAN_BYTES;
+    let env = match request_env(&req) {
+        Ok(env) => env,
+        Err(e) => return error_json(e),
+    };
+    if let Err(e) = env.require(Permission::InventoryEdit) {
+        return error_json(e);
+    }
+    let too_large = || {
+        let mb = (MAX_PLAN_BYTES / (1024 * 1024)).to_string();
+        error_json(AppError::field(
+            "file",
+            app::i18n::tf(env.locale(), "inventory.upload.too_large", &[("mb", mb)]),
+        ))
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_PLAN_BYTES) {
+        return too_large();
+    }
+    let bytes = match axum::body::to_bytes(req.into_body(), MAX_PLAN_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(_) => return too_large(),
+    };
+    let made =
+        app::inventory::ssr::upload_plan(&env, &query.project_id, &query.name, &query.kind, &bytes)
+            .await;
+    match made {
+        Ok(id) => (
+            StatusCode::CREATED,
+            axum::Json(serde_json::json!({ "id": id })),
+        )
+            .into_response(),
+        Err(e) => error_json(e),
+    }
+}
+
+/// A plan's drawing, to members of its tenant. An SVG opened on its own runs sandboxed
+/// with nothing allowed to load, on top of the sanitising at upload.
+async fn plan_file(Path(id): Path<String>, req: Request) -> Response {
+    let env = match request_env(&req) {
+        Ok(env) => env,
+        Err(e) => return error_json(e),
+    };
+    let Ok(id) = uuid::Uuid::parse_str(&id) else {
+        return error_json(AppError::NotFound(env.t("inventory.not_found")));
+    };
+    match app::inventory::ssr::plan_file(&env, id).await {
+        Ok((content_type, bytes)) => {
+            let content_type = HeaderValue::from_str(&content_type)
+                .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
+            let headers = [
+                (header::CONTENT_TYPE, content_type),
+                (
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("private, max-age=3600"),
+                ),
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static(
+                        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox",
+                    ),
+                ),
+            ];
+            (headers, bytes).into_response()
+        }
+        Err(e) => error_json(e),
+    }
+}
+
 /// A job's file (an import's failed rows, an export) as an attachment, to the member
 /// who started the job or an admin of its tenant; "not found" to everyone else.
 async fn job_download(Path((id, name)): Path<(String, String)>, req: Request) -> Response {
@@ -450,8 +538,11 @@ async fn security_headers(State(state): State<AppState>, mut req: Request, next:
     req.extensions_mut().insert(nonce.clone());
     let mut response = next.run(req).await;
     let headers = response.headers_mut();
-    if let Ok(policy) = HeaderValue::from_str(&content_security_policy(&nonce)) {
-        headers.insert(header::CONTENT_SECURITY_POLICY, policy);
+    // A handler's own, stricter policy (a stored file's) stands.
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        if let Ok(policy) = HeaderValue::from_str(&content_security_policy(&nonce)) {
+            headers.insert(header::CONTENT_SECURITY_POLICY, policy);
+        }
     }
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,

@@ -28,6 +28,8 @@ pub mod crypto;
 #[cfg(feature = "ssr")]
 pub mod db;
 #[cfg(feature = "ssr")]
+pub mod files;
+#[cfg(feature = "ssr")]
 pub mod flags;
 #[cfg(feature = "ssr")]
 pub mod request;
@@ -176,6 +178,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("inventory") view={Lazy::<pages::Inventory>::new()}/>
                     <Route path=path!("inventory/units/:id") view={Lazy::<pages::Unit>::new()}/>
                     <Route path=path!("inventory/plans/:id") view={Lazy::<pages::Plan>::new()}/>
+                    <Route path=path!("inventory/setup") view={Lazy::<pages::InventorySetup>::new()}/>
                     <Route path=path!("billing") view={Lazy::<pages::Billing>::new()}/>
                     <Route path=path!("billing/invoices/:id") view={Lazy::<pages::Invoice>::new()}/>
                     <Route path=path!("import") view={Lazy::<pages::Import>::new()}/>

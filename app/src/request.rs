@@ -49,6 +49,8 @@ pub struct AppConfig {
     /// How long one webhook delivery attempt may take, connection included; one that
     /// takes longer is a failed attempt, retried later.
     pub webhook_timeout: std::time::Duration,
+    /// Where uploaded files (plans) are kept.
+    pub files: crate::files::FileStore,
 }
 
 /// The SMTP server and sender of account emails.
@@ -69,6 +71,7 @@ impl std::fmt::Debug for AppConfig {
             .field("d360_api_url", &self.d360_api_url)
             .field("stripe_api_url", &self.stripe_api_url)
             .field("dns_resolver", &self.dns_resolver)
+            .field("files", &self.files)
             .finish_non_exhaustive()
     }
 }
@@ -94,6 +97,12 @@ impl AppConfig {
             account_mail: None,
             egress: mail::Egress::AnyAddress,
             webhook_timeout: std::time::Duration::from_secs(15),
+            files: crate::files::FileStore::open(
+                &std::env::temp_dir()
+                    .join("leadline-files")
+                    .to_string_lossy(),
+            )
+            .unwrap_or_else(|_| crate::files::FileStore::memory()),
         }
     }
 }
