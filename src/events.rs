@@ -1,5 +1,5 @@
 //! Live updates: each open tab holds one stream, `GET /events`, for everything live on
-//! any page (board moves, the bell, the review queue). One PostgreSQL connection per
+//! any page (board moves, the bell, the review queue, inventory maps). One PostgreSQL connection per
 //! server process listens on `deal_changes` and `live_changes` and fans out to every
 //! open stream of that process, so any number of servers behind a load balancer all
 //! see every change. A stream carries only what its viewer may see (deals in their
@@ -61,6 +61,8 @@ pub enum LiveKind {
     Notice,
     /// A review item or an approval request of the tenant was created or changed.
     Review,
+    /// A unit of the tenant changed status or price: open maps re-read.
+    Unit,
 }
 
 #[derive(Clone, Debug)]
@@ -236,6 +238,9 @@ fn event_for(
         }
         Ok(Change::Live(c)) if c.t == tenant && c.k == LiveKind::Review && hears.review => {
             Event::default().event("review").data("{}")
+        }
+        Ok(Change::Live(c)) if c.t == tenant && c.k == LiveKind::Unit => {
+            Event::default().event("unit").data("{}")
         }
         Ok(_) => return Some(None),
         Err(broadcast::error::RecvError::Lagged(_)) => Event::default().event("resync").data("{}"),

@@ -59,9 +59,11 @@ async fn run_task(pool: &PgPool, config: &AppConfig, name: &str) -> Outcome {
             .await
             .map(|n| format!("{n} members told of a task due"))
             .map_err(|e| e.to_string()),
-        "inventory.holds" => app::inventory::ssr::release_expired(pool, Utc::now())
+        "inventory.holds" => app::inventory::ssr::sweep_holds(pool, Utc::now())
             .await
-            .map(|n| format!("{n} lapsed holds released"))
+            .map(|(told, released)| {
+                format!("{told} holders told of a hold ending, {released} lapsed holds released")
+            })
             .map_err(|e| e.to_string()),
         "billing.periods" => app::billing::ssr::roll_periods(pool, Utc::now())
             .await

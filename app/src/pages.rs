@@ -101,6 +101,7 @@ lazy_area!(inventory_area, __preload_inventory_area, InventoryPages {
     Inventory => crate::inventory::ui::InventoryPage,
     Unit => crate::inventory::ui::UnitPage,
     Plan => crate::inventory::ui::PlanPage,
+    InventorySetup => crate::inventory::setup::InventorySetupPage,
 });
 
 lazy_area!(billing_area, __preload_billing_area, BillingPages {

@@ -435,7 +435,7 @@ async fn another_tenants_deals_and_pipelines_do_not_exist() {
 }
 
 /// Reads server-sent events until one mentions `needle` or the time runs out.
-async fn wait_for_event(res: &mut reqwest::Response, needle: &str) -> bool {
+pub(crate) async fn wait_for_event(res: &mut reqwest::Response, needle: &str) -> bool {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     let mut seen = String::new();
     while let Ok(Ok(Some(chunk))) = tokio::time::timeout_at(deadline, res.chunk()).await {

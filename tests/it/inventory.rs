@@ -9,14 +9,14 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-struct Shop {
-    tenant: Uuid,
-    unit: Uuid,
-    plan: Uuid,
+pub(crate) struct Shop {
+    pub tenant: Uuid,
+    pub unit: Uuid,
+    pub plan: Uuid,
 }
 
 /// A project with one available unit on a 1000 × 800 px plan (10 cm a pixel).
-async fn shop(app: &TestApp, email: &str) -> Shop {
+pub(crate) async fn shop(app: &TestApp, email: &str) -> Shop {
     let tenant = app.tenant_of(email).await;
     let (unit, plan) = (Uuid::now_v7(), Uuid::now_v7());
     let project = Uuid::now_v7();
@@ -44,7 +44,7 @@ async fn shop(app: &TestApp, email: &str) -> Shop {
 }
 
 /// An open deal owned by `owner_email` in the tenant.
-async fn deal(app: &TestApp, tenant: Uuid, owner_email: &str, name: &str) -> Uuid {
+pub(crate) async fn deal(app: &TestApp, tenant: Uuid, owner_email: &str, name: &str) -> Uuid {
     let id = Uuid::now_v7();
     sqlx::query(
         "INSERT INTO deals (tenant_id, id, pipeline_id, stage_id, name, position, owner_id)
@@ -158,12 +158,30 @@ async fn holds_lapse_deals_sell_or_release_and_only_the_holder_or_a_manager_rele
         (47..=48).contains(&hours),
         "the default hold is 48 h: {hours}"
     );
-    let sweep = |at| app::inventory::ssr::release_expired(&app.pools.app, at);
+    let sweep = |at| app::inventory::ssr::sweep_holds(&app.pools.app, at);
+    // Seven hours before the end nobody is told; six hours before, the holder is,
+    // once; at the end the hold lapses.
+    let hours = |h| chrono::Duration::hours(h);
+    assert_eq!(sweep(expires - hours(7)).await.unwrap(), (0, 0));
+    assert_eq!(sweep(expires - hours(6)).await.unwrap(), (1, 0));
     assert_eq!(
         sweep(expires - chrono::Duration::minutes(1)).await.unwrap(),
-        0
+        (0, 0)
     );
-    assert_eq!(sweep(expires).await.unwrap(), 1);
+    let told: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT n.kind, n.body, n.link FROM notifications n JOIN users u ON u.id = n.user_id
+          WHERE u.email = 'sam@example.com' AND n.kind = 'HOLD_EXPIRING'",
+    )
+    .fetch_all(&app.pools.owner)
+    .await
+    .unwrap();
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(
+        told[0].1.starts_with("Hold on B-1204 for Sam's deal ends "),
+        "{told:?}"
+    );
+    assert_eq!(told[0].2, format!("/inventory/units/{unit}"));
+    assert_eq!(sweep(expires).await.unwrap(), (0, 1));
     assert_eq!(unit_status(&app, shop.unit).await, "AVAILABLE");
 
     // A deal that is won sells its held unit; one that is lost releases it.

@@ -17,6 +17,7 @@ mod facebook_leads;
 mod forms;
 mod import;
 mod inventory;
+mod inventory_plans;
 mod jobs;
 mod notices;
 mod outreach;

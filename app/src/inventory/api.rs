@@ -69,3 +69,24 @@ pub async fn save_shape(
     })
     .await
 }
+
+/// Sets a plan's scale: a line drawn on it (two points in plan pixels) is `meters` long.
+#[server(input = Json)]
+pub async fn set_plan_scale(
+    plan_id: String,
+    line: [(f64, f64); 2],
+    meters: String,
+) -> Result<f64, AppError> {
+    respond(async { super::ssr::set_scale(&env()?, &plan_id, line, &meters).await }).await
+}
+
+#[server(input = Json)]
+pub async fn delete_shape(plan_id: String, shape_id: Uuid, version: i32) -> Result<(), AppError> {
+    respond(async { super::ssr::delete_shape(&env()?, &plan_id, shape_id, version).await }).await
+}
+
+/// Units of the plan's project the editor may link a shape to.
+#[server]
+pub async fn plan_units(plan_id: String, q: String) -> Result<Vec<UnitRow>, AppError> {
+    respond(async { super::ssr::plan_units(&env()?, &plan_id, &q).await }).await
+}

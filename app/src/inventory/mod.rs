@@ -2,8 +2,13 @@
 //! stand for units on a clickable map.
 
 pub mod api;
+pub mod catalog;
+pub mod editor;
 pub mod geometry;
 pub mod model;
+#[cfg(feature = "ssr")]
+pub mod plan_file;
+pub mod setup;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 pub mod ui;

@@ -136,6 +136,8 @@ pub struct UnitsPage {
     pub next: Option<UnitCursor>,
     pub projects: Vec<(Uuid, String)>,
     pub plans: Vec<(Uuid, String)>,
+    /// The viewer may upload plans and draw on them.
+    pub can_edit_plans: bool,
 }
 
 /// A shape on a plan with the unit it stands for.
@@ -145,6 +147,7 @@ pub struct ShapeView {
     pub label: Option<String>,
     pub points: Vec<(f64, f64)>,
     pub area_sqm: Option<f64>,
+    pub perimeter_m: Option<f64>,
     pub version: i32,
     pub unit: Option<UnitRow>,
 }
@@ -154,10 +157,16 @@ pub struct PlanView {
     pub id: Uuid,
     pub name: String,
     pub project: String,
+    /// `FLOOR` or `SITE`.
+    pub kind: String,
     pub width_px: i32,
     pub height_px: i32,
     pub meters_per_px: Option<f64>,
+    /// The uploaded drawing, versioned so a new upload is fetched afresh.
+    pub file_url: Option<String>,
     pub shapes: Vec<ShapeView>,
+    /// The viewer may draw shapes and set the scale.
+    pub can_edit: bool,
 }
 
 #[cfg(test)]

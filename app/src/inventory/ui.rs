@@ -3,16 +3,14 @@
 //! and names, with the same units as a list beside it.
 
 use super::api::*;
+use super::editor::PlanEditor;
 use super::model::*;
 use crate::crm::money;
 use crate::i18n::{t, tf, Locale};
 use crate::ui::{locale, tr, Badge, Card, LoadError, PageHeader, Skeleton};
 use leptos::prelude::*;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_params_map, use_query_map};
 use uuid::Uuid;
-
-/// How often an open map refreshes, so other members' holds and sales show.
-const MAP_REFRESH: std::time::Duration = std::time::Duration::from_secs(4);
 
 fn status_tone(s: UnitStatus) -> &'static str {
     match s {
@@ -75,8 +73,18 @@ pub fn InventoryPage() -> impl IntoView {
         after.set(None);
         filter.update(|x| f(x));
     };
+    let can_edit = RwSignal::new(false);
+    Effect::new(move || {
+        if let Some(Ok(p)) = page.get() {
+            can_edit.set(p.can_edit_plans);
+        }
+    });
     view! {
-        <PageHeader title=tr("nav.inventory")/>
+        <PageHeader title=tr("nav.inventory")>
+            {move || can_edit.get().then(|| view! {
+                <a class="btn btn-secondary" href="/inventory/setup">{tr("inventory.setup.open")}</a>
+            })}
+        </PageHeader>
         {move || (!plans.get().is_empty()).then(|| view! {
             <nav class="card" aria-labelledby="plans-title">
                 <h2 id="plans-title" class="card-title">{tr("inventory.plans")}</h2>
@@ -313,14 +321,39 @@ pub fn UnitPage() -> impl IntoView {
     }
 }
 
+/// A plan: the map every member uses, or (`?edit=1`, for editors) the shape editor.
 #[component]
 pub fn PlanPage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let id = move || params.read().get("id").unwrap_or_default();
+    let editing = move || query.read().get("edit").as_deref() == Some("1");
+    view! {
+        {move || if editing() {
+            let id = id();
+            let back = format!("/inventory/plans/{id}");
+            view! {
+                <PageHeader title=tr("inventory.editor.title")>
+                    <a class="btn btn-secondary" href=back>{tr("inventory.editor.done")}</a>
+                </PageHeader>
+                <PlanEditor plan_id=id/>
+            }.into_any()
+        } else {
+            view! { <PlanMap/> }.into_any()
+        }}
+    }
+}
+
+/// The map: shapes coloured by their units' status, recoloured live when any member
+/// holds, releases, sells or reprices a unit.
+#[component]
+fn PlanMap() -> impl IntoView {
     let l = locale();
     let params = use_params_map();
     let id = move || params.read().get("id").unwrap_or_default();
     let tick = RwSignal::new(0u32);
     let plan = Resource::new(move || (id(), tick.get()), |(id, _)| get_plan(id));
-    crate::ui::poll_while(|| true, tick, MAP_REFRESH);
+    crate::live::on_event("unit", move |_| tick.update(|n| *n += 1));
     let selected = RwSignal::new(None::<Uuid>);
     let status_filter = RwSignal::new(None::<UnitStatus>);
     view! {
@@ -336,6 +369,9 @@ pub fn PlanPage() -> impl IntoView {
                         let list = p.shapes.clone();
                         view! {
                             <PageHeader title=format!("{} — {}", p.project, p.name)>
+                                {p.can_edit.then(|| view! {
+                                    <a class="btn btn-secondary" href=format!("/inventory/plans/{}?edit=1", p.id)>{tr("inventory.editor.open")}</a>
+                                })}
                                 <a class="btn btn-secondary" href="/inventory">{tr("inventory.units")}</a>
                             </PageHeader>
                             <div class="flex flex-wrap gap-2 mb-3" role="group" aria-label=tr("inventory.legend") data-testid="legend">
@@ -351,7 +387,10 @@ pub fn PlanPage() -> impl IntoView {
                                 <div class="card overflow-auto p-2">
                                     <svg viewBox=format!("0 0 {} {}", p.width_px, p.height_px) class="w-full h-auto" role="group"
                                         aria-label=tf(l, "inventory.map_of", &[("plan", p.name.clone())]) data-testid="plan-map">
-                                        <rect width=p.width_px height=p.height_px fill="#f8fafc" stroke="#94a3b8"/>
+                                        {match p.file_url.clone() {
+                                            Some(url) => view! { <image href=url width=p.width_px height=p.height_px preserveAspectRatio="none"/> }.into_any(),
+                                            None => view! { <rect width=p.width_px height=p.height_px fill="#f8fafc" stroke="#94a3b8"/> }.into_any(),
+                                        }}
                                         {shapes.into_iter().map(|sh| {
                                             let points = sh.points.iter().map(|(x, y)| format!("{x},{y}")).collect::<Vec<_>>().join(" ");
                                             let (cx, cy) = centroid(&sh.points);
@@ -371,7 +410,7 @@ pub fn PlanPage() -> impl IntoView {
                                                     on:keydown=move |ev: leptos::ev::KeyboardEvent| {
                                                         if ev.key() == "Enter" || ev.key() == " " { ev.prevent_default(); pick(); }
                                                     }>
-                                                    <polygon points=points fill=fill stroke="#0f172a" stroke-width="2"/>
+                                                    <polygon points=points fill=fill fill-opacity="0.65" stroke="#0f172a" stroke-width="2"/>
                                                     <text x=cx y=cy text-anchor="middle" dominant-baseline="middle" font-size="14" fill="#0f172a" aria-hidden="true">{label}</text>
                                                 </g>
                                             }

@@ -26,6 +26,7 @@ pub const KINDS: &[&str] = &[
     "APPROVAL_DECIDED",
     "TASK_DUE",
     "MENTION",
+    "HOLD_EXPIRING",
     "SEND_FAILED",
     "SENDER_PAUSED",
     "JOB_FINISHED",

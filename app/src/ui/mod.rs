@@ -215,3 +215,35 @@ pub fn poll_while(
     #[cfg(not(feature = "hydrate"))]
     let _ = (active, tick, every);
 }
+
+/// Sends a chosen file as the raw body of a `POST` to `url` (uploads stream, with no
+/// multipart parser on the server) and reads the JSON answer, or the server's error.
+#[cfg(feature = "hydrate")]
+pub async fn post_file<T: serde::de::DeserializeOwned>(
+    l: Locale,
+    url: &str,
+    file: web_sys::File,
+) -> Result<T, AppError> {
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen_futures::JsFuture;
+    let network = |_| AppError::Transport(t(l, "import.error.network"));
+    let window = web_sys::window().ok_or_else(|| network(wasm_bindgen::JsValue::NULL))?;
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_body(&file);
+    let response: web_sys::Response = JsFuture::from(window.fetch_with_str_and_init(url, &init))
+        .await
+        .map_err(network)?
+        .dyn_into()
+        .map_err(network)?;
+    let text = JsFuture::from(response.text().map_err(network)?)
+        .await
+        .map_err(network)?
+        .as_string()
+        .unwrap_or_default();
+    if response.ok() {
+        serde_json::from_str(&text).map_err(|e| AppError::Transport(e.to_string()))
+    } else {
+        Err(serde_json::from_str(&text).unwrap_or(AppError::Transport(text)))
+    }
+}

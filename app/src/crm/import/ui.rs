@@ -149,33 +149,12 @@ fn UploadStep(entity: RwSignal<Entity>, upload: RwSignal<Option<UploadInfo>>) ->
 /// Sends the chosen file as the body of `POST /import/upload`.
 #[cfg(feature = "hydrate")]
 async fn send_file(l: Locale, entity: Entity, file: web_sys::File) -> Result<UploadInfo, AppError> {
-    use wasm_bindgen::JsCast;
-    use wasm_bindgen_futures::JsFuture;
-    let network = |_| AppError::Transport(t(l, "import.error.network"));
-    let window = web_sys::window().ok_or_else(|| network(wasm_bindgen::JsValue::NULL))?;
-    let init = web_sys::RequestInit::new();
-    init.set_method("POST");
-    init.set_body(&file);
     let url = format!(
         "/import/upload?entity={}&name={}",
         entity.code(),
         String::from(js_sys::encode_uri_component(&file.name()))
     );
-    let response: web_sys::Response = JsFuture::from(window.fetch_with_str_and_init(&url, &init))
-        .await
-        .map_err(network)?
-        .dyn_into()
-        .map_err(network)?;
-    let text = JsFuture::from(response.text().map_err(network)?)
-        .await
-        .map_err(network)?
-        .as_string()
-        .unwrap_or_default();
-    if response.ok() {
-        serde_json::from_str(&text).map_err(|e| AppError::Transport(e.to_string()))
-    } else {
-        Err(serde_json::from_str(&text).unwrap_or(AppError::Transport(text)))
-    }
+    crate::ui::post_file(l, &url, file).await
 }
 
 #[component]
