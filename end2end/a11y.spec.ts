@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { hydrated, signIn, violations } from './helpers';
+import { hydrated, setLanguage, signIn, violations } from './helpers';
 
 
 test('sign-in and sign-up pages have no serious accessibility violations, in English and Arabic', async ({ page, browser }) => {
@@ -31,20 +31,7 @@ test('signed-in pages have no serious accessibility violations, down to 390 px',
 
 test('the review area has no serious accessibility violations in Arabic, at 1280 and 390 px', async ({ page }) => {
   await signIn(page, 'admin@demo.leadline.test');
-  const language = async (code: string) => {
-    await page.goto('/settings');
-    await hydrated(page);
-    await page.locator('#f-language').selectOption(code);
-    const saved = page.waitForResponse((r) => r.request().method() === 'POST' && r.status() < 400);
-    await page.locator('form:has(#f-language) button[type="submit"]').click();
-    await saved;
-    // The page reloads itself in the new language; go on once it has.
-    await expect(async () => {
-      await page.goto('/settings');
-      await expect(page.locator('html')).toHaveAttribute('lang', code || 'en', { timeout: 1000 });
-    }).toPass({ timeout: 15_000 });
-    await hydrated(page);
-  };
+  const language = (code: string) => setLanguage(page, code);
   try {
     await language('ar');
     await expect(page.locator('html')).toHaveAttribute('dir', 'rtl');

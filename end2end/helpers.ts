@@ -52,3 +52,19 @@ export async function violations(page: Page) {
     .filter((v: any) => v.impact === 'serious' || v.impact === 'critical')
     .map((v: any) => `${v.id}: ${v.help} (${v.nodes.map((n: any) => n.target.join(' ')).slice(0, 3).join(', ')})`);
 }
+
+/** Sets the signed-in member's language in Settings ('' for the workspace's) and waits for the reload. */
+export async function setLanguage(page: Page, code: string) {
+  await page.goto('/settings');
+  await hydrated(page);
+  await page.locator('#f-language').selectOption(code);
+  const saved = page.waitForResponse((r) => r.request().method() === 'POST' && r.status() < 400);
+  await page.locator('form:has(#f-language) button[type="submit"]').click();
+  await saved;
+  // The page reloads itself in the new language; go on once it has.
+  await expect(async () => {
+    await page.goto('/settings');
+    await expect(page.locator('html')).toHaveAttribute('lang', code || 'en', { timeout: 1000 });
+  }).toPass({ timeout: 15_000 });
+  await hydrated(page);
+}

@@ -92,7 +92,7 @@ async fn serve(config: &Config, database: &leadline::Database) -> Result<(), Str
             smtp,
             secret_key: config.secret_key,
         });
-        seed::demo_if_empty(&database.pools, senders.as_ref()).await?;
+        seed::demo_if_empty(&database.pools, senders.as_ref(), &config.files).await?;
     }
     // Migrations and the seed are done: a request must never reach a connection that
     // could step around row-level security, even through a bug.

@@ -8,6 +8,7 @@ use app::request::{AppConfig, RequestCtx};
 use std::sync::Arc;
 
 mod outreach;
+mod plans;
 mod review;
 mod synthetic;
 
@@ -70,7 +71,11 @@ pub struct DemoSenders {
 /// On an empty database: the demo tenant "Nile Realty" with one user per role, and
 /// with `senders` (the dev peer running) WhatsApp numbers, a mailbox, templates and a
 /// two-step sequence ready to enrol a list into.
-pub async fn demo_if_empty(pools: &Pools, senders: Option<&DemoSenders>) -> Result<(), String> {
+pub async fn demo_if_empty(
+    pools: &Pools,
+    senders: Option<&DemoSenders>,
+    files: &app::files::FileStore,
+) -> Result<(), String> {
     let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM tenants)")
         .fetch_one(&pools.owner)
         .await
@@ -169,6 +174,7 @@ pub async fn demo_if_empty(pools: &Pools, senders: Option<&DemoSenders>) -> Resu
             .await
             .map_err(|e| format!("demo inventory, billing and notifications: {e}"))?;
     }
+    plans::store(&mut tx, tenant_id, files).await?;
     sqlx::query(
         "INSERT INTO api_keys (tenant_id, id, name, prefix, secret_hash, scopes, per_minute, created_by)
          VALUES ($1, gen_random_uuid(), 'Demo key', $2, $3, $4, 100000, $5)",

@@ -24,9 +24,13 @@ async fn the_demo_workspace_has_a_populated_pipeline() {
         smtp: "127.0.0.1:2525".parse().unwrap(),
         secret_key: app::request::AppConfig::local("").secret_key,
     };
-    leadline::seed::demo_if_empty(&app.pools, Some(&senders))
-        .await
-        .unwrap();
+    leadline::seed::demo_if_empty(
+        &app.pools,
+        Some(&senders),
+        &app::request::AppConfig::local("").files,
+    )
+    .await
+    .unwrap();
     let mut seen = Vec::new();
     for (email, _, _) in leadline::seed::DEMO_USERS {
         let (client, status, body) = app.login(email, leadline::seed::DEMO_PASSWORD).await;
@@ -89,6 +93,27 @@ async fn the_demo_workspace_has_a_populated_pipeline() {
         .unwrap()
         .iter()
         .any(|i| i["breached"] == true));
+
+    // Inventory: the tower's floor plan is a drawing with 40 linked units in mixed
+    // statuses, served to members.
+    let plan: uuid::Uuid = sqlx::query_scalar("SELECT id FROM floor_plans WHERE name = 'Floor 12'")
+        .fetch_one(&app.pools.owner)
+        .await
+        .unwrap();
+    let (status, view) = app
+        .call::<app::inventory::api::GetPlan>(&owner, &[("id", &plan.to_string())])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    let shapes = view["shapes"].as_array().unwrap();
+    assert_eq!(shapes.iter().filter(|s| s["unit"].is_object()).count(), 40);
+    let statuses: std::collections::HashSet<&str> = shapes
+        .iter()
+        .map(|s| s["unit"]["status"].as_str().unwrap())
+        .collect();
+    assert!(statuses.len() >= 4, "{statuses:?}");
+    let drawing = app.get(&owner, view["file_url"].as_str().unwrap()).await;
+    assert_eq!(drawing.status(), StatusCode::OK);
+    assert!(drawing.text().await.unwrap().contains("Lifts"));
 }
 
 #[tokio::test]
@@ -98,9 +123,13 @@ async fn the_demo_has_a_week_of_outreach_with_replies_of_every_kind() {
         smtp: "127.0.0.1:2525".parse().unwrap(),
         secret_key: app::request::AppConfig::local("").secret_key,
     };
-    leadline::seed::demo_if_empty(&app.pools, Some(&senders))
-        .await
-        .unwrap();
+    leadline::seed::demo_if_empty(
+        &app.pools,
+        Some(&senders),
+        &app::request::AppConfig::local("").files,
+    )
+    .await
+    .unwrap();
     let scalar = |sql: &'static str| {
         let pool = app.pools.owner.clone();
         async move {

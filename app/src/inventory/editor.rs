@@ -498,19 +498,22 @@ fn Editor(plan: PlanView) -> impl IntoView {
             ev.prevent_default();
             ev.stop_propagation();
             remember();
-            let at = shapes.with_untracked(|s| s[shape].points[vertex]);
-            move_vertex(shape, vertex, (at.0 + dx, at.1 + dy));
+            if let Some(at) = shapes.with_untracked(|s| s.get(shape)?.points.get(vertex).copied()) {
+                move_vertex(shape, vertex, (at.0 + dx, at.1 + dy));
+            }
         } else if matches!(ev.key().as_str(), "Delete" | "Backspace") {
             ev.prevent_default();
             ev.stop_propagation();
-            if shapes.with_untracked(|s| s[shape].points.len()) <= 3 {
+            if shapes.with_untracked(|s| s.get(shape).map_or(0, |d| d.points.len())) <= 3 {
                 say(false, "inventory.shape.too_few_points");
                 return;
             }
             remember();
             shapes.update(|s| {
-                s[shape].points.remove(vertex);
-                s[shape].dirty = true;
+                if let Some(d) = s.get_mut(shape).filter(|d| vertex < d.points.len()) {
+                    d.points.remove(vertex);
+                    d.dirty = true;
+                }
             });
         }
     };
@@ -518,11 +521,6 @@ fn Editor(plan: PlanView) -> impl IntoView {
     // The side panel follows which shape is chosen, not each change to it, so what is
     // typed there stays while the shape is dragged.
     let chosen = Memo::new(move |_| selected.get());
-    let selected_draft = Memo::new(move |_| {
-        selected
-            .get()
-            .and_then(|i| shapes.with(|s| s.get(i).cloned().map(|d| (i, d))))
-    });
     let others = Memo::new(move |_| {
         let chosen = selected.get();
         shapes.with(|s| {
@@ -624,45 +622,56 @@ fn Editor(plan: PlanView) -> impl IntoView {
                                 }/>
                         }
                     }).collect_view()}
-                    {move || selected_draft.get().map(|(i, d)| {
-                        let n = d.points.len();
-                        let name = d.name(l, i);
+                    // The chosen shape's nodes stay while it is edited, so a focused
+                    // corner keeps focus as the arrow keys move it.
+                    {move || chosen.get().map(|i| {
+                        let point = move |k: usize| shapes.with(|s| s.get(i).and_then(|d| d.points.get(k).copied()));
+                        let count = move || shapes.with(|s| s.get(i).map_or(0, |d| d.points.len()));
+                        let edge_mid = move |k: usize| {
+                            let n = count();
+                            match (point(k), point((k + 1) % n.max(1))) {
+                                (Some(a), Some(b)) => ((a.0 + b.0) / 2.0, (a.1 + b.1) / 2.0),
+                                _ => (0.0, 0.0),
+                            }
+                        };
                         view! {
-                            <polygon points=points_attr(&d.points) fill="#fdae6188" stroke="#b45309" stroke-width=handle_r() / 2.0
-                                role="button" tabindex="0" aria-label=name aria-pressed="true" data-testid="editor-shape"
+                            <polygon points=move || shapes.with(|s| s.get(i).map(|d| points_attr(&d.points)).unwrap_or_default())
+                                fill="#fdae6188" stroke="#b45309" stroke-width=move || handle_r() / 2.0
+                                role="button" tabindex="0" aria-pressed="true" data-testid="editor-shape"
+                                aria-label=move || shapes.with(|s| s.get(i).map(|d| d.name(l, i)).unwrap_or_default())
                                 on:mousedown=move |ev| pick_shape(i, &ev)/>
-                            {(0..n).map(|k| {
-                                let (a, b) = (d.points[k], d.points[(k + 1) % n]);
-                                let mid = ((a.0 + b.0) / 2.0, (a.1 + b.1) / 2.0);
-                                view! {
-                                    <circle cx=mid.0 cy=mid.1 r=handle_r() * 0.6 fill="#ffffff" stroke="#b45309" stroke-width=handle_r() / 4.0
-                                        class="cursor-copy" aria-hidden="true"
-                                        on:mousedown=move |ev: web_sys::MouseEvent| {
-                                            if tool.get_untracked() != Tool::Select { return; }
-                                            ev.stop_propagation();
-                                            remember();
-                                            shapes.update(|s| { s[i].points.insert(k + 1, mid); s[i].dirty = true; });
-                                            drag.set_value(Some(Drag::Vertex { shape: i, vertex: k + 1 }));
-                                        }/>
-                                }
-                            }).collect_view()}
-                            {d.points.iter().enumerate().map(|(k, (x, y))| {
-                                let label = tf(l, "inventory.editor.vertex", &[
-                                    ("n", (k + 1).to_string()), ("of", n.to_string()),
-                                    ("x", format!("{x:.0}")), ("y", format!("{y:.0}")),
-                                ]);
-                                view! {
-                                    <circle cx=*x cy=*y r=handle_r() fill="#b45309" stroke="#ffffff" stroke-width=handle_r() / 4.0
-                                        tabindex="0" role="button" aria-label=label data-testid="editor-vertex" class="cursor-move"
-                                        on:mousedown=move |ev: web_sys::MouseEvent| {
-                                            if tool.get_untracked() != Tool::Select { return; }
-                                            ev.stop_propagation();
-                                            remember();
-                                            drag.set_value(Some(Drag::Vertex { shape: i, vertex: k }));
-                                        }
-                                        on:keydown=move |ev| on_vertex_key(i, k, ev)/>
-                                }
-                            }).collect_view()}
+                            <For each=move || 0..count() key=|k| *k let:k>
+                                <circle cx=move || edge_mid(k).0 cy=move || edge_mid(k).1 r=move || handle_r() * 0.6
+                                    fill="#ffffff" stroke="#b45309" stroke-width=move || handle_r() / 4.0
+                                    class="cursor-copy" aria-hidden="true"
+                                    on:mousedown=move |ev: web_sys::MouseEvent| {
+                                        if tool.get_untracked() != Tool::Select { return; }
+                                        ev.stop_propagation();
+                                        remember();
+                                        let mid = edge_mid(k);
+                                        shapes.update(|s| if let Some(d) = s.get_mut(i) { d.points.insert(k + 1, mid); d.dirty = true; });
+                                        drag.set_value(Some(Drag::Vertex { shape: i, vertex: k + 1 }));
+                                    }/>
+                            </For>
+                            <For each=move || 0..count() key=|k| *k let:k>
+                                <circle cx=move || point(k).map(|p| p.0) cy=move || point(k).map(|p| p.1) r=handle_r
+                                    fill="#b45309" stroke="#ffffff" stroke-width=move || handle_r() / 4.0
+                                    tabindex="0" role="button" data-testid="editor-vertex" class="cursor-move"
+                                    aria-label=move || {
+                                        let (x, y) = point(k).unwrap_or_default();
+                                        tf(l, "inventory.editor.vertex", &[
+                                            ("n", (k + 1).to_string()), ("of", count().to_string()),
+                                            ("x", format!("{x:.0}")), ("y", format!("{y:.0}")),
+                                        ])
+                                    }
+                                    on:mousedown=move |ev: web_sys::MouseEvent| {
+                                        if tool.get_untracked() != Tool::Select { return; }
+                                        ev.stop_propagation();
+                                        remember();
+                                        drag.set_value(Some(Drag::Vertex { shape: i, vertex: k }));
+                                    }
+                                    on:keydown=move |ev| on_vertex_key(i, k, ev)/>
+                            </For>
                         }
                     })}
                     {move || {

@@ -2,7 +2,9 @@
 //! stand for units on a clickable map.
 
 pub mod api;
+pub mod bulk;
 pub mod catalog;
+pub mod deal;
 pub mod editor;
 pub mod geometry;
 pub mod model;

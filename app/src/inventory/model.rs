@@ -138,6 +138,8 @@ pub struct UnitsPage {
     pub plans: Vec<(Uuid, String)>,
     /// The viewer may upload plans and draw on them.
     pub can_edit_plans: bool,
+    /// The viewer may change prices and statuses, of many units at once too.
+    pub can_manage: bool,
 }
 
 /// A shape on a plan with the unit it stands for.

@@ -143,6 +143,7 @@ pub async fn units(
         projects,
         plans,
         can_edit_plans: Permission::InventoryEdit.allowed_for(p.role),
+        can_manage: Permission::InventoryManage.allowed_for(p.role),
     })
 }
 

@@ -6,6 +6,7 @@ use super::api::*;
 use super::editor::PlanEditor;
 use super::model::*;
 use crate::crm::money;
+use crate::error::AppError;
 use crate::i18n::{t, tf, Locale};
 use crate::ui::{locale, tr, Badge, Card, LoadError, PageHeader, Skeleton};
 use leptos::prelude::*;
@@ -23,18 +24,19 @@ fn status_tone(s: UnitStatus) -> &'static str {
 
 /// "Unit B-1204, 2 bedrooms, 118 m², EGP 4,350,000, available".
 pub fn unit_name(l: Locale, u: &UnitRow) -> String {
-    let size = u.size_sqm.map(|s| format!("{s:.0} m²")).unwrap_or_default();
-    tf(
-        l,
-        "inventory.unit_name",
-        &[
-            ("code", u.code.clone()),
-            ("bedrooms", u.bedrooms.to_string()),
-            ("size", size),
-            ("price", money::format(u.price_minor, &u.currency)),
-            ("status", t(l, u.status.label_key()).to_lowercase()),
-        ],
-    )
+    let mut args = vec![
+        ("code", u.code.clone()),
+        ("bedrooms", u.bedrooms.to_string()),
+        ("price", money::format(u.price_minor, &u.currency)),
+        ("status", t(l, u.status.label_key()).to_lowercase()),
+    ];
+    match u.size_sqm {
+        Some(size) => {
+            args.push(("size", format!("{size:.0} m²")));
+            tf(l, "inventory.unit_name", &args)
+        }
+        None => tf(l, "inventory.unit_name_no_size", &args),
+    }
 }
 
 #[component]
@@ -74,9 +76,11 @@ pub fn InventoryPage() -> impl IntoView {
         filter.update(|x| f(x));
     };
     let can_edit = RwSignal::new(false);
+    let can_manage = RwSignal::new(false);
     Effect::new(move || {
         if let Some(Ok(p)) = page.get() {
             can_edit.set(p.can_edit_plans);
+            can_manage.set(p.can_manage);
         }
     });
     view! {
@@ -177,6 +181,9 @@ pub fn InventoryPage() -> impl IntoView {
         </div>
         {move || next.get().map(|n| view! {
             <button type="button" class="btn btn-secondary mt-4" on:click=move |_| after.set(Some(n.clone()))>{tr("inventory.more")}</button>
+        })}
+        {move || can_manage.get().then(|| view! {
+            <BulkChangeCard projects on_applied=Callback::new(move |_| { after.set(None); filter.update(|_| {}); })/>
         })}
     }
 }
@@ -483,4 +490,166 @@ fn centroid(points: &[(f64, f64)]) -> (f64, f64) {
         points.iter().map(|p| p.0).sum::<f64>() / n,
         points.iter().map(|p| p.1).sum::<f64>() / n,
     )
+}
+
+/// A manager's change to many units at once: choose the units, preview exactly what
+/// changes, then apply it as one operation.
+#[component]
+fn BulkChangeCard(
+    projects: RwSignal<Vec<(Uuid, String)>>,
+    on_applied: Callback<()>,
+) -> impl IntoView {
+    use super::bulk::*;
+    let l = locale();
+    let project = RwSignal::new(String::new());
+    let (min_floor, max_floor) = (RwSignal::new(String::new()), RwSignal::new(String::new()));
+    let type_code = RwSignal::new(String::new());
+    let status = RwSignal::new(String::new());
+    let percent = RwSignal::new(String::new());
+    let new_status = RwSignal::new(String::new());
+    let reason = RwSignal::new(String::new());
+    let preview = RwSignal::new(None::<BulkPreview>);
+    let error = RwSignal::new(None::<AppError>);
+    let done = RwSignal::new(None::<i64>);
+    let busy = RwSignal::new(false);
+    let floor_of = |s: RwSignal<String>| s.get_untracked().trim().parse::<i32>().ok();
+    let selection = move || BulkSelection {
+        project_id: Uuid::parse_str(&project.get_untracked())
+            .ok()
+            .or_else(|| projects.get_untracked().first().map(|p| p.0)),
+        min_floor: floor_of(min_floor),
+        max_floor: floor_of(max_floor),
+        type_code: Some(type_code.get_untracked().trim().to_uppercase()).filter(|t| !t.is_empty()),
+        status: UnitStatus::parse(&status.get_untracked()),
+    };
+    let change = move || BulkChange {
+        percent: percent.get_untracked(),
+        status: UnitStatus::parse(&new_status.get_untracked()),
+        reason: reason.get_untracked(),
+    };
+    // Any edit to the form makes the shown preview stale.
+    let edited = move || {
+        preview.set(None);
+        done.set(None);
+    };
+    let run = move |apply: bool| {
+        let expected = preview.get_untracked().map(|p| p.token);
+        busy.set(true);
+        error.set(None);
+        leptos::task::spawn_local(async move {
+            let result = match (apply, expected) {
+                (true, Some(token)) => apply_bulk(selection(), change(), token).await,
+                _ => preview_bulk(selection(), change()).await,
+            };
+            busy.set(false);
+            match result {
+                Ok(p) if apply => {
+                    done.set(Some(p.changing));
+                    preview.set(None);
+                    on_applied.run(());
+                }
+                Ok(p) => preview.set(Some(p)),
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    };
+    let field_error =
+        move |f: &'static str| Signal::derive(move || error.get().and_then(|e| e.for_field(f)));
+    let other_error = Signal::derive(move || match error.get() {
+        Some(AppError::Validation { .. }) | None => None,
+        Some(e) => Some(e.to_string()),
+    });
+    let input = move |id: &'static str,
+                      key: &'static str,
+                      value: RwSignal<String>,
+                      field: &'static str| {
+        let err = field_error(field);
+        view! {
+            <div class="field">
+                <label for=id class="field-label">{tr(key)}</label>
+                <input id=id class="input" prop:value=move || value.get()
+                    on:input=move |ev| { value.set(event_target_value(&ev)); edited(); }
+                    aria-invalid=move || err.get().is_some().then_some("true")
+                    aria-describedby=move || err.get().is_some().then(|| format!("{id}-error"))/>
+                {move || err.get().map(|e| view! { <p id=format!("{id}-error") class="field-error" role="alert">{e}</p> })}
+            </div>
+        }
+    };
+    view! {
+        <details class="card mt-4" data-testid="bulk-change">
+            <summary class="card-title cursor-pointer">{tr("inventory.bulk.title")}</summary>
+            <form class="grid gap-3 md:grid-cols-4 items-end mt-3" novalidate="" on:submit=move |ev| { ev.prevent_default(); run(false); }>
+                <div class="field">
+                    <label for="b-project" class="field-label">{tr("inventory.project")}</label>
+                    <select id="b-project" class="input" on:change=move |ev| { project.set(event_target_value(&ev)); edited(); }>
+                        {move || projects.get().into_iter().map(|(id, name)| view! { <option value=id.to_string()>{name}</option> }).collect_view()}
+                    </select>
+                </div>
+                {input("b-min-floor", "inventory.bulk.min_floor", min_floor, "min_floor")}
+                {input("b-max-floor", "inventory.bulk.max_floor", max_floor, "max_floor")}
+                {input("b-type", "inventory.type", type_code, "type_code")}
+                <div class="field">
+                    <label for="b-status" class="field-label">{tr("inventory.bulk.only_status")}</label>
+                    <select id="b-status" class="input" on:change=move |ev| { status.set(event_target_value(&ev)); edited(); }>
+                        <option value="">{tr("inventory.any")}</option>
+                        {UnitStatus::ALL.into_iter().map(|s| view! { <option value=s.code()>{tr(s.label_key())}</option> }).collect_view()}
+                    </select>
+                </div>
+                {input("b-percent", "inventory.bulk.percent_label", percent, "percent")}
+                <div class="field">
+                    <label for="b-new-status" class="field-label">{tr("inventory.bulk.new_status")}</label>
+                    <select id="b-new-status" class="input" on:change=move |ev| { new_status.set(event_target_value(&ev)); edited(); }>
+                        <option value="">{tr("inventory.bulk.keep_status")}</option>
+                        <option value="BLOCKED">{tr("inventory.status.blocked")}</option>
+                        <option value="AVAILABLE">{tr("inventory.status.available")}</option>
+                    </select>
+                </div>
+                {input("b-reason", "inventory.price_reason", reason, "reason")}
+                <div class="md:col-span-4 flex flex-wrap gap-2 items-center">
+                    <button type="submit" class="btn btn-secondary" disabled=move || busy.get()>{tr("inventory.bulk.preview")}</button>
+                    {move || preview.get().filter(|p| p.changing > 0).map(|p| view! {
+                        <button type="button" class="btn btn-primary" disabled=move || busy.get() on:click=move |_| run(true)>
+                            {tf(l, "inventory.bulk.apply", &[("n", p.changing.to_string())])}
+                        </button>
+                    })}
+                </div>
+            </form>
+            {move || other_error.get().map(|e| view! { <p class="alert alert-danger" role="alert">{e}</p> })}
+            {move || done.get().map(|n| view! {
+                <p class="alert alert-success" role="status">{tf(l, "inventory.bulk.done", &[("n", n.to_string())])}</p>
+            })}
+            {move || preview.get().map(|p| view! {
+                <div data-testid="bulk-preview" class="mt-3">
+                    <p role="status">{tf(l, "inventory.bulk.summary", &[("n", p.changing.to_string()), ("of", p.selected.to_string())])}</p>
+                    <ul class="text-sm">
+                        {p.totals.iter().map(|(c, before, after)| view! {
+                            <li>{tf(l, "inventory.bulk.total", &[("before", money::format(*before, c)), ("after", money::format(*after, c))])}</li>
+                        }).collect_view()}
+                    </ul>
+                    <div class="table-wrap">
+                        <table class="table">
+                            <thead><tr>
+                                <th>{tr("inventory.code")}</th>
+                                <th>{tr("inventory.floor")}</th>
+                                <th>{tr("inventory.price")}</th>
+                                <th>{tr("inventory.status")}</th>
+                            </tr></thead>
+                            <tbody>
+                                {p.rows.iter().map(|r| view! {
+                                    <tr>
+                                        <td>{r.code.clone()}</td>
+                                        <td class="tabular-nums">{r.floor.map(|f| f.to_string())}</td>
+                                        <td class="tabular-nums">{format!("{} → {}", money::format(r.price_before, &r.currency), money::format(r.price_after, &r.currency))}</td>
+                                        <td>{if r.status_before == r.status_after { t(l, r.status_after.label_key()) } else {
+                                            format!("{} → {}", t(l, r.status_before.label_key()), t(l, r.status_after.label_key()))
+                                        }}</td>
+                                    </tr>
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                </div>
+            })}
+        </details>
+    }
 }

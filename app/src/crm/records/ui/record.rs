@@ -84,7 +84,10 @@ fn RecordView(detail: RecordDetail, saved: RwSignal<u32>) -> impl IntoView {
                         view! { <Facts row=row.clone() facts=facts.clone() custom=custom.clone()/> }.into_any()
                     }}
                 </Card>
-                {(entity == Entity::Deal).then(|| view! { <crate::crm::board::deal_stage::DealStageCard deal_id=id saved/> })}
+                {(entity == Entity::Deal).then(|| view! {
+                    <crate::crm::board::deal_stage::DealStageCard deal_id=id saved/>
+                    <crate::inventory::deal::DealUnitsCard deal_id=id saved/>
+                })}
                 <Card title=tr("records.related")>
                     {if related.is_empty() {
                         view! { <p class="text-sm text-muted">{tr("records.no_related")}</p> }.into_any()
