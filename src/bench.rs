@@ -196,6 +196,7 @@ pub async fn run(config: &Config, database: &Database) -> Result<(), String> {
     crate::bench_http::run(&router, &cookie).await?;
     import_contacts(&router, &cookie, &pools.app).await?;
     crate::bench_crm::run(database, &router).await?;
+    crate::bench_inventory::run(database, config).await?;
     crate::bench_outreach::run(database, config).await
 }
 

@@ -6,6 +6,7 @@ pub mod bench_api;
 pub mod bench_bundle;
 pub mod bench_crm;
 pub mod bench_http;
+pub mod bench_inventory;
 pub mod bench_outreach;
 pub mod bench_review;
 pub mod bootstrap;

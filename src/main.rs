@@ -60,12 +60,15 @@ async fn run(args: &[String]) -> Result<(), String> {
             let app = (*database.pools.app.connect_options()).clone();
             leadline::drill::run(app).await
         }
-        // `bench outreach`, `bench http`, `bench review`, `bench api` and `bench bundle` run only that benchmark.
+        // `bench outreach`, `bench http`, `bench review`, `bench inventory`, `bench api` and `bench bundle` run only that benchmark.
         _ if args.get(1).map(String::as_str) == Some("outreach") => {
             leadline::bench_outreach::run(&database, &config).await
         }
         _ if args.get(1).map(String::as_str) == Some("review") => {
             leadline::bench_review::run(&database, &config).await
+        }
+        _ if args.get(1).map(String::as_str) == Some("inventory") => {
+            leadline::bench_inventory::run(&database, &config).await
         }
         _ if args.get(1).map(String::as_str) == Some("api") => {
             leadline::bench_api::run(&database, &config).await

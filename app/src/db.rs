@@ -133,3 +133,14 @@ pub fn take_page<T>(rows: &mut Vec<T>, size: i64) -> bool {
 pub fn new_id() -> Uuid {
     Uuid::now_v7()
 }
+
+/// An `ILIKE` pattern matching values that contain `text` as typed: its `%`, `_` and
+/// backslashes match themselves, not as wildcards.
+pub fn contains_pattern(text: &str) -> String {
+    format!(
+        "%{}%",
+        text.replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    )
+}

@@ -218,6 +218,26 @@ async fn holds_lapse_deals_sell_or_release_and_only_the_holder_or_a_manager_rele
             .await
             .unwrap();
     assert_eq!(reasons, ["RELEASED", "EXPIRED", "DEAL_LOST", "SOLD"]);
+    // The unit's page tells the same story, with the deals. (The lapse is dated by the
+    // sweep's moved clock, two days ahead, so the order is not checked here.)
+    let (_, detail) = app.call::<GetUnit>(&owner, &[("id", &unit)]).await;
+    let kinds: Vec<&str> = detail["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.len(), 8, "{detail}");
+    for kind in ["HELD", "RELEASED", "EXPIRED", "DEAL_LOST", "SOLD"] {
+        assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
+    }
+    let sold = detail["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "SOLD")
+        .unwrap();
+    assert_eq!(sold["deal"], "Sam's second deal");
 }
 
 #[tokio::test]

@@ -366,6 +366,43 @@ async fn editors_add_units_with_their_first_price_and_keep_their_own_types() {
     assert_eq!(own.len(), 1, "{catalog}");
     assert_eq!(catalog["projects"][0]["units"], 2);
     assert_eq!(catalog["projects"][0]["developer"], "Delta Developments");
+    assert_eq!(
+        (
+            catalog["hold_hours"].as_i64(),
+            catalog["hold_reminder_hours"].as_i64()
+        ),
+        (Some(48), Some(6))
+    );
+
+    // The hold rules: a day, reminded two hours before; out of range by field.
+    use app::inventory::catalog::SaveHoldPolicy;
+    for (hours, reminder, field) in [
+        ("0", "2", "hours"),
+        ("24", "200", "reminder_hours"),
+        ("x", "2", "hours"),
+    ] {
+        let (status, body) = app
+            .call::<SaveHoldPolicy>(&admin, &[("hours", hours), ("reminder_hours", reminder)])
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{hours}/{reminder}: {body}"
+        );
+        assert_eq!(error_field(&body), Some(field));
+    }
+    let (status, _) = app
+        .call::<SaveHoldPolicy>(&admin, &[("hours", "24"), ("reminder_hours", "2")])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, catalog) = app.call::<GetCatalog>(&admin, &[]).await;
+    assert_eq!(
+        (
+            catalog["hold_hours"].as_i64(),
+            catalog["hold_reminder_hours"].as_i64()
+        ),
+        (Some(24), Some(2))
+    );
 
     // A rep reads the catalogue but changes nothing; another workspace sees none of it.
     let rep = app

@@ -42,6 +42,9 @@ pub struct Catalog {
     pub types: Vec<TypeRow>,
     /// The viewer may change projects, units, types and plans.
     pub can_edit: bool,
+    /// How long a hold lasts, and how long before its end its holder is told.
+    pub hold_hours: i32,
+    pub hold_reminder_hours: i32,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -94,6 +97,12 @@ pub async fn save_unit_type(code: String, label: String, kind: String) -> Result
     respond(async { ssr::save_type(&env()?, &code, &label, &kind).await }).await
 }
 
+/// The workspace's hold period and reminder, in hours (a reminder of 0 sends none).
+#[server]
+pub async fn save_hold_policy(hours: String, reminder_hours: String) -> Result<(), AppError> {
+    respond(async { ssr::save_hold_policy(&env()?, &hours, &reminder_hours).await }).await
+}
+
 #[server]
 pub async fn delete_unit_type(code: String) -> Result<(), AppError> {
     respond(async { ssr::delete_type(&env()?, &code).await }).await
@@ -121,12 +130,55 @@ pub mod ssr {
         .fetch_all(&mut *tx)
         .await?;
         let types = types(&mut tx).await?;
+        let (hold_hours, hold_reminder_hours): (i32, i32) = sqlx::query_as(
+            "SELECT coalesce((SELECT hold_hours FROM tenant_policies), 48),
+                    coalesce((SELECT hold_reminder_hours FROM tenant_policies), 6)",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(Catalog {
             projects,
             types,
             can_edit: Permission::InventoryEdit.allowed_for(p.role),
+            hold_hours,
+            hold_reminder_hours,
         })
+    }
+
+    pub async fn save_hold_policy(env: &Env, hours: &str, reminder: &str) -> Result<(), AppError> {
+        let p = env.require(Permission::InventoryEdit)?;
+        let hours = number::<i32>(env, hours, "hours", "inventory.holds.hours", 1..=720)?
+            .ok_or_else(|| AppError::field("hours", env.t("inventory.holds.hours")))?;
+        let reminder = number::<i32>(
+            env,
+            reminder,
+            "reminder_hours",
+            "inventory.holds.reminder",
+            0..=168,
+        )?
+        .unwrap_or(0);
+        let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+        sqlx::query(
+            "INSERT INTO tenant_policies (tenant_id, hold_hours, hold_reminder_hours) VALUES ($1, $2, $3)
+             ON CONFLICT (tenant_id) DO UPDATE SET hold_hours = EXCLUDED.hold_hours,
+                                                   hold_reminder_hours = EXCLUDED.hold_reminder_hours",
+        )
+        .bind(p.tenant_id)
+        .bind(hours)
+        .bind(reminder)
+        .execute(&mut *tx)
+        .await?;
+        audit::by_member(
+            &mut tx,
+            &env.ctx,
+            p,
+            AuditEntry::new("holds.policy_saved", "tenant_policies", None)
+                .after(serde_json::json!({ "hold_hours": hours, "hold_reminder_hours": reminder })),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn types(tx: &mut crate::db::Tx) -> Result<Vec<TypeRow>, AppError> {

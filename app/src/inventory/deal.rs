@@ -181,12 +181,7 @@ pub mod ssr {
         if q.chars().count() > 40 {
             return Err(AppError::field("q", env.t("inventory.error.search_long")));
         }
-        let pattern = format!(
-            "%{}%",
-            q.replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
+        let pattern = crate::db::contains_pattern(q);
         let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
         let rows: Vec<Row> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM units u JOIN projects p ON p.id = u.project_id

@@ -103,23 +103,43 @@ pub struct DealChoice {
     pub name: String,
 }
 
+/// A step in a unit's life with a deal: held, or let go (released, expired, the deal
+/// lost, sold).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct HoldEvent {
+    pub at: DateTime<Utc>,
+    /// `HELD`, or the release's reason: `RELEASED`, `EXPIRED`, `DEAL_LOST`, `SOLD`.
+    pub kind: String,
+    pub deal_id: Uuid,
+    pub deal: String,
+    pub by: Option<String>,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct UnitDetail {
     pub unit: UnitRow,
     pub hold: Option<HoldView>,
     pub prices: Vec<PricePoint>,
+    /// The unit's holds and sales, newest first.
+    pub history: Vec<HoldEvent>,
     /// Deals the viewer may hold this unit for (their own open ones; all for managers).
     pub deals: Vec<DealChoice>,
     pub can_manage: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct UnitFilter {
     pub project_id: Option<Uuid>,
     pub status: Option<UnitStatus>,
+    pub type_code: Option<String>,
     pub min_bedrooms: Option<i32>,
+    pub min_price_minor: Option<i64>,
     pub max_price_minor: Option<i64>,
     pub floor: Option<i32>,
+    /// Part of the unit's view ("Nile", "Garden").
+    pub view: Option<String>,
     pub q: Option<String>,
 }
 
@@ -136,6 +156,8 @@ pub struct UnitsPage {
     pub next: Option<UnitCursor>,
     pub projects: Vec<(Uuid, String)>,
     pub plans: Vec<(Uuid, String)>,
+    /// Unit types (code, name) for the type filter.
+    pub types: Vec<(String, String)>,
     /// The viewer may upload plans and draw on them.
     pub can_edit_plans: bool,
     /// The viewer may change prices and statuses, of many units at once too.

@@ -10,15 +10,44 @@ use crate::ui::{
 };
 use leptos::prelude::*;
 
+/// What the last change did, said above the cards: they are drawn again from the
+/// saved catalogue after each change, so a message inside them would vanish.
+#[derive(Clone, Debug, PartialEq)]
+struct Done {
+    message: String,
+    link: Option<String>,
+}
+
+impl Done {
+    fn said(l: crate::i18n::Locale, key: &str) -> Done {
+        Done {
+            message: t(l, key),
+            link: None,
+        }
+    }
+}
+
 #[component]
 pub fn InventorySetupPage() -> impl IntoView {
     let tick = RwSignal::new(0u32);
     let catalog = Resource::new(move || tick.get(), |_| get_catalog());
-    let refresh = Callback::new(move |_| tick.update(|n| *n += 1));
+    let notice = RwSignal::new(None::<Done>);
+    let refresh = Callback::new(move |done: Done| {
+        notice.set(Some(done));
+        tick.update(|n| *n += 1);
+    });
     view! {
         <PageHeader title=tr("inventory.setup.title")>
             <a class="btn btn-secondary" href="/inventory">{tr("inventory.units")}</a>
         </PageHeader>
+        <div role="status" aria-live="polite" data-testid="setup-status">
+            {move || notice.get().map(|d| view! {
+                <p class="alert alert-success">
+                    {d.message}
+                    {d.link.map(|href| view! { " " <a class="link" href=href>{tr("inventory.setup.open_unit")}</a> })}
+                </p>
+            })}
+        </div>
         <Transition fallback=|| view! { <Skeleton lines=6/> }>
             {move || Suspend::new(async move {
                 match catalog.await {
@@ -30,6 +59,7 @@ pub fn InventorySetupPage() -> impl IntoView {
                         <Projects projects=c.projects.clone() refresh/>
                         <NewUnit projects=c.projects.clone() types=c.types.clone() refresh/>
                         <PlanUpload projects=c.projects.clone()/>
+                        <HoldPolicy hours=c.hold_hours reminder=c.hold_reminder_hours/>
                         <Types types=c.types refresh/>
                     }.into_any(),
                 }
@@ -39,14 +69,14 @@ pub fn InventorySetupPage() -> impl IntoView {
 }
 
 #[component]
-fn Projects(projects: Vec<ProjectRow>, refresh: Callback<()>) -> impl IntoView {
+fn Projects(projects: Vec<ProjectRow>, refresh: Callback<Done>) -> impl IntoView {
     let l = locale();
     let editing = RwSignal::new(None::<ProjectRow>);
     let save = ServerAction::<SaveProject>::new();
     Effect::new(move || {
         if let Some(Ok(_)) = save.value().get() {
             editing.set(None);
-            refresh.run(());
+            refresh.run(Done::said(l, "inventory.setup.project_saved"));
         }
     });
     let value = save.value();
@@ -142,13 +172,20 @@ fn Projects(projects: Vec<ProjectRow>, refresh: Callback<()>) -> impl IntoView {
 }
 
 #[component]
-fn NewUnit(projects: Vec<ProjectRow>, types: Vec<TypeRow>, refresh: Callback<()>) -> impl IntoView {
+fn NewUnit(
+    projects: Vec<ProjectRow>,
+    types: Vec<TypeRow>,
+    refresh: Callback<Done>,
+) -> impl IntoView {
     let l = locale();
     let create = ServerAction::<CreateUnit>::new();
     let value = create.value();
     Effect::new(move || {
-        if let Some(Ok(_)) = value.get() {
-            refresh.run(());
+        if let Some(Ok(id)) = value.get() {
+            refresh.run(Done {
+                message: t(l, "inventory.setup.unit_added"),
+                link: Some(format!("/inventory/units/{id}")),
+            });
         }
     });
     let fields: &'static [&'static str] = &[
@@ -211,15 +248,6 @@ fn NewUnit(projects: Vec<ProjectRow>, types: Vec<TypeRow>, refresh: Callback<()>
                         <div class="md:col-span-3 flex flex-wrap items-center gap-2">
                             <Alert message=form_error(value, fields)/>
                             <Submit label=t(l, "inventory.setup.add_unit") pending=create.pending()/>
-                            {move || match value.get() {
-                                Some(Ok(id)) => Some(view! {
-                                    <p role="status" class="text-sm">
-                                        {tr("inventory.setup.unit_added")} " "
-                                        <a class="link" href=format!("/inventory/units/{id}")>{tr("inventory.setup.open_unit")}</a>
-                                    </p>
-                                }),
-                                _ => None,
-                            }}
                         </div>
                     </ActionForm>
                 }.into_any()
@@ -334,16 +362,17 @@ fn PlanUpload(projects: Vec<ProjectRow>) -> impl IntoView {
 }
 
 #[component]
-fn Types(types: Vec<TypeRow>, refresh: Callback<()>) -> impl IntoView {
+fn Types(types: Vec<TypeRow>, refresh: Callback<Done>) -> impl IntoView {
     let l = locale();
     let save = ServerAction::<SaveUnitType>::new();
     let delete = ServerAction::<DeleteUnitType>::new();
     let value = save.value();
     Effect::new(move || {
-        if matches!(save.value().get(), Some(Ok(())))
-            || matches!(delete.value().get(), Some(Ok(())))
-        {
-            refresh.run(());
+        if matches!(save.value().get(), Some(Ok(()))) {
+            refresh.run(Done::said(l, "inventory.types.saved"));
+        }
+        if matches!(delete.value().get(), Some(Ok(()))) {
+            refresh.run(Done::said(l, "inventory.types.deleted"));
         }
     });
     let delete_error = Signal::derive(move || match delete.value().get() {
@@ -392,6 +421,25 @@ fn Types(types: Vec<TypeRow>, refresh: Callback<()>) -> impl IntoView {
                 </div>
                 <Submit label=t(l, "inventory.types.save") pending=save.pending()/>
             </ActionForm>
+        </Card>
+    }
+}
+
+#[component]
+fn HoldPolicy(hours: i32, reminder: i32) -> impl IntoView {
+    let l = locale();
+    let save = ServerAction::<SaveHoldPolicy>::new();
+    let value = save.value();
+    view! {
+        <Card title=t(l, "inventory.holds.title")>
+            <ActionForm action=save attr:class="grid gap-3 md:grid-cols-3 items-end" attr:novalidate="" attr:data-testid="hold-policy">
+                <Field label=t(l, "inventory.holds.hours_label") name="hours" kind="number" value=hours.to_string()
+                    required=true error=field_error(value, "hours")/>
+                <Field label=t(l, "inventory.holds.reminder_label") name="reminder_hours" kind="number" value=reminder.to_string()
+                    hint=t(l, "inventory.holds.reminder_hint") error=field_error(value, "reminder_hours")/>
+                <Submit label=t(l, "inventory.holds.save") pending=save.pending()/>
+            </ActionForm>
+            {move || matches!(value.get(), Some(Ok(()))).then(|| view! { <p role="status" class="text-sm mt-2">{tr("common.saved")}</p> })}
         </Card>
     }
 }

@@ -80,6 +80,13 @@ pub async fn units(
     if filter.q.as_deref().is_some_and(|q| q.chars().count() > 100) {
         return Err(AppError::field("q", env.t("inventory.error.search_long")));
     }
+    if filter
+        .view
+        .as_deref()
+        .is_some_and(|v| v.chars().count() > 60)
+    {
+        return Err(AppError::field("view", env.t("inventory.unit_form.view")));
+    }
     let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
     let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(format!(
         "SELECT {UNIT_COLUMNS} FROM units u JOIN projects p ON p.id = u.project_id WHERE true"
@@ -93,6 +100,21 @@ pub async fn units(
     if let Some(n) = filter.min_bedrooms {
         qb.push(" AND u.bedrooms >= ").push_bind(n);
     }
+    if let Some(t) = filter.type_code.as_deref().filter(|t| !t.is_empty()) {
+        qb.push(" AND u.type_code = ").push_bind(t.to_string());
+    }
+    if let Some(min) = filter.min_price_minor {
+        qb.push(" AND u.price_minor >= ").push_bind(min);
+    }
+    if let Some(v) = filter
+        .view
+        .as_deref()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+    {
+        qb.push(" AND u.view ILIKE ")
+            .push_bind(crate::db::contains_pattern(v));
+    }
     if let Some(max) = filter.max_price_minor {
         qb.push(" AND u.price_minor <= ").push_bind(max);
     }
@@ -100,12 +122,8 @@ pub async fn units(
         qb.push(" AND u.floor = ").push_bind(floor);
     }
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        qb.push(" AND u.code ILIKE ").push_bind(format!(
-            "%{}%",
-            q.replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        ));
+        qb.push(" AND u.code ILIKE ")
+            .push_bind(crate::db::contains_pattern(q));
     }
     if let Some(c) = &after {
         qb.push(" AND (p.name, u.code, u.id) > (")
@@ -130,6 +148,12 @@ pub async fn units(
     )
     .fetch_all(&mut *tx)
     .await?;
+    let types: Vec<(String, String)> = super::catalog::ssr::types(&mut tx)
+        .await?
+        .into_iter()
+        .filter(|t| t.kind == "UNIT")
+        .map(|t| (t.code, t.label))
+        .collect();
     tx.commit().await?;
     let units: Vec<UnitRow> = rows.into_iter().map(UnitRow::from).collect();
     let next = more.then(|| units.last()).flatten().map(|u| UnitCursor {
@@ -142,6 +166,7 @@ pub async fn units(
         next,
         projects,
         plans,
+        types,
         can_edit_plans: Permission::InventoryEdit.allowed_for(p.role),
         can_manage: Permission::InventoryManage.allowed_for(p.role),
     })
@@ -221,11 +246,25 @@ async fn load_detail(tx: &mut Tx, p: &Principal, id: Uuid) -> Result<Option<Unit
     .bind(id)
     .fetch_all(&mut **tx)
     .await?;
+    let history: Vec<HoldEvent> = sqlx::query_as(
+        "SELECT h.created_at AS at, 'HELD' AS kind, h.deal_id, d.name AS deal, u.name AS by
+           FROM unit_holds h JOIN deals d ON d.id = h.deal_id LEFT JOIN users u ON u.id = h.held_by
+          WHERE h.unit_id = $1
+         UNION ALL
+         SELECT h.released_at, h.release_reason, h.deal_id, d.name, NULL
+           FROM unit_holds h JOIN deals d ON d.id = h.deal_id
+          WHERE h.unit_id = $1 AND h.released_at IS NOT NULL
+          ORDER BY at DESC LIMIT 50",
+    )
+    .bind(id)
+    .fetch_all(&mut **tx)
+    .await?;
     let deals = hold_deals(tx, p).await?;
     Ok(Some(UnitDetail {
         unit,
         hold,
         prices,
+        history,
         deals,
         can_manage: Permission::InventoryManage.allowed_for(p.role),
     }))
@@ -902,12 +941,7 @@ pub async fn plan_units(env: &Env, plan_id: &str, q: &str) -> Result<Vec<UnitRow
     if q.chars().count() > 40 {
         return Err(AppError::field("q", env.t("inventory.error.search_long")));
     }
-    let pattern = format!(
-        "%{}%",
-        q.replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_")
-    );
+    let pattern = crate::db::contains_pattern(q);
     let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
     let rows: Vec<UnitSql> = sqlx::query_as(&format!(
         "SELECT {UNIT_COLUMNS} FROM units u JOIN projects p ON p.id = u.project_id

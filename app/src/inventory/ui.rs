@@ -48,6 +48,7 @@ pub fn InventoryPage() -> impl IntoView {
     let next = RwSignal::new(None::<UnitCursor>);
     let projects = RwSignal::new(Vec::<(Uuid, String)>::new());
     let plans = RwSignal::new(Vec::<(Uuid, String)>::new());
+    let types = RwSignal::new(Vec::<(String, String)>::new());
     let error = RwSignal::new(None::<String>);
     let page = Resource::new(
         move || (filter.get(), after.get()),
@@ -65,6 +66,7 @@ pub fn InventoryPage() -> impl IntoView {
                     next.set(p.next);
                     projects.set(p.projects);
                     plans.set(p.plans);
+                    types.set(p.types);
                     error.set(None);
                 }
                 Err(e) => error.set(Some(e.to_string())),
@@ -100,6 +102,37 @@ pub fn InventoryPage() -> impl IntoView {
             </nav>
         })}
         <form class="card grid gap-3 md:grid-cols-5 items-end" on:submit=|ev| ev.prevent_default() data-testid="unit-filters">
+            <div class="field">
+                <label for="u-type" class="field-label">{tr("inventory.type")}</label>
+                <select id="u-type" class="input" on:change=move |ev| {
+                    let v = event_target_value(&ev);
+                    set(&|f| f.type_code = Some(v.clone()).filter(|t| !t.is_empty()));
+                }>
+                    <option value="">{tr("inventory.any")}</option>
+                    {move || types.get().into_iter().map(|(code, label)| view! { <option value=code.clone()>{format!("{label} ({code})")}</option> }).collect_view()}
+                </select>
+            </div>
+            <div class="field">
+                <label for="u-min-price" class="field-label">{tr("inventory.min_price")}</label>
+                <input id="u-min-price" class="input" inputmode="decimal" on:change=move |ev| {
+                    let v = event_target_value(&ev);
+                    set(&|f| f.min_price_minor = money::parse(v.trim(), "EGP"));
+                }/>
+            </div>
+            <div class="field">
+                <label for="u-max-price" class="field-label">{tr("inventory.max_price")}</label>
+                <input id="u-max-price" class="input" inputmode="decimal" on:change=move |ev| {
+                    let v = event_target_value(&ev);
+                    set(&|f| f.max_price_minor = money::parse(v.trim(), "EGP"));
+                }/>
+            </div>
+            <div class="field">
+                <label for="u-view" class="field-label">{tr("inventory.view")}</label>
+                <input id="u-view" class="input" maxlength="60" on:change=move |ev| {
+                    let v = event_target_value(&ev);
+                    set(&|f| f.view = Some(v.clone()).filter(|q| !q.trim().is_empty()));
+                }/>
+            </div>
             <div class="field">
                 <label for="u-project" class="field-label">{tr("inventory.project")}</label>
                 <select id="u-project" class="input" on:change=move |ev| {
@@ -281,6 +314,7 @@ pub fn UnitPage() -> impl IntoView {
                             {move || current.get().map(|d| {
                                 let u = d.unit.clone();
                                 let prices = d.prices.clone();
+                                let history = d.history.clone();
                                 view! {
                                     <PageHeader title=tf(l, "inventory.unit_title", &[("code", u.code.clone())])>
                                         <Badge text=t(l, u.status.label_key()) tone=status_tone(u.status)/>
@@ -299,6 +333,24 @@ pub fn UnitPage() -> impl IntoView {
                                     </Card>
                                     <Card title=t(l, "inventory.actions")>
                                         <UnitActions detail=d on_change=Callback::new(move |d| current.set(Some(d)))/>
+                                    </Card>
+                                    <Card title=t(l, "inventory.history.title")>
+                                        {if history.is_empty() {
+                                            view! { <p class="text-sm text-muted">{tr("inventory.history.none")}</p> }.into_any()
+                                        } else {
+                                            view! {
+                                                <ol class="divide-y divide-line text-sm" data-testid="unit-history">
+                                                    {history.iter().map(|e| view! {
+                                                        <li class="py-2">
+                                                            <span class="tabular-nums text-muted">{e.at.format("%Y-%m-%d %H:%M").to_string()}</span>
+                                                            " · " {t(l, &format!("inventory.history.{}", e.kind))} " · "
+                                                            <a class="link" href=format!("/deals/{}", e.deal_id)>{e.deal.clone()}</a>
+                                                            {e.by.clone().map(|n| format!(" · {n}"))}
+                                                        </li>
+                                                    }).collect_view()}
+                                                </ol>
+                                            }.into_any()
+                                        }}
                                     </Card>
                                     <Card title=t(l, "inventory.price_history")>
                                         {if prices.is_empty() {
@@ -512,6 +564,7 @@ fn BulkChangeCard(
     let error = RwSignal::new(None::<AppError>);
     let done = RwSignal::new(None::<i64>);
     let busy = RwSignal::new(false);
+    let open = RwSignal::new(false);
     let floor_of = |s: RwSignal<String>| s.get_untracked().trim().parse::<i32>().ok();
     let selection = move || BulkSelection {
         project_id: Uuid::parse_str(&project.get_untracked())
@@ -576,18 +629,23 @@ fn BulkChangeCard(
         }
     };
     view! {
-        <details class="card mt-4" data-testid="bulk-change">
-            <summary class="card-title cursor-pointer">{tr("inventory.bulk.title")}</summary>
-            <form class="grid gap-3 md:grid-cols-4 items-end mt-3" novalidate="" on:submit=move |ev| { ev.prevent_default(); run(false); }>
+        <section class="card mt-4" data-testid="bulk-change" aria-labelledby="bulk-title">
+            <h2 id="bulk-title" class="card-title">
+                <button type="button" class="btn btn-ghost" aria-expanded=move || open.get().to_string() aria-controls="bulk-form"
+                    on:click=move |_| open.update(|o| *o = !*o)>{tr("inventory.bulk.title")}</button>
+            </h2>
+            // Drawn only when opened, so its fields never crowd the filters' labels.
+            {move || open.get().then(|| view! {
+            <form id="bulk-form" class="grid gap-3 md:grid-cols-4 items-end mt-3" novalidate="" on:submit=move |ev| { ev.prevent_default(); run(false); }>
                 <div class="field">
-                    <label for="b-project" class="field-label">{tr("inventory.project")}</label>
+                    <label for="b-project" class="field-label">{tr("inventory.bulk.project")}</label>
                     <select id="b-project" class="input" on:change=move |ev| { project.set(event_target_value(&ev)); edited(); }>
                         {move || projects.get().into_iter().map(|(id, name)| view! { <option value=id.to_string()>{name}</option> }).collect_view()}
                     </select>
                 </div>
                 {input("b-min-floor", "inventory.bulk.min_floor", min_floor, "min_floor")}
                 {input("b-max-floor", "inventory.bulk.max_floor", max_floor, "max_floor")}
-                {input("b-type", "inventory.type", type_code, "type_code")}
+                {input("b-type", "inventory.bulk.type", type_code, "type_code")}
                 <div class="field">
                     <label for="b-status" class="field-label">{tr("inventory.bulk.only_status")}</label>
                     <select id="b-status" class="input" on:change=move |ev| { status.set(event_target_value(&ev)); edited(); }>
@@ -604,7 +662,7 @@ fn BulkChangeCard(
                         <option value="AVAILABLE">{tr("inventory.status.available")}</option>
                     </select>
                 </div>
-                {input("b-reason", "inventory.price_reason", reason, "reason")}
+                {input("b-reason", "inventory.bulk.reason", reason, "reason")}
                 <div class="md:col-span-4 flex flex-wrap gap-2 items-center">
                     <button type="submit" class="btn btn-secondary" disabled=move || busy.get()>{tr("inventory.bulk.preview")}</button>
                     {move || preview.get().filter(|p| p.changing > 0).map(|p| view! {
@@ -650,6 +708,7 @@ fn BulkChangeCard(
                     </div>
                 </div>
             })}
-        </details>
+            })}
+        </section>
     }
 }
