@@ -37,6 +37,25 @@ impl FileStore {
         Ok(FileStore::new(store))
     }
 
+    /// An S3-compatible bucket at `endpoint` (path-style), with these credentials.
+    pub fn s3_at(
+        bucket: &str,
+        endpoint: &str,
+        access_key: &str,
+        secret_key: &str,
+    ) -> Result<FileStore, String> {
+        let store = object_store::aws::AmazonS3Builder::new()
+            .with_bucket_name(bucket)
+            .with_endpoint(endpoint)
+            .with_region("us-east-1")
+            .with_access_key_id(access_key)
+            .with_secret_access_key(secret_key)
+            .with_allow_http(endpoint.starts_with("http://"))
+            .build()
+            .map_err(|e| format!("S3 file storage {endpoint}: {e}"))?;
+        Ok(FileStore::new(store))
+    }
+
     /// Files kept in this process's memory only: when no directory can be made.
     pub fn memory() -> FileStore {
         FileStore::new(object_store::memory::InMemory::new())

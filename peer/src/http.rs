@@ -64,6 +64,12 @@ pub(crate) async fn serve(
         )
         .route("/_peer/llm/answers", post(crate::llm::queue_answers))
         .route("/_peer/llm/requests", get(crate::llm::list_requests))
+        .route(
+            "/s3/{bucket}/{*key}",
+            get(crate::s3::get_object)
+                .put(crate::s3::put_object)
+                .delete(crate::s3::delete_object),
+        )
         .with_state(shared);
     // The only error is the sender going away, which is the signal itself.
     let stop = async move {

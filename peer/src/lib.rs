@@ -17,6 +17,7 @@ mod llm;
 mod mime;
 mod page;
 mod receiver;
+mod s3;
 mod sign;
 mod smtp;
 mod stripe;
@@ -196,6 +197,7 @@ impl Peer {
             leads: Mutex::new(leadgen::Leads::default()),
             stripe: Mutex::new(stripe::Stripe::default()),
             llm: Mutex::new(llm::Llm::default()),
+            s3: Mutex::new(s3::S3::default()),
         });
         for number in shared.config.whatsapp_numbers.clone() {
             shared.add_whatsapp_number(number);
@@ -278,6 +280,16 @@ impl Peer {
     /// Every request the LLM stand-in received.
     pub fn llm_requests(&self) -> Vec<LlmRequest> {
         self.shared.llm().requests.clone()
+    }
+
+    /// The S3 stand-in's endpoint, for path-style access (`…/s3`).
+    pub fn s3_endpoint(&self) -> String {
+        format!("{}/s3", self.http_base())
+    }
+
+    /// How each S3 request so far was authorised: its `Authorization` scheme.
+    pub fn s3_auth(&self) -> Vec<String> {
+        self.shared.s3().auth.clone()
     }
 
     /// The URL of a webhook receiver named `name` on this peer.
@@ -453,6 +465,7 @@ struct Shared {
     leads: Mutex<leadgen::Leads>,
     stripe: Mutex<stripe::Stripe>,
     llm: Mutex<llm::Llm>,
+    s3: Mutex<s3::S3>,
 }
 
 impl Shared {
@@ -480,6 +493,10 @@ impl Shared {
 
     fn llm(&self) -> MutexGuard<'_, llm::Llm> {
         self.llm.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn s3(&self) -> MutexGuard<'_, s3::S3> {
+        self.s3.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn messages(&self) -> Vec<Received> {

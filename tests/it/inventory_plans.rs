@@ -732,3 +732,36 @@ async fn a_deal_lists_its_units_holds_more_and_takes_its_amount_from_them() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn plans_go_to_s3_compatible_storage_when_so_configured() {
+    let (app, peer) = TestApp::spawn_with_peer_and(|config, peer| {
+        config.files =
+            app::files::FileStore::s3_at("plans", &peer.s3_endpoint(), "AKIDLEADLINE", "secret")
+                .unwrap();
+    })
+    .await;
+    let admin = app.signup("Ada", "ada@example.com", "Acme").await;
+    let (_, id) = project(&app, &admin, "Nile Towers").await;
+    let (status, made) = upload(&app, &admin, id.as_str().unwrap(), "Floor 12", tiny_png()).await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let (_, view) = app
+        .call::<GetPlan>(&admin, &[("id", made["id"].as_str().unwrap())])
+        .await;
+    let res = app.get(&admin, view["file_url"].as_str().unwrap()).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "image/png");
+    assert_eq!(res.bytes().await.unwrap().to_vec(), tiny_png());
+    // Written and read through the S3 protocol, each request signed.
+    let auth = peer.s3_auth();
+    assert!(auth.len() >= 2, "{auth:?}");
+    assert!(auth.iter().all(|a| a == "AWS4-HMAC-SHA256"), "{auth:?}");
+    // A key nobody stored reads as missing, not as an error.
+    let store =
+        app::files::FileStore::s3_at("plans", &peer.s3_endpoint(), "AKIDLEADLINE", "secret")
+            .unwrap();
+    assert_eq!(
+        store.get("tenants/none/plans/none/1.png").await.unwrap(),
+        None
+    );
+}

@@ -73,6 +73,13 @@ impl TestApp {
     /// A server whose WhatsApp Cloud API is a local peer that calls its webhooks back,
     /// and the peer (which must exist before the server, to be named in its settings).
     pub async fn spawn_with_peer() -> (TestApp, peer::Peer) {
+        TestApp::spawn_with_peer_and(|_, _| {}).await
+    }
+
+    /// Like [`TestApp::spawn_with_peer`], with the settings adjusted knowing the peer.
+    pub async fn spawn_with_peer_and(
+        adjust: impl FnOnce(&mut AppConfig, &peer::Peer),
+    ) -> (TestApp, peer::Peer) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let local = AppConfig::local(&base);
@@ -96,6 +103,7 @@ impl TestApp {
             |config| {
                 config.wa_api_url = wa_api_url;
                 config.d360_api_url = d360_api_url;
+                adjust(config, &peer);
             },
             |_| {},
         );
