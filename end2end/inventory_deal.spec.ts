@@ -39,3 +39,26 @@ test('a rep holds a villa from their deal page and takes the deal amount from it
   await expect(page.getByText(total, { exact: true }).first()).toBeVisible();
   expect(await violations(page), 'deal page').toEqual([]);
 });
+
+test('a rep narrows the map by view, reads a hover card, and sees a unit\'s price over time', async ({ page }) => {
+  await signIn(page, 'sales@demo.leadline.test');
+  await page.goto('/inventory');
+  await hydrated(page);
+  await page.getByRole('link', { name: /Nile Towers — Floor 12/ }).click();
+  await hydrated(page);
+  const list = page.getByTestId('plan-list');
+  await expect(list.getByRole('listitem')).toHaveCount(40);
+  await page.getByTestId('map-filters').getByLabel('View').fill('nile');
+  await page.getByTestId('map-filters').getByLabel('View').press('Tab');
+  // B-1201 to B-1208 face the Nile.
+  await expect(list.getByRole('listitem')).toHaveCount(8);
+  const shape = page.getByTestId('plan-map').getByRole('button', { name: /^Unit B-1203,/ });
+  await shape.hover();
+  await expect(page.getByTestId('hover-card')).toContainText('Unit B-1203');
+  await shape.focus();
+  await page.keyboard.press('Enter');
+  await page.getByTestId('unit-panel').getByRole('link', { name: 'Unit B-1203' }).click();
+  await hydrated(page);
+  await expect(page.getByRole('img', { name: /^Price over time: lowest EGP/ })).toBeVisible();
+  await expect(page.getByTestId('unit-history')).toHaveCount(0);
+});

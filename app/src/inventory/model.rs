@@ -193,9 +193,114 @@ pub struct PlanView {
     pub can_edit: bool,
 }
 
+/// What a map is narrowed to: units outside it are dimmed on the plan and left out of
+/// its list. Empty fields narrow nothing.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MapFilter {
+    pub status: Option<UnitStatus>,
+    pub type_code: Option<String>,
+    pub min_bedrooms: Option<i32>,
+    pub min_price_minor: Option<i64>,
+    pub max_price_minor: Option<i64>,
+    pub floor: Option<i32>,
+    /// Part of the view, any case.
+    pub view: Option<String>,
+}
+
+impl MapFilter {
+    pub fn is_empty(&self) -> bool {
+        *self == MapFilter::default()
+    }
+
+    pub fn matches(&self, u: &UnitRow) -> bool {
+        self.status.is_none_or(|s| s == u.status)
+            && self.type_code.as_ref().is_none_or(|t| *t == u.type_code)
+            && self.min_bedrooms.is_none_or(|n| u.bedrooms >= n)
+            && self.min_price_minor.is_none_or(|p| u.price_minor >= p)
+            && self.max_price_minor.is_none_or(|p| u.price_minor <= p)
+            && self.floor.is_none_or(|f| u.floor == Some(f))
+            && self.view.as_ref().is_none_or(|v| {
+                u.view
+                    .as_ref()
+                    .is_some_and(|uv| uv.to_lowercase().contains(&v.to_lowercase()))
+            })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn unit() -> UnitRow {
+        UnitRow {
+            id: Uuid::nil(),
+            project_id: Uuid::nil(),
+            project: "Nile Towers".into(),
+            code: "B-1204".into(),
+            type_code: "APT_2BR".into(),
+            building: Some("B".into()),
+            floor: Some(12),
+            size_sqm: Some(118.0),
+            bedrooms: 2,
+            bathrooms: 1,
+            view: Some("Nile".into()),
+            price_minor: 435_000_000,
+            currency: "EGP".into(),
+            status: UnitStatus::Available,
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn a_map_filter_narrows_by_every_field_it_has() {
+        let u = unit();
+        assert!(MapFilter::default().matches(&u));
+        let yes = [
+            MapFilter {
+                view: Some("nile".into()),
+                ..Default::default()
+            },
+            MapFilter {
+                min_bedrooms: Some(2),
+                floor: Some(12),
+                ..Default::default()
+            },
+            MapFilter {
+                min_price_minor: Some(400_000_000),
+                max_price_minor: Some(435_000_000),
+                ..Default::default()
+            },
+            MapFilter {
+                type_code: Some("APT_2BR".into()),
+                status: Some(UnitStatus::Available),
+                ..Default::default()
+            },
+        ];
+        let no = [
+            MapFilter {
+                view: Some("garden".into()),
+                ..Default::default()
+            },
+            MapFilter {
+                min_bedrooms: Some(3),
+                ..Default::default()
+            },
+            MapFilter {
+                max_price_minor: Some(434_999_999),
+                ..Default::default()
+            },
+            MapFilter {
+                floor: Some(11),
+                ..Default::default()
+            },
+            MapFilter {
+                status: Some(UnitStatus::Held),
+                ..Default::default()
+            },
+        ];
+        assert!(yes.iter().all(|f| f.matches(&u)));
+        assert!(no.iter().all(|f| !f.matches(&u)));
+    }
 
     #[test]
     fn statuses_round_trip() {

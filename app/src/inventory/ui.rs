@@ -315,6 +315,7 @@ pub fn UnitPage() -> impl IntoView {
                                 let u = d.unit.clone();
                                 let prices = d.prices.clone();
                                 let history = d.history.clone();
+                                let (price_now, currency) = (u.price_minor, u.currency.clone());
                                 view! {
                                     <PageHeader title=tf(l, "inventory.unit_title", &[("code", u.code.clone())])>
                                         <Badge text=t(l, u.status.label_key()) tone=status_tone(u.status)/>
@@ -353,6 +354,7 @@ pub fn UnitPage() -> impl IntoView {
                                         }}
                                     </Card>
                                     <Card title=t(l, "inventory.price_history")>
+                                        <PriceChart prices=prices.clone() now=price_now currency/>
                                         {if prices.is_empty() {
                                             view! { <p class="text-sm text-muted">{tr("inventory.no_price_changes")}</p> }.into_any()
                                         } else {
@@ -414,7 +416,9 @@ fn PlanMap() -> impl IntoView {
     let plan = Resource::new(move || (id(), tick.get()), |(id, _)| get_plan(id));
     crate::live::on_event("unit", move |_| tick.update(|n| *n += 1));
     let selected = RwSignal::new(None::<Uuid>);
-    let status_filter = RwSignal::new(None::<UnitStatus>);
+    // Outside the plan's reload, so a live recolour keeps what the member narrowed to.
+    let filter = RwSignal::new(MapFilter::default());
+    let hovered = RwSignal::new(None::<(UnitRow, f64, f64)>);
     view! {
         <Transition fallback=|| view! { <Skeleton lines=6/> }>
             {move || Suspend::new(async move {
@@ -426,6 +430,10 @@ fn PlanMap() -> impl IntoView {
                         }).collect();
                         let shapes = p.shapes.clone();
                         let list = p.shapes.clone();
+                        let mut types: Vec<String> = p.shapes.iter().filter_map(|sh| sh.unit.as_ref().map(|u| u.type_code.clone())).collect();
+                        types.sort();
+                        types.dedup();
+                        let (plan_w, plan_h) = (f64::from(p.width_px), f64::from(p.height_px));
                         view! {
                             <PageHeader title=format!("{} — {}", p.project, p.name)>
                                 {p.can_edit.then(|| view! {
@@ -435,15 +443,30 @@ fn PlanMap() -> impl IntoView {
                             </PageHeader>
                             <div class="flex flex-wrap gap-2 mb-3" role="group" aria-label=tr("inventory.legend") data-testid="legend">
                                 {counts.into_iter().map(|(s, n)| view! {
-                                    <button type="button" class="badge badge-neutral" aria-pressed=move || (status_filter.get() == Some(s)).to_string()
-                                        on:click=move |_| status_filter.update(|f| *f = if *f == Some(s) { None } else { Some(s) })>
+                                    <button type="button" class="badge badge-neutral" aria-pressed=move || (filter.with(|f| f.status) == Some(s)).to_string()
+                                        on:click=move |_| filter.update(|f| f.status = if f.status == Some(s) { None } else { Some(s) })>
                                         <svg width="12" height="12" aria-hidden="true"><rect width="12" height="12" fill=s.fill()/></svg>
                                         {format!("{} {}", t(l, s.label_key()), n)}
                                     </button>
                                 }).collect_view()}
                             </div>
+                            <MapFilters filter types/>
                             <div class="grid gap-4 lg:grid-cols-[minmax(0,3fr)_minmax(0,2fr)]">
-                                <div class="card overflow-auto p-2">
+                                <div class="card overflow-auto p-2 relative">
+                                    {move || hovered.get().map(|(u, x, y)| view! {
+                                        <div class="absolute z-10 card p-2 text-sm shadow pointer-events-none max-w-64" aria-hidden="true"
+                                            data-testid="hover-card" style=format!("left: {x:.1}%; top: {y:.1}%")>
+                                            <p class="font-medium">{tf(l, "inventory.unit_title", &[("code", u.code.clone())])}</p>
+                                            <p>{format!("{} · {}", u.type_code, t(l, u.status.label_key()))}</p>
+                                            <p class="tabular-nums">{money::format(u.price_minor, &u.currency)}</p>
+                                            <p class="text-muted">{tf(l, "inventory.hover_facts", &[
+                                                ("bedrooms", u.bedrooms.to_string()),
+                                                ("size", u.size_sqm.map(|s| format!("{s:.0} m²")).unwrap_or_else(|| "—".into())),
+                                                ("floor", u.floor.map(|f| f.to_string()).unwrap_or_else(|| "—".into())),
+                                                ("view", u.view.clone().unwrap_or_else(|| "—".into())),
+                                            ])}</p>
+                                        </div>
+                                    })}
                                     <svg viewBox=format!("0 0 {} {}", p.width_px, p.height_px) class="w-full h-auto" role="group"
                                         aria-label=tf(l, "inventory.map_of", &[("plan", p.name.clone())]) data-testid="plan-map">
                                         {match p.file_url.clone() {
@@ -458,14 +481,30 @@ fn PlanMap() -> impl IntoView {
                                             let name = sh.unit.as_ref().map(|u| unit_name(l, u)).unwrap_or_else(|| sh.label.clone().unwrap_or_default());
                                             let unit_id = sh.unit.as_ref().map(|u| u.id);
                                             let label = sh.label.clone().or_else(|| sh.unit.as_ref().map(|u| u.code.clone())).unwrap_or_default();
-                                            let dim = move || status_filter.get().is_some_and(|f| Some(f) != status);
+                                            let unit = sh.unit.clone();
+                                            let dim = {
+                                                let unit = unit.clone();
+                                                move || filter.with(|f| match &unit {
+                                                    Some(u) => !f.matches(u),
+                                                    None => !f.is_empty(),
+                                                })
+                                            };
                                             let pick = move || if let Some(u) = unit_id { selected.set(Some(u)) };
+                                            // The hover card sits at the shape's centre, in percent of the plan.
+                                            let show = move || if let Some(u) = unit.clone() {
+                                                hovered.set(Some((u, cx / plan_w * 100.0, cy / plan_h * 100.0)))
+                                            };
+                                            let show_on_focus = show.clone();
                                             view! {
                                                 <g role="button" tabindex="0" aria-label=name data-testid="plan-shape"
                                                     data-status=status.map(UnitStatus::code) class="cursor-pointer"
                                                     aria-pressed=move || (unit_id.is_some() && selected.get() == unit_id).to_string()
                                                     opacity=move || if dim() { "0.25" } else { "1" }
                                                     on:click=move |_| pick()
+                                                    on:mouseenter=move |_| show()
+                                                    on:mouseleave=move |_| hovered.set(None)
+                                                    on:focus=move |_| show_on_focus()
+                                                    on:blur=move |_| hovered.set(None)
                                                     on:keydown=move |ev: leptos::ev::KeyboardEvent| {
                                                         if ev.key() == "Enter" || ev.key() == " " { ev.prevent_default(); pick(); }
                                                     }>
@@ -487,15 +526,18 @@ fn PlanMap() -> impl IntoView {
                             <section class="card mt-4" aria-labelledby="unit-list-title">
                                 <h2 id="unit-list-title" class="card-title">{tr("inventory.units_on_plan")}</h2>
                                 <ul class="divide-y divide-line" data-testid="plan-list">
-                                    {list.into_iter().filter_map(|sh| sh.unit).map(|u| {
-                                        let id = u.id;
-                                        view! {
-                                            <li class="flex flex-wrap items-center gap-2 py-2">
-                                                <a class="link" href=format!("/inventory/units/{id}")>{unit_name(l, &u)}</a>
-                                                <Badge text=t(l, u.status.label_key()) tone=status_tone(u.status)/>
-                                            </li>
-                                        }
-                                    }).collect_view()}
+                                    {move || {
+                                        let f = filter.get();
+                                        list.iter().filter_map(|sh| sh.unit.clone()).filter(|u| f.matches(u)).map(|u| {
+                                            let id = u.id;
+                                            view! {
+                                                <li class="flex flex-wrap items-center gap-2 py-2">
+                                                    <a class="link" href=format!("/inventory/units/{id}")>{unit_name(l, &u)}</a>
+                                                    <Badge text=t(l, u.status.label_key()) tone=status_tone(u.status)/>
+                                                </li>
+                                            }
+                                        }).collect_view()
+                                    }}
                                 </ul>
                             </section>
                         }.into_any()
@@ -711,4 +753,93 @@ fn BulkChangeCard(
             })}
         </section>
     }
+}
+
+/// The map's filters beside its legend: type, bedrooms, price range, floor and view.
+#[component]
+fn MapFilters(filter: RwSignal<MapFilter>, types: Vec<String>) -> impl IntoView {
+    let set = move |f: &dyn Fn(&mut MapFilter)| filter.update(|x| f(x));
+    let text =
+        |ev: &leptos::ev::Event| Some(event_target_value(ev)).filter(|v| !v.trim().is_empty());
+    view! {
+        <form class="card grid gap-3 grid-cols-2 md:grid-cols-6 items-end mb-3" on:submit=|ev| ev.prevent_default()
+            aria-label=tr("inventory.map_filters") data-testid="map-filters">
+            <div class="field">
+                <label for="m-type" class="field-label">{tr("inventory.type")}</label>
+                <select id="m-type" class="input" on:change=move |ev| { let v = text(&ev); set(&|f| f.type_code = v.clone()); }>
+                    <option value="">{tr("inventory.any")}</option>
+                    {types.into_iter().map(|code| view! { <option value=code.clone()>{code.clone()}</option> }).collect_view()}
+                </select>
+            </div>
+            <div class="field">
+                <label for="m-bedrooms" class="field-label">{tr("inventory.min_bedrooms")}</label>
+                <input id="m-bedrooms" class="input" type="number" min="0" max="50"
+                    on:change=move |ev| { let v = text(&ev); set(&|f| f.min_bedrooms = v.as_deref().and_then(|v| v.trim().parse().ok())); }/>
+            </div>
+            <div class="field">
+                <label for="m-min-price" class="field-label">{tr("inventory.min_price")}</label>
+                <input id="m-min-price" class="input" inputmode="decimal"
+                    on:change=move |ev| { let v = text(&ev); set(&|f| f.min_price_minor = v.as_deref().and_then(|v| money::parse(v.trim(), "EGP"))); }/>
+            </div>
+            <div class="field">
+                <label for="m-max-price" class="field-label">{tr("inventory.max_price")}</label>
+                <input id="m-max-price" class="input" inputmode="decimal"
+                    on:change=move |ev| { let v = text(&ev); set(&|f| f.max_price_minor = v.as_deref().and_then(|v| money::parse(v.trim(), "EGP"))); }/>
+            </div>
+            <div class="field">
+                <label for="m-floor" class="field-label">{tr("inventory.floor")}</label>
+                <input id="m-floor" class="input" type="number" min="-5" max="200"
+                    on:change=move |ev| { let v = text(&ev); set(&|f| f.floor = v.as_deref().and_then(|v| v.trim().parse().ok())); }/>
+            </div>
+            <div class="field">
+                <label for="m-view" class="field-label">{tr("inventory.view")}</label>
+                <input id="m-view" class="input" maxlength="60"
+                    on:change=move |ev| { let v = text(&ev); set(&|f| f.view = v.clone()); }/>
+            </div>
+        </form>
+    }
+}
+
+/// A unit's prices over time as a step line, oldest to now, with its range in words for
+/// screen readers.
+#[component]
+fn PriceChart(prices: Vec<PricePoint>, now: i64, currency: String) -> impl IntoView {
+    let l = locale();
+    let mut points: Vec<(i64, i64)> = prices
+        .iter()
+        .rev()
+        .map(|p| (p.at.timestamp(), p.price_minor))
+        .collect();
+    let Some(last) = points.last().copied() else {
+        return ().into_any();
+    };
+    // The price now, a step after the last change (the browser has no clock we trust).
+    points.push((last.0 + 86_400, now));
+    let (w, h, pad) = (600.0, 160.0, 8.0);
+    let (t0, t1) = (points[0].0, points[points.len() - 1].0);
+    let low = points.iter().map(|p| p.1).min().unwrap_or(0);
+    let high = points.iter().map(|p| p.1).max().unwrap_or(0);
+    let x = |t: i64| pad + (t - t0) as f64 / (t1 - t0).max(1) as f64 * (w - 2.0 * pad);
+    let y = |v: i64| h - pad - (v - low) as f64 / (high - low).max(1) as f64 * (h - 2.0 * pad);
+    let mut path = format!("M{:.1},{:.1}", x(points[0].0), y(points[0].1));
+    for pair in points.windows(2) {
+        path.push_str(&format!(" H{:.1} V{:.1}", x(pair[1].0), y(pair[1].1)));
+    }
+    let label = tf(
+        l,
+        "inventory.price_chart",
+        &[
+            ("low", money::format(low, &currency)),
+            ("high", money::format(high, &currency)),
+            ("now", money::format(now, &currency)),
+        ],
+    );
+    let title = label.clone();
+    view! {
+        <svg viewBox=format!("0 0 {w} {h}") class="w-full h-auto mb-3" role="img" aria-label=label data-testid="price-chart">
+            <title>{title}</title>
+            <path d=path fill="none" stroke="#1d4ed8" stroke-width="2"/>
+        </svg>
+    }
+    .into_any()
 }
