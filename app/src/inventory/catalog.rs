@@ -116,6 +116,25 @@ pub mod ssr {
     use crate::db::new_id;
     use crate::request::Env;
 
+    /// Refuses, on `project_id`, a project the tenant does not have (RLS hides others').
+    pub(crate) async fn project_in_tenant(
+        env: &Env,
+        tx: &mut crate::db::Tx,
+        project_id: Uuid,
+    ) -> Result<(), AppError> {
+        let project: Option<Uuid> = sqlx::query_scalar("SELECT id FROM projects WHERE id = $1")
+            .bind(project_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+        match project {
+            Some(_) => Ok(()),
+            None => Err(AppError::field(
+                "project_id",
+                env.t("inventory.upload.project"),
+            )),
+        }
+    }
+
     pub async fn catalog(env: &Env) -> Result<Catalog, AppError> {
         let p = env.require(Permission::WorkspaceUse)?;
         let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
@@ -406,16 +425,7 @@ pub mod ssr {
                 env.t("inventory.unit_form.type"),
             ));
         }
-        let project: Option<Uuid> = sqlx::query_scalar("SELECT id FROM projects WHERE id = $1")
-            .bind(project_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if project.is_none() {
-            return Err(AppError::field(
-                "project_id",
-                env.t("inventory.upload.project"),
-            ));
-        }
+        project_in_tenant(env, &mut tx, project_id).await?;
         let id = new_id();
         sqlx::query(
             "INSERT INTO units (tenant_id, id, project_id, code, type_code, building, floor, size_sqm,

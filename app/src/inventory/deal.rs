@@ -56,58 +56,13 @@ pub mod ssr {
     use crate::auth::model::Permission;
     use crate::crm::access::Scope;
     use crate::crm::model::Entity;
-    use crate::inventory::model::UnitStatus;
+    use crate::inventory::ssr::{UnitSql, UNIT_COLUMNS};
     use crate::request::Env;
-
-    const COLUMNS: &str = "u.id, u.project_id, p.name AS project, u.code, u.type_code, u.building,
-        u.floor, u.size_sqm::float8 AS size_sqm, u.bedrooms, u.bathrooms, u.view, u.price_minor,
-        u.currency::text AS currency, u.status, u.version";
-
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        id: Uuid,
-        project_id: Uuid,
-        project: String,
-        code: String,
-        type_code: String,
-        building: Option<String>,
-        floor: Option<i32>,
-        size_sqm: Option<f64>,
-        bedrooms: i32,
-        bathrooms: i32,
-        view: Option<String>,
-        price_minor: i64,
-        currency: String,
-        status: String,
-        version: i32,
-    }
-
-    impl From<Row> for UnitRow {
-        fn from(u: Row) -> UnitRow {
-            UnitRow {
-                id: u.id,
-                project_id: u.project_id,
-                project: u.project,
-                code: u.code,
-                type_code: u.type_code,
-                building: u.building,
-                floor: u.floor,
-                size_sqm: u.size_sqm,
-                bedrooms: u.bedrooms,
-                bathrooms: u.bathrooms,
-                view: u.view,
-                price_minor: u.price_minor,
-                currency: u.currency,
-                status: UnitStatus::parse(&u.status).unwrap_or(UnitStatus::Blocked),
-                version: u.version,
-            }
-        }
-    }
 
     #[derive(sqlx::FromRow)]
     struct HeldRow {
         #[sqlx(flatten)]
-        unit: Row,
+        unit: UnitSql,
         held_until: Option<DateTime<Utc>>,
     }
 
@@ -134,7 +89,7 @@ pub mod ssr {
         let (owner, status, amount, currency) = visible_deal(env, tx, deal_id).await?;
         // Held for the deal now, or sold through it.
         let rows: Vec<HeldRow> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS}, max(h.expires_at) FILTER (WHERE h.released_at IS NULL) AS held_until
+            "SELECT {UNIT_COLUMNS}, max(h.expires_at) FILTER (WHERE h.released_at IS NULL) AS held_until
                FROM unit_holds h JOIN units u ON u.id = h.unit_id JOIN projects p ON p.id = u.project_id
               WHERE h.deal_id = $1 AND (h.released_at IS NULL OR h.release_reason = 'SOLD')
               GROUP BY u.id, p.name ORDER BY p.name, u.code"
@@ -183,8 +138,8 @@ pub mod ssr {
         }
         let pattern = crate::db::contains_pattern(q);
         let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
-        let rows: Vec<Row> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM units u JOIN projects p ON p.id = u.project_id
+        let rows: Vec<UnitSql> = sqlx::query_as(&format!(
+            "SELECT {UNIT_COLUMNS} FROM units u JOIN projects p ON p.id = u.project_id
               WHERE u.status = 'AVAILABLE' AND u.code ILIKE $1 ORDER BY p.name, u.code LIMIT 20"
         ))
         .bind(pattern)

@@ -17,12 +17,14 @@ use uuid::Uuid;
 /// Units per page of the table.
 pub const PAGE: i64 = 50;
 
-const UNIT_COLUMNS: &str = "u.id, u.project_id, p.name AS project, u.code, u.type_code, u.building,
+/// A unit's columns as [`UnitSql`] reads them, from `units u JOIN projects p`.
+pub(crate) const UNIT_COLUMNS: &str =
+    "u.id, u.project_id, p.name AS project, u.code, u.type_code, u.building,
     u.floor, u.size_sqm::float8 AS size_sqm, u.bedrooms, u.bathrooms, u.view, u.price_minor,
     u.currency::text AS currency, u.status, u.version";
 
 #[derive(sqlx::FromRow)]
-struct UnitSql {
+pub(crate) struct UnitSql {
     id: Uuid,
     project_id: Uuid,
     project: String,
@@ -733,16 +735,7 @@ pub async fn upload_plan(
         AppError::field("file", message)
     })?;
     let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
-    let project: Option<Uuid> = sqlx::query_scalar("SELECT id FROM projects WHERE id = $1")
-        .bind(project_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    if project.is_none() {
-        return Err(AppError::field(
-            "project_id",
-            env.t("inventory.upload.project"),
-        ));
-    }
+    super::catalog::ssr::project_in_tenant(env, &mut tx, project_id).await?;
     let id = new_id();
     let key = format!(
         "tenants/{}/plans/{id}/1.{}",
