@@ -100,7 +100,7 @@ lazy_area!(review_area, __preload_review_area, ReviewPages {
 lazy_area!(inventory_area, __preload_inventory_area, InventoryPages {
     Inventory => crate::inventory::ui::InventoryPage,
     Unit => crate::inventory::ui::UnitPage,
-    Plan => crate::inventory::ui::PlanPage,
+    Plan => crate::inventory::map::PlanPage,
     InventorySetup => crate::inventory::setup::InventorySetupPage,
 });
 

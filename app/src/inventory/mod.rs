@@ -7,9 +7,12 @@ pub mod catalog;
 pub mod deal;
 pub mod editor;
 pub mod geometry;
+pub mod map;
 pub mod model;
 #[cfg(feature = "ssr")]
 pub mod plan_file;
+#[cfg(feature = "ssr")]
+pub mod plans;
 pub mod setup;
 #[cfg(feature = "ssr")]
 pub mod ssr;
