@@ -6,6 +6,7 @@ pub mod bulk;
 pub mod catalog;
 pub mod deal;
 pub mod editor;
+mod editor_panels;
 pub mod geometry;
 pub mod map;
 pub mod model;
