@@ -295,6 +295,7 @@ pub async fn run(database: &Database, router: &Router) -> Result<(), String> {
         must_enrol_2fa: false,
         must_verify_email: false,
         unpaid_invoice: None,
+        grants: Vec::new(),
         api_key: None,
     };
     let mut direct = Vec::with_capacity(SAMPLES);

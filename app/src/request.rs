@@ -125,9 +125,16 @@ pub struct Principal {
     /// Dunning ran out: the workspace is read-only until this invoice (by number) is
     /// paid. Set for signed-in members; API writes check it themselves.
     pub unpaid_invoice: Option<i32>,
+    /// Permissions an admin gave this member beyond their role (`memberships.grants`).
+    pub grants: Vec<Permission>,
 }
 
 impl Principal {
+    /// Whether the role, or a grant, holds `permission`.
+    pub fn may(&self, permission: Permission) -> bool {
+        permission.allowed_for(self.role) || self.grants.contains(&permission)
+    }
+
     /// The member to record as having acted: `None` for an API key, which is nobody's.
     pub fn actor(&self) -> Option<Uuid> {
         match self.api_key {
@@ -177,7 +184,7 @@ impl Env {
         if principal.must_verify_email {
             return Err(AppError::Forbidden(self.t("recovery.must_confirm")));
         }
-        if !permission.allowed_for(principal.role) {
+        if !principal.may(permission) {
             return Err(AppError::Forbidden(self.t("error.forbidden")));
         }
         Ok(principal)

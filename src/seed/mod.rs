@@ -225,6 +225,20 @@ const DEMO_INVENTORY: &[&str] = &[
     "INSERT INTO unit_price_history (tenant_id, id, unit_id, price_minor, currency, reason, changed_at)
      SELECT $1, gen_random_uuid(), u.id, u.price_minor - 15000000, u.currency, 'Launch price', now() - interval '60 days'
        FROM units u WHERE u.tenant_id = $1",
+    // What each tower apartment is made of: its bedrooms, bathrooms, a kitchen and a
+    // balcony, measured.
+    "INSERT INTO unit_components (tenant_id, id, unit_id, type_code, label, length_m, width_m, area_sqm, created_at)
+     SELECT $1, gen_random_uuid(), u.id, c.code, c.label, c.l, c.w, round(c.l * c.w, 2),
+            now() + c.n * interval '1 ms'
+       FROM units u JOIN projects p ON p.id = u.project_id
+       JOIN LATERAL (
+            SELECT 'ROOM_BED' AS code, 'Bedroom ' || b AS label, 4.2 AS l, 3.6 AS w, b AS n
+              FROM generate_series(1, u.bedrooms) b
+            UNION ALL
+            SELECT 'ROOM_BATH', 'Bathroom ' || b, 2.6, 2.0, 10 + b FROM generate_series(1, u.bathrooms) b
+            UNION ALL SELECT 'KITCHEN_STD', 'Kitchen', 3.8, 3.0, 20
+            UNION ALL SELECT 'BALCONY_STD', 'Balcony', 4.0, 1.6, 21) c ON true
+      WHERE u.tenant_id = $1 AND p.name = 'Nile Towers'",
     "INSERT INTO floor_plans (tenant_id, id, project_id, name, width_px, height_px, meters_per_px)
      SELECT $1, gen_random_uuid(), p.id, f.name, f.w, f.h, 0.08
        FROM projects p JOIN (VALUES ('Nile Towers', 'Floor 12', 1240, 860), ('Sahel Villas', 'Site plan', 1000, 620)) AS f (project, name, w, h)

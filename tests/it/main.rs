@@ -18,6 +18,7 @@ mod forms;
 mod import;
 mod inventory;
 mod inventory_plans;
+mod inventory_units;
 mod jobs;
 mod notices;
 mod outreach;

@@ -106,6 +106,25 @@ impl Permission {
     pub fn allowed_for(self, role: Role) -> bool {
         role >= self.min_role()
     }
+
+    /// The permissions an admin may give a member beyond their role, by their code in
+    /// `memberships.grants`.
+    pub const GRANTABLE: [(Permission, &'static str); 1] =
+        [(Permission::InventoryEdit, "inventory")];
+
+    pub fn from_grant(code: &str) -> Option<Permission> {
+        Self::GRANTABLE
+            .iter()
+            .find(|(_, c)| *c == code)
+            .map(|(p, _)| *p)
+    }
+
+    pub fn grant_code(self) -> Option<&'static str> {
+        Self::GRANTABLE
+            .iter()
+            .find(|(p, _)| *p == self)
+            .map(|(_, c)| *c)
+    }
 }
 
 /// A workspace the viewer belongs to, for the tenant switcher.

@@ -34,7 +34,7 @@ pub async fn resolve_principal(
     };
     let mut tx = db.tenant_tx(tenant_id, Some(user_id)).await?;
     let row = sqlx::query(
-        "SELECT m.id, m.role, u.email::text AS email, u.name, u.totp_enabled_at IS NOT NULL AS totp,
+        "SELECT m.id, m.role, m.grants, u.email::text AS email, u.name, u.totp_enabled_at IS NOT NULL AS totp,
                 COALESCE(p.language, t.locale) AS locale, pol.two_factor_required,
                 pol.require_verified_email AND u.email_verified_at IS NULL AS must_verify,
                 (SELECT i.number FROM subscriptions s JOIN invoices i ON i.status = 'OPEN' WHERE s.status = 'UNPAID' ORDER BY i.number LIMIT 1) AS unpaid_invoice
@@ -70,6 +70,11 @@ pub async fn resolve_principal(
             must_verify_email: row.try_get("must_verify")?,
             api_key: None,
             unpaid_invoice: row.try_get("unpaid_invoice")?,
+            grants: row
+                .try_get::<Vec<String>, _>("grants")?
+                .iter()
+                .filter_map(|g| Permission::from_grant(g))
+                .collect(),
         },
         locale,
     )))

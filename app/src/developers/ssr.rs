@@ -158,6 +158,7 @@ pub async fn authenticate(
             must_enrol_2fa: false,
             must_verify_email: false,
             unpaid_invoice: None,
+            grants: Vec::new(),
             api_key: Some(id),
         },
         scopes: row.try_get("scopes")?,

@@ -45,6 +45,9 @@ pub struct Catalog {
     /// How long a hold lasts, and how long before its end its holder is told.
     pub hold_hours: i32,
     pub hold_reminder_hours: i32,
+    /// A held unit is reserved when its deal reaches a stage this likely to close;
+    /// `None`: never.
+    pub reserve_at: Option<i32>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -97,10 +100,16 @@ pub async fn save_unit_type(code: String, label: String, kind: String) -> Result
     respond(async { ssr::save_type(&env()?, &code, &label, &kind).await }).await
 }
 
-/// The workspace's hold period and reminder, in hours (a reminder of 0 sends none).
+/// The workspace's hold period and reminder, in hours (a reminder of 0 sends none),
+/// and the stage probability from which a held unit is reserved (blank: never).
 #[server]
-pub async fn save_hold_policy(hours: String, reminder_hours: String) -> Result<(), AppError> {
-    respond(async { ssr::save_hold_policy(&env()?, &hours, &reminder_hours).await }).await
+pub async fn save_hold_policy(
+    hours: String,
+    reminder_hours: String,
+    #[server(default)] reserve_at: String,
+) -> Result<(), AppError> {
+    respond(async { ssr::save_hold_policy(&env()?, &hours, &reminder_hours, &reserve_at).await })
+        .await
 }
 
 #[server]
@@ -149,23 +158,32 @@ pub mod ssr {
         .fetch_all(&mut *tx)
         .await?;
         let types = types(&mut tx).await?;
-        let (hold_hours, hold_reminder_hours): (i32, i32) = sqlx::query_as(
-            "SELECT coalesce((SELECT hold_hours FROM tenant_policies), 48),
-                    coalesce((SELECT hold_reminder_hours FROM tenant_policies), 6)",
-        )
-        .fetch_one(&mut *tx)
-        .await?;
+        let (hold_hours, hold_reminder_hours, reserve_at): (i32, i32, Option<i32>) =
+            sqlx::query_as(
+                "SELECT coalesce((SELECT hold_hours FROM tenant_policies), 48),
+                    coalesce((SELECT hold_reminder_hours FROM tenant_policies), 6),
+                    CASE WHEN EXISTS (SELECT 1 FROM tenant_policies)
+                         THEN (SELECT reserve_at_probability FROM tenant_policies) ELSE 75 END",
+            )
+            .fetch_one(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(Catalog {
             projects,
             types,
-            can_edit: Permission::InventoryEdit.allowed_for(p.role),
+            can_edit: p.may(Permission::InventoryEdit),
             hold_hours,
             hold_reminder_hours,
+            reserve_at,
         })
     }
 
-    pub async fn save_hold_policy(env: &Env, hours: &str, reminder: &str) -> Result<(), AppError> {
+    pub async fn save_hold_policy(
+        env: &Env,
+        hours: &str,
+        reminder: &str,
+        reserve_at: &str,
+    ) -> Result<(), AppError> {
         let p = env.require(Permission::InventoryEdit)?;
         let hours = number::<i32>(env, hours, "hours", "inventory.holds.hours", 1..=720)?
             .ok_or_else(|| AppError::field("hours", env.t("inventory.holds.hours")))?;
@@ -177,23 +195,38 @@ pub mod ssr {
             0..=168,
         )?
         .unwrap_or(0);
+        let reserve_at = number::<i32>(
+            env,
+            reserve_at,
+            "reserve_at",
+            "inventory.holds.reserve_at",
+            1..=99,
+        )?;
         let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
         sqlx::query(
-            "INSERT INTO tenant_policies (tenant_id, hold_hours, hold_reminder_hours) VALUES ($1, $2, $3)
+            "INSERT INTO tenant_policies (tenant_id, hold_hours, hold_reminder_hours, reserve_at_probability)
+             VALUES ($1, $2, $3, $4)
              ON CONFLICT (tenant_id) DO UPDATE SET hold_hours = EXCLUDED.hold_hours,
-                                                   hold_reminder_hours = EXCLUDED.hold_reminder_hours",
+                 hold_reminder_hours = EXCLUDED.hold_reminder_hours,
+                 reserve_at_probability = EXCLUDED.reserve_at_probability",
         )
         .bind(p.tenant_id)
         .bind(hours)
         .bind(reminder)
+        .bind(reserve_at)
         .execute(&mut *tx)
         .await?;
         audit::by_member(
             &mut tx,
             &env.ctx,
             p,
-            AuditEntry::new("holds.policy_saved", "tenant_policies", None)
-                .after(serde_json::json!({ "hold_hours": hours, "hold_reminder_hours": reminder })),
+            AuditEntry::new("holds.policy_saved", "tenant_policies", None).after(
+                serde_json::json!({
+                    "hold_hours": hours,
+                    "hold_reminder_hours": reminder,
+                    "reserve_at_probability": reserve_at,
+                }),
+            ),
         )
         .await?;
         tx.commit().await?;
@@ -212,7 +245,7 @@ pub mod ssr {
         .await?)
     }
 
-    fn text(
+    pub(crate) fn text(
         value: &str,
         max: usize,
         field: &str,
@@ -337,7 +370,7 @@ pub mod ssr {
         Ok(id)
     }
 
-    fn number<T: std::str::FromStr + PartialOrd>(
+    pub(crate) fn number<T: std::str::FromStr + PartialOrd>(
         env: &Env,
         value: &str,
         field: &str,

@@ -3,6 +3,7 @@
 //! editors, the shape editor.
 
 use super::api::*;
+use super::components::component_summary;
 use super::editor::PlanEditor;
 use super::model::*;
 use super::ui::{status_tone, unit_name, UnitActions};
@@ -191,10 +192,18 @@ fn UnitPanel(unit: Uuid, tick: RwSignal<u32>) -> impl IntoView {
                     Err(e) => view! { <LoadError error=e/> }.into_any(),
                     Ok(d) => {
                         let u = d.unit.clone();
+                        let components = d.components.items.clone();
                         view! {
                             <div class="card">
                                 <h3 class="card-title"><a class="link" href=format!("/inventory/units/{}", u.id)>{tf(l, "inventory.unit_title", &[("code", u.code.clone())])}</a></h3>
                                 <p class="text-sm">{unit_name(l, &u)}</p>
+                                {(!components.is_empty()).then(|| view! {
+                                    <ul class="text-sm my-2" aria-label=tr("inventory.components.title") data-testid="panel-components">
+                                        {components.into_iter().map(|c| view! {
+                                            <li>{c.label.clone()} " · " <bdi class="tabular-nums">{component_summary(&c)}</bdi></li>
+                                        }).collect_view()}
+                                    </ul>
+                                })}
                                 <UnitActions detail=d on_change=Callback::new(move |_| tick.update(|n| *n += 1))/>
                             </div>
                         }.into_any()

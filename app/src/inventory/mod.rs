@@ -4,6 +4,7 @@
 pub mod api;
 pub mod bulk;
 pub mod catalog;
+pub mod components;
 pub mod deal;
 pub mod editor;
 mod editor_panels;

@@ -84,6 +84,9 @@ pub struct HoldView {
     pub held_by: String,
     pub held_by_id: Uuid,
     pub expires_at: DateTime<Utc>,
+    /// The deal reached a committed stage: the unit is RESERVED and the hold does not
+    /// lapse.
+    pub reserved: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -109,7 +112,7 @@ pub struct DealChoice {
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct HoldEvent {
     pub at: DateTime<Utc>,
-    /// `HELD`, or the release's reason: `RELEASED`, `EXPIRED`, `DEAL_LOST`, `SOLD`.
+    /// `HELD`, `RESERVED`, or the release's reason: `RELEASED`, `EXPIRED`, `DEAL_LOST`, `SOLD`.
     pub kind: String,
     pub deal_id: Uuid,
     pub deal: String,
@@ -123,6 +126,7 @@ pub struct UnitDetail {
     pub prices: Vec<PricePoint>,
     /// The unit's holds and sales, newest first.
     pub history: Vec<HoldEvent>,
+    pub components: super::components::UnitComponents,
     /// Deals the viewer may hold this unit for (their own open ones; all for managers).
     pub deals: Vec<DealChoice>,
     pub can_manage: bool,

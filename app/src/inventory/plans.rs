@@ -80,7 +80,7 @@ pub async fn plan(env: &Env, id: &str) -> Result<PlanView, AppError> {
         file_url: plan
             .has_file
             .then(|| format!("/files/plans/{id}?v={}", plan.file_version)),
-        can_edit: Permission::InventoryEdit.allowed_for(p.role),
+        can_edit: p.may(Permission::InventoryEdit),
         shapes: shapes
             .into_iter()
             .map(|s| ShapeView {

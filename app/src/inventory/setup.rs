@@ -59,7 +59,7 @@ pub fn InventorySetupPage() -> impl IntoView {
                         <Projects projects=c.projects.clone() refresh/>
                         <NewUnit projects=c.projects.clone() types=c.types.clone() refresh/>
                         <PlanUpload projects=c.projects.clone()/>
-                        <HoldPolicy hours=c.hold_hours reminder=c.hold_reminder_hours/>
+                        <HoldPolicy hours=c.hold_hours reminder=c.hold_reminder_hours reserve_at=c.reserve_at/>
                         <Types types=c.types refresh/>
                     }.into_any(),
                 }
@@ -426,17 +426,20 @@ fn Types(types: Vec<TypeRow>, refresh: Callback<Done>) -> impl IntoView {
 }
 
 #[component]
-fn HoldPolicy(hours: i32, reminder: i32) -> impl IntoView {
+fn HoldPolicy(hours: i32, reminder: i32, reserve_at: Option<i32>) -> impl IntoView {
     let l = locale();
     let save = ServerAction::<SaveHoldPolicy>::new();
     let value = save.value();
     view! {
         <Card title=t(l, "inventory.holds.title")>
-            <ActionForm action=save attr:class="grid gap-3 md:grid-cols-3 items-end" attr:novalidate="" attr:data-testid="hold-policy">
+            <ActionForm action=save attr:class="grid gap-3 md:grid-cols-2 items-end" attr:novalidate="" attr:data-testid="hold-policy">
                 <Field label=t(l, "inventory.holds.hours_label") name="hours" kind="number" value=hours.to_string()
                     required=true error=field_error(value, "hours")/>
                 <Field label=t(l, "inventory.holds.reminder_label") name="reminder_hours" kind="number" value=reminder.to_string()
                     hint=t(l, "inventory.holds.reminder_hint") error=field_error(value, "reminder_hours")/>
+                <Field label=t(l, "inventory.holds.reserve_at_label") name="reserve_at" kind="number"
+                    value=reserve_at.map(|p| p.to_string()).unwrap_or_default()
+                    hint=t(l, "inventory.holds.reserve_at_hint") error=field_error(value, "reserve_at")/>
                 <Submit label=t(l, "inventory.holds.save") pending=save.pending()/>
             </ActionForm>
             {move || matches!(value.get(), Some(Ok(()))).then(|| view! { <p role="status" class="text-sm mt-2">{tr("common.saved")}</p> })}

@@ -171,7 +171,7 @@ pub async fn units(
         projects,
         plans,
         types,
-        can_edit_plans: Permission::InventoryEdit.allowed_for(p.role),
+        can_edit_plans: p.may(Permission::InventoryEdit),
         can_manage: Permission::InventoryManage.allowed_for(p.role),
     })
 }
@@ -187,8 +187,9 @@ pub(crate) async fn unit_row(tx: &mut Tx, id: Uuid) -> Result<Option<UnitRow>, A
 }
 
 async fn live_hold(tx: &mut Tx, unit_id: Uuid) -> Result<Option<HoldView>, AppError> {
-    let row: Option<(Uuid, String, String, Uuid, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT h.deal_id, d.name, coalesce(u.name, ''), h.held_by, h.expires_at
+    let row: Option<(Uuid, String, String, Uuid, DateTime<Utc>, bool)> = sqlx::query_as(
+        "SELECT h.deal_id, d.name, coalesce(u.name, ''), h.held_by, h.expires_at,
+                h.reserved_at IS NOT NULL
            FROM unit_holds h JOIN deals d ON d.id = h.deal_id LEFT JOIN users u ON u.id = h.held_by
           WHERE h.unit_id = $1 AND h.released_at IS NULL",
     )
@@ -196,12 +197,13 @@ async fn live_hold(tx: &mut Tx, unit_id: Uuid) -> Result<Option<HoldView>, AppEr
     .fetch_optional(&mut **tx)
     .await?;
     Ok(row.map(
-        |(deal_id, deal, held_by, held_by_id, expires_at)| HoldView {
+        |(deal_id, deal, held_by, held_by_id, expires_at, reserved)| HoldView {
             deal_id,
             deal,
             held_by,
             held_by_id,
             expires_at,
+            reserved,
         },
     ))
 }
@@ -255,6 +257,10 @@ async fn load_detail(tx: &mut Tx, p: &Principal, id: Uuid) -> Result<Option<Unit
            FROM unit_holds h JOIN deals d ON d.id = h.deal_id LEFT JOIN users u ON u.id = h.held_by
           WHERE h.unit_id = $1
          UNION ALL
+         SELECT h.reserved_at, 'RESERVED', h.deal_id, d.name, NULL
+           FROM unit_holds h JOIN deals d ON d.id = h.deal_id
+          WHERE h.unit_id = $1 AND h.reserved_at IS NOT NULL
+         UNION ALL
          SELECT h.released_at, h.release_reason, h.deal_id, d.name, NULL
            FROM unit_holds h JOIN deals d ON d.id = h.deal_id
           WHERE h.unit_id = $1 AND h.released_at IS NOT NULL
@@ -264,11 +270,13 @@ async fn load_detail(tx: &mut Tx, p: &Principal, id: Uuid) -> Result<Option<Unit
     .fetch_all(&mut **tx)
     .await?;
     let deals = hold_deals(tx, p).await?;
+    let components = crate::inventory::components::ssr::load(tx, p, id).await?;
     Ok(Some(UnitDetail {
         unit,
         hold,
         prices,
         history,
+        components,
         deals,
         can_manage: Permission::InventoryManage.allowed_for(p.role),
     }))
@@ -350,6 +358,12 @@ pub async fn hold(env: &Env, unit_id: &str, deal_id: &str) -> Result<UnitDetail,
     .bind(hours)
     .execute(&mut *tx)
     .await?;
+    // A deal already at a committed stage reserves the unit at once.
+    sqlx::query("SELECT deal_units_follow_stage($1, $2)")
+        .bind(p.tenant_id)
+        .bind(deal_id)
+        .execute(&mut *tx)
+        .await?;
     audit::by_member(
         &mut tx,
         &env.ctx,

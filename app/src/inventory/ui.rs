@@ -2,6 +2,7 @@
 //! release, price, its history). A plan's map is in `map.rs`.
 
 use super::api::*;
+use super::components::ComponentsCard;
 use super::model::*;
 use crate::crm::money;
 use crate::error::AppError;
@@ -254,8 +255,12 @@ pub(super) fn UnitActions(detail: UnitDetail, on_change: Callback<UnitDetail>) -
         {match (&detail.hold, unit.status) {
             (Some(h), _) => view! {
                 <p class="text-sm" data-testid="unit-hold">
-                    {tf(l, "inventory.held_for", &[("deal", h.deal.clone()), ("name", h.held_by.clone()),
-                        ("until", h.expires_at.format("%Y-%m-%d %H:%M UTC").to_string())])}
+                    {if h.reserved {
+                        tf(l, "inventory.reserved_for", &[("deal", h.deal.clone()), ("name", h.held_by.clone())])
+                    } else {
+                        tf(l, "inventory.held_for", &[("deal", h.deal.clone()), ("name", h.held_by.clone()),
+                            ("until", h.expires_at.format("%Y-%m-%d %H:%M UTC").to_string())])
+                    }}
                 </p>
                 <ActionForm action=release attr:class="mt-2">
                     <input type="hidden" name="unit_id" value=release_id/>
@@ -313,6 +318,7 @@ pub fn UnitPage() -> impl IntoView {
                                 let u = d.unit.clone();
                                 let prices = d.prices.clone();
                                 let history = d.history.clone();
+                                let components = d.components.clone();
                                 let (price_now, currency) = (u.price_minor, u.currency.clone());
                                 view! {
                                     <PageHeader title=tf(l, "inventory.unit_title", &[("code", u.code.clone())])>
@@ -333,6 +339,7 @@ pub fn UnitPage() -> impl IntoView {
                                     <Card title=t(l, "inventory.actions")>
                                         <UnitActions detail=d on_change=Callback::new(move |d| current.set(Some(d)))/>
                                     </Card>
+                                    <ComponentsCard unit_id=u.id components/>
                                     <Card title=t(l, "inventory.history.title")>
                                         {if history.is_empty() {
                                             view! { <p class="text-sm text-muted">{tr("inventory.history.none")}</p> }.into_any()

@@ -32,6 +32,11 @@ pub async fn change_role(membership_id: Uuid, role: String) -> Result<(), AppErr
 }
 
 #[server]
+pub async fn set_inventory_grant(membership_id: Uuid, granted: bool) -> Result<(), AppError> {
+    respond(async { super::ssr::set_inventory_grant(&env()?, membership_id, granted).await }).await
+}
+
+#[server]
 pub async fn set_member_active(membership_id: Uuid, active: bool) -> Result<(), AppError> {
     respond(async { super::ssr::set_member_active(&env()?, membership_id, active).await }).await
 }

@@ -13,6 +13,9 @@ pub struct Member {
     pub active: bool,
     pub last_login_at: Option<DateTime<Utc>>,
     pub is_self: bool,
+    /// May draw plans and keep the inventory's set-up, by an admin's grant (an admin
+    /// or owner may by their role).
+    pub inventory_grant: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -20,7 +20,8 @@ pub async fn team(env: &Env) -> Result<Team, AppError> {
     let p = env.require(Permission::TeamView)?;
     let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
     let rows = sqlx::query(
-        "SELECT m.id, m.user_id, u.name, u.email::text AS email, m.role, m.status, u.last_login_at
+        "SELECT m.id, m.user_id, u.name, u.email::text AS email, m.role, m.status, u.last_login_at,
+                'inventory' = ANY (m.grants) AS inventory_grant
            FROM memberships m JOIN users u ON u.id = m.user_id
           ORDER BY m.status, u.name",
     )
@@ -41,6 +42,7 @@ pub async fn team(env: &Env) -> Result<Team, AppError> {
             active: r.try_get::<String, _>("status")? == "ACTIVE",
             last_login_at: r.try_get("last_login_at")?,
             is_self: r.try_get::<Uuid, _>("user_id")? == p.user_id,
+            inventory_grant: r.try_get("inventory_grant")?,
         });
     }
     let rows = sqlx::query(
@@ -301,6 +303,52 @@ pub async fn change_role(env: &Env, membership_id: Uuid, role: &str) -> Result<(
         ),
     )
     .await?;
+    tx.commit().await.map_err(internal)
+}
+
+/// Gives or takes a member's `inventory` grant: drawing plans and the inventory's
+/// set-up, beyond what their role allows.
+pub async fn set_inventory_grant(
+    env: &Env,
+    membership_id: Uuid,
+    granted: bool,
+) -> Result<(), AppError> {
+    let p = env.require(Permission::TeamManage)?;
+    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let target = target(&mut tx, env, membership_id).await?;
+    let code = Permission::InventoryEdit
+        .grant_code()
+        .ok_or_else(|| internal("inventory is grantable"))?;
+    let changed = sqlx::query(
+        "UPDATE memberships
+            SET grants = CASE WHEN $2 THEN array_append(grants, $3) ELSE array_remove(grants, $3) END,
+                updated_at = now()
+          WHERE id = $1 AND ($3 = ANY (grants)) <> $2",
+    )
+    .bind(membership_id)
+    .bind(granted)
+    .bind(code)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if changed == 1 {
+        audit::by_member(
+            &mut tx,
+            &env.ctx,
+            p,
+            AuditEntry::new(
+                if granted {
+                    "team.grant_given"
+                } else {
+                    "team.grant_taken"
+                },
+                "membership",
+                Some(membership_id),
+            )
+            .after(serde_json::json!({ "grant": code, "user_id": target.user_id })),
+        )
+        .await?;
+    }
     tx.commit().await.map_err(internal)
 }
 

@@ -22,6 +22,7 @@ pub fn TeamPage() -> impl IntoView {
     let revoke = ServerAction::<RevokeInvite>::new();
     let role = ServerAction::<ChangeRole>::new();
     let active = ServerAction::<SetMemberActive>::new();
+    let grant = ServerAction::<SetInventoryGrant>::new();
     let team = Resource::new(
         move || {
             (
@@ -30,6 +31,7 @@ pub fn TeamPage() -> impl IntoView {
                 revoke.version().get(),
                 role.version().get(),
                 active.version().get(),
+                grant.version().get(),
             )
         },
         |_| get_team(),
@@ -48,6 +50,7 @@ pub fn TeamPage() -> impl IntoView {
             .get()
             .and_then(Result::err)
             .or_else(|| active.value().get().and_then(Result::err))
+            .or_else(|| grant.value().get().and_then(Result::err))
             .map(|e| e.to_string())
     });
     view! {
@@ -95,10 +98,11 @@ pub fn TeamPage() -> impl IntoView {
                                     <th scope="col">{tr("team.name")}</th>
                                     <th scope="col">{tr("team.role")}</th>
                                     <th scope="col">{tr("team.status")}</th>
+                                    <th scope="col">{tr("team.plans")}</th>
                                     <th scope="col"><span class="sr-only">{tr("common.actions")}</span></th>
                                 </tr></thead>
                                 <tbody>
-                                    {team.members.into_iter().map(|m| member_row(m, can_manage, my_role, role, active)).collect_view()}
+                                    {team.members.into_iter().map(|m| member_row(m, can_manage, my_role, MemberActions { role, active, grant })).collect_view()}
                                 </tbody>
                             </table>
                         </div>
@@ -131,17 +135,25 @@ pub fn TeamPage() -> impl IntoView {
     }
 }
 
-fn member_row(
-    m: Member,
-    can_manage: bool,
-    my_role: Role,
+/// The actions an admin takes on a member's row.
+#[derive(Clone, Copy)]
+struct MemberActions {
     role: ServerAction<ChangeRole>,
     active: ServerAction<SetMemberActive>,
-) -> impl IntoView {
+    grant: ServerAction<SetInventoryGrant>,
+}
+
+fn member_row(m: Member, can_manage: bool, my_role: Role, actions: MemberActions) -> impl IntoView {
+    let MemberActions {
+        role,
+        active,
+        grant,
+    } = actions;
     // The same rules the server enforces: never oneself, and only an owner touches
     // an owner or hands out more than they hold.
     let editable = can_manage && !m.is_self && m.role <= my_role;
     let id = m.membership_id.to_string();
+    let plans = plans_cell(&m, can_manage, grant);
     view! {
         <tr>
             <td>
@@ -173,6 +185,7 @@ fn member_row(
                     view! { <Badge text=tr("team.deactivated") tone="warning"/> }.into_any()
                 }}
             </td>
+            <td>{plans}</td>
             <td class="text-end">
                 {editable.then(|| view! {
                     <ActionForm action=active>
@@ -186,6 +199,40 @@ fn member_row(
             </td>
         </tr>
     }
+}
+
+/// Whether the member may draw plans: by role (admins and owners), or by an admin's
+/// grant, which an admin gives and takes here.
+fn plans_cell(m: &Member, can_manage: bool, grant: ServerAction<SetInventoryGrant>) -> AnyView {
+    if Permission::InventoryEdit.allowed_for(m.role) {
+        return view! { <span class="text-muted text-sm">{tr("team.plans_by_role")}</span> }
+            .into_any();
+    }
+    let badge = m
+        .inventory_grant
+        .then(|| view! { <Badge text=tr("team.plans_granted") tone="success"/> });
+    let toggle = can_manage.then(|| {
+        let label = if m.inventory_grant {
+            "team.plans_revoke"
+        } else {
+            "team.plans_allow"
+        };
+        let (id, granted, name) = (
+            m.membership_id.to_string(),
+            (!m.inventory_grant).to_string(),
+            format!(" — {}", m.name),
+        );
+        view! {
+            <ActionForm action=grant>
+                <input type="hidden" name="membership_id" value=id/>
+                <input type="hidden" name="granted" value=granted/>
+                <button class="btn btn-ghost" type="submit">
+                    {tr(label)}<span class="sr-only">{name}</span>
+                </button>
+            </ActionForm>
+        }
+    });
+    view! { <div class="flex flex-wrap items-center gap-2">{badge}{toggle}</div> }.into_any()
 }
 
 #[component]

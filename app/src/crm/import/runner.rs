@@ -648,6 +648,7 @@ async fn load(db: &Db, tenant_id: Uuid, id: Uuid) -> Result<Claimed, AppError> {
             must_enrol_2fa: false,
             must_verify_email: false,
             unpaid_invoice: None,
+            grants: Vec::new(),
             api_key: None,
         },
         creator_active: code("status")? == "ACTIVE",
