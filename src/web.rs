@@ -2,14 +2,15 @@
 //! the middleware every request passes (request id, security headers, body limits,
 //! CSRF, session, tenant context).
 
+mod files;
+
 use crate::session_store::PgSessionStore;
-use app::auth::model::{PageContext, Permission};
-use app::crm::import::ssr::{self as import, MAX_UPLOAD_BYTES};
+use app::auth::model::PageContext;
 use app::error::AppError;
 use app::i18n::Locale;
 use app::request::{keys, Env, RequestCtx};
 use axum::body::Body;
-use axum::extract::{ConnectInfo, MatchedPath, Path, Query, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -31,7 +32,7 @@ use tower_sessions::{Expiry, Session, SessionManagerLayer};
 use tracing::Instrument;
 
 /// Request bodies above this answer 413: enough for any form or server function.
-/// The CSV import has its own, larger limit (`MAX_UPLOAD_BYTES`).
+/// Uploads have their own limits (`web::files`).
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 /// Provider webhooks carry small JSON events.
 pub const MAX_WEBHOOK_BYTES: usize = 1024 * 1024;
@@ -66,8 +67,8 @@ pub fn router(state: AppState) -> Router {
     let dynamic = Router::new()
         .route("/api/{*fn_name}", post(server_fn_handler))
         .route("/events", get(crate::events::live_events))
-        .route("/jobs/{id}/download/{name}", get(job_download))
-        .route("/files/plans/{id}", get(plan_file))
+        .route("/jobs/{id}/download/{name}", get(files::job_download))
+        .route("/files/plans/{id}", get(files::plan_file))
         .leptos_routes_with_handler(routes, get(render_handler))
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,
@@ -75,8 +76,9 @@ pub fn router(state: AppState) -> Router {
         >(provide_request_nonce, app::shell))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         // Added after the limit above, so only its own (larger) limit applies.
-        .route("/import/upload", post(import_upload))
-        .route("/inventory/plans/upload", post(plan_upload))
+        .route("/import/upload", post(files::import_upload))
+        .route("/inventory/plans/upload", post(files::plan_upload))
+        .route("/inventory/units/import", post(files::units_import))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             request_context,
@@ -283,178 +285,6 @@ fn error_json(err: AppError) -> Response {
     let status =
         StatusCode::from_u16(err.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (status, axum::Json(err)).into_response()
-}
-
-#[derive(serde::Deserialize)]
-struct UploadQuery {
-    #[serde(default)]
-    entity: String,
-    #[serde(default)]
-    name: String,
-}
-
-/// A CSV file for import, sent as the raw request body (the browser's `fetch` with the
-/// `File` as body): no multipart parser, and the size limit holds while reading.
-async fn import_upload(Query(query): Query<UploadQuery>, req: Request) -> Response {
-    let env = match request_env(&req) {
-        Ok(env) => env,
-        Err(e) => return error_json(e),
-    };
-    // Who may upload is known before a byte of the body is read.
-    if let Err(e) = env.require(Permission::WorkspaceUse) {
-        return error_json(e);
-    }
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_UPLOAD_BYTES) {
-        return error_json(import::too_large(env.locale()));
-    }
-    let bytes = match axum::body::to_bytes(req.into_body(), MAX_UPLOAD_BYTES).await {
-        Ok(bytes) => bytes,
-        Err(_) => return error_json(import::too_large(env.locale())),
-    };
-    match import::upload(&env, &query.entity, &query.name, &bytes).await {
-        Ok(info) => axum::Json(info).into_response(),
-        Err(e) => error_json(e),
-    }
-}
-
-#[derive(serde::Deserialize)]
-struct PlanUploadQuery {
-    #[serde(default)]
-    project_id: String,
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    kind: String,
-}
-
-/// A plan's drawing, sent as the raw request body like an import's file; answers the
-/// new plan's id.
-async fn plan_upload(Query(query): Query<PlanUploadQuery>, req: Request) -> Response {
-    use app::inventory::plan_file::MAX_PLAN_BYTES;
-    let env = match request_env(&req) {
-        Ok(env) => env,
-        Err(e) => return error_json(e),
-    };
-    if let Err(e) = env.require(Permission::InventoryEdit) {
-        return error_json(e);
-    }
-    let too_large = || {
-        let mb = (MAX_PLAN_BYTES / (1024 * 1024)).to_string();
-        error_json(AppError::field(
-            "file",
-            app::i18n::tf(env.locale(), "inventory.upload.too_large", &[("mb", mb)]),
-        ))
-    };
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_PLAN_BYTES) {
-        return too_large();
-    }
-    let bytes = match axum::body::to_bytes(req.into_body(), MAX_PLAN_BYTES).await {
-        Ok(bytes) => bytes,
-        Err(_) => return too_large(),
-    };
-    let made =
-        app::inventory::ssr::upload_plan(&env, &query.project_id, &query.name, &query.kind, &bytes)
-            .await;
-    match made {
-        Ok(id) => (
-            StatusCode::CREATED,
-            axum::Json(serde_json::json!({ "id": id })),
-        )
-            .into_response(),
-        Err(e) => error_json(e),
-    }
-}
-
-/// A plan's drawing, to members of its tenant. An SVG opened on its own runs sandboxed
-/// with nothing allowed to load, on top of the sanitising at upload.
-async fn plan_file(Path(id): Path<String>, req: Request) -> Response {
-    let env = match request_env(&req) {
-        Ok(env) => env,
-        Err(e) => return error_json(e),
-    };
-    let Ok(id) = uuid::Uuid::parse_str(&id) else {
-        return error_json(AppError::NotFound(env.t("inventory.not_found")));
-    };
-    match app::inventory::ssr::plan_file(&env, id).await {
-        Ok((content_type, bytes)) => {
-            let content_type = HeaderValue::from_str(&content_type)
-                .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
-            let headers = [
-                (header::CONTENT_TYPE, content_type),
-                (
-                    header::CACHE_CONTROL,
-                    HeaderValue::from_static("private, max-age=3600"),
-                ),
-                (
-                    header::CONTENT_SECURITY_POLICY,
-                    HeaderValue::from_static(
-                        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox",
-                    ),
-                ),
-            ];
-            (headers, bytes).into_response()
-        }
-        Err(e) => error_json(e),
-    }
-}
-
-/// A job's file (an import's failed rows, an export) as an attachment, to the member
-/// who started the job or an admin of its tenant; "not found" to everyone else.
-async fn job_download(Path((id, name)): Path<(String, String)>, req: Request) -> Response {
-    let env = match request_env(&req) {
-        Ok(env) => env,
-        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-    };
-    let Ok(id) = uuid::Uuid::parse_str(&id) else {
-        return (StatusCode::NOT_FOUND, env.t("jobs.file_not_found")).into_response();
-    };
-    match import::download(&env, id, &name).await {
-        Ok(file) => {
-            let disposition = HeaderValue::from_str(&attachment(&file.download_name))
-                .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
-            let headers = [
-                (
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/csv; charset=utf-8"),
-                ),
-                (header::CONTENT_DISPOSITION, disposition),
-                (
-                    header::CACHE_CONTROL,
-                    HeaderValue::from_static("private, no-store"),
-                ),
-            ];
-            // Part by part as the client reads: a large export is never whole in
-            // memory, and a slow client holds no database connection between parts.
-            let db = env.ctx.db.clone();
-            let parts = file.parts.clone();
-            let body =
-                futures_util::StreamExt::then(futures_util::stream::iter(parts), move |part| {
-                    let (db, file) = (db.clone(), file.clone());
-                    async move {
-                        import::file_part(&db, &file, part)
-                            .await
-                            .map(axum::body::Bytes::from)
-                            .map_err(|e| std::io::Error::other(e.to_string()))
-                    }
-                });
-            (headers, Body::from_stream(body)).into_response()
-        }
-        Err(e) => {
-            let status =
-                StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            (status, e.to_string()).into_response()
-        }
-    }
 }
 
 /// `Content-Disposition` for a download: an ASCII name for old clients and the real

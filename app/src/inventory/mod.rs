@@ -16,6 +16,8 @@ pub mod plan_file;
 #[cfg(feature = "ssr")]
 pub mod plans;
 pub mod setup;
+mod setup_import;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 pub mod ui;
+pub mod unit_import;

@@ -1,7 +1,9 @@
 //! Inventory set-up, for its editors (`/inventory/setup`): projects with their
-//! developers, new units, plan uploads, and the unit and component types.
+//! developers, new units, units from a spreadsheet, plan uploads, and the unit and
+//! component types.
 
 use super::catalog::*;
+use super::setup_import::UnitImport;
 use crate::error::AppError;
 use crate::i18n::{t, tf};
 use crate::ui::{
@@ -13,9 +15,9 @@ use leptos::prelude::*;
 /// What the last change did, said above the cards: they are drawn again from the
 /// saved catalogue after each change, so a message inside them would vanish.
 #[derive(Clone, Debug, PartialEq)]
-struct Done {
-    message: String,
-    link: Option<String>,
+pub(super) struct Done {
+    pub(super) message: String,
+    pub(super) link: Option<String>,
 }
 
 impl Done {
@@ -58,6 +60,7 @@ pub fn InventorySetupPage() -> impl IntoView {
                     Ok(c) => view! {
                         <Projects projects=c.projects.clone() refresh/>
                         <NewUnit projects=c.projects.clone() types=c.types.clone() refresh/>
+                        <UnitImport projects=c.projects.clone() refresh/>
                         <PlanUpload projects=c.projects.clone()/>
                         <HoldPolicy hours=c.hold_hours reminder=c.hold_reminder_hours reserve_at=c.reserve_at/>
                         <Types types=c.types refresh/>

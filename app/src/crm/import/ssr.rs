@@ -69,7 +69,7 @@ pub fn too_large(locale: Locale) -> AppError {
     )
 }
 
-fn sheet_error(locale: Locale, err: SheetError) -> AppError {
+pub(crate) fn sheet_error(locale: Locale, err: SheetError) -> AppError {
     let key = match err {
         SheetError::Empty => "import.error.empty",
         SheetError::NoRows => "import.error.no_rows",
