@@ -1,7 +1,8 @@
 //! `leadline bench inventory`: a plan with 2,000 shapes — the map page's server time
 //! and size (its HTML, and the plan's data as the page's own call fetches it), raw and
 //! as sent with brotli — and 100 concurrent hold attempts on 10 units: how many
-//! holds, how many double bookings, and the time per attempt. Requests go through the
+//! holds, how many double bookings, and the time per attempt; and a price list of
+//! 5,000 units imported from CSV, preview and import. Requests go through the
 //! whole router in-process, so times are server time without the network.
 
 use crate::bench::{ms, signed_in, stats, BENCH_EMAIL};
@@ -20,6 +21,8 @@ const SAMPLES: usize = 60;
 const WARMUP: usize = 5;
 const HOLD_UNITS: usize = 10;
 const HOLD_ATTEMPTS: usize = 100;
+/// The most a spreadsheet import takes.
+const IMPORT_ROWS: usize = app::inventory::unit_import::MAX_IMPORT_ROWS;
 
 /// The bench tenant's tower: 2,000 units on one 4,000 × 3,600 px plan (50 × 40 flats
 /// of 70 × 80 px), in mixed statuses, and ten open deals. Made once per database.
@@ -268,6 +271,92 @@ pub async fn run(database: &Database, config: &Config) -> Result<(), String> {
         return Err(format!(
             "holds went wrong: {held} held, {doubled} double bookings, {other} other answers"
         ));
+    }
+    import(&router, &cookie, database, tenant).await
+}
+
+/// A price list of `IMPORT_ROWS` units into a new project: the preview, then the
+/// import with the preview's token. The project is dropped afterwards, so every run
+/// starts alike.
+async fn import(
+    router: &Router,
+    cookie: &str,
+    database: &Database,
+    tenant: Uuid,
+) -> Result<(), String> {
+    let owner = &database.pools.owner;
+    let project = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO projects (tenant_id, id, name) VALUES ($1, $2, 'Bench import ' || $2)",
+    )
+    .bind(tenant)
+    .bind(project)
+    .execute(owner)
+    .await
+    .map_err(|e| e.to_string())?;
+    let mut file = String::from("Code,Type,Building,Floor,Size,Bedrooms,Bathrooms,View,Price\n");
+    for n in 0..IMPORT_ROWS {
+        file.push_str(&format!(
+            "I-{n:05},APT_2BR,A,{},120.5,2,1,Garden,\"{},000\"\n",
+            n / 50,
+            3_000 + n
+        ));
+    }
+    let send = |token: Option<String>| {
+        let mut uri = format!("/inventory/units/import?project_id={project}");
+        if let Some(token) = token {
+            uri.push_str(&format!("&token={token}"));
+        }
+        let req = Request::post(uri)
+            .header(header::COOKIE, cookie)
+            .header("sec-fetch-site", "same-origin")
+            .body(Body::from(file.clone()));
+        async move {
+            let started = Instant::now();
+            let res = router
+                .clone()
+                .oneshot(req.map_err(|e| e.to_string())?)
+                .await
+                .map_err(|e| e.to_string())?;
+            let status = res.status();
+            let body = axum::body::to_bytes(res.into_body(), usize::MAX)
+                .await
+                .map_err(|e| e.to_string())?;
+            if status != StatusCode::OK {
+                return Err(format!(
+                    "import answered {status}: {}",
+                    String::from_utf8_lossy(&body)
+                ));
+            }
+            let preview: serde_json::Value =
+                serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+            Ok::<_, String>((started.elapsed(), preview))
+        }
+    };
+    let (previewed, preview) = send(None).await?;
+    let token = preview["token"].as_str().map(str::to_string);
+    let (applied, done) = send(token).await?;
+    let made: i64 = sqlx::query_scalar("SELECT count(*) FROM units WHERE project_id = $1")
+        .bind(project)
+        .fetch_one(owner)
+        .await
+        .map_err(|e| e.to_string())?;
+    sqlx::query("DELETE FROM projects WHERE id = $1")
+        .bind(project)
+        .execute(owner)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!(
+        "a price list of {IMPORT_ROWS} units ({} kB of CSV):",
+        file.len() / 1024
+    );
+    println!(
+        "  preview {:.0} ms, import {:.0} ms; {made} units made",
+        ms(previewed),
+        ms(applied)
+    );
+    if done["applied"] != true || made != IMPORT_ROWS as i64 {
+        return Err(format!("the import made {made} units: {done}"));
     }
     Ok(())
 }
