@@ -567,3 +567,54 @@ async fn a_spreadsheet_of_units_is_previewed_then_applied_exactly_once() {
     let (status, _) = import(&app, &app.client(), &project, None, &file).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn a_large_plan_offers_its_list_of_units_instead_of_drawing_it() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup("Ada", "ada@example.com", "Acme").await;
+    let shop = shop(&app, "ada@example.com").await;
+    let page = |client: reqwest::Client| {
+        let app = &app;
+        let path = format!("/inventory/plans/{}", shop.plan);
+        async move { app.get(&client, &path).await.text().await.unwrap() }
+    };
+    // Units 2 to `n` drawn as 10 × 10 px squares in rows of 90 on the 1000 × 800 plan.
+    let draw = |from: i32, to: i32| {
+        sqlx::query(
+            "WITH made AS (
+                 INSERT INTO units (tenant_id, id, project_id, code, type_code, price_minor)
+                 SELECT u.tenant_id, gen_random_uuid(), u.project_id, 'S-' || n, 'APT_1BR', 100
+                   FROM units u, generate_series($2::int, $3::int) n WHERE u.id = $1
+                 RETURNING tenant_id, id, code)
+             INSERT INTO map_shapes (tenant_id, id, plan_id, unit_id, geometry)
+             SELECT m.tenant_id, gen_random_uuid(), $4, m.id,
+                    jsonb_build_object('type', 'Polygon', 'coordinates', jsonb_build_array(jsonb_build_array(
+                        jsonb_build_array(x, y), jsonb_build_array(x + 10, y), jsonb_build_array(x + 10, y + 10),
+                        jsonb_build_array(x, y + 10), jsonb_build_array(x, y))))
+               FROM made m, LATERAL (SELECT substr(m.code, 3)::int AS k) k,
+                    LATERAL (SELECT 5 + (k.k % 90) * 11 AS x, 5 + (k.k / 90) * 11 AS y) xy",
+        )
+        .bind(shop.unit)
+        .bind(from)
+        .bind(to)
+        .bind(shop.plan)
+    };
+    draw(1, 300).execute(&app.pools.owner).await.unwrap();
+    let html = page(owner.clone()).await;
+    assert!(
+        html.contains("data-testid=\"plan-list\""),
+        "300 units are listed"
+    );
+    assert!(html.contains("S-300"));
+    assert!(!html.contains("Show the list of units"));
+
+    draw(301, 301).execute(&app.pools.owner).await.unwrap();
+    let html = page(owner.clone()).await;
+    assert!(
+        !html.contains("data-testid=\"plan-list\""),
+        "301 units wait to be asked for"
+    );
+    assert!(html.contains("Show the list of units (301)"));
+    // Every shape is still there and named for the keyboard.
+    assert_eq!(html.matches("data-testid=\"plan-shape\"").count(), 301);
+}
