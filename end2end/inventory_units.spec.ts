@@ -78,3 +78,38 @@ test('the owner lets a manager edit plans, and takes it back', async ({ page }) 
   await row.getByRole('button', { name: 'Stop plan editing — Layla Nasser' }).click();
   await expect(row.getByText('Edits plans')).toHaveCount(0);
 });
+
+test('an admin links a drawn shape to one room of its unit, then back to the whole unit', async ({ page }) => {
+  await signIn(page, 'admin@demo.leadline.test');
+  await page.goto('/inventory');
+  await hydrated(page);
+  await page.getByRole('link', { name: /Nile Towers — Floor 12/ }).click();
+  await hydrated(page);
+  const planUrl = page.url();
+  await page.goto(`${planUrl}?edit=1`);
+  await hydrated(page);
+  const panel = page.getByTestId('shape-panel');
+  const pick = async (name: string) => {
+    await page.getByTestId('plan-editor').getByRole('button', { name, exact: true }).focus();
+    await page.keyboard.press('Enter');
+  };
+  await pick('Shape B-1211');
+  const component = panel.getByLabel('Linked component');
+  await expect(component.locator('option', { hasText: 'Bedroom 1' })).toHaveCount(1);
+  await component.selectOption({ label: 'Bedroom 1' });
+  await panel.getByRole('button', { name: 'Save shape' }).click();
+  await expect(page.getByTestId('editor-status')).toContainText('Shape saved.');
+
+  await page.goto(planUrl);
+  await hydrated(page);
+  await expect(page.getByTestId('plan-map').getByRole('button', { name: /^Bedroom 1 of Unit B-1211, / })).toBeVisible();
+  // The list still names the unit once.
+  await expect(page.getByTestId('plan-list').getByRole('listitem')).toHaveCount(40);
+
+  await page.goto(`${planUrl}?edit=1`);
+  await hydrated(page);
+  await pick('Shape B-1211 · Bedroom 1');
+  await panel.getByLabel('Linked component').selectOption({ label: 'The whole unit' });
+  await panel.getByRole('button', { name: 'Save shape' }).click();
+  await expect(page.getByTestId('editor-status')).toContainText('Shape saved.');
+});

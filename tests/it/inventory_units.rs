@@ -618,3 +618,93 @@ async fn a_large_plan_offers_its_list_of_units_instead_of_drawing_it() {
     // Every shape is still there and named for the keyboard.
     assert_eq!(html.matches("data-testid=\"plan-shape\"").count(), 301);
 }
+
+#[tokio::test]
+async fn a_shape_stands_for_a_room_of_its_unit_and_each_room_is_drawn_once() {
+    use app::inventory::api::{GetPlan, SaveShape};
+    let app = TestApp::spawn().await;
+    let owner = app.signup("Ada", "ada@example.com", "Acme").await;
+    let shop = shop(&app, "ada@example.com").await;
+    let unit = shop.unit.to_string();
+    let mut rooms = Vec::new();
+    for label in ["Bedroom 1", "Bedroom 2"] {
+        let (status, body) = app
+            .call::<AddUnitComponent>(
+                &owner,
+                &[
+                    ("input[unit_id]", unit.as_str()),
+                    ("input[type_code]", "ROOM_BED"),
+                    ("input[label]", label),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        rooms = body["items"].as_array().unwrap().clone();
+    }
+    let (bed1, bed2) = (rooms[0]["id"].clone(), rooms[1]["id"].clone());
+    // Another unit's room.
+    let other_room: Uuid = sqlx::query_scalar(
+        "WITH u AS (INSERT INTO units (tenant_id, id, project_id, code, type_code, price_minor)
+                    SELECT tenant_id, gen_random_uuid(), project_id, 'B-1205', 'APT_1BR', 1 FROM units WHERE id = $1
+                    RETURNING tenant_id, id)
+         INSERT INTO unit_components (tenant_id, id, unit_id, type_code, label)
+         SELECT tenant_id, gen_random_uuid(), id, 'ROOM_BED', 'Bedroom' FROM u RETURNING id",
+    )
+    .bind(shop.unit)
+    .fetch_one(&app.pools.owner)
+    .await
+    .unwrap();
+    let save = |unit: Value, component: Value, x: f64| {
+        let body = json!({
+            "plan_id": shop.plan, "shape_id": null, "unit_id": unit, "component_id": component,
+            "label": "", "version": 0,
+            "points": [[x, 100.0], [x + 50.0, 100.0], [x + 50.0, 150.0], [x, 150.0]],
+        });
+        let (app, owner) = (&app, &owner);
+        async move { app.call_json::<SaveShape>(owner, &body).await }
+    };
+    let u = json!(shop.unit);
+    for (component, x) in [
+        (bed1.clone(), 100.0),
+        (bed2.clone(), 200.0),
+        (Value::Null, 300.0),
+    ] {
+        let (status, body) = save(u.clone(), component, x).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    // The whole unit once, each room once; a room of another unit, or without its
+    // unit, is refused on the component.
+    for (unit, component, field) in [
+        (u.clone(), Value::Null, "unit_id"),
+        (u.clone(), bed1.clone(), "component_id"),
+        (u.clone(), json!(other_room), "component_id"),
+        (Value::Null, bed2.clone(), "component_id"),
+    ] {
+        let (status, body) = save(unit, component, 400.0).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(error_field(&body), Some(field), "{body}");
+    }
+    let (_, plan) = app
+        .call::<GetPlan>(&owner, &[("id", &shop.plan.to_string())])
+        .await;
+    let parts: Vec<&Value> = plan["shapes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["component"].as_array().map(|c| &c[1]))
+        .collect();
+    assert_eq!(parts, [&json!("Bedroom 1"), &json!("Bedroom 2")], "{plan}");
+
+    // A room deleted leaves its shape drawn and unlinked.
+    let (status, _) = app
+        .call::<DeleteUnitComponent>(&owner, &[("id", bed1.as_str().unwrap())])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let unlinked: i64 = scalar(
+        &app,
+        "SELECT count(*) FROM map_shapes WHERE plan_id = $1 AND unit_id IS NULL AND component_id IS NULL",
+        shop.plan,
+    )
+    .await;
+    assert_eq!(unlinked, 1);
+}

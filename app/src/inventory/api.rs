@@ -46,11 +46,14 @@ pub async fn get_plan(id: String) -> Result<PlanView, AppError> {
 }
 
 /// Saves a shape (new when `shape_id` is none); `version` is the one the editor read.
+/// A shape stands for a unit, or for one of its components (`component_id`, with the
+/// unit's `unit_id`).
 #[server(input = Json)]
 pub async fn save_shape(
     plan_id: String,
     shape_id: Option<Uuid>,
     unit_id: Option<Uuid>,
+    component_id: Option<Uuid>,
     label: String,
     points: Vec<(f64, f64)>,
     version: i32,
@@ -60,7 +63,7 @@ pub async fn save_shape(
             &env()?,
             &plan_id,
             shape_id,
-            unit_id,
+            (unit_id, component_id),
             &label,
             &points,
             version,
@@ -83,6 +86,14 @@ pub async fn set_plan_scale(
 #[server(input = Json)]
 pub async fn delete_shape(plan_id: String, shape_id: Uuid, version: i32) -> Result<(), AppError> {
     respond(async { super::ssr::delete_shape(&env()?, &plan_id, shape_id, version).await }).await
+}
+
+/// A unit's components, for the editor's "Linked component".
+#[server]
+pub async fn unit_components(
+    unit_id: Uuid,
+) -> Result<Vec<super::components::ComponentRow>, AppError> {
+    respond(async { super::components::ssr::list(&env()?, unit_id).await }).await
 }
 
 /// Units of the plan's project the editor may link a shape to.

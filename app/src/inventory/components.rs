@@ -112,6 +112,15 @@ pub mod ssr {
         })
     }
 
+    /// The unit's components, to any member (the editor links shapes to them).
+    pub async fn list(env: &Env, unit_id: Uuid) -> Result<Vec<ComponentRow>, AppError> {
+        let p = env.require(Permission::WorkspaceUse)?;
+        let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+        let components = load(&mut tx, p, unit_id).await?;
+        tx.commit().await?;
+        Ok(components.items)
+    }
+
     pub async fn add(env: &Env, input: &ComponentInput) -> Result<UnitComponents, AppError> {
         let p = env.require(Permission::InventoryEdit)?;
         let unit_id = parse_id(env, &input.unit_id)?;

@@ -22,6 +22,8 @@ pub(super) struct Draft {
     pub(super) label: String,
     /// The linked unit's id and code.
     pub(super) unit: Option<(Uuid, String)>,
+    /// The component of that unit the shape stands for, if not the whole unit.
+    pub(super) component: Option<(Uuid, String)>,
     pub(super) points: Vec<(f64, f64)>,
     pub(super) dirty: bool,
 }
@@ -33,6 +35,7 @@ impl Draft {
             version: s.version,
             label: s.label.clone().unwrap_or_default(),
             unit: s.unit.as_ref().map(|u| (u.id, u.code.clone())),
+            component: s.component.clone(),
             points: s.points.clone(),
             dirty: false,
         }
@@ -42,7 +45,10 @@ impl Draft {
         let what = self
             .unit
             .as_ref()
-            .map(|(_, code)| code.clone())
+            .map(|(_, code)| match &self.component {
+                Some((_, part)) => format!("{code} · {part}"),
+                None => code.clone(),
+            })
             .or_else(|| Some(self.label.clone()).filter(|s| !s.is_empty()))
             .unwrap_or_else(|| (index + 1).to_string());
         tf(l, "inventory.editor.shape_name", &[("name", what)])
@@ -289,6 +295,7 @@ fn Editor(plan: PlanView) -> impl IntoView {
                         version: 0,
                         label: String::new(),
                         unit: None,
+                        component: None,
                         points: ring,
                         dirty: true,
                     })
@@ -720,6 +727,7 @@ mod tests {
             version: 0,
             label: String::new(),
             unit: None,
+            component: None,
             points: vec![(x, y), (x + 10.0, y), (x + 10.0, y + 10.0), (x, y + 10.0)],
             dirty: false,
         }

@@ -1,5 +1,5 @@
 //! The plan editor's side panels: the plan's scale, and the chosen shape (its
-//! measurements, label, linked unit, save, duplicate and delete).
+//! measurements, label, linked unit or component, save, duplicate and delete).
 
 use super::api::*;
 use super::editor::{distance, Draft, Tool};
@@ -113,6 +113,24 @@ pub(super) fn ShapePanel(
             }
         });
     });
+    // The linked unit's components, read again only when the unit changes.
+    let unit_of = Memo::new(move |_| {
+        shapes.with(|s| {
+            s.get(index)
+                .and_then(|d| d.unit.as_ref().map(|(id, _)| *id))
+        })
+    });
+    let parts = RwSignal::new(Vec::<super::components::ComponentRow>::new());
+    Effect::new(move || match unit_of.get() {
+        None => parts.set(Vec::new()),
+        Some(unit) => leptos::task::spawn_local(async move {
+            if let Ok(list) = unit_components(unit).await {
+                if unit_of.get_untracked() == Some(unit) {
+                    parts.set(list);
+                }
+            }
+        }),
+    });
     let busy = RwSignal::new(false);
     let field_error = RwSignal::new(None::<(String, String)>);
     let error_for = move |f: &'static str| {
@@ -147,6 +165,7 @@ pub(super) fn ShapePanel(
                 plan_id.to_string(),
                 d.id,
                 d.unit.as_ref().map(|(id, _)| *id),
+                d.component.as_ref().map(|(id, _)| *id),
                 d.label.clone(),
                 d.points.clone(),
                 d.version,
@@ -159,8 +178,10 @@ pub(super) fn ShapePanel(
                         if let Some(x) = s.get_mut(index) {
                             x.id = Some(id);
                             x.version = if d.id.is_some() { d.version + 1 } else { 1 };
-                            x.dirty =
-                                x.points != d.points || x.label != d.label || x.unit != d.unit;
+                            x.dirty = x.points != d.points
+                                || x.label != d.label
+                                || x.unit != d.unit
+                                || x.component != d.component;
                         }
                     });
                     status.set(Some((true, t(l, "inventory.editor.saved"))));
@@ -221,6 +242,7 @@ pub(super) fn ShapePanel(
             copy.id = None;
             copy.version = 0;
             copy.unit = None;
+            copy.component = None;
             copy.dirty = true;
             shapes.update(|s| s.push(copy));
             selected.set(Some(shapes.with_untracked(Vec::len) - 1));
@@ -230,6 +252,7 @@ pub(super) fn ShapePanel(
     let draft_unit = draft.unit.clone();
     let label_error = error_for("label");
     let unit_error = error_for("unit_id");
+    let component_error = error_for("component_id");
     let points_error = error_for("points");
     view! {
         <section class="card" aria-labelledby="shape-title" data-testid="shape-panel">
@@ -266,7 +289,10 @@ pub(super) fn ShapePanel(
                             Some((id, code))
                         }).or_else(|| unit_now.clone().filter(|(id, _)| id.to_string() == v));
                         remember.run(());
-                        edit(&|d| d.unit = choice.clone());
+                        edit(&|d| {
+                            d.unit = choice.clone();
+                            d.component = None;
+                        });
                     }>
                     <option value="">{tr("inventory.editor.no_unit")}</option>
                     {draft.unit.clone().map(|(id, code)| view! { <option value=id.to_string() selected=true>{code}</option> })}
@@ -279,6 +305,30 @@ pub(super) fn ShapePanel(
                     }}
                 </select>
                 {move || unit_error.get().map(|e| view! { <p id="shape-unit-error" class="field-error" role="alert">{e}</p> })}
+            </div>
+            <div class="field">
+                <label for="shape-component" class="field-label">{tr("inventory.editor.component")}</label>
+                <select id="shape-component" class="input" disabled=move || unit_of.get().is_none()
+                    aria-invalid=move || component_error.get().is_some().then_some("true")
+                    aria-describedby=move || if component_error.get().is_some() { "shape-component-error" } else { "shape-component-hint" }
+                    on:change=move |ev| {
+                        let v = event_target_value(&ev);
+                        let choice = parts.get_untracked().into_iter()
+                            .find(|c| c.id.to_string() == v)
+                            .map(|c| (c.id, c.label));
+                        remember.run(());
+                        edit(&|d| d.component = choice.clone());
+                    }>
+                    <option value="">{tr("inventory.editor.whole_unit")}</option>
+                    {move || {
+                        let chosen = shapes.with(|s| s.get(index).and_then(|d| d.component.as_ref().map(|(id, _)| *id)));
+                        parts.get().into_iter().map(|c| view! {
+                            <option value=c.id.to_string() selected=chosen == Some(c.id)>{c.label.clone()}</option>
+                        }).collect_view()
+                    }}
+                </select>
+                <p id="shape-component-hint" class="field-hint">{tr("inventory.editor.component_hint")}</p>
+                {move || component_error.get().map(|e| view! { <p id="shape-component-error" class="field-error" role="alert">{e}</p> })}
             </div>
             <div class="flex flex-wrap gap-2">
                 <button type="button" class="btn btn-primary" on:click=save disabled=move || busy.get()

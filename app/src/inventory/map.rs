@@ -58,12 +58,15 @@ fn PlanMap() -> impl IntoView {
                 match plan.await {
                     Err(e) => view! { <PageHeader title=tr("inventory.plan")/> <LoadError error=e/> }.into_any(),
                     Ok(p) => {
-                        let counts: Vec<(UnitStatus, usize)> = UnitStatus::ALL.into_iter().map(|s| {
-                            (s, p.shapes.iter().filter(|sh| sh.unit.as_ref().is_some_and(|u| u.status == s)).count())
-                        }).collect();
                         let shapes = p.shapes.clone();
-                        let list = p.shapes.clone();
-                        let listed = list.iter().filter(|sh| sh.unit.is_some()).count();
+                        // The list names each unit once, however many of its rooms are drawn.
+                        let mut list: Vec<UnitRow> = p.shapes.iter().filter_map(|sh| sh.unit.clone()).collect();
+                        list.sort_by(|a, b| a.code.cmp(&b.code));
+                        list.dedup_by_key(|u| u.id);
+                        let listed = list.len();
+                        let counts: Vec<(UnitStatus, usize)> = UnitStatus::ALL.into_iter()
+                            .map(|s| (s, list.iter().filter(|u| u.status == s).count()))
+                            .collect();
                         let mut types: Vec<String> = p.shapes.iter().filter_map(|sh| sh.unit.as_ref().map(|u| u.type_code.clone())).collect();
                         types.sort();
                         types.dedup();
@@ -112,9 +115,16 @@ fn PlanMap() -> impl IntoView {
                                             let (cx, cy) = centroid(&sh.points);
                                             let status = sh.unit.as_ref().map(|u| u.status);
                                             let fill = status.map_or("#e2e8f0", UnitStatus::fill);
-                                            let name = sh.unit.as_ref().map(|u| unit_name(l, u)).unwrap_or_else(|| sh.label.clone().unwrap_or_default());
+                                            let name = match (&sh.unit, &sh.component) {
+                                                (Some(u), Some((_, part))) => tf(l, "inventory.component_of", &[("component", part.clone()), ("unit", unit_name(l, u))]),
+                                                (Some(u), None) => unit_name(l, u),
+                                                (None, _) => sh.label.clone().unwrap_or_default(),
+                                            };
                                             let unit_id = sh.unit.as_ref().map(|u| u.id);
-                                            let label = sh.label.clone().or_else(|| sh.unit.as_ref().map(|u| u.code.clone())).unwrap_or_default();
+                                            let label = sh.label.clone()
+                                                .or_else(|| sh.component.as_ref().map(|(_, part)| part.clone()))
+                                                .or_else(|| sh.unit.as_ref().map(|u| u.code.clone()))
+                                                .unwrap_or_default();
                                             let unit = sh.unit.clone();
                                             let dim = {
                                                 let unit = unit.clone();
@@ -165,11 +175,11 @@ fn PlanMap() -> impl IntoView {
                                         <ul class="divide-y divide-line" data-testid="plan-list">
                                             {move || {
                                                 let f = filter.get();
-                                                list.iter().filter_map(|sh| sh.unit.clone()).filter(|u| f.matches(u)).map(|u| {
+                                                list.iter().filter(|u| f.matches(u)).map(|u| {
                                                     let id = u.id;
                                                     view! {
                                                         <li class="flex flex-wrap items-center gap-2 py-2">
-                                                            <a class="link" href=format!("/inventory/units/{id}")>{unit_name(l, &u)}</a>
+                                                            <a class="link" href=format!("/inventory/units/{id}")>{unit_name(l, u)}</a>
                                                             <Badge text=t(l, u.status.label_key()) tone=status_tone(u.status)/>
                                                         </li>
                                                     }

@@ -178,6 +178,8 @@ pub struct ShapeView {
     pub perimeter_m: Option<f64>,
     pub version: i32,
     pub unit: Option<UnitRow>,
+    /// The component of `unit` the shape stands for: its id and name.
+    pub component: Option<(Uuid, String)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -34,6 +34,8 @@ struct ShapeSql {
     perimeter_m: Option<f64>,
     version: i32,
     unit_id: Option<Uuid>,
+    component_id: Option<Uuid>,
+    component: Option<String>,
 }
 
 /// A plan with its shapes and the units they stand for.
@@ -54,8 +56,10 @@ pub async fn plan(env: &Env, id: &str) -> Result<PlanView, AppError> {
     };
     let id = plan.id;
     let shapes: Vec<ShapeSql> = sqlx::query_as(
-        "SELECT id, label, geometry, area_sqm, perimeter_m, version, unit_id FROM map_shapes
-              WHERE plan_id = $1 ORDER BY label, id",
+        "SELECT s.id, s.label, s.geometry, s.area_sqm, s.perimeter_m, s.version, s.unit_id,
+                s.component_id, c.label AS component
+           FROM map_shapes s LEFT JOIN unit_components c ON c.id = s.component_id
+          WHERE s.plan_id = $1 ORDER BY s.label, s.id",
     )
     .bind(id)
     .fetch_all(&mut *tx)
@@ -93,6 +97,7 @@ pub async fn plan(env: &Env, id: &str) -> Result<PlanView, AppError> {
                 unit: s
                     .unit_id
                     .and_then(|u| units.iter().find(|x| x.id == u).cloned()),
+                component: s.component_id.zip(s.component),
             })
             .collect(),
     })
@@ -106,11 +111,12 @@ pub async fn save_shape(
     env: &Env,
     plan_id: &str,
     shape_id: Option<Uuid>,
-    unit_id: Option<Uuid>,
+    link: (Option<Uuid>, Option<Uuid>),
     label: &str,
     points: &[(f64, f64)],
     version: i32,
 ) -> Result<Uuid, AppError> {
+    let (unit_id, component_id) = link;
     let p = env.require(Permission::InventoryEdit)?;
     let plan_id = parse_id(env, plan_id)?;
     let label = label.trim();
@@ -136,6 +142,12 @@ pub async fn save_shape(
             return Err(AppError::field("unit_id", env.t("inventory.not_found")));
         }
     }
+    if component_id.is_some() && unit_id.is_none() {
+        return Err(AppError::field(
+            "component_id",
+            env.t("inventory.error.component_of_unit"),
+        ));
+    }
     let (area, perimeter) = match mpp {
         Some(m) => {
             let (a, p) = geometry::measure(&ring, m);
@@ -149,8 +161,9 @@ pub async fn save_shape(
         None => {
             let id = new_id();
             sqlx::query(
-                "INSERT INTO map_shapes (tenant_id, id, plan_id, unit_id, label, geometry, area_sqm, perimeter_m)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                "INSERT INTO map_shapes (tenant_id, id, plan_id, unit_id, label, geometry, area_sqm, perimeter_m,
+                                         component_id)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
             .bind(p.tenant_id)
             .bind(id)
@@ -160,6 +173,7 @@ pub async fn save_shape(
             .bind(&geojson)
             .bind(area)
             .bind(perimeter)
+            .bind(component_id)
             .execute(&mut *tx)
             .await
             .map_err(|e| shape_conflict(env, e))?;
@@ -168,7 +182,7 @@ pub async fn save_shape(
         Some(id) => {
             let updated = sqlx::query(
                 "UPDATE map_shapes SET unit_id = $3, label = $4, geometry = $5, area_sqm = $6,
-                        perimeter_m = $7, version = version + 1, updated_at = now()
+                        perimeter_m = $7, component_id = $9, version = version + 1, updated_at = now()
                   WHERE id = $1 AND plan_id = $2 AND version = $8",
             )
             .bind(id)
@@ -179,6 +193,7 @@ pub async fn save_shape(
             .bind(area)
             .bind(perimeter)
             .bind(version)
+            .bind(component_id)
             .execute(&mut *tx)
             .await
             .map_err(|e| shape_conflict(env, e))?
@@ -193,8 +208,9 @@ pub async fn save_shape(
         &mut tx,
         &env.ctx,
         p,
-        AuditEntry::new("shape.saved", "map_shapes", Some(id))
-            .after(serde_json::json!({ "unit_id": unit_id, "points": ring.len() })),
+        AuditEntry::new("shape.saved", "map_shapes", Some(id)).after(serde_json::json!({
+            "unit_id": unit_id, "component_id": component_id, "points": ring.len(),
+        })),
     )
     .await?;
     tx.commit().await?;
@@ -204,6 +220,12 @@ pub async fn save_shape(
 fn shape_conflict(env: &Env, e: sqlx::Error) -> AppError {
     match crate::db::violated_constraint(&e).as_deref() {
         Some("map_shapes_unit") => AppError::field("unit_id", env.t("inventory.error.unit_drawn")),
+        Some("map_shapes_component") => {
+            AppError::field("component_id", env.t("inventory.error.component_drawn"))
+        }
+        Some("map_shapes_component_of_unit") => {
+            AppError::field("component_id", env.t("inventory.error.component_of_unit"))
+        }
         _ => e.into(),
     }
 }
