@@ -113,3 +113,34 @@ test('an admin links a drawn shape to one room of its unit, then back to the who
   await panel.getByRole('button', { name: 'Save shape' }).click();
   await expect(page.getByTestId('editor-status')).toContainText('Shape saved.');
 });
+
+test('the plan editor zooms with a two-finger pinch and pans with two fingers', async ({ page }) => {
+  await signIn(page, 'admin@demo.leadline.test');
+  await page.goto('/inventory');
+  await hydrated(page);
+  await page.getByRole('link', { name: /Nile Towers — Floor 12/ }).click();
+  await hydrated(page);
+  await page.goto(`${page.url()}?edit=1`);
+  await hydrated(page);
+  const canvas = page.getByTestId('plan-editor');
+  const box = (await canvas.boundingBox())!;
+  const viewBox = async () => (await canvas.getAttribute('viewBox'))!.split(' ').map(Number);
+  const [, , fullWidth] = await viewBox();
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Emulation.setTouchEmulationEnabled', { enabled: true, maxTouchPoints: 2 });
+  const cx = box.x + box.width / 2;
+  const cy = box.y + box.height / 2;
+  const touch = (type: string, points: [number, number][]) =>
+    cdp.send('Input.dispatchTouchEvent', { type, touchPoints: points.map(([x, y], id) => ({ x, y, id })) });
+  // Fingers 40 px apart spread to 160 px: four times closer, around the same middle.
+  await touch('touchStart', [[cx - 20, cy], [cx + 20, cy]]);
+  for (const half of [40, 60, 80]) await touch('touchMove', [[cx - half, cy], [cx + half, cy]]);
+  await touch('touchEnd', []);
+  await expect.poll(async () => Math.round(fullWidth / (await viewBox())[2])).toBe(4);
+  // Both fingers moving left together move the view right across the plan.
+  const [xBefore] = await viewBox();
+  await touch('touchStart', [[cx - 40, cy], [cx + 40, cy]]);
+  for (const dx of [20, 40, 60]) await touch('touchMove', [[cx - 40 - dx, cy], [cx + 40 - dx, cy]]);
+  await touch('touchEnd', []);
+  await expect.poll(async () => (await viewBox())[0]).toBeGreaterThan(xBefore);
+});

@@ -81,6 +81,9 @@ enum Drag {
     },
 }
 
+/// A box on screen, in px: left, top, width, height.
+type Rect = (f64, f64, f64, f64);
+
 /// The visible part of the plan, in plan pixels (the SVG's `viewBox`).
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct View {
@@ -113,6 +116,31 @@ impl View {
             ..self
         }
         .within(full)
+    }
+
+    /// The view under two fingers that started at `from` (screen px, on a canvas whose
+    /// box is `rect`) with this view, and are now at `to`: zoomed by how far they
+    /// spread, and panned so the plan point first between them stays between them.
+    fn pinched(
+        self,
+        from: [(f64, f64); 2],
+        to: [(f64, f64); 2],
+        rect: Rect,
+        full: (f64, f64),
+    ) -> View {
+        let (left, top, width, height) = rect;
+        let mid = |p: [(f64, f64); 2]| ((p[0].0 + p[1].0) / 2.0, (p[0].1 + p[1].1) / 2.0);
+        let on_plan = |c: (f64, f64), v: View| {
+            (
+                v.x + (c.0 - left) * v.w / width,
+                v.y + (c.1 - top) * v.h / height,
+            )
+        };
+        let spread = distance(to[0], to[1]) / distance(from[0], from[1]).max(1.0);
+        let anchor = on_plan(mid(from), self);
+        let zoomed = self.zoom(spread, anchor, full);
+        let now = on_plan(mid(to), zoomed);
+        zoomed.pan(anchor.0 - now.0, anchor.1 - now.1, full)
     }
 
     fn within(self, full: (f64, f64)) -> View {
@@ -211,6 +239,35 @@ fn plan_point(ev: &web_sys::MouseEvent, view: View) -> Option<((f64, f64), f64)>
     #[cfg(not(feature = "hydrate"))]
     {
         let _ = (ev, view);
+        None
+    }
+}
+
+/// The two fingers of a touch, in screen px, and the canvas's box; `None` unless
+/// exactly two touch it.
+fn two_fingers(ev: &web_sys::TouchEvent) -> Option<([(f64, f64); 2], Rect)> {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let touches = ev.touches();
+        if touches.length() != 2 {
+            return None;
+        }
+        let at = |i| {
+            touches
+                .get(i)
+                .map(|t| (f64::from(t.client_x()), f64::from(t.client_y())))
+        };
+        let el: web_sys::Element = ev.current_target()?.dyn_into().ok()?;
+        let r = el.get_bounding_client_rect();
+        if r.width() <= 0.0 || r.height() <= 0.0 {
+            return None;
+        }
+        Some(([at(0)?, at(1)?], (r.left(), r.top(), r.width(), r.height())))
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = ev;
         None
     }
 }
@@ -419,6 +476,27 @@ fn Editor(plan: PlanView) -> impl IntoView {
         let factor = if ev.delta_y() < 0.0 { 1.25 } else { 0.8 };
         view.update(|v| *v = v.zoom(factor, p, full));
     };
+    // A two-finger pinch zooms around the fingers and moving both pans; one finger
+    // taps through as a click (shapes, corners, polygon points).
+    let pinch = StoredValue::new(None::<([(f64, f64); 2], View)>);
+    let on_touch_start = move |ev: web_sys::TouchEvent| {
+        if let Some((fingers, _)) = two_fingers(&ev) {
+            ev.prevent_default();
+            drag.set_value(None);
+            pinch.set_value(Some((fingers, view.get_untracked())));
+        }
+    };
+    let on_touch_move = move |ev: web_sys::TouchEvent| {
+        if let (Some((from, start)), Some((to, rect))) = (pinch.get_value(), two_fingers(&ev)) {
+            ev.prevent_default();
+            view.set(start.pinched(from, to, rect, full));
+        }
+    };
+    let on_touch_end = move |ev: web_sys::TouchEvent| {
+        if ev.touches().length() < 2 {
+            pinch.set_value(None);
+        }
+    };
     let zoom_by = move |factor: f64| {
         view.update(|v| {
             let centre = (v.x + v.w / 2.0, v.y + v.h / 2.0);
@@ -611,7 +689,9 @@ fn Editor(plan: PlanView) -> impl IntoView {
                         points.dedup();
                         finish_polygon(points);
                     }
-                    on:wheel=on_wheel on:keydown=on_key>
+                    on:wheel=on_wheel on:keydown=on_key
+                    on:touchstart=on_touch_start on:touchmove=on_touch_move
+                    on:touchend=on_touch_end on:touchcancel=on_touch_end>
                     {match file_url {
                         Some(url) => view! { <image href=url x="0" y="0" width=plan.width_px height=plan.height_px preserveAspectRatio="none"/> }.into_any(),
                         None => view! { <rect width=plan.width_px height=plan.height_px fill="#f8fafc" stroke="#94a3b8"/> }.into_any(),
@@ -740,6 +820,43 @@ mod tests {
         assert_eq!(snap((5.0, 11.5), &shapes, None, 3.0), (5.0, 10.0));
         assert_eq!(snap((50.0, 50.0), &shapes, None, 3.0), (50.0, 50.0));
         assert_eq!(snap((11.0, 12.0), &shapes, Some(0), 3.0), (11.0, 12.0));
+    }
+
+    #[test]
+    fn a_pinch_zooms_by_the_spread_and_keeps_the_plan_point_between_the_fingers() {
+        let full = (1000.0, 800.0);
+        let whole = View {
+            x: 0.0,
+            y: 0.0,
+            w: 1000.0,
+            h: 800.0,
+        };
+        // A 500 × 400 px canvas at (100, 50): 2 plan px a screen px.
+        let rect = (100.0, 50.0, 500.0, 400.0);
+        let spread = whole.pinched(
+            [(330.0, 250.0), (370.0, 250.0)],
+            [(310.0, 250.0), (390.0, 250.0)],
+            rect,
+            full,
+        );
+        assert!((spread.w - 500.0).abs() < 1e-9, "{spread:?}");
+        // The plan point under the middle, (500, 400), is still under it.
+        let under = (
+            spread.x + (350.0 - 100.0) * spread.w / 500.0,
+            spread.y + (250.0 - 50.0) * spread.h / 400.0,
+        );
+        assert!(
+            (under.0 - 500.0).abs() < 1e-9 && (under.1 - 400.0).abs() < 1e-9,
+            "{under:?}"
+        );
+        // Both fingers 50 screen px left: the view moves 50 × (500 / 500) plan px right.
+        let panned = spread.pinched(
+            [(330.0, 250.0), (370.0, 250.0)],
+            [(280.0, 250.0), (320.0, 250.0)],
+            rect,
+            full,
+        );
+        assert_eq!((panned.w, panned.x), (spread.w, spread.x + 50.0));
     }
 
     #[test]
