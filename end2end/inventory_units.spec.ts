@@ -12,6 +12,17 @@ test('an admin imports a price list: a bad row is named by line, the fixed file 
   await form.getByRole('button', { name: 'Save project' }).click();
   await expect(page.getByTestId('setup-status')).toContainText('saved');
 
+  // Its cover picture, shown beside it in the list.
+  await page.getByRole('button', { name: `Edit ${project}` }).click();
+  const cover = page.getByTestId('cover-upload');
+  await cover.getByLabel(`Cover picture of ${project}`).setInputFiles({
+    name: 'cover.png', mimeType: 'image/png',
+    buffer: Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg==', 'base64'),
+  });
+  await cover.getByRole('button', { name: 'Upload cover' }).click();
+  await expect(page.getByTestId('setup-status')).toContainText('Cover saved.');
+  await expect(page.getByTestId('projects-table').getByRole('img', { name: `Cover of ${project}` })).toBeVisible();
+
   const upload = page.getByTestId('unit-import');
   await upload.getByLabel('Project').selectOption({ label: project });
   const file = (body: string) => ({ name: 'price-list.csv', mimeType: 'text/csv', buffer: Buffer.from(body) });

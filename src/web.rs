@@ -69,6 +69,7 @@ pub fn router(state: AppState) -> Router {
         .route("/events", get(crate::events::live_events))
         .route("/jobs/{id}/download/{name}", get(files::job_download))
         .route("/files/plans/{id}", get(files::plan_file))
+        .route("/files/projects/{id}/cover", get(files::project_cover))
         .leptos_routes_with_handler(routes, get(render_handler))
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,
@@ -79,6 +80,7 @@ pub fn router(state: AppState) -> Router {
         .route("/import/upload", post(files::import_upload))
         .route("/inventory/plans/upload", post(files::plan_upload))
         .route("/inventory/units/import", post(files::units_import))
+        .route("/inventory/projects/cover", post(files::cover_upload))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             request_context,

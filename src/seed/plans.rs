@@ -1,6 +1,7 @@
 //! The demo's two drawings, so its plans show walls, corridors and plots under the
 //! coloured units: floor 12 of Nile Towers and the Sahel Villas site plan, drawn to
-//! match the shapes the seed links to units (DEMO_INVENTORY in mod.rs).
+//! match the shapes the seed links to units (DEMO_INVENTORY in mod.rs), and the two
+//! projects' cover pictures.
 
 use app::files::FileStore;
 use sqlx::{Postgres, Transaction};
@@ -69,7 +70,27 @@ fn villas() -> String {
     svg
 }
 
-/// Stores the drawings and points the demo's plans at them.
+/// A project's cover: a skyline for the tower, dunes and sea for the villas.
+fn cover(project: &str) -> String {
+    let (sky, ground, shapes) = if project == "Nile Towers" {
+        (
+            "#bfdbfe",
+            "#1e3a8a",
+            r##"<rect x="70" y="40" width="60" height="140" fill="#334155"/><rect x="150" y="70" width="50" height="110" fill="#475569"/><rect x="220" y="20" width="70" height="160" fill="#1f2937"/>"##,
+        )
+    } else {
+        (
+            "#fde68a",
+            "#0e7490",
+            r##"<path d="M0 150 Q80 110 160 150 T320 150 V180 H0 Z" fill="#f59e0b"/><rect x="120" y="110" width="60" height="40" fill="#f8fafc"/>"##,
+        )
+    };
+    format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="320" height="200" viewBox="0 0 320 200"><rect width="320" height="200" fill="{sky}"/>{shapes}<rect y="180" width="320" height="20" fill="{ground}"/></svg>"##
+    )
+}
+
+/// Stores the drawings and points the demo's plans at them, and the projects' covers.
 pub(super) async fn store(
     tx: &mut Transaction<'_, Postgres>,
     tenant_id: Uuid,
@@ -106,6 +127,29 @@ pub(super) async fn store(
         .execute(&mut **tx)
         .await
         .map_err(|e| format!("demo plan {name}: {e}"))?;
+    }
+    let projects: Vec<(Uuid, String)> =
+        sqlx::query_as("SELECT id, name FROM projects WHERE tenant_id = $1")
+            .bind(tenant_id)
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(|e| format!("demo projects: {e}"))?;
+    for (id, name) in projects {
+        let checked = app::inventory::plan_file::check(cover(&name).as_bytes())
+            .map_err(|e| format!("demo cover {name}: {e:?}"))?;
+        let key = format!("tenants/{tenant_id}/projects/{id}/cover-1.svg");
+        files
+            .put(&key, checked.bytes)
+            .await
+            .map_err(|e| format!("demo cover {name}: {e}"))?;
+        sqlx::query(
+            "UPDATE projects SET cover_key = $2, cover_type = 'image/svg+xml', cover_version = 1 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(&key)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| format!("demo cover {name}: {e}"))?;
     }
     Ok(())
 }

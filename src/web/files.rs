@@ -97,8 +97,7 @@ pub(super) async fn plan_upload(Query(query): Query<PlanUploadQuery>, req: Reque
     }
 }
 
-/// A plan's drawing, to members of its tenant. An SVG opened on its own runs sandboxed
-/// with nothing allowed to load, on top of the sanitising at upload.
+/// A plan's drawing, to members of its tenant.
 pub(super) async fn plan_file(Path(id): Path<String>, req: Request) -> Response {
     let env = match request_env(&req) {
         Ok(env) => env,
@@ -107,7 +106,13 @@ pub(super) async fn plan_file(Path(id): Path<String>, req: Request) -> Response 
     let Ok(id) = uuid::Uuid::parse_str(&id) else {
         return error_json(AppError::NotFound(env.t("inventory.not_found")));
     };
-    match app::inventory::ssr::plan_file(&env, id).await {
+    image_response(app::inventory::ssr::plan_file(&env, id).await)
+}
+
+/// A stored picture (a plan's drawing, a project's cover). An SVG opened on its own
+/// runs sandboxed with nothing allowed to load, on top of the sanitising at upload.
+fn image_response(file: Result<(String, Vec<u8>), AppError>) -> Response {
+    match file {
         Ok((content_type, bytes)) => {
             let content_type = HeaderValue::from_str(&content_type)
                 .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
@@ -126,6 +131,44 @@ pub(super) async fn plan_file(Path(id): Path<String>, req: Request) -> Response 
             ];
             (headers, bytes).into_response()
         }
+        Err(e) => error_json(e),
+    }
+}
+
+/// A project's cover, to members of its tenant.
+pub(super) async fn project_cover(Path(id): Path<String>, req: Request) -> Response {
+    let env = match request_env(&req) {
+        Ok(env) => env,
+        Err(e) => return error_json(e),
+    };
+    image_response(app::inventory::covers::cover_file(&env, &id).await)
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct CoverQuery {
+    #[serde(default)]
+    project_id: String,
+}
+
+/// A project's cover picture, sent as the raw request body; answers its address.
+pub(super) async fn cover_upload(Query(query): Query<CoverQuery>, req: Request) -> Response {
+    use app::inventory::plan_file::MAX_PLAN_BYTES;
+    let env = match request_env(&req) {
+        Ok(env) => env,
+        Err(e) => return error_json(e),
+    };
+    if let Err(e) = env.require(Permission::InventoryEdit) {
+        return error_json(e);
+    }
+    let Some(bytes) = read_body(req, MAX_PLAN_BYTES).await else {
+        let mb = (MAX_PLAN_BYTES / (1024 * 1024)).to_string();
+        return error_json(AppError::field(
+            "file",
+            app::i18n::tf(env.locale(), "inventory.upload.too_large", &[("mb", mb)]),
+        ));
+    };
+    match app::inventory::covers::set_cover(&env, &query.project_id, &bytes).await {
+        Ok(url) => axum::Json(serde_json::json!({ "url": url })).into_response(),
         Err(e) => error_json(e),
     }
 }

@@ -113,6 +113,17 @@ async fn the_demo_workspace_has_a_populated_pipeline() {
     assert!(statuses.len() >= 4, "{statuses:?}");
     let drawing = app.get(&owner, view["file_url"].as_str().unwrap()).await;
     assert_eq!(drawing.status(), StatusCode::OK);
+    // The project has its cover, and each flat its rooms.
+    let cover = app
+        .get(&owner, view["project_cover"].as_str().unwrap())
+        .await;
+    assert_eq!(cover.status(), StatusCode::OK);
+    assert_eq!(cover.headers()["content-type"], "image/svg+xml");
+    let rooms: i64 = sqlx::query_scalar("SELECT count(*) FROM unit_components")
+        .fetch_one(&app.pools.owner)
+        .await
+        .unwrap();
+    assert!(rooms >= 40 * 4, "{rooms} rooms");
     assert!(drawing.text().await.unwrap().contains("Lifts"));
 }
 

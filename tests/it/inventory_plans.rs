@@ -21,7 +21,7 @@ const SVG_WITH_SCRIPT: &str = r##"<?xml version="1.0"?>
 </svg>"##;
 
 /// A 3 × 2 PNG at 72 dpi, made by hand (no image crate needed to read its header).
-fn tiny_png() -> Vec<u8> {
+pub(crate) fn tiny_png() -> Vec<u8> {
     let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
     let mut chunk = |kind: &[u8], data: &[u8]| {
         png.extend((data.len() as u32).to_be_bytes());

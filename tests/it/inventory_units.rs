@@ -708,3 +708,80 @@ async fn a_shape_stands_for_a_room_of_its_unit_and_each_room_is_drawn_once() {
     .await;
     assert_eq!(unlinked, 1);
 }
+
+#[tokio::test]
+async fn a_project_cover_is_checked_replaced_and_shown_to_its_tenant_only() {
+    use app::inventory::api::GetPlan;
+    let files = app::files::FileStore::memory();
+    let store = files.clone();
+    let app = TestApp::spawn_with(move |config| config.files = store).await;
+    let owner = app.signup("Ada", "ada@example.com", "Acme").await;
+    let shop = shop(&app, "ada@example.com").await;
+    let project: Uuid = scalar(
+        &app,
+        "SELECT project_id FROM units WHERE id = $1",
+        shop.unit,
+    )
+    .await;
+    let upload = |client: reqwest::Client, project: String, body: Vec<u8>| {
+        let app = &app;
+        async move {
+            let res = client
+                .post(format!("{}/inventory/projects/cover", app.base))
+                .query(&[("project_id", project)])
+                .header("sec-fetch-site", "same-origin")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = res.status();
+            (status, res.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    // Not a picture, and not this workspace's project.
+    let (status, body) = upload(owner.clone(), project.to_string(), b"%PDF-1.7".to_vec()).await;
+    assert_eq!(
+        (status, error_field(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("file"))
+    );
+    let stranger = app.signup("Eve", "eve@example.com", "Evil").await;
+    let png = crate::inventory_plans::tiny_png();
+    let (status, body) = upload(stranger.clone(), project.to_string(), png.clone()).await;
+    assert_eq!(
+        (status, error_field(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("project_id"))
+    );
+    let rep = app
+        .invite_and_join(&owner, "sam@example.com", "SALES")
+        .await;
+    let (status, _) = upload(rep.clone(), project.to_string(), png.clone()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Uploaded twice: the second replaces the first, in the store too.
+    let (status, first) = upload(owner.clone(), project.to_string(), png.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    let (_, second) = upload(owner.clone(), project.to_string(), png.clone()).await;
+    let url = second["url"].as_str().unwrap().to_string();
+    assert_eq!(url, format!("/files/projects/{project}/cover?v=2"));
+    let (_, plan) = app
+        .call::<GetPlan>(&rep, &[("id", &shop.plan.to_string())])
+        .await;
+    assert_eq!(plan["project_cover"], json!(url));
+    let res = app.get(&rep, &url).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "image/png");
+    assert!(res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("sandbox"));
+    assert_eq!(res.bytes().await.unwrap().to_vec(), png);
+    let key = |n: i32| format!("tenants/{}/projects/{project}/cover-{n}.png", shop.tenant);
+    assert!(
+        files.get(&key(1)).await.unwrap().is_none(),
+        "the replaced cover is removed"
+    );
+    assert!(files.get(&key(2)).await.unwrap().is_some());
+    // Another workspace's member gets nothing.
+    let res = app.get(&stranger, &url).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}

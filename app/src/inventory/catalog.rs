@@ -24,6 +24,8 @@ pub struct ProjectRow {
     pub description: Option<String>,
     pub units: i64,
     pub available: i64,
+    /// The cover picture's address, when one was uploaded.
+    pub cover_url: Option<String>,
 }
 
 /// A unit or component type: a code every tenant has (`global`) or the tenant's own.
@@ -149,7 +151,9 @@ pub mod ssr {
         let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
         let projects: Vec<ProjectRow> = sqlx::query_as(
             "SELECT p.id, d.name AS developer, p.name, p.location, p.status, p.delivery_on, p.description,
-                    count(u.id) AS units, count(u.id) FILTER (WHERE u.status = 'AVAILABLE') AS available
+                    count(u.id) AS units, count(u.id) FILTER (WHERE u.status = 'AVAILABLE') AS available,
+                    CASE WHEN p.cover_key IS NOT NULL
+                         THEN '/files/projects/' || p.id || '/cover?v=' || p.cover_version END AS cover_url
                FROM projects p
                LEFT JOIN developers d ON d.id = p.developer_id
                LEFT JOIN units u ON u.project_id = p.id

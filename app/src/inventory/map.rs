@@ -73,6 +73,10 @@ fn PlanMap() -> impl IntoView {
                         let (plan_w, plan_h) = (f64::from(p.width_px), f64::from(p.height_px));
                         view! {
                             <PageHeader title=format!("{} — {}", p.project, p.name)>
+                                {p.project_cover.clone().map(|src| view! {
+                                    <img src=src alt=tf(l, "inventory.cover_of", &[("project", p.project.clone())])
+                                        class="h-12 w-20 rounded object-cover" data-testid="project-cover"/>
+                                })}
                                 {p.can_edit.then(|| view! {
                                     <a class="btn btn-secondary" href=format!("/inventory/plans/{}?edit=1", p.id)>{tr("inventory.editor.open")}</a>
                                 })}

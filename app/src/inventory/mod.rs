@@ -5,6 +5,8 @@ pub mod api;
 pub mod bulk;
 pub mod catalog;
 pub mod components;
+#[cfg(feature = "ssr")]
+pub mod covers;
 pub mod deal;
 pub mod editor;
 mod editor_panels;

@@ -195,6 +195,8 @@ pub struct PlanView {
     /// The uploaded drawing, versioned so a new upload is fetched afresh.
     pub file_url: Option<String>,
     pub shapes: Vec<ShapeView>,
+    /// The project's cover picture, when it has one.
+    pub project_cover: Option<String>,
     /// The viewer may draw shapes and set the scale.
     pub can_edit: bool,
 }

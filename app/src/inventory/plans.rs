@@ -23,6 +23,9 @@ struct PlanSql {
     meters_per_px: Option<f64>,
     has_file: bool,
     file_version: i32,
+    project_id: Uuid,
+    has_cover: bool,
+    cover_version: i32,
 }
 
 #[derive(sqlx::FromRow)]
@@ -45,7 +48,8 @@ pub async fn plan(env: &Env, id: &str) -> Result<PlanView, AppError> {
     let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
     let plan: Option<PlanSql> = sqlx::query_as(
         "SELECT f.id, f.name, p.name AS project, f.kind, f.width_px, f.height_px, f.meters_per_px,
-                f.file_key IS NOT NULL AS has_file, f.file_version
+                f.file_key IS NOT NULL AS has_file, f.file_version, p.id AS project_id,
+                p.cover_key IS NOT NULL AS has_cover, p.cover_version
            FROM floor_plans f JOIN projects p ON p.id = f.project_id WHERE f.id = $1",
     )
     .bind(id)
@@ -84,6 +88,9 @@ pub async fn plan(env: &Env, id: &str) -> Result<PlanView, AppError> {
         file_url: plan
             .has_file
             .then(|| format!("/files/plans/{id}?v={}", plan.file_version)),
+        project_cover: plan
+            .has_cover
+            .then(|| super::covers::cover_url(plan.project_id, plan.cover_version)),
         can_edit: p.may(Permission::InventoryEdit),
         shapes: shapes
             .into_iter()

@@ -100,6 +100,7 @@ fn Projects(projects: Vec<ProjectRow>, refresh: Callback<Done>) -> impl IntoView
                     <div class="table-wrap">
                         <table class="table" data-testid="projects-table">
                             <thead><tr>
+                                <th><span class="sr-only">{tr("inventory.setup.cover")}</span></th>
                                 <th>{tr("inventory.project")}</th>
                                 <th>{tr("inventory.project_form.developer_label")}</th>
                                 <th>{tr("inventory.status")}</th>
@@ -111,6 +112,9 @@ fn Projects(projects: Vec<ProjectRow>, refresh: Callback<Done>) -> impl IntoView
                                     let row = p.clone();
                                     view! {
                                         <tr>
+                                            <td>{p.cover_url.clone().map(|src| view! {
+                                                <img src=src alt=tf(l, "inventory.cover_of", &[("project", p.name.clone())]) class="h-10 w-16 rounded object-cover"/>
+                                            })}</td>
                                             <td>{p.name.clone()}</td>
                                             <td>{p.developer.clone()}</td>
                                             <td><Badge text=t(l, &format!("inventory.project_status.{}", p.status)) tone="neutral"/></td>
@@ -128,6 +132,7 @@ fn Projects(projects: Vec<ProjectRow>, refresh: Callback<Done>) -> impl IntoView
             }}
             {move || {
                 let p = editing.get();
+                let cover = p.clone();
                 let title = match &p {
                     Some(p) => tf(l, "inventory.setup.edit_project", &[("name", p.name.clone())]),
                     None => t(l, "inventory.setup.new_project"),
@@ -168,9 +173,72 @@ fn Projects(projects: Vec<ProjectRow>, refresh: Callback<Done>) -> impl IntoView
                             })}
                         </div>
                     </ActionForm>
+                    {cover.map(|p| view! { <CoverUpload project=p refresh/> })}
                 }
             }}
         </Card>
+    }
+}
+
+/// Uploads the edited project's cover picture as the request body.
+#[component]
+fn CoverUpload(project: ProjectRow, refresh: Callback<Done>) -> impl IntoView {
+    let l = locale();
+    let error = RwSignal::new(None::<AppError>);
+    let busy = RwSignal::new(false);
+    let file_input = NodeRef::<leptos::html::Input>::new();
+    let id = project.id;
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        #[cfg(feature = "hydrate")]
+        {
+            let file = file_input
+                .get()
+                .and_then(|input| input.files())
+                .and_then(|files| files.get(0));
+            let Some(file) = file else {
+                error.set(Some(AppError::field(
+                    "file",
+                    t(l, "inventory.upload.empty"),
+                )));
+                return;
+            };
+            busy.set(true);
+            error.set(None);
+            leptos::task::spawn_local(async move {
+                let url = format!("/inventory/projects/cover?project_id={id}");
+                let result: Result<serde_json::Value, AppError> =
+                    crate::ui::post_file(l, &url, file).await;
+                busy.set(false);
+                match result {
+                    Ok(_) => refresh.run(Done::said(l, "inventory.setup.cover_saved")),
+                    Err(e) => error.set(Some(e)),
+                }
+            });
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (file_input, busy, refresh, id);
+    };
+    let file_error = Signal::derive(move || error.get().and_then(|e| e.for_field("file")));
+    let other = Signal::derive(move || match error.get() {
+        Some(AppError::Validation { field, .. }) if field == "file" => None,
+        Some(e) => Some(e.to_string()),
+        None => None,
+    });
+    view! {
+        <form class="grid gap-3 md:grid-cols-[1fr_auto] items-end mt-4" on:submit=on_submit novalidate="" data-testid="cover-upload">
+            <div class="md:col-span-2"><Alert message=other/></div>
+            <div class="field">
+                <label for="f-cover-file" class="field-label">{tf(l, "inventory.setup.cover_for", &[("project", project.name.clone())])}</label>
+                <input id="f-cover-file" type="file" class="input" node_ref=file_input
+                    accept=".png,.jpg,.jpeg,.webp,.svg,image/png,image/jpeg,image/webp,image/svg+xml"
+                    aria-invalid=move || file_error.get().is_some().then_some("true")
+                    aria-describedby=move || if file_error.get().is_some() { "f-cover-file-error" } else { "f-cover-file-hint" }/>
+                <p id="f-cover-file-hint" class="field-hint">{tr("inventory.setup.cover_hint")}</p>
+                {move || file_error.get().map(|e| view! { <p id="f-cover-file-error" class="field-error" role="alert">{e}</p> })}
+            </div>
+            <Submit label=t(l, "inventory.setup.cover_upload") pending=busy/>
+        </form>
     }
 }
 
