@@ -785,3 +785,61 @@ async fn a_project_cover_is_checked_replaced_and_shown_to_its_tenant_only() {
     let res = app.get(&stranger, &url).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn every_status_change_is_on_the_units_page_whatever_made_it() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup("Ada", "ada@example.com", "Acme").await;
+    let shop = shop(&app, "ada@example.com").await;
+    let unit = shop.unit.to_string();
+    let project: Uuid = scalar(
+        &app,
+        "SELECT project_id FROM units WHERE id = $1",
+        shop.unit,
+    )
+    .await;
+    let project = project.to_string();
+    // A hold by a member, its lapse by the sweep, then a block from a spreadsheet.
+    let sale = deal(&app, shop.tenant, "ada@example.com", "Tower sale").await;
+    app.call::<HoldUnit>(
+        &owner,
+        &[("unit_id", &unit), ("deal_id", &sale.to_string())],
+    )
+    .await;
+    let lapse = chrono::Utc::now() + chrono::Duration::days(3);
+    app::inventory::ssr::sweep_holds(&app.pools.app, lapse)
+        .await
+        .unwrap();
+    let file = "code,status\nB-1204,Blocked\n";
+    let (_, preview) = import(&app, &owner, &project, None, file).await;
+    let token = preview["token"].as_str().unwrap().to_string();
+    let (status, body) = import(&app, &owner, &project, Some(&token), file).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let (_, detail) = app.call::<GetUnit>(&owner, &[("id", &unit)]).await;
+    let events: Vec<(String, String, Value)> = detail["statuses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["from_status"].as_str().unwrap().to_string(),
+                e["to_status"].as_str().unwrap().to_string(),
+                e["by"].clone(),
+            )
+        })
+        .collect();
+    // Newest first; the sweep's change is dated by its clock, three days ahead.
+    let expected = [
+        ("HELD", "AVAILABLE", Value::Null),
+        ("AVAILABLE", "BLOCKED", json!("Ada")),
+        ("AVAILABLE", "HELD", json!("Ada")),
+    ];
+    assert_eq!(events.len(), 3, "{detail}");
+    for (from, to, by) in expected {
+        assert!(
+            events.contains(&(from.to_string(), to.to_string(), by.clone())),
+            "{from} → {to} by {by} in {events:?}"
+        );
+    }
+}

@@ -92,6 +92,7 @@ async fn crm_fixture(app: &TestApp, t: Uuid, email: &str) {
         "INSERT INTO units (tenant_id, id, project_id, code, type_code, price_minor) SELECT $1, gen_random_uuid(), id, 'A-1', 'APT_1BR', 100 FROM projects WHERE tenant_id = $1 AND $2::uuid IS NOT NULL",
         "INSERT INTO unit_price_history (tenant_id, id, unit_id, price_minor, currency) SELECT $1, gen_random_uuid(), id, 100, 'EGP' FROM units WHERE tenant_id = $1 AND $2::uuid IS NOT NULL",
         "INSERT INTO unit_components (tenant_id, id, unit_id, type_code, label) SELECT $1, gen_random_uuid(), id, 'ROOM_BED', 'Bedroom' FROM units WHERE tenant_id = $1 AND $2::uuid IS NOT NULL",
+        "INSERT INTO unit_status_history (tenant_id, unit_id, from_status, to_status) SELECT $1, id, 'AVAILABLE', 'BLOCKED' FROM units WHERE tenant_id = $1 AND $2::uuid IS NOT NULL",
         "INSERT INTO unit_holds (tenant_id, id, unit_id, deal_id, held_by, expires_at)
          SELECT $1, gen_random_uuid(), u.id, d.id, $2, now() + interval '1 day' FROM units u, deals d WHERE u.tenant_id = $1 AND d.tenant_id = $1",
         "INSERT INTO floor_plans (tenant_id, id, project_id, name, width_px, height_px) SELECT $1, gen_random_uuid(), id, 'F1', 100, 100 FROM projects WHERE tenant_id = $1 AND $2::uuid IS NOT NULL",

@@ -119,6 +119,17 @@ pub struct HoldEvent {
     pub by: Option<String>,
 }
 
+/// A change of a unit's status, by whatever path it came.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct StatusEvent {
+    pub at: DateTime<Utc>,
+    pub from_status: String,
+    pub to_status: String,
+    /// The member who made it; none for the platform's sweeps.
+    pub by: Option<String>,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct UnitDetail {
     pub unit: UnitRow,
@@ -127,6 +138,8 @@ pub struct UnitDetail {
     /// The unit's holds and sales, newest first.
     pub history: Vec<HoldEvent>,
     pub components: super::components::UnitComponents,
+    /// Its status changes, newest first.
+    pub statuses: Vec<StatusEvent>,
     /// Deals the viewer may hold this unit for (their own open ones; all for managers).
     pub deals: Vec<DealChoice>,
     pub can_manage: bool,

@@ -271,12 +271,21 @@ async fn load_detail(tx: &mut Tx, p: &Principal, id: Uuid) -> Result<Option<Unit
     .await?;
     let deals = hold_deals(tx, p).await?;
     let components = crate::inventory::components::ssr::load(tx, p, id).await?;
+    let statuses: Vec<StatusEvent> = sqlx::query_as(
+        "SELECT h.changed_at AS at, h.from_status, h.to_status, u.name AS by
+           FROM unit_status_history h LEFT JOIN users u ON u.id = h.changed_by
+          WHERE h.unit_id = $1 ORDER BY h.changed_at DESC, h.id LIMIT 50",
+    )
+    .bind(id)
+    .fetch_all(&mut **tx)
+    .await?;
     Ok(Some(UnitDetail {
         unit,
         hold,
         prices,
         history,
         components,
+        statuses,
         deals,
         can_manage: Permission::InventoryManage.allowed_for(p.role),
     }))

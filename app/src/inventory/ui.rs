@@ -319,6 +319,7 @@ pub fn UnitPage() -> impl IntoView {
                                 let prices = d.prices.clone();
                                 let history = d.history.clone();
                                 let components = d.components.clone();
+                                let statuses = d.statuses.clone();
                                 let (price_now, currency) = (u.price_minor, u.currency.clone());
                                 view! {
                                     <PageHeader title=tf(l, "inventory.unit_title", &[("code", u.code.clone())])>
@@ -352,6 +353,25 @@ pub fn UnitPage() -> impl IntoView {
                                                             " · " {t(l, &format!("inventory.history.{}", e.kind))} " · "
                                                             <a class="link" href=format!("/deals/{}", e.deal_id)>{e.deal.clone()}</a>
                                                             {e.by.clone().map(|n| format!(" · {n}"))}
+                                                        </li>
+                                                    }).collect_view()}
+                                                </ol>
+                                            }.into_any()
+                                        }}
+                                    </Card>
+                                    <Card title=t(l, "inventory.statuses.title")>
+                                        {if statuses.is_empty() {
+                                            view! { <p class="text-sm text-muted">{tr("inventory.statuses.none")}</p> }.into_any()
+                                        } else {
+                                            let label = move |code: &str| UnitStatus::parse(code).map(|s| t(l, s.label_key())).unwrap_or_else(|| code.to_string());
+                                            view! {
+                                                <ol class="divide-y divide-line text-sm" data-testid="unit-statuses">
+                                                    {statuses.iter().map(|e| view! {
+                                                        <li class="py-2">
+                                                            <span class="tabular-nums text-muted">{e.at.format("%Y-%m-%d %H:%M").to_string()}</span>
+                                                            " · " {tf(l, "inventory.statuses.change", &[("from", label(&e.from_status)), ("to", label(&e.to_status))])}
+                                                            {" · "}
+                                                            {e.by.clone().unwrap_or_else(|| t(l, "inventory.statuses.by_platform"))}
                                                         </li>
                                                     }).collect_view()}
                                                 </ol>
