@@ -1,8 +1,9 @@
 //! An export writes what the starting member's table view shows, as CSV, a batch
 //! at a time.
 
+use super::batch_sql::shape;
 use super::model::*;
-use super::runner::{shape, Claimed};
+use super::runner::Claimed;
 use super::sheet::CsvOut;
 use super::ssr::ExportParams;
 use crate::crm::access::{push_filter, Scope};

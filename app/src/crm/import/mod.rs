@@ -6,7 +6,11 @@ pub mod model;
 pub mod ui;
 
 #[cfg(feature = "ssr")]
+mod batch_sql;
+#[cfg(feature = "ssr")]
 pub mod export;
+#[cfg(feature = "ssr")]
+mod matching;
 #[cfg(feature = "ssr")]
 pub mod rows;
 #[cfg(feature = "ssr")]

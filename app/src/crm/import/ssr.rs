@@ -2,9 +2,9 @@
 //! import, start an export, follow a job, download its files. The work itself runs
 //! later, in a job runner (see `runner.rs`).
 
+use super::matching::{self, KeyMap};
 use super::model::*;
 use super::rows::RowRules;
-use super::runner::{self, KeyMap};
 use super::sheet::{self, Row, Sheet, SheetError};
 use crate::audit::{self, AuditEntry};
 use crate::auth::model::Permission;
@@ -407,7 +407,8 @@ pub async fn preview(env: &Env, plan: ImportPlan) -> Result<Preview, AppError> {
         .into_iter()
         .map(|(line, cells)| Row { line, cells })
         .collect();
-    let planned = runner::plan(&mut tx, &rules, &mut KeyMap::default(), plan.dedupe, &rows).await?;
+    let planned =
+        matching::plan(&mut tx, &rules, &mut KeyMap::default(), plan.dedupe, &rows).await?;
     // Nothing was written; the lock on the draft goes with the transaction.
     tx.rollback().await?;
     let fields: Vec<Field> = Field::for_entity(entity)
