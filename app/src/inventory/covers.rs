@@ -2,7 +2,7 @@
 //! SVG rebuilt), kept in the file store, served to the tenant's members.
 
 use super::plan_file;
-use super::ssr::{not_found, parse_id};
+use super::ssr::parse_id;
 use crate::audit::{self, AuditEntry};
 use crate::auth::model::Permission;
 use crate::error::AppError;
@@ -83,24 +83,11 @@ pub fn cover_url(project_id: Uuid, version: i32) -> String {
 
 /// A project's cover, for any member of its tenant: its type and bytes.
 pub async fn cover_file(env: &Env, project_id: &str) -> Result<(String, Vec<u8>), AppError> {
-    let p = env.require(Permission::WorkspaceUse)?;
     let id = parse_id(env, project_id)?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
-    let row: Option<(Option<String>, Option<String>)> =
-        sqlx::query_as("SELECT cover_key, cover_type FROM projects WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    tx.commit().await?;
-    let Some((Some(key), Some(content_type))) = row else {
-        return Err(not_found(env));
-    };
-    let bytes = env
-        .ctx
-        .config
-        .files
-        .get(&key)
-        .await?
-        .ok_or_else(|| not_found(env))?;
-    Ok((content_type, bytes))
+    super::plans::stored_file(
+        env,
+        "SELECT cover_key, cover_type FROM projects WHERE id = $1",
+        id,
+    )
+    .await
 }

@@ -335,13 +335,27 @@ pub async fn upload_plan(
 
 /// A plan's drawing, for any member of its tenant: its type and bytes.
 pub async fn plan_file(env: &Env, id: Uuid) -> Result<(String, Vec<u8>), AppError> {
+    stored_file(
+        env,
+        "SELECT file_key, content_type FROM floor_plans WHERE id = $1",
+        id,
+    )
+    .await
+}
+
+/// A stored picture whose key and type `sql` reads for row `id` in the member's
+/// tenant; "not found" when the row or its file is missing.
+pub(crate) async fn stored_file(
+    env: &Env,
+    sql: &str,
+    id: Uuid,
+) -> Result<(String, Vec<u8>), AppError> {
     let p = env.require(Permission::WorkspaceUse)?;
     let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
-    let row: Option<(Option<String>, Option<String>)> =
-        sqlx::query_as("SELECT file_key, content_type FROM floor_plans WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(sql)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
     tx.commit().await?;
     let Some((Some(key), Some(content_type))) = row else {
         return Err(not_found(env));
