@@ -42,20 +42,9 @@ async fn upload(
     name: &str,
     body: Vec<u8>,
 ) -> (StatusCode, Value) {
-    let res = client
-        .post(format!("{}/inventory/plans/upload", app.base))
-        .query(&[("project_id", project), ("name", name), ("kind", "FLOOR")])
-        .header("sec-fetch-site", "same-origin")
-        .body(body)
-        .send()
+    let query = [("project_id", project), ("name", name), ("kind", "FLOOR")];
+    app.post_raw(client, "/inventory/plans/upload", &query, body)
         .await
-        .unwrap();
-    let status = res.status();
-    let text = res.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
 }
 
 async fn project(app: &TestApp, client: &reqwest::Client, name: &str) -> (StatusCode, Value) {

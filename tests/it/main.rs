@@ -17,6 +17,8 @@ mod facebook_leads;
 mod forms;
 mod import;
 mod inventory;
+mod inventory_import;
+mod inventory_maps;
 mod inventory_plans;
 mod inventory_units;
 mod jobs;

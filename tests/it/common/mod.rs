@@ -278,6 +278,31 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Posts `body` raw to `path`, as the browser sends an upload (a file as the
+    /// body); the answer as JSON, or as a string when it is not.
+    pub async fn post_raw(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        query: &[(&str, &str)],
+        body: impl Into<reqwest::Body>,
+    ) -> (StatusCode, Value) {
+        let res = client
+            .post(format!("{}{path}", self.base))
+            .query(query)
+            .header("sec-fetch-site", "same-origin")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
     /// Signs up a new workspace, signs in and returns the signed-in client. (Sign-up
     /// itself signs nobody in; the address stays unconfirmed.)
     pub async fn signup(&self, name: &str, email: &str, company: &str) -> reqwest::Client {
