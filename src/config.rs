@@ -2,22 +2,54 @@
 
 use app::standard_webhooks::WebhookKey;
 use ipnet::IpNet;
+use secrecy::{ExposeSecret, SecretBox, SecretString};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// The runtime role's password when none is given; fine on a laptop only.
 const LOCAL_APP_DB_PASSWORD: &str = "leadline-app-local";
 
+/// The 32-byte key of [`Config::secret_key`], printed as redacted and zeroed on drop.
+#[derive(Clone)]
+pub struct SecretKey(SecretBox<KeyBytes>);
+
+#[derive(Clone)]
+struct KeyBytes([u8; 32]);
+
+impl zeroize::Zeroize for KeyBytes {
+    fn zeroize(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl secrecy::CloneableSecret for KeyBytes {}
+
+impl SecretKey {
+    pub fn new(bytes: [u8; 32]) -> SecretKey {
+        SecretKey(SecretBox::new(Box::new(KeyBytes(bytes))))
+    }
+
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.0.expose_secret().0
+    }
+}
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
     /// Where the HTTP server listens (`LEADLINE_ADDR`).
     pub addr: SocketAddr,
     /// An existing PostgreSQL to use; unset starts a private cluster (`DATABASE_URL`).
-    pub database_url: Option<String>,
+    pub database_url: Option<SecretString>,
     /// The runtime role's URL, when the operator manages that role (`DATABASE_APP_URL`).
-    pub database_app_url: Option<String>,
+    pub database_app_url: Option<SecretString>,
     /// The password given to the runtime role when Leadline creates it.
-    pub app_db_password: String,
+    pub app_db_password: SecretString,
     /// Data directory of the private cluster (`LEADLINE_DATA_DIR`).
     pub data_dir: PathBuf,
     /// Port of the private cluster (`LEADLINE_PG_PORT`).
@@ -34,7 +66,7 @@ pub struct Config {
     pub pool_size: u32,
     /// Encrypts secrets at rest and signs links (`LEADLINE_SECRET_KEY`, 64 hex digits);
     /// unset, a key is made once and kept in `.leadline/secret.key`.
-    pub secret_key: [u8; 32],
+    pub secret_key: SecretKey,
     /// Whether the key came from `LEADLINE_SECRET_KEY` rather than this machine's file.
     pub secret_key_given: bool,
     /// Served to the internet: `LEADLINE_PUBLIC_URL` is `https://…` or
@@ -43,7 +75,10 @@ pub struct Config {
     /// Addresses that may read `/metrics` (`LEADLINE_METRICS_ALLOW`, default loopback).
     pub metrics_allow: Vec<IpNet>,
     /// Bearer token that opens `/metrics` from anywhere (`LEADLINE_METRICS_TOKEN`).
-    pub metrics_token: Option<String>,
+    pub metrics_token: Option<SecretString>,
+    /// Where `leadline worker` serves its own `/metrics` (`LEADLINE_WORKER_METRICS_ADDR`);
+    /// unset, it serves none. A worker inside `serve` records to the server's.
+    pub worker_metrics_addr: Option<SocketAddr>,
     /// Proxies whose `X-Forwarded-For` names the client (`LEADLINE_TRUSTED_PROXIES`).
     pub trusted_proxies: Vec<IpNet>,
     /// The WhatsApp Cloud API (`LEADLINE_WA_API_URL`); unset with the dev peer on, the peer.
@@ -51,16 +86,16 @@ pub struct Config {
     /// 360dialog's hosted Cloud API (`LEADLINE_D360_API_URL`); unset with the dev peer
     /// on, the peer.
     pub d360_api_url: Option<String>,
-    pub wa_app_secret: String,
-    pub wa_verify_token: String,
-    pub email_webhook_secret: String,
+    pub wa_app_secret: SecretString,
+    pub wa_verify_token: SecretString,
+    pub email_webhook_secret: SecretString,
     /// `LEADLINE_BILLING_WEBHOOK_SECRET`: the payment provider's endpoint secret.
-    pub billing_webhook_secret: String,
+    pub billing_webhook_secret: SecretString,
     /// Stripe's API (`LEADLINE_STRIPE_API_URL`); unset with the dev peer on, the
     /// peer's stand-in.
     pub stripe_api_url: Option<String>,
     /// `LEADLINE_STRIPE_SECRET_KEY`: Stripe's secret key (`sk_…`).
-    pub stripe_secret_key: String,
+    pub stripe_secret_key: SecretString,
     /// The DNS server domain checks ask (`LEADLINE_DNS_RESOLVER`, default the system's).
     pub dns_resolver: Option<SocketAddr>,
     pub spf_include: Option<String>,
@@ -144,48 +179,58 @@ impl Config {
             account_smtp,
             mail_from,
             allow_private_egress: flag("LEADLINE_ALLOW_PRIVATE_EGRESS", false),
-            secret_key,
+            secret_key: SecretKey::new(secret_key),
             secret_key_given,
             production,
             metrics_allow: match var("LEADLINE_METRICS_ALLOW") {
                 Some(list) => networks("LEADLINE_METRICS_ALLOW", &list)?,
                 None => crate::web::loopback(),
             },
-            metrics_token: var("LEADLINE_METRICS_TOKEN"),
+            metrics_token: var("LEADLINE_METRICS_TOKEN").map(SecretString::from),
+            worker_metrics_addr: match var("LEADLINE_WORKER_METRICS_ADDR") {
+                Some(_) => Some(address("LEADLINE_WORKER_METRICS_ADDR", "")?),
+                None => None,
+            },
             trusted_proxies: match var("LEADLINE_TRUSTED_PROXIES") {
                 Some(list) => networks("LEADLINE_TRUSTED_PROXIES", &list)?,
                 None => Vec::new(),
             },
             wa_api_url: var("LEADLINE_WA_API_URL"),
             d360_api_url: var("LEADLINE_D360_API_URL"),
-            wa_app_secret: var("LEADLINE_WA_APP_SECRET").unwrap_or(local.wa_app_secret),
-            wa_verify_token: var("LEADLINE_WA_VERIFY_TOKEN").unwrap_or(local.wa_verify_token),
+            wa_app_secret: var("LEADLINE_WA_APP_SECRET")
+                .unwrap_or(local.wa_app_secret)
+                .into(),
+            wa_verify_token: var("LEADLINE_WA_VERIFY_TOKEN")
+                .unwrap_or(local.wa_verify_token)
+                .into(),
             email_webhook_secret: match var("LEADLINE_EMAIL_WEBHOOK_SECRET") {
                 Some(secret) => {
                     WebhookKey::parse(&secret)
                         .map_err(|e| format!("LEADLINE_EMAIL_WEBHOOK_SECRET: {e}"))?;
-                    secret
+                    secret.into()
                 }
-                None => local.email_webhook_secret,
+                None => local.email_webhook_secret.into(),
             },
             billing_webhook_secret: var("LEADLINE_BILLING_WEBHOOK_SECRET")
-                .unwrap_or(local.billing_webhook_secret),
+                .unwrap_or(local.billing_webhook_secret)
+                .into(),
             stripe_api_url: var("LEADLINE_STRIPE_API_URL"),
             stripe_secret_key: match var("LEADLINE_STRIPE_SECRET_KEY") {
                 Some(key) if !key.starts_with("sk_") => {
                     return Err("LEADLINE_STRIPE_SECRET_KEY must be a secret key (sk_…)".into())
                 }
-                Some(key) => key,
-                None => local.stripe_secret_key,
+                Some(key) => key.into(),
+                None => local.stripe_secret_key.into(),
             },
             dns_resolver,
             spf_include: var("LEADLINE_SPF_INCLUDE"),
             dev_peer,
             addr,
-            database_url: var("DATABASE_URL"),
-            database_app_url: var("DATABASE_APP_URL"),
+            database_url: var("DATABASE_URL").map(SecretString::from),
+            database_app_url: var("DATABASE_APP_URL").map(SecretString::from),
             app_db_password: var("LEADLINE_APP_DB_PASSWORD")
-                .unwrap_or_else(|| LOCAL_APP_DB_PASSWORD.into()),
+                .unwrap_or_else(|| LOCAL_APP_DB_PASSWORD.into())
+                .into(),
             data_dir: var("LEADLINE_DATA_DIR")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from(".leadline/pg")),
@@ -255,23 +300,23 @@ pub fn production_problems(config: &Config) -> Vec<String> {
         }
     };
     problem(
-        config.wa_app_secret == local.wa_app_secret,
+        config.wa_app_secret.expose_secret() == local.wa_app_secret,
         "LEADLINE_WA_APP_SECRET is the development value",
     );
     problem(
-        config.wa_verify_token == local.wa_verify_token,
+        config.wa_verify_token.expose_secret() == local.wa_verify_token,
         "LEADLINE_WA_VERIFY_TOKEN is the development value",
     );
     problem(
-        config.email_webhook_secret == local.email_webhook_secret,
+        config.email_webhook_secret.expose_secret() == local.email_webhook_secret,
         "LEADLINE_EMAIL_WEBHOOK_SECRET is the development value",
     );
     problem(
-        config.billing_webhook_secret == local.billing_webhook_secret,
+        config.billing_webhook_secret.expose_secret() == local.billing_webhook_secret,
         "LEADLINE_BILLING_WEBHOOK_SECRET is the development value",
     );
     problem(
-        config.stripe_secret_key == local.stripe_secret_key,
+        config.stripe_secret_key.expose_secret() == local.stripe_secret_key,
         "LEADLINE_STRIPE_SECRET_KEY is the development value",
     );
     problem(
@@ -281,7 +326,8 @@ pub fn production_problems(config: &Config) -> Vec<String> {
     problem(config.demo_seed, "LEADLINE_DEMO_SEED is on (set it to 0)");
     // Only used when Leadline creates the role itself; a managed role has its own.
     problem(
-        config.database_app_url.is_none() && config.app_db_password == LOCAL_APP_DB_PASSWORD,
+        config.database_app_url.is_none()
+            && config.app_db_password.expose_secret() == LOCAL_APP_DB_PASSWORD,
         "LEADLINE_APP_DB_PASSWORD is the development value (or set DATABASE_APP_URL)",
     );
     problem(!config.secure_cookies, "LEADLINE_SECURE_COOKIES is not 1");
@@ -290,7 +336,7 @@ pub fn production_problems(config: &Config) -> Vec<String> {
         "LEADLINE_SMTP_URL is not set (address confirmations and password resets need it)",
     );
     problem(
-        !config.secret_key_given || config.secret_key == local.secret_key,
+        !config.secret_key_given || *config.secret_key.bytes() == local.secret_key,
         "LEADLINE_SECRET_KEY is not set, or is the development key",
     );
     problems
@@ -393,11 +439,12 @@ mod tests {
             secure_cookies: true,
             demo_seed: false,
             pool_size: 20,
-            secret_key: [7; 32],
+            secret_key: SecretKey::new([7; 32]),
             secret_key_given: true,
             production: true,
             metrics_allow: Vec::new(),
             metrics_token: None,
+            worker_metrics_addr: None,
             trusted_proxies: Vec::new(),
             wa_api_url: None,
             d360_api_url: None,
@@ -417,6 +464,23 @@ mod tests {
     }
 
     #[test]
+    fn secrets_never_print() {
+        let printed = format!("{:?}", production());
+        for secret in [
+            "meta secret",
+            "meta token",
+            "email secret",
+            "billing secret",
+            "sk_live_real",
+            "a real password",
+        ] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+        assert!(!printed.contains("7, 7, 7"), "{printed}");
+        assert!(printed.contains("REDACTED"), "{printed}");
+    }
+
+    #[test]
     fn a_clean_production_config_starts() {
         assert_eq!(production_problems(&production()), Vec::<String>::new());
         assert_eq!(check_production(&production()), Ok(()));
@@ -426,11 +490,11 @@ mod tests {
     fn production_names_every_development_default() {
         let local = app::request::AppConfig::local("");
         let config = Config {
-            wa_app_secret: local.wa_app_secret,
-            wa_verify_token: local.wa_verify_token,
-            email_webhook_secret: local.email_webhook_secret,
-            billing_webhook_secret: local.billing_webhook_secret,
-            stripe_secret_key: local.stripe_secret_key,
+            wa_app_secret: local.wa_app_secret.into(),
+            wa_verify_token: local.wa_verify_token.into(),
+            email_webhook_secret: local.email_webhook_secret.into(),
+            billing_webhook_secret: local.billing_webhook_secret.into(),
+            stripe_secret_key: local.stripe_secret_key.into(),
             dev_peer: Some((
                 "127.0.0.1:3900".parse().unwrap(),
                 "127.0.0.1:2525".parse().unwrap(),
@@ -438,7 +502,7 @@ mod tests {
             demo_seed: true,
             app_db_password: LOCAL_APP_DB_PASSWORD.into(),
             secure_cookies: false,
-            secret_key: local.secret_key,
+            secret_key: SecretKey::new(local.secret_key),
             account_smtp: None,
             ..production()
         };

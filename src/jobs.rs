@@ -28,6 +28,7 @@ pub async fn run_once(pool: &PgPool) -> Result<Option<Uuid>, String> {
         return Ok(None);
     };
     let db = Db::new(pool.clone());
+    let started = std::time::Instant::now();
     // Its own task, so a panic fails the job instead of taking the runner down.
     let work = tokio::spawn({
         let db = db.clone();
@@ -46,6 +47,13 @@ pub async fn run_once(pool: &PgPool) -> Result<Option<Uuid>, String> {
             }
         }
     };
+    let label = match &outcome {
+        Ok(Ok(())) => "finished",
+        Ok(Err(_)) => "unrecorded",
+        Err(_) => "panicked",
+    };
+    metrics::histogram!("leadline_job_duration_seconds", "outcome" => label)
+        .record(started.elapsed().as_secs_f64());
     match outcome {
         Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::error!(job = %id, error = %e, "could not record the job's end"),

@@ -2,13 +2,6 @@
 
 pub mod api;
 pub mod bench;
-pub mod bench_api;
-pub mod bench_bundle;
-pub mod bench_crm;
-pub mod bench_http;
-pub mod bench_inventory;
-pub mod bench_outreach;
-pub mod bench_review;
 pub mod bootstrap;
 pub mod config;
 pub mod drill;
@@ -29,6 +22,7 @@ pub mod worker;
 use app::db::Db;
 use app::request::AppConfig;
 use leptos::config::LeptosOptions;
+use secrecy::ExposeSecret;
 
 /// A database ready for requests, and the private cluster behind it if we started one.
 pub struct Database {
@@ -38,7 +32,7 @@ pub struct Database {
 
 pub async fn open_database(config: &config::Config) -> Result<Database, String> {
     let (owner_url, embedded) = match &config.database_url {
-        Some(url) => (url.clone(), None),
+        Some(url) => (url.expose_secret().to_string(), None),
         None => {
             let pg = embedded_pg::EmbeddedPg::start(
                 &config.data_dir,
@@ -60,8 +54,8 @@ pub async fn open_database(config: &config::Config) -> Result<Database, String> 
     }
     let pools = bootstrap::prepare(
         &owner_url,
-        config.database_app_url.as_deref(),
-        &config.app_db_password,
+        config.database_app_url.as_ref().map(|u| u.expose_secret()),
+        config.app_db_password.expose_secret(),
         config.pool_size,
     )
     .await;
@@ -105,15 +99,15 @@ pub fn app_config(config: &config::Config) -> AppConfig {
     let local = AppConfig::local(&config.public_url);
     AppConfig {
         secure_cookies: config.secure_cookies,
-        secret_key: config.secret_key,
+        secret_key: *config.secret_key.bytes(),
         wa_api_url: wa_api_url(config),
         d360_api_url: d360_api_url(config),
-        wa_app_secret: config.wa_app_secret.clone(),
-        wa_verify_token: config.wa_verify_token.clone(),
-        email_webhook_secret: config.email_webhook_secret.clone(),
-        billing_webhook_secret: config.billing_webhook_secret.clone(),
+        wa_app_secret: config.wa_app_secret.expose_secret().to_string(),
+        wa_verify_token: config.wa_verify_token.expose_secret().to_string(),
+        email_webhook_secret: config.email_webhook_secret.expose_secret().to_string(),
+        billing_webhook_secret: config.billing_webhook_secret.expose_secret().to_string(),
         stripe_api_url: stripe_api_url(config),
-        stripe_secret_key: config.stripe_secret_key.clone(),
+        stripe_secret_key: config.stripe_secret_key.expose_secret().to_string(),
         dns_resolver: config.dns_resolver.unwrap_or(local.dns_resolver),
         spf_include: config
             .spf_include

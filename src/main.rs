@@ -49,6 +49,10 @@ async fn run(args: &[String]) -> Result<(), String> {
             Ok((sending, _peer)) => {
                 // Nothing a worker does needs the owner role.
                 database.pools.owner.close().await;
+                leadline::metrics::start();
+                if let Some(addr) = config.worker_metrics_addr {
+                    serve_worker_metrics(addr, &config, database.pools.app.clone()).await?;
+                }
                 worker::run_until(database.pools.app.clone(), sending, shutdown_signal()).await;
                 Ok(())
             }
@@ -56,30 +60,27 @@ async fn run(args: &[String]) -> Result<(), String> {
         },
         "migrate" => Ok(()),
         "seed" => seed::synthetic_from_args(&database.pools, &args[1..]).await,
-        "drill" => {
-            let app = (*database.pools.app.connect_options()).clone();
-            leadline::drill::run(app).await
-        }
+        "drill" => leadline::drill::run(&config, &database).await,
         // `bench outreach`, `bench http`, `bench review`, `bench inventory`, `bench api` and `bench bundle` run only that benchmark.
         _ if args.get(1).map(String::as_str) == Some("outreach") => {
-            leadline::bench_outreach::run(&database, &config).await
+            leadline::bench::outreach::run(&database, &config).await
         }
         _ if args.get(1).map(String::as_str) == Some("review") => {
-            leadline::bench_review::run(&database, &config).await
+            leadline::bench::review::run(&database, &config).await
         }
         _ if args.get(1).map(String::as_str) == Some("inventory") => {
-            leadline::bench_inventory::run(&database, &config).await
+            leadline::bench::inventory::run(&database, &config).await
         }
         _ if args.get(1).map(String::as_str) == Some("api") => {
-            leadline::bench_api::run(&database, &config).await
+            leadline::bench::api::run(&database, &config).await
         }
         _ if args.get(1).map(String::as_str) == Some("bundle") => {
             let (router, cookie) = bench::signed_in(&config, &database).await?;
-            leadline::bench_bundle::print(&router, &cookie, &bench::leptos_options()?).await
+            leadline::bench::bundle::print(&router, &cookie, &bench::leptos_options()?).await
         }
         _ if args.get(1).map(String::as_str) == Some("http") => {
             let (router, cookie) = bench::signed_in(&config, &database).await?;
-            leadline::bench_http::run(&router, &cookie).await
+            leadline::bench::http::run(&router, &cookie).await
         }
         _ => bench::run(&config, &database).await,
     };
@@ -89,11 +90,32 @@ async fn run(args: &[String]) -> Result<(), String> {
     result
 }
 
+/// A worker's own `/metrics`, for as long as the process runs.
+async fn serve_worker_metrics(
+    addr: std::net::SocketAddr,
+    config: &Config,
+    pool: sqlx::PgPool,
+) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("binding LEADLINE_WORKER_METRICS_ADDR {addr}: {e}"))?;
+    let router = web::worker_metrics(leadline::http_config(config), pool);
+    tracing::info!("worker metrics on http://{addr}/metrics");
+    tokio::spawn(async move {
+        let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+        if let Err(e) = axum::serve(listener, service).await {
+            tracing::error!(error = %e, "worker metrics listener");
+        }
+    });
+    Ok(())
+}
+
 async fn serve(config: &Config, database: &leadline::Database) -> Result<(), String> {
+    leadline::metrics::start();
     if config.demo_seed {
         let senders = config.dev_peer.map(|(_, smtp)| seed::DemoSenders {
             smtp,
-            secret_key: config.secret_key,
+            secret_key: *config.secret_key.bytes(),
         });
         seed::demo_if_empty(&database.pools, senders.as_ref(), &config.files).await?;
     }

@@ -1,85 +1,119 @@
-//! Prometheus text metrics: requests by status class and a latency histogram.
+//! Prometheus metrics through the `metrics` facade. Every part of the process records
+//! to one global recorder (the server's requests, and the worker loops when they run
+//! in the same process); `/metrics` renders it, and a worker on its own serves the
+//! same text on `LEADLINE_WORKER_METRICS_ADDR`.
+//!
+//! What is recorded, and where:
+//! - `leadline_http_requests_total{method,route,status}` and
+//!   `leadline_http_request_duration_seconds{method,route}` (here, from `web::observe`);
+//!   `route` is the matched template (`/leads/{id}`), never the concrete path, so ids
+//!   and tokens neither reach the scrape nor multiply its series;
+//! - `leadline_db_pool_connections{state}` (at scrape time);
+//! - `leadline_outreach_sends_total{channel,result}` (the dispatcher, at each
+//!   provider's answer);
+//! - `leadline_outbox_depth`, `leadline_outbox_lag_seconds` (sampled by the worker);
+//! - `leadline_job_duration_seconds{kind,outcome}` and
+//!   `leadline_schedule_duration_seconds{task,outcome}` (the job runner and schedules).
 
-use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
 use std::time::Duration;
 
-/// Upper bounds in microseconds. Most pages answer in under a millisecond or two, so
-/// the buckets start at 100 µs; a request is counted against its exact duration, not
-/// its whole milliseconds (1.9 ms used to land in the 1 ms bucket).
-const BUCKETS_MICROS: [u64; 15] = [
-    100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000,
-    1_000_000, 2_500_000, 5_000_000,
+/// Upper bounds in seconds of every `_seconds` histogram. Most pages answer in under a
+/// millisecond or two, so the buckets start at 100 µs.
+const BUCKETS_SECONDS: [f64; 17] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0, 60.0,
 ];
 
-#[derive(Default)]
-pub struct Metrics {
-    by_class: [AtomicU64; 5],
-    buckets: [AtomicU64; BUCKETS_MICROS.len()],
-    count: AtomicU64,
-    sum_micros: AtomicU64,
+/// The process's recorder, installed on first use. Tests start many apps in one
+/// process; they share it, as the parts of one server do.
+pub fn handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &BUCKETS_SECONDS)
+            .expect("the bucket list is not empty")
+            .build_recorder();
+        let handle = recorder.handle();
+        // Only a second recorder installed by some library before us could refuse
+        // this; scrapes would then be empty, which the log explains.
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("a metrics recorder was already installed; /metrics stays empty");
+        }
+        describe();
+        handle.clone()
+    })
 }
 
-impl Metrics {
-    pub fn observe(&self, status: u16, elapsed: Duration) {
-        let class = usize::from((status / 100).clamp(1, 5)) - 1;
-        self.by_class[class].fetch_add(1, Ordering::Relaxed);
-        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
-        for (bucket, le) in self.buckets.iter().zip(BUCKETS_MICROS) {
-            if micros <= le {
-                bucket.fetch_add(1, Ordering::Relaxed);
-            }
+/// Starts the recorder and its upkeep: histogram samples are folded into buckets every
+/// few seconds instead of piling up between scrapes.
+pub fn start() {
+    let handle = handle();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            handle.run_upkeep();
         }
-        self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_micros
-            .fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
-    }
+    });
+}
 
-    pub fn render(&self, pool_size: u32, pool_idle: usize) -> String {
-        let mut out = String::new();
-        out.push_str("# HELP leadline_http_requests_total HTTP requests by status class.\n");
-        out.push_str("# TYPE leadline_http_requests_total counter\n");
-        for (i, counter) in self.by_class.iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "leadline_http_requests_total{{class=\"{}xx\"}} {}",
-                i + 1,
-                counter.load(Ordering::Relaxed)
-            );
-        }
-        out.push_str("# HELP leadline_http_request_duration_seconds Time to answer a request.\n");
-        out.push_str("# TYPE leadline_http_request_duration_seconds histogram\n");
-        for (bucket, le) in self.buckets.iter().zip(BUCKETS_MICROS) {
-            let _ = writeln!(
-                out,
-                "leadline_http_request_duration_seconds_bucket{{le=\"{}\"}} {}",
-                le as f64 / 1e6,
-                bucket.load(Ordering::Relaxed)
-            );
-        }
-        let count = self.count.load(Ordering::Relaxed);
-        let _ = writeln!(
-            out,
-            "leadline_http_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
-        );
-        let _ = writeln!(
-            out,
-            "leadline_http_request_duration_seconds_sum {}",
-            self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6
-        );
-        let _ = writeln!(out, "leadline_http_request_duration_seconds_count {count}");
-        out.push_str("# HELP leadline_db_pool_connections Connections of the runtime pool.\n");
-        out.push_str("# TYPE leadline_db_pool_connections gauge\n");
-        let _ = writeln!(
-            out,
-            "leadline_db_pool_connections{{state=\"open\"}} {pool_size}"
-        );
-        let _ = writeln!(
-            out,
-            "leadline_db_pool_connections{{state=\"idle\"}} {pool_idle}"
-        );
-        out
-    }
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_counter!("leadline_http_requests_total", "HTTP requests answered.");
+    describe_histogram!(
+        "leadline_http_request_duration_seconds",
+        Unit::Seconds,
+        "Time to answer a request."
+    );
+    describe_gauge!(
+        "leadline_db_pool_connections",
+        "Connections of the runtime pool."
+    );
+    describe_counter!(
+        "leadline_outreach_sends_total",
+        "Messages handed to a provider, by channel and what the provider answered."
+    );
+    describe_gauge!("leadline_outbox_depth", "Messages waiting in the outbox.");
+    describe_gauge!(
+        "leadline_outbox_lag_seconds",
+        Unit::Seconds,
+        "How long the oldest due message has been waiting."
+    );
+    describe_histogram!(
+        "leadline_job_duration_seconds",
+        Unit::Seconds,
+        "Time an import or export attempt took."
+    );
+    describe_histogram!(
+        "leadline_schedule_duration_seconds",
+        Unit::Seconds,
+        "Time a run of a recurring platform task took."
+    );
+}
+
+/// One answered request.
+pub fn observe_request(method: &str, route: &str, status: u16, elapsed: Duration) {
+    let labels = [("method", method.to_string()), ("route", route.to_string())];
+    metrics::counter!(
+        "leadline_http_requests_total",
+        &[
+            ("method", method.to_string()),
+            ("route", route.to_string()),
+            ("status", status.to_string()),
+        ]
+    )
+    .increment(1);
+    metrics::histogram!("leadline_http_request_duration_seconds", &labels)
+        .record(elapsed.as_secs_f64());
+}
+
+/// The text of a scrape, with the pool's gauges as they are now.
+pub fn render(pool_size: u32, pool_idle: usize) -> String {
+    let handle = handle();
+    metrics::gauge!("leadline_db_pool_connections", "state" => "open").set(pool_size);
+    metrics::gauge!("leadline_db_pool_connections", "state" => "idle").set(pool_idle as f64);
+    handle.render()
 }
 
 #[cfg(test)]
@@ -87,46 +121,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn histogram_is_cumulative() {
-        let m = Metrics::default();
-        m.observe(200, Duration::from_millis(3));
-        m.observe(404, Duration::from_millis(30));
-        m.observe(500, Duration::from_secs(9));
-        m.observe(200, Duration::from_micros(1_900));
-        m.observe(200, Duration::from_micros(180));
-        let text = m.render(5, 2);
-        // Below a millisecond, and not rounded down to one.
+    fn histograms_have_buckets_below_a_millisecond_and_routes_are_labels() {
+        handle();
+        observe_request("GET", "/leads/{id}", 200, Duration::from_micros(180));
+        observe_request("GET", "/leads/{id}", 200, Duration::from_micros(1_900));
+        observe_request("POST", "/api/{*fn_name}", 500, Duration::from_secs(9));
+        let text = render(5, 2);
+        let bucket = |le: &str| {
+            format!(
+                "leadline_http_request_duration_seconds_bucket{{method=\"GET\",route=\"/leads/{{id}}\",le=\"{le}\"}}"
+            )
+        };
+        // 180 µs is below a millisecond and not rounded up to one.
+        assert!(text.contains(&format!("{} 1", bucket("0.00025"))), "{text}");
+        assert!(text.contains(&format!("{} 1", bucket("0.001"))), "{text}");
+        assert!(text.contains(&format!("{} 2", bucket("0.0025"))), "{text}");
+        assert!(text.contains(&format!("{} 2", bucket("+Inf"))), "{text}");
         assert!(
-            text.contains("leadline_http_request_duration_seconds_bucket{le=\"0.00025\"} 1"),
+            text.contains(
+                "leadline_http_requests_total{method=\"POST\",route=\"/api/{*fn_name}\",status=\"500\"} 1"
+            ),
             "{text}"
         );
         assert!(
-            text.contains("leadline_http_request_duration_seconds_bucket{le=\"0.001\"} 1"),
+            text.contains("leadline_db_pool_connections{state=\"idle\"} 2"),
             "{text}"
         );
-        assert!(
-            text.contains("leadline_http_request_duration_seconds_bucket{le=\"0.0025\"} 2"),
-            "{text}"
-        );
-        assert!(
-            text.contains("leadline_http_requests_total{class=\"2xx\"} 3"),
-            "{text}"
-        );
-        assert!(
-            text.contains("leadline_http_requests_total{class=\"4xx\"} 1"),
-            "{text}"
-        );
-        assert!(
-            text.contains("leadline_http_request_duration_seconds_bucket{le=\"0.005\"} 3"),
-            "{text}"
-        );
-        assert!(
-            text.contains("leadline_http_request_duration_seconds_bucket{le=\"0.05\"} 4"),
-            "{text}"
-        );
-        assert!(
-            text.contains("leadline_http_request_duration_seconds_bucket{le=\"+Inf\"} 5"),
-            "{text}"
-        );
+        assert!(text.contains("# TYPE leadline_http_request_duration_seconds histogram"));
     }
 }

@@ -9,6 +9,7 @@ use app::outreach::ssr::provider::Providers;
 use app::outreach::ssr::scheduler::schedule_once;
 use app::outreach::ssr::switch::switch_once;
 use app::request::AppConfig;
+use secrecy::ExposeSecret;
 use sqlx::PgPool;
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,9 +36,9 @@ pub async fn start(
         (None, Some((http_addr, smtp_addr))) => {
             let started = peer::Peer::start(peer::PeerConfig {
                 whatsapp_webhook_url: format!("{public}/webhooks/whatsapp"),
-                whatsapp_app_secret: config.wa_app_secret.clone(),
+                whatsapp_app_secret: config.wa_app_secret.expose_secret().to_string(),
                 email_webhook_url: format!("{public}/webhooks/email"),
-                email_webhook_secret: config.email_webhook_secret.clone(),
+                email_webhook_secret: config.email_webhook_secret.expose_secret().to_string(),
                 http_addr,
                 smtp_addr,
                 whatsapp_numbers: crate::seed::demo_wa_numbers(),
@@ -49,7 +50,7 @@ pub async fn start(
             // Its Stripe stand-in posts events to us as a registered endpoint would.
             started.set_stripe_webhook(
                 &format!("{public}/webhooks/billing"),
-                &config.billing_webhook_secret,
+                config.billing_webhook_secret.expose_secret(),
             );
             for number in crate::seed::demo_wa_numbers() {
                 let id = &number.phone_number_id;

@@ -123,7 +123,14 @@ pub async fn run_due(pool: &PgPool, config: &AppConfig) -> Result<Vec<String>, S
             return Ok(ran);
         };
         let started = Utc::now();
+        let timer = std::time::Instant::now();
         let outcome = run_task(pool, config, &name).await;
+        metrics::histogram!(
+            "leadline_schedule_duration_seconds",
+            "task" => name.clone(),
+            "outcome" => if outcome.is_ok() { "ok" } else { "failed" }
+        )
+        .record(timer.elapsed().as_secs_f64());
         let now = Utc::now();
         let failures = if outcome.is_ok() {
             0

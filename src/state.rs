@@ -1,8 +1,7 @@
-//! What every request handler shares: the database, the settings, the route list,
-//! metrics and the live-event hub. Kept apart from the router (`web.rs`) so the areas
+//! What every request handler shares: the database, the settings, the route list
+//! and the live-event hub. Kept apart from the router (`web.rs`) so the areas
 //! that take the state need not depend on how requests are routed.
 
-use crate::metrics::Metrics;
 use app::db::Db;
 use app::request::AppConfig;
 use axum::extract::FromRef;
@@ -19,7 +18,7 @@ pub struct HttpConfig {
     /// Who may read `/metrics` without a token.
     pub metrics_allow: Vec<IpNet>,
     /// A bearer token that opens `/metrics` from anywhere.
-    pub metrics_token: Option<String>,
+    pub metrics_token: Option<secrecy::SecretString>,
     /// Reverse proxies whose `X-Forwarded-For` we believe.
     pub trusted_proxies: Vec<IpNet>,
     pub timeouts: crate::server::Timeouts,
@@ -53,7 +52,6 @@ pub struct AppState {
     pub db: Db,
     pub config: Arc<AppConfig>,
     pub http: Arc<HttpConfig>,
-    pub metrics: Arc<Metrics>,
     pub events: Arc<crate::events::Hub>,
 }
 
@@ -71,7 +69,6 @@ impl AppState {
             db,
             config: Arc::new(config),
             http: Arc::new(HttpConfig::default()),
-            metrics: Arc::new(Metrics::default()),
             events: Arc::new(crate::events::Hub::default()),
         }
     }

@@ -20,6 +20,7 @@ use ipnet::IpNet;
 use leptos::nonce::Nonce;
 use leptos::prelude::{provide_context, use_context};
 use leptos_axum::{AxumRouteListing, LeptosRoutes};
+use secrecy::ExposeSecret;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -40,6 +41,8 @@ pub const MAX_WEBHOOK_BYTES: usize = 1024 * 1024;
 pub use crate::state::{loopback, AppState, HttpConfig};
 
 pub fn router(state: AppState) -> Router {
+    // Before the first request, or what it records would go to no recorder.
+    crate::metrics::handle();
     let store = PgSessionStore::new(state.db.pool().clone());
     let sessions = SessionManagerLayer::new(store)
         .with_name("leadline_session")
@@ -92,6 +95,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route(app::auth::plain::script_url(), get(plain_pages_script))
         .nest_service(&format!("/{}", state.leptos_options.site_pkg_dir), pkg)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .merge(
@@ -117,7 +121,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             security_headers,
         ))
-        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(middleware::from_fn(observe))
         .with_state(state)
 }
 
@@ -159,18 +163,39 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
+/// The script of the pages before sign-in; its name carries its hash.
+async fn plain_pages_script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+        ],
+        app::auth::plain::SCRIPT,
+    )
+        .into_response()
+}
+
 /// Metrics tell how busy we are and when: for the monitoring host (an allowed address)
 /// or whoever holds the token. Everyone else sees no such page.
 async fn metrics(State(state): State<AppState>, req: Request) -> Response {
+    let pool = state.db.pool();
+    metrics_page(&state.http, &req, || {
+        crate::metrics::render(pool.size(), pool.num_idle())
+    })
+}
+
+/// `/metrics` of the server, and of a worker on its own (`worker_metrics`).
+fn metrics_page(http: &HttpConfig, req: &Request, render: impl FnOnce() -> String) -> Response {
     let bearer = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    let token_ok = match (&state.http.metrics_token, bearer) {
-        (Some(expected), Some(given)) => {
-            app::crypto::constant_time_eq(expected.as_bytes(), given.trim().as_bytes())
-        }
+    let token_ok = match (&http.metrics_token, bearer) {
+        (Some(expected), Some(given)) => app::crypto::constant_time_eq(
+            expected.expose_secret().as_bytes(),
+            given.trim().as_bytes(),
+        ),
         _ => false,
     };
     // A request relayed by a proxy we were not told about (one on this machine makes
@@ -178,19 +203,31 @@ async fn metrics(State(state): State<AppState>, req: Request) -> Response {
     let relayed = req.headers().contains_key("x-forwarded-for")
         || req.headers().contains_key(header::FORWARDED);
     let peer_is_proxy =
-        peer(&req).is_some_and(|ip| state.http.trusted_proxies.iter().any(|n| n.contains(&ip)));
+        peer(req).is_some_and(|ip| http.trusted_proxies.iter().any(|n| n.contains(&ip)));
     let address_ok = (!relayed || peer_is_proxy)
-        && request_ip(&req, &state.http.trusted_proxies)
-            .is_some_and(|ip| state.http.metrics_allow.iter().any(|n| n.contains(&ip)));
+        && request_ip(req, &http.trusted_proxies)
+            .is_some_and(|ip| http.metrics_allow.iter().any(|n| n.contains(&ip)));
     if !token_ok && !address_ok {
         return StatusCode::NOT_FOUND.into_response();
     }
-    let pool = state.db.pool();
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(pool.size(), pool.num_idle()),
+        render(),
     )
         .into_response()
+}
+
+/// What a worker running alone (`leadline worker`) serves on
+/// `LEADLINE_WORKER_METRICS_ADDR`: its own `/metrics`, under the server's rules.
+pub fn worker_metrics(http: HttpConfig, pool: sqlx::PgPool) -> Router {
+    Router::new().route(
+        "/metrics",
+        get(move |req: Request| async move {
+            metrics_page(&http, &req, || {
+                crate::metrics::render(pool.size(), pool.num_idle())
+            })
+        }),
+    )
 }
 
 async fn server_fn_handler(req: Request<Body>) -> Response {
@@ -317,8 +354,10 @@ fn error_page(message: &str) -> Response {
 }
 
 /// Request id, tracing span, timing, and headers every response carries.
-async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+async fn observe(req: Request, next: Next) -> Response {
     let started = Instant::now();
+    let method = req.method().clone();
+    let route = log_path(&req);
     let request_id = req
         .headers()
         .get("x-request-id")
@@ -329,8 +368,8 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
     let span = tracing::info_span!(
         "request",
         request_id = %request_id,
-        method = %req.method(),
-        path = %log_path(&req),
+        method = %method,
+        path = %route,
         tenant_id = tracing::field::Empty,
         user_id = tracing::field::Empty,
     );
@@ -338,7 +377,7 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let mut response = next.run(req).instrument(span.clone()).await;
     let status = response.status().as_u16();
-    state.metrics.observe(status, started.elapsed());
+    crate::metrics::observe_request(method.as_str(), &route, status, started.elapsed());
     span.in_scope(|| {
         tracing::info!(
             status,

@@ -15,6 +15,7 @@ pub async fn run_until(
     outreach: crate::outreach::Outreach,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
+    crate::metrics::handle();
     let jobs = crate::jobs::run(pool.clone());
     let webhooks = webhooks(pool.clone(), outreach.config.clone());
     let leads = facebook_leads(pool.clone(), outreach.config.clone());
@@ -22,7 +23,9 @@ pub async fn run_until(
     let replies = llm_replies(pool.clone(), outreach.config.clone());
     let schedules = crate::schedules::run(pool.clone(), outreach.config.clone());
     let sending = crate::outreach::run(pool.clone(), outreach);
+    let gauges = outbox_gauges(pool.clone());
     tokio::select! {
+        _ = gauges => {},
         _ = schedules => {},
         _ = webhooks => {},
         _ = leads => {},
@@ -31,6 +34,27 @@ pub async fn run_until(
         _ = jobs => {},
         _ = sending => {},
         _ = shutdown => {},
+    }
+}
+
+/// How often the outbox's depth and lag are read for `/metrics`.
+const OUTBOX_SAMPLE_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The outbox's depth and the age of its oldest due message, as gauges: a growing lag
+/// says the dispatchers are behind (or stopped) before any tenant notices.
+async fn outbox_gauges(pool: PgPool) {
+    loop {
+        match sqlx::query_as::<_, (i64, f64)>("SELECT depth, lag_seconds FROM outbox_stats()")
+            .fetch_one(&pool)
+            .await
+        {
+            Ok((depth, lag)) => {
+                metrics::gauge!("leadline_outbox_depth").set(depth as f64);
+                metrics::gauge!("leadline_outbox_lag_seconds").set(lag);
+            }
+            Err(e) => tracing::warn!(error = %e, "outbox stats"),
+        }
+        tokio::time::sleep(OUTBOX_SAMPLE_EVERY).await;
     }
 }
 

@@ -29,6 +29,16 @@ pub const LEASE_RENEW_EVERY: std::time::Duration = std::time::Duration::from_sec
 /// Tries before a transient failure becomes permanent.
 pub const MAX_SEND_ATTEMPTS: i32 = 5;
 
+/// One provider answer, for `leadline_outreach_sends_total` (the server's src/metrics.rs).
+fn count_send(channel: Channel, result: &'static str) {
+    metrics::counter!(
+        "leadline_outreach_sends_total",
+        "channel" => channel.code(),
+        "result" => result
+    )
+    .increment(1);
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DispatchReport {
     pub claimed: usize,
@@ -417,17 +427,20 @@ async fn record(
         }
         match outcome {
             Ok(provider_id) => {
+                count_send(o.channel, "sent");
                 sent_ids.push(o.id);
                 sent_provider.push(provider_id);
                 sent_attempts.push(o.attempts);
             }
             Err(SendError::Transient(reason)) if o.attempts < MAX_SEND_ATTEMPTS => {
+                count_send(o.channel, "retry");
                 retry_ids.push(o.id);
                 retry_at.push(now + backoff(o.attempts));
                 retry_error.push(reason);
                 retry_attempts.push(o.attempts);
             }
             Err(e) => {
+                count_send(o.channel, "failed");
                 failed.push((o, e.message().to_string()));
                 if let Some(phone) = o.phone_id {
                     failing_phones.push(phone);
