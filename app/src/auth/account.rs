@@ -65,7 +65,7 @@ pub async fn revoke_session(env: &Env, handle: &str) -> Result<(), AppError> {
 
 pub async fn profile(env: &Env) -> Result<Profile, AppError> {
     let p = env.signed_in()?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     let row = sqlx::query(
         "SELECT u.name, u.email::text AS email, u.totp_enabled_at IS NOT NULL AS totp,
                 pr.language, pr.timezone, COALESCE(pr.theme, 'light') AS theme
@@ -120,7 +120,7 @@ pub async fn update_profile(
         "light" | "dark" | "system" => theme,
         _ => return Err(AppError::field("theme", t(locale, "validation.choice"))),
     };
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     let timezone = match timezone.trim() {
         "" => None,
         tz if timezone_exists(&mut tx, tz).await? => Some(tz.to_string()),
@@ -168,7 +168,7 @@ pub async fn update_profile(
 pub async fn change_password(env: &Env, current: &str, new: &str) -> Result<(), AppError> {
     let p = env.signed_in()?;
     let locale = env.locale();
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     let rules = security_rules(&mut tx, p.tenant_id).await?;
     if !password_matches(&mut tx, p.user_id, current).await? {
         return Err(AppError::field(

@@ -5,7 +5,7 @@ use crate::error::AppError;
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-use crate::request::{env, respond};
+use crate::request::{env, go_after_form, respond};
 
 #[server]
 pub async fn signup(
@@ -14,17 +14,36 @@ pub async fn signup(
     password: String,
     company: String,
 ) -> Result<(), AppError> {
-    respond(async { super::ssr::signup(&env()?, &name, &email, &password, &company).await }).await
+    respond(async { super::ssr::signup(&env()?, &name, &email, &password, &company).await })
+        .await?;
+    go_after_form("/signup?sent=1");
+    Ok(())
+}
+
+/// `next`: the page to go to after signing in, for a form posted without the app's
+/// script (the app's own page goes there itself).
+#[server]
+pub async fn login(
+    email: String,
+    password: String,
+    #[server(default)] next: Option<String>,
+) -> Result<LoginStep, AppError> {
+    let step = respond(async { super::ssr::login(&env()?, &email, &password).await }).await?;
+    go_after_form(&match step {
+        LoginStep::Done => super::ui::safe_next(next),
+        LoginStep::NeedTotp => super::ui::totp_url(next),
+    });
+    Ok(step)
 }
 
 #[server]
-pub async fn login(email: String, password: String) -> Result<LoginStep, AppError> {
-    respond(async { super::ssr::login(&env()?, &email, &password).await }).await
-}
-
-#[server]
-pub async fn login_totp(code: String) -> Result<(), AppError> {
-    respond(async { super::ssr::login_totp(&env()?, &code).await }).await
+pub async fn login_totp(
+    code: String,
+    #[server(default)] next: Option<String>,
+) -> Result<(), AppError> {
+    respond(async { super::ssr::login_totp(&env()?, &code).await }).await?;
+    go_after_form(&super::ui::safe_next(next));
+    Ok(())
 }
 
 #[server]
@@ -87,17 +106,29 @@ pub async fn totp_disable(password: String, code: String) -> Result<(), AppError
 
 #[server]
 pub async fn request_password_reset(email: String) -> Result<(), AppError> {
-    respond(async { super::recovery::request_reset(&env()?, &email).await }).await
+    respond(async { super::recovery::request_reset(&env()?, &email).await }).await?;
+    go_after_form("/forgot?sent=1");
+    Ok(())
 }
 
 #[server]
 pub async fn reset_password(token: String, password: String) -> Result<(), AppError> {
-    respond(async { super::recovery::reset_password(&env()?, &token, &password).await }).await
+    respond(async { super::recovery::reset_password(&env()?, &token, &password).await }).await?;
+    go_after_form(&format!(
+        "/reset/{}?done=1",
+        crate::encode::component(&token)
+    ));
+    Ok(())
 }
 
 #[server]
 pub async fn confirm_email(token: String) -> Result<(), AppError> {
-    respond(async { super::recovery::confirm_email(&env()?, &token).await }).await
+    respond(async { super::recovery::confirm_email(&env()?, &token).await }).await?;
+    go_after_form(&format!(
+        "/verify/{}?done=1",
+        crate::encode::component(&token)
+    ));
+    Ok(())
 }
 
 #[server]

@@ -5,6 +5,8 @@ pub mod api;
 pub mod mail;
 pub mod model;
 #[cfg(feature = "ssr")]
+pub mod plain;
+#[cfg(feature = "ssr")]
 pub mod recovery;
 #[cfg(feature = "ssr")]
 pub mod ssr;

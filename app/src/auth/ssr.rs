@@ -584,7 +584,7 @@ pub async fn start_session(env: &Env, user_id: Uuid, tenant_id: Uuid) -> Result<
 
 pub async fn logout(env: &Env) -> Result<(), AppError> {
     if let Some(p) = &env.ctx.principal {
-        let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+        let mut tx = env.tx(p).await?;
         audit::by_member(
             &mut tx,
             &env.ctx,

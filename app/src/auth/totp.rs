@@ -335,7 +335,7 @@ pub async fn totp_confirm(env: &Env, code: &str) -> Result<Vec<String>, AppError
         return Err(AppError::field("code", t(locale, "auth.totp_wrong")));
     };
     let codes: Vec<String> = (0..10).map(|_| new_recovery_code()).collect();
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     sqlx::query(
         "UPDATE users SET totp_secret = NULL, totp_secret_sealed = $2, totp_enabled_at = now(),
                 totp_last_step = $3, totp_failures = 0, totp_locked_until = NULL
@@ -385,7 +385,7 @@ pub async fn totp_disable(env: &Env, password: &str, code: &str) -> Result<(), A
     if code.is_empty() {
         return Err(AppError::field("code", t(locale, "validation.required")));
     }
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     if security_rules(&mut tx, p.tenant_id)
         .await?
         .two_factor_required

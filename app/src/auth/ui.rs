@@ -32,7 +32,7 @@ pub fn safe_next(next: Option<String>) -> String {
 }
 
 /// Where the second sign-in step goes, carrying the page the user came for.
-fn totp_url(next: Option<String>) -> String {
+pub fn totp_url(next: Option<String>) -> String {
     match safe_next(next).as_str() {
         "/" => "/login/2fa".to_string(),
         next => format!("/login/2fa?next={}", crate::encode::path(next)),
@@ -69,9 +69,13 @@ pub fn LoginPage() -> impl IntoView {
     });
     let show = RwSignal::new(false);
     let password_error = field_error(value, "password");
+    let next = query.read_untracked().get("next").unwrap_or_default();
     view! {
         <AuthCard title=tr("auth.sign_in")>
-            <ActionForm action=login attr:class="space-y-4" attr:novalidate="">
+            <ActionForm action=login attr:class="space-y-4" attr:novalidate=""
+                        attr:data-enhanced="" attr:data-working=tr("common.working")
+                        attr:data-unreachable=tr("auth.unreachable")>
+                <input type="hidden" name="next" value=next/>
                 <Alert message=form_error(value, &["email", "password"])/>
                 <Field label=tr("auth.email") name="email" kind="email" autocomplete="username" required=true
                        error=field_error(value, "email")/>
@@ -79,6 +83,8 @@ pub fn LoginPage() -> impl IntoView {
                     <div class="flex items-center justify-between">
                         <label for="f-password" class="field-label">{tr("auth.password")}</label>
                         <button type="button" class="link text-sm" data-testid="toggle-password"
+                                data-toggle-password="" aria-controls="f-password"
+                                data-show=tr("auth.show") data-hide=tr("auth.hide")
                                 aria-pressed=move || show.get().to_string()
                                 on:click=move |_| show.update(|s| *s = !*s)>
                             {move || tr(if show.get() { "auth.hide" } else { "auth.show" })}
@@ -110,10 +116,14 @@ pub fn TotpLoginPage() -> impl IntoView {
             hard_redirect(&safe_next(query.read_untracked().get("next")));
         }
     });
+    let next = query.read_untracked().get("next").unwrap_or_default();
     view! {
         <AuthCard title=tr("auth.totp_title")>
             <p class="text-sm text-muted mb-4">{tr("auth.totp_hint")}</p>
-            <ActionForm action=action attr:class="space-y-4" attr:novalidate="">
+            <ActionForm action=action attr:class="space-y-4" attr:novalidate=""
+                        attr:data-enhanced="" attr:data-working=tr("common.working")
+                        attr:data-unreachable=tr("auth.unreachable")>
+                <input type="hidden" name="next" value=next/>
                 <Alert message=form_error(value, &["code"])/>
                 <Field label=tr("auth.totp_code") name="code" autocomplete="one-time-code" required=true
                        error=field_error(value, "code")/>
@@ -128,7 +138,7 @@ pub fn TotpLoginPage() -> impl IntoView {
 pub fn SignupPage() -> impl IntoView {
     let signup = ServerAction::<Signup>::new();
     let value = signup.value();
-    let sent = succeeded(value);
+    let sent = succeeded(value, "sent");
     view! {
         <AuthCard title=tr("auth.create_workspace")>
             {move || sent.get().then(|| view! {
@@ -137,7 +147,9 @@ pub fn SignupPage() -> impl IntoView {
                 </div>
                 <a class="btn btn-primary mt-4" href="/login">{tr("auth.sign_in")}</a>
             })}
-            <ActionForm action=signup attr:class="space-y-4" attr:novalidate="" attr:hidden=move || sent.get()>
+            <ActionForm action=signup attr:class="space-y-4" attr:novalidate="" attr:hidden=move || sent.get()
+                        attr:data-enhanced="" attr:data-working=tr("common.working")
+                        attr:data-unreachable=tr("auth.unreachable")>
                 <Alert message=form_error(value, &["name", "company", "email", "password"])/>
                 <Field label=tr("auth.name") name="name" autocomplete="name" required=true
                        error=field_error(value, "name")/>
@@ -156,12 +168,18 @@ pub fn SignupPage() -> impl IntoView {
     }
 }
 
-/// Whether the action's last call succeeded; changes only when that does, so a form
-/// shown until then is not rebuilt (and what was typed kept) on each error.
+/// Whether the action's last call succeeded, or the page was reached by the redirect
+/// that follows a success (`?{flag}=1`, from a form posted without the app's script);
+/// changes only when that does, so a form shown until then is not rebuilt (and what
+/// was typed kept) on each error.
 fn succeeded(
     value: impl Get<Value = Option<Result<(), AppError>>> + Send + Sync + 'static,
+    flag: &'static str,
 ) -> Memo<bool> {
-    Memo::new(move |_| matches!(value.get(), Some(Ok(()))))
+    let query = use_query_map();
+    Memo::new(move |_| {
+        matches!(value.get(), Some(Ok(()))) || query.read().get(flag).as_deref() == Some("1")
+    })
 }
 
 /// "Forgot your password": one field, and the same answer for every address.
@@ -169,14 +187,16 @@ fn succeeded(
 pub fn ForgotPage() -> impl IntoView {
     let action = ServerAction::<RequestPasswordReset>::new();
     let value = action.value();
-    let sent = succeeded(value);
+    let sent = succeeded(value, "sent");
     view! {
         <AuthCard title=tr("recovery.forgot_title")>
             {move || sent.get().then(|| view! {
                 <p class="alert alert-success" role="status" data-testid="reset-sent">{tr("recovery.reset_sent")}</p>
             })}
             <p class="text-sm text-muted mb-4">{tr("recovery.forgot_hint")}</p>
-            <ActionForm action=action attr:class="space-y-4" attr:novalidate="">
+            <ActionForm action=action attr:class="space-y-4" attr:novalidate=""
+                        attr:data-enhanced="" attr:data-working=tr("common.working")
+                        attr:data-unreachable=tr("auth.unreachable")>
                 <Alert message=form_error(value, &["email"])/>
                 <Field label=tr("auth.email") name="email" kind="email" autocomplete="username" required=true
                        error=field_error(value, "email")/>
@@ -193,7 +213,7 @@ pub fn ResetPage() -> impl IntoView {
     let token = move || params.read().get("token").unwrap_or_default();
     let action = ServerAction::<ResetPassword>::new();
     let value = action.value();
-    let done = succeeded(value);
+    let done = succeeded(value, "done");
     view! {
         <AuthCard title=tr("recovery.reset_title")>
             {move || if done.get() {
@@ -203,7 +223,9 @@ pub fn ResetPage() -> impl IntoView {
                 }.into_any()
             } else {
                 view! {
-                    <ActionForm action=action attr:class="space-y-4" attr:novalidate="">
+                    <ActionForm action=action attr:class="space-y-4" attr:novalidate=""
+                                attr:data-enhanced="" attr:data-working=tr("common.working")
+                                attr:data-unreachable=tr("auth.unreachable")>
                         <input type="hidden" name="token" value=token()/>
                         <Alert message=form_error(value, &["password"])/>
                         <Field label=tr("recovery.new_password") name="password" kind="password" autocomplete="new-password"
@@ -224,7 +246,7 @@ pub fn ConfirmEmailPage() -> impl IntoView {
     let token = move || params.read().get("token").unwrap_or_default();
     let action = ServerAction::<ConfirmEmail>::new();
     let value = action.value();
-    let done = succeeded(value);
+    let done = succeeded(value, "done");
     view! {
         <AuthCard title=tr("recovery.confirm_title")>
             {move || if done.get() {
@@ -234,7 +256,9 @@ pub fn ConfirmEmailPage() -> impl IntoView {
                 }.into_any()
             } else {
                 view! {
-                    <ActionForm action=action attr:class="space-y-4" attr:novalidate="">
+                    <ActionForm action=action attr:class="space-y-4" attr:novalidate=""
+                                attr:data-enhanced="" attr:data-working=tr("common.working")
+                                attr:data-unreachable=tr("auth.unreachable")>
                         <input type="hidden" name="token" value=token()/>
                         <Alert message=form_error(value, &[])/>
                         <Submit label=tr("recovery.confirm") pending=action.pending()/>
