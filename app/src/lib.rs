@@ -68,13 +68,30 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <script id=PAGE_CONTEXT_ID type="application/json" nonce=use_nonce() inner_html=json></script>
                 <link id="leptos" rel="stylesheet" href=stylesheet_href(&options)/>
                 <link rel="icon" href="/favicon.ico"/>
-                <HydrationScripts options/>
+                {match plain_page_script() {
+                    Some(src) => view! { <script src=src defer nonce=use_nonce()></script> }.into_any(),
+                    None => view! { <HydrationScripts options/> }.into_any(),
+                }}
                 <MetaTags/>
             </head>
             <body style=brand>
                 <App/>
             </body>
         </html>
+    }
+}
+
+/// On a page before sign-in, the address of the small script it loads instead of the
+/// app's bundle (`auth::plain`). The shell is rendered on the server only.
+fn plain_page_script() -> Option<&'static str> {
+    #[cfg(feature = "ssr")]
+    {
+        let parts = use_context::<http::request::Parts>()?;
+        auth::plain::is_plain_page(parts.uri.path()).then(auth::plain::script_url)
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        None
     }
 }
 

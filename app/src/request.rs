@@ -190,6 +190,22 @@ impl Env {
         Ok(principal)
     }
 
+    /// The member, if their role holds `permission`, and a transaction in their
+    /// workspace as them: the start of nearly every server function's work.
+    pub async fn begin(
+        &self,
+        permission: Permission,
+    ) -> Result<(&Principal, crate::db::Tx), AppError> {
+        let p = self.require(permission)?;
+        Ok((p, self.tx(p).await?))
+    }
+
+    /// A transaction in `p`'s workspace as them, for work that checks its input
+    /// before it opens one.
+    pub async fn tx(&self, p: &Principal) -> Result<crate::db::Tx, AppError> {
+        self.db().tenant_tx(p.tenant_id, Some(p.user_id)).await
+    }
+
     /// The signed-in member, whatever their role (their own settings, 2FA enrolment).
     pub fn signed_in(&self) -> Result<&Principal, AppError> {
         self.ctx
@@ -232,6 +248,12 @@ pub async fn respond<T>(
         }
     }
     if let Err(err) = &result {
+        // A form the browser posted itself is answered with a redirect back to it,
+        // carrying the error (server_fn's form redirects): a 4xx status would replace
+        // that redirect with a page of JSON.
+        if plain_form_post() {
+            return result;
+        }
         if let Some(opts) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
             opts.set_status(
                 http::StatusCode::from_u16(err.status_code())
@@ -243,6 +265,33 @@ pub async fn respond<T>(
         }
     }
     result
+}
+
+/// Whether the browser posted a form itself, with no script of ours in between: it
+/// asks for a page (`text/html`), where our scripts ask for JSON.
+pub fn plain_form_post() -> bool {
+    request_header(http::header::ACCEPT).is_some_and(|accept| accept.contains("text/html"))
+}
+
+/// Where the browser goes once a form's work is done. A plain form post is redirected
+/// there; the sign-in pages' script (which sends `Leadline-Follow`) reads the
+/// `Location` and goes; the app's own pages decide for themselves.
+pub fn go_after_form(path: &str) {
+    if plain_form_post()
+        || request_header(http::HeaderName::from_static("leadline-follow")).is_some()
+    {
+        leptos_axum::redirect(path);
+    }
+}
+
+fn request_header(name: http::HeaderName) -> Option<String> {
+    leptos::prelude::use_context::<http::request::Parts>().and_then(|parts| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    })
 }
 
 /// Session keys.

@@ -266,6 +266,49 @@ async fn metrics_answer_allowed_addresses_and_the_token_holder_only() {
     assert_eq!(metrics_status(&app, &[]).await, StatusCode::OK);
 }
 
+/// `leadline worker` alone serves its own `/metrics` under the server's rules.
+#[tokio::test]
+async fn a_lone_worker_serves_its_metrics_to_the_allowed_only() {
+    let app = TestApp::spawn().await;
+    let serve = |http: leadline::web::HttpConfig| {
+        let router = leadline::web::worker_metrics(http, app.pools.app.clone());
+        async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+            tokio::spawn(async move { axum::serve(listener, service).await });
+            format!("http://{addr}/metrics")
+        }
+    };
+    let open = serve(leadline::web::HttpConfig::default()).await;
+    let res = reqwest::get(&open).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let text = res.text().await.unwrap();
+    assert!(
+        text.contains("leadline_db_pool_connections{state=\"open\"}"),
+        "{text}"
+    );
+
+    let closed = serve(leadline::web::HttpConfig {
+        metrics_allow: Vec::new(),
+        metrics_token: Some("worker-token".into()),
+        ..Default::default()
+    })
+    .await;
+    let client = reqwest::Client::new();
+    assert_eq!(
+        client.get(&closed).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    let with_token = client
+        .get(&closed)
+        .bearer_auth("worker-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_token.status(), StatusCode::OK);
+}
+
 fn database_url(name: &str) -> String {
     PgConnectOptions::from_str(&std::env::var("DATABASE_URL").unwrap())
         .unwrap()

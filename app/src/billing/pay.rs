@@ -166,8 +166,7 @@ pub async fn pay_now(env: &Env, id: &str) -> Result<(), AppError> {
 /// first invoice is issued (and charged by the worker). The new invoice, if the plan
 /// costs anything.
 pub async fn end_trial(env: &Env) -> Result<Option<Uuid>, AppError> {
-    let p = env.require(Permission::BillingManage)?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let (p, mut tx) = env.begin(Permission::BillingManage).await?;
     let sub: Option<(String, String, String, String)> = sqlx::query_as(
         "SELECT s.plan_id, coalesce(pl.names->>$1, pl.name), s.cycle, s.currency::text
            FROM subscriptions s JOIN plans pl ON pl.id = s.plan_id

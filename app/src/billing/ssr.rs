@@ -156,8 +156,7 @@ async fn profile(tx: &mut Tx) -> Result<BillingProfile, AppError> {
 /// The billing page: plan, period, usage against every limit, the plans to change to
 /// in the workspace's currency, invoices and the billing profile.
 pub async fn overview(env: &Env) -> Result<Overview, AppError> {
-    let p = env.require(Permission::BillingView)?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let (p, mut tx) = env.begin(Permission::BillingView).await?;
     let sub = subscription(&mut tx, false).await?;
     let catalogue = plans(&mut tx, env.locale()).await?;
     let used = usage(&mut tx).await?;
@@ -312,7 +311,7 @@ pub async fn change_plan(env: &Env, plan_id: &str, cycle: &str) -> Result<PlanCh
     let p = env.require(Permission::BillingManage)?;
     let cycle = Cycle::parse(cycle)
         .ok_or_else(|| AppError::field("cycle", env.t("billing.error.cycle")))?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     // The row lock makes concurrent changes take turns; each sees the last one's result.
     let sub = subscription(&mut tx, true).await?;
     let catalogue = plans(&mut tx, env.locale()).await?;
@@ -432,8 +431,7 @@ pub async fn change_plan(env: &Env, plan_id: &str, cycle: &str) -> Result<PlanCh
 
 /// Cancels at the end of the period, or takes a cancellation back.
 pub async fn set_cancel(env: &Env, cancel: bool) -> Result<(), AppError> {
-    let p = env.require(Permission::BillingManage)?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let (p, mut tx) = env.begin(Permission::BillingManage).await?;
     let sub = subscription(&mut tx, true).await?;
     if sub.status == "CANCELLED" {
         return Err(AppError::Conflict(env.t("billing.error.cancelled")));
@@ -487,7 +485,7 @@ pub async fn save_profile(env: &Env, input: &BillingProfile) -> Result<(), AppEr
     if !email.is_empty() && !mail::valid_address(email) {
         return Err(AppError::field("email", env.t("billing.error.email")));
     }
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     let blank = |s: &str| Some(s.to_string()).filter(|s| !s.is_empty());
     sqlx::query(
         "INSERT INTO billing_profiles (tenant_id, company_name, address, country, tax_id, email)
@@ -518,7 +516,7 @@ pub async fn invoice(env: &Env, id: &str) -> Result<InvoiceDetail, AppError> {
     let p = env.require(Permission::BillingView)?;
     let not_found = || AppError::NotFound(env.t("billing.error.invoice_not_found"));
     let id = Uuid::parse_str(id.trim()).map_err(|_| not_found())?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     let row: InvoiceSql = sqlx::query_as(&format!(
         "SELECT {INVOICE_COLUMNS} FROM invoices WHERE id = $1"
     ))

@@ -41,7 +41,7 @@ pub mod ssr {
     pub async fn convert(env: &Env, lead_id: Uuid) -> Result<Uuid, AppError> {
         let p = env.require(Permission::WorkspaceUse)?;
         let not_found = || AppError::NotFound(env.t("records.not_found"));
-        let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+        let mut tx = env.tx(p).await?;
         let scope = Scope::load(&mut tx, p).await?;
         // Locked, so two clicks at once make one deal.
         let lead: Lead = sqlx::query_as(

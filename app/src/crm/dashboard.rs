@@ -62,8 +62,7 @@ pub mod ssr {
     }
 
     pub async fn dashboard(env: &Env) -> Result<Dashboard, AppError> {
-        let p = env.require(Permission::WorkspaceUse)?;
-        let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+        let (p, mut tx) = env.begin(Permission::WorkspaceUse).await?;
         let scope = Scope::load(&mut tx, p).await?;
         let Some((pipeline_id, pipeline)) = sqlx::query_as::<_, (uuid::Uuid, String)>(
             "SELECT id, name FROM pipelines ORDER BY position, created_at LIMIT 1",

@@ -18,11 +18,10 @@ use sqlx::Row;
 use uuid::Uuid;
 
 pub(super) async fn open(env: &Env) -> Result<(&Principal, Tx), AppError> {
-    let p = env.require(Permission::DevelopersManage)?;
+    let (p, tx) = env.begin(Permission::DevelopersManage).await?;
     if p.api_key.is_some() {
         return Err(AppError::Forbidden(env.t("error.forbidden")));
     }
-    let tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
     Ok((p, tx))
 }
 

@@ -23,12 +23,11 @@ pub const MAX_KEY_DAYS: u32 = 730;
 const TOUCH_EVERY: Duration = Duration::minutes(1);
 
 pub(super) async fn open(env: &Env) -> Result<(&Principal, Tx), AppError> {
-    let p = env.require(Permission::DevelopersManage)?;
+    let (p, tx) = env.begin(Permission::DevelopersManage).await?;
     if p.api_key.is_some() {
         // A key never manages keys or endpoints, whatever its scopes.
         return Err(AppError::Forbidden(env.t("error.forbidden")));
     }
-    let tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
     Ok((p, tx))
 }
 

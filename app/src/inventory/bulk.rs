@@ -159,7 +159,7 @@ pub mod ssr {
                 env.t("inventory.error.reason_long"),
             ));
         }
-        let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+        let mut tx = env.tx(p).await?;
         let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(
             "SELECT id, code, floor, currency::text AS currency, price_minor, status, version FROM units WHERE project_id = ",
         );

@@ -147,8 +147,7 @@ pub mod ssr {
     }
 
     pub async fn catalog(env: &Env) -> Result<Catalog, AppError> {
-        let p = env.require(Permission::WorkspaceUse)?;
-        let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+        let (p, mut tx) = env.begin(Permission::WorkspaceUse).await?;
         let projects: Vec<ProjectRow> = sqlx::query_as(
             "SELECT p.id, d.name AS developer, p.name, p.location, p.status, p.delivery_on, p.description,
                     count(u.id) AS units, count(u.id) FILTER (WHERE u.status = 'AVAILABLE') AS available,
@@ -206,7 +205,7 @@ pub mod ssr {
             "inventory.holds.reserve_at",
             1..=99,
         )?;
-        let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+        let mut tx = env.tx(p).await?;
         sqlx::query(
             "INSERT INTO tenant_policies (tenant_id, hold_hours, hold_reminder_hours, reserve_at_probability)
              VALUES ($1, $2, $3, $4)
@@ -298,7 +297,7 @@ pub mod ssr {
                 AppError::field("delivery_on", env.t("inventory.project_form.delivery_on"))
             })?),
         };
-        let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+        let mut tx = env.tx(p).await?;
         let developer_id: Option<Uuid> = match &developer {
             None => None,
             Some(name) => Some(
@@ -448,7 +447,7 @@ pub mod ssr {
         let price = crate::crm::money::parse(input.price.trim(), &currency)
             .filter(|p| *p >= 0)
             .ok_or_else(|| AppError::field("price", env.t("inventory.error.price")))?;
-        let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+        let mut tx = env.tx(p).await?;
         let known: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM unit_type_catalog WHERE code = $1 AND kind = 'UNIT')
                  OR EXISTS (SELECT 1 FROM unit_types WHERE code = $1 AND kind = 'UNIT')",
@@ -536,7 +535,7 @@ pub mod ssr {
             "COMPONENT" => "COMPONENT",
             _ => return Err(AppError::field("kind", env.t("inventory.types.kind"))),
         };
-        let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+        let mut tx = env.tx(p).await?;
         sqlx::query(
             "INSERT INTO unit_types (tenant_id, code, label, kind) VALUES ($1, $2, $3, $4)
              ON CONFLICT (tenant_id, code) DO UPDATE SET label = EXCLUDED.label, kind = EXCLUDED.kind",
@@ -563,7 +562,7 @@ pub mod ssr {
     pub async fn delete_type(env: &Env, code: &str) -> Result<(), AppError> {
         let p = env.require(Permission::InventoryEdit)?;
         let code = code.trim();
-        let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+        let mut tx = env.tx(p).await?;
         let global: bool =
             sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM unit_type_catalog WHERE code = $1)")
                 .bind(code)

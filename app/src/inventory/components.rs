@@ -114,8 +114,7 @@ pub mod ssr {
 
     /// The unit's components, to any member (the editor links shapes to them).
     pub async fn list(env: &Env, unit_id: Uuid) -> Result<Vec<ComponentRow>, AppError> {
-        let p = env.require(Permission::WorkspaceUse)?;
-        let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+        let (p, mut tx) = env.begin(Permission::WorkspaceUse).await?;
         let components = load(&mut tx, p, unit_id).await?;
         tx.commit().await?;
         Ok(components.items)
@@ -158,7 +157,7 @@ pub mod ssr {
                 .zip(width)
                 .map(|(l, w)| (l * w * 100.0).round() / 100.0),
         };
-        let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+        let mut tx = env.tx(p).await?;
         let type_label: Option<String> = sqlx::query_scalar(
             "SELECT label FROM unit_types WHERE code = $1 AND kind = 'COMPONENT'
              UNION ALL
@@ -232,7 +231,7 @@ pub mod ssr {
     pub async fn delete(env: &Env, id: &str) -> Result<UnitComponents, AppError> {
         let p = env.require(Permission::InventoryEdit)?;
         let id = parse_id(env, id)?;
-        let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+        let mut tx = env.tx(p).await?;
         let unit_id: Uuid =
             sqlx::query_scalar("DELETE FROM unit_components WHERE id = $1 RETURNING unit_id")
                 .bind(id)

@@ -19,7 +19,7 @@ pub async fn set_cover(env: &Env, project_id: &str, bytes: &[u8]) -> Result<Stri
         let mb = (plan_file::MAX_PLAN_BYTES / (1024 * 1024)).to_string();
         AppError::field("file", tf(env.locale(), e.message_key(), &[("mb", mb)]))
     })?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     let current: Option<(Option<String>, i32)> =
         sqlx::query_as("SELECT cover_key, cover_version FROM projects WHERE id = $1 FOR UPDATE")
             .bind(project_id)

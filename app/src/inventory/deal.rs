@@ -123,8 +123,7 @@ pub mod ssr {
     }
 
     pub async fn units(env: &Env, deal_id: Uuid) -> Result<DealUnits, AppError> {
-        let p = env.require(Permission::WorkspaceUse)?;
-        let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+        let (_, mut tx) = env.begin(Permission::WorkspaceUse).await?;
         let units = load(env, &mut tx, deal_id).await?;
         tx.commit().await?;
         Ok(units)
@@ -137,7 +136,7 @@ pub mod ssr {
             return Err(AppError::field("q", env.t("inventory.error.search_long")));
         }
         let pattern = crate::db::contains_pattern(q);
-        let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+        let mut tx = env.tx(p).await?;
         let rows: Vec<UnitSql> = sqlx::query_as(&format!(
             "SELECT {UNIT_COLUMNS} FROM units u JOIN projects p ON p.id = u.project_id
               WHERE u.status = 'AVAILABLE' AND u.code ILIKE $1 ORDER BY p.name, u.code LIMIT 20"
@@ -150,8 +149,7 @@ pub mod ssr {
     }
 
     pub async fn fill_amount(env: &Env, deal_id: Uuid) -> Result<DealUnits, AppError> {
-        let p = env.require(Permission::WorkspaceUse)?;
-        let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+        let (p, mut tx) = env.begin(Permission::WorkspaceUse).await?;
         let before = load(env, &mut tx, deal_id).await?;
         if !before.can_change {
             return Err(AppError::Forbidden(env.t("inventory.deal.not_yours")));

@@ -45,7 +45,7 @@ struct ShapeSql {
 pub async fn plan(env: &Env, id: &str) -> Result<PlanView, AppError> {
     let p = env.require(Permission::WorkspaceUse)?;
     let id = parse_id(env, id)?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     let plan: Option<PlanSql> = sqlx::query_as(
         "SELECT f.id, f.name, p.name AS project, f.kind, f.width_px, f.height_px, f.meters_per_px,
                 f.file_key IS NOT NULL AS has_file, f.file_version, p.id AS project_id,
@@ -133,7 +133,7 @@ pub async fn save_shape(
             env.t("inventory.error.label_long"),
         ));
     }
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     let plan: Option<(i32, i32, Option<f64>)> =
         sqlx::query_as("SELECT width_px, height_px, meters_per_px FROM floor_plans WHERE id = $1")
             .bind(plan_id)
@@ -276,7 +276,7 @@ pub async fn upload_plan(
         );
         AppError::field("file", message)
     })?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     super::catalog::ssr::project_in_tenant(env, &mut tx, project_id).await?;
     let id = new_id();
     let key = format!(
@@ -350,8 +350,7 @@ pub(crate) async fn stored_file(
     sql: &str,
     id: Uuid,
 ) -> Result<(String, Vec<u8>), AppError> {
-    let p = env.require(Permission::WorkspaceUse)?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let (_, mut tx) = env.begin(Permission::WorkspaceUse).await?;
     let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(sql)
         .bind(id)
         .fetch_optional(&mut *tx)
@@ -392,7 +391,7 @@ pub async fn set_scale(
     let mpp = geometry::scale(pixels, meters)
         .filter(|_| pixels >= 5.0)
         .ok_or_else(|| AppError::field("line", env.t("inventory.scale.line")))?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     let before: Option<Option<f64>> = sqlx::query_scalar(
         "UPDATE floor_plans f SET meters_per_px = $2, updated_at = now()
            FROM floor_plans old WHERE f.id = $1 AND old.id = f.id RETURNING old.meters_per_px",
@@ -451,7 +450,7 @@ pub async fn delete_shape(
 ) -> Result<(), AppError> {
     let p = env.require(Permission::InventoryEdit)?;
     let plan_id = parse_id(env, plan_id)?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     let found: Option<i32> = sqlx::query_scalar(
         "SELECT version FROM map_shapes WHERE id = $1 AND plan_id = $2 FOR UPDATE",
     )
@@ -491,7 +490,7 @@ pub async fn plan_units(env: &Env, plan_id: &str, q: &str) -> Result<Vec<UnitRow
         return Err(AppError::field("q", env.t("inventory.error.search_long")));
     }
     let pattern = crate::db::contains_pattern(q);
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     let rows: Vec<UnitSql> = sqlx::query_as(&format!(
         "SELECT {UNIT_COLUMNS} FROM units u JOIN projects p ON p.id = u.project_id
           WHERE u.project_id = (SELECT project_id FROM floor_plans WHERE id = $1)

@@ -91,7 +91,7 @@ pub async fn units(
     {
         return Err(AppError::field("view", env.t("inventory.unit_form.view")));
     }
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(format!(
         "SELECT {UNIT_COLUMNS} FROM units u JOIN projects p ON p.id = u.project_id WHERE true"
     ));
@@ -230,7 +230,7 @@ async fn hold_deals(tx: &mut Tx, p: &Principal) -> Result<Vec<DealChoice>, AppEr
 pub async fn unit(env: &Env, id: &str) -> Result<UnitDetail, AppError> {
     let p = env.require(Permission::WorkspaceUse)?;
     let id = parse_id(env, id)?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     let detail = load_detail(&mut tx, p, id)
         .await?
         .ok_or_else(|| not_found(env))?;
@@ -299,7 +299,7 @@ pub async fn hold(env: &Env, unit_id: &str, deal_id: &str) -> Result<UnitDetail,
     let unit_id = parse_id(env, unit_id)?;
     let deal_id = Uuid::parse_str(deal_id.trim())
         .map_err(|_| AppError::field("deal_id", env.t("inventory.error.choose_deal")))?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     if unit_row(&mut tx, unit_id).await?.is_none() {
         return Err(not_found(env));
     }
@@ -399,7 +399,7 @@ pub async fn hold(env: &Env, unit_id: &str, deal_id: &str) -> Result<UnitDetail,
 pub async fn release(env: &Env, unit_id: &str) -> Result<UnitDetail, AppError> {
     let p = env.require(Permission::WorkspaceUse)?;
     let unit_id = parse_id(env, unit_id)?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     let hold = live_hold(&mut tx, unit_id).await?;
     let Some(hold) = hold else {
         return Err(AppError::Conflict(env.t("inventory.error.not_held")));
@@ -459,7 +459,7 @@ pub async fn set_price(
             env.t("inventory.error.reason_long"),
         ));
     }
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     let before: Option<(i64, String)> =
         sqlx::query_as("SELECT price_minor, currency::text FROM units WHERE id = $1 FOR UPDATE")
             .bind(unit_id)

@@ -296,7 +296,7 @@ pub mod ssr {
             ));
         }
 
-        let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+        let mut tx = env.tx(p).await?;
         project_in_tenant(env, &mut tx, project_id).await?;
         let types = unit_types(&mut tx).await?;
         // Applying locks the project's units, so nothing changes between the check of

@@ -241,7 +241,7 @@ pub async fn list(
     if state == Some(JobState::Draft) {
         return Err(AppError::field("state", env.t("jobs.error.unknown_state")));
     }
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     let mut rows: Vec<JobRow> = sqlx::query_as(&format!(
         "SELECT {JOB_COLUMNS} FROM {JOB_FROM}
           WHERE j.status <> 'DRAFT' AND ($1::text IS NULL OR j.status = $1)
@@ -287,7 +287,7 @@ pub async fn logs(env: &Env, id: &str) -> Result<Vec<JobLogLine>, AppError> {
     let p = env.require(Permission::WorkspaceUse)?;
     let not_found = || AppError::NotFound(env.t("jobs.not_found"));
     let id = Uuid::parse_str(id.trim()).map_err(|_| not_found())?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     let visible: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM jobs WHERE id = $1 AND (created_by = $2 OR $3))",
     )

@@ -39,7 +39,7 @@ pub async fn page(
         .filter(|b| !b.is_empty())
         .map(|b| parse_cursor(env, b))
         .transpose()?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     let mut items: Vec<Notice> = sqlx::query_as(
         "SELECT id, kind, body, link, created_at, read_at IS NOT NULL AS read FROM notifications
           WHERE user_id = $1 AND in_app AND (NOT $2 OR read_at IS NULL)
@@ -62,8 +62,7 @@ pub async fn page(
 
 /// Marks one of the viewer's notifications read; anyone else's is "not found".
 pub async fn mark_read(env: &Env, id: Uuid) -> Result<(), AppError> {
-    let p = env.require(Permission::WorkspaceUse)?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let (p, mut tx) = env.begin(Permission::WorkspaceUse).await?;
     let found = sqlx::query(
         "UPDATE notifications SET read_at = coalesce(read_at, now()) WHERE id = $1 AND user_id = $2",
     )
@@ -80,8 +79,7 @@ pub async fn mark_read(env: &Env, id: Uuid) -> Result<(), AppError> {
 }
 
 pub async fn prefs(env: &Env) -> Result<Vec<NoticePref>, AppError> {
-    let p = env.require(Permission::WorkspaceUse)?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let (p, mut tx) = env.begin(Permission::WorkspaceUse).await?;
     let set: Vec<(String, bool, bool)> =
         sqlx::query_as("SELECT kind, in_app, email FROM notification_prefs WHERE user_id = $1")
             .bind(p.user_id)
@@ -118,7 +116,7 @@ pub async fn save_prefs(env: &Env, prefs: &[NoticePref]) -> Result<(), AppError>
             ),
         ));
     }
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     for pref in prefs {
         sqlx::query(
             "INSERT INTO notification_prefs (tenant_id, user_id, kind, in_app, email)

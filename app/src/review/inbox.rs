@@ -63,8 +63,7 @@ pub mod ssr {
     const ANSWER_MAX: usize = 4000;
 
     pub async fn inbox(env: &Env) -> Result<Vec<InboxReply>, AppError> {
-        let p = env.require(Permission::WorkspaceUse)?;
-        let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+        let (p, mut tx) = env.begin(Permission::WorkspaceUse).await?;
         let rows: Vec<InboxReply> = sqlx::query_as(
             "SELECT m.id, m.lead_id, l.name AS lead_name, m.channel, m.subject, m.body, m.intent,
                     m.created_at AS at, m.seen_at IS NOT NULL AS seen
@@ -83,8 +82,7 @@ pub mod ssr {
     /// Marks it seen; a reply already seen stays as it was. Not the viewer's lead, or
     /// not a reply: 404, as for a message that does not exist.
     pub async fn mark_read(env: &Env, message_id: Uuid) -> Result<(), AppError> {
-        let p = env.require(Permission::WorkspaceUse)?;
-        let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+        let (p, mut tx) = env.begin(Permission::WorkspaceUse).await?;
         let found = sqlx::query(
             "UPDATE messages m SET seen_at = coalesce(m.seen_at, now()) FROM leads l
               WHERE m.id = $1 AND m.direction = 'IN' AND l.id = m.lead_id AND l.owner_id = $2",
@@ -110,7 +108,7 @@ pub mod ssr {
         if body.chars().count() > ANSWER_MAX {
             return Err(AppError::field("body", env.t("review.error.reply_long")));
         }
-        let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+        let mut tx = env.tx(p).await?;
         let reply: Option<(Uuid, String, Option<String>)> = sqlx::query_as(
             "SELECT m.lead_id, m.channel, m.subject FROM messages m JOIN leads l ON l.id = m.lead_id
               WHERE m.id = $1 AND m.direction = 'IN' AND l.owner_id = $2",

@@ -88,8 +88,7 @@ pub mod ssr {
     }
 
     pub async fn load(env: &Env) -> Result<LlmView, AppError> {
-        let p = env.require(Permission::ReviewWork)?;
-        let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+        let (p, mut tx) = env.begin(Permission::ReviewWork).await?;
         let row: Option<Row> = sqlx::query_as(
             "SELECT s.enabled, s.url, s.model, s.key_sealed IS NOT NULL AS has_key, s.threshold,
                     s.timeout_ms, s.daily_budget, s.last_error,
@@ -189,7 +188,7 @@ pub mod ssr {
         let threshold = int_in(env, "threshold", &form.threshold, 1, 100)?;
         let timeout_s = int_in(env, "timeout_s", &form.timeout_s, 1, 30)?;
         let budget = int_in(env, "daily_budget", &form.daily_budget, 0, 100_000)?;
-        let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+        let mut tx = env.tx(p).await?;
         let has_key: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM review_llm WHERE key_sealed IS NOT NULL)",
         )
@@ -246,8 +245,7 @@ pub mod ssr {
     /// Forgets the endpoint and its key; replies waiting for it keep their built-in
     /// verdict.
     pub async fn remove(env: &Env) -> Result<(), AppError> {
-        let p = env.require(Permission::TenantSettings)?;
-        let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+        let (p, mut tx) = env.begin(Permission::TenantSettings).await?;
         sqlx::query("DELETE FROM review_llm")
             .execute(&mut *tx)
             .await?;

@@ -122,8 +122,7 @@ pub mod ssr {
     }
 
     pub async fn load(env: &Env) -> Result<RulesView, AppError> {
-        let p = env.require(Permission::ReviewWork)?;
-        let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+        let (p, mut tx) = env.begin(Permission::ReviewWork).await?;
         let row: Option<Row> = sqlx::query_as(
             "SELECT negative_below, uncertain_below, keywords, high_value_minor, sla_urgent_min,
                     sla_high_min, sla_medium_min, sla_low_min, business_hours FROM review_settings",
@@ -261,7 +260,7 @@ pub mod ssr {
         } else {
             None
         };
-        let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+        let mut tx = env.tx(p).await?;
         let after = serde_json::json!({
             "negative_below": negative, "uncertain_below": uncertain, "keywords": keywords.len(),
             "high_value_minor": high_value, "sla_min": sla, "business_hours": hours.as_ref().map(|h| &h.0),

@@ -14,8 +14,7 @@ use sqlx::Row;
 pub const AUDIT_PAGE: i64 = 50;
 
 pub async fn tenant_settings(env: &Env) -> Result<TenantSettings, AppError> {
-    let p = env.require(Permission::TenantSettings)?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let (p, mut tx) = env.begin(Permission::TenantSettings).await?;
     let r = sqlx::query(
         "SELECT name, slug, brand_color, logo_url, locale, timezone FROM tenants WHERE id = $1",
     )
@@ -69,7 +68,7 @@ pub async fn update_tenant_settings(env: &Env, input: TenantSettings) -> Result<
     }
     let tenant_locale = Locale::parse(&input.locale)
         .ok_or_else(|| AppError::field("locale", t(locale, "validation.choice")))?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     if !timezone_exists(&mut tx, input.timezone.trim()).await? {
         return Err(AppError::field(
             "timezone",
@@ -110,8 +109,7 @@ pub async fn update_tenant_settings(env: &Env, input: TenantSettings) -> Result<
 }
 
 pub async fn security_policy(env: &Env) -> Result<SecurityPolicy, AppError> {
-    let p = env.require(Permission::SecurityPolicy)?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let (p, mut tx) = env.begin(Permission::SecurityPolicy).await?;
     let r = sqlx::query("SELECT * FROM tenant_policies WHERE tenant_id = $1")
         .bind(p.tenant_id)
         .fetch_one(&mut *tx)
@@ -165,7 +163,7 @@ pub async fn update_security_policy(env: &Env, input: SecurityPolicy) -> Result<
     )?;
     in_range("max_failed_logins", input.max_failed_logins, 3, 100, locale)?;
     in_range("lockout_minutes", input.lockout_minutes, 1, 1440, locale)?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     let before = sqlx::query(
         "SELECT to_jsonb(p) - 'tenant_id' - 'updated_at' AS j FROM tenant_policies p
           WHERE tenant_id = $1 FOR UPDATE",
@@ -244,7 +242,7 @@ pub async fn audit_page(
             .filter(|s| !s.is_empty())
             .map(str::to_string)
     };
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     // Each filter is "parameter is null or matches", so one statement (and one plan
     // shape over audit_logs_page) serves every combination.
     let rows = sqlx::query(

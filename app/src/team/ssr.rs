@@ -17,8 +17,7 @@ use uuid::Uuid;
 const INVITE_DAYS: i64 = 7;
 
 pub async fn team(env: &Env) -> Result<Team, AppError> {
-    let p = env.require(Permission::TeamView)?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let (p, mut tx) = env.begin(Permission::TeamView).await?;
     let rows = sqlx::query(
         "SELECT m.id, m.user_id, u.name, u.email::text AS email, m.role, m.status, u.last_login_at,
                 'inventory' = ANY (m.grants) AS inventory_grant
@@ -133,7 +132,7 @@ pub async fn create_invite(env: &Env, email: &str, role: &str) -> Result<InviteL
     if role == Role::Owner || role > p.role {
         return Err(AppError::field("role", t(locale, "team.role_above_yours")));
     }
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     let seats = seats(&mut tx).await?;
     let already_member: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM memberships m JOIN users u ON u.id = m.user_id
@@ -192,7 +191,7 @@ pub async fn create_invite(env: &Env, email: &str, role: &str) -> Result<InviteL
 pub async fn resend_invite(env: &Env, invite_id: Uuid) -> Result<InviteLink, AppError> {
     let p = env.require(Permission::TeamManage)?;
     let token = crypto::token();
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     let email: Option<String> = sqlx::query_scalar(
         "UPDATE invites SET token_hash = $2, expires_at = $3
           WHERE id = $1 AND status = 'PENDING' RETURNING email::text",
@@ -218,8 +217,7 @@ pub async fn resend_invite(env: &Env, invite_id: Uuid) -> Result<InviteLink, App
 }
 
 pub async fn revoke_invite(env: &Env, invite_id: Uuid) -> Result<(), AppError> {
-    let p = env.require(Permission::TeamManage)?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let (p, mut tx) = env.begin(Permission::TeamManage).await?;
     let done =
         sqlx::query("UPDATE invites SET status = 'REVOKED' WHERE id = $1 AND status = 'PENDING'")
             .bind(invite_id)
@@ -273,7 +271,7 @@ pub async fn change_role(env: &Env, membership_id: Uuid, role: &str) -> Result<(
     let locale = env.locale();
     let role =
         Role::parse(role).ok_or_else(|| AppError::field("role", t(locale, "validation.choice")))?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     let target = target(&mut tx, env, membership_id).await?;
     if target.user_id == p.user_id {
         return Err(AppError::Forbidden(t(locale, "team.not_own_role")));
@@ -313,8 +311,7 @@ pub async fn set_inventory_grant(
     membership_id: Uuid,
     granted: bool,
 ) -> Result<(), AppError> {
-    let p = env.require(Permission::TeamManage)?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let (p, mut tx) = env.begin(Permission::TeamManage).await?;
     let target = target(&mut tx, env, membership_id).await?;
     let code = Permission::InventoryEdit
         .grant_code()
@@ -359,7 +356,7 @@ pub async fn set_member_active(
 ) -> Result<(), AppError> {
     let p = env.require(Permission::TeamManage)?;
     let locale = env.locale();
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     let target = target(&mut tx, env, membership_id).await?;
     if target.user_id == p.user_id {
         return Err(AppError::Forbidden(t(locale, "team.not_self")));

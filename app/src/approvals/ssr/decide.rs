@@ -112,8 +112,7 @@ struct DecisionSql {
 
 /// Open requests, in SLA order.
 pub async fn queue(env: &Env) -> Result<OpenRequests, AppError> {
-    let p = env.require(Permission::ReviewWork)?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let (p, mut tx) = env.begin(Permission::ReviewWork).await?;
     let rows: Vec<RequestSql> = sqlx::query_as(&format!(
         "{REQUEST_SELECT} WHERE q.status = 'PENDING' ORDER BY q.sla_due_at, q.id LIMIT $2"
     ))
@@ -167,7 +166,7 @@ async fn load(env: &Env, tx: &mut Tx, p: &Principal, id: Uuid) -> Result<Request
 pub async fn detail(env: &Env, id: &str) -> Result<RequestDetail, AppError> {
     let p = env.require(Permission::ReviewWork)?;
     let id = parse_id(env, id)?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     let detail = load(env, &mut tx, p, id).await?;
     tx.commit().await?;
     Ok(detail)
@@ -217,7 +216,7 @@ pub async fn decide(
     let actor = p
         .actor()
         .ok_or_else(|| AppError::Forbidden(env.t("error.forbidden")))?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     let req: LockedSql = sqlx::query_as(
         "SELECT q.status, q.level::int4 AS level, q.levels, q.requested_by, q.breached, q.deal_id,
                 d.name AS deal_name, q.to_stage_id, ts.name AS to_stage, q.deal_version, q.lost_reason

@@ -48,8 +48,7 @@ struct MemberSql {
 }
 
 pub async fn page(env: &Env) -> Result<RulesPage, AppError> {
-    let p = env.require(Permission::TenantSettings)?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let (_, mut tx) = env.begin(Permission::TenantSettings).await?;
     let rules: Vec<RuleSql> = sqlx::query_as(
         "SELECT r.id, r.name, r.trigger, r.stage_id, pl.name || ' › ' || s.name AS stage,
                 r.amount_minor, r.currency::text AS currency
@@ -160,7 +159,7 @@ pub async fn save(env: &Env, form: &RuleForm) -> Result<Uuid, AppError> {
             env.t("approvals.error.name_required"),
         ));
     }
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     let (trigger, stage_id, amount, currency) = match form.trigger.as_str() {
         "STAGE_ENTERED" => {
             let unknown = || AppError::field("stage_id", env.t("approvals.error.stage_unknown"));
@@ -295,7 +294,7 @@ pub async fn delete(env: &Env, id: &str) -> Result<(), AppError> {
     let p = env.require(Permission::TenantSettings)?;
     let not_found = || AppError::NotFound(env.t("approvals.error.rule_not_found"));
     let id: Uuid = id.trim().parse().map_err(|_| not_found())?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     let name: String =
         sqlx::query_scalar("DELETE FROM approval_rules WHERE id = $1 RETURNING name")
             .bind(id)

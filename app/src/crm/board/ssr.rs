@@ -129,8 +129,7 @@ fn push_board_filter(qb: &mut QueryBuilder<'_, Postgres>, scope: &Scope, filter:
 }
 
 async fn open(env: &Env) -> Result<(&Principal, Tx, Scope), AppError> {
-    let p = env.require(Permission::WorkspaceUse)?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let (p, mut tx) = env.begin(Permission::WorkspaceUse).await?;
     let scope = Scope::load(&mut tx, p).await?;
     Ok((p, tx, scope))
 }
@@ -485,7 +484,7 @@ pub async fn create_pipeline(env: &Env, name: &str) -> Result<Uuid, AppError> {
             env.t("board.pipeline_name_required"),
         ));
     }
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     let id: Uuid = sqlx::query_scalar("SELECT crm_default_pipeline($1, $2)")
         .bind(p.tenant_id)
         .bind(name)

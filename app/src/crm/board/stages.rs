@@ -62,7 +62,7 @@ pub mod ssr {
                 ));
             }
         }
-        let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+        let mut tx = env.tx(p).await?;
         let existing: Vec<(Uuid, String, i64)> = sqlx::query_as(
             "SELECT s.id, s.name, (SELECT count(*) FROM deals d WHERE d.stage_id = s.id)
                FROM stages s WHERE s.pipeline_id = $1 FOR UPDATE OF s",

@@ -264,7 +264,7 @@ pub async fn upload(
         locale,
     };
 
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     // Files nobody went on to import do not pile up: the worker sweeps drafts older
     // than a day, and meanwhile a tenant's waiting files share one budget. The lock
     // makes concurrent uploads of one tenant take turns at the count.
@@ -390,7 +390,7 @@ pub(super) async fn context(tx: &mut Tx, p: &Principal) -> Result<Context, AppEr
 pub async fn preview(env: &Env, plan: ImportPlan) -> Result<Preview, AppError> {
     let p = env.require(Permission::WorkspaceUse)?;
     let locale = env.locale();
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     let (entity, params) = draft(&mut tx, p, locale, plan.job_id).await?;
     check_mapping(locale, entity, params.headers.len(), &plan.mapping)?;
     let ctx = context(&mut tx, p).await?;
@@ -462,7 +462,7 @@ fn raw_value(row: &Row, mapping: &[Option<Field>], field: Field) -> String {
 pub async fn start(env: &Env, plan: ImportPlan) -> Result<Uuid, AppError> {
     let p = env.require(Permission::WorkspaceUse)?;
     let locale = env.locale();
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     let (entity, mut params) = draft(&mut tx, p, locale, plan.job_id).await?;
     check_mapping(locale, entity, params.headers.len(), &plan.mapping)?;
     let memory: HashMap<String, Option<&str>> = params
@@ -544,7 +544,7 @@ pub async fn start_export(
         filter,
         locale,
     };
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     let id = new_id();
     sqlx::query(
         "INSERT INTO jobs (tenant_id, id, kind, entity, status, params, created_by)
@@ -637,7 +637,7 @@ impl TryFrom<JobRow> for JobView {
 pub async fn job(env: &Env, id: &str) -> Result<JobView, AppError> {
     let p = env.require(Permission::WorkspaceUse)?;
     let id = Uuid::parse_str(id.trim()).map_err(|_| AppError::NotFound(env.t("jobs.not_found")))?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     let row: JobRow = sqlx::query_as(&format!(
         "SELECT {JOB_COLUMNS} FROM {JOB_FROM} WHERE j.id = $1 AND (j.created_by = $2 OR $3)"
     ))
@@ -699,7 +699,7 @@ async fn change_state(env: &Env, id: &str, change: Change) -> Result<JobView, Ap
     let p = env.require(Permission::WorkspaceUse)?;
     let not_found = || AppError::NotFound(env.t("jobs.not_found"));
     let id = Uuid::parse_str(id.trim()).map_err(|_| not_found())?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     let state: String = sqlx::query_scalar(
         "SELECT status FROM jobs WHERE id = $1 AND (created_by = $2 OR $3) FOR UPDATE",
     )
@@ -747,8 +747,7 @@ async fn change_state(env: &Env, id: &str, change: Change) -> Result<JobView, Ap
 
 /// The member's latest imports and exports.
 pub async fn recent(env: &Env) -> Result<Vec<JobView>, AppError> {
-    let p = env.require(Permission::WorkspaceUse)?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let (p, mut tx) = env.begin(Permission::WorkspaceUse).await?;
     let rows: Vec<JobRow> = sqlx::query_as(&format!(
         "SELECT {JOB_COLUMNS} FROM {JOB_FROM} WHERE j.created_by = $1 AND j.status <> 'DRAFT'
           ORDER BY j.created_at DESC LIMIT 10"
@@ -781,7 +780,7 @@ pub async fn download(env: &Env, id: Uuid, name: &str) -> Result<JobFile, AppErr
         "output" => "output",
         _ => return Err(not_found()),
     };
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     let rows: Vec<(i32, String)> = sqlx::query_as(
         "SELECT f.part, coalesce(j.params->>'file_name', '') FROM job_files f
            JOIN jobs j ON j.id = f.job_id

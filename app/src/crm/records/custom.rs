@@ -169,7 +169,7 @@ pub async fn add_custom_field(env: &Env, input: &NewCustomField) -> Result<Uuid,
     if kind == "SELECT" && options.is_empty() {
         return Err(AppError::field("options", env.t("fields.options_required")));
     }
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     let id = new_id();
     sqlx::query(
         "INSERT INTO custom_fields (tenant_id, id, entity, key, label, kind, options, required, position)
@@ -204,8 +204,7 @@ pub async fn add_custom_field(env: &Env, input: &NewCustomField) -> Result<Uuid,
 }
 
 pub async fn remove_custom_field(env: &Env, id: Uuid) -> Result<(), AppError> {
-    let p = env.require(Permission::TenantSettings)?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let (p, mut tx) = env.begin(Permission::TenantSettings).await?;
     let removed = sqlx::query("DELETE FROM custom_fields WHERE id = $1")
         .bind(id)
         .execute(&mut *tx)

@@ -85,8 +85,7 @@ fn record_row(row: &PgRow) -> Result<RecordRow, sqlx::Error> {
 }
 
 pub(super) async fn open(env: &Env) -> Result<(&Principal, Tx, Scope), AppError> {
-    let p = env.require(Permission::WorkspaceUse)?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let (p, mut tx) = env.begin(Permission::WorkspaceUse).await?;
     let scope = Scope::load(&mut tx, p).await?;
     Ok((p, tx, scope))
 }

@@ -11,8 +11,7 @@ use crate::request::Env;
 use sqlx::Row;
 
 pub async fn dashboard(env: &Env) -> Result<OutreachDashboard, AppError> {
-    let p = env.require(Permission::WorkspaceUse)?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let (_, mut tx) = env.begin(Permission::WorkspaceUse).await?;
     let f = sqlx::query(
         "SELECT count(*) FILTER (WHERE state <> 'COLD' OR first_wa_at IS NOT NULL OR first_email_at IS NOT NULL) AS contacted,
                 count(*) FILTER (WHERE last_inbound_at IS NOT NULL OR state IN ('WARM_REPLY', 'NEGOTIATION', 'CONVERTED')) AS replied,
@@ -183,8 +182,7 @@ async fn review_days(tx: &mut crate::db::Tx) -> Result<Vec<ReviewDay>, AppError>
 
 /// The viewer's unread notices, newest first.
 pub async fn notifications(env: &Env) -> Result<Vec<NotificationView>, AppError> {
-    let p = env.require(Permission::WorkspaceUse)?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let (p, mut tx) = env.begin(Permission::WorkspaceUse).await?;
     let rows = sqlx::query(
         "SELECT id, kind, body, link, created_at FROM notifications
           WHERE user_id = $1 AND read_at IS NULL AND in_app ORDER BY created_at DESC LIMIT 20",
@@ -208,8 +206,7 @@ pub async fn notifications(env: &Env) -> Result<Vec<NotificationView>, AppError>
 }
 
 pub async fn mark_read(env: &Env) -> Result<(), AppError> {
-    let p = env.require(Permission::WorkspaceUse)?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let (p, mut tx) = env.begin(Permission::WorkspaceUse).await?;
     sqlx::query("UPDATE notifications SET read_at = now() WHERE user_id = $1 AND read_at IS NULL")
         .bind(p.user_id)
         .execute(&mut *tx)

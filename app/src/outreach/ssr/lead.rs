@@ -19,8 +19,7 @@ use sqlx::Row;
 use uuid::Uuid;
 
 async fn open_lead(env: &Env, lead_id: Uuid) -> Result<(&Principal, Tx), AppError> {
-    let p = env.require(Permission::WorkspaceUse)?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let (p, mut tx) = env.begin(Permission::WorkspaceUse).await?;
     let scope = Scope::load(&mut tx, p).await?;
     check_visible(env, &mut tx, &scope, Entity::Lead, lead_id).await?;
     Ok((p, tx))

@@ -17,12 +17,6 @@ use uuid::Uuid;
 
 use super::store;
 
-pub(super) async fn begin(env: &Env, permission: Permission) -> Result<(&Principal, Tx), AppError> {
-    let p = env.require(permission)?;
-    let tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
-    Ok((p, tx))
-}
-
 pub(super) fn not_found(env: &Env) -> AppError {
     AppError::NotFound(env.t("outreach.not_found"))
 }
@@ -73,7 +67,7 @@ fn check_template(env: &Env, field: &str, text: &str) -> Result<(), AppError> {
 // ---------------------------------------------------------------- templates
 
 pub async fn list_templates(env: &Env) -> Result<Vec<TemplateSummary>, AppError> {
-    let (_, mut tx) = begin(env, Permission::WorkspaceUse).await?;
+    let (_, mut tx) = env.begin(Permission::WorkspaceUse).await?;
     let rows = sqlx::query(
         "SELECT t.id, t.name, t.channel, t.locale, t.folder, t.tags, t.approval_status,
                 (SELECT count(*) FROM template_versions v WHERE v.template_id = t.id) AS versions,
@@ -110,7 +104,7 @@ fn template_summary(r: &sqlx::postgres::PgRow) -> Result<TemplateSummary, sqlx::
 }
 
 pub async fn template_detail(env: &Env, id: Uuid) -> Result<TemplateDetail, AppError> {
-    let (_, mut tx) = begin(env, Permission::WorkspaceUse).await?;
+    let (_, mut tx) = env.begin(Permission::WorkspaceUse).await?;
     let row = sqlx::query(
         "SELECT t.id, t.name, t.channel, t.locale, t.folder, t.tags, t.approval_status, t.wa_template_name,
                 (SELECT count(*) FROM template_versions v WHERE v.template_id = t.id) AS versions,
@@ -224,7 +218,7 @@ pub async fn save_template(
     if id.is_none() {
         check_version_text(env, channel, &input.subject, &input.body)?;
     }
-    let (p, mut tx) = begin(env, Permission::OutreachManage).await?;
+    let (p, mut tx) = env.begin(Permission::OutreachManage).await?;
     let id = match id {
         Some(id) => {
             let n = sqlx::query(
@@ -370,7 +364,7 @@ pub async fn save_version(
     input: &VersionInput,
 ) -> Result<Uuid, AppError> {
     let weight = bounded(env, "weight", &input.weight, 0, 100)?;
-    let (p, mut tx) = begin(env, Permission::OutreachManage).await?;
+    let (p, mut tx) = env.begin(Permission::OutreachManage).await?;
     let channel: Option<String> = sqlx::query_scalar("SELECT channel FROM templates WHERE id = $1")
         .bind(template_id)
         .fetch_optional(&mut *tx)
@@ -447,7 +441,7 @@ pub async fn save_version(
 
 /// Leads to preview a template against: the viewer's visible leads, by name.
 pub async fn preview_leads(env: &Env, query: &str) -> Result<Vec<PreviewLead>, AppError> {
-    let (p, mut tx) = begin(env, Permission::WorkspaceUse).await?;
+    let (p, mut tx) = env.begin(Permission::WorkspaceUse).await?;
     let scope = Scope::load(&mut tx, p).await?;
     let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
         "SELECT r.id, r.name, r.email::text AS email, r.phone_e164, c.name AS company, u.name AS owner_name

@@ -12,13 +12,13 @@ use crate::request::Env;
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::manage::{begin, bounded, clean, not_found};
+use super::manage::{bounded, clean, not_found};
 use super::provider::{CloudApi, SendError, WhatsAppApi};
 use super::secrets;
 use super::store::TENANT_TODAY;
 
 pub async fn senders(env: &Env) -> Result<Senders, AppError> {
-    let (_, mut tx) = begin(env, Permission::OutreachRun).await?;
+    let (_, mut tx) = env.begin(Permission::OutreachRun).await?;
     let phones = sqlx::query(&format!(
         "SELECT p.id, p.number, p.label, p.provider_phone_id, p.provider, p.status, p.status_reason, p.priority, p.daily_quota,
                 coalesce(u.new_contacts, 0) AS used, coalesce(u.followups, 0) AS followups,
@@ -177,7 +177,7 @@ fn unconfirmed(env: &Env) -> AppError {
 }
 
 pub async fn save_phone(env: &Env, id: Option<Uuid>, input: &PhoneInput) -> Result<Uuid, AppError> {
-    let (p, mut tx) = begin(env, Permission::OutreachManage).await?;
+    let (p, mut tx) = env.begin(Permission::OutreachManage).await?;
     let region: Option<String> =
         sqlx::query_scalar("SELECT phone_region FROM tenants WHERE id = $1")
             .bind(p.tenant_id)
@@ -264,7 +264,7 @@ pub async fn save_phone(env: &Env, id: Option<Uuid>, input: &PhoneInput) -> Resu
         Some("wa_phone_numbers_confirmed") => unconfirmed(env),
         _ => internal(e),
     };
-    let (_, mut tx) = begin(env, Permission::OutreachManage).await?;
+    let (_, mut tx) = env.begin(Permission::OutreachManage).await?;
     // One parameter list for both statements; only the insert takes the tenant.
     let (sql, before) = match id {
         Some(id) => {
@@ -329,7 +329,7 @@ pub async fn save_phone(env: &Env, id: Option<Uuid>, input: &PhoneInput) -> Resu
 
 pub async fn save_wa_limit(env: &Env, limit: &str) -> Result<(), AppError> {
     let limit = bounded(env, "wa_daily_unique_limit", limit, 1, 10_000_000)?;
-    let (p, mut tx) = begin(env, Permission::OutreachManage).await?;
+    let (p, mut tx) = env.begin(Permission::OutreachManage).await?;
     sqlx::query("UPDATE tenant_policies SET wa_daily_unique_limit = $1 WHERE tenant_id = $2")
         .bind(limit)
         .bind(p.tenant_id)
@@ -383,7 +383,7 @@ pub async fn save_domain(env: &Env, domain: &str, selector: &str) -> Result<Uuid
         .await
         .map_err(internal)?
         .map_err(internal)?;
-    let (p, mut tx) = begin(env, Permission::OutreachManage).await?;
+    let (p, mut tx) = env.begin(Permission::OutreachManage).await?;
     let id = new_id();
     let sealed_key = secrets::seal(
         &env.ctx.config.secret_key,
@@ -422,7 +422,7 @@ pub async fn save_domain(env: &Env, domain: &str, selector: &str) -> Result<Uuid
 
 /// Looks the domain's SPF, DKIM and DMARC records up in DNS and stores the result.
 pub async fn verify_domain(env: &Env, id: Uuid) -> Result<DomainView, AppError> {
-    let (_, mut tx) = begin(env, Permission::OutreachManage).await?;
+    let (_, mut tx) = env.begin(Permission::OutreachManage).await?;
     let row: Option<(String, String, String)> = sqlx::query_as(
         "SELECT domain::text, dkim_selector, dkim_public FROM email_domains WHERE id = $1",
     )
@@ -467,7 +467,7 @@ pub async fn verify_domain(env: &Env, id: Uuid) -> Result<DomainView, AppError> 
         })
         .collect();
     let ok = |kind: &str| views.iter().any(|v| v.kind == kind && v.ok);
-    let (p, mut tx) = begin(env, Permission::OutreachManage).await?;
+    let (p, mut tx) = env.begin(Permission::OutreachManage).await?;
     let row = sqlx::query(
         "UPDATE email_domains SET spf_ok = $2, dkim_ok = $3, dmarc_ok = $4, checks = $5, checked_at = now()
           WHERE id = $1
@@ -572,7 +572,7 @@ pub async fn save_mailbox(
         s @ ("ACTIVE" | "PAUSED") => s,
         _ => return Err(AppError::field("status", env.t("outreach.status_invalid"))),
     };
-    let (p, mut tx) = begin(env, Permission::OutreachManage).await?;
+    let (p, mut tx) = env.begin(Permission::OutreachManage).await?;
     let domain: Option<String> =
         sqlx::query_scalar("SELECT domain::text FROM email_domains WHERE id = $1")
             .bind(domain_id)

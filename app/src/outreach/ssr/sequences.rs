@@ -1,7 +1,7 @@
 //! Sequences and their steps, as admins configure them, and what managers run:
 //! enrolments. Every change is audited in its own transaction.
 
-use super::manage::{begin, bounded, clean, name_taken, not_found};
+use super::manage::{bounded, clean, name_taken, not_found};
 use super::store;
 use crate::audit::{self, AuditEntry};
 use crate::auth::model::Permission;
@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 pub async fn list_sequences(env: &Env) -> Result<Vec<SequenceSummary>, AppError> {
-    let (_, mut tx) = begin(env, Permission::WorkspaceUse).await?;
+    let (_, mut tx) = env.begin(Permission::WorkspaceUse).await?;
     let rows = sqlx::query(SEQUENCE_SUMMARY).fetch_all(&mut *tx).await?;
     tx.commit().await?;
     Ok(rows
@@ -99,7 +99,7 @@ pub fn format_business_hours(hours: &serde_json::Value) -> String {
 }
 
 pub async fn sequence_detail(env: &Env, id: Uuid) -> Result<SequenceDetail, AppError> {
-    let (p, mut tx) = begin(env, Permission::WorkspaceUse).await?;
+    let (p, mut tx) = env.begin(Permission::WorkspaceUse).await?;
     let row = sqlx::query(&format!("{SEQUENCE_SUMMARY} WHERE s.id = $1"))
         .bind(id)
         .fetch_optional(&mut *tx)
@@ -233,7 +233,7 @@ pub async fn save_sequence(
         holidays.push(day);
     }
     let max_attempts = bounded(env, "max_attempts", &input.max_attempts, 1, 10)?;
-    let (p, mut tx) = begin(env, Permission::OutreachManage).await?;
+    let (p, mut tx) = env.begin(Permission::OutreachManage).await?;
     let timezone = clean(&input.timezone);
     if let Some(tz) = &timezone {
         if !crate::auth::ssr::timezone_exists(&mut tx, tz).await? {
@@ -304,7 +304,7 @@ pub async fn set_sequence_status(env: &Env, id: Uuid, status: &str) -> Result<()
     if !matches!(status, "ACTIVE" | "PAUSED") {
         return Err(AppError::field("status", env.t("outreach.status_invalid")));
     }
-    let (p, mut tx) = begin(env, Permission::OutreachRun).await?;
+    let (p, mut tx) = env.begin(Permission::OutreachRun).await?;
     let n = sqlx::query("UPDATE sequences SET status = $2, updated_at = now() WHERE id = $1")
         .bind(id)
         .bind(status)
@@ -333,7 +333,7 @@ pub async fn set_enrollment_status(env: &Env, id: Uuid, status: &str) -> Result<
         "STOPPED" => (&["ACTIVE", "PAUSED"], Some("stopped_by_member")),
         _ => return Err(AppError::field("status", env.t("outreach.status_invalid"))),
     };
-    let (p, mut tx) = begin(env, Permission::OutreachRun).await?;
+    let (p, mut tx) = env.begin(Permission::OutreachRun).await?;
     // A manager runs the enrolments of the leads in their scope only.
     let scope = Scope::load(&mut tx, p).await?;
     let owner: Option<Option<Uuid>> = sqlx::query_scalar(
@@ -383,7 +383,7 @@ pub async fn enrol(
     list_id: Option<Uuid>,
     lead_ids: &[Uuid],
 ) -> Result<EnrolReport, AppError> {
-    let (p, mut tx) = begin(env, Permission::OutreachRun).await?;
+    let (p, mut tx) = env.begin(Permission::OutreachRun).await?;
     let scope = Scope::load(&mut tx, p).await?;
     let steps: Vec<(String, Uuid, Option<String>, Option<Uuid>)> = sqlx::query_as(
         "SELECT st.channel, st.template_id, ft.channel, st.fallback_template_id

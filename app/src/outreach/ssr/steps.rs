@@ -11,7 +11,7 @@
 //! an enrolment already received is skipped if a reorder puts it ahead again
 //! (scheduler). DECISIONS §47.
 
-use super::manage::{begin, bounded, clean, not_found};
+use super::manage::{bounded, clean, not_found};
 use crate::audit::{self, AuditEntry};
 use crate::auth::model::Permission;
 use crate::db::{new_id, Tx};
@@ -118,7 +118,7 @@ async fn shift_waiting(
 
 /// Adds a step at the end of the sequence.
 pub async fn add_step(env: &Env, sequence_id: Uuid, input: &StepInput) -> Result<Uuid, AppError> {
-    let (p, mut tx) = begin(env, Permission::OutreachManage).await?;
+    let (p, mut tx) = env.begin(Permission::OutreachManage).await?;
     if !lock_sequence(&mut tx, sequence_id).await? {
         return Err(not_found(env));
     }
@@ -198,7 +198,7 @@ async fn locked_step(env: &Env, tx: &mut Tx, step_id: Uuid) -> Result<Current, A
 /// rules. Enrolments waiting for its position send the edited step, and their time
 /// moves by the change in delay.
 pub async fn update_step(env: &Env, step_id: Uuid, input: &StepInput) -> Result<(), AppError> {
-    let (p, mut tx) = begin(env, Permission::OutreachManage).await?;
+    let (p, mut tx) = env.begin(Permission::OutreachManage).await?;
     let before = locked_step(env, &mut tx, step_id).await?;
     let step = check(env, &mut tx, input).await?;
     sqlx::query(
@@ -258,7 +258,7 @@ pub fn is_permutation(steps: &[Uuid], order: &[Uuid]) -> bool {
 /// steps take the positions the sequence already uses, in the new order, so an
 /// enrolment's position keeps meaning "this far into the sequence".
 pub async fn reorder(env: &Env, sequence_id: Uuid, order: &[Uuid]) -> Result<(), AppError> {
-    let (p, mut tx) = begin(env, Permission::OutreachManage).await?;
+    let (p, mut tx) = env.begin(Permission::OutreachManage).await?;
     if !lock_sequence(&mut tx, sequence_id).await? {
         return Err(not_found(env));
     }
@@ -314,7 +314,7 @@ pub async fn reorder(env: &Env, sequence_id: Uuid, order: &[Uuid]) -> Result<(),
 /// Removes a step. Enrolments waiting for it move on to the step after it (their time
 /// moving by the difference in delay); with none after it they complete when due.
 pub async fn remove_step(env: &Env, step_id: Uuid) -> Result<(), AppError> {
-    let (p, mut tx) = begin(env, Permission::OutreachManage).await?;
+    let (p, mut tx) = env.begin(Permission::OutreachManage).await?;
     let step = locked_step(env, &mut tx, step_id).await?;
     let next: Option<(i32, i32)> = sqlx::query_as(
         "SELECT position, delay_minutes FROM sequence_steps

@@ -3,7 +3,7 @@
 //! `suppression_lifts` (DECISIONS §47), so every send-time check keeps reading
 //! `suppressions` alone.
 
-use super::manage::{begin, not_found};
+use super::manage::not_found;
 use super::store::suppression_key;
 use crate::audit::{self, AuditEntry};
 use crate::auth::model::Permission;
@@ -59,7 +59,7 @@ pub async fn list(
     query: &str,
     after: Option<SuppressionCursor>,
 ) -> Result<SuppressionPage, AppError> {
-    let (_, mut tx) = begin(env, Permission::OutreachManage).await?;
+    let (_, mut tx) = env.begin(Permission::OutreachManage).await?;
     let needle = query.trim().to_lowercase();
     // A substring test rather than a trigram index: under RLS the index would not be
     // used anyway (0004_search.sql), and the tenant-leading index bounds the scan.
@@ -139,7 +139,7 @@ pub async fn add(env: &Env, address: &str, note: &str) -> Result<Uuid, AppError>
     let (channel, address) =
         parse_address(address, env.locale()).map_err(|m| AppError::field("address", m))?;
     let note = clean_note(env, note)?;
-    let (p, mut tx) = begin(env, Permission::OutreachManage).await?;
+    let (p, mut tx) = env.begin(Permission::OutreachManage).await?;
     let id = new_id();
     let added = sqlx::query(
         "INSERT INTO suppressions (tenant_id, id, channel, address, reason, created_by, note)
@@ -264,7 +264,7 @@ pub async fn import(env: &Env, text: &str) -> Result<SuppressionImport, AppError
     if parsed.entries.is_empty() && parsed.invalid.is_empty() {
         return Err(AppError::field("file", env.t("suppression.file_empty")));
     }
-    let (p, mut tx) = begin(env, Permission::OutreachManage).await?;
+    let (p, mut tx) = env.begin(Permission::OutreachManage).await?;
     // The same address twice in the file counts as already there the second time.
     let mut seen = HashSet::new();
     let mut already = Vec::new();
@@ -354,7 +354,7 @@ pub async fn lift(env: &Env, id: Uuid, reason: &str) -> Result<(), AppError> {
             ),
         ));
     }
-    let (p, mut tx) = begin(env, Permission::OutreachManage).await?;
+    let (p, mut tx) = env.begin(Permission::OutreachManage).await?;
     let entry: Option<Lifted> = sqlx::query_as(
         "WITH gone AS (DELETE FROM suppressions WHERE id = $1
                         RETURNING tenant_id, id, channel, address, reason, message_id, created_by, note, created_at),

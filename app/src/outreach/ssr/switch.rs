@@ -521,7 +521,7 @@ pub async fn start(
             env.t("outreach.switch_credential_invalid"),
         ));
     }
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     let number: Option<(String, String, Option<String>)> = sqlx::query_as(
         "SELECT provider, status, waba_id FROM wa_phone_numbers
           WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
@@ -608,8 +608,7 @@ struct SwitchRow {
 
 /// A number's switches, newest first.
 pub async fn history(env: &Env, phone_id: Uuid) -> Result<Vec<ProviderSwitchView>, AppError> {
-    let p = env.require(Permission::OutreachRun)?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let (p, mut tx) = env.begin(Permission::OutreachRun).await?;
     let known: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM wa_phone_numbers WHERE tenant_id = $1 AND id = $2)",
     )

@@ -23,7 +23,7 @@ pub async fn flag(env: &Env, message_id: Uuid, note: &str) -> Result<Uuid, AppEr
     if note.chars().count() > NOTE_MAX || note.contains('\0') {
         return Err(AppError::field("note", env.t("review.flag.note_long")));
     }
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     let lead_id: Option<Uuid> = sqlx::query_scalar("SELECT lead_id FROM messages WHERE id = $1")
         .bind(message_id)
         .fetch_optional(&mut *tx)

@@ -76,8 +76,7 @@ pub async fn queue(
     filter: &QueueFilter,
     before: Option<QueueCursor>,
 ) -> Result<QueuePage, AppError> {
-    let p = env.require(Permission::ReviewWork)?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let (p, mut tx) = env.begin(Permission::ReviewWork).await?;
     let scope = Scope::load(&mut tx, p).await?;
     let mut qb: QueryBuilder<Postgres> =
         QueryBuilder::new(format!("SELECT {ITEM_COLUMNS} FROM {ITEM_FROM} WHERE true"));
@@ -163,8 +162,7 @@ pub async fn queue(
 /// The assignee and sequence filters' choices: members who may work the queue, and
 /// the workspace's sequences.
 pub async fn filter_options(env: &Env) -> Result<FilterOptions, AppError> {
-    let p = env.require(Permission::ReviewWork)?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let (_, mut tx) = env.begin(Permission::ReviewWork).await?;
     let assignees: Vec<(Uuid, String)> = sqlx::query_as(
         "SELECT u.id, u.name FROM memberships m JOIN users u ON u.id = m.user_id
           WHERE m.status = 'ACTIVE' AND m.role IN ('OWNER', 'ADMIN', 'MANAGER') ORDER BY u.name LIMIT 200",
@@ -240,7 +238,7 @@ struct ThreadSql {
 pub async fn item(env: &Env, id: &str) -> Result<ItemDetail, AppError> {
     let p = env.require(Permission::ReviewWork)?;
     let id = parse_id(env, id)?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     let item = visible_item(env, &mut tx, p, id).await?;
     let detail = load_detail(&mut tx, item).await?;
     tx.commit().await?;
@@ -444,14 +442,14 @@ pub async fn act(env: &Env, id: &str, action: ItemAction) -> Result<ItemDetail, 
     let id = parse_id(env, id)?;
     if matches!(action, ItemAction::TakeOver) {
         let lead = {
-            let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+            let mut tx = env.tx(p).await?;
             let item = visible_item(env, &mut tx, p, id).await?;
             tx.commit().await?;
             item.lead_id
         };
         set_takeover(env, lead, true).await?;
     }
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     let item = visible_item(env, &mut tx, p, id).await?;
     // Serialises two reviewers acting on one item: the second sees the first's change.
     let (status, assignee): (String, Option<Uuid>) =
@@ -576,7 +574,7 @@ pub async fn respond(
         return Err(AppError::field("body", env.t("review.error.reply_long")));
     }
     let (item, subject) = {
-        let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+        let mut tx = env.tx(p).await?;
         let item = visible_item(env, &mut tx, p, id).await?;
         let subject: Option<String> = sqlx::query_scalar(
             "SELECT m.subject FROM review_items i JOIN messages m ON m.id = i.message_id WHERE i.id = $1",
@@ -613,7 +611,7 @@ pub async fn respond(
         },
     )
     .await?;
-    let mut tx = env.db().tenant_tx(p.tenant_id, Some(p.user_id)).await?;
+    let mut tx = env.tx(p).await?;
     sqlx::query("UPDATE review_items SET assignee_id = coalesce(assignee_id, $2) WHERE id = $1 AND status <> 'RESOLVED'")
         .bind(id)
         .bind(p.user_id)
