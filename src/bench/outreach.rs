@@ -3,7 +3,7 @@
 //! over HTTP, SMTP with DKIM), next to a bare `SKIP LOCKED` claim-and-send loop on the
 //! same database and peer. Quota overruns are counted, not assumed.
 
-use crate::bench_crm::workspace;
+use crate::bench::crm::workspace;
 use crate::Database;
 use app::db::Db;
 use app::outreach::ssr::dispatch::dispatch_once;

@@ -4,6 +4,14 @@
 //! Requests go through the whole router in-process (`oneshot`), so the numbers are
 //! server time without the network.
 
+pub mod api;
+pub mod bundle;
+pub mod crm;
+pub mod http;
+pub mod inventory;
+pub mod outreach;
+pub mod review;
+
 use crate::config::Config;
 use crate::seed::{synthetic, system_ctx, DEMO_PASSWORD};
 use crate::Database;
@@ -135,9 +143,9 @@ pub async fn signed_in(config: &Config, database: &Database) -> Result<(Router, 
 }
 
 pub async fn run(config: &Config, database: &Database) -> Result<(), String> {
-    crate::bench_review::print_classifier();
+    review::print_classifier();
     let (router, cookie) = signed_in(config, database).await?;
-    crate::bench_bundle::print(&router, &cookie, &leptos_options()?).await?;
+    bundle::print(&router, &cookie, &leptos_options()?).await?;
     let pools = &database.pools;
     let home = time_requests(&router, Some(&cookie)).await?;
     let bare_router = Router::new().route(
@@ -193,11 +201,11 @@ pub async fn run(config: &Config, database: &Database) -> Result<(), String> {
         ms(home.p50) / ms(bare.p50).max(1e-6),
         ms(home.p95) / ms(bare.p95).max(1e-6)
     );
-    crate::bench_http::run(&router, &cookie).await?;
+    http::run(&router, &cookie).await?;
     import_contacts(&router, &cookie, &pools.app).await?;
-    crate::bench_crm::run(database, &router).await?;
-    crate::bench_inventory::run(database, config).await?;
-    crate::bench_outreach::run(database, config).await
+    crm::run(database, &router).await?;
+    inventory::run(database, config).await?;
+    outreach::run(database, config).await
 }
 
 /// Sends `req` with the session cookie as a same-origin page would; the JSON answer.

@@ -8,11 +8,12 @@
 //!   lost and duplicated event ids (target 0 and 0), throughput and p95 lag from the
 //!   change to the successful delivery.
 
+use crate::bench::http::{load, print_load};
 use crate::bench::{ms, signed_in, stats, BENCH_EMAIL};
-use crate::bench_http::{load, print_load};
 use crate::config::Config;
 use crate::Database;
 use app::db::Db;
+use secrecy::ExposeSecret;
 use sqlx::postgres::PgConnectOptions;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -139,7 +140,7 @@ async fn pgbench(
             app_options.get_database().unwrap_or("postgres"),
         );
     if config.database_app_url.is_none() {
-        cmd.env("PGPASSWORD", &config.app_db_password);
+        cmd.env("PGPASSWORD", config.app_db_password.expose_secret());
     }
     let out = cmd
         .output()

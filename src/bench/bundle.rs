@@ -5,7 +5,9 @@
 //! `/pkg/….js` and `/pkg/….wasm` the server links (the main module, its WASM, and
 //! the preloaded chunks of the page's lazy route), plus the wasm-split loader the
 //! main module imports. Sizes are those of the `.br` files that `cargo leptos build
-//! --release --precompress` writes and the server sends as they are.
+//! --release --precompress` writes and the server sends as they are. The pages before
+//! sign-in link no WASM, only `/assets/forms.….js`, which is fetched through the
+//! router with `Accept-Encoding: br` and counted as it comes.
 
 use axum::body::Body;
 use axum::http::{header, Request};
@@ -31,8 +33,14 @@ pub async fn print(
     for (path, signed_in, budget) in PAGES {
         let html = page(router, path, signed_in.then_some(cookie)).await?;
         let mut files = pkg_files(&html);
-        files.extend(loader.clone());
+        if !files.is_empty() {
+            files.extend(loader.clone());
+        }
         let mut total = 0;
+        let assets = asset_scripts(&html);
+        for script in &assets {
+            total += served_size(router, script).await?;
+        }
         let mut missing = Vec::new();
         for file in &files {
             match brotli_size(pkg_dir, file) {
@@ -49,7 +57,7 @@ pub async fn print(
         println!(
             "  {path}: {:.1} kB in {} files ({verdict} {:.0} kB)",
             total as f64 / 1000.0,
-            files.len(),
+            files.len() + assets.len(),
             budget as f64 / 1000.0
         );
     }
@@ -59,6 +67,35 @@ pub async fn print(
         chunk_bytes as f64 / 1000.0
     );
     Ok(())
+}
+
+/// Scripts the HTML loads from `/assets/`.
+fn asset_scripts(html: &str) -> BTreeSet<String> {
+    html.split("src=\"/assets/")
+        .skip(1)
+        .filter_map(|rest| Some(format!("/assets/{}", &rest[..rest.find('"')?])))
+        .filter(|path| path.ends_with(".js"))
+        .collect()
+}
+
+/// Bytes of a response body as the server sends it to a browser that takes brotli.
+async fn served_size(router: &Router, path: &str) -> Result<u64, String> {
+    let req = Request::get(path)
+        .header(header::ACCEPT_ENCODING, "br")
+        .body(Body::empty())
+        .map_err(|e| e.to_string())?;
+    let res = router
+        .clone()
+        .oneshot(req)
+        .await
+        .map_err(|e| e.to_string())?;
+    if !res.status().is_success() {
+        return Err(format!("bundle: GET {path} answered {}", res.status()));
+    }
+    let body = axum::body::to_bytes(res.into_body(), usize::MAX)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(body.len() as u64)
 }
 
 async fn page(router: &Router, path: &str, cookie: Option<&str>) -> Result<String, String> {
@@ -137,5 +174,14 @@ mod tests {
             files,
             ["board_123.wasm", "leadline.abc.js", "leadline.abc.wasm"]
         );
+    }
+
+    #[test]
+    fn asset_scripts_are_read_off_script_tags() {
+        let html = r#"<link rel="stylesheet" href="/pkg/leadline.abc.css">
+            <script src="/assets/forms.0123abcd.js" defer></script>"#;
+        let scripts: Vec<String> = asset_scripts(html).into_iter().collect();
+        assert_eq!(scripts, ["/assets/forms.0123abcd.js"]);
+        assert!(pkg_files(html).is_empty());
     }
 }

@@ -12,6 +12,7 @@ use app::review::eval::{evaluate, labelled};
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use leptos::server_fn::ServerFn;
+use secrecy::ExposeSecret;
 use std::time::{Duration, Instant};
 use tower::ServiceExt;
 
@@ -264,7 +265,7 @@ async fn webhook_to_queue(
         let signature = format!(
             "sha256={}",
             app::crypto::hex(&app::crypto::hmac_sha256(
-                config.wa_app_secret.as_bytes(),
+                config.wa_app_secret.expose_secret().as_bytes(),
                 payload.as_bytes()
             ))
         );
