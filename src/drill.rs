@@ -1,5 +1,10 @@
 //! `leadline drill`: failure drills that print their figures.
 //!
+//! The connection-fault drill loads a signed-in page through the whole router while
+//! every connection of the runtime role is terminated, then while PostgreSQL itself is
+//! restarted (the private cluster only), and reports the errors seen meanwhile and how
+//! long the app took to serve again, without being restarted.
+//!
 //! The pooled-connection drill cancels tenant transactions at every await point a
 //! request can be dropped at (a client hanging up, a timeout), then checks what the
 //! next borrower of the connection inherits: it must be no open transaction and no
@@ -133,16 +138,181 @@ async fn heal(conn: &mut sqlx::PgConnection) -> Result<(), String> {
 }
 
 /// `leadline drill`: runs the drills against the configured database and prints them.
-pub async fn run(app: PgConnectOptions) -> Result<(), String> {
+pub async fn run(config: &crate::config::Config, database: &crate::Database) -> Result<(), String> {
     const ROUNDS: u64 = 100_000;
+    let (router, cookie) = crate::bench::signed_in(config, database).await?;
+    let mut failures = Vec::new();
+
+    let role: String = sqlx::query_scalar("SELECT current_user::text")
+        .fetch_one(&database.pools.app)
+        .await
+        .map_err(|e| e.to_string())?;
+    let owner = &database.pools.owner;
+    let terminated = connection_faults(&router, &cookie, Fault::Terminate(owner, &role)).await?;
+    print_faults(
+        "every app connection terminated (pg_terminate_backend)",
+        &terminated,
+    );
+    if !terminated.recovered_within(RECOVERY_BUDGET) {
+        failures.push("the app did not recover from terminated connections in 5 s");
+    }
+    match &database.embedded {
+        Some(pg) => {
+            let restarted = connection_faults(&router, &cookie, Fault::Restart(pg)).await?;
+            print_faults("PostgreSQL restarted (pg_ctl restart -m fast)", &restarted);
+            if !restarted.recovered_within(RECOVERY_BUDGET) {
+                failures.push("the app did not recover from a PostgreSQL restart in 5 s");
+            }
+        }
+        None => println!("PostgreSQL restart: skipped (DATABASE_URL is not our private cluster)"),
+    }
+
+    let app = (*database.pools.app.connect_options()).clone();
     let started = Instant::now();
     let report = pooled_connections(app, ROUNDS).await?;
     print_pool(&report, started.elapsed());
-    if report.clean() {
-        Ok(())
-    } else {
-        Err("a pooled connection carried state into the next checkout".into())
+    if !report.clean() {
+        failures.push("a pooled connection carried state into the next checkout");
     }
+    match failures.is_empty() {
+        true => Ok(()),
+        false => Err(failures.join("; ")),
+    }
+}
+
+/// How soon the app must serve again after a fault, from when the fault is over.
+const RECOVERY_BUDGET: Duration = Duration::from_secs(5);
+/// Requests in flight at once while the faults happen.
+const LOAD_CLIENTS: usize = 8;
+/// Load before the fault, and after it.
+const BEFORE_FAULT: Duration = Duration::from_secs(2);
+const AFTER_FAULT: Duration = Duration::from_secs(8);
+
+enum Fault<'a> {
+    /// The owner pool, and the runtime role whose connections it terminates.
+    Terminate(&'a PgPool, &'a str),
+    Restart(&'a crate::embedded_pg::EmbeddedPg),
+}
+
+/// What the load saw around one fault.
+#[derive(Debug, Default)]
+pub struct FaultReport {
+    pub requests: usize,
+    /// Answers other than 200 after the fault began, by status (0: no answer in time).
+    pub errors: std::collections::BTreeMap<u16, usize>,
+    /// How long the fault itself took (terminating the connections, or the restart).
+    pub fault_took: Duration,
+    /// From the end of the fault to the last failed request, if any failed.
+    pub recovery: Duration,
+    /// Requests answered 200 after the last failure.
+    pub served_after: usize,
+}
+
+impl FaultReport {
+    fn recovered_within(&self, budget: Duration) -> bool {
+        self.recovery <= budget && self.served_after > 0
+    }
+}
+
+async fn connection_faults(
+    router: &axum::Router,
+    cookie: &str,
+    fault: Fault<'_>,
+) -> Result<FaultReport, String> {
+    use axum::body::Body;
+    use axum::http::{header, Request};
+    use tower::ServiceExt;
+
+    let started = Instant::now();
+    let stop_at = started + BEFORE_FAULT + AFTER_FAULT;
+    let load = (0..LOAD_CLIENTS).map(|_| {
+        let router = router.clone();
+        let cookie = cookie.to_string();
+        tokio::spawn(async move {
+            let mut seen = Vec::new();
+            while Instant::now() < stop_at {
+                let req = Request::get("/")
+                    .header(header::COOKIE, &cookie)
+                    .body(Body::empty())
+                    .expect("a request");
+                let answer =
+                    tokio::time::timeout(Duration::from_secs(10), router.clone().oneshot(req));
+                let status = match answer.await {
+                    Ok(Ok(res)) => {
+                        let status = res.status().as_u16();
+                        let _ = axum::body::to_bytes(res.into_body(), usize::MAX).await;
+                        status
+                    }
+                    _ => 0,
+                };
+                seen.push((Instant::now(), status));
+            }
+            seen
+        })
+    });
+    let load: Vec<_> = load.collect();
+
+    tokio::time::sleep(BEFORE_FAULT).await;
+    let fault_began = Instant::now();
+    match fault {
+        Fault::Terminate(owner, role) => {
+            sqlx::query(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                  WHERE usename = $1 AND pid <> pg_backend_pid()",
+            )
+            .bind(role)
+            .execute(owner)
+            .await
+            .map_err(|e| format!("terminating the app's connections: {e}"))?;
+        }
+        Fault::Restart(pg) => {
+            // Blocks for the restart; the load runs on the runtime's other threads.
+            tokio::task::block_in_place(|| pg.restart())?;
+        }
+    }
+    let fault_ended = Instant::now();
+
+    let mut report = FaultReport {
+        fault_took: fault_ended - fault_began,
+        ..FaultReport::default()
+    };
+    let mut last_failure = None;
+    let mut answers = Vec::new();
+    for client in load {
+        answers.extend(client.await.map_err(|e| e.to_string())?);
+    }
+    answers.sort_by_key(|(at, _)| *at);
+    for (at, status) in &answers {
+        report.requests += 1;
+        if *at >= fault_began && *status != 200 {
+            *report.errors.entry(*status).or_default() += 1;
+            last_failure = Some(*at);
+        }
+    }
+    report.recovery = last_failure.map_or(Duration::ZERO, |at| {
+        at.saturating_duration_since(fault_ended)
+    });
+    report.served_after = answers
+        .iter()
+        .filter(|(at, status)| *status == 200 && last_failure.is_none_or(|failed| *at > failed))
+        .count();
+    Ok(report)
+}
+
+fn print_faults(title: &str, report: &FaultReport) {
+    println!("{title}, {LOAD_CLIENTS} clients loading the signed-in home page");
+    println!(
+        "  requests {:>6}   the fault took {:.2} s   errors meanwhile {:?}",
+        report.requests,
+        report.fault_took.as_secs_f64(),
+        report.errors
+    );
+    println!(
+        "  serving again {:.2} s after the fault (budget {} s), {} answered 200 since",
+        report.recovery.as_secs_f64(),
+        RECOVERY_BUDGET.as_secs(),
+        report.served_after
+    );
 }
 
 fn print_pool(report: &PoolDrill, took: Duration) {

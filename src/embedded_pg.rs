@@ -133,6 +133,20 @@ impl EmbeddedPg {
         }
     }
 
+    /// Restarts the cluster (fast shutdown: open connections are cut), for the drills.
+    /// With its log file, as at start: a server writing to our pipe would keep
+    /// `output()` waiting for as long as it runs.
+    pub fn restart(&self) -> Result<(), String> {
+        self.run(
+            self.tool("pg_ctl")
+                .arg("-D")
+                .arg(&self.data_dir)
+                .arg("-l")
+                .arg(self.data_dir.join("server.log"))
+                .args(["-m", "fast", "-w", "restart"]),
+        )
+    }
+
     pub fn stop(&self) {
         let result = self.run(
             self.tool("pg_ctl")

@@ -14,3 +14,37 @@ async fn cancelled_work_leaves_nothing_on_a_pooled_connection() {
     assert!(report.cancelled >= 300, "{report:?}");
     assert!(report.clean(), "{report:?}");
 }
+
+/// Every connection of the runtime role cut by the database (an operator, a failover):
+/// the requests caught in it are refused with 503, never a 500, and the app serves
+/// again at once, without a restart.
+#[tokio::test]
+async fn the_app_serves_again_after_its_connections_are_terminated() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup("Ada", "ada@example.com", "Acme").await;
+    assert_eq!(app.get(&owner, "/").await.status(), 200);
+    let cut: i64 = sqlx::query_scalar(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+          WHERE datname = current_database() AND usename = $1",
+    )
+    .bind(leadline::bootstrap::APP_ROLE)
+    .fetch_one(&app.pools.owner)
+    .await
+    .unwrap();
+    assert!(cut > 0, "the app had connections open");
+    let started = std::time::Instant::now();
+    let mut refused = 0;
+    loop {
+        let status = app.get(&owner, "/").await.status();
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 503, "a cut connection is a 503 with a reason");
+        refused += 1;
+        assert!(started.elapsed().as_secs() < 5, "still {status} after 5 s");
+    }
+    assert!(
+        refused <= 10,
+        "{refused} requests refused before serving again"
+    );
+}
