@@ -192,7 +192,7 @@ async fn current_hears(db: &Db, session: &Session) -> Option<Hears> {
     if !live {
         return None;
     }
-    let (principal, _) = app::auth::ssr::resolve_principal(db, session)
+    let (principal, _, _) = app::auth::ssr::resolve_principal(db, session)
         .await
         .ok()??;
     if principal.must_enrol_2fa

@@ -5,7 +5,7 @@
 //!
 //! What is recorded, and where:
 //! - `leadline_http_requests_total{method,route,status}` and
-//!   `leadline_http_request_duration_seconds{method,route}` (here, from `web::observe`);
+//!   `leadline_http_request_duration_seconds{method,route}` (here, from `web::count_request`);
 //!   `route` is the matched template (`/leads/{id}`), never the concrete path, so ids
 //!   and tokens neither reach the scrape nor multiply its series;
 //! - `leadline_db_pool_connections{state}` (at scrape time);

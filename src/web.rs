@@ -6,6 +6,7 @@ mod files;
 
 use crate::session_store::PgSessionStore;
 use app::auth::model::PageContext;
+use app::auth::ssr::Workspaces;
 use app::error::AppError;
 use app::i18n::Locale;
 use app::request::{keys, Env, RequestCtx};
@@ -26,11 +27,14 @@ use std::time::Instant;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::RequestBodyTimeoutLayer;
+use tower_http::trace::TraceLayer;
 use tower_sessions::{Expiry, Session, SessionManagerLayer};
-use tracing::Instrument;
 
 /// Request bodies above this answer 413: enough for any form or server function.
 /// Uploads have their own limits (`web::files`).
@@ -115,13 +119,24 @@ pub fn router(state: AppState) -> Router {
         // A body that stops arriving gives its connection back.
         .layer(RequestBodyTimeoutLayer::new(state.http.timeouts.body_read))
         .layer(CompressionLayer::new().quality(CompressionLevel::Fastest))
-        // Inside the security headers and `observe`, so a panic's 500 carries both.
+        // Inside the security headers, the trace and the request id, so a panic's 500
+        // carries them and is counted and logged under its request.
         .layer(catch_panics())
         .layer(middleware::from_fn_with_state(
             state.clone(),
             security_headers,
         ))
-        .layer(middleware::from_fn(observe))
+        .layer(middleware::from_fn(count_request))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_response(log_answer)
+                // A 5xx is already logged where it happens, with its reference.
+                .on_failure(()),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(RequestIds))
+        .layer(middleware::from_fn(drop_unsafe_request_id))
         .with_state(state)
 }
 
@@ -264,8 +279,12 @@ async fn render_handler(State(state): State<AppState>, req: Request<Body>) -> Re
         locale: ctx.as_ref().map(|c| c.locale).unwrap_or_default(),
         viewer: None,
     };
-    if let Some((ctx, principal)) = ctx.as_ref().and_then(|c| Some((c, c.principal.as_ref()?))) {
-        match app::auth::ssr::load_viewer(&ctx.db, principal, ctx.locale).await {
+    let workspaces = req.extensions().get::<Workspaces>();
+    if let Some((ctx, principal, workspaces)) = ctx
+        .as_ref()
+        .and_then(|c| Some((c, c.principal.as_ref()?, workspaces?)))
+    {
+        match app::auth::ssr::viewer(principal, ctx.locale, workspaces) {
             Ok(viewer) => page.viewer = Some(viewer),
             Err(e) => return error_page(&e.to_string()),
         }
@@ -353,42 +372,77 @@ fn error_page(message: &str) -> Response {
         .into_response()
 }
 
-/// Request id, tracing span, timing, and headers every response carries.
-async fn observe(req: Request, next: Next) -> Response {
+/// The request's id: the caller's `x-request-id` when it is a safe token, else a fresh
+/// one ([`RequestIds`]). Set outermost, so every layer and handler sees it.
+pub(crate) fn request_id(extensions: &axum::http::Extensions) -> String {
+    extensions
+        .get::<RequestId>()
+        .and_then(|id| id.header_value().to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Makes the ids tower-http's `SetRequestIdLayer` gives requests that bring none.
+#[derive(Clone, Copy)]
+struct RequestIds;
+
+impl MakeRequestId for RequestIds {
+    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
+        HeaderValue::from_str(&uuid::Uuid::new_v4().simple().to_string())
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+/// A caller's `x-request-id` goes into every log line of the request, so only a short
+/// token of letters, digits and hyphens is kept; anything else is replaced.
+async fn drop_unsafe_request_id(mut req: Request, next: Next) -> Response {
+    const X_REQUEST_ID: &str = "x-request-id";
+    let safe = req.headers().get(X_REQUEST_ID).is_none_or(|v| {
+        v.len() <= 64
+            && v.as_bytes()
+                .iter()
+                .all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+    });
+    if !safe {
+        req.headers_mut().remove(X_REQUEST_ID);
+    }
+    next.run(req).await
+}
+
+/// The span every log line of a request is written in; the tenant and user are
+/// recorded on it once the session is read (`request_context`).
+fn request_span(req: &Request) -> tracing::Span {
+    tracing::info_span!(
+        "request",
+        request_id = %request_id(req.extensions()),
+        method = %req.method(),
+        path = %log_path(req),
+        tenant_id = tracing::field::Empty,
+        user_id = tracing::field::Empty,
+    )
+}
+
+fn log_answer(res: &Response, latency: std::time::Duration, _: &tracing::Span) {
+    tracing::info!(
+        status = res.status().as_u16(),
+        elapsed_ms = latency.as_secs_f64() * 1000.0,
+        "answered"
+    );
+}
+
+/// Request counts and durations by method, route template and status.
+async fn count_request(req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
     let route = log_path(&req);
-    let request_id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| v.len() <= 64 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
-        .map(str::to_string)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
-    let span = tracing::info_span!(
-        "request",
-        request_id = %request_id,
-        method = %method,
-        path = %route,
-        tenant_id = tracing::field::Empty,
-        user_id = tracing::field::Empty,
+    let response = next.run(req).await;
+    crate::metrics::observe_request(
+        method.as_str(),
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
     );
-    let mut req = req;
-    req.extensions_mut().insert(RequestId(request_id.clone()));
-    let mut response = next.run(req).instrument(span.clone()).await;
-    let status = response.status().as_u16();
-    crate::metrics::observe_request(method.as_str(), &route, status, started.elapsed());
-    span.in_scope(|| {
-        tracing::info!(
-            status,
-            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
-            "answered"
-        );
-    });
-    let headers = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        headers.insert("x-request-id", v);
-    }
     response
 }
 
@@ -443,9 +497,6 @@ fn content_security_policy(nonce: &str) -> String {
          frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'"
     )
 }
-
-#[derive(Clone)]
-pub(crate) struct RequestId(pub(crate) String);
 
 /// Server functions have no CSRF protection of their own: a state-changing request
 /// from another site is refused. Browsers send `Sec-Fetch-Site` (and `Origin`) on
@@ -507,7 +558,10 @@ async fn request_context(State(state): State<AppState>, mut req: Request, next: 
         .map(Locale::from_accept_language)
         .unwrap_or_default();
     let (principal, locale) = match resolved {
-        Some((p, l)) => (Some(p), l),
+        Some((p, l, workspaces)) => {
+            req.extensions_mut().insert(workspaces);
+            (Some(p), l)
+        }
         None => (None, header_locale),
     };
     if let Some(p) = &principal {
@@ -548,11 +602,7 @@ async fn request_context(State(state): State<AppState>, mut req: Request, next: 
     let ctx = RequestCtx {
         db: app::billing::payments::request_db(&state.db, principal.as_ref(), locale),
         config: state.config.clone(),
-        request_id: req
-            .extensions()
-            .get::<RequestId>()
-            .map(|r| r.0.clone())
-            .unwrap_or_default(),
+        request_id: request_id(req.extensions()),
         ip: request_ip(&req, &state.http.trusted_proxies).map(|ip| ip.to_string()),
         user_agent: req
             .headers()
@@ -704,7 +754,7 @@ mod tests {
     }
 
     /// The real page routes, as the server registers them, behind a layer placed as
-    /// `observe` is: what it would log for an invite link.
+    /// `request_span` and `count_request` are: what they would log for an invite link.
     #[tokio::test]
     async fn logs_name_the_route_not_the_token() {
         use tower::ServiceExt;

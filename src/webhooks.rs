@@ -283,11 +283,7 @@ async fn form_submission(
     let ctx = app::request::RequestCtx {
         db: state.db.clone(),
         config: state.config.clone(),
-        request_id: parts
-            .extensions
-            .get::<crate::web::RequestId>()
-            .map(|r| r.0.clone())
-            .unwrap_or_default(),
+        request_id: crate::web::request_id(&parts.extensions),
         ip: ip.map(|i| i.to_string()),
         user_agent: Some(header("user-agent").chars().take(300).collect()),
         locale: app::i18n::Locale::from_accept_language(header("accept-language")),

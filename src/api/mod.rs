@@ -13,7 +13,7 @@ mod records;
 
 use crate::session_store::PgSessionStore;
 use crate::state::AppState;
-use crate::web::RequestId;
+use crate::web::request_id;
 use app::db::Db;
 use app::developers::model::{allows, Access};
 use app::developers::ssr::{authenticate, ApiCaller, Refusal};
@@ -304,11 +304,7 @@ struct NeedsRequestId;
 
 /// Writes the request id into a problem body made without it.
 pub async fn stamp_request_id(req: Request, next: Next) -> Response {
-    let id = req
-        .extensions()
-        .get::<RequestId>()
-        .map(|r| r.0.clone())
-        .unwrap_or_default();
+    let id = request_id(req.extensions());
     let response = next.run(req).await;
     let ours = response.extensions().get::<NeedsRequestId>().is_some();
     let status = response.status();
@@ -453,11 +449,7 @@ async fn authenticate_key(State(state): State<AppState>, mut req: Request, next:
     let ctx = RequestCtx {
         db: state.db.clone(),
         config: state.config.clone(),
-        request_id: req
-            .extensions()
-            .get::<RequestId>()
-            .map(|r| r.0.clone())
-            .unwrap_or_default(),
+        request_id: request_id(req.extensions()),
         ip: ip.map(|i| i.to_string()),
         user_agent: req
             .headers()

@@ -58,6 +58,27 @@ async fn a_key_reads_and_writes_what_its_scopes_allow_and_every_write_is_audited
         !problem["request_id"].as_str().unwrap().is_empty(),
         "{problem}"
     );
+    // A caller's own request id is kept, in the header and the problem; one that could
+    // forge log lines is replaced by a fresh one.
+    let too_long = "x".repeat(65);
+    for (sent, kept) in [
+        ("trace-42-abc", true),
+        ("x\" level=error msg=\"forged", false),
+        (too_long.as_str(), false),
+    ] {
+        let res = reqwest::Client::new()
+            .get(format!("{}/api/v1/contacts", app.base))
+            .header("x-request-id", sent)
+            .send()
+            .await
+            .unwrap();
+        let (_, headers, problem) = body(res).await;
+        let echoed = header(&headers, "x-request-id").to_string();
+        assert_eq!(problem["request_id"], echoed.as_str(), "{problem}");
+        assert_eq!(echoed == sent, kept, "{sent:?} came back as {echoed:?}");
+        assert!(echoed.len() == 32 || kept, "{echoed}");
+    }
+
     let forged = format!("{}_{}", &token[..20], "A".repeat(43));
     let (status, _, _) = body(
         app.api(Method::GET, "/contacts", &forged)

@@ -22,11 +22,12 @@ pub use super::totp::{login_totp, qr_svg, totp_begin, totp_confirm, totp_disable
 // ------------------------------------------------------------------ request context
 
 /// Who the session belongs to, checked against the database on every request so a
-/// deactivated member or a revoked session loses access at once.
+/// deactivated member or a revoked session loses access at once; with their language
+/// and the workspaces they may switch to, read in the same query.
 pub async fn resolve_principal(
     db: &Db,
     session: &Session,
-) -> Result<Option<(Principal, Locale)>, AppError> {
+) -> Result<Option<(Principal, Locale, Workspaces)>, AppError> {
     let user: Option<Uuid> = session.get(keys::USER).await.map_err(internal)?;
     let tenant: Option<Uuid> = session.get(keys::TENANT).await.map_err(internal)?;
     let (Some(user_id), Some(tenant_id)) = (user, tenant) else {
@@ -37,7 +38,8 @@ pub async fn resolve_principal(
         "SELECT m.id, m.role, m.grants, u.email::text AS email, u.name, u.totp_enabled_at IS NOT NULL AS totp,
                 COALESCE(p.language, t.locale) AS locale, pol.two_factor_required,
                 pol.require_verified_email AND u.email_verified_at IS NULL AS must_verify,
-                (SELECT i.number FROM subscriptions s JOIN invoices i ON i.status = 'OPEN' WHERE s.status = 'UNPAID' ORDER BY i.number LIMIT 1) AS unpaid_invoice
+                (SELECT i.number FROM subscriptions s JOIN invoices i ON i.status = 'OPEN' WHERE s.status = 'UNPAID' ORDER BY i.number LIMIT 1) AS unpaid_invoice,
+                (SELECT coalesce(json_agg(w ORDER BY w.name), '[]') FROM my_workspaces() w) AS workspaces
            FROM memberships m
            JOIN users u ON u.id = m.user_id
            JOIN tenants t ON t.id = m.tenant_id AND t.status = 'ACTIVE'
@@ -58,6 +60,7 @@ pub async fn resolve_principal(
     let locale = Locale::parse(&row.try_get::<String, _>("locale")?).unwrap_or_default();
     let totp: bool = row.try_get("totp")?;
     let required: bool = row.try_get("two_factor_required")?;
+    let workspaces: sqlx::types::Json<Vec<Workspace>> = row.try_get("workspaces")?;
     Ok(Some((
         Principal {
             user_id,
@@ -77,35 +80,36 @@ pub async fn resolve_principal(
                 .collect(),
         },
         locale,
+        Workspaces(workspaces.0),
     )))
 }
 
+/// One of the user's active workspaces, as `my_workspaces()` lists them.
+#[derive(Clone, Debug, serde::Deserialize)]
+pub struct Workspace {
+    id: Uuid,
+    name: String,
+    role: String,
+    brand_color: String,
+    logo_url: Option<String>,
+}
+
+/// The user's active workspaces, by name: kept with the request for the page shell.
+#[derive(Clone, Debug)]
+pub struct Workspaces(pub Vec<Workspace>);
+
 /// The shell's view of the signed-in member: their workspaces and the branding.
-pub async fn load_viewer(
-    db: &Db,
+pub fn viewer(
     principal: &Principal,
     locale: Locale,
+    workspaces: &Workspaces,
 ) -> Result<Viewer, AppError> {
-    // The user's rows in every tenant (own_memberships) and those tenants
-    // (member_tenants) are visible only with no tenant set, so a tenant transaction
-    // never counts another workspace's membership. One query gives the switcher and
-    // the current workspace's branding.
-    let mut tx = db.user_tx(principal.user_id).await?;
-    let tenants: Vec<WorkspaceRow> = sqlx::query_as(
-        "SELECT t.id, t.name, m.role, t.brand_color, t.logo_url
-           FROM memberships m JOIN tenants t ON t.id = m.tenant_id
-          WHERE m.user_id = $1 AND m.status = 'ACTIVE' AND t.status = 'ACTIVE'
-          ORDER BY t.name",
-    )
-    .bind(principal.user_id)
-    .fetch_all(&mut *tx)
-    .await?;
-    tx.commit().await?;
-    let current = tenants
+    let current = workspaces
+        .0
         .iter()
         .find(|t| t.id == principal.tenant_id)
-        // Only if the membership ended between this query and the principal's.
-        .ok_or_else(|| internal("the session's workspace is no longer the user's"))?;
+        // The principal's query and the list are one snapshot, so this cannot happen.
+        .ok_or_else(|| internal("the session's workspace is not among the user's"))?;
     Ok(Viewer {
         user_id: principal.user_id,
         name: principal.name.clone(),
@@ -116,13 +120,14 @@ pub async fn load_viewer(
         logo_url: current.logo_url.clone(),
         role: principal.role,
         locale,
-        tenants: tenants
-            .into_iter()
+        tenants: workspaces
+            .0
+            .iter()
             .filter_map(|r| {
                 Some(TenantChoice {
                     role: Role::parse(&r.role)?,
                     id: r.id,
-                    name: r.name,
+                    name: r.name.clone(),
                 })
             })
             .collect(),
@@ -130,15 +135,6 @@ pub async fn load_viewer(
         must_verify_email: principal.must_verify_email,
         unpaid_invoice: principal.unpaid_invoice,
     })
-}
-
-#[derive(sqlx::FromRow)]
-struct WorkspaceRow {
-    id: Uuid,
-    name: String,
-    role: String,
-    brand_color: String,
-    logo_url: Option<String>,
 }
 
 // ------------------------------------------------------------------ policy
