@@ -99,7 +99,8 @@ pub struct Config {
     /// The DNS server domain checks ask (`LEADLINE_DNS_RESOLVER`, default the system's).
     pub dns_resolver: Option<SocketAddr>,
     pub spf_include: Option<String>,
-    /// Start the local provider peer (`LEADLINE_DEV_PEER`, on by default) on these
+    /// Start the local provider peer (`LEADLINE_DEV_PEER`, on by default in builds
+    /// with the `dev-tools` feature) on these
     /// addresses (`LEADLINE_PEER_ADDR`, `LEADLINE_PEER_SMTP_ADDR`).
     pub dev_peer: Option<(SocketAddr, SocketAddr)>,
     /// The SMTP server for account emails (`LEADLINE_SMTP_URL`); unset with the dev
@@ -150,7 +151,15 @@ impl Config {
         let public_url = var("LEADLINE_PUBLIC_URL").unwrap_or_else(|| format!("http://{addr}"));
         let production = public_url.starts_with("https://")
             || var("LEADLINE_ENV").as_deref() == Some("production");
-        let dev_peer = match flag("LEADLINE_DEV_PEER", true) {
+        // On by default where it is built in (`dev-tools`, which `cargo xtask` turns on).
+        let dev_peer = match flag("LEADLINE_DEV_PEER", cfg!(feature = "dev-tools")) {
+            true if !cfg!(feature = "dev-tools") => {
+                return Err(
+                    "LEADLINE_DEV_PEER is on, but this build has no provider peer: \
+                            `cargo xtask run` builds one with it"
+                        .into(),
+                )
+            }
             true => Some((
                 address("LEADLINE_PEER_ADDR", "127.0.0.1:3900")?,
                 address("LEADLINE_PEER_SMTP_ADDR", "127.0.0.1:2525")?,

@@ -1,9 +1,11 @@
 //! The Leadline server: boot, database bootstrap, HTTP surface, background work.
 
 pub mod api;
+#[cfg(feature = "dev-tools")]
 pub mod bench;
 pub mod bootstrap;
 pub mod config;
+#[cfg(feature = "dev-tools")]
 pub mod drill;
 pub mod embedded_pg;
 pub mod events;

@@ -1,4 +1,4 @@
-use leadline::{app_state, bench, config, config::Config, open_database, outreach, seed, server};
+use leadline::{app_state, config, config::Config, open_database, outreach, seed, server};
 use leadline::{web, worker};
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
@@ -60,34 +60,52 @@ async fn run(args: &[String]) -> Result<(), String> {
         },
         "migrate" => Ok(()),
         "seed" => seed::synthetic_from_args(&database.pools, &args[1..]).await,
-        "drill" => leadline::drill::run(&config, &database).await,
-        // `bench outreach`, `bench http`, `bench review`, `bench inventory`, `bench api` and `bench bundle` run only that benchmark.
-        _ if args.get(1).map(String::as_str) == Some("outreach") => {
-            leadline::bench::outreach::run(&database, &config).await
-        }
-        _ if args.get(1).map(String::as_str) == Some("review") => {
-            leadline::bench::review::run(&database, &config).await
-        }
-        _ if args.get(1).map(String::as_str) == Some("inventory") => {
-            leadline::bench::inventory::run(&database, &config).await
-        }
-        _ if args.get(1).map(String::as_str) == Some("api") => {
-            leadline::bench::api::run(&database, &config).await
-        }
-        _ if args.get(1).map(String::as_str) == Some("bundle") => {
-            let (router, cookie) = bench::signed_in(&config, &database).await?;
-            leadline::bench::bundle::print(&router, &cookie, &bench::leptos_options()?).await
-        }
-        _ if args.get(1).map(String::as_str) == Some("http") => {
-            let (router, cookie) = bench::signed_in(&config, &database).await?;
-            leadline::bench::http::run(&router, &cookie).await
-        }
-        _ => bench::run(&config, &database).await,
+        _ => dev_tool(command, &args[1..], &config, &database).await,
     };
     if let Some(pg) = &database.embedded {
         pg.stop();
     }
     result
+}
+
+/// `drill` and `bench [outreach | review | inventory | api | bundle | http]`: built
+/// only with the `dev-tools` feature, which `cargo xtask` turns on.
+#[cfg(feature = "dev-tools")]
+async fn dev_tool(
+    command: &str,
+    args: &[String],
+    config: &Config,
+    database: &leadline::Database,
+) -> Result<(), String> {
+    use leadline::{bench, drill};
+    match (command, args.first().map(String::as_str)) {
+        ("drill", _) => drill::run(config, database).await,
+        (_, Some("outreach")) => bench::outreach::run(database, config).await,
+        (_, Some("review")) => bench::review::run(database, config).await,
+        (_, Some("inventory")) => bench::inventory::run(database, config).await,
+        (_, Some("api")) => bench::api::run(database, config).await,
+        (_, Some("bundle")) => {
+            let (router, cookie) = bench::signed_in(config, database).await?;
+            bench::bundle::print(&router, &cookie, &bench::leptos_options()?).await
+        }
+        (_, Some("http")) => {
+            let (router, cookie) = bench::signed_in(config, database).await?;
+            bench::http::run(&router, &cookie).await
+        }
+        _ => bench::run(config, database).await,
+    }
+}
+
+#[cfg(not(feature = "dev-tools"))]
+async fn dev_tool(
+    command: &str,
+    _: &[String],
+    _: &Config,
+    _: &leadline::Database,
+) -> Result<(), String> {
+    Err(format!(
+        "`{command}` is not in this build: `cargo xtask {command}` builds and runs it"
+    ))
 }
 
 /// A worker's own `/metrics`, for as long as the process runs.

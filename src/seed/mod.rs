@@ -48,6 +48,7 @@ pub const DEMO_WA_NUMBERS: [(&str, &str, &str); 2] = [
 ];
 
 /// The demo numbers as the dev peer knows them.
+#[cfg(feature = "dev-tools")]
 pub fn demo_wa_numbers() -> Vec<peer::WaNumber> {
     DEMO_WA_NUMBERS
         .iter()

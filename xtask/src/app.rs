@@ -15,6 +15,10 @@ use crate::tools::{self, Browser};
 /// tests the code the end-to-end server runs.
 const LEPTOS_DEBUG_CFG: &str = "--cfg erase_components";
 
+/// The server's feature with the benchmarks, the drills and the local provider peer:
+/// on in every build xtask makes, so the tests and the end-to-end server share one.
+const DEV_TOOLS: &str = "dev-tools";
+
 /// `cargo xtask run|seed|bench`: release build, then replace this process
 /// with the server (so signals and the exit code are the server's own).
 pub fn exec_server(paths: &Paths, leading: &[&str], rest: &[String]) -> Result<ExitCode> {
@@ -37,7 +41,9 @@ pub fn leptos_build(paths: &Paths, profile: Profile) -> Result {
     say(format!("building ({})", profile.dir_name()));
     let mut cmd = Command::new(paths.cargo());
     // `--split`: every lazy route becomes its own WASM chunk (app/src/pages.rs).
-    cmd.args(["leptos", "build", "--split"])
+    // `dev-tools`: the benchmarks, drills and provider peer, which a production
+    // build (`cargo leptos build --release`) leaves out.
+    cmd.args(["leptos", "build", "--split", "--bin-features", DEV_TOOLS])
         .current_dir(&paths.root)
         .env("PATH", paths.path_with_node_bin());
     if profile == Profile::Release {
@@ -55,7 +61,8 @@ pub fn leptos_build(paths: &Paths, profile: Profile) -> Result {
 /// `cargo test` with the same compile-time environment as the server build.
 pub fn cargo_test(paths: &Paths) -> Result {
     let mut cmd = Command::new(paths.cargo());
-    cmd.args(["test", "--workspace", "--exclude", "xtask"])
+    cmd.args(["test", "--workspace", "--exclude", "xtask", "--features"])
+        .arg(format!("leadline/{DEV_TOOLS}"))
         .current_dir(&paths.root)
         .env(
             "RUSTFLAGS",
