@@ -6,6 +6,9 @@ use tracing_subscriber::EnvFilter;
 const USAGE: &str =
     "usage: leadline [serve | worker | migrate | seed --tenants N --users-per-tenant M | bench [outreach | http | review | api | bundle] | drill]";
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

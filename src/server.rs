@@ -58,6 +58,12 @@ pub async fn serve(
             },
             _ = &mut shutdown => break,
         };
+        // A page streams in parts (the frame first, each Suspense as it resolves). With
+        // Nagle's algorithm on, a small part waits for the client's ACK of the one
+        // before, and clients delay ACKs by up to 40 ms: every streamed page paid that.
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, %peer, "TCP_NODELAY not set");
+        }
         let service = router
             .clone()
             .map_request(move |mut req: axum::http::Request<Incoming>| {
