@@ -139,3 +139,40 @@ async fn the_dashboard_sums_what_the_viewer_may_see() {
         "{mine}"
     );
 }
+
+/// "Reached" counts each deal once per stage, however often it went in and out.
+#[tokio::test]
+async fn a_stage_is_reached_once_per_deal() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup("Ada", "ada@example.com", "Acme").await;
+    let (_, board) = app
+        .call_json::<GetBoard>(&owner, &json!({ "pipeline_id": null, "filter": {} }))
+        .await;
+    let pipeline = board["pipeline"]["id"].as_str().unwrap().to_string();
+    let mv = |card: &Value, stage: String| json!({ "change": { "deal_id": card["id"], "version": card["version"], "stage_id": stage, "after_id": null, "lost_reason": null } });
+    let mut card = deal(&app, &owner, &pipeline, "Back and forth", "10").await;
+    for stage in ["Proposal", "Lead", "Proposal", "Lead"] {
+        let (status, moved) = app
+            .call_json::<MoveDeal>(&owner, &mv(&card, stage_id(&board, stage)))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{moved}");
+        card = moved;
+    }
+    let other = deal(&app, &owner, &pipeline, "Straight", "10").await;
+    let (status, _) = app
+        .call_json::<MoveDeal>(&owner, &mv(&other, stage_id(&board, "Proposal")))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (status, d) = app.call::<GetDashboard>(&owner, &[]).await;
+    assert_eq!(status, StatusCode::OK, "{d}");
+    let proposal = d["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stage"] == "Proposal")
+        .unwrap();
+    // Two deals went into Proposal (one of them twice); one is still there.
+    assert_eq!(proposal["reached"], 2, "{d}");
+    assert_eq!(proposal["deals"], 1, "{d}");
+}

@@ -51,6 +51,10 @@ async fn crm_fixture(app: &TestApp, t: Uuid, email: &str) {
            FROM stages s WHERE s.tenant_id = $1 AND s.position = 1",
         "INSERT INTO activities (tenant_id, id, kind, deal_id, actor_id, body)
          SELECT $1, gen_random_uuid(), 'NOTE', id, $2, 'hi' FROM deals WHERE tenant_id = $1",
+        // Fills deal_stage_reached through its trigger.
+        "INSERT INTO activities (tenant_id, id, kind, deal_id, actor_id, data)
+         SELECT $1, gen_random_uuid(), 'STAGE_CHANGE', id, $2, jsonb_build_object('to_stage', stage_id::text)
+           FROM deals WHERE tenant_id = $1",
         "INSERT INTO lists (tenant_id, id, name, entity, kind, owner_id) VALUES ($1, gen_random_uuid(), 'L', 'LEAD', 'STATIC', $2)",
         "INSERT INTO list_members (tenant_id, list_id, record_id)
          SELECT $1, l.id, d.id FROM lists l, leads d WHERE l.tenant_id = $1 AND d.tenant_id = $1 AND $2::uuid IS NOT NULL",

@@ -91,10 +91,14 @@ pub mod ssr {
         );
         q.push_bind(currency.clone()).push(
             "), 0)::bigint AS value,
-                    (SELECT count(DISTINCT a.deal_id) FROM activities a
-                      WHERE a.tenant_id = s.tenant_id AND a.kind = 'STAGE_CHANGE'
-                        AND a.data->>'to_stage' = s.id::text) AS moved_in
+                    coalesce(max(x.n), 0)::bigint AS moved_in
                FROM stages s
+               -- One pass over the tenant's reached stages (migration 0042), not one per stage.
+               LEFT JOIN (SELECT stage_id, count(*) AS n FROM deal_stage_reached
+                           WHERE tenant_id = ",
+        );
+        q.push_bind(p.tenant_id).push(
+            " GROUP BY stage_id) x ON x.stage_id = s.id
                LEFT JOIN deals r ON r.tenant_id = s.tenant_id AND r.stage_id = s.id",
         );
         scope.push(&mut q, "r.owner_id");
