@@ -2,7 +2,14 @@
 //! the middleware every request passes (request id, security headers, body limits,
 //! CSRF, session, tenant context).
 
+mod address;
 mod files;
+mod observe;
+
+pub(crate) use address::request_ip;
+use address::{peer, throttle_public};
+pub(crate) use observe::request_id;
+use observe::{count_request, drop_unsafe_request_id, log_answer, request_span, RequestIds};
 
 use crate::session_store::PgSessionStore;
 use app::auth::model::PageContext;
@@ -11,25 +18,20 @@ use app::error::AppError;
 use app::i18n::Locale;
 use app::request::{keys, Env, RequestCtx};
 use axum::body::Body;
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use ipnet::IpNet;
 use leptos::nonce::Nonce;
 use leptos::prelude::{provide_context, use_context};
 use leptos_axum::{AxumRouteListing, LeptosRoutes};
 use secrecy::ExposeSecret;
-use std::net::{IpAddr, SocketAddr};
-use std::time::Instant;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::request_id::{
-    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::RequestBodyTimeoutLayer;
@@ -372,89 +374,6 @@ fn error_page(message: &str) -> Response {
         .into_response()
 }
 
-/// The request's id: the caller's `x-request-id` when it is a safe token, else a fresh
-/// one ([`RequestIds`]). Set outermost, so every layer and handler sees it.
-pub(crate) fn request_id(extensions: &axum::http::Extensions) -> String {
-    extensions
-        .get::<RequestId>()
-        .and_then(|id| id.header_value().to_str().ok())
-        .unwrap_or_default()
-        .to_string()
-}
-
-/// Makes the ids tower-http's `SetRequestIdLayer` gives requests that bring none.
-#[derive(Clone, Copy)]
-struct RequestIds;
-
-impl MakeRequestId for RequestIds {
-    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
-        HeaderValue::from_str(&uuid::Uuid::new_v4().simple().to_string())
-            .ok()
-            .map(RequestId::new)
-    }
-}
-
-/// A caller's `x-request-id` goes into every log line of the request, so only a short
-/// token of letters, digits and hyphens is kept; anything else is replaced.
-async fn drop_unsafe_request_id(mut req: Request, next: Next) -> Response {
-    const X_REQUEST_ID: &str = "x-request-id";
-    let safe = req.headers().get(X_REQUEST_ID).is_none_or(|v| {
-        v.len() <= 64
-            && v.as_bytes()
-                .iter()
-                .all(|c| c.is_ascii_alphanumeric() || *c == b'-')
-    });
-    if !safe {
-        req.headers_mut().remove(X_REQUEST_ID);
-    }
-    next.run(req).await
-}
-
-/// The span every log line of a request is written in; the tenant and user are
-/// recorded on it once the session is read (`request_context`).
-fn request_span(req: &Request) -> tracing::Span {
-    tracing::info_span!(
-        "request",
-        request_id = %request_id(req.extensions()),
-        method = %req.method(),
-        path = %log_path(req),
-        tenant_id = tracing::field::Empty,
-        user_id = tracing::field::Empty,
-    )
-}
-
-fn log_answer(res: &Response, latency: std::time::Duration, _: &tracing::Span) {
-    tracing::info!(
-        status = res.status().as_u16(),
-        elapsed_ms = latency.as_secs_f64() * 1000.0,
-        "answered"
-    );
-}
-
-/// Request counts and durations by method, route template and status.
-async fn count_request(req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = req.method().clone();
-    let route = log_path(&req);
-    let response = next.run(req).await;
-    crate::metrics::observe_request(
-        method.as_str(),
-        &route,
-        response.status().as_u16(),
-        started.elapsed(),
-    );
-    response
-}
-
-/// The route a request matched, as its template (`/invite/{token}`): concrete paths
-/// carry invite, unsubscribe and tracking tokens that must not reach the logs.
-fn log_path(req: &Request) -> String {
-    req.extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_string())
-        .unwrap_or_else(|| "(unmatched)".into())
-}
-
 /// Headers every response carries, and the Content-Security-Policy nonce: made here
 /// per request, put in the policy and, through the request, on every inline script
 /// the page render writes (`provide_request_nonce`).
@@ -616,75 +535,6 @@ async fn request_context(State(state): State<AppState>, mut req: Request, next: 
     next.run(req).await
 }
 
-/// The client's address: the peer's, or, when the peer is one of our proxies, the
-/// right-most address in `X-Forwarded-For` that is not one of our proxies. Addresses
-/// left of that were written by the client and prove nothing.
-pub(crate) fn request_ip(req: &Request, trusted_proxies: &[IpNet]) -> Option<IpAddr> {
-    let peer = peer(req)?;
-    let forwarded = req
-        .headers()
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect::<Vec<_>>()
-        .join(",");
-    Some(client_ip(peer, &forwarded, trusted_proxies))
-}
-
-/// Webhooks and the links in emails answer anyone: each address gets a budget per
-/// minute (`app::throttle`), shared by every instance, and a 429 with `Retry-After`
-/// beyond it.
-async fn throttle_public(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let limit = if req.uri().path().starts_with("/webhooks/") {
-        app::throttle::WEBHOOK_IP
-    } else {
-        app::throttle::PUBLIC_LINK_IP
-    };
-    let ip = request_ip(&req, &state.http.trusted_proxies)
-        .map(|ip| ip.to_string())
-        .unwrap_or_else(|| "unknown".into());
-    let locale = req
-        .headers()
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-        .map(Locale::from_accept_language)
-        .unwrap_or_default();
-    match app::throttle::hit(&state.db, limit, &ip, locale).await {
-        Ok(()) => next.run(req).await,
-        Err(AppError::TooManyRequests {
-            message,
-            retry_after,
-        }) => (
-            StatusCode::TOO_MANY_REQUESTS,
-            [(header::RETRY_AFTER, retry_after.to_string())],
-            message,
-        )
-            .into_response(),
-        Err(e) => error_json(e),
-    }
-}
-
-/// The address of the other end of the connection.
-fn peer(req: &Request) -> Option<IpAddr> {
-    Some(req.extensions().get::<ConnectInfo<SocketAddr>>()?.0.ip())
-}
-
-fn client_ip(peer: IpAddr, forwarded_for: &str, trusted_proxies: &[IpNet]) -> IpAddr {
-    let trusted = |ip: &IpAddr| trusted_proxies.iter().any(|n| n.contains(ip));
-    let mut client = peer;
-    for hop in forwarded_for.rsplit(',') {
-        if !trusted(&client) {
-            break;
-        }
-        match hop.trim().parse::<IpAddr>() {
-            Ok(ip) => client = ip,
-            // Garbage from a hop we trust: stop at the last address we believe.
-            Err(_) => break,
-        }
-    }
-    client
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -727,32 +577,6 @@ mod tests {
         );
     }
 
-    #[test]
-    fn forwarded_for_counts_only_from_our_proxies() {
-        let proxies: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
-        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-        // A client that is not our proxy cannot claim another address.
-        assert_eq!(
-            client_ip(ip("203.0.113.9"), "1.2.3.4", &proxies),
-            ip("203.0.113.9")
-        );
-        assert_eq!(
-            client_ip(ip("203.0.113.9"), "1.2.3.4", &[]),
-            ip("203.0.113.9")
-        );
-        // Through our proxy: the right-most address it did not write itself.
-        assert_eq!(
-            client_ip(ip("10.0.0.2"), "1.2.3.4, 198.51.100.7", &proxies),
-            ip("198.51.100.7")
-        );
-        assert_eq!(
-            client_ip(ip("10.0.0.2"), "1.2.3.4, 198.51.100.7, 10.0.0.5", &proxies),
-            ip("198.51.100.7")
-        );
-        assert_eq!(client_ip(ip("10.0.0.2"), "", &proxies), ip("10.0.0.2"));
-        assert_eq!(client_ip(ip("10.0.0.2"), "junk", &proxies), ip("10.0.0.2"));
-    }
-
     /// The real page routes, as the server registers them, behind a layer placed as
     /// `request_span` and `count_request` are: what they would log for an invite link.
     #[tokio::test]
@@ -763,7 +587,7 @@ mod tests {
             .leptos_routes_with_handler(generate_route_list(app::App), get(|| async { "page" }))
             .route("/u/{token}", get(|| async { "unsubscribe" }))
             .layer(middleware::from_fn(|req: Request, next: Next| async move {
-                let logged = log_path(&req);
+                let logged = observe::log_path(&req);
                 let mut res = next.run(req).await;
                 res.headers_mut()
                     .insert("x-logged", HeaderValue::from_str(&logged).unwrap());
