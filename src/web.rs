@@ -18,7 +18,7 @@ use app::error::AppError;
 use app::i18n::Locale;
 use app::request::{keys, Env, RequestCtx};
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Path, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -102,6 +102,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route(app::auth::plain::script_url(), get(plain_pages_script))
+        .route("/assets/i18n/{file}", get(string_table))
         .nest_service(&format!("/{}", state.leptos_options.site_pkg_dir), pkg)
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .merge(
@@ -190,6 +191,22 @@ async fn plain_pages_script() -> Response {
         app::auth::plain::SCRIPT,
     )
         .into_response()
+}
+
+/// A language's strings for the browser (`app::i18n::table_url`); the name carries
+/// the content's hash, so an old name answers 404 rather than other strings.
+async fn string_table(Path(file): Path<String>) -> Response {
+    match app::i18n::table_file(&file) {
+        Some(json) => (
+            [
+                (header::CONTENT_TYPE, "application/json"),
+                (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+            ],
+            json,
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 /// Metrics tell how busy we are and when: for the monitoring host (an allowed address)

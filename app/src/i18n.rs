@@ -1,5 +1,10 @@
-//! English and Arabic strings. Every user-visible string comes from
-//! `app/locales/*.json`; the same tables serve the server render and the browser.
+//! The interface's strings in English, Arabic, Portuguese (Brazil) and Romanian.
+//! Every user-visible string comes from `app/locales/*.json`. The server embeds every
+//! table; the browser fetches only its page's table (`/assets/i18n/…`, cached for
+//! good) before hydrating, so adding a language costs the WASM bundle nothing.
+//!
+//! Messages may use ICU MessageFormat plurals, `{count, plural, one {# day} other
+//! {# days}}`, chosen by CLDR's plural rules ([`plural_category`]).
 
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -10,29 +15,46 @@ pub enum Locale {
     #[default]
     En,
     Ar,
+    Pt,
+    Ro,
 }
 
 impl Locale {
-    pub const ALL: [Locale; 2] = [Locale::En, Locale::Ar];
+    pub const ALL: [Locale; 4] = [Locale::En, Locale::Ar, Locale::Pt, Locale::Ro];
 
+    /// The code stored in preferences and tenants.
     pub fn code(self) -> &'static str {
         match self {
             Locale::En => "en",
             Locale::Ar => "ar",
+            Locale::Pt => "pt",
+            Locale::Ro => "ro",
+        }
+    }
+
+    /// The BCP 47 tag for `lang`: Portuguese is Brazil's (seed 002).
+    pub fn tag(self) -> &'static str {
+        match self {
+            Locale::Pt => "pt-BR",
+            other => other.code(),
         }
     }
 
     pub fn dir(self) -> &'static str {
         match self {
-            Locale::En => "ltr",
             Locale::Ar => "rtl",
+            _ => "ltr",
         }
     }
 
+    /// Reads a code or a language tag (`pt-BR`, `ro_RO`): the language decides.
     pub fn parse(code: &str) -> Option<Locale> {
-        match code.trim().to_ascii_lowercase().as_str() {
+        let language = code.trim().split(['-', '_']).next().unwrap_or("");
+        match language.to_ascii_lowercase().as_str() {
             "en" => Some(Locale::En),
             "ar" => Some(Locale::Ar),
+            "pt" => Some(Locale::Pt),
+            "ro" => Some(Locale::Ro),
             _ => None,
         }
     }
@@ -42,7 +64,7 @@ impl Locale {
         header
             .split(',')
             .filter_map(|part| part.split(';').next())
-            .filter_map(|tag| Locale::parse(tag.split('-').next().unwrap_or("")))
+            .filter_map(Locale::parse)
             .next()
             .unwrap_or_default()
     }
@@ -52,93 +74,632 @@ impl Locale {
         match self {
             Locale::En => "English",
             Locale::Ar => "العربية",
+            Locale::Pt => "Português (Brasil)",
+            Locale::Ro => "Română",
         }
     }
 }
 
 type Table = HashMap<String, String>;
 
-fn table(locale: Locale) -> &'static Table {
-    static EN: OnceLock<Table> = OnceLock::new();
-    static AR: OnceLock<Table> = OnceLock::new();
-    // One file per area, so work on different areas does not collide in one file.
-    let (cell, sources): (_, &[&str]) = match locale {
-        Locale::En => (
-            &EN,
-            &[
-                include_str!("../locales/en.json"),
-                include_str!("../locales/crm.en.json"),
-                include_str!("../locales/import.en.json"),
-                include_str!("../locales/outreach.en.json"),
-                include_str!("../locales/outreach_admin.en.json"),
-                include_str!("../locales/review.en.json"),
-                include_str!("../locales/inventory.en.json"),
-                include_str!("../locales/billing.en.json"),
-                include_str!("../locales/developers.en.json"),
-                include_str!("../locales/approvals.en.json"),
-            ],
-        ),
-        Locale::Ar => (
-            &AR,
-            &[
-                include_str!("../locales/ar.json"),
-                include_str!("../locales/crm.ar.json"),
-                include_str!("../locales/import.ar.json"),
-                include_str!("../locales/outreach.ar.json"),
-                include_str!("../locales/outreach_admin.ar.json"),
-                include_str!("../locales/review.ar.json"),
-                include_str!("../locales/inventory.ar.json"),
-                include_str!("../locales/billing.ar.json"),
-                include_str!("../locales/developers.ar.json"),
-                include_str!("../locales/approvals.ar.json"),
-            ],
-        ),
+/// The locale files, one per area so work on different areas does not collide.
+#[cfg(not(feature = "hydrate"))]
+macro_rules! locale_files {
+    ($lang:literal) => {
+        &[
+            (
+                concat!($lang, ".json"),
+                include_str!(concat!("../locales/", $lang, ".json")),
+            ),
+            (
+                concat!("crm.", $lang, ".json"),
+                include_str!(concat!("../locales/crm.", $lang, ".json")),
+            ),
+            (
+                concat!("import.", $lang, ".json"),
+                include_str!(concat!("../locales/import.", $lang, ".json")),
+            ),
+            (
+                concat!("outreach.", $lang, ".json"),
+                include_str!(concat!("../locales/outreach.", $lang, ".json")),
+            ),
+            (
+                concat!("outreach_admin.", $lang, ".json"),
+                include_str!(concat!("../locales/outreach_admin.", $lang, ".json")),
+            ),
+            (
+                concat!("review.", $lang, ".json"),
+                include_str!(concat!("../locales/review.", $lang, ".json")),
+            ),
+            (
+                concat!("inventory.", $lang, ".json"),
+                include_str!(concat!("../locales/inventory.", $lang, ".json")),
+            ),
+            (
+                concat!("billing.", $lang, ".json"),
+                include_str!(concat!("../locales/billing.", $lang, ".json")),
+            ),
+            (
+                concat!("developers.", $lang, ".json"),
+                include_str!(concat!("../locales/developers.", $lang, ".json")),
+            ),
+            (
+                concat!("approvals.", $lang, ".json"),
+                include_str!(concat!("../locales/approvals.", $lang, ".json")),
+            ),
+        ]
     };
-    cell.get_or_init(|| {
-        sources
+}
+
+/// Each locale's files as (name, text).
+#[cfg(not(feature = "hydrate"))]
+fn files(locale: Locale) -> &'static [(&'static str, &'static str)] {
+    match locale {
+        Locale::En => locale_files!("en"),
+        Locale::Ar => locale_files!("ar"),
+        Locale::Pt => locale_files!("pt"),
+        Locale::Ro => locale_files!("ro"),
+    }
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn table(locale: Locale) -> &'static Table {
+    static TABLES: [OnceLock<Table>; 4] = [const { OnceLock::new() }; 4];
+    let index = Locale::ALL.iter().position(|l| *l == locale).unwrap_or(0);
+    TABLES[index].get_or_init(|| {
+        files(locale)
             .iter()
-            .flat_map(|src| serde_json::from_str::<Table>(src).unwrap_or_default())
+            // A file that does not parse fails `every_locale_file_parses`.
+            .flat_map(|(_, text)| serde_json::from_str::<Table>(text).unwrap_or_default())
             .collect()
     })
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn lookup(locale: Locale, key: &str) -> Option<&'static String> {
+    table(locale)
+        .get(key)
+        .or_else(|| table(Locale::En).get(key))
+}
+
+/// In the browser: the page's table, fetched by [`load_page_table`] before hydration.
+#[cfg(feature = "hydrate")]
+static PAGE_TABLE: OnceLock<Table> = OnceLock::new();
+
+#[cfg(feature = "hydrate")]
+fn lookup(_locale: Locale, key: &str) -> Option<&'static String> {
+    PAGE_TABLE.get()?.get(key)
+}
+
+/// The id of the `<link rel=preload>` that names the page's table.
+pub const TABLE_LINK_ID: &str = "ll-i18n";
+
+/// The address the browser fetches `locale`'s table from: the name carries a hash
+/// of the content, so it is cached for good and a new build is a new address.
+#[cfg(feature = "ssr")]
+pub fn table_url(locale: Locale) -> &'static str {
+    &served_table(locale).0
+}
+
+/// The body served at [`table_url`], if `file` (`pt.1a2b….json`) is the current one.
+#[cfg(feature = "ssr")]
+pub fn table_file(file: &str) -> Option<&'static str> {
+    Locale::ALL.into_iter().find_map(|locale| {
+        let (url, json) = served_table(locale);
+        (url.rsplit('/').next() == Some(file)).then_some(json.as_str())
+    })
+}
+
+#[cfg(feature = "ssr")]
+fn served_table(locale: Locale) -> &'static (String, String) {
+    use sha2::{Digest, Sha256};
+    static SERVED: [OnceLock<(String, String)>; 4] = [const { OnceLock::new() }; 4];
+    let index = Locale::ALL.iter().position(|l| *l == locale).unwrap_or(0);
+    SERVED[index].get_or_init(|| {
+        // English fills any gap, as on the server, so both render the same text.
+        let mut merged: std::collections::BTreeMap<&str, &str> = table(Locale::En)
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        merged.extend(table(locale).iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let json = serde_json::to_string(&merged).unwrap_or_default();
+        let digest = Sha256::digest(json.as_bytes());
+        let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        (format!("/assets/i18n/{}.{hash}.json", locale.code()), json)
+    })
+}
+
+/// Fetches the table the page's `<link id="ll-i18n">` names. Hydration waits for it:
+/// without it, the browser's first render would not match the server's.
+#[cfg(feature = "hydrate")]
+pub async fn load_page_table() -> Result<(), wasm_bindgen::JsValue> {
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen_futures::JsFuture;
+    let window = web_sys::window().ok_or("no window")?;
+    let url = window
+        .document()
+        .and_then(|d| d.get_element_by_id(TABLE_LINK_ID))
+        .and_then(|link| link.get_attribute("href"))
+        .ok_or("no table link")?;
+    let response: web_sys::Response = JsFuture::from(window.fetch_with_str(&url))
+        .await?
+        .dyn_into()?;
+    if !response.ok() {
+        return Err(format!("{url}: {}", response.status()).into());
+    }
+    let text = JsFuture::from(response.text()?)
+        .await?
+        .as_string()
+        .unwrap_or_default();
+    let table: Table = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    let _ = PAGE_TABLE.set(table);
+    Ok(())
 }
 
 /// The string for `key`, falling back to English, then to the key itself so a
 /// missing translation is visible rather than blank.
 pub fn t(locale: Locale, key: &str) -> String {
-    table(locale)
-        .get(key)
-        .or_else(|| table(Locale::En).get(key))
+    lookup(locale, key)
         .cloned()
         .unwrap_or_else(|| key.to_string())
 }
 
-/// Like [`t`], replacing `{name}` placeholders.
+/// Like [`t`], filling `{name}` placeholders and choosing plural branches.
 pub fn tf(locale: Locale, key: &str, args: &[(&str, String)]) -> String {
-    let mut text = t(locale, key);
-    for (name, value) in args {
-        text = text.replace(&format!("{{{name}}}"), value);
+    match lookup(locale, key) {
+        Some(pattern) => format_message(locale, pattern, args),
+        None => key.to_string(),
     }
-    text
+}
+
+/// CLDR plural categories.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Plural {
+    Zero,
+    One,
+    Two,
+    Few,
+    Many,
+    Other,
+}
+
+impl Plural {
+    fn name(self) -> &'static str {
+        match self {
+            Plural::Zero => "zero",
+            Plural::One => "one",
+            Plural::Two => "two",
+            Plural::Few => "few",
+            Plural::Many => "many",
+            Plural::Other => "other",
+        }
+    }
+}
+
+/// The CLDR (v46) cardinal plural category of `number`, written as digits with an
+/// optional `.` fraction ("3", "1.50"): the visible fraction digits matter ("1.0" is
+/// not "one" in English).
+pub fn plural_category(locale: Locale, number: &str) -> Plural {
+    let number = number.trim().trim_start_matches('-');
+    let (int_part, fraction) = number.split_once('.').unwrap_or((number, ""));
+    let Ok(i) = int_part.parse::<u64>() else {
+        return Plural::Other;
+    };
+    let v = fraction.len();
+    let fraction_zero = fraction.bytes().all(|b| b == b'0');
+    // `n` as an integer, when it is one (3.0 counts as 3 for `n = …` rules).
+    let n = fraction_zero.then_some(i);
+    match locale {
+        Locale::En => match (i, v) {
+            (1, 0) => Plural::One,
+            _ => Plural::Other,
+        },
+        Locale::Pt => {
+            if i <= 1 {
+                Plural::One
+            } else if v == 0 && i % 1_000_000 == 0 {
+                Plural::Many
+            } else {
+                Plural::Other
+            }
+        }
+        Locale::Ro => {
+            if i == 1 && v == 0 {
+                Plural::One
+            } else if v != 0 || n == Some(0) || n.is_some_and(|n| (1..=19).contains(&(n % 100))) {
+                Plural::Few
+            } else {
+                Plural::Other
+            }
+        }
+        Locale::Ar => match n {
+            Some(0) => Plural::Zero,
+            Some(1) => Plural::One,
+            Some(2) => Plural::Two,
+            Some(n) if (3..=10).contains(&(n % 100)) => Plural::Few,
+            Some(n) if (11..=99).contains(&(n % 100)) => Plural::Many,
+            _ => Plural::Other,
+        },
+    }
+}
+
+/// Fills a message: `{name}` takes its argument (left as written when none is given)
+/// and `{name, plural, =0 {…} one {…} other {…}}` picks the exact match, else the
+/// CLDR category, else `other`, with `#` inside it standing for the number.
+pub fn format_message(locale: Locale, pattern: &str, args: &[(&str, String)]) -> String {
+    if !pattern.contains('{') {
+        return pattern.to_string();
+    }
+    let mut out = String::with_capacity(pattern.len() + 16);
+    write_message(locale, pattern, args, None, &mut out);
+    out
+}
+
+fn write_message(
+    locale: Locale,
+    pattern: &str,
+    args: &[(&str, String)],
+    number: Option<&str>,
+    out: &mut String,
+) {
+    let mut rest = pattern;
+    while let Some(at) = rest.find(['{', '#']) {
+        out.push_str(&rest[..at]);
+        if rest[at..].starts_with('#') {
+            out.push_str(number.unwrap_or("#"));
+            rest = &rest[at + 1..];
+            continue;
+        }
+        let Some((name, plural, end)) = placeholder_at(rest, at) else {
+            // A literal brace: template syntax shown to users, like `{{first_name}}`.
+            out.push('{');
+            rest = &rest[at + 1..];
+            continue;
+        };
+        let value = args
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str());
+        match (plural, value) {
+            (Some(branches), value) => {
+                let value = value.unwrap_or("");
+                if let Some(branch) = choose_branch(locale, branches, value) {
+                    write_message(locale, branch, args, Some(value), out);
+                }
+            }
+            (None, Some(value)) => out.push_str(value),
+            (None, None) => out.push_str(&rest[at..=end]),
+        }
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+}
+
+/// The placeholder whose `{` is at `open`: its name, its plural branches if it is
+/// `{name, plural, …}`, and the index of its closing `}`. `None` for a brace that
+/// opens no placeholder, which is then literal text.
+fn placeholder_at(text: &str, open: usize) -> Option<(&str, Option<&str>, usize)> {
+    let inner = &text[open + 1..];
+    let name_len = inner
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(inner.len());
+    let name = &inner[..name_len];
+    if name.is_empty() {
+        return None;
+    }
+    let after = inner[name_len..].trim_start();
+    if after.starts_with('}') {
+        return Some((name, None, open + 1 + inner.len() - after.len()));
+    }
+    let branches_start = after
+        .strip_prefix(',')?
+        .trim_start()
+        .strip_prefix("plural")?
+        .trim_start()
+        .strip_prefix(',')?;
+    let end = matching_brace(text, open)?;
+    let branches_at = text.len() - branches_start.len();
+    Some((name, Some(&text[branches_at..end]), end))
+}
+
+/// The index of the `}` closing the `{` at `open`.
+fn matching_brace(text: &str, open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    for (i, c) in text[open..].char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(open + i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The text of the branch for `value` among `one {…} other {…}`.
+fn choose_branch<'a>(locale: Locale, branches: &'a str, value: &str) -> Option<&'a str> {
+    let category = plural_category(locale, &value.replace([',', '\u{a0}', ' '], ""));
+    let mut exact = None;
+    let mut by_category = None;
+    let mut other = None;
+    let mut rest = branches;
+    while let Some(open) = rest.find('{') {
+        let selector = rest[..open].trim();
+        let close = matching_brace(rest, open)?;
+        let text = &rest[open + 1..close];
+        if selector.strip_prefix('=') == Some(value.trim()) {
+            exact = Some(text);
+        } else if selector == category.name() {
+            by_category = Some(text);
+        } else if selector == "other" {
+            other = Some(text);
+        }
+        rest = &rest[close + 1..];
+    }
+    exact.or(by_category).or(other)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
+
+    const CATEGORIES: [&str; 6] = ["zero", "one", "two", "few", "many", "other"];
+
+    /// The plural categories a locale's messages must write: the ones whole
+    /// numbers reach (Portuguese's `many`, for exact millions, falls back to `other`).
+    fn required(locale: Locale) -> &'static [&'static str] {
+        match locale {
+            Locale::En | Locale::Pt => &["one", "other"],
+            Locale::Ro => &["one", "few", "other"],
+            Locale::Ar => &CATEGORIES,
+        }
+    }
+
+    /// The argument names a message uses, and the problems of its plurals.
+    fn inspect(
+        locale: Locale,
+        pattern: &str,
+        names: &mut BTreeSet<String>,
+        problems: &mut Vec<String>,
+    ) {
+        let mut rest = pattern;
+        while let Some(at) = rest.find('{') {
+            let Some((name, plural, end)) = placeholder_at(rest, at) else {
+                rest = &rest[at + 1..];
+                continue;
+            };
+            names.insert(name.to_string());
+            if let Some(branches) = plural {
+                let mut seen = Vec::new();
+                let mut b = branches;
+                while let Some(open) = b.find('{') {
+                    let selector = b[..open].trim().to_string();
+                    let Some(close) = matching_brace(b, open) else {
+                        problems.push(format!("a branch of `{name}` is never closed"));
+                        return;
+                    };
+                    if !selector.starts_with('=') && !CATEGORIES.contains(&selector.as_str()) {
+                        problems.push(format!("unknown plural category `{selector}`"));
+                    }
+                    inspect(locale, &b[open + 1..close], names, problems);
+                    seen.push(selector);
+                    b = &b[close + 1..];
+                }
+                for category in required(locale) {
+                    if !seen.iter().any(|s| s == category) {
+                        problems.push(format!("the plural of `{name}` lacks `{category}`"));
+                    }
+                }
+            }
+            rest = &rest[end + 1..];
+        }
+    }
 
     #[test]
-    fn both_locales_have_the_same_keys() {
-        let en: Vec<_> = {
-            let mut k: Vec<_> = table(Locale::En).keys().collect();
-            k.sort();
-            k
-        };
-        let ar: Vec<_> = {
-            let mut k: Vec<_> = table(Locale::Ar).keys().collect();
-            k.sort();
-            k
-        };
-        assert!(en.len() > 50, "the English table failed to parse");
-        assert_eq!(en, ar);
+    fn every_locale_file_parses() {
+        for locale in Locale::ALL {
+            for (name, text) in files(locale) {
+                if let Err(e) = serde_json::from_str::<Table>(text) {
+                    panic!("app/locales/{name} does not parse: {e}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_locale_has_exactly_the_english_keys_with_the_same_placeholders() {
+        let english = table(Locale::En);
+        assert!(english.len() > 1000, "the English table is nearly empty");
+        let mut problems = Vec::new();
+        for locale in Locale::ALL {
+            let own = table(locale);
+            for key in english.keys().filter(|k| !own.contains_key(*k)) {
+                problems.push(format!("{}: missing `{key}`", locale.code()));
+            }
+            for key in own.keys().filter(|k| !english.contains_key(*k)) {
+                problems.push(format!("{}: `{key}` is not in English", locale.code()));
+            }
+            for (key, text) in own {
+                let Some(en_text) = english.get(key) else {
+                    continue;
+                };
+                let (mut names, mut en_names) = (BTreeSet::new(), BTreeSet::new());
+                let mut own_problems = Vec::new();
+                inspect(locale, text, &mut names, &mut own_problems);
+                inspect(Locale::En, en_text, &mut en_names, &mut Vec::new());
+                if names != en_names {
+                    own_problems.push(format!("placeholders {names:?}, English has {en_names:?}"));
+                }
+                problems.extend(
+                    own_problems
+                        .into_iter()
+                        .map(|p| format!("{}: `{key}`: {p}", locale.code())),
+                );
+            }
+        }
+        problems.sort();
+        assert!(
+            problems.is_empty(),
+            "{} problems:\n{}",
+            problems.len(),
+            problems.join("\n")
+        );
+    }
+
+    /// Every key is used by the code: literally (`"records.bulk_done"`), or through a
+    /// prefix the code completes (`format!("outreach.status.{status}")`).
+    #[test]
+    fn every_key_is_used() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut sources = String::new();
+        for dir in [root.join("src"), root.join("../src")] {
+            read_sources(&dir, &mut sources);
+        }
+        assert!(sources.len() > 100_000, "the sources were not found");
+        let mut unused: Vec<_> = table(Locale::En)
+            .keys()
+            .filter(|key| {
+                !sources.contains(&format!("\"{key}\""))
+                    && !key
+                        .char_indices()
+                        .filter(|(_, c)| matches!(c, '.' | '_'))
+                        .any(|(i, _)| sources.contains(&format!("\"{}{{", &key[..=i])))
+            })
+            .collect();
+        unused.sort();
+        assert!(unused.is_empty(), "keys no code uses: {unused:?}");
+    }
+
+    fn read_sources(dir: &std::path::Path, into: &mut String) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                read_sources(&path, into);
+            } else if path.extension().is_some_and(|e| e == "rs" || e == "js") {
+                into.push_str(&std::fs::read_to_string(&path).unwrap_or_default());
+            }
+        }
+    }
+
+    /// The examples CLDR lists with each rule (plurals.xml, `@integer`/`@decimal`).
+    #[test]
+    fn plural_categories_follow_cldr() {
+        use Plural::*;
+        let cases: &[(Locale, Plural, &[&str])] = &[
+            (Locale::En, One, &["1"]),
+            (
+                Locale::En,
+                Other,
+                &["0", "2", "16", "100", "1000", "0.0", "1.0", "1.5"],
+            ),
+            (Locale::Pt, One, &["0", "1", "0.0", "1.5"]),
+            (Locale::Pt, Many, &["1000000", "2000000"]),
+            (
+                Locale::Pt,
+                Other,
+                &["2", "17", "100", "1000", "10000", "2.0", "3.5", "1000001"],
+            ),
+            (Locale::Ro, One, &["1"]),
+            (
+                Locale::Ro,
+                Few,
+                &[
+                    "0", "2", "16", "19", "101", "102", "119", "1002", "0.0", "1.5", "1.0",
+                ],
+            ),
+            (Locale::Ro, Other, &["20", "35", "100", "1000", "120"]),
+            (Locale::Ar, Zero, &["0", "0.0", "0.00"]),
+            (Locale::Ar, One, &["1", "1.0"]),
+            (Locale::Ar, Two, &["2", "2.0"]),
+            (Locale::Ar, Few, &["3", "10", "103", "110", "1003"]),
+            (Locale::Ar, Many, &["11", "26", "99", "111", "1011"]),
+            (
+                Locale::Ar,
+                Other,
+                &["100", "102", "200", "202", "1000", "0.5", "1.1"],
+            ),
+        ];
+        for (locale, expected, numbers) in cases {
+            for number in *numbers {
+                assert_eq!(
+                    plural_category(*locale, number),
+                    *expected,
+                    "{locale:?} {number}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn messages_choose_their_plural_branch() {
+        let days = "{n, plural, =0 {no days} one {# day} other {# days}} left";
+        let fill = |l, n: &str| format_message(l, days, &[("n", n.to_string())]);
+        assert_eq!(fill(Locale::En, "0"), "no days left");
+        assert_eq!(fill(Locale::En, "1"), "1 day left");
+        assert_eq!(fill(Locale::En, "7"), "7 days left");
+        let ar = "{n, plural, zero {لا أيام} one {يوم واحد} two {يومان} few {# أيام} many {# يومًا} other {# يوم}}";
+        let fill_ar = |n: &str| format_message(Locale::Ar, ar, &[("n", n.to_string())]);
+        assert_eq!(fill_ar("0"), "لا أيام");
+        assert_eq!(fill_ar("2"), "يومان");
+        assert_eq!(fill_ar("5"), "5 أيام");
+        assert_eq!(fill_ar("11"), "11 يومًا");
+        assert_eq!(fill_ar("100"), "100 يوم");
+        // Other placeholders inside a branch, and a missing argument left visible.
+        let nested =
+            "{count, plural, one {# record in {stage}} other {# records in {stage}}}; {missing}";
+        assert_eq!(
+            format_message(
+                Locale::En,
+                nested,
+                &[("count", "3".into()), ("stage", "Won".into())]
+            ),
+            "3 records in Won; {missing}"
+        );
+        // Braces that open no placeholder are text: the template syntax users type.
+        let syntax = "Add a fallback like {{{name}|there}}; spintax like {Hi|Hello}.";
+        assert_eq!(
+            format_message(Locale::En, syntax, &[("name", "first_name".into())]),
+            "Add a fallback like {{first_name|there}}; spintax like {Hi|Hello}."
+        );
+    }
+
+    #[test]
+    fn real_messages_read_correctly_in_every_language() {
+        for locale in Locale::ALL {
+            for n in ["0", "1", "2", "5", "11", "21", "100", "101"] {
+                let text = tf(
+                    locale,
+                    "records.confirm_delete",
+                    &[("count", n.to_string())],
+                );
+                assert!(
+                    text.contains(n) || !text.chars().any(|c| c.is_ascii_digit()),
+                    "{locale:?} {n}: {text}"
+                );
+                assert!(!text.contains(['{', '}', '#']), "{locale:?} {n}: {text}");
+            }
+        }
+        assert_eq!(
+            tf(
+                Locale::En,
+                "records.confirm_delete",
+                &[("count", "1".into())]
+            ),
+            "Delete 1 record?"
+        );
+        assert_eq!(
+            tf(
+                Locale::En,
+                "records.confirm_delete",
+                &[("count", "4".into())]
+            ),
+            "Delete 4 records?"
+        );
     }
 
     #[test]
@@ -154,12 +715,36 @@ mod tests {
             Locale::from_accept_language("ar-SA,ar;q=0.9,en;q=0.8"),
             Locale::Ar
         );
+        assert_eq!(
+            Locale::from_accept_language("pt-BR,pt;q=0.9,en;q=0.8"),
+            Locale::Pt
+        );
+        assert_eq!(
+            Locale::from_accept_language("fr-FR, ro;q=0.7, en;q=0.5"),
+            Locale::Ro
+        );
         assert_eq!(Locale::from_accept_language("fr-FR, en;q=0.5"), Locale::En);
         assert_eq!(Locale::from_accept_language(""), Locale::En);
+        assert_eq!(Locale::parse("pt_BR"), Some(Locale::Pt));
+        assert_eq!(Locale::Pt.tag(), "pt-BR");
     }
 
     #[test]
     fn unknown_keys_show_the_key() {
         assert_eq!(t(Locale::Ar, "no.such.key"), "no.such.key");
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn the_served_table_is_complete_and_named_by_its_content() {
+        for locale in Locale::ALL {
+            let url = table_url(locale);
+            let file = url.rsplit('/').next().unwrap();
+            assert!(file.starts_with(&format!("{}.", locale.code())), "{url}");
+            let served: Table = serde_json::from_str(table_file(file).unwrap()).unwrap();
+            assert_eq!(served.len(), table(Locale::En).len());
+            assert_eq!(served.get("nav.pipeline"), Some(&t(locale, "nav.pipeline")));
+        }
+        assert_eq!(table_file("en.0000000000000000.json"), None);
     }
 }

@@ -61,7 +61,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         .unwrap_or_default();
     view! {
         <!DOCTYPE html>
-        <html lang=ctx.locale.code() dir=ctx.locale.dir()>
+        <html lang=ctx.locale.tag() dir=ctx.locale.dir()>
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
@@ -70,7 +70,19 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="icon" href="/favicon.ico"/>
                 {match plain_page_script() {
                     Some(src) => view! { <script src=src defer nonce=use_nonce()></script> }.into_any(),
-                    None => view! { <HydrationScripts options/> }.into_any(),
+                    None => view! {
+                        <link
+                            id=i18n::TABLE_LINK_ID
+                            rel="preload"
+                            r#as="fetch"
+                            crossorigin="anonymous"
+                            href=table_url(ctx.locale)
+                            data-reload=i18n::t(ctx.locale, "error.reload")
+                            data-reload-action=i18n::t(ctx.locale, "error.reload_action")
+                        />
+                        <HydrationScripts options/>
+                    }
+                    .into_any(),
                 }}
                 <MetaTags/>
             </head>
@@ -78,6 +90,20 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <App/>
             </body>
         </html>
+    }
+}
+
+/// The address of the page's string table, which the browser fetches before it
+/// hydrates (`i18n::load_page_table`). The shell is rendered on the server only.
+fn table_url(locale: i18n::Locale) -> &'static str {
+    #[cfg(feature = "ssr")]
+    {
+        i18n::table_url(locale)
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        let _ = locale;
+        ""
     }
 }
 
@@ -247,9 +273,18 @@ pub fn hydrate() {
         offer_reload();
     }));
     remember_link_clicks();
-    // Waits for the current page's chunk before hydrating, so the first render in
-    // the browser matches the server's.
-    leptos::mount::hydrate_lazy(App);
+    wasm_bindgen_futures::spawn_local(async {
+        // The strings first, then the current page's chunk (inside `hydrate_lazy`),
+        // so the first render in the browser matches the server's. Without its
+        // strings the page stays as the server rendered it, with a reload offer.
+        match i18n::load_page_table().await {
+            Ok(()) => leptos::mount::hydrate_lazy(App),
+            Err(e) => {
+                leptos::logging::error!("the page's strings did not load: {e:?}");
+                offer_reload();
+            }
+        }
+    });
 }
 
 #[cfg(feature = "hydrate")]
@@ -301,11 +336,14 @@ fn offer_reload() {
     if document.get_element_by_id("ll-reload").is_some() {
         return;
     }
-    let locale = document
-        .document_element()
-        .and_then(|html| html.get_attribute("lang"))
-        .and_then(|code| i18n::Locale::parse(&code))
-        .unwrap_or_default();
+    // The shell carries the two strings, for when the page's table never arrived.
+    let table_link = document.get_element_by_id(i18n::TABLE_LINK_ID);
+    let text = |attribute: &str| {
+        table_link
+            .as_ref()
+            .and_then(|link| link.get_attribute(attribute))
+            .unwrap_or_default()
+    };
     let build = || -> Option<()> {
         let banner = document.create_element("div").ok()?;
         banner.set_id("ll-reload");
@@ -316,7 +354,7 @@ fn offer_reload() {
                 "fixed inset-x-0 top-0 z-50 bg-red-700 p-3 text-center text-sm text-white",
             )
             .ok()?;
-        banner.set_text_content(Some(&format!("{} ", i18n::t(locale, "error.reload"))));
+        banner.set_text_content(Some(&format!("{} ", text("data-reload"))));
         let link = document.create_element("a").ok()?;
         link.set_attribute("href", &reload_target()?).ok()?;
         // `external` keeps the router's click handler (dead WASM) out of it: a
@@ -324,7 +362,7 @@ fn offer_reload() {
         link.set_attribute("rel", "external").ok()?;
         link.set_attribute("class", "font-semibold underline")
             .ok()?;
-        link.set_text_content(Some(&i18n::t(locale, "error.reload_action")));
+        link.set_text_content(Some(&text("data-reload-action")));
         banner.append_child(&link).ok()?;
         document.body()?.append_child(&banner).ok()?;
         Some(())

@@ -122,6 +122,69 @@ async fn a_users_language_overrides_the_workspace() {
     assert_eq!(error_field(&body), Some("timezone"));
 }
 
+/// Portuguese and Romanian pages render in their language, and the browser gets the
+/// same strings from an address named by their content.
+#[tokio::test]
+async fn portuguese_and_romanian_pages_carry_their_own_strings() {
+    use app::i18n::{t, Locale};
+    let app = TestApp::spawn().await;
+    let owner = app.signup("Ada", "ada@example.com", "Acme").await;
+    for (code, tag, locale) in [("pt", "pt-BR", Locale::Pt), ("ro", "ro", Locale::Ro)] {
+        let (status, body) = app
+            .call::<app::auth::api::UpdateProfile>(
+                &owner,
+                &[
+                    ("name", "Ada"),
+                    ("language", code),
+                    ("timezone", ""),
+                    ("theme", "light"),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let page = app.get(&owner, "/settings").await.text().await.unwrap();
+        assert!(page.contains(&format!(r#"lang="{tag}""#)) && page.contains(r#"dir="ltr""#));
+        let settings_label = t(locale, "nav.settings");
+        assert_ne!(
+            settings_label,
+            t(Locale::En, "nav.settings"),
+            "{code} is translated"
+        );
+        assert!(
+            page.contains(&settings_label),
+            "{code}: the navigation is in {code}"
+        );
+
+        let start = page
+            .find(&format!("/assets/i18n/{code}."))
+            .expect("the table's preload link");
+        let url = &page[start..start + page[start..].find('"').unwrap()];
+        let table = app.get(&owner, url).await;
+        assert_eq!(table.status(), StatusCode::OK);
+        assert_eq!(
+            table.headers()["cache-control"],
+            "public, max-age=31536000, immutable"
+        );
+        let strings: std::collections::HashMap<String, String> = table.json().await.unwrap();
+        assert_eq!(strings.get("nav.settings"), Some(&settings_label));
+        let stale = app
+            .get(
+                &owner,
+                &format!("/assets/i18n/{code}.0123456789abcdef.json"),
+            )
+            .await;
+        assert_eq!(stale.status(), StatusCode::NOT_FOUND);
+    }
+    // A workspace may default to either language too.
+    let (status, body) = app
+        .call::<UpdateTenantSettings>(
+            &owner,
+            &settings("Acme", "#112233", "", "ro", "Europe/Bucharest"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
 #[tokio::test]
 async fn security_policy_ranges_are_checked_and_applied() {
     let app = TestApp::spawn().await;
