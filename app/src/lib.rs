@@ -11,6 +11,7 @@ pub mod error;
 pub mod i18n;
 pub mod inventory;
 pub mod jobs;
+pub mod l10n;
 pub mod layout;
 pub mod live;
 pub mod notices;

@@ -185,7 +185,7 @@ pub fn BillingPage() -> impl IntoView {
                                                 view! {
                                                     <tr data-plan=p.id.clone()>
                                                         <td class="font-medium">{p.name.clone()}</td>
-                                                        <td class="tabular-nums">{p.price_minor.map_or_else(|| t(l, "billing.quoted"), |m| money::format(m, &currency))}</td>
+                                                        <td class="tabular-nums">{p.price_minor.map_or_else(|| t(l, "billing.quoted"), |m| money::format(crate::ui::locale(), m, &currency))}</td>
                                                         {p.limits.iter().map(|(_, lim)| view! { <td class="tabular-nums">{limit_text(l, *lim)}</td> }).collect_view()}
                                                         <td>
                                                             {if p.current {
@@ -234,7 +234,7 @@ pub fn BillingPage() -> impl IntoView {
                                             {o.invoices.iter().map(|i| view! {
                                                 <li class="flex flex-wrap items-center gap-3 py-2">
                                                     <a class="link" href=format!("/billing/invoices/{}", i.id)>{tf(l, "billing.invoice_no", &[("n", i.number.to_string())])}</a>
-                                                    <span class="tabular-nums">{money::format(i.total_minor, &i.currency)}</span>
+                                                    <span class="tabular-nums">{money::format(crate::ui::locale(), i.total_minor, &i.currency)}</span>
                                                     <span class="text-sm text-muted">{date(i.issued_at)}</span>
                                                     <Badge text=t(l, &format!("billing.invoice_status.{}", i.status.to_lowercase())) tone=status_tone(&i.status)/>
                                                 </li>
@@ -378,13 +378,13 @@ pub fn InvoicePage() -> impl IntoView {
                                     <thead><tr><th>{tr("billing.description")}</th><th class="text-end">{tr("billing.amount")}</th></tr></thead>
                                     <tbody>
                                         {d.lines.iter().map(|line| view! {
-                                            <tr><td>{line.description.clone()}</td><td class="text-end tabular-nums">{money::format(line.amount_minor, &currency)}</td></tr>
+                                            <tr><td>{line.description.clone()}</td><td class="text-end tabular-nums">{money::format(crate::ui::locale(), line.amount_minor, &currency)}</td></tr>
                                         }).collect_view()}
                                     </tbody>
                                     <tfoot>
-                                        <tr><th scope="row">{tr("billing.subtotal")}</th><td class="text-end tabular-nums">{money::format(d.subtotal_minor, &currency)}</td></tr>
-                                        <tr><th scope="row">{d.tax_note.clone().unwrap_or_else(|| t(l, "billing.no_tax"))}</th><td class="text-end tabular-nums">{money::format(d.tax_minor, &currency)}</td></tr>
-                                        <tr><th scope="row">{tr("billing.total")}</th><td class="text-end tabular-nums font-semibold" data-testid="invoice-total">{money::format(d.invoice.total_minor, &currency)}</td></tr>
+                                        <tr><th scope="row">{tr("billing.subtotal")}</th><td class="text-end tabular-nums">{money::format(crate::ui::locale(), d.subtotal_minor, &currency)}</td></tr>
+                                        <tr><th scope="row">{d.tax_note.clone().unwrap_or_else(|| t(l, "billing.no_tax"))}</th><td class="text-end tabular-nums">{money::format(crate::ui::locale(), d.tax_minor, &currency)}</td></tr>
+                                        <tr><th scope="row">{tr("billing.total")}</th><td class="text-end tabular-nums font-semibold" data-testid="invoice-total">{money::format(crate::ui::locale(), d.invoice.total_minor, &currency)}</td></tr>
                                     </tfoot>
                                 </table>
                             </article>

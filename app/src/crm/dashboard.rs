@@ -212,7 +212,7 @@ fn DashboardView(d: Dashboard) -> impl IntoView {
                 s.color.clone(),
                 format!(
                     "{} · {} {}",
-                    money::format(s.value, &currency),
+                    money::format(crate::ui::locale(), s.value, &currency),
                     s.deals,
                     tr("dashboard.deals")
                 ),
@@ -253,7 +253,7 @@ fn DashboardView(d: Dashboard) -> impl IntoView {
             "—".to_string()
         } else {
             list.iter()
-                .map(|m| money::format(m.minor, &m.currency))
+                .map(|m| money::format(crate::ui::locale(), m.minor, &m.currency))
                 .collect::<Vec<_>>()
                 .join(" · ")
         }

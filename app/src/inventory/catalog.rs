@@ -444,7 +444,7 @@ pub mod ssr {
                 env.t("inventory.unit_form.currency"),
             ));
         }
-        let price = crate::crm::money::parse(input.price.trim(), &currency)
+        let price = crate::crm::money::parse(env.locale(), input.price.trim(), &currency)
             .filter(|p| *p >= 0)
             .ok_or_else(|| AppError::field("price", env.t("inventory.error.price")))?;
         let mut tx = env.tx(p).await?;

@@ -270,7 +270,7 @@ pub fn DealUnitsCard(deal_id: Uuid, saved: RwSignal<u32>) -> impl IntoView {
                         }}
                         {d.total.clone().map(|(total, currency)| view! {
                             <p class="text-sm mt-2" data-testid="deal-units-total">
-                                {tf(l, "inventory.deal.total", &[("total", crate::crm::money::format(total, &currency))])}
+                                {tf(l, "inventory.deal.total", &[("total", crate::crm::money::format(crate::ui::locale(), total, &currency))])}
                             </p>
                         })}
                         {(can_change && fillable).then(|| view! {

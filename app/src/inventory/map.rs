@@ -99,7 +99,7 @@ fn PlanMap() -> impl IntoView {
                                             data-testid="hover-card" style=format!("left: {x:.1}%; top: {y:.1}%")>
                                             <p class="font-medium">{tf(l, "inventory.unit_title", &[("code", u.code.clone())])}</p>
                                             <p>{format!("{} · {}", u.type_code, t(l, u.status.label_key()))}</p>
-                                            <p class="tabular-nums">{money::format(u.price_minor, &u.currency)}</p>
+                                            <p class="tabular-nums">{money::format(crate::ui::locale(), u.price_minor, &u.currency)}</p>
                                             <p class="text-muted">{tf(l, "inventory.hover_facts", &[
                                                 ("bedrooms", u.bedrooms.to_string()),
                                                 ("size", u.size_sqm.map(|s| format!("{s:.0} m²")).unwrap_or_else(|| "—".into())),
@@ -284,12 +284,12 @@ fn MapFilters(filter: RwSignal<MapFilter>, types: Vec<String>) -> impl IntoView 
             <div class="field">
                 <label for="m-min-price" class="field-label">{tr("inventory.min_price")}</label>
                 <input id="m-min-price" class="input" inputmode="decimal"
-                    on:change=move |ev| { let v = text(&ev); set(&|f| f.min_price_minor = v.as_deref().and_then(|v| money::parse(v.trim(), "EGP"))); }/>
+                    on:change=move |ev| { let v = text(&ev); set(&|f| f.min_price_minor = v.as_deref().and_then(|v| money::parse(crate::ui::locale(), v.trim(), "EGP"))); }/>
             </div>
             <div class="field">
                 <label for="m-max-price" class="field-label">{tr("inventory.max_price")}</label>
                 <input id="m-max-price" class="input" inputmode="decimal"
-                    on:change=move |ev| { let v = text(&ev); set(&|f| f.max_price_minor = v.as_deref().and_then(|v| money::parse(v.trim(), "EGP"))); }/>
+                    on:change=move |ev| { let v = text(&ev); set(&|f| f.max_price_minor = v.as_deref().and_then(|v| money::parse(crate::ui::locale(), v.trim(), "EGP"))); }/>
             </div>
             <div class="field">
                 <label for="m-floor" class="field-label">{tr("inventory.floor")}</label>

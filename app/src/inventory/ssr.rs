@@ -470,7 +470,7 @@ pub async fn set_price(
     };
     let price_minor = Some(price.trim())
         .filter(|p| !p.is_empty())
-        .and_then(|p| crate::crm::money::parse(p, &currency))
+        .and_then(|p| crate::crm::money::parse(env.locale(), p, &currency))
         .ok_or_else(|| AppError::field("price", env.t("inventory.error.price")))?;
     sqlx::query("UPDATE units SET price_minor = $2, version = version + 1, updated_at = now() WHERE id = $1")
         .bind(unit_id)

@@ -26,7 +26,10 @@ pub fn unit_name(l: Locale, u: &UnitRow) -> String {
     let mut args = vec![
         ("code", u.code.clone()),
         ("bedrooms", u.bedrooms.to_string()),
-        ("price", money::format(u.price_minor, &u.currency)),
+        (
+            "price",
+            money::format(crate::ui::locale(), u.price_minor, &u.currency),
+        ),
         ("status", t(l, u.status.label_key()).to_lowercase()),
     ];
     match u.size_sqm {
@@ -115,14 +118,14 @@ pub fn InventoryPage() -> impl IntoView {
                 <label for="u-min-price" class="field-label">{tr("inventory.min_price")}</label>
                 <input id="u-min-price" class="input" inputmode="decimal" on:change=move |ev| {
                     let v = event_target_value(&ev);
-                    set(&|f| f.min_price_minor = money::parse(v.trim(), "EGP"));
+                    set(&|f| f.min_price_minor = money::parse(crate::ui::locale(), v.trim(), "EGP"));
                 }/>
             </div>
             <div class="field">
                 <label for="u-max-price" class="field-label">{tr("inventory.max_price")}</label>
                 <input id="u-max-price" class="input" inputmode="decimal" on:change=move |ev| {
                     let v = event_target_value(&ev);
-                    set(&|f| f.max_price_minor = money::parse(v.trim(), "EGP"));
+                    set(&|f| f.max_price_minor = money::parse(crate::ui::locale(), v.trim(), "EGP"));
                 }/>
             </div>
             <div class="field">
@@ -203,7 +206,7 @@ pub fn InventoryPage() -> impl IntoView {
                                 <td class="tabular-nums">{u.floor.map(|f| f.to_string())}</td>
                                 <td class="tabular-nums">{u.size_sqm.map(|s| format!("{s:.0} m²"))}</td>
                                 <td class="tabular-nums">{u.bedrooms}</td>
-                                <td class="tabular-nums">{money::format(u.price_minor, &u.currency)}</td>
+                                <td class="tabular-nums">{money::format(crate::ui::locale(), u.price_minor, &u.currency)}</td>
                                 <td><Badge text=t(l, u.status.label_key()) tone=status_tone(u.status)/></td>
                             </tr>
                         }).collect_view().into_any()
@@ -334,7 +337,7 @@ pub fn UnitPage() -> impl IntoView {
                                             <div><dt class="text-muted text-sm">{tr("inventory.bedrooms")}</dt><dd>{u.bedrooms}</dd></div>
                                             <div><dt class="text-muted text-sm">{tr("inventory.bathrooms")}</dt><dd>{u.bathrooms}</dd></div>
                                             <div><dt class="text-muted text-sm">{tr("inventory.view")}</dt><dd>{u.view.clone().unwrap_or_else(|| "—".into())}</dd></div>
-                                            <div><dt class="text-muted text-sm">{tr("inventory.price")}</dt><dd data-testid="unit-price">{money::format(u.price_minor, &u.currency)}</dd></div>
+                                            <div><dt class="text-muted text-sm">{tr("inventory.price")}</dt><dd data-testid="unit-price">{money::format(crate::ui::locale(), u.price_minor, &u.currency)}</dd></div>
                                         </dl>
                                     </Card>
                                     <Card title=t(l, "inventory.actions")>
@@ -387,7 +390,7 @@ pub fn UnitPage() -> impl IntoView {
                                                 <ol class="divide-y divide-line text-sm" data-testid="price-history">
                                                     {prices.iter().map(|pp| view! {
                                                         <li class="py-2">
-                                                            <span class="tabular-nums font-medium">{money::format(pp.price_minor, &pp.currency)}</span>
+                                                            <span class="tabular-nums font-medium">{money::format(crate::ui::locale(), pp.price_minor, &pp.currency)}</span>
                                                             " · " {pp.at.format("%Y-%m-%d %H:%M").to_string()}
                                                             {pp.changed_by.clone().map(|n| format!(" · {n}"))}
                                                             {pp.reason.clone().map(|r| format!(" · {r}"))}
@@ -544,7 +547,7 @@ fn BulkChangeCard(
                     <p role="status">{tf(l, "inventory.bulk.summary", &[("n", p.changing.to_string()), ("of", p.selected.to_string())])}</p>
                     <ul class="text-sm">
                         {p.totals.iter().map(|(c, before, after)| view! {
-                            <li>{tf(l, "inventory.bulk.total", &[("before", money::format(*before, c)), ("after", money::format(*after, c))])}</li>
+                            <li>{tf(l, "inventory.bulk.total", &[("before", money::format(crate::ui::locale(), *before, c)), ("after", money::format(crate::ui::locale(), *after, c))])}</li>
                         }).collect_view()}
                     </ul>
                     <div class="table-wrap">
@@ -560,7 +563,7 @@ fn BulkChangeCard(
                                     <tr>
                                         <td>{r.code.clone()}</td>
                                         <td class="tabular-nums">{r.floor.map(|f| f.to_string())}</td>
-                                        <td class="tabular-nums">{format!("{} → {}", money::format(r.price_before, &r.currency), money::format(r.price_after, &r.currency))}</td>
+                                        <td class="tabular-nums">{format!("{} → {}", money::format(crate::ui::locale(), r.price_before, &r.currency), money::format(crate::ui::locale(), r.price_after, &r.currency))}</td>
                                         <td>{if r.status_before == r.status_after { t(l, r.status_after.label_key()) } else {
                                             format!("{} → {}", t(l, r.status_before.label_key()), t(l, r.status_after.label_key()))
                                         }}</td>
@@ -605,9 +608,9 @@ fn PriceChart(prices: Vec<PricePoint>, now: i64, currency: String) -> impl IntoV
         l,
         "inventory.price_chart",
         &[
-            ("low", money::format(low, &currency)),
-            ("high", money::format(high, &currency)),
-            ("now", money::format(now, &currency)),
+            ("low", money::format(crate::ui::locale(), low, &currency)),
+            ("high", money::format(crate::ui::locale(), high, &currency)),
+            ("now", money::format(crate::ui::locale(), now, &currency)),
         ],
     );
     let title = label.clone();

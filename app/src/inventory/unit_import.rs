@@ -551,11 +551,11 @@ pub mod ssr {
         })
     }
 
-    /// A price cell in the unit's currency: digits with thousands separators, and a
-    /// currency code or sign around it ignored.
+    /// A price cell in the unit's currency: a number as `l10n::read_number` reads it,
+    /// with a currency code or sign around it ignored.
     fn price(l: Locale, raw: &str, currency: &str) -> Result<i64, String> {
-        let digits = raw.trim_matches(|c: char| !c.is_ascii_digit() && c != '.');
-        crate::crm::money::parse(digits, currency)
+        let digits = raw.trim_matches(|c: char| !c.is_numeric() && c != '.' && c != ',');
+        crate::crm::money::parse(l, digits, currency)
             .filter(|p| *p >= 0 && !digits.is_empty())
             .ok_or_else(|| {
                 tf(

@@ -180,7 +180,7 @@ pub async fn save(env: &Env, form: &RuleForm) -> Result<Uuid, AppError> {
             if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
                 return Err(AppError::field("currency", env.t("board.currency_invalid")));
             }
-            let amount = money::parse(&form.amount, &currency)
+            let amount = money::parse(env.locale(), &form.amount, &currency)
                 .filter(|a| *a >= 0)
                 .ok_or_else(|| AppError::field("amount", env.t("board.amount_invalid")))?;
             ("AMOUNT_ABOVE", None, Some(amount), Some(currency))

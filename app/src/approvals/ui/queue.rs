@@ -236,7 +236,7 @@ fn RequestPanel(
 ) -> impl IntoView {
     let l = locale();
     let r = detail.request.clone();
-    let amount = money::format(r.amount.minor, &r.amount.currency);
+    let amount = money::format(crate::ui::locale(), r.amount.minor, &r.amount.currency);
     view! {
         <div class="card" data-testid="approval-detail">
             <h2 id="approval-title" class="card-title">

@@ -25,7 +25,10 @@ fn trigger_text(l: crate::i18n::Locale, trigger: &RuleTrigger) -> String {
         RuleTrigger::AmountAbove(m) => tf(
             l,
             "approvals.trigger.amount_text",
-            &[("amount", money::format(m.minor, &m.currency))],
+            &[(
+                "amount",
+                money::format(crate::ui::locale(), m.minor, &m.currency),
+            )],
         ),
     }
 }

@@ -391,7 +391,7 @@ pub async fn create_deal(env: &Env, input: &NewDeal) -> Result<DealCard, AppErro
     if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
         return Err(AppError::field("currency", env.t("board.currency_invalid")));
     }
-    let amount = money::parse(&input.amount, &currency)
+    let amount = money::parse(env.locale(), &input.amount, &currency)
         .ok_or_else(|| AppError::field("amount", env.t("board.amount_invalid")))?;
     let close_on = match input.expected_close_on.as_deref().map(str::trim) {
         None | Some("") => None,

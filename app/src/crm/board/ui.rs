@@ -366,7 +366,7 @@ fn BoardView(
                             <h2 id=heading_id class="font-semibold text-sm">{col.stage.name.clone()}</h2>
                             <span class="badge badge-neutral" data-testid="column-count">{col.count}</span>
                             <span class="ms-auto text-xs text-muted" data-testid="column-sum">
-                                {col.sums.iter().take(2).map(|m| money::format(m.minor, &m.currency)).collect::<Vec<_>>().join(" · ")}
+                                {col.sums.iter().take(2).map(|m| money::format(crate::ui::locale(), m.minor, &m.currency)).collect::<Vec<_>>().join(" · ")}
                             </span>
                         </header>
                         <ol class="board-cards">
@@ -425,7 +425,11 @@ fn DealCardView(
 ) -> impl IntoView {
     let id = card.id;
     let stage_id = card.stage_id;
-    let amount = money::format(card.amount.minor, &card.amount.currency);
+    let amount = money::format(
+        crate::ui::locale(),
+        card.amount.minor,
+        &card.amount.currency,
+    );
     let awaiting = card.pending_approval.as_ref().map(|p| {
         tf(
             locale(),

@@ -426,7 +426,7 @@ async fn check_fields(
                     .map(|(_, c)| c.trim().to_ascii_uppercase())
                     .ok_or_else(|| AppError::field("currency", env.t("board.currency_invalid")))?;
                 Value::Minor(
-                    money::parse(text, &currency)
+                    money::parse(env.locale(), text, &currency)
                         .ok_or_else(|| AppError::field("amount", env.t("board.amount_invalid")))?,
                 )
             }

@@ -134,7 +134,10 @@ fn Facts(
         pairs.push((tr("field.score"), s.to_string()));
     }
     if let Some(m) = &row.amount {
-        pairs.push((tr("board.amount"), money::format(m.minor, &m.currency)));
+        pairs.push((
+            tr("board.amount"),
+            money::format(crate::ui::locale(), m.minor, &m.currency),
+        ));
     }
     pairs.push((
         tr("board.owner"),

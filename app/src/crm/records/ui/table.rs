@@ -393,7 +393,7 @@ fn cell(row: &RecordRow, column: &str) -> AnyView {
         "amount" => row
             .amount
             .clone()
-            .map(|m| money::format(m.minor, &m.currency))
+            .map(|m| money::format(crate::ui::locale(), m.minor, &m.currency))
             .unwrap_or_default()
             .into_any(),
         "created" => row.created_at.format("%Y-%m-%d").to_string().into_any(),
