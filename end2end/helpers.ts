@@ -64,7 +64,7 @@ export async function setLanguage(page: Page, code: string) {
   // The page reloads itself in the new language; go on once it has.
   await expect(async () => {
     await page.goto('/settings');
-    await expect(page.locator('html')).toHaveAttribute('lang', code || 'en', { timeout: 1000 });
+    await expect(page.locator('html')).toHaveAttribute('lang', code === 'pt' ? 'pt-BR' : code || 'en', { timeout: 1000 });
   }).toPass({ timeout: 15_000 });
   await hydrated(page);
 }

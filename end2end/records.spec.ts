@@ -47,7 +47,7 @@ test('create a lead, log a note and a task on its timeline, and find it again', 
   await page.getByRole('checkbox', { name: `Select ${name}` }).check();
   await page.locator('#bulk-tag').fill('sea-view');
   await page.getByRole('button', { name: 'Add tag' }).click();
-  await expect(page.getByTestId('table-notice')).toContainText('1 records updated');
+  await expect(page.getByTestId('table-notice')).toContainText('1 record updated');
   await expect(page.getByTestId('record-row')).toContainText('sea-view');
 
   // She is ready to buy: the lead becomes a deal, linked to it.

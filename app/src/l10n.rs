@@ -1,9 +1,15 @@
-//! Numbers as each language writes and reads them (CLDR): `12,345.67` in English,
-//! `12.345,67` in Portuguese and Romanian. Server and browser run this same code, so
-//! hydration sees the same text. Digits stay Latin in Arabic too, the usual choice of
-//! Arabic business software in Egypt and the Gulf (CLDR's `latn` system for `ar`).
+//! Numbers, dates and times as each language writes and reads them (CLDR):
+//! `12,345.67` in English, `12.345,67` in Portuguese and Romanian; `Dec 2, 2026,
+//! 9:00 AM`, `2 de dez. de 2026 09:00`, `2 dec. 2026, 09:00`, `02/12/2026، 9:00 ص`.
+//! Server and browser run this same code, so hydration sees the same text. Digits
+//! stay Latin in Arabic too, the usual choice of Arabic business software in Egypt
+//! and the Gulf (CLDR's `latn` system for `ar`).
+//!
+//! Times are shown in the viewer's zone. The server reads zone rules from chrono-tz;
+//! the browser asks its own `Intl`, so no time zone database is in the WASM.
 
 use crate::i18n::Locale;
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc};
 
 /// The decimal and grouping separators of `locale` (CLDR `symbols`, `latn`).
 pub fn separators(locale: Locale) -> (char, char) {
@@ -132,6 +138,200 @@ pub fn read_number(locale: Locale, input: &str) -> Option<(String, String)> {
     Some((digits, fraction.to_string()))
 }
 
+/// The UTC offset, in seconds, of the IANA zone `zone` at `at`. An unknown zone is
+/// UTC (zones are checked against PostgreSQL's list when saved).
+pub fn offset_at(zone: &str, at: DateTime<Utc>) -> i64 {
+    #[cfg(feature = "ssr")]
+    {
+        use chrono::{Offset, TimeZone};
+        zone.parse::<chrono_tz::Tz>()
+            .map(|tz| {
+                i64::from(
+                    tz.offset_from_utc_datetime(&at.naive_utc())
+                        .fix()
+                        .local_minus_utc(),
+                )
+            })
+            .unwrap_or(0)
+    }
+    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+    {
+        browser_zone::offset_at(zone, at).unwrap_or(0)
+    }
+    #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+    {
+        let _ = (zone, at);
+        0
+    }
+}
+
+/// The wall-clock time in `zone` at `at`.
+pub fn to_local(zone: &str, at: DateTime<Utc>) -> NaiveDateTime {
+    at.naive_utc() + Duration::seconds(offset_at(zone, at))
+}
+
+/// The instant a wall-clock time in `zone` names. A time a daylight-saving change
+/// skips (02:30 on a spring-forward night) is read with the offset before the
+/// change, so it lands just after it (03:30), as calendar apps do; a time that
+/// happens twice is the first.
+pub fn from_local(zone: &str, local: NaiveDateTime) -> DateTime<Utc> {
+    let naive_utc = local.and_utc();
+    let before = offset_at(zone, naive_utc - Duration::days(1));
+    let after = offset_at(zone, naive_utc + Duration::days(1));
+    // Of the offsets around it, the one that maps back to this wall-clock time; the
+    // larger first, as it gives the earlier instant. Neither does only inside a
+    // skipped hour.
+    [before.max(after), before.min(after)]
+        .into_iter()
+        .map(|offset| naive_utc - Duration::seconds(offset))
+        .find(|at| to_local(zone, *at) == local)
+        .unwrap_or(naive_utc - Duration::seconds(before))
+}
+
+#[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+mod browser_zone {
+    use chrono::{DateTime, NaiveDate, Utc};
+    use js_sys::{Array, Function, Object, Reflect};
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    use wasm_bindgen::{JsCast, JsValue};
+
+    thread_local! {
+        /// One formatter per zone: making one is far slower than using it.
+        static FORMATS: RefCell<HashMap<String, Option<js_sys::Intl::DateTimeFormat>>> =
+            RefCell::new(HashMap::new());
+    }
+
+    /// `Intl.DateTimeFormat` for `zone` with numeric parts and a 0–23 hour, or
+    /// `None` when the browser does not know the zone (the constructor throws).
+    fn formatter(zone: &str) -> Option<js_sys::Intl::DateTimeFormat> {
+        let options = Object::new();
+        for (key, value) in [
+            ("timeZone", zone),
+            ("hourCycle", "h23"),
+            ("year", "numeric"),
+            ("month", "numeric"),
+            ("day", "numeric"),
+            ("hour", "numeric"),
+            ("minute", "numeric"),
+            ("second", "numeric"),
+        ] {
+            Reflect::set(&options, &key.into(), &value.into()).ok()?;
+        }
+        let intl = Reflect::get(&js_sys::global(), &"Intl".into()).ok()?;
+        let constructor: Function = Reflect::get(&intl, &"DateTimeFormat".into())
+            .ok()?
+            .dyn_into()
+            .ok()?;
+        let args = Array::of2(&"en-US".into(), &options);
+        Reflect::construct(&constructor, &args)
+            .ok()?
+            .dyn_into()
+            .ok()
+    }
+
+    pub fn offset_at(zone: &str, at: DateTime<Utc>) -> Option<i64> {
+        let format = FORMATS.with(|cache| {
+            cache
+                .borrow_mut()
+                .entry(zone.to_string())
+                .or_insert_with(|| formatter(zone))
+                .clone()
+        })?;
+        let seconds = at.timestamp();
+        let date = js_sys::Date::new(&JsValue::from_f64(seconds as f64 * 1000.0));
+        let parts = format.format_to_parts(&date);
+        let mut fields = [0_i64; 6];
+        for part in parts.iter() {
+            let kind = Reflect::get(&part, &"type".into()).ok()?.as_string()?;
+            let value: i64 = Reflect::get(&part, &"value".into())
+                .ok()?
+                .as_string()?
+                .parse()
+                .ok()?;
+            let slot = ["year", "month", "day", "hour", "minute", "second"]
+                .iter()
+                .position(|k| *k == kind);
+            if let Some(slot) = slot {
+                fields[slot] = value;
+            }
+        }
+        let [y, mo, d, h, mi, s] = fields;
+        let local = NaiveDate::from_ymd_opt(y as i32, mo as u32, d as u32)?
+            .and_hms_opt(h as u32, mi as u32, s as u32)?;
+        Some((local.and_utc().timestamp() - seconds).clamp(-18 * 3600, 18 * 3600))
+    }
+}
+
+const MONTHS_EN: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+const MONTHS_PT: [&str; 12] = [
+    "jan.", "fev.", "mar.", "abr.", "mai.", "jun.", "jul.", "ago.", "set.", "out.", "nov.", "dez.",
+];
+const MONTHS_RO: [&str; 12] = [
+    "ian.", "feb.", "mar.", "apr.", "mai", "iun.", "iul.", "aug.", "sept.", "oct.", "nov.", "dec.",
+];
+
+/// A day in CLDR's medium style: `Dec 2, 2026`, `2 de dez. de 2026`, `2 dec. 2026`,
+/// `02/12/2026` (Arabic, with right-to-left marks after the slashes' numbers).
+pub fn date(locale: Locale, day: NaiveDate) -> String {
+    let month = day.month0() as usize;
+    match locale {
+        Locale::En => format!("{} {}, {}", MONTHS_EN[month], day.day(), day.year()),
+        Locale::Pt => format!("{} de {} de {}", day.day(), MONTHS_PT[month], day.year()),
+        Locale::Ro => format!("{} {} {}", day.day(), MONTHS_RO[month], day.year()),
+        Locale::Ar => format!(
+            "{:02}\u{200f}/{:02}\u{200f}/{}",
+            day.day(),
+            day.month(),
+            day.year()
+        ),
+    }
+}
+
+/// A time of day in CLDR's short style: `9:05 AM` (en), `9:05 ص` (ar), `09:05`.
+pub fn time(locale: Locale, at: NaiveTime) -> String {
+    let (hour, minute) = (at.hour(), at.minute());
+    let twelve = match hour % 12 {
+        0 => 12,
+        h => h,
+    };
+    match locale {
+        // CLDR puts a narrow no-break space before the day period.
+        Locale::En => format!(
+            "{twelve}:{minute:02}\u{202f}{}",
+            if hour < 12 { "AM" } else { "PM" }
+        ),
+        Locale::Ar => format!("{twelve}:{minute:02} {}", if hour < 12 { "ص" } else { "م" }),
+        Locale::Pt | Locale::Ro => format!("{hour:02}:{minute:02}"),
+    }
+}
+
+/// A day and time in CLDR's medium and short styles, joined as the language does.
+pub fn date_time(locale: Locale, at: NaiveDateTime) -> String {
+    join(locale, date(locale, at.date()), time(locale, at.time()))
+}
+
+/// Like [`date_time`], to the second (CLDR's medium time), for logs.
+pub fn date_time_seconds(locale: Locale, at: NaiveDateTime) -> String {
+    let short = time(locale, at.time());
+    // The seconds go after the minutes, before any day period.
+    let cut = short
+        .find(|c: char| !c.is_ascii_digit() && c != ':')
+        .unwrap_or(short.len());
+    let time = format!("{}:{:02}{}", &short[..cut], at.second(), &short[cut..]);
+    join(locale, date(locale, at.date()), time)
+}
+
+fn join(locale: Locale, day: String, time: String) -> String {
+    match locale {
+        Locale::En | Locale::Ro => format!("{day}, {time}"),
+        Locale::Pt => format!("{day} {time}"),
+        Locale::Ar => format!("{day}، {time}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,5 +388,136 @@ mod tests {
         assert_eq!(read(Locale::En, "1.250").as_deref(), Some("1|250"));
         assert_eq!(read(Locale::Pt, "1.250").as_deref(), Some("1250|"));
         assert_eq!(read(Locale::Ro, "1,250").as_deref(), Some("1|250"));
+    }
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn local(text: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").unwrap()
+    }
+
+    /// Cairo and Bucharest change their clocks; Riyadh and São Paulo (since 2019)
+    /// do not.
+    #[test]
+    fn zones_follow_daylight_saving_where_it_exists() {
+        // Egypt: +02 in winter, +03 from the last Friday of April 2026 (24 April).
+        assert_eq!(
+            offset_at("Africa/Cairo", at("2026-01-15T12:00:00Z")),
+            2 * 3600
+        );
+        assert_eq!(
+            offset_at("Africa/Cairo", at("2026-07-15T12:00:00Z")),
+            3 * 3600
+        );
+        // Romania: EET, EEST from 29 March 2026 03:00 local to 25 October 04:00.
+        assert_eq!(
+            offset_at("Europe/Bucharest", at("2026-03-29T00:59:00Z")),
+            2 * 3600
+        );
+        assert_eq!(
+            offset_at("Europe/Bucharest", at("2026-03-29T01:00:00Z")),
+            3 * 3600
+        );
+        assert_eq!(
+            offset_at("Europe/Bucharest", at("2026-10-25T00:59:00Z")),
+            3 * 3600
+        );
+        assert_eq!(
+            offset_at("Europe/Bucharest", at("2026-10-25T01:00:00Z")),
+            2 * 3600
+        );
+        for month in ["01", "04", "07", "10"] {
+            let when = at(&format!("2026-{month}-15T12:00:00Z"));
+            assert_eq!(offset_at("Asia/Riyadh", when), 3 * 3600);
+            assert_eq!(offset_at("America/Sao_Paulo", when), -3 * 3600);
+        }
+        assert_eq!(offset_at("Not/AZone", at("2026-07-15T12:00:00Z")), 0);
+    }
+
+    #[test]
+    fn typed_times_are_read_in_the_viewers_zone() {
+        assert_eq!(
+            from_local("Africa/Cairo", local("2026-12-03 09:00")),
+            at("2026-12-03T07:00:00Z")
+        );
+        assert_eq!(
+            from_local("Africa/Cairo", local("2026-07-03 09:00")),
+            at("2026-07-03T06:00:00Z")
+        );
+        assert_eq!(
+            from_local("Asia/Riyadh", local("2026-12-03 09:00")),
+            at("2026-12-03T06:00:00Z")
+        );
+        assert_eq!(
+            from_local("America/Sao_Paulo", local("2026-12-03 09:00")),
+            at("2026-12-03T12:00:00Z")
+        );
+        assert_eq!(
+            from_local("UTC", local("2026-12-03 09:00")),
+            at("2026-12-03T09:00:00Z")
+        );
+        // Bucharest skips 03:00–04:00 on 29 March: 03:30 is read as 04:30 EEST.
+        assert_eq!(
+            from_local("Europe/Bucharest", local("2026-03-29 03:30")),
+            at("2026-03-29T01:30:00Z")
+        );
+        // …and has 03:00–04:00 twice on 25 October: the first, still EEST.
+        assert_eq!(
+            from_local("Europe/Bucharest", local("2026-10-25 03:30")),
+            at("2026-10-25T00:30:00Z")
+        );
+        // Round trips away from the changes.
+        for zone in [
+            "Africa/Cairo",
+            "Europe/Bucharest",
+            "Asia/Riyadh",
+            "America/Sao_Paulo",
+        ] {
+            let typed = local("2026-06-01 23:45");
+            assert_eq!(to_local(zone, from_local(zone, typed)), typed, "{zone}");
+        }
+    }
+
+    #[test]
+    fn dates_and_times_are_written_as_cldr_does() {
+        let day = NaiveDate::from_ymd_opt(2026, 12, 2).unwrap();
+        let morning = local("2026-12-02 09:05");
+        let evening = local("2026-12-02 21:30");
+        assert_eq!(date(Locale::En, day), "Dec 2, 2026");
+        assert_eq!(date(Locale::Pt, day), "2 de dez. de 2026");
+        assert_eq!(date(Locale::Ro, day), "2 dec. 2026");
+        assert_eq!(date(Locale::Ar, day), "02\u{200f}/12\u{200f}/2026");
+        assert_eq!(
+            date_time(Locale::En, morning),
+            "Dec 2, 2026, 9:05\u{202f}AM"
+        );
+        assert_eq!(
+            date_time(Locale::En, evening),
+            "Dec 2, 2026, 9:30\u{202f}PM"
+        );
+        assert_eq!(date_time(Locale::Pt, morning), "2 de dez. de 2026 09:05");
+        assert_eq!(date_time(Locale::Ro, evening), "2 dec. 2026, 21:30");
+        assert_eq!(
+            date_time(Locale::Ar, evening),
+            "02\u{200f}/12\u{200f}/2026، 9:30 م"
+        );
+        assert_eq!(
+            time(Locale::En, NaiveTime::from_hms_opt(0, 15, 0).unwrap()),
+            "12:15\u{202f}AM"
+        );
+        assert_eq!(
+            time(Locale::Ar, NaiveTime::from_hms_opt(12, 0, 0).unwrap()),
+            "12:00 م"
+        );
+        let log = local("2026-12-02 21:30") + Duration::seconds(7);
+        assert_eq!(
+            date_time_seconds(Locale::En, log),
+            "Dec 2, 2026, 9:30:07\u{202f}PM"
+        );
+        assert_eq!(date_time_seconds(Locale::Ro, log), "2 dec. 2026, 21:30:07");
     }
 }

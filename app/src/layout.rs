@@ -281,7 +281,7 @@ fn Bell() -> impl IntoView {
                             {list.into_iter().map(|n| view! {
                                 <li>
                                     <time class="block text-xs text-muted tabular-nums" datetime=n.created_at.to_rfc3339()>
-                                        {n.created_at.format("%Y-%m-%d %H:%M").to_string()}
+                                        {crate::ui::when(n.created_at)}
                                     </time>
                                     {match n.link.clone() {
                                         Some(link) => view! { <a class="link" href=link>{n.body.clone()}</a> }.into_any(),

@@ -127,6 +127,9 @@ pub struct Principal {
     pub unpaid_invoice: Option<i32>,
     /// Permissions an admin gave this member beyond their role (`memberships.grants`).
     pub grants: Vec<Permission>,
+    /// The IANA zone the member reads and types times in: their own choice, else the
+    /// workspace's. API keys and jobs work in UTC instants and use `UTC`.
+    pub timezone: String,
 }
 
 impl Principal {
@@ -172,6 +175,27 @@ impl Env {
 
     pub fn t(&self, key: &str) -> String {
         t(self.ctx.locale, key)
+    }
+
+    /// The signed-in member's time zone, else UTC.
+    pub fn timezone(&self) -> &str {
+        self.ctx
+            .principal
+            .as_ref()
+            .map_or("UTC", |p| p.timezone.as_str())
+    }
+
+    /// An instant as a day and time in the member's zone and language.
+    pub fn when(&self, at: chrono::DateTime<chrono::Utc>) -> String {
+        crate::l10n::date_time(self.locale(), crate::l10n::to_local(self.timezone(), at))
+    }
+
+    /// The day an instant falls on in the member's zone, in their language.
+    pub fn day_of(&self, at: chrono::DateTime<chrono::Utc>) -> String {
+        crate::l10n::date(
+            self.locale(),
+            crate::l10n::to_local(self.timezone(), at).date(),
+        )
     }
 
     /// The signed-in member, if their role holds `permission`. Members who must still

@@ -297,6 +297,7 @@ pub async fn run(database: &Database, router: &Router) -> Result<(), String> {
         unpaid_invoice: None,
         grants: Vec::new(),
         api_key: None,
+        timezone: "UTC".to_string(),
     };
     let mut direct = Vec::with_capacity(SAMPLES);
     for i in 0..WARMUP + SAMPLES {

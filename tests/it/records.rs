@@ -366,15 +366,15 @@ async fn the_timeline_takes_notes_calls_and_tasks_and_pages_newest_first() {
     assert_eq!(bodies[0], "note 39", "newest first");
 
     let (_, tasks) = app.call::<GetMyTasks>(&owner, &[]).await;
-    assert_eq!(tasks["overdue"][0]["subject"], "Send brochure");
-    assert_eq!(tasks["upcoming"][0]["subject"], "Site visit");
-    assert_eq!(tasks["overdue"][0]["about"]["name"], "Buyer");
+    assert_eq!(tasks["tasks"][0]["subject"], "Send brochure", "by due time");
+    assert_eq!(tasks["tasks"][1]["subject"], "Site visit");
+    assert_eq!(tasks["tasks"][0]["about"]["name"], "Buyer");
     let (status, _) = app
         .call::<CompleteTask>(&owner, &[("task_id", later["id"].as_str().unwrap())])
         .await;
     assert_eq!(status, StatusCode::OK);
     let (_, tasks) = app.call::<GetMyTasks>(&owner, &[]).await;
-    assert!(tasks["upcoming"].as_array().unwrap().is_empty(), "{tasks}");
+    assert_eq!(tasks["tasks"].as_array().unwrap().len(), 1, "{tasks}");
     let (status, _) = app
         .call::<CompleteTask>(&owner, &[("task_id", later["id"].as_str().unwrap())])
         .await;
@@ -863,4 +863,77 @@ async fn a_manager_completes_only_the_tasks_of_their_team() {
         .call::<CompleteTask>(&owner, &[("task_id", &tasks[1])])
         .await;
     assert_eq!(status, StatusCode::OK, "an owner completes anyone's");
+}
+
+/// A due time is typed on the member's wall clock: 09:00 in Cairo is 07:00 UTC in
+/// winter, 09:00 in Bucharest is 06:00 UTC in summer. Pages show it back in their
+/// zone and language.
+#[tokio::test]
+async fn a_due_time_is_read_and_shown_in_the_members_zone() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup("Ada", "ada@example.com", "Acme").await;
+    let rep = app
+        .invite_and_join(&owner, "rep@example.com", "SALES")
+        .await;
+    let lead = created(&app, &owner, "LEAD", &[("name", "Buyer")]).await;
+    for (client, language, zone, typed, stored) in [
+        (
+            &owner,
+            "ar",
+            "Africa/Cairo",
+            "2026-12-03T09:00",
+            "2026-12-03T07:00:00Z",
+        ),
+        (
+            &rep,
+            "ro",
+            "Europe/Bucharest",
+            "2026-07-03T09:00",
+            "2026-07-03T06:00:00Z",
+        ),
+    ] {
+        let (status, body) = app
+            .call::<app::auth::api::UpdateProfile>(
+                client,
+                &[
+                    ("name", "Member"),
+                    ("language", language),
+                    ("timezone", zone),
+                    ("theme", "light"),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let own_lead = if std::ptr::eq(client, &owner) {
+            lead.clone()
+        } else {
+            created(&app, client, "LEAD", &[("name", "Rep's buyer")]).await
+        };
+        let (status, body) = app
+            .call::<LogActivity>(
+                client,
+                &[
+                    ("entity", "LEAD"),
+                    ("id", &own_lead),
+                    ("kind", "TASK"),
+                    ("subject", "Call back"),
+                    ("due_at", typed),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (_, tasks) = app.call::<GetMyTasks>(client, &[]).await;
+        assert_eq!(tasks["tasks"][0]["due_at"], stored, "{zone}: {tasks}");
+    }
+    // Cairo's owner reads 09:00 back, in Arabic; the rep's 09:00 in Romanian.
+    let page = app.get(&owner, "/tasks").await.text().await.unwrap();
+    assert!(
+        page.contains("03\u{200f}/12\u{200f}/2026، 9:00 ص"),
+        "Cairo, in Arabic"
+    );
+    let page = app.get(&rep, "/tasks").await.text().await.unwrap();
+    assert!(
+        page.contains("3 iul. 2026, 09:00"),
+        "Bucharest, in Romanian"
+    );
 }

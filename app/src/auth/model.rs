@@ -148,6 +148,8 @@ pub struct Viewer {
     pub logo_url: Option<String>,
     pub role: Role,
     pub locale: Locale,
+    /// The IANA zone times are shown in (`l10n`).
+    pub timezone: String,
     pub tenants: Vec<TenantChoice>,
     /// The tenant requires 2FA and this user has not enrolled yet.
     pub must_enrol_2fa: bool,

@@ -36,7 +36,8 @@ pub async fn resolve_principal(
     let mut tx = db.tenant_tx(tenant_id, Some(user_id)).await?;
     let row = sqlx::query(
         "SELECT m.id, m.role, m.grants, u.email::text AS email, u.name, u.totp_enabled_at IS NOT NULL AS totp,
-                COALESCE(p.language, t.locale) AS locale, pol.two_factor_required,
+                COALESCE(p.language, t.locale) AS locale, COALESCE(p.timezone, t.timezone) AS timezone,
+                pol.two_factor_required,
                 pol.require_verified_email AND u.email_verified_at IS NULL AS must_verify,
                 (SELECT i.number FROM subscriptions s JOIN invoices i ON i.status = 'OPEN' WHERE s.status = 'UNPAID' ORDER BY i.number LIMIT 1) AS unpaid_invoice,
                 (SELECT coalesce(json_agg(w ORDER BY w.name), '[]') FROM my_workspaces() w) AS workspaces
@@ -78,6 +79,7 @@ pub async fn resolve_principal(
                 .iter()
                 .filter_map(|g| Permission::from_grant(g))
                 .collect(),
+            timezone: row.try_get("timezone")?,
         },
         locale,
         Workspaces(workspaces.0),
@@ -120,6 +122,7 @@ pub fn viewer(
         logo_url: current.logo_url.clone(),
         role: principal.role,
         locale,
+        timezone: principal.timezone.clone(),
         tenants: workspaces
             .0
             .iter()

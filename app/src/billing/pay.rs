@@ -203,8 +203,8 @@ pub async fn end_trial(env: &Env) -> Result<Option<Uuid>, AppError> {
                 "billing.line.plan",
                 &[
                     ("plan", name),
-                    ("from", start.format("%Y-%m-%d").to_string()),
-                    ("to", end.format("%Y-%m-%d").to_string()),
+                    ("from", env.day_of(start)),
+                    ("to", env.day_of(end)),
                 ],
             );
             Some(

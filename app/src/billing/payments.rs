@@ -454,17 +454,21 @@ async fn tell_owners(
     )
     .fetch_all(&mut **tx)
     .await?;
-    let tenant_locale: String = sqlx::query_scalar("SELECT locale FROM tenants WHERE id = $1")
-        .bind(tenant)
-        .fetch_one(&mut **tx)
-        .await?;
+    let (tenant_locale, zone): (String, String) =
+        sqlx::query_as("SELECT locale, timezone FROM tenants WHERE id = $1")
+            .bind(tenant)
+            .fetch_one(&mut **tx)
+            .await?;
     let link = format!("/billing/invoices/{}", a.invoice_id);
     let text = |l: Locale| {
         let then = match next {
             Some(at) => tf(
                 l,
                 "billing.dunning.retry",
-                &[("at", at.format("%Y-%m-%d").to_string())],
+                &[(
+                    "at",
+                    crate::l10n::date(l, crate::l10n::to_local(&zone, at).date()),
+                )],
             ),
             None if a.kind == "MANUAL" => String::new(),
             None => t(l, "billing.dunning.read_only"),

@@ -12,9 +12,7 @@ use crate::ui::{
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
-fn date(at: chrono::DateTime<chrono::Utc>) -> String {
-    at.format("%Y-%m-%d").to_string()
-}
+use crate::ui::day_of as date;
 
 fn status_tone(status: &str) -> &'static str {
     match status {

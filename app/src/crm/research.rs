@@ -430,7 +430,7 @@ fn Reports(lead_id: Uuid, research: Research, saved: RwSignal<u32>) -> impl Into
             {reports.into_iter().map(|r| view! {
                 <article class="border border-line rounded p-3">
                     <h4 class="font-semibold">{r.title.clone()}</h4>
-                    <p class="text-xs text-muted">{r.author.clone().unwrap_or_default()} " · " {r.updated_at.format("%Y-%m-%d").to_string()}</p>
+                    <p class="text-xs text-muted">{r.author.clone().unwrap_or_default()} " · " {crate::ui::day_of(r.updated_at)}</p>
                     {r.sections.into_iter().map(|s| view! {
                         <section class="mt-2">
                             <h5 class="font-medium text-sm">{s.heading}</h5>

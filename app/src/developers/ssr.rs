@@ -159,6 +159,7 @@ pub async fn authenticate(
             unpaid_invoice: None,
             grants: Vec::new(),
             api_key: Some(id),
+            timezone: "UTC".to_string(),
         },
         scopes: row.try_get("scopes")?,
         key_per_minute: row.try_get("per_minute")?,

@@ -68,8 +68,7 @@ pub(super) fn ShownOnce(
 }
 
 pub(super) fn when(at: Option<chrono::DateTime<Utc>>) -> String {
-    at.map(|a| a.format("%Y-%m-%d %H:%M").to_string())
-        .unwrap_or_default()
+    at.map(crate::ui::when).unwrap_or_default()
 }
 
 #[component]

@@ -260,7 +260,7 @@ pub fn DealUnitsCard(deal_id: Uuid, saved: RwSignal<u32>) -> impl IntoView {
                                                 <a class="link" href=format!("/inventory/units/{}", unit.id)>{super::ui::unit_name(l, unit)}</a>
                                                 <Badge text=t(l, unit.status.label_key()) tone="neutral"/>
                                                 {u.held_until.map(|until| view! {
-                                                    <span class="text-muted">{tf(l, "inventory.deal.until", &[("until", until.format("%Y-%m-%d %H:%M UTC").to_string())])}</span>
+                                                    <span class="text-muted">{tf(l, "inventory.deal.until", &[("until", crate::ui::when(until))])}</span>
                                                 })}
                                             </li>
                                         }

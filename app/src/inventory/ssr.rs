@@ -345,10 +345,7 @@ pub async fn hold(env: &Env, unit_id: &str, deal_id: &str) -> Result<UnitDetail,
                 &[
                     ("name", h.held_by),
                     ("deal", h.deal),
-                    (
-                        "until",
-                        h.expires_at.format("%Y-%m-%d %H:%M UTC").to_string(),
-                    ),
+                    ("until", env.when(h.expires_at)),
                 ],
             ),
             None => env.t("inventory.error.not_available"),

@@ -262,7 +262,7 @@ pub(super) fn UnitActions(detail: UnitDetail, on_change: Callback<UnitDetail>) -
                         tf(l, "inventory.reserved_for", &[("deal", h.deal.clone()), ("name", h.held_by.clone())])
                     } else {
                         tf(l, "inventory.held_for", &[("deal", h.deal.clone()), ("name", h.held_by.clone()),
-                            ("until", h.expires_at.format("%Y-%m-%d %H:%M UTC").to_string())])
+                            ("until", crate::ui::when(h.expires_at))])
                     }}
                 </p>
                 <ActionForm action=release attr:class="mt-2">
@@ -352,7 +352,7 @@ pub fn UnitPage() -> impl IntoView {
                                                 <ol class="divide-y divide-line text-sm" data-testid="unit-history">
                                                     {history.iter().map(|e| view! {
                                                         <li class="py-2">
-                                                            <span class="tabular-nums text-muted">{e.at.format("%Y-%m-%d %H:%M").to_string()}</span>
+                                                            <span class="tabular-nums text-muted">{crate::ui::when(e.at)}</span>
                                                             " · " {t(l, &format!("inventory.history.{}", e.kind))} " · "
                                                             <a class="link" href=format!("/deals/{}", e.deal_id)>{e.deal.clone()}</a>
                                                             {e.by.clone().map(|n| format!(" · {n}"))}
@@ -371,7 +371,7 @@ pub fn UnitPage() -> impl IntoView {
                                                 <ol class="divide-y divide-line text-sm" data-testid="unit-statuses">
                                                     {statuses.iter().map(|e| view! {
                                                         <li class="py-2">
-                                                            <span class="tabular-nums text-muted">{e.at.format("%Y-%m-%d %H:%M").to_string()}</span>
+                                                            <span class="tabular-nums text-muted">{crate::ui::when(e.at)}</span>
                                                             " · " {tf(l, "inventory.statuses.change", &[("from", label(&e.from_status)), ("to", label(&e.to_status))])}
                                                             {" · "}
                                                             {e.by.clone().unwrap_or_else(|| t(l, "inventory.statuses.by_platform"))}
@@ -391,7 +391,7 @@ pub fn UnitPage() -> impl IntoView {
                                                     {prices.iter().map(|pp| view! {
                                                         <li class="py-2">
                                                             <span class="tabular-nums font-medium">{money::format(crate::ui::locale(), pp.price_minor, &pp.currency)}</span>
-                                                            " · " {pp.at.format("%Y-%m-%d %H:%M").to_string()}
+                                                            " · " {crate::ui::when(pp.at)}
                                                             {pp.changed_by.clone().map(|n| format!(" · {n}"))}
                                                             {pp.reason.clone().map(|r| format!(" · {r}"))}
                                                         </li>

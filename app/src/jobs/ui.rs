@@ -46,7 +46,7 @@ pub fn JobLog(id: Uuid, tick: RwSignal<u32>) -> impl IntoView {
                                 {list.into_iter().map(|line| view! {
                                     <li class="flex flex-wrap items-baseline gap-2 py-2">
                                         <time class="text-muted tabular-nums" datetime=line.at.to_rfc3339()>
-                                            {line.at.format("%Y-%m-%d %H:%M:%S").to_string()}
+                                            {crate::ui::when_seconds(line.at)}
                                         </time>
                                         <Badge text=tr(level_key(line.level)) tone=level_tone(line.level)/>
                                         <span class="min-w-0 grow break-words">{line.message}</span>
@@ -183,7 +183,7 @@ pub fn JobsAdminPage() -> impl IntoView {
                                                 <td class="tabular-nums">{format!("{}%", j.percent())}</td>
                                                 <td class="tabular-nums">{format!("{}/{}", j.attempts, j.max_attempts)}</td>
                                                 <td class="tabular-nums">
-                                                    <time datetime=j.created_at.to_rfc3339()>{j.created_at.format("%Y-%m-%d %H:%M").to_string()}</time>
+                                                    <time datetime=j.created_at.to_rfc3339()>{crate::ui::when(j.created_at)}</time>
                                                 </td>
                                                 <td class="text-end">
                                                     {j.state.active().then(|| {

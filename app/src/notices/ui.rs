@@ -73,7 +73,7 @@ pub fn NotificationsPage() -> impl IntoView {
                                                     {unread.then(|| view! { <Badge text=t(l, "inbox.unread") tone="info"/> })}
                                                     <span>{t(l, &format!("notices.kind.{}", n.kind))}</span>
                                                     <time class="tabular-nums" datetime=n.created_at.to_rfc3339()>
-                                                        {n.created_at.format("%Y-%m-%d %H:%M").to_string()}
+                                                        {crate::ui::when(n.created_at)}
                                                     </time>
                                                 </p>
                                                 {match n.link.clone() {

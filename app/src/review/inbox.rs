@@ -210,7 +210,7 @@ pub fn InboxPage() -> impl IntoView {
                                         <p class="flex flex-wrap items-center gap-2">
                                             {unread.then(|| view! { <Badge text=t(l, "inbox.unread") tone="info"/> })}
                                             <a class="link font-medium" href=format!("/leads/{}", r.lead_id)>{r.lead_name.clone()}</a>
-                                            <span class="text-sm text-muted">{r.channel.clone()} " · " {r.at.format("%Y-%m-%d %H:%M").to_string()}</span>
+                                            <span class="text-sm text-muted">{r.channel.clone()} " · " {crate::ui::when(r.at)}</span>
                                             {r.intent.as_deref().and_then(Intent::parse).map(|i| view! { <Badge text=t(l, i.label_key())/> })}
                                         </p>
                                         {r.subject.clone().filter(|s| !s.is_empty()).map(|s| view! { <p class="font-medium mt-1">{s}</p> })}

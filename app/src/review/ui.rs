@@ -36,9 +36,7 @@ fn intent_tone(i: Intent) -> &'static str {
     }
 }
 
-fn when(at: chrono::DateTime<chrono::Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M UTC").to_string()
-}
+use crate::ui::when;
 
 #[component]
 pub fn ReviewPage() -> impl IntoView {

@@ -247,7 +247,7 @@ pub fn SessionsPage() -> impl IntoView {
                                         <p class="truncate">{s.user_agent.clone().unwrap_or_else(|| tr("sessions.unknown_device"))}</p>
                                         <p class="text-muted text-sm">
                                             {s.ip.clone().unwrap_or_default()} " · " {tr("sessions.last_seen")} " "
-                                            <time datetime=s.last_seen_at.to_rfc3339()>{s.last_seen_at.format("%Y-%m-%d %H:%M UTC").to_string()}</time>
+                                            <time datetime=s.last_seen_at.to_rfc3339()>{crate::ui::when(s.last_seen_at)}</time>
                                         </p>
                                     </div>
                                     {if s.current {
@@ -468,7 +468,7 @@ pub fn AuditPage() -> impl IntoView {
                 <tbody>
                     {move || rows.get().into_iter().map(|r| view! {
                         <tr>
-                            <td class="whitespace-nowrap"><time datetime=r.created_at.to_rfc3339()>{r.created_at.format("%Y-%m-%d %H:%M:%S").to_string()}</time></td>
+                            <td class="whitespace-nowrap"><time datetime=r.created_at.to_rfc3339()>{crate::ui::when_seconds(r.created_at)}</time></td>
                             <td>{r.actor_name.clone().unwrap_or_else(|| "—".into())}</td>
                             <td><code>{r.action.clone()}</code></td>
                             <td>{r.entity_type.clone()}</td>

@@ -19,6 +19,41 @@ pub fn tr(key: &str) -> String {
     t(locale(), key)
 }
 
+/// The viewer's time zone (UTC before sign-in).
+pub fn zone() -> String {
+    page()
+        .viewer
+        .map(|v| v.timezone)
+        .unwrap_or_else(|| "UTC".to_string())
+}
+
+/// An instant as a day and time in the viewer's zone and language:
+/// `Dec 2, 2026, 9:00 AM`, `2 de dez. de 2026 09:00`.
+pub fn when(at: chrono::DateTime<chrono::Utc>) -> String {
+    let ctx = page();
+    let zone = ctx.viewer.as_ref().map_or("UTC", |v| v.timezone.as_str());
+    crate::l10n::date_time(ctx.locale, crate::l10n::to_local(zone, at))
+}
+
+/// Like [`when`], to the second: for logs.
+pub fn when_seconds(at: chrono::DateTime<chrono::Utc>) -> String {
+    let ctx = page();
+    let zone = ctx.viewer.as_ref().map_or("UTC", |v| v.timezone.as_str());
+    crate::l10n::date_time_seconds(ctx.locale, crate::l10n::to_local(zone, at))
+}
+
+/// The day an instant falls on in the viewer's zone: `Dec 2, 2026`.
+pub fn day_of(at: chrono::DateTime<chrono::Utc>) -> String {
+    let ctx = page();
+    let zone = ctx.viewer.as_ref().map_or("UTC", |v| v.timezone.as_str());
+    crate::l10n::date(ctx.locale, crate::l10n::to_local(zone, at).date())
+}
+
+/// A calendar day (a close date, a period's end), which has no zone.
+pub fn day(date: chrono::NaiveDate) -> String {
+    crate::l10n::date(locale(), date)
+}
+
 /// A full navigation, used after sign-in, sign-out and switches of tenant or
 /// language: everything on the page depends on who is signed in where.
 pub fn hard_redirect(url: &str) {
@@ -187,6 +222,31 @@ pub fn Bars(
             {rows.into_iter().map(|(name, _, _, text)| view! { <li>{format!("{name}: {text}")}</li> }).collect_view()}
         </ul>
     }
+}
+
+/// The browser's clock, read after hydration and every 30 seconds; `None` while the
+/// page renders on the server and hydrates, so both use the data's own clock and
+/// produce the same HTML. "Today" and "Overdue" then follow the viewer's real time,
+/// across midnight too.
+pub fn browser_clock() -> Signal<Option<chrono::DateTime<chrono::Utc>>> {
+    let now = RwSignal::new(None);
+    #[cfg(feature = "hydrate")]
+    {
+        // `Utc::now` has no clock to read in WASM; the JS one does.
+        let read = move || {
+            now.try_set(chrono::DateTime::from_timestamp_millis(
+                js_sys::Date::now() as i64
+            ));
+        };
+        Effect::new(move |_| read());
+        let handle = set_interval_with_handle(read, std::time::Duration::from_secs(30));
+        on_cleanup(move || {
+            if let Ok(handle) = handle {
+                handle.clear();
+            }
+        });
+    }
+    now.into()
 }
 
 /// Bumps `tick` every `every` while `active()` holds, for as long as the calling

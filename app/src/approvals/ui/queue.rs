@@ -13,9 +13,7 @@ use uuid::Uuid;
 /// be down (`review` events re-read it as soon as a request changes).
 const REFRESH_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
-fn when(at: chrono::DateTime<chrono::Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M UTC").to_string()
-}
+use crate::ui::when;
 
 fn status_tone(s: RequestStatus) -> &'static str {
     match s {

@@ -486,7 +486,7 @@ fn DealCardView(
             </div>
             {card.next_task.as_ref().map(|task| view! {
                 <p class="text-xs mt-1" class:text-danger=task.overdue>
-                    {tf(locale(), "board.next_task", &[("task", task.subject.clone()), ("due", task.due_at.format("%Y-%m-%d").to_string())])}
+                    {tf(locale(), "board.next_task", &[("task", task.subject.clone()), ("due", crate::ui::day_of(task.due_at))])}
                 </p>
             })}
             {awaiting.map(|a| view! {

@@ -305,6 +305,7 @@ async fn load(db: &Db, tenant_id: Uuid, id: Uuid) -> Result<Claimed, AppError> {
             unpaid_invoice: None,
             grants: Vec::new(),
             api_key: None,
+            timezone: "UTC".to_string(),
         },
         creator_active: code("status")? == "ACTIVE",
     })

@@ -386,7 +386,7 @@ fn RecentJobs() -> impl IntoView {
                                 {list.into_iter().map(|j| view! {
                                     <li class="flex flex-wrap items-center gap-3 py-2">
                                         <a class="link grow" href=format!("/jobs/{}", j.id)>{job_title(l, &j)} " · " {j.file_name.clone()}</a>
-                                        <span class="text-sm text-muted">{j.created_at.format("%Y-%m-%d %H:%M UTC").to_string()}</span>
+                                        <span class="text-sm text-muted">{crate::ui::when(j.created_at)}</span>
                                         <Badge text=t(l, j.state.label_key()) tone=state_tone(j.state)/>
                                     </li>
                                 }).collect_view()}
@@ -483,7 +483,7 @@ fn JobDetails(job: JobView, tick: RwSignal<u32>) -> impl IntoView {
                             {tf(l, "jobs.retrying", &[
                                 ("attempt", job.attempts.to_string()),
                                 ("max", job.max_attempts.to_string()),
-                                ("at", at.format("%H:%M:%S UTC").to_string()),
+                                ("at", crate::ui::when_seconds(at)),
                             ])}
                             {job.error.clone().map(|e| view! { <span class="block mt-1">{e}</span> })}
                         </p>

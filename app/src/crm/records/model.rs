@@ -111,11 +111,38 @@ pub struct TaskRow {
     pub about: Option<Link>,
 }
 
+/// A member's open tasks by due time, and the server's clock when they were read.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct MyTasks {
+    pub tasks: Vec<TaskRow>,
+    pub read_at: DateTime<Utc>,
+}
+
+/// Open tasks split as a member sees them at `now`, in `zone`: past due, due later
+/// on the viewer's today, and the rest (undated last).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TaskSections {
     pub overdue: Vec<TaskRow>,
     pub today: Vec<TaskRow>,
     pub upcoming: Vec<TaskRow>,
+}
+
+impl MyTasks {
+    pub fn sections(&self, now: DateTime<Utc>, zone: &str) -> TaskSections {
+        let today = crate::l10n::to_local(zone, now).date();
+        let mut sections = TaskSections::default();
+        for task in &self.tasks {
+            let list = match task.due_at {
+                Some(due) if due < now => &mut sections.overdue,
+                Some(due) if crate::l10n::to_local(zone, due).date() == today => {
+                    &mut sections.today
+                }
+                _ => &mut sections.upcoming,
+            };
+            list.push(task.clone());
+        }
+        sections
+    }
 }
 
 /// What a bulk action does to the selected rows.
@@ -164,3 +191,46 @@ pub struct CustomField {
 }
 
 pub const CUSTOM_KINDS: [&str; 4] = ["TEXT", "NUMBER", "DATE", "SELECT"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(due: &str) -> TaskRow {
+        TaskRow {
+            id: Uuid::nil(),
+            subject: due.to_string(),
+            due_at: Some(
+                DateTime::parse_from_rfc3339(due)
+                    .unwrap()
+                    .with_timezone(&Utc),
+            ),
+            about: None,
+        }
+    }
+
+    /// At 23:30 UTC on 2 December it is already 3 December in Cairo (+02): a task due
+    /// at 09:00 there that morning is today's for a Cairo viewer, tomorrow's in UTC.
+    #[test]
+    fn today_is_the_viewers_day() {
+        let tasks = MyTasks {
+            tasks: vec![
+                task("2026-12-02T20:00:00Z"),
+                task("2026-12-03T07:00:00Z"),
+                task("2026-12-04T07:00:00Z"),
+            ],
+            read_at: Utc::now(),
+        };
+        let now = DateTime::parse_from_rfc3339("2026-12-02T23:30:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let names = |list: &[TaskRow]| list.iter().map(|t| t.subject.clone()).collect::<Vec<_>>();
+        let cairo = tasks.sections(now, "Africa/Cairo");
+        assert_eq!(names(&cairo.overdue), ["2026-12-02T20:00:00Z"]);
+        assert_eq!(names(&cairo.today), ["2026-12-03T07:00:00Z"]);
+        assert_eq!(names(&cairo.upcoming), ["2026-12-04T07:00:00Z"]);
+        let utc = tasks.sections(now, "UTC");
+        assert!(utc.today.is_empty());
+        assert_eq!(utc.upcoming.len(), 2);
+    }
+}

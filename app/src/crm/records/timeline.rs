@@ -7,7 +7,7 @@ use crate::crm::model::Entity;
 use crate::db::{new_id, take_page};
 use crate::error::AppError;
 use crate::request::Env;
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::{QueryBuilder, Row};
 use uuid::Uuid;
@@ -113,7 +113,7 @@ pub async fn add_activity(
     }
     let due_at = if kind == "TASK" {
         Some(
-            parse_due(&input.due_at)
+            parse_due(&input.due_at, &p.timezone)
                 .ok_or_else(|| AppError::field("due_at", env.t("timeline.due_invalid")))?,
         )
     } else {
@@ -169,16 +169,18 @@ pub async fn add_activity(
     Ok(timeline_item(&item)?)
 }
 
-/// `2026-12-01` (end of that day, UTC) or `2026-12-01T14:30` (a datetime-local input).
-fn parse_due(text: &str) -> Option<DateTime<Utc>> {
+/// `2026-12-01` (the end of that day) or `2026-12-01T14:30` (a datetime-local input),
+/// read in the member's zone.
+fn parse_due(text: &str, zone: &str) -> Option<DateTime<Utc>> {
     let text = text.trim();
-    if let Ok(dt) = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M") {
-        return Some(dt.and_utc());
-    }
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+    let local = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M")
         .ok()
-        .and_then(|d| d.and_hms_opt(23, 59, 0))
-        .map(|dt| dt.and_utc())
+        .or_else(|| {
+            NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(23, 59, 0))
+        })?;
+    Some(crate::l10n::from_local(zone, local))
 }
 
 pub async fn my_tasks(env: &Env) -> Result<MyTasks, AppError> {
@@ -202,35 +204,31 @@ pub async fn my_tasks(env: &Env) -> Result<MyTasks, AppError> {
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
-    let now = Utc::now();
-    let end_of_today = (now.date_naive() + Duration::days(1))
-        .and_hms_opt(0, 0, 0)
-        .map(|d| d.and_utc())
-        .unwrap_or(now);
-    let mut tasks = MyTasks::default();
-    for r in rows {
-        let task = TaskRow {
-            id: r.try_get("id")?,
-            subject: r
-                .try_get::<Option<String>, _>("subject")?
-                .unwrap_or_default(),
-            due_at: r.try_get("due_at")?,
-            about: match Entity::parse(r.try_get::<String, _>("e")?.as_str()) {
-                Some(entity) => Some(Link {
-                    entity,
-                    id: r.try_get("rid")?,
-                    name: r.try_get::<Option<String>, _>("rname")?.unwrap_or_default(),
-                }),
-                None => None,
-            },
-        };
-        match task.due_at {
-            Some(d) if d < now => tasks.overdue.push(task),
-            Some(d) if d < end_of_today => tasks.today.push(task),
-            _ => tasks.upcoming.push(task),
-        }
-    }
-    Ok(tasks)
+    let tasks = rows
+        .iter()
+        .map(|r| {
+            Ok(TaskRow {
+                id: r.try_get("id")?,
+                subject: r
+                    .try_get::<Option<String>, _>("subject")?
+                    .unwrap_or_default(),
+                due_at: r.try_get("due_at")?,
+                about: Entity::parse(r.try_get::<String, _>("e")?.as_str())
+                    .map(|entity| {
+                        Ok::<_, AppError>(Link {
+                            entity,
+                            id: r.try_get("rid")?,
+                            name: r.try_get::<Option<String>, _>("rname")?.unwrap_or_default(),
+                        })
+                    })
+                    .transpose()?,
+            })
+        })
+        .collect::<Result<_, AppError>>()?;
+    Ok(MyTasks {
+        tasks,
+        read_at: Utc::now(),
+    })
 }
 
 pub async fn complete_task(env: &Env, task_id: Uuid) -> Result<(), AppError> {

@@ -216,7 +216,7 @@ fn Messages(messages: Vec<MessageView>) -> impl IntoView {
                             <span class="text-muted">{if incoming { tr("outreach.incoming") } else { tr("outreach.outgoing") }}</span>
                             {status_badge(&m.status)}
                             <time class="ms-auto text-xs text-muted" datetime=m.created_at.to_rfc3339() title=m.created_at.to_rfc3339()>
-                                {m.created_at.format("%Y-%m-%d %H:%M").to_string()}
+                                {crate::ui::when(m.created_at)}
                             </time>
                         </div>
                         {m.subject.clone().map(|s| view! { <p class="font-medium mt-1">{s}</p> })}

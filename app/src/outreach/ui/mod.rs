@@ -81,7 +81,7 @@ fn Notices() -> impl IntoView {
                         <ul class="mt-2 space-y-1 text-sm">
                             {list.into_iter().map(|n| view! {
                                 <li>
-                                    <time class="me-2 tabular-nums" datetime=n.created_at.to_rfc3339()>{n.created_at.format("%m-%d %H:%M").to_string()}</time>
+                                    <time class="me-2 tabular-nums" datetime=n.created_at.to_rfc3339()>{crate::ui::when(n.created_at)}</time>
                                     {match n.link.clone() {
                                         Some(link) => view! { <a class="link" href=link>{n.body.clone()}</a> }.into_any(),
                                         None => view! { <span>{n.body.clone()}</span> }.into_any(),

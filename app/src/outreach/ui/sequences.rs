@@ -340,7 +340,7 @@ fn Enrollments(rows: Vec<EnrollmentView>, saved: RwSignal<u32>) -> impl IntoView
                 <tbody>
                     {rows.into_iter().map(|e| {
                         let next = match e.status.as_str() {
-                            "ACTIVE" => format!("{} · {}", e.next_step, e.next_run_at.format("%Y-%m-%d %H:%M UTC")),
+                            "ACTIVE" => format!("{} · {}", e.next_step, crate::ui::when(e.next_run_at)),
                             _ => e.stop_reason.clone().map(|r| tr(&format!("outreach.reason.{r}"))).unwrap_or_default(),
                         };
                         let toggle = match e.status.as_str() {

@@ -124,7 +124,7 @@ fn Entries(
                     {s.note.clone().map(|n| view! { <span class="block text-muted">{n}</span> })}
                 </td>
                 <td class="text-sm tabular-nums">
-                    <time datetime=s.created_at.to_rfc3339()>{s.created_at.format("%Y-%m-%d %H:%M UTC").to_string()}</time>
+                    <time datetime=s.created_at.to_rfc3339()>{crate::ui::when(s.created_at)}</time>
                 </td>
                 <td>
                     <button type="button" class="btn btn-ghost" aria-label=label

@@ -144,14 +144,14 @@ fn SwitchList(list: Vec<ProviderSwitchView>) -> impl IntoView {
                     <div class="flex flex-wrap items-center gap-2">
                         {status_badge(&s.status)}
                         <span>{tr(&format!("outreach.provider.{}", s.from_provider))}" → "{tr(&format!("outreach.provider.{}", s.to_provider))}</span>
-                        <time class="text-xs text-muted" datetime=s.created_at.to_rfc3339()>{s.created_at.format("%Y-%m-%d %H:%M").to_string()}</time>
+                        <time class="text-xs text-muted" datetime=s.created_at.to_rfc3339()>{crate::ui::when(s.created_at)}</time>
                         {s.started_by.clone().map(|name| view! { <span class="text-xs text-muted">{tf(locale(), "outreach.switch_by", &[("name", name)])}</span> })}
                     </div>
                     {s.error.clone().map(|e| view! { <p class="field-error">{e}</p> })}
                     <ul class="ms-4 list-disc text-xs text-muted">
                         {s.steps.into_iter().map(|step| view! {
                             <li>
-                                <time datetime=step.at.to_rfc3339()>{step.at.format("%H:%M:%S").to_string()}</time>" "
+                                <time datetime=step.at.to_rfc3339()>{crate::ui::when_seconds(step.at)}</time>" "
                                 {tr(&format!("outreach.switch_step.{}", step.step))}": "
                                 {tr(&format!("outreach.switch_outcome.{}", step.outcome))}
                                 {step.detail.map(|d| format!(" ({d})"))}

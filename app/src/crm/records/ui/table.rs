@@ -396,7 +396,7 @@ fn cell(row: &RecordRow, column: &str) -> AnyView {
             .map(|m| money::format(crate::ui::locale(), m.minor, &m.currency))
             .unwrap_or_default()
             .into_any(),
-        "created" => row.created_at.format("%Y-%m-%d").to_string().into_any(),
+        "created" => crate::ui::day_of(row.created_at).into_any(),
         _ => row.tags.join(", ").into_any(),
     }
 }

@@ -7,6 +7,7 @@ pub fn TasksPage() -> impl IntoView {
     let done = RwSignal::new(0_u32);
     let tasks = Resource::new(move || done.get(), |_| get_my_tasks());
     let notice = RwSignal::new(None::<String>);
+    let clock = crate::ui::browser_clock();
     view! {
         <PageHeader title=tr("tasks.title")/>
         <Alert message=notice/>
@@ -14,7 +15,9 @@ pub fn TasksPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match tasks.await {
                     Ok(t) => {
-                        let sections = [("tasks.overdue", t.overdue), ("tasks.today", t.today), ("tasks.upcoming", t.upcoming)];
+                        let now = clock.get().unwrap_or(t.read_at);
+                        let s = t.sections(now, &crate::ui::zone());
+                        let sections = [("tasks.overdue", s.overdue), ("tasks.today", s.today), ("tasks.upcoming", s.upcoming)];
                         view! {
                             {sections.into_iter().map(|(key, list)| view! {
                                 <Card title=tr(key)>
@@ -37,7 +40,7 @@ pub fn TasksPage() -> impl IntoView {
                                                             }>{tr("tasks.complete")}</button>
                                                             <span class="grow">{task.subject.clone()}</span>
                                                             {task.about.clone().map(|l| view! { <a class="link text-sm" href=l.entity.path(l.id)>{l.name}</a> })}
-                                                            <span class="text-xs text-muted">{task.due_at.map(|d| d.format("%Y-%m-%d %H:%M").to_string())}</span>
+                                                            <span class="text-xs text-muted">{task.due_at.map(crate::ui::when)}</span>
                                                         </li>
                                                     }
                                                 }).collect_view()}

@@ -198,7 +198,7 @@ fn TimelineEntry(item: TimelineItem) -> impl IntoView {
         (None, Some(due)) => tf(
             locale(),
             "timeline.due_on",
-            &[("due", due.format("%Y-%m-%d %H:%M").to_string())],
+            &[("due", crate::ui::when(due))],
         ),
         _ => String::new(),
     });
@@ -207,7 +207,7 @@ fn TimelineEntry(item: TimelineItem) -> impl IntoView {
             <div class="flex items-center gap-2 text-xs text-muted">
                 <span class="badge badge-neutral">{tr(&format!("timeline.kind.{kind}"))}</span>
                 <span>{item.actor.clone().unwrap_or_default()}</span>
-                <time datetime=item.occurred_at.to_rfc3339()>{item.occurred_at.format("%Y-%m-%d %H:%M").to_string()}</time>
+                <time datetime=item.occurred_at.to_rfc3339()>{crate::ui::when(item.occurred_at)}</time>
             </div>
             {(!summary.is_empty()).then(|| view! { <p class="font-medium text-sm mt-1">{summary}</p> })}
             {task_state.map(|s| view! { <p class="text-xs">{s}</p> })}
