@@ -68,3 +68,22 @@ export async function setLanguage(page: Page, code: string) {
   }).toPass({ timeout: 15_000 });
   await hydrated(page);
 }
+
+/** A new workspace of its own, so the demo members' language and zone stay as they are. */
+export async function newWorkspace(page: Page, name: string): Promise<string> {
+  const email = `${unique(name.toLowerCase())}@example.com`;
+  await page.goto('/signup');
+  await hydrated(page);
+  await page.getByLabel('Your name').fill(name);
+  await page.getByLabel('Company').fill(`${name} Homes`);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill('a long enough password');
+  await page.getByRole('button', { name: 'Create a workspace' }).click();
+  await expect(page.getByTestId('check-email')).toBeVisible();
+  await page.goto(await linkInMail(page, email, '/verify/'));
+  await hydrated(page);
+  await page.getByRole('button', { name: 'Confirm my address' }).click();
+  await expect(page.getByTestId('email-confirmed')).toBeVisible();
+  await signIn(page, email, 'a long enough password');
+  return email;
+}

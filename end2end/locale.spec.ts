@@ -1,6 +1,6 @@
 import { test, expect, Page } from '@playwright/test';
 import { readFileSync } from 'fs';
-import { hydrated, linkInMail, signIn, unique } from './helpers';
+import { hydrated, newWorkspace, unique } from './helpers';
 
 /** A locale's strings, as the app ships them. */
 function strings(lang: string): Record<string, string> {
@@ -11,25 +11,6 @@ function strings(lang: string): Record<string, string> {
     JSON.parse(readFileSync(`${dir}/${main}.json`, 'utf8')),
     JSON.parse(readFileSync(`${dir}/crm.${lang}.json`, 'utf8')),
   );
-}
-
-/** A new workspace of its own, so the demo members' language and zone stay as they are. */
-async function newWorkspace(page: Page, name: string): Promise<string> {
-  const email = `${unique(name.toLowerCase())}@example.com`;
-  await page.goto('/signup');
-  await hydrated(page);
-  await page.getByLabel('Your name').fill(name);
-  await page.getByLabel('Company').fill(`${name} Homes`);
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password').fill('a long enough password');
-  await page.getByRole('button', { name: 'Create a workspace' }).click();
-  await expect(page.getByTestId('check-email')).toBeVisible();
-  await page.goto(await linkInMail(page, email, '/verify/'));
-  await hydrated(page);
-  await page.getByRole('button', { name: 'Confirm my address' }).click();
-  await expect(page.getByTestId('email-confirmed')).toBeVisible();
-  await signIn(page, email, 'a long enough password');
-  return email;
 }
 
 /** Language and zone in Settings → Profile; the page reloads in the new language. */

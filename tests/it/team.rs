@@ -503,3 +503,141 @@ async fn a_member_of_two_tenants_is_counted_once_in_each() {
             .unwrap();
     assert_eq!((memberships, tenants), (2, 2));
 }
+
+/// A workspace built only through the team page's own calls: the owner invites a
+/// manager, a team lead and two reps and draws the reporting lines. Each manager then
+/// sees their reports' leads at every depth, and nobody else's; loops and non-managers
+/// are refused by field, and every change is audited.
+#[tokio::test]
+async fn a_manager_sees_the_team_the_team_page_draws() {
+    use app::crm::records::api::{ListRecords, SaveRecord};
+    use serde_json::json;
+    let app = TestApp::spawn().await;
+    let owner = app.signup("Ada", "ada@example.com", "Acme").await;
+    // Reps see only their own leads, not unassigned ones, so the scopes are exact.
+    let client = |email: &'static str, role: &'static str| app.invite_and_join(&owner, email, role);
+    let head = client("head@example.com", "MANAGER").await;
+    let lead = client("lead@example.com", "MANAGER").await;
+    let rep_a = client("a@example.com", "SALES").await;
+    let rep_b = client("b@example.com", "SALES").await;
+    for (who, name) in [
+        (&rep_a, "A's buyer"),
+        (&rep_b, "B's buyer"),
+        (&lead, "Lead's buyer"),
+    ] {
+        let (status, body) = app
+            .call::<SaveRecord>(who, &[("entity", "LEAD"), ("name", name)])
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (_, team) = app.call::<GetTeam>(&owner, &[]).await;
+    let member = |email: &str| {
+        let m = team["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["email"] == email)
+            .unwrap();
+        (
+            m["membership_id"].as_str().unwrap().to_string(),
+            m["user_id"].as_str().unwrap().to_string(),
+        )
+    };
+    let (head_m, head_u) = member("head@example.com");
+    let (lead_m, lead_u) = member("lead@example.com");
+    let (a_m, a_u) = member("a@example.com");
+    let set = |membership: String, manager: String| {
+        let app = &app;
+        let owner = &owner;
+        async move {
+            app.call::<SetManager>(
+                owner,
+                &[("membership_id", &membership), ("manager", &manager)],
+            )
+            .await
+        }
+    };
+    // rep A → team lead → head of sales; rep B reports to nobody.
+    for (m, manager) in [
+        (a_m.clone(), lead_u.clone()),
+        (lead_m.clone(), head_u.clone()),
+    ] {
+        let (status, body) = set(m, manager).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let leads = |who: &reqwest::Client| {
+        let app = &app;
+        let who = who.clone();
+        async move {
+            let (status, body) = app
+                .call_json::<ListRecords>(
+                    &who,
+                    &json!({ "entity": "Lead", "filter": {}, "sort": "Newest", "after": null }),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            let mut names: Vec<String> = body["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["name"].as_str().unwrap().to_string())
+                .collect();
+            names.sort();
+            names
+        }
+    };
+    assert_eq!(
+        leads(&head).await,
+        ["A's buyer", "Lead's buyer"],
+        "two levels down"
+    );
+    assert_eq!(leads(&lead).await, ["A's buyer", "Lead's buyer"]);
+    assert_eq!(leads(&rep_a).await, ["A's buyer"]);
+
+    // No loops, no reps as managers, nothing from outside the workspace.
+    let (status, body) = set(head_m.clone(), a_u.clone()).await;
+    assert_eq!(
+        (status, error_field(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("manager")),
+        "{body}"
+    );
+    let (status, body) = set(head_m.clone(), lead_u.clone()).await;
+    assert_eq!(
+        (status, error_field(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("manager")),
+        "{body}"
+    );
+    let (status, _) = set(lead_m.clone(), lead_u.clone()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "oneself");
+    let other = app.signup("Eve", "eve@example.com", "Elsewhere").await;
+    let (_, theirs) = app.call::<GetTeam>(&other, &[]).await;
+    let eve = theirs["members"][0]["user_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, _) = set(a_m.clone(), eve).await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "another tenant's member"
+    );
+    let (status, _) = app
+        .call::<SetManager>(&other, &[("membership_id", &a_m), ("manager", "")])
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another tenant's membership");
+    let (status, _) = app
+        .call::<SetManager>(&rep_a, &[("membership_id", &a_m), ("manager", "")])
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Lines can be undone, and the manager then sees only their own.
+    let (status, _) = set(lead_m.clone(), String::new()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(leads(&head).await.is_empty(), "no reports any more");
+    let audited: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_logs WHERE action = 'team.manager_changed'")
+            .fetch_one(&app.pools.owner)
+            .await
+            .unwrap();
+    assert_eq!(audited, 3);
+}

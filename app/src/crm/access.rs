@@ -1,5 +1,6 @@
 //! Who sees what: SALES their own records (and unassigned ones if the tenant allows),
-//! MANAGER their team's, ADMIN and OWNER everything. Every CRM query adds this scope;
+//! MANAGER their team's (everyone who reports to them, at any depth: Settings →
+//! Team sets the lines), ADMIN and OWNER everything. Every CRM query adds this scope;
 //! row-level security only keeps tenants apart.
 
 use super::model::{Entity, RecordFilter};
@@ -27,7 +28,11 @@ impl Scope {
         // (pg_trgm's default 0.6 misses "foad" for "fouad").
         let (unassigned, reports, _): (bool, Vec<Uuid>, String) = sqlx::query_as(
             "SELECT coalesce((SELECT sales_see_unassigned FROM tenant_policies), true),
-                    array(SELECT user_id FROM memberships WHERE manager_id = $1 AND $2),
+                    array(WITH RECURSIVE below AS (
+                              SELECT user_id FROM memberships WHERE manager_id = $1 AND $2
+                              UNION
+                              SELECT m.user_id FROM memberships m JOIN below b ON m.manager_id = b.user_id
+                          ) SELECT user_id FROM below),
                     set_config('pg_trgm.word_similarity_threshold', '0.4', true)",
         )
         .bind(principal.user_id)

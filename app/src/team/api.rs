@@ -36,6 +36,23 @@ pub async fn set_inventory_grant(membership_id: Uuid, granted: bool) -> Result<(
     respond(async { super::ssr::set_inventory_grant(&env()?, membership_id, granted).await }).await
 }
 
+/// `manager`: the user id of the member to report to, or empty for nobody.
+#[server]
+pub async fn set_manager(membership_id: Uuid, manager: String) -> Result<(), AppError> {
+    respond(async {
+        let env = env()?;
+        let manager = match manager.trim() {
+            "" => None,
+            id => Some(
+                Uuid::parse_str(id)
+                    .map_err(|_| AppError::field("manager", env.t("team.manager_not_eligible")))?,
+            ),
+        };
+        super::ssr::set_manager(&env, membership_id, manager).await
+    })
+    .await
+}
+
 #[server]
 pub async fn set_member_active(membership_id: Uuid, active: bool) -> Result<(), AppError> {
     respond(async { super::ssr::set_member_active(&env()?, membership_id, active).await }).await

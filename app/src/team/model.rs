@@ -16,6 +16,45 @@ pub struct Member {
     /// May draw plans and keep the inventory's set-up, by an admin's grant (an admin
     /// or owner may by their role).
     pub inventory_grant: bool,
+    /// The user id of the member they report to: a manager sees their reports'
+    /// records, and their reports' reports'.
+    pub manager_id: Option<Uuid>,
+}
+
+impl Member {
+    /// Whether this member can have reports: managers and above.
+    pub fn can_lead(&self) -> bool {
+        self.active && self.role >= Role::Manager
+    }
+}
+
+/// The reporting lines as a tree: each member with the members who report to them,
+/// people without a manager (or whose manager left the list) at the top.
+pub fn hierarchy(members: &[Member]) -> Vec<(usize, &Member)> {
+    fn walk<'a>(
+        members: &'a [Member],
+        manager: Option<Uuid>,
+        depth: usize,
+        out: &mut Vec<(usize, &'a Member)>,
+    ) {
+        for m in members.iter().filter(|m| m.manager_id == manager) {
+            // A cycle cannot be saved; the depth bound keeps a bad row from looping.
+            if depth < members.len() && !out.iter().any(|(_, seen)| seen.user_id == m.user_id) {
+                out.push((depth, m));
+                walk(members, Some(m.user_id), depth + 1, out);
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(members.len());
+    let known = |id: Uuid| members.iter().any(|m| m.user_id == id);
+    for top in members
+        .iter()
+        .filter(|m| m.manager_id.is_none_or(|id| !known(id)))
+    {
+        out.push((0, top));
+        walk(members, Some(top.user_id), 1, &mut out);
+    }
+    out
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

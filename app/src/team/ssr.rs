@@ -20,7 +20,7 @@ pub async fn team(env: &Env) -> Result<Team, AppError> {
     let (p, mut tx) = env.begin(Permission::TeamView).await?;
     let rows = sqlx::query(
         "SELECT m.id, m.user_id, u.name, u.email::text AS email, m.role, m.status, u.last_login_at,
-                'inventory' = ANY (m.grants) AS inventory_grant
+                'inventory' = ANY (m.grants) AS inventory_grant, m.manager_id
            FROM memberships m JOIN users u ON u.id = m.user_id
           ORDER BY m.status, u.name",
     )
@@ -42,6 +42,7 @@ pub async fn team(env: &Env) -> Result<Team, AppError> {
             last_login_at: r.try_get("last_login_at")?,
             is_self: r.try_get::<Uuid, _>("user_id")? == p.user_id,
             inventory_grant: r.try_get("inventory_grant")?,
+            manager_id: r.try_get("manager_id")?,
         });
     }
     let rows = sqlx::query(
@@ -346,6 +347,77 @@ pub async fn set_inventory_grant(
         )
         .await?;
     }
+    tx.commit().await.map_err(internal)
+}
+
+/// Sets whom a member reports to (`None`: nobody). The manager must be an active
+/// manager, admin or owner of the workspace, and not the member or one of the
+/// member's own reports, at any depth: reporting lines never loop.
+pub async fn set_manager(
+    env: &Env,
+    membership_id: Uuid,
+    manager: Option<Uuid>,
+) -> Result<(), AppError> {
+    let (p, mut tx) = env.begin(Permission::TeamManage).await?;
+    // One change to the reporting lines at a time per workspace, so two changes that
+    // are each fine alone cannot close a loop together.
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('team.lines:' || $1::text, 0))")
+        .bind(p.tenant_id)
+        .execute(&mut *tx)
+        .await?;
+    let member = target(&mut tx, env, membership_id).await?;
+    let before: Option<Uuid> =
+        sqlx::query_scalar("SELECT manager_id FROM memberships WHERE id = $1")
+            .bind(membership_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    if before == manager {
+        return Ok(());
+    }
+    if let Some(manager) = manager {
+        let refuse = |key: &str| Err(AppError::field("manager", env.t(key)));
+        let role: Option<(String, String)> =
+            sqlx::query_as("SELECT role, status FROM memberships WHERE user_id = $1")
+                .bind(manager)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let eligible = role.is_some_and(|(role, status)| {
+            status == "ACTIVE" && Role::parse(&role).is_some_and(|r| r >= Role::Manager)
+        });
+        if !eligible {
+            return refuse("team.manager_not_eligible");
+        }
+        let loops: bool = sqlx::query_scalar(
+            "WITH RECURSIVE below AS (
+                 SELECT $1::uuid AS user_id
+                 UNION
+                 SELECT m.user_id FROM memberships m JOIN below b ON m.manager_id = b.user_id
+             )
+             SELECT EXISTS (SELECT 1 FROM below WHERE user_id = $2)",
+        )
+        .bind(member.user_id)
+        .bind(manager)
+        .fetch_one(&mut *tx)
+        .await?;
+        if loops {
+            return refuse("team.manager_loop");
+        }
+    }
+    sqlx::query("UPDATE memberships SET manager_id = $2, updated_at = now() WHERE id = $1")
+        .bind(membership_id)
+        .bind(manager)
+        .execute(&mut *tx)
+        .await?;
+    audit::by_member(
+        &mut tx,
+        &env.ctx,
+        p,
+        AuditEntry::new("team.manager_changed", "membership", Some(membership_id)).change(
+            serde_json::json!({ "manager_id": before }),
+            serde_json::json!({ "manager_id": manager }),
+        ),
+    )
+    .await?;
     tx.commit().await.map_err(internal)
 }
 

@@ -23,6 +23,7 @@ pub fn TeamPage() -> impl IntoView {
     let role = ServerAction::<ChangeRole>::new();
     let active = ServerAction::<SetMemberActive>::new();
     let grant = ServerAction::<SetInventoryGrant>::new();
+    let manager = ServerAction::<SetManager>::new();
     let team = Resource::new(
         move || {
             (
@@ -32,6 +33,7 @@ pub fn TeamPage() -> impl IntoView {
                 role.version().get(),
                 active.version().get(),
                 grant.version().get(),
+                manager.version().get(),
             )
         },
         |_| get_team(),
@@ -51,6 +53,7 @@ pub fn TeamPage() -> impl IntoView {
             .and_then(Result::err)
             .or_else(|| active.value().get().and_then(Result::err))
             .or_else(|| grant.value().get().and_then(Result::err))
+            .or_else(|| manager.value().get().and_then(Result::err))
             .map(|e| e.to_string())
     });
     view! {
@@ -98,14 +101,31 @@ pub fn TeamPage() -> impl IntoView {
                                     <th scope="col">{tr("team.name")}</th>
                                     <th scope="col">{tr("team.role")}</th>
                                     <th scope="col">{tr("team.status")}</th>
+                                    <th scope="col">{tr("team.manager")}</th>
                                     <th scope="col">{tr("team.plans")}</th>
                                     <th scope="col"><span class="sr-only">{tr("common.actions")}</span></th>
                                 </tr></thead>
                                 <tbody>
-                                    {team.members.into_iter().map(|m| member_row(m, can_manage, my_role, MemberActions { role, active, grant })).collect_view()}
+                                    {team.members.iter().cloned().map(|m| {
+                                        let leaders = leaders(&team.members, &m);
+                                        member_row(m, can_manage, my_role, MemberActions { role, active, grant, manager }, leaders)
+                                    }).collect_view()}
                                 </tbody>
                             </table>
                         </div>
+                        <Card title=tr("team.lines")>
+                            <p class="text-sm text-muted mb-2">{tr("team.lines_hint")}</p>
+                            <ul class="space-y-1" data-testid="reporting-lines">
+                                {hierarchy(&team.members).into_iter().map(|(depth, m)| view! {
+                                    <li class="flex items-center gap-2" style=format!("padding-inline-start: {}rem", depth as f32 * 1.5)
+                                        data-depth=depth.to_string()>
+                                        {(depth > 0).then(|| view! { <span aria-hidden="true" class="text-muted">"↳"</span> })}
+                                        <span class="font-medium">{m.name.clone()}</span>
+                                        <Badge text=tr(m.role.label_key())/>
+                                    </li>
+                                }).collect_view()}
+                            </ul>
+                        </Card>
                         {(!team.invites.is_empty()).then(|| view! {
                             <h2 class="card-title mt-6">{tr("team.pending_invites")}</h2>
                             <ul class="divide-y divide-line card">
@@ -141,14 +161,32 @@ struct MemberActions {
     role: ServerAction<ChangeRole>,
     active: ServerAction<SetMemberActive>,
     grant: ServerAction<SetInventoryGrant>,
+    manager: ServerAction<SetManager>,
 }
 
-fn member_row(m: Member, can_manage: bool, my_role: Role, actions: MemberActions) -> impl IntoView {
+/// Whom `member` may report to: active managers and above, other than themselves.
+fn leaders(members: &[Member], member: &Member) -> Vec<(uuid::Uuid, String)> {
+    members
+        .iter()
+        .filter(|m| m.can_lead() && m.user_id != member.user_id)
+        .map(|m| (m.user_id, m.name.clone()))
+        .collect()
+}
+
+fn member_row(
+    m: Member,
+    can_manage: bool,
+    my_role: Role,
+    actions: MemberActions,
+    leaders: Vec<(uuid::Uuid, String)>,
+) -> impl IntoView {
     let MemberActions {
         role,
         active,
         grant,
+        manager,
     } = actions;
+    let manager_cell = manager_cell(&m, can_manage, manager, leaders);
     // The same rules the server enforces: never oneself, and only an owner touches
     // an owner or hands out more than they hold.
     let editable = can_manage && !m.is_self && m.role <= my_role;
@@ -185,6 +223,7 @@ fn member_row(m: Member, can_manage: bool, my_role: Role, actions: MemberActions
                     view! { <Badge text=tr("team.deactivated") tone="warning"/> }.into_any()
                 }}
             </td>
+            <td>{manager_cell}</td>
             <td>{plans}</td>
             <td class="text-end">
                 {editable.then(|| view! {
@@ -199,6 +238,42 @@ fn member_row(m: Member, can_manage: bool, my_role: Role, actions: MemberActions
             </td>
         </tr>
     }
+}
+
+/// Whom the member reports to: a choice for those who manage the team, a name for
+/// everyone else.
+fn manager_cell(
+    m: &Member,
+    can_manage: bool,
+    action: ServerAction<SetManager>,
+    leaders: Vec<(uuid::Uuid, String)>,
+) -> AnyView {
+    let current = m.manager_id;
+    if !can_manage {
+        let name = leaders
+            .into_iter()
+            .find(|(id, _)| Some(*id) == current)
+            .map(|(_, name)| name);
+        return view! { <span class="text-sm">{name.unwrap_or_else(|| tr("team.no_manager"))}</span> }
+            .into_any();
+    }
+    let id = m.membership_id.to_string();
+    let select_id = format!("manager-{id}");
+    let label = format!("{} — {}", tr("team.manager"), m.name);
+    view! {
+        <ActionForm action attr:class="flex gap-2">
+            <input type="hidden" name="membership_id" value=id/>
+            <label class="sr-only" for=select_id.clone()>{label}</label>
+            <select id=select_id name="manager" class="input w-auto">
+                <option value="" selected=current.is_none()>{tr("team.no_manager")}</option>
+                {leaders.into_iter().map(|(id, name)| view! {
+                    <option value=id.to_string() selected=Some(id) == current>{name}</option>
+                }).collect_view()}
+            </select>
+            <button class="btn btn-ghost" type="submit">{tr("common.save")}</button>
+        </ActionForm>
+    }
+    .into_any()
 }
 
 /// Whether the member may draw plans: by role (admins and owners), or by an admin's
