@@ -82,7 +82,7 @@ pub struct ListParams {
     owner_id: Option<Uuid>,
     /// Objects carrying this tag.
     tag: Option<String>,
-    /// Leads: NEW, PROSPECTED, CONTACTED, QUALIFIED, LOST. Deals: OPEN, WON, LOST.
+    /// Leads: NEW, PROSPECTED, CONTACTED, REPLIED, QUALIFIED, CONVERTED, LOST. Deals: OPEN, WON, LOST.
     /// Each object's own statuses otherwise.
     status: Option<String>,
     company_id: Option<Uuid>,

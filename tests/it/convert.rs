@@ -53,7 +53,7 @@ async fn a_lead_converts_once_into_a_linked_deal_and_only_for_who_may_see_it() {
         row.2.is_some() && row.3.is_some(),
         "contact and company carried over"
     );
-    assert_eq!(row.4, "QUALIFIED");
+    assert_eq!(row.4, "CONVERTED");
     let deals: i64 = sqlx::query_scalar("SELECT count(*) FROM deals WHERE lead_id = $1")
         .bind(lead)
         .fetch_one(&app.pools.owner)

@@ -1,6 +1,7 @@
 //! Converting a lead into a deal: the deal takes the lead's name, contact, company and
 //! owner, starts in the first stage of the workspace's first pipeline, and is linked to
-//! the lead, whose status becomes QUALIFIED. A lead converts once: asking again
+//! the lead, whose status becomes CONVERTED (its journey too, where the journey
+//! allows it). A lead converts once: asking again
 //! answers the deal it already has.
 
 use crate::error::AppError;
@@ -101,10 +102,20 @@ pub mod ssr {
         .bind(lead_id)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("UPDATE leads SET status = 'QUALIFIED', updated_at = now() WHERE id = $1")
+        sqlx::query("UPDATE leads SET status = 'CONVERTED', updated_at = now() WHERE id = $1")
             .bind(lead_id)
             .execute(&mut *tx)
             .await?;
+        crate::outreach::ssr::store::move_journey(
+            &mut tx,
+            p.tenant_id,
+            lead_id,
+            crate::outreach::journey::Journey::Converted,
+            crate::outreach::journey::Cause::Manual,
+            "converted to a deal",
+            Some(p.user_id),
+        )
+        .await?;
         activity::log(
             &mut tx,
             p,
@@ -114,9 +125,9 @@ pub mod ssr {
             serde_json::json!({ "from_lead": lead_id }),
         )
         .await?;
-        if lead.status != "QUALIFIED" {
+        if lead.status != "CONVERTED" {
             let data =
-                serde_json::json!({ "from": lead.status, "to": "QUALIFIED", "deal_id": deal });
+                serde_json::json!({ "from": lead.status, "to": "CONVERTED", "deal_id": deal });
             activity::log(&mut tx, p, Entity::Lead, lead_id, "STATUS_CHANGE", data).await?;
         }
         audit::by_member(

@@ -287,7 +287,8 @@ pub struct Lead {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub source: Option<String>,
-    /// NEW, PROSPECTED, CONTACTED, QUALIFIED or LOST.
+    /// NEW, PROSPECTED, CONTACTED, REPLIED, QUALIFIED, CONVERTED or LOST. Outreach moves
+    /// it (contacted, replied, converted, lost) until a person sets it.
     pub status: String,
     /// 0 to 100.
     pub score: i32,

@@ -96,6 +96,26 @@ async fn a_two_step_sequence_runs_from_whatsapp_to_email_to_a_reply() {
     let mut leads = both.clone();
     leads.extend(&email_only);
     assert_eq!(w.enrol(seq, &leads).await["enrolled"], 3);
+    // A person's choice of status stands: outreach will not move this one.
+    let name: String = sqlx::query_scalar("SELECT name FROM leads WHERE id = $1")
+        .bind(both[1])
+        .fetch_one(&w.app.pools.owner)
+        .await
+        .unwrap();
+    let id = both[1].to_string();
+    let (status, body) = w
+        .app
+        .call::<app::crm::records::api::SaveRecord>(
+            &w.admin,
+            &[
+                ("entity", "LEAD"),
+                ("id", &id),
+                ("name", &name),
+                ("status", "QUALIFIED"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 
     // Step 1: WhatsApp for those with a number, the email fallback for the other.
     assert_eq!(w.schedule().await, 3);
@@ -123,6 +143,18 @@ async fn a_two_step_sequence_runs_from_whatsapp_to_email_to_a_reply() {
     assert_eq!(fallback_mail.subject.as_deref(), Some("About our units"));
     assert_eq!(w.journey(both[0]).await, "CONTACTED_WA");
     assert_eq!(w.journey(email_only[0]).await, "CONTACTED_EMAIL");
+    // The lead's status follows its journey, except where a person set it.
+    for lead in [both[0], email_only[0]] {
+        assert_eq!(
+            w.lead_status(lead).await,
+            ("CONTACTED".into(), "AUTO".into())
+        );
+    }
+    assert_eq!(w.journey(both[1]).await, "CONTACTED_WA");
+    assert_eq!(
+        w.lead_status(both[1]).await,
+        ("QUALIFIED".into(), "MANUAL".into())
+    );
 
     // Delivered and read come back through signed webhooks.
     assert_eq!(
@@ -243,6 +275,7 @@ async fn a_two_step_sequence_runs_from_whatsapp_to_email_to_a_reply() {
             .await
             .unwrap();
     assert_eq!(w.journey(replied_lead).await, "WARM_REPLY");
+    assert_eq!(w.lead_status(replied_lead).await.0, "REPLIED");
     // Unsubscribe (RFC 8058 one-click POST) and a bounce both suppress.
     let unsubscribe = header(&emails[1], "List-Unsubscribe").unwrap();
     let url = unsubscribe.trim_matches(|c| c == '<' || c == '>');

@@ -285,4 +285,13 @@ impl World {
             .await
             .unwrap()
     }
+
+    /// The lead's status, and who set it (`AUTO`: the journey; `MANUAL`: a person).
+    pub(crate) async fn lead_status(&self, lead: Uuid) -> (String, String) {
+        sqlx::query_as("SELECT status, status_source FROM leads WHERE id = $1")
+            .bind(lead)
+            .fetch_one(&self.app.pools.owner)
+            .await
+            .unwrap()
+    }
 }
