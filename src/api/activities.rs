@@ -154,6 +154,7 @@ async fn create_activity(
                 .map(|m| m.to_string())
                 .unwrap_or_default(),
             outcome: input.outcome.unwrap_or_default(),
+            assignee_id: String::new(),
         },
     )
     .await

@@ -937,3 +937,107 @@ async fn a_due_time_is_read_and_shown_in_the_members_zone() {
         "Bucharest, in Romanian"
     );
 }
+
+/// Tasks go to whom the writer chooses (within whom they may give work), and are
+/// rescheduled, reassigned, cancelled and reopened by those who may act on them.
+#[tokio::test]
+async fn tasks_are_assigned_rescheduled_cancelled_and_reopened() {
+    use app::crm::records::api::{AssignTask, CancelTask, ReopenTask, RescheduleTask};
+    let app = TestApp::spawn().await;
+    let owner = app.signup("Ada", "ada@example.com", "Acme").await;
+    let rep = app
+        .invite_and_join(&owner, "rep@example.com", "SALES")
+        .await;
+    let rep_id = user_id(&app, "rep@example.com").await.to_string();
+    let owner_id = user_id(&app, "ada@example.com").await.to_string();
+    let lead = created(
+        &app,
+        &owner,
+        "LEAD",
+        &[("name", "Buyer"), ("owner_id", &rep_id)],
+    )
+    .await;
+    let (status, task) = app
+        .call::<LogActivity>(
+            &owner,
+            &[
+                ("entity", "LEAD"),
+                ("id", &lead),
+                ("kind", "TASK"),
+                ("subject", "Viewing"),
+                ("due_at", "2030-01-15T10:00"),
+                ("assignee_id", &rep_id),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{task}");
+    assert!(
+        task["assignee"].is_string() && task["assignee"] != "Ada",
+        "{task}"
+    );
+    let id = task["id"].as_str().unwrap().to_string();
+    let (_, mine) = app.call::<GetMyTasks>(&rep, &[]).await;
+    assert_eq!(mine["tasks"][0]["id"], id.as_str(), "the rep's now");
+
+    // The rep moves it; a rep cannot hand work to the owner.
+    let (status, body) = app
+        .call::<RescheduleTask>(&rep, &[("task_id", &id), ("due_at", "2030-01-16T09:30")])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, mine) = app.call::<GetMyTasks>(&rep, &[]).await;
+    assert_eq!(mine["tasks"][0]["due_at"], "2030-01-16T09:30:00Z");
+    let (status, body) = app
+        .call::<RescheduleTask>(&rep, &[("task_id", &id), ("due_at", "soon")])
+        .await;
+    assert_eq!(
+        (status, error_field(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("due_at"))
+    );
+    let (status, body) = app
+        .call::<AssignTask>(&rep, &[("task_id", &id), ("assignee_id", &owner_id)])
+        .await;
+    assert_eq!(
+        (status, error_field(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("assignee_id"))
+    );
+    let (status, _) = app
+        .call::<AssignTask>(&owner, &[("task_id", &id), ("assignee_id", &owner_id)])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, mine) = app.call::<GetMyTasks>(&owner, &[]).await;
+    assert_eq!(mine["tasks"][0]["id"], id.as_str(), "the owner's now");
+
+    // Cancelled: off the list, shown as cancelled, closed to changes until reopened.
+    let (status, _) = app.call::<CancelTask>(&owner, &[("task_id", &id)]).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, mine) = app.call::<GetMyTasks>(&owner, &[]).await;
+    assert!(mine["tasks"].as_array().unwrap().is_empty(), "{mine}");
+    let (_, page) = app
+        .call_json::<GetTimeline>(
+            &owner,
+            &json!({ "entity": "Lead", "id": lead, "before": null }),
+        )
+        .await;
+    let item = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == id.as_str())
+        .unwrap();
+    assert_eq!(item["cancelled"], true);
+    let (status, _) = app
+        .call::<RescheduleTask>(&owner, &[("task_id", &id), ("due_at", "2030-02-01T09:00")])
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, _) = app.call::<ReopenTask>(&owner, &[("task_id", &id)]).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app.call::<ReopenTask>(&owner, &[("task_id", &id)]).await;
+    assert_eq!(status, StatusCode::CONFLICT, "open already");
+    let (_, mine) = app.call::<GetMyTasks>(&owner, &[]).await;
+    assert_eq!(mine["tasks"][0]["id"], id.as_str());
+
+    // Nobody outside the workspace touches it.
+    let other = app.signup("Eve", "eve@example.com", "Elsewhere").await;
+    let (status, _) = app.call::<CancelTask>(&other, &[("task_id", &id)]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

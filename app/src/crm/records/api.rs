@@ -116,6 +116,7 @@ pub async fn log_activity(
     due_at: Option<String>,
     duration_minutes: Option<String>,
     outcome: Option<String>,
+    assignee_id: Option<String>,
 ) -> Result<TimelineItem, AppError> {
     respond(async {
         let env = env()?;
@@ -128,6 +129,7 @@ pub async fn log_activity(
             due_at: due_at.unwrap_or_default(),
             duration_minutes: duration_minutes.unwrap_or_default(),
             outcome: outcome.unwrap_or_default(),
+            assignee_id: assignee_id.unwrap_or_default(),
         };
         super::ssr::add_activity(&env, entity, id, &input).await
     })
@@ -142,6 +144,47 @@ pub async fn get_my_tasks() -> Result<MyTasks, AppError> {
 #[server]
 pub async fn complete_task(task_id: Uuid) -> Result<(), AppError> {
     respond(async { super::ssr::complete_task(&env()?, task_id).await }).await
+}
+
+/// Moves an open task to a new due time, typed on the member's clock.
+#[server]
+pub async fn reschedule_task(task_id: Uuid, due_at: String) -> Result<(), AppError> {
+    respond(async {
+        let env = env()?;
+        super::ssr::change_task(&env, task_id, super::ssr::TaskChange::Reschedule(&due_at)).await
+    })
+    .await
+}
+
+/// Gives an open task to another member the caller may give work to.
+#[server]
+pub async fn assign_task(task_id: Uuid, assignee_id: Uuid) -> Result<(), AppError> {
+    respond(async {
+        super::ssr::change_task(
+            &env()?,
+            task_id,
+            super::ssr::TaskChange::Assign(assignee_id),
+        )
+        .await
+    })
+    .await
+}
+
+#[server]
+pub async fn cancel_task(task_id: Uuid) -> Result<(), AppError> {
+    respond(async {
+        super::ssr::change_task(&env()?, task_id, super::ssr::TaskChange::Cancel).await
+    })
+    .await
+}
+
+/// Opens a done or cancelled task again.
+#[server]
+pub async fn reopen_task(task_id: Uuid) -> Result<(), AppError> {
+    respond(async {
+        super::ssr::change_task(&env()?, task_id, super::ssr::TaskChange::Reopen).await
+    })
+    .await
 }
 
 #[server(input = Json)]

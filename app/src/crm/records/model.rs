@@ -9,7 +9,15 @@ pub const TABLE_PAGE: i64 = 50;
 /// Timeline entries a page loads at a time.
 pub const TIMELINE_PAGE: i64 = 30;
 
-pub const LEAD_STATUSES: [&str; 5] = ["NEW", "PROSPECTED", "CONTACTED", "QUALIFIED", "LOST"];
+pub const LEAD_STATUSES: [&str; 7] = [
+    "NEW",
+    "PROSPECTED",
+    "CONTACTED",
+    "REPLIED",
+    "QUALIFIED",
+    "CONVERTED",
+    "LOST",
+];
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Sort {
@@ -86,7 +94,13 @@ pub struct TimelineItem {
     pub body: Option<String>,
     pub data: serde_json::Value,
     pub due_at: Option<DateTime<Utc>>,
+    /// When a task was closed: done, or cancelled if `cancelled`.
     pub done_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub cancelled: bool,
+    /// A task's assignee.
+    #[serde(default)]
+    pub assignee: Option<String>,
     pub occurred_at: DateTime<Utc>,
 }
 
@@ -116,6 +130,9 @@ pub struct TaskRow {
 pub struct MyTasks {
     pub tasks: Vec<TaskRow>,
     pub read_at: DateTime<Utc>,
+    /// Whom the member may give a task to: themselves, their reports, or (admins)
+    /// anyone active.
+    pub members: Vec<MemberRef>,
 }
 
 /// Open tasks split as a member sees them at `now`, in `zone`: past due, due later
@@ -220,6 +237,7 @@ mod tests {
                 task("2026-12-04T07:00:00Z"),
             ],
             read_at: Utc::now(),
+            members: Vec::new(),
         };
         let now = DateTime::parse_from_rfc3339("2026-12-02T23:30:00Z")
             .unwrap()

@@ -28,7 +28,9 @@ use uuid::Uuid;
 pub use super::bulk::{bulk, create_list, lists};
 use super::search::search_text_fits;
 pub use super::search::{search, MAX_SEARCH_CHARS};
-pub use super::timeline::{add_activity, complete_task, my_tasks, timeline, NewActivity};
+pub use super::timeline::{
+    add_activity, change_task, complete_task, my_tasks, timeline, NewActivity, TaskChange,
+};
 
 /// The table row of each kind of record, with the same column names for all.
 fn row_select(entity: Entity) -> &'static str {

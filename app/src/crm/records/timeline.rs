@@ -22,6 +22,10 @@ fn timeline_item(r: &PgRow) -> Result<TimelineItem, sqlx::Error> {
         data: r.try_get("data")?,
         due_at: r.try_get("due_at")?,
         done_at: r.try_get("done_at")?,
+        cancelled: r
+            .try_get::<Option<DateTime<Utc>>, _>("cancelled_at")?
+            .is_some(),
+        assignee: r.try_get("assignee")?,
         occurred_at: r.try_get("occurred_at")?,
     })
 }
@@ -29,7 +33,8 @@ fn timeline_item(r: &PgRow) -> Result<TimelineItem, sqlx::Error> {
 // A message's timeline entry shows the message's live status (messages.status).
 const TIMELINE_SELECT: &str = "SELECT a.id, a.kind, u.name AS actor, a.subject, a.body,
         CASE WHEN m.status IS NULL THEN a.data ELSE a.data || jsonb_build_object('status', m.status) END AS data,
-        a.due_at, a.done_at, a.occurred_at
+        a.due_at, a.done_at, a.cancelled_at, a.occurred_at,
+        CASE WHEN a.kind = 'TASK' THEN (SELECT name FROM users WHERE id = a.assignee_id) END AS assignee
    FROM activities a LEFT JOIN users u ON u.id = a.actor_id
    LEFT JOIN messages m ON a.kind IN ('WHATSAPP', 'EMAIL') AND m.id = (a.data ->> 'message_id')::uuid";
 
@@ -83,6 +88,8 @@ pub struct NewActivity {
     pub due_at: String,
     pub duration_minutes: String,
     pub outcome: String,
+    /// A task's assignee (empty: the record's owner, else the writer).
+    pub assignee_id: String,
 }
 
 pub async fn add_activity(
@@ -119,6 +126,30 @@ pub async fn add_activity(
     } else {
         None
     };
+    // A task goes to whom the member chose, if they may give it work; else to the
+    // record's owner, or to whoever wrote it.
+    let assignee = match input.assignee_id.trim() {
+        _ if kind != "TASK" => None,
+        "" => owner.or(p.actor()),
+        text => {
+            let user = text
+                .parse::<Uuid>()
+                .map_err(|_| AppError::field("assignee_id", env.t("board.owner_out_of_scope")))?;
+            let active: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM memberships WHERE user_id = $1 AND status = 'ACTIVE')",
+            )
+            .bind(user)
+            .fetch_one(&mut *tx)
+            .await?;
+            if !active || !scope.allows(Some(user)) {
+                return Err(AppError::field(
+                    "assignee_id",
+                    env.t("board.owner_out_of_scope"),
+                ));
+            }
+            Some(user)
+        }
+    };
     let mut data = serde_json::Map::new();
     if kind == "CALL" {
         let minutes = input.duration_minutes.trim();
@@ -151,8 +182,7 @@ pub async fn add_activity(
     .bind(&kind)
     .bind(id)
     .bind(p.actor())
-    // A task goes to the record's owner, or to whoever wrote it.
-    .bind(if kind == "TASK" { owner.or(p.actor()) } else { None })
+    .bind(assignee)
     .bind((!subject.is_empty()).then_some(subject))
     .bind((!body.is_empty()).then_some(body))
     .bind(serde_json::Value::Object(data))
@@ -184,7 +214,7 @@ fn parse_due(text: &str, zone: &str) -> Option<DateTime<Utc>> {
 }
 
 pub async fn my_tasks(env: &Env) -> Result<MyTasks, AppError> {
-    let (p, mut tx, _) = open(env).await?;
+    let (p, mut tx, scope) = open(env).await?;
     let rows = sqlx::query(
         "SELECT a.id, a.subject, a.due_at,
                 CASE WHEN a.lead_id IS NOT NULL THEN 'LEAD' WHEN a.deal_id IS NOT NULL THEN 'DEAL'
@@ -203,6 +233,11 @@ pub async fn my_tasks(env: &Env) -> Result<MyTasks, AppError> {
     .bind(p.user_id)
     .fetch_all(&mut *tx)
     .await?;
+    let members = crate::crm::board::ssr::members(&mut tx)
+        .await?
+        .into_iter()
+        .filter(|m| scope.allows(Some(m.user_id)))
+        .collect();
     tx.commit().await?;
     let tasks = rows
         .iter()
@@ -228,7 +263,98 @@ pub async fn my_tasks(env: &Env) -> Result<MyTasks, AppError> {
     Ok(MyTasks {
         tasks,
         read_at: Utc::now(),
+        members,
     })
+}
+
+/// A change to a task, by someone who may act on it (see [`complete_task`]).
+pub enum TaskChange<'a> {
+    /// A new due time, typed on the member's wall clock.
+    Reschedule(&'a str),
+    /// Another assignee: one the member may give work to (their scope).
+    Assign(Uuid),
+    Cancel,
+    /// Back to open, from done or cancelled.
+    Reopen,
+}
+
+pub async fn change_task(env: &Env, task_id: Uuid, change: TaskChange<'_>) -> Result<(), AppError> {
+    let (p, mut tx, scope) = open(env).await?;
+    let closed: Option<bool> = sqlx::query_scalar(
+        "SELECT done_at IS NOT NULL FROM activities
+          WHERE id = $1 AND kind = 'TASK' AND (actor_id = $2 OR assignee_id = ANY($3) OR $4)
+          FOR UPDATE",
+    )
+    .bind(task_id)
+    .bind(p.user_id)
+    .bind(&scope.owners)
+    .bind(scope.all)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(closed) = closed else {
+        return Err(AppError::NotFound(env.t("timeline.task_not_found")));
+    };
+    let open_only = || {
+        if closed {
+            Err(AppError::Conflict(env.t("tasks.closed")))
+        } else {
+            Ok(())
+        }
+    };
+    match change {
+        TaskChange::Reschedule(text) => {
+            open_only()?;
+            let due = parse_due(text, &p.timezone)
+                .ok_or_else(|| AppError::field("due_at", env.t("timeline.due_invalid")))?;
+            // A new time is a new reminder.
+            sqlx::query("UPDATE activities SET due_at = $2, reminded_at = NULL, updated_at = now() WHERE id = $1")
+                .bind(task_id)
+                .bind(due)
+                .execute(&mut *tx)
+                .await?;
+        }
+        TaskChange::Assign(user) => {
+            open_only()?;
+            let active: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM memberships WHERE user_id = $1 AND status = 'ACTIVE')",
+            )
+            .bind(user)
+            .fetch_one(&mut *tx)
+            .await?;
+            if !active || !scope.allows(Some(user)) {
+                return Err(AppError::field(
+                    "assignee_id",
+                    env.t("board.owner_out_of_scope"),
+                ));
+            }
+            sqlx::query("UPDATE activities SET assignee_id = $2, reminded_at = NULL, updated_at = now() WHERE id = $1")
+                .bind(task_id)
+                .bind(user)
+                .execute(&mut *tx)
+                .await?;
+        }
+        TaskChange::Cancel => {
+            open_only()?;
+            sqlx::query("UPDATE activities SET done_at = now(), cancelled_at = now(), updated_at = now() WHERE id = $1")
+                .bind(task_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        TaskChange::Reopen => {
+            if !closed {
+                return Err(AppError::Conflict(env.t("tasks.already_open")));
+            }
+            sqlx::query(
+                "UPDATE activities SET done_at = NULL, cancelled_at = NULL, reminded_at = NULL, updated_at = now()
+                  WHERE id = $1",
+            )
+            .bind(task_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 pub async fn complete_task(env: &Env, task_id: Uuid) -> Result<(), AppError> {

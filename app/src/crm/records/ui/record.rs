@@ -69,6 +69,7 @@ fn RecordView(detail: RecordDetail, saved: RwSignal<u32>) -> impl IntoView {
     } = detail;
     let editing = RwSignal::new(false);
     let id = row.id;
+    let members_for_tasks = members.clone();
     view! {
         <PageHeader title=row.name.clone()>
             {(entity == Entity::Lead).then(|| view! { <crate::crm::convert::ConvertButton lead_id=id/> })}
@@ -104,7 +105,7 @@ fn RecordView(detail: RecordDetail, saved: RwSignal<u32>) -> impl IntoView {
                 </Card>
             </div>
             <div>
-                <Timeline entity id/>
+                <Timeline entity id members=members_for_tasks/>
                 {(entity == Entity::Lead).then(|| view! {
                     <crate::outreach::ui::LeadOutreachCard lead_id=id/>
                     <crate::crm::research::LeadResearch lead_id=id/>

@@ -3,7 +3,7 @@
 use super::*;
 
 #[component]
-pub(super) fn Timeline(entity: Entity, id: Uuid) -> impl IntoView {
+pub(super) fn Timeline(entity: Entity, id: Uuid, members: Vec<MemberRef>) -> impl IntoView {
     let first = Resource::new(|| (), move |_| get_timeline(entity, id, None));
     let kind = RwSignal::new("NOTE".to_string());
     let action = ServerAction::<LogActivity>::new();
@@ -25,8 +25,19 @@ pub(super) fn Timeline(entity: Entity, id: Uuid) -> impl IntoView {
                 {move || (kind.get() != "NOTE").then(|| view! {
                     <Field label=tr("timeline.subject") name="subject" error=field_error(value, "subject")/>
                 })}
-                {move || (kind.get() == "TASK").then(|| view! {
-                    <Field label=tr("timeline.due") name="due_at" kind="datetime-local" error=field_error(value, "due_at")/>
+                {move || (kind.get() == "TASK").then(|| {
+                    let members = members.clone();
+                    view! {
+                        <Field label=tr("timeline.due") name="due_at" kind="datetime-local" error=field_error(value, "due_at")/>
+                        <div class="field">
+                            <label for="f-assignee_id" class="field-label">{tr("tasks.assignee")}</label>
+                            <select id="f-assignee_id" name="assignee_id" class="input">
+                                <option value="">{tr("tasks.assignee_default")}</option>
+                                {members.into_iter().map(|m| view! { <option value=m.user_id.to_string()>{m.name}</option> }).collect_view()}
+                            </select>
+                            {move || field_error(value, "assignee_id").get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
+                        </div>
+                    }
                 })}
                 {move || (kind.get() == "CALL").then(|| view! {
                     <div class="grid grid-cols-2 gap-2">
@@ -42,7 +53,7 @@ pub(super) fn Timeline(entity: Entity, id: Uuid) -> impl IntoView {
                 </div>
                 <div class="flex items-center gap-3">
                     <Submit label=tr("timeline.add") pending=action.pending()/>
-                    <Alert message=form_error(value, &["subject", "body", "due_at", "duration_minutes", "kind"])/>
+                    <Alert message=form_error(value, &["subject", "body", "due_at", "duration_minutes", "kind", "assignee_id"])/>
                 </div>
             </ActionForm>
             <Suspense fallback=|| view! { <Skeleton lines=4/> }>
@@ -193,14 +204,11 @@ fn TimelineEntry(item: TimelineItem) -> impl IntoView {
         }
         _ => item.subject.clone().unwrap_or_default(),
     };
-    let task_state = (kind == "TASK").then(|| match (item.done_at, item.due_at) {
-        (Some(_), _) => tr("timeline.done"),
-        (None, Some(due)) => tf(
-            locale(),
-            "timeline.due_on",
-            &[("due", crate::ui::when(due))],
-        ),
-        _ => String::new(),
+    let task = (kind == "TASK").then(|| TaskLine {
+        id: item.id,
+        due_at: item.due_at,
+        assignee: item.assignee.clone(),
+        closed: RwSignal::new(item.done_at.map(|_| item.cancelled)),
     });
     view! {
         <li class="timeline-item" data-testid="timeline-item" data-kind=kind.clone()>
@@ -210,8 +218,63 @@ fn TimelineEntry(item: TimelineItem) -> impl IntoView {
                 <time datetime=item.occurred_at.to_rfc3339()>{crate::ui::when(item.occurred_at)}</time>
             </div>
             {(!summary.is_empty()).then(|| view! { <p class="font-medium text-sm mt-1">{summary}</p> })}
-            {task_state.map(|s| view! { <p class="text-xs">{s}</p> })}
+            {task.map(|t| view! { <TaskState task=t/> })}
             {item.body.clone().map(|b| view! { <p class="text-sm mt-1 whitespace-pre-wrap">{b}</p> })}
         </li>
+    }
+}
+
+/// A task on the timeline: whether it is open, and its state's controls.
+struct TaskLine {
+    id: Uuid,
+    due_at: Option<chrono::DateTime<chrono::Utc>>,
+    assignee: Option<String>,
+    /// `None` while open; `Some(true)` cancelled, `Some(false)` done.
+    closed: RwSignal<Option<bool>>,
+}
+
+/// "Due …, for X" with Cancel, or "Done"/"Cancelled" with Reopen.
+#[component]
+fn TaskState(task: TaskLine) -> impl IntoView {
+    let TaskLine {
+        id,
+        due_at,
+        assignee,
+        closed,
+    } = task;
+    let error = RwSignal::new(None::<String>);
+    let act = move |reopen: bool| {
+        spawn_local(async move {
+            let result = if reopen {
+                reopen_task(id).await
+            } else {
+                cancel_task(id).await
+            };
+            match result {
+                Ok(()) => {
+                    closed.set((!reopen).then_some(true));
+                    error.set(None);
+                }
+                Err(e) => error.set(Some(e.to_string())),
+            }
+        });
+    };
+    view! {
+        <div class="flex flex-wrap items-center gap-2 text-xs" data-testid="task-state">
+            {move || match closed.get() {
+                Some(true) => view! { <span class="badge badge-neutral">{tr("tasks.cancelled")}</span> }.into_any(),
+                Some(false) => view! { <span class="badge badge-success">{tr("timeline.done")}</span> }.into_any(),
+                None => view! {
+                    <span>{due_at.map(|due| tf(locale(), "timeline.due_on", &[("due", crate::ui::when(due))]))}</span>
+                }.into_any(),
+            }}
+            {assignee.clone().map(|name| view! { <span class="text-muted">{crate::ui::isolated("tasks.for", &[("name", name)])}</span> })}
+            {move || if closed.get().is_some() {
+                view! { <button type="button" class="btn btn-ghost" on:click=move |_| act(true)>{tr("tasks.reopen")}</button> }.into_any()
+            } else {
+                view! { <button type="button" class="btn btn-ghost" on:click=move |_| act(false)>{tr("tasks.cancel")}</button> }.into_any()
+            }}
+            {move || error.get().map(|e| view! { <span class="field-error" role="alert">{e}</span> })}
+        </div>
     }
 }
