@@ -331,8 +331,31 @@ pub fn format_message(locale: Locale, pattern: &str, args: &[(&str, String)]) ->
         return pattern.to_string();
     }
     let mut out = String::with_capacity(pattern.len() + 16);
-    write_message(locale, pattern, args, None, &mut out);
+    write_message(locale, pattern, args, None, false, &mut out);
     out
+}
+
+/// Marks around a filled-in value in [`tf_parts`]' working string: private-use code
+/// points, which no message or value of ours contains.
+const VALUE_START: char = '\u{e000}';
+const VALUE_END: char = '\u{e001}';
+
+/// Like [`tf`], as pieces: `(true, value)` for each filled-in value, `(false, text)`
+/// for the message around them. A view wraps each value in `<bdi>`, so a Latin name
+/// or a date inside Arabic (or the reverse) keeps its own order.
+pub fn tf_parts(locale: Locale, key: &str, args: &[(&str, String)]) -> Vec<(bool, String)> {
+    let Some(pattern) = lookup(locale, key) else {
+        return vec![(false, key.to_string())];
+    };
+    let mut marked = String::with_capacity(pattern.len() + 16);
+    write_message(locale, pattern, args, None, true, &mut marked);
+    let mut parts = Vec::new();
+    for (i, piece) in marked.split([VALUE_START, VALUE_END]).enumerate() {
+        if !piece.is_empty() {
+            parts.push((i % 2 == 1, piece.to_string()));
+        }
+    }
+    parts
 }
 
 fn write_message(
@@ -340,6 +363,7 @@ fn write_message(
     pattern: &str,
     args: &[(&str, String)],
     number: Option<&str>,
+    isolate: bool,
     out: &mut String,
 ) {
     let mut rest = pattern;
@@ -364,8 +388,13 @@ fn write_message(
             (Some(branches), value) => {
                 let value = value.unwrap_or("");
                 if let Some(branch) = choose_branch(locale, branches, value) {
-                    write_message(locale, branch, args, Some(value), out);
+                    write_message(locale, branch, args, Some(value), isolate, out);
                 }
+            }
+            (None, Some(value)) if isolate => {
+                out.push(VALUE_START);
+                out.push_str(value);
+                out.push(VALUE_END);
             }
             (None, Some(value)) => out.push_str(value),
             (None, None) => out.push_str(&rest[at..=end]),
@@ -699,6 +728,36 @@ mod tests {
                 &[("count", "4".into())]
             ),
             "Delete 4 records?"
+        );
+    }
+
+    #[test]
+    fn values_come_apart_from_the_message_for_isolation() {
+        let parts = tf_parts(
+            Locale::Ar,
+            "board.next_task",
+            &[
+                ("task", "Book a second viewing".into()),
+                ("due", "02/12/2026".into()),
+            ],
+        );
+        let values: Vec<&str> = parts
+            .iter()
+            .filter(|(v, _)| *v)
+            .map(|(_, s)| s.as_str())
+            .collect();
+        assert_eq!(values, ["Book a second viewing", "02/12/2026"]);
+        let whole: String = parts.iter().map(|(_, s)| s.as_str()).collect();
+        assert_eq!(
+            whole,
+            tf(
+                Locale::Ar,
+                "board.next_task",
+                &[
+                    ("task", "Book a second viewing".into()),
+                    ("due", "02/12/2026".into())
+                ]
+            )
         );
     }
 

@@ -114,6 +114,31 @@ async fn a_new_workspace_has_the_default_stages_and_deals_land_on_top() {
     assert_eq!(lead["sums"][0]["minor"], 125_050);
     assert_eq!(lead["sums"][0]["currency"], "USD");
     assert_eq!(lead["cards"][0]["owner"]["name"], "Ada");
+    // Each deal takes its stage's chance to win (Lead: 10 %); the column's weighted
+    // total is the sum of the deals' rounded weighted amounts' exact products.
+    assert_eq!(lead["cards"][0]["probability"], 10);
+    assert_eq!(lead["weighted"][0]["minor"], 12_505);
+
+    // A deal's chance and amount are edited on its page; the board follows.
+    let first = lead["cards"][1]["id"].as_str().unwrap().to_string();
+    let (status, body) = app
+        .call::<app::crm::records::api::SaveRecord>(
+            &owner,
+            &[
+                ("entity", "DEAL"),
+                ("id", &first),
+                ("name", "First"),
+                ("amount", "3.000,00"),
+                ("currency", "USD"),
+                ("probability", "40"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let b = board(&app, &owner, json!({})).await;
+    let lead = column(&b, "Lead");
+    assert_eq!(lead["sums"][0]["minor"], 325_050);
+    assert_eq!(lead["weighted"][0]["minor"], 120_000 + 2_505);
 }
 
 #[tokio::test]

@@ -19,6 +19,21 @@ pub fn tr(key: &str) -> String {
     t(locale(), key)
 }
 
+/// A message with its filled-in values each in `<bdi>`: a Latin task name and a date
+/// inside an Arabic sentence (or an Arabic name in an English one) keep their order.
+pub fn isolated(key: &str, args: &[(&str, String)]) -> impl IntoView {
+    crate::i18n::tf_parts(locale(), key, args)
+        .into_iter()
+        .map(|(value, text)| {
+            if value {
+                view! { <bdi>{text}</bdi> }.into_any()
+            } else {
+                text.into_any()
+            }
+        })
+        .collect_view()
+}
+
 /// The viewer's time zone (UTC before sign-in).
 pub fn zone() -> String {
     page()

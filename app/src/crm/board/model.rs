@@ -118,6 +118,8 @@ pub struct DealCard {
     pub stage_id: Uuid,
     pub name: String,
     pub amount: Money,
+    /// Chance to win, 0–100: the stage's when it entered it, unless edited since.
+    pub probability: i32,
     pub owner: Option<MemberRef>,
     /// Days in the current stage.
     pub age_days: i64,
@@ -132,6 +134,15 @@ pub struct DealCard {
 }
 
 impl DealCard {
+    /// The amount times the chance to win, rounded to the minor unit.
+    pub fn weighted(&self) -> Money {
+        Money {
+            minor: (self.amount.minor as i128 * i128::from(self.probability.clamp(0, 100)) + 50)
+                .div_euclid(100) as i64,
+            currency: self.amount.currency.clone(),
+        }
+    }
+
     pub fn cursor(&self) -> CardCursor {
         CardCursor {
             position: self.position,
@@ -146,6 +157,8 @@ pub struct Column {
     pub count: i64,
     /// Sum of amounts per currency, largest first.
     pub sums: Vec<Money>,
+    /// Sum of weighted amounts per currency, in the same order.
+    pub weighted: Vec<Money>,
     pub cards: Vec<DealCard>,
     pub more: bool,
 }

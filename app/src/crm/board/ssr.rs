@@ -20,7 +20,7 @@ use sqlx::{Postgres, QueryBuilder, Row};
 use uuid::Uuid;
 
 /// The columns of a card row, for every query that returns cards (alias `r` = deals).
-const CARD_SELECT: &str = "SELECT r.id, r.stage_id, r.name, r.amount_minor, r.currency::text AS currency,
+const CARD_SELECT: &str = "SELECT r.id, r.stage_id, r.name, r.amount_minor, r.currency::text AS currency, r.probability,
         r.owner_id, u.name AS owner_name, r.expected_close_on, r.tags, r.version, r.position,
         (current_date - r.stage_entered_at::date) AS age_days,
         t.subject AS task_subject, t.due_at AS task_due,
@@ -49,6 +49,7 @@ struct CardSql {
     name: String,
     amount_minor: i64,
     currency: String,
+    probability: i32,
     owner_id: Option<Uuid>,
     owner_name: Option<String>,
     expected_close_on: Option<NaiveDate>,
@@ -68,6 +69,7 @@ struct StageTotal {
     stage_id: Uuid,
     n: i64,
     total: i64,
+    weighted: i64,
     currency: String,
 }
 
@@ -81,6 +83,7 @@ impl From<CardSql> for DealCard {
                 minor: r.amount_minor,
                 currency: r.currency,
             },
+            probability: r.probability,
             owner: r.owner_id.map(|user_id| MemberRef {
                 user_id,
                 name: r.owner_name.unwrap_or_default(),
@@ -181,7 +184,8 @@ pub async fn board_in(
     let stages = stages(tx, pipeline.id).await?;
 
     let mut totals = QueryBuilder::new(
-        "SELECT r.stage_id, r.currency::text AS currency, count(*) AS n, sum(r.amount_minor)::bigint AS total
+        "SELECT r.stage_id, r.currency::text AS currency, count(*) AS n, sum(r.amount_minor)::bigint AS total,
+                sum(round(r.amount_minor * r.probability / 100.0))::bigint AS weighted
            FROM deals r WHERE r.tenant_id = ",
     );
     totals
@@ -230,8 +234,15 @@ pub async fn board_in(
             let mine = totals.iter().filter(|t| t.stage_id == stage.id);
             let count = mine.clone().map(|t| t.n).sum();
             let sums = mine
+                .clone()
                 .map(|t| Money {
                     minor: t.total,
+                    currency: t.currency.clone(),
+                })
+                .collect();
+            let weighted = mine
+                .map(|t| Money {
+                    minor: t.weighted,
                     currency: t.currency.clone(),
                 })
                 .collect();
@@ -239,6 +250,7 @@ pub async fn board_in(
                 stage,
                 count,
                 sums,
+                weighted,
                 cards: column_cards,
                 more,
             }

@@ -330,6 +330,7 @@ fn BoardView(
                         if let Some(col) = cols.iter_mut().find(|c| c.stage.id == card.stage_id) {
                             col.count += 1;
                             add_sum(&mut col.sums, &card.amount, 1);
+                            add_sum(&mut col.weighted, &card.weighted(), 1);
                             col.cards.insert(0, card);
                         }
                     });
@@ -369,6 +370,7 @@ fn BoardView(
                                 {col.sums.iter().take(2).map(|m| money::format(crate::ui::locale(), m.minor, &m.currency)).collect::<Vec<_>>().join(" · ")}
                             </span>
                         </header>
+                        {weighted_line(&col.weighted)}
                         <ol class="board-cards">
                             {col.cards.iter().map(|card| {
                                 let id = card.id;
@@ -482,11 +484,18 @@ fn DealCardView(
             <div class="flex items-center gap-2 text-xs text-muted mt-1">
                 <span data-testid="card-amount">{amount}</span>
                 <span aria-hidden="true">"·"</span>
+                <span data-testid="card-weighted" title=tr("board.weighted_hint")>
+                    {tf(locale(), "board.weighted_card", &[
+                        ("percent", crate::l10n::percent(locale(), i64::from(card.probability))),
+                        ("amount", money::format(locale(), card.weighted().minor, &card.weighted().currency)),
+                    ])}
+                </span>
+                <span aria-hidden="true">"·"</span>
                 <span>{tf(locale(), "board.age_days", &[("days", card.age_days.to_string())])}</span>
             </div>
             {card.next_task.as_ref().map(|task| view! {
                 <p class="text-xs mt-1" class:text-danger=task.overdue>
-                    {tf(locale(), "board.next_task", &[("task", task.subject.clone()), ("due", crate::ui::day_of(task.due_at))])}
+                    {crate::ui::isolated("board.next_task", &[("task", task.subject.clone()), ("due", crate::ui::day_of(task.due_at))])}
                 </p>
             })}
             {awaiting.map(|a| view! {
@@ -561,6 +570,7 @@ fn apply_move(cols: &mut [Column], card: &DealCard, spot: DropSpot) {
             if col.stage.id != spot.stage_id {
                 col.count -= 1;
                 add_sum(&mut col.sums, &card.amount, -1);
+                add_sum(&mut col.weighted, &card.weighted(), -1);
             }
         }
     }
@@ -573,14 +583,36 @@ fn apply_move(cols: &mut [Column], card: &DealCard, spot: DropSpot) {
                 .position(|c| c.id == after)
                 .map_or(col.cards.len(), |i| i + 1),
         };
+        let mut moved = card.clone();
         if card.stage_id != spot.stage_id {
+            // A move takes the stage's chance to win, as the server does.
+            moved.probability = col.stage.probability;
             col.count += 1;
             add_sum(&mut col.sums, &card.amount, 1);
+            add_sum(&mut col.weighted, &moved.weighted(), 1);
         }
-        let mut moved = card.clone();
         moved.stage_id = spot.stage_id;
         col.cards.insert(index, moved);
     }
+}
+
+/// A column's weighted total, per currency; nothing when it is zero (an empty column,
+/// or the lost stage's 0 %).
+fn weighted_line(weighted: &[money::Money]) -> Option<impl IntoView> {
+    let l = locale();
+    let amounts: Vec<String> = weighted
+        .iter()
+        .filter(|m| m.minor != 0)
+        .take(2)
+        .map(|m| money::format(l, m.minor, &m.currency))
+        .collect();
+    (!amounts.is_empty()).then(|| {
+        view! {
+            <p class="px-2 pb-1 text-xs text-muted" data-testid="column-weighted">
+                {tf(l, "board.weighted_total", &[("amount", amounts.join(" · "))])}
+            </p>
+        }
+    })
 }
 
 fn add_sum(sums: &mut Vec<money::Money>, amount: &money::Money, sign: i64) {

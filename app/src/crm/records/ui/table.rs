@@ -95,6 +95,8 @@ fn TableView(
         next,
         members,
     } = first;
+    // The closures below read these with `try_`: under streaming SSR a render the
+    // Transition has already replaced can still run, and must not panic the stream.
     let rows = RwSignal::new(rows);
     let next = RwSignal::new(next);
     let selected = RwSignal::new(Vec::<Uuid>::new());
@@ -183,7 +185,7 @@ fn TableView(
             <div class="menu-panel space-y-1">
                 {table_columns(entity).iter().map(|c| view! {
                     <label class="flex items-center gap-2 text-sm">
-                        <input type="checkbox" prop:checked=move || shown.with(|v| v.contains(c))
+                        <input type="checkbox" prop:checked=move || shown.try_with(|v| v.contains(c)).unwrap_or(false)
                             on:change=move |ev| {
                                 let on = event_target_checked(&ev);
                                 shown.update(|v| { v.retain(|x| x != c); if on { v.push(c); } });
@@ -276,7 +278,7 @@ fn TableView(
                     <tr>
                         <th class="w-8">
                             <input type="checkbox" aria-label=tr("records.select_all")
-                                prop:checked=move || { let n = rows.with(Vec::len); n > 0 && selected.with(Vec::len) == n }
+                                prop:checked=move || { let n = rows.try_with(Vec::len).unwrap_or(0); n > 0 && selected.try_with(Vec::len) == Some(n) }
                                 on:change=move |ev| {
                                     if event_target_checked(&ev) {
                                         selected.set(rows.with_untracked(|r| r.iter().map(|r| r.id).collect()));
@@ -286,14 +288,14 @@ fn TableView(
                                 }/>
                         </th>
                         <th>{tr("records.name")}</th>
-                        {move || table_columns(entity).iter().filter(|c| shown.with(|v| v.contains(*c))).map(|c| view! {
+                        {move || table_columns(entity).iter().filter(|c| shown.try_with(|v| v.contains(*c)).unwrap_or(false)).map(|c| view! {
                             <th>{tr(column_label(c))}</th>
                         }).collect_view()}
                     </tr>
                 </thead>
                 <tbody>
                     {move || {
-                        let list = rows.get();
+                        let list = rows.try_get().unwrap_or_default();
                         if list.is_empty() {
                             return view! { <tr><td colspan="8" class="p-6 text-center text-muted">{tr("records.empty")}</td></tr> }.into_any();
                         }
@@ -303,15 +305,15 @@ fn TableView(
                                 <tr data-testid="record-row" data-name=row.name.clone()>
                                     <td>
                                         <input type="checkbox" aria-label=tf(locale(), "records.select_one", &[("name", row.name.clone())])
-                                            prop:checked=move || selected.with(|s| s.contains(&id))
+                                            prop:checked=move || selected.try_with(|s| s.contains(&id)).unwrap_or(false)
                                             on:change=move |ev| {
                                                 let on = event_target_checked(&ev);
                                                 selected.update(|s| { s.retain(|x| *x != id); if on { s.push(id); } });
                                             }/>
                                     </td>
-                                    <td><a class="link" href=entity.path(id)>{row.name.clone()}</a></td>
-                                    {table_columns(entity).iter().filter(|c| shown.with(|v| v.contains(*c))).map(|c| view! {
-                                        <td dir=(*c == "phone").then_some("ltr")>{cell(&row, c)}</td>
+                                    <td data-label=tr("field.name")><a class="link" href=entity.path(id)>{row.name.clone()}</a></td>
+                                    {table_columns(entity).iter().filter(|c| shown.try_with(|v| v.contains(*c)).unwrap_or(false)).map(|c| view! {
+                                        <td data-label=tr(column_label(c))>{cell(&row, c)}</td>
                                     }).collect_view()}
                                 </tr>
                             }
@@ -320,7 +322,7 @@ fn TableView(
                 </tbody>
             </table>
         </div>
-        {move || next.get().map(|cursor| {
+        {move || next.try_get().flatten().map(|cursor| {
             let filter = filter_for_more.clone();
             view! {
                 <button type="button" class="btn btn-secondary mt-3" data-testid="table-more" on:click=move |_| {
@@ -367,7 +369,10 @@ fn column_label(column: &str) -> &'static str {
 fn cell(row: &RecordRow, column: &str) -> AnyView {
     match column {
         "email" => row.email.clone().unwrap_or_default().into_any(),
-        "phone" => row.phone.clone().unwrap_or_default().into_any(),
+        // A phone number reads left to right in Arabic too, label beside it.
+        "phone" => {
+            view! { <bdi dir="ltr">{row.phone.clone().unwrap_or_default()}</bdi> }.into_any()
+        }
         "company" => row
             .company
             .clone()
