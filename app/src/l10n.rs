@@ -244,17 +244,18 @@ mod browser_zone {
         let mut fields = [0_i64; 6];
         for part in parts.iter() {
             let kind = Reflect::get(&part, &"type".into()).ok()?.as_string()?;
-            let value: i64 = Reflect::get(&part, &"value".into())
+            // Literal parts ("/", ", ", ":") sit between the numbers.
+            let Some(slot) = ["year", "month", "day", "hour", "minute", "second"]
+                .iter()
+                .position(|k| *k == kind)
+            else {
+                continue;
+            };
+            fields[slot] = Reflect::get(&part, &"value".into())
                 .ok()?
                 .as_string()?
                 .parse()
                 .ok()?;
-            let slot = ["year", "month", "day", "hour", "minute", "second"]
-                .iter()
-                .position(|k| *k == kind);
-            if let Some(slot) = slot {
-                fields[slot] = value;
-            }
         }
         let [y, mo, d, h, mi, s] = fields;
         let local = NaiveDate::from_ymd_opt(y as i32, mo as u32, d as u32)?

@@ -60,9 +60,14 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         .as_ref()
         .map(|v| format!("--brand: {};", v.brand_color))
         .unwrap_or_default();
+    let theme = ctx
+        .viewer
+        .as_ref()
+        .map_or("light", |v| v.theme.as_str())
+        .to_string();
     view! {
         <!DOCTYPE html>
-        <html lang=ctx.locale.tag() dir=ctx.locale.dir()>
+        <html lang=ctx.locale.tag() dir=ctx.locale.dir() data-theme=theme>
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>

@@ -130,6 +130,8 @@ pub struct Principal {
     /// The IANA zone the member reads and types times in: their own choice, else the
     /// workspace's. API keys and jobs work in UTC instants and use `UTC`.
     pub timezone: String,
+    /// `light`, `dark` or `system` (the device's): the member's preference.
+    pub theme: String,
 }
 
 impl Principal {

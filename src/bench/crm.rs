@@ -298,6 +298,7 @@ pub async fn run(database: &Database, router: &Router) -> Result<(), String> {
         grants: Vec::new(),
         api_key: None,
         timezone: "UTC".to_string(),
+        theme: "light".to_string(),
     };
     let mut direct = Vec::with_capacity(SAMPLES);
     for i in 0..WARMUP + SAMPLES {

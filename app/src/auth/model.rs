@@ -150,6 +150,8 @@ pub struct Viewer {
     pub locale: Locale,
     /// The IANA zone times are shown in (`l10n`).
     pub timezone: String,
+    /// `light`, `dark` or `system`: the shell's `data-theme`.
+    pub theme: String,
     pub tenants: Vec<TenantChoice>,
     /// The tenant requires 2FA and this user has not enrolled yet.
     pub must_enrol_2fa: bool,

@@ -37,6 +37,7 @@ pub async fn resolve_principal(
     let row = sqlx::query(
         "SELECT m.id, m.role, m.grants, u.email::text AS email, u.name, u.totp_enabled_at IS NOT NULL AS totp,
                 COALESCE(p.language, t.locale) AS locale, COALESCE(p.timezone, t.timezone) AS timezone,
+                COALESCE(p.theme, 'light') AS theme,
                 pol.two_factor_required,
                 pol.require_verified_email AND u.email_verified_at IS NULL AS must_verify,
                 (SELECT i.number FROM subscriptions s JOIN invoices i ON i.status = 'OPEN' WHERE s.status = 'UNPAID' ORDER BY i.number LIMIT 1) AS unpaid_invoice,
@@ -80,6 +81,7 @@ pub async fn resolve_principal(
                 .filter_map(|g| Permission::from_grant(g))
                 .collect(),
             timezone: row.try_get("timezone")?,
+            theme: row.try_get("theme")?,
         },
         locale,
         Workspaces(workspaces.0),
@@ -123,6 +125,7 @@ pub fn viewer(
         role: principal.role,
         locale,
         timezone: principal.timezone.clone(),
+        theme: principal.theme.clone(),
         tenants: workspaces
             .0
             .iter()

@@ -160,6 +160,7 @@ pub async fn authenticate(
             grants: Vec::new(),
             api_key: Some(id),
             timezone: "UTC".to_string(),
+            theme: "light".to_string(),
         },
         scopes: row.try_get("scopes")?,
         key_per_minute: row.try_get("per_minute")?,

@@ -306,6 +306,7 @@ async fn load(db: &Db, tenant_id: Uuid, id: Uuid) -> Result<Claimed, AppError> {
             grants: Vec::new(),
             api_key: None,
             timezone: "UTC".to_string(),
+            theme: "light".to_string(),
         },
         creator_active: code("status")? == "ACTIVE",
     })
