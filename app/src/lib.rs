@@ -58,7 +58,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     let brand = ctx
         .viewer
         .as_ref()
-        .map(|v| format!("--brand: {};", v.brand_color))
+        // `--color-brand` too: a custom property resolves `var(--brand)` where it is
+        // declared (Tailwind's `:root`), so setting `--brand` here alone would not
+        // reach `bg-brand` and `text-brand`.
+        .map(|v| format!("--brand: {0}; --color-brand: {0};", v.brand_color))
         .unwrap_or_default();
     let theme = ctx
         .viewer

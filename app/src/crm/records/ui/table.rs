@@ -49,11 +49,18 @@ pub fn DealsPage() -> impl IntoView {
 fn RecordsTable(entity: Entity) -> impl IntoView {
     let view_state = view_from_query();
     let reload = RwSignal::new(0_u32);
-    let page = Resource::new(
+    // One resource for the page and the lists: a Suspend awaiting two resources one
+    // after the other can run twice under streaming SSR when the first resolves
+    // (seen as a disposed-signal panic and a hydration mismatch on /leads).
+    let table = Resource::new(
         move || (view_state.get(), reload.get()),
-        move |((filter, sort), _)| list_records(entity, filter, sort, None),
+        move |((filter, sort), _)| async move {
+            let lists = get_lists(entity).await.unwrap_or_default();
+            list_records(entity, filter, sort, None)
+                .await
+                .map(|page| (page, lists))
+        },
     );
-    let lists = Resource::new(move || reload.get(), move |_| get_lists(entity));
     let show_new = RwSignal::new(false);
     // Outlives the table, which re-renders after every bulk action.
     let notice = RwSignal::new(None::<String>);
@@ -67,9 +74,8 @@ fn RecordsTable(entity: Entity) -> impl IntoView {
         {move || show_new.get().then(|| view! { <NewRecordForm entity/> })}
         <Transition fallback=|| view! { <Skeleton lines=8/> }>
             {move || Suspend::new(async move {
-                let lists = lists.await.unwrap_or_default();
-                match page.await {
-                    Ok(first) => {
+                match table.await {
+                    Ok((first, lists)) => {
                         let (filter, sort) = view_state.get_untracked();
                         view! { <TableView entity first filter sort lists reload notice/> }.into_any()
                     }
