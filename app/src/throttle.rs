@@ -87,6 +87,28 @@ pub fn email_subject(key: &[u8; 32], email: &str) -> String {
 }
 
 /// Counts one attempt by `subject`; past the limit, answers 429 with a Retry-After.
+/// How many times the per-address limits (`*_ip` buckets) are raised:
+/// `LEADLINE_IP_LIMIT_SCALE`, 1 by default, at most 100. For deployments where many
+/// people share one address (an office behind NAT, a test runner on loopback); the
+/// per-email limits and lockouts stay as they are whatever it says.
+fn ip_scale() -> i32 {
+    static SCALE: std::sync::OnceLock<i32> = std::sync::OnceLock::new();
+    *SCALE.get_or_init(|| {
+        std::env::var("LEADLINE_IP_LIMIT_SCALE")
+            .ok()
+            .and_then(|v| v.trim().parse::<i32>().ok())
+            .map_or(1, |scale| scale.clamp(1, 100))
+    })
+}
+
+fn max_of(limit: Limit) -> i32 {
+    if limit.bucket.ends_with("_ip") {
+        limit.max.saturating_mul(ip_scale())
+    } else {
+        limit.max
+    }
+}
+
 pub async fn hit(db: &Db, limit: Limit, subject: &str, locale: Locale) -> Result<(), AppError> {
     verdict(db, limit, subject, 1, locale).await
 }
@@ -106,7 +128,7 @@ async fn verdict(
     let retry_after: i32 = sqlx::query_scalar("SELECT rate_limit_hit($1, $2, $3, $4, $5)")
         .bind(limit.bucket)
         .bind(subject)
-        .bind(limit.max)
+        .bind(max_of(limit))
         .bind(limit.window_secs)
         .bind(cost)
         .fetch_one(db.pool())

@@ -116,6 +116,9 @@ impl Server {
             .env("DATABASE_URL", database_url)
             .env("LEADLINE_ADDR", format!("127.0.0.1:{port}"))
             .env("LEADLINE_DEMO_SEED", "1")
+            // One browser on loopback signs in and up far more often than one office
+            // would; the per-email limits and lockouts stay as in production.
+            .env("LEADLINE_IP_LIMIT_SCALE", "10")
             // The provider peer on ports of its own, so a `cargo xtask run` next door
             // keeps its peer.
             .env(
