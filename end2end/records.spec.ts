@@ -86,3 +86,33 @@ test('a table remembers the columns a member chose', async ({ page }) => {
   await expect(page.getByTestId('records-table').getByRole('columnheader', { name: 'Phone' })).toBeVisible();
   await expect(page.getByTestId('records-table').getByRole('columnheader', { name: 'Email' })).toHaveCount(0);
 });
+
+test('a static list gains and loses members from the table', async ({ page }) => {
+  await signIn(page, 'sales@demo.leadline.test');
+  await page.goto('/leads');
+  await hydrated(page);
+  const name = unique('Listed lead');
+  await page.getByTestId('new-record').click();
+  await page.getByTestId('new-record-form').getByLabel('Name').fill(name);
+  await page.getByTestId('new-record-form').getByRole('button', { name: 'Save' }).click();
+  await expect(page).toHaveURL(/\/leads\/[0-9a-f-]+$/);
+
+  const listName = unique('Sea view');
+  await page.goto(`/leads?q=${encodeURIComponent(name)}`);
+  await hydrated(page);
+  await page.locator('#smart-name').fill(listName);
+  await page.getByRole('button', { name: 'New static list' }).click();
+  await expect(page.locator('#bulk-list, #rf-list').first().locator('option', { hasText: listName })).toHaveCount(1);
+  await page.getByRole('checkbox', { name: `Select ${name}` }).check();
+  await page.locator('#bulk-list').selectOption({ label: listName });
+  await page.getByRole('button', { name: 'Add to list' }).click();
+  await expect(page.getByTestId('table-notice')).toBeVisible();
+
+  // The list's own view: its member, then none once taken off.
+  await page.locator('#rf-list').selectOption({ label: listName });
+  await page.getByRole('button', { name: 'Apply' }).click();
+  await expect(page.getByTestId('record-row')).toHaveCount(1);
+  await page.getByRole('checkbox', { name: `Select ${name}` }).check();
+  await page.getByTestId('bulk-unlist').click();
+  await expect(page.getByTestId('record-row')).toHaveCount(0);
+});

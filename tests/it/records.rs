@@ -424,6 +424,25 @@ async fn bulk_actions_respect_roles_and_leave_an_audit_trail() {
     )
     .await;
     assert_eq!(names(&members), ["A", "Owner's"]);
+    // Members leave a static list in bulk too, with a timeline entry each.
+    let (status, body) = bulk(&owner, vec![&a], json!({ "RemoveFromList": list_id })).await;
+    assert_eq!((status, body), (StatusCode::OK, json!(1)));
+    let members = list(
+        &app,
+        &owner,
+        "Contact",
+        json!({ "list_id": list_id }),
+        "Name",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(names(&members), ["Owner's"]);
+    let removed: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM activities WHERE kind = 'LIST_REMOVE'")
+            .fetch_one(&app.pools.owner)
+            .await
+            .unwrap();
+    assert_eq!(removed, 1);
 
     let (status, body) = bulk(&owner, vec![&a, &b], json!("Delete")).await;
     assert_eq!((status, body), (StatusCode::OK, json!(2)));

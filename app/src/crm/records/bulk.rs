@@ -124,6 +124,42 @@ pub async fn bulk(
             .await?;
             n
         }
+        BulkAction::RemoveFromList(list_id) => {
+            let kind: Option<String> =
+                sqlx::query_scalar("SELECT kind FROM lists WHERE id = $1 AND entity = $2")
+                    .bind(list_id)
+                    .bind(entity.code())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if kind.as_deref() != Some("STATIC") {
+                return Err(AppError::field("list_id", env.t("lists.not_static")));
+            }
+            // Only members leave, and only they get a timeline entry.
+            let removed: Vec<Uuid> = sqlx::query_scalar(
+                "DELETE FROM list_members WHERE list_id = $1 AND record_id = ANY($2) RETURNING record_id",
+            )
+            .bind(list_id)
+            .bind(&targets)
+            .fetch_all(&mut *tx)
+            .await?;
+            sqlx::query("UPDATE lists SET updated_at = now() WHERE id = $1")
+                .bind(list_id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(&format!(
+                "INSERT INTO activities (tenant_id, id, kind, {column}, actor_id, data)
+                 SELECT $1, gen_random_uuid(), 'LIST_REMOVE', t, $3,
+                        jsonb_build_object('list', (SELECT name FROM lists WHERE id = $4))
+                   FROM unnest($2::uuid[]) t"
+            ))
+            .bind(p.tenant_id)
+            .bind(&removed)
+            .bind(p.actor())
+            .bind(list_id)
+            .execute(&mut *tx)
+            .await?;
+            removed.len() as u64
+        }
         BulkAction::Delete => sqlx::query(&format!("DELETE FROM {table} WHERE id = ANY($1)"))
             .bind(&targets)
             .execute(&mut *tx)
@@ -133,7 +169,7 @@ pub async fn bulk(
     let event = match action {
         BulkAction::Assign(_) | BulkAction::Tag(_) => Some("updated"),
         BulkAction::Delete => Some("deleted"),
-        BulkAction::AddToList(_) => None,
+        BulkAction::AddToList(_) | BulkAction::RemoveFromList(_) => None,
     };
     if let Some(event) = event {
         deliver::record_changed(&mut tx, p.tenant_id, entity, &targets, event).await?;
@@ -142,6 +178,7 @@ pub async fn bulk(
         BulkAction::Assign(_) => "bulk.assigned",
         BulkAction::Tag(_) => "bulk.tagged",
         BulkAction::AddToList(_) => "bulk.listed",
+        BulkAction::RemoveFromList(_) => "bulk.unlisted",
         BulkAction::Delete => "bulk.deleted",
     };
     audit::by_member(

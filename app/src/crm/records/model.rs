@@ -168,6 +168,7 @@ pub enum BulkAction {
     Assign(Option<Uuid>),
     Tag(String),
     AddToList(Uuid),
+    RemoveFromList(Uuid),
     Delete,
 }
 

@@ -115,6 +115,10 @@ fn TableView(
         _ => vec![],
     };
     let static_lists: Vec<ListRef> = lists.iter().filter(|l| !l.smart).cloned().collect();
+    // The table shows a static list's members: they can be taken off it.
+    let current_static_list = filter
+        .list_id
+        .filter(|id| static_lists.iter().any(|l| l.id == *id));
     let shown = RwSignal::new(table_columns(entity).to_vec());
     #[cfg(feature = "hydrate")]
     columns_memory::remember(entity, shown);
@@ -260,6 +264,10 @@ fn TableView(
                                 run_bulk(BulkAction::AddToList(list));
                             }
                         }>{tr("lists.add")}</button>
+                    })}
+                    {current_static_list.map(|list| view! {
+                        <button type="button" class="btn btn-secondary" data-testid="bulk-unlist"
+                            on:click=move |_| run_bulk(BulkAction::RemoveFromList(list))>{tr("lists.remove")}</button>
                     })}
                     {(entity == Entity::Lead).then(|| view! { <crate::outreach::ui::EnrolSelection selected/> })}
                     <button type="button" class="btn btn-danger-ghost" data-testid="bulk-delete" on:click=move |_| confirm_delete.set(true)>{tr("records.delete")}</button>

@@ -141,9 +141,13 @@ fn TimelineEntry(item: TimelineItem) -> impl IntoView {
                 item.data["to_name"].as_str().unwrap_or("—").to_string(),
             )],
         ),
-        "LIST_ADD" => tf(
+        "LIST_ADD" | "LIST_REMOVE" => tf(
             locale(),
-            "timeline.list_add",
+            if kind == "LIST_ADD" {
+                "timeline.list_add"
+            } else {
+                "timeline.list_remove"
+            },
             &[("list", item.data["list"].as_str().unwrap_or("").to_string())],
         ),
         "JOURNEY" => {
