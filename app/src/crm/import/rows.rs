@@ -16,15 +16,7 @@ use uuid::Uuid;
 const MAX_TEXT: usize = 200;
 const MAX_TAG: usize = 50;
 const MAX_TAGS: usize = 20;
-pub const LEAD_STATUSES: [&str; 7] = [
-    "NEW",
-    "PROSPECTED",
-    "CONTACTED",
-    "REPLIED",
-    "QUALIFIED",
-    "CONVERTED",
-    "LOST",
-];
+pub use crate::crm::records::model::LEAD_STATUSES;
 /// Tags travel to SQL joined by this character, which [`tags`] never lets through.
 pub const TAG_JOIN: char = '\u{1F}';
 

@@ -5,7 +5,7 @@ use super::ssr::*;
 use crate::audit::{self, AuditEntry};
 use crate::auth::model::Role;
 use crate::crm::model::{Entity, RecordFilter};
-use crate::db::{internal, new_id, violated_constraint};
+use crate::db::{internal, new_id, violated_constraint, Tx};
 use crate::developers::deliver;
 use crate::error::AppError;
 use crate::request::Env;
@@ -87,19 +87,7 @@ pub async fn bulk(
             .rows_affected()
         }
         BulkAction::AddToList(list_id) => {
-            let kind: Option<String> =
-                sqlx::query_scalar("SELECT kind FROM lists WHERE id = $1 AND entity = $2")
-                    .bind(list_id)
-                    .bind(entity.code())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if kind.as_deref() != Some("STATIC") {
-                return Err(AppError::field("list_id", env.t("lists.not_static")));
-            }
-            sqlx::query("UPDATE lists SET updated_at = now() WHERE id = $1")
-                .bind(list_id)
-                .execute(&mut *tx)
-                .await?;
+            touch_static_list(env, &mut tx, entity, *list_id).await?;
             let n = sqlx::query(
                 "INSERT INTO list_members (tenant_id, list_id, record_id)
                  SELECT $1, $2, unnest($3::uuid[]) ON CONFLICT DO NOTHING",
@@ -110,30 +98,11 @@ pub async fn bulk(
             .execute(&mut *tx)
             .await?
             .rows_affected();
-            sqlx::query(&format!(
-                "INSERT INTO activities (tenant_id, id, kind, {column}, actor_id, data)
-                 SELECT $1, gen_random_uuid(), 'LIST_ADD', t, $3,
-                        jsonb_build_object('list', (SELECT name FROM lists WHERE id = $4))
-                   FROM unnest($2::uuid[]) t"
-            ))
-            .bind(p.tenant_id)
-            .bind(&targets)
-            .bind(p.actor())
-            .bind(list_id)
-            .execute(&mut *tx)
-            .await?;
+            log_list_change(&mut tx, p, column, "LIST_ADD", &targets, *list_id).await?;
             n
         }
         BulkAction::RemoveFromList(list_id) => {
-            let kind: Option<String> =
-                sqlx::query_scalar("SELECT kind FROM lists WHERE id = $1 AND entity = $2")
-                    .bind(list_id)
-                    .bind(entity.code())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if kind.as_deref() != Some("STATIC") {
-                return Err(AppError::field("list_id", env.t("lists.not_static")));
-            }
+            touch_static_list(env, &mut tx, entity, *list_id).await?;
             // Only members leave, and only they get a timeline entry.
             let removed: Vec<Uuid> = sqlx::query_scalar(
                 "DELETE FROM list_members WHERE list_id = $1 AND record_id = ANY($2) RETURNING record_id",
@@ -142,22 +111,7 @@ pub async fn bulk(
             .bind(&targets)
             .fetch_all(&mut *tx)
             .await?;
-            sqlx::query("UPDATE lists SET updated_at = now() WHERE id = $1")
-                .bind(list_id)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(&format!(
-                "INSERT INTO activities (tenant_id, id, kind, {column}, actor_id, data)
-                 SELECT $1, gen_random_uuid(), 'LIST_REMOVE', t, $3,
-                        jsonb_build_object('list', (SELECT name FROM lists WHERE id = $4))
-                   FROM unnest($2::uuid[]) t"
-            ))
-            .bind(p.tenant_id)
-            .bind(&removed)
-            .bind(p.actor())
-            .bind(list_id)
-            .execute(&mut *tx)
-            .await?;
+            log_list_change(&mut tx, p, column, "LIST_REMOVE", &removed, *list_id).await?;
             removed.len() as u64
         }
         BulkAction::Delete => sqlx::query(&format!("DELETE FROM {table} WHERE id = ANY($1)"))
@@ -192,6 +146,54 @@ pub async fn bulk(
     .await?;
     tx.commit().await?;
     Ok(changed)
+}
+
+/// A static list of `entity`, marked changed now; else a field error.
+async fn touch_static_list(
+    env: &Env,
+    tx: &mut Tx,
+    entity: Entity,
+    list_id: Uuid,
+) -> Result<(), AppError> {
+    let kind: Option<String> =
+        sqlx::query_scalar("SELECT kind FROM lists WHERE id = $1 AND entity = $2")
+            .bind(list_id)
+            .bind(entity.code())
+            .fetch_optional(&mut **tx)
+            .await?;
+    if kind.as_deref() != Some("STATIC") {
+        return Err(AppError::field("list_id", env.t("lists.not_static")));
+    }
+    sqlx::query("UPDATE lists SET updated_at = now() WHERE id = $1")
+        .bind(list_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// A LIST_ADD or LIST_REMOVE timeline entry on each record, naming the list.
+async fn log_list_change(
+    tx: &mut Tx,
+    p: &crate::request::Principal,
+    column: &str,
+    kind: &str,
+    records: &[Uuid],
+    list_id: Uuid,
+) -> Result<(), AppError> {
+    sqlx::query(&format!(
+        "INSERT INTO activities (tenant_id, id, kind, {column}, actor_id, data)
+         SELECT $1, gen_random_uuid(), $5, t, $3,
+                jsonb_build_object('list', (SELECT name FROM lists WHERE id = $4))
+           FROM unnest($2::uuid[]) t"
+    ))
+    .bind(p.tenant_id)
+    .bind(records)
+    .bind(p.actor())
+    .bind(list_id)
+    .bind(kind)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 pub async fn lists(env: &Env, entity: Entity) -> Result<Vec<ListRef>, AppError> {

@@ -3,8 +3,9 @@
 
 use super::model::*;
 use super::ssr::*;
+use crate::crm::access::Scope;
 use crate::crm::model::Entity;
-use crate::db::{new_id, take_page};
+use crate::db::{new_id, take_page, Tx};
 use crate::error::AppError;
 use crate::request::Env;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -135,18 +136,7 @@ pub async fn add_activity(
             let user = text
                 .parse::<Uuid>()
                 .map_err(|_| AppError::field("assignee_id", env.t("board.owner_out_of_scope")))?;
-            let active: bool = sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM memberships WHERE user_id = $1 AND status = 'ACTIVE')",
-            )
-            .bind(user)
-            .fetch_one(&mut *tx)
-            .await?;
-            if !active || !scope.allows(Some(user)) {
-                return Err(AppError::field(
-                    "assignee_id",
-                    env.t("board.owner_out_of_scope"),
-                ));
-            }
+            check_assignee(env, &mut tx, &scope, user).await?;
             Some(user)
         }
     };
@@ -315,18 +305,7 @@ pub async fn change_task(env: &Env, task_id: Uuid, change: TaskChange<'_>) -> Re
         }
         TaskChange::Assign(user) => {
             open_only()?;
-            let active: bool = sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM memberships WHERE user_id = $1 AND status = 'ACTIVE')",
-            )
-            .bind(user)
-            .fetch_one(&mut *tx)
-            .await?;
-            if !active || !scope.allows(Some(user)) {
-                return Err(AppError::field(
-                    "assignee_id",
-                    env.t("board.owner_out_of_scope"),
-                ));
-            }
+            check_assignee(env, &mut tx, &scope, user).await?;
             sqlx::query("UPDATE activities SET assignee_id = $2, reminded_at = NULL, updated_at = now() WHERE id = $1")
                 .bind(task_id)
                 .bind(user)
@@ -354,6 +333,23 @@ pub async fn change_task(env: &Env, task_id: Uuid, change: TaskChange<'_>) -> Re
         }
     }
     tx.commit().await?;
+    Ok(())
+}
+
+/// A task may go to an active member the writer may give work to (their scope).
+async fn check_assignee(env: &Env, tx: &mut Tx, scope: &Scope, user: Uuid) -> Result<(), AppError> {
+    let active: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM memberships WHERE user_id = $1 AND status = 'ACTIVE')",
+    )
+    .bind(user)
+    .fetch_one(&mut **tx)
+    .await?;
+    if !active || !scope.allows(Some(user)) {
+        return Err(AppError::field(
+            "assignee_id",
+            env.t("board.owner_out_of_scope"),
+        ));
+    }
     Ok(())
 }
 
