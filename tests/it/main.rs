@@ -37,6 +37,7 @@ mod security;
 mod sequence_edit;
 mod settings;
 mod suppression;
+mod tasks;
 mod team;
 mod two_factor;
 mod webhooks_out;

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod deal_stage;
+mod forms;
 pub mod model;
 #[cfg(feature = "ssr")]
 pub mod moves;
