@@ -54,9 +54,14 @@ test('create a lead, log a note and a task on its timeline, and find it again', 
   await page.getByRole('link', { name }).click();
   await hydrated(page);
   await page.getByRole('button', { name: 'Convert to deal' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Convert to deal' });
+  await expect(dialog.getByLabel('Deal name')).toHaveValue(name);
+  await dialog.getByLabel('Stage').selectOption({ label: 'Proposal' });
+  await dialog.getByRole('button', { name: 'Create deal' }).click();
   await expect(page).toHaveURL(/\/deals\/[0-9a-f-]+$/);
   await hydrated(page);
   await expect(page.getByRole('heading', { level: 1 })).toHaveText(name);
+  await expect(page.getByTestId('facts')).toContainText('Proposal');
 
   // Its amount, currency and probability are edited on its page.
   await page.getByTestId('edit-record').click();
@@ -115,4 +120,65 @@ test('a static list gains and loses members from the table', async ({ page }) =>
   await page.getByRole('checkbox', { name: `Select ${name}` }).check();
   await page.getByTestId('bulk-unlist').click();
   await expect(page.getByTestId('record-row')).toHaveCount(0);
+});
+
+test('a contact\'s page makes a deal with that contact, from a dialog that keeps bad input next to its field', async ({ page }) => {
+  await signIn(page, 'sales@demo.leadline.test');
+  await page.goto('/contacts');
+  await hydrated(page);
+  const name = unique('Youssef Amin');
+  await page.getByTestId('new-record').click();
+  await page.getByTestId('new-record-form').getByLabel('Name').fill(name);
+  await page.getByTestId('new-record-form').getByRole('button', { name: 'Save' }).click();
+  await expect(page).toHaveURL(/\/contacts\/[0-9a-f-]+$/);
+  await hydrated(page);
+
+  await page.getByRole('button', { name: 'New deal' }).click();
+  const dialog = page.getByRole('dialog', { name: 'New deal' });
+  await dialog.getByLabel('Deal name').fill(`${name} — villa`);
+  await dialog.getByLabel('Amount').fill('a lot');
+  await dialog.getByRole('button', { name: 'Create deal' }).click();
+  await expect(dialog.locator('#f-amount-error')).toBeVisible();
+  await dialog.getByLabel('Amount').fill('4,200,000');
+  await dialog.getByLabel('Currency').fill('EGP');
+  await dialog.getByRole('button', { name: 'Create deal' }).click();
+  await expect(page).toHaveURL(/\/deals\/[0-9a-f-]+$/);
+  await hydrated(page);
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText(`${name} — villa`);
+  await expect(page.getByTestId('facts')).toContainText('EGP 4,200,000');
+  await expect(page.getByTestId('related').getByRole('link', { name })).toBeVisible();
+
+  // Escape closes the dialog without making anything.
+  await page.getByRole('link', { name }).click();
+  await hydrated(page);
+  await page.getByRole('button', { name: 'New deal' }).click();
+  await expect(page.getByRole('dialog')).toBeVisible();
+  await page.keyboard.press('Escape');
+  await expect(page.getByRole('dialog')).toHaveCount(0);
+});
+
+test('a list gets a description and a colour that everyone viewing it sees', async ({ page }) => {
+  await signIn(page, 'manager@demo.leadline.test');
+  await page.goto('/contacts');
+  await hydrated(page);
+  const list = unique('Cityscape investors');
+  await page.getByRole('textbox', { name: 'List name' }).fill(list);
+  await page.getByRole('button', { name: 'New static list' }).click();
+  await expect(page.getByTestId('table-notice')).toContainText('List saved.');
+  await page.locator('#rf-list').selectOption({ label: list });
+  await page.getByRole('button', { name: 'Apply' }).click();
+  await hydrated(page);
+  const header = page.getByTestId('list-header');
+  await expect(header.getByRole('heading', { name: list })).toBeVisible();
+
+  await header.getByRole('button', { name: 'Edit list' }).click();
+  const form = page.getByTestId('list-form');
+  await form.getByLabel('Description').fill('Met at Cityscape; want ROI above 8%');
+  await form.getByLabel('Colour').fill('#0ea5e9');
+  await form.getByRole('button', { name: 'Save' }).click();
+  await expect(header.getByTestId('list-description')).toHaveText('Met at Cityscape; want ROI above 8%');
+  await expect(header).toHaveAttribute('style', /#0ea5e9/);
+  await page.reload();
+  await hydrated(page);
+  await expect(page.getByTestId('list-description')).toHaveText('Met at Cityscape; want ROI above 8%');
 });

@@ -145,7 +145,7 @@ async fn grant(owner: &PgPool, role: &str) -> Result<(), String> {
             "GRANT EXECUTE ON FUNCTION rate_limit_hit(text, text, integer, integer, integer), rate_limit_sweep(), auth_token_user(bytea, text), sweep_import_drafts(), renew_job_lease(uuid), retention_sweep(), review_sla_sweep(timestamptz), release_expired_holds(timestamptz), remind_lapsing_holds(timestamptz), billing_roll_periods(timestamptz), billing_event_record(text, uuid, text, timestamptz, jsonb, text), notices_digest_pending(timestamptz, integer), notices_digest_sent(uuid[], timestamptz), task_due_sweep(timestamptz) TO {role}"
         ),
         format!(
-            "GRANT EXECUTE ON FUNCTION api_key_lookup(text), integration_lookup(text), rate_limit_take(text, text, integer), webhook_claim(integer, integer), api_sweep(), integration_claim(integer, integer), payment_attempt_claim(timestamptz, integer, integer), review_llm_claim(integer, integer), outbox_stats(), my_workspaces() TO {role}"
+            "GRANT EXECUTE ON FUNCTION api_key_lookup(text), integration_lookup(text), rate_limit_take(text, text, integer), webhook_claim(integer, integer), api_sweep(), integration_claim(integer, integer), payment_attempt_claim(timestamptz, integer, integer), review_llm_claim(integer, integer), outbox_stats(), my_workspaces(), calendar_feed_lookup(bytea) TO {role}"
         ),
     ];
     for sql in statements {

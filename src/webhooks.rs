@@ -35,6 +35,33 @@ pub fn routes() -> Router<AppState> {
         .route("/t/o/{token}", get(open_pixel))
         .route("/t/c/{token}", get(click))
         .route("/u/{token}", get(unsubscribe_page).post(unsubscribe))
+        .route("/calendar/{file}", get(calendar_feed))
+}
+
+/// A member's calendar feed (`/calendar/<token>.ics`), fetched by calendar apps with
+/// no session: the token is the whole credential. Unknown tokens get the same 404 as
+/// malformed ones.
+async fn calendar_feed(State(state): State<AppState>, Path(file): Path<String>) -> Response {
+    let token = file.strip_suffix(".ics").unwrap_or_default();
+    match app::calendar::ssr::feed(&state.db, &state.config, token, chrono::Utc::now()).await {
+        Ok(Some(ics)) => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/calendar; charset=utf-8"),
+                ),
+                // Private to its member: never kept by a shared cache.
+                (
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("private, max-age=300"),
+                ),
+            ],
+            ics,
+        )
+            .into_response(),
+        Ok(None) => (StatusCode::NOT_FOUND, "no calendar feed at this address").into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
+    }
 }
 
 /// Meta's subscription check: echo `hub.challenge` when the verify token matches.

@@ -333,6 +333,27 @@ fn join(locale: Locale, day: String, time: String) -> String {
     }
 }
 
+/// How long ago (or ahead) `at` is from `now`, in words and CLDR plurals: "just now",
+/// "5 minutes ago", "in 2 days". `None` beyond a week, where a date says more.
+pub fn relative(locale: Locale, now: DateTime<Utc>, at: DateTime<Utc>) -> Option<String> {
+    let seconds = (at - now).num_seconds();
+    let span = seconds.abs();
+    let future = seconds > 0;
+    let (unit, n) = match span {
+        s if s < 60 => return Some(crate::i18n::t(locale, "time.now")),
+        s if s < 3_600 => ("minutes", s / 60),
+        s if s < 86_400 => ("hours", s / 3_600),
+        s if s < 7 * 86_400 => ("days", s / 86_400),
+        _ => return None,
+    };
+    let key = if future {
+        format!("time.in_{unit}")
+    } else {
+        format!("time.{unit}_ago")
+    };
+    Some(crate::i18n::tf(locale, &key, &[("n", n.to_string())]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -520,5 +541,33 @@ mod tests {
             "Dec 2, 2026, 9:30:07\u{202f}PM"
         );
         assert_eq!(date_time_seconds(Locale::Ro, log), "2 dec. 2026, 21:30:07");
+    }
+
+    #[test]
+    fn relative_times_use_each_languages_plurals() {
+        use chrono::TimeZone;
+        let now = Utc.with_ymd_and_hms(2026, 12, 6, 12, 0, 0).unwrap();
+        let ago = |secs: i64, l: Locale| relative(l, now, now - Duration::seconds(secs));
+        let ahead = |secs: i64, l: Locale| relative(l, now, now + Duration::seconds(secs));
+        assert_eq!(ago(20, Locale::En).as_deref(), Some("just now"));
+        assert_eq!(ago(60, Locale::En).as_deref(), Some("1 minute ago"));
+        assert_eq!(
+            ago(3 * 3_600 + 59, Locale::En).as_deref(),
+            Some("3 hours ago")
+        );
+        assert_eq!(ahead(2 * 86_400, Locale::En).as_deref(), Some("in 2 days"));
+        assert_eq!(ago(8 * 86_400, Locale::En), None, "a date beyond a week");
+        // Arabic: two is its own form, 3–10 "few", 11–99 "many".
+        assert_eq!(ago(2 * 3_600, Locale::Ar).as_deref(), Some("قبل ساعتين"));
+        assert_eq!(ago(3 * 3_600, Locale::Ar).as_deref(), Some("قبل 3 ساعات"));
+        assert_eq!(ago(11 * 60, Locale::Ar).as_deref(), Some("قبل 11 دقيقة"));
+        // Romanian: "de" from 20 on.
+        assert_eq!(ago(5 * 60, Locale::Ro).as_deref(), Some("acum 5 minute"));
+        assert_eq!(
+            ago(21 * 60, Locale::Ro).as_deref(),
+            Some("acum 21 de minute")
+        );
+        assert_eq!(ahead(3_600, Locale::Pt).as_deref(), Some("em 1 hora"));
+        assert_eq!(ago(2 * 86_400, Locale::Pt).as_deref(), Some("há 2 dias"));
     }
 }

@@ -76,6 +76,7 @@ pub fn AppLayout() -> impl IntoView {
         }
         .into_any();
     };
+    provide_context(crate::ui::PageClock(crate::ui::browser_clock()));
     let collapsed = RwSignal::new(false);
     let logout = ServerAction::<Logout>::new();
     Effect::new(move || {
@@ -280,9 +281,7 @@ fn Bell() -> impl IntoView {
                         <ul class="space-y-2 text-sm" data-testid="bell-items">
                             {list.into_iter().map(|n| view! {
                                 <li>
-                                    <time class="block text-xs text-muted tabular-nums" datetime=n.created_at.to_rfc3339()>
-                                        {crate::ui::when(n.created_at)}
-                                    </time>
+                                    <crate::ui::Ago at=n.created_at class="block text-xs text-muted tabular-nums"/>
                                     {match n.link.clone() {
                                         Some(link) => view! { <a class="link" href=link>{n.body.clone()}</a> }.into_any(),
                                         None => view! { <span>{n.body.clone()}</span> }.into_any(),

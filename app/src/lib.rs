@@ -4,6 +4,7 @@
 pub mod approvals;
 pub mod auth;
 pub mod billing;
+pub mod calendar;
 pub mod crm;
 pub mod developers;
 pub mod encode;
@@ -251,6 +252,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("fields") view={Lazy::<pages::CustomFields>::new()}/>
                         <Route path=path!("approvals") view={Lazy::<pages::ApprovalRules>::new()}/>
                         <Route path=path!("notifications") view={Lazy::<pages::NotificationPrefs>::new()}/>
+                        <Route path=path!("calendar") view={Lazy::<pages::CalendarFeed>::new()}/>
                         <Route path=path!("review") view={Lazy::<pages::ReviewRules>::new()}/>
                     </ParentRoute>
                 </ParentRoute>

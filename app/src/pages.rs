@@ -122,6 +122,7 @@ lazy_area!(settings_area, __preload_settings_area, SettingsPages {
     CustomFields => crate::crm::records::ui::CustomFieldsPage,
     ApprovalRules => crate::approvals::ui::rules::ApprovalRulesPage,
     NotificationPrefs => crate::notices::ui::NotificationPrefsPage,
+    CalendarFeed => crate::calendar::ui::CalendarFeedPage,
     ReviewRules => crate::review::rules::ReviewRulesPage,
 });
 

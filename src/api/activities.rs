@@ -107,6 +107,12 @@ pub struct NewActivityBody {
     duration_minutes: Option<u32>,
     /// A call's outcome, in words.
     outcome: Option<String>,
+    /// A meeting's start, to the minute: required for a meeting.
+    starts_at: Option<DateTime<Utc>>,
+    /// A meeting's end: after the start, within 7 days; 30 minutes on if absent.
+    ends_at: Option<DateTime<Utc>>,
+    /// Members invited to a meeting (at most 50).
+    attendee_ids: Option<Vec<Uuid>>,
 }
 
 /// Adds a note, task, call or meeting to a lead, contact, company or deal's timeline.
@@ -145,21 +151,33 @@ async fn create_activity(
             kind: input.kind,
             subject: input.subject.unwrap_or_default(),
             body: input.body.unwrap_or_default(),
-            due_at: input
-                .due_at
-                .map(|d| d.format("%Y-%m-%dT%H:%M").to_string())
-                .unwrap_or_default(),
+            due_at: minute(input.due_at),
             duration_minutes: input
                 .duration_minutes
                 .map(|m| m.to_string())
                 .unwrap_or_default(),
             outcome: input.outcome.unwrap_or_default(),
             assignee_id: String::new(),
+            starts_at: minute(input.starts_at),
+            ends_at: minute(input.ends_at),
+            attendee_ids: input
+                .attendee_ids
+                .unwrap_or_default()
+                .iter()
+                .map(Uuid::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
         },
     )
     .await
     .map_err(api_field)?;
     created::<Activity>(&caller, &ctx, "activities", item.id).await
+}
+
+/// An instant as the form's `datetime-local` text; an API key's zone is UTC.
+fn minute(at: Option<DateTime<Utc>>) -> String {
+    at.map(|d| d.format("%Y-%m-%dT%H:%M").to_string())
+        .unwrap_or_default()
 }
 
 /// What of a written activity changes; absent fields stay.

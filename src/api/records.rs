@@ -596,6 +596,7 @@ async fn create_deal_in_pipeline(
             currency: input.currency,
             owner_id: input.owner_id,
             expected_close_on: input.expected_close_on,
+            ..NewDeal::default()
         },
     )
     .await

@@ -10,6 +10,7 @@ mod auth;
 mod billing;
 mod billing_payments;
 mod board;
+mod calendar;
 mod convert;
 mod dashboard;
 mod demo;

@@ -170,17 +170,45 @@ async fn preferences_route_each_kind_and_the_digest_emails_what_is_unread_once()
         },
         from: "no-reply@leadline.test".into(),
     });
+    // Ada reads her digest on Riyadh's clock.
+    let (status, body) = app
+        .call::<app::auth::api::UpdateProfile>(
+            &ada,
+            &[
+                ("name", "Ada"),
+                ("language", "en"),
+                ("timezone", "Asia/Riyadh"),
+                ("theme", "light"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     let now = chrono::Utc::now();
     let sent = app::notices::ssr::send_digests(&app.pools.app, &config, now)
         .await
         .unwrap();
     assert_eq!(sent, 1);
+    let first: chrono::DateTime<chrono::Utc> = sqlx::query_scalar(
+        "SELECT min(created_at) FROM notifications WHERE body LIKE '%Mona replied%'",
+    )
+    .fetch_one(&app.pools.owner)
+    .await
+    .unwrap();
+    let riyadh = app::l10n::date_time(
+        app::i18n::Locale::En,
+        app::l10n::to_local("Asia/Riyadh", first),
+    );
     let digest = peer
         .messages()
         .into_iter()
         .find(|m| m.to == "ada@example.com" && m.subject.as_deref() == Some("2 unread in Acme"))
         .expect("the digest reached Ada");
     assert!(digest.body.contains("Mona replied: yes"), "{}", digest.body);
+    assert!(
+        digest.body.contains(&riyadh) && !digest.body.contains("UTC"),
+        "{riyadh}: {}",
+        digest.body
+    );
     assert!(digest.body.contains("Approve a move"), "{}", digest.body);
     assert!(
         digest.body.contains("https://app.leadline.test/inbox"),

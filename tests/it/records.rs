@@ -4,8 +4,8 @@
 use crate::common;
 
 use app::crm::records::api::{
-    ApplyBulk, CompleteTask, CreateList, GetMyTasks, GetRecord, GetTimeline, ListRecords,
-    LogActivity, SaveRecord, SearchRecords,
+    ApplyBulk, CompleteTask, CreateList, GetLists, GetMyTasks, GetRecord, GetTimeline, ListRecords,
+    LogActivity, SaveRecord, SearchRecords, UpdateList,
 };
 use common::*;
 use reqwest::StatusCode;
@@ -443,6 +443,44 @@ async fn bulk_actions_respect_roles_and_leave_an_audit_trail() {
             .await
             .unwrap();
     assert_eq!(removed, 1);
+
+    // Its owner describes and colours it; the rep, who did not make it, may not.
+    let list_id = list_id.as_str().unwrap().to_string();
+    let edit = |client: &reqwest::Client, color: &'static str| {
+        let (app, client, list_id) = (&app, client.clone(), list_id.clone());
+        async move {
+            app.call::<UpdateList>(
+                &client,
+                &[
+                    ("id", list_id.as_str()),
+                    ("name", "Investors 2027"),
+                    ("description", "Met at Cityscape; want ROI above 8%"),
+                    ("color", color),
+                ],
+            )
+            .await
+        }
+    };
+    let (status, body) = edit(&owner, "red").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(error_field(&body), Some("color"));
+    assert_eq!(edit(&rep, "#0EA5E9").await.0, StatusCode::NOT_FOUND);
+    let (status, body) = edit(&owner, "#0EA5E9").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, lists) = app
+        .call_json::<GetLists>(&owner, &json!({ "entity": "Contact" }))
+        .await;
+    assert_eq!(lists[0]["name"], "Investors 2027");
+    assert_eq!(
+        lists[0]["description"],
+        "Met at Cityscape; want ROI above 8%"
+    );
+    assert_eq!(lists[0]["color"], "#0ea5e9");
+    assert_eq!(lists[0]["editable"], true);
+    let (_, rep_lists) = app
+        .call_json::<GetLists>(&rep, &json!({ "entity": "Contact" }))
+        .await;
+    assert_eq!(rep_lists[0]["editable"], false);
 
     let (status, body) = bulk(&owner, vec![&a, &b], json!("Delete")).await;
     assert_eq!((status, body), (StatusCode::OK, json!(2)));

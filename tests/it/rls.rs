@@ -55,6 +55,12 @@ async fn crm_fixture(app: &TestApp, t: Uuid, email: &str) {
         "INSERT INTO activities (tenant_id, id, kind, deal_id, actor_id, data)
          SELECT $1, gen_random_uuid(), 'STAGE_CHANGE', id, $2, jsonb_build_object('to_stage', stage_id::text)
            FROM deals WHERE tenant_id = $1",
+        // Meetings and calendar feeds (0046).
+        "INSERT INTO activities (tenant_id, id, kind, deal_id, actor_id, subject, starts_at, ends_at)
+         SELECT $1, gen_random_uuid(), 'MEETING', id, $2, 'Meet', now(), now() + interval '1 hour' FROM deals WHERE tenant_id = $1",
+        "INSERT INTO meeting_attendees (tenant_id, activity_id, user_id)
+         SELECT $1, id, $2 FROM activities WHERE tenant_id = $1 AND kind = 'MEETING'",
+        "INSERT INTO calendar_feeds (tenant_id, user_id, token_hash) VALUES ($1, $2, sha256($1::text::bytea))",
         "INSERT INTO lists (tenant_id, id, name, entity, kind, owner_id) VALUES ($1, gen_random_uuid(), 'L', 'LEAD', 'STATIC', $2)",
         "INSERT INTO list_members (tenant_id, list_id, record_id)
          SELECT $1, l.id, d.id FROM lists l, leads d WHERE l.tenant_id = $1 AND d.tenant_id = $1 AND $2::uuid IS NOT NULL",

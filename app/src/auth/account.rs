@@ -76,8 +76,18 @@ pub async fn profile(env: &Env) -> Result<Profile, AppError> {
     .fetch_one(&mut *tx)
     .await?;
     let rules = security_rules(&mut tx, p.tenant_id).await?;
+    // The names `timezone_exists` accepts, without the legacy and POSIX aliases.
+    let zones = sqlx::query_scalar(
+        "SELECT name FROM pg_timezone_names
+          WHERE name ~ '^(Africa|America|Antarctica|Asia|Atlantic|Australia|Europe|Indian|Pacific)/'
+             OR name = 'UTC'
+          ORDER BY name",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(Profile {
+        zones,
         name: row.try_get("name")?,
         email: row.try_get("email")?,
         language: row

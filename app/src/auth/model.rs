@@ -288,6 +288,9 @@ pub struct Profile {
     pub theme: String,
     pub totp_enabled: bool,
     pub two_factor_required: bool,
+    /// The time zones the picker offers (IANA names by region, and UTC).
+    #[serde(default)]
+    pub zones: Vec<String>,
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use leptos::prelude::*;
 
 /// Puts text on the clipboard (`navigator.clipboard.writeText`), where the browser
 /// allows it; the text also stays selectable on the page.
-pub(super) fn copy_text(text: &str) {
+pub(crate) fn copy_text(text: &str) {
     #[cfg(feature = "hydrate")]
     {
         use wasm_bindgen::JsCast;
@@ -35,7 +35,7 @@ pub(super) fn copy_text(text: &str) {
 
 /// A secret shown once, with a copy button and the warning that it will not be again.
 #[component]
-pub(super) fn ShownOnce(
+pub(crate) fn ShownOnce(
     #[prop(into)] label: String,
     secret: String,
     testid: &'static str,

@@ -64,6 +64,11 @@ pub struct Activity {
     pub due_at: Option<DateTime<Utc>>,
     /// When a task was completed.
     pub done_at: Option<DateTime<Utc>>,
+    /// A meeting's start and end.
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+    /// A meeting's attendees (member ids); empty for other kinds.
+    pub attendee_ids: Vec<Uuid>,
     /// When it happened.
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -81,7 +86,9 @@ impl ApiObject for Activity {
     const NAME: &'static str = "activity";
     const SELECT: &'static str = "SELECT r.* FROM (SELECT a.tenant_id, a.id, a.kind, a.lead_id,
         a.contact_id, a.company_id, a.deal_id, a.actor_id, a.assignee_id, a.subject, a.body, a.data,
-        a.due_at, a.done_at, a.occurred_at AS created_at,
+        a.due_at, a.done_at, a.starts_at, a.ends_at,
+        (SELECT coalesce(array_agg(ma.user_id ORDER BY ma.user_id), '{}') FROM meeting_attendees ma WHERE ma.activity_id = a.id) AS attendee_ids,
+        a.occurred_at AS created_at,
         coalesce(a.updated_at, a.occurred_at) AS updated_at FROM activities a) r";
     const FILTERS: &'static [&'static str] = &[
         "kind",

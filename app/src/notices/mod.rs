@@ -25,6 +25,8 @@ pub const KINDS: &[&str] = &[
     "APPROVAL_REQUESTED",
     "APPROVAL_DECIDED",
     "TASK_DUE",
+    "TASK_ASSIGNED",
+    "MEETING_INVITED",
     "MENTION",
     "HOLD_EXPIRING",
     "SEND_FAILED",

@@ -150,6 +150,7 @@ struct Pending {
     user_name: String,
     tenant_name: String,
     locale: String,
+    timezone: String,
     kind: String,
     body: String,
     link: Option<String>,
@@ -197,7 +198,10 @@ pub async fn send_digests(
         for row in rows.iter().take(DIGEST_LINES) {
             text.push_str(&format!(
                 "- {} · {}: {}\n",
-                row.created_at.format("%Y-%m-%d %H:%M UTC"),
+                crate::l10n::date_time(
+                    locale,
+                    crate::l10n::to_local(&row.timezone, row.created_at)
+                ),
                 t(locale, &format!("notices.kind.{}", row.kind)),
                 row.body
             ));

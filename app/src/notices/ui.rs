@@ -72,9 +72,7 @@ pub fn NotificationsPage() -> impl IntoView {
                                                 <p class="flex flex-wrap items-center gap-2 text-xs text-muted">
                                                     {unread.then(|| view! { <Badge text=t(l, "inbox.unread") tone="info"/> })}
                                                     <span>{t(l, &format!("notices.kind.{}", n.kind))}</span>
-                                                    <time class="tabular-nums" datetime=n.created_at.to_rfc3339()>
-                                                        {crate::ui::when(n.created_at)}
-                                                    </time>
+                                                    <crate::ui::Ago at=n.created_at class="tabular-nums"/>
                                                 </p>
                                                 {match n.link.clone() {
                                                     Some(link) => view! { <a class="link" href=link>{n.body.clone()}</a> }.into_any(),

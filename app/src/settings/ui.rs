@@ -25,6 +25,7 @@ pub fn SettingsLayout() -> impl IntoView {
         ("/settings/two-factor", "settings.two_factor"),
         ("/settings/sessions", "settings.sessions"),
         ("/settings/notifications", "settings.notifications"),
+        ("/settings/calendar", "settings.calendar"),
     ];
     if viewer.can(Permission::TenantSettings) {
         links.push(("/settings/workspace", "settings.workspace"));
@@ -112,8 +113,19 @@ pub fn ProfilePage() -> impl IntoView {
                                         </select>
                                         <p class="field-hint">{format!("{}: {}", tr("settings.language_now"), current.native_name())}</p>
                                     </div>
-                                    <Field label=tr("settings.timezone") name="timezone" value=p.timezone.clone().unwrap_or_default()
-                                           hint=tr("settings.timezone_hint") error=field_error(value, "timezone")/>
+                                    <div class="field">
+                                        <label for="f-timezone" class="field-label">{tr("settings.timezone")}</label>
+                                        // A datalist: type any part of a name ("Cairo") to find it.
+                                        <input id="f-timezone" name="timezone" class="input" list="f-timezone-zones" autocomplete="off"
+                                            value=p.timezone.clone().unwrap_or_default()
+                                            aria-describedby="f-timezone-hint"
+                                            aria-invalid=move || field_error(value, "timezone").get().is_some().then_some("true")/>
+                                        <datalist id="f-timezone-zones">
+                                            {p.zones.iter().map(|z| view! { <option value=z.clone()/> }).collect_view()}
+                                        </datalist>
+                                        <p id="f-timezone-hint" class="field-hint">{tr("settings.timezone_hint")}</p>
+                                        {move || field_error(value, "timezone").get().map(|e| view! { <p id="f-timezone-error" class="field-error" role="alert">{e}</p> })}
+                                    </div>
                                     <div class="field">
                                         <label for="f-theme" class="field-label">{tr("settings.theme")}</label>
                                         <select id="f-theme" name="theme" class="input">

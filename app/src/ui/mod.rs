@@ -64,6 +64,13 @@ pub fn day_of(at: chrono::DateTime<chrono::Utc>) -> String {
     crate::l10n::date(ctx.locale, crate::l10n::to_local(zone, at).date())
 }
 
+/// The time of day of an instant in the viewer's zone: `3:30 PM`.
+pub fn clock(at: chrono::DateTime<chrono::Utc>) -> String {
+    let ctx = page();
+    let zone = ctx.viewer.as_ref().map_or("UTC", |v| v.timezone.as_str());
+    crate::l10n::time(ctx.locale, crate::l10n::to_local(zone, at).time())
+}
+
 /// A calendar day (a close date, a period's end), which has no zone.
 pub fn day(date: chrono::NaiveDate) -> String {
     crate::l10n::date(locale(), date)
@@ -262,6 +269,32 @@ pub fn browser_clock() -> Signal<Option<chrono::DateTime<chrono::Utc>>> {
         });
     }
     now.into()
+}
+
+/// One browser clock for the page's relative times, so fifty timeline entries share one
+/// timer; provided by the signed-in layout.
+#[derive(Clone, Copy)]
+pub struct PageClock(pub Signal<Option<chrono::DateTime<chrono::Utc>>>);
+
+/// An instant as "3 hours ago" or "in 2 days" once the page runs in the browser, with
+/// the exact time as its tooltip. The server's render, and the hydration that must
+/// match it, show the exact time: they share no clock. Beyond a week, the date.
+#[component]
+pub fn Ago(
+    at: chrono::DateTime<chrono::Utc>,
+    #[prop(optional, into)] class: String,
+) -> impl IntoView {
+    let clock = use_context::<PageClock>()
+        .map(|c| c.0)
+        .unwrap_or_else(browser_clock);
+    let exact = when(at);
+    let shown = exact.clone();
+    let l = locale();
+    view! {
+        <time class=class datetime=at.to_rfc3339() title=exact>
+            {move || clock.get().and_then(|now| crate::l10n::relative(l, now, at)).unwrap_or_else(|| shown.clone())}
+        </time>
+    }
 }
 
 /// Bumps `tick` every `every` while `active()` holds, for as long as the calling

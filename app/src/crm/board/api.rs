@@ -51,6 +51,7 @@ pub async fn create_deal(
         currency,
         owner_id: owner_id.trim().parse().ok(),
         expected_close_on: Some(expected_close_on),
+        ..NewDeal::default()
     };
     respond(async { super::ssr::create_deal(&env()?, &deal).await }).await
 }

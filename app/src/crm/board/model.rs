@@ -207,6 +207,11 @@ pub struct NewDeal {
     pub currency: String,
     pub owner_id: Option<Uuid>,
     pub expected_close_on: Option<String>,
+    /// The person and organisation it is with, when made from their page.
+    #[serde(default)]
+    pub contact_id: Option<Uuid>,
+    #[serde(default)]
+    pub company_id: Option<Uuid>,
 }
 
 #[cfg(test)]

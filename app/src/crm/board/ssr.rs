@@ -393,25 +393,63 @@ pub async fn move_deal(env: &Env, mv: &DealMove) -> Result<DealCard, AppError> {
     Ok(card)
 }
 
+/// A new deal's name, currency, amount (minor units) and expected close, as typed on
+/// the board or a record's page.
+pub struct DealFields {
+    pub name: String,
+    pub currency: String,
+    pub amount: i64,
+    pub close_on: Option<NaiveDate>,
+}
+
+impl DealFields {
+    pub fn read(
+        env: &Env,
+        name: &str,
+        amount: &str,
+        currency: &str,
+        close_on: Option<&str>,
+    ) -> Result<DealFields, AppError> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 200 {
+            return Err(AppError::field("name", env.t("board.name_required")));
+        }
+        let currency = currency.trim().to_ascii_uppercase();
+        if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
+            return Err(AppError::field("currency", env.t("board.currency_invalid")));
+        }
+        let amount = money::parse(env.locale(), amount, &currency)
+            .ok_or_else(|| AppError::field("amount", env.t("board.amount_invalid")))?;
+        let close_on =
+            match close_on.map(str::trim) {
+                None | Some("") => None,
+                Some(text) => Some(NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+                    AppError::field("expected_close_on", env.t("board.date_invalid"))
+                })?),
+            };
+        Ok(DealFields {
+            name: name.to_string(),
+            currency,
+            amount,
+            close_on,
+        })
+    }
+}
+
 pub async fn create_deal(env: &Env, input: &NewDeal) -> Result<DealCard, AppError> {
     let (p, mut tx, scope) = open(env).await?;
-    let name = input.name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(AppError::field("name", env.t("board.name_required")));
-    }
-    let currency = input.currency.trim().to_ascii_uppercase();
-    if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
-        return Err(AppError::field("currency", env.t("board.currency_invalid")));
-    }
-    let amount = money::parse(env.locale(), &input.amount, &currency)
-        .ok_or_else(|| AppError::field("amount", env.t("board.amount_invalid")))?;
-    let close_on = match input.expected_close_on.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(text) => Some(
-            NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                .map_err(|_| AppError::field("expected_close_on", env.t("board.date_invalid")))?,
-        ),
-    };
+    let DealFields {
+        name,
+        currency,
+        amount,
+        close_on,
+    } = DealFields::read(
+        env,
+        &input.name,
+        &input.amount,
+        &input.currency,
+        input.expected_close_on.as_deref(),
+    )?;
     // Reps create deals for themselves; managers and up may assign anyone in scope.
     let owner = input.owner_id.or(p.actor());
     if !scope.allows(owner) {
@@ -439,20 +477,22 @@ pub async fn create_deal(env: &Env, input: &NewDeal) -> Result<DealCard, AppErro
     let id = new_id();
     sqlx::query(
         "INSERT INTO deals (tenant_id, id, pipeline_id, stage_id, name, amount_minor, currency,
-                            probability, expected_close_on, owner_id, position)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                            probability, expected_close_on, owner_id, position, contact_id, company_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(p.tenant_id)
     .bind(id)
     .bind(input.pipeline_id)
     .bind(stage_id)
-    .bind(name)
+    .bind(&name)
     .bind(amount)
     .bind(&currency)
     .bind(stage.try_get::<i32, _>("probability")?)
     .bind(close_on)
     .bind(owner)
     .bind(top.map_or(0.0, |t| t - moves::STEP))
+    .bind(input.contact_id)
+    .bind(input.company_id)
     .execute(&mut *tx)
     .await
     .map_err(|e| match violated_constraint(&e).as_deref() {

@@ -117,6 +117,9 @@ pub async fn log_activity(
     duration_minutes: Option<String>,
     outcome: Option<String>,
     assignee_id: Option<String>,
+    starts_at: Option<String>,
+    ends_at: Option<String>,
+    attendee_ids: Option<String>,
 ) -> Result<TimelineItem, AppError> {
     respond(async {
         let env = env()?;
@@ -130,6 +133,9 @@ pub async fn log_activity(
             duration_minutes: duration_minutes.unwrap_or_default(),
             outcome: outcome.unwrap_or_default(),
             assignee_id: assignee_id.unwrap_or_default(),
+            starts_at: starts_at.unwrap_or_default(),
+            ends_at: ends_at.unwrap_or_default(),
+            attendee_ids: attendee_ids.unwrap_or_default(),
         };
         super::ssr::add_activity(&env, entity, id, &input).await
     })
@@ -209,6 +215,27 @@ pub async fn create_list(
     smart: Option<RecordFilter>,
 ) -> Result<Uuid, AppError> {
     respond(async { super::ssr::create_list(&env()?, entity, &name, smart.as_ref()).await }).await
+}
+
+/// A list's name, description and colour (`#rrggbb`).
+#[server]
+pub async fn update_list(
+    id: Uuid,
+    name: String,
+    description: Option<String>,
+    color: String,
+) -> Result<(), AppError> {
+    respond(async {
+        super::ssr::update_list(
+            &env()?,
+            id,
+            &name,
+            description.as_deref().unwrap_or(""),
+            &color,
+        )
+        .await
+    })
+    .await
 }
 
 #[server]

@@ -197,22 +197,90 @@ async fn log_list_change(
 }
 
 pub async fn lists(env: &Env, entity: Entity) -> Result<Vec<ListRef>, AppError> {
-    let (_, mut tx, _) = open(env).await?;
-    let lists = sqlx::query("SELECT id, name, kind FROM lists WHERE entity = $1 ORDER BY name")
-        .bind(entity.code())
-        .fetch_all(&mut *tx)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(ListRef {
-                id: r.try_get("id")?,
-                name: r.try_get("name")?,
-                smart: r.try_get::<String, _>("kind")? == "SMART",
-            })
+    let (p, mut tx, _) = open(env).await?;
+    let manager = p.role >= Role::Manager;
+    let lists = sqlx::query(
+        "SELECT id, name, kind, description, color, owner_id FROM lists WHERE entity = $1 ORDER BY name",
+    )
+    .bind(entity.code())
+    .fetch_all(&mut *tx)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(ListRef {
+            id: r.try_get("id")?,
+            name: r.try_get("name")?,
+            smart: r.try_get::<String, _>("kind")? == "SMART",
+            description: r.try_get("description")?,
+            color: r.try_get("color")?,
+            editable: manager || r.try_get::<Option<Uuid>, _>("owner_id")? == p.actor(),
         })
+    })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
     tx.commit().await?;
     Ok(lists)
+}
+
+/// A list's name, description and colour, changed by its owner or a manager and up.
+pub async fn update_list(
+    env: &Env,
+    id: Uuid,
+    name: &str,
+    description: &str,
+    color: &str,
+) -> Result<(), AppError> {
+    let (p, mut tx, _) = open(env).await?;
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(AppError::field("name", env.t("lists.name_required")));
+    }
+    let description = description.trim();
+    if description.chars().count() > 500 || description.contains('\0') {
+        return Err(AppError::field(
+            "description",
+            env.t("lists.description_too_long"),
+        ));
+    }
+    let color = color.trim().to_ascii_lowercase();
+    let hex = color.len() == 7
+        && color.starts_with('#')
+        && color[1..].bytes().all(|b| b.is_ascii_hexdigit());
+    if !hex {
+        return Err(AppError::field("color", env.t("lists.color_invalid")));
+    }
+    let before: Option<serde_json::Value> = sqlx::query_scalar(
+        "UPDATE lists l SET name = $2, description = $3, color = $4
+           FROM (SELECT id, name, description, color FROM lists WHERE id = $1 FOR UPDATE) old
+          WHERE l.id = old.id AND (l.owner_id = $5 OR $6)
+          RETURNING jsonb_build_object('name', old.name, 'description', old.description, 'color', old.color)",
+    )
+    .bind(id)
+    .bind(name)
+    .bind((!description.is_empty()).then_some(description))
+    .bind(&color)
+    .bind(p.actor())
+    .bind(p.role >= Role::Manager)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(|e| match violated_constraint(&e).as_deref() {
+        Some("lists_tenant_id_entity_name_key") => AppError::field("name", env.t("lists.name_taken")),
+        _ => internal(e),
+    })?;
+    let Some(before) = before else {
+        return Err(AppError::NotFound(env.t("lists.not_found")));
+    };
+    audit::by_member(
+        &mut tx,
+        &env.ctx,
+        p,
+        AuditEntry::new("list.updated", "lists", Some(id)).change(
+            before,
+            serde_json::json!({ "name": name, "description": description, "color": color }),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// A static list, or a smart list that saves `filter` and re-evaluates it when opened.

@@ -101,6 +101,14 @@ pub struct TimelineItem {
     /// A task's assignee.
     #[serde(default)]
     pub assignee: Option<String>,
+    /// A meeting's time (absent on meetings logged before meetings had one).
+    #[serde(default)]
+    pub starts_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub ends_at: Option<DateTime<Utc>>,
+    /// A meeting's attendees' names.
+    #[serde(default)]
+    pub attendees: Vec<String>,
     pub occurred_at: DateTime<Utc>,
 }
 
@@ -177,6 +185,14 @@ pub struct ListRef {
     pub id: Uuid,
     pub name: String,
     pub smart: bool,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// `#rrggbb`.
+    #[serde(default)]
+    pub color: String,
+    /// The viewer may rename and describe it: its owner, or a manager and up.
+    #[serde(default)]
+    pub editable: bool,
 }
 
 /// Search results across every kind of record.

@@ -25,7 +25,7 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 // Kept here so callers see one module of record queries.
-pub use super::bulk::{bulk, create_list, lists};
+pub use super::bulk::{bulk, create_list, lists, update_list};
 use super::search::search_text_fits;
 pub use super::search::{search, MAX_SEARCH_CHARS};
 pub use super::timeline::{

@@ -7,7 +7,7 @@ use crate::crm::access::Scope;
 use crate::crm::model::Entity;
 use crate::db::{new_id, take_page, Tx};
 use crate::error::AppError;
-use crate::request::Env;
+use crate::request::{Env, Principal};
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::{QueryBuilder, Row};
@@ -27,6 +27,11 @@ fn timeline_item(r: &PgRow) -> Result<TimelineItem, sqlx::Error> {
             .try_get::<Option<DateTime<Utc>>, _>("cancelled_at")?
             .is_some(),
         assignee: r.try_get("assignee")?,
+        starts_at: r.try_get("starts_at")?,
+        ends_at: r.try_get("ends_at")?,
+        attendees: r
+            .try_get::<Option<Vec<String>>, _>("attendees")?
+            .unwrap_or_default(),
         occurred_at: r.try_get("occurred_at")?,
     })
 }
@@ -34,8 +39,10 @@ fn timeline_item(r: &PgRow) -> Result<TimelineItem, sqlx::Error> {
 // A message's timeline entry shows the message's live status (messages.status).
 const TIMELINE_SELECT: &str = "SELECT a.id, a.kind, u.name AS actor, a.subject, a.body,
         CASE WHEN m.status IS NULL THEN a.data ELSE a.data || jsonb_build_object('status', m.status) END AS data,
-        a.due_at, a.done_at, a.cancelled_at, a.occurred_at,
-        CASE WHEN a.kind = 'TASK' THEN (SELECT name FROM users WHERE id = a.assignee_id) END AS assignee
+        a.due_at, a.done_at, a.cancelled_at, a.occurred_at, a.starts_at, a.ends_at,
+        CASE WHEN a.kind = 'TASK' THEN (SELECT name FROM users WHERE id = a.assignee_id) END AS assignee,
+        CASE WHEN a.kind = 'MEETING' THEN ARRAY(SELECT au.name FROM meeting_attendees ma JOIN users au ON au.id = ma.user_id
+                                                 WHERE ma.activity_id = a.id ORDER BY au.name) END AS attendees
    FROM activities a LEFT JOIN users u ON u.id = a.actor_id
    LEFT JOIN messages m ON a.kind IN ('WHATSAPP', 'EMAIL') AND m.id = (a.data ->> 'message_id')::uuid";
 
@@ -91,7 +98,17 @@ pub struct NewActivity {
     pub outcome: String,
     /// A task's assignee (empty: the record's owner, else the writer).
     pub assignee_id: String,
+    /// A meeting's start and end, read like `due_at`; an empty end is 30 minutes on.
+    pub starts_at: String,
+    pub ends_at: String,
+    /// A meeting's other attendees: member ids, separated by commas.
+    pub attendee_ids: String,
 }
+
+/// A meeting with no end given lasts this long.
+const MEETING_MINUTES: i64 = 30;
+/// Members one meeting can have.
+const MAX_ATTENDEES: usize = 50;
 
 pub async fn add_activity(
     env: &Env,
@@ -140,6 +157,16 @@ pub async fn add_activity(
             Some(user)
         }
     };
+    let meeting = if kind == "MEETING" {
+        Some(meeting_times(env, input, &p.timezone)?)
+    } else {
+        None
+    };
+    let attendees = if kind == "MEETING" {
+        meeting_attendees(env, &mut tx, input, p.actor()).await?
+    } else {
+        Vec::new()
+    };
     let mut data = serde_json::Map::new();
     if kind == "CALL" {
         let minutes = input.duration_minutes.trim();
@@ -163,8 +190,8 @@ pub async fn add_activity(
     }
     let activity_id = new_id();
     sqlx::query(&format!(
-        "INSERT INTO activities (tenant_id, id, kind, {}, actor_id, assignee_id, subject, body, data, due_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "INSERT INTO activities (tenant_id, id, kind, {}, actor_id, assignee_id, subject, body, data, due_at, starts_at, ends_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         entity.activity_column()
     ))
     .bind(p.tenant_id)
@@ -177,16 +204,91 @@ pub async fn add_activity(
     .bind((!body.is_empty()).then_some(body))
     .bind(serde_json::Value::Object(data))
     .bind(due_at)
+    .bind(meeting.map(|m| m.0))
+    .bind(meeting.map(|m| m.1))
     .execute(&mut *tx)
-    .await
-    ?;
+    .await?;
+    sqlx::query(
+        "INSERT INTO meeting_attendees (tenant_id, activity_id, user_id)
+         SELECT $1, $2, unnest($3::uuid[])",
+    )
+    .bind(p.tenant_id)
+    .bind(activity_id)
+    .bind(&attendees)
+    .execute(&mut *tx)
+    .await?;
     super::mentions::notify(&mut tx, p, entity, id, owner, body).await?;
+    let link = entity.path(id);
+    if kind == "TASK" {
+        let text = format!("{} gave you a task: {subject}", p.name);
+        tell(&mut tx, p, assignee, "TASK_ASSIGNED", &text, &link).await?;
+    }
+    for user in &attendees {
+        let text = format!("{} invited you to a meeting: {subject}", p.name);
+        tell(&mut tx, p, Some(*user), "MEETING_INVITED", &text, &link).await?;
+    }
     let item = sqlx::query(&format!("{TIMELINE_SELECT} WHERE a.id = $1"))
         .bind(activity_id)
         .fetch_one(&mut *tx)
         .await?;
     tx.commit().await?;
     Ok(timeline_item(&item)?)
+}
+
+/// A meeting's start and end: the start is required, the end must follow it within
+/// a week.
+fn meeting_times(
+    env: &Env,
+    input: &NewActivity,
+    zone: &str,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), AppError> {
+    let start = parse_due(&input.starts_at, zone)
+        .ok_or_else(|| AppError::field("starts_at", env.t("timeline.start_invalid")))?;
+    let end = match input.ends_at.trim() {
+        "" => start + chrono::Duration::minutes(MEETING_MINUTES),
+        text => parse_due(text, zone)
+            .ok_or_else(|| AppError::field("ends_at", env.t("timeline.end_invalid")))?,
+    };
+    if end <= start || end - start > chrono::Duration::days(7) {
+        return Err(AppError::field("ends_at", env.t("timeline.end_order")));
+    }
+    Ok((start, end))
+}
+
+/// The writer and the members they invited, each an active member of this workspace.
+async fn meeting_attendees(
+    env: &Env,
+    tx: &mut Tx,
+    input: &NewActivity,
+    writer: Option<Uuid>,
+) -> Result<Vec<Uuid>, AppError> {
+    let invalid = || AppError::field("attendee_ids", env.t("timeline.attendee_invalid"));
+    let mut ids = input
+        .attendee_ids
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<Uuid>().map_err(|_| invalid()))
+        .collect::<Result<Vec<_>, _>>()?;
+    ids.extend(writer);
+    ids.sort();
+    ids.dedup();
+    if ids.len() > MAX_ATTENDEES {
+        return Err(AppError::field(
+            "attendee_ids",
+            env.t("timeline.attendees_too_many"),
+        ));
+    }
+    let active: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM memberships WHERE user_id = ANY($1) AND status = 'ACTIVE'",
+    )
+    .bind(&ids)
+    .fetch_one(&mut **tx)
+    .await?;
+    if active != ids.len() as i64 {
+        return Err(invalid());
+    }
+    Ok(ids)
 }
 
 /// `2026-12-01` (the end of that day) or `2026-12-01T14:30` (a datetime-local input),
@@ -306,11 +408,20 @@ pub async fn change_task(env: &Env, task_id: Uuid, change: TaskChange<'_>) -> Re
         TaskChange::Assign(user) => {
             open_only()?;
             check_assignee(env, &mut tx, &scope, user).await?;
-            sqlx::query("UPDATE activities SET assignee_id = $2, reminded_at = NULL, updated_at = now() WHERE id = $1")
-                .bind(task_id)
-                .bind(user)
-                .execute(&mut *tx)
-                .await?;
+            let (subject, link): (String, String) = sqlx::query_as(
+                "UPDATE activities SET assignee_id = $2, reminded_at = NULL, updated_at = now() WHERE id = $1
+                 RETURNING coalesce(subject, ''),
+                           CASE WHEN lead_id IS NOT NULL THEN '/leads/' || lead_id
+                                WHEN deal_id IS NOT NULL THEN '/deals/' || deal_id
+                                WHEN contact_id IS NOT NULL THEN '/contacts/' || contact_id
+                                ELSE '/companies/' || company_id END",
+            )
+            .bind(task_id)
+            .bind(user)
+            .fetch_one(&mut *tx)
+            .await?;
+            let body = format!("{} gave you a task: {subject}", p.name);
+            tell(&mut tx, p, Some(user), "TASK_ASSIGNED", &body, &link).await?;
         }
         TaskChange::Cancel => {
             open_only()?;
@@ -333,6 +444,33 @@ pub async fn change_task(env: &Env, task_id: Uuid, change: TaskChange<'_>) -> Re
         }
     }
     tx.commit().await?;
+    Ok(())
+}
+
+/// Tells `user` of what `p` did for them (a task given, a meeting), unless it was
+/// their own doing.
+async fn tell(
+    tx: &mut Tx,
+    p: &Principal,
+    user: Option<Uuid>,
+    kind: &str,
+    body: &str,
+    link: &str,
+) -> Result<(), AppError> {
+    let Some(user) = user.filter(|u| Some(*u) != p.actor()) else {
+        return Ok(());
+    };
+    sqlx::query(
+        "INSERT INTO notifications (tenant_id, id, user_id, kind, body, link)
+         VALUES ($1, gen_random_uuid(), $2, $3, $4, $5)",
+    )
+    .bind(p.tenant_id)
+    .bind(user)
+    .bind(kind)
+    .bind(body.chars().take(300).collect::<String>())
+    .bind(link)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 

@@ -70,9 +70,10 @@ fn RecordView(detail: RecordDetail, saved: RwSignal<u32>) -> impl IntoView {
     let editing = RwSignal::new(false);
     let id = row.id;
     let members_for_tasks = members.clone();
+    let title = row.name.clone();
     view! {
-        <PageHeader title=row.name.clone()>
-            {(entity == Entity::Lead).then(|| view! { <crate::crm::convert::ConvertButton lead_id=id/> })}
+        <PageHeader title=title.clone()>
+            {(entity != Entity::Deal).then(|| view! { <crate::crm::convert::DealButton entity id name=title.clone()/> })}
             <button type="button" class="btn btn-secondary" data-testid="edit-record"
                     on:click=move |_| editing.update(|e| *e = !*e)>{tr("records.edit")}</button>
         </PageHeader>

@@ -122,6 +122,9 @@ fn TableView(
     let shown = RwSignal::new(table_columns(entity).to_vec());
     #[cfg(feature = "hydrate")]
     columns_memory::remember(entity, shown);
+    let chosen_list = filter
+        .list_id
+        .and_then(|id| lists.iter().find(|l| l.id == id).cloned());
     let filter_for_more = filter.clone();
     let filter_for_save = filter.clone();
     let export_filter = filter.clone();
@@ -153,6 +156,7 @@ fn TableView(
     let members_for_bulk = members.clone();
 
     view! {
+        {chosen_list.map(|list| view! { <ListHeader list reload/> })}
         <form method="get" action=path.clone() class="table-filters" role="search" aria-label=tr("records.filters")>
             <label class="sr-only" for="rf-q">{tr("records.search")}</label>
             <input id="rf-q" name="q" type="search" class="input" value=filter.q.clone() placeholder=tr("records.search")/>
@@ -530,5 +534,60 @@ fn NewRecordForm(entity: Entity) -> impl IntoView {
                 <Alert message=form_error(value, ALL_FIELDS)/>
             </div>
         </ActionForm>
+    }
+}
+
+/// The list a table shows: its colour, name and description, which its owner (or a
+/// manager and up) can change in place.
+#[component]
+fn ListHeader(list: ListRef, reload: RwSignal<u32>) -> impl IntoView {
+    let editing = RwSignal::new(false);
+    let save = ServerAction::<UpdateList>::new();
+    let value = save.value();
+    Effect::new(move || {
+        if let Some(Ok(())) = value.get() {
+            editing.set(false);
+            reload.update(|r| *r += 1);
+        }
+    });
+    let ListRef {
+        id,
+        name,
+        description,
+        color,
+        editable,
+        ..
+    } = list;
+    let form_name = name.clone();
+    let form_description = description.clone().unwrap_or_default();
+    let form_color = color.clone();
+    view! {
+        <section class="card mb-3 flex flex-wrap items-start gap-3 list-header" data-testid="list-header"
+                 style=format!("border-inline-start: 6px solid {color}") aria-labelledby="list-header-name">
+            <div class="grow min-w-0">
+                <h2 id="list-header-name" class="card-title">{name}</h2>
+                {description.map(|d| view! { <p class="text-sm text-muted whitespace-pre-wrap" data-testid="list-description">{d}</p> })}
+            </div>
+            {editable.then(|| view! {
+                <button type="button" class="btn btn-ghost" aria-expanded=move || editing.get().to_string()
+                    on:click=move |_| editing.update(|e| *e = !*e)>{tr("lists.edit")}</button>
+            })}
+            {move || editing.get().then(|| {
+                let (form_name, form_description, form_color) =
+                    (form_name.clone(), form_description.clone(), form_color.clone());
+                view! {
+                <ActionForm action=save attr:class="w-full grid gap-2 md:grid-cols-3" attr:data-testid="list-form" attr:novalidate="">
+                    <input type="hidden" name="id" value=id.to_string()/>
+                    <Field label=tr("lists.smart_name") name="name" value=form_name required=true error=field_error(value, "name")/>
+                    <Field label=tr("lists.description") name="description" value=form_description error=field_error(value, "description")/>
+                    <Field label=tr("lists.color") name="color" kind="color" value=form_color error=field_error(value, "color")/>
+                    <div class="md:col-span-3 flex items-center gap-3">
+                        <Submit label=tr("common.save") pending=save.pending()/>
+                        <Alert message=form_error(value, &["name", "description", "color"])/>
+                    </div>
+                </ActionForm>
+                }
+            })}
+        </section>
     }
 }

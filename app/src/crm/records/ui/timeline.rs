@@ -6,6 +6,8 @@ use super::*;
 pub(super) fn Timeline(entity: Entity, id: Uuid, members: Vec<MemberRef>) -> impl IntoView {
     let first = Resource::new(|| (), move |_| get_timeline(entity, id, None));
     let kind = RwSignal::new("NOTE".to_string());
+    let invited = RwSignal::new(Vec::<Uuid>::new());
+    let attendees = members.clone();
     let action = ServerAction::<LogActivity>::new();
     let value = action.value();
     view! {
@@ -39,6 +41,39 @@ pub(super) fn Timeline(entity: Entity, id: Uuid, members: Vec<MemberRef>) -> imp
                         </div>
                     }
                 })}
+                {move || (kind.get() == "MEETING").then(|| {
+                    let attendees = attendees.clone();
+                    view! {
+                        <div class="grid grid-cols-2 gap-2">
+                            <Field label=tr("timeline.starts") name="starts_at" kind="datetime-local" error=field_error(value, "starts_at")/>
+                            <Field label=tr("timeline.ends") name="ends_at" kind="datetime-local" hint=tr("timeline.ends_hint") error=field_error(value, "ends_at")/>
+                        </div>
+                        <input type="hidden" name="attendee_ids"
+                            prop:value=move || invited.with(|ids| ids.iter().map(Uuid::to_string).collect::<Vec<_>>().join(","))/>
+                        <fieldset class="field">
+                            <legend class="field-label">{tr("timeline.attendees")}</legend>
+                            <div class="flex flex-wrap gap-x-4 gap-y-1">
+                                {attendees.into_iter().map(|m| {
+                                    let user = m.user_id;
+                                    view! {
+                                        <label class="flex items-center gap-2">
+                                            <input type="checkbox" prop:checked=move || invited.with(|ids| ids.contains(&user))
+                                                on:change=move |_| invited.update(|ids| {
+                                                    if let Some(i) = ids.iter().position(|u| *u == user) {
+                                                        ids.remove(i);
+                                                    } else {
+                                                        ids.push(user);
+                                                    }
+                                                })/>
+                                            {m.name}
+                                        </label>
+                                    }
+                                }).collect_view()}
+                            </div>
+                            {move || field_error(value, "attendee_ids").get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
+                        </fieldset>
+                    }
+                })}
                 {move || (kind.get() == "CALL").then(|| view! {
                     <div class="grid grid-cols-2 gap-2">
                         <Field label=tr("timeline.duration") name="duration_minutes" kind="number" error=field_error(value, "duration_minutes")/>
@@ -53,7 +88,7 @@ pub(super) fn Timeline(entity: Entity, id: Uuid, members: Vec<MemberRef>) -> imp
                 </div>
                 <div class="flex items-center gap-3">
                     <Submit label=tr("timeline.add") pending=action.pending()/>
-                    <Alert message=form_error(value, &["subject", "body", "due_at", "duration_minutes", "kind", "assignee_id"])/>
+                    <Alert message=form_error(value, &["subject", "body", "due_at", "duration_minutes", "kind", "assignee_id", "starts_at", "ends_at", "attendee_ids"])/>
                 </div>
             </ActionForm>
             <Suspense fallback=|| view! { <Skeleton lines=4/> }>
@@ -219,13 +254,34 @@ fn TimelineEntry(item: TimelineItem) -> impl IntoView {
             <div class="flex items-center gap-2 text-xs text-muted">
                 <span class="badge badge-neutral">{tr(&format!("timeline.kind.{kind}"))}</span>
                 <span>{item.actor.clone().unwrap_or_default()}</span>
-                <time datetime=item.occurred_at.to_rfc3339()>{crate::ui::when(item.occurred_at)}</time>
+                <crate::ui::Ago at=item.occurred_at/>
             </div>
             {(!summary.is_empty()).then(|| view! { <p class="font-medium text-sm mt-1">{summary}</p> })}
             {task.map(|t| view! { <TaskState task=t/> })}
+            {meeting_line(&item).map(|line| view! { <p class="text-sm text-muted mt-1" data-testid="meeting-time">{line}</p> })}
             {item.body.clone().map(|b| view! { <p class="text-sm mt-1 whitespace-pre-wrap">{b}</p> })}
         </li>
     }
+}
+
+/// "8 Dec 2026, 14:00 – 15:30 · with Lina, Omar" for a meeting with a time.
+fn meeting_line(item: &TimelineItem) -> Option<String> {
+    let (start, end) = (item.starts_at?, item.ends_at?);
+    let end_text = if crate::ui::day_of(start) == crate::ui::day_of(end) {
+        crate::ui::clock(end)
+    } else {
+        crate::ui::when(end)
+    };
+    let mut line = format!("{} – {end_text}", crate::ui::when(start));
+    if !item.attendees.is_empty() {
+        line.push_str(" · ");
+        line.push_str(&tf(
+            locale(),
+            "timeline.with",
+            &[("names", item.attendees.join(", "))],
+        ));
+    }
+    Some(line)
 }
 
 /// A task on the timeline: whether it is open, and its state's controls.
