@@ -293,7 +293,9 @@ async fn a_declined_card_is_dunned_on_days_1_3_5_7_then_the_workspace_is_read_on
     assert_eq!(notified, 5);
 
     // Read-only: writes are refused with the invoice to pay; reads still work.
-    let message = format!("Your workspace is read-only until invoice {number} is paid.");
+    let message = format!(
+        "Your workspace is read-only, and sending is paused, until invoice {number} is paid."
+    );
     let (status, body) = lead("While unpaid").await;
     assert_eq!(status, StatusCode::PAYMENT_REQUIRED, "{body}");
     assert!(body.to_string().contains(&message), "{body}");
@@ -371,9 +373,9 @@ async fn api_writes_of_a_read_only_workspace_are_refused_and_its_reads_go_on() {
     assert_eq!(res.status(), StatusCode::PAYMENT_REQUIRED);
     let problem: Value = res.json().await.unwrap();
     assert!(
-        problem
-            .to_string()
-            .contains(&format!("read-only until invoice {number} is paid")),
+        problem.to_string().contains(&format!(
+            "sending is paused, until invoice {number} is paid"
+        )),
         "{problem}"
     );
     let res = app

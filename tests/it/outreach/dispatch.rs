@@ -285,3 +285,47 @@ fn counter(scrape: &str, line_start: &str) -> f64 {
         .map(|value| value.trim().parse().unwrap())
         .unwrap_or(0.0)
 }
+
+/// A workspace whose dunning ran out sends nothing: its enrolments take no step and its
+/// queued messages wait in the outbox. Once paid, both go on, and nothing was lost.
+#[tokio::test]
+async fn an_unpaid_workspace_sends_nothing_until_paid_and_loses_nothing() {
+    let w = world().await;
+    w.phone("P", "unpaid-1", 100, 1).await;
+    let template = w.wa_template("Intro", "Hi {{first_name}}").await;
+    let seq = w.sequence("Unpaid", "").await;
+    w.step(seq, template, 0, None).await;
+    let leads = w.leads(3, true, false).await;
+    w.enrol(seq, &leads).await;
+    let subscription = |status: &'static str| {
+        let (pool, tenant) = (w.app.pools.owner.clone(), w.tenant);
+        async move {
+            sqlx::query("UPDATE subscriptions SET status = $2 WHERE tenant_id = $1")
+                .bind(tenant)
+                .bind(status)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+    };
+    subscription("UNPAID").await;
+    assert_eq!(w.schedule().await, 0, "no enrolment takes a step");
+    assert_eq!(
+        w.scalar_i64("SELECT count(*) FROM enrollments WHERE status = 'ACTIVE'")
+            .await,
+        3
+    );
+    subscription("ACTIVE").await;
+    assert_eq!(w.schedule().await, 3);
+    subscription("UNPAID").await;
+    assert_eq!(w.dispatch().await, 0, "queued messages wait");
+    assert_eq!(
+        w.scalar_i64("SELECT count(*) FROM messages WHERE status = 'QUEUED'")
+            .await,
+        3
+    );
+    assert!(w.peer.messages().is_empty());
+    subscription("ACTIVE").await;
+    assert_eq!(w.dispatch().await, 3);
+    assert_eq!(w.peer.messages().len(), 3);
+}
