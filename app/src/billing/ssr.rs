@@ -600,6 +600,43 @@ pub async fn check_records(tx: &mut Tx, locale: Locale, adding: i64) -> Result<(
     super::warnings::check(tx, locale, Metric::Records, used + adding, i64::from(limit)).await
 }
 
+/// Refuses one more WhatsApp number or mailbox past the plan's limit, naming the limit,
+/// the usage and the billing page, and warns the admins at 80 % and 100 %. The
+/// subscription row is locked, so two adds at once cannot both take the last place.
+pub async fn check_senders(tx: &mut Tx, locale: Locale, metric: Metric) -> Result<(), AppError> {
+    let (column, table) = match metric {
+        Metric::WhatsAppNumbers => ("wa_numbers_limit", "wa_phone_numbers"),
+        Metric::Mailboxes => ("mailboxes_limit", "email_accounts"),
+        _ => return Err(crate::db::internal("check_senders counts senders only")),
+    };
+    let limit: Option<(Option<i32>, String)> = sqlx::query_as(&format!(
+        "SELECT p.{column}, coalesce(p.names->>$1, p.name)
+           FROM subscriptions s JOIN plans p ON p.id = s.plan_id FOR UPDATE OF s"
+    ))
+    .bind(locale.code())
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some((Some(limit), plan)) = limit else {
+        return Ok(());
+    };
+    let used: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
+        .fetch_one(&mut **tx)
+        .await?;
+    if used >= i64::from(limit) {
+        return Err(AppError::Forbidden(tf(
+            locale,
+            "billing.error.limit",
+            &[
+                ("what", t(locale, metric.label_key())),
+                ("plan", plan),
+                ("limit", limit.to_string()),
+                ("used", used.to_string()),
+            ],
+        )));
+    }
+    super::warnings::check(tx, locale, metric, used + 1, i64::from(limit)).await
+}
+
 /// Period ends across tenants (schedule `billing.periods`); how many rolled over.
 pub async fn roll_periods(pool: &sqlx::PgPool, now: DateTime<Utc>) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT billing_roll_periods($1)")

@@ -419,3 +419,95 @@ async fn an_arabic_sending_domain_is_kept_checked_and_used_in_punycode() {
         .unwrap();
     assert_eq!(from, "sales@xn--mgbh0fb.xn--wgbh1c");
 }
+
+/// The plan caps WhatsApp numbers and mailboxes where they are added: past the limit,
+/// a clear refusal that names it and the way to lift it; at the limit, a warning to
+/// the owner. Editing a saved sender is never refused.
+#[tokio::test]
+async fn the_plan_caps_numbers_and_mailboxes_where_they_are_added() {
+    let w = world().await;
+    // Free: one number and one mailbox.
+    sqlx::query("UPDATE subscriptions SET plan_id = 'free' WHERE tenant_id = $1")
+        .bind(w.tenant)
+        .execute(&w.app.pools.owner)
+        .await
+        .unwrap();
+    let first = w.phone("First", "cap-1", 100, 1).await;
+    w.peer
+        .add_whatsapp_number(wa_number(WABA, "cap-2", WA_TOKEN));
+    let (status, body) = w
+        .app
+        .call::<SavePhone>(
+            &w.admin,
+            &[
+                ("number", "+201299999999"),
+                ("label", "Second"),
+                ("provider_phone_id", "cap-2"),
+                ("waba_id", WABA),
+                ("access_token", WA_TOKEN),
+                ("priority", "2"),
+                ("daily_quota", "100"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let text = error_text(&body);
+    assert!(
+        text.contains("WhatsApp numbers: your Free plan allows 1, and the workspace has 1")
+            && text.contains("/billing"),
+        "{text}"
+    );
+    // The saved one is still edited freely.
+    let (status, body) = w
+        .app
+        .call::<SavePhone>(
+            &w.admin,
+            &[
+                ("id", &first.to_string()),
+                ("number", "+201200100007"),
+                ("label", "Renamed"),
+                ("provider_phone_id", "cap-1"),
+                ("waba_id", WABA),
+                ("priority", "1"),
+                ("daily_quota", "100"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    w.mailbox().await;
+    let domain: Uuid = sqlx::query_scalar("SELECT id FROM email_domains")
+        .fetch_one(&w.app.pools.owner)
+        .await
+        .unwrap();
+    let (status, body) = w
+        .app
+        .call::<SaveMailbox>(
+            &w.admin,
+            &[
+                ("domain_id", &domain.to_string()),
+                ("from_address", "more@acme.test"),
+                ("from_name", "More"),
+                ("smtp_host", "127.0.0.1"),
+                ("smtp_port", "25"),
+                ("smtp_security", "NONE"),
+                ("daily_cap", "100"),
+                ("warmup_start", "50"),
+                ("warmup_step", "10"),
+                ("min_gap_seconds", "0"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        error_text(&body).contains("Mailboxes: your Free plan allows 1, and the workspace has 1"),
+        "{body}"
+    );
+    // Reaching each limit told the owner once.
+    assert_eq!(
+        w.scalar_i64(
+            "SELECT count(*) FROM notifications WHERE kind = 'USAGE_WARNING' AND body LIKE '%the whole of your plan%'"
+        )
+        .await,
+        2
+    );
+}

@@ -18,6 +18,12 @@ pub(crate) async fn world() -> World {
     let (app, peer) = TestApp::spawn_with_peer().await;
     let admin = app.signup("Ada", "ada@example.com", "Acme").await;
     let tenant = app.tenant_of("ada@example.com").await;
+    // On Pro, so these suites test sending rather than the plan's sender limits.
+    sqlx::query("UPDATE subscriptions SET plan_id = 'pro' WHERE tenant_id = $1")
+        .bind(tenant)
+        .execute(&app.pools.owner)
+        .await
+        .unwrap();
     let config = AppConfig::local(&app.base);
     let providers = Providers::real(
         &format!("{}/v21.0", peer.http_base()),

@@ -4,6 +4,8 @@
 
 use crate::audit::{self, AuditEntry};
 use crate::auth::model::Permission;
+use crate::billing::model::Metric;
+use crate::billing::ssr::check_senders;
 use crate::db::{internal, new_id, violated_constraint};
 use crate::error::AppError;
 use crate::i18n::tf;
@@ -265,6 +267,9 @@ pub async fn save_phone(env: &Env, id: Option<Uuid>, input: &PhoneInput) -> Resu
         _ => internal(e),
     };
     let (_, mut tx) = env.begin(Permission::OutreachManage).await?;
+    if id.is_none() {
+        check_senders(&mut tx, env.locale(), Metric::WhatsAppNumbers).await?;
+    }
     // One parameter list for both statements; only the insert takes the tenant.
     let (sql, before) = match id {
         Some(id) => {
@@ -605,6 +610,9 @@ pub async fn save_mailbox(
         }
         _ => internal(e),
     };
+    if id.is_none() {
+        check_senders(&mut tx, env.locale(), Metric::Mailboxes).await?;
+    }
     // One parameter list for both statements; only the insert takes the tenant.
     let sql = match id {
         Some(_) => {
