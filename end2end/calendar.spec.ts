@@ -12,8 +12,8 @@ test('a rep books a meeting with a colleague, and it reaches the colleague\'s ca
   await expect(page).toHaveURL(/\/leads\/[0-9a-f-]+$/);
   await hydrated(page);
 
-  // Two weeks ahead, inside the feed's window whenever this runs.
-  const day = new Date(Date.now() + 14 * 86_400_000).toISOString().slice(0, 10);
+  // A week ahead: in the feed's window, and in My tasks' two weeks of meetings.
+  const day = new Date(Date.now() + 7 * 86_400_000).toISOString().slice(0, 10);
   const composer = page.getByTestId('composer');
   await composer.getByText('Meeting', { exact: true }).click();
   const subject = unique('Site visit');
@@ -36,6 +36,9 @@ test('a rep books a meeting with a colleague, and it reaches the colleague\'s ca
   // The manager makes a calendar link, and a calendar app fetching it sees the meeting.
   const manager = await (await browser.newContext()).newPage();
   await signIn(manager, 'manager@demo.leadline.test');
+  await manager.goto('/tasks');
+  await hydrated(manager);
+  await expect(manager.getByTestId('meetings').getByTestId('meeting').filter({ hasText: subject })).toContainText(name);
   await manager.goto('/settings/calendar');
   await hydrated(manager);
   await manager.getByRole('button', { name: 'Create calendar link' }).click();

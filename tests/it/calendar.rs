@@ -216,6 +216,38 @@ async fn a_meeting_has_a_time_and_attendees_and_reaches_their_feeds_only() {
         );
     }
 
+    // A meeting tomorrow is on the rep's My tasks page; the one next month is not yet.
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1))
+        .format("%Y-%m-%dT%H:%M")
+        .to_string();
+    let (status, body) = app
+        .call::<LogActivity>(
+            &owner,
+            &[
+                ("entity", "LEAD"),
+                ("id", &lead),
+                ("kind", "MEETING"),
+                ("subject", "Contract signing"),
+                ("starts_at", &tomorrow),
+                ("attendee_ids", &rep_id),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, mine) = app
+        .call::<app::crm::records::api::GetMyTasks>(&rep, &[])
+        .await;
+    let subjects: Vec<&str> = mine["meetings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["subject"].as_str().unwrap())
+        .collect();
+    assert_eq!(subjects, ["Contract signing"], "{mine}");
+    assert_eq!(mine["meetings"][0]["about"]["name"], "Nile Buyer");
+    let html = app.get(&rep, "/tasks").await.text().await.unwrap();
+    assert!(html.contains("Contract signing"), "on the page");
+
     // A member who was not invited sees neither.
     let other_url = new_feed(&app, &other).await;
     let (status, ics, _) = fetch(&other_url).await;

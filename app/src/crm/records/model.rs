@@ -141,6 +141,19 @@ pub struct MyTasks {
     /// Whom the member may give a task to: themselves, their reports, or (admins)
     /// anyone active.
     pub members: Vec<MemberRef>,
+    /// The member's meetings that have not ended, in the next two weeks.
+    #[serde(default)]
+    pub meetings: Vec<MeetingRow>,
+}
+
+/// A meeting on someone's list, with the record it is about.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MeetingRow {
+    pub id: Uuid,
+    pub subject: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub about: Option<Link>,
 }
 
 /// Open tasks split as a member sees them at `now`, in `zone`: past due, due later
@@ -254,7 +267,7 @@ mod tests {
                 task("2026-12-04T07:00:00Z"),
             ],
             read_at: Utc::now(),
-            members: Vec::new(),
+            ..MyTasks::default()
         };
         let now = DateTime::parse_from_rfc3339("2026-12-02T23:30:00Z")
             .unwrap()

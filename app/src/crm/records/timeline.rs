@@ -330,7 +330,41 @@ pub async fn my_tasks(env: &Env) -> Result<MyTasks, AppError> {
         .into_iter()
         .filter(|m| scope.allows(Some(m.user_id)))
         .collect();
+    let meeting_rows = sqlx::query(
+        "SELECT a.id, a.subject, a.starts_at, a.ends_at,
+                CASE WHEN a.lead_id IS NOT NULL THEN 'LEAD' WHEN a.deal_id IS NOT NULL THEN 'DEAL'
+                     WHEN a.contact_id IS NOT NULL THEN 'CONTACT' ELSE 'COMPANY' END AS e,
+                coalesce(a.lead_id, a.deal_id, a.contact_id, a.company_id) AS rid,
+                coalesce(l.name, d.name, c.full_name, co.name) AS rname
+           FROM meeting_attendees ma
+           JOIN activities a ON a.id = ma.activity_id
+           LEFT JOIN leads l ON l.id = a.lead_id
+           LEFT JOIN deals d ON d.id = a.deal_id
+           LEFT JOIN contacts c ON c.id = a.contact_id
+           LEFT JOIN companies co ON co.id = a.company_id
+          WHERE ma.tenant_id = $1 AND ma.user_id = $2
+            AND a.ends_at > now() AND a.starts_at < now() + interval '14 days'
+          ORDER BY a.starts_at, a.id LIMIT 200",
+    )
+    .bind(p.tenant_id)
+    .bind(p.user_id)
+    .fetch_all(&mut *tx)
+    .await?;
     tx.commit().await?;
+    let meetings = meeting_rows
+        .iter()
+        .map(|r| {
+            Ok(MeetingRow {
+                id: r.try_get("id")?,
+                subject: r
+                    .try_get::<Option<String>, _>("subject")?
+                    .unwrap_or_default(),
+                starts_at: r.try_get("starts_at")?,
+                ends_at: r.try_get("ends_at")?,
+                about: about(r)?,
+            })
+        })
+        .collect::<Result<_, AppError>>()?;
     let tasks = rows
         .iter()
         .map(|r| {
@@ -340,15 +374,7 @@ pub async fn my_tasks(env: &Env) -> Result<MyTasks, AppError> {
                     .try_get::<Option<String>, _>("subject")?
                     .unwrap_or_default(),
                 due_at: r.try_get("due_at")?,
-                about: Entity::parse(r.try_get::<String, _>("e")?.as_str())
-                    .map(|entity| {
-                        Ok::<_, AppError>(Link {
-                            entity,
-                            id: r.try_get("rid")?,
-                            name: r.try_get::<Option<String>, _>("rname")?.unwrap_or_default(),
-                        })
-                    })
-                    .transpose()?,
+                about: about(r)?,
             })
         })
         .collect::<Result<_, AppError>>()?;
@@ -356,7 +382,21 @@ pub async fn my_tasks(env: &Env) -> Result<MyTasks, AppError> {
         tasks,
         read_at: Utc::now(),
         members,
+        meetings,
     })
+}
+
+/// The record a task or meeting row is about (columns `e`, `rid`, `rname`).
+fn about(r: &PgRow) -> Result<Option<Link>, AppError> {
+    Entity::parse(r.try_get::<String, _>("e")?.as_str())
+        .map(|entity| {
+            Ok::<_, AppError>(Link {
+                entity,
+                id: r.try_get("rid")?,
+                name: r.try_get::<Option<String>, _>("rname")?.unwrap_or_default(),
+            })
+        })
+        .transpose()
 }
 
 /// A change to a task, by someone who may act on it (see [`complete_task`]).

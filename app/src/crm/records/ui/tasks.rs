@@ -20,7 +20,21 @@ pub fn TasksPage() -> impl IntoView {
                         let s = t.sections(now, &zone);
                         let members = t.members.clone();
                         let sections = [("tasks.overdue", s.overdue), ("tasks.today", s.today), ("tasks.upcoming", s.upcoming)];
+                        let meetings = t.meetings.clone();
                         view! {
+                            {(!meetings.is_empty()).then(|| view! {
+                                <Card title=tr("tasks.meetings")>
+                                    <ul class="divide-y divide-line" data-testid="meetings">
+                                        {meetings.into_iter().map(|m| view! {
+                                            <li class="flex flex-wrap items-center gap-3 py-2" data-testid="meeting">
+                                                <span class="grow">{m.subject.clone()}</span>
+                                                {m.about.clone().map(|l| view! { <a class="link text-sm" href=l.entity.path(l.id)>{l.name}</a> })}
+                                                <span class="text-xs text-muted">{format!("{} – {}", crate::ui::when(m.starts_at), crate::ui::clock(m.ends_at))}</span>
+                                            </li>
+                                        }).collect_view()}
+                                    </ul>
+                                </Card>
+                            })}
                             {sections.into_iter().map(|(key, list)| { let (zone, members) = (zone.clone(), members.clone()); view! {
                                 <Card title=tr(key)>
                                     {if list.is_empty() {
