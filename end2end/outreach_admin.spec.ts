@@ -102,3 +102,33 @@ test('reorder the steps of a new sequence with the keyboard and see the order af
   await expect(steps.nth(2)).toContainText('after 1 h 30 min');
   expect(await violations(page), '/outreach/sequences/:id').toEqual([]);
 });
+
+test('an admin archives a sequence: it leaves the list and takes no enrolments until restored', async ({ page }) => {
+  await signIn(page, 'admin@demo.leadline.test');
+  await page.goto('/outreach/sequences');
+  await hydrated(page);
+  const name = unique('Autumn launch');
+  await page.getByTestId('sequence-form').getByLabel('Name').fill(name);
+  await page.getByRole('button', { name: 'Create sequence' }).click();
+  await expect(page).toHaveURL(/\/outreach\/sequences\/[0-9a-f-]+$/);
+  await hydrated(page);
+  const url = page.url();
+
+  await page.getByRole('button', { name: 'Archive' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'This sequence is archived' })).toBeVisible();
+  await expect(page.getByRole('button', { name: 'Pause' })).toHaveCount(0);
+  expect(await violations(page), 'an archived sequence').toEqual([]);
+
+  await page.goto('/outreach/sequences');
+  await hydrated(page);
+  const table = page.getByTestId('sequences-table');
+  await expect(table.getByRole('link', { name })).toHaveCount(0);
+  await page.getByRole('checkbox', { name: /Show \d+ archived sequences?/ }).check();
+  await expect(table.getByRole('link', { name })).toBeVisible();
+
+  await page.goto(url);
+  await hydrated(page);
+  await page.getByRole('button', { name: 'Restore' }).click();
+  await expect(page.getByRole('button', { name: 'Resume' })).toBeVisible();
+  await expect(page.locator('[data-status="PAUSED"]').first()).toBeVisible();
+});

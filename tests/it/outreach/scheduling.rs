@@ -426,3 +426,62 @@ async fn suppressions_and_opt_out_words_stop_outreach() {
             .unwrap();
     assert_eq!(late, "FAILED");
 }
+
+/// An archived sequence takes no step and no new enrolment, and is archived and
+/// restored only by those who configure sequences; restored, it comes back paused and
+/// its enrolments go on from where they waited.
+#[tokio::test]
+async fn an_archived_sequence_holds_its_enrolments_and_takes_no_new_ones() {
+    let w = world().await;
+    w.phone("P", "arch-1", 100, 1).await;
+    let template = w.wa_template("Intro", "Hi {{first_name}}").await;
+    let seq = w.sequence("Spring launch", "").await;
+    w.step(seq, template, 0, None).await;
+    let leads = w.leads(3, true, false).await;
+    w.enrol(seq, &leads[..2]).await;
+    let set = |client: reqwest::Client, status: &'static str| {
+        let app = w.app.clone();
+        async move {
+            app.call::<SetSequenceStatus>(&client, &[("id", &seq.to_string()), ("status", status)])
+                .await
+        }
+    };
+    // A manager runs outreach but does not configure it.
+    let manager = w
+        .app
+        .invite_and_join(&w.admin, "mo@example.com", "MANAGER")
+        .await;
+    assert_eq!(
+        set(manager.clone(), "ARCHIVED").await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, body) = set(w.admin.clone(), "ARCHIVED").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(w.schedule().await, 0, "its enrolments wait");
+    assert_eq!(
+        w.scalar_i64("SELECT count(*) FROM enrollments WHERE status = 'ACTIVE'")
+            .await,
+        2
+    );
+    let (status, body) = w
+        .app
+        .call_json::<Enrol>(
+            &w.admin,
+            &json!({ "sequence_id": seq, "list_id": null, "lead_ids": [leads[2]] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(error_field(&body), Some("sequence_id"));
+    // Resuming is not restoring.
+    assert_eq!(set(w.admin.clone(), "ACTIVE").await.0, StatusCode::CONFLICT);
+    let (status, body) = set(w.admin.clone(), "RESTORED").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, list) = w.app.call_json::<ListSequences>(&w.admin, &json!({})).await;
+    assert_eq!(list[0]["status"], "PAUSED", "{list}");
+    assert_eq!(set(manager, "ACTIVE").await.0, StatusCode::OK);
+    assert_eq!(w.schedule().await, 2);
+    let changes: i64 = w
+        .scalar_i64("SELECT count(*) FROM audit_logs WHERE action = 'sequence.status'")
+        .await;
+    assert_eq!(changes, 3);
+}

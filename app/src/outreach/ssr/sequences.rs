@@ -299,27 +299,50 @@ pub async fn save_sequence(
     Ok(id)
 }
 
-/// Pauses or resumes a whole sequence (its enrolments keep their place).
+/// Pauses or resumes a whole sequence (its enrolments keep their place); archives it,
+/// or restores it (paused), for those who configure sequences. An archived sequence
+/// is only restored, never resumed directly.
 pub async fn set_sequence_status(env: &Env, id: Uuid, status: &str) -> Result<(), AppError> {
-    if !matches!(status, "ACTIVE" | "PAUSED") {
-        return Err(AppError::field("status", env.t("outreach.status_invalid")));
-    }
-    let (p, mut tx) = env.begin(Permission::OutreachRun).await?;
-    let n = sqlx::query("UPDATE sequences SET status = $2, updated_at = now() WHERE id = $1")
-        .bind(id)
-        .bind(status)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-    if n == 0 {
+    let (permission, from): (Permission, &[&str]) = match status {
+        "ACTIVE" | "PAUSED" => (Permission::OutreachRun, &["ACTIVE", "PAUSED"]),
+        "ARCHIVED" => (Permission::OutreachManage, &["ACTIVE", "PAUSED"]),
+        "RESTORED" => (Permission::OutreachManage, &["ARCHIVED"]),
+        _ => return Err(AppError::field("status", env.t("outreach.status_invalid"))),
+    };
+    let stored = if status == "RESTORED" {
+        "PAUSED"
+    } else {
+        status
+    };
+    let (p, mut tx) = env.begin(permission).await?;
+    let current: Option<String> =
+        sqlx::query_scalar("SELECT status FROM sequences WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some(current) = current else {
         return Err(not_found(env));
+    };
+    if !from.contains(&current.as_str()) {
+        return Err(AppError::Conflict(env.t(if current == "ARCHIVED" {
+            "outreach.sequence_archived"
+        } else {
+            "outreach.status_invalid"
+        })));
     }
+    sqlx::query("UPDATE sequences SET status = $2, updated_at = now() WHERE id = $1")
+        .bind(id)
+        .bind(stored)
+        .execute(&mut *tx)
+        .await?;
     audit::by_member(
         &mut tx,
         &env.ctx,
         p,
-        AuditEntry::new("sequence.status", "sequences", Some(id))
-            .after(serde_json::json!({ "status": status })),
+        AuditEntry::new("sequence.status", "sequences", Some(id)).change(
+            serde_json::json!({ "status": current }),
+            serde_json::json!({ "status": stored }),
+        ),
     )
     .await?;
     tx.commit().await.map_err(internal)
@@ -393,12 +416,19 @@ pub async fn enrol(
     .bind(sequence_id)
     .fetch_all(&mut *tx)
     .await?;
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM sequences WHERE id = $1)")
+    let status: Option<String> = sqlx::query_scalar("SELECT status FROM sequences WHERE id = $1")
         .bind(sequence_id)
-        .fetch_one(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
-    if !exists {
-        return Err(not_found(env));
+    match status.as_deref() {
+        None => return Err(not_found(env)),
+        Some("ARCHIVED") => {
+            return Err(AppError::field(
+                "sequence_id",
+                env.t("outreach.sequence_archived"),
+            ))
+        }
+        Some(_) => {}
     }
     if steps.is_empty() {
         return Err(AppError::field("sequence_id", env.t("outreach.no_steps")));

@@ -19,6 +19,7 @@ use uuid::Uuid;
 #[component]
 pub fn SequencesPage() -> impl IntoView {
     let list = Resource::new(|| (), |_| list_sequences());
+    let show_archived = RwSignal::new(false);
     let action = ServerAction::<SaveSequence>::new();
     let value = action.value();
     let navigate = use_navigate();
@@ -36,7 +37,14 @@ pub fn SequencesPage() -> impl IntoView {
                             Ok(rows) if rows.is_empty() => view! {
                                 <div class="empty-state"><p>{tr("outreach.no_sequences")}</p></div>
                             }.into_any(),
-                            Ok(rows) => view! {
+                            Ok(rows) => {
+                                let archived_count = rows.iter().filter(|s| s.status == "ARCHIVED").count();
+                                view! {
+                                <label class="flex items-center gap-2 text-sm mb-2">
+                                    <input type="checkbox" prop:checked=move || show_archived.get()
+                                        on:change=move |ev| show_archived.set(event_target_checked(&ev))/>
+                                    {crate::i18n::tf(crate::ui::locale(), "outreach.show_archived", &[("n", archived_count.to_string())])}
+                                </label>
                                 <div class="table-wrap">
                                     <table class="table" data-testid="sequences-table">
                                         <thead><tr>
@@ -48,7 +56,7 @@ pub fn SequencesPage() -> impl IntoView {
                                             <th scope="col" class="text-end">{tr("outreach.reply_rate")}</th>
                                         </tr></thead>
                                         <tbody>
-                                            {rows.into_iter().map(|s| view! {
+                                            {move || rows.clone().into_iter().filter(|s| show_archived.get() || s.status != "ARCHIVED").map(|s| view! {
                                                 <tr>
                                                     <td><a class="link" href=format!("/outreach/sequences/{}", s.id)>{s.name.clone()}</a></td>
                                                     <td>{status_badge(&s.status)}</td>
@@ -61,7 +69,8 @@ pub fn SequencesPage() -> impl IntoView {
                                         </tbody>
                                     </table>
                                 </div>
-                            }.into_any(),
+                            }.into_any()
+                            }
                             Err(error) => view! { <LoadError error/> }.into_any(),
                         }
                     })}
@@ -138,18 +147,42 @@ fn SequenceView(
         }
     });
     let paused = d.summary.status == "PAUSED";
+    let archived = d.summary.status == "ARCHIVED";
+    let manage = crate::ui::page()
+        .viewer
+        .is_some_and(|v| v.can(crate::auth::model::Permission::OutreachManage));
+    // One form per button: the status it asks for is its own hidden field.
+    let button =
+        move |to: &'static str, key: &'static str, class: &'static str, testid: &'static str| {
+            view! {
+                <ActionForm action=status>
+                    <input type="hidden" name="id" value=id.to_string()/>
+                    <input type="hidden" name="status" value=to/>
+                    <button type="submit" class=class data-testid=testid>{tr(key)}</button>
+                </ActionForm>
+            }
+        };
     view! {
-        <div class="flex items-center gap-3 mb-3">
+        <div class="flex flex-wrap items-center gap-3 mb-3">
             <h2 class="text-lg font-semibold">{d.summary.name.clone()}</h2>
             {status_badge(&d.summary.status)}
-            <ActionForm action=status attr:class="ms-auto">
-                <input type="hidden" name="id" value=id.to_string()/>
-                <input type="hidden" name="status" value=if paused { "ACTIVE" } else { "PAUSED" }/>
-                <button type="submit" class="btn btn-secondary" data-testid="sequence-toggle">
-                    {if paused { tr("outreach.resume") } else { tr("outreach.pause") }}
-                </button>
-            </ActionForm>
+            <div class="ms-auto flex gap-2">
+                {if archived {
+                    manage.then(|| button("RESTORED", "outreach.restore", "btn btn-secondary", "sequence-restore")).into_any()
+                } else {
+                    view! {
+                        {if paused {
+                            button("ACTIVE", "outreach.resume", "btn btn-secondary", "sequence-toggle")
+                        } else {
+                            button("PAUSED", "outreach.pause", "btn btn-secondary", "sequence-toggle")
+                        }}
+                        {manage.then(|| button("ARCHIVED", "outreach.archive", "btn btn-ghost", "sequence-archive"))}
+                    }.into_any()
+                }}
+            </div>
         </div>
+        <Alert message=form_error(status.value(), &[])/>
+        {archived.then(|| view! { <p class="alert alert-warning mb-3" role="status">{tr("outreach.archived_note")}</p> })}
         <div class="grid gap-4 xl:grid-cols-[1fr_26rem]">
             <div class="space-y-4">
                 <Card title=tr("outreach.steps")>
@@ -281,7 +314,13 @@ pub fn EnrolSelection(selected: RwSignal<Vec<Uuid>>) -> impl IntoView {
     allowed.then(|| view! {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
-                let list = sequences.await.unwrap_or_default();
+                // Archived sequences take no new enrolments.
+                let list: Vec<_> = sequences
+                    .await
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|s| s.status != "ARCHIVED")
+                    .collect();
                 if let Some(first) = list.first() {
                     chosen.set(Some(first.id));
                 }
