@@ -132,3 +132,15 @@ test('an admin archives a sequence: it leaves the list and takes no enrolments u
   await expect(page.getByRole('button', { name: 'Resume' })).toBeVisible();
   await expect(page.locator('[data-status="PAUSED"]').first()).toBeVisible();
 });
+
+test('a template a live sequence uses is not archived, and the page says which sequence', async ({ page }) => {
+  await signIn(page, 'admin@demo.leadline.test');
+  await page.goto('/outreach/templates');
+  await hydrated(page);
+  await page.getByTestId('templates-table').getByRole('link').first().click();
+  await expect(page).toHaveURL(/\/outreach\/templates\/[0-9a-f-]+$/);
+  await hydrated(page);
+  await page.getByRole('button', { name: 'Archive' }).click();
+  await expect(page.getByRole('alert')).toContainText('These sequences still use this template');
+  await expect(page.getByRole('button', { name: 'Archive' })).toBeVisible();
+});

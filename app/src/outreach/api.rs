@@ -20,7 +20,18 @@ fn ticked(value: &Option<String>) -> bool {
 
 #[server(input = Json)]
 pub async fn list_templates() -> Result<Vec<TemplateSummary>, AppError> {
-    respond(async { manage::list_templates(&env()?).await }).await
+    respond(async { manage::list_templates(&env()?, false).await }).await
+}
+
+#[server(input = Json)]
+pub async fn list_archived_templates() -> Result<Vec<TemplateSummary>, AppError> {
+    respond(async { manage::list_templates(&env()?, true).await }).await
+}
+
+/// Archives a template (`archived`), or restores it.
+#[server]
+pub async fn set_template_archived(id: Uuid, archived: bool) -> Result<(), AppError> {
+    respond(async { manage::set_template_archived(&env()?, id, archived).await }).await
 }
 
 #[server(input = Json)]

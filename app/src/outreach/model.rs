@@ -58,6 +58,9 @@ pub struct TemplateSummary {
     pub versions: i64,
     pub sent: i64,
     pub replied: i64,
+    /// Kept for its history, offered nowhere.
+    #[serde(default)]
+    pub archived: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -485,3 +485,54 @@ async fn an_archived_sequence_holds_its_enrolments_and_takes_no_new_ones() {
         .await;
     assert_eq!(changes, 3);
 }
+
+/// A template a live sequence uses cannot be archived; once that sequence is archived
+/// it can, and it leaves the pickers for the archived list until restored.
+#[tokio::test]
+async fn a_template_is_archived_only_when_no_live_sequence_uses_it() {
+    let w = world().await;
+    let template = w.wa_template("Spring hello", "Hi {{first_name}}").await;
+    let seq = w.sequence("Spring", "").await;
+    w.step(seq, template, 0, None).await;
+    let archive = |archived: &'static str| {
+        let (app, admin) = (w.app.clone(), w.admin.clone());
+        async move {
+            app.call::<SetTemplateArchived>(
+                &admin,
+                &[("id", &template.to_string()), ("archived", archived)],
+            )
+            .await
+        }
+    };
+    let (status, body) = archive("true").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(error_text(&body).contains("Spring"), "{body}");
+    let (status, body) = w
+        .app
+        .call::<SetSequenceStatus>(
+            &w.admin,
+            &[("id", &seq.to_string()), ("status", "ARCHIVED")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = archive("true").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let names = |list: Value| -> Vec<String> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (_, live) = w.app.call_json::<ListTemplates>(&w.admin, &json!({})).await;
+    assert!(!names(live).contains(&"Spring hello".to_string()));
+    let (_, put_away) = w
+        .app
+        .call_json::<ListArchivedTemplates>(&w.admin, &json!({}))
+        .await;
+    assert_eq!(names(put_away), ["Spring hello"]);
+    let (status, _) = archive("false").await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, live) = w.app.call_json::<ListTemplates>(&w.admin, &json!({})).await;
+    assert!(names(live).contains(&"Spring hello".to_string()));
+}

@@ -66,18 +66,20 @@ fn check_template(env: &Env, field: &str, text: &str) -> Result<(), AppError> {
 
 // ---------------------------------------------------------------- templates
 
-pub async fn list_templates(env: &Env) -> Result<Vec<TemplateSummary>, AppError> {
+/// The templates to work with, or (`archived`) those put away.
+pub async fn list_templates(env: &Env, archived: bool) -> Result<Vec<TemplateSummary>, AppError> {
     let (_, mut tx) = env.begin(Permission::WorkspaceUse).await?;
     let rows = sqlx::query(
-        "SELECT t.id, t.name, t.channel, t.locale, t.folder, t.tags, t.approval_status,
+        "SELECT t.id, t.name, t.channel, t.locale, t.folder, t.tags, t.approval_status, t.archived,
                 (SELECT count(*) FROM template_versions v WHERE v.template_id = t.id) AS versions,
                 (SELECT count(*) FROM messages m JOIN template_versions v ON v.id = m.template_version_id
                   WHERE v.template_id = t.id AND m.status NOT IN ('QUEUED', 'FAILED')) AS sent,
                 (SELECT count(*) FROM messages m JOIN template_versions v ON v.id = m.template_version_id
                   WHERE v.template_id = t.id AND m.replied_at IS NOT NULL) AS replied
-           FROM templates t WHERE NOT t.archived
+           FROM templates t WHERE t.archived = $1
           ORDER BY t.folder NULLS FIRST, t.name",
     )
+    .bind(archived)
     .fetch_all(&mut *tx)
     .await
     ?;
@@ -100,13 +102,67 @@ fn template_summary(r: &sqlx::postgres::PgRow) -> Result<TemplateSummary, sqlx::
         versions: r.try_get("versions")?,
         sent: r.try_get("sent")?,
         replied: r.try_get("replied")?,
+        archived: r.try_get("archived")?,
     })
+}
+
+/// Puts a template away, or brings it back. One that a sequence still uses (as a step
+/// or a fallback) stays: the answer names those sequences.
+pub async fn set_template_archived(env: &Env, id: Uuid, archived: bool) -> Result<(), AppError> {
+    let (p, mut tx) = env.begin(Permission::OutreachManage).await?;
+    let found: Option<bool> =
+        sqlx::query_scalar("SELECT archived FROM templates WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if found.is_none() {
+        return Err(not_found(env));
+    }
+    if archived {
+        let users: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT s.name FROM sequence_steps st JOIN sequences s ON s.id = st.sequence_id
+              WHERE (st.template_id = $1 OR st.fallback_template_id = $1) AND s.status <> 'ARCHIVED'
+              ORDER BY s.name",
+        )
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
+        if !users.is_empty() {
+            return Err(AppError::Conflict(tf(
+                env.locale(),
+                "outreach.template_in_use",
+                &[("sequences", users.join(", "))],
+            )));
+        }
+    }
+    sqlx::query("UPDATE templates SET archived = $2 WHERE id = $1")
+        .bind(id)
+        .bind(archived)
+        .execute(&mut *tx)
+        .await?;
+    audit::by_member(
+        &mut tx,
+        &env.ctx,
+        p,
+        AuditEntry::new(
+            if archived {
+                "template.archived"
+            } else {
+                "template.restored"
+            },
+            "templates",
+            Some(id),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 pub async fn template_detail(env: &Env, id: Uuid) -> Result<TemplateDetail, AppError> {
     let (_, mut tx) = env.begin(Permission::WorkspaceUse).await?;
     let row = sqlx::query(
-        "SELECT t.id, t.name, t.channel, t.locale, t.folder, t.tags, t.approval_status, t.wa_template_name,
+        "SELECT t.id, t.name, t.channel, t.locale, t.folder, t.tags, t.approval_status, t.wa_template_name, t.archived,
                 (SELECT count(*) FROM template_versions v WHERE v.template_id = t.id) AS versions,
                 0::bigint AS sent, 0::bigint AS replied
            FROM templates t WHERE t.id = $1",

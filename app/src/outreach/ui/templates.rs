@@ -44,9 +44,30 @@ pub fn TemplatesPage() -> impl IntoView {
                         }
                     })}
                 </Suspense>
+                <details class="mt-4" data-testid="archived-templates">
+                    <summary class="cursor-pointer text-sm">{tr("outreach.archived_templates")}</summary>
+                    <ArchivedTemplates/>
+                </details>
             </Card>
             <NewTemplate/>
         </div>
+    }
+}
+
+/// The templates put away, loaded when the member opens the list.
+#[component]
+fn ArchivedTemplates() -> impl IntoView {
+    let list = Resource::new(|| (), |_| list_archived_templates());
+    view! {
+        <Suspense fallback=|| view! { <Skeleton lines=2/> }>
+            {move || Suspend::new(async move {
+                match list.await {
+                    Ok(rows) if rows.is_empty() => view! { <p class="text-sm text-muted mt-2">{tr("outreach.no_archived_templates")}</p> }.into_any(),
+                    Ok(rows) => view! { <TemplateTable rows/> }.into_any(),
+                    Err(error) => view! { <LoadError error/> }.into_any(),
+                }
+            })}
+        </Suspense>
     }
 }
 
@@ -282,7 +303,31 @@ fn TemplateView(d: TemplateDetail, saved: RwSignal<u32>) -> impl IntoView {
     });
     let channel = Signal::derive(move || s.channel.code().to_string());
     let is_wa = d.summary.channel == Channel::WhatsApp;
+    let archive = ServerAction::<SetTemplateArchived>::new();
+    Effect::new(move || {
+        if let Some(Ok(())) = archive.value().get() {
+            saved.update(|n| *n += 1);
+        }
+    });
+    let archived = d.summary.archived;
+    let template_id = d.summary.id;
+    let manage = crate::ui::page()
+        .viewer
+        .is_some_and(|v| v.can(crate::auth::model::Permission::OutreachManage));
     view! {
+        {archived.then(|| view! { <p class="alert alert-warning mb-3" role="status">{tr("outreach.template_archived_note")}</p> })}
+        {manage.then(|| view! {
+            <div class="flex items-center gap-3 mb-3">
+                <ActionForm action=archive attr:class="ms-auto">
+                    <input type="hidden" name="id" value=template_id.to_string()/>
+                    <input type="hidden" name="archived" value=(!archived).to_string()/>
+                    <button type="submit" class="btn btn-ghost" data-testid="template-archive">
+                        {if archived { tr("outreach.restore") } else { tr("outreach.archive") }}
+                    </button>
+                </ActionForm>
+            </div>
+            <Alert message=form_error(archive.value(), &[])/>
+        })}
         <div class="grid gap-4 xl:grid-cols-[1fr_28rem]">
             <div class="space-y-4">
                 <Card title=d.summary.name.clone()>
