@@ -155,8 +155,10 @@ async fn meetings(
     now: DateTime<Utc>,
     base: &str,
 ) -> Result<Vec<Event>, AppError> {
-    let rows = sqlx::query(&format!(
-        "SELECT a.id, a.subject, a.body, a.starts_at, a.ends_at, {ABOUT},
+    let rows = in_window(
+        tx,
+        &format!(
+            "SELECT a.id, a.subject, a.body, a.starts_at, a.ends_at, {ABOUT},
                 o.name AS organizer_name, o.email::text AS organizer_email,
                 (SELECT coalesce(jsonb_agg(jsonb_build_object('name', u.name, 'email', u.email) ORDER BY u.name), '[]')
                    FROM meeting_attendees ma JOIN users u ON u.id = ma.user_id
@@ -167,12 +169,10 @@ async fn meetings(
           WHERE a.kind = 'MEETING' AND a.starts_at IS NOT NULL
             AND a.ends_at > $2 AND a.starts_at < $3
           ORDER BY a.starts_at LIMIT $4"
-    ))
-    .bind(user)
-    .bind(now - Duration::days(PAST_DAYS))
-    .bind(now + Duration::days(AHEAD_DAYS))
-    .bind(MAX_EVENTS)
-    .fetch_all(&mut **tx)
+        ),
+        user,
+        now,
+    )
     .await?;
     rows.iter()
         .map(|r| {
@@ -205,6 +205,23 @@ async fn meetings(
         .map_err(AppError::from)
 }
 
+/// The member's rows of `sql`, whose binds are the member, the window's start and end,
+/// and the most rows a feed holds of one kind.
+async fn in_window(
+    tx: &mut Tx,
+    sql: &str,
+    user: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Vec<sqlx::postgres::PgRow>, AppError> {
+    Ok(sqlx::query(sql)
+        .bind(user)
+        .bind(now - Duration::days(PAST_DAYS))
+        .bind(now + Duration::days(AHEAD_DAYS))
+        .bind(MAX_EVENTS)
+        .fetch_all(&mut **tx)
+        .await?)
+}
+
 fn people(json: &serde_json::Value) -> Vec<Person> {
     json.as_array()
         .into_iter()
@@ -225,18 +242,18 @@ async fn tasks(
     base: &str,
     locale: Locale,
 ) -> Result<Vec<Event>, AppError> {
-    let rows = sqlx::query(&format!(
-        "SELECT a.id, a.subject, a.body, a.due_at, {ABOUT}
+    let rows = in_window(
+        tx,
+        &format!(
+            "SELECT a.id, a.subject, a.body, a.due_at, {ABOUT}
            FROM activities a
           WHERE a.kind = 'TASK' AND a.done_at IS NULL AND a.assignee_id = $1
             AND a.due_at > $2 AND a.due_at < $3
           ORDER BY a.due_at LIMIT $4"
-    ))
-    .bind(user)
-    .bind(now - Duration::days(PAST_DAYS))
-    .bind(now + Duration::days(AHEAD_DAYS))
-    .bind(MAX_EVENTS)
-    .fetch_all(&mut **tx)
+        ),
+        user,
+        now,
+    )
     .await?;
     let kind = t(locale, "timeline.kind.TASK");
     rows.iter()
