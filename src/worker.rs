@@ -147,10 +147,14 @@ pub struct Retention {
     pub notifications: i64,
     /// Audit entries older than two years, archived per tenant and month first.
     pub audit_archived: i64,
+    /// Record merges more than 30 days old, past undoing.
+    pub merges: i64,
 }
 
 pub async fn retention_sweep(pool: &PgPool) -> Result<Retention, sqlx::Error> {
-    sqlx::query_as("SELECT jobs, job_logs, notifications, audit_archived FROM retention_sweep()")
-        .fetch_one(pool)
-        .await
+    sqlx::query_as(
+        "SELECT jobs, job_logs, notifications, audit_archived, merges FROM retention_sweep()",
+    )
+    .fetch_one(pool)
+    .await
 }

@@ -210,6 +210,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("leads/:id") view={Lazy::<pages::Lead>::new()}/>
                     <Route path=path!("contacts") view={Lazy::<pages::Contacts>::new()}/>
                     <Route path=path!("contacts/:id") view={Lazy::<pages::Contact>::new()}/>
+                    <Route path=path!("duplicates/:area") view={Lazy::<pages::Duplicates>::new()}/>
                     <Route path=path!("companies") view={Lazy::<pages::Companies>::new()}/>
                     <Route path=path!("companies/:id") view={Lazy::<pages::Company>::new()}/>
                     <Route path=path!("deals") view={Lazy::<pages::Deals>::new()}/>

@@ -71,6 +71,7 @@ lazy_area!(records_area, __preload_records_area, RecordPages {
     Lead => crate::crm::records::ui::LeadPage,
     Contacts => crate::crm::records::ui::ContactsPage,
     Contact => crate::crm::records::ui::ContactPage,
+    Duplicates => crate::crm::merge::DuplicatesPage,
     Companies => crate::crm::records::ui::CompaniesPage,
     Company => crate::crm::records::ui::CompanyPage,
     Deals => crate::crm::records::ui::DealsPage,

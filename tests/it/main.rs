@@ -23,6 +23,7 @@ mod inventory_maps;
 mod inventory_plans;
 mod inventory_units;
 mod jobs;
+mod merge;
 mod notices;
 mod outreach;
 mod plain_pages;

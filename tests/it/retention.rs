@@ -75,6 +75,22 @@ async fn old_jobs_read_notifications_and_old_audit_entries_age_out() {
         .unwrap();
     }
 
+    // A merge past its 30 days of undo, and one within them.
+    for days_ago in [31, 29] {
+        sqlx::query(
+            "INSERT INTO record_merges (tenant_id, id, entity, kept_id, merged_id, merged_name,
+                                        kept_before, kept_after, merged_row, moved, created_at)
+             VALUES ($1, $2, 'CONTACT', $2, $2, 'Old', '{}', '{}', '{}', '{}',
+                     now() - make_interval(days => $3))",
+        )
+        .bind(tenant)
+        .bind(Uuid::now_v7())
+        .bind(days_ago)
+        .execute(owner)
+        .await
+        .unwrap();
+    }
+
     // As the worker runs it: the runtime role.
     let swept = retention_sweep(&app.pools.app).await.unwrap();
     assert_eq!(
@@ -83,7 +99,8 @@ async fn old_jobs_read_notifications_and_old_audit_entries_age_out() {
             jobs: 3,
             job_logs: 1,
             notifications: 1,
-            audit_archived: 2
+            audit_archived: 2,
+            merges: 1,
         }
     );
     let count = |sql: &'static str| {
@@ -96,6 +113,7 @@ async fn old_jobs_read_notifications_and_old_audit_entries_age_out() {
         }
     };
     assert_eq!(count("SELECT count(*) FROM jobs").await, 1);
+    assert_eq!(count("SELECT count(*) FROM record_merges").await, 1);
     assert_eq!(
         count("SELECT count(*) FROM job_logs WHERE at > now() - interval '3 days'").await,
         1

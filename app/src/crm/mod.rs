@@ -5,6 +5,7 @@ pub mod board;
 pub mod convert;
 pub mod dashboard;
 pub mod import;
+pub mod merge;
 pub mod model;
 pub mod money;
 pub mod records;

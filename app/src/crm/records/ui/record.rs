@@ -48,7 +48,11 @@ fn RecordPage(entity: Entity) -> impl IntoView {
                     Ok(detail) => view! { <RecordView detail saved/> }.into_any(),
                     Err(AppError::NotFound(_)) => view! {
                         <PageHeader title=tr(&entity_key(entity, "title"))/>
-                        <div class="empty-state"><p>{tr("records.not_found")}</p></div>
+                        <div class="empty-state">
+                            <p>{tr("records.not_found")}</p>
+                            {id.get_untracked().filter(|_| matches!(entity, Entity::Lead | Entity::Contact))
+                                .map(|id| view! { <crate::crm::merge::MergedNotice entity id/> })}
+                        </div>
                     }.into_any(),
                     Err(error) => view! { <LoadError error/> }.into_any(),
                 }
@@ -89,6 +93,9 @@ fn RecordView(detail: RecordDetail, saved: RwSignal<u32>) -> impl IntoView {
                 {(entity == Entity::Deal).then(|| view! {
                     <crate::crm::board::deal_stage::DealStageCard deal_id=id saved/>
                     <crate::inventory::deal::DealUnitsCard deal_id=id saved/>
+                })}
+                {matches!(entity, Entity::Lead | Entity::Contact).then(|| view! {
+                    <crate::crm::merge::DuplicatesCard entity id/>
                 })}
                 <Card title=tr("records.related")>
                     {if related.is_empty() {

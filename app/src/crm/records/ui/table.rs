@@ -66,6 +66,9 @@ fn RecordsTable(entity: Entity) -> impl IntoView {
     let notice = RwSignal::new(None::<String>);
     view! {
         <PageHeader title=tr(&entity_key(entity, "title"))>
+            {matches!(entity, Entity::Lead | Entity::Contact).then(|| view! {
+                <a class="btn btn-secondary" href=if entity == Entity::Lead { "/duplicates/leads" } else { "/duplicates/contacts" }>{tr("merge.find")}</a>
+            })}
             {(entity != Entity::Deal).then(|| view! {
                 <button type="button" class="btn btn-primary" data-testid="new-record"
                         on:click=move |_| show_new.update(|s| *s = !*s)>{tr(&entity_key(entity, "new"))}</button>

@@ -202,6 +202,18 @@ fn TimelineEntry(item: TimelineItem) -> impl IntoView {
             }
             s
         }
+        "MERGED" | "MERGE_UNDONE" => tf(
+            locale(),
+            if kind == "MERGED" {
+                "timeline.merged"
+            } else {
+                "timeline.merge_undone"
+            },
+            &[(
+                "name",
+                item.data["merged"].as_str().unwrap_or("").to_string(),
+            )],
+        ),
         "ENROLLED" => tf(
             locale(),
             "timeline.enrolled",
