@@ -17,7 +17,7 @@ test('sign-in and sign-up pages have no serious accessibility violations, in Eng
 
 test('signed-in pages have no serious accessibility violations, down to 390 px', async ({ page }) => {
   await signIn(page, 'owner@demo.leadline.test');
-  const paths = ['/', '/pipeline', '/leads', '/contacts', '/companies', '/deals', '/tasks', '/search?q=nile', '/settings', '/settings/team', '/settings/security', '/settings/audit', '/settings/jobs', '/settings/sessions', '/settings/two-factor', '/settings/workspace', '/outreach', '/outreach/sequences', '/outreach/templates', '/outreach/senders', '/review', '/inventory', '/billing', '/inbox', '/notifications', '/settings/notifications'];
+  const paths = ['/', '/pipeline', '/leads', '/contacts', '/companies', '/deals', '/tasks', '/search?q=nile', '/settings', '/settings/team', '/settings/security', '/settings/audit', '/settings/jobs', '/settings/sessions', '/settings/two-factor', '/settings/workspace', '/outreach', '/outreach/sequences', '/outreach/templates', '/outreach/senders', '/review', '/inventory', '/billing', '/inbox', '/notifications', '/settings/notifications', '/duplicates/leads'];
   for (const path of paths) {
     await page.goto(path);
     await hydrated(page);
