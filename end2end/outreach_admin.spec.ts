@@ -101,6 +101,19 @@ test('reorder the steps of a new sequence with the keyboard and see the order af
   await edit.getByRole('button', { name: 'Save' }).click();
   await expect(steps.nth(2)).toContainText('after 1 h 30 min');
   expect(await violations(page), '/outreach/sequences/:id').toEqual([]);
+
+  // A launch moment: nonsense is refused next to the field; a date and time is kept.
+  const settings = page.getByTestId('sequence-settings');
+  await settings.getByLabel('Start sending at').fill('2040-01-01T09:00');
+  await settings.getByRole('button', { name: 'Save' }).click();
+  await expect(settings.locator('#f-starts_at-error')).toContainText('within the next year');
+  const next = new Date(Date.now() + 5 * 86_400_000).toISOString().slice(0, 10);
+  await settings.getByLabel('Start sending at').fill(`${next}T09:30`);
+  await settings.getByRole('button', { name: 'Save' }).click();
+  await expect(settings.locator('#f-starts_at-error')).toHaveCount(0);
+  await page.reload();
+  await hydrated(page);
+  await expect(page.getByTestId('sequence-settings').getByLabel('Start sending at')).toHaveValue(`${next}T09:30`);
 });
 
 test('an admin archives a sequence: it leaves the list and takes no enrolments until restored', async ({ page }) => {

@@ -214,6 +214,7 @@ pub async fn save_sequence(
     exit_on_reply: Option<String>,
     exit_on_bounce: Option<String>,
     max_attempts: Option<String>,
+    starts_at: Option<String>,
 ) -> Result<Uuid, AppError> {
     respond(async {
         let input = sequences::SequenceInput {
@@ -224,6 +225,7 @@ pub async fn save_sequence(
             exit_on_reply: ticked(&exit_on_reply),
             exit_on_bounce: ticked(&exit_on_bounce),
             max_attempts: max_attempts.unwrap_or_else(|| "3".into()),
+            starts_at: starts_at.unwrap_or_default(),
         };
         sequences::save_sequence(&env()?, id, &input).await
     })

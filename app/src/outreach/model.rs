@@ -222,6 +222,8 @@ pub struct SequenceDetail {
     pub exit_on_reply: bool,
     pub exit_on_bounce: bool,
     pub max_attempts: i32,
+    /// When sending starts, as the form shows it (the sequence's zone); None: at once.
+    pub starts_at: Option<String>,
     pub steps: Vec<StepView>,
     pub enrollments: Vec<EnrollmentView>,
 }

@@ -536,3 +536,66 @@ async fn a_template_is_archived_only_when_no_live_sequence_uses_it() {
     let (_, live) = w.app.call_json::<ListTemplates>(&w.admin, &json!({})).await;
     assert!(names(live).contains(&"Spring hello".to_string()));
 }
+
+/// A sequence given a start sends nothing before it, to leads enrolled before or after
+/// the start was set; clearing the start lets them go at once.
+#[tokio::test]
+async fn a_scheduled_start_holds_every_enrolment_until_it() {
+    let w = world().await;
+    w.phone("P", "start-1", 100, 1).await;
+    let template = w.wa_template("Launch", "Hi {{first_name}}").await;
+    let seq = w.sequence("Launch day", "").await;
+    w.step(seq, template, 0, None).await;
+    let leads = w.leads(2, true, false).await;
+    w.enrol(seq, &leads[..1]).await;
+    let save = |starts_at: String| {
+        let app = w.app.clone();
+        let admin = w.admin.clone();
+        async move {
+            app.call::<SaveSequence>(
+                &admin,
+                &[
+                    ("id", seq.to_string().as_str()),
+                    ("name", "Launch day"),
+                    ("timezone", "Africa/Cairo"),
+                    ("exit_on_reply", "on"),
+                    ("max_attempts", "5"),
+                    ("starts_at", starts_at.as_str()),
+                ],
+            )
+            .await
+        }
+    };
+    for bad in ["next week", "2031-13-01T09:00", "2040-01-01T09:00"] {
+        let (status, body) = save(bad.into()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {body}");
+        assert_eq!(error_field(&body), Some("starts_at"), "{bad}");
+    }
+    // 09:00 in Cairo, three days on.
+    let day = (chrono::Utc::now() + chrono::Duration::days(3)).date_naive();
+    let typed = format!("{day}T09:00");
+    let (status, body) = save(typed.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let start = app::l10n::from_local("Africa/Cairo", day.and_hms_opt(9, 0, 0).unwrap());
+    let (_, detail) = w
+        .app
+        .call_json::<GetSequence>(&w.admin, &json!({ "id": seq }))
+        .await;
+    assert_eq!(detail["starts_at"], json!(typed), "shown as typed");
+    w.enrol(seq, &leads[1..]).await;
+    let runs: Vec<chrono::DateTime<chrono::Utc>> =
+        sqlx::query_scalar("SELECT next_run_at FROM enrollments ORDER BY created_at")
+            .fetch_all(&w.app.pools.owner)
+            .await
+            .unwrap();
+    assert_eq!(
+        runs,
+        vec![start, start],
+        "enrolled before and after the start was set"
+    );
+    assert_eq!(w.schedule().await, 0, "nothing before the start");
+    // Launching now instead.
+    let (status, body) = save(String::new()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(w.schedule().await, 2);
+}

@@ -106,8 +106,10 @@ pub async fn sequence_detail(env: &Env, id: Uuid) -> Result<SequenceDetail, AppE
         .await?
         .ok_or_else(|| not_found(env))?;
     let extra = sqlx::query(
-        "SELECT timezone, business_hours, array_to_string(holidays, ', ') AS holidays, exit_on_reply,
-                exit_on_bounce, max_attempts FROM sequences WHERE id = $1",
+        "SELECT s.timezone, s.business_hours, array_to_string(s.holidays, ', ') AS holidays, s.exit_on_reply,
+                s.exit_on_bounce, s.max_attempts,
+                to_char(s.starts_at AT TIME ZONE coalesce(s.timezone, t.timezone), 'YYYY-MM-DD\"T\"HH24:MI') AS starts_at
+           FROM sequences s JOIN tenants t ON t.id = s.tenant_id WHERE s.id = $1",
     )
     .bind(id)
     .fetch_one(&mut *tx)
@@ -172,6 +174,7 @@ pub async fn sequence_detail(env: &Env, id: Uuid) -> Result<SequenceDetail, AppE
         exit_on_reply: extra.try_get("exit_on_reply")?,
         exit_on_bounce: extra.try_get("exit_on_bounce")?,
         max_attempts: extra.try_get("max_attempts")?,
+        starts_at: extra.try_get("starts_at")?,
         steps,
         enrollments,
     })
@@ -197,6 +200,20 @@ pub struct SequenceInput {
     pub exit_on_reply: bool,
     pub exit_on_bounce: bool,
     pub max_attempts: String,
+    /// When sending starts, `YYYY-MM-DDTHH:MM` in the sequence's time zone; empty: at once.
+    pub starts_at: String,
+}
+
+/// A start typed in the sequence's zone: a date and time, or a date (its midnight).
+fn read_start(text: &str, zone: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let local = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M")
+        .ok()
+        .or_else(|| {
+            chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+        })?;
+    Some(crate::l10n::from_local(zone, local))
 }
 
 pub async fn save_sequence(
@@ -240,11 +257,44 @@ pub async fn save_sequence(
             return Err(AppError::field("timezone", env.t("validation.timezone")));
         }
     }
+    let zone = match &timezone {
+        Some(tz) => tz.clone(),
+        None => {
+            sqlx::query_scalar("SELECT timezone FROM tenants WHERE id = $1")
+                .bind(p.tenant_id)
+                .fetch_one(&mut *tx)
+                .await?
+        }
+    };
+    let starts_at = match clean(&input.starts_at) {
+        None => None,
+        Some(text) => {
+            let at = read_start(&text, &zone)
+                .ok_or_else(|| AppError::field("starts_at", env.t("outreach.starts_at_invalid")))?;
+            if at > chrono::Utc::now() + chrono::Duration::days(366) {
+                return Err(AppError::field(
+                    "starts_at",
+                    env.t("outreach.starts_at_too_far"),
+                ));
+            }
+            Some(at)
+        }
+    };
+    // The start this save replaces: enrolments it held are let go with it.
+    let previous_start: Option<chrono::DateTime<chrono::Utc>> = match id {
+        Some(id) => sqlx::query_scalar("SELECT starts_at FROM sequences WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .flatten(),
+        None => None,
+    };
     let id = match id {
         Some(id) => {
             let n = sqlx::query(
                 "UPDATE sequences SET name = $2, timezone = $3, business_hours = $4, holidays = $5,
-                        exit_on_reply = $6, exit_on_bounce = $7, max_attempts = $8, updated_at = now()
+                        exit_on_reply = $6, exit_on_bounce = $7, max_attempts = $8, starts_at = $9,
+                        updated_at = now()
                   WHERE id = $1",
             )
             .bind(id)
@@ -255,6 +305,7 @@ pub async fn save_sequence(
             .bind(input.exit_on_reply)
             .bind(input.exit_on_bounce)
             .bind(max_attempts)
+            .bind(starts_at)
             .execute(&mut *tx)
             .await
             .map_err(|e| name_taken(env, e))?
@@ -268,8 +319,8 @@ pub async fn save_sequence(
             let id = new_id();
             sqlx::query(
                 "INSERT INTO sequences (tenant_id, id, name, timezone, business_hours, holidays, exit_on_reply,
-                                        exit_on_bounce, max_attempts, created_by)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                                        exit_on_bounce, max_attempts, created_by, starts_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             )
             .bind(p.tenant_id)
             .bind(id)
@@ -281,12 +332,38 @@ pub async fn save_sequence(
             .bind(input.exit_on_bounce)
             .bind(max_attempts)
             .bind(p.user_id)
+            .bind(starts_at)
             .execute(&mut *tx)
             .await
             .map_err(|e| name_taken(env, e))?;
             id
         }
     };
+    // Enrolments the old start held (their next run is exactly it) go at the new one,
+    // or now when the start is cleared or already past.
+    if let Some(old) = previous_start.filter(|old| Some(*old) != starts_at) {
+        sqlx::query(
+            "UPDATE enrollments SET next_run_at = greatest(coalesce($3, now()), now()), updated_at = now()
+              WHERE sequence_id = $1 AND status IN ('ACTIVE', 'PAUSED') AND next_run_at = $2",
+        )
+        .bind(id)
+        .bind(old)
+        .bind(starts_at)
+        .execute(&mut *tx)
+        .await?;
+    }
+    // Enrolments already waiting wait for the start too; later ones are placed after
+    // it when enrolled.
+    if let Some(at) = starts_at {
+        sqlx::query(
+            "UPDATE enrollments SET next_run_at = $2, updated_at = now()
+              WHERE sequence_id = $1 AND status IN ('ACTIVE', 'PAUSED') AND next_run_at < $2",
+        )
+        .bind(id)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+    }
     audit::by_member(
         &mut tx,
         &env.ctx,
@@ -591,7 +668,7 @@ pub async fn enrol(
     let enrolled = sqlx::query(
         "INSERT INTO enrollments (tenant_id, id, sequence_id, lead_id, next_step, next_run_at, enrolled_by)
          SELECT $1, gen_random_uuid(), $2, lead, (SELECT min(position) FROM sequence_steps WHERE sequence_id = $2),
-                now() + make_interval(mins => $4), $5
+                greatest(now() + make_interval(mins => $4), (SELECT starts_at FROM sequences WHERE id = $2)), $5
            FROM UNNEST($3::uuid[]) AS lead
          ON CONFLICT DO NOTHING",
     )

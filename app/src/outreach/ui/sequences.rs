@@ -209,8 +209,9 @@ fn SequenceView(
                         <label class="flex items-center gap-2 text-sm"><input type="checkbox" name="exit_on_reply" checked=d.exit_on_reply/>{tr("outreach.exit_on_reply")}</label>
                         <label class="flex items-center gap-2 text-sm"><input type="checkbox" name="exit_on_bounce" checked=d.exit_on_bounce/>{tr("outreach.exit_on_bounce")}</label>
                         <Field label=tr("outreach.max_attempts") name="max_attempts" kind="number" value=d.max_attempts.to_string() error=field_error(settings_value, "max_attempts")/>
+                        <Field label=tr("outreach.starts_at") name="starts_at" kind="datetime-local" value=d.starts_at.clone().unwrap_or_default() hint=tr("outreach.starts_at_hint") error=field_error(settings_value, "starts_at")/>
                         <Submit label=tr("common.save") pending=settings.pending()/>
-                        <Alert message=form_error(settings_value, &["name", "timezone", "business_hours", "holidays", "max_attempts"])/>
+                        <Alert message=form_error(settings_value, &["name", "timezone", "business_hours", "holidays", "max_attempts", "starts_at"])/>
                     </ActionForm>
                 </Card>
             </div>
