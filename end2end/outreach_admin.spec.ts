@@ -98,8 +98,12 @@ test('reorder the steps of a new sequence with the keyboard and see the order af
   await edit.getByRole('button', { name: 'Save' }).click();
   await expect(edit.locator('.field-error')).toBeVisible();
   await edit.getByLabel('Delay (minutes)').fill('90');
+  await edit.getByLabel('Email subject for this step').fill('Still thinking, {{first_name}}?');
+  await edit.getByLabel('Sender name for this step').fill('Sara from Nile');
   await edit.getByRole('button', { name: 'Save' }).click();
   await expect(steps.nth(2)).toContainText('after 1 h 30 min');
+  await expect(steps.nth(2)).toContainText('Subject: Still thinking, {{first_name}}?');
+  await expect(steps.nth(2)).toContainText('From: Sara from Nile');
   expect(await violations(page), '/outreach/sequences/:id').toEqual([]);
 
   // A launch moment: nonsense is refused next to the field; a date and time is kept.

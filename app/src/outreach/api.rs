@@ -240,6 +240,8 @@ pub async fn add_step(
     fallback_template_id: Option<String>,
     skip_if_replied: Option<String>,
     skip_if_opened: Option<String>,
+    subject_override: Option<String>,
+    from_name: Option<String>,
 ) -> Result<Uuid, AppError> {
     respond(async {
         let input = steps::StepInput {
@@ -248,6 +250,8 @@ pub async fn add_step(
             fallback_template_id: fallback_template_id.unwrap_or_default(),
             skip_if_replied: ticked(&skip_if_replied),
             skip_if_opened: ticked(&skip_if_opened),
+            subject_override: subject_override.unwrap_or_default(),
+            from_name: from_name.unwrap_or_default(),
         };
         steps::add_step(&env()?, sequence_id, &input).await
     })
@@ -264,6 +268,8 @@ pub async fn update_step(
     fallback_template_id: Option<String>,
     skip_if_replied: Option<String>,
     skip_if_opened: Option<String>,
+    subject_override: Option<String>,
+    from_name: Option<String>,
 ) -> Result<(), AppError> {
     respond(async {
         let input = steps::StepInput {
@@ -272,6 +278,8 @@ pub async fn update_step(
             fallback_template_id: fallback_template_id.unwrap_or_default(),
             skip_if_replied: ticked(&skip_if_replied),
             skip_if_opened: ticked(&skip_if_opened),
+            subject_override: subject_override.unwrap_or_default(),
+            from_name: from_name.unwrap_or_default(),
         };
         steps::update_step(&env()?, step_id, &input).await
     })

@@ -185,6 +185,9 @@ pub struct StepView {
     pub fallback_template_name: Option<String>,
     pub skip_if_replied: bool,
     pub skip_if_opened: bool,
+    /// The email's own subject and sender name, instead of the template's and mailbox's.
+    pub subject_override: Option<String>,
+    pub from_name: Option<String>,
     pub sent: i64,
     pub replied: i64,
 }

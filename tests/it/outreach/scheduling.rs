@@ -599,3 +599,69 @@ async fn a_scheduled_start_holds_every_enrolment_until_it() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(w.schedule().await, 2);
 }
+
+/// A step's own subject and sender name reach the recipient; a subject with an unknown
+/// variable or an open brace, and a name that would break the From header, are refused
+/// next to their field.
+#[tokio::test]
+async fn a_step_sends_under_its_own_subject_and_sender_name() {
+    let w = world().await;
+    w.mailbox().await;
+    let mail = w
+        .email_template("Brochure", "Our brochure", "Hi {{first_name}}")
+        .await;
+    let seq = w.sequence("Own subject", "").await;
+    let add = |subject: String, from: &'static str| {
+        let app = w.app.clone();
+        let admin = w.admin.clone();
+        async move {
+            app.call::<AddStep>(
+                &admin,
+                &[
+                    ("sequence_id", seq.to_string().as_str()),
+                    ("delay_minutes", "0"),
+                    ("template_id", mail.to_string().as_str()),
+                    ("subject_override", subject.as_str()),
+                    ("from_name", from),
+                ],
+            )
+            .await
+        }
+    };
+    for (subject, from, field) in [
+        ("Hi {{budget}}".to_string(), "", "subject_override"),
+        ("Hi {{first_name".to_string(), "", "subject_override"),
+        ("x".repeat(301), "", "subject_override"),
+        (String::new(), "Sara\r\nBcc: all@example.com", "from_name"),
+    ] {
+        let (status, body) = add(subject, from).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(error_field(&body), Some(field), "{body}");
+    }
+    let (status, body) = add("Viewing for {{first_name}}".into(), "Sara from Nile").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, detail) = w
+        .app
+        .call_json::<GetSequence>(&w.admin, &json!({ "id": seq }))
+        .await;
+    assert_eq!(
+        detail["steps"][0]["subject_override"],
+        "Viewing for {{first_name}}"
+    );
+    let leads = w.leads(1, false, true).await;
+    w.enrol(seq, &leads).await;
+    assert_eq!(w.schedule().await, 1);
+    assert_eq!(w.dispatch().await, 1);
+    let sent = w.peer.messages();
+    assert_eq!(sent[0].subject.as_deref(), Some("Viewing for Mona"));
+    let from = sent[0]
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("from"))
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    assert!(
+        from.contains("Sara from Nile") && from.contains("<sales@acme.test>"),
+        "{from}"
+    );
+}

@@ -191,7 +191,7 @@ async fn prepare(
                 m.idempotency_key, m.provider_message_id, m.in_reply_to, m.created_by,
                 m.enrollment_id, m.phone_id, l.owner_id,
                 p.provider_phone_id, p.access_token, p.status AS phone_status, p.provider, p.d360_api_key,
-                a.from_address::text AS from_address, a.from_name, a.smtp_host, a.smtp_port, a.smtp_security,
+                a.from_address::text AS from_address, coalesce(st.from_name, a.from_name) AS from_name, a.smtp_host, a.smtp_port, a.smtp_security,
                 a.id AS mailbox_id, a.smtp_username, a.smtp_password, a.status AS mailbox_status,
                 d.id AS domain_id, d.domain::text AS domain, d.dkim_selector, d.dkim_private,
                 coalesce(t.locale, 'en') AS locale,
@@ -203,6 +203,8 @@ async fn prepare(
            LEFT JOIN wa_phone_numbers p ON p.id = m.phone_id
            LEFT JOIN email_accounts a ON a.id = m.email_account_id
            LEFT JOIN email_domains d ON d.id = a.domain_id
+           -- A step may send under a name of its own.
+           LEFT JOIN sequence_steps st ON st.id = m.step_id
            LEFT JOIN template_versions v ON v.id = m.template_version_id
            LEFT JOIN templates t ON t.id = v.template_id
           WHERE m.id = ANY($1)",

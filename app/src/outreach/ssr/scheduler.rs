@@ -81,6 +81,8 @@ struct Due {
     template_id: Option<Uuid>,
     skip_if_replied: bool,
     skip_if_opened: bool,
+    /// The step's own subject for the email it sends, instead of the template's.
+    subject_override: Option<String>,
     next_position: Option<i32>,
     next_delay: Option<i32>,
     name: String,
@@ -291,16 +293,19 @@ fn decide(
         d.owner_name.as_deref(),
     );
     let known: Vec<&str> = crate::outreach::model::TEMPLATE_VARIABLES.to_vec();
-    let subject_ok = version
-        .subject
-        .as_ref()
-        .is_none_or(|s| s.check(&known, Some(&values)).is_ok());
+    // Checked when the step was saved; a subject of the step's own wins.
+    let own_subject = d
+        .subject_override
+        .as_deref()
+        .and_then(|s| Template::parse(s).ok());
+    let subject_template = own_subject.as_ref().or(version.subject.as_ref());
+    let subject_ok = subject_template.is_none_or(|s| s.check(&known, Some(&values)).is_ok());
     if version.body.check(&known, Some(&values)).is_err() || !subject_ok {
         return end("STOPPED", "missing_variable");
     }
     let seed = seed_for(d.lead_id.as_bytes(), d.next_step as u32);
     let body = version.body.render(&values, seed);
-    let subject = version.subject.as_ref().map(|s| s.render(&values, seed));
+    let subject = subject_template.map(|s| s.render(&values, seed));
 
     match channel {
         Channel::WhatsApp => {

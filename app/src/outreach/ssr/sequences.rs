@@ -118,6 +118,7 @@ pub async fn sequence_detail(env: &Env, id: Uuid) -> Result<SequenceDetail, AppE
     let steps = sqlx::query(
         "SELECT st.id, st.position, st.delay_minutes, st.channel, st.template_id, t.name AS template_name,
                 st.fallback_template_id, ft.name AS fallback_template_name, st.skip_if_replied, st.skip_if_opened,
+                st.subject_override, st.from_name,
                 (SELECT count(*) FROM messages m WHERE m.step_id = st.id AND m.status NOT IN ('QUEUED', 'FAILED')) AS sent,
                 (SELECT count(*) FROM messages m WHERE m.step_id = st.id AND m.replied_at IS NOT NULL) AS replied
            FROM sequence_steps st JOIN templates t ON t.id = st.template_id
@@ -141,6 +142,8 @@ pub async fn sequence_detail(env: &Env, id: Uuid) -> Result<SequenceDetail, AppE
             fallback_template_name: r.try_get("fallback_template_name")?,
             skip_if_replied: r.try_get("skip_if_replied")?,
             skip_if_opened: r.try_get("skip_if_opened")?,
+            subject_override: r.try_get("subject_override")?,
+            from_name: r.try_get("from_name")?,
             sent: r.try_get("sent")?,
             replied: r.try_get("replied")?,
         })

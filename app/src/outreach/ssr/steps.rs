@@ -26,6 +26,10 @@ pub struct StepInput {
     pub fallback_template_id: String,
     pub skip_if_replied: bool,
     pub skip_if_opened: bool,
+    /// The subject of the email this step sends, instead of its template's.
+    pub subject_override: String,
+    /// The sender name of that email, instead of the mailbox's.
+    pub from_name: String,
 }
 
 /// A step's fields once checked; `channel` is its template's.
@@ -34,12 +38,49 @@ struct Checked {
     template_id: Uuid,
     channel: String,
     fallback: Option<Uuid>,
+    subject_override: Option<String>,
+    from_name: Option<String>,
+}
+
+/// A subject of the step's own: a template (variables, spintax) of at most 300
+/// characters that names only known variables.
+fn check_subject(env: &Env, text: &str) -> Result<Option<String>, AppError> {
+    let Some(subject) = clean(text) else {
+        return Ok(None);
+    };
+    let known: Vec<&str> = crate::outreach::model::TEMPLATE_VARIABLES.to_vec();
+    let valid = subject.chars().count() <= 300
+        && crate::outreach::template::Template::parse(&subject)
+            .is_ok_and(|t| t.check(&known, None).is_ok());
+    if !valid {
+        return Err(AppError::field(
+            "subject_override",
+            env.t("outreach.subject_override_invalid"),
+        ));
+    }
+    Ok(Some(subject))
+}
+
+/// A sender name: one line of at most 100 characters (it becomes a mail header).
+fn check_from_name(env: &Env, text: &str) -> Result<Option<String>, AppError> {
+    let Some(name) = clean(text) else {
+        return Ok(None);
+    };
+    if name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(AppError::field(
+            "from_name",
+            env.t("outreach.from_name_invalid"),
+        ));
+    }
+    Ok(Some(name))
 }
 
 /// The checks of adding and of editing a step: the delay's range, a template of this
 /// workspace that is not archived, and a fallback on the other channel.
 async fn check(env: &Env, tx: &mut Tx, input: &StepInput) -> Result<Checked, AppError> {
     let delay = bounded(env, "delay_minutes", &input.delay_minutes, 0, 525_600)?;
+    let subject_override = check_subject(env, &input.subject_override)?;
+    let from_name = check_from_name(env, &input.from_name)?;
     let template_id: Uuid = input
         .template_id
         .trim()
@@ -78,6 +119,8 @@ async fn check(env: &Env, tx: &mut Tx, input: &StepInput) -> Result<Checked, App
         delay,
         template_id,
         channel,
+        subject_override,
+        from_name,
         fallback,
     })
 }
@@ -132,8 +175,9 @@ pub async fn add_step(env: &Env, sequence_id: Uuid, input: &StepInput) -> Result
     let id = new_id();
     sqlx::query(
         "INSERT INTO sequence_steps (tenant_id, id, sequence_id, position, delay_minutes, channel, template_id,
-                                     fallback_template_id, skip_if_replied, skip_if_opened)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                                     fallback_template_id, skip_if_replied, skip_if_opened, subject_override,
+                                     from_name)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(p.tenant_id)
     .bind(id)
@@ -145,6 +189,8 @@ pub async fn add_step(env: &Env, sequence_id: Uuid, input: &StepInput) -> Result
     .bind(step.fallback)
     .bind(input.skip_if_replied)
     .bind(input.skip_if_opened)
+    .bind(&step.subject_override)
+    .bind(&step.from_name)
     .execute(&mut *tx)
     .await?;
     audit::by_member(
@@ -203,7 +249,8 @@ pub async fn update_step(env: &Env, step_id: Uuid, input: &StepInput) -> Result<
     let step = check(env, &mut tx, input).await?;
     sqlx::query(
         "UPDATE sequence_steps SET delay_minutes = $2, channel = $3, template_id = $4,
-                fallback_template_id = $5, skip_if_replied = $6, skip_if_opened = $7
+                fallback_template_id = $5, skip_if_replied = $6, skip_if_opened = $7,
+                subject_override = $8, from_name = $9
           WHERE id = $1",
     )
     .bind(step_id)
@@ -213,6 +260,8 @@ pub async fn update_step(env: &Env, step_id: Uuid, input: &StepInput) -> Result<
     .bind(step.fallback)
     .bind(input.skip_if_replied)
     .bind(input.skip_if_opened)
+    .bind(&step.subject_override)
+    .bind(&step.from_name)
     .execute(&mut *tx)
     .await?;
     let shifted = shift_waiting(

@@ -126,6 +126,8 @@ pub fn Steps(sequence_id: Uuid, steps: Vec<StepView>, saved: RwSignal<u32>) -> i
                     <span class="font-medium">{tr(&format!("outreach.channel.{}", s.channel.code()))}</span>
                     <a class="link" href=format!("/outreach/templates/{}", s.template_id) data-testid="step-template">{s.template_name.clone()}</a>
                     {s.fallback_template_name.clone().map(|f| view! { <span class="text-sm text-muted">{tf(locale(), "outreach.fallback_to", &[("template", f)])}</span> })}
+                    {s.subject_override.clone().map(|subject| view! { <span class="text-sm text-muted" data-testid="step-subject">{tf(locale(), "outreach.step_subject", &[("subject", subject)])}</span> })}
+                    {s.from_name.clone().map(|name| view! { <span class="text-sm text-muted">{tf(locale(), "outreach.step_from", &[("name", name)])}</span> })}
                     <span class="text-sm tabular-nums ms-auto">{format!("{} {} · {:.1}%", s.sent, tr("outreach.sent").to_lowercase(), rate(s.replied, s.sent))}</span>
                     <button type="button" class="btn btn-ghost" data-step=id.to_string() data-move="up"
                             disabled=move || index == 0 || reorder.pending().get()
@@ -198,9 +200,11 @@ pub fn Steps(sequence_id: Uuid, steps: Vec<StepView>, saved: RwSignal<u32>) -> i
                             <label class="flex items-center gap-2"><input type="checkbox" name="skip_if_replied" checked=true/>{tr("outreach.skip_if_replied")}</label>
                             <label class="flex items-center gap-2"><input type="checkbox" name="skip_if_opened"/>{tr("outreach.skip_if_opened")}</label>
                         </div>
+                        <Field label=tr("outreach.subject_override") name="subject_override" hint=tr("outreach.subject_override_hint") error=field_error(value, "subject_override")/>
+                        <Field label=tr("outreach.from_name") name="from_name" hint=tr("outreach.from_name_hint") error=field_error(value, "from_name")/>
                         <div class="md:col-span-2 flex items-center gap-3">
                             <Submit label=tr("outreach.add_step") pending=add.pending()/>
-                            <Alert message=form_error(value, &["template_id", "delay_minutes", "fallback_template_id"])/>
+                            <Alert message=form_error(value, &STEP_FIELDS)/>
                         </div>
                     </ActionForm>
                 }
@@ -208,6 +212,15 @@ pub fn Steps(sequence_id: Uuid, steps: Vec<StepView>, saved: RwSignal<u32>) -> i
         </Suspense>
     }
 }
+
+/// The fields the step forms show their errors beside.
+const STEP_FIELDS: [&str; 5] = [
+    "template_id",
+    "delay_minutes",
+    "fallback_template_id",
+    "subject_override",
+    "from_name",
+];
 
 fn template_options(list: &[TemplateSummary], selected: Option<Uuid>) -> impl IntoView {
     list.iter()
@@ -256,10 +269,24 @@ fn EditStep(
                 <label class="flex items-center gap-2"><input type="checkbox" name="skip_if_replied" checked=step.skip_if_replied/>{tr("outreach.skip_if_replied")}</label>
                 <label class="flex items-center gap-2"><input type="checkbox" name="skip_if_opened" checked=step.skip_if_opened/>{tr("outreach.skip_if_opened")}</label>
             </div>
+            <div class="field">
+                <label for="f-edit-subject" class="field-label">{tr("outreach.subject_override")}</label>
+                <input id="f-edit-subject" name="subject_override" class="input" value=step.subject_override.clone().unwrap_or_default()
+                       aria-describedby="f-edit-subject-hint" aria-invalid=move || error("subject_override").get().is_some().then_some("true")/>
+                <p id="f-edit-subject-hint" class="field-hint">{tr("outreach.subject_override_hint")}</p>
+                {move || error("subject_override").get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
+            </div>
+            <div class="field">
+                <label for="f-edit-from-name" class="field-label">{tr("outreach.from_name")}</label>
+                <input id="f-edit-from-name" name="from_name" class="input" value=step.from_name.clone().unwrap_or_default()
+                       aria-describedby="f-edit-from-name-hint" aria-invalid=move || error("from_name").get().is_some().then_some("true")/>
+                <p id="f-edit-from-name-hint" class="field-hint">{tr("outreach.from_name_hint")}</p>
+                {move || error("from_name").get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
+            </div>
             <p class="md:col-span-2 text-sm text-muted">{tr("outreach.edit_applies")}</p>
             <div class="md:col-span-2 flex items-center gap-3">
                 <Submit label=tr("common.save") pending=update.pending()/>
-                <Alert message=form_error(value, &["template_id", "delay_minutes", "fallback_template_id"])/>
+                <Alert message=form_error(value, &STEP_FIELDS)/>
             </div>
         </ActionForm>
     }
