@@ -118,6 +118,30 @@ test('reorder the steps of a new sequence with the keyboard and see the order af
   await page.reload();
   await hydrated(page);
   await expect(page.getByTestId('sequence-settings').getByLabel('Start sending at')).toHaveValue(`${next}T09:30`);
+
+  // Sending hours on a weekday grid: weekdays 09:00-17:00 to start with, Friday until
+  // 13:00, Monday evenings too.
+  const hours = page.getByTestId('sequence-hours');
+  await hours.getByLabel('Only in these hours').check();
+  await expect(hours.getByLabel('Open on Monday')).toBeChecked();
+  await expect(hours.getByLabel('Open on Saturday')).not.toBeChecked();
+  await hours.getByLabel('Friday closes').fill('13:00');
+  await hours.getByLabel('Monday second window opens').fill('19:00');
+  await hours.getByLabel('Monday second window closes').fill('21:00');
+  await page.getByTestId('sequence-settings').getByRole('button', { name: 'Save' }).click();
+  await expect(page.getByTestId('sequence-settings').locator('.field-error')).toHaveCount(0);
+  await page.reload();
+  await hydrated(page);
+  const saved = page.getByTestId('sequence-hours');
+  await expect(saved.getByLabel('Friday closes')).toHaveValue('13:00');
+  await expect(saved.getByLabel('Monday second window opens')).toHaveValue('19:00');
+  await expect(saved.getByLabel('Open on Sunday')).not.toBeChecked();
+  // No day open is not "any time".
+  for (const day of ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday']) {
+    await saved.getByLabel(`Open on ${day}`).uncheck();
+  }
+  await expect(saved.getByRole('alert')).toContainText('Tick at least one day');
+  expect(await violations(page), 'sequence hours grid').toEqual([]);
 });
 
 test('an admin archives a sequence: it leaves the list and takes no enrolments until restored', async ({ page }) => {

@@ -217,32 +217,33 @@ pub fn Badge(
     view! { <span class=format!("badge badge-{tone}")>{text}</span> }
 }
 
-/// Horizontal bars, one per row: label, bar, and the value on hover and in text.
+/// Horizontal bars, one per row: label, bar and value. A grid rather than a drawing, so
+/// a long label (a sequence or step name) is cut with an ellipsis and the full name in
+/// its tooltip instead of running over the bar, and the columns follow the text
+/// direction (the label on the right in Arabic).
 #[component]
 pub fn Bars(
     rows: Vec<(String, f64, String, String)>,
     #[prop(into)] label: String,
 ) -> impl IntoView {
     let max = rows.iter().map(|r| r.1).fold(0.0_f64, f64::max).max(1.0);
-    let height = rows.len() as f64 * 28.0;
     view! {
-        <svg class="chart" viewBox=format!("0 0 400 {height}") role="img" aria-label=label preserveAspectRatio="none">
-            {rows.iter().enumerate().map(|(i, (name, value, color, text))| {
-                let y = i as f64 * 28.0;
-                let width = (value / max * 250.0).max(1.0);
-                view! {
-                    <g class="chart-row">
-                        <title>{format!("{name}: {text}")}</title>
-                        <text x="0" y=y + 18.0 class="chart-label">{name.clone()}</text>
-                        <rect x="110" y=y + 6.0 width=width height="16" rx="3" fill=color.clone()/>
-                        <text x=114.0 + width y=y + 18.0 class="chart-value">{text.clone()}</text>
-                    </g>
-                }
-            }).collect_view()}
-        </svg>
-        <ul class="sr-only">
-            {rows.into_iter().map(|(name, _, _, text)| view! { <li>{format!("{name}: {text}")}</li> }).collect_view()}
-        </ul>
+        <figure class="bars">
+            <figcaption class="sr-only">{label}</figcaption>
+            <ul class="space-y-1.5">
+                {rows.into_iter().map(|(name, value, color, text)| {
+                    let width = format!("width: {:.1}%; background: {color}", (value / max * 100.0).max(0.5));
+                    let full = name.clone();
+                    view! {
+                        <li class="bar-row" data-testid="bar-row">
+                            <span class="bar-label" title=full><bdi>{name}</bdi></span>
+                            <span class="bar-track" aria-hidden="true"><span class="bar-fill" style=width></span></span>
+                            <span class="bar-value"><bdi>{text}</bdi></span>
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+        </figure>
     }
 }
 

@@ -665,3 +665,38 @@ async fn a_step_sends_under_its_own_subject_and_sender_name() {
         "{from}"
     );
 }
+
+/// The hours grid's "only in these hours" with no day open is refused, not taken as
+/// "any time"; a day with two windows is kept as two.
+#[tokio::test]
+async fn sending_hours_with_no_open_day_are_refused_and_two_windows_are_kept() {
+    let w = world().await;
+    let save = |hours: &'static str| {
+        let app = w.app.clone();
+        let admin = w.admin.clone();
+        async move {
+            app.call::<SaveSequence>(
+                &admin,
+                &[
+                    ("name", "Hours"),
+                    ("business_hours", hours),
+                    ("max_attempts", "3"),
+                ],
+            )
+            .await
+        }
+    };
+    let (status, body) = save("none").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(error_field(&body), Some("business_hours"));
+    let (status, body) = save("mon 09:00-13:00, 14:00-18:00\nfri 09:00-12:00").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let stored: Value = sqlx::query_scalar("SELECT business_hours FROM sequences")
+        .fetch_one(&w.app.pools.owner)
+        .await
+        .unwrap();
+    assert_eq!(
+        stored,
+        json!({ "mon": [["09:00", "13:00"], ["14:00", "18:00"]], "fri": [["09:00", "12:00"]] })
+    );
+}

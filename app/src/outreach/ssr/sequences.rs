@@ -227,6 +227,13 @@ pub async fn save_sequence(
     let name = clean(&input.name)
         .filter(|n| n.chars().count() <= 100)
         .ok_or_else(|| AppError::field("name", env.t("outreach.name_required")))?;
+    // The hours grid's word for "only in these hours" with no day open.
+    if input.business_hours.trim() == "none" {
+        return Err(AppError::field(
+            "business_hours",
+            env.t("outreach.hours.none_open"),
+        ));
+    }
     let hours = parse_business_hours(&input.business_hours).map_err(|line| {
         AppError::field(
             "business_hours",

@@ -1,6 +1,7 @@
 //! Outreach pages: the dashboard, sequences, templates and senders, and the outreach
 //! card on a lead's page.
 
+mod hours;
 mod lead;
 mod senders;
 mod sequences;

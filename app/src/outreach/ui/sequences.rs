@@ -199,12 +199,7 @@ fn SequenceView(
                         <input type="hidden" name="id" value=id.to_string()/>
                         <Field label=tr("outreach.name") name="name" value=d.summary.name.clone() error=field_error(settings_value, "name")/>
                         <Field label=tr("outreach.timezone") name="timezone" value=d.timezone.clone().unwrap_or_default() hint=tr("outreach.timezone_hint") error=field_error(settings_value, "timezone")/>
-                        <div class="field">
-                            <label for="f-hours" class="field-label">{tr("outreach.business_hours")}</label>
-                            <textarea id="f-hours" name="business_hours" class="input font-mono" rows="5" aria-describedby="f-hours-hint">{d.business_hours.clone()}</textarea>
-                            <p id="f-hours-hint" class="field-hint">{tr("outreach.business_hours_hint")}</p>
-                            {move || field_error(settings_value, "business_hours").get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
-                        </div>
+                        <super::hours::HoursGrid initial=d.business_hours.clone() error=field_error(settings_value, "business_hours")/>
                         <Field label=tr("outreach.holidays") name="holidays" value=d.holidays.clone() hint=tr("outreach.holidays_hint") error=field_error(settings_value, "holidays")/>
                         <label class="flex items-center gap-2 text-sm"><input type="checkbox" name="exit_on_reply" checked=d.exit_on_reply/>{tr("outreach.exit_on_reply")}</label>
                         <label class="flex items-center gap-2 text-sm"><input type="checkbox" name="exit_on_bounce" checked=d.exit_on_bounce/>{tr("outreach.exit_on_bounce")}</label>
