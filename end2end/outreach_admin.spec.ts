@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { hydrated, signIn, unique, violations } from './helpers';
+import { hydrated, newWorkspace, signIn, unique, violations } from './helpers';
 
 // Both tests make their own records (a unique address, a new sequence) and leave the
 // demo workspace's shared ones alone.
@@ -184,4 +184,29 @@ test('a template a live sequence uses is not archived, and the page says which s
   await page.getByRole('button', { name: 'Archive' }).click();
   await expect(page.getByRole('alert')).toContainText('These sequences still use this template');
   await expect(page.getByRole('button', { name: 'Archive' })).toBeVisible();
+});
+
+test('an admin archives a mailbox and restores it; it stays listed, marked archived', async ({ page }) => {
+  await newWorkspace(page, 'Nour');
+  await page.goto('/outreach/senders');
+  await hydrated(page);
+  const domain = `nour${Date.now()}.test`;
+  await page.getByTestId('domain-form').getByLabel('Domain').fill(domain);
+  await page.getByRole('button', { name: 'Add domain' }).click();
+  await expect(page.getByTestId('domains')).toContainText(domain);
+  await page.locator('summary', { hasText: 'Add mailbox' }).click();
+  const form = page.getByTestId('mailbox-form');
+  await form.getByLabel('From address').fill(`sales@${domain}`);
+  await form.getByLabel('From name').fill('Nour Sales');
+  await form.getByLabel('SMTP host').fill('127.0.0.1');
+  await form.getByRole('button', { name: 'Add mailbox' }).click();
+  const table = page.getByTestId('mailboxes-table');
+  await expect(table).toContainText(`sales@${domain}`);
+
+  await page.getByRole('button', { name: `Archive sales@${domain}` }).click();
+  await expect(table).toContainText('Archived');
+  await page.getByRole('button', { name: `Restore sales@${domain}` }).click();
+  await expect(table).not.toContainText('Archived');
+  await expect(page.getByRole('button', { name: `Archive sales@${domain}` })).toBeVisible();
+  expect(await violations(page), '/outreach/senders').toEqual([]);
 });

@@ -198,6 +198,20 @@ async fn two_contacts_merge_with_all_that_points_at_them_and_the_merge_undoes_ex
         &[tenant, later, kept],
     )
     .await;
+    // Meanwhile someone gave the kept contact's old address to a new contact: the undo
+    // says so instead of failing, and works once that is sorted out.
+    let squatter = Uuid::now_v7();
+    exec(
+        db,
+        "INSERT INTO contacts (tenant_id, id, full_name, email) VALUES ($1, $2, 'Other Maria', 'maria.santos@gmail.com')",
+        &[tenant, squatter],
+    )
+    .await;
+    let (status, body) = app
+        .call_json::<UndoMerge>(&ada, &json!({ "merge_id": merge_id }))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    exec(db, "DELETE FROM contacts WHERE id = $1", &[squatter]).await;
     let (status, back) = app
         .call_json::<UndoMerge>(&ada, &json!({ "merge_id": merge_id }))
         .await;

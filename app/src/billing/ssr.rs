@@ -80,8 +80,8 @@ async fn usage(tx: &mut Tx) -> Result<Vec<(Metric, i64)>, AppError> {
     let (seats, records, numbers, mailboxes, messages): (i64, i64, i64, i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM memberships WHERE status = 'ACTIVE'),
                 (SELECT count(*) FROM leads) + (SELECT count(*) FROM contacts),
-                (SELECT count(*) FROM wa_phone_numbers),
-                (SELECT count(*) FROM email_accounts),
+                (SELECT count(*) FROM wa_phone_numbers WHERE archived_at IS NULL),
+                (SELECT count(*) FROM email_accounts WHERE archived_at IS NULL),
                 (SELECT count(*) FROM messages WHERE direction = 'OUT' AND status <> 'FAILED'
                     AND created_at >= date_trunc('month', now()))",
     )
@@ -619,9 +619,12 @@ pub async fn check_senders(tx: &mut Tx, locale: Locale, metric: Metric) -> Resul
     let Some((Some(limit), plan)) = limit else {
         return Ok(());
     };
-    let used: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
-        .fetch_one(&mut **tx)
-        .await?;
+    // Archived senders send nothing, so they take no place.
+    let used: i64 = sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM {table} WHERE archived_at IS NULL"
+    ))
+    .fetch_one(&mut **tx)
+    .await?;
     if used >= i64::from(limit) {
         return Err(AppError::Forbidden(tf(
             locale,

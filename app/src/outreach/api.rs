@@ -138,6 +138,12 @@ pub async fn save_phone(
     .await
 }
 
+/// Archives (`archived` true) or restores a sender; `kind` is "phone" or "mailbox".
+#[server(input = Json)]
+pub async fn set_sender_archived(kind: String, id: Uuid, archived: bool) -> Result<(), AppError> {
+    respond(async { senders::set_archived(&env()?, &kind, id, archived).await }).await
+}
+
 #[server]
 pub async fn save_wa_limit(wa_daily_unique_limit: String) -> Result<(), AppError> {
     respond(async { senders::save_wa_limit(&env()?, &wa_daily_unique_limit).await }).await

@@ -122,6 +122,8 @@ pub struct PhoneView {
     pub used_today: i32,
     pub followups_today: i32,
     pub leads: i64,
+    /// Archived: offered to no new send; listed last.
+    pub archived: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -163,6 +165,8 @@ pub struct MailboxView {
     pub status: String,
     pub status_reason: Option<String>,
     pub bounce_rate: f64,
+    /// Archived: offered to no new send; listed last.
+    pub archived: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

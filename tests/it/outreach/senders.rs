@@ -511,3 +511,68 @@ async fn the_plan_caps_numbers_and_mailboxes_where_they_are_added() {
         2
     );
 }
+
+/// An archived number takes no new send and frees its place under the plan: its lead
+/// moves to another number at its next message. A number with messages still waiting
+/// is not archived, and restoring one past the plan's limit is refused.
+#[tokio::test]
+async fn an_archived_number_sends_nothing_new_and_frees_its_place() {
+    let w = world().await;
+    sqlx::query("UPDATE subscriptions SET plan_id = 'free' WHERE tenant_id = $1")
+        .bind(w.tenant)
+        .execute(&w.app.pools.owner)
+        .await
+        .unwrap();
+    let first = w.phone("First", "arc-1", 100, 1).await;
+    let template = w.wa_template("Intro", "Hi {{first_name}}").await;
+    let seq = w.sequence("Archive", "").await;
+    w.step(seq, template, 0, None).await;
+    w.step(seq, template, 60, None).await;
+    let leads = w.leads(1, true, false).await;
+    w.enrol(seq, &leads).await;
+    assert_eq!(w.schedule().await, 1);
+    let archive = |id: Uuid, archived: bool| {
+        let app = w.app.clone();
+        let admin = w.admin.clone();
+        async move {
+            app.call_json::<SetSenderArchived>(
+                &admin,
+                &json!({ "kind": "phone", "id": id, "archived": archived }),
+            )
+            .await
+        }
+    };
+    let (status, body) = archive(first, true).await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "its message is still queued: {body}"
+    );
+    assert_eq!(w.dispatch().await, 1);
+    let (status, body) = archive(first, true).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // The Free plan's one number is free again.
+    let second = w.phone("Second", "arc-2", 100, 2).await;
+    let (_, senders) = w.app.call_json::<GetSenders>(&w.admin, &json!({})).await;
+    assert_eq!(senders["phones"][1]["archived"], json!(true), "{senders}");
+    w.fast_forward().await;
+    assert_eq!(w.schedule().await, 1);
+    let from: Uuid = sqlx::query_scalar(
+        "SELECT phone_id FROM messages WHERE direction = 'OUT' ORDER BY created_at DESC LIMIT 1",
+    )
+    .fetch_one(&w.app.pools.owner)
+    .await
+    .unwrap();
+    assert_eq!(from, second, "the lead moved to the number still in use");
+    let (status, body) = archive(first, false).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(error_text(&body).contains("WhatsApp numbers"), "{body}");
+    let (status, _) = w
+        .app
+        .call_json::<SetSenderArchived>(
+            &w.admin,
+            &json!({ "kind": "domain", "id": first, "archived": true }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}

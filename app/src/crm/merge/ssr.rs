@@ -592,10 +592,16 @@ pub async fn undo(env: &Env, merge_id: Uuid) -> Result<(Entity, Uuid), AppError>
     let sets: Vec<String> = columns
         .iter()
         .map(|c| {
-            format!("{c} = CASE WHEN k.{c} IS NOT DISTINCT FROM a.{c} THEN b.{c} ELSE k.{c} END")
+            // A reference goes back only to a row that still exists.
+            let exists = match *c {
+                "company_id" => " AND (b.company_id IS NULL OR EXISTS (SELECT 1 FROM companies x WHERE x.id = b.company_id))",
+                "owner_id" => " AND (b.owner_id IS NULL OR EXISTS (SELECT 1 FROM memberships x WHERE x.user_id = b.owner_id))",
+                _ => "",
+            };
+            format!("{c} = CASE WHEN k.{c} IS NOT DISTINCT FROM a.{c}{exists} THEN b.{c} ELSE k.{c} END")
         })
         .collect();
-    sqlx::query(&format!(
+    let restored = sqlx::query(&format!(
         "UPDATE {table} k SET {}, updated_at = now()
            FROM jsonb_populate_record(NULL::{table}, $2) b, jsonb_populate_record(NULL::{table}, $3) a
           WHERE k.id = $1",
@@ -605,7 +611,14 @@ pub async fn undo(env: &Env, merge_id: Uuid) -> Result<(Entity, Uuid), AppError>
     .bind(&m.kept_before)
     .bind(&m.kept_after)
     .execute(&mut *tx)
-    .await?;
+    .await;
+    // The kept contact's old address may have been given to another contact since.
+    if let Err(e) = restored {
+        return Err(match violated_constraint(&e) {
+            Some(_) => AppError::Conflict(env.t("merge.restore_conflict")),
+            None => e.into(),
+        });
+    }
     let optional: &[(&str, &str)] = match entity {
         Entity::Lead => &[("company_id", "companies"), ("contact_id", "contacts")],
         _ => &[("company_id", "companies")],

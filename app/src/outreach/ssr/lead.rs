@@ -362,7 +362,7 @@ async fn pick_phone(
     let phone: Option<Uuid> = sqlx::query_scalar(&format!(
         "SELECT p.id FROM wa_phone_numbers p
            LEFT JOIN wa_quota_usage u ON u.phone_id = p.id AND u.day = {TENANT_TODAY}
-          WHERE p.status = 'ACTIVE' AND coalesce(u.new_contacts, 0) < p.daily_quota
+          WHERE p.status = 'ACTIVE' AND p.archived_at IS NULL AND coalesce(u.new_contacts, 0) < p.daily_quota
           ORDER BY (p.id = $1) DESC, p.priority, coalesce(u.new_contacts, 0) LIMIT 1"
     ))
     .bind(sticky)
@@ -420,7 +420,7 @@ async fn pick_mailbox(
     let row: Option<(Uuid, String, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(&format!(
         "SELECT a.id, a.from_address::text, greatest(a.next_slot_at, now())
            FROM email_accounts a LEFT JOIN email_daily_usage u ON u.account_id = a.id AND u.day = {TENANT_TODAY}
-          WHERE a.status = 'ACTIVE'
+          WHERE a.status = 'ACTIVE' AND a.archived_at IS NULL
             AND coalesce(u.sent, 0) < least(a.daily_cap, a.warmup_start + a.warmup_step * greatest(0, {TENANT_TODAY} - a.warmup_started_on))
           ORDER BY a.id = (SELECT m.email_account_id FROM messages m WHERE m.lead_id = $1 AND m.channel = 'EMAIL'
                              AND m.direction = 'OUT' ORDER BY m.created_at DESC LIMIT 1) DESC NULLS LAST,

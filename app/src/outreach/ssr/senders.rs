@@ -24,9 +24,10 @@ pub async fn senders(env: &Env) -> Result<Senders, AppError> {
     let phones = sqlx::query(&format!(
         "SELECT p.id, p.number, p.label, p.provider_phone_id, p.provider, p.status, p.status_reason, p.priority, p.daily_quota,
                 coalesce(u.new_contacts, 0) AS used, coalesce(u.followups, 0) AS followups,
-                (SELECT count(*) FROM lead_journeys j WHERE j.assigned_phone_id = p.id) AS leads
+                (SELECT count(*) FROM lead_journeys j WHERE j.assigned_phone_id = p.id) AS leads,
+                p.archived_at IS NOT NULL AS archived
            FROM wa_phone_numbers p LEFT JOIN wa_quota_usage u ON u.phone_id = p.id AND u.day = {TENANT_TODAY}
-          ORDER BY p.priority, p.created_at"
+          ORDER BY p.archived_at IS NOT NULL, p.priority, p.created_at"
     ))
     .fetch_all(&mut *tx)
     .await
@@ -46,6 +47,7 @@ pub async fn senders(env: &Env) -> Result<Senders, AppError> {
             used_today: r.try_get("used")?,
             followups_today: r.try_get("followups")?,
             leads: r.try_get("leads")?,
+            archived: r.try_get("archived")?,
         })
     })
     .collect::<Result<Vec<_>, _>>()?;
@@ -66,10 +68,11 @@ pub async fn senders(env: &Env) -> Result<Senders, AppError> {
                 coalesce(u.sent, 0) AS sent_today,
                 (SELECT count(*) FILTER (WHERE m.status = 'BOUNCED')::float8 / greatest(count(*), 1)
                    FROM messages m WHERE m.email_account_id = a.id AND m.direction = 'OUT'
-                    AND m.status <> 'QUEUED') AS bounce_rate
+                    AND m.status <> 'QUEUED') AS bounce_rate,
+                a.archived_at IS NOT NULL AS archived
            FROM email_accounts a JOIN email_domains d ON d.id = a.domain_id
            LEFT JOIN email_daily_usage u ON u.account_id = a.id AND u.day = {TENANT_TODAY}
-          ORDER BY a.from_address"
+          ORDER BY a.archived_at IS NOT NULL, a.from_address"
     ))
     .fetch_all(&mut *tx)
     .await
@@ -91,6 +94,7 @@ pub async fn senders(env: &Env) -> Result<Senders, AppError> {
             status: r.try_get("status")?,
             status_reason: r.try_get("status_reason")?,
             bounce_rate: r.try_get::<f64, _>("bounce_rate")? * 100.0,
+            archived: r.try_get("archived")?,
         })
     })
     .collect::<Result<Vec<_>, sqlx::Error>>()?;
@@ -668,4 +672,70 @@ pub async fn save_mailbox(
     .await?;
     tx.commit().await?;
     Ok(id)
+}
+
+/// Archives a WhatsApp number or mailbox (`kind` "phone" or "mailbox"), or restores
+/// one. A sender with messages still waiting to go out is not archived: they would
+/// wait for it forever. Restoring takes a place under the plan's limit again.
+pub async fn set_archived(env: &Env, kind: &str, id: Uuid, archived: bool) -> Result<(), AppError> {
+    let (table, column, metric) = match kind {
+        "phone" => ("wa_phone_numbers", "phone_id", Metric::WhatsAppNumbers),
+        "mailbox" => ("email_accounts", "email_account_id", Metric::Mailboxes),
+        _ => {
+            return Err(AppError::field(
+                "kind",
+                env.t("outreach.sender_kind_invalid"),
+            ))
+        }
+    };
+    let (p, mut tx) = env.begin(Permission::OutreachManage).await?;
+    let now_archived: Option<bool> = sqlx::query_scalar(&format!(
+        "SELECT archived_at IS NOT NULL FROM {table} WHERE id = $1 FOR UPDATE"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let now_archived = now_archived.ok_or_else(|| not_found(env))?;
+    if now_archived == archived {
+        tx.commit().await?;
+        return Ok(());
+    }
+    if archived {
+        let waiting: i64 = sqlx::query_scalar(&format!(
+            "SELECT count(*) FROM messages WHERE {column} = $1 AND status IN ('QUEUED', 'SENDING')"
+        ))
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if waiting > 0 {
+            return Err(AppError::Conflict(tf(
+                env.locale(),
+                "outreach.sender_has_queue",
+                &[("count", waiting.to_string())],
+            )));
+        }
+    } else {
+        check_senders(&mut tx, env.locale(), metric).await?;
+    }
+    sqlx::query(&format!(
+        "UPDATE {table} SET archived_at = CASE WHEN $2 THEN now() END WHERE id = $1"
+    ))
+    .bind(id)
+    .bind(archived)
+    .execute(&mut *tx)
+    .await?;
+    let action = if archived {
+        "sender.archived"
+    } else {
+        "sender.restored"
+    };
+    audit::by_member(
+        &mut tx,
+        &env.ctx,
+        p,
+        AuditEntry::new(action, table, Some(id)),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }

@@ -53,7 +53,7 @@ fn SendersView(
                 <Domains domains saved can_manage/>
             </Card>
             <Card title=tr("outreach.mailboxes")>
-                <Mailboxes mailboxes=s.mailboxes.clone()/>
+                <Mailboxes mailboxes=s.mailboxes.clone() saved can_manage/>
                 {(can_manage && has_domains).then(|| view! { <NewMailbox domains=mailbox_domains saved/> })}
             </Card>
         </div>
@@ -84,18 +84,23 @@ fn Phones(phones: Vec<PhoneView>, saved: RwSignal<u32>, can_manage: bool) -> imp
                         let value = action.value();
                         Effect::new(move || if let Some(Ok(_)) = value.get() { saved.update(|n| *n += 1) });
                         let status = p.status.clone();
+                        let archive_name = p.number.clone();
                         view! {
                             <tr>
                                 <td><span class="font-medium">{p.label.clone()}</span>" "<span class="tabular-nums">{p.number.clone()}</span></td>
                                 <td>{tr(&format!("outreach.provider.{}", p.provider))}</td>
-                                <td>{status_badge(&p.status)}{p.status_reason.clone().map(|r| view! { <p class="text-xs text-muted">{r}</p> })}</td>
+                                <td>{if p.archived {
+                                        view! { <span class="badge badge-neutral">{tr("outreach.archived")}</span> }.into_any()
+                                    } else {
+                                        view! { {status_badge(&p.status)}{p.status_reason.clone().map(|r| view! { <p class="text-xs text-muted">{r}</p> })} }.into_any()
+                                    }}</td>
                                 <td class="text-end tabular-nums">{p.priority}</td>
                                 <td class="text-end tabular-nums">{format!("{}/{}", p.used_today, p.daily_quota)}</td>
                                 <td class="text-end tabular-nums">{p.followups_today}</td>
                                 <td class="text-end tabular-nums">{p.leads}</td>
                                 <td>
                                     // A switch gives the number its status back when it ends.
-                                    {(can_manage && p.status != MIGRATING).then(|| view! {
+                                    {(can_manage && !p.archived && p.status != MIGRATING).then(|| view! {
                                         <ActionForm action attr:class="flex items-center gap-2" attr:novalidate="">
                                             <input type="hidden" name="id" value=p.id.to_string()/>
                                             <input type="hidden" name="number" value=p.number.clone()/>
@@ -113,6 +118,9 @@ fn Phones(phones: Vec<PhoneView>, saved: RwSignal<u32>, can_manage: bool) -> imp
                                         </ActionForm>
                                     })}
                                     {move || value.get().and_then(|r| r.err()).map(|e| view! { <p class="field-error" role="alert">{e.to_string()}</p> })}
+                                    {(can_manage && p.status != MIGRATING).then(|| view! {
+                                        <ArchiveSender kind="phone" id=p.id name=archive_name.clone() archived=p.archived saved/>
+                                    })}
                                 </td>
                             </tr>
                         }
@@ -263,8 +271,40 @@ fn DomainCard(d: DomainView, saved: RwSignal<u32>, can_manage: bool) -> impl Int
     }
 }
 
+/// Archive or restore one sender, with the refusal (messages still queued, the plan's
+/// limit) beside the button.
 #[component]
-fn Mailboxes(mailboxes: Vec<MailboxView>) -> impl IntoView {
+fn ArchiveSender(
+    kind: &'static str,
+    id: uuid::Uuid,
+    name: String,
+    archived: bool,
+    saved: RwSignal<u32>,
+) -> impl IntoView {
+    let action = ServerAction::<SetSenderArchived>::new();
+    let value = action.value();
+    Effect::new(move || {
+        if let Some(Ok(())) = value.get() {
+            saved.update(|n| *n += 1)
+        }
+    });
+    let (label, text) = if archived {
+        ("outreach.restore_sender", "outreach.restore")
+    } else {
+        ("outreach.archive_sender", "outreach.archive")
+    };
+    view! {
+        <button type="button" class="btn btn-ghost" disabled=move || action.pending().get()
+            aria-label=crate::i18n::tf(crate::ui::locale(), label, &[("name", name.clone())])
+            on:click=move |_| { action.dispatch(SetSenderArchived { kind: kind.to_string(), id, archived: !archived }); }>
+            {tr(text)}
+        </button>
+        {move || value.get().and_then(|r| r.err()).map(|e| view! { <p class="field-error" role="alert">{e.to_string()}</p> })}
+    }
+}
+
+#[component]
+fn Mailboxes(mailboxes: Vec<MailboxView>, saved: RwSignal<u32>, can_manage: bool) -> impl IntoView {
     if mailboxes.is_empty() {
         return view! { <p class="text-sm text-muted">{tr("outreach.no_mailboxes")}</p> }
             .into_any();
@@ -279,16 +319,24 @@ fn Mailboxes(mailboxes: Vec<MailboxView>) -> impl IntoView {
                     <th scope="col" class="text-end">{tr("outreach.sent_today")}</th>
                     <th scope="col" class="text-end">{tr("outreach.min_gap")}</th>
                     <th scope="col" class="text-end">{tr("outreach.bounce_rate")}</th>
+                    <th scope="col"><span class="sr-only">{tr("common.actions")}</span></th>
                 </tr></thead>
                 <tbody>
                     {mailboxes.into_iter().map(|m| view! {
                         <tr>
                             <td>{format!("{} <{}>", m.from_name, m.from_address)}</td>
-                            <td>{status_badge(&m.status)}{m.status_reason.clone().map(|r| view! { <p class="text-xs text-muted">{r}</p> })}</td>
+                            <td>{if m.archived {
+                                    view! { <span class="badge badge-neutral">{tr("outreach.archived")}</span> }.into_any()
+                                } else {
+                                    view! { {status_badge(&m.status)}{m.status_reason.clone().map(|r| view! { <p class="text-xs text-muted">{r}</p> })} }.into_any()
+                                }}</td>
                             <td class="text-sm">{format!("{}:{} · {}", m.smtp_host, m.smtp_port, m.smtp_security)}</td>
                             <td class="text-end tabular-nums">{format!("{}/{} ({} {})", m.sent_today, m.cap_today, tr("outreach.cap"), m.daily_cap)}</td>
                             <td class="text-end tabular-nums">{format!("{} s", m.min_gap_seconds)}</td>
                             <td class="text-end tabular-nums">{format!("{:.1}%", m.bounce_rate)}</td>
+                            <td>{can_manage.then(|| view! {
+                                <ArchiveSender kind="mailbox" id=m.id name=m.from_address.clone() archived=m.archived saved/>
+                            })}</td>
                         </tr>
                     }).collect_view()}
                 </tbody>

@@ -201,7 +201,7 @@ pub fn Steps(sequence_id: Uuid, steps: Vec<StepView>, saved: RwSignal<u32>) -> i
                             <label class="flex items-center gap-2"><input type="checkbox" name="skip_if_opened"/>{tr("outreach.skip_if_opened")}</label>
                         </div>
                         <Field label=tr("outreach.subject_override") name="subject_override" hint=tr("outreach.subject_override_hint") error=field_error(value, "subject_override")/>
-                        <Field label=tr("outreach.from_name") name="from_name" hint=tr("outreach.from_name_hint") error=field_error(value, "from_name")/>
+                        <Field label=tr("outreach.step_from_name") name="from_name" hint=tr("outreach.from_name_hint") error=field_error(value, "from_name")/>
                         <div class="md:col-span-2 flex items-center gap-3">
                             <Submit label=tr("outreach.add_step") pending=add.pending()/>
                             <Alert message=form_error(value, &STEP_FIELDS)/>
@@ -277,7 +277,7 @@ fn EditStep(
                 {move || error("subject_override").get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
             </div>
             <div class="field">
-                <label for="f-edit-from-name" class="field-label">{tr("outreach.from_name")}</label>
+                <label for="f-edit-from-name" class="field-label">{tr("outreach.step_from_name")}</label>
                 <input id="f-edit-from-name" name="from_name" class="input" value=step.from_name.clone().unwrap_or_default()
                        aria-describedby="f-edit-from-name-hint" aria-invalid=move || error("from_name").get().is_some().then_some("true")/>
                 <p id="f-edit-from-name-hint" class="field-hint">{tr("outreach.from_name_hint")}</p>

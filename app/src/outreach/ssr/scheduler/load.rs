@@ -175,6 +175,7 @@ pub(super) async fn load_phones(tx: &mut Tx) -> Result<Vec<Phone>, AppError> {
         "SELECT p.id, p.status, p.priority, p.daily_quota, coalesce(u.new_contacts, 0) AS used
            FROM wa_phone_numbers p
            LEFT JOIN wa_quota_usage u ON u.phone_id = p.id AND u.day = {TENANT_TODAY}
+          WHERE p.archived_at IS NULL
           ORDER BY p.priority, p.created_at"
     ))
     .fetch_all(&mut **tx)
@@ -200,6 +201,7 @@ pub(super) async fn load_mailboxes(tx: &mut Tx) -> Result<Vec<Mailbox>, AppError
                 coalesce(u.sent, 0) AS sent_today, a.next_slot_at, a.min_gap_seconds
            FROM email_accounts a
            LEFT JOIN email_daily_usage u ON u.account_id = a.id AND u.day = {TENANT_TODAY}
+          WHERE a.archived_at IS NULL
           ORDER BY a.created_at"
     ))
     .fetch_all(&mut **tx)
