@@ -61,6 +61,8 @@ async fn crm_fixture(app: &TestApp, t: Uuid, email: &str) {
         "INSERT INTO meeting_attendees (tenant_id, activity_id, user_id)
          SELECT $1, id, $2 FROM activities WHERE tenant_id = $1 AND kind = 'MEETING'",
         "INSERT INTO calendar_feeds (tenant_id, user_id, token_hash) VALUES ($1, $2, sha256($1::text::bytea))",
+        "INSERT INTO usage_counters (tenant_id, metric, period, used)
+         SELECT $1, 'EmailMessages', date_trunc('month', now())::date, 1 WHERE $2::uuid IS NOT NULL",
         "INSERT INTO record_merges (tenant_id, id, entity, kept_id, merged_id, merged_name, kept_before,
                                     kept_after, merged_row, moved, merged_by)
          SELECT $1, gen_random_uuid(), 'LEAD', id, gen_random_uuid(), 'Gone', '{}', '{}', '{}', '{}', $2

@@ -4,6 +4,8 @@
 //! read-only mode, its signed events), and warnings as usage nears a limit.
 
 pub mod api;
+#[cfg(feature = "ssr")]
+pub mod meter;
 pub mod model;
 #[cfg(feature = "ssr")]
 pub mod pay;

@@ -32,17 +32,27 @@ pub enum Metric {
     Records,
     WhatsAppNumbers,
     Mailboxes,
-    MessagesThisMonth,
+    /// WhatsApp messages handed to a provider this UTC month.
+    WhatsAppMessages,
+    /// Emails handed to a mailbox's server this UTC month.
+    EmailMessages,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 5] = [
+    pub const ALL: [Metric; 6] = [
         Metric::Seats,
         Metric::Records,
         Metric::WhatsAppNumbers,
         Metric::Mailboxes,
-        Metric::MessagesThisMonth,
+        Metric::WhatsAppMessages,
+        Metric::EmailMessages,
     ];
+
+    /// Counted per month rather than at a moment: usage past such a limit waits for
+    /// the next month instead of blocking a change of plan.
+    pub fn monthly(self) -> bool {
+        matches!(self, Metric::WhatsAppMessages | Metric::EmailMessages)
+    }
 
     pub fn label_key(self) -> &'static str {
         match self {
@@ -50,7 +60,8 @@ impl Metric {
             Metric::Records => "billing.metric.records",
             Metric::WhatsAppNumbers => "billing.metric.wa_numbers",
             Metric::Mailboxes => "billing.metric.mailboxes",
-            Metric::MessagesThisMonth => "billing.metric.messages",
+            Metric::WhatsAppMessages => "billing.metric.wa_messages",
+            Metric::EmailMessages => "billing.metric.email_messages",
         }
     }
 }
@@ -185,6 +196,8 @@ pub struct Overview {
     pub payment: Payment,
     /// Limits used to 80 % or more, with the percentage: the owners' and admins' banner.
     pub warnings: Vec<(Metric, u32)>,
+    /// Messages waiting in the outbox because a monthly message limit is reached.
+    pub held_messages: i64,
     /// The owner changes the plan; admins read.
     pub can_manage: bool,
 }

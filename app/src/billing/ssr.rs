@@ -10,6 +10,7 @@ use crate::auth::model::Permission;
 use crate::db::{new_id, Db, Tx};
 use crate::error::AppError;
 use crate::i18n::{t, tf, Locale};
+use crate::outreach::model::Channel;
 use crate::request::Env;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -22,7 +23,8 @@ struct PlanSql {
     records_limit: Option<i32>,
     wa_numbers_limit: Option<i32>,
     mailboxes_limit: Option<i32>,
-    messages_limit: Option<i32>,
+    wa_messages_limit: Option<i32>,
+    email_messages_limit: Option<i32>,
     features: serde_json::Value,
     sort_order: i32,
 }
@@ -34,7 +36,8 @@ impl PlanSql {
             Metric::Records => self.records_limit.map(i64::from),
             Metric::WhatsAppNumbers => self.wa_numbers_limit.map(i64::from),
             Metric::Mailboxes => self.mailboxes_limit.map(i64::from),
-            Metric::MessagesThisMonth => self.messages_limit.map(i64::from),
+            Metric::WhatsAppMessages => self.wa_messages_limit.map(i64::from),
+            Metric::EmailMessages => self.email_messages_limit.map(i64::from),
         }
     }
 }
@@ -42,7 +45,7 @@ impl PlanSql {
 async fn plans(tx: &mut Tx, locale: Locale) -> Result<Vec<PlanSql>, AppError> {
     Ok(sqlx::query_as(
         "SELECT id, coalesce(names->>$1, name) AS name, seats_limit, records_limit, wa_numbers_limit,
-                mailboxes_limit, messages_limit, features, sort_order
+                mailboxes_limit, wa_messages_limit, email_messages_limit, features, sort_order
            FROM plans ORDER BY sort_order",
     )
     .bind(locale.code())
@@ -77,22 +80,24 @@ async fn subscription(tx: &mut Tx, lock: bool) -> Result<SubscriptionSql, AppErr
 
 /// How much of each limit the tenant uses now.
 async fn usage(tx: &mut Tx) -> Result<Vec<(Metric, i64)>, AppError> {
-    let (seats, records, numbers, mailboxes, messages): (i64, i64, i64, i64, i64) = sqlx::query_as(
+    let (seats, records, numbers, mailboxes): (i64, i64, i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM memberships WHERE status = 'ACTIVE'),
                 (SELECT count(*) FROM leads) + (SELECT count(*) FROM contacts),
                 (SELECT count(*) FROM wa_phone_numbers WHERE archived_at IS NULL),
-                (SELECT count(*) FROM email_accounts WHERE archived_at IS NULL),
-                (SELECT count(*) FROM messages WHERE direction = 'OUT' AND status <> 'FAILED'
-                    AND created_at >= date_trunc('month', now()))",
+                (SELECT count(*) FROM email_accounts WHERE archived_at IS NULL)",
     )
     .fetch_one(&mut **tx)
     .await?;
+    let now = Utc::now();
+    let wa_messages = super::meter::used(tx, Channel::WhatsApp, now).await?;
+    let email_messages = super::meter::used(tx, Channel::Email, now).await?;
     Ok(vec![
         (Metric::Seats, seats),
         (Metric::Records, records),
         (Metric::WhatsAppNumbers, numbers),
         (Metric::Mailboxes, mailboxes),
-        (Metric::MessagesThisMonth, messages),
+        (Metric::WhatsAppMessages, wa_messages),
+        (Metric::EmailMessages, email_messages),
     ])
 }
 
@@ -183,6 +188,9 @@ pub async fn overview(env: &Env) -> Result<Overview, AppError> {
     .await?;
     let profile = profile(&mut tx).await?;
     let payment = super::pay::state(&mut tx).await?;
+    let held_messages: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE held_by_limit")
+        .fetch_one(&mut *tx)
+        .await?;
     tx.commit().await?;
     let usage: Vec<Usage> = used
         .into_iter()
@@ -214,6 +222,7 @@ pub async fn overview(env: &Env) -> Result<Overview, AppError> {
             .map(|u| (u.metric, u.percent()))
             .collect(),
         usage,
+        held_messages,
         plans: offers,
         invoices: invoices.into_iter().map(InvoiceRow::from).collect(),
         profile,
@@ -287,7 +296,7 @@ pub async fn create_invoice(
 /// What of the tenant's usage does not fit `plan`: "Records: 812 of 500", one per limit.
 fn excess(l: Locale, plan: &PlanSql, used: &[(Metric, i64)]) -> Vec<String> {
     used.iter()
-        .filter(|(m, _)| *m != Metric::MessagesThisMonth)
+        .filter(|(m, _)| !m.monthly())
         .filter_map(|(m, n)| {
             plan.limit(*m).filter(|limit| n > limit).map(|limit| {
                 tf(
@@ -597,7 +606,7 @@ pub async fn check_records(tx: &mut Tx, locale: Locale, adding: i64) -> Result<(
             ],
         )));
     }
-    super::warnings::check(tx, locale, Metric::Records, used + adding, i64::from(limit)).await
+    super::warnings::check(tx, locale, Metric::Records, used + adding, i64::from(limit), None).await
 }
 
 /// Refuses one more WhatsApp number or mailbox past the plan's limit, naming the limit,
@@ -637,7 +646,7 @@ pub async fn check_senders(tx: &mut Tx, locale: Locale, metric: Metric) -> Resul
             ],
         )));
     }
-    super::warnings::check(tx, locale, metric, used + 1, i64::from(limit)).await
+    super::warnings::check(tx, locale, metric, used + 1, i64::from(limit), None).await
 }
 
 /// Period ends across tenants (schedule `billing.periods`); how many rolled over.

@@ -155,6 +155,11 @@ pub fn BillingPage() -> impl IntoView {
                                         }
                                     }).collect_view()}
                                 </ul>
+                                {(o.held_messages > 0).then(|| view! {
+                                    <p class="alert alert-warning mt-3" role="status" data-testid="held-messages">
+                                        {tf(l, "billing.held_messages", &[("count", o.held_messages.to_string())])}
+                                    </p>
+                                })}
                             </Card>
                             <Card title=t(l, "billing.plans")>
                                 {o.can_manage.then(|| view! {

@@ -20,22 +20,25 @@ pub fn thresholds(used: i64, limit: i64) -> Vec<i32> {
 }
 
 /// Records and tells what `used` of `limit` reached, in the caller's transaction (the
-/// action's), each threshold once per period.
+/// action's), each threshold once per period: the billing period, or `month` for a
+/// limit counted per calendar month.
 pub async fn check(
     tx: &mut Tx,
     locale: Locale,
     metric: Metric,
     used: i64,
     limit: i64,
+    month: Option<chrono::NaiveDate>,
 ) -> Result<(), AppError> {
     for threshold in thresholds(used, limit) {
         let fresh = sqlx::query(
             "INSERT INTO usage_warnings (tenant_id, metric, period, threshold)
-             SELECT s.tenant_id, $1, s.current_period_start::date, $2 FROM subscriptions s
+             SELECT s.tenant_id, $1, coalesce($3, s.current_period_start::date), $2 FROM subscriptions s
              ON CONFLICT DO NOTHING",
         )
         .bind(format!("{metric:?}"))
         .bind(threshold)
+        .bind(month)
         .execute(&mut **tx)
         .await?
         .rows_affected()

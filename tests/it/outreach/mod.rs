@@ -5,6 +5,7 @@
 
 mod dispatch;
 mod inbound;
+mod metering;
 mod scheduling;
 mod senders;
 mod world;

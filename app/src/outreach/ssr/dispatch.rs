@@ -10,7 +10,8 @@ use super::provider::{Providers, SendError, WaContent, WaMessage, WaProvider};
 use super::reply;
 use super::secrets;
 use super::store::{self, Stat};
-use crate::db::Db;
+use crate::billing;
+use crate::db::{Db, Tx};
 use crate::error::AppError;
 use crate::outreach::model::Channel;
 use crate::request::AppConfig;
@@ -49,6 +50,8 @@ pub struct DispatchReport {
 
 struct Outgoing {
     id: Uuid,
+    /// The month this send was counted in, to give it back if it does not go.
+    metered: Option<chrono::NaiveDate>,
     lead_id: Uuid,
     channel: Channel,
     created_by: Option<Uuid>,
@@ -69,6 +72,9 @@ enum Work {
     /// Its number is being switched to another provider (claimed in the moment
     /// before the switch held it): back to the outbox untouched, the try not counted.
     Hold,
+    /// Its channel's monthly message limit is reached: back to the outbox until the
+    /// month turns or the plan changes, the try not counted, the reason on the message.
+    OverLimit(String),
     WhatsApp(WaProvider, WaMessage),
     Email {
         settings: mail::SmtpSettings,
@@ -79,12 +85,31 @@ enum Work {
 
 type Outcome = Result<String, SendError>;
 
+/// Whether sends are counted against the plan's monthly message limits. Always on in
+/// the worker; the outreach benchmark turns it off to measure what metering costs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metering {
+    On,
+    Off,
+}
+
 /// Claims up to `batch` messages, sends them, records the results.
 pub async fn dispatch_once(
     pool: &PgPool,
     providers: &Providers,
     config: &AppConfig,
     batch: i64,
+) -> Result<DispatchReport, AppError> {
+    dispatch_metered(pool, providers, config, batch, Metering::On).await
+}
+
+/// [`dispatch_once`], with metering chosen.
+pub async fn dispatch_metered(
+    pool: &PgPool,
+    providers: &Providers,
+    config: &AppConfig,
+    batch: i64,
+    metering: Metering,
 ) -> Result<DispatchReport, AppError> {
     let claimed: Vec<(Uuid, Uuid, i32)> =
         sqlx::query_as("SELECT tenant_id, message_id, attempts FROM claim_outbox($1::int)")
@@ -103,7 +128,7 @@ pub async fn dispatch_once(
     let passes = by_tenant.into_iter().map(|(tenant, claims)| {
         let db = &db;
         async move {
-            let outgoing = prepare(db, config, tenant, &claims).await?;
+            let outgoing = prepare(db, config, tenant, &claims, metering).await?;
             // In waves (a plain loop: stream combinators over borrowed items trip the
             // compiler's Send checks in spawned tasks).
             let mut results: Vec<(usize, Outcome)> = Vec::with_capacity(outgoing.len());
@@ -168,6 +193,7 @@ async fn send(providers: &Providers, o: &Outgoing) -> Outcome {
         Work::Refuse(reason) => Err(SendError::Permanent(reason.clone())),
         Work::Later(reason) => Err(SendError::Transient(reason.clone())),
         Work::Hold => Err(SendError::Transient("held for a provider switch".into())),
+        Work::OverLimit(reason) => Err(SendError::Transient(reason.clone())),
         Work::WhatsApp(provider, message) => providers.whatsapp_for(*provider).send(message).await,
         Work::Email {
             settings,
@@ -182,6 +208,7 @@ async fn prepare(
     config: &AppConfig,
     tenant_id: Uuid,
     claims: &[(Uuid, i32)],
+    metering: Metering,
 ) -> Result<Vec<Outgoing>, AppError> {
     let ids: Vec<Uuid> = claims.iter().map(|(id, _)| *id).collect();
     let attempts: HashMap<Uuid, i32> = claims.iter().copied().collect();
@@ -213,7 +240,6 @@ async fn prepare(
     .fetch_all(&mut *tx)
     .await
     ?;
-    tx.commit().await?;
 
     let mut dkim_keys: HashMap<Uuid, Result<mail::DkimKey, String>> = HashMap::new();
     let mut out = Vec::with_capacity(rows.len());
@@ -234,6 +260,7 @@ async fn prepare(
             };
         out.push(Outgoing {
             id,
+            metered: None,
             lead_id: r.try_get("lead_id")?,
             channel,
             created_by: r.try_get("created_by")?,
@@ -245,7 +272,35 @@ async fn prepare(
             work,
         });
     }
+    if metering == Metering::On {
+        meter(&mut tx, tenant_id, &mut out).await?;
+    }
+    tx.commit().await?;
     Ok(out)
+}
+
+/// Counts this pass's sends against the month's limits, per channel, in the order
+/// they were claimed; those past a limit are held instead of sent.
+async fn meter(tx: &mut Tx, tenant_id: Uuid, out: &mut [Outgoing]) -> Result<(), AppError> {
+    let now = Utc::now();
+    let month = billing::meter::period(now);
+    for channel in [Channel::WhatsApp, Channel::Email] {
+        let sends = |o: &&mut Outgoing| {
+            o.channel == channel && matches!(o.work, Work::WhatsApp(..) | Work::Email { .. })
+        };
+        let want = out.iter_mut().filter(sends).count() as i64;
+        let grant = billing::meter::reserve(tx, tenant_id, channel, now, want).await?;
+        let mut left = grant.granted;
+        for o in out.iter_mut().filter(sends) {
+            if left > 0 {
+                left -= 1;
+                o.metered = Some(month);
+            } else {
+                o.work = Work::OverLimit(grant.held_reason(channel));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn whatsapp_work(
@@ -420,12 +475,22 @@ async fn record(
     let mut failed = Vec::new();
     let mut failing_phones = Vec::new();
     let mut held = Vec::new();
+    let (mut over_ids, mut over_reasons) = (Vec::new(), Vec::new());
+    let mut unsent: HashMap<(Channel, chrono::NaiveDate), i64> = HashMap::new();
     let now = Utc::now();
     for (i, outcome) in results {
         let o = &outgoing[i];
         if matches!(o.work, Work::Hold) {
             held.push(o.id);
             continue;
+        }
+        if let Work::OverLimit(reason) = &o.work {
+            over_ids.push(o.id);
+            over_reasons.push(reason.clone());
+            continue;
+        }
+        if let (Some(month), Err(_)) = (o.metered, &outcome) {
+            *unsent.entry((o.channel, month)).or_default() += 1;
         }
         match outcome {
             Ok(provider_id) => {
@@ -536,9 +601,30 @@ async fn record(
         .await?;
     }
 
+    if !over_ids.is_empty() {
+        sqlx::query(
+            "UPDATE outbox SET leased_until = NULL, attempts = greatest(attempts - 1, 0),
+                    due_at = $2, held_by_limit = true
+              WHERE message_id = ANY($1)",
+        )
+        .bind(&over_ids)
+        .bind(billing::meter::next_period(now))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE messages m SET last_error = x.reason
+               FROM UNNEST($1::uuid[], $2::text[]) AS x (id, reason) WHERE m.id = x.id AND m.status = 'QUEUED'",
+        )
+        .bind(&over_ids)
+        .bind(&over_reasons)
+        .execute(&mut *tx)
+        .await?;
+    }
+
     // Done with, whatever became of them: sent, failed, or (a claim whose message
     // is gone) nothing to do. Retries and held rows stay, due again later.
     retry_ids.extend_from_slice(&held);
+    retry_ids.extend_from_slice(&over_ids);
     sqlx::query("DELETE FROM outbox WHERE message_id = ANY($1) AND NOT (message_id = ANY($2))")
         .bind(claimed)
         .bind(&retry_ids)
@@ -549,6 +635,10 @@ async fn record(
     failing_phones.dedup();
     for phone in failing_phones {
         store::pause_if_failing(&mut tx, tenant_id, store::Sender::Phone(phone)).await?;
+    }
+    // Last, so the counter row is locked for the shortest time.
+    for ((channel, month), n) in unsent {
+        billing::meter::give_back(&mut tx, tenant_id, channel, month, n).await?;
     }
     tx.commit().await?;
     Ok(report)

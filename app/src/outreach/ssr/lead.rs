@@ -160,6 +160,7 @@ pub async fn send_one_off(env: &Env, lead_id: Uuid, input: &OneOff) -> Result<Uu
     if store::is_suppressed(&mut tx, channel, &to).await? {
         return Err(AppError::field("channel", env.t("outreach.suppressed")));
     }
+    crate::billing::meter::check_send(&mut tx, env.locale(), channel).await?;
     let values = store::lead_values(
         lead.try_get("name")?,
         email.as_deref(),

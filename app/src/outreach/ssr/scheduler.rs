@@ -12,6 +12,7 @@ use load::{load_due, load_mailboxes, load_phones, load_suppressions, load_versio
 use write::write;
 
 use super::store::{self, lock_quota};
+use crate::billing::meter;
 use crate::db::{Db, Tx};
 use crate::error::AppError;
 use crate::outreach::model::Channel;
@@ -134,6 +135,34 @@ struct Mailbox {
     min_gap: i32,
 }
 
+/// Messages each channel may still queue this month under the plan; `None`: no limit.
+struct MonthRoom {
+    whatsapp: Option<i64>,
+    email: Option<i64>,
+}
+
+impl MonthRoom {
+    /// Takes a place on `channel`; false when the month's limit is reached.
+    fn take(&mut self, channel: Channel) -> bool {
+        let left = match channel {
+            Channel::WhatsApp => &mut self.whatsapp,
+            Channel::Email => &mut self.email,
+        };
+        match left {
+            None => true,
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                true
+            }
+            Some(_) => false,
+        }
+    }
+}
+
+/// How long an enrolment held by the monthly message limit waits before it is looked
+/// at again: an upgrade lets it go within this time.
+const LIMIT_RECHECK: Duration = Duration::minutes(30);
+
 /// Where one enrolment goes after this pass.
 enum Outcome {
     /// A message was queued; the enrolment moves to its next step (or completes).
@@ -184,6 +213,10 @@ async fn schedule_tenant(
     let mut mailboxes = load_mailboxes(tx).await?;
     let mut first_contacts_left = store::tenant_first_contacts_left(tx).await?;
     let now = Utc::now();
+    let mut room = MonthRoom {
+        whatsapp: meter::room(tx, Channel::WhatsApp, now).await?,
+        email: meter::room(tx, Channel::Email, now).await?,
+    };
 
     let mut outcomes = Vec::with_capacity(due.len());
     for d in &due {
@@ -194,6 +227,7 @@ async fn schedule_tenant(
             &mut phones,
             &mut mailboxes,
             &mut first_contacts_left,
+            &mut room,
             now,
         );
         outcomes.push(outcome);
@@ -233,6 +267,7 @@ fn decide(
     phones: &mut [Phone],
     mailboxes: &mut [Mailbox],
     first_contacts_left: &mut i64,
+    room: &mut MonthRoom,
     now: DateTime<Utc>,
 ) -> Outcome {
     if d.takeover {
@@ -354,6 +389,9 @@ fn decide(
                     }
                 }
             };
+            if !room.take(channel) {
+                return Outcome::Wait(now + LIMIT_RECHECK);
+            }
             let phone = &mut phones[index];
             if new_contact {
                 phone.used += 1;
@@ -398,6 +436,9 @@ fn decide(
             let Some(index) = index else {
                 return Outcome::Wait(d.next_day_at);
             };
+            if !room.take(channel) {
+                return Outcome::Wait(now + LIMIT_RECHECK);
+            }
             let mailbox = &mut mailboxes[index];
             mailbox.sent_today += 1;
             let send_at = mailbox.next_slot_at.max(now);
