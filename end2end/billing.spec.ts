@@ -10,6 +10,9 @@ test('the owner sees the trial, usage against every limit and past invoices, and
   const usage = page.getByTestId('usage');
   await expect(usage.getByRole('progressbar', { name: 'Seats' })).toBeVisible();
   await expect(usage).toContainText('Contacts and leads');
+  // Messages are capped per channel and month.
+  await expect(usage.getByRole('progressbar', { name: 'WhatsApp messages this month' })).toBeVisible();
+  await expect(usage.getByRole('progressbar', { name: 'Emails this month' })).toBeVisible();
   await expect(page.getByTestId('plans').locator('tr[data-plan="pro"]')).toContainText('Current plan');
   expect(await violations(page), '/billing').toEqual([]);
 

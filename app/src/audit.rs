@@ -43,12 +43,22 @@ pub async fn record(
     actor: Option<Uuid>,
     entry: AuditEntry<'_>,
 ) -> Result<(), AppError> {
-    insert(tx, ctx, tenant_id, actor, None, entry).await
+    insert(tx, Some(ctx), tenant_id, actor, None, entry).await
+}
+
+/// Records what a worker did on its own (a period roll, a renewal): no person, no
+/// request.
+pub async fn by_worker(
+    tx: &mut Tx,
+    tenant_id: Uuid,
+    entry: AuditEntry<'_>,
+) -> Result<(), AppError> {
+    insert(tx, None, tenant_id, None, None, entry).await
 }
 
 async fn insert(
     tx: &mut Tx,
-    ctx: &RequestCtx,
+    ctx: Option<&RequestCtx>,
     tenant_id: Uuid,
     actor: Option<Uuid>,
     api_key: Option<Uuid>,
@@ -67,9 +77,9 @@ async fn insert(
     .bind(entry.entity_id)
     .bind(entry.before)
     .bind(entry.after)
-    .bind(ctx.ip.as_deref())
-    .bind(ctx.user_agent.as_deref())
-    .bind(&ctx.request_id)
+    .bind(ctx.and_then(|c| c.ip.as_deref()))
+    .bind(ctx.and_then(|c| c.user_agent.as_deref()))
+    .bind(ctx.map(|c| c.request_id.as_str()))
     .bind(api_key)
     .execute(&mut **tx)
     .await?;
@@ -85,7 +95,7 @@ pub async fn by_member(
 ) -> Result<(), AppError> {
     insert(
         tx,
-        ctx,
+        Some(ctx),
         member.tenant_id,
         member.actor(),
         member.api_key,

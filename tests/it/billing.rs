@@ -208,7 +208,10 @@ async fn an_upgrade_prorates_now_and_a_downgrade_waits_and_must_fit() {
             .fetch_one(&app.pools.owner)
             .await
             .unwrap();
-    assert_eq!(audited, 5, "profile, two changes, cancel, resume");
+    assert_eq!(
+        audited, 6,
+        "profile, two changes, the period roll, cancel, resume"
+    );
 }
 
 #[tokio::test]
@@ -376,4 +379,92 @@ async fn provider_events_are_verified_applied_once_and_out_of_order_is_harmless(
         .await
         .unwrap();
     assert_eq!(logged, 3);
+}
+
+#[tokio::test]
+async fn a_period_roll_renews_a_paid_plan_with_one_invoice_per_period_even_with_two_workers() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup("Ada", "ada@example.com", "Acme").await;
+    let tenant = app.tenant_of("ada@example.com").await;
+    set_plan(&app, tenant, "starter", "ACTIVE").await;
+    let now = chrono::Utc::now();
+    let roll = |at: chrono::DateTime<chrono::Utc>| {
+        let pool = app.pools.app.clone();
+        async move { app::billing::ssr::roll_periods(&pool, at).await.unwrap() }
+    };
+    assert_eq!(roll(now).await, 0, "nothing is due before the period ends");
+
+    // The period ends in 20 days; 85 days on, three periods have ended. Two workers
+    // roll at once: each period is rolled and invoiced once, numbers without gaps.
+    let at = now + chrono::Duration::days(85);
+    let (a, b) = tokio::join!(roll(at), roll(at));
+    assert_eq!(a + b, 3);
+    assert_eq!(roll(at).await, 0, "rolled once");
+    let invoices: Vec<(i32, String, i64, i64)> = sqlx::query_as(
+        "SELECT i.number, i.status, i.total_minor,
+                (SELECT count(*) FROM payment_attempts p WHERE p.invoice_id = i.id AND p.kind = 'ISSUE')
+           FROM invoices i WHERE i.tenant_id = $1 ORDER BY i.number",
+    )
+    .bind(tenant)
+    .fetch_all(&app.pools.owner)
+    .await
+    .unwrap();
+    assert_eq!(
+        invoices,
+        vec![
+            (1, "OPEN".into(), 2900, 1),
+            (2, "OPEN".into(), 2900, 1),
+            (3, "OPEN".into(), 2900, 1),
+        ],
+        "Starter, monthly in USD, each queued for charging"
+    );
+    // Each invoice covers the period that followed the one before, back to back.
+    let periods: Vec<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> =
+        sqlx::query_as(
+            "SELECT period_start, period_end FROM invoices WHERE tenant_id = $1 ORDER BY number",
+        )
+        .bind(tenant)
+        .fetch_all(&app.pools.owner)
+        .await
+        .unwrap();
+    for pair in periods.windows(2) {
+        assert_eq!(pair[0].1, pair[1].0);
+    }
+    let (_, o) = app.call::<BillingOverview>(&owner, &[]).await;
+    assert_eq!(o["invoices"].as_array().unwrap().len(), 3);
+    let (_, line) = app
+        .call::<GetInvoice>(&owner, &[("id", o["invoices"][0]["id"].as_str().unwrap())])
+        .await;
+    assert!(line.to_string().contains("Starter,"), "{line}");
+    let rolled: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_logs WHERE tenant_id = $1 AND action = 'billing.period_rolled' AND actor_user_id IS NULL",
+    )
+    .bind(tenant)
+    .fetch_one(&app.pools.owner)
+    .await
+    .unwrap();
+    assert_eq!(rolled, 3);
+
+    // A trial that ends becomes active with its first invoice; a free plan renews
+    // without one; a cancellation ends the subscription, and nothing more is billed.
+    let trial = app.signup("Bea", "bea@example.com", "Beta").await;
+    let beta = app.tenant_of("bea@example.com").await;
+    set_plan(&app, beta, "pro", "TRIALING").await;
+    assert_eq!(roll(now + chrono::Duration::days(21)).await, 1);
+    let (_, o) = app.call::<BillingOverview>(&trial, &[]).await;
+    assert_eq!(o["status"], "ACTIVE");
+    assert_eq!(
+        o["invoices"][0]["total_minor"], 11600,
+        "Pro, monthly in USD"
+    );
+    app.call::<SetCancel>(&trial, &[("cancel", "true")]).await;
+    assert_eq!(roll(now + chrono::Duration::days(52)).await, 1);
+    let (_, o) = app.call::<BillingOverview>(&trial, &[]).await;
+    assert_eq!(o["status"], "CANCELLED");
+    assert_eq!(o["invoices"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        roll(now + chrono::Duration::days(60)).await,
+        0,
+        "a cancelled subscription does not roll"
+    );
 }

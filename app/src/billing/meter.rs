@@ -32,7 +32,9 @@ fn limit_column(channel: Channel) -> &'static str {
 
 /// The month `now` falls in, as its first day (UTC).
 pub fn period(now: DateTime<Utc>) -> NaiveDate {
-    now.date_naive().with_day(1).unwrap_or_else(|| now.date_naive())
+    now.date_naive()
+        .with_day(1)
+        .unwrap_or_else(|| now.date_naive())
 }
 
 /// The first instant of the month after `now`'s: when a held message is due again.
@@ -47,7 +49,11 @@ pub fn next_period(now: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 /// The plan's monthly cap on `channel` and the plan's name; `None` for no cap.
-async fn cap(tx: &mut Tx, channel: Channel, locale: Locale) -> Result<Option<(i64, String)>, AppError> {
+async fn cap(
+    tx: &mut Tx,
+    channel: Channel,
+    locale: Locale,
+) -> Result<Option<(i64, String)>, AppError> {
     let row: Option<(Option<i32>, String)> = sqlx::query_as(&format!(
         "SELECT p.{}, coalesce(p.names->>$1, p.name) FROM subscriptions s JOIN plans p ON p.id = s.plan_id",
         limit_column(channel)
@@ -72,14 +78,23 @@ pub async fn used(tx: &mut Tx, channel: Channel, at: DateTime<Utc>) -> Result<i6
 /// How many more messages of `channel` may be queued this month: the cap less those
 /// sent and those already waiting in the outbox (counted no further than the cap, so
 /// a big backlog costs no more than that). `None`: the plan has no cap.
-pub async fn room(tx: &mut Tx, channel: Channel, now: DateTime<Utc>) -> Result<Option<i64>, AppError> {
+pub async fn room(
+    tx: &mut Tx,
+    channel: Channel,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, AppError> {
     let Some((cap, _)) = cap(tx, channel, Locale::En).await? else {
         return Ok(None);
     };
     Ok(Some(room_under(tx, channel, cap, now).await?))
 }
 
-async fn room_under(tx: &mut Tx, channel: Channel, cap: i64, now: DateTime<Utc>) -> Result<i64, AppError> {
+async fn room_under(
+    tx: &mut Tx,
+    channel: Channel,
+    cap: i64,
+    now: DateTime<Utc>,
+) -> Result<i64, AppError> {
     let sent = used(tx, channel, now).await?;
     let waiting: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM (SELECT 1 FROM outbox o JOIN messages m ON m.id = o.message_id
@@ -187,7 +202,10 @@ pub async fn reserve(
         .execute(&mut **tx)
         .await?;
     }
-    let locale = locale.as_deref().and_then(Locale::parse).unwrap_or(Locale::En);
+    let locale = locale
+        .as_deref()
+        .and_then(Locale::parse)
+        .unwrap_or(Locale::En);
     if let Some(cap) = cap {
         let month = Some(period(at));
         super::warnings::check(tx, locale, metric_of, used + granted, cap, month).await?;
@@ -232,8 +250,14 @@ mod tests {
     fn months_begin_on_the_first_in_utc() {
         let at = Utc.with_ymd_and_hms(2026, 12, 31, 23, 59, 59).unwrap();
         assert_eq!(period(at), NaiveDate::from_ymd_opt(2026, 12, 1).unwrap());
-        assert_eq!(next_period(at), Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap());
+        assert_eq!(
+            next_period(at),
+            Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap()
+        );
         let feb = Utc.with_ymd_and_hms(2028, 2, 29, 12, 0, 0).unwrap();
-        assert_eq!(next_period(feb), Utc.with_ymd_and_hms(2028, 3, 1, 0, 0, 0).unwrap());
+        assert_eq!(
+            next_period(feb),
+            Utc.with_ymd_and_hms(2028, 3, 1, 0, 0, 0).unwrap()
+        );
     }
 }

@@ -26,8 +26,10 @@ async fn messages_past_the_monthly_limit_wait_visibly_and_go_after_an_upgrade() 
     // The scheduler queues what the month has room for; the rest wait, still enrolled.
     assert_eq!(w.schedule().await, 3);
     assert_eq!(
-        w.scalar_i64("SELECT count(*) FROM enrollments WHERE status = 'ACTIVE' AND next_run_at > now()")
-            .await,
+        w.scalar_i64(
+            "SELECT count(*) FROM enrollments WHERE status = 'ACTIVE' AND next_run_at > now()"
+        )
+        .await,
         2
     );
     // A member's own message is refused with the limit named, not queued.
@@ -45,7 +47,9 @@ async fn messages_past_the_monthly_limit_wait_visibly_and_go_after_an_upgrade() 
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     let text = body.to_string();
     assert!(
-        text.contains("WhatsApp messages this month") && text.contains("allows 3") && text.contains("/billing"),
+        text.contains("WhatsApp messages this month")
+            && text.contains("allows 3")
+            && text.contains("/billing"),
         "{text}"
     );
 
@@ -79,7 +83,10 @@ async fn messages_past_the_monthly_limit_wait_visibly_and_go_after_an_upgrade() 
     .await
     .unwrap();
     assert_eq!((status.as_str(), held, next_month), ("QUEUED", true, true));
-    assert!(reason.starts_with("Waiting: WhatsApp messages this month (2)"), "{reason}");
+    assert!(
+        reason.starts_with("Waiting: WhatsApp messages this month (2)"),
+        "{reason}"
+    );
     assert_eq!(
         w.scalar_i64("SELECT attempts::bigint FROM outbox").await,
         1,
