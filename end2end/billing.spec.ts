@@ -14,6 +14,9 @@ test('the owner sees the trial, usage against every limit and past invoices, and
   await expect(usage.getByRole('progressbar', { name: 'WhatsApp messages this month' })).toBeVisible();
   await expect(usage.getByRole('progressbar', { name: 'Emails this month' })).toBeVisible();
   await expect(page.getByTestId('plans').locator('tr[data-plan="pro"]')).toContainText('Current plan');
+  // What each plan includes, beyond its limits.
+  await expect(page.getByTestId('plans').locator('tr[data-plan="free"] [data-testid="plan-features"]')).toHaveText('None');
+  await expect(page.getByTestId('plans').locator('tr[data-plan="starter"] [data-testid="plan-features"]')).toHaveText('Floor-plan maps, API access');
   expect(await violations(page), '/billing').toEqual([]);
 
   // Moving down to Free is refused while the workspace is over its limits, and says why.

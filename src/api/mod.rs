@@ -407,6 +407,17 @@ async fn authenticate_key(State(state): State<AppState>, mut req: Request, next:
                 "this API key may not be used from this address",
             ))
         }
+        Ok(Err(Refusal::NotInPlan(plan))) => {
+            return problem_response(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "feature_not_in_plan",
+                app::billing::features::refusal(
+                    Locale::En,
+                    app::billing::model::Feature::Api,
+                    &plan,
+                ),
+            ))
+        }
         Err(e) => return problem_response(e.into()),
     };
     let limits = match rate(&state, &caller).await {

@@ -468,3 +468,110 @@ async fn a_period_roll_renews_a_paid_plan_with_one_invoice_per_period_even_with_
         "a cancelled subscription does not roll"
     );
 }
+
+#[tokio::test]
+async fn the_api_is_a_plan_feature_that_flags_roll_out_and_overrides_grant() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup("Ada", "ada@example.com", "Acme").await;
+    let tenant = app.tenant_of("ada@example.com").await;
+    // A Starter trial includes the API.
+    let token = app.api_key(&owner, "CRM sync", &["contacts:read"]).await;
+    let contacts = || async {
+        let r = app
+            .api(reqwest::Method::GET, "/contacts", &token)
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.text().await.unwrap())
+    };
+    assert_eq!(contacts().await.0, StatusCode::OK);
+    let (status, refusal) = app
+        .call::<app::billing::api::FeatureRefusal>(&owner, &[("feature", "api")])
+        .await;
+    assert_eq!((status, refusal), (StatusCode::OK, Value::Null));
+
+    // On Free, the key is refused with the plan named and the way out, and no new key
+    // can be made; the developers page says so before anyone fills in the form.
+    set_plan(&app, tenant, "free", "ACTIVE").await;
+    let (status, body) = contacts().await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let problem: Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        problem["type"]
+            .as_str()
+            .unwrap()
+            .ends_with("/feature_not_in_plan"),
+        "{body}"
+    );
+    assert!(body.contains("Free") && body.contains("/billing"), "{body}");
+    let (status, body) = app
+        .call_json::<app::developers::api::CreateApiKey>(
+            &owner,
+            &json!({ "input": { "name": "Another", "scopes": ["contacts:read"], "expires_in_days": 30, "allowed_ips": "" }}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        body.to_string()
+            .contains("Your Free plan does not include API access"),
+        "{body}"
+    );
+    let (_, refusal) = app
+        .call::<app::billing::api::FeatureRefusal>(&owner, &[("feature", "api")])
+        .await;
+    assert!(refusal
+        .as_str()
+        .unwrap()
+        .starts_with("Your Free plan does not include API access"));
+    let (status, _) = app
+        .call::<app::billing::api::FeatureRefusal>(&owner, &[("feature", "teleport")])
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // A per-workspace override grants it back, until it expires.
+    sqlx::query(
+        "INSERT INTO tenant_features (tenant_id, id, feature_key, enabled, expires_at)
+         VALUES ($1, gen_random_uuid(), 'api', true, now() + interval '1 day')",
+    )
+    .bind(tenant)
+    .execute(&app.pools.owner)
+    .await
+    .unwrap();
+    assert_eq!(contacts().await.0, StatusCode::OK);
+    sqlx::query(
+        "UPDATE tenant_features SET expires_at = now() - interval '1 second' WHERE tenant_id = $1",
+    )
+    .bind(tenant)
+    .execute(&app.pools.owner)
+    .await
+    .unwrap();
+    assert_eq!(contacts().await.0, StatusCode::FORBIDDEN);
+
+    // Back on Starter, the feature's flag rolls it out: at 0 % it is off for everyone
+    // on the plan, at 100 % (as it ships) on.
+    set_plan(&app, tenant, "starter", "ACTIVE").await;
+    sqlx::query("UPDATE feature_flags SET rollout_percentage = 0 WHERE key = 'api'")
+        .execute(&app.pools.owner)
+        .await
+        .unwrap();
+    assert_eq!(contacts().await.0, StatusCode::FORBIDDEN);
+    sqlx::query("UPDATE feature_flags SET rollout_percentage = 100 WHERE key = 'api'")
+        .execute(&app.pools.owner)
+        .await
+        .unwrap();
+    assert_eq!(contacts().await.0, StatusCode::OK);
+
+    // The plan comparison lists what each plan includes.
+    let (_, o) = app.call::<BillingOverview>(&owner, &[]).await;
+    let features = |plan: &str| {
+        o["plans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == plan)
+            .unwrap()["features"]
+            .clone()
+    };
+    assert_eq!(features("free"), json!([]));
+    assert_eq!(features("starter"), json!(["inventory.maps", "api"]));
+}

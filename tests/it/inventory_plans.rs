@@ -754,3 +754,55 @@ async fn plans_go_to_s3_compatible_storage_when_so_configured() {
         None
     );
 }
+
+#[tokio::test]
+async fn floor_plan_maps_are_a_plan_feature_free_does_not_have() {
+    let app = TestApp::spawn().await;
+    let admin = app.signup("Ada", "ada@example.com", "Acme").await;
+    let tenant = app.tenant_of("ada@example.com").await;
+    let (_, id) = project(&app, &admin, "Nile Towers").await;
+    let project_id = id.as_str().unwrap().to_string();
+    let (status, made) = upload(&app, &admin, &project_id, "Site", tiny_png()).await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let plan = made["id"].as_str().unwrap().to_string();
+
+    sqlx::query(
+        "UPDATE subscriptions SET plan_id = 'free', status = 'ACTIVE' WHERE tenant_id = $1",
+    )
+    .bind(tenant)
+    .execute(&app.pools.owner)
+    .await
+    .unwrap();
+    // The map, a new plan and drawing are refused with the plan named and the way out;
+    // the plan and its units stay.
+    let (status, body) = app.call::<GetPlan>(&admin, &[("id", &plan)]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        body.to_string()
+            .contains("Your Free plan does not include Floor-plan maps")
+            && body.to_string().contains("/billing"),
+        "{body}"
+    );
+    let (status, _) = upload(&app, &admin, &project_id, "Another", tiny_png()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = app
+        .call_json::<SaveShape>(
+            &admin,
+            &json!({ "plan_id": plan, "shape_id": null, "unit_id": null, "component_id": null,
+                     "label": "A", "points": [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0]], "version": 0 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = app
+        .call::<app::billing::api::FeatureRefusal>(&admin, &[("feature", "inventory.maps")])
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    sqlx::query("UPDATE subscriptions SET plan_id = 'starter' WHERE tenant_id = $1")
+        .bind(tenant)
+        .execute(&app.pools.owner)
+        .await
+        .unwrap();
+    let (status, view) = app.call::<GetPlan>(&admin, &[("id", &plan)]).await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+}

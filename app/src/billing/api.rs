@@ -65,3 +65,10 @@ pub async fn pay_invoice(id: String) -> Result<(), AppError> {
 pub async fn end_trial() -> Result<Option<uuid::Uuid>, AppError> {
     respond(async { super::pay::end_trial(&env()?).await }).await
 }
+
+/// Whether the member's workspace may use the plan feature `feature` (its key, e.g.
+/// `api`): `None` if so, else the reason and where to get it.
+#[server]
+pub async fn feature_refusal(feature: String) -> Result<Option<String>, AppError> {
+    respond(async { super::features::refusal_for(&env()?, &feature).await }).await
+}

@@ -5,6 +5,8 @@
 
 pub mod api;
 #[cfg(feature = "ssr")]
+pub mod features;
+#[cfg(feature = "ssr")]
 pub mod meter;
 pub mod model;
 #[cfg(feature = "ssr")]

@@ -66,6 +66,51 @@ impl Metric {
     }
 }
 
+/// What a plan may include beyond its limits, by the key plans and flags use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Feature {
+    InventoryMaps,
+    ReviewAi,
+    Api,
+    WhiteLabel,
+    Analytics,
+}
+
+impl Feature {
+    pub const ALL: [Feature; 5] = [
+        Feature::InventoryMaps,
+        Feature::ReviewAi,
+        Feature::Api,
+        Feature::WhiteLabel,
+        Feature::Analytics,
+    ];
+
+    /// The key in `plans.features`, `feature_flags` and `tenant_features`.
+    pub fn key(self) -> &'static str {
+        match self {
+            Feature::InventoryMaps => "inventory.maps",
+            Feature::ReviewAi => "review.ai",
+            Feature::Api => "api",
+            Feature::WhiteLabel => "white_label",
+            Feature::Analytics => "analytics",
+        }
+    }
+
+    pub fn parse(key: &str) -> Option<Feature> {
+        Feature::ALL.into_iter().find(|f| f.key() == key)
+    }
+
+    pub fn label_key(self) -> &'static str {
+        match self {
+            Feature::InventoryMaps => "billing.feature.inventory_maps",
+            Feature::ReviewAi => "billing.feature.review_ai",
+            Feature::Api => "billing.feature.api",
+            Feature::WhiteLabel => "billing.feature.white_label",
+            Feature::Analytics => "billing.feature.analytics",
+        }
+    }
+}
+
 /// One limit of the plan and how much of it is used.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {

@@ -4,7 +4,7 @@
 use super::api::*;
 use super::model::*;
 use crate::crm::money;
-use crate::i18n::{t, tf};
+use crate::i18n::{t, tf, Locale};
 use crate::ui::{
     field_error, form_error, hard_redirect, locale, page, poll_while, tr, Alert, Badge, Card,
     Field, LoadError, PageHeader, Skeleton, Submit,
@@ -19,6 +19,20 @@ fn status_tone(status: &str) -> &'static str {
         "ACTIVE" | "TRIALING" | "PAID" | "SUCCEEDED" => "success",
         "PAST_DUE" | "OPEN" | "DUE" | "CANCELLED" => "warning",
         _ => "danger",
+    }
+}
+
+/// A plan's features by name, in the catalogue's order.
+fn features_text(l: Locale, keys: &[String]) -> String {
+    let names: Vec<String> = Feature::ALL
+        .iter()
+        .filter(|f| keys.iter().any(|k| k == f.key()))
+        .map(|f| t(l, f.label_key()))
+        .collect();
+    if names.is_empty() {
+        t(l, "billing.no_features")
+    } else {
+        names.join(", ")
     }
 }
 
@@ -178,6 +192,7 @@ pub fn BillingPage() -> impl IntoView {
                                                 <th>{tr("billing.plan")}</th>
                                                 <th>{tr("billing.price")}</th>
                                                 {Metric::ALL.iter().map(|m| view! { <th>{tr(m.label_key())}</th> }).collect_view()}
+                                                <th>{tr("billing.features")}</th>
                                                 <th><span class="sr-only">{tr("billing.actions")}</span></th>
                                             </tr>
                                         </thead>
@@ -190,6 +205,7 @@ pub fn BillingPage() -> impl IntoView {
                                                         <td class="font-medium">{p.name.clone()}</td>
                                                         <td class="tabular-nums">{p.price_minor.map_or_else(|| t(l, "billing.quoted"), |m| money::format(crate::ui::locale(), m, &currency))}</td>
                                                         {p.limits.iter().map(|(_, lim)| view! { <td class="tabular-nums">{limit_text(l, *lim)}</td> }).collect_view()}
+                                                        <td data-testid="plan-features">{features_text(l, &p.features)}</td>
                                                         <td>
                                                             {if p.current {
                                                                 view! { <Badge text=t(l, "billing.current") tone="success"/> }.into_any()

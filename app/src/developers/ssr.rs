@@ -87,6 +87,8 @@ pub enum Refusal {
     Unauthenticated(&'static str),
     /// A real key used from an address outside its allow-list: 403.
     AddressNotAllowed,
+    /// The workspace's plan (named) does not include API access: 403.
+    NotInPlan(String),
 }
 
 /// Checks a bearer token and records its use (at most once a minute per key).
@@ -130,6 +132,17 @@ pub async fn authenticate(
         return Ok(Err(Refusal::AddressNotAllowed));
     }
     let tenant_id: Uuid = row.try_get("tenant_id")?;
+    let api = crate::billing::features::available(
+        crate::billing::model::Feature::Api,
+        tenant_id,
+        row.try_get("plan_has_api")?,
+        row.try_get("api_override")?,
+        row.try_get::<Option<bool>, _>("api_flag_enabled")?
+            .zip(row.try_get::<Option<i32>, _>("api_flag_rollout")?),
+    );
+    if !api {
+        return Ok(Err(Refusal::NotInPlan(row.try_get("plan_name")?)));
+    }
     let id: Uuid = row.try_get("id")?;
     let ip_text = ip.map(|i| i.to_string());
     let last_used: Option<DateTime<Utc>> = row.try_get("last_used_at")?;
@@ -239,6 +252,8 @@ pub async fn create_key(env: &Env, input: &NewApiKey) -> Result<CreatedKey, AppE
         ));
     }
     let (p, mut tx) = open(env).await?;
+    use crate::billing::features::{self, Feature};
+    features::require(&mut tx, p.tenant_id, env.locale(), Feature::Api).await?;
     let created = insert_key(&mut tx, p, name, &scopes, &networks, None, expires_at).await?;
     audit::by_member(
         &mut tx,

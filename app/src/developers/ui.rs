@@ -4,8 +4,11 @@
 
 use super::api::*;
 use super::model::*;
+use crate::billing::api::feature_refusal;
 use crate::i18n::{t, tf};
-use crate::ui::{field_error, locale, tr, Alert, Badge, LoadError, PageHeader, Skeleton};
+use crate::ui::{
+    field_error, form_error, locale, tr, Alert, Badge, LoadError, PageHeader, Skeleton,
+};
 use chrono::Utc;
 use leptos::prelude::*;
 
@@ -104,6 +107,8 @@ fn ApiKeys() -> impl IntoView {
         },
         |_| list_api_keys(),
     );
+    // Said before the form, so nobody fills it in for nothing.
+    let not_in_plan = Resource::new(|| (), |_| feature_refusal("api".to_string()));
     let name = RwSignal::new(String::new());
     let scopes = RwSignal::new(Vec::<String>::new());
     let expiry = RwSignal::new(String::from("365"));
@@ -113,6 +118,7 @@ fn ApiKeys() -> impl IntoView {
     let scopes_error = field_error(value, "scopes");
     let ips_error = field_error(value, "allowed_ips");
     let expiry_error = field_error(value, "expires_in_days");
+    let create_error = form_error(value, &["name", "scopes", "allowed_ips", "expires_in_days"]);
     let toggle = move |scope: String| {
         scopes.update(|s| {
             if let Some(i) = s.iter().position(|x| *x == scope) {
@@ -146,6 +152,15 @@ fn ApiKeys() -> impl IntoView {
     view! {
         <section class="card" aria-labelledby="api-keys-title">
             <h2 id="api-keys-title" class="card-title">{tr("developers.keys")}</h2>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    not_in_plan.await.ok().flatten().map(|why| view! {
+                        <p class="alert alert-warning mb-3" role="status" data-testid="api-not-in-plan">
+                            {why} " " <a class="underline" href="/billing">{tr("nav.billing")}</a>
+                        </p>
+                    })
+                })}
+            </Transition>
             <form on:submit=submit class="grid gap-3 mb-4" aria-label=tr("developers.new_key")>
                 <div class="field">
                     <label for="f-key-name" class="field-label">{tr("developers.key_name")}</label>
@@ -203,6 +218,7 @@ fn ApiKeys() -> impl IntoView {
                 <div>
                     <button type="submit" class="btn btn-primary" disabled=move || create.pending().get()>{tr("developers.create_key")}</button>
                 </div>
+                <Alert message=create_error/>
             </form>
             {move || match value.get() {
                 Some(Ok(k)) => Some(view! { <ShownOnce label=tf(l, "developers.token_for", &[("name", k.name.clone())]) secret=k.token.clone() testid="new-token"/> }.into_any()),

@@ -6,6 +6,7 @@ use super::model::*;
 use super::ssr::{not_found, parse_id, unit_row, UnitSql, UNIT_COLUMNS};
 use crate::audit::{self, AuditEntry};
 use crate::auth::model::Permission;
+use crate::billing::features::{self, Feature};
 use crate::db::new_id;
 use crate::error::AppError;
 use crate::i18n::tf;
@@ -46,6 +47,7 @@ pub async fn plan(env: &Env, id: &str) -> Result<PlanView, AppError> {
     let p = env.require(Permission::WorkspaceUse)?;
     let id = parse_id(env, id)?;
     let mut tx = env.tx(p).await?;
+    features::require(&mut tx, p.tenant_id, env.locale(), Feature::InventoryMaps).await?;
     let plan: Option<PlanSql> = sqlx::query_as(
         "SELECT f.id, f.name, p.name AS project, f.kind, f.width_px, f.height_px, f.meters_per_px,
                 f.file_key IS NOT NULL AS has_file, f.file_version, p.id AS project_id,
@@ -134,6 +136,7 @@ pub async fn save_shape(
         ));
     }
     let mut tx = env.tx(p).await?;
+    features::require(&mut tx, p.tenant_id, env.locale(), Feature::InventoryMaps).await?;
     let plan: Option<(i32, i32, Option<f64>)> =
         sqlx::query_as("SELECT width_px, height_px, meters_per_px FROM floor_plans WHERE id = $1")
             .bind(plan_id)
@@ -277,6 +280,7 @@ pub async fn upload_plan(
         AppError::field("file", message)
     })?;
     let mut tx = env.tx(p).await?;
+    features::require(&mut tx, p.tenant_id, env.locale(), Feature::InventoryMaps).await?;
     super::catalog::ssr::project_in_tenant(env, &mut tx, project_id).await?;
     let id = new_id();
     let key = format!(
@@ -392,6 +396,7 @@ pub async fn set_scale(
         .filter(|_| pixels >= 5.0)
         .ok_or_else(|| AppError::field("line", env.t("inventory.scale.line")))?;
     let mut tx = env.tx(p).await?;
+    features::require(&mut tx, p.tenant_id, env.locale(), Feature::InventoryMaps).await?;
     let before: Option<Option<f64>> = sqlx::query_scalar(
         "UPDATE floor_plans f SET meters_per_px = $2, updated_at = now()
            FROM floor_plans old WHERE f.id = $1 AND old.id = f.id RETURNING old.meters_per_px",
@@ -451,6 +456,7 @@ pub async fn delete_shape(
     let p = env.require(Permission::InventoryEdit)?;
     let plan_id = parse_id(env, plan_id)?;
     let mut tx = env.tx(p).await?;
+    features::require(&mut tx, p.tenant_id, env.locale(), Feature::InventoryMaps).await?;
     let found: Option<i32> = sqlx::query_scalar(
         "SELECT version FROM map_shapes WHERE id = $1 AND plan_id = $2 FOR UPDATE",
     )
