@@ -72,3 +72,35 @@ test('two contacts of one person are found, merged field by field, and the merge
   await expect(page.getByRole('heading', { level: 1 })).toHaveText(other);
   await expect(page.getByTestId('facts')).toContainText(`+2010${tag.slice(-8)}`);
 });
+
+test('typing the email or phone of a contact already there warns before it is saved twice', async ({ page }) => {
+  await signIn(page, 'sales@demo.leadline.test');
+  const tag = `${Date.now()}`;
+  const name = `Karim Adel ${tag}`;
+  await page.goto('/contacts');
+  await hydrated(page);
+  await page.getByTestId('new-record').click();
+  let form = page.getByTestId('new-record-form');
+  await form.getByLabel('Name').fill(name);
+  await form.getByLabel('Email').fill(`karim.${tag}@example.com`);
+  await form.getByLabel('Phone').fill(`011${tag.slice(-8)}`);
+  await form.getByRole('button', { name: 'Save' }).click();
+  await expect(page).toHaveURL(/\/contacts\/[0-9a-f-]+$/);
+  const existing = page.url();
+
+  await page.goto('/contacts');
+  await hydrated(page);
+  await page.getByTestId('new-record').click();
+  form = page.getByTestId('new-record-form');
+  await form.getByLabel('Name').fill('Karim A.');
+  await form.getByLabel('Email').fill(`KARIM.${tag}@example.com`);
+  await form.getByLabel('Phone').focus();
+  const warning = form.getByTestId('possible-duplicates');
+  await expect(warning).toContainText('This may already be in the workspace');
+  await expect(warning.getByRole('link', { name })).toHaveAttribute('href', new URL(existing).pathname);
+  await expect(warning).toContainText('Same email');
+  await form.getByLabel('Phone').fill(`011 ${tag.slice(-8, -4)} ${tag.slice(-4)}`);
+  await form.getByLabel('Name').focus();
+  await expect(warning).toContainText('Same phone');
+  expect(await violations(page), 'new contact with a warning').toEqual([]);
+});

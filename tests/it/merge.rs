@@ -528,3 +528,55 @@ async fn the_merge_moves_every_reference_the_schema_has() {
         assert!(!referencing.is_empty());
     }
 }
+
+#[tokio::test]
+async fn a_new_records_email_or_phone_finds_the_one_already_there_in_its_workspace_only() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("Ada", "ada@example.com", "Acme").await;
+    let bea = app.signup("Bea", "bea@example.com", "Beta").await;
+    let tenant = app.tenant_of("ada@example.com").await;
+    let existing = Uuid::now_v7();
+    exec(
+        &app.pools.owner,
+        "INSERT INTO contacts (tenant_id, id, full_name, email, phone_e164)
+              VALUES ($1, $2, 'Omar Farouk', 'omarfarouk@gmail.com', '+201001234567');",
+        &[tenant, existing],
+    )
+    .await;
+    let find = |client: &reqwest::Client, entity: &str, email: &str, phone: &str| {
+        let (client, body) = (
+            client.clone(),
+            json!({ "entity": entity, "email": email, "phone": phone }),
+        );
+        let app = &app;
+        async move {
+            app.call_json::<app::crm::merge::FindMatching>(&client, &body)
+                .await
+        }
+    };
+    // The address as typed differently (case, dots, a +tag) and the number as typed
+    // with spaces both find it, with the reason.
+    let (status, found) = find(&ada, "Contact", "Omar.Farouk+crm@GMAIL.com", "").await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!(found[0]["id"], existing.to_string());
+    assert_eq!(found[0]["reasons"], json!(["email"]));
+    let (_, found) = find(&ada, "Contact", "", "+20 100 123 4567").await;
+    assert_eq!(found[0]["reasons"], json!(["phone"]));
+    let (_, found) = find(&ada, "Contact", "omarfarouk@gmail.com", "+201001234567").await;
+    assert_eq!(found[0]["reasons"], json!(["email", "phone"]));
+    // Nothing for what the save would refuse, for leads here, or for another workspace.
+    for (client, entity, email) in [
+        (&ada, "Contact", "not an address"),
+        (&ada, "Lead", "omarfarouk@gmail.com"),
+        (&bea, "Contact", "omarfarouk@gmail.com"),
+    ] {
+        let (status, found) = find(client, entity, email, "").await;
+        assert_eq!(
+            (status, found),
+            (StatusCode::OK, json!([])),
+            "{entity} {email}"
+        );
+    }
+    let (status, _) = find(&ada, "Company", "omarfarouk@gmail.com", "").await;
+    assert!(status.is_client_error(), "{status}");
+}

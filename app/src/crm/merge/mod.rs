@@ -82,6 +82,17 @@ pub async fn get_duplicates(entity: Entity, id: Uuid) -> Result<Duplicates, AppE
     respond(async { ssr::duplicates(&env()?, entity, id).await }).await
 }
 
+/// Records a new contact or lead with this email or phone would duplicate (the create
+/// form's warning).
+#[server(input = Json)]
+pub async fn find_matching(
+    entity: Entity,
+    #[server(default)] email: String,
+    #[server(default)] phone: String,
+) -> Result<Vec<Candidate>, AppError> {
+    respond(async { ssr::matching(&env()?, entity, &email, &phone).await }).await
+}
+
 #[server(input = Json)]
 pub async fn get_duplicate_pairs(entity: Entity) -> Result<Vec<Pair>, AppError> {
     respond(async { ssr::pairs(&env()?, entity).await }).await

@@ -101,6 +101,71 @@ pub async fn duplicates(env: &Env, entity: Entity, id: Uuid) -> Result<Duplicate
     Ok(Duplicates { candidates, merges })
 }
 
+/// Records the member sees that a new one with this email or phone would duplicate,
+/// for the warning on the create form: the address compared once normalised, the
+/// number once read as the record's save reads it. Five at most.
+pub async fn matching(
+    env: &Env,
+    entity: Entity,
+    email: &str,
+    phone: &str,
+) -> Result<Vec<Candidate>, AppError> {
+    mergeable(env, entity)?;
+    let (p, mut tx) = env.begin(Permission::WorkspaceUse).await?;
+    let email = email.trim();
+    // What the save would refuse matches nothing.
+    let email = (email.len() <= 254 && mail::valid_address(email)).then_some(email);
+    let region: Option<String> =
+        sqlx::query_scalar("SELECT phone_region FROM tenants WHERE id = app_tenant()")
+            .fetch_one(&mut *tx)
+            .await?;
+    let phone = match phone.trim() {
+        p if p.is_empty() || p.len() > 40 => None,
+        p => crate::crm::phone::normalize(p, region.as_deref())
+            .ok()
+            .flatten(),
+    };
+    if email.is_none() && phone.is_none() {
+        return Ok(Vec::new());
+    }
+    let scope = Scope::load(&mut tx, p).await?;
+    let name = name_column(entity);
+    let rows = sqlx::query(&format!(
+        "SELECT r.id, r.{name} AS name, r.email::text AS email, r.phone_e164, r.owner_id,
+                coalesce($1::text IS NOT NULL AND email_norm(r.email::text) = email_norm($1), false) AS same_email,
+                coalesce($2::text IS NOT NULL AND r.phone_e164 = $2, false) AS same_phone,
+                false AS same_name
+           FROM {} r
+          WHERE ($1::text IS NOT NULL AND r.email IS NOT NULL AND email_norm(r.email::text) = email_norm($1))
+             OR ($2::text IS NOT NULL AND r.phone_e164 = $2)
+          ORDER BY r.created_at DESC, r.id
+          LIMIT 50",
+        entity.table()
+    ))
+    .bind(email)
+    .bind(&phone)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let mut found = Vec::new();
+    for r in rows {
+        if !scope.allows(r.try_get("owner_id")?) {
+            continue;
+        }
+        found.push(Candidate {
+            id: r.try_get("id")?,
+            name: r.try_get("name")?,
+            email: r.try_get("email")?,
+            phone: r.try_get("phone_e164")?,
+            reasons: reasons(&r, "same_name")?,
+        });
+        if found.len() == 5 {
+            break;
+        }
+    }
+    Ok(found)
+}
+
 /// Where a record that is gone was merged to, if the member sees that record.
 pub async fn merged_into(
     env: &Env,

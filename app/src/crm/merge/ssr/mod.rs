@@ -10,7 +10,7 @@
 mod find;
 mod undo;
 
-pub use find::{duplicates, merged_into, pairs};
+pub use find::{duplicates, matching, merged_into, pairs};
 pub use undo::undo;
 
 use super::{FieldChoice, MergePreview};

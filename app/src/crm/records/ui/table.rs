@@ -1,6 +1,7 @@
 //! The table views of leads, contacts, companies and deals, and the new-record form.
 
 use super::*;
+use crate::crm::merge::find_matching;
 
 /// The table's filters and sort, read from the URL.
 fn view_from_query() -> Memo<(RecordFilter, Sort)> {
@@ -519,12 +520,64 @@ fn NewRecordForm(entity: Entity) -> impl IntoView {
         }
     });
     let defs = Resource::new(|| (), |_| get_custom_fields());
+    // The email and phone as typed (on change), to warn of a likely duplicate before
+    // the record is saved.
+    let typed = RwSignal::new((String::new(), String::new()));
+    let matches = Resource::new(
+        move || typed.get(),
+        move |(email, phone)| async move {
+            let checked = matches!(entity, Entity::Lead | Entity::Contact);
+            if !checked || (email.trim().is_empty() && phone.trim().is_empty()) {
+                return Ok(Vec::new());
+            }
+            find_matching(entity, email, phone).await
+        },
+    );
+    let on_change = move |ev: leptos::ev::Event| {
+        #[cfg(feature = "hydrate")]
+        {
+            use wasm_bindgen::JsCast;
+            let Some(input) = ev
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+            else {
+                return;
+            };
+            match input.name().as_str() {
+                "email" => typed.update(|t| t.0 = input.value()),
+                "phone" => typed.update(|t| t.1 = input.value()),
+                _ => {}
+            }
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (ev, typed);
+    };
     view! {
         <ActionForm action attr:class="card grid gap-3 md:grid-cols-3" attr:data-testid="new-record-form" attr:novalidate="">
             <input type="hidden" name="entity" value=entity.code()/>
-            {form_fields(entity).iter().map(|f| view! {
-                <Field label=tr(&format!("field.{f}")) name=f error=field_error(value, f) required=*f == "name"/>
-            }).collect_view()}
+            <div class="contents" on:change=on_change>
+                {form_fields(entity).iter().map(|f| view! {
+                    <Field label=tr(&format!("field.{f}")) name=f error=field_error(value, f) required=*f == "name"/>
+                }).collect_view()}
+            </div>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let found = matches.await.unwrap_or_default();
+                    (!found.is_empty()).then(|| view! {
+                        <div class="alert alert-warning md:col-span-3" role="status" data-testid="possible-duplicates">
+                            <p>{tr("merge.create_warning")}</p>
+                            <ul class="mt-1 space-y-1">
+                                {found.into_iter().map(|c| view! {
+                                    <li class="flex flex-wrap items-center gap-2">
+                                        <a class="link" href=entity.path(c.id)><bdi>{c.name.clone()}</bdi></a>
+                                        {c.reasons.iter().map(|r| view! { <span class="badge badge-neutral">{tr(&format!("merge.reason.{r}"))}</span> }).collect_view()}
+                                    </li>
+                                }).collect_view()}
+                            </ul>
+                        </div>
+                    })
+                })}
+            </Transition>
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
                     let fields: Vec<(CustomField, String)> = defs.await.unwrap_or_default()
