@@ -240,6 +240,10 @@ async fn prepare(
     .fetch_all(&mut *tx)
     .await
     ?;
+    // Committed before the CPU work below (rendering, DKIM signing): an open snapshot
+    // held through it by every dispatcher would keep the outbox's dead rows from
+    // being pruned, and the claims would slow.
+    tx.commit().await?;
 
     let mut dkim_keys: HashMap<Uuid, Result<mail::DkimKey, String>> = HashMap::new();
     let mut out = Vec::with_capacity(rows.len());
@@ -273,9 +277,11 @@ async fn prepare(
         });
     }
     if metering == Metering::On {
+        // Its own short transaction: the counter row is locked only for this.
+        let mut tx = db.tenant_tx(tenant_id, None).await?;
         meter(&mut tx, tenant_id, &mut out).await?;
+        tx.commit().await?;
     }
-    tx.commit().await?;
     Ok(out)
 }
 
