@@ -65,7 +65,7 @@ async fn run_task(pool: &PgPool, config: &AppConfig, name: &str) -> Outcome {
                 format!("{told} holders told of a hold ending, {released} lapsed holds released")
             })
             .map_err(|e| e.to_string()),
-        "billing.periods" => app::billing::ssr::roll_periods(pool, Utc::now())
+        "billing.periods" => app::billing::renewals::roll_periods(pool, Utc::now())
             .await
             .map(|n| format!("{n} subscription periods rolled over"))
             .map_err(|e| e.to_string()),

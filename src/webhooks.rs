@@ -142,7 +142,7 @@ async fn email_event(State(state): State<AppState>, headers: HeaderMap, body: By
 
 /// The payment provider's events, signed with `Stripe-Signature`.
 async fn billing_event(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    use app::billing::ssr::{provider_event, EventOutcome};
+    use app::billing::events::{provider_event, EventOutcome};
     let signature = headers
         .get("stripe-signature")
         .and_then(|v| v.to_str().ok());

@@ -177,7 +177,7 @@ async fn an_upgrade_prorates_now_and_a_downgrade_waits_and_must_fit() {
         (o["plan_id"].as_str(), o["pending_plan"].as_str()),
         (Some("pro"), Some("Free"))
     );
-    let rolled = app::billing::ssr::roll_periods(
+    let rolled = app::billing::renewals::roll_periods(
         &app.pools.app,
         chrono::Utc::now() + chrono::Duration::days(21),
     )
@@ -390,7 +390,11 @@ async fn a_period_roll_renews_a_paid_plan_with_one_invoice_per_period_even_with_
     let now = chrono::Utc::now();
     let roll = |at: chrono::DateTime<chrono::Utc>| {
         let pool = app.pools.app.clone();
-        async move { app::billing::ssr::roll_periods(&pool, at).await.unwrap() }
+        async move {
+            app::billing::renewals::roll_periods(&pool, at)
+                .await
+                .unwrap()
+        }
     };
     assert_eq!(roll(now).await, 0, "nothing is due before the period ends");
 

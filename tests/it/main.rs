@@ -18,6 +18,7 @@ mod facebook_leads;
 mod forms;
 mod import;
 mod inventory;
+mod inventory_catalog;
 mod inventory_import;
 mod inventory_maps;
 mod inventory_plans;

@@ -5,6 +5,8 @@
 
 pub mod api;
 #[cfg(feature = "ssr")]
+pub mod events;
+#[cfg(feature = "ssr")]
 pub mod features;
 #[cfg(feature = "ssr")]
 pub mod meter;
@@ -15,6 +17,8 @@ pub mod pay;
 pub mod payments;
 #[cfg(feature = "ssr")]
 pub mod provider;
+#[cfg(feature = "ssr")]
+pub mod renewals;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 #[cfg(feature = "ssr")]

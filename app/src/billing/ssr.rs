@@ -1,13 +1,13 @@
 //! Billing on the server: the overview page, plan changes, the billing profile,
-//! invoices, limits enforced at the action, period roll-over and provider events.
+//! invoices and limits enforced at the action. Period roll-over is in `renewals.rs`,
+//! the payment provider's events in `events.rs`.
 
 use super::model::*;
 use super::payments;
-use super::stripe;
 use super::tax;
 use crate::audit::{self, AuditEntry};
 use crate::auth::model::Permission;
-use crate::db::{new_id, Db, Tx};
+use crate::db::{new_id, Tx};
 use crate::error::AppError;
 use crate::i18n::{t, tf, Locale};
 use crate::outreach::model::Channel;
@@ -16,9 +16,9 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 #[derive(sqlx::FromRow)]
-struct PlanSql {
-    id: String,
-    name: String,
+pub(super) struct PlanSql {
+    pub(super) id: String,
+    pub(super) name: String,
     seats_limit: i32,
     records_limit: Option<i32>,
     wa_numbers_limit: Option<i32>,
@@ -42,7 +42,7 @@ impl PlanSql {
     }
 }
 
-async fn plans(tx: &mut Tx, locale: Locale) -> Result<Vec<PlanSql>, AppError> {
+pub(super) async fn plans(tx: &mut Tx, locale: Locale) -> Result<Vec<PlanSql>, AppError> {
     Ok(sqlx::query_as(
         "SELECT id, coalesce(names->>$1, name) AS name, seats_limit, records_limit, wa_numbers_limit,
                 mailboxes_limit, wa_messages_limit, email_messages_limit, features, sort_order
@@ -101,7 +101,7 @@ async fn usage(tx: &mut Tx) -> Result<Vec<(Metric, i64)>, AppError> {
     ])
 }
 
-async fn price(
+pub(super) async fn price(
     tx: &mut Tx,
     plan: &str,
     cycle: &str,
@@ -655,255 +655,4 @@ pub async fn check_senders(tx: &mut Tx, locale: Locale, metric: Metric) -> Resul
         )));
     }
     super::warnings::check(tx, locale, metric, used + 1, i64::from(limit), None).await
-}
-
-/// Period ends across tenants (schedule `billing.periods`): each due subscription
-/// moves to its next period (a pending plan applied, a trial become active, a
-/// cancellation taking effect), and a paid plan is renewed with an invoice for the new
-/// period, written in the same transaction and charged by the worker. Missed periods
-/// (the worker was down) roll one at a time, each invoiced. How many rolled over.
-pub async fn roll_periods(pool: &sqlx::PgPool, now: DateTime<Utc>) -> Result<i64, AppError> {
-    let db = Db::new(pool.clone());
-    let mut rolled = 0;
-    loop {
-        let due: Vec<Uuid> = sqlx::query_scalar("SELECT billing_due_renewals($1, 100)")
-            .bind(now)
-            .fetch_all(pool)
-            .await?;
-        let mut progressed = false;
-        for tenant in due {
-            if roll_period(&db, tenant, now).await? {
-                rolled += 1;
-                progressed = true;
-            }
-        }
-        // Nothing due, or what is due is being rolled by another worker.
-        if !progressed {
-            return Ok(rolled);
-        }
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct DueSql {
-    plan_id: String,
-    status: String,
-    cycle: String,
-    currency: String,
-    current_period_end: DateTime<Utc>,
-    locale: String,
-    timezone: String,
-}
-
-/// Rolls the tenant's subscription over one period if it is due and no other worker
-/// holds it; whether it did.
-async fn roll_period(db: &Db, tenant_id: Uuid, now: DateTime<Utc>) -> Result<bool, AppError> {
-    let mut tx = db.tenant_tx(tenant_id, None).await?;
-    let due: Option<DueSql> = sqlx::query_as(
-        "SELECT s.plan_id, s.status, s.cycle, s.currency::text AS currency, s.current_period_end,
-                t.locale, t.timezone
-           FROM subscriptions s JOIN tenants t ON t.id = s.tenant_id
-          WHERE s.current_period_end <= $1 AND s.status <> 'CANCELLED'
-          FOR UPDATE OF s SKIP LOCKED",
-    )
-    .bind(now)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(due) = due else {
-        return Ok(false);
-    };
-    let (plan, status, start, end): (String, String, DateTime<Utc>, DateTime<Utc>) =
-        sqlx::query_as(
-            "UPDATE subscriptions s
-            SET status = CASE WHEN s.cancel_at_period_end THEN 'CANCELLED'
-                              WHEN s.status = 'TRIALING' THEN 'ACTIVE' ELSE s.status END,
-                plan_id = coalesce(s.pending_plan_id, s.plan_id),
-                pending_plan_id = NULL,
-                current_period_start = s.current_period_end,
-                current_period_end = s.current_period_end
-                    + CASE s.cycle WHEN 'YEARLY' THEN interval '1 year' ELSE interval '1 month' END,
-                version = s.version + 1
-         RETURNING s.plan_id, s.status, s.current_period_start, s.current_period_end",
-        )
-        .fetch_one(&mut *tx)
-        .await?;
-    let invoice = match status.as_str() {
-        "CANCELLED" => None,
-        _ => match price(&mut tx, &plan, &due.cycle, &due.currency).await? {
-            Some(amount) if amount > 0 => {
-                let locale = Locale::parse(&due.locale).unwrap_or(Locale::En);
-                let day =
-                    |at| crate::l10n::date(locale, crate::l10n::to_local(&due.timezone, at).date());
-                let name = plans(&mut tx, locale)
-                    .await?
-                    .into_iter()
-                    .find(|p| p.id == plan)
-                    .map(|p| p.name)
-                    .unwrap_or_else(|| plan.clone());
-                let line = tf(
-                    locale,
-                    "billing.line.plan",
-                    &[("plan", name), ("from", day(start)), ("to", day(end))],
-                );
-                let lines = [("PLAN", line, amount)];
-                Some(create_invoice(&mut tx, tenant_id, &due.currency, &lines, (start, end)).await?)
-            }
-            _ => None,
-        },
-    };
-    audit::by_worker(
-        &mut tx,
-        tenant_id,
-        AuditEntry::new("billing.period_rolled", "subscriptions", None).change(
-            serde_json::json!({ "plan": due.plan_id, "status": due.status, "period_end": due.current_period_end }),
-            serde_json::json!({ "plan": plan, "status": status, "period_end": end, "invoice": invoice }),
-        ),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(true)
-}
-
-/// What a provider event did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EventOutcome {
-    Applied,
-    /// Seen before (the provider retries): nothing done again.
-    Duplicate,
-    /// Verified but about nothing of ours, or older than what we know.
-    Ignored,
-}
-
-/// Applies a payment provider event: the signature checked over the raw body, the
-/// event recorded once by its id, and its effect on the invoice and subscription it
-/// names (`data.object.metadata.tenant_id` and `invoice_id`). An event older than the
-/// invoice's last change (delivered out of order) changes nothing.
-pub async fn provider_event(
-    db: &Db,
-    secret: &str,
-    signature: Option<&str>,
-    body: &[u8],
-    now: i64,
-) -> Result<EventOutcome, AppError> {
-    stripe::verify(secret, signature, body, now)
-        .map_err(|e| AppError::Forbidden(format!("bad signature: {e:?}")))?;
-    let event: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|_| AppError::field("body", "the event is not JSON"))?;
-    let id = event["id"]
-        .as_str()
-        .filter(|s| !s.is_empty() && s.len() <= 255);
-    let kind = event["type"].as_str();
-    let (Some(id), Some(kind)) = (id, kind) else {
-        return Err(AppError::field("body", "the event has no id or type"));
-    };
-    let created = event["created"]
-        .as_i64()
-        .and_then(|s| DateTime::<Utc>::from_timestamp(s, 0))
-        .unwrap_or_else(Utc::now);
-    let metadata = &event["data"]["object"]["metadata"];
-    let tenant = metadata["tenant_id"]
-        .as_str()
-        .and_then(|s| Uuid::parse_str(s).ok());
-    let invoice = metadata["invoice_id"]
-        .as_str()
-        .and_then(|s| Uuid::parse_str(s).ok());
-    let (Some(tenant), Some(invoice)) = (tenant, invoice) else {
-        let fresh = record(
-            db,
-            id,
-            None,
-            kind,
-            created,
-            &event,
-            "ignored: names nothing of ours",
-        )
-        .await?;
-        return Ok(if fresh {
-            EventOutcome::Ignored
-        } else {
-            EventOutcome::Duplicate
-        });
-    };
-    let mut tx = db.tenant_tx(tenant, None).await?;
-    let state: Option<String> =
-        sqlx::query_scalar("SELECT status FROM invoices WHERE id = $1 FOR UPDATE")
-            .bind(invoice)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let Some(invoice_status) = state else {
-        tx.rollback().await?;
-        let fresh = record(
-            db,
-            id,
-            None,
-            kind,
-            created,
-            &event,
-            "ignored: no such invoice",
-        )
-        .await?;
-        return Ok(if fresh {
-            EventOutcome::Ignored
-        } else {
-            EventOutcome::Duplicate
-        });
-    };
-    let outcome = match (kind, invoice_status.as_str()) {
-        ("invoice.paid" | "payment_intent.succeeded", "OPEN" | "UNCOLLECTIBLE") => {
-            let reference = event["data"]["object"]["id"].as_str();
-            payments::mark_paid(&mut tx, tenant, invoice, created, reference).await?;
-            "paid"
-        }
-        ("invoice.payment_failed" | "payment_intent.payment_failed", "OPEN") => {
-            sqlx::query("UPDATE subscriptions SET status = 'PAST_DUE' WHERE status IN ('ACTIVE', 'TRIALING')")
-                .execute(&mut *tx)
-                .await?;
-            "past_due"
-        }
-        // A failure delivered after the payment that followed it changes nothing.
-        _ => "ignored: already settled or not a payment event",
-    };
-    let fresh =
-        sqlx::query_scalar::<_, bool>("SELECT billing_event_record($1, $2, $3, $4, $5, $6)")
-            .bind(id)
-            .bind(tenant)
-            .bind(kind)
-            .bind(created)
-            .bind(&event)
-            .bind(outcome)
-            .fetch_one(&mut *tx)
-            .await?;
-    if !fresh {
-        // Applied before: undo this delivery's changes.
-        tx.rollback().await?;
-        return Ok(EventOutcome::Duplicate);
-    }
-    tx.commit().await?;
-    Ok(if outcome.starts_with("ignored") {
-        EventOutcome::Ignored
-    } else {
-        EventOutcome::Applied
-    })
-}
-
-async fn record(
-    db: &Db,
-    id: &str,
-    tenant: Option<Uuid>,
-    kind: &str,
-    created: DateTime<Utc>,
-    event: &serde_json::Value,
-    outcome: &str,
-) -> Result<bool, AppError> {
-    Ok(
-        sqlx::query_scalar("SELECT billing_event_record($1, $2, $3, $4, $5, $6)")
-            .bind(id)
-            .bind(tenant)
-            .bind(kind)
-            .bind(created)
-            .bind(event)
-            .bind(outcome)
-            .fetch_one(db.pool())
-            .await?,
-    )
 }
