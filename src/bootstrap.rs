@@ -144,6 +144,13 @@ async fn grant(owner: &PgPool, role: &str) -> Result<(), String> {
         format!(
             "GRANT EXECUTE ON FUNCTION rate_limit_hit(text, text, integer, integer, integer), rate_limit_sweep(), auth_token_user(bytea, text), sweep_import_drafts(), renew_job_lease(uuid), retention_sweep(), review_sla_sweep(timestamptz), release_expired_holds(timestamptz), remind_lapsing_holds(timestamptz), billing_due_renewals(timestamptz, integer), billing_event_record(text, uuid, text, timestamptz, jsonb, text), notices_digest_pending(timestamptz, integer), notices_digest_sent(uuid[], timestamptz), task_due_sweep(timestamptz) TO {role}"
         ),
+        // Staff and their audit log are reached only through the staff_* functions,
+        // each of which checks the actor's staff permission itself (0055).
+        format!("REVOKE ALL ON staff_permissions, staff_roles, staff_role_permissions, staff_members, staff_audit FROM {role}"),
+        format!("REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON support_sessions FROM {role}"),
+        format!(
+            "GRANT EXECUTE ON FUNCTION staff_role(uuid), staff_may(uuid, text), staff_check(uuid, text), staff_permissions_of(uuid), staff_tenants(uuid, text, integer), staff_mrr(uuid), staff_figures(uuid), staff_audit_add(uuid, text, text, jsonb, jsonb, text, text), staff_audit_page(uuid, integer), staff_set_flag(uuid, text, boolean, integer, text, text), staff_overrides(uuid), staff_billing_events(uuid, integer), staff_billing_event(uuid, text), staff_billing_event_replayed(uuid, text, uuid, text), staff_support_open(uuid, uuid, text, integer, text), staff_support_lookup(uuid, uuid), staff_support_close(uuid, uuid, text) TO {role}"
+        ),
         format!(
             "GRANT EXECUTE ON FUNCTION api_key_lookup(text), integration_lookup(text), rate_limit_take(text, text, integer), webhook_claim(integer, integer), api_sweep(), integration_claim(integer, integer), payment_attempt_claim(timestamptz, integer, integer), review_llm_claim(integer, integer), outbox_stats(), my_workspaces(), calendar_feed_lookup(bytea) TO {role}"
         ),

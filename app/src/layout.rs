@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use leptos_router::components::{Outlet, A};
 
 /// The areas in the sidebar: path, locale key, icon path (24×24 outline).
-const AREAS: [(&str, &str, &str); 11] = [
+const AREAS: [(&str, &str, &str); 12] = [
     (
         "/pipeline",
         "nav.pipeline",
@@ -48,11 +48,21 @@ const AREAS: [(&str, &str, &str); 11] = [
     ),
     ("/billing", "nav.billing", "M3 7h18v10H3zM3 11h18"),
     (
+        "/staff",
+        "nav.staff",
+        "M12 3l8 4v5c0 5-3.5 8-8 9-4.5-1-8-4-8-9V7z",
+    ),
+    (
         "/settings",
         "nav.settings",
         "M12 15a3 3 0 1 0 0-6 3 3 0 0 0 0 6zM4 12h2M18 12h2M12 4v2M12 18v2",
     ),
 ];
+
+/// Where the support banner's form posts.
+fn end_support_path() -> &'static str {
+    <crate::staff::api::EndSupport as leptos::server_fn::ServerFn>::PATH
+}
 
 #[component]
 fn Icon(path: &'static str) -> impl IntoView {
@@ -90,6 +100,8 @@ pub fn AppLayout() -> impl IntoView {
     let enrol = viewer.must_enrol_2fa;
     let confirm = viewer.must_verify_email;
     let unpaid = viewer.unpaid_invoice;
+    let support_until = viewer.support_until;
+    let support_name = viewer.tenant_name.clone();
     let resend = ServerAction::<ResendConfirmation>::new();
     view! {
         <a href="#main" class="skip-link">{tr("nav.skip")}</a>
@@ -122,6 +134,7 @@ pub fn AppLayout() -> impl IntoView {
                             .filter(|(href, _, _)| match *href {
                                 "/review" => viewer.can(Permission::ReviewWork),
                                 "/billing" => viewer.can(Permission::BillingView),
+                                "/staff" => viewer.staff,
                                 _ => true,
                             })
                             .map(|(href, key, icon)| {
@@ -181,6 +194,16 @@ pub fn AppLayout() -> impl IntoView {
                             Ok(()) => view! { <span class="ms-2">{tr("recovery.sent_again")}</span> }.into_any(),
                             Err(e) => view! { <span class="ms-2">{e.to_string()}</span> }.into_any(),
                         })}
+                    </div>
+                })}
+                {support_until.map(|until| view! {
+                    <div class="alert alert-warning m-4 flex flex-wrap items-center gap-3" role="status" data-testid="support-banner">
+                        <span>{crate::i18n::tf(crate::ui::locale(), "staff.support_banner", &[("workspace", support_name.clone()), ("until", crate::ui::clock(until))])}</span>
+                        // A plain form: it works before the page hydrates, and the
+                        // server answers it with a redirect to the console.
+                        <form method="post" action=end_support_path()>
+                            <button type="submit" class="btn">{tr("staff.end_support")}</button>
+                        </form>
                     </div>
                 })}
                 {unpaid.map(|n| view! {

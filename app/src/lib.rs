@@ -20,6 +20,7 @@ pub mod outreach;
 pub mod pages;
 pub mod review;
 pub mod settings;
+pub mod staff;
 pub mod team;
 pub mod ui;
 
@@ -237,6 +238,12 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("billing/invoices/:id") view={Lazy::<pages::Invoice>::new()}/>
                     <Route path=path!("import") view={Lazy::<pages::Import>::new()}/>
                     <Route path=path!("jobs/:id") view={Lazy::<pages::Job>::new()}/>
+                    <ParentRoute path=path!("staff") view=staff::ui::StaffLayout>
+                        <Route path=path!("") view={Lazy::<pages::StaffOverview>::new()}/>
+                        <Route path=path!("flags") view={Lazy::<pages::StaffFlags>::new()}/>
+                        <Route path=path!("events") view={Lazy::<pages::StaffEvents>::new()}/>
+                        <Route path=path!("audit") view={Lazy::<pages::StaffAudit>::new()}/>
+                    </ParentRoute>
                     <ParentRoute path=path!("settings") view=settings::ui::SettingsLayout>
                         <Route path=path!("") view={Lazy::<pages::Profile>::new()}/>
                         <Route path=path!("password") view={Lazy::<pages::Password>::new()}/>

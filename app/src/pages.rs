@@ -132,3 +132,10 @@ lazy_area!(developers_area, __preload_developers_area, DeveloperPages {
     Webhook => crate::developers::webhook_page::WebhookPage,
     ApiReference => crate::developers::reference_page::ApiReferencePage,
 });
+
+lazy_area!(staff_area, __preload_staff_area, StaffPages {
+    StaffOverview => crate::staff::ui::StaffOverviewPage,
+    StaffFlags => crate::staff::ui::StaffFlagsPage,
+    StaffEvents => crate::staff::ui::StaffEventsPage,
+    StaffAudit => crate::staff::ui::StaffAuditPage,
+});

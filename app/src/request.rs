@@ -132,6 +132,19 @@ pub struct Principal {
     pub timezone: String,
     /// `light`, `dark` or `system` (the device's): the member's preference.
     pub theme: String,
+    /// The user is platform staff (any staff role): the console is linked for them.
+    /// What they may do there is checked by the database on every call (`staff`).
+    pub staff: bool,
+    /// Staff reading this workspace for support (`keys::SUPPORT`): everything as an
+    /// admin sees it, in read-only transactions, until the grant ends.
+    pub support: Option<SupportGrant>,
+}
+
+/// An open support grant (`support_sessions`).
+#[derive(Clone, Debug)]
+pub struct SupportGrant {
+    pub id: Uuid,
+    pub until: chrono::DateTime<chrono::Utc>,
 }
 
 impl Principal {
@@ -264,6 +277,12 @@ pub async fn respond<T>(
 ) -> Result<T, AppError> {
     let mut result = body.await;
     if let Err(AppError::PaymentRequired(message)) = &mut result {
+        let support = leptos::prelude::use_context::<http::request::Parts>().is_some_and(|p| {
+            p.extensions
+                .get::<RequestCtx>()
+                .and_then(|c| c.principal.as_ref())
+                .is_some_and(|p| p.support.is_some())
+        });
         // The database refused a write of a read-only workspace; the request knows
         // which invoice lifts it, in the member's language.
         if let Some(text) = leptos::prelude::use_context::<http::request::Parts>()
@@ -271,6 +290,10 @@ pub async fn respond<T>(
             .and_then(|ctx| ctx.db.read_only_message().map(str::to_string))
         {
             *message = text;
+        }
+        if support {
+            // Not a payment matter: support access never writes.
+            result = Err(AppError::Forbidden(std::mem::take(message)));
         }
     }
     if let Err(err) = &result {
@@ -335,6 +358,9 @@ pub mod keys {
     pub const TOTP_DRAFT: &str = "totp_draft";
     pub const USER_AGENT: &str = "ua";
     pub const IP: &str = "ip";
+    /// A support grant the staff member works under: the workspace it opens replaces
+    /// `TENANT` while it lasts (`auth::ssr::resolve_principal`).
+    pub const SUPPORT: &str = "support";
     /// The idle timeout that applied at sign-in, in minutes: each request pushes the
     /// expiry that far on (tower-sessions keeps the expiry in memory only).
     pub const IDLE_MINUTES: &str = "idle_min";

@@ -299,6 +299,8 @@ pub async fn run(database: &Database, router: &Router) -> Result<(), String> {
         api_key: None,
         timezone: "UTC".to_string(),
         theme: "light".to_string(),
+        staff: false,
+        support: None,
     };
     let mut direct = Vec::with_capacity(SAMPLES);
     for i in 0..WARMUP + SAMPLES {

@@ -193,8 +193,49 @@ pub async fn demo_if_empty(
         demo_history(&mut tx, tenant_id, sales).await?;
     }
     tx.commit().await.map_err(|e| e.to_string())?;
+    demo_staff(pools, &ctx, hash).await?;
     print_demo_logins();
     Ok(())
+}
+
+/// The demo's platform staff member, who opens the staff console (`/staff`). Staff
+/// need 2FA, so the account has it on with a secret as public as the demo password
+/// (add it to an authenticator app, or compute the code from it). They work in a
+/// workspace of their own on Free, apart from Nile Realty's team.
+pub const DEMO_STAFF: (&str, &str) = ("staff@demo.leadline.test", "Sara Mansour");
+pub const DEMO_STAFF_TOTP: &str = "JBSWY3DPEHPK3PXPLEADLINEDEMO2345";
+
+async fn demo_staff(pools: &Pools, ctx: &RequestCtx, hash: String) -> Result<(), String> {
+    let (user_id, _) = create_workspace(
+        ctx,
+        NewWorkspace {
+            name: DEMO_STAFF.1.into(),
+            email: DEMO_STAFF.0.into(),
+            password_hash: hash,
+            company: "Leadline HQ".into(),
+            locale: Locale::En,
+            plan: "free",
+        },
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let mut tx = pools.owner.begin().await.map_err(|e| e.to_string())?;
+    for sql in [
+        "UPDATE users SET totp_secret = $2, totp_enabled_at = now() WHERE id = $1",
+        "INSERT INTO staff_members (user_id, role_key, notes) VALUES ($1, 'owner', $2)",
+    ] {
+        sqlx::query(sql)
+            .bind(user_id)
+            .bind(if sql.starts_with("UPDATE") {
+                DEMO_STAFF_TOTP
+            } else {
+                "Demo staff member"
+            })
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    tx.commit().await.map_err(|e| e.to_string())
 }
 
 /// A developer, two projects and their plans: floor 12 of a tower drawn with 40
@@ -378,6 +419,10 @@ fn print_demo_logins() {
     for (email, name, role) in DEMO_USERS {
         println!("  {role:<8} {email:<28} ({name})");
     }
+    println!(
+        "The staff console (/staff) opens for {} (same password; 2FA secret {DEMO_STAFF_TOTP}).",
+        DEMO_STAFF.0
+    );
     println!("The API (/api/v1, documented at /api/v1/openapi.json) answers the demo key:");
     println!("  Authorization: Bearer {DEMO_API_TOKEN}");
     println!();

@@ -125,6 +125,42 @@ async fn the_demo_workspace_has_a_populated_pipeline() {
         .unwrap();
     assert!(rooms >= 40 * 4, "{rooms} rooms");
     assert!(drawing.text().await.unwrap().contains("Lifts"));
+
+    // The demo's staff member signs in with the published 2FA secret and sees both
+    // workspaces in the console; Nile Realty's owner is not staff.
+    let (staff, status, _) = app
+        .login(leadline::seed::DEMO_STAFF.0, leadline::seed::DEMO_PASSWORD)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let code = {
+        let bytes = totp_rs::Secret::Encoded(leadline::seed::DEMO_STAFF_TOTP.into())
+            .to_bytes()
+            .unwrap();
+        let totp = totp_rs::TOTP::new(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes).unwrap();
+        totp.generate_current().unwrap()
+    };
+    let (status, body) = app
+        .call::<app::auth::api::LoginTotp>(&staff, &[("code", &code)])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, console) = app
+        .call::<app::staff::api::StaffConsole>(&staff, &[("q", "")])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{console}");
+    let names: Vec<&str> = console["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"Nile Realty") && names.contains(&"Leadline HQ"),
+        "{names:?}"
+    );
+    let (status, _) = app
+        .call::<app::staff::api::StaffConsole>(&owner, &[("q", "")])
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]

@@ -39,6 +39,7 @@ mod rls;
 mod security;
 mod sequence_edit;
 mod settings;
+mod staff;
 mod suppression;
 mod tasks;
 mod team;

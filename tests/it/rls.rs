@@ -61,6 +61,8 @@ async fn crm_fixture(app: &TestApp, t: Uuid, email: &str) {
         "INSERT INTO meeting_attendees (tenant_id, activity_id, user_id)
          SELECT $1, id, $2 FROM activities WHERE tenant_id = $1 AND kind = 'MEETING'",
         "INSERT INTO calendar_feeds (tenant_id, user_id, token_hash) VALUES ($1, $2, sha256($1::text::bytea))",
+        "INSERT INTO support_sessions (tenant_id, staff_user_id, reason, expires_at)
+         VALUES ($1, $2, 'ticket', now() + interval '1 hour')",
         "INSERT INTO usage_counters (tenant_id, metric, period, used)
          SELECT $1, 'EmailMessages', date_trunc('month', now())::date, 1 WHERE $2::uuid IS NOT NULL",
         "INSERT INTO record_merges (tenant_id, id, entity, kept_id, merged_id, merged_name, kept_before,
@@ -263,7 +265,11 @@ async fn the_runtime_role_cannot_cross_tenants_in_any_table() {
         // suppressions): the runtime role may not even try to change them.
         if !matches!(
             table.as_str(),
-            "audit_logs" | "audit_archives" | "billing_events" | "suppression_lifts"
+            "audit_logs"
+                | "audit_archives"
+                | "billing_events"
+                | "suppression_lifts"
+                | "support_sessions"
         ) {
             let updated = sqlx::query(&format!(
                 "UPDATE {table} SET tenant_id = tenant_id WHERE tenant_id = $1"

@@ -159,6 +159,10 @@ pub struct Viewer {
     pub must_verify_email: bool,
     /// The workspace is read-only until this invoice is paid: a banner on every page.
     pub unpaid_invoice: Option<i32>,
+    /// Platform staff: the sidebar links the staff console.
+    pub staff: bool,
+    /// Staff reading this workspace for support, read-only, until then.
+    pub support_until: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Viewer {

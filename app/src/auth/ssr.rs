@@ -7,7 +7,7 @@ use crate::crypto;
 use crate::db::{internal, new_id, violated_constraint, Db, Tx};
 use crate::error::AppError;
 use crate::i18n::{t, tf, Locale};
-use crate::request::{keys, Env, Principal, RequestCtx};
+use crate::request::{keys, Env, Principal, RequestCtx, SupportGrant};
 use crate::throttle;
 use chrono::Utc;
 use sqlx::Row;
@@ -33,11 +33,23 @@ pub async fn resolve_principal(
     let (Some(user_id), Some(tenant_id)) = (user, tenant) else {
         return Ok(None);
     };
+    if let Some(grant) = session.get::<Uuid>(keys::SUPPORT).await.map_err(internal)? {
+        match support_principal(db, user_id, grant).await? {
+            Some(found) => return Ok(Some(found)),
+            // Ended, expired or no longer allowed: back to the member's own workspace.
+            None => {
+                session
+                    .remove::<Uuid>(keys::SUPPORT)
+                    .await
+                    .map_err(internal)?;
+            }
+        }
+    }
     let mut tx = db.tenant_tx(tenant_id, Some(user_id)).await?;
     let row = sqlx::query(
         "SELECT m.id, m.role, m.grants, u.email::text AS email, u.name, u.totp_enabled_at IS NOT NULL AS totp,
                 COALESCE(p.language, t.locale) AS locale, COALESCE(p.timezone, t.timezone) AS timezone,
-                COALESCE(p.theme, 'light') AS theme,
+                COALESCE(p.theme, 'light') AS theme, staff_role(u.id) IS NOT NULL AS staff,
                 pol.two_factor_required,
                 pol.require_verified_email AND u.email_verified_at IS NULL AS must_verify,
                 (SELECT i.number FROM subscriptions s JOIN invoices i ON i.status = 'OPEN' WHERE s.status = 'UNPAID' ORDER BY i.number LIMIT 1) AS unpaid_invoice,
@@ -82,9 +94,81 @@ pub async fn resolve_principal(
                 .collect(),
             timezone: row.try_get("timezone")?,
             theme: row.try_get("theme")?,
+            staff: row.try_get("staff")?,
+            support: None,
         },
         locale,
         Workspaces(workspaces.0),
+    )))
+}
+
+/// A staff member working under support grant `grant`: the workspace it opens, as an
+/// admin sees it. `None` once the grant is closed, expired or no longer allowed
+/// (`staff_support_lookup` checks all three, and the staff permission).
+async fn support_principal(
+    db: &Db,
+    user_id: Uuid,
+    grant: Uuid,
+) -> Result<Option<(Principal, Locale, Workspaces)>, AppError> {
+    let open: Option<(Uuid, chrono::DateTime<chrono::Utc>)> =
+        sqlx::query_as("SELECT tenant_id, expires_at FROM staff_support_lookup($1, $2)")
+            .bind(grant)
+            .bind(user_id)
+            .fetch_optional(db.pool())
+            .await?;
+    let Some((tenant_id, until)) = open else {
+        return Ok(None);
+    };
+    let mut tx = db.tenant_tx(tenant_id, Some(user_id)).await?;
+    let row = sqlx::query(
+        "SELECT u.email::text AS email, u.name, COALESCE(p.language, t.locale) AS locale,
+                COALESCE(p.timezone, t.timezone) AS timezone, COALESCE(p.theme, 'light') AS theme,
+                t.name AS tenant_name, t.brand_color, t.logo_url,
+                (SELECT coalesce(json_agg(w ORDER BY w.name), '[]') FROM my_workspaces() w) AS workspaces
+           FROM users u JOIN tenants t ON t.id = $1
+           LEFT JOIN user_preferences p ON p.user_id = u.id
+          WHERE u.id = $2",
+    )
+    .bind(tenant_id)
+    .bind(user_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let mut workspaces: Vec<Workspace> = row
+        .try_get::<sqlx::types::Json<Vec<Workspace>>, _>("workspaces")?
+        .0;
+    // The opened workspace is the current one, though the staff member is no member.
+    workspaces.retain(|w| w.id != tenant_id);
+    workspaces.push(Workspace {
+        id: tenant_id,
+        name: row.try_get("tenant_name")?,
+        role: Role::Admin.as_str().to_string(),
+        brand_color: row.try_get("brand_color")?,
+        logo_url: row.try_get("logo_url")?,
+    });
+    Ok(Some((
+        Principal {
+            user_id,
+            tenant_id,
+            membership_id: grant,
+            role: Role::Admin,
+            name: row.try_get("name")?,
+            email: row.try_get("email")?,
+            must_enrol_2fa: false,
+            must_verify_email: false,
+            api_key: None,
+            unpaid_invoice: None,
+            grants: Vec::new(),
+            timezone: row.try_get("timezone")?,
+            theme: row.try_get("theme")?,
+            staff: true,
+            support: Some(SupportGrant { id: grant, until }),
+        },
+        Locale::parse(&row.try_get::<String, _>("locale")?).unwrap_or_default(),
+        Workspaces(workspaces),
     )))
 }
 
@@ -140,6 +224,8 @@ pub fn viewer(
         must_enrol_2fa: principal.must_enrol_2fa,
         must_verify_email: principal.must_verify_email,
         unpaid_invoice: principal.unpaid_invoice,
+        staff: principal.staff,
+        support_until: principal.support.as_ref().map(|s| s.until),
     })
 }
 
@@ -570,6 +656,8 @@ pub async fn start_session(env: &Env, user_id: Uuid, tenant_id: Uuid) -> Result<
     s.remove_value(keys::PENDING_SINCE)
         .await
         .map_err(internal)?;
+    // Switching workspace (or signing in again) leaves support access.
+    s.remove_value(keys::SUPPORT).await.map_err(internal)?;
     s.insert(keys::USER, user_id).await.map_err(internal)?;
     s.insert(keys::TENANT, tenant_id).await.map_err(internal)?;
     s.insert(keys::USER_AGENT, env.ctx.user_agent.clone())

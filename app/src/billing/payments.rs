@@ -130,8 +130,12 @@ pub async fn unpaid_invoice(tx: &mut Tx) -> Result<Option<i32>, AppError> {
 }
 
 /// The database as a member's request sees it: read-only (`Db::read_only`) while
-/// their workspace's dunning has run out, with the invoice that lifts it.
+/// their workspace's dunning has run out, with the invoice that lifts it, and always
+/// for staff under support access.
 pub fn request_db(db: &Db, member: Option<&Principal>, locale: Locale) -> Db {
+    if member.is_some_and(|p| p.support.is_some()) {
+        return db.read_only(crate::i18n::t(locale, "staff.support_read_only"));
+    }
     match member.and_then(|p| p.unpaid_invoice) {
         Some(number) => db.read_only(read_only_message(locale, number)),
         None => db.clone(),

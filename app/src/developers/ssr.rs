@@ -174,6 +174,8 @@ pub async fn authenticate(
             api_key: Some(id),
             timezone: "UTC".to_string(),
             theme: "light".to_string(),
+            staff: false,
+            support: None,
         },
         scopes: row.try_get("scopes")?,
         key_per_minute: row.try_get("per_minute")?,

@@ -307,6 +307,8 @@ async fn load(db: &Db, tenant_id: Uuid, id: Uuid) -> Result<Claimed, AppError> {
             api_key: None,
             timezone: "UTC".to_string(),
             theme: "light".to_string(),
+            staff: false,
+            support: None,
         },
         creator_active: code("status")? == "ACTIVE",
     })

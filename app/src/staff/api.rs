@@ -1,0 +1,91 @@
+use super::model::*;
+use crate::error::AppError;
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use crate::request::{env, respond};
+
+/// Figures, MRR and the workspaces matching `q` (name or address).
+#[server]
+pub async fn staff_console(q: String) -> Result<Console, AppError> {
+    respond(async { super::ssr::console(&env()?, &q).await }).await
+}
+
+#[server]
+pub async fn staff_flags() -> Result<Flags, AppError> {
+    respond(async { super::ssr::flags(&env()?).await }).await
+}
+
+/// Sets flag `key` on or off (`enabled`: "on" or absent) and its rollout in percent.
+#[server]
+pub async fn set_flag(
+    key: String,
+    #[server(default)] enabled: Option<String>,
+    rollout: String,
+    #[server(default)] reason: String,
+) -> Result<(), AppError> {
+    respond(async {
+        super::ssr::set_flag(&env()?, &key, enabled.is_some(), &rollout, &reason).await
+    })
+    .await
+}
+
+/// Grants ("on") or withdraws ("off") flag `key` for the workspace at address
+/// `workspace`, for `days` days (empty: until removed).
+#[server]
+pub async fn set_override(
+    key: String,
+    workspace: String,
+    state: String,
+    #[server(default)] days: String,
+    reason: String,
+) -> Result<(), AppError> {
+    respond(async {
+        let env = env()?;
+        let enabled = match state.as_str() {
+            "on" => true,
+            "off" => false,
+            _ => return Err(AppError::field("state", env.t("staff.state_choice"))),
+        };
+        super::ssr::set_override(&env, &key, &workspace, enabled, &days, &reason).await
+    })
+    .await
+}
+
+#[server]
+pub async fn clear_override(
+    key: String,
+    tenant: uuid::Uuid,
+    reason: String,
+) -> Result<(), AppError> {
+    respond(async { super::ssr::clear_override(&env()?, &key, tenant, &reason).await }).await
+}
+
+#[server]
+pub async fn staff_provider_events() -> Result<ProviderEvents, AppError> {
+    respond(async { super::ssr::provider_events(&env()?).await }).await
+}
+
+/// Applies provider event `id` again; answers what it did.
+#[server]
+pub async fn replay_event(id: String) -> Result<String, AppError> {
+    respond(async { super::ssr::replay(&env()?, &id).await }).await
+}
+
+#[server]
+pub async fn staff_audit_log() -> Result<Vec<StaffAuditEntry>, AppError> {
+    respond(async { super::ssr::staff_audit(&env()?).await }).await
+}
+
+/// Opens workspace `tenant` read-only for support, for an hour, with `reason` (which
+/// its owner reads in their audit log). The browser then goes to that workspace.
+#[server]
+pub async fn open_support(tenant: uuid::Uuid, reason: String) -> Result<(), AppError> {
+    respond(async { super::ssr::open_support(&env()?, tenant, &reason).await }).await
+}
+
+/// Ends support access: back to the staff member's own workspace.
+#[server]
+pub async fn end_support() -> Result<(), AppError> {
+    respond(async { super::ssr::end_support(&env()?).await }).await
+}
