@@ -50,6 +50,18 @@ test('staff sign in with 2FA, see every workspace with its plan and MRR, and cha
   expect(await violations(page), '/staff at 390 px').toEqual([]);
   await page.setViewportSize({ width: 1280, height: 800 });
 
+  // The plan catalogue: limits, features and prices per plan; bad input is refused at
+  // its field and nothing changes.
+  await page.getByRole('link', { name: 'Plans' }).click();
+  await hydrated(page);
+  const free = page.locator('[data-testid="plan-editor"][data-plan="free"]');
+  await expect(free.getByLabel('Monthly, EGP')).toHaveValue('0');
+  await free.getByLabel('Seats').fill('0');
+  await free.getByRole('button', { name: 'Save Free' }).click();
+  await expect(free.getByRole('alert')).toContainText('A whole number from 1');
+  await expect(free.getByLabel('Seats')).toHaveAttribute('aria-describedby', 'plan-free-seats-error');
+  expect(await violations(page), '/staff/plans').toEqual([]);
+
   // Advanced analytics, which no screen gates yet, so the change touches no other test.
   await page.getByRole('link', { name: 'Feature flags' }).click();
   await hydrated(page);

@@ -240,6 +240,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("jobs/:id") view={Lazy::<pages::Job>::new()}/>
                     <ParentRoute path=path!("staff") view=staff::ui::StaffLayout>
                         <Route path=path!("") view={Lazy::<pages::StaffOverview>::new()}/>
+                        <Route path=path!("plans") view={Lazy::<pages::StaffPlans>::new()}/>
                         <Route path=path!("flags") view={Lazy::<pages::StaffFlags>::new()}/>
                         <Route path=path!("events") view={Lazy::<pages::StaffEvents>::new()}/>
                         <Route path=path!("audit") view={Lazy::<pages::StaffAudit>::new()}/>

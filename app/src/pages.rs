@@ -135,6 +135,7 @@ lazy_area!(developers_area, __preload_developers_area, DeveloperPages {
 
 lazy_area!(staff_area, __preload_staff_area, StaffPages {
     StaffOverview => crate::staff::ui::StaffOverviewPage,
+    StaffPlans => crate::staff::ui::StaffPlansPage,
     StaffFlags => crate::staff::ui::StaffFlagsPage,
     StaffEvents => crate::staff::ui::StaffEventsPage,
     StaffAudit => crate::staff::ui::StaffAuditPage,

@@ -89,3 +89,14 @@ pub async fn open_support(tenant: uuid::Uuid, reason: String) -> Result<(), AppE
 pub async fn end_support() -> Result<(), AppError> {
     respond(async { super::ssr::end_support(&env()?).await }).await
 }
+
+#[server]
+pub async fn staff_plans() -> Result<Catalogue, AppError> {
+    respond(async { super::ssr::plans(&env()?).await }).await
+}
+
+/// Saves a plan's limits, features and list prices (`plans.manage`).
+#[server(input = leptos::server_fn::codec::Json)]
+pub async fn save_plan(plan: PlanDraft) -> Result<(), AppError> {
+    respond(async { super::ssr::save_plan(&env()?, &plan).await }).await
+}

@@ -13,6 +13,8 @@ pub enum StaffPermission {
     BillingReplay,
     /// Open a workspace read-only for support, with a reason.
     SupportAccess,
+    /// Change plan limits, features and list prices.
+    PlansManage,
 }
 
 impl StaffPermission {
@@ -22,6 +24,7 @@ impl StaffPermission {
             StaffPermission::FlagsManage => "flags.manage",
             StaffPermission::BillingReplay => "billing.replay",
             StaffPermission::SupportAccess => "support.access",
+            StaffPermission::PlansManage => "plans.manage",
         }
     }
 
@@ -31,6 +34,7 @@ impl StaffPermission {
             StaffPermission::FlagsManage,
             StaffPermission::BillingReplay,
             StaffPermission::SupportAccess,
+            StaffPermission::PlansManage,
         ]
         .into_iter()
         .find(|p| p.key() == key)
@@ -159,6 +163,67 @@ pub struct StaffAuditEntry {
     pub created_at: DateTime<Utc>,
 }
 
+/// A list price: minor units of `currency` per `cycle` (MONTHLY or YEARLY).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListPrice {
+    pub cycle: String,
+    pub currency: String,
+    pub amount_minor: i64,
+}
+
+/// A plan as the catalogue editor shows it. `None` limits are unlimited.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CataloguePlan {
+    pub id: String,
+    pub name: String,
+    pub seats: i32,
+    pub records: Option<i32>,
+    pub wa_numbers: Option<i32>,
+    pub mailboxes: Option<i32>,
+    pub wa_messages: Option<i32>,
+    pub email_messages: Option<i32>,
+    pub api_per_minute: i32,
+    pub features: Vec<String>,
+    pub prices: Vec<ListPrice>,
+    /// Workspaces on it now.
+    pub workspaces: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Catalogue {
+    pub can_manage: bool,
+    /// Every currency some plan is priced in.
+    pub currencies: Vec<String>,
+    pub plans: Vec<CataloguePlan>,
+}
+
+/// A typed price of the editor: empty keeps the price as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PriceDraft {
+    pub cycle: String,
+    pub currency: String,
+    pub amount: String,
+}
+
+/// The plan editor's form, as typed: limits empty for unlimited (seats and the API
+/// rate are required).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PlanDraft {
+    pub id: String,
+    pub seats: String,
+    pub records: String,
+    pub wa_numbers: String,
+    pub mailboxes: String,
+    pub wa_messages: String,
+    pub email_messages: String,
+    pub api_per_minute: String,
+    pub features: Vec<String>,
+    pub prices: Vec<PriceDraft>,
+    pub reason: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,6 +246,7 @@ mod tests {
             StaffPermission::FlagsManage,
             StaffPermission::BillingReplay,
             StaffPermission::SupportAccess,
+            StaffPermission::PlansManage,
         ] {
             assert_eq!(StaffPermission::parse(p.key()), Some(p));
         }
