@@ -74,6 +74,13 @@ test('staff sign in with 2FA, see every workspace with its plan and MRR, and cha
   await expect(analytics).toContainText('On for 25% of workspaces');
   expect(await violations(page), '/staff/flags').toEqual([]);
 
+  // Platform settings: what staff may change, and how the server runs, secrets masked.
+  await page.getByRole('link', { name: 'Platform settings' }).click();
+  await hydrated(page);
+  await expect(page.getByLabel('Value of billing.trial_days')).toHaveValue('14');
+  await expect(page.getByTestId('running-config').getByRole('row', { name: /Stripe secret key/ })).toContainText('sk_test_••••••••');
+  expect(await violations(page), '/staff/config').toEqual([]);
+
   // The staff log has it, with the reason; then the rollout goes back.
   await page.getByRole('link', { name: 'Staff log' }).click();
   await hydrated(page);

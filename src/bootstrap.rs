@@ -130,7 +130,7 @@ async fn grant(owner: &PgPool, role: &str) -> Result<(), String> {
         format!("REVOKE UPDATE, DELETE, TRUNCATE ON audit_logs FROM {role}"),
         // Its archives are written only by retention_sweep() and never changed.
         format!("REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON audit_archives FROM {role}"),
-        format!("REVOKE INSERT, UPDATE, DELETE ON plans, plan_prices, feature_flags, unit_type_catalog FROM {role}"),
+        format!("REVOKE INSERT, UPDATE, DELETE ON plans, plan_prices, feature_flags, unit_type_catalog, system_config FROM {role}"),
         // Provider events are written only through billing_event_record().
         format!("REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON billing_events FROM {role}"),
         // A lift's reason is kept as it was written (0029).
@@ -149,7 +149,7 @@ async fn grant(owner: &PgPool, role: &str) -> Result<(), String> {
         format!("REVOKE ALL ON staff_permissions, staff_roles, staff_role_permissions, staff_members, staff_audit FROM {role}"),
         format!("REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON support_sessions FROM {role}"),
         format!(
-            "GRANT EXECUTE ON FUNCTION staff_role(uuid), staff_may(uuid, text), staff_check(uuid, text), staff_permissions_of(uuid), staff_tenants(uuid, text, integer), staff_mrr(uuid), staff_figures(uuid), staff_audit_add(uuid, text, text, jsonb, jsonb, text, text), staff_audit_page(uuid, integer), staff_set_flag(uuid, text, boolean, integer, text, text), staff_overrides(uuid), staff_billing_events(uuid, integer), staff_billing_event(uuid, text), staff_billing_event_replayed(uuid, text, uuid, text), staff_support_open(uuid, uuid, text, integer, text), staff_support_lookup(uuid, uuid), staff_support_close(uuid, uuid, text), staff_save_plan(uuid, text, integer, integer, integer, integer, integer, integer, integer, jsonb, jsonb, text, text) TO {role}"
+            "GRANT EXECUTE ON FUNCTION staff_role(uuid), staff_may(uuid, text), staff_check(uuid, text), staff_permissions_of(uuid), staff_tenants(uuid, text, integer), staff_mrr(uuid), staff_figures(uuid), staff_audit_add(uuid, text, text, jsonb, jsonb, text, text), staff_audit_page(uuid, integer), staff_set_flag(uuid, text, boolean, integer, text, text), staff_overrides(uuid), staff_billing_events(uuid, integer), staff_billing_event(uuid, text), staff_billing_event_replayed(uuid, text, uuid, text), staff_support_open(uuid, uuid, text, integer, text), staff_support_lookup(uuid, uuid), staff_support_close(uuid, uuid, text), staff_save_plan(uuid, text, integer, integer, integer, integer, integer, integer, integer, jsonb, jsonb, text, text), staff_set_config(uuid, text, jsonb, text, text), staff_config(uuid) TO {role}"
         ),
         format!(
             "GRANT EXECUTE ON FUNCTION api_key_lookup(text), integration_lookup(text), rate_limit_take(text, text, integer), webhook_claim(integer, integer), api_sweep(), integration_claim(integer, integer), payment_attempt_claim(timestamptz, integer, integer), review_llm_claim(integer, integer), outbox_stats(), my_workspaces(), calendar_feed_lookup(bytea) TO {role}"

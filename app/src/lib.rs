@@ -39,6 +39,8 @@ pub mod request;
 #[cfg(feature = "ssr")]
 pub mod standard_webhooks;
 #[cfg(feature = "ssr")]
+pub mod sysconfig;
+#[cfg(feature = "ssr")]
 pub mod throttle;
 
 #[cfg(all(test, feature = "ssr"))]
@@ -244,6 +246,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("flags") view={Lazy::<pages::StaffFlags>::new()}/>
                         <Route path=path!("events") view={Lazy::<pages::StaffEvents>::new()}/>
                         <Route path=path!("audit") view={Lazy::<pages::StaffAudit>::new()}/>
+                        <Route path=path!("config") view={Lazy::<pages::StaffConfig>::new()}/>
                     </ParentRoute>
                     <ParentRoute path=path!("settings") view=settings::ui::SettingsLayout>
                         <Route path=path!("") view={Lazy::<pages::Profile>::new()}/>

@@ -139,4 +139,5 @@ lazy_area!(staff_area, __preload_staff_area, StaffPages {
     StaffFlags => crate::staff::ui::StaffFlagsPage,
     StaffEvents => crate::staff::ui::StaffEventsPage,
     StaffAudit => crate::staff::ui::StaffAuditPage,
+    StaffConfig => crate::staff::ui::StaffConfigPage,
 });

@@ -1,12 +1,13 @@
 //! The staff console: staff are apart from workspace roles, need 2FA, and can do only
 //! what their staff role holds, checked by the app and again by the database. Flag and
 //! override changes reach feature decisions and both audit logs; a provider event that
-//! came too early is applied by a replay.
+//! came too early is applied by a replay. Plans and platform settings change what the
+//! app does at once; support access reads a workspace and writes nothing.
 
 use crate::common::*;
 use app::staff::api::{
-    ClearOverride, EndSupport, OpenSupport, ReplayEvent, SavePlan, SetFlag, SetOverride,
-    StaffAuditLog, StaffConsole, StaffFlags, StaffPlans, StaffProviderEvents,
+    ClearOverride, EndSupport, OpenSupport, ReplayEvent, SavePlan, SetConfig, SetFlag, SetOverride,
+    StaffAuditLog, StaffConfig, StaffConsole, StaffFlags, StaffPlans, StaffProviderEvents,
 };
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -98,7 +99,7 @@ async fn staff_are_apart_from_workspace_roles_and_each_change_is_checked_and_rec
     assert_eq!(console["figures"]["active_tenants"], 2);
     assert_eq!(
         console["permissions"],
-        json!(["ConsoleView", "FlagsManage"])
+        json!(["ConfigManage", "ConsoleView", "FlagsManage"])
     );
     let (_, found) = app.call::<StaffConsole>(&bob, &[("q", "acm")]).await;
     assert_eq!(found["tenants"].as_array().unwrap().len(), 1);
@@ -710,5 +711,121 @@ async fn finance_staff_edit_the_plan_catalogue_and_limits_apply_at_once() {
         .execute(&app.pools.app)
         .await
         .expect_err("catalogue is read-only");
+    assert!(err.to_string().contains("permission denied"), "{err}");
+}
+
+#[tokio::test]
+async fn platform_settings_change_what_the_app_does_and_secrets_stay_masked() {
+    let app = TestApp::spawn().await;
+    let bob = app.signup("Bob", "bob@example.com", "Leadline HQ").await;
+    make_staff(&app, "bob@example.com", "support", true).await;
+    let (status, config) = app.call::<StaffConfig>(&bob, &[]).await;
+    assert_eq!(status, StatusCode::OK, "{config}");
+    assert_eq!(config["can_manage"], false);
+    let running = config["running"].to_string();
+    assert!(running.contains("sk_test_••••••••"), "{running}");
+    assert!(
+        !running.contains("leadline_local"),
+        "secrets never leave: {running}"
+    );
+    let trial = config["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["key"] == "billing.trial_days")
+        .unwrap()
+        .clone();
+    assert_eq!(trial["value"], "14");
+    let (status, _) = app
+        .call::<SetConfig>(&bob, &[("key", "billing.trial_days"), ("value", "30")])
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "support may not change settings"
+    );
+
+    make_staff(&app, "bob@example.com", "engineer", true).await;
+    for (key, value, expected) in [
+        ("billing.trial_days", "91", StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            "billing.dunning_days",
+            "5, 3",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        ("support.minutes", "600", StatusCode::UNPROCESSABLE_ENTITY),
+        ("no.such", "1", StatusCode::NOT_FOUND),
+    ] {
+        let (status, body) = app
+            .call::<SetConfig>(&bob, &[("key", key), ("value", value)])
+            .await;
+        assert_eq!(status, expected, "{key}={value}: {body}");
+    }
+    let (status, body) = app
+        .call::<SetConfig>(
+            &bob,
+            &[
+                ("key", "billing.trial_days"),
+                ("value", "30"),
+                ("reason", "holiday promotion"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        app.call::<SetConfig>(&bob, &[("key", "billing.dunning_days"), ("value", "2, 4")])
+            .await
+            .0,
+        StatusCode::OK
+    );
+
+    // A workspace made now trials for 30 days; dunning retries on days 2 and 4.
+    app.signup("Cy", "cy@example.com", "Cyan").await;
+    let days: f64 = sqlx::query_scalar(
+        "SELECT extract(epoch FROM trial_ends_at - now())::float8 / 86400 FROM subscriptions s
+           JOIN memberships m ON m.tenant_id = s.tenant_id JOIN users u ON u.id = m.user_id
+          WHERE u.email = 'cy@example.com'",
+    )
+    .fetch_one(&app.pools.owner)
+    .await
+    .unwrap();
+    assert!((29.9..30.1).contains(&days), "{days}");
+    let db = app::db::Db::new(app.pools.app.clone());
+    let mut tx = db.anon_tx().await.unwrap();
+    assert_eq!(
+        app::sysconfig::dunning_days(&mut tx).await.unwrap(),
+        vec![2, 4]
+    );
+    tx.commit().await.unwrap();
+    let at = chrono::Utc::now();
+    assert_eq!(
+        app::billing::payments::retry_at(&[2, 4], at, 1),
+        Some(at + chrono::Duration::days(4))
+    );
+    assert_eq!(app::billing::payments::retry_at(&[2, 4], at, 2), None);
+
+    let (_, config) = app.call::<StaffConfig>(&bob, &[]).await;
+    let trial = config["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["key"] == "billing.trial_days")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (trial["value"].clone(), trial["updated_by"].clone()),
+        (json!("30"), json!("Bob"))
+    );
+    let (_, log) = app.call::<StaffAuditLog>(&bob, &[]).await;
+    assert_eq!(log[1]["action"], "config.changed");
+    assert_eq!(log[1]["reason"], "holiday promotion");
+    assert_eq!(
+        (log[1]["before"].clone(), log[1]["after"].clone()),
+        (json!("14"), json!("30"))
+    );
+    let err = sqlx::query("UPDATE system_config SET value = '1' WHERE key = 'billing.trial_days'")
+        .execute(&app.pools.app)
+        .await
+        .expect_err("settings are written by staff only");
     assert!(err.to_string().contains("permission denied"), "{err}");
 }

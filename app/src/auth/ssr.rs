@@ -393,14 +393,17 @@ pub async fn create_workspace(
         .bind(t(input.locale, "crm.default_pipeline"))
         .execute(&mut *tx)
         .await?;
-    // Every workspace starts with a 14-day trial of its plan (billing::ssr rolls it on).
+    // Every workspace starts with a trial of its plan, as long as staff set
+    // (`billing.trial_days`, 14 by default); the period roll ends it.
+    let trial_days = crate::sysconfig::trial_days(&mut tx).await?;
     sqlx::query(
         "INSERT INTO subscriptions (id, tenant_id, plan_id, status, trial_ends_at, current_period_end)
-         VALUES ($1, $2, $3, 'TRIALING', now() + interval '14 days', now() + interval '14 days')",
+         VALUES ($1, $2, $3, 'TRIALING', now() + make_interval(days => $4), now() + make_interval(days => $4))",
     )
         .bind(new_id())
         .bind(tenant_id)
         .bind(input.plan)
+        .bind(i32::try_from(trial_days).unwrap_or(14))
         .execute(&mut *tx)
         .await?;
     let membership_id = new_id();

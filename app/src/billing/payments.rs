@@ -16,8 +16,6 @@ use crate::request::{AppConfig, Principal};
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
-/// Dunning retries, in days after the first failed charge.
-pub const RETRY_DAYS: [i64; 4] = [1, 3, 5, 7];
 /// A claimed attempt comes due again after this if its worker died mid-charge.
 const LEASE_SECS: i32 = 300;
 /// Provider outages (not declines) tried under the same key before the attempt fails.
@@ -29,10 +27,10 @@ pub fn idempotency_key(invoice: Uuid, attempt: i32) -> String {
     format!("invoice-{}-attempt-{attempt}", invoice.simple())
 }
 
-/// When dunning retry `n` (0-based) comes, counted from the first failure.
-pub fn retry_at(first_failure: DateTime<Utc>, n: usize) -> Option<DateTime<Utc>> {
-    RETRY_DAYS
-        .get(n)
+/// When dunning retry `n` (0-based) comes, counted from the first failure, on the
+/// schedule `days` (`billing.dunning_days`).
+pub fn retry_at(days: &[i64], first_failure: DateTime<Utc>, n: usize) -> Option<DateTime<Utc>> {
+    days.get(n)
         .map(|days| first_failure + Duration::days(*days))
 }
 
@@ -415,7 +413,9 @@ async fn dun(
     .bind(a.invoice_id)
     .fetch_one(&mut **tx)
     .await?;
+    let days = crate::sysconfig::dunning_days(tx).await?;
     let next = retry_at(
+        &days,
         first_failure.unwrap_or(now),
         usize::try_from(retries).unwrap_or(usize::MAX),
     );

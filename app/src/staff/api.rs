@@ -100,3 +100,18 @@ pub async fn staff_plans() -> Result<Catalogue, AppError> {
 pub async fn save_plan(plan: PlanDraft) -> Result<(), AppError> {
     respond(async { super::ssr::save_plan(&env()?, &plan).await }).await
 }
+
+#[server]
+pub async fn staff_config() -> Result<SystemConfig, AppError> {
+    respond(async { super::ssr::system_config(&env()?).await }).await
+}
+
+/// Sets platform setting `key` to `value`, as typed (`config.manage`).
+#[server]
+pub async fn set_config(
+    key: String,
+    value: String,
+    #[server(default)] reason: String,
+) -> Result<(), AppError> {
+    respond(async { super::ssr::set_config(&env()?, &key, &value, &reason).await }).await
+}

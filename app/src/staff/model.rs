@@ -15,6 +15,8 @@ pub enum StaffPermission {
     SupportAccess,
     /// Change plan limits, features and list prices.
     PlansManage,
+    /// Change platform settings.
+    ConfigManage,
 }
 
 impl StaffPermission {
@@ -25,6 +27,7 @@ impl StaffPermission {
             StaffPermission::BillingReplay => "billing.replay",
             StaffPermission::SupportAccess => "support.access",
             StaffPermission::PlansManage => "plans.manage",
+            StaffPermission::ConfigManage => "config.manage",
         }
     }
 
@@ -35,6 +38,7 @@ impl StaffPermission {
             StaffPermission::BillingReplay,
             StaffPermission::SupportAccess,
             StaffPermission::PlansManage,
+            StaffPermission::ConfigManage,
         ]
         .into_iter()
         .find(|p| p.key() == key)
@@ -224,6 +228,33 @@ pub struct PlanDraft {
     pub reason: String,
 }
 
+/// A platform setting (`system_config`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigEntry {
+    pub key: String,
+    pub description: String,
+    pub category: String,
+    /// As staff type it; `None` for a sensitive value, which is never sent.
+    pub value: Option<String>,
+    pub sensitive: bool,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: Option<String>,
+}
+
+/// How this server was started (environment), secrets masked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunningSetting {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SystemConfig {
+    pub can_manage: bool,
+    pub entries: Vec<ConfigEntry>,
+    pub running: Vec<RunningSetting>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,6 +278,7 @@ mod tests {
             StaffPermission::BillingReplay,
             StaffPermission::SupportAccess,
             StaffPermission::PlansManage,
+            StaffPermission::ConfigManage,
         ] {
             assert_eq!(StaffPermission::parse(p.key()), Some(p));
         }
