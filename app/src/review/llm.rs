@@ -189,6 +189,17 @@ pub mod ssr {
         let timeout_s = int_in(env, "timeout_s", &form.timeout_s, 1, 30)?;
         let budget = int_in(env, "daily_budget", &form.daily_budget, 0, 100_000)?;
         let mut tx = env.tx(p).await?;
+        if form.enabled {
+            // AI reply review is a plan feature (Pro and up); settings may be kept
+            // switched off on any plan, ready for an upgrade.
+            crate::billing::features::require(
+                &mut tx,
+                p.tenant_id,
+                env.locale(),
+                crate::billing::model::Feature::ReviewAi,
+            )
+            .await?;
+        }
         let has_key: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM review_llm WHERE key_sealed IS NOT NULL)",
         )
@@ -271,9 +282,23 @@ pub mod ssr {
 /// and today's figures.
 #[component]
 pub fn LlmCard() -> impl IntoView {
-    use crate::ui::{LoadError, Skeleton};
+    use crate::ui::{tr, LoadError, Skeleton};
     let settings = Resource::new(|| (), |_| review_llm());
+    // Said before the form, so nobody fills it in for nothing.
+    let not_in_plan = Resource::new(
+        || (),
+        |_| crate::billing::api::feature_refusal("review.ai".to_string()),
+    );
     view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                not_in_plan.await.ok().flatten().map(|why| view! {
+                    <p class="alert alert-warning mb-3" role="status" data-testid="review-ai-not-in-plan">
+                        {why} " " <a class="underline" href="/billing">{tr("nav.billing")}</a>
+                    </p>
+                })
+            })}
+        </Transition>
         <Transition fallback=|| view! { <Skeleton lines=6/> }>
             {move || Suspend::new(async move {
                 match settings.await {

@@ -317,3 +317,67 @@ async fn only_admins_set_the_model_and_bad_settings_are_refused_by_field() {
         3
     );
 }
+
+#[tokio::test]
+async fn ai_reply_review_is_a_plan_feature_and_stops_with_a_downgrade() {
+    let w = world().await;
+    let leads = contacted(&w, 2).await;
+    let set_plan = |plan: &'static str| {
+        let w = &w;
+        async move {
+            sqlx::query("UPDATE subscriptions SET plan_id = $2 WHERE tenant_id = $1")
+                .bind(w.tenant)
+                .bind(plan)
+                .execute(&w.app.pools.owner)
+                .await
+                .unwrap();
+        }
+    };
+    // On Starter, switching it on is refused with the plan named; kept off, it saves.
+    set_plan("starter").await;
+    let (status, body) = w
+        .app
+        .call_json::<SaveReviewLlm>(&w.admin, &json!({ "form": settings(&w, "10") }))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.to_string().contains("Starter"), "{body}");
+    let mut off = settings(&w, "10");
+    off["enabled"] = json!(false);
+    let (status, body) = w
+        .app
+        .call_json::<SaveReviewLlm>(&w.admin, &json!({ "form": off }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // On Pro it runs; back on Starter, an uncertain reply is not sent to the model,
+    // and one already waiting is skipped with the reason.
+    set_plan("pro").await;
+    let (status, _) = w
+        .app
+        .call_json::<SaveReviewLlm>(&w.admin, &json!({ "form": settings(&w, "10") }))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    reply(&w, &leads[0].1, UNCERTAIN).await;
+    assert_eq!(
+        w.scalar_i64("SELECT count(*) FROM review_llm_calls").await,
+        1
+    );
+    set_plan("starter").await;
+    reply(&w, &leads[1].1, UNCERTAIN).await;
+    assert_eq!(
+        w.scalar_i64("SELECT count(*) FROM review_llm_calls").await,
+        1
+    );
+    assert_eq!(verdict_of(&w, leads[1].0).await.1.as_deref(), Some("RULES"));
+    refine(&w).await;
+    let (status, _, called, error) = call(&w, leads[0].0).await;
+    assert_eq!((status.as_str(), called), ("SKIPPED", 0));
+    assert_eq!(
+        error.as_deref(),
+        Some("the plan does not include AI reply review")
+    );
+    assert!(
+        w.peer.llm_requests().is_empty(),
+        "nothing left the workspace"
+    );
+}

@@ -10,6 +10,8 @@
 
 use super::arrival::{priority_for, queue_reason, rules};
 use super::changed;
+use crate::billing::features;
+use crate::billing::model::Feature;
 use crate::crypto::{self, SealedAt};
 use crate::db::{new_id, Db, Tx};
 use crate::error::AppError;
@@ -235,6 +237,10 @@ pub async fn queue(
     if decided_by_headers || !threshold.is_some_and(|t| c.confidence < t) {
         return Ok(false);
     }
+    if !features::has(tx, tenant_id, Feature::ReviewAi).await? {
+        // Not in the plan (any more): the built-in classifier's verdict stands.
+        return Ok(false);
+    }
     sqlx::query(
         "INSERT INTO review_llm_calls (tenant_id, message_id, day)
          SELECT $1, $2, (now() AT TIME ZONE timezone)::date FROM tenants WHERE id = $1
@@ -319,6 +325,11 @@ async fn plan(tx: &mut Tx, tenant: Uuid, message: Uuid) -> Result<Plan, AppError
     };
     if !work.enabled || work.key_sealed.is_none() {
         return Ok(Plan::Skip("the LLM was switched off".into()));
+    }
+    if !features::has(tx, tenant, Feature::ReviewAi).await? {
+        return Ok(Plan::Skip(
+            "the plan does not include AI reply review".into(),
+        ));
     }
     if work.decided {
         return Ok(Plan::Skip("a reviewer decided first".into()));
