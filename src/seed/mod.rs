@@ -193,9 +193,64 @@ pub async fn demo_if_empty(
         demo_history(&mut tx, tenant_id, sales).await?;
     }
     tx.commit().await.map_err(|e| e.to_string())?;
-    demo_staff(pools, &ctx, hash).await?;
+    demo_staff(pools, &ctx, hash.clone()).await?;
+    demo_free_at_limit(pools, &ctx, hash, owner_id).await?;
     print_demo_logins();
     Ok(())
+}
+
+/// A second demo workspace, "Delta Brokers", on Free at its contact limit: the
+/// demo's owner is its owner too, so the limit's refusal is one workspace switch away.
+pub const DEMO_FREE_WORKSPACE: &str = "Delta Brokers";
+
+async fn demo_free_at_limit(
+    pools: &Pools,
+    ctx: &RequestCtx,
+    hash: String,
+    nile_owner: uuid::Uuid,
+) -> Result<(), String> {
+    let (user_id, tenant_id) = create_workspace(
+        ctx,
+        NewWorkspace {
+            name: "Tarek Said".into(),
+            email: "free@demo.leadline.test".into(),
+            password_hash: hash,
+            company: DEMO_FREE_WORKSPACE.into(),
+            locale: Locale::En,
+            plan: "free",
+        },
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let mut tx = pools.owner.begin().await.map_err(|e| e.to_string())?;
+    sqlx::query(
+        "UPDATE subscriptions SET status = 'ACTIVE', trial_ends_at = now() - interval '30 days'
+          WHERE tenant_id = $1",
+    )
+    .bind(tenant_id)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| e.to_string())?;
+    sqlx::query(
+        "INSERT INTO memberships (id, tenant_id, user_id, role) VALUES (gen_random_uuid(), $1, $2, 'OWNER')",
+    )
+    .bind(tenant_id)
+    .bind(nile_owner)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| e.to_string())?;
+    // Exactly the plan's contacts-and-leads limit.
+    sqlx::query(
+        "INSERT INTO contacts (tenant_id, id, full_name, owner_id)
+         SELECT $1, gen_random_uuid(), 'Broker contact ' || g, $2
+           FROM generate_series(1, (SELECT records_limit FROM plans WHERE id = 'free')) g",
+    )
+    .bind(tenant_id)
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| e.to_string())?;
+    tx.commit().await.map_err(|e| e.to_string())
 }
 
 /// The demo's platform staff member, who opens the staff console (`/staff`). Staff
@@ -419,6 +474,9 @@ fn print_demo_logins() {
     for (email, name, role) in DEMO_USERS {
         println!("  {role:<8} {email:<28} ({name})");
     }
+    println!(
+        "The owner also owns \"{DEMO_FREE_WORKSPACE}\", on Free at its contact limit (switch workspace at the top)."
+    );
     println!(
         "The staff console (/staff) opens for {} (same password; 2FA secret {DEMO_STAFF_TOTP}).",
         DEMO_STAFF.0

@@ -161,6 +161,26 @@ async fn the_demo_workspace_has_a_populated_pipeline() {
         .call::<app::staff::api::StaffConsole>(&owner, &[("q", "")])
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // The owner's second workspace is on Free at its contact limit: one switch away,
+    // the next contact is refused with the limit and the way to lift it.
+    let free: uuid::Uuid = sqlx::query_scalar("SELECT id FROM tenants WHERE name = $1")
+        .bind(leadline::seed::DEMO_FREE_WORKSPACE)
+        .fetch_one(&app.pools.owner)
+        .await
+        .unwrap();
+    let (status, body) = app
+        .call::<app::auth::api::SwitchTenant>(&owner, &[("tenant_id", &free.to_string())])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app
+        .call::<app::crm::records::api::SaveRecord>(
+            &owner,
+            &[("entity", "CONTACT"), ("name", "One too many")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(error_text(&body).contains("/billing"), "{body}");
 }
 
 #[tokio::test]
