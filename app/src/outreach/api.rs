@@ -248,6 +248,7 @@ pub async fn add_step(
     skip_if_opened: Option<String>,
     subject_override: Option<String>,
     from_name: Option<String>,
+    #[server(default)] mailbox_id: Option<String>,
 ) -> Result<Uuid, AppError> {
     respond(async {
         let input = steps::StepInput {
@@ -258,6 +259,7 @@ pub async fn add_step(
             skip_if_opened: ticked(&skip_if_opened),
             subject_override: subject_override.unwrap_or_default(),
             from_name: from_name.unwrap_or_default(),
+            mailbox_id: mailbox_id.unwrap_or_default(),
         };
         steps::add_step(&env()?, sequence_id, &input).await
     })
@@ -276,6 +278,7 @@ pub async fn update_step(
     skip_if_opened: Option<String>,
     subject_override: Option<String>,
     from_name: Option<String>,
+    #[server(default)] mailbox_id: Option<String>,
 ) -> Result<(), AppError> {
     respond(async {
         let input = steps::StepInput {
@@ -286,10 +289,17 @@ pub async fn update_step(
             skip_if_opened: ticked(&skip_if_opened),
             subject_override: subject_override.unwrap_or_default(),
             from_name: from_name.unwrap_or_default(),
+            mailbox_id: mailbox_id.unwrap_or_default(),
         };
         steps::update_step(&env()?, step_id, &input).await
     })
     .await
+}
+
+/// The mailboxes a step may send from (not archived), by address.
+#[server]
+pub async fn mailbox_choices() -> Result<Vec<MailboxChoice>, AppError> {
+    respond(async { steps::mailbox_choices(&env()?).await }).await
 }
 
 /// Puts a sequence's steps in the given order; `step_ids` must be exactly its steps.

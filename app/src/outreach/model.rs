@@ -177,6 +177,13 @@ pub struct Senders {
     pub wa_daily_unique_limit: i32,
 }
 
+/// A mailbox a step may send from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailboxChoice {
+    pub id: Uuid,
+    pub address: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StepView {
     pub id: Uuid,
@@ -192,6 +199,9 @@ pub struct StepView {
     /// The email's own subject and sender name, instead of the template's and mailbox's.
     pub subject_override: Option<String>,
     pub from_name: Option<String>,
+    /// The mailbox the email goes from, instead of the rotation: its id and address.
+    pub mailbox_id: Option<Uuid>,
+    pub mailbox: Option<String>,
     pub sent: i64,
     pub replied: i64,
 }

@@ -666,6 +666,130 @@ async fn a_step_sends_under_its_own_subject_and_sender_name() {
     );
 }
 
+/// A step that names its mailbox sends from it instead of the rotation, and waits for
+/// tomorrow when that mailbox's cap for today is used; a WhatsApp step with no email
+/// fallback has no mailbox to name, and another workspace's mailbox is refused.
+#[tokio::test]
+async fn a_step_sends_from_the_mailbox_it_names() {
+    let w = world().await;
+    let sales = w.mailbox().await;
+    let domain: Uuid = sqlx::query_scalar("SELECT domain_id FROM email_accounts WHERE id = $1")
+        .bind(sales)
+        .fetch_one(&w.app.pools.owner)
+        .await
+        .unwrap();
+    let port = w.peer.smtp_addr().port().to_string();
+    let (status, body) = w
+        .app
+        .call::<SaveMailbox>(
+            &w.admin,
+            &[
+                ("domain_id", &domain.to_string()),
+                ("from_address", "viewings@acme.test"),
+                ("from_name", "Acme Viewings"),
+                ("smtp_host", "127.0.0.1"),
+                ("smtp_port", &port),
+                ("smtp_security", "NONE"),
+                ("smtp_username", "viewings"),
+                ("smtp_password", "pw"),
+                ("daily_cap", "100"),
+                ("warmup_start", "50"),
+                ("warmup_step", "10"),
+                ("min_gap_seconds", "0"),
+            ],
+        )
+        .await;
+    let viewings = ok(status, &body);
+    let mail = w
+        .email_template("Viewing", "Your viewing", "Hi {{first_name}}")
+        .await;
+    let wa = w.wa_template("Hello", "Hello {{first_name}}").await;
+    let seq = w.sequence("From viewings", "").await;
+    let add = |template: Uuid, mailbox: String| {
+        let app = w.app.clone();
+        let admin = w.admin.clone();
+        async move {
+            app.call::<AddStep>(
+                &admin,
+                &[
+                    ("sequence_id", seq.to_string().as_str()),
+                    ("delay_minutes", "0"),
+                    ("template_id", template.to_string().as_str()),
+                    ("mailbox_id", mailbox.as_str()),
+                ],
+            )
+            .await
+        }
+    };
+    let other = w.other_tenant("bea@example.com", "Beta").await;
+    let theirs = other.mailbox().await;
+    for (template, mailbox, field) in [
+        (mail, theirs.to_string(), "mailbox_id"),
+        (mail, "not-an-id".to_string(), "mailbox_id"),
+        (wa, viewings.clone(), "mailbox_id"),
+    ] {
+        let (status, body) = add(template, mailbox).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(error_field(&body), Some(field), "{body}");
+    }
+    let (status, body) = add(mail, viewings.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, detail) = w
+        .app
+        .call_json::<GetSequence>(&w.admin, &json!({ "id": seq }))
+        .await;
+    assert_eq!(detail["steps"][0]["mailbox"], "viewings@acme.test");
+    let (status, choices) = w.app.call::<MailboxChoices>(&w.admin, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        choices,
+        json!([{ "id": sales, "address": "sales@acme.test" }, { "id": viewings, "address": "viewings@acme.test" }])
+    );
+
+    // Three leads: all three from viewings@, none from the rotation's sales@.
+    let leads = w.leads(3, false, true).await;
+    w.enrol(seq, &leads).await;
+    assert_eq!(w.schedule().await, 3);
+    assert_eq!(w.dispatch().await, 3);
+    let froms: Vec<String> = w
+        .peer
+        .messages()
+        .iter()
+        .map(|m| {
+            m.headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("from"))
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(froms.len(), 3);
+    assert!(
+        froms.iter().all(|f| f.contains("<viewings@acme.test>")),
+        "{froms:?}"
+    );
+
+    // Its cap for today used: the next lead waits for tomorrow rather than going
+    // from sales@.
+    sqlx::query("UPDATE email_accounts SET daily_cap = 3, warmup_start = 3 WHERE from_address = 'viewings@acme.test'")
+        .execute(&w.app.pools.owner)
+        .await
+        .unwrap();
+    let more = w.leads(1, false, true).await;
+    w.enrol(seq, &more).await;
+    assert_eq!(w.schedule().await, 0);
+    let waiting: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("SELECT next_run_at FROM enrollments WHERE lead_id = $1")
+            .bind(more[0])
+            .fetch_one(&w.app.pools.owner)
+            .await
+            .unwrap();
+    assert!(
+        waiting > chrono::Utc::now() + chrono::Duration::hours(1),
+        "{waiting}"
+    );
+}
+
 /// The hours grid's "only in these hours" with no day open is refused, not taken as
 /// "any time"; a day with two windows is kept as two.
 #[tokio::test]

@@ -84,6 +84,8 @@ struct Due {
     skip_if_opened: bool,
     /// The step's own subject for the email it sends, instead of the template's.
     subject_override: Option<String>,
+    /// The mailbox the step's email must go from, instead of the rotation.
+    step_mailbox: Option<Uuid>,
     next_position: Option<i32>,
     next_delay: Option<i32>,
     name: String,
@@ -421,10 +423,21 @@ fn decide(
         }
         Channel::Email => {
             let fits = |m: &Mailbox| m.active && m.sent_today < m.cap_today;
-            let index = d
-                .last_mailbox
-                .and_then(|id| mailboxes.iter().position(|m| m.id == id))
-                .filter(|i| fits(&mailboxes[*i]))
+            // The step's own mailbox, while it is active: only it sends, waiting for
+            // tomorrow's cap if today's is used. Paused or gone, the rotation takes
+            // over rather than holding the sequence.
+            let chosen = d
+                .step_mailbox
+                .and_then(|id| mailboxes.iter().position(|m| m.id == id && m.active));
+            if chosen.is_some_and(|i| !fits(&mailboxes[i])) {
+                return Outcome::Wait(d.next_day_at);
+            }
+            let index = chosen
+                .or_else(|| {
+                    d.last_mailbox
+                        .and_then(|id| mailboxes.iter().position(|m| m.id == id))
+                        .filter(|i| fits(&mailboxes[*i]))
+                })
                 .or_else(|| {
                     mailboxes
                         .iter()

@@ -118,11 +118,12 @@ pub async fn sequence_detail(env: &Env, id: Uuid) -> Result<SequenceDetail, AppE
     let steps = sqlx::query(
         "SELECT st.id, st.position, st.delay_minutes, st.channel, st.template_id, t.name AS template_name,
                 st.fallback_template_id, ft.name AS fallback_template_name, st.skip_if_replied, st.skip_if_opened,
-                st.subject_override, st.from_name,
+                st.subject_override, st.from_name, st.mailbox_id, mb.from_address::text AS mailbox,
                 (SELECT count(*) FROM messages m WHERE m.step_id = st.id AND m.status NOT IN ('QUEUED', 'FAILED')) AS sent,
                 (SELECT count(*) FROM messages m WHERE m.step_id = st.id AND m.replied_at IS NOT NULL) AS replied
            FROM sequence_steps st JOIN templates t ON t.id = st.template_id
            LEFT JOIN templates ft ON ft.id = st.fallback_template_id
+           LEFT JOIN email_accounts mb ON mb.id = st.mailbox_id
           WHERE st.sequence_id = $1 ORDER BY st.position",
     )
     .bind(id)
@@ -144,6 +145,8 @@ pub async fn sequence_detail(env: &Env, id: Uuid) -> Result<SequenceDetail, AppE
             skip_if_opened: r.try_get("skip_if_opened")?,
             subject_override: r.try_get("subject_override")?,
             from_name: r.try_get("from_name")?,
+            mailbox_id: r.try_get("mailbox_id")?,
+            mailbox: r.try_get("mailbox")?,
             sent: r.try_get("sent")?,
             replied: r.try_get("replied")?,
         })

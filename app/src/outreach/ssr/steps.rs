@@ -30,6 +30,9 @@ pub struct StepInput {
     pub subject_override: String,
     /// The sender name of that email, instead of the mailbox's.
     pub from_name: String,
+    /// The mailbox that email goes from (its id), instead of the rotation; empty for
+    /// the rotation.
+    pub mailbox_id: String,
 }
 
 /// A step's fields once checked; `channel` is its template's.
@@ -40,6 +43,7 @@ struct Checked {
     fallback: Option<Uuid>,
     subject_override: Option<String>,
     from_name: Option<String>,
+    mailbox: Option<Uuid>,
 }
 
 /// A subject of the step's own: a template (variables, spintax) of at most 300
@@ -115,6 +119,31 @@ async fn check(env: &Env, tx: &mut Tx, input: &StepInput) -> Result<Checked, App
             }
         }
     }
+    // A mailbox of this workspace, not archived, for a step that sends an email (its
+    // own channel, or its fallback's, which is always the other one).
+    let mailbox: Option<Uuid> = match clean(&input.mailbox_id) {
+        None => None,
+        Some(m) => {
+            let invalid = || AppError::field("mailbox_id", env.t("outreach.step_mailbox_invalid"));
+            let id: Uuid = m.parse().map_err(|_| invalid())?;
+            let usable: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM email_accounts WHERE id = $1 AND archived_at IS NULL)",
+            )
+            .bind(id)
+            .fetch_one(&mut **tx)
+            .await?;
+            if !usable {
+                return Err(invalid());
+            }
+            if channel != "EMAIL" && fallback.is_none() {
+                return Err(AppError::field(
+                    "mailbox_id",
+                    env.t("outreach.step_mailbox_not_email"),
+                ));
+            }
+            Some(id)
+        }
+    };
     Ok(Checked {
         delay,
         template_id,
@@ -122,7 +151,26 @@ async fn check(env: &Env, tx: &mut Tx, input: &StepInput) -> Result<Checked, App
         subject_override,
         from_name,
         fallback,
+        mailbox,
     })
+}
+
+/// The mailboxes a step may name, by address.
+pub async fn mailbox_choices(
+    env: &Env,
+) -> Result<Vec<crate::outreach::model::MailboxChoice>, AppError> {
+    let (_, mut tx) = env.begin(Permission::OutreachManage).await?;
+    let rows: Vec<(Uuid, String)> = sqlx::query_as(
+        "SELECT id, from_address::text FROM email_accounts WHERE archived_at IS NULL
+          ORDER BY from_address",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, address)| crate::outreach::model::MailboxChoice { id, address })
+        .collect())
 }
 
 /// Locks the sequence's row for the rest of the transaction; false when there is no
@@ -176,8 +224,8 @@ pub async fn add_step(env: &Env, sequence_id: Uuid, input: &StepInput) -> Result
     sqlx::query(
         "INSERT INTO sequence_steps (tenant_id, id, sequence_id, position, delay_minutes, channel, template_id,
                                      fallback_template_id, skip_if_replied, skip_if_opened, subject_override,
-                                     from_name)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                                     from_name, mailbox_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(p.tenant_id)
     .bind(id)
@@ -191,6 +239,7 @@ pub async fn add_step(env: &Env, sequence_id: Uuid, input: &StepInput) -> Result
     .bind(input.skip_if_opened)
     .bind(&step.subject_override)
     .bind(&step.from_name)
+    .bind(step.mailbox)
     .execute(&mut *tx)
     .await?;
     audit::by_member(
@@ -250,7 +299,7 @@ pub async fn update_step(env: &Env, step_id: Uuid, input: &StepInput) -> Result<
     sqlx::query(
         "UPDATE sequence_steps SET delay_minutes = $2, channel = $3, template_id = $4,
                 fallback_template_id = $5, skip_if_replied = $6, skip_if_opened = $7,
-                subject_override = $8, from_name = $9
+                subject_override = $8, from_name = $9, mailbox_id = $10
           WHERE id = $1",
     )
     .bind(step_id)
@@ -262,6 +311,7 @@ pub async fn update_step(env: &Env, step_id: Uuid, input: &StepInput) -> Result<
     .bind(input.skip_if_opened)
     .bind(&step.subject_override)
     .bind(&step.from_name)
+    .bind(step.mailbox)
     .execute(&mut *tx)
     .await?;
     let shifted = shift_waiting(
@@ -287,7 +337,7 @@ pub async fn update_step(env: &Env, step_id: Uuid, input: &StepInput) -> Result<
                 "channel": step.channel, "template_id": step.template_id,
                 "fallback_template_id": step.fallback,
                 "skip_if_replied": input.skip_if_replied, "skip_if_opened": input.skip_if_opened,
-                "waiting_enrollments_moved": shifted,
+                "mailbox_id": step.mailbox, "waiting_enrollments_moved": shifted,
             }),
         ),
     )

@@ -104,6 +104,7 @@ pub fn Steps(sequence_id: Uuid, steps: Vec<StepView>, saved: RwSignal<u32>) -> i
         }
     });
     let templates = Resource::new(|| (), |_| list_templates());
+    let mailboxes = Resource::new(|| (), |_| mailbox_choices());
     let order = StoredValue::new(steps.iter().map(|s| s.id).collect::<Vec<Uuid>>());
     let count = steps.len();
     let step_row = move |(index, s): (usize, StepView)| {
@@ -128,6 +129,7 @@ pub fn Steps(sequence_id: Uuid, steps: Vec<StepView>, saved: RwSignal<u32>) -> i
                     {s.fallback_template_name.clone().map(|f| view! { <span class="text-sm text-muted">{tf(locale(), "outreach.fallback_to", &[("template", f)])}</span> })}
                     {s.subject_override.clone().map(|subject| view! { <span class="text-sm text-muted" data-testid="step-subject">{tf(locale(), "outreach.step_subject", &[("subject", subject)])}</span> })}
                     {s.from_name.clone().map(|name| view! { <span class="text-sm text-muted">{tf(locale(), "outreach.step_from", &[("name", name)])}</span> })}
+                    {s.mailbox.clone().map(|address| view! { <span class="text-sm text-muted" data-testid="step-mailbox">{tf(locale(), "outreach.step_mailbox_shown", &[("address", address)])}</span> })}
                     <span class="text-sm tabular-nums ms-auto">{format!("{} {} · {:.1}%", s.sent, tr("outreach.sent").to_lowercase(), rate(s.replied, s.sent))}</span>
                     <button type="button" class="btn btn-ghost" data-step=id.to_string() data-move="up"
                             disabled=move || index == 0 || reorder.pending().get()
@@ -154,7 +156,8 @@ pub fn Steps(sequence_id: Uuid, steps: Vec<StepView>, saved: RwSignal<u32>) -> i
                                 let s = s.clone();
                                 Suspend::new(async move {
                                     let list = templates.await.unwrap_or_default();
-                                    view! { <EditStep step=s list update/> }
+                                    let boxes = mailboxes.await.unwrap_or_default();
+                                    view! { <EditStep step=s list boxes update/> }
                                 })
                             }}
                         </Suspense>
@@ -179,6 +182,7 @@ pub fn Steps(sequence_id: Uuid, steps: Vec<StepView>, saved: RwSignal<u32>) -> i
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
                 let list = templates.await.unwrap_or_default();
+                let boxes = mailboxes.await.unwrap_or_default();
                 view! {
                     <ActionForm action=add attr:class="mt-3 grid gap-3 md:grid-cols-2" attr:data-testid="step-form" attr:novalidate="">
                         <input type="hidden" name="sequence_id" value=sequence_id.to_string()/>
@@ -202,6 +206,7 @@ pub fn Steps(sequence_id: Uuid, steps: Vec<StepView>, saved: RwSignal<u32>) -> i
                         </div>
                         <Field label=tr("outreach.subject_override") name="subject_override" hint=tr("outreach.subject_override_hint") error=field_error(value, "subject_override")/>
                         <Field label=tr("outreach.step_from_name") name="from_name" hint=tr("outreach.from_name_hint") error=field_error(value, "from_name")/>
+                        <MailboxSelect id="f-step-mailbox" boxes selected=None error=field_error(value, "mailbox_id")/>
                         <div class="md:col-span-2 flex items-center gap-3">
                             <Submit label=tr("outreach.add_step") pending=add.pending()/>
                             <Alert message=form_error(value, &STEP_FIELDS)/>
@@ -214,13 +219,39 @@ pub fn Steps(sequence_id: Uuid, steps: Vec<StepView>, saved: RwSignal<u32>) -> i
 }
 
 /// The fields the step forms show their errors beside.
-const STEP_FIELDS: [&str; 5] = [
+const STEP_FIELDS: [&str; 6] = [
     "template_id",
     "delay_minutes",
     "fallback_template_id",
     "subject_override",
     "from_name",
+    "mailbox_id",
 ];
+
+/// "Send from": the rotation over every active mailbox, or one of them.
+#[component]
+fn MailboxSelect(
+    id: &'static str,
+    boxes: Vec<MailboxChoice>,
+    selected: Option<Uuid>,
+    error: Signal<Option<String>>,
+) -> impl IntoView {
+    let hint = format!("{id}-hint");
+    view! {
+        <div class="field">
+            <label for=id class="field-label">{tr("outreach.step_mailbox")}</label>
+            <select id=id name="mailbox_id" class="input" aria-describedby=hint.clone()
+                    aria-invalid=move || error.get().is_some().then_some("true")>
+                <option value="" selected=selected.is_none()>{tr("outreach.step_mailbox_rotation")}</option>
+                {boxes.into_iter().map(|b| view! {
+                    <option value=b.id.to_string() selected=selected == Some(b.id)>{b.address}</option>
+                }).collect_view()}
+            </select>
+            <p id=hint class="field-hint">{tr("outreach.step_mailbox_hint")}</p>
+            {move || error.get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
+        </div>
+    }
+}
 
 fn template_options(list: &[TemplateSummary], selected: Option<Uuid>) -> impl IntoView {
     list.iter()
@@ -239,6 +270,7 @@ fn template_options(list: &[TemplateSummary], selected: Option<Uuid>) -> impl In
 fn EditStep(
     step: StepView,
     list: Vec<TemplateSummary>,
+    boxes: Vec<MailboxChoice>,
     update: ServerAction<UpdateStep>,
 ) -> impl IntoView {
     let value = update.value();
@@ -283,6 +315,7 @@ fn EditStep(
                 <p id="f-edit-from-name-hint" class="field-hint">{tr("outreach.from_name_hint")}</p>
                 {move || error("from_name").get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
             </div>
+            <MailboxSelect id="f-edit-mailbox" boxes selected=step.mailbox_id error=error("mailbox_id")/>
             <p class="md:col-span-2 text-sm text-muted">{tr("outreach.edit_applies")}</p>
             <div class="md:col-span-2 flex items-center gap-3">
                 <Submit label=tr("common.save") pending=update.pending()/>

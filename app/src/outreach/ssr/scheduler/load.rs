@@ -18,7 +18,7 @@ pub(super) async fn load_due(tx: &mut Tx, ids: &[Uuid]) -> Result<Vec<Due>, AppE
                 next_business_moment(now(), coalesce(s.timezone, t.timezone), s.business_hours, s.holidays) AS open_at,
                 (({TENANT_TODAY}) + 1)::timestamp AT TIME ZONE t.timezone AS next_day_at,
                 st.id AS step_id, st.channel, st.template_id, st.skip_if_replied, st.skip_if_opened,
-                st.subject_override,
+                st.subject_override, st.mailbox_id AS step_mailbox,
                 nx.position AS next_position, nx.delay_minutes AS next_delay,
                 l.name, l.email::text AS email, l.phone_e164, c.name AS company, u.name AS owner_name,
                 coalesce(j.state, 'COLD') AS state, j.assigned_phone_id, coalesce(j.human_takeover, false) AS takeover,
@@ -84,6 +84,7 @@ pub(super) async fn load_due(tx: &mut Tx, ids: &[Uuid]) -> Result<Vec<Due>, AppE
                     .try_get::<Option<bool>, _>("skip_if_opened")?
                     .unwrap_or(false),
                 subject_override: r.try_get("subject_override")?,
+                step_mailbox: r.try_get("step_mailbox")?,
                 next_position: r.try_get("next_position")?,
                 next_delay: r.try_get("next_delay")?,
                 name: r.try_get("name")?,
