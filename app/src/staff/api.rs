@@ -13,7 +13,7 @@ pub async fn staff_console(q: String) -> Result<Console, AppError> {
 
 #[server]
 pub async fn staff_flags() -> Result<Flags, AppError> {
-    respond(async { super::ssr::flags(&env()?).await }).await
+    respond(async { super::ssr::flags::list(&env()?).await }).await
 }
 
 /// Sets flag `key` on or off (`enabled`: "on" or absent) and its rollout in percent.
@@ -25,7 +25,7 @@ pub async fn set_flag(
     #[server(default)] reason: String,
 ) -> Result<(), AppError> {
     respond(async {
-        super::ssr::set_flag(&env()?, &key, enabled.is_some(), &rollout, &reason).await
+        super::ssr::flags::set_flag(&env()?, &key, enabled.is_some(), &rollout, &reason).await
     })
     .await
 }
@@ -47,7 +47,7 @@ pub async fn set_override(
             "off" => false,
             _ => return Err(AppError::field("state", env.t("staff.state_choice"))),
         };
-        super::ssr::set_override(&env, &key, &workspace, enabled, &days, &reason).await
+        super::ssr::flags::set_override(&env, &key, &workspace, enabled, &days, &reason).await
     })
     .await
 }
@@ -58,7 +58,7 @@ pub async fn clear_override(
     tenant: uuid::Uuid,
     reason: String,
 ) -> Result<(), AppError> {
-    respond(async { super::ssr::clear_override(&env()?, &key, tenant, &reason).await }).await
+    respond(async { super::ssr::flags::clear_override(&env()?, &key, tenant, &reason).await }).await
 }
 
 #[server]
@@ -81,29 +81,29 @@ pub async fn staff_audit_log() -> Result<Vec<StaffAuditEntry>, AppError> {
 /// its owner reads in their audit log). The browser then goes to that workspace.
 #[server]
 pub async fn open_support(tenant: uuid::Uuid, reason: String) -> Result<(), AppError> {
-    respond(async { super::ssr::open_support(&env()?, tenant, &reason).await }).await
+    respond(async { super::ssr::support::open_support(&env()?, tenant, &reason).await }).await
 }
 
 /// Ends support access: back to the staff member's own workspace.
 #[server]
 pub async fn end_support() -> Result<(), AppError> {
-    respond(async { super::ssr::end_support(&env()?).await }).await
+    respond(async { super::ssr::support::end_support(&env()?).await }).await
 }
 
 #[server]
 pub async fn staff_plans() -> Result<Catalogue, AppError> {
-    respond(async { super::ssr::plans(&env()?).await }).await
+    respond(async { super::ssr::plans::list(&env()?).await }).await
 }
 
 /// Saves a plan's limits, features and list prices (`plans.manage`).
 #[server(input = leptos::server_fn::codec::Json)]
 pub async fn save_plan(plan: PlanDraft) -> Result<(), AppError> {
-    respond(async { super::ssr::save_plan(&env()?, &plan).await }).await
+    respond(async { super::ssr::plans::save_plan(&env()?, &plan).await }).await
 }
 
 #[server]
 pub async fn staff_config() -> Result<SystemConfig, AppError> {
-    respond(async { super::ssr::system_config(&env()?).await }).await
+    respond(async { super::ssr::config::load(&env()?).await }).await
 }
 
 /// Sets platform setting `key` to `value`, as typed (`config.manage`).
@@ -113,5 +113,5 @@ pub async fn set_config(
     value: String,
     #[server(default)] reason: String,
 ) -> Result<(), AppError> {
-    respond(async { super::ssr::set_config(&env()?, &key, &value, &reason).await }).await
+    respond(async { super::ssr::config::set_config(&env()?, &key, &value, &reason).await }).await
 }
