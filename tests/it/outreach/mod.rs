@@ -8,6 +8,7 @@ mod inbound;
 mod metering;
 mod scheduling;
 mod senders;
+mod sequence_settings;
 mod world;
 
 use crate::common;

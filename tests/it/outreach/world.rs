@@ -140,19 +140,28 @@ impl World {
             .call::<AddDomain>(&self.admin, &[("domain", "acme.test")])
             .await;
         let domain = ok(status, &b);
+        self.mailbox_on(&domain, "sales@acme.test", "Acme Sales")
+            .await
+    }
+
+    /// Another mailbox on a domain already added (`domain`: its id).
+    pub(crate) async fn mailbox_on(&self, domain: &str, address: &str, name: &str) -> Uuid {
         let port = self.peer.smtp_addr().port().to_string();
         let (status, b) = self
             .app
             .call::<SaveMailbox>(
                 &self.admin,
                 &[
-                    ("domain_id", &domain),
-                    ("from_address", "sales@acme.test"),
-                    ("from_name", "Acme Sales"),
+                    ("domain_id", domain),
+                    ("from_address", address),
+                    ("from_name", name),
                     ("smtp_host", "127.0.0.1"),
                     ("smtp_port", &port),
                     ("smtp_security", "NONE"),
-                    ("smtp_username", "sales"),
+                    (
+                        "smtp_username",
+                        address.split('@').next().unwrap_or(address),
+                    ),
                     ("smtp_password", "pw"),
                     ("daily_cap", "100"),
                     ("warmup_start", "50"),
