@@ -396,10 +396,13 @@ pub fn AuditPage() -> impl IntoView {
     // Pages loaded so far; "Load more" appends the next keyset page.
     let cursor = RwSignal::new(None::<AuditCursor>);
     let rows = RwSignal::new(Vec::<AuditRow>::new());
-    let data = Resource::new(
-        move || (filter.get(), cursor.get()),
-        |(f, c)| get_audit_page(f, c),
-    );
+    // Loaded in the browser only: the rows are drawn from signals an effect fills, so
+    // a value the server had resolved would meet hydration before the effect ran and
+    // draw what the server's render did not (an unrecoverable hydration error).
+    let data = LocalResource::new(move || {
+        let (f, c) = (filter.get(), cursor.get());
+        async move { get_audit_page(f, c).await }
+    });
     let actors = RwSignal::new(Vec::<(uuid::Uuid, String)>::new());
     let next = RwSignal::new(None::<AuditCursor>);
     let error = RwSignal::new(None::<String>);

@@ -23,10 +23,17 @@ fn settling(o: &LeadOutreach) -> bool {
     })
 }
 
+/// The workspace's templates, for the one-off message form.
+type Templates = Resource<Result<Vec<TemplateSummary>, crate::error::AppError>>;
+
 #[component]
 pub fn LeadOutreachCard(lead_id: Uuid) -> impl IntoView {
     let tick = RwSignal::new(0_u32);
     let data = Resource::new(move || tick.get(), move |_| get_lead_outreach(lead_id));
+    // Made here, not in the send form the card draws once `data` is in: a resource
+    // made inside a resolving `Suspend` is not the one hydration finds, and the page
+    // stopped with an unrecoverable hydration error.
+    let templates = Resource::new(|| (), |_| list_templates());
     poll_while(
         move || matches!(data.try_get_untracked(), Some(Some(Ok(ref o))) if settling(o)),
         tick,
@@ -37,7 +44,7 @@ pub fn LeadOutreachCard(lead_id: Uuid) -> impl IntoView {
             <Transition fallback=|| view! { <Skeleton lines=3/> }>
                 {move || Suspend::new(async move {
                     match data.await {
-                        Ok(o) => view! { <OutreachView lead_id o tick/> }.into_any(),
+                        Ok(o) => view! { <OutreachView lead_id o tick templates/> }.into_any(),
                         Err(error) => view! { <LoadError error/> }.into_any(),
                     }
                 })}
@@ -47,7 +54,12 @@ pub fn LeadOutreachCard(lead_id: Uuid) -> impl IntoView {
 }
 
 #[component]
-fn OutreachView(lead_id: Uuid, o: LeadOutreach, tick: RwSignal<u32>) -> impl IntoView {
+fn OutreachView(
+    lead_id: Uuid,
+    o: LeadOutreach,
+    tick: RwSignal<u32>,
+    templates: Templates,
+) -> impl IntoView {
     let refresh = move || tick.update(|t| *t += 1);
     let takeover = ServerAction::<SetTakeover>::new();
     Effect::new(move || {
@@ -130,14 +142,19 @@ fn OutreachView(lead_id: Uuid, o: LeadOutreach, tick: RwSignal<u32>) -> impl Int
                 })}
             </div>
             {move || move_value.get().and_then(|r| r.err()).map(|e| view! { <p class="field-error" role="alert">{e.to_string()}</p> })}
-            <SendForm lead_id wa_window_open=o.wa_window_open tick/>
+            <SendForm lead_id wa_window_open=o.wa_window_open tick templates/>
             <Messages messages=o.messages.clone()/>
         </div>
     }
 }
 
 #[component]
-fn SendForm(lead_id: Uuid, wa_window_open: bool, tick: RwSignal<u32>) -> impl IntoView {
+fn SendForm(
+    lead_id: Uuid,
+    wa_window_open: bool,
+    tick: RwSignal<u32>,
+    templates: Templates,
+) -> impl IntoView {
     let action = ServerAction::<SendMessage>::new();
     let value = action.value();
     Effect::new(move || {
@@ -146,7 +163,6 @@ fn SendForm(lead_id: Uuid, wa_window_open: bool, tick: RwSignal<u32>) -> impl In
         }
     });
     let channel = RwSignal::new("WHATSAPP".to_string());
-    let templates = Resource::new(|| (), |_| list_templates());
     view! {
         <details class="rounded border border-line p-2">
             <summary class="cursor-pointer text-sm font-medium">{tr("outreach.send_message")}</summary>
