@@ -1,6 +1,6 @@
 import { test, expect, Page } from '@playwright/test';
 import { readFileSync } from 'fs';
-import { hydrated, newWorkspace, unique } from './helpers';
+import { hydrated, newWorkspace, unique, violations } from './helpers';
 
 /** A locale's strings, as the app ships them. */
 function strings(lang: string): Record<string, string> {
@@ -134,4 +134,37 @@ test('Portuguese and Romanian write money and dates their own way, and the picke
   const ro = ['ian.', 'feb.', 'mar.', 'apr.', 'mai', 'iun.', 'iul.', 'aug.', 'sept.', 'oct.', 'nov.', 'dec.'];
   // 09:00 in São Paulo is 14:00 or 15:00 in Bucharest: the same instant, read in the new zone.
   await expect(page.getByTestId('task').filter({ hasText: subject })).toContainText(new RegExp(`${d} ${ro[m - 1].replace('.', '\\.')} ${y}, 1[45]:00`));
+  // Date pickers start the week on Monday in Romanian; Escape gives the focus back.
+  const pick = page.getByRole('button', { name: 'Alegeți data' }).first();
+  await pick.click();
+  await expect(page.getByRole('grid').locator('th').first()).toHaveText('L');
+  await page.keyboard.press('Escape');
+  await expect(page.getByRole('grid')).toHaveCount(0);
+  await expect(pick).toBeFocused();
+});
+
+test('an Arabic workspace can write Arabic-Indic digits, and its date picker starts the week on Saturday', async ({ page }) => {
+  await newWorkspace(page, 'Layla');
+  await page.goto('/settings/workspace');
+  await hydrated(page);
+  await page.locator('#f-locale').selectOption('ar');
+  await page.locator('#f-number_system').selectOption('arab');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await expect(page.locator('html')).toHaveAttribute('dir', 'rtl');
+  await page.goto('/settings/audit');
+  await hydrated(page);
+  const arabic = (text: string) => text.replace(/\d/g, (c) => String.fromCharCode(0x660 + Number(c)));
+  await expect(page.locator('table')).toContainText(arabic(String(new Date().getUTCFullYear())));
+
+  await page.getByRole('button', { name: 'اختيار تاريخ' }).first().click();
+  const grid = page.getByRole('grid');
+  await expect(grid.locator('th').first()).toHaveText('س');
+  expect(await violations(page), 'the open date picker').toEqual([]);
+  // The focus starts on today; a week on, then Enter writes the day into the filter.
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('Enter');
+  await expect(grid).toHaveCount(0);
+  const week = new Date(Date.now() + 7 * 86_400_000).toISOString().slice(0, 10);
+  const picked = await page.locator('#a-from').inputValue();
+  expect(Math.abs(Date.parse(picked) - Date.parse(week))).toBeLessThanOrEqual(86_400_000);
 });

@@ -3,13 +3,64 @@
 //! 9:00 AM`, `2 de dez. de 2026 09:00`, `2 dec. 2026, 09:00`, `02/12/2026، 9:00 ص`.
 //! Server and browser run this same code, so hydration sees the same text. Digits
 //! stay Latin in Arabic too, the usual choice of Arabic business software in Egypt
-//! and the Gulf (CLDR's `latn` system for `ar`).
+//! and the Gulf (CLDR's `latn` system for `ar`), unless the workspace chooses
+//! Arabic-Indic digits (`arab`) for its Arabic pages ([`Digits`]).
 //!
 //! Times are shown in the viewer's zone. The server reads zone rules from chrono-tz;
 //! the browser asks its own `Intl`, so no time zone database is in the WASM.
 
 use crate::i18n::Locale;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The digits numbers are written with (CLDR numbering systems). A workspace picks
+/// them for its Arabic pages; every other language writes Latin digits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Digits {
+    /// `latn`: 0123456789.
+    #[default]
+    Latin,
+    /// `arab`: ٠١٢٣٤٥٦٧٨٩, with ٫ for the decimal point, ٬ between groups and ٪.
+    ArabicIndic,
+}
+
+impl Digits {
+    /// The stored code (`tenants.number_system`); anything else is Latin.
+    pub fn parse(code: &str) -> Digits {
+        match code {
+            "arab" => Digits::ArabicIndic,
+            _ => Digits::Latin,
+        }
+    }
+}
+
+/// The digits of the page being drawn in `locale`: the workspace's choice (a context
+/// the app provides from the page, the same on the server and in the browser) on
+/// Arabic pages, Latin everywhere else and for text made outside a page (mail).
+pub fn digits(locale: Locale) -> Digits {
+    if locale != Locale::Ar {
+        return Digits::Latin;
+    }
+    leptos::prelude::use_context::<Digits>().unwrap_or_default()
+}
+
+/// `text` with its ASCII digits written in `digits`; for a `number`, its separators
+/// and percent sign too.
+pub fn shape(digits: Digits, text: &str, number: bool) -> String {
+    match digits {
+        Digits::Latin => text.to_string(),
+        Digits::ArabicIndic => text
+            .chars()
+            .map(|c| match c {
+                '0'..='9' => char::from_u32(0x660 + (c as u32 - '0' as u32)).unwrap_or(c),
+                '.' if number => '\u{66b}',
+                ',' if number => '\u{66c}',
+                '%' if number => '\u{66a}',
+                c => c,
+            })
+            .collect(),
+    }
+}
 
 /// The decimal and grouping separators of `locale` (CLDR `symbols`, `latn`).
 pub fn separators(locale: Locale) -> (char, char) {
@@ -22,19 +73,21 @@ pub fn separators(locale: Locale) -> (char, char) {
 /// `1234567` → `1,234,567` (en) or `1.234.567` (pt, ro).
 pub fn integer(locale: Locale, n: i64) -> String {
     let grouped = group(locale, &n.unsigned_abs().to_string());
-    if n < 0 {
+    let text = if n < 0 {
         format!("-{grouped}")
     } else {
         grouped
-    }
+    };
+    shape(digits(locale), &text, true)
 }
 
 /// A whole-number percentage: `45%`, and `45 %` in Romanian (CLDR `#,##0 %`).
 pub fn percent(locale: Locale, n: i64) -> String {
-    match locale {
+    let text = match locale {
         Locale::Ro => format!("{}\u{a0}%", integer(locale, n)),
         _ => format!("{}%", integer(locale, n)),
-    }
+    };
+    shape(digits(locale), &text, true)
 }
 
 /// Digits with grouping separators every three places.
@@ -58,7 +111,7 @@ pub fn decimal(locale: Locale, minor: i64, exponent: u32) -> String {
     let (whole, fraction) = (abs / scale, abs % scale);
     let sign = if minor < 0 { "-" } else { "" };
     let whole = group(locale, &whole.to_string());
-    if fraction == 0 {
+    let text = if fraction == 0 {
         format!("{sign}{whole}")
     } else {
         let (decimal, _) = separators(locale);
@@ -66,7 +119,8 @@ pub fn decimal(locale: Locale, minor: i64, exponent: u32) -> String {
             "{sign}{whole}{decimal}{fraction:0width$}",
             width = exponent as usize
         )
-    }
+    };
+    shape(digits(locale), &text, true)
 }
 
 /// Reads a non-negative number as a person typed it, in any of our languages'
@@ -277,6 +331,10 @@ const MONTHS_RO: [&str; 12] = [
 /// A day in CLDR's medium style: `Dec 2, 2026`, `2 de dez. de 2026`, `2 dec. 2026`,
 /// `02/12/2026` (Arabic, with right-to-left marks after the slashes' numbers).
 pub fn date(locale: Locale, day: NaiveDate) -> String {
+    shape(digits(locale), &latin_date(locale, day), false)
+}
+
+fn latin_date(locale: Locale, day: NaiveDate) -> String {
     let month = day.month0() as usize;
     match locale {
         Locale::En => format!("{} {}, {}", MONTHS_EN[month], day.day(), day.year()),
@@ -293,6 +351,10 @@ pub fn date(locale: Locale, day: NaiveDate) -> String {
 
 /// A time of day in CLDR's short style: `9:05 AM` (en), `9:05 ص` (ar), `09:05`.
 pub fn time(locale: Locale, at: NaiveTime) -> String {
+    shape(digits(locale), &latin_time(locale, at), false)
+}
+
+fn latin_time(locale: Locale, at: NaiveTime) -> String {
     let (hour, minute) = (at.hour(), at.minute());
     let twelve = match hour % 12 {
         0 => 12,
@@ -316,13 +378,17 @@ pub fn date_time(locale: Locale, at: NaiveDateTime) -> String {
 
 /// Like [`date_time`], to the second (CLDR's medium time), for logs.
 pub fn date_time_seconds(locale: Locale, at: NaiveDateTime) -> String {
-    let short = time(locale, at.time());
+    let short = latin_time(locale, at.time());
     // The seconds go after the minutes, before any day period.
     let cut = short
         .find(|c: char| !c.is_ascii_digit() && c != ':')
         .unwrap_or(short.len());
     let time = format!("{}:{:02}{}", &short[..cut], at.second(), &short[cut..]);
-    join(locale, date(locale, at.date()), time)
+    join(
+        locale,
+        date(locale, at.date()),
+        shape(digits(locale), &time, false),
+    )
 }
 
 fn join(locale: Locale, day: String, time: String) -> String {
@@ -351,7 +417,11 @@ pub fn relative(locale: Locale, now: DateTime<Utc>, at: DateTime<Utc>) -> Option
     } else {
         format!("time.{unit}_ago")
     };
-    Some(crate::i18n::tf(locale, &key, &[("n", n.to_string())]))
+    Some(crate::i18n::tf(
+        locale,
+        &key,
+        &[("n", shape(digits(locale), &n.to_string(), false))],
+    ))
 }
 
 #[cfg(test)]
@@ -371,6 +441,42 @@ mod tests {
         assert_eq!(decimal(Locale::En, 1_234_500, 3), "1,234.500");
         assert_eq!(percent(Locale::En, 45), "45%");
         assert_eq!(percent(Locale::Ro, 45), "45\u{a0}%");
+    }
+
+    #[test]
+    fn a_workspace_may_write_arabic_pages_in_arabic_indic_digits() {
+        use leptos::prelude::{provide_context, Owner};
+        let day = NaiveDate::from_ymd_opt(2026, 12, 2).unwrap();
+        let at = day.and_hms_opt(9, 5, 7).unwrap();
+        // Outside a page (mail), and on a page that did not choose them: Latin.
+        assert_eq!(integer(Locale::Ar, 12_500), "12,500");
+        let owner = Owner::new();
+        owner.with(|| {
+            provide_context(Digits::ArabicIndic);
+            assert_eq!(integer(Locale::Ar, 12_500), "١٢٬٥٠٠");
+            assert_eq!(integer(Locale::Ar, -7), "-٧");
+            assert_eq!(decimal(Locale::Ar, 1_234_560, 2), "١٢٬٣٤٥٫٦٠");
+            assert_eq!(percent(Locale::Ar, 45), "٤٥٪");
+            assert_eq!(date(Locale::Ar, day), "٠٢\u{200f}/١٢\u{200f}/٢٠٢٦");
+            assert_eq!(time(Locale::Ar, at.time()), "٩:٠٥ ص");
+            assert_eq!(
+                date_time_seconds(Locale::Ar, at),
+                "٠٢\u{200f}/١٢\u{200f}/٢٠٢٦، ٩:٠٥:٠٧ ص"
+            );
+            // Other languages keep Latin digits in the same workspace.
+            assert_eq!(integer(Locale::En, 12_500), "12,500");
+            assert_eq!(date(Locale::Pt, day), "2 de dez. de 2026");
+            // What is shown is read back.
+            assert_eq!(
+                read_number(Locale::Ar, &decimal(Locale::Ar, 1_234_560, 2)),
+                Some(("12345".to_string(), "60".to_string()))
+            );
+        });
+        assert_eq!(shape(Digits::Latin, "1.5%", true), "1.5%");
+        assert_eq!(
+            shape(Digits::ArabicIndic, "09:05 - 1.5", false),
+            "٠٩:٠٥ - ١.٥"
+        );
     }
 
     #[test]

@@ -193,7 +193,10 @@ fn page_context() -> PageContext {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    provide_context(page_context());
+    let page = page_context();
+    // Every number and date on the page is written in the workspace's digits.
+    provide_context(page.viewer.as_ref().map(|v| v.digits).unwrap_or_default());
+    provide_context(page);
     view! {
         <Title text="Leadline"/>
         <Router>

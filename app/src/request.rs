@@ -132,6 +132,8 @@ pub struct Principal {
     pub timezone: String,
     /// `light`, `dark` or `system` (the device's): the member's preference.
     pub theme: String,
+    /// The digits the workspace's Arabic pages are written in.
+    pub digits: crate::l10n::Digits,
     /// The user is platform staff (any staff role): the console is linked for them.
     /// What they may do there is checked by the database on every call (`staff`).
     pub staff: bool,

@@ -299,6 +299,7 @@ pub async fn run(database: &Database, router: &Router) -> Result<(), String> {
         api_key: None,
         timezone: "UTC".to_string(),
         theme: "light".to_string(),
+        digits: Default::default(),
         staff: false,
         support: None,
     };

@@ -366,3 +366,65 @@ async fn the_audit_log_filters_and_pages_by_keyset() {
         "managers do not read the audit log"
     );
 }
+
+/// The workspace chooses Arabic-Indic digits for its Arabic pages; the server draws
+/// them so the browser hydrates the same text, and English pages keep Latin digits.
+#[tokio::test]
+async fn arabic_pages_are_written_in_the_digits_the_workspace_chooses() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup("Ada", "ada@example.com", "Acme").await;
+    let with_digits = |digits: &'static str| {
+        let mut form = settings("Acme", "#112233", "", "ar", "Africa/Cairo");
+        form.push(("number_system", digits));
+        form
+    };
+    let (status, body) = app
+        .call::<UpdateTenantSettings>(&owner, &with_digits("roman"))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(error_field(&body), Some("number_system"));
+    let (status, body) = app
+        .call::<UpdateTenantSettings>(&owner, &with_digits("arab"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, saved) = app.call::<GetTenantSettings>(&owner, &[]).await;
+    assert_eq!(saved["number_system"], "arab");
+
+    // The billing page dates the trial's end: its year in Arabic-Indic digits.
+    let ends: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("SELECT trial_ends_at FROM subscriptions WHERE tenant_id = $1")
+            .bind(app.tenant_of("ada@example.com").await)
+            .fetch_one(&app.pools.owner)
+            .await
+            .unwrap();
+    let year = ends.format("%Y").to_string();
+    let arabic_year: String = year
+        .chars()
+        .map(|c| char::from_u32(0x660 + c.to_digit(10).unwrap()).unwrap())
+        .collect();
+    let page = app.get(&owner, "/billing").await.text().await.unwrap();
+    assert!(page.contains(&format!("/{arabic_year}")), "{page}");
+    assert!(
+        !page.contains(&format!("/{year}")),
+        "no Latin year left: {page}"
+    );
+
+    // A member who reads English sees Latin digits in the same workspace.
+    let (status, body) = app
+        .call::<app::auth::api::UpdateProfile>(
+            &owner,
+            &[
+                ("name", "Ada"),
+                ("language", "en"),
+                ("timezone", ""),
+                ("theme", "light"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let page = app.get(&owner, "/billing").await.text().await.unwrap();
+    assert!(
+        page.contains(&year) && !page.contains(&arabic_year),
+        "{page}"
+    );
+}

@@ -152,6 +152,8 @@ pub struct Viewer {
     pub timezone: String,
     /// `light`, `dark` or `system`: the shell's `data-theme`.
     pub theme: String,
+    /// The digits of the workspace's Arabic pages (`l10n::Digits`).
+    pub digits: crate::l10n::Digits,
     pub tenants: Vec<TenantChoice>,
     /// The tenant requires 2FA and this user has not enrolled yet.
     pub must_enrol_2fa: bool,

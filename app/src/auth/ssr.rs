@@ -49,7 +49,7 @@ pub async fn resolve_principal(
     let row = sqlx::query(
         "SELECT m.id, m.role, m.grants, u.email::text AS email, u.name, u.totp_enabled_at IS NOT NULL AS totp,
                 COALESCE(p.language, t.locale) AS locale, COALESCE(p.timezone, t.timezone) AS timezone,
-                COALESCE(p.theme, 'light') AS theme, staff_role(u.id) IS NOT NULL AS staff,
+                COALESCE(p.theme, 'light') AS theme, staff_role(u.id) IS NOT NULL AS staff, t.number_system,
                 pol.two_factor_required,
                 pol.require_verified_email AND u.email_verified_at IS NULL AS must_verify,
                 (SELECT i.number FROM subscriptions s JOIN invoices i ON i.status = 'OPEN' WHERE s.status = 'UNPAID' ORDER BY i.number LIMIT 1) AS unpaid_invoice,
@@ -94,6 +94,7 @@ pub async fn resolve_principal(
                 .collect(),
             timezone: row.try_get("timezone")?,
             theme: row.try_get("theme")?,
+            digits: crate::l10n::Digits::parse(row.try_get("number_system")?),
             staff: row.try_get("staff")?,
             support: None,
         },
@@ -123,7 +124,7 @@ async fn support_principal(
     let row = sqlx::query(
         "SELECT u.email::text AS email, u.name, COALESCE(p.language, t.locale) AS locale,
                 COALESCE(p.timezone, t.timezone) AS timezone, COALESCE(p.theme, 'light') AS theme,
-                t.name AS tenant_name, t.brand_color, t.logo_url,
+                t.name AS tenant_name, t.brand_color, t.logo_url, t.number_system,
                 (SELECT coalesce(json_agg(w ORDER BY w.name), '[]') FROM my_workspaces() w) AS workspaces
            FROM users u JOIN tenants t ON t.id = $1
            LEFT JOIN user_preferences p ON p.user_id = u.id
@@ -164,6 +165,7 @@ async fn support_principal(
             grants: Vec::new(),
             timezone: row.try_get("timezone")?,
             theme: row.try_get("theme")?,
+            digits: crate::l10n::Digits::parse(row.try_get("number_system")?),
             staff: true,
             support: Some(SupportGrant { id: grant, until }),
         },
@@ -210,6 +212,7 @@ pub fn viewer(
         locale,
         timezone: principal.timezone.clone(),
         theme: principal.theme.clone(),
+        digits: principal.digits,
         tenants: workspaces
             .0
             .iter()

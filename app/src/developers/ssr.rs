@@ -174,6 +174,7 @@ pub async fn authenticate(
             api_key: Some(id),
             timezone: "UTC".to_string(),
             theme: "light".to_string(),
+            digits: Default::default(),
             staff: false,
             support: None,
         },

@@ -21,6 +21,7 @@ pub async fn update_tenant_settings(
     logo_url: String,
     locale: String,
     timezone: String,
+    #[server(default)] number_system: Option<String>,
 ) -> Result<(), AppError> {
     respond(async {
         let input = TenantSettings {
@@ -30,6 +31,7 @@ pub async fn update_tenant_settings(
             logo_url: Some(logo_url),
             locale,
             timezone,
+            number_system: number_system.unwrap_or_else(|| "latn".into()),
         };
         super::ssr::update_tenant_settings(&env()?, input).await
     })

@@ -10,6 +10,8 @@ pub struct TenantSettings {
     pub logo_url: Option<String>,
     pub locale: String,
     pub timezone: String,
+    /// The digits of Arabic pages: `latn` (0123) or `arab` (٠١٢٣).
+    pub number_system: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -16,7 +16,7 @@ pub const AUDIT_PAGE: i64 = 50;
 pub async fn tenant_settings(env: &Env) -> Result<TenantSettings, AppError> {
     let (p, mut tx) = env.begin(Permission::TenantSettings).await?;
     let r = sqlx::query(
-        "SELECT name, slug, brand_color, logo_url, locale, timezone FROM tenants WHERE id = $1",
+        "SELECT name, slug, brand_color, logo_url, locale, timezone, number_system FROM tenants WHERE id = $1",
     )
     .bind(p.tenant_id)
     .fetch_one(&mut *tx)
@@ -29,6 +29,7 @@ pub async fn tenant_settings(env: &Env) -> Result<TenantSettings, AppError> {
         logo_url: r.try_get("logo_url")?,
         locale: r.try_get("locale")?,
         timezone: r.try_get("timezone")?,
+        number_system: r.try_get("number_system")?,
     })
 }
 
@@ -68,6 +69,15 @@ pub async fn update_tenant_settings(env: &Env, input: TenantSettings) -> Result<
     }
     let tenant_locale = Locale::parse(&input.locale)
         .ok_or_else(|| AppError::field("locale", t(locale, "validation.choice")))?;
+    let number_system = match input.number_system.trim() {
+        s @ ("latn" | "arab") => s,
+        _ => {
+            return Err(AppError::field(
+                "number_system",
+                t(locale, "validation.choice"),
+            ))
+        }
+    };
     let mut tx = env.tx(p).await?;
     if !timezone_exists(&mut tx, input.timezone.trim()).await? {
         return Err(AppError::field(
@@ -85,7 +95,7 @@ pub async fn update_tenant_settings(env: &Env, input: TenantSettings) -> Result<
     .try_get::<serde_json::Value, _>("j")?;
     let after = sqlx::query(
         "UPDATE tenants SET name = $2, brand_color = $3, logo_url = $4, locale = $5, timezone = $6,
-                updated_at = now()
+                number_system = $7, updated_at = now()
           WHERE id = $1 RETURNING to_jsonb(tenants) - 'created_at' - 'updated_at' AS j",
     )
     .bind(p.tenant_id)
@@ -94,6 +104,7 @@ pub async fn update_tenant_settings(env: &Env, input: TenantSettings) -> Result<
     .bind(logo)
     .bind(tenant_locale.code())
     .bind(input.timezone.trim())
+    .bind(number_system)
     .fetch_one(&mut *tx)
     .await?
     .try_get::<serde_json::Value, _>("j")?;

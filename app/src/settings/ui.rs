@@ -302,7 +302,7 @@ pub fn WorkspacePage() -> impl IntoView {
                     Ok(s) => view! {
                         <Card>
                             <ActionForm action=save attr:class="form-col" attr:novalidate="">
-                                <Alert message=form_error(value, &["name", "brand_color", "logo_url", "locale", "timezone"])/>
+                                <Alert message=form_error(value, &["name", "brand_color", "logo_url", "locale", "timezone", "number_system"])/>
                                 <Field label=tr("settings.workspace_name") name="name" value=s.name.clone() required=true error=field_error(value, "name")/>
                                 <div class="field">
                                     <label for="f-brand_color" class="field-label">{tr("settings.brand_color")}</label>
@@ -321,6 +321,15 @@ pub fn WorkspacePage() -> impl IntoView {
                                 </div>
                                 <Field label=tr("settings.timezone") name="timezone" value=s.timezone.clone() required=true
                                        hint=tr("settings.timezone_hint") error=field_error(value, "timezone")/>
+                                <div class="field">
+                                    <label for="f-number_system" class="field-label">{tr("settings.number_system")}</label>
+                                    <select id="f-number_system" name="number_system" class="input" aria-describedby="f-number_system-hint">
+                                        <option value="latn" selected=s.number_system == "latn">{tr("settings.number_system.latn")}</option>
+                                        <option value="arab" selected=s.number_system == "arab">{tr("settings.number_system.arab")}</option>
+                                    </select>
+                                    <p id="f-number_system-hint" class="field-hint">{tr("settings.number_system_hint")}</p>
+                                    {move || field_error(value, "number_system").get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
+                                </div>
                                 <Submit label=tr("common.save") pending=save.pending()/>
                             </ActionForm>
                         </Card>
@@ -462,11 +471,17 @@ pub fn AuditPage() -> impl IntoView {
             </div>
             <div class="field">
                 <label for="a-from" class="field-label">{tr("audit.from")}</label>
-                <input id="a-from" name="from" type="date" class="input" on:input=move |ev| from.set(event_target_value(&ev))/>
+                <div class="flex items-center gap-1">
+                    <input id="a-from" name="from" type="date" class="input" on:input=move |ev| from.set(event_target_value(&ev))/>
+                    <crate::ui::DatePicker input="a-from"/>
+                </div>
             </div>
             <div class="field">
                 <label for="a-to" class="field-label">{tr("audit.to")}</label>
-                <input id="a-to" name="to" type="date" class="input" on:input=move |ev| to.set(event_target_value(&ev))/>
+                <div class="flex items-center gap-1">
+                    <input id="a-to" name="to" type="date" class="input" on:input=move |ev| to.set(event_target_value(&ev))/>
+                    <crate::ui::DatePicker input="a-to"/>
+                </div>
             </div>
             <button type="submit" class="btn btn-secondary md:col-span-5 justify-self-start">{tr("audit.apply")}</button>
         </form>

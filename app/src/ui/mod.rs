@@ -5,6 +5,9 @@ use crate::error::AppError;
 use crate::i18n::{t, Locale};
 use leptos::prelude::*;
 
+mod date_picker;
+pub use date_picker::{first_weekday, DatePicker};
+
 /// The request's page context (locale, viewer), provided once by `App`.
 pub fn page() -> PageContext {
     use_context::<PageContext>().unwrap_or_default()
@@ -126,21 +129,27 @@ pub fn Field(
     let id = format!("f-{name}");
     let err_id = format!("{id}-error");
     let hint_id = format!("{id}-hint");
+    // Dates get the picker whose weeks start on the language's first day.
+    let picker =
+        matches!(kind, "date" | "datetime-local").then(|| view! { <DatePicker input=id.clone()/> });
     view! {
         <div class="field">
             <label for=id.clone() class="field-label">{label}</label>
-            <input
-                id=id
-                name=name
-                type=kind
-                value=value
-                autocomplete=autocomplete
-                required=required
-                class="input"
-                class:input-invalid=move || error.get().is_some()
-                aria-invalid=move || error.get().is_some().then_some("true")
-                aria-describedby=move || if error.get().is_some() { err_id.clone() } else { hint_id.clone() }
-            />
+            <div class="flex items-center gap-1">
+                <input
+                    id=id
+                    name=name
+                    type=kind
+                    value=value
+                    autocomplete=autocomplete
+                    required=required
+                    class="input"
+                    class:input-invalid=move || error.get().is_some()
+                    aria-invalid=move || error.get().is_some().then_some("true")
+                    aria-describedby=move || if error.get().is_some() { err_id.clone() } else { hint_id.clone() }
+                />
+                {picker}
+            </div>
             {hint.map(|h| view! { <p id=format!("f-{name}-hint") class="field-hint">{h}</p> })}
             {move || error.get().map(|e| view! { <p id=format!("f-{name}-error") class="field-error" role="alert">{e}</p> })}
         </div>

@@ -307,6 +307,7 @@ async fn load(db: &Db, tenant_id: Uuid, id: Uuid) -> Result<Claimed, AppError> {
             api_key: None,
             timezone: "UTC".to_string(),
             theme: "light".to_string(),
+            digits: Default::default(),
             staff: false,
             support: None,
         },

@@ -26,7 +26,12 @@ where
                         {def.options.iter().map(|o| view! { <option value=o.clone() selected=*o == current>{o.clone()}</option> }).collect_view()}
                     </select>
                 }.into_any(),
-                "DATE" => view! { <input id=id.clone() name=name type="date" class="input" value=current.clone()/> }.into_any(),
+                "DATE" => view! {
+                    <div class="flex items-center gap-1">
+                        <input id=id.clone() name=name type="date" class="input" value=current.clone()/>
+                        <crate::ui::DatePicker input=id.clone()/>
+                    </div>
+                }.into_any(),
                 "NUMBER" => view! { <input id=id.clone() name=name inputmode="decimal" class="input" value=current.clone()/> }.into_any(),
                 _ => view! { <input id=id.clone() name=name class="input" value=current.clone()/> }.into_any(),
             };

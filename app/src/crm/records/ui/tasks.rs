@@ -118,9 +118,10 @@ impl TaskControls {
                 let text = due.get_untracked();
                 spawn_local(async move { after(reschedule_task(id, text).await) });
             }>
-                <input type="datetime-local" class="input w-auto text-xs" prop:value=move || due.get()
+                <input type="datetime-local" id=format!("due-{id}") class="input w-auto text-xs" prop:value=move || due.get()
                     aria-label=tf(locale(), "tasks.due_of", &[("task", about.clone())])
                     on:input=move |ev| due.set(event_target_value(&ev))/>
+                <crate::ui::DatePicker input=format!("due-{id}")/>
                 <button type="submit" class="btn btn-ghost">{tr("tasks.reschedule")}</button>
             </form>
             {(members.len() > 1).then(|| view! {
