@@ -205,6 +205,14 @@ test('an admin archives a mailbox and restores it; it stays listed, marked archi
 
   await page.getByRole('button', { name: `Archive sales@${domain}` }).click();
   await expect(table).toContainText('Archived');
+  // The domain is archived once its mailbox is, and restored before it.
+  const domains = page.getByTestId('domains');
+  await page.getByRole('button', { name: `Archive ${domain}` }).click();
+  await expect(domains).toContainText('Archived');
+  await page.getByRole('button', { name: `Restore sales@${domain}` }).click();
+  await expect(page.getByRole('alert').filter({ hasText: 'Restore the domain first' })).toBeVisible();
+  await page.getByRole('button', { name: `Restore ${domain}` }).click();
+  await expect(domains).not.toContainText('Archived');
   await page.getByRole('button', { name: `Restore sales@${domain}` }).click();
   await expect(table).not.toContainText('Archived');
   await expect(page.getByRole('button', { name: `Archive sales@${domain}` })).toBeVisible();

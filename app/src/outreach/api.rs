@@ -138,7 +138,8 @@ pub async fn save_phone(
     .await
 }
 
-/// Archives (`archived` true) or restores a sender; `kind` is "phone" or "mailbox".
+/// Archives (`archived` true) or restores a sender; `kind` is "phone", "mailbox" or
+/// "domain".
 #[server(input = Json)]
 pub async fn set_sender_archived(kind: String, id: Uuid, archived: bool) -> Result<(), AppError> {
     respond(async { senders::set_archived(&env()?, &kind, id, archived).await }).await

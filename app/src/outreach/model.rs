@@ -146,6 +146,8 @@ pub struct DomainView {
     pub dmarc_ok: bool,
     pub checks: Vec<DnsCheckView>,
     pub checked_at: Option<DateTime<Utc>>,
+    /// Kept for the messages that name it, offered for no new mailbox.
+    pub archived: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -571,8 +571,91 @@ async fn an_archived_number_sends_nothing_new_and_frees_its_place() {
         .app
         .call_json::<SetSenderArchived>(
             &w.admin,
-            &json!({ "kind": "domain", "id": first, "archived": true }),
+            &json!({ "kind": "printer", "id": first, "archived": true }),
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+/// A sending domain is archived once no mailbox on it is live, is then offered for no
+/// new mailbox, and must be restored before one of its mailboxes is.
+#[tokio::test]
+async fn a_domain_is_archived_after_its_mailboxes_and_restored_before_them() {
+    let w = world().await;
+    let mailbox = w.mailbox().await;
+    let domain: Uuid = sqlx::query_scalar("SELECT domain_id FROM email_accounts WHERE id = $1")
+        .bind(mailbox)
+        .fetch_one(&w.app.pools.owner)
+        .await
+        .unwrap();
+    let archive = |kind: &'static str, id: Uuid, archived: bool| {
+        let app = w.app.clone();
+        let admin = w.admin.clone();
+        async move {
+            app.call_json::<SetSenderArchived>(
+                &admin,
+                &json!({ "kind": kind, "id": id, "archived": archived }),
+            )
+            .await
+        }
+    };
+    let (status, body) = archive("domain", domain, true).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        error_text(&body).contains("A mailbox on this domain is not archived"),
+        "{body}"
+    );
+    assert_eq!(archive("mailbox", mailbox, true).await.0, StatusCode::OK);
+    let (status, body) = archive("domain", domain, true).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, senders) = w.app.call_json::<GetSenders>(&w.admin, &json!({})).await;
+    assert_eq!(senders["domains"][0]["archived"], json!(true), "{senders}");
+
+    // No new mailbox on it, and its mailbox waits for it.
+    let port = w.peer.smtp_addr().port().to_string();
+    let (status, body) = w
+        .app
+        .call::<SaveMailbox>(
+            &w.admin,
+            &[
+                ("domain_id", &domain.to_string()),
+                ("from_address", "more@acme.test"),
+                ("from_name", "More"),
+                ("smtp_host", "127.0.0.1"),
+                ("smtp_port", &port),
+                ("smtp_security", "NONE"),
+                ("smtp_username", "more"),
+                ("smtp_password", "pw"),
+                ("daily_cap", "100"),
+                ("warmup_start", "50"),
+                ("warmup_step", "10"),
+                ("min_gap_seconds", "0"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(error_field(&body), Some("domain_id"));
+    let (status, body) = archive("mailbox", mailbox, false).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        error_text(&body).contains("acme.test, is archived"),
+        "{body}"
+    );
+
+    // Another workspace cannot touch it; a restore lets the mailbox back.
+    let other = w.other_tenant("bea@example.com", "Beta").await;
+    let (status, _) = other
+        .app
+        .call_json::<SetSenderArchived>(
+            &other.admin,
+            &json!({ "kind": "domain", "id": domain, "archived": false }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(archive("domain", domain, false).await.0, StatusCode::OK);
+    assert_eq!(archive("mailbox", mailbox, false).await.0, StatusCode::OK);
+    let audited: i64 = w
+        .scalar_i64("SELECT count(*) FROM audit_logs WHERE entity_type = 'email_domains' AND action IN ('sender.archived', 'sender.restored')")
+        .await;
+    assert_eq!(audited, 2);
 }

@@ -52,8 +52,9 @@ pub async fn senders(env: &Env) -> Result<Senders, AppError> {
     })
     .collect::<Result<Vec<_>, _>>()?;
     let domains = sqlx::query(
-        "SELECT id, domain::text AS domain, dkim_selector, spf_ok, dkim_ok, dmarc_ok, checks, checked_at
-           FROM email_domains ORDER BY domain",
+        "SELECT id, domain::text AS domain, dkim_selector, spf_ok, dkim_ok, dmarc_ok, checks, checked_at,
+                archived_at IS NOT NULL AS archived
+           FROM email_domains ORDER BY archived_at IS NOT NULL, domain",
     )
     .fetch_all(&mut *tx)
     .await
@@ -122,6 +123,7 @@ fn domain_view(r: &sqlx::postgres::PgRow) -> Result<DomainView, sqlx::Error> {
         dmarc_ok: r.try_get("dmarc_ok")?,
         checks,
         checked_at: r.try_get("checked_at")?,
+        archived: r.try_get("archived")?,
     })
 }
 
@@ -480,7 +482,8 @@ pub async fn verify_domain(env: &Env, id: Uuid) -> Result<DomainView, AppError> 
     let row = sqlx::query(
         "UPDATE email_domains SET spf_ok = $2, dkim_ok = $3, dmarc_ok = $4, checks = $5, checked_at = now()
           WHERE id = $1
-          RETURNING id, domain::text AS domain, dkim_selector, spf_ok, dkim_ok, dmarc_ok, checks, checked_at",
+          RETURNING id, domain::text AS domain, dkim_selector, spf_ok, dkim_ok, dmarc_ok, checks, checked_at,
+                    archived_at IS NOT NULL AS archived",
     )
     .bind(id)
     .bind(ok("SPF"))
@@ -582,13 +585,20 @@ pub async fn save_mailbox(
         _ => return Err(AppError::field("status", env.t("outreach.status_invalid"))),
     };
     let (p, mut tx) = env.begin(Permission::OutreachManage).await?;
-    let domain: Option<String> =
-        sqlx::query_scalar("SELECT domain::text FROM email_domains WHERE id = $1")
-            .bind(domain_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let domain =
+    let domain: Option<(String, bool)> = sqlx::query_as(
+        "SELECT domain::text, archived_at IS NOT NULL FROM email_domains WHERE id = $1",
+    )
+    .bind(domain_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let (domain, domain_archived) =
         domain.ok_or_else(|| AppError::field("domain_id", env.t("outreach.domain_required")))?;
+    if domain_archived {
+        return Err(AppError::field(
+            "domain_id",
+            env.t("outreach.domain_archived"),
+        ));
+    }
     if !from.ends_with(&format!("@{domain}")) {
         return Err(AppError::field(
             "from_address",
@@ -674,13 +684,24 @@ pub async fn save_mailbox(
     Ok(id)
 }
 
-/// Archives a WhatsApp number or mailbox (`kind` "phone" or "mailbox"), or restores
-/// one. A sender with messages still waiting to go out is not archived: they would
-/// wait for it forever. Restoring takes a place under the plan's limit again.
+/// Archives a WhatsApp number, mailbox or sending domain (`kind` "phone", "mailbox"
+/// or "domain"), or restores one. A sender with messages still waiting to go out is
+/// not archived: they would wait for it forever; nor is a domain with a mailbox that
+/// is not archived. Restoring a sender takes a place under the plan's limit again; a
+/// mailbox on an archived domain waits for its domain.
 pub async fn set_archived(env: &Env, kind: &str, id: Uuid, archived: bool) -> Result<(), AppError> {
     let (table, column, metric) = match kind {
-        "phone" => ("wa_phone_numbers", "phone_id", Metric::WhatsAppNumbers),
-        "mailbox" => ("email_accounts", "email_account_id", Metric::Mailboxes),
+        "phone" => (
+            "wa_phone_numbers",
+            "phone_id",
+            Some(Metric::WhatsAppNumbers),
+        ),
+        "mailbox" => (
+            "email_accounts",
+            "email_account_id",
+            Some(Metric::Mailboxes),
+        ),
+        "domain" => ("email_domains", "", None),
         _ => {
             return Err(AppError::field(
                 "kind",
@@ -700,22 +721,55 @@ pub async fn set_archived(env: &Env, kind: &str, id: Uuid, archived: bool) -> Re
         tx.commit().await?;
         return Ok(());
     }
-    if archived {
-        let waiting: i64 = sqlx::query_scalar(&format!(
-            "SELECT count(*) FROM messages WHERE {column} = $1 AND status IN ('QUEUED', 'SENDING')"
-        ))
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
-        if waiting > 0 {
-            return Err(AppError::Conflict(tf(
-                env.locale(),
-                "outreach.sender_has_queue",
-                &[("count", waiting.to_string())],
-            )));
+    match (metric, archived) {
+        (None, true) => {
+            let live: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM email_accounts WHERE domain_id = $1 AND archived_at IS NULL",
+            )
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+            if live > 0 {
+                return Err(AppError::Conflict(tf(
+                    env.locale(),
+                    "outreach.domain_has_mailboxes",
+                    &[("count", live.to_string())],
+                )));
+            }
         }
-    } else {
-        check_senders(&mut tx, env.locale(), metric).await?;
+        (None, false) => {}
+        (Some(_), true) => {
+            let waiting: i64 = sqlx::query_scalar(&format!(
+                "SELECT count(*) FROM messages WHERE {column} = $1 AND status IN ('QUEUED', 'SENDING')"
+            ))
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+            if waiting > 0 {
+                return Err(AppError::Conflict(tf(
+                    env.locale(),
+                    "outreach.sender_has_queue",
+                    &[("count", waiting.to_string())],
+                )));
+            }
+        }
+        (Some(metric), false) => {
+            let archived_domain: Option<String> = sqlx::query_scalar(
+                "SELECT d.domain::text FROM email_accounts a JOIN email_domains d ON d.id = a.domain_id
+                  WHERE a.id = $1 AND d.archived_at IS NOT NULL",
+            )
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(domain) = archived_domain {
+                return Err(AppError::Conflict(tf(
+                    env.locale(),
+                    "outreach.restore_domain_first",
+                    &[("domain", domain)],
+                )));
+            }
+            check_senders(&mut tx, env.locale(), metric).await?;
+        }
     }
     sqlx::query(&format!(
         "UPDATE {table} SET archived_at = CASE WHEN $2 THEN now() END WHERE id = $1"

@@ -40,8 +40,10 @@ fn SendersView(
     can_manage: bool,
 ) -> impl IntoView {
     let domains = s.domains.clone();
-    let has_domains = !domains.is_empty();
-    let mailbox_domains = domains.clone();
+    // New mailboxes go on a domain that is not archived.
+    let mailbox_domains: Vec<DomainView> =
+        domains.iter().filter(|d| !d.archived).cloned().collect();
+    let has_domains = !mailbox_domains.is_empty();
     view! {
         <div class="space-y-4">
             <Card title=tr("outreach.phones")>
@@ -234,14 +236,18 @@ fn DomainCard(d: DomainView, saved: RwSignal<u32>, can_manage: bool) -> impl Int
         <article class="rounded border border-line p-3">
             <div class="flex flex-wrap items-center gap-2">
                 <h3 class="font-semibold">{d.domain.clone()}</h3>
+                {d.archived.then(|| view! { <span class="badge badge-neutral">{tr("outreach.archived")}</span> })}
                 <span class="text-sm">"SPF"</span>{status_badge(ok(d.spf_ok))}
                 <span class="text-sm">"DKIM"</span>{status_badge(ok(d.dkim_ok))}
                 <span class="text-sm">"DMARC"</span>{status_badge(ok(d.dmarc_ok))}
                 {can_manage.then(|| view! {
-                    <ActionForm action=verify attr:class="ms-auto">
-                        <input type="hidden" name="id" value=d.id.to_string()/>
-                        <Submit label=tr("outreach.check_dns") pending=verify.pending()/>
-                    </ActionForm>
+                    <div class="ms-auto flex flex-wrap items-start gap-2">
+                        <ActionForm action=verify>
+                            <input type="hidden" name="id" value=d.id.to_string()/>
+                            <Submit label=tr("outreach.check_dns") pending=verify.pending()/>
+                        </ActionForm>
+                        <div><ArchiveSender kind="domain" id=d.id name=d.domain.clone() archived=d.archived saved/></div>
+                    </div>
                 })}
             </div>
             {move || value.get().and_then(|r| r.err()).map(|e| view! { <p class="field-error" role="alert">{e.to_string()}</p> })}
