@@ -104,6 +104,18 @@ test('reorder the steps of a new sequence with the keyboard and see the order af
   await expect(steps.nth(2)).toContainText('after 1 h 30 min');
   await expect(steps.nth(2)).toContainText('Subject: Still thinking, {{first_name}}?');
   await expect(steps.nth(2)).toContainText('From: Sara from Nile');
+
+  // A condition on the score: without a value it is refused next to the field.
+  await stepForm.getByLabel('Step type').selectOption({ label: 'Branch on a condition' });
+  await stepForm.getByLabel('Condition').selectOption({ label: 'A field of the lead' });
+  await stepForm.getByLabel('Field', { exact: true }).selectOption({ label: 'Score is at least' });
+  await stepForm.getByLabel('If not').selectOption({ label: 'End the sequence' });
+  await stepForm.getByRole('button', { name: 'Add step' }).click();
+  await expect(stepForm.locator('.field-error')).toContainText('Enter a value this condition can compare');
+  await stepForm.getByLabel('Value', { exact: true }).fill('60');
+  await stepForm.getByRole('button', { name: 'Add step' }).click();
+  await expect(steps).toHaveCount(4);
+  await expect(steps.nth(3)).toContainText('If the score is at least 60: Go on to the next step. Otherwise: End the sequence.');
   expect(await violations(page), '/outreach/sequences/:id').toEqual([]);
 
   // A launch moment: nonsense is refused next to the field; a date and time is kept.

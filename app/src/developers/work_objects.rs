@@ -215,9 +215,24 @@ pub struct SequenceStep {
     pub position: i32,
     /// Minutes after the step before (or the enrolment, for the first).
     pub delay_minutes: i32,
-    /// WHATSAPP or EMAIL.
-    pub channel: String,
-    pub template_id: Uuid,
+    /// SEND, WAIT_UNTIL or CONDITION.
+    pub kind: String,
+    /// A sending step's channel, WHATSAPP or EMAIL, and template.
+    pub channel: Option<String>,
+    pub template_id: Option<Uuid>,
+    /// A wait's moment.
+    pub wait_until: Option<DateTime<Utc>>,
+    /// A condition: OPENED, CLICKED, REPLIED, JOURNEY_STATE or FIELD, with the field
+    /// and value it compares.
+    pub condition: Option<String>,
+    pub condition_field: Option<String>,
+    pub condition_value: Option<String>,
+    /// Where a condition goes when it holds and when not: NEXT, END or STEP, with the
+    /// step's id.
+    pub then_go: String,
+    pub then_step_id: Option<Uuid>,
+    pub else_go: String,
+    pub else_step_id: Option<Uuid>,
 }
 
 /// An outreach sequence: timed steps a lead goes through once enrolled.
@@ -241,7 +256,11 @@ impl ApiObject for Sequence {
     const SELECT: &'static str = "SELECT r.* FROM (SELECT q.tenant_id, q.id, q.name, q.status,
         q.exit_on_reply, q.max_attempts,
         coalesce((SELECT jsonb_agg(jsonb_build_object('id', s.id, 'position', s.position,
-            'delay_minutes', s.delay_minutes, 'channel', s.channel, 'template_id', s.template_id)
+            'delay_minutes', s.delay_minutes, 'kind', s.kind, 'channel', s.channel,
+            'template_id', s.template_id, 'wait_until', s.wait_until, 'condition', s.condition,
+            'condition_field', s.condition_field, 'condition_value', s.condition_value,
+            'then_go', s.then_go, 'then_step_id', s.then_step_id, 'else_go', s.else_go,
+            'else_step_id', s.else_step_id)
             ORDER BY s.position) FROM sequence_steps s WHERE s.sequence_id = q.id), '[]') AS steps,
         q.created_at, q.updated_at FROM sequences q) r";
     const FILTERS: &'static [&'static str] = &["status"];

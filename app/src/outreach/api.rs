@@ -242,25 +242,39 @@ pub async fn save_sequence(
 #[server]
 pub async fn add_step(
     sequence_id: Uuid,
+    #[server(default)] kind: Option<String>,
     delay_minutes: String,
-    template_id: String,
+    #[server(default)] template_id: Option<String>,
     fallback_template_id: Option<String>,
     skip_if_replied: Option<String>,
     skip_if_opened: Option<String>,
     subject_override: Option<String>,
     from_name: Option<String>,
     #[server(default)] mailbox_id: Option<String>,
+    #[server(default)] wait_until: Option<String>,
+    #[server(default)] condition: Option<String>,
+    #[server(default)] condition_field: Option<String>,
+    #[server(default)] condition_value: Option<String>,
+    #[server(default)] then_go: Option<String>,
+    #[server(default)] else_go: Option<String>,
 ) -> Result<Uuid, AppError> {
     respond(async {
         let input = steps::StepInput {
+            kind: kind.unwrap_or_default(),
             delay_minutes,
-            template_id,
+            template_id: template_id.unwrap_or_default(),
             fallback_template_id: fallback_template_id.unwrap_or_default(),
             skip_if_replied: ticked(&skip_if_replied),
             skip_if_opened: ticked(&skip_if_opened),
             subject_override: subject_override.unwrap_or_default(),
             from_name: from_name.unwrap_or_default(),
             mailbox_id: mailbox_id.unwrap_or_default(),
+            wait_until: wait_until.unwrap_or_default(),
+            condition: condition.unwrap_or_default(),
+            condition_field: condition_field.unwrap_or_default(),
+            condition_value: condition_value.unwrap_or_default(),
+            then_go: then_go.unwrap_or_default(),
+            else_go: else_go.unwrap_or_default(),
         };
         steps::add_step(&env()?, sequence_id, &input).await
     })
@@ -272,25 +286,39 @@ pub async fn add_step(
 #[server]
 pub async fn update_step(
     step_id: Uuid,
+    #[server(default)] kind: Option<String>,
     delay_minutes: String,
-    template_id: String,
+    #[server(default)] template_id: Option<String>,
     fallback_template_id: Option<String>,
     skip_if_replied: Option<String>,
     skip_if_opened: Option<String>,
     subject_override: Option<String>,
     from_name: Option<String>,
     #[server(default)] mailbox_id: Option<String>,
+    #[server(default)] wait_until: Option<String>,
+    #[server(default)] condition: Option<String>,
+    #[server(default)] condition_field: Option<String>,
+    #[server(default)] condition_value: Option<String>,
+    #[server(default)] then_go: Option<String>,
+    #[server(default)] else_go: Option<String>,
 ) -> Result<(), AppError> {
     respond(async {
         let input = steps::StepInput {
+            kind: kind.unwrap_or_default(),
             delay_minutes,
-            template_id,
+            template_id: template_id.unwrap_or_default(),
             fallback_template_id: fallback_template_id.unwrap_or_default(),
             skip_if_replied: ticked(&skip_if_replied),
             skip_if_opened: ticked(&skip_if_opened),
             subject_override: subject_override.unwrap_or_default(),
             from_name: from_name.unwrap_or_default(),
             mailbox_id: mailbox_id.unwrap_or_default(),
+            wait_until: wait_until.unwrap_or_default(),
+            condition: condition.unwrap_or_default(),
+            condition_field: condition_field.unwrap_or_default(),
+            condition_value: condition_value.unwrap_or_default(),
+            then_go: then_go.unwrap_or_default(),
+            else_go: else_go.unwrap_or_default(),
         };
         steps::update_step(&env()?, step_id, &input).await
     })

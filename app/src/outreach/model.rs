@@ -28,6 +28,143 @@ impl Channel {
     }
 }
 
+/// What a sequence step does (seed 003's step types).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StepKind {
+    /// Sends a message from a template.
+    Send,
+    /// Holds the enrolment until a moment.
+    WaitUntil,
+    /// Branches on what the lead did or is.
+    Condition,
+}
+
+impl StepKind {
+    pub const ALL: [StepKind; 3] = [StepKind::Send, StepKind::WaitUntil, StepKind::Condition];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            StepKind::Send => "SEND",
+            StepKind::WaitUntil => "WAIT_UNTIL",
+            StepKind::Condition => "CONDITION",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<StepKind> {
+        StepKind::ALL.into_iter().find(|k| k.code() == code.trim())
+    }
+}
+
+/// What a condition step asks of the lead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Condition {
+    /// Opened an email of this enrolment.
+    Opened,
+    /// Clicked a link in a message of this enrolment.
+    Clicked,
+    /// Replied since it was enrolled.
+    Replied,
+    /// The journey is in the state given as the value.
+    JourneyState,
+    /// A field of the lead has the value ([`CONDITION_FIELDS`] or a custom field).
+    Field,
+}
+
+impl Condition {
+    pub const ALL: [Condition; 5] = [
+        Condition::Opened,
+        Condition::Clicked,
+        Condition::Replied,
+        Condition::JourneyState,
+        Condition::Field,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Condition::Opened => "OPENED",
+            Condition::Clicked => "CLICKED",
+            Condition::Replied => "REPLIED",
+            Condition::JourneyState => "JOURNEY_STATE",
+            Condition::Field => "FIELD",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Condition> {
+        Condition::ALL.into_iter().find(|c| c.code() == code.trim())
+    }
+}
+
+/// The lead's own fields a condition can test: the status equals, the source equals
+/// (ignoring case), the lead has the tag, the score is at least. Custom fields are
+/// `custom.<key>` and compare like the source.
+pub const CONDITION_FIELDS: [&str; 4] = ["status", "source", "tag", "score"];
+
+/// The journey states a condition can test (seed 000's state machine).
+pub const JOURNEY_STATES: [&str; 8] = [
+    "COLD",
+    "CONTACTED_WA",
+    "CONTACTED_EMAIL",
+    "WARM_REPLY",
+    "NEGOTIATION",
+    "CONVERTED",
+    "DEAD",
+    "PAUSED",
+];
+
+/// Where one branch of a condition goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Branch {
+    /// The step after the condition.
+    Next,
+    /// The enrolment completes.
+    End,
+    /// A later step of the sequence.
+    Step(Uuid),
+}
+
+impl Branch {
+    /// The form's value: `next`, `end` or the step's id.
+    pub fn form_value(self) -> String {
+        match self {
+            Branch::Next => "next".into(),
+            Branch::End => "end".into(),
+            Branch::Step(id) => id.to_string(),
+        }
+    }
+
+    pub fn from_form(value: &str) -> Option<Branch> {
+        match value.trim() {
+            "" | "next" => Some(Branch::Next),
+            "end" => Some(Branch::End),
+            id => id.parse().ok().map(Branch::Step),
+        }
+    }
+
+    /// The stored pair: `then_go`/`else_go` and the step it names.
+    pub fn from_row(go: &str, step: Option<Uuid>) -> Branch {
+        match (go, step) {
+            ("END", _) => Branch::End,
+            ("STEP", Some(id)) => Branch::Step(id),
+            _ => Branch::Next,
+        }
+    }
+
+    pub fn go(self) -> &'static str {
+        match self {
+            Branch::Next => "NEXT",
+            Branch::End => "END",
+            Branch::Step(_) => "STEP",
+        }
+    }
+
+    pub fn step(self) -> Option<Uuid> {
+        match self {
+            Branch::Step(id) => Some(id),
+            _ => None,
+        }
+    }
+}
+
 /// Variables a template may use; the values come from the lead.
 pub const TEMPLATE_VARIABLES: [&str; 7] = [
     "first_name",
@@ -191,9 +328,11 @@ pub struct StepView {
     pub id: Uuid,
     pub position: i32,
     pub delay_minutes: i32,
-    pub channel: Channel,
-    pub template_id: Uuid,
-    pub template_name: String,
+    pub kind: StepKind,
+    /// A sending step's channel and template; none for a wait or a condition.
+    pub channel: Option<Channel>,
+    pub template_id: Option<Uuid>,
+    pub template_name: Option<String>,
     pub fallback_template_id: Option<Uuid>,
     pub fallback_template_name: Option<String>,
     pub skip_if_replied: bool,
@@ -204,6 +343,16 @@ pub struct StepView {
     /// The mailbox the email goes from, instead of the rotation: its id and address.
     pub mailbox_id: Option<Uuid>,
     pub mailbox: Option<String>,
+    /// A wait's moment in the sequence's time zone.
+    pub wait_until: Option<chrono::NaiveDateTime>,
+    pub condition: Option<Condition>,
+    pub condition_field: Option<String>,
+    /// A custom field's label, when the condition tests one.
+    pub condition_field_label: Option<String>,
+    pub condition_value: Option<String>,
+    /// Where a condition goes when it holds, and when it does not.
+    pub then_go: Branch,
+    pub else_go: Branch,
     pub sent: i64,
     pub replied: i64,
 }

@@ -3,6 +3,7 @@
 //! numbers, business hours across DST, suppressions and opt-out words, webhook
 //! signatures, a dispatcher killed mid-send, and the whole loop to a reply.
 
+mod branching;
 mod dispatch;
 mod inbound;
 mod metering;

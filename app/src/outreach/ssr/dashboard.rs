@@ -48,6 +48,7 @@ pub async fn dashboard(env: &Env) -> Result<OutreachDashboard, AppError> {
                 count(m.id) FILTER (WHERE m.replied_at IS NOT NULL) AS replied
            FROM sequence_steps st JOIN sequences s ON s.id = st.sequence_id
            LEFT JOIN messages m ON m.step_id = st.id
+          WHERE st.kind = 'SEND'
           GROUP BY s.name, st.id, st.position ORDER BY s.name, st.position LIMIT 40",
     )
     .fetch_all(&mut *tx)

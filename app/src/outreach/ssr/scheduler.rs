@@ -1,8 +1,8 @@
 //! The scheduler: turns due enrolment steps into queued messages. It claims due
 //! enrolments across tenants, then for each tenant decides every step in one
-//! transaction: business hours, channel and fallback, suppressions, the A/B variant,
-//! the sticky WhatsApp number and its daily quota of new contacts, the mailbox and its
-//! warm-up cap and minimum gap. The messages it writes are the outbox the dispatcher
+//! transaction: waits and conditions (DECISIONS 84), business hours, channel and
+//! fallback, suppressions, the A/B variant, the sticky WhatsApp number and its daily
+//! quota of new contacts, the mailbox and its warm-up cap and minimum gap. The messages it writes are the outbox the dispatcher
 //! sends from.
 
 mod load;
@@ -15,7 +15,7 @@ use super::store::{self, lock_quota};
 use crate::billing::meter;
 use crate::db::{Db, Tx};
 use crate::error::AppError;
-use crate::outreach::model::Channel;
+use crate::outreach::model::{Channel, StepKind};
 use crate::outreach::template::{seed_for, Template};
 use chrono::{DateTime, Duration, Utc};
 use sqlx::PgPool;
@@ -78,6 +78,13 @@ struct Due {
     open_at: Option<DateTime<Utc>>,
     next_day_at: DateTime<Utc>,
     step_id: Option<Uuid>,
+    /// None: no step at the enrolment's position, so it has run them all.
+    kind: Option<StepKind>,
+    wait_until: Option<DateTime<Utc>>,
+    /// A condition step's answer for this enrolment.
+    condition_met: bool,
+    then_go: Jump,
+    else_go: Jump,
     channel: Option<Channel>,
     template_id: Option<Uuid>,
     skip_if_replied: bool,
@@ -107,6 +114,18 @@ struct Due {
     /// The enrolment already received the step now at its position (a reorder moved
     /// it there from before).
     step_sent: bool,
+}
+
+/// Where a condition's branch takes the enrolment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Jump {
+    Next,
+    End,
+    /// A later step: its position and its delay, counted from now.
+    To {
+        position: i32,
+        delay: i32,
+    },
 }
 
 struct Version {
@@ -171,8 +190,11 @@ enum Outcome {
     Queued(Box<Queued>),
     /// Nothing to send now; look again at this moment.
     Wait(DateTime<Utc>),
-    /// This step does not apply (the lead replied or opened); move on without sending.
+    /// Move on to the next step without sending: this step does not apply (the lead
+    /// replied or opened), or it was a wait that is over or a condition that goes on.
     Skip,
+    /// A condition sends the enrolment to a later step, due after that step's delay.
+    Jump { position: i32, delay: i32 },
     /// The enrolment ends.
     End {
         status: &'static str,
@@ -277,6 +299,34 @@ fn decide(
     }
     if matches!(d.state.as_str(), "CONVERTED" | "DEAD" | "PAUSED") {
         return end("STOPPED", "journey_closed");
+    }
+    let Some(kind) = d.kind else {
+        return end("COMPLETED", "completed");
+    };
+    match kind {
+        StepKind::Send => {}
+        StepKind::WaitUntil => {
+            return match d.wait_until {
+                Some(at) if at > now => Outcome::Wait(at),
+                _ => Outcome::Skip,
+            }
+        }
+        StepKind::Condition => {
+            return match if d.condition_met {
+                d.then_go
+            } else {
+                d.else_go
+            } {
+                Jump::Next => Outcome::Skip,
+                Jump::End => end("COMPLETED", "condition_end"),
+                // Steps are saved and reordered with their targets after them; a
+                // jump that would not move forward ends rather than loops.
+                Jump::To { position, .. } if position <= d.next_step => {
+                    end("COMPLETED", "condition_end")
+                }
+                Jump::To { position, delay } => Outcome::Jump { position, delay },
+            };
+        }
     }
     let (Some(channel), Some(template_id)) = (d.channel, d.template_id) else {
         return end("COMPLETED", "completed");

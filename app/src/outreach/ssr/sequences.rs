@@ -116,12 +116,19 @@ pub async fn sequence_detail(env: &Env, id: Uuid) -> Result<SequenceDetail, AppE
     .await
     ?;
     let steps = sqlx::query(
-        "SELECT st.id, st.position, st.delay_minutes, st.channel, st.template_id, t.name AS template_name,
+        "SELECT st.id, st.position, st.delay_minutes, st.kind, st.channel, st.template_id, t.name AS template_name,
                 st.fallback_template_id, ft.name AS fallback_template_name, st.skip_if_replied, st.skip_if_opened,
                 st.subject_override, st.from_name, st.mailbox_id, mb.from_address::text AS mailbox,
+                st.wait_until AT TIME ZONE coalesce(s.timezone, tn.timezone) AS wait_local,
+                st.condition, st.condition_field, st.condition_value,
+                (SELECT cf.label FROM custom_fields cf WHERE cf.entity = 'LEAD'
+                    AND 'custom.' || cf.key = st.condition_field) AS condition_field_label,
+                st.then_go, st.then_step_id, st.else_go, st.else_step_id,
                 (SELECT count(*) FROM messages m WHERE m.step_id = st.id AND m.status NOT IN ('QUEUED', 'FAILED')) AS sent,
                 (SELECT count(*) FROM messages m WHERE m.step_id = st.id AND m.replied_at IS NOT NULL) AS replied
-           FROM sequence_steps st JOIN templates t ON t.id = st.template_id
+           FROM sequence_steps st JOIN sequences s ON s.id = st.sequence_id
+           JOIN tenants tn ON tn.id = st.tenant_id
+           LEFT JOIN templates t ON t.id = st.template_id
            LEFT JOIN templates ft ON ft.id = st.fallback_template_id
            LEFT JOIN email_accounts mb ON mb.id = st.mailbox_id
           WHERE st.sequence_id = $1 ORDER BY st.position",
@@ -136,7 +143,10 @@ pub async fn sequence_detail(env: &Env, id: Uuid) -> Result<SequenceDetail, AppE
             id: r.try_get("id")?,
             position: r.try_get("position")?,
             delay_minutes: r.try_get("delay_minutes")?,
-            channel: Channel::parse(r.try_get("channel")?).unwrap_or(Channel::WhatsApp),
+            kind: StepKind::parse(r.try_get("kind")?).unwrap_or(StepKind::Send),
+            channel: r
+                .try_get::<Option<&str>, _>("channel")?
+                .and_then(Channel::parse),
             template_id: r.try_get("template_id")?,
             template_name: r.try_get("template_name")?,
             fallback_template_id: r.try_get("fallback_template_id")?,
@@ -147,6 +157,15 @@ pub async fn sequence_detail(env: &Env, id: Uuid) -> Result<SequenceDetail, AppE
             from_name: r.try_get("from_name")?,
             mailbox_id: r.try_get("mailbox_id")?,
             mailbox: r.try_get("mailbox")?,
+            wait_until: r.try_get("wait_local")?,
+            condition: r
+                .try_get::<Option<&str>, _>("condition")?
+                .and_then(Condition::parse),
+            condition_field: r.try_get("condition_field")?,
+            condition_field_label: r.try_get("condition_field_label")?,
+            condition_value: r.try_get("condition_value")?,
+            then_go: Branch::from_row(r.try_get("then_go")?, r.try_get("then_step_id")?),
+            else_go: Branch::from_row(r.try_get("else_go")?, r.try_get("else_step_id")?),
             sent: r.try_get("sent")?,
             replied: r.try_get("replied")?,
         })
@@ -210,18 +229,6 @@ pub struct SequenceInput {
     pub starts_at: String,
 }
 
-/// A start typed in the sequence's zone: a date and time, or a date (its midnight).
-fn read_start(text: &str, zone: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-    let local = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M")
-        .ok()
-        .or_else(|| {
-            chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                .ok()
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-        })?;
-    Some(crate::l10n::from_local(zone, local))
-}
-
 pub async fn save_sequence(
     env: &Env,
     id: Option<Uuid>,
@@ -282,7 +289,7 @@ pub async fn save_sequence(
     let starts_at = match clean(&input.starts_at) {
         None => None,
         Some(text) => {
-            let at = read_start(&text, &zone)
+            let at = super::steps::read_local(&text, &zone)
                 .ok_or_else(|| AppError::field("starts_at", env.t("outreach.starts_at_invalid")))?;
             if at > chrono::Utc::now() + chrono::Duration::days(366) {
                 return Err(AppError::field(
@@ -498,10 +505,11 @@ pub async fn enrol(
 ) -> Result<EnrolReport, AppError> {
     let (p, mut tx) = env.begin(Permission::OutreachRun).await?;
     let scope = Scope::load(&mut tx, p).await?;
+    // The sending steps: waits and conditions need nothing of the lead.
     let steps: Vec<(String, Uuid, Option<String>, Option<Uuid>)> = sqlx::query_as(
         "SELECT st.channel, st.template_id, ft.channel, st.fallback_template_id
            FROM sequence_steps st LEFT JOIN templates ft ON ft.id = st.fallback_template_id
-          WHERE st.sequence_id = $1 ORDER BY st.position",
+          WHERE st.sequence_id = $1 AND st.kind = 'SEND' ORDER BY st.position",
     )
     .bind(sequence_id)
     .fetch_all(&mut *tx)

@@ -6,7 +6,7 @@ use super::delay_label;
 use crate::i18n::tf;
 use crate::outreach::api::*;
 use crate::outreach::model::*;
-use crate::ui::{field_error, form_error, locale, tr, Alert, Field, Submit};
+use crate::ui::{field_error, form_error, locale, tr, Alert, DatePicker, Submit};
 use leptos::prelude::*;
 use uuid::Uuid;
 
@@ -105,7 +105,16 @@ pub fn Steps(sequence_id: Uuid, steps: Vec<StepView>, saved: RwSignal<u32>) -> i
     });
     let templates = Resource::new(|| (), |_| list_templates());
     let mailboxes = Resource::new(|| (), |_| mailbox_choices());
+    let custom = Resource::new(|| (), |_| crate::crm::records::api::get_custom_fields());
     let order = StoredValue::new(steps.iter().map(|s| s.id).collect::<Vec<Uuid>>());
+    // Each step as a condition's branch may name it: its id and "Step 3 · …".
+    let later_steps = StoredValue::new(
+        steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id, step_label(i + 1, s)))
+            .collect::<Vec<(Uuid, String)>>(),
+    );
     let count = steps.len();
     let step_row = move |(index, s): (usize, StepView)| {
         let id = s.id;
@@ -119,18 +128,15 @@ pub fn Steps(sequence_id: Uuid, steps: Vec<StepView>, saved: RwSignal<u32>) -> i
             }
         };
         let edit_step = s.clone();
+        let number_of = move |target: Uuid| {
+            order.with_value(|o| o.iter().position(|x| *x == target).map(|i| i + 1))
+        };
         view! {
             <li class="rounded border border-line p-2" data-testid="step" data-step=id.to_string()>
                 <div class="flex flex-wrap items-center gap-2">
                     <span class="badge badge-neutral">{(index + 1).to_string()}</span>
                     <span class="text-sm text-muted">{tf(locale(), "outreach.after", &[("delay", delay_label(s.delay_minutes))])}</span>
-                    <span class="font-medium">{tr(&format!("outreach.channel.{}", s.channel.code()))}</span>
-                    <a class="link" href=format!("/outreach/templates/{}", s.template_id) data-testid="step-template">{s.template_name.clone()}</a>
-                    {s.fallback_template_name.clone().map(|f| view! { <span class="text-sm text-muted">{tf(locale(), "outreach.fallback_to", &[("template", f)])}</span> })}
-                    {s.subject_override.clone().map(|subject| view! { <span class="text-sm text-muted" data-testid="step-subject">{tf(locale(), "outreach.step_subject", &[("subject", subject)])}</span> })}
-                    {s.from_name.clone().map(|name| view! { <span class="text-sm text-muted">{tf(locale(), "outreach.step_from", &[("name", name)])}</span> })}
-                    {s.mailbox.clone().map(|address| view! { <span class="text-sm text-muted" data-testid="step-mailbox">{tf(locale(), "outreach.step_mailbox_shown", &[("address", address)])}</span> })}
-                    <span class="text-sm tabular-nums ms-auto">{format!("{} {} · {:.1}%", s.sent, tr("outreach.sent").to_lowercase(), rate(s.replied, s.sent))}</span>
+                    {step_summary(&s, number_of)}
                     <button type="button" class="btn btn-ghost" data-step=id.to_string() data-move="up"
                             disabled=move || index == 0 || reorder.pending().get()
                             aria-label=tf(locale(), "outreach.move_up_label", &[("n", (index + 1).to_string())])
@@ -157,7 +163,9 @@ pub fn Steps(sequence_id: Uuid, steps: Vec<StepView>, saved: RwSignal<u32>) -> i
                                 Suspend::new(async move {
                                     let list = templates.await.unwrap_or_default();
                                     let boxes = mailboxes.await.unwrap_or_default();
-                                    view! { <EditStep step=s list boxes update/> }
+                                    let fields = custom.await.unwrap_or_default();
+                                    let later = later_steps.with_value(|all| all.iter().skip(index + 1).cloned().collect::<Vec<_>>());
+                                    view! { <EditStep step=s list boxes fields later update/> }
                                 })
                             }}
                         </Suspense>
@@ -183,30 +191,12 @@ pub fn Steps(sequence_id: Uuid, steps: Vec<StepView>, saved: RwSignal<u32>) -> i
             {move || Suspend::new(async move {
                 let list = templates.await.unwrap_or_default();
                 let boxes = mailboxes.await.unwrap_or_default();
+                let fields = custom.await.unwrap_or_default();
+                let errors = Callback::new(move |field: &'static str| field_error(value, field));
                 view! {
                     <ActionForm action=add attr:class="mt-3 grid gap-3 md:grid-cols-2" attr:data-testid="step-form" attr:novalidate="">
                         <input type="hidden" name="sequence_id" value=sequence_id.to_string()/>
-                        <div class="field">
-                            <label for="f-step-template" class="field-label">{tr("outreach.template")}</label>
-                            <select id="f-step-template" name="template_id" class="input">{template_options(&list, None)}</select>
-                            {move || field_error(value, "template_id").get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
-                        </div>
-                        <Field label=tr("outreach.delay_minutes") name="delay_minutes" kind="number" value="0" error=field_error(value, "delay_minutes")/>
-                        <div class="field">
-                            <label for="f-step-fallback" class="field-label">{tr("outreach.fallback")}</label>
-                            <select id="f-step-fallback" name="fallback_template_id" class="input">
-                                <option value="">{tr("outreach.no_fallback")}</option>
-                                {template_options(&list, None)}
-                            </select>
-                            {move || field_error(value, "fallback_template_id").get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
-                        </div>
-                        <div class="flex flex-col gap-1 justify-end text-sm">
-                            <label class="flex items-center gap-2"><input type="checkbox" name="skip_if_replied" checked=true/>{tr("outreach.skip_if_replied")}</label>
-                            <label class="flex items-center gap-2"><input type="checkbox" name="skip_if_opened"/>{tr("outreach.skip_if_opened")}</label>
-                        </div>
-                        <Field label=tr("outreach.subject_override") name="subject_override" hint=tr("outreach.subject_override_hint") error=field_error(value, "subject_override")/>
-                        <Field label=tr("outreach.step_from_name") name="from_name" hint=tr("outreach.from_name_hint") error=field_error(value, "from_name")/>
-                        <MailboxSelect id="f-step-mailbox" boxes selected=None error=field_error(value, "mailbox_id")/>
+                        <StepFields prefix="f-step" step=None list boxes fields later=Vec::new() errors/>
                         <div class="md:col-span-2 flex items-center gap-3">
                             <Submit label=tr("outreach.add_step") pending=add.pending()/>
                             <Alert message=form_error(value, &STEP_FIELDS)/>
@@ -219,19 +209,26 @@ pub fn Steps(sequence_id: Uuid, steps: Vec<StepView>, saved: RwSignal<u32>) -> i
 }
 
 /// The fields the step forms show their errors beside.
-const STEP_FIELDS: [&str; 6] = [
+const STEP_FIELDS: [&str; 13] = [
+    "kind",
     "template_id",
     "delay_minutes",
     "fallback_template_id",
     "subject_override",
     "from_name",
     "mailbox_id",
+    "wait_until",
+    "condition",
+    "condition_field",
+    "condition_value",
+    "then_go",
+    "else_go",
 ];
 
 /// "Send from": the rotation over every active mailbox, or one of them.
 #[component]
 fn MailboxSelect(
-    id: &'static str,
+    id: String,
     boxes: Vec<MailboxChoice>,
     selected: Option<Uuid>,
     error: Signal<Option<String>>,
@@ -239,7 +236,7 @@ fn MailboxSelect(
     let hint = format!("{id}-hint");
     view! {
         <div class="field">
-            <label for=id class="field-label">{tr("outreach.step_mailbox")}</label>
+            <label for=id.clone() class="field-label">{tr("outreach.step_mailbox")}</label>
             <select id=id name="mailbox_id" class="input" aria-describedby=hint.clone()
                     aria-invalid=move || error.get().is_some().then_some("true")>
                 <option value="" selected=selected.is_none()>{tr("outreach.step_mailbox_rotation")}</option>
@@ -265,57 +262,426 @@ fn template_options(list: &[TemplateSummary], selected: Option<Uuid>) -> impl In
         .collect_view()
 }
 
+/// "Step 3 · Email · Follow-up": how a branch's choices name a step.
+fn step_label(number: usize, s: &StepView) -> String {
+    let what = match s.kind {
+        StepKind::Send => s.template_name.clone().unwrap_or_default(),
+        kind => tr(&format!("outreach.kind.{}", kind.code())),
+    };
+    tf(
+        locale(),
+        "outreach.step_label",
+        &[("n", number.to_string()), ("what", what)],
+    )
+}
+
+/// What a step does, in words, for its row in the list.
+fn step_summary(s: &StepView, number_of: impl Fn(Uuid) -> Option<usize>) -> AnyView {
+    match s.kind {
+        StepKind::Send => {
+            let channel = s
+                .channel
+                .map(|c| tr(&format!("outreach.channel.{}", c.code())));
+            view! {
+                <span class="font-medium">{channel}</span>
+                {s.template_id.map(|t| view! {
+                    <a class="link" href=format!("/outreach/templates/{t}") data-testid="step-template">{s.template_name.clone()}</a>
+                })}
+                {s.fallback_template_name.clone().map(|f| view! { <span class="text-sm text-muted">{tf(locale(), "outreach.fallback_to", &[("template", f)])}</span> })}
+                {s.subject_override.clone().map(|subject| view! { <span class="text-sm text-muted" data-testid="step-subject">{tf(locale(), "outreach.step_subject", &[("subject", subject)])}</span> })}
+                {s.from_name.clone().map(|name| view! { <span class="text-sm text-muted">{tf(locale(), "outreach.step_from", &[("name", name)])}</span> })}
+                {s.mailbox.clone().map(|address| view! { <span class="text-sm text-muted" data-testid="step-mailbox">{tf(locale(), "outreach.step_mailbox_shown", &[("address", address)])}</span> })}
+                <span class="text-sm tabular-nums ms-auto">{format!("{} {} · {:.1}%", s.sent, tr("outreach.sent").to_lowercase(), rate(s.replied, s.sent))}</span>
+            }
+            .into_any()
+        }
+        StepKind::WaitUntil => {
+            let at = s
+                .wait_until
+                .map(|at| crate::l10n::date_time(locale(), at))
+                .unwrap_or_default();
+            view! {
+                <span class="font-medium">{tr("outreach.kind.WAIT_UNTIL")}</span>
+                <span class="text-sm" data-testid="step-wait"><bdi>{at}</bdi></span>
+                <span class="ms-auto"></span>
+            }
+            .into_any()
+        }
+        StepKind::Condition => {
+            let branch = |b: Branch| match b {
+                Branch::Next => tr("outreach.branch.next"),
+                Branch::End => tr("outreach.branch.end"),
+                Branch::Step(id) => tf(
+                    locale(),
+                    "outreach.branch.step",
+                    &[(
+                        "n",
+                        number_of(id).map(|n| n.to_string()).unwrap_or_default(),
+                    )],
+                ),
+            };
+            view! {
+                <span class="font-medium">{tr("outreach.kind.CONDITION")}</span>
+                <span class="text-sm" data-testid="step-condition">
+                    {tf(locale(), "outreach.condition_shown", &[
+                        ("condition", condition_words(s)),
+                        ("then", branch(s.then_go)),
+                        ("else", branch(s.else_go)),
+                    ])}
+                </span>
+                <span class="ms-auto"></span>
+            }
+            .into_any()
+        }
+    }
+}
+
+/// "the lead opened an email", "the score is at least 60", …
+fn condition_words(s: &StepView) -> String {
+    let value = s.condition_value.clone().unwrap_or_default();
+    match s.condition {
+        Some(Condition::JourneyState) => tf(
+            locale(),
+            "outreach.condition_words.JOURNEY_STATE",
+            &[("state", tr(&format!("outreach.journey.{value}")))],
+        ),
+        Some(Condition::Field) => {
+            let field = s.condition_field.clone().unwrap_or_default();
+            match field.as_str() {
+                "status" => tf(
+                    locale(),
+                    "outreach.condition_words.status",
+                    &[("value", tr(&format!("status.{value}")))],
+                ),
+                "source" | "tag" | "score" => tf(
+                    locale(),
+                    &format!("outreach.condition_words.{field}"),
+                    &[("value", value)],
+                ),
+                _ => tf(
+                    locale(),
+                    "outreach.condition_words.custom",
+                    &[
+                        ("field", s.condition_field_label.clone().unwrap_or(field)),
+                        ("value", value),
+                    ],
+                ),
+            }
+        }
+        Some(c) => tr(&format!("outreach.condition_words.{}", c.code())),
+        None => String::new(),
+    }
+}
+
+/// The fields of a step form, for adding a step (`step` is None) or editing one. The
+/// kind decides which fields there are: the form sends only those.
+#[component]
+fn StepFields(
+    prefix: &'static str,
+    step: Option<StepView>,
+    list: Vec<TemplateSummary>,
+    boxes: Vec<MailboxChoice>,
+    fields: Vec<crate::crm::records::model::CustomField>,
+    /// The steps after this one, which a condition may jump to.
+    later: Vec<(Uuid, String)>,
+    errors: Callback<&'static str, Signal<Option<String>>>,
+) -> impl IntoView {
+    let kind = RwSignal::new(step.as_ref().map_or(StepKind::Send, |s| s.kind));
+    let initial = kind.get_untracked();
+    let step = StoredValue::new(step);
+    let list = StoredValue::new(list);
+    let boxes = StoredValue::new(boxes);
+    let fields = StoredValue::new(fields);
+    let later = StoredValue::new(later);
+    let id = move |name: &str| format!("{prefix}-{name}");
+    let error_text = move |field: &'static str| {
+        let error = errors.run(field);
+        move || {
+            error
+                .get()
+                .map(|e| view! { <p class="field-error" role="alert">{e}</p> })
+        }
+    };
+    let invalid = move |field: &'static str| {
+        let error = errors.run(field);
+        move || error.get().is_some().then_some("true")
+    };
+    let delay = step.with_value(|s| s.as_ref().map_or(0, |s| s.delay_minutes));
+    view! {
+        <div class="field">
+            <label for=id("kind") class="field-label">{tr("outreach.step_kind")}</label>
+            <select id=id("kind") name="kind" class="input"
+                    on:change=move |ev| kind.set(StepKind::parse(&event_target_value(&ev)).unwrap_or(StepKind::Send))>
+                {StepKind::ALL.map(|k| view! {
+                    <option value=k.code() selected=k == initial>{tr(&format!("outreach.kind.{}", k.code()))}</option>
+                }).collect_view()}
+            </select>
+            {error_text("kind")}
+        </div>
+        <div class="field">
+            <label for=id("delay") class="field-label">{tr("outreach.delay_minutes")}</label>
+            <input id=id("delay") name="delay_minutes" type="number" class="input" value=delay.to_string()
+                   aria-invalid=invalid("delay_minutes")/>
+            {error_text("delay_minutes")}
+        </div>
+        {move || match kind.get() {
+            StepKind::Send => view! { <SendFields prefix step=step.get_value() list=list.get_value() boxes=boxes.get_value() errors/> }.into_any(),
+            StepKind::WaitUntil => {
+                let value = step.with_value(|s| {
+                    s.as_ref()
+                        .and_then(|s| s.wait_until)
+                        .map(|at| at.format("%Y-%m-%dT%H:%M").to_string())
+                        .unwrap_or_default()
+                });
+                view! {
+                    <div class="field">
+                        <label for=id("wait") class="field-label">{tr("outreach.wait_until")}</label>
+                        <div class="flex items-center gap-1">
+                            <input id=id("wait") name="wait_until" type="datetime-local" class="input" value=value
+                                   aria-describedby=id("wait-hint") aria-invalid=invalid("wait_until")/>
+                            <DatePicker input=id("wait")/>
+                        </div>
+                        <p id=id("wait-hint") class="field-hint">{tr("outreach.wait_until_hint")}</p>
+                        {error_text("wait_until")}
+                    </div>
+                }
+                .into_any()
+            }
+            StepKind::Condition => view! {
+                <ConditionFields prefix step=step.get_value() fields=fields.get_value() later=later.get_value() errors/>
+            }
+            .into_any(),
+        }}
+    }
+}
+
+/// A sending step's fields: template, fallback, skip rules and the email's own
+/// subject, sender name and mailbox.
+#[component]
+fn SendFields(
+    prefix: &'static str,
+    step: Option<StepView>,
+    list: Vec<TemplateSummary>,
+    boxes: Vec<MailboxChoice>,
+    errors: Callback<&'static str, Signal<Option<String>>>,
+) -> impl IntoView {
+    let id = move |name: &str| format!("{prefix}-{name}");
+    let error_text = move |field: &'static str| {
+        let error = errors.run(field);
+        move || {
+            error
+                .get()
+                .map(|e| view! { <p class="field-error" role="alert">{e}</p> })
+        }
+    };
+    let invalid = move |field: &'static str| {
+        let error = errors.run(field);
+        move || error.get().is_some().then_some("true")
+    };
+    let s = step.as_ref();
+    let template = s.and_then(|s| s.template_id);
+    let fallback = s.and_then(|s| s.fallback_template_id);
+    let skip_if_replied = s.is_none_or(|s| s.skip_if_replied);
+    let skip_if_opened = s.is_some_and(|s| s.skip_if_opened);
+    let subject = s
+        .and_then(|s| s.subject_override.clone())
+        .unwrap_or_default();
+    let from_name = s.and_then(|s| s.from_name.clone()).unwrap_or_default();
+    let mailbox = s.and_then(|s| s.mailbox_id);
+    view! {
+        <div class="field">
+            <label for=id("template") class="field-label">{tr("outreach.template")}</label>
+            <select id=id("template") name="template_id" class="input" aria-invalid=invalid("template_id")>{template_options(&list, template)}</select>
+            {error_text("template_id")}
+        </div>
+        <div class="field">
+            <label for=id("fallback") class="field-label">{tr("outreach.fallback")}</label>
+            <select id=id("fallback") name="fallback_template_id" class="input" aria-invalid=invalid("fallback_template_id")>
+                <option value="" selected=fallback.is_none()>{tr("outreach.no_fallback")}</option>
+                {template_options(&list, fallback)}
+            </select>
+            {error_text("fallback_template_id")}
+        </div>
+        <div class="flex flex-col gap-1 justify-end text-sm">
+            <label class="flex items-center gap-2"><input type="checkbox" name="skip_if_replied" checked=skip_if_replied/>{tr("outreach.skip_if_replied")}</label>
+            <label class="flex items-center gap-2"><input type="checkbox" name="skip_if_opened" checked=skip_if_opened/>{tr("outreach.skip_if_opened")}</label>
+        </div>
+        <div class="field">
+            <label for=id("subject") class="field-label">{tr("outreach.subject_override")}</label>
+            <input id=id("subject") name="subject_override" class="input" value=subject
+                   aria-describedby=id("subject-hint") aria-invalid=invalid("subject_override")/>
+            <p id=id("subject-hint") class="field-hint">{tr("outreach.subject_override_hint")}</p>
+            {error_text("subject_override")}
+        </div>
+        <div class="field">
+            <label for=id("from-name") class="field-label">{tr("outreach.step_from_name")}</label>
+            <input id=id("from-name") name="from_name" class="input" value=from_name
+                   aria-describedby=id("from-name-hint") aria-invalid=invalid("from_name")/>
+            <p id=id("from-name-hint") class="field-hint">{tr("outreach.from_name_hint")}</p>
+            {error_text("from_name")}
+        </div>
+        <MailboxSelect id=id("mailbox") boxes selected=mailbox error=errors.run("mailbox_id")/>
+    }
+}
+
+/// A condition's fields: what it asks, the field and value where it needs them, and
+/// where each branch goes.
+#[component]
+fn ConditionFields(
+    prefix: &'static str,
+    step: Option<StepView>,
+    fields: Vec<crate::crm::records::model::CustomField>,
+    later: Vec<(Uuid, String)>,
+    errors: Callback<&'static str, Signal<Option<String>>>,
+) -> impl IntoView {
+    let id = move |name: &str| format!("{prefix}-{name}");
+    let error_text = move |field: &'static str| {
+        let error = errors.run(field);
+        move || {
+            error
+                .get()
+                .map(|e| view! { <p class="field-error" role="alert">{e}</p> })
+        }
+    };
+    let invalid = move |field: &'static str| {
+        let error = errors.run(field);
+        move || error.get().is_some().then_some("true")
+    };
+    let s = step.as_ref();
+    let condition = RwSignal::new(s.and_then(|s| s.condition).unwrap_or(Condition::Opened));
+    let field = RwSignal::new(
+        s.and_then(|s| s.condition_field.clone())
+            .unwrap_or_else(|| "status".into()),
+    );
+    let initial_condition = condition.get_untracked();
+    let initial_field = field.get_untracked();
+    let value = StoredValue::new(
+        s.and_then(|s| s.condition_value.clone())
+            .unwrap_or_default(),
+    );
+    let then_go = s.map_or(Branch::Next, |s| s.then_go);
+    let else_go = s.map_or(Branch::Next, |s| s.else_go);
+    let leads_fields: Vec<(String, String)> = fields
+        .into_iter()
+        .filter(|f| f.entity == crate::crm::model::Entity::Lead)
+        .map(|f| (format!("custom.{}", f.key), f.label))
+        .collect();
+    let branch_select = move |name: &'static str, label: &'static str, chosen: Branch| {
+        let later = later.clone();
+        view! {
+            <div class="field">
+                <label for=id(name) class="field-label">{tr(label)}</label>
+                <select id=id(name) name=name class="input" aria-invalid=invalid(name)>
+                    <option value="next" selected=chosen == Branch::Next>{tr("outreach.branch.next")}</option>
+                    <option value="end" selected=chosen == Branch::End>{tr("outreach.branch.end")}</option>
+                    {later.into_iter().map(|(step, label)| view! {
+                        <option value=step.to_string() selected=chosen == Branch::Step(step)>{label}</option>
+                    }).collect_view()}
+                </select>
+                {error_text(name)}
+            </div>
+        }
+    };
+    let value_input = move || {
+        let current = value.get_value();
+        let options: Option<Vec<(&'static str, String)>> = match condition.get() {
+            Condition::JourneyState => Some(
+                JOURNEY_STATES
+                    .iter()
+                    .map(|s| (*s, tr(&format!("outreach.journey.{s}"))))
+                    .collect(),
+            ),
+            Condition::Field if field.get() == "status" => Some(
+                crate::crm::records::model::LEAD_STATUSES
+                    .iter()
+                    .map(|s| (*s, tr(&format!("status.{s}"))))
+                    .collect(),
+            ),
+            _ => None,
+        };
+        match options {
+            Some(options) => view! {
+                <div class="field">
+                    <label for=id("value") class="field-label">{tr("outreach.condition_value")}</label>
+                    <select id=id("value") name="condition_value" class="input" aria-invalid=invalid("condition_value")>
+                        {options.into_iter().map(|(code, label)| view! {
+                            <option value=code selected=current == code>{label}</option>
+                        }).collect_view()}
+                    </select>
+                    {error_text("condition_value")}
+                </div>
+            }
+            .into_any(),
+            None if condition.get() == Condition::Field => {
+                let number = field.get() == "score";
+                view! {
+                    <div class="field">
+                        <label for=id("value") class="field-label">{tr("outreach.condition_value")}</label>
+                        <input id=id("value") name="condition_value" class="input" value=current
+                               type=if number { "number" } else { "text" } maxlength="100"
+                               aria-invalid=invalid("condition_value")/>
+                        {error_text("condition_value")}
+                    </div>
+                }
+                .into_any()
+            }
+            None => ().into_any(),
+        }
+    };
+    view! {
+        <div class="field">
+            <label for=id("condition") class="field-label">{tr("outreach.condition")}</label>
+            <select id=id("condition") name="condition" class="input" aria-invalid=invalid("condition")
+                    on:change=move |ev| condition.set(Condition::parse(&event_target_value(&ev)).unwrap_or(Condition::Opened))>
+                {Condition::ALL.map(|c| view! {
+                    <option value=c.code() selected=c == initial_condition>{tr(&format!("outreach.condition.{}", c.code()))}</option>
+                }).collect_view()}
+            </select>
+            {error_text("condition")}
+        </div>
+        {move || (condition.get() == Condition::Field).then(|| {
+            let leads_fields = leads_fields.clone();
+            let initial_field = initial_field.clone();
+            view! {
+                <div class="field">
+                    <label for=id("field") class="field-label">{tr("outreach.condition_field")}</label>
+                    <select id=id("field") name="condition_field" class="input" aria-invalid=invalid("condition_field")
+                            on:change=move |ev| field.set(event_target_value(&ev))>
+                        {CONDITION_FIELDS.map(|f| view! {
+                            <option value=f selected=initial_field == f>{tr(&format!("outreach.condition_field.{f}"))}</option>
+                        }).collect_view()}
+                        {leads_fields.into_iter().map(|(key, label)| {
+                            let selected = initial_field == key;
+                            view! { <option value=key selected=selected>{label}</option> }
+                        }).collect_view()}
+                    </select>
+                    {error_text("condition_field")}
+                </div>
+            }
+        })}
+        {value_input}
+        {branch_select("then_go", "outreach.then_go", then_go)}
+        {branch_select("else_go", "outreach.else_go", else_go)}
+        <p class="md:col-span-2 text-sm text-muted">{tr("outreach.branch_hint")}</p>
+    }
+}
+
 /// One step's fields, with the checks (and messages) of adding a step.
 #[component]
 fn EditStep(
     step: StepView,
     list: Vec<TemplateSummary>,
     boxes: Vec<MailboxChoice>,
+    fields: Vec<crate::crm::records::model::CustomField>,
+    later: Vec<(Uuid, String)>,
     update: ServerAction<UpdateStep>,
 ) -> impl IntoView {
     let value = update.value();
-    let error = move |field: &'static str| field_error(value, field);
+    let errors = Callback::new(move |field: &'static str| field_error(value, field));
     view! {
         <ActionForm action=update attr:class="mt-3 grid gap-3 md:grid-cols-2" attr:data-testid="step-edit-form" attr:novalidate="">
             <input type="hidden" name="step_id" value=step.id.to_string()/>
-            <div class="field">
-                <label for="f-edit-template" class="field-label">{tr("outreach.template")}</label>
-                <select id="f-edit-template" name="template_id" class="input">{template_options(&list, Some(step.template_id))}</select>
-                {move || error("template_id").get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
-            </div>
-            <div class="field">
-                <label for="f-edit-delay" class="field-label">{tr("outreach.delay_minutes")}</label>
-                <input id="f-edit-delay" name="delay_minutes" type="number" class="input" value=step.delay_minutes.to_string()
-                       aria-invalid=move || error("delay_minutes").get().is_some().then_some("true")/>
-                {move || error("delay_minutes").get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
-            </div>
-            <div class="field">
-                <label for="f-edit-fallback" class="field-label">{tr("outreach.fallback")}</label>
-                <select id="f-edit-fallback" name="fallback_template_id" class="input">
-                    <option value="" selected=step.fallback_template_id.is_none()>{tr("outreach.no_fallback")}</option>
-                    {template_options(&list, step.fallback_template_id)}
-                </select>
-                {move || error("fallback_template_id").get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
-            </div>
-            <div class="flex flex-col gap-1 justify-end text-sm">
-                <label class="flex items-center gap-2"><input type="checkbox" name="skip_if_replied" checked=step.skip_if_replied/>{tr("outreach.skip_if_replied")}</label>
-                <label class="flex items-center gap-2"><input type="checkbox" name="skip_if_opened" checked=step.skip_if_opened/>{tr("outreach.skip_if_opened")}</label>
-            </div>
-            <div class="field">
-                <label for="f-edit-subject" class="field-label">{tr("outreach.subject_override")}</label>
-                <input id="f-edit-subject" name="subject_override" class="input" value=step.subject_override.clone().unwrap_or_default()
-                       aria-describedby="f-edit-subject-hint" aria-invalid=move || error("subject_override").get().is_some().then_some("true")/>
-                <p id="f-edit-subject-hint" class="field-hint">{tr("outreach.subject_override_hint")}</p>
-                {move || error("subject_override").get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
-            </div>
-            <div class="field">
-                <label for="f-edit-from-name" class="field-label">{tr("outreach.step_from_name")}</label>
-                <input id="f-edit-from-name" name="from_name" class="input" value=step.from_name.clone().unwrap_or_default()
-                       aria-describedby="f-edit-from-name-hint" aria-invalid=move || error("from_name").get().is_some().then_some("true")/>
-                <p id="f-edit-from-name-hint" class="field-hint">{tr("outreach.from_name_hint")}</p>
-                {move || error("from_name").get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
-            </div>
-            <MailboxSelect id="f-edit-mailbox" boxes selected=step.mailbox_id error=error("mailbox_id")/>
+            <StepFields prefix="f-edit" step=Some(step) list boxes fields later errors/>
             <p class="md:col-span-2 text-sm text-muted">{tr("outreach.edit_applies")}</p>
             <div class="md:col-span-2 flex items-center gap-3">
                 <Submit label=tr("common.save") pending=update.pending()/>

@@ -2,10 +2,10 @@
 //! enrolments with their step, lead and journey, the templates' active versions, the
 //! suppressed addresses, the numbers and the mailboxes.
 
-use super::{Due, Mailbox, Phone, Version};
+use super::{Due, Jump, Mailbox, Phone, Version};
 use crate::db::Tx;
 use crate::error::AppError;
-use crate::outreach::model::Channel;
+use crate::outreach::model::{Channel, StepKind};
 use crate::outreach::ssr::store::{self, TENANT_TODAY};
 use crate::outreach::template::Template;
 use sqlx::Row;
@@ -18,7 +18,26 @@ pub(super) async fn load_due(tx: &mut Tx, ids: &[Uuid]) -> Result<Vec<Due>, AppE
                 next_business_moment(now(), coalesce(s.timezone, t.timezone), s.business_hours, s.holidays) AS open_at,
                 (({TENANT_TODAY}) + 1)::timestamp AT TIME ZONE t.timezone AS next_day_at,
                 st.id AS step_id, st.channel, st.template_id, st.skip_if_replied, st.skip_if_opened,
-                st.subject_override, st.mailbox_id AS step_mailbox,
+                st.subject_override, st.mailbox_id AS step_mailbox, st.kind, st.wait_until,
+                CASE st.condition
+                    WHEN 'OPENED' THEN EXISTS (SELECT 1 FROM messages m WHERE m.tenant_id = e.tenant_id
+                        AND m.enrollment_id = e.id AND m.opened_at IS NOT NULL)
+                    WHEN 'CLICKED' THEN EXISTS (SELECT 1 FROM messages m WHERE m.tenant_id = e.tenant_id
+                        AND m.enrollment_id = e.id AND m.clicked_at IS NOT NULL)
+                    WHEN 'REPLIED' THEN coalesce(j.last_inbound_at > e.created_at, false)
+                    WHEN 'JOURNEY_STATE' THEN coalesce(j.state, 'COLD') = st.condition_value
+                    WHEN 'FIELD' THEN CASE
+                        WHEN st.condition_field = 'status' THEN l.status = st.condition_value
+                        WHEN st.condition_field = 'source' THEN lower(coalesce(l.source, '')) = lower(st.condition_value)
+                        WHEN st.condition_field = 'tag' THEN lower(st.condition_value) = ANY (SELECT lower(x) FROM unnest(l.tags) x)
+                        -- Checked as a number 0-100 when the step was saved.
+                        WHEN st.condition_field = 'score' THEN l.score >= st.condition_value::int
+                        ELSE lower(coalesce(l.custom ->> substr(st.condition_field, 8), '')) = lower(st.condition_value)
+                    END
+                    ELSE false
+                END AS condition_met,
+                st.then_go, tt.position AS then_position, tt.delay_minutes AS then_delay,
+                st.else_go, et.position AS else_position, et.delay_minutes AS else_delay,
                 nx.position AS next_position, nx.delay_minutes AS next_delay,
                 l.name, l.email::text AS email, l.phone_e164, c.name AS company, u.name AS owner_name,
                 coalesce(j.state, 'COLD') AS state, j.assigned_phone_id, coalesce(j.human_takeover, false) AS takeover,
@@ -38,6 +57,8 @@ pub(super) async fn load_due(tx: &mut Tx, ids: &[Uuid]) -> Result<Vec<Due>, AppE
            LEFT JOIN users u ON u.id = l.owner_id
            LEFT JOIN sequence_steps st ON st.sequence_id = e.sequence_id AND st.position = e.next_step
            LEFT JOIN templates ft ON ft.id = st.fallback_template_id
+           LEFT JOIN sequence_steps tt ON tt.id = st.then_step_id
+           LEFT JOIN sequence_steps et ON et.id = st.else_step_id
            LEFT JOIN LATERAL (SELECT x.position, x.delay_minutes FROM sequence_steps x
                                WHERE x.sequence_id = e.sequence_id AND x.position > e.next_step
                                ORDER BY x.position LIMIT 1) nx ON true
@@ -73,6 +94,23 @@ pub(super) async fn load_due(tx: &mut Tx, ids: &[Uuid]) -> Result<Vec<Due>, AppE
                 open_at: r.try_get("open_at")?,
                 next_day_at: r.try_get("next_day_at")?,
                 step_id: r.try_get("step_id")?,
+                kind: r
+                    .try_get::<Option<&str>, _>("kind")?
+                    .and_then(StepKind::parse),
+                wait_until: r.try_get("wait_until")?,
+                condition_met: r
+                    .try_get::<Option<bool>, _>("condition_met")?
+                    .unwrap_or(false),
+                then_go: jump(
+                    r.try_get("then_go")?,
+                    r.try_get("then_position")?,
+                    r.try_get("then_delay")?,
+                ),
+                else_go: jump(
+                    r.try_get("else_go")?,
+                    r.try_get("else_position")?,
+                    r.try_get("else_delay")?,
+                ),
                 channel: r
                     .try_get::<Option<String>, _>("channel")?
                     .and_then(|c| Channel::parse(&c)),
@@ -107,6 +145,18 @@ pub(super) async fn load_due(tx: &mut Tx, ids: &[Uuid]) -> Result<Vec<Due>, AppE
             })
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?)
+}
+
+/// A condition branch as stored: `NEXT`, `END`, or `STEP` with the target's place.
+fn jump(go: Option<&str>, position: Option<i32>, delay: Option<i32>) -> Jump {
+    match (go, position) {
+        (Some("END"), _) => Jump::End,
+        (Some("STEP"), Some(position)) => Jump::To {
+            position,
+            delay: delay.unwrap_or(0),
+        },
+        _ => Jump::Next,
+    }
 }
 
 pub(super) async fn load_versions(

@@ -128,6 +128,16 @@ pub(super) async fn write(
                 report.skipped += 1;
                 advance(0)
             }
+            Outcome::Jump { position, delay } => {
+                report.skipped += 1;
+                (
+                    "ACTIVE",
+                    *position,
+                    now + Duration::minutes(i64::from(*delay)),
+                    0,
+                    None,
+                )
+            }
             Outcome::Wait(at) => {
                 report.waiting += 1;
                 ("ACTIVE", d.next_step, *at, 0, None)
