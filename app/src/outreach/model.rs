@@ -28,6 +28,69 @@ impl Channel {
     }
 }
 
+/// Where an enrolment stands (`enrollments.status`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EnrollmentStatus {
+    Active,
+    Paused,
+    Completed,
+    Stopped,
+}
+
+impl EnrollmentStatus {
+    pub fn code(self) -> &'static str {
+        match self {
+            EnrollmentStatus::Active => "ACTIVE",
+            EnrollmentStatus::Paused => "PAUSED",
+            EnrollmentStatus::Completed => "COMPLETED",
+            EnrollmentStatus::Stopped => "STOPPED",
+        }
+    }
+}
+
+/// Why the scheduler ended or paused an enrolment (`enrollments.stop_reason`, shown as
+/// `outreach.reason.<code>`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StopReason {
+    /// Every step has run.
+    Completed,
+    /// A condition's branch ended it.
+    ConditionEnd,
+    /// A member took the conversation over.
+    HumanTakeover,
+    /// The journey is converted, dead or paused.
+    JourneyClosed,
+    /// The sequence's messages per lead are all sent.
+    MaxAttempts,
+    /// Neither the step's channel nor its fallback reaches the lead.
+    NoChannel,
+    /// The template has no active version.
+    NoTemplate,
+    /// A template variable has no value for the lead.
+    MissingVariable,
+    /// The WhatsApp template is not approved and the 24-hour window is closed.
+    TemplateNotApproved,
+}
+
+impl StopReason {
+    pub fn code(self) -> &'static str {
+        match self {
+            StopReason::Completed => "completed",
+            StopReason::ConditionEnd => "condition_end",
+            StopReason::HumanTakeover => "human_takeover",
+            StopReason::JourneyClosed => "journey_closed",
+            StopReason::MaxAttempts => "max_attempts",
+            StopReason::NoChannel => "no_channel",
+            StopReason::NoTemplate => "no_template",
+            StopReason::MissingVariable => "missing_variable",
+            StopReason::TemplateNotApproved => "template_not_approved",
+        }
+    }
+}
+
+/// The journey states in which no sequence sends.
+pub const CLOSED_JOURNEY_STATES: [&str; 3] = ["CONVERTED", "DEAD", "PAUSED"];
+
 /// What a sequence step does (seed 003's step types).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum StepKind {

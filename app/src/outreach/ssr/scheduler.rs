@@ -15,7 +15,9 @@ use super::store::{self, lock_quota};
 use crate::billing::meter;
 use crate::db::{Db, Tx};
 use crate::error::AppError;
-use crate::outreach::model::{Channel, StepKind};
+use crate::outreach::model::{
+    Channel, EnrollmentStatus, StepKind, StopReason, CLOSED_JOURNEY_STATES,
+};
 use crate::outreach::template::{seed_for, Template};
 use chrono::{DateTime, Duration, Utc};
 use sqlx::PgPool;
@@ -195,10 +197,10 @@ enum Outcome {
     Skip,
     /// A condition sends the enrolment to a later step, due after that step's delay.
     Jump { position: i32, delay: i32 },
-    /// The enrolment ends.
+    /// The enrolment ends (or pauses, for a takeover).
     End {
-        status: &'static str,
-        reason: String,
+        status: EnrollmentStatus,
+        reason: StopReason,
     },
 }
 
@@ -276,11 +278,8 @@ fn pick_variant<'a>(versions: &[&'a Version], lead: Uuid, step: i32) -> Option<&
     versions.last().copied()
 }
 
-fn end(status: &'static str, reason: &str) -> Outcome {
-    Outcome::End {
-        status,
-        reason: reason.to_string(),
-    }
+fn end(status: EnrollmentStatus, reason: StopReason) -> Outcome {
+    Outcome::End { status, reason }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -295,13 +294,13 @@ fn decide(
     now: DateTime<Utc>,
 ) -> Outcome {
     if d.takeover {
-        return end("PAUSED", "human_takeover");
+        return end(EnrollmentStatus::Paused, StopReason::HumanTakeover);
     }
-    if matches!(d.state.as_str(), "CONVERTED" | "DEAD" | "PAUSED") {
-        return end("STOPPED", "journey_closed");
+    if CLOSED_JOURNEY_STATES.contains(&d.state.as_str()) {
+        return end(EnrollmentStatus::Stopped, StopReason::JourneyClosed);
     }
     let Some(kind) = d.kind else {
-        return end("COMPLETED", "completed");
+        return end(EnrollmentStatus::Completed, StopReason::Completed);
     };
     match kind {
         StepKind::Send => {}
@@ -318,24 +317,24 @@ fn decide(
                 d.else_go
             } {
                 Jump::Next => Outcome::Skip,
-                Jump::End => end("COMPLETED", "condition_end"),
+                Jump::End => end(EnrollmentStatus::Completed, StopReason::ConditionEnd),
                 // Steps are saved and reordered with their targets after them; a
                 // jump that would not move forward ends rather than loops.
                 Jump::To { position, .. } if position <= d.next_step => {
-                    end("COMPLETED", "condition_end")
+                    end(EnrollmentStatus::Completed, StopReason::ConditionEnd)
                 }
                 Jump::To { position, delay } => Outcome::Jump { position, delay },
             };
         }
     }
     let (Some(channel), Some(template_id)) = (d.channel, d.template_id) else {
-        return end("COMPLETED", "completed");
+        return end(EnrollmentStatus::Completed, StopReason::Completed);
     };
     if d.step_sent {
         return Outcome::Skip;
     }
     if d.sent >= d.max_attempts {
-        return end("STOPPED", "max_attempts");
+        return end(EnrollmentStatus::Stopped, StopReason::MaxAttempts);
     }
     if (d.skip_if_replied && d.replied) || (d.skip_if_opened && d.opened) {
         return Outcome::Skip;
@@ -360,9 +359,9 @@ fn decide(
         None => match d.fallback.filter(|(c, _)| *c != channel) {
             Some((fallback, template)) => match reachable(fallback) {
                 Some(to) => (fallback, to.clone(), template),
-                None => return end("STOPPED", "no_channel"),
+                None => return end(EnrollmentStatus::Stopped, StopReason::NoChannel),
             },
-            None => return end("STOPPED", "no_channel"),
+            None => return end(EnrollmentStatus::Stopped, StopReason::NoChannel),
         },
     };
     let candidates: Vec<&Version> = versions
@@ -370,7 +369,7 @@ fn decide(
         .filter(|v| v.template_id == template_id)
         .collect();
     let Some(version) = pick_variant(&candidates, d.lead_id, d.next_step) else {
-        return end("STOPPED", "no_template");
+        return end(EnrollmentStatus::Stopped, StopReason::NoTemplate);
     };
     let values = store::lead_values(
         &d.name,
@@ -388,7 +387,7 @@ fn decide(
     let subject_template = own_subject.as_ref().or(version.subject.as_ref());
     let subject_ok = subject_template.is_none_or(|s| s.check(&known, Some(&values)).is_ok());
     if version.body.check(&known, Some(&values)).is_err() || !subject_ok {
-        return end("STOPPED", "missing_variable");
+        return end(EnrollmentStatus::Stopped, StopReason::MissingVariable);
     }
     let seed = seed_for(d.lead_id.as_bytes(), d.next_step as u32);
     let body = version.body.render(&values, seed);
@@ -401,7 +400,7 @@ fn decide(
             } else {
                 match (&version.wa_template_name, version.approved) {
                     (Some(name), true) => Some(name.clone()),
-                    _ => return end("STOPPED", "template_not_approved"),
+                    _ => return end(EnrollmentStatus::Stopped, StopReason::TemplateNotApproved),
                 }
             };
             let sticky = d

@@ -5,7 +5,7 @@
 use super::{Due, Mailbox, Outcome, Phone, ScheduleReport};
 use crate::db::{internal, new_id, Tx};
 use crate::error::AppError;
-use crate::outreach::model::Channel;
+use crate::outreach::model::{Channel, EnrollmentStatus, StopReason};
 use crate::outreach::ssr::store::{self, Stat, TENANT_TODAY};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::HashMap;
@@ -48,7 +48,7 @@ pub(super) async fn write(
     let mut e_step = Vec::new();
     let mut e_at = Vec::new();
     let mut e_sent = Vec::new();
-    let mut e_reason: Vec<Option<String>> = Vec::new();
+    let mut e_reason: Vec<Option<&str>> = Vec::new();
     // Journeys touched by a first send on a channel.
     let mut j_lead = Vec::new();
     let mut j_phone: Vec<Option<Uuid>> = Vec::new();
@@ -60,18 +60,18 @@ pub(super) async fn write(
     for (d, outcome) in due.iter().zip(outcomes) {
         let advance = |sent_inc: i32| match d.next_position {
             Some(pos) => (
-                "ACTIVE",
+                EnrollmentStatus::Active,
                 pos,
                 now + Duration::minutes(i64::from(d.next_delay.unwrap_or(0))),
                 sent_inc,
                 None,
             ),
             None => (
-                "COMPLETED",
+                EnrollmentStatus::Completed,
                 d.next_step,
                 now,
                 sent_inc,
-                Some("completed".to_string()),
+                Some(StopReason::Completed),
             ),
         };
         let (status, step, at, sent, reason) = match outcome {
@@ -131,7 +131,7 @@ pub(super) async fn write(
             Outcome::Jump { position, delay } => {
                 report.skipped += 1;
                 (
-                    "ACTIVE",
+                    EnrollmentStatus::Active,
                     *position,
                     now + Duration::minutes(i64::from(*delay)),
                     0,
@@ -140,19 +140,19 @@ pub(super) async fn write(
             }
             Outcome::Wait(at) => {
                 report.waiting += 1;
-                ("ACTIVE", d.next_step, *at, 0, None)
+                (EnrollmentStatus::Active, d.next_step, *at, 0, None)
             }
             Outcome::End { status, reason } => {
                 report.finished += 1;
-                (*status, d.next_step, now, 0, Some(reason.clone()))
+                (*status, d.next_step, now, 0, Some(*reason))
             }
         };
         e_id.push(d.id);
-        e_status.push(status.to_string());
+        e_status.push(status.code());
         e_step.push(step);
         e_at.push(at);
         e_sent.push(sent);
-        e_reason.push(reason);
+        e_reason.push(reason.map(StopReason::code));
     }
 
     if !m_id.is_empty() {
