@@ -103,15 +103,20 @@ async fn a_condition_sends_each_lead_down_its_branch() {
             .unwrap();
     let other_seq = w.sequence("Elsewhere", "").await;
     let elsewhere = send(&w, other_seq, alpha).await;
-    let condition_form = |then_go: String, else_go: String| {
-        vec![
-            ("kind", "CONDITION".to_string()),
-            ("condition", "FIELD".to_string()),
-            ("condition_field", "tag".to_string()),
-            ("condition_value", "vip".to_string()),
-            ("then_go", then_go),
-            ("else_go", else_go),
-        ]
+    // The VIP condition with its two branches, as the edit form sends it.
+    let edit_branches = |then_go: String, else_go: String| {
+        let w = &w;
+        async move {
+            let form = [
+                ("kind", "CONDITION"),
+                ("condition", "FIELD"),
+                ("condition_field", "tag"),
+                ("condition_value", "vip"),
+                ("then_go", then_go.as_str()),
+                ("else_go", else_go.as_str()),
+            ];
+            edit(w, condition, &form).await
+        }
     };
     for (then_go, field) in [
         (first.to_string(), "then_go"),
@@ -119,15 +124,11 @@ async fn a_condition_sends_each_lead_down_its_branch() {
         (elsewhere.to_string(), "then_go"),
         ("step four".to_string(), "then_go"),
     ] {
-        let form = condition_form(then_go, "next".into());
-        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let (status, body) = edit(&w, condition, &form).await;
+        let (status, body) = edit_branches(then_go, "next".into()).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         assert_eq!(error_field(&body), Some(field), "{body}");
     }
-    let form = condition_form(fourth.to_string(), "next".into());
-    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let (status, body) = edit(&w, condition, &form).await;
+    let (status, body) = edit_branches(fourth.to_string(), "next".into()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
     let leads = w.leads(2, true, false).await;
@@ -207,9 +208,10 @@ async fn a_condition_sends_each_lead_down_its_branch() {
     assert_eq!(branches, ("END".to_string(), None, "NEXT".to_string()));
 
     // A branch that ends: the lead gets Alpha alone, and the enrolment says why.
-    let form = condition_form("end".into(), "end".into());
-    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    assert_eq!(edit(&w, condition, &form).await.0, StatusCode::OK);
+    assert_eq!(
+        edit_branches("end".into(), "end".into()).await.0,
+        StatusCode::OK
+    );
     send(&w, seq, bravo).await;
     let late = w.leads(1, true, false).await[0];
     assert_eq!(w.enrol(seq, &[late]).await["enrolled"], 1);

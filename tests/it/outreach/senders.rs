@@ -612,26 +612,8 @@ async fn a_domain_is_archived_after_its_mailboxes_and_restored_before_them() {
     assert_eq!(senders["domains"][0]["archived"], json!(true), "{senders}");
 
     // No new mailbox on it, and its mailbox waits for it.
-    let port = w.peer.smtp_addr().port().to_string();
     let (status, body) = w
-        .app
-        .call::<SaveMailbox>(
-            &w.admin,
-            &[
-                ("domain_id", &domain.to_string()),
-                ("from_address", "more@acme.test"),
-                ("from_name", "More"),
-                ("smtp_host", "127.0.0.1"),
-                ("smtp_port", &port),
-                ("smtp_security", "NONE"),
-                ("smtp_username", "more"),
-                ("smtp_password", "pw"),
-                ("daily_cap", "100"),
-                ("warmup_start", "50"),
-                ("warmup_step", "10"),
-                ("min_gap_seconds", "0"),
-            ],
-        )
+        .save_mailbox(&domain.to_string(), "more@acme.test", "More")
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(error_field(&body), Some("domain_id"));

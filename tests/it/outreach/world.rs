@@ -146,9 +146,19 @@ impl World {
 
     /// Another mailbox on a domain already added (`domain`: its id).
     pub(crate) async fn mailbox_on(&self, domain: &str, address: &str, name: &str) -> Uuid {
+        let (status, b) = self.save_mailbox(domain, address, name).await;
+        ok(status, &b).parse().unwrap()
+    }
+
+    /// Saves a mailbox on the peer's SMTP server: the answer, refused or not.
+    pub(crate) async fn save_mailbox(
+        &self,
+        domain: &str,
+        address: &str,
+        name: &str,
+    ) -> (StatusCode, Value) {
         let port = self.peer.smtp_addr().port().to_string();
-        let (status, b) = self
-            .app
+        self.app
             .call::<SaveMailbox>(
                 &self.admin,
                 &[
@@ -169,8 +179,7 @@ impl World {
                     ("min_gap_seconds", "0"),
                 ],
             )
-            .await;
-        ok(status, &b).parse().unwrap()
+            .await
     }
 
     pub(crate) async fn sequence(&self, name: &str, hours: &str) -> Uuid {

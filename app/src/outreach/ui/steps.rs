@@ -373,6 +373,25 @@ fn condition_words(s: &StepView) -> String {
     }
 }
 
+/// What a step form's fields say of their errors.
+type Errors = Callback<&'static str, Signal<Option<String>>>;
+
+/// The message next to `field`, while it has one.
+fn error_text(errors: Errors, field: &'static str) -> impl Fn() -> Option<AnyView> {
+    let error = errors.run(field);
+    move || {
+        error
+            .get()
+            .map(|e| view! { <p class="field-error" role="alert">{e}</p> }.into_any())
+    }
+}
+
+/// `aria-invalid` of `field`'s input.
+fn invalid(errors: Errors, field: &'static str) -> impl Fn() -> Option<&'static str> {
+    let error = errors.run(field);
+    move || error.get().is_some().then_some("true")
+}
+
 /// The fields of a step form, for adding a step (`step` is None) or editing one. The
 /// kind decides which fields there are: the form sends only those.
 #[component]
@@ -394,18 +413,6 @@ fn StepFields(
     let fields = StoredValue::new(fields);
     let later = StoredValue::new(later);
     let id = move |name: &str| format!("{prefix}-{name}");
-    let error_text = move |field: &'static str| {
-        let error = errors.run(field);
-        move || {
-            error
-                .get()
-                .map(|e| view! { <p class="field-error" role="alert">{e}</p> })
-        }
-    };
-    let invalid = move |field: &'static str| {
-        let error = errors.run(field);
-        move || error.get().is_some().then_some("true")
-    };
     let delay = step.with_value(|s| s.as_ref().map_or(0, |s| s.delay_minutes));
     view! {
         <div class="field">
@@ -416,13 +423,13 @@ fn StepFields(
                     <option value=k.code() selected=k == initial>{tr(&format!("outreach.kind.{}", k.code()))}</option>
                 }).collect_view()}
             </select>
-            {error_text("kind")}
+            {error_text(errors, "kind")}
         </div>
         <div class="field">
             <label for=id("delay") class="field-label">{tr("outreach.delay_minutes")}</label>
             <input id=id("delay") name="delay_minutes" type="number" class="input" value=delay.to_string()
-                   aria-invalid=invalid("delay_minutes")/>
-            {error_text("delay_minutes")}
+                   aria-invalid=invalid(errors, "delay_minutes")/>
+            {error_text(errors, "delay_minutes")}
         </div>
         {move || match kind.get() {
             StepKind::Send => view! { <SendFields prefix step=step.get_value() list=list.get_value() boxes=boxes.get_value() errors/> }.into_any(),
@@ -438,11 +445,11 @@ fn StepFields(
                         <label for=id("wait") class="field-label">{tr("outreach.wait_until")}</label>
                         <div class="flex items-center gap-1">
                             <input id=id("wait") name="wait_until" type="datetime-local" class="input" value=value
-                                   aria-describedby=id("wait-hint") aria-invalid=invalid("wait_until")/>
+                                   aria-describedby=id("wait-hint") aria-invalid=invalid(errors, "wait_until")/>
                             <DatePicker input=id("wait")/>
                         </div>
                         <p id=id("wait-hint") class="field-hint">{tr("outreach.wait_until_hint")}</p>
-                        {error_text("wait_until")}
+                        {error_text(errors, "wait_until")}
                     </div>
                 }
                 .into_any()
@@ -466,18 +473,6 @@ fn SendFields(
     errors: Callback<&'static str, Signal<Option<String>>>,
 ) -> impl IntoView {
     let id = move |name: &str| format!("{prefix}-{name}");
-    let error_text = move |field: &'static str| {
-        let error = errors.run(field);
-        move || {
-            error
-                .get()
-                .map(|e| view! { <p class="field-error" role="alert">{e}</p> })
-        }
-    };
-    let invalid = move |field: &'static str| {
-        let error = errors.run(field);
-        move || error.get().is_some().then_some("true")
-    };
     let s = step.as_ref();
     let template = s.and_then(|s| s.template_id);
     let fallback = s.and_then(|s| s.fallback_template_id);
@@ -491,16 +486,16 @@ fn SendFields(
     view! {
         <div class="field">
             <label for=id("template") class="field-label">{tr("outreach.template")}</label>
-            <select id=id("template") name="template_id" class="input" aria-invalid=invalid("template_id")>{template_options(&list, template)}</select>
-            {error_text("template_id")}
+            <select id=id("template") name="template_id" class="input" aria-invalid=invalid(errors, "template_id")>{template_options(&list, template)}</select>
+            {error_text(errors, "template_id")}
         </div>
         <div class="field">
             <label for=id("fallback") class="field-label">{tr("outreach.fallback")}</label>
-            <select id=id("fallback") name="fallback_template_id" class="input" aria-invalid=invalid("fallback_template_id")>
+            <select id=id("fallback") name="fallback_template_id" class="input" aria-invalid=invalid(errors, "fallback_template_id")>
                 <option value="" selected=fallback.is_none()>{tr("outreach.no_fallback")}</option>
                 {template_options(&list, fallback)}
             </select>
-            {error_text("fallback_template_id")}
+            {error_text(errors, "fallback_template_id")}
         </div>
         <div class="flex flex-col gap-1 justify-end text-sm">
             <label class="flex items-center gap-2"><input type="checkbox" name="skip_if_replied" checked=skip_if_replied/>{tr("outreach.skip_if_replied")}</label>
@@ -509,16 +504,16 @@ fn SendFields(
         <div class="field">
             <label for=id("subject") class="field-label">{tr("outreach.subject_override")}</label>
             <input id=id("subject") name="subject_override" class="input" value=subject
-                   aria-describedby=id("subject-hint") aria-invalid=invalid("subject_override")/>
+                   aria-describedby=id("subject-hint") aria-invalid=invalid(errors, "subject_override")/>
             <p id=id("subject-hint") class="field-hint">{tr("outreach.subject_override_hint")}</p>
-            {error_text("subject_override")}
+            {error_text(errors, "subject_override")}
         </div>
         <div class="field">
             <label for=id("from-name") class="field-label">{tr("outreach.step_from_name")}</label>
             <input id=id("from-name") name="from_name" class="input" value=from_name
-                   aria-describedby=id("from-name-hint") aria-invalid=invalid("from_name")/>
+                   aria-describedby=id("from-name-hint") aria-invalid=invalid(errors, "from_name")/>
             <p id=id("from-name-hint") class="field-hint">{tr("outreach.from_name_hint")}</p>
-            {error_text("from_name")}
+            {error_text(errors, "from_name")}
         </div>
         <MailboxSelect id=id("mailbox") boxes selected=mailbox error=errors.run("mailbox_id")/>
     }
@@ -535,18 +530,6 @@ fn ConditionFields(
     errors: Callback<&'static str, Signal<Option<String>>>,
 ) -> impl IntoView {
     let id = move |name: &str| format!("{prefix}-{name}");
-    let error_text = move |field: &'static str| {
-        let error = errors.run(field);
-        move || {
-            error
-                .get()
-                .map(|e| view! { <p class="field-error" role="alert">{e}</p> })
-        }
-    };
-    let invalid = move |field: &'static str| {
-        let error = errors.run(field);
-        move || error.get().is_some().then_some("true")
-    };
     let s = step.as_ref();
     let condition = RwSignal::new(s.and_then(|s| s.condition).unwrap_or(Condition::Opened));
     let field = RwSignal::new(
@@ -571,14 +554,14 @@ fn ConditionFields(
         view! {
             <div class="field">
                 <label for=id(name) class="field-label">{tr(label)}</label>
-                <select id=id(name) name=name class="input" aria-invalid=invalid(name)>
+                <select id=id(name) name=name class="input" aria-invalid=invalid(errors, name)>
                     <option value="next" selected=chosen == Branch::Next>{tr("outreach.branch.next")}</option>
                     <option value="end" selected=chosen == Branch::End>{tr("outreach.branch.end")}</option>
                     {later.into_iter().map(|(step, label)| view! {
                         <option value=step.to_string() selected=chosen == Branch::Step(step)>{label}</option>
                     }).collect_view()}
                 </select>
-                {error_text(name)}
+                {error_text(errors, name)}
             </div>
         }
     };
@@ -603,12 +586,12 @@ fn ConditionFields(
             Some(options) => view! {
                 <div class="field">
                     <label for=id("value") class="field-label">{tr("outreach.condition_value")}</label>
-                    <select id=id("value") name="condition_value" class="input" aria-invalid=invalid("condition_value")>
+                    <select id=id("value") name="condition_value" class="input" aria-invalid=invalid(errors, "condition_value")>
                         {options.into_iter().map(|(code, label)| view! {
                             <option value=code selected=current == code>{label}</option>
                         }).collect_view()}
                     </select>
-                    {error_text("condition_value")}
+                    {error_text(errors, "condition_value")}
                 </div>
             }
             .into_any(),
@@ -619,8 +602,8 @@ fn ConditionFields(
                         <label for=id("value") class="field-label">{tr("outreach.condition_value")}</label>
                         <input id=id("value") name="condition_value" class="input" value=current
                                type=if number { "number" } else { "text" } maxlength="100"
-                               aria-invalid=invalid("condition_value")/>
-                        {error_text("condition_value")}
+                               aria-invalid=invalid(errors, "condition_value")/>
+                        {error_text(errors, "condition_value")}
                     </div>
                 }
                 .into_any()
@@ -631,13 +614,13 @@ fn ConditionFields(
     view! {
         <div class="field">
             <label for=id("condition") class="field-label">{tr("outreach.condition")}</label>
-            <select id=id("condition") name="condition" class="input" aria-invalid=invalid("condition")
+            <select id=id("condition") name="condition" class="input" aria-invalid=invalid(errors, "condition")
                     on:change=move |ev| condition.set(Condition::parse(&event_target_value(&ev)).unwrap_or(Condition::Opened))>
                 {Condition::ALL.map(|c| view! {
                     <option value=c.code() selected=c == initial_condition>{tr(&format!("outreach.condition.{}", c.code()))}</option>
                 }).collect_view()}
             </select>
-            {error_text("condition")}
+            {error_text(errors, "condition")}
         </div>
         {move || (condition.get() == Condition::Field).then(|| {
             let leads_fields = leads_fields.clone();
@@ -645,7 +628,7 @@ fn ConditionFields(
             view! {
                 <div class="field">
                     <label for=id("field") class="field-label">{tr("outreach.condition_field")}</label>
-                    <select id=id("field") name="condition_field" class="input" aria-invalid=invalid("condition_field")
+                    <select id=id("field") name="condition_field" class="input" aria-invalid=invalid(errors, "condition_field")
                             on:change=move |ev| field.set(event_target_value(&ev))>
                         {CONDITION_FIELDS.map(|f| view! {
                             <option value=f selected=initial_field == f>{tr(&format!("outreach.condition_field.{f}"))}</option>
@@ -655,7 +638,7 @@ fn ConditionFields(
                             view! { <option value=key selected=selected>{label}</option> }
                         }).collect_view()}
                     </select>
-                    {error_text("condition_field")}
+                    {error_text(errors, "condition_field")}
                 </div>
             }
         })}
