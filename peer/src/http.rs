@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -18,10 +18,29 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::webhooks::DEFAULT_REPLY;
-use crate::{page, Channel, Failure, Received, Shared, Track, WaApi, WaNumber};
+use crate::{
+    page, Channel, Failure, MediaUpload, Received, ReceivedFile, Shared, Track, WaApi, WaNumber,
+};
 
 /// Meta's limit on a text message body, in characters.
 const MAX_TEXT_CHARS: usize = 4096;
+/// Meta's limit on a media message's caption, in characters.
+const MAX_CAPTION_CHARS: usize = 1024;
+/// Meta's limits on uploaded media: images 5 MB, documents 100 MB.
+const MAX_IMAGE_BYTES: usize = 5 * 1024 * 1024;
+const MAX_DOCUMENT_BYTES: usize = 100 * 1024 * 1024;
+/// The media types the Cloud API takes as an image, and some it takes as a document.
+const IMAGE_TYPES: &[&str] = &["image/jpeg", "image/png"];
+const DOCUMENT_TYPES: &[&str] = &[
+    "application/pdf",
+    "text/plain",
+    "application/msword",
+    "application/vnd.ms-excel",
+    "application/vnd.ms-powerpoint",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+];
 
 pub(crate) type AppState = Arc<Shared>;
 
@@ -37,6 +56,14 @@ pub(crate) async fn serve(
         .route("/_peer/whatsapp/numbers", post(add_number))
         .route("/_peer/360dialog/keys", post(add_dialog360_key))
         .route("/360dialog/messages", post(send_dialog360))
+        .route(
+            "/360dialog/media",
+            post(upload_dialog360).layer(DefaultBodyLimit::max(MAX_DOCUMENT_BYTES + 64 * 1024)),
+        )
+        .route(
+            "/{version}/{node}/media",
+            post(upload_whatsapp).layer(DefaultBodyLimit::max(MAX_DOCUMENT_BYTES + 64 * 1024)),
+        )
         .route(
             "/360dialog/v1/configs/webhook",
             get(dialog360_webhook_config),
@@ -314,6 +341,39 @@ struct Outgoing {
     to: String,
     body: String,
     key: Option<String>,
+    attachments: Vec<ReceivedFile>,
+}
+
+/// The file a media object (`{"id": …}` or `{"link": …}`) names: by id, one
+/// uploaded for the sending number; a link is taken as it is, unread.
+fn media_named(
+    object: Option<&Value>,
+    kind: &str,
+    media: &dyn Fn(&str) -> Option<ReceivedFile>,
+) -> Result<ReceivedFile, String> {
+    let object = object.ok_or(format!("{kind} is required for a {kind} message"))?;
+    if let Some(id) = str_at(object, "/id") {
+        let mut file = media(id).ok_or(format!(
+            "{kind}.id {id:?} names no media uploaded for this number"
+        ))?;
+        if kind == "image" && !IMAGE_TYPES.contains(&file.content_type.as_str()) {
+            return Err(format!(
+                "media {id:?} is {}, not an image",
+                file.content_type
+            ));
+        }
+        if let Some(name) = str_at(object, "/filename") {
+            file.name = Some(name.to_owned());
+        }
+        return Ok(file);
+    }
+    let link = str_at(object, "/link").ok_or(format!("{kind} needs an id or a link"))?;
+    Ok(ReceivedFile {
+        name: str_at(object, "/filename").map(str::to_owned),
+        content_type: format!("{kind} link: {link}"),
+        size: 0,
+        sha256: String::new(),
+    })
 }
 
 fn str_at<'a>(value: &'a Value, pointer: &str) -> Option<&'a str> {
@@ -322,7 +382,10 @@ fn str_at<'a>(value: &'a Value, pointer: &str) -> Option<&'a str> {
 
 /// Checks a send request the way the Cloud API does, as far as our server's
 /// requests go; the error is the Graph "details" text.
-fn validate(request: &Value) -> Result<Outgoing, String> {
+fn validate(
+    request: &Value,
+    media: &dyn Fn(&str) -> Option<ReceivedFile>,
+) -> Result<Outgoing, String> {
     if str_at(request, "/messaging_product") != Some("whatsapp") {
         return Err("messaging_product must be \"whatsapp\"".to_owned());
     }
@@ -330,6 +393,7 @@ fn validate(request: &Value) -> Result<Outgoing, String> {
         .map(str::trim)
         .filter(|to| to.chars().any(|c| c.is_ascii_digit()))
         .ok_or("to is required and must be a phone number")?;
+    let mut attachments = Vec::new();
     let body = match str_at(request, "/type").unwrap_or("text") {
         "text" => {
             let text = str_at(request, "/text/body")
@@ -341,6 +405,16 @@ fn validate(request: &Value) -> Result<Outgoing, String> {
                 ));
             }
             text.to_owned()
+        }
+        kind @ ("image" | "document") => {
+            attachments.push(media_named(request.get(kind), kind, media)?);
+            let caption = str_at(request, &format!("/{kind}/caption")).unwrap_or("");
+            if caption.chars().count() > MAX_CAPTION_CHARS {
+                return Err(format!(
+                    "{kind}.caption is longer than {MAX_CAPTION_CHARS} characters"
+                ));
+            }
+            caption.to_owned()
         }
         "template" => {
             let name = str_at(request, "/template/name")
@@ -354,6 +428,27 @@ fn validate(request: &Value) -> Result<Outgoing, String> {
                 .into_iter()
                 .flatten();
             for component in components {
+                if str_at(component, "/type") == Some("header") {
+                    let parameters = component
+                        .get("parameters")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten();
+                    for p in parameters {
+                        match str_at(p, "/type") {
+                            Some(kind @ ("image" | "document")) => {
+                                attachments.push(media_named(p.get(kind), kind, media)?);
+                            }
+                            Some("text") => {}
+                            other => {
+                                return Err(format!(
+                                    "header parameter type {other:?} is not supported by the peer"
+                                ))
+                            }
+                        }
+                    }
+                    continue;
+                }
                 if str_at(component, "/type") != Some("body") {
                     continue;
                 }
@@ -376,6 +471,7 @@ fn validate(request: &Value) -> Result<Outgoing, String> {
         to: to.to_owned(),
         body,
         key: str_at(request, "/biz_opaque_callback_data").map(str::to_owned),
+        attachments,
     })
 }
 
@@ -397,7 +493,8 @@ fn accept_whatsapp(shared: &Shared, phone_number_id: String, api: WaApi, body: &
         Ok(request) => request,
         Err(e) => return invalid_parameter(&format!("the body is not JSON: {e}")),
     };
-    let outgoing = match validate(&request) {
+    let lookup = |id: &str| shared.media_file(id, &phone_number_id);
+    let outgoing = match validate(&request, &lookup) {
         Ok(outgoing) => outgoing,
         Err(details) => return invalid_parameter(&details),
     };
@@ -430,6 +527,7 @@ fn accept_whatsapp(shared: &Shared, phone_number_id: String, api: WaApi, body: &
         body: outgoing.body,
         html: None,
         headers: Vec::new(),
+        attachments: outgoing.attachments,
         idempotency_key: outgoing.key,
         times_received: 1,
         events: Vec::new(),
@@ -442,6 +540,98 @@ fn accept_whatsapp(shared: &Shared, phone_number_id: String, api: WaApi, body: &
         "messages": [{ "id": id }],
     }))
     .into_response()
+}
+
+/// `POST /{version}/{phone_number_id}/media`: a `multipart/form-data` upload
+/// with `messaging_product`, `type` and `file`, as Meta takes it.
+async fn upload_whatsapp(
+    State(shared): State<AppState>,
+    Path((_version, phone_number_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    form: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Response {
+    if !has_bearer_token(&headers) {
+        return missing_token();
+    }
+    accept_media(&shared, phone_number_id, form).await
+}
+
+/// `POST /360dialog/media`: Meta's form; the key names the number.
+async fn upload_dialog360(
+    State(shared): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Response {
+    let Some(phone_number_id) = dialog360_number(&shared, &headers) else {
+        return dialog360_unauthorized();
+    };
+    accept_media(&shared, phone_number_id, form).await
+}
+
+/// Reads and checks an upload form the way the Cloud API does; answers the
+/// media id.
+async fn accept_media(
+    shared: &Shared,
+    phone_number_id: String,
+    form: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Response {
+    let mut form = match form {
+        Ok(form) => form,
+        Err(e) => return invalid_parameter(&format!("not a multipart form: {e}")),
+    };
+    let (mut product, mut declared, mut file) = (None, None, None);
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(e) => return invalid_parameter(&format!("the form cannot be read: {e}")),
+        };
+        let name = field.name().unwrap_or_default().to_owned();
+        let file_name = field.file_name().map(str::to_owned);
+        let part_type = field.content_type().map(str::to_owned);
+        let bytes = match field.bytes().await {
+            Ok(bytes) => bytes,
+            Err(e) => return invalid_parameter(&format!("the form cannot be read: {e}")),
+        };
+        match name.as_str() {
+            "messaging_product" => product = Some(String::from_utf8_lossy(&bytes).into_owned()),
+            "type" => declared = Some(String::from_utf8_lossy(&bytes).into_owned()),
+            "file" => file = Some((file_name, part_type, bytes)),
+            _ => {}
+        }
+    }
+    if product.as_deref() != Some("whatsapp") {
+        return invalid_parameter("messaging_product must be \"whatsapp\"");
+    }
+    let Some(declared) = declared else {
+        return invalid_parameter("type is required");
+    };
+    let Some((file_name, part_type, bytes)) = file else {
+        return invalid_parameter("file is required");
+    };
+    let is_image = IMAGE_TYPES.contains(&declared.as_str());
+    if !is_image && !DOCUMENT_TYPES.contains(&declared.as_str()) {
+        return invalid_parameter(&format!("type {declared:?} is not a supported media type"));
+    }
+    if part_type.as_deref().is_some_and(|t| t != declared) {
+        return invalid_parameter("the file's Content-Type does not match type");
+    }
+    let max = if is_image {
+        MAX_IMAGE_BYTES
+    } else {
+        MAX_DOCUMENT_BYTES
+    };
+    if bytes.is_empty() || bytes.len() > max {
+        return invalid_parameter(&format!("the file must hold 1 to {max} bytes"));
+    }
+    let id = uuid::Uuid::new_v4().as_u128().to_string();
+    shared.add_media(MediaUpload {
+        id: id.clone(),
+        phone_number_id,
+        declared_type: declared.clone(),
+        file: ReceivedFile::of(file_name, declared, &bytes),
+    });
+    Json(json!({ "id": id })).into_response()
 }
 
 #[derive(Deserialize, Default)]
@@ -544,6 +734,11 @@ async fn control(
 mod tests {
     use super::*;
 
+    /// No media uploaded.
+    fn none(_: &str) -> Option<ReceivedFile> {
+        None
+    }
+
     #[test]
     fn template_body_joins_name_language_and_parameters() {
         let request = json!({
@@ -562,7 +757,7 @@ mod tests {
                 ]
             }
         });
-        let outgoing = validate(&request).unwrap();
+        let outgoing = validate(&request, &none).unwrap();
         assert_eq!(outgoing.body, "template:intro:ar | Ahmed | Acme");
         assert_eq!(outgoing.key, None);
     }
@@ -570,22 +765,51 @@ mod tests {
     #[test]
     fn validation_rejects_what_meta_rejects() {
         let text = |body: &str| json!({ "messaging_product": "whatsapp", "to": "+201001234567", "type": "text", "text": { "body": body } });
-        assert!(validate(&text("hi")).is_ok());
-        assert!(validate(&text(&"a".repeat(MAX_TEXT_CHARS))).is_ok());
-        assert!(validate(&text(&"a".repeat(MAX_TEXT_CHARS + 1))).is_err());
-        assert!(validate(&text("")).is_err());
+        assert!(validate(&text("hi"), &none).is_ok());
+        assert!(validate(&text(&"a".repeat(MAX_TEXT_CHARS)), &none).is_ok());
+        assert!(validate(&text(&"a".repeat(MAX_TEXT_CHARS + 1)), &none).is_err());
+        assert!(validate(&text(""), &none).is_err());
         assert!(validate(
-            &json!({ "messaging_product": "sms", "to": "+1", "text": { "body": "x" } })
+            &json!({ "messaging_product": "sms", "to": "+1", "text": { "body": "x" } }),
+            &none
         )
         .is_err());
-        assert!(
-            validate(&json!({ "messaging_product": "whatsapp", "text": { "body": "x" } })).is_err()
-        );
-        assert!(validate(&json!({ "messaging_product": "whatsapp", "to": "+1", "type": "template", "template": {} })).is_err());
-        assert!(
-            validate(&json!({ "messaging_product": "whatsapp", "to": "+1", "type": "image" }))
-                .is_err()
-        );
+        assert!(validate(
+            &json!({ "messaging_product": "whatsapp", "text": { "body": "x" } }),
+            &none
+        )
+        .is_err());
+        assert!(validate(&json!({ "messaging_product": "whatsapp", "to": "+1", "type": "template", "template": {} }), &none).is_err());
+        assert!(validate(
+            &json!({ "messaging_product": "whatsapp", "to": "+1", "type": "image" }),
+            &none
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn media_must_name_an_upload_of_the_number() {
+        let pdf = ReceivedFile::of(Some("b.pdf".into()), "application/pdf".into(), b"%PDF");
+        let uploaded = |id: &str| (id == "m1").then(|| pdf.clone());
+        let header = |kind: &str, id: &str| {
+            json!({ "messaging_product": "whatsapp", "to": "+201001234567", "type": "template",
+                    "template": { "name": "launch", "language": { "code": "en" },
+                      "components": [{ "type": "header", "parameters": [
+                          { "type": kind, kind: { "id": id, "filename": "Brochure.pdf" } }] }] } })
+        };
+        let sent = validate(&header("document", "m1"), &uploaded).unwrap();
+        assert_eq!(sent.attachments.len(), 1);
+        assert_eq!(sent.attachments[0].name.as_deref(), Some("Brochure.pdf"));
+        assert_eq!(sent.attachments[0].size, 4);
+        assert!(validate(&header("document", "m2"), &uploaded).is_err());
+        // A PDF is no image.
+        assert!(validate(&header("image", "m1"), &uploaded).is_err());
+        let captioned = |caption: &str| {
+            json!({ "messaging_product": "whatsapp", "to": "+201001234567", "type": "document",
+                    "document": { "id": "m1", "caption": caption } })
+        };
+        assert_eq!(validate(&captioned("Hi"), &uploaded).unwrap().body, "Hi");
+        assert!(validate(&captioned(&"a".repeat(MAX_CAPTION_CHARS + 1)), &uploaded).is_err());
     }
 
     #[test]

@@ -145,12 +145,51 @@ pub struct Received {
     /// How many times a message with the same key arrived. Repeats are not
     /// stored again: they bump this and get the same id back.
     pub times_received: u32,
+    /// The files it carried: email attachments, or the `WhatsApp` media (a
+    /// template's header, an image or document message) its media id named.
+    pub attachments: Vec<ReceivedFile>,
     /// Webhook events sent for it so far (`delivered`, `read`, `reply`, ...).
     /// A name is followed by " (HTTP nnn)" when our server answered with
     /// neither a success nor a redirect.
     pub events: Vec<String>,
     /// When it first arrived.
     pub received_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A file as it arrived: with a message, or uploaded to the media endpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ReceivedFile {
+    /// The file name: the attachment's (RFC 2231 decoded), or the upload's.
+    pub name: Option<String>,
+    pub content_type: String,
+    pub size: usize,
+    /// Hex SHA-256 of the bytes, to compare with what was sent.
+    pub sha256: String,
+}
+
+impl ReceivedFile {
+    pub(crate) fn of(name: Option<String>, content_type: String, bytes: &[u8]) -> ReceivedFile {
+        use sha2::Digest;
+        ReceivedFile {
+            name,
+            content_type,
+            size: bytes.len(),
+            sha256: hex::encode(sha2::Sha256::digest(bytes)),
+        }
+    }
+}
+
+/// A file uploaded with `POST /{version}/{phone_number_id}/media` (or
+/// 360dialog's `POST /media`), which sends may then name by its id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MediaUpload {
+    /// The media id answered.
+    pub id: String,
+    /// The number it was uploaded for.
+    pub phone_number_id: String,
+    /// The form's `type` field.
+    pub declared_type: String,
+    pub file: ReceivedFile,
 }
 
 /// A running peer. Cheap to clone; both listeners stop once the last clone is
@@ -234,6 +273,12 @@ impl Peer {
 
     /// Makes a `WhatsApp` number known (or replaces what is known of it), as if
     /// it had been added to its WABA in Meta's Business Manager.
+    /// The media uploaded so far, in no particular order.
+    #[must_use]
+    pub fn media_uploads(&self) -> Vec<MediaUpload> {
+        self.shared.lock().media.values().cloned().collect()
+    }
+
     pub fn add_whatsapp_number(&self, number: WaNumber) {
         self.shared.add_whatsapp_number(number);
     }
@@ -429,6 +474,8 @@ struct Store {
     by_id: HashMap<String, usize>,
     by_key: HashMap<(Channel, String, String), usize>,
     failures: VecDeque<(usize, Failure)>,
+    /// Uploaded media by id.
+    media: HashMap<String, MediaUpload>,
     /// Known `WhatsApp` numbers by `phone_number_id`.
     numbers: HashMap<String, WaNumber>,
     /// 360dialog API keys and the `phone_number_id` each stands for.
@@ -581,6 +628,19 @@ impl Shared {
             store.by_key.insert(key, position);
         }
         id
+    }
+
+    fn add_media(&self, upload: MediaUpload) {
+        self.lock().media.insert(upload.id.clone(), upload);
+    }
+
+    /// The file behind media `id`, when it was uploaded for `phone_number_id`.
+    fn media_file(&self, id: &str, phone_number_id: &str) -> Option<ReceivedFile> {
+        self.lock()
+            .media
+            .get(id)
+            .filter(|m| m.phone_number_id == phone_number_id)
+            .map(|m| m.file.clone())
     }
 
     fn record_event(&self, id: &str, event: String) {

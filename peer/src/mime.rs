@@ -3,7 +3,9 @@
 
 use std::borrow::Cow;
 
-use mail_parser::{HeaderName, Message, MessageParser, MessagePart, PartType};
+use mail_parser::{HeaderName, Message, MessageParser, MessagePart, MimeHeaders, PartType};
+
+use crate::ReceivedFile;
 
 /// The parts of a message the peer keeps.
 #[derive(Debug, Default, PartialEq)]
@@ -15,6 +17,8 @@ pub(crate) struct Parsed {
     pub(crate) subject: Option<String>,
     pub(crate) text: String,
     pub(crate) html: Option<String>,
+    /// The attachments, as a mail client lists them.
+    pub(crate) attachments: Vec<ReceivedFile>,
 }
 
 /// Parses a whole message as received after DATA.
@@ -55,6 +59,23 @@ pub(crate) fn parse(raw: &[u8]) -> Parsed {
             .map(|subject| subject.as_text().unwrap_or_default().to_owned()),
         text,
         html,
+        attachments: message
+            .attachments()
+            .map(|part| {
+                let content_type = part.content_type().map_or_else(
+                    || "application/octet-stream".to_owned(),
+                    |t| match t.subtype() {
+                        Some(sub) => format!("{}/{sub}", t.ctype()),
+                        None => t.ctype().to_owned(),
+                    },
+                );
+                ReceivedFile::of(
+                    part.attachment_name().map(str::to_owned),
+                    content_type,
+                    part.contents(),
+                )
+            })
+            .collect(),
     }
 }
 
@@ -212,6 +233,28 @@ mod tests {
             Some("مرحبا عرض !")
         );
         assert_eq!(subject("Plain =?x?y").as_deref(), Some("Plain =?x?y"));
+    }
+
+    #[test]
+    fn attachments_are_listed_with_their_decoded_names_and_digests() {
+        let raw = "Content-Type: multipart/mixed; boundary=b1\r\n\r\n\
+                   --b1\r\nContent-Type: text/plain\r\n\r\nSee attached\r\n\
+                   --b1\r\nContent-Disposition: attachment;\r\n \
+                   filename*0*=utf-8''%D9%83%D8%AA%D9%8A%D8%A8;\r\n filename*1*=.pdf\r\n\
+                   Content-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+                   YWJj\r\n--b1--\r\n";
+        let parsed = parse(raw.as_bytes());
+        assert_eq!(parsed.text, "See attached");
+        assert_eq!(
+            parsed.attachments,
+            [ReceivedFile {
+                name: Some("كتيب.pdf".into()),
+                content_type: "application/pdf".into(),
+                size: 3,
+                // FIPS 180-2's "abc".
+                sha256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad".into(),
+            }]
+        );
     }
 
     #[test]

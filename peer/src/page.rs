@@ -69,6 +69,21 @@ pub(crate) fn render(messages: &[Received], http_base: &str, smtp_addr: SocketAd
     html
 }
 
+/// The body, then a line per file it carried.
+fn body_with_files(message: &Received) -> String {
+    let mut text = message.body.clone();
+    for file in &message.attachments {
+        let _ = write!(
+            text,
+            "\n[file: {} · {} · {} bytes]",
+            file.name.as_deref().unwrap_or("unnamed"),
+            file.content_type,
+            file.size
+        );
+    }
+    text
+}
+
 fn row(html: &mut String, message: &Received) {
     let channel = match (message.channel, message.provider) {
         (Channel::WhatsApp, Some(crate::WaApi::Dialog360)) => "WhatsApp (360dialog)",
@@ -89,7 +104,7 @@ fn row(html: &mut String, message: &Received) {
         escape(&message.from),
         escape(&message.to),
         escape(message.subject.as_deref().unwrap_or("")),
-        escape(&message.body),
+        escape(&body_with_files(message)),
         escape(&message.received_at.format("%H:%M:%S").to_string()),
         escape(&message.events.join(", ")),
     );
@@ -141,6 +156,7 @@ mod tests {
             body: body.to_owned(),
             html: None,
             headers: Vec::new(),
+            attachments: Vec::new(),
             idempotency_key: None,
             times_received: 1,
             events: vec!["open & <click>".to_owned()],
@@ -191,5 +207,23 @@ mod tests {
             );
         }
         assert!(page.contains("<label>Reply text"));
+    }
+
+    #[test]
+    fn files_are_listed_under_the_body_escaped() {
+        let mut email = message("See attached");
+        email.attachments = vec![crate::ReceivedFile::of(
+            Some("<b>plan</b>.pdf".into()),
+            "application/pdf".into(),
+            b"%PDF",
+        )];
+        let page = render(
+            &[email],
+            "http://127.0.0.1:1",
+            "127.0.0.1:2".parse().unwrap(),
+        );
+        assert!(page.contains(
+            "See attached\n[file: &lt;b&gt;plan&lt;/b&gt;.pdf · application/pdf · 4 bytes]"
+        ));
     }
 }

@@ -19,7 +19,7 @@ use crate::{mime, Channel, Received, Shared};
 /// small enough that a line with no end cannot exhaust memory.
 const MAX_LINE: usize = 64 * 1024;
 /// The SIZE we advertise and enforce.
-const MAX_MESSAGE: usize = 10 * 1024 * 1024;
+const MAX_MESSAGE: usize = 25 * 1024 * 1024;
 const MAX_RECIPIENTS: usize = 100;
 /// A client that stops talking should not hold a task forever.
 const IDLE: Duration = Duration::from_secs(300);
@@ -31,7 +31,7 @@ const BASE64: GeneralPurpose = GeneralPurpose::new(
 );
 
 const EHLO_REPLY: &str =
-    "250-peer\r\n250-AUTH PLAIN LOGIN\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 SIZE 10485760";
+    "250-peer\r\n250-AUTH PLAIN LOGIN\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 SIZE 26214400";
 
 pub(crate) async fn serve(
     listener: TcpListener,
@@ -89,6 +89,7 @@ fn accept(shared: &Shared, envelope: Envelope, raw: &[u8]) -> String {
         body: parsed.text,
         html: parsed.html,
         headers: parsed.headers,
+        attachments: parsed.attachments,
         idempotency_key: parsed.message_id,
         times_received: 1,
         events: Vec::new(),
