@@ -35,7 +35,7 @@ pub use dkim::{dkim_sign, dkim_verify, DkimKey};
 pub use dns::ascii_name;
 pub use dns::{lookup_txt, system_resolver, DnsError};
 pub use egress::{is_public, resolve, Egress, EgressError, SMTP_PORTS};
-pub use message::{build_message, valid_address, OutgoingEmail};
+pub use message::{build_message, valid_address, EmailAttachment, OutgoingEmail};
 pub use smtp::{send, SendError, SmtpSecurity, SmtpSettings};
 pub use verify::{verify_domain, DnsRecordCheck, DomainSetup, RecordKind};
 

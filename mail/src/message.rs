@@ -1,15 +1,15 @@
 //! Building the RFC 5322 bytes of one outgoing email.
 
-use lettre::message::header::{HeaderName, HeaderValue};
-use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::{Address, Message};
-use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 use crate::dkim::{dkim_sign, DkimKey};
 use crate::MailError;
 
 /// One email to one recipient, as the outreach engine describes it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutgoingEmail {
     /// Display name of the sender; may be empty. Non-ASCII is encoded.
     pub from_name: String,
@@ -39,6 +39,20 @@ pub struct OutgoingEmail {
     /// Further headers (e.g. `Reply-To`, `X-Campaign`). Names this crate sets
     /// itself are rejected, as is the same name twice. Values are encoded.
     pub extra_headers: Vec<(String, String)>,
+    /// Files sent with it; when there are any the message is multipart/mixed, the
+    /// body (plain, or plain and HTML) first.
+    pub attachments: Vec<EmailAttachment>,
+}
+
+/// A file attached to an email, base64-encoded in its own part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailAttachment {
+    /// The name the recipient sees; non-ASCII is RFC 2231 encoded.
+    pub file_name: String,
+    /// A MIME type, e.g. `application/pdf`.
+    pub content_type: String,
+    /// Shared: the same file goes with every message of a campaign.
+    pub bytes: Arc<Vec<u8>>,
 }
 
 /// Headers that `build_message` writes itself; an extra header with one of
@@ -209,12 +223,40 @@ pub fn build_message(
         builder = builder.raw_header(HeaderValue::new(header_name, value.clone()));
     }
 
-    let message = match &mail.html {
-        Some(html) => builder.multipart(MultiPart::alternative_plain_html(
-            mail.text.clone(),
-            html.clone(),
-        )),
-        None => builder.singlepart(SinglePart::plain(mail.text.clone())),
+    let message = if mail.attachments.is_empty() {
+        match &mail.html {
+            Some(html) => builder.multipart(MultiPart::alternative_plain_html(
+                mail.text.clone(),
+                html.clone(),
+            )),
+            None => builder.singlepart(SinglePart::plain(mail.text.clone())),
+        }
+    } else {
+        let mut mixed = match &mail.html {
+            Some(html) => MultiPart::mixed().multipart(MultiPart::alternative_plain_html(
+                mail.text.clone(),
+                html.clone(),
+            )),
+            None => MultiPart::mixed().singlepart(SinglePart::plain(mail.text.clone())),
+        };
+        for file in &mail.attachments {
+            let content_type =
+                ContentType::parse(&file.content_type).map_err(|e| MailError::InvalidHeader {
+                    name: "Content-Type".into(),
+                    reason: format!("{:?}: {e}", file.content_type),
+                })?;
+            let name = file.file_name.trim();
+            if name.is_empty() || name.chars().any(char::is_control) {
+                return Err(MailError::InvalidHeader {
+                    name: "Content-Disposition".into(),
+                    reason: format!("{:?} is not a usable file name", file.file_name),
+                });
+            }
+            mixed = mixed.singlepart(
+                Attachment::new(name.to_owned()).body(file.bytes.to_vec(), content_type),
+            );
+        }
+        builder.multipart(mixed)
     }
     .map_err(|e| MailError::Build(e.to_string()))?;
 
@@ -253,6 +295,7 @@ pub(crate) mod tests {
             references: vec!["root-0@acme.test".into(), "<parent-1@acme.test>".into()],
             list_unsubscribe_url: Some("https://app.leadline.test/u/abc123?t=9".into()),
             extra_headers: vec![("X-Campaign".into(), "spring-42".into())],
+            attachments: Vec::new(),
         }
     }
 
@@ -422,6 +465,52 @@ pub(crate) mod tests {
         assert!(text.contains("Content-Type: text/plain; charset=utf-8"));
         assert!(text.contains("Content-Type: text/html; charset=utf-8"));
         assert!(text.contains("<p>Hi Lead,</p>"));
+    }
+
+    #[test]
+    fn attachments_make_a_mixed_message_that_still_verifies() {
+        let mut mail = sample();
+        mail.html = Some("<p>Brochure attached</p>".into());
+        let pdf: Vec<u8> = b"%PDF-1.7\n".iter().copied().chain(0..=255u8).collect();
+        mail.attachments = vec![EmailAttachment {
+            file_name: "كتيب المشروع.pdf".into(),
+            content_type: "application/pdf".into(),
+            bytes: Arc::new(pdf.clone()),
+        }];
+        let raw = build_message(&mail, Some(("acme.test", "ll1", key()))).unwrap();
+        assert_eq!(dkim_verify(&raw, &key().public_key_b64()), Ok(true));
+        let h = headers_of(&raw);
+        assert!(get(&h, "content-type").starts_with("multipart/mixed"));
+        let text = String::from_utf8(raw).unwrap();
+        // The body keeps its alternatives inside the mixed part.
+        assert!(text.contains("Content-Type: multipart/alternative"));
+        assert!(text.contains("Content-Type: application/pdf"));
+        // The Arabic name is RFC 2231 encoded (in continued pieces), nothing raw.
+        assert!(text.contains("filename*0*=utf-8''%D9%83"), "{text}");
+        assert!(text.is_ascii());
+        // The part's base64 decodes to the very bytes.
+        let part = text.split("Content-Type: application/pdf").nth(1).unwrap();
+        let body = part.split("\r\n\r\n").nth(1).unwrap();
+        let body: String = body
+            .lines()
+            .take_while(|l| !l.starts_with("--"))
+            .collect::<Vec<_>>()
+            .concat();
+        assert_eq!(B64.decode(body.trim()).unwrap(), pdf);
+    }
+
+    #[test]
+    fn an_attachment_with_a_bad_name_or_type_is_refused() {
+        let mut mail = sample();
+        mail.attachments = vec![EmailAttachment {
+            file_name: "a\r\nBcc: x@y.test".into(),
+            content_type: "application/pdf".into(),
+            bytes: Arc::new(vec![1]),
+        }];
+        assert!(build_message(&mail, None).is_err());
+        mail.attachments[0].file_name = "ok.pdf".into();
+        mail.attachments[0].content_type = "not a type".into();
+        assert!(build_message(&mail, None).is_err());
     }
 
     #[test]

@@ -241,6 +241,7 @@ async fn built_message_passes() {
         references: vec!["root-0@acme.test".into(), "<parent-1@acme.test>".into()],
         list_unsubscribe_url: Some("https://app.leadline.test/u/abc123?t=9".into()),
         extra_headers: vec![("X-Campaign".into(), "spring-42".into())],
+        attachments: Vec::new(),
     };
     let raw = build_message(&email, Some(("acme.test", SELECTOR, key()))).unwrap();
     assert_eq!(verify(&raw, "acme.test").await, [DkimResult::Pass]);

@@ -485,6 +485,7 @@ async fn bare_claim_loop(
                                 in_reply_to: None,
                                 list_unsubscribe_url: None,
                                 extra_headers: Vec::new(),
+                                attachments: Vec::new(),
                             };
                             let raw = mail::build_message(
                                 &email,

@@ -90,6 +90,7 @@ pub async fn send_now(account_mail: &AccountMail, email: &AccountEmail) -> Resul
         // Not a one-click unsubscribe: RFC 8058 wants one that works without signing in.
         list_unsubscribe_url: None,
         extra_headers: vec![("Auto-Submitted".into(), "auto-generated".into())],
+        attachments: Vec::new(),
     };
     let raw = mail::build_message(&message, None).map_err(|e| e.to_string())?;
     mail::send(&account_mail.smtp, &account_mail.from, &email.to, &raw)
