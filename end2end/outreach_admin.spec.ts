@@ -230,3 +230,46 @@ test('an admin archives a mailbox and restores it; it stays listed, marked archi
   await expect(page.getByRole('button', { name: `Archive sales@${domain}` })).toBeVisible();
   expect(await violations(page), '/outreach/senders').toEqual([]);
 });
+
+test('an admin attaches a brochure to an email template, is told what cannot go, and removes it', async ({ page }) => {
+  await newWorkspace(page, 'Salma');
+  await page.goto('/outreach/templates');
+  await hydrated(page);
+  const form = page.getByTestId('template-form');
+  await form.getByLabel('Name', { exact: true }).fill('Brochure mail');
+  await form.getByLabel('Channel').selectOption('EMAIL');
+  await form.getByLabel('Subject').fill('Our brochure');
+  await form.getByLabel('Message').fill('Dear {{first_name}}, the brochure is attached.');
+  await form.getByRole('button', { name: 'Create template' }).click();
+  await expect(page).toHaveURL(/\/outreach\/templates\/[0-9a-f-]+$/);
+  await hydrated(page);
+
+  await expect(page.getByRole('heading', { name: 'Attachments' })).toBeVisible();
+  await expect(page.getByTestId('template-files-empty')).toHaveText('No file yet.');
+  const attach = page.getByTestId('template-file-form');
+  // A page of HTML is no attachment: refused next to the field, with what is taken.
+  await attach.getByLabel('Choose a file').setInputFiles({
+    name: 'offer.pdf', mimeType: 'application/pdf', buffer: Buffer.from('<html><script>alert(1)</script></html>'),
+  });
+  await attach.getByRole('button', { name: 'Upload' }).click();
+  await expect(attach.locator('.field-error')).toContainText('Use a PDF, PNG or JPEG image');
+  await expect(attach.getByLabel('Choose a file')).toHaveAttribute('aria-invalid', 'true');
+
+  const pdf = Buffer.concat([Buffer.from('%PDF-1.7\n'), Buffer.alloc(300 * 1024, 7)]);
+  await attach.getByLabel('Choose a file').setInputFiles({ name: 'Nile Towers brochure.pdf', mimeType: 'application/pdf', buffer: pdf });
+  await attach.getByRole('button', { name: 'Upload' }).click();
+  const files = page.getByRole('list', { name: 'Files of this template' });
+  await expect(files.getByRole('link', { name: 'Nile Towers brochure.pdf' })).toBeVisible();
+  await expect(files).toContainText('300\u00a0KB');
+  expect(await violations(page), 'template with a file').toEqual([]);
+
+  // The link downloads the very file.
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    files.getByRole('link', { name: 'Nile Towers brochure.pdf' }).click(),
+  ]);
+  expect(download.suggestedFilename()).toBe('Nile Towers brochure.pdf');
+
+  await files.getByRole('button', { name: 'Remove Nile Towers brochure.pdf' }).click();
+  await expect(page.getByTestId('template-files-empty')).toBeVisible();
+});

@@ -79,6 +79,7 @@ pub fn router(state: AppState) -> Router {
         .route("/jobs/{id}/download/{name}", get(files::job_download))
         .route("/files/plans/{id}", get(files::plan_file))
         .route("/files/projects/{id}/cover", get(files::project_cover))
+        .route("/files/template-files/{id}", get(files::template_file))
         .leptos_routes_with_handler(routes, get(render_handler))
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,
@@ -90,6 +91,10 @@ pub fn router(state: AppState) -> Router {
         .route("/inventory/plans/upload", post(files::plan_upload))
         .route("/inventory/units/import", post(files::units_import))
         .route("/inventory/projects/cover", post(files::cover_upload))
+        .route(
+            "/outreach/templates/files",
+            post(files::template_file_upload),
+        )
         .layer(middleware::from_fn_with_state(
             state.clone(),
             request_context,

@@ -123,6 +123,23 @@ pub fn decimal(locale: Locale, minor: i64, exponent: u32) -> String {
     shape(digits(locale), &text, true)
 }
 
+/// A file's size in the reader's number style: `980 B`, `340 KB`, `2.4 MB` (binary
+/// multiples, as file managers show them; one decimal below 10 MB).
+pub fn file_size(locale: Locale, bytes: i64) -> String {
+    const KB: i64 = 1024;
+    const MB: i64 = 1024 * 1024;
+    let (number, unit) = if bytes < KB {
+        (integer(locale, bytes), "B")
+    } else if bytes < MB {
+        (integer(locale, (bytes + KB / 2) / KB), "KB")
+    } else if bytes < 10 * MB {
+        (decimal(locale, (bytes * 10 + MB / 2) / MB, 1), "MB")
+    } else {
+        (integer(locale, (bytes + MB / 2) / MB), "MB")
+    };
+    format!("{number}\u{a0}{unit}")
+}
+
 /// Reads a non-negative number as a person typed it, in any of our languages'
 /// styles: `12,500.5`, `12.500,5`, `12 500,5`, `١٢٬٥٠٠٫٥`, `4350000,50`. Returns
 /// the whole part's digits and the fraction's digits.
@@ -441,6 +458,16 @@ mod tests {
         assert_eq!(decimal(Locale::En, 1_234_500, 3), "1,234.500");
         assert_eq!(percent(Locale::En, 45), "45%");
         assert_eq!(percent(Locale::Ro, 45), "45\u{a0}%");
+    }
+
+    #[test]
+    fn file_sizes_read_as_file_managers_show_them() {
+        assert_eq!(file_size(Locale::En, 980), "980\u{a0}B");
+        assert_eq!(file_size(Locale::En, 348_160), "340\u{a0}KB");
+        assert_eq!(file_size(Locale::En, 2_516_582), "2.4\u{a0}MB");
+        assert_eq!(file_size(Locale::Pt, 2_516_582), "2,4\u{a0}MB");
+        assert_eq!(file_size(Locale::En, 2 * 1024 * 1024), "2\u{a0}MB");
+        assert_eq!(file_size(Locale::En, 10 * 1024 * 1024), "10\u{a0}MB");
     }
 
     #[test]

@@ -173,6 +173,73 @@ pub(super) async fn cover_upload(Query(query): Query<CoverQuery>, req: Request) 
     }
 }
 
+#[derive(serde::Deserialize)]
+pub(super) struct TemplateFileQuery {
+    #[serde(default)]
+    template_id: String,
+    #[serde(default)]
+    name: String,
+}
+
+/// A file for a template (a WhatsApp header, an email attachment), sent as the raw
+/// request body; answers the stored file.
+pub(super) async fn template_file_upload(
+    Query(query): Query<TemplateFileQuery>,
+    req: Request,
+) -> Response {
+    use app::outreach::model::TEMPLATE_FILES_MAX_BYTES;
+    use app::outreach::ssr::files;
+    let env = match request_env(&req) {
+        Ok(env) => env,
+        Err(e) => return error_json(e),
+    };
+    if let Err(e) = env.require(Permission::OutreachManage) {
+        return error_json(e);
+    }
+    let Some(bytes) = read_body(req, TEMPLATE_FILES_MAX_BYTES).await else {
+        return error_json(files::too_large(&env));
+    };
+    match files::add_file(&env, &query.template_id, &query.name, &bytes).await {
+        Ok(file) => (StatusCode::CREATED, axum::Json(file)).into_response(),
+        Err(e) => error_json(e),
+    }
+}
+
+/// A template's file, as an attachment, to members of its tenant. Never rendered by
+/// the browser as a page of ours: a download, sandboxed, its type not guessed.
+pub(super) async fn template_file(Path(id): Path<String>, req: Request) -> Response {
+    let env = match request_env(&req) {
+        Ok(env) => env,
+        Err(e) => return error_json(e),
+    };
+    match app::outreach::ssr::files::download(&env, &id).await {
+        Ok((file, bytes)) => {
+            let content_type = HeaderValue::from_str(&file.content_type)
+                .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
+            let disposition = HeaderValue::from_str(&attachment(&file.file_name))
+                .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
+            let headers = [
+                (header::CONTENT_TYPE, content_type),
+                (header::CONTENT_DISPOSITION, disposition),
+                (
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("private, max-age=3600"),
+                ),
+                (
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ),
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static("default-src 'none'; sandbox"),
+                ),
+            ];
+            (headers, bytes).into_response()
+        }
+        Err(e) => error_json(e),
+    }
+}
+
 /// A job's file (an import's failed rows, an export) as an attachment, to the member
 /// who started the job or an admin of its tenant; "not found" to everyone else.
 pub(super) async fn job_download(

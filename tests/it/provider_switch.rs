@@ -9,7 +9,9 @@ use crate::outreach::{world, World};
 
 use app::outreach::api::{ListProviderSwitches, StartProviderSwitch};
 use app::outreach::ssr::dispatch::dispatch_once;
-use app::outreach::ssr::provider::{Providers, SendError, WaMessage, WabaNumber, WhatsAppApi};
+use app::outreach::ssr::provider::{
+    MediaFile, Providers, SendError, WaMessage, WabaNumber, WhatsAppApi,
+};
 use app::outreach::ssr::switch::switch_once;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -105,6 +107,14 @@ impl WhatsAppApi for Slow {
     async fn verify(&self, waba_id: &str, phone: &str, credential: &str) -> Result<(), SendError> {
         self.0.verify(waba_id, phone, credential).await
     }
+    async fn upload_media(
+        &self,
+        phone: &str,
+        credential: &str,
+        file: &MediaFile<'_>,
+    ) -> Result<String, SendError> {
+        self.0.upload_media(phone, credential, file).await
+    }
 }
 
 /// A send that never answers and never reaches the provider: a dispatcher stuck
@@ -117,6 +127,9 @@ impl WhatsAppApi for Stuck {
         std::future::pending().await
     }
     async fn waba_numbers(&self, _: &str, _: &str) -> Result<Vec<WabaNumber>, SendError> {
+        std::future::pending().await
+    }
+    async fn upload_media(&self, _: &str, _: &str, _: &MediaFile<'_>) -> Result<String, SendError> {
         std::future::pending().await
     }
 }

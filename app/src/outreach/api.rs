@@ -39,6 +39,12 @@ pub async fn get_template(id: Uuid) -> Result<TemplateDetail, AppError> {
     respond(async { manage::template_detail(&env()?, id).await }).await
 }
 
+/// Takes a file off its template.
+#[server]
+pub async fn remove_template_file(id: Uuid) -> Result<(), AppError> {
+    respond(async { super::ssr::files::remove_file(&env()?, id).await }).await
+}
+
 #[server]
 pub async fn save_template(
     id: Option<String>,

@@ -297,6 +297,36 @@ pub struct TemplateDetail {
     pub summary: TemplateSummary,
     pub wa_template_name: Option<String>,
     pub versions: Vec<VersionView>,
+    pub files: Vec<TemplateFileView>,
+}
+
+/// The largest file a template may carry, and (email) all its attachments together:
+/// under the 25 MB most mail servers take once base64 has grown it by a third.
+pub const TEMPLATE_FILES_MAX_BYTES: usize = 10 * 1024 * 1024;
+/// Meta's limit on an image (a template header, or an image sent in the window).
+pub const WA_IMAGE_MAX_BYTES: usize = 5 * 1024 * 1024;
+/// Attachments an email template may carry; a WhatsApp template has one header.
+pub const EMAIL_MAX_ATTACHMENTS: usize = 5;
+
+/// A file that goes with a template: a WhatsApp header, or an email attachment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TemplateFileView {
+    pub id: Uuid,
+    pub file_name: String,
+    pub content_type: String,
+    pub byte_size: i32,
+    pub sha256: String,
+}
+
+impl TemplateFileView {
+    /// Where members download it.
+    pub fn url(&self) -> String {
+        format!("/files/template-files/{}", self.id)
+    }
+
+    pub fn is_image(&self) -> bool {
+        self.content_type.starts_with("image/")
+    }
 }
 
 /// A lead the editor previews a template against, with its variable values.

@@ -5,6 +5,7 @@
 
 mod branching;
 mod dispatch;
+mod files;
 mod inbound;
 mod metering;
 mod scheduling;
@@ -16,7 +17,9 @@ use crate::common;
 
 use app::outreach::api::*;
 use app::outreach::ssr::dispatch::dispatch_once;
-use app::outreach::ssr::provider::{Providers, SendError, WaMessage, WabaNumber, WhatsAppApi};
+use app::outreach::ssr::provider::{
+    MediaFile, Providers, SendError, WaMessage, WabaNumber, WhatsAppApi,
+};
 use app::outreach::ssr::scheduler::schedule_once;
 use app::request::AppConfig;
 use common::*;
@@ -47,6 +50,14 @@ impl WhatsAppApi for DiesAfterSend {
     ) -> Result<Vec<WabaNumber>, SendError> {
         self.0.waba_numbers(waba_id, access_token).await
     }
+    async fn upload_media(
+        &self,
+        phone: &str,
+        credential: &str,
+        file: &MediaFile<'_>,
+    ) -> Result<String, SendError> {
+        self.0.upload_media(phone, credential, file).await
+    }
 }
 
 /// A WhatsApp client whose sends from one number never get an answer (a provider that
@@ -67,6 +78,14 @@ impl WhatsAppApi for HangsFor {
         access_token: &str,
     ) -> Result<Vec<WabaNumber>, SendError> {
         self.1.waba_numbers(waba_id, access_token).await
+    }
+    async fn upload_media(
+        &self,
+        phone: &str,
+        credential: &str,
+        file: &MediaFile<'_>,
+    ) -> Result<String, SendError> {
+        self.1.upload_media(phone, credential, file).await
     }
 }
 

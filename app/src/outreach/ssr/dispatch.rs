@@ -6,7 +6,10 @@
 //! by the provider when it is sent again after its lease runs out.
 
 use super::links;
-use super::provider::{Providers, SendError, WaContent, WaMessage, WaProvider};
+use super::provider::{
+    MediaFile, Providers, SendError, WaContent, WaMedia, WaMediaKind, WaMessage, WaProvider,
+    WA_CAPTION_MAX_CHARS,
+};
 use super::reply;
 use super::secrets;
 use super::store::{self, Stat};
@@ -18,6 +21,7 @@ use crate::request::AppConfig;
 use chrono::{Duration, Utc};
 use sqlx::{PgPool, Row};
 use std::collections::HashMap;
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// Sends at once per tenant within a pass. Tenants of a pass run side by side, so one
@@ -61,6 +65,19 @@ struct Outgoing {
     attempts: i32,
     to: String,
     work: Work,
+    /// A WhatsApp message's file that its number's API does not hold yet: uploaded
+    /// (once per number and file in a pass) before the send names it.
+    upload: Option<Upload>,
+}
+
+/// A template file to upload for a WhatsApp message before it is sent.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Upload {
+    file_id: Uuid,
+    file_key: String,
+    file_name: String,
+    content_type: String,
+    phone_id: Uuid,
 }
 
 enum Work {
@@ -76,11 +93,21 @@ enum Work {
     /// month turns or the plan changes, the try not counted, the reason on the message.
     OverLimit(String),
     WhatsApp(WaProvider, WaMessage),
+    /// Built and signed when sent, not before: with its attachments a message can
+    /// weigh megabytes, and only a wave's worth of them is ever in memory.
     Email {
         settings: mail::SmtpSettings,
         from: String,
-        raw: Vec<u8>,
+        message: Box<mail::OutgoingEmail>,
+        dkim: Dkim,
     },
+}
+
+/// What signs a domain's mail.
+struct Dkim {
+    domain: String,
+    selector: String,
+    key: Arc<mail::DkimKey>,
 }
 
 type Outcome = Result<String, SendError>;
@@ -128,7 +155,8 @@ pub async fn dispatch_metered(
     let passes = by_tenant.into_iter().map(|(tenant, claims)| {
         let db = &db;
         async move {
-            let outgoing = prepare(db, config, tenant, &claims, metering).await?;
+            let mut outgoing = prepare(db, config, tenant, &claims, metering).await?;
+            upload_media(db, providers, config, tenant, &mut outgoing).await?;
             // In waves (a plain loop: stream combinators over borrowed items trip the
             // compiler's Send checks in spawned tasks).
             let mut results: Vec<(usize, Outcome)> = Vec::with_capacity(outgoing.len());
@@ -198,8 +226,13 @@ async fn send(providers: &Providers, o: &Outgoing) -> Outcome {
         Work::Email {
             settings,
             from,
-            raw,
-        } => providers.email.send(settings, from, &o.to, raw).await,
+            message,
+            dkim,
+        } => {
+            let raw = mail::build_message(message, Some((&dkim.domain, &dkim.selector, &dkim.key)))
+                .map_err(|e| SendError::Permanent(format!("The email could not be built: {e}")))?;
+            providers.email.send(settings, from, &o.to, &raw).await
+        }
     }
 }
 
@@ -221,7 +254,9 @@ async fn prepare(
                 a.from_address::text AS from_address, coalesce(st.from_name, a.from_name) AS from_name, a.smtp_host, a.smtp_port, a.smtp_security,
                 a.id AS mailbox_id, a.smtp_username, a.smtp_password, a.status AS mailbox_status,
                 d.id AS domain_id, d.domain::text AS domain, d.dkim_selector, d.dkim_private,
-                coalesce(t.locale, 'en') AS locale,
+                coalesce(t.locale, 'en') AS locale, t.id AS template_id,
+                wf.id AS wa_file_id, wf.file_key AS wa_file_key, wf.file_name AS wa_file_name,
+                wf.content_type AS wa_file_type, u.media_id AS wa_media_id,
                 EXISTS (SELECT 1 FROM suppressions s WHERE s.channel = m.channel
                           AND s.address = CASE WHEN m.channel = 'EMAIL' THEN lower(m.to_address) ELSE m.to_address END)
                     AS suppressed
@@ -234,6 +269,11 @@ async fn prepare(
            LEFT JOIN sequence_steps st ON st.id = m.step_id
            LEFT JOIN template_versions v ON v.id = m.template_version_id
            LEFT JOIN templates t ON t.id = v.template_id
+           -- A WhatsApp template's header file, and the id its number's API gave it
+           -- when it was last uploaded there (reused for a week: DECISIONS 87).
+           LEFT JOIN template_files wf ON m.channel = 'WHATSAPP' AND wf.template_id = t.id
+           LEFT JOIN wa_media_uploads u ON u.phone_id = m.phone_id AND u.file_id = wf.id
+                 AND u.provider = p.provider AND u.uploaded_at > now() - interval '7 days'
           WHERE m.id = ANY($1)",
     )
     .bind(&ids)
@@ -245,7 +285,8 @@ async fn prepare(
     // being pruned, and the claims would slow.
     tx.commit().await?;
 
-    let mut dkim_keys: HashMap<Uuid, Result<mail::DkimKey, String>> = HashMap::new();
+    let attachments = email_attachments(db, config, tenant_id, &rows).await?;
+    let mut dkim_keys: HashMap<Uuid, Result<Arc<mail::DkimKey>, String>> = HashMap::new();
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
         let id: Uuid = r.try_get("id")?;
@@ -259,9 +300,35 @@ async fn prepare(
             } else {
                 match channel {
                     Channel::WhatsApp => whatsapp_work(config, r, &to)?,
-                    Channel::Email => email_work(config, r, id, &to, &mut dkim_keys)?,
+                    Channel::Email => {
+                        let files = r
+                            .try_get::<Option<Uuid>, _>("template_id")?
+                            .and_then(|t| attachments.get(&t));
+                        match files {
+                            Some(Err(reason)) => Work::Refuse(reason.clone()),
+                            files => {
+                                let files = files.and_then(|f| f.as_ref().ok());
+                                let files = files.cloned().unwrap_or_default();
+                                email_work(config, r, id, &to, files, &mut dkim_keys)?
+                            }
+                        }
+                    }
                 }
             };
+        let upload = match (&work, r.try_get::<Option<Uuid>, _>("wa_file_id")?) {
+            (Work::WhatsApp(_, m), Some(file_id))
+                if media_of(&m.content).is_some_and(|m| m.id.is_empty()) =>
+            {
+                Some(Upload {
+                    file_id,
+                    file_key: r.try_get("wa_file_key")?,
+                    file_name: r.try_get("wa_file_name")?,
+                    content_type: r.try_get("wa_file_type")?,
+                    phone_id: r.try_get("phone_id")?,
+                })
+            }
+            _ => None,
+        };
         out.push(Outgoing {
             id,
             metered: None,
@@ -274,6 +341,7 @@ async fn prepare(
             attempts: attempts.get(&id).copied().unwrap_or(1),
             to,
             work,
+            upload,
         });
     }
     if metering == Metering::On {
@@ -346,13 +414,35 @@ fn whatsapp_work(
             ))
         }
     };
-    let content = match r.try_get::<Option<String>, _>("wa_template_name")? {
-        Some(name) => WaContent::Template {
+    // The template's file: its id at the number's API when known, else uploaded
+    // before the send (`upload_media`).
+    let media = match r.try_get::<Option<String>, _>("wa_file_name")? {
+        Some(file_name) => Some(WaMedia {
+            kind: WaMediaKind::of(r.try_get("wa_file_type")?),
+            id: r
+                .try_get::<Option<String>, _>("wa_media_id")?
+                .unwrap_or_default(),
+            file_name,
+        }),
+        None => None,
+    };
+    let content = match (r.try_get::<Option<String>, _>("wa_template_name")?, media) {
+        (Some(name), header) => WaContent::Template {
             name,
             language: r.try_get("locale")?,
             params: r.try_get("wa_params")?,
+            header,
         },
-        None => WaContent::Text(r.try_get("body")?),
+        (None, Some(media)) => {
+            let caption: String = r.try_get("body")?;
+            if caption.chars().count() > WA_CAPTION_MAX_CHARS {
+                return Ok(Work::Refuse(format!(
+                    "The text is longer than the {WA_CAPTION_MAX_CHARS} characters WhatsApp allows with a file."
+                )));
+            }
+            WaContent::Media { media, caption }
+        }
+        (None, None) => WaContent::Text(r.try_get("body")?),
     };
     Ok(Work::WhatsApp(
         provider,
@@ -371,7 +461,8 @@ fn email_work(
     r: &sqlx::postgres::PgRow,
     id: Uuid,
     to: &str,
-    dkim_keys: &mut HashMap<Uuid, Result<mail::DkimKey, String>>,
+    attachments: Vec<mail::EmailAttachment>,
+    dkim_keys: &mut HashMap<Uuid, Result<Arc<mail::DkimKey>, String>>,
 ) -> Result<Work, sqlx::Error> {
     if r.try_get::<Option<String>, _>("mailbox_status")?.as_deref() != Some("ACTIVE") {
         return Ok(Work::Later("The mailbox is paused.".into()));
@@ -382,7 +473,9 @@ fn email_work(
     let key = dkim_keys.entry(domain_id).or_insert_with(|| {
         let pem = secrets::open(&config.secret_key, &secrets::dkim_key(domain_id), &sealed)
             .map_err(|e| e.to_string())?;
-        mail::DkimKey::from_pkcs8_pem(&pem).map_err(|e| e.to_string())
+        mail::DkimKey::from_pkcs8_pem(&pem)
+            .map(Arc::new)
+            .map_err(|e| e.to_string())
     });
     let key = match key {
         Ok(k) => k,
@@ -433,11 +526,12 @@ fn email_work(
             "Reply-To".into(),
             reply::reply_address(&config.secret_key, &from_address, id),
         )],
+        attachments,
     };
-    let selector: String = r.try_get("dkim_selector")?;
-    let raw = match mail::build_message(&message, Some((&domain, &selector, key))) {
-        Ok(raw) => raw,
-        Err(e) => return Ok(Work::Refuse(format!("The email could not be built: {e}"))),
+    let dkim = Dkim {
+        domain,
+        selector: r.try_get("dkim_selector")?,
+        key: key.clone(),
     };
     let security = match r.try_get::<&str, _>("smtp_security")? {
         "NONE" => mail::SmtpSecurity::None,
@@ -455,8 +549,165 @@ fn email_work(
             egress: config.egress,
         },
         from: from_address,
-        raw,
+        message: Box::new(message),
+        dkim,
     })
+}
+
+/// The media a WhatsApp message names, if any.
+fn media_of(content: &WaContent) -> Option<&WaMedia> {
+    match content {
+        WaContent::Media { media, .. } => Some(media),
+        WaContent::Template { header, .. } => header.as_ref(),
+        WaContent::Text(_) => None,
+    }
+}
+
+fn media_of_mut(content: &mut WaContent) -> Option<&mut WaMedia> {
+    match content {
+        WaContent::Media { media, .. } => Some(media),
+        WaContent::Template { header, .. } => header.as_mut(),
+        WaContent::Text(_) => None,
+    }
+}
+
+/// The attachments of the email templates this pass sends, by template: read from the
+/// file store once each however many messages carry them. A template whose file is
+/// gone maps to the reason its messages are refused.
+async fn email_attachments(
+    db: &Db,
+    config: &AppConfig,
+    tenant_id: Uuid,
+    rows: &[sqlx::postgres::PgRow],
+) -> Result<HashMap<Uuid, Result<Vec<mail::EmailAttachment>, String>>, AppError> {
+    let mut templates: Vec<Uuid> = Vec::new();
+    for r in rows {
+        if r.try_get::<&str, _>("channel")? == "EMAIL" {
+            if let Some(t) = r.try_get::<Option<Uuid>, _>("template_id")? {
+                if !templates.contains(&t) {
+                    templates.push(t);
+                }
+            }
+        }
+    }
+    let mut by_template = HashMap::new();
+    if templates.is_empty() {
+        return Ok(by_template);
+    }
+    let mut tx = db.tenant_tx(tenant_id, None).await?;
+    let files: Vec<(Uuid, String, String, String)> = sqlx::query_as(
+        "SELECT template_id, file_name, content_type, file_key FROM template_files
+          WHERE template_id = ANY($1) ORDER BY created_at, id",
+    )
+    .bind(&templates)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    for (template_id, file_name, content_type, key) in files {
+        let entry = by_template
+            .entry(template_id)
+            .or_insert_with(|| Ok(Vec::new()));
+        let Ok(list) = entry else { continue };
+        match config.files.get(&key).await? {
+            Some(bytes) => list.push(mail::EmailAttachment {
+                file_name,
+                content_type,
+                bytes: Arc::new(bytes),
+            }),
+            None => {
+                *entry = Err(format!(
+                    "The template's attachment {file_name} is missing from file storage."
+                ))
+            }
+        }
+    }
+    Ok(by_template)
+}
+
+/// Uploads the files this pass's WhatsApp messages name but their numbers' APIs do not
+/// hold yet: each file once per number, remembered for the next passes. A message
+/// whose upload failed is retried later (or refused, when the API refused the file).
+async fn upload_media(
+    db: &Db,
+    providers: &Providers,
+    config: &AppConfig,
+    tenant_id: Uuid,
+    outgoing: &mut [Outgoing],
+) -> Result<(), AppError> {
+    let mut uploads: Vec<(Upload, WaProvider, String, String)> = Vec::new();
+    for o in outgoing.iter() {
+        if let (Some(upload), Work::WhatsApp(provider, message)) = (&o.upload, &o.work) {
+            if !uploads
+                .iter()
+                .any(|(u, p, ..)| u == upload && p == provider)
+            {
+                uploads.push((
+                    upload.clone(),
+                    *provider,
+                    message.provider_phone_id.clone(),
+                    message.access_token.clone(),
+                ));
+            }
+        }
+    }
+    for (upload, provider, provider_phone_id, credential) in uploads {
+        let uploaded = match config.files.get(&upload.file_key).await? {
+            Some(bytes) => {
+                let file = MediaFile {
+                    file_name: &upload.file_name,
+                    content_type: &upload.content_type,
+                    bytes: &bytes,
+                };
+                providers
+                    .whatsapp_for(provider)
+                    .upload_media(&provider_phone_id, &credential, &file)
+                    .await
+            }
+            None => Err(SendError::Permanent(format!(
+                "The template's file {} is missing from file storage.",
+                upload.file_name
+            ))),
+        };
+        if let Ok(media_id) = &uploaded {
+            let mut tx = db.tenant_tx(tenant_id, None).await?;
+            sqlx::query(
+                "INSERT INTO wa_media_uploads (tenant_id, phone_id, file_id, provider, media_id)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (tenant_id, phone_id, file_id, provider)
+                 DO UPDATE SET media_id = EXCLUDED.media_id, uploaded_at = now()",
+            )
+            .bind(tenant_id)
+            .bind(upload.phone_id)
+            .bind(upload.file_id)
+            .bind(provider.code())
+            .bind(media_id)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        }
+        for o in outgoing.iter_mut() {
+            let Work::WhatsApp(p, message) = &mut o.work else {
+                continue;
+            };
+            if *p != provider || o.upload.as_ref() != Some(&upload) {
+                continue;
+            }
+            match &uploaded {
+                Ok(media_id) => {
+                    if let Some(media) = media_of_mut(&mut message.content) {
+                        media.id = media_id.clone();
+                    }
+                }
+                Err(SendError::Transient(reason)) => {
+                    o.work = Work::Later(format!("The file could not be uploaded: {reason}"));
+                }
+                Err(SendError::Permanent(reason)) => {
+                    o.work = Work::Refuse(format!("The file could not be uploaded: {reason}"));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// 30 s, 1 min, 2 min, 4 min … between tries.

@@ -201,6 +201,7 @@ pub async fn template_detail(env: &Env, id: Uuid) -> Result<TemplateDetail, AppE
         })
     })
     .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let files = super::files::list_files(&mut tx, id).await?;
     tx.commit().await?;
     let mut summary = template_summary(&row)?;
     summary.sent = versions.iter().map(|v| v.sent).sum();
@@ -209,6 +210,7 @@ pub async fn template_detail(env: &Env, id: Uuid) -> Result<TemplateDetail, AppE
         summary,
         wa_template_name: row.try_get("wa_template_name")?,
         versions,
+        files,
     })
 }
 

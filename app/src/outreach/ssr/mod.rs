@@ -4,6 +4,7 @@
 
 pub mod dashboard;
 pub mod dispatch;
+pub mod files;
 pub mod inbound;
 pub mod lead;
 pub mod links;

@@ -28,13 +28,110 @@ impl SendError {
 pub enum WaContent {
     /// Free text: allowed inside the 24-hour customer-service window only.
     Text(String),
+    /// A file with its caption: like text, inside the window only.
+    Media { media: WaMedia, caption: String },
     /// An approved template, which may open a conversation; the body parameters fill
-    /// its `{{1}}`, `{{2}}`, … in order.
+    /// its `{{1}}`, `{{2}}`, … in order, and `header` its media header.
     Template {
         name: String,
         language: String,
         params: Vec<String>,
+        header: Option<WaMedia>,
     },
+}
+
+/// A file a message names by the id its upload to the number's API answered
+/// ([`WhatsAppApi::upload_media`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WaMedia {
+    pub kind: WaMediaKind,
+    pub id: String,
+    /// Shown to the recipient for a document.
+    pub file_name: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaMediaKind {
+    Image,
+    Document,
+}
+
+impl WaMediaKind {
+    /// Images show in the chat; anything else goes as a document.
+    pub fn of(content_type: &str) -> WaMediaKind {
+        if content_type.starts_with("image/") {
+            WaMediaKind::Image
+        } else {
+            WaMediaKind::Document
+        }
+    }
+
+    /// The Cloud API's name for it, as a message type and a parameter type.
+    pub fn code(self) -> &'static str {
+        match self {
+            WaMediaKind::Image => "image",
+            WaMediaKind::Document => "document",
+        }
+    }
+}
+
+impl WaMedia {
+    /// The `image`/`document` object of a message or a header parameter.
+    fn object(&self, caption: Option<&str>) -> serde_json::Value {
+        let mut object = serde_json::json!({ "id": self.id });
+        if self.kind == WaMediaKind::Document {
+            object["filename"] = self.file_name.clone().into();
+        }
+        if let Some(caption) = caption.filter(|c| !c.is_empty()) {
+            object["caption"] = caption.into();
+        }
+        object
+    }
+}
+
+/// Meta's limit on a media message's caption, in characters.
+pub const WA_CAPTION_MAX_CHARS: usize = 1024;
+
+/// A file to upload to a number's WhatsApp API.
+#[derive(Clone, Copy, Debug)]
+pub struct MediaFile<'a> {
+    pub file_name: &'a str,
+    pub content_type: &'a str,
+    pub bytes: &'a [u8],
+}
+
+/// The `multipart/form-data` body of a media upload (`messaging_product`, `type`,
+/// `file`) and its content type with the boundary.
+pub fn media_form(file: &MediaFile<'_>) -> (String, Vec<u8>) {
+    let boundary = format!("leadline-{}", uuid::Uuid::new_v4().simple());
+    let quoted = |s: &str| {
+        s.chars()
+            .map(|c| if c == '"' || c.is_control() { '_' } else { c })
+            .collect::<String>()
+    };
+    let mut body = Vec::with_capacity(file.bytes.len() + 512);
+    for (name, value) in [
+        ("messaging_product", "whatsapp"),
+        ("type", file.content_type),
+    ] {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{}\"\r\nContent-Type: {}\r\n\r\n",
+            quoted(file.file_name),
+            quoted(file.content_type)
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(file.bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
 /// Which API a number sends through (`wa_phone_numbers.provider`).
@@ -91,6 +188,14 @@ pub struct WabaNumber {
 pub trait WhatsAppApi: Send + Sync {
     /// Sends and returns the provider's message id (`wamid…`).
     async fn send(&self, message: &WaMessage) -> Result<String, SendError>;
+
+    /// Uploads a file for number `provider_phone_id` to send, and returns its media id.
+    async fn upload_media(
+        &self,
+        provider_phone_id: &str,
+        credential: &str,
+        file: &MediaFile<'_>,
+    ) -> Result<String, SendError>;
 
     /// The numbers of WhatsApp Business Account `waba_id`, as `access_token` may see
     /// them: an answer at all proves the token manages that account.
@@ -197,24 +302,58 @@ pub fn cloud_api_body(message: &WaMessage) -> serde_json::Value {
             body["type"] = "text".into();
             body["text"] = serde_json::json!({ "preview_url": false, "body": text });
         }
+        WaContent::Media { media, caption } => {
+            let kind = media.kind.code();
+            body["type"] = kind.into();
+            body[kind] = media.object(Some(caption));
+        }
         WaContent::Template {
             name,
             language,
             params,
+            header,
         } => {
             body["type"] = "template".into();
             let parameters: Vec<_> = params
                 .iter()
                 .map(|p| serde_json::json!({ "type": "text", "text": p }))
                 .collect();
+            let mut components = Vec::new();
+            if let Some(media) = header {
+                let kind = media.kind.code();
+                components.push(serde_json::json!({
+                    "type": "header",
+                    "parameters": [{ "type": kind, kind: media.object(None) }],
+                }));
+            }
+            components.push(serde_json::json!({ "type": "body", "parameters": parameters }));
             body["template"] = serde_json::json!({
                 "name": name,
                 "language": { "code": language },
-                "components": [{ "type": "body", "parameters": parameters }],
+                "components": components,
             });
         }
     }
     body
+}
+
+/// An upload's answer: `{"id": "<media id>"}`, or the Graph error.
+async fn upload_answer(request: reqwest::RequestBuilder) -> Result<String, SendError> {
+    let response = request
+        .send()
+        .await
+        .map_err(|e| SendError::Transient(format!("WhatsApp API unreachable: {e}")))?;
+    let status = response.status();
+    let body: serde_json::Value = response
+        .json()
+        .await
+        .map_err(|e| SendError::Transient(format!("WhatsApp API answer unreadable: {e}")))?;
+    if status.is_success() {
+        return body["id"].as_str().map(str::to_string).ok_or_else(|| {
+            SendError::Transient("WhatsApp API answered without a media id".into())
+        });
+    }
+    Err(graph_failure(status, &body))
 }
 
 /// The Graph error of a failed answer, as a `SendError` of the right kind.
@@ -272,6 +411,23 @@ impl WhatsAppApi for CloudApi {
             .bearer_auth(&message.access_token)
             .json(&cloud_api_body(message));
         send_answer(request).await
+    }
+
+    /// `POST {base}/{phone_number_id}/media`.
+    async fn upload_media(
+        &self,
+        provider_phone_id: &str,
+        credential: &str,
+        file: &MediaFile<'_>,
+    ) -> Result<String, SendError> {
+        let (content_type, body) = media_form(file);
+        let request = self
+            .client
+            .post(format!("{}/{provider_phone_id}/media", self.base))
+            .bearer_auth(credential)
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body);
+        upload_answer(request).await
     }
 
     /// `GET {base}/{waba_id}/phone_numbers`, following Graph's `paging.next` while it
@@ -352,6 +508,23 @@ impl WhatsAppApi for Dialog360 {
         send_answer(self.send_request(message)).await
     }
 
+    /// `POST {base}/media`: the key names the number.
+    async fn upload_media(
+        &self,
+        _: &str,
+        credential: &str,
+        file: &MediaFile<'_>,
+    ) -> Result<String, SendError> {
+        let (content_type, body) = media_form(file);
+        let request = self
+            .client
+            .post(format!("{}/media", self.base))
+            .header(D360_KEY_HEADER, credential)
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body);
+        upload_answer(request).await
+    }
+
     /// 360dialog lists no WABA: its key already stands for one number.
     async fn waba_numbers(&self, _: &str, _: &str) -> Result<Vec<WabaNumber>, SendError> {
         Err(SendError::Permanent(
@@ -426,6 +599,7 @@ mod tests {
                 name: "intro".into(),
                 language: "ar".into(),
                 params: vec!["منى".into()],
+                header: None,
             },
             idempotency_key: "k2".into(),
         });
@@ -434,6 +608,72 @@ mod tests {
             template["template"]["components"][0]["parameters"][0]["text"],
             "منى"
         );
+    }
+
+    #[test]
+    fn media_go_as_a_header_or_as_a_captioned_message_in_metas_shape() {
+        let brochure = WaMedia {
+            kind: WaMediaKind::Document,
+            id: "media-1".into(),
+            file_name: "Brochure.pdf".into(),
+        };
+        let message = |content| WaMessage {
+            provider_phone_id: "1".into(),
+            access_token: "t".into(),
+            to: "+201001234567".into(),
+            content,
+            idempotency_key: "k".into(),
+        };
+        let template = cloud_api_body(&message(WaContent::Template {
+            name: "launch".into(),
+            language: "en".into(),
+            params: vec!["Mona".into()],
+            header: Some(brochure.clone()),
+        }));
+        let components = &template["template"]["components"];
+        assert_eq!(components[0]["type"], "header");
+        assert_eq!(components[0]["parameters"][0]["type"], "document");
+        assert_eq!(components[0]["parameters"][0]["document"]["id"], "media-1");
+        assert_eq!(
+            components[0]["parameters"][0]["document"]["filename"],
+            "Brochure.pdf"
+        );
+        assert_eq!(components[1]["type"], "body");
+        let photo = cloud_api_body(&message(WaContent::Media {
+            media: WaMedia {
+                kind: WaMediaKind::Image,
+                id: "media-2".into(),
+                file_name: "view.jpg".into(),
+            },
+            caption: "The view from 12B".into(),
+        }));
+        assert_eq!(photo["type"], "image");
+        assert_eq!(
+            photo["image"],
+            serde_json::json!({ "id": "media-2", "caption": "The view from 12B" })
+        );
+        assert_eq!(WaMediaKind::of("image/png"), WaMediaKind::Image);
+        assert_eq!(WaMediaKind::of("application/pdf"), WaMediaKind::Document);
+    }
+
+    #[test]
+    fn a_media_upload_is_a_form_with_metas_three_fields() {
+        let (content_type, body) = media_form(&MediaFile {
+            file_name: "a\"b.pdf",
+            content_type: "application/pdf",
+            bytes: b"%PDF-1.7",
+        });
+        let boundary = content_type
+            .strip_prefix("multipart/form-data; boundary=")
+            .unwrap();
+        let text = String::from_utf8(body).unwrap();
+        assert!(text.starts_with(&format!("--{boundary}\r\n")));
+        assert!(text.ends_with(&format!("\r\n--{boundary}--\r\n")));
+        assert!(text.contains("name=\"messaging_product\"\r\n\r\nwhatsapp\r\n"));
+        assert!(text.contains("name=\"type\"\r\n\r\napplication/pdf\r\n"));
+        assert!(text.contains(
+            "name=\"file\"; filename=\"a_b.pdf\"\r\nContent-Type: application/pdf\r\n\r\n%PDF-1.7\r\n"
+        ));
     }
 
     #[test]
@@ -446,6 +686,7 @@ mod tests {
                 name: "intro".into(),
                 language: "en".into(),
                 params: vec!["Mona".into()],
+                header: None,
             },
             idempotency_key: "k3".into(),
         };

@@ -361,6 +361,9 @@ fn TemplateView(d: TemplateDetail, saved: RwSignal<u32>) -> impl IntoView {
                 <Card title=tr("outreach.versions")>
                     <Versions template_id=d.summary.id versions=d.versions.clone() saved/>
                 </Card>
+                <Card title=tr(if is_wa { "outreach.file.header_title" } else { "outreach.file.attachments_title" })>
+                    <TemplateFiles template_id is_wa files=d.files.clone() saved manage/>
+                </Card>
             </div>
             <NewVersion template_id=d.summary.id channel saved/>
         </div>
@@ -453,5 +456,139 @@ fn NewVersion(template_id: Uuid, channel: Signal<String>, saved: RwSignal<u32>) 
                 <Alert message=form_error(value, &["label", "weight", "subject", "body", "active"])/>
             </ActionForm>
         </Card>
+    }
+}
+
+/// A template's files: the WhatsApp header, or the email attachments; each opens as a
+/// download, and managers attach and remove them.
+#[component]
+fn TemplateFiles(
+    template_id: Uuid,
+    is_wa: bool,
+    files: Vec<TemplateFileView>,
+    saved: RwSignal<u32>,
+    manage: bool,
+) -> impl IntoView {
+    let l = locale();
+    let remove = ServerAction::<RemoveTemplateFile>::new();
+    Effect::new(move || {
+        if let Some(Ok(())) = remove.value().get() {
+            saved.update(|n| *n += 1);
+        }
+    });
+    let room = if is_wa {
+        files.is_empty()
+    } else {
+        files.len() < EMAIL_MAX_ATTACHMENTS
+    };
+    let hint = if is_wa {
+        "outreach.file.header_hint"
+    } else {
+        "outreach.file.attachments_hint"
+    };
+    view! {
+        <p class="text-sm text-muted mb-3">{tr(hint)}</p>
+        {if files.is_empty() {
+            view! { <p class="text-sm" data-testid="template-files-empty">{tr("outreach.file.none")}</p> }.into_any()
+        } else {
+            view! {
+                <ul class="divide-y divide-line" aria-label=tr("outreach.file.list") data-testid="template-files">
+                    {files.into_iter().map(|f| {
+                        let size = crate::l10n::file_size(l, i64::from(f.byte_size));
+                        let remove_label = tf(l, "outreach.file.remove", &[("name", f.file_name.clone())]);
+                        view! {
+                            <li class="flex items-center gap-3 py-2">
+                                {f.is_image().then(|| view! {
+                                    <img src=f.url() alt="" class="h-10 w-10 rounded object-cover border border-line" loading="lazy"/>
+                                })}
+                                <div class="min-w-0 flex-1">
+                                    <a class="link break-all" href=f.url() download=f.file_name.clone() rel="external">{f.file_name.clone()}</a>
+                                    <p class="text-xs text-muted tabular-nums">{size}</p>
+                                </div>
+                                {manage.then(|| view! {
+                                    <ActionForm action=remove>
+                                        <input type="hidden" name="id" value=f.id.to_string()/>
+                                        <button type="submit" class="btn btn-ghost" aria-label=remove_label>{tr("common.remove")}</button>
+                                    </ActionForm>
+                                })}
+                            </li>
+                        }
+                    }).collect_view()}
+                </ul>
+            }.into_any()
+        }}
+        <Alert message=form_error(remove.value(), &[])/>
+        {(manage && room).then(|| view! { <AttachFile template_id saved/> })}
+    }
+}
+
+/// Sends a chosen file as the request body to the template's files.
+#[component]
+fn AttachFile(template_id: Uuid, saved: RwSignal<u32>) -> impl IntoView {
+    let l = locale();
+    let error = RwSignal::new(None::<crate::error::AppError>);
+    let busy = RwSignal::new(false);
+    let file_input = NodeRef::<leptos::html::Input>::new();
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        #[cfg(feature = "hydrate")]
+        {
+            let file = file_input
+                .get()
+                .and_then(|input| input.files())
+                .and_then(|files| files.get(0));
+            let Some(file) = file else {
+                error.set(Some(crate::error::AppError::field(
+                    "file",
+                    crate::i18n::t(l, "outreach.file.empty"),
+                )));
+                return;
+            };
+            let url = format!(
+                "/outreach/templates/files?template_id={template_id}&name={}",
+                String::from(js_sys::encode_uri_component(&file.name()))
+            );
+            busy.set(true);
+            error.set(None);
+            leptos::task::spawn_local(async move {
+                let result: Result<TemplateFileView, crate::error::AppError> =
+                    crate::ui::post_file(l, &url, file).await;
+                busy.set(false);
+                match result {
+                    Ok(_) => saved.update(|n| *n += 1),
+                    Err(e) => error.set(Some(e)),
+                }
+            });
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (file_input, template_id, saved, l);
+    };
+    let file_error = Signal::derive(move || {
+        error
+            .get()
+            .and_then(|e| e.for_field("file").or_else(|| e.for_field("name")))
+    });
+    let other = Signal::derive(move || match error.get() {
+        Some(crate::error::AppError::Validation { field, .. })
+            if field == "file" || field == "name" =>
+        {
+            None
+        }
+        Some(e) => Some(e.to_string()),
+        None => None,
+    });
+    view! {
+        <form class="mt-3 flex flex-wrap items-end gap-3" on:submit=on_submit novalidate="" data-testid="template-file-form">
+            <div class="field min-w-0 flex-1">
+                <label for="f-template-file" class="field-label">{tr("outreach.file.choose")}</label>
+                <input id="f-template-file" type="file" class="input" node_ref=file_input
+                    accept=".pdf,.png,.jpg,.jpeg,.docx,.xlsx,.pptx,application/pdf,image/png,image/jpeg"
+                    aria-invalid=move || file_error.get().is_some().then_some("true")
+                    aria-describedby=move || file_error.get().is_some().then_some("f-template-file-error")/>
+                {move || file_error.get().map(|e| view! { <p id="f-template-file-error" class="field-error" role="alert">{e}</p> })}
+            </div>
+            <Submit label=tr("outreach.file.attach") pending=busy/>
+            <div class="basis-full"><Alert message=other/></div>
+        </form>
     }
 }
