@@ -280,6 +280,39 @@ async fn a_whatsapp_header_goes_up_once_per_number_and_every_send_names_it() {
         assert_eq!(m.attachments[0].sha256, sha256(&photo));
     }
 
+    // The lead answers: inside the 24-hour window the template goes as an image with
+    // its text as the caption, naming the same upload.
+    let phone: String = sqlx::query_scalar("SELECT phone_e164 FROM leads WHERE id = $1")
+        .bind(leads[0])
+        .fetch_one(&w.app.pools.owner)
+        .await
+        .unwrap();
+    let first = sent.iter().find(|m| m.to == phone).unwrap();
+    assert_eq!(
+        w.peer
+            .whatsapp_reply(&first.id, "Send me more")
+            .await
+            .unwrap(),
+        200
+    );
+    let (status, body) = w
+        .app
+        .call::<SendMessage>(
+            &w.admin,
+            &[
+                ("lead_id", &leads[0].to_string()),
+                ("channel", "WHATSAPP"),
+                ("template_id", &template.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(w.dispatch().await, 1);
+    let captioned = w.peer.messages().pop().unwrap();
+    assert_eq!(captioned.body, "Hi Mona");
+    assert_eq!(captioned.attachments[0].sha256, sha256(&photo));
+    assert_eq!(w.peer.media_uploads().len(), 1);
+
     // A week on the id is not trusted any more: the next send uploads again.
     sqlx::query("UPDATE wa_media_uploads SET uploaded_at = now() - interval '8 days'")
         .execute(&w.app.pools.owner)
@@ -320,5 +353,5 @@ async fn a_whatsapp_header_goes_up_once_per_number_and_every_send_names_it() {
     .await
     .unwrap();
     assert!(error.contains("missing from file storage"), "{error}");
-    assert_eq!(w.peer.messages().len(), 4);
+    assert_eq!(w.peer.messages().len(), 5);
 }
