@@ -150,6 +150,12 @@ async fn crm_fixture(app: &TestApp, t: Uuid, email: &str) {
         "INSERT INTO templates (tenant_id, id, name, channel, created_by) VALUES ($1, gen_random_uuid(), 'T', 'WHATSAPP', $2)",
         "INSERT INTO template_versions (tenant_id, id, template_id, version_no, label, body, created_by)
          SELECT $1, gen_random_uuid(), id, 1, 'A', 'Hi', $2 FROM templates WHERE tenant_id = $1",
+        // Template files and their uploads to a number's API (0062).
+        "INSERT INTO template_files (tenant_id, id, template_id, file_name, content_type, byte_size, sha256, file_key, created_by)
+         SELECT $1, gen_random_uuid(), id, 'a.pdf', 'application/pdf', 1, repeat('0', 64), 'k', $2 FROM templates WHERE tenant_id = $1",
+        "INSERT INTO wa_media_uploads (tenant_id, phone_id, file_id, provider, media_id)
+         SELECT $1, p.id, f.id, 'META_CLOUD', 'm1' FROM wa_phone_numbers p, template_files f
+          WHERE p.tenant_id = $1 AND f.tenant_id = $1 AND $2::uuid IS NOT NULL",
         "INSERT INTO sequences (tenant_id, id, name, created_by) VALUES ($1, gen_random_uuid(), 'S', $2)",
         "INSERT INTO sequence_steps (tenant_id, id, sequence_id, position, channel, template_id)
          SELECT $1, gen_random_uuid(), s.id, 1, 'WHATSAPP', t.id FROM sequences s, templates t
