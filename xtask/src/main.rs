@@ -10,6 +10,7 @@ mod e2e;
 mod paths;
 mod pg;
 mod test;
+mod tidy;
 mod tools;
 
 use std::process::ExitCode;

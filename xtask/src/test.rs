@@ -13,6 +13,7 @@ const DEFAULT_PG_PORT: u16 = 54331;
 const DEFAULT_E2E_PORT: u16 = 3100;
 
 pub fn run_all(paths: &Paths) -> Result<ExitCode> {
+    crate::tidy::free_space_if_low(&paths.target);
     let tools = tools::ensure(paths, Browser::Needed)?;
     let pg_port = port_from_env("LEADLINE_TEST_PG_PORT", DEFAULT_PG_PORT)?;
     let e2e_port = port_from_env("LEADLINE_E2E_PORT", DEFAULT_E2E_PORT)?;
