@@ -385,7 +385,7 @@ async fn the_whole_outreach_loop() {
             "250-AUTH PLAIN LOGIN",
             "250-8BITMIME",
             "250-SMTPUTF8",
-            "250 SIZE 10485760"
+            "250 SIZE 26214400"
         ]
     );
     assert_eq!(smtp.code("RCPT TO:<lead@example.com>").await, "503");
