@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -17,30 +17,14 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::media::{media_named, upload_dialog360, upload_whatsapp, MAX_DOCUMENT_BYTES};
 use crate::webhooks::DEFAULT_REPLY;
-use crate::{
-    page, Channel, Failure, MediaUpload, Received, ReceivedFile, Shared, Track, WaApi, WaNumber,
-};
+use crate::{page, Channel, Failure, Received, ReceivedFile, Shared, Track, WaApi, WaNumber};
 
 /// Meta's limit on a text message body, in characters.
 const MAX_TEXT_CHARS: usize = 4096;
 /// Meta's limit on a media message's caption, in characters.
 const MAX_CAPTION_CHARS: usize = 1024;
-/// Meta's limits on uploaded media: images 5 MB, documents 100 MB.
-const MAX_IMAGE_BYTES: usize = 5 * 1024 * 1024;
-const MAX_DOCUMENT_BYTES: usize = 100 * 1024 * 1024;
-/// The media types the Cloud API takes as an image, and some it takes as a document.
-const IMAGE_TYPES: &[&str] = &["image/jpeg", "image/png"];
-const DOCUMENT_TYPES: &[&str] = &[
-    "application/pdf",
-    "text/plain",
-    "application/msword",
-    "application/vnd.ms-excel",
-    "application/vnd.ms-powerpoint",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-];
 
 pub(crate) type AppState = Arc<Shared>;
 
@@ -220,7 +204,7 @@ pub(crate) fn graph_error_of(
     (status, Json(json!({ "error": error }))).into_response()
 }
 
-fn invalid_parameter(details: &str) -> Response {
+pub(crate) fn invalid_parameter(details: &str) -> Response {
     graph_error(StatusCode::BAD_REQUEST, 100, "Invalid parameter", details)
 }
 
@@ -234,11 +218,11 @@ pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
         .filter(|token| !token.is_empty())
 }
 
-fn has_bearer_token(headers: &HeaderMap) -> bool {
+pub(crate) fn has_bearer_token(headers: &HeaderMap) -> bool {
     bearer_token(headers).is_some()
 }
 
-fn missing_token() -> Response {
+pub(crate) fn missing_token() -> Response {
     graph_error(
         StatusCode::UNAUTHORIZED,
         190,
@@ -269,12 +253,12 @@ async fn add_dialog360_key(
 }
 
 /// The number a request's `D360-API-KEY` stands for.
-fn dialog360_number(shared: &Shared, headers: &HeaderMap) -> Option<String> {
+pub(crate) fn dialog360_number(shared: &Shared, headers: &HeaderMap) -> Option<String> {
     let key = headers.get("d360-api-key")?.to_str().ok()?;
     shared.dialog360_number(key.trim())
 }
 
-fn dialog360_unauthorized() -> Response {
+pub(crate) fn dialog360_unauthorized() -> Response {
     graph_error(
         StatusCode::UNAUTHORIZED,
         0,
@@ -344,39 +328,7 @@ struct Outgoing {
     attachments: Vec<ReceivedFile>,
 }
 
-/// The file a media object (`{"id": …}` or `{"link": …}`) names: by id, one
-/// uploaded for the sending number; a link is taken as it is, unread.
-fn media_named(
-    object: Option<&Value>,
-    kind: &str,
-    media: &dyn Fn(&str) -> Option<ReceivedFile>,
-) -> Result<ReceivedFile, String> {
-    let object = object.ok_or(format!("{kind} is required for a {kind} message"))?;
-    if let Some(id) = str_at(object, "/id") {
-        let mut file = media(id).ok_or(format!(
-            "{kind}.id {id:?} names no media uploaded for this number"
-        ))?;
-        if kind == "image" && !IMAGE_TYPES.contains(&file.content_type.as_str()) {
-            return Err(format!(
-                "media {id:?} is {}, not an image",
-                file.content_type
-            ));
-        }
-        if let Some(name) = str_at(object, "/filename") {
-            file.name = Some(name.to_owned());
-        }
-        return Ok(file);
-    }
-    let link = str_at(object, "/link").ok_or(format!("{kind} needs an id or a link"))?;
-    Ok(ReceivedFile {
-        name: str_at(object, "/filename").map(str::to_owned),
-        content_type: format!("{kind} link: {link}"),
-        size: 0,
-        sha256: String::new(),
-    })
-}
-
-fn str_at<'a>(value: &'a Value, pointer: &str) -> Option<&'a str> {
+pub(crate) fn str_at<'a>(value: &'a Value, pointer: &str) -> Option<&'a str> {
     value.pointer(pointer).and_then(Value::as_str)
 }
 
@@ -540,98 +492,6 @@ fn accept_whatsapp(shared: &Shared, phone_number_id: String, api: WaApi, body: &
         "messages": [{ "id": id }],
     }))
     .into_response()
-}
-
-/// `POST /{version}/{phone_number_id}/media`: a `multipart/form-data` upload
-/// with `messaging_product`, `type` and `file`, as Meta takes it.
-async fn upload_whatsapp(
-    State(shared): State<AppState>,
-    Path((_version, phone_number_id)): Path<(String, String)>,
-    headers: HeaderMap,
-    form: Result<Multipart, axum::extract::multipart::MultipartRejection>,
-) -> Response {
-    if !has_bearer_token(&headers) {
-        return missing_token();
-    }
-    accept_media(&shared, phone_number_id, form).await
-}
-
-/// `POST /360dialog/media`: Meta's form; the key names the number.
-async fn upload_dialog360(
-    State(shared): State<AppState>,
-    headers: HeaderMap,
-    form: Result<Multipart, axum::extract::multipart::MultipartRejection>,
-) -> Response {
-    let Some(phone_number_id) = dialog360_number(&shared, &headers) else {
-        return dialog360_unauthorized();
-    };
-    accept_media(&shared, phone_number_id, form).await
-}
-
-/// Reads and checks an upload form the way the Cloud API does; answers the
-/// media id.
-async fn accept_media(
-    shared: &Shared,
-    phone_number_id: String,
-    form: Result<Multipart, axum::extract::multipart::MultipartRejection>,
-) -> Response {
-    let mut form = match form {
-        Ok(form) => form,
-        Err(e) => return invalid_parameter(&format!("not a multipart form: {e}")),
-    };
-    let (mut product, mut declared, mut file) = (None, None, None);
-    loop {
-        let field = match form.next_field().await {
-            Ok(Some(field)) => field,
-            Ok(None) => break,
-            Err(e) => return invalid_parameter(&format!("the form cannot be read: {e}")),
-        };
-        let name = field.name().unwrap_or_default().to_owned();
-        let file_name = field.file_name().map(str::to_owned);
-        let part_type = field.content_type().map(str::to_owned);
-        let bytes = match field.bytes().await {
-            Ok(bytes) => bytes,
-            Err(e) => return invalid_parameter(&format!("the form cannot be read: {e}")),
-        };
-        match name.as_str() {
-            "messaging_product" => product = Some(String::from_utf8_lossy(&bytes).into_owned()),
-            "type" => declared = Some(String::from_utf8_lossy(&bytes).into_owned()),
-            "file" => file = Some((file_name, part_type, bytes)),
-            _ => {}
-        }
-    }
-    if product.as_deref() != Some("whatsapp") {
-        return invalid_parameter("messaging_product must be \"whatsapp\"");
-    }
-    let Some(declared) = declared else {
-        return invalid_parameter("type is required");
-    };
-    let Some((file_name, part_type, bytes)) = file else {
-        return invalid_parameter("file is required");
-    };
-    let is_image = IMAGE_TYPES.contains(&declared.as_str());
-    if !is_image && !DOCUMENT_TYPES.contains(&declared.as_str()) {
-        return invalid_parameter(&format!("type {declared:?} is not a supported media type"));
-    }
-    if part_type.as_deref().is_some_and(|t| t != declared) {
-        return invalid_parameter("the file's Content-Type does not match type");
-    }
-    let max = if is_image {
-        MAX_IMAGE_BYTES
-    } else {
-        MAX_DOCUMENT_BYTES
-    };
-    if bytes.is_empty() || bytes.len() > max {
-        return invalid_parameter(&format!("the file must hold 1 to {max} bytes"));
-    }
-    let id = uuid::Uuid::new_v4().as_u128().to_string();
-    shared.add_media(MediaUpload {
-        id: id.clone(),
-        phone_number_id,
-        declared_type: declared.clone(),
-        file: ReceivedFile::of(file_name, declared, &bytes),
-    });
-    Json(json!({ "id": id })).into_response()
 }
 
 #[derive(Deserialize, Default)]

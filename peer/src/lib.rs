@@ -14,6 +14,7 @@
 mod http;
 mod leadgen;
 mod llm;
+mod media;
 mod mime;
 mod page;
 mod receiver;

@@ -337,25 +337,6 @@ pub fn cloud_api_body(message: &WaMessage) -> serde_json::Value {
     body
 }
 
-/// An upload's answer: `{"id": "<media id>"}`, or the Graph error.
-async fn upload_answer(request: reqwest::RequestBuilder) -> Result<String, SendError> {
-    let response = request
-        .send()
-        .await
-        .map_err(|e| SendError::Transient(format!("WhatsApp API unreachable: {e}")))?;
-    let status = response.status();
-    let body: serde_json::Value = response
-        .json()
-        .await
-        .map_err(|e| SendError::Transient(format!("WhatsApp API answer unreadable: {e}")))?;
-    if status.is_success() {
-        return body["id"].as_str().map(str::to_string).ok_or_else(|| {
-            SendError::Transient("WhatsApp API answered without a media id".into())
-        });
-    }
-    Err(graph_failure(status, &body))
-}
-
 /// The Graph error of a failed answer, as a `SendError` of the right kind.
 fn graph_failure(status: reqwest::StatusCode, body: &serde_json::Value) -> SendError {
     let code = body["error"]["code"].as_i64().unwrap_or(0);
@@ -380,9 +361,8 @@ pub(crate) fn transient_graph_code(code: i64) -> bool {
     )
 }
 
-/// A send request's answer: the message id, or the Graph error (both Cloud APIs answer
-/// alike).
-async fn send_answer(request: reqwest::RequestBuilder) -> Result<String, SendError> {
+/// A Graph request's answer body, or the Graph error (both Cloud APIs answer alike).
+async fn graph_answer(request: reqwest::RequestBuilder) -> Result<serde_json::Value, SendError> {
     let response = request
         .send()
         .await
@@ -393,12 +373,26 @@ async fn send_answer(request: reqwest::RequestBuilder) -> Result<String, SendErr
         .await
         .map_err(|e| SendError::Transient(format!("WhatsApp API answer unreadable: {e}")))?;
     if status.is_success() {
-        return body["messages"][0]["id"]
-            .as_str()
-            .map(str::to_string)
-            .ok_or_else(|| SendError::Transient("WhatsApp API answered without an id".into()));
+        Ok(body)
+    } else {
+        Err(graph_failure(status, &body))
     }
-    Err(graph_failure(status, &body))
+}
+
+/// A send's answer: the message id.
+async fn send_answer(request: reqwest::RequestBuilder) -> Result<String, SendError> {
+    graph_answer(request).await?["messages"][0]["id"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| SendError::Transient("WhatsApp API answered without an id".into()))
+}
+
+/// An upload's answer: `{"id": "<media id>"}`.
+async fn upload_answer(request: reqwest::RequestBuilder) -> Result<String, SendError> {
+    graph_answer(request).await?["id"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| SendError::Transient("WhatsApp API answered without a media id".into()))
 }
 
 #[async_trait::async_trait]
