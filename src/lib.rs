@@ -12,6 +12,7 @@ pub mod events;
 pub mod jobs;
 pub mod metrics;
 pub mod outreach;
+pub mod principals;
 pub mod schedules;
 pub mod seed;
 pub mod server;

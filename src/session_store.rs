@@ -6,6 +6,10 @@
 //! push the expiry on. Writing the row each time was a quarter of a page's database
 //! work; the store now writes only when the data changed or the stored expiry is a
 //! minute or more behind.
+//!
+//! Reading a row also reads the user's principal stamp (migration 0063) into the
+//! record, under `keys::PRINCIPAL_STAMP`, for `crate::principals`; it is left out of
+//! what is written.
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -125,9 +129,12 @@ impl PgSessionStore {
                 SET data = $2, expiry_date = $3, user_id = $4, user_agent = $5, ip = $6,
                     last_seen_at = now()"
         };
+        // The stamp is the database's, read with the row; it is never stored.
+        let mut data = record.data.clone();
+        data.remove(app::request::keys::PRINCIPAL_STAMP);
         let written = sqlx::query(sql)
             .bind(key)
-            .bind(serde_json::to_value(&record.data).map_err(backend)?)
+            .bind(serde_json::to_value(&data).map_err(backend)?)
             .bind(expiry)
             .bind(user_id)
             .bind(text(record, app::request::keys::USER_AGENT))
@@ -168,20 +175,32 @@ impl SessionStore for PgSessionStore {
 
     async fn load(&self, id: &Id) -> Result<Option<Record>> {
         let key = app::crypto::session_key(&id.to_string());
-        let row: Option<(serde_json::Value, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
-            "SELECT data, expiry_date FROM sessions WHERE id = $1 AND expiry_date > now()",
+        // The user's principal stamp comes along (`crate::principals`).
+        let row: Option<(
+            serde_json::Value,
+            chrono::DateTime<chrono::Utc>,
+            Option<i64>,
+        )> = sqlx::query_as(
+            "SELECT s.data, s.expiry_date, ps.stamp
+                   FROM sessions s LEFT JOIN principal_stamps ps ON ps.user_id = s.user_id
+                  WHERE s.id = $1 AND s.expiry_date > now()",
         )
         .bind(&key)
         .fetch_optional(&self.pool)
         .await
         .map_err(backend)?;
-        let Some((data, expiry)) = row else {
+        let Some((data, expiry, stamp)) = row else {
             self.forget(&key);
             return Ok(None);
         };
+        let mut data: HashMap<String, Value> = serde_json::from_value(data).map_err(backend)?;
+        data.insert(
+            app::request::keys::PRINCIPAL_STAMP.to_string(),
+            Value::from(stamp.unwrap_or(0)),
+        );
         let record = Record {
             id: *id,
-            data: serde_json::from_value(data).map_err(backend)?,
+            data,
             expiry_date: time::OffsetDateTime::from_unix_timestamp(expiry.timestamp())
                 .map_err(backend)?,
         };

@@ -53,6 +53,7 @@ pub struct AppState {
     pub config: Arc<AppConfig>,
     pub http: Arc<HttpConfig>,
     pub events: Arc<crate::events::Hub>,
+    pub principals: Arc<crate::principals::PrincipalCache>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -70,6 +71,7 @@ impl AppState {
             config: Arc::new(config),
             http: Arc::new(HttpConfig::default()),
             events: Arc::new(crate::events::Hub::default()),
+            principals: Arc::default(),
         }
     }
 

@@ -488,7 +488,7 @@ async fn request_context(State(state): State<AppState>, mut req: Request, next: 
     let Some(session) = req.extensions().get::<Session>().cloned() else {
         return error_page("session layer missing");
     };
-    let resolved = match app::auth::ssr::resolve_principal(&state.db, &session).await {
+    let resolved = match state.principals.resolve(&state.db, &session).await {
         Ok(r) => r,
         Err(e) => return error_page(&e.to_string()),
     };

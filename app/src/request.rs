@@ -366,4 +366,7 @@ pub mod keys {
     /// The idle timeout that applied at sign-in, in minutes: each request pushes the
     /// expiry that far on (tower-sessions keeps the expiry in memory only).
     pub const IDLE_MINUTES: &str = "idle_min";
+    /// The user's principal stamp, put in by the session store as it reads the row
+    /// (never stored): the server's remembered principal is valid only under it.
+    pub const PRINCIPAL_STAMP: &str = "principal_stamp";
 }

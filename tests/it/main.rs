@@ -29,6 +29,7 @@ mod notices;
 mod outreach;
 mod plain_pages;
 mod pool;
+mod principals;
 mod provider_switch;
 mod records;
 mod recovery;

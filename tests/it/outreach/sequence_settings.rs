@@ -342,8 +342,9 @@ async fn a_step_sends_from_the_mailbox_it_names() {
             .fetch_one(&w.app.pools.owner)
             .await
             .unwrap();
+    // Tomorrow, not an hour from now: near midnight UTC tomorrow is that close.
     assert!(
-        waiting > chrono::Utc::now() + chrono::Duration::hours(1),
+        waiting.date_naive() > chrono::Utc::now().date_naive(),
         "{waiting}"
     );
 }
