@@ -50,10 +50,11 @@ pub mod ssr {
     use crate::crm::access::Scope;
 
     use crate::request::Env;
-    use sqlx::{QueryBuilder, Row};
+    use sqlx::types::Json;
+    use sqlx::QueryBuilder;
 
     /// Deals closed this month with one status, in one currency.
-    #[derive(sqlx::FromRow)]
+    #[derive(Deserialize)]
     struct ClosedTotal {
         status: String,
         currency: String,
@@ -61,81 +62,107 @@ pub mod ssr {
         total: i64,
     }
 
+    #[derive(Deserialize)]
+    struct StageRow {
+        name: String,
+        color: String,
+        deals: i64,
+        value: i64,
+        moved_in: i64,
+    }
+
+    #[derive(sqlx::FromRow)]
+    struct Figures {
+        pipeline: String,
+        currency: String,
+        stages: Json<Vec<StageRow>>,
+        closed: Json<Vec<ClosedTotal>>,
+        activities: Json<Vec<RepActivity>>,
+    }
+
+    /// Every figure in one statement: the page is the home page, drawn on every
+    /// sign-in, and each round trip was a share of its cost (issue 16).
     pub async fn dashboard(env: &Env) -> Result<Dashboard, AppError> {
         let (p, mut tx) = env.begin(Permission::WorkspaceUse).await?;
         let scope = Scope::load(&mut tx, p).await?;
-        let Some((pipeline_id, pipeline)) = sqlx::query_as::<_, (uuid::Uuid, String)>(
-            "SELECT id, name FROM pipelines ORDER BY position, created_at LIMIT 1",
-        )
-        .fetch_optional(&mut *tx)
-        .await?
-        else {
-            return Ok(Dashboard::default());
-        };
-        let mut q = QueryBuilder::new("SELECT r.currency::text FROM deals r WHERE r.tenant_id = ");
-        q.push_bind(p.tenant_id)
-            .push(" AND r.pipeline_id = ")
-            .push_bind(pipeline_id);
-        scope.push(&mut q, "r.owner_id");
-        q.push(" GROUP BY 1 ORDER BY count(*) DESC LIMIT 1");
-        let currency: String = q
-            .build_query_scalar()
-            .fetch_optional(&mut *tx)
-            .await?
-            .unwrap_or_else(|| "USD".into());
-
         let mut q = QueryBuilder::new(
-            "SELECT s.name, s.color,
-                    count(r.id) AS deals,
-                    coalesce(sum(r.amount_minor) FILTER (WHERE r.currency = ",
+            "WITH pipe AS (SELECT id, name FROM pipelines ORDER BY position, created_at LIMIT 1),
+             cur AS (SELECT coalesce((SELECT r.currency::text FROM deals r
+                                       WHERE r.tenant_id = ",
         );
-        q.push_bind(currency.clone()).push(
-            "), 0)::bigint AS value,
-                    coalesce(max(x.n), 0)::bigint AS moved_in
-               FROM stages s
-               -- One pass over the tenant's reached stages (migration 0042), not one per stage.
-               LEFT JOIN (SELECT stage_id, count(*) AS n FROM deal_stage_reached
-                           WHERE tenant_id = ",
+        q.push_bind(p.tenant_id)
+            .push(" AND r.pipeline_id = (SELECT id FROM pipe)");
+        scope.push(&mut q, "r.owner_id");
+        q.push(
+            " GROUP BY 1 ORDER BY count(*) DESC LIMIT 1), 'USD') AS currency),
+             stage_rows AS (
+               SELECT s.position, s.name, s.color,
+                      count(r.id) AS deals,
+                      coalesce(sum(r.amount_minor) FILTER (WHERE r.currency::text = (SELECT currency FROM cur)), 0)::bigint AS value,
+                      coalesce(max(x.n), 0)::bigint AS moved_in
+                 FROM stages s
+                 -- One pass over the tenant's reached stages (migration 0042), not one per stage.
+                 LEFT JOIN (SELECT stage_id, count(*) AS n FROM deal_stage_reached
+                             WHERE tenant_id = ",
         );
         q.push_bind(p.tenant_id).push(
             " GROUP BY stage_id) x ON x.stage_id = s.id
-               LEFT JOIN deals r ON r.tenant_id = s.tenant_id AND r.stage_id = s.id",
+                 LEFT JOIN deals r ON r.tenant_id = s.tenant_id AND r.stage_id = s.id",
         );
         scope.push(&mut q, "r.owner_id");
         q.push(" WHERE s.tenant_id = ")
             .push_bind(p.tenant_id)
-            .push(" AND s.pipeline_id = ")
-            .push_bind(pipeline_id)
-            .push(" GROUP BY s.id, s.name, s.color, s.position, s.tenant_id ORDER BY s.position");
-        let rows = q.build().fetch_all(&mut *tx).await?;
-        let stages = rows
-            .iter()
-            .map(|r| {
-                let deals: i64 = r.try_get("deals")?;
-                Ok(StageValue {
-                    stage: r.try_get("name")?,
-                    color: r.try_get("color")?,
-                    deals,
-                    value: r.try_get("value")?,
-                    reached: deals.max(r.try_get::<i64, _>("moved_in")?),
-                })
-            })
-            .collect::<Result<Vec<_>, sqlx::Error>>()?;
-
-        let mut q = QueryBuilder::new(
-            "SELECT r.status, r.currency::text AS currency, count(*) AS n, sum(r.amount_minor)::bigint AS total
-               FROM deals r WHERE r.tenant_id = ",
-        );
-        q.push_bind(p.tenant_id)
+            .push(
+                " AND s.pipeline_id = (SELECT id FROM pipe)
+                GROUP BY s.id, s.name, s.color, s.position, s.tenant_id),
+             closed AS (
+               SELECT r.status, r.currency::text AS currency, count(*) AS n, sum(r.amount_minor)::bigint AS total
+                 FROM deals r WHERE r.tenant_id = ",
+            )
+            .push_bind(p.tenant_id)
             .push(" AND r.status IN ('WON', 'LOST') AND r.closed_at >= date_trunc('month', now())");
         scope.push(&mut q, "r.owner_id");
-        q.push(" GROUP BY 1, 2 ORDER BY 4 DESC");
-        let closed = q
-            .build_query_as::<ClosedTotal>()
-            .fetch_all(&mut *tx)
+        q.push(
+            " GROUP BY 1, 2),
+             acts AS (
+               SELECT u.name, count(*) AS count FROM activities a JOIN users u ON u.id = a.actor_id
+                WHERE a.tenant_id = ",
+        );
+        q.push_bind(p.tenant_id).push(
+            " AND a.occurred_at >= date_trunc('week', now())
+                  AND a.kind IN ('NOTE', 'CALL', 'EMAIL', 'WHATSAPP', 'MEETING', 'TASK', 'STAGE_CHANGE')",
+        );
+        scope.push(&mut q, "a.actor_id");
+        q.push(
+            " GROUP BY u.id, u.name ORDER BY 2 DESC LIMIT 12)
+             SELECT pipe.name AS pipeline, cur.currency,
+                    (SELECT coalesce(json_agg(t ORDER BY t.position), '[]') FROM stage_rows t) AS stages,
+                    (SELECT coalesce(json_agg(t ORDER BY t.total DESC), '[]') FROM closed t) AS closed,
+                    (SELECT coalesce(json_agg(t ORDER BY t.count DESC), '[]') FROM acts t) AS activities
+               FROM pipe, cur",
+        );
+        let figures = q
+            .build_query_as::<Figures>()
+            .fetch_optional(&mut *tx)
             .await?;
+        tx.commit().await?;
+        let Some(f) = figures else {
+            return Ok(Dashboard::default());
+        };
+        let stages = f
+            .stages
+            .0
+            .into_iter()
+            .map(|s| StageValue {
+                reached: s.deals.max(s.moved_in),
+                stage: s.name,
+                color: s.color,
+                deals: s.deals,
+                value: s.value,
+            })
+            .collect();
         let pick = |status: &str| -> (i64, Vec<Money>) {
-            let mine = closed.iter().filter(|t| t.status == status);
+            let mine = f.closed.0.iter().filter(|t| t.status == status);
             (
                 mine.clone().map(|t| t.n).sum(),
                 mine.map(|t| Money {
@@ -147,39 +174,15 @@ pub mod ssr {
         };
         let (won_count, won) = pick("WON");
         let (lost_count, lost) = pick("LOST");
-
-        let mut q = QueryBuilder::new(
-            "SELECT u.name, count(*) AS n FROM activities a JOIN users u ON u.id = a.actor_id
-              WHERE a.tenant_id = ",
-        );
-        q.push_bind(p.tenant_id).push(
-            " AND a.occurred_at >= date_trunc('week', now())
-              AND a.kind IN ('NOTE', 'CALL', 'EMAIL', 'WHATSAPP', 'MEETING', 'TASK', 'STAGE_CHANGE')",
-        );
-        scope.push(&mut q, "a.actor_id");
-        q.push(" GROUP BY u.id, u.name ORDER BY 2 DESC LIMIT 12");
-        let activities = q
-            .build()
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(|r| {
-                Ok(RepActivity {
-                    name: r.try_get("name")?,
-                    count: r.try_get("n")?,
-                })
-            })
-            .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        tx.commit().await?;
         Ok(Dashboard {
-            pipeline,
-            currency,
+            pipeline: f.pipeline,
+            currency: f.currency,
             stages,
             won,
             won_count,
             lost,
             lost_count,
-            activities,
+            activities: f.activities.0,
         })
     }
 }
