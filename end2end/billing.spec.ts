@@ -13,6 +13,9 @@ test('the owner sees the trial, usage against every limit and past invoices, and
   // Messages are capped per channel and month.
   await expect(usage.getByRole('progressbar', { name: 'WhatsApp messages this month' })).toBeVisible();
   await expect(usage.getByRole('progressbar', { name: 'Emails this month' })).toBeVisible();
+  // Storage is a limit too, written as a size.
+  await expect(usage.getByRole('progressbar', { name: 'File storage' })).toBeVisible();
+  await expect(usage.locator('li', { hasText: 'File storage' })).toContainText(/ of 20\u00a0GB/);
   await expect(page.getByTestId('plans').locator('tr[data-plan="pro"]')).toContainText('Current plan');
   // What each plan includes, beyond its limits.
   await expect(page.getByTestId('plans').locator('tr[data-plan="free"] [data-testid="plan-features"]')).toHaveText('None');

@@ -128,14 +128,23 @@ pub fn decimal(locale: Locale, minor: i64, exponent: u32) -> String {
 pub fn file_size(locale: Locale, bytes: i64) -> String {
     const KB: i64 = 1024;
     const MB: i64 = 1024 * 1024;
+    const GB: i64 = 1024 * MB;
     let (number, unit) = if bytes < KB {
         (integer(locale, bytes), "B")
     } else if bytes < MB {
         (integer(locale, (bytes + KB / 2) / KB), "KB")
     } else if bytes < 10 * MB {
         (decimal(locale, (bytes * 10 + MB / 2) / MB, 1), "MB")
-    } else {
+    } else if bytes < GB {
         (integer(locale, (bytes + MB / 2) / MB), "MB")
+    } else {
+        // A plan's storage: 2 GB, 19.5 GB.
+        let tenths = (bytes * 10 + GB / 2) / GB;
+        if tenths % 10 == 0 {
+            (integer(locale, tenths / 10), "GB")
+        } else {
+            (decimal(locale, tenths, 1), "GB")
+        }
     };
     format!("{number}\u{a0}{unit}")
 }
@@ -468,6 +477,9 @@ mod tests {
         assert_eq!(file_size(Locale::Pt, 2_516_582), "2,4\u{a0}MB");
         assert_eq!(file_size(Locale::En, 2 * 1024 * 1024), "2\u{a0}MB");
         assert_eq!(file_size(Locale::En, 10 * 1024 * 1024), "10\u{a0}MB");
+        assert_eq!(file_size(Locale::En, 500 * 1024 * 1024), "500\u{a0}MB");
+        assert_eq!(file_size(Locale::En, 2048 * 1024 * 1024), "2\u{a0}GB");
+        assert_eq!(file_size(Locale::Ro, 19_968 * 1024 * 1024), "19,5\u{a0}GB");
     }
 
     #[test]

@@ -219,6 +219,24 @@ async fn a_project_cover_is_checked_replaced_and_shown_to_its_tenant_only() {
         "the replaced cover is removed"
     );
     assert!(files.get(&key(2)).await.unwrap().is_some());
+    // Counted once in the workspace's storage, however often it was replaced.
+    let (_, overview) = app
+        .call::<app::billing::api::BillingOverview>(&owner, &[])
+        .await;
+    let storage = overview["usage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["metric"] == "Storage")
+        .cloned()
+        .unwrap();
+    let plans: i64 = scalar(
+        &app,
+        "SELECT coalesce(sum(file_bytes), 0)::bigint FROM floor_plans WHERE tenant_id = $1",
+        shop.tenant,
+    )
+    .await;
+    assert_eq!(storage["used"], json!(plans + png.len() as i64));
     // Another workspace's member gets nothing.
     let res = app.get(&stranger, &url).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);

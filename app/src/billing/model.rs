@@ -36,16 +36,19 @@ pub enum Metric {
     WhatsAppMessages,
     /// Emails handed to a mailbox's server this UTC month.
     EmailMessages,
+    /// Bytes of the files the workspace uploaded (plans, covers, template files).
+    Storage,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 6] = [
+    pub const ALL: [Metric; 7] = [
         Metric::Seats,
         Metric::Records,
         Metric::WhatsAppNumbers,
         Metric::Mailboxes,
         Metric::WhatsAppMessages,
         Metric::EmailMessages,
+        Metric::Storage,
     ];
 
     /// Counted per month rather than at a moment: usage past such a limit waits for
@@ -62,6 +65,16 @@ impl Metric {
             Metric::Mailboxes => "billing.metric.mailboxes",
             Metric::WhatsAppMessages => "billing.metric.wa_messages",
             Metric::EmailMessages => "billing.metric.email_messages",
+            Metric::Storage => "billing.metric.storage",
+        }
+    }
+
+    /// An amount of this metric as a reader reads it: storage as a file size
+    /// (`1.5 MB`), everything else as a count.
+    pub fn amount(self, locale: crate::i18n::Locale, n: i64) -> String {
+        match self {
+            Metric::Storage => crate::l10n::file_size(locale, n),
+            _ => n.to_string(),
         }
     }
 }

@@ -25,6 +25,7 @@ pub(super) struct PlanSql {
     mailboxes_limit: Option<i32>,
     wa_messages_limit: Option<i32>,
     email_messages_limit: Option<i32>,
+    storage_limit_mb: Option<i32>,
     features: serde_json::Value,
     sort_order: i32,
 }
@@ -38,6 +39,7 @@ impl PlanSql {
             Metric::Mailboxes => self.mailboxes_limit.map(i64::from),
             Metric::WhatsAppMessages => self.wa_messages_limit.map(i64::from),
             Metric::EmailMessages => self.email_messages_limit.map(i64::from),
+            Metric::Storage => self.storage_limit_mb.map(|mb| i64::from(mb) * MIB),
         }
     }
 }
@@ -45,7 +47,8 @@ impl PlanSql {
 pub(super) async fn plans(tx: &mut Tx, locale: Locale) -> Result<Vec<PlanSql>, AppError> {
     Ok(sqlx::query_as(
         "SELECT id, coalesce(names->>$1, name) AS name, seats_limit, records_limit, wa_numbers_limit,
-                mailboxes_limit, wa_messages_limit, email_messages_limit, features, sort_order
+                mailboxes_limit, wa_messages_limit, email_messages_limit, storage_limit_mb, features,
+                sort_order
            FROM plans ORDER BY sort_order",
     )
     .bind(locale.code())
@@ -88,6 +91,7 @@ async fn usage(tx: &mut Tx) -> Result<Vec<(Metric, i64)>, AppError> {
     )
     .fetch_one(&mut **tx)
     .await?;
+    let stored = stored_bytes(tx).await?;
     let now = Utc::now();
     let wa_messages = super::meter::used(tx, Channel::WhatsApp, now).await?;
     let email_messages = super::meter::used(tx, Channel::Email, now).await?;
@@ -98,7 +102,60 @@ async fn usage(tx: &mut Tx) -> Result<Vec<(Metric, i64)>, AppError> {
         (Metric::Mailboxes, mailboxes),
         (Metric::WhatsAppMessages, wa_messages),
         (Metric::EmailMessages, email_messages),
+        (Metric::Storage, stored),
     ])
+}
+
+/// A mebibyte: plans state storage in MiB, as `l10n::file_size` writes sizes.
+const MIB: i64 = 1024 * 1024;
+
+/// Bytes of the files the transaction's workspace has uploaded, from their rows.
+async fn stored_bytes(tx: &mut Tx) -> Result<i64, AppError> {
+    Ok(sqlx::query_scalar(
+        "SELECT (SELECT coalesce(sum(file_bytes), 0) FROM floor_plans)
+              + (SELECT coalesce(sum(cover_bytes), 0) FROM projects)
+              + (SELECT coalesce(sum(byte_size), 0) FROM template_files)",
+    )
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
+/// Refuses a file of `adding` bytes that would take the workspace past its plan's
+/// storage, naming the limit, the usage and the billing page, and warns the admins at
+/// 80 % and 100 %. `replacing` bytes (a cover being replaced) are given back first.
+/// The subscription row is locked, so two uploads at once cannot both take the last
+/// of the room.
+pub async fn check_storage(
+    tx: &mut Tx,
+    locale: Locale,
+    adding: usize,
+    replacing: i64,
+) -> Result<(), AppError> {
+    let limit: Option<(Option<i32>, String)> = sqlx::query_as(
+        "SELECT p.storage_limit_mb, coalesce(p.names->>$1, p.name)
+           FROM subscriptions s JOIN plans p ON p.id = s.plan_id FOR UPDATE OF s",
+    )
+    .bind(locale.code())
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some((Some(limit_mb), plan)) = limit else {
+        return Ok(());
+    };
+    let limit = i64::from(limit_mb) * MIB;
+    let used = stored_bytes(tx).await? - replacing;
+    let after = used + i64::try_from(adding).unwrap_or(i64::MAX);
+    if after > limit {
+        return Err(AppError::Forbidden(tf(
+            locale,
+            "billing.error.storage_limit",
+            &[
+                ("plan", plan),
+                ("limit", Metric::Storage.amount(locale, limit)),
+                ("used", Metric::Storage.amount(locale, used.max(0))),
+            ],
+        )));
+    }
+    super::warnings::check(tx, locale, Metric::Storage, after, limit, None).await
 }
 
 pub(super) async fn price(
@@ -304,8 +361,8 @@ fn excess(l: Locale, plan: &PlanSql, used: &[(Metric, i64)]) -> Vec<String> {
                     "billing.excess",
                     &[
                         ("what", t(l, m.label_key())),
-                        ("used", n.to_string()),
-                        ("limit", limit.to_string()),
+                        ("used", m.amount(l, *n)),
+                        ("limit", m.amount(l, limit)),
                     ],
                 )
             })

@@ -48,8 +48,8 @@ fn bar_class(percent: u32) -> &'static str {
 /// While a charge is on its way, the page looks again this often.
 const PAYMENT_POLL: std::time::Duration = std::time::Duration::from_secs(2);
 
-fn limit_text(l: crate::i18n::Locale, limit: Option<i64>) -> String {
-    limit.map_or_else(|| t(l, "billing.unlimited"), |n| n.to_string())
+fn limit_text(l: crate::i18n::Locale, metric: Metric, limit: Option<i64>) -> String {
+    limit.map_or_else(|| t(l, "billing.unlimited"), |n| metric.amount(l, n))
 }
 
 #[component]
@@ -153,7 +153,7 @@ pub fn BillingPage() -> impl IntoView {
                                 <ul class="space-y-3" data-testid="usage">
                                     {o.usage.iter().map(|u| {
                                         let label = t(l, u.metric.label_key());
-                                        let text = tf(l, "billing.used_of", &[("used", u.used.to_string()), ("limit", limit_text(l, u.limit))]);
+                                        let text = tf(l, "billing.used_of", &[("used", u.metric.amount(l, u.used)), ("limit", limit_text(l, u.metric, u.limit))]);
                                         let percent = u.percent();
                                         view! {
                                             <li>
@@ -204,7 +204,7 @@ pub fn BillingPage() -> impl IntoView {
                                                     <tr data-plan=p.id.clone()>
                                                         <td class="font-medium">{p.name.clone()}</td>
                                                         <td class="tabular-nums">{p.price_minor.map_or_else(|| t(l, "billing.quoted"), |m| money::format(crate::ui::locale(), m, &currency))}</td>
-                                                        {p.limits.iter().map(|(_, lim)| view! { <td class="tabular-nums">{limit_text(l, *lim)}</td> }).collect_view()}
+                                                        {p.limits.iter().map(|(m, lim)| view! { <td class="tabular-nums">{limit_text(l, *m, *lim)}</td> }).collect_view()}
                                                         <td data-testid="plan-features">{features_text(l, &p.features)}</td>
                                                         <td>
                                                             {if p.current {

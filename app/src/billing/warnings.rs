@@ -55,8 +55,8 @@ pub async fn check(
             },
             &[
                 ("what", t(locale, metric.label_key())),
-                ("used", used.to_string()),
-                ("limit", limit.to_string()),
+                ("used", metric.amount(locale, used)),
+                ("limit", metric.amount(locale, limit)),
             ],
         );
         sqlx::query(

@@ -20,17 +20,27 @@ pub async fn set_cover(env: &Env, project_id: &str, bytes: &[u8]) -> Result<Stri
         AppError::field("file", tf(env.locale(), e.message_key(), &[("mb", mb)]))
     })?;
     let mut tx = env.tx(p).await?;
-    let current: Option<(Option<String>, i32)> =
-        sqlx::query_as("SELECT cover_key, cover_version FROM projects WHERE id = $1 FOR UPDATE")
-            .bind(project_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let Some((old_key, version)) = current else {
+    let current: Option<(Option<String>, i32, Option<i32>)> = sqlx::query_as(
+        "SELECT cover_key, cover_version, cover_bytes FROM projects WHERE id = $1 FOR UPDATE",
+    )
+    .bind(project_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((old_key, version, old_bytes)) = current else {
         return Err(AppError::field(
             "project_id",
             env.t("inventory.upload.project"),
         ));
     };
+    // The picture it replaces is given back.
+    crate::billing::ssr::check_storage(
+        &mut tx,
+        env.locale(),
+        file.bytes.len(),
+        old_bytes.map_or(0, i64::from),
+    )
+    .await?;
+    let size = i32::try_from(file.bytes.len()).unwrap_or(i32::MAX);
     let version = version + 1;
     let key = format!(
         "tenants/{}/projects/{project_id}/cover-{version}.{}",
@@ -41,12 +51,14 @@ pub async fn set_cover(env: &Env, project_id: &str, bytes: &[u8]) -> Result<Stri
     files.put(&key, file.bytes).await?;
     let recorded = async {
         sqlx::query(
-            "UPDATE projects SET cover_key = $2, cover_type = $3, cover_version = $4 WHERE id = $1",
+            "UPDATE projects SET cover_key = $2, cover_type = $3, cover_version = $4, cover_bytes = $5
+              WHERE id = $1",
         )
         .bind(project_id)
         .bind(&key)
         .bind(file.kind.content_type())
         .bind(version)
+        .bind(size)
         .execute(&mut *tx)
         .await?;
         audit::by_member(

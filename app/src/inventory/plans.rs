@@ -282,6 +282,7 @@ pub async fn upload_plan(
     let mut tx = env.tx(p).await?;
     features::require(&mut tx, p.tenant_id, env.locale(), Feature::InventoryMaps).await?;
     super::catalog::ssr::project_in_tenant(env, &mut tx, project_id).await?;
+    crate::billing::ssr::check_storage(&mut tx, env.locale(), file.bytes.len(), 0).await?;
     let id = new_id();
     let key = format!(
         "tenants/{}/plans/{id}/1.{}",

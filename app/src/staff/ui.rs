@@ -546,6 +546,11 @@ fn PlanEditor(
             text(plan.email_messages),
         ),
         (
+            "storage_mb",
+            "staff.limit.storage_mb",
+            text(plan.storage_mb),
+        ),
+        (
             "api_per_minute",
             "staff.limit.api_per_minute",
             plan.api_per_minute.to_string(),
@@ -590,6 +595,7 @@ fn PlanEditor(
                 mailboxes: get("mailboxes"),
                 wa_messages: get("wa_messages"),
                 email_messages: get("email_messages"),
+                storage_mb: get("storage_mb"),
                 api_per_minute: get("api_per_minute"),
                 features: features_c
                     .iter()

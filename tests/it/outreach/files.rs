@@ -3,6 +3,7 @@
 //! upload endpoint, and walled off between tenants.
 
 use super::*;
+use app::billing::api::BillingOverview;
 use app::outreach::api::RemoveTemplateFile;
 use app::outreach::ssr::files::sha256_hex as sha256;
 
@@ -354,4 +355,72 @@ async fn a_whatsapp_header_goes_up_once_per_number_and_every_send_names_it() {
     .unwrap();
     assert!(error.contains("missing from file storage"), "{error}");
     assert_eq!(w.peer.messages().len(), 5);
+}
+
+#[tokio::test]
+async fn stored_files_count_against_the_plans_storage() {
+    let w = world().await;
+    let template = w
+        .email_template("Brochure", "Our brochure", "Hi, attached.")
+        .await;
+    // The workspace's plan stores 1 MiB, so a few small files reach it.
+    sqlx::query(
+        "UPDATE plans SET storage_limit_mb = 1
+          WHERE id = (SELECT plan_id FROM subscriptions WHERE tenant_id = $1)",
+    )
+    .bind(w.tenant)
+    .execute(&w.app.pools.owner)
+    .await
+    .unwrap();
+    let storage = |overview: &Value| {
+        overview["usage"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["metric"] == "Storage")
+            .cloned()
+            .unwrap()
+    };
+
+    let (status, first) = attach(&w, template, "a.pdf", pdf(600 * 1024)).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let (status, overview) = w.app.call::<BillingOverview>(&w.admin, &[]).await;
+    assert_eq!(status, StatusCode::OK, "{overview}");
+    assert_eq!(storage(&overview)["used"], 600 * 1024);
+    assert_eq!(storage(&overview)["limit"], 1024 * 1024);
+
+    // Past the limit: refused with the limit, the usage and the way to lift it.
+    let (status, body) = attach(&w, template, "b.pdf", pdf(500 * 1024)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let message = error_text(&body);
+    for part in ["1\u{a0}MB", "600\u{a0}KB", "/billing"] {
+        assert!(message.contains(part), "{part} in {message}");
+    }
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM template_files")
+        .fetch_one(&w.app.pools.owner)
+        .await
+        .unwrap();
+    assert_eq!(stored, 1, "nothing is recorded for the refused file");
+
+    // Past 80 %: the owner hears of it once.
+    let (status, body) = attach(&w, template, "c.pdf", pdf(300 * 1024)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let warned: Vec<String> = sqlx::query_scalar(
+        "SELECT body FROM notifications WHERE tenant_id = $1 AND kind = 'USAGE_WARNING'",
+    )
+    .bind(w.tenant)
+    .fetch_all(&w.app.pools.owner)
+    .await
+    .unwrap();
+    assert_eq!(warned.len(), 1, "{warned:?}");
+    assert!(warned[0].contains("File storage"), "{warned:?}");
+
+    // A removed file gives its room back.
+    let (status, body) = w
+        .app
+        .call::<RemoveTemplateFile>(&w.admin, &[("id", first["id"].as_str().unwrap())])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = attach(&w, template, "b.pdf", pdf(500 * 1024)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
 }

@@ -207,6 +207,7 @@ pub async fn add_file(
         }
         _ => {}
     }
+    crate::billing::ssr::check_storage(&mut tx, env.locale(), bytes.len(), 0).await?;
     let id = new_id();
     let key = format!(
         "tenants/{}/template-files/{id}.{}",
