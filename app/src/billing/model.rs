@@ -32,6 +32,8 @@ pub enum Metric {
     Records,
     WhatsAppNumbers,
     Mailboxes,
+    /// Email sending domains not archived.
+    SendingDomains,
     /// WhatsApp messages handed to a provider this UTC month.
     WhatsAppMessages,
     /// Emails handed to a mailbox's server this UTC month.
@@ -41,11 +43,12 @@ pub enum Metric {
 }
 
 impl Metric {
-    pub const ALL: [Metric; 7] = [
+    pub const ALL: [Metric; 8] = [
         Metric::Seats,
         Metric::Records,
         Metric::WhatsAppNumbers,
         Metric::Mailboxes,
+        Metric::SendingDomains,
         Metric::WhatsAppMessages,
         Metric::EmailMessages,
         Metric::Storage,
@@ -63,6 +66,7 @@ impl Metric {
             Metric::Records => "billing.metric.records",
             Metric::WhatsAppNumbers => "billing.metric.wa_numbers",
             Metric::Mailboxes => "billing.metric.mailboxes",
+            Metric::SendingDomains => "billing.metric.domains",
             Metric::WhatsAppMessages => "billing.metric.wa_messages",
             Metric::EmailMessages => "billing.metric.email_messages",
             Metric::Storage => "billing.metric.storage",

@@ -25,6 +25,7 @@ pub(super) struct PlanSql {
     mailboxes_limit: Option<i32>,
     wa_messages_limit: Option<i32>,
     email_messages_limit: Option<i32>,
+    domains_limit: Option<i32>,
     storage_limit_mb: Option<i32>,
     features: serde_json::Value,
     sort_order: i32,
@@ -37,6 +38,7 @@ impl PlanSql {
             Metric::Records => self.records_limit.map(i64::from),
             Metric::WhatsAppNumbers => self.wa_numbers_limit.map(i64::from),
             Metric::Mailboxes => self.mailboxes_limit.map(i64::from),
+            Metric::SendingDomains => self.domains_limit.map(i64::from),
             Metric::WhatsAppMessages => self.wa_messages_limit.map(i64::from),
             Metric::EmailMessages => self.email_messages_limit.map(i64::from),
             Metric::Storage => self.storage_limit_mb.map(|mb| i64::from(mb) * MIB),
@@ -47,7 +49,8 @@ impl PlanSql {
 pub(super) async fn plans(tx: &mut Tx, locale: Locale) -> Result<Vec<PlanSql>, AppError> {
     Ok(sqlx::query_as(
         "SELECT id, coalesce(names->>$1, name) AS name, seats_limit, records_limit, wa_numbers_limit,
-                mailboxes_limit, wa_messages_limit, email_messages_limit, storage_limit_mb, features,
+                mailboxes_limit, wa_messages_limit, email_messages_limit, domains_limit, storage_limit_mb,
+                features,
                 sort_order
            FROM plans ORDER BY sort_order",
     )
@@ -83,11 +86,12 @@ async fn subscription(tx: &mut Tx, lock: bool) -> Result<SubscriptionSql, AppErr
 
 /// How much of each limit the tenant uses now.
 async fn usage(tx: &mut Tx) -> Result<Vec<(Metric, i64)>, AppError> {
-    let (seats, records, numbers, mailboxes): (i64, i64, i64, i64) = sqlx::query_as(
+    let (seats, records, numbers, mailboxes, domains): (i64, i64, i64, i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM memberships WHERE status = 'ACTIVE'),
                 (SELECT count(*) FROM leads) + (SELECT count(*) FROM contacts),
                 (SELECT count(*) FROM wa_phone_numbers WHERE archived_at IS NULL),
-                (SELECT count(*) FROM email_accounts WHERE archived_at IS NULL)",
+                (SELECT count(*) FROM email_accounts WHERE archived_at IS NULL),
+                (SELECT count(*) FROM email_domains WHERE archived_at IS NULL)",
     )
     .fetch_one(&mut **tx)
     .await?;
@@ -100,6 +104,7 @@ async fn usage(tx: &mut Tx) -> Result<Vec<(Metric, i64)>, AppError> {
         (Metric::Records, records),
         (Metric::WhatsAppNumbers, numbers),
         (Metric::Mailboxes, mailboxes),
+        (Metric::SendingDomains, domains),
         (Metric::WhatsAppMessages, wa_messages),
         (Metric::EmailMessages, email_messages),
         (Metric::Storage, stored),
@@ -674,13 +679,14 @@ pub async fn check_records(tx: &mut Tx, locale: Locale, adding: i64) -> Result<(
     .await
 }
 
-/// Refuses one more WhatsApp number or mailbox past the plan's limit, naming the limit,
+/// Refuses one more WhatsApp number, mailbox or sending domain past the plan's limit, naming the limit,
 /// the usage and the billing page, and warns the admins at 80 % and 100 %. The
 /// subscription row is locked, so two adds at once cannot both take the last place.
 pub async fn check_senders(tx: &mut Tx, locale: Locale, metric: Metric) -> Result<(), AppError> {
     let (column, table) = match metric {
         Metric::WhatsAppNumbers => ("wa_numbers_limit", "wa_phone_numbers"),
         Metric::Mailboxes => ("mailboxes_limit", "email_accounts"),
+        Metric::SendingDomains => ("domains_limit", "email_domains"),
         _ => return Err(crate::db::internal("check_senders counts senders only")),
     };
     let limit: Option<(Option<i32>, String)> = sqlx::query_as(&format!(

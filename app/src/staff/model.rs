@@ -186,6 +186,7 @@ pub struct CataloguePlan {
     pub mailboxes: Option<i32>,
     pub wa_messages: Option<i32>,
     pub email_messages: Option<i32>,
+    pub domains: Option<i32>,
     /// MiB.
     pub storage_mb: Option<i32>,
     pub api_per_minute: i32,
@@ -224,6 +225,7 @@ pub struct PlanDraft {
     pub mailboxes: String,
     pub wa_messages: String,
     pub email_messages: String,
+    pub domains: String,
     pub storage_mb: String,
     pub api_per_minute: String,
     pub features: Vec<String>,

@@ -545,6 +545,7 @@ fn PlanEditor(
             "staff.limit.email_messages",
             text(plan.email_messages),
         ),
+        ("domains", "staff.limit.domains", text(plan.domains)),
         (
             "storage_mb",
             "staff.limit.storage_mb",
@@ -595,6 +596,7 @@ fn PlanEditor(
                 mailboxes: get("mailboxes"),
                 wa_messages: get("wa_messages"),
                 email_messages: get("email_messages"),
+                domains: get("domains"),
                 storage_mb: get("storage_mb"),
                 api_per_minute: get("api_per_minute"),
                 features: features_c

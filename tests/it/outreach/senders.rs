@@ -2,6 +2,7 @@
 //! both ids, senders that pause themselves, and sending domains checked by real DNS.
 
 use super::*;
+use app::billing::api::BillingOverview;
 
 /// Signs `body` as Meta would and posts it to our WhatsApp webhook.
 async fn post_whatsapp(w: &World, body: &Value) -> StatusCode {
@@ -502,13 +503,37 @@ async fn the_plan_caps_numbers_and_mailboxes_where_they_are_added() {
         error_text(&body).contains("Mailboxes: your Free plan allows 1, and the workspace has 1"),
         "{body}"
     );
+    // One sending domain on Free: a second is refused.
+    let (status, body) = w
+        .app
+        .call::<AddDomain>(&w.admin, &[("domain", "second.example")])
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(
+        error_text(&body)
+            .contains("Sending domains: your Free plan allows 1, and the workspace has 1"),
+        "{body}"
+    );
     // Reaching each limit told the owner once.
     assert_eq!(
         w.scalar_i64(
             "SELECT count(*) FROM notifications WHERE kind = 'USAGE_WARNING' AND body LIKE '%the whole of your plan%'"
         )
         .await,
-        2
+        3
+    );
+    let (status, body) = w.app.call::<BillingOverview>(&w.admin, &[]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let domains = body["usage"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["metric"] == "SendingDomains")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (domains["used"].clone(), domains["limit"].clone()),
+        (json!(1), json!(1))
     );
 }
 

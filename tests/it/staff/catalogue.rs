@@ -23,7 +23,7 @@ async fn finance_staff_edit_the_plan_catalogue_and_limits_apply_at_once() {
     let draft = |records: &str, usd: &str| {
         json!({ "plan": {
             "id": "free", "seats": "3", "records": records, "wa_numbers": "1", "mailboxes": "1",
-            "wa_messages": "500", "email_messages": "", "storage_mb": "50", "api_per_minute": "60",
+            "wa_messages": "500", "email_messages": "", "domains": "2", "storage_mb": "50", "api_per_minute": "60",
             "features": ["inventory.maps"],
             "prices": [{ "cycle": "MONTHLY", "currency": "USD", "amount": usd }],
             "reason": "pilot of a smaller free tier",
@@ -86,12 +86,12 @@ async fn finance_staff_edit_the_plan_catalogue_and_limits_apply_at_once() {
     .await
     .unwrap();
     assert_eq!((price, maps), (500, true));
-    let storage: Option<i32> =
-        sqlx::query_scalar("SELECT storage_limit_mb FROM plans WHERE id = 'free'")
+    let storage: (Option<i32>, Option<i32>) =
+        sqlx::query_as("SELECT domains_limit, storage_limit_mb FROM plans WHERE id = 'free'")
             .fetch_one(&app.pools.owner)
             .await
             .unwrap();
-    assert_eq!(storage, Some(50));
+    assert_eq!(storage, (Some(2), Some(50)));
     for name in ["One", "Two"] {
         let (status, body) = app
             .call::<app::crm::records::api::SaveRecord>(

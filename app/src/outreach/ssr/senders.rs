@@ -395,6 +395,7 @@ pub async fn save_domain(env: &Env, domain: &str, selector: &str) -> Result<Uuid
         .map_err(internal)?
         .map_err(internal)?;
     let (p, mut tx) = env.begin(Permission::OutreachManage).await?;
+    check_senders(&mut tx, env.locale(), Metric::SendingDomains).await?;
     let id = new_id();
     let sealed_key = secrets::seal(
         &env.ctx.config.secret_key,
@@ -737,7 +738,8 @@ pub async fn set_archived(env: &Env, kind: &str, id: Uuid, archived: bool) -> Re
                 )));
             }
         }
-        (None, false) => {}
+        // A restored domain takes a place under the plan's limit again.
+        (None, false) => check_senders(&mut tx, env.locale(), Metric::SendingDomains).await?,
         (Some(_), true) => {
             let waiting: i64 = sqlx::query_scalar(&format!(
                 "SELECT count(*) FROM messages WHERE {column} = $1 AND status IN ('QUEUED', 'SENDING')"

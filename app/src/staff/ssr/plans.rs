@@ -7,7 +7,7 @@ pub async fn list(env: &Env) -> Result<Catalogue, AppError> {
     let pool = env.db().pool();
     let rows = sqlx::query(
         "SELECT p.id, p.name, p.seats_limit, p.records_limit, p.wa_numbers_limit, p.mailboxes_limit,
-                p.wa_messages_limit, p.email_messages_limit, p.storage_limit_mb, p.api_per_minute,
+                p.wa_messages_limit, p.email_messages_limit, p.domains_limit, p.storage_limit_mb, p.api_per_minute,
                 ARRAY(SELECT jsonb_array_elements_text(p.features)) AS features,
                 coalesce((SELECT jsonb_agg(jsonb_build_object('cycle', pp.cycle, 'currency', pp.currency,
                                                               'amount_minor', pp.amount_minor)
@@ -40,6 +40,7 @@ pub async fn list(env: &Env) -> Result<Catalogue, AppError> {
             mailboxes: r.try_get("mailboxes_limit")?,
             wa_messages: r.try_get("wa_messages_limit")?,
             email_messages: r.try_get("email_messages_limit")?,
+            domains: r.try_get("domains_limit")?,
             storage_mb: r.try_get("storage_limit_mb")?,
             api_per_minute: r.try_get("api_per_minute")?,
             features: r.try_get("features")?,
@@ -107,6 +108,7 @@ pub async fn save_plan(env: &Env, draft: &PlanDraft) -> Result<(), AppError> {
     let mailboxes = limit(env, "mailboxes", &draft.mailboxes, 0, false)?;
     let wa_messages = limit(env, "wa_messages", &draft.wa_messages, 0, false)?;
     let email_messages = limit(env, "email_messages", &draft.email_messages, 0, false)?;
+    let domains = limit(env, "domains", &draft.domains, 0, false)?;
     let storage_mb = limit(env, "storage_mb", &draft.storage_mb, 1, false)?;
     let api = limit(env, "api_per_minute", &draft.api_per_minute, 1, true)?.unwrap_or(1);
     let mut features = Vec::new();
@@ -147,7 +149,7 @@ pub async fn save_plan(env: &Env, draft: &PlanDraft) -> Result<(), AppError> {
     }
     let reason = reason_of(env, &draft.reason, false)?;
     let found: bool = sqlx::query_scalar(
-        "SELECT staff_save_plan($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        "SELECT staff_save_plan($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )
     .bind(actor)
     .bind(&draft.id)
@@ -157,6 +159,7 @@ pub async fn save_plan(env: &Env, draft: &PlanDraft) -> Result<(), AppError> {
     .bind(mailboxes)
     .bind(wa_messages)
     .bind(email_messages)
+    .bind(domains)
     .bind(storage_mb)
     .bind(api)
     .bind(serde_json::json!(features))
