@@ -583,21 +583,26 @@ pub fn ExportButton(entity: Entity, #[prop(into)] filter: Signal<RecordFilter>) 
     let start = ServerAction::<StartExport>::new();
     let started = start.value();
     let tick = RwSignal::new(0u32);
-    let job = LocalResource::new(move || {
+    // The started job, followed by an effect, which runs only in the browser. This
+    // button is drawn inside the records table's Transition: a local resource read
+    // there during the server's render marked the Transition unfinished, and the
+    // browser then hydrated its skeleton over the table the server had sent (the page
+    // stopped at "expected a <div>").
+    let job = RwSignal::new(None::<Result<JobView, AppError>>);
+    Effect::new(move || {
         let id = started.get().and_then(Result::ok);
         tick.track();
-        async move {
-            match id {
-                Some(id) => Some(job_status(id.to_string()).await),
-                None => None,
-            }
+        if let Some(id) = id {
+            leptos::task::spawn_local(async move {
+                let status = job_status(id.to_string()).await;
+                let _ = job.try_set(Some(status));
+            });
         }
     });
-    let active =
-        move || matches!(job.try_get_untracked(), Some(Some(Some(Ok(j)))) if j.state.active());
+    let active = move || matches!(job.try_get_untracked(), Some(Some(Ok(j))) if j.state.active());
     crate::ui::poll_while(active, tick, POLL_EVERY);
     let busy =
-        move || start.pending().get() || matches!(job.get(), Some(Some(Ok(j))) if j.state.active());
+        move || start.pending().get() || matches!(job.get(), Some(Ok(j)) if j.state.active());
     // A file made for other filters than the view's current ones is not offered.
     let exported_for = RwSignal::new(None::<RecordFilter>);
     let current = move || filter.with(|f| exported_for.with(|e| e.as_ref() == Some(f)));
@@ -614,13 +619,13 @@ pub fn ExportButton(entity: Entity, #[prop(into)] filter: Signal<RecordFilter>) 
             </button>
             <span class="text-sm" role="status" aria-live="polite">
                 {move || match (started.get().filter(|_| current()), job.get().filter(|_| current())) {
-                    (Some(Err(e)), _) | (_, Some(Some(Err(e)))) => view! { <span class="text-danger">{e.to_string()}</span> }.into_any(),
-                    (_, Some(Some(Ok(j)))) if j.state == JobState::Done => view! {
+                    (Some(Err(e)), _) | (_, Some(Err(e))) => view! { <span class="text-danger">{e.to_string()}</span> }.into_any(),
+                    (_, Some(Ok(j))) if j.state == JobState::Done => view! {
                         <a class="link" href=download_path(j.id, "output") download="" data-testid="export-download">
                             {tf(l, "export.download", &[("file", j.file_name.clone())])}
                         </a>
                     }.into_any(),
-                    (_, Some(Some(Ok(j)))) if j.state.retryable() => view! {
+                    (_, Some(Ok(j))) if j.state.retryable() => view! {
                         <span class="text-danger">{j.error.clone().unwrap_or_else(|| t(l, "jobs.failed"))}</span>
                     }.into_any(),
                     (Some(Ok(_)), _) => view! { <span class="text-muted">{t(l, "export.preparing")}</span> }.into_any(),
