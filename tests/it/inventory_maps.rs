@@ -223,13 +223,7 @@ async fn a_project_cover_is_checked_replaced_and_shown_to_its_tenant_only() {
     let (_, overview) = app
         .call::<app::billing::api::BillingOverview>(&owner, &[])
         .await;
-    let storage = overview["usage"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["metric"] == "Storage")
-        .cloned()
-        .unwrap();
+    let storage = usage_of(&overview, "Storage");
     let plans: i64 = scalar(
         &app,
         "SELECT coalesce(sum(file_bytes), 0)::bigint FROM floor_plans WHERE tenant_id = $1",

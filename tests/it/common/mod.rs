@@ -484,6 +484,15 @@ pub fn error_field(body: &Value) -> Option<&str> {
     body.get("Validation")?.get("field")?.as_str()
 }
 
+/// One limit's line of a billing overview (`BillingOverview`), by metric name.
+pub fn usage_of(overview: &Value, metric: &str) -> Value {
+    overview["usage"]
+        .as_array()
+        .and_then(|u| u.iter().find(|u| u["metric"] == metric))
+        .cloned()
+        .unwrap_or_else(|| panic!("no {metric} in {overview}"))
+}
+
 pub fn error_text(body: &Value) -> String {
     body.to_string()
 }

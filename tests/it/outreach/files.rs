@@ -372,15 +372,7 @@ async fn stored_files_count_against_the_plans_storage() {
     .execute(&w.app.pools.owner)
     .await
     .unwrap();
-    let storage = |overview: &Value| {
-        overview["usage"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|u| u["metric"] == "Storage")
-            .cloned()
-            .unwrap()
-    };
+    let storage = |overview: &Value| usage_of(overview, "Storage");
 
     let (status, first) = attach(&w, template, "a.pdf", pdf(600 * 1024)).await;
     assert_eq!(status, StatusCode::CREATED, "{first}");

@@ -524,13 +524,7 @@ async fn the_plan_caps_numbers_and_mailboxes_where_they_are_added() {
     );
     let (status, body) = w.app.call::<BillingOverview>(&w.admin, &[]).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let domains = body["usage"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["metric"] == "SendingDomains")
-        .cloned()
-        .unwrap();
+    let domains = usage_of(&body, "SendingDomains");
     assert_eq!(
         (domains["used"].clone(), domains["limit"].clone()),
         (json!(1), json!(1))
