@@ -1,4 +1,5 @@
 import { test, expect } from '@playwright/test';
+import { readFileSync } from 'node:fs';
 import { hydrated, signIn, violations } from './helpers';
 
 test('the owner sees the trial, usage against every limit and past invoices, and opens one', async ({ page }) => {
@@ -32,4 +33,14 @@ test('the owner sees the trial, usage against every limit and past invoices, and
   await expect(page.getByTestId('invoice')).toContainText('VAT 14%');
   await expect(page.getByTestId('invoice-total')).toHaveText('EGP 1,653');
   expect(await violations(page), 'invoice').toEqual([]);
+
+  // The same invoice as a PDF file.
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('link', { name: 'Download PDF' }).click(),
+  ]);
+  expect(download.suggestedFilename()).toBe('invoice-2.pdf');
+  const pdf = readFileSync(await download.path());
+  expect(pdf.subarray(0, 5).toString()).toBe('%PDF-');
+  expect(pdf.length).toBeGreaterThan(5_000);
 });

@@ -80,6 +80,7 @@ pub fn router(state: AppState) -> Router {
         .route("/files/plans/{id}", get(files::plan_file))
         .route("/files/projects/{id}/cover", get(files::project_cover))
         .route("/files/template-files/{id}", get(files::template_file))
+        .route("/billing/invoices/{id}/pdf", get(files::invoice_pdf))
         .leptos_routes_with_handler(routes, get(render_handler))
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,

@@ -35,6 +35,8 @@ pub mod files;
 #[cfg(feature = "ssr")]
 pub mod flags;
 #[cfg(feature = "ssr")]
+pub mod pdf;
+#[cfg(feature = "ssr")]
 pub mod request;
 #[cfg(feature = "ssr")]
 pub mod standard_webhooks;

@@ -240,6 +240,38 @@ pub(super) async fn template_file(Path(id): Path<String>, req: Request) -> Respo
     }
 }
 
+/// An invoice as a PDF, to those who may see its page, drawn in the reader's language.
+/// Not cached: an open invoice becomes paid.
+pub(super) async fn invoice_pdf(Path(id): Path<String>, req: Request) -> Response {
+    let env = match request_env(&req) {
+        Ok(env) => env,
+        Err(e) => return error_json(e),
+    };
+    match app::billing::ssr::invoice_pdf(&env, &id).await {
+        Ok((name, bytes)) => {
+            let disposition = HeaderValue::from_str(&attachment(&name))
+                .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
+            let headers = [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/pdf"),
+                ),
+                (header::CONTENT_DISPOSITION, disposition),
+                (
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("private, no-cache"),
+                ),
+                (
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ),
+            ];
+            (headers, bytes).into_response()
+        }
+        Err(e) => error_json(e),
+    }
+}
+
 /// A job's file (an import's failed rows, an export) as an attachment, to the member
 /// who started the job or an admin of its tenant; "not found" to everyone else.
 pub(super) async fn job_download(

@@ -535,3 +535,119 @@ async fn usage_warnings_fire_once_at_80_and_once_at_100_percent() {
     let (_, o) = app.call::<BillingOverview>(&admin, &[]).await;
     assert_eq!(o["warnings"], json!([["Records", 100]]), "{o}");
 }
+
+/// The PDF of `invoice` as `client` downloads it: status, headers and bytes.
+async fn invoice_pdf(
+    app: &TestApp,
+    client: &reqwest::Client,
+    invoice: &str,
+) -> (StatusCode, reqwest::header::HeaderMap, Vec<u8>) {
+    let response = app
+        .get(client, &format!("/billing/invoices/{invoice}/pdf"))
+        .await;
+    let (status, headers) = (response.status(), response.headers().clone());
+    (status, headers, response.bytes().await.unwrap().to_vec())
+}
+
+/// The text of every page, as lopdf reads it through the fonts' ToUnicode maps.
+fn pdf_text(bytes: &[u8]) -> (usize, String) {
+    let doc = lopdf::Document::load_mem(bytes).expect("a PDF lopdf can read");
+    let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
+    (pages.len(), doc.extract_text(&pages).expect("its text"))
+}
+
+#[tokio::test]
+async fn an_invoice_downloads_as_a_pdf_in_the_readers_language_and_only_for_its_workspace() {
+    let (app, _peer) = TestApp::spawn_with_stripe().await;
+    let (owner, _tenant, invoice) = upgraded_with(&app, "pm_card_visa").await;
+    let (_, detail) = app
+        .call::<GetInvoice>(&owner, &[("id", &invoice.to_string())])
+        .await;
+    let number = detail["invoice"]["number"].as_i64().unwrap();
+    let total = app::crm::money::format(
+        app::i18n::Locale::En,
+        detail["invoice"]["total_minor"].as_i64().unwrap(),
+        detail["invoice"]["currency"].as_str().unwrap(),
+    );
+    assert!(
+        detail["invoice"]["total_minor"].as_i64().unwrap() > 0,
+        "{detail}"
+    );
+
+    let (status, headers, bytes) = invoice_pdf(&app, &owner, &invoice.to_string()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "application/pdf");
+    let disposition = headers["content-disposition"].to_str().unwrap();
+    assert!(
+        disposition.starts_with(&format!("attachment; filename=\"invoice-{number}.pdf\"")),
+        "{disposition}"
+    );
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert!(bytes.starts_with(b"%PDF-"));
+    let (pages, text) = pdf_text(&bytes);
+    assert_eq!(pages, 1);
+    assert!(text.contains(&format!("Invoice {number}")), "{text}");
+    assert!(text.contains(&total), "{total} in {text}");
+    for line in detail["lines"].as_array().unwrap() {
+        let description = line["description"].as_str().unwrap();
+        let first_words: String = description.split(' ').take(2).collect::<Vec<_>>().join(" ");
+        assert!(text.contains(&first_words), "{first_words} in {text}");
+    }
+    assert!(
+        text.contains("Subtotal") && text.contains("Total"),
+        "{text}"
+    );
+
+    // In Arabic: the document says so, and its words are there. Right-to-left glyphs
+    // are drawn right to left, so a reader that does not reorder (lopdf) yields
+    // each word's letters reversed: proof that each shaped glyph maps back to its
+    // own letter.
+    let (status, body) = app
+        .call::<app::auth::api::UpdateProfile>(
+            &owner,
+            &[
+                ("name", "Ada"),
+                ("language", "ar"),
+                ("timezone", "Asia/Riyadh"),
+                ("theme", "light"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _, arabic) = invoice_pdf(&app, &owner, &invoice.to_string()).await;
+    assert_eq!(status, StatusCode::OK);
+    let (pages, text) = pdf_text(&arabic);
+    assert_eq!(pages, 1);
+    let reversed = |word: &str| word.chars().rev().collect::<String>();
+    assert!(text.contains(&reversed("فاتورة")), "{text}");
+    assert!(text.contains(&reversed("المبلغ")), "{text}");
+    let lang = lopdf::Document::load_mem(&arabic)
+        .unwrap()
+        .catalog()
+        .unwrap()
+        .get(b"Lang")
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_vec();
+    assert_eq!(lang, b"ar");
+
+    // Nobody else: a rep of the workspace, another workspace, the signed out, a
+    // malformed id.
+    let rep = app
+        .invite_and_join(&owner, "rep@example.com", "SALES")
+        .await;
+    let (status, _, _) = invoice_pdf(&app, &rep, &invoice.to_string()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let bob = app.signup("Bob", "bob@example.com", "Other").await;
+    let (status, _, body) = invoice_pdf(&app, &bob, &invoice.to_string()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(!body.starts_with(b"%PDF"));
+    let (status, _, _) = invoice_pdf(&app, &app.client(), &invoice.to_string()).await;
+    assert!(
+        status == StatusCode::UNAUTHORIZED || status.is_redirection(),
+        "{status}"
+    );
+    let (status, _, _) = invoice_pdf(&app, &owner, "not-an-id").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

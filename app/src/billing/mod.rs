@@ -9,6 +9,8 @@ pub mod events;
 #[cfg(feature = "ssr")]
 pub mod features;
 #[cfg(feature = "ssr")]
+pub mod invoice_pdf;
+#[cfg(feature = "ssr")]
 pub mod meter;
 pub mod model;
 #[cfg(feature = "ssr")]

@@ -636,6 +636,28 @@ pub async fn invoice(env: &Env, id: &str) -> Result<InvoiceDetail, AppError> {
     })
 }
 
+/// The invoice `id` as a PDF drawn for the viewer (their language, time zone and
+/// digits): its file name and bytes. Who may see the invoice page may download it.
+pub async fn invoice_pdf(env: &Env, id: &str) -> Result<(String, Vec<u8>), AppError> {
+    let detail = invoice(env, id).await?;
+    let p = env.require(Permission::BillingView)?;
+    let (locale, timezone, digits) = (env.locale(), p.timezone.clone(), p.digits);
+    let name = super::invoice_pdf::file_name(detail.invoice.number);
+    // Shaping, subsetting and compressing take milliseconds of CPU: off the async
+    // workers, and after the transaction has ended.
+    let bytes = tokio::task::spawn_blocking(move || {
+        let reader = super::invoice_pdf::Reader {
+            locale,
+            timezone: &timezone,
+            digits,
+        };
+        super::invoice_pdf::render(&detail, &reader)
+    })
+    .await
+    .map_err(crate::db::internal)?;
+    Ok((name, bytes))
+}
+
 /// Refuses an action that would take the tenant past its plan's contacts-and-leads
 /// limit, naming the limit, the usage and where to lift it. In the caller's
 /// transaction, before the insert.

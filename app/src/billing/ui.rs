@@ -334,6 +334,11 @@ fn PaymentCard(
     }
 }
 
+/// Where an invoice's PDF is served (`src/web/files.rs`); a download, not a route.
+fn pdf_path(id: uuid::Uuid) -> String {
+    format!("/billing/invoices/{id}/pdf")
+}
+
 #[component]
 pub fn InvoicePage() -> impl IntoView {
     let l = locale();
@@ -366,6 +371,7 @@ pub fn InvoicePage() -> impl IntoView {
                         view! {
                             <PageHeader title=tf(l, "billing.invoice_no", &[("n", d.invoice.number.to_string())])>
                                 <Badge text=t(l, &format!("billing.invoice_status.{}", d.invoice.status.to_lowercase())) tone=status_tone(&d.invoice.status)/>
+                                <a class="btn btn-secondary print:hidden" href=pdf_path(d.invoice.id) download="" rel="external" data-testid="invoice-pdf">{tr("billing.download_pdf")}</a>
                                 {d.can_pay.then(|| view! {
                                     <button type="button" class="btn btn-primary print:hidden" data-testid="pay-now" disabled=move || pay.pending().get() || charging
                                         on:click=move |_| { pay.dispatch(PayInvoice { id: id.clone() }); }>
