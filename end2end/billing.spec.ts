@@ -1,6 +1,6 @@
 import { test, expect } from '@playwright/test';
 import { readFileSync } from 'node:fs';
-import { hydrated, signIn, violations } from './helpers';
+import { hydrated, newWorkspace, signIn, violations } from './helpers';
 
 test('the owner sees the trial, usage against every limit and past invoices, and opens one', async ({ page }) => {
   await signIn(page, 'owner@demo.leadline.test');
@@ -43,4 +43,34 @@ test('the owner sees the trial, usage against every limit and past invoices, and
   const pdf = readFileSync(await download.path());
   expect(pdf.subarray(0, 5).toString()).toBe('%PDF-');
   expect(pdf.length).toBeGreaterThan(5_000);
+});
+
+test('the owner adds extra seats and buys a message pack, mistakes named at the field', async ({ page }) => {
+  await newWorkspace(page, 'Addy');
+  await page.goto('/billing');
+  await hydrated(page);
+  const seats = page.getByTestId('addons').locator('[data-addon="extra_seat"]');
+  await expect(seats).toContainText('Extra seats');
+  await expect(seats).toContainText('You have 0.');
+  const howMany = seats.getByLabel('How many');
+
+  // More than the add-on allows is refused next to the field.
+  await howMany.fill('500');
+  await seats.getByRole('button', { name: 'Save Extra seats' }).click();
+  await expect(seats.getByRole('alert')).toContainText('from 0 to 200');
+  await expect(howMany).toHaveAttribute('aria-invalid', 'true');
+  expect(await violations(page), 'add-on error').toEqual([]);
+
+  await howMany.fill('2');
+  await seats.getByRole('button', { name: 'Save Extra seats' }).click();
+  await expect(seats.getByRole('status')).toHaveText('Add-ons updated.');
+  await expect(seats).toContainText('You have 2.');
+  await expect(seats.getByLabel('How many')).toHaveValue('2');
+
+  // A pack is invoiced at once, and this month's cap shows it.
+  const pack = page.getByTestId('addons').locator('[data-addon="wa_pack"]');
+  await pack.getByRole('button', { name: 'Buy WhatsApp message pack' }).click();
+  await expect(pack.getByRole('link', { name: /^Add-ons updated\. Invoice \d+ covers them\.$/ })).toBeVisible();
+  await expect(pack).toContainText('Bought this month: 1,000 more messages.');
+  expect(await violations(page), 'add-ons').toEqual([]);
 });

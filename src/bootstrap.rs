@@ -130,7 +130,7 @@ async fn grant(owner: &PgPool, role: &str) -> Result<(), String> {
         format!("REVOKE UPDATE, DELETE, TRUNCATE ON audit_logs FROM {role}"),
         // Its archives are written only by retention_sweep() and never changed.
         format!("REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON audit_archives FROM {role}"),
-        format!("REVOKE INSERT, UPDATE, DELETE ON plans, plan_prices, feature_flags, unit_type_catalog, system_config FROM {role}"),
+        format!("REVOKE INSERT, UPDATE, DELETE ON plans, plan_prices, addons, addon_prices, feature_flags, unit_type_catalog, system_config FROM {role}"),
         // Stamps are bumped only by the triggers of migration 0063.
         format!("REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON principal_stamps FROM {role}"),
         // Provider events are written only through billing_event_record().

@@ -8,6 +8,7 @@ mod api_resources;
 mod approvals;
 mod auth;
 mod billing;
+mod billing_addons;
 mod billing_payments;
 mod board;
 mod calendar;

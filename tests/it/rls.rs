@@ -147,6 +147,11 @@ async fn crm_fixture(app: &TestApp, t: Uuid, email: &str) {
           WHERE tenant_id = $1 AND $2::uuid IS NOT NULL",
         "INSERT INTO email_daily_usage (tenant_id, account_id, day)
          SELECT $1, id, current_date FROM email_accounts WHERE tenant_id = $1 AND $2::uuid IS NOT NULL",
+        // Add-ons held and message packs bought (0065).
+        "INSERT INTO subscription_addons (tenant_id, addon_id, units) SELECT $1, 'extra_seat', 1 WHERE $2::uuid IS NOT NULL",
+        "INSERT INTO message_packs (tenant_id, id, addon_id, metric, messages, period, invoice_id, created_by)
+         SELECT $1, gen_random_uuid(), 'wa_pack', 'WhatsAppMessages', 1000, date_trunc('month', now())::date, id, $2
+           FROM invoices WHERE tenant_id = $1",
         "INSERT INTO templates (tenant_id, id, name, channel, created_by) VALUES ($1, gen_random_uuid(), 'T', 'WHATSAPP', $2)",
         "INSERT INTO template_versions (tenant_id, id, template_id, version_no, label, body, created_by)
          SELECT $1, gen_random_uuid(), id, 1, 'A', 'Hi', $2 FROM templates WHERE tenant_id = $1",

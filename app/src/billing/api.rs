@@ -16,6 +16,20 @@ pub async fn change_plan(plan: String, cycle: String) -> Result<PlanChange, AppE
     respond(async { super::ssr::change_plan(&env()?, &plan, &cycle).await }).await
 }
 
+/// Holds `units` of the recurring add-on `addon` (0 removes it). More is invoiced now
+/// for the rest of the period; fewer applies now when the workspace still fits.
+#[server]
+pub async fn set_addon_units(addon: String, units: String) -> Result<AddonChange, AppError> {
+    respond(async { super::addons::set_units(&env()?, &addon, &units).await }).await
+}
+
+/// Buys `packs` of the message pack `addon`: this month's cap on its channel rises now,
+/// and an invoice is issued for them.
+#[server]
+pub async fn buy_message_pack(addon: String, packs: String) -> Result<AddonChange, AppError> {
+    respond(async { super::addons::buy_pack(&env()?, &addon, &packs).await }).await
+}
+
 /// Cancels at the end of the period (`cancel`), or takes that back.
 #[server]
 pub async fn set_cancel(cancel: bool) -> Result<(), AppError> {

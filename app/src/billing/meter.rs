@@ -61,7 +61,12 @@ async fn cap(
     .bind(locale.code())
     .fetch_optional(&mut **tx)
     .await?;
-    Ok(row.and_then(|(cap, plan)| cap.map(|c| (i64::from(c), plan))))
+    let Some((Some(cap), plan)) = row else {
+        return Ok(None);
+    };
+    // Packs bought for this month raise it.
+    let packs = super::addons::extra(tx, metric(channel), Utc::now()).await?;
+    Ok(Some((i64::from(cap) + packs, plan)))
 }
 
 /// Messages of `channel` handed to a provider in the month of `at`.
@@ -169,14 +174,17 @@ pub async fn reserve(
     }
     let metric_of = metric(channel);
     let metric = format!("{metric_of:?}");
-    // Creates the month's row or locks the existing one, and reads the cap (and the
-    // workspace's language, for a warning) with it.
+    // Creates the month's row or locks the existing one, and reads the cap (the plan's,
+    // raised by the packs bought for the month) and the workspace's language with it.
     let (used, cap, locale): (i64, Option<i32>, Option<String>) = sqlx::query_as(&format!(
         "WITH c AS (
             INSERT INTO usage_counters AS u (tenant_id, metric, period, used) VALUES ($1, $2, $3, 0)
             ON CONFLICT (tenant_id, metric, period) DO UPDATE SET used = u.used
             RETURNING used)
-         SELECT c.used, (SELECT p.{} FROM subscriptions s JOIN plans p ON p.id = s.plan_id),
+         SELECT c.used,
+                (SELECT p.{} FROM subscriptions s JOIN plans p ON p.id = s.plan_id)
+                  + (SELECT coalesce(sum(messages), 0)::integer FROM message_packs
+                      WHERE tenant_id = $1 AND metric = $2 AND period = $3),
                 (SELECT locale FROM tenants WHERE id = $1)
            FROM c",
         limit_column(channel)

@@ -3,6 +3,8 @@
 //! gapless numbers and tax by country, the payment provider (charges, dunning and
 //! read-only mode, its signed events), and warnings as usage nears a limit.
 
+#[cfg(feature = "ssr")]
+pub mod addons;
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod events;

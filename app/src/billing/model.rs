@@ -260,8 +260,40 @@ pub struct Overview {
     pub warnings: Vec<(Metric, u32)>,
     /// Messages waiting in the outbox because a monthly message limit is reached.
     pub held_messages: i64,
+    /// Add-ons on offer, with what the workspace holds of each.
+    pub addons: Vec<AddonOffer>,
     /// The owner changes the plan; admins read.
     pub can_manage: bool,
+}
+
+/// An add-on on the billing page: extra seats or numbers held by the unit, or a
+/// message pack bought for the month.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddonOffer {
+    pub id: String,
+    pub name: String,
+    pub metric: Metric,
+    /// How much of the metric one unit or pack adds.
+    pub unit_quantity: i64,
+    /// Renews with the plan (seats, numbers), or counts for this month (packs).
+    pub recurring: bool,
+    pub max_units: i32,
+    /// Per unit and billing period, or per pack, in the subscription's currency;
+    /// `None` when it is not sold in that currency.
+    pub price_minor: Option<i64>,
+    /// Units held now (recurring add-ons).
+    pub units: i32,
+    /// What packs bought this month add to the cap.
+    pub this_month: i64,
+    /// The plan caps the metric; an unlimited one needs no add-on.
+    pub available: bool,
+}
+
+/// What a change of add-ons did: the invoice for the rest of the period, if any.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddonChange {
+    pub invoice: Option<Uuid>,
+    pub invoice_number: Option<i32>,
 }
 
 /// What a plan change did.

@@ -79,29 +79,44 @@ async fn roll_period(db: &Db, tenant_id: Uuid, now: DateTime<Utc>) -> Result<boo
         )
         .fetch_one(&mut *tx)
         .await?;
-    let invoice = match status.as_str() {
-        "CANCELLED" => None,
-        _ => match price(&mut tx, &plan, &due.cycle, &due.currency).await? {
-            Some(amount) if amount > 0 => {
-                let locale = Locale::parse(&due.locale).unwrap_or(Locale::En);
-                let day =
-                    |at| crate::l10n::date(locale, crate::l10n::to_local(&due.timezone, at).date());
-                let name = plans(&mut tx, locale)
-                    .await?
-                    .into_iter()
-                    .find(|p| p.id == plan)
-                    .map(|p| p.name)
-                    .unwrap_or_else(|| plan.clone());
-                let line = tf(
-                    locale,
-                    "billing.line.plan",
-                    &[("plan", name), ("from", day(start)), ("to", day(end))],
-                );
-                let lines = [("PLAN", line, amount)];
-                Some(create_invoice(&mut tx, tenant_id, &due.currency, &lines, (start, end)).await?)
-            }
-            _ => None,
-        },
+    // The plan's line, when it costs anything, and one per recurring add-on held.
+    let invoice = if status == "CANCELLED" {
+        None
+    } else {
+        let locale = Locale::parse(&due.locale).unwrap_or(Locale::En);
+        let day = |at| crate::l10n::date(locale, crate::l10n::to_local(&due.timezone, at).date());
+        let mut lines = Vec::new();
+        if let Some(amount) = price(&mut tx, &plan, &due.cycle, &due.currency)
+            .await?
+            .filter(|amount| *amount > 0)
+        {
+            let name = plans(&mut tx, locale)
+                .await?
+                .into_iter()
+                .find(|p| p.id == plan)
+                .map(|p| p.name)
+                .unwrap_or_else(|| plan.clone());
+            let line = tf(
+                locale,
+                "billing.line.plan",
+                &[("plan", name), ("from", day(start)), ("to", day(end))],
+            );
+            lines.push(("PLAN", line, amount));
+        }
+        let period = tf(
+            locale,
+            "billing.line.period",
+            &[("from", day(start)), ("to", day(end))],
+        );
+        lines.extend(
+            super::addons::renewal_lines(&mut tx, locale, &due.cycle, &due.currency, &period)
+                .await?,
+        );
+        if lines.is_empty() {
+            None
+        } else {
+            Some(create_invoice(&mut tx, tenant_id, &due.currency, &lines, (start, end)).await?)
+        }
     };
     audit::by_worker(
         &mut tx,

@@ -32,7 +32,7 @@ pub(super) struct PlanSql {
 }
 
 impl PlanSql {
-    fn limit(&self, metric: Metric) -> Option<i64> {
+    pub(super) fn limit(&self, metric: Metric) -> Option<i64> {
         match metric {
             Metric::Seats => Some(i64::from(self.seats_limit)),
             Metric::Records => self.records_limit.map(i64::from),
@@ -60,20 +60,20 @@ pub(super) async fn plans(tx: &mut Tx, locale: Locale) -> Result<Vec<PlanSql>, A
 }
 
 #[derive(sqlx::FromRow)]
-struct SubscriptionSql {
-    plan_id: String,
-    status: String,
-    cycle: String,
-    currency: String,
-    current_period_start: DateTime<Utc>,
-    current_period_end: DateTime<Utc>,
-    trial_ends_at: Option<DateTime<Utc>>,
-    cancel_at_period_end: bool,
-    pending_plan_id: Option<String>,
+pub(super) struct SubscriptionSql {
+    pub(super) plan_id: String,
+    pub(super) status: String,
+    pub(super) cycle: String,
+    pub(super) currency: String,
+    pub(super) current_period_start: DateTime<Utc>,
+    pub(super) current_period_end: DateTime<Utc>,
+    pub(super) trial_ends_at: Option<DateTime<Utc>>,
+    pub(super) cancel_at_period_end: bool,
+    pub(super) pending_plan_id: Option<String>,
 }
 
 /// The transaction's tenant's subscription, locked when `lock` (a change follows).
-async fn subscription(tx: &mut Tx, lock: bool) -> Result<SubscriptionSql, AppError> {
+pub(super) async fn subscription(tx: &mut Tx, lock: bool) -> Result<SubscriptionSql, AppError> {
     Ok(sqlx::query_as(&format!(
         "SELECT plan_id, status, cycle, currency::text AS currency, current_period_start,
                 current_period_end, trial_ends_at, cancel_at_period_end, pending_plan_id
@@ -85,7 +85,7 @@ async fn subscription(tx: &mut Tx, lock: bool) -> Result<SubscriptionSql, AppErr
 }
 
 /// How much of each limit the tenant uses now.
-async fn usage(tx: &mut Tx) -> Result<Vec<(Metric, i64)>, AppError> {
+pub(super) async fn usage(tx: &mut Tx) -> Result<Vec<(Metric, i64)>, AppError> {
     let (seats, records, numbers, mailboxes, domains): (i64, i64, i64, i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM memberships WHERE status = 'ACTIVE'),
                 (SELECT count(*) FROM leads) + (SELECT count(*) FROM contacts),
@@ -253,13 +253,16 @@ pub async fn overview(env: &Env) -> Result<Overview, AppError> {
     let held_messages: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE held_by_limit")
         .fetch_one(&mut *tx)
         .await?;
+    let extras = extras(&mut tx).await?;
+    let addons =
+        super::addons::offers(&mut tx, env.locale(), &sub.currency, |m| current.limit(m)).await?;
     tx.commit().await?;
     let usage: Vec<Usage> = used
         .into_iter()
         .map(|(metric, used)| Usage {
             metric,
             used,
-            limit: current.limit(metric),
+            limit: with_extras(current, metric, &extras),
         })
         .collect();
     Ok(Overview {
@@ -285,6 +288,7 @@ pub async fn overview(env: &Env) -> Result<Overview, AppError> {
             .collect(),
         usage,
         held_messages,
+        addons,
         plans: offers,
         invoices: invoices.into_iter().map(InvoiceRow::from).collect(),
         profile,
@@ -355,22 +359,55 @@ pub async fn create_invoice(
     Ok(id)
 }
 
-/// What of the tenant's usage does not fit `plan`: "Records: 812 of 500", one per limit.
-fn excess(l: Locale, plan: &PlanSql, used: &[(Metric, i64)]) -> Vec<String> {
+/// What the add-ons held add to each limit now (`addons::extra`), for every metric
+/// an add-on lifts.
+async fn extras(tx: &mut Tx) -> Result<Vec<(Metric, i64)>, AppError> {
+    let now = Utc::now();
+    let mut extras = Vec::new();
+    for metric in [
+        Metric::Seats,
+        Metric::WhatsAppNumbers,
+        Metric::WhatsAppMessages,
+        Metric::EmailMessages,
+    ] {
+        extras.push((metric, super::addons::extra(tx, metric, now).await?));
+    }
+    Ok(extras)
+}
+
+/// `plan`'s limit on `metric` with the add-ons on top; unlimited stays unlimited.
+fn with_extras(plan: &PlanSql, metric: Metric, extras: &[(Metric, i64)]) -> Option<i64> {
+    let extra = extras
+        .iter()
+        .find(|(m, _)| *m == metric)
+        .map_or(0, |(_, n)| *n);
+    plan.limit(metric).map(|limit| limit + extra)
+}
+
+/// What of the tenant's usage does not fit `plan` with its add-ons: "Records: 812 of
+/// 500", one per limit.
+fn excess(
+    l: Locale,
+    plan: &PlanSql,
+    used: &[(Metric, i64)],
+    extras: &[(Metric, i64)],
+) -> Vec<String> {
     used.iter()
         .filter(|(m, _)| !m.monthly())
         .filter_map(|(m, n)| {
-            plan.limit(*m).filter(|limit| n > limit).map(|limit| {
-                tf(
-                    l,
-                    "billing.excess",
-                    &[
-                        ("what", t(l, m.label_key())),
-                        ("used", m.amount(l, *n)),
-                        ("limit", m.amount(l, limit)),
-                    ],
-                )
-            })
+            with_extras(plan, *m, extras)
+                .filter(|limit| n > limit)
+                .map(|limit| {
+                    tf(
+                        l,
+                        "billing.excess",
+                        &[
+                            ("what", t(l, m.label_key())),
+                            ("used", m.amount(l, *n)),
+                            ("limit", m.amount(l, limit)),
+                        ],
+                    )
+                })
         })
         .collect()
 }
@@ -461,7 +498,12 @@ pub async fn change_plan(env: &Env, plan_id: &str, cycle: &str) -> Result<PlanCh
         .await?;
         PlanChange::Upgraded { invoice }
     } else {
-        let over = excess(env.locale(), target, &usage(&mut tx).await?);
+        let over = excess(
+            env.locale(),
+            target,
+            &usage(&mut tx).await?,
+            &extras(&mut tx).await?,
+        );
         if !over.is_empty() {
             return Err(AppError::field(
                 "plan",
@@ -721,13 +763,14 @@ pub async fn check_senders(tx: &mut Tx, locale: Locale, metric: Metric) -> Resul
     let Some((Some(limit), plan)) = limit else {
         return Ok(());
     };
+    let limit = i64::from(limit) + super::addons::extra(tx, metric, Utc::now()).await?;
     // Archived senders send nothing, so they take no place.
     let used: i64 = sqlx::query_scalar(&format!(
         "SELECT count(*) FROM {table} WHERE archived_at IS NULL"
     ))
     .fetch_one(&mut **tx)
     .await?;
-    if used >= i64::from(limit) {
+    if used >= limit {
         return Err(AppError::Forbidden(tf(
             locale,
             "billing.error.limit",
@@ -739,5 +782,5 @@ pub async fn check_senders(tx: &mut Tx, locale: Locale, metric: Metric) -> Resul
             ],
         )));
     }
-    super::warnings::check(tx, locale, metric, used + 1, i64::from(limit), None).await
+    super::warnings::check(tx, locale, metric, used + 1, limit, None).await
 }

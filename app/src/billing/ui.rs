@@ -61,6 +61,10 @@ pub fn BillingPage() -> impl IntoView {
     let set_card = ServerAction::<SetPaymentMethod>::new();
     let pay = ServerAction::<PayInvoice>::new();
     let end_trial = ServerAction::<EndTrial>::new();
+    let set_units = ServerAction::<SetAddonUnits>::new();
+    let buy_pack = ServerAction::<BuyMessagePack>::new();
+    // The add-on row last submitted: its outcome shows there once the page reloads.
+    let last_addon = RwSignal::new(String::new());
     let tick = RwSignal::new(0u32);
     let pending = RwSignal::new(false);
     poll_while(move || pending.get_untracked(), tick, PAYMENT_POLL);
@@ -73,6 +77,7 @@ pub fn BillingPage() -> impl IntoView {
                 save.version().get(),
                 set_card.version().get(),
                 (pay.version().get(), end_trial.version().get()),
+                (set_units.version().get(), buy_pack.version().get()),
                 tick.get(),
             )
         },
@@ -227,6 +232,7 @@ pub fn BillingPage() -> impl IntoView {
                                     </table>
                                 </div>
                             </Card>
+                            <AddonsCard addons=o.addons.clone() currency=o.currency.clone() cycle=o.cycle can_manage=o.can_manage set_units=set_units buy_pack=buy_pack last=last_addon/>
                             <Card title=t(l, "billing.profile")>
                                 {if o.can_manage {
                                     view! {
@@ -330,6 +336,150 @@ fn PaymentCard(
                     <p class="text-sm" data-testid="card">{payment.method.as_deref().map_or_else(|| t(l, "billing.card_none"), |m| method_name(l, m))}</p>
                 }.into_any()
             }}
+        </Card>
+    }
+}
+
+/// What an add-on change answered, for the row it was made in: the done message or
+/// the error, the invoice it made linked.
+fn addon_outcome(
+    l: Locale,
+    value: Option<Result<AddonChange, crate::error::AppError>>,
+    field: &str,
+) -> Option<AnyView> {
+    match value? {
+        Ok(AddonChange { invoice: Some(id), invoice_number: Some(n) }) => Some(view! {
+            <p class="alert alert-success mt-2" role="status">
+                <a class="underline" href=format!("/billing/invoices/{id}")>{tf(l, "billing.addon.invoiced", &[("n", n.to_string())])}</a>
+            </p>
+        }.into_any()),
+        Ok(_) => Some(view! { <p class="alert alert-success mt-2" role="status">{t(l, "billing.addon.done")}</p> }.into_any()),
+        Err(e) if e.for_field(field).is_some() => None,
+        Err(e) => Some(view! { <p class="alert alert-danger mt-2" role="alert">{e.for_field("addon").unwrap_or_else(|| e.to_string())}</p> }.into_any()),
+    }
+}
+
+/// Extra seats and numbers held by the unit, and message packs for this month. The
+/// owner changes them; admins read.
+#[component]
+fn AddonsCard(
+    addons: Vec<AddonOffer>,
+    currency: String,
+    cycle: Cycle,
+    can_manage: bool,
+    set_units: ServerAction<SetAddonUnits>,
+    buy_pack: ServerAction<BuyMessagePack>,
+    /// The row last submitted, kept by the page: this card is drawn anew on reload.
+    last: RwSignal<String>,
+) -> impl IntoView {
+    let l = locale();
+    let rows = addons
+        .into_iter()
+        .map(|a| {
+            let id = a.id.clone();
+            let input_id = format!("addon-{}", a.id);
+            let error_id = format!("{input_id}-error");
+            let price = a.price_minor.map(|m| money::format(crate::ui::locale(), m, &currency));
+            let price_text = price.map(|p| {
+                if a.recurring {
+                    let key = if cycle == Cycle::Yearly { "billing.addon.each_year" } else { "billing.addon.each_month" };
+                    tf(l, key, &[("price", p)])
+                } else {
+                    tf(l, "billing.addon.each_pack", &[("price", p), ("n", crate::l10n::integer(l, a.unit_quantity))])
+                }
+            });
+            let status = if !a.available {
+                t(l, "billing.addon.unlimited")
+            } else if a.recurring {
+                tf(l, "billing.addon.held", &[("n", a.units.to_string())])
+            } else {
+                tf(l, "billing.addon.this_month", &[("n", crate::l10n::integer(l, a.this_month))])
+            };
+            let field = if a.recurring { "units" } else { "packs" };
+            let mine = {
+                let id = id.clone();
+                move || last.get() == id
+            };
+            let error = {
+                let mine = mine.clone();
+                Signal::derive(move || {
+                    if !mine() {
+                        return None;
+                    }
+                    if a.recurring {
+                        set_units.value().get().and_then(|r| r.err()).and_then(|e| e.for_field("units"))
+                    } else {
+                        buy_pack.value().get().and_then(|r| r.err()).and_then(|e| e.for_field("packs"))
+                    }
+                })
+            };
+            let outcome = {
+                let mine = mine.clone();
+                move || {
+                    if !mine() {
+                        return None;
+                    }
+                    if a.recurring {
+                        addon_outcome(l, set_units.value().get(), "units")
+                    } else {
+                        addon_outcome(l, buy_pack.value().get(), "packs")
+                    }
+                }
+            };
+            let form = (can_manage && a.available && a.price_minor.is_some()).then(|| {
+                let label = if a.recurring { t(l, "billing.addon.units") } else { t(l, "billing.addon.packs") };
+                let button = if a.recurring {
+                    tf(l, "billing.addon.save", &[("name", a.name.clone())])
+                } else {
+                    tf(l, "billing.addon.buy", &[("name", a.name.clone())])
+                };
+                let value = if a.recurring { a.units.to_string() } else { "1".to_string() };
+                let min = if a.recurring { "0" } else { "1" };
+                let described = format!("{input_id}-hint");
+                let hint = a.recurring.then(|| view! { <p id=described.clone() class="field-hint">{t(l, "billing.addon.units_hint")}</p> });
+                let click_id = id.clone();
+                let input = view! {
+                    <input id=input_id.clone() name=field type="number" inputmode="numeric" min=min max=a.max_units.to_string()
+                        value=value class="input w-24"
+                        class:input-invalid=move || error.get().is_some()
+                        aria-invalid=move || error.get().is_some().then_some("true")
+                        aria-describedby={
+                            let (error_id, described) = (error_id.clone(), described.clone());
+                            move || if error.get().is_some() { error_id.clone() } else { described.clone() }
+                        }/>
+                };
+                let submit = view! {
+                    <button type="submit" class="btn btn-secondary" on:click=move |_| last.set(click_id.clone())
+                        disabled=move || set_units.pending().get() || buy_pack.pending().get()>{button}</button>
+                };
+                let fields = view! {
+                    <input type="hidden" name="addon" value=id.clone()/>
+                    <div class="field">
+                        <label for=input_id.clone() class="field-label">{label}</label>
+                        <div class="flex items-center gap-2">{input}{submit}</div>
+                        {hint}
+                        {move || error.get().map(|e| view! { <p id=error_id.clone() class="field-error" role="alert">{e}</p> })}
+                    </div>
+                };
+                if a.recurring {
+                    view! { <ActionForm action=set_units attr:class="mt-2" attr:novalidate="">{fields}</ActionForm> }.into_any()
+                } else {
+                    view! { <ActionForm action=buy_pack attr:class="mt-2" attr:novalidate="">{fields}</ActionForm> }.into_any()
+                }
+            });
+            view! {
+                <li class="py-3" data-addon=a.id.clone()>
+                    <p class="font-medium">{a.name.clone()}</p>
+                    <p class="text-sm text-muted">{[price_text.unwrap_or_default(), status].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" · ")}</p>
+                    {form}
+                    {outcome}
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        <Card title=t(l, "billing.addons")>
+            <ul class="divide-y divide-line" data-testid="addons">{rows}</ul>
         </Card>
     }
 }

@@ -86,7 +86,11 @@ struct Seats {
 /// concurrent invites or acceptances cannot both take the last seat.
 async fn seats(tx: &mut Tx) -> Result<Seats, AppError> {
     let row = sqlx::query(
-        "SELECT p.seats_limit, p.name,
+        "SELECT p.seats_limit
+                  + (SELECT coalesce(sum(sa.units * a.unit_quantity), 0)::integer
+                       FROM subscription_addons sa JOIN addons a ON a.id = sa.addon_id
+                      WHERE a.metric = 'Seats') AS seats_limit,
+                p.name,
                 (SELECT count(*) FROM memberships WHERE status = 'ACTIVE') AS used,
                 (SELECT count(*) FROM invites WHERE status = 'PENDING' AND expires_at > now()) AS pending
            FROM subscriptions s JOIN plans p ON p.id = s.plan_id

@@ -4,7 +4,7 @@
 
 use super::world::world;
 use super::*;
-use app::billing::api::BillingOverview;
+use app::billing::api::{BillingOverview, BuyMessagePack};
 use app::billing::model::{Metric, Overview};
 use app::outreach::api::SendMessage;
 
@@ -139,4 +139,58 @@ async fn messages_past_the_monthly_limit_wait_visibly_and_go_after_an_upgrade() 
     assert_eq!(w.dispatch().await, 2);
     assert_eq!(counted().await, 5);
     assert_eq!(w.peer.messages().len(), 5);
+}
+
+#[tokio::test]
+async fn a_message_pack_lets_messages_held_by_the_cap_go_this_month() {
+    let w = world().await;
+    sqlx::query("UPDATE plans SET wa_messages_limit = 3 WHERE id = 'pro'")
+        .execute(&w.app.pools.owner)
+        .await
+        .unwrap();
+    w.phone("P", "meter-pack", 100, 1).await;
+    let template = w.wa_template("Intro", "Hi {{first_name}}").await;
+    let seq = w.sequence("Metered", "").await;
+    w.step(seq, template, 0, None).await;
+    let leads = w.leads(3, true, false).await;
+    w.enrol(seq, &leads).await;
+    assert_eq!(w.schedule().await, 3);
+    // The cap shrinks to one under three queued messages: one goes, two are held
+    // until next month.
+    sqlx::query("UPDATE plans SET wa_messages_limit = 1 WHERE id = 'pro'")
+        .execute(&w.app.pools.owner)
+        .await
+        .unwrap();
+    assert_eq!(w.dispatch().await, 1);
+    let held = "SELECT count(*) FROM outbox WHERE held_by_limit AND due_at > now()";
+    assert_eq!(w.scalar_i64(held).await, 2);
+
+    // An email pack is no use to WhatsApp: they stay held.
+    let (status, body) = w
+        .app
+        .call::<BuyMessagePack>(&w.admin, &[("addon", "email_pack"), ("packs", "1")])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(w.scalar_i64(held).await, 2);
+
+    // A WhatsApp pack: due now, and they go in this month.
+    let (status, body) = w
+        .app
+        .call::<BuyMessagePack>(&w.admin, &[("addon", "wa_pack"), ("packs", "1")])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        w.scalar_i64("SELECT count(*) FROM outbox WHERE held_by_limit")
+            .await,
+        0
+    );
+    assert_eq!(w.dispatch().await, 2);
+    assert_eq!(
+        w.scalar_i64(
+            "SELECT coalesce(sum(used), 0)::bigint FROM usage_counters WHERE metric = 'WhatsAppMessages'",
+        )
+        .await,
+        3
+    );
+    assert_eq!(w.peer.messages().len(), 3);
 }
