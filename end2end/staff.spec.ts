@@ -41,6 +41,10 @@ test('staff sign in with 2FA, see every workspace with its plan and MRR, and cha
   await expect(page.getByRole('heading', { name: 'Staff console' })).toBeVisible();
   await hydrated(page);
   await expect(page.getByTestId('staff-figures')).toContainText('Active workspaces');
+  // The same figures over time: the seed kept today's, as the worker does each hour.
+  const trends = page.getByTestId('staff-trends');
+  await expect(trends.getByRole('img', { name: /^Active workspaces: \d+ on .+, \d+ on .+$/ })).toBeVisible();
+  await expect(trends.getByRole('img', { name: /^Paying: / })).toBeVisible();
   const nile = page.getByTestId('staff-tenants').getByRole('row', { name: /Nile Realty/ });
   await expect(nile).toContainText('Pro');
   await expect(nile).toContainText('Trial');

@@ -150,6 +150,9 @@ async fn grant(owner: &PgPool, role: &str) -> Result<(), String> {
         // each of which checks the actor's staff permission itself (0055).
         format!("REVOKE ALL ON staff_permissions, staff_roles, staff_role_permissions, staff_members, staff_audit FROM {role}"),
         format!("REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON support_sessions FROM {role}"),
+        // The platform's daily figures: written by platform_daily_take(), read by staff_daily() (0066).
+        format!("REVOKE ALL ON platform_daily FROM {role}"),
+        format!("GRANT EXECUTE ON FUNCTION platform_daily_take(date), staff_daily(uuid, integer) TO {role}"),
         format!(
             "GRANT EXECUTE ON FUNCTION staff_role(uuid), staff_may(uuid, text), staff_check(uuid, text), staff_permissions_of(uuid), staff_tenants(uuid, text, integer), staff_mrr(uuid), staff_figures(uuid), staff_audit_add(uuid, text, text, jsonb, jsonb, text, text), staff_audit_page(uuid, integer), staff_set_flag(uuid, text, boolean, integer, text, text), staff_overrides(uuid), staff_billing_events(uuid, integer), staff_billing_event(uuid, text), staff_billing_event_replayed(uuid, text, uuid, text), staff_support_open(uuid, uuid, text, integer, text), staff_support_lookup(uuid, uuid), staff_support_close(uuid, uuid, text), staff_save_plan(uuid, text, integer, integer, integer, integer, integer, integer, integer, integer, integer, jsonb, jsonb, text, text), staff_set_config(uuid, text, jsonb, text, text), staff_config(uuid) TO {role}"
         ),

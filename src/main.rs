@@ -82,6 +82,7 @@ async fn dev_tool(
 ) -> Result<(), String> {
     use leadline::{bench, drill};
     match (command, args.first().map(String::as_str)) {
+        ("drill", Some("sending")) => drill::run_sending(config, database).await,
         ("drill", _) => drill::run(config, database).await,
         (_, Some("outreach")) => bench::outreach::run(database, config).await,
         (_, Some("review")) => bench::review::run(database, config).await,

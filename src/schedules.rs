@@ -65,6 +65,13 @@ async fn run_task(pool: &PgPool, config: &AppConfig, name: &str) -> Outcome {
                 format!("{told} holders told of a hold ending, {released} lapsed holds released")
             })
             .map_err(|e| e.to_string()),
+        "platform.daily" => {
+            sqlx::query("SELECT platform_daily_take((now() AT TIME ZONE 'UTC')::date)")
+                .execute(pool)
+                .await
+                .map(|_| "today's platform figures kept".to_string())
+                .map_err(|e| e.to_string())
+        }
         "billing.periods" => app::billing::renewals::roll_periods(pool, Utc::now())
             .await
             .map(|n| format!("{n} subscription periods rolled over"))

@@ -42,7 +42,7 @@ async fn tenant_tx(
 }
 
 /// Runs statements that take the tenant as their only parameter.
-async fn in_tenant<S: AsRef<str>>(
+pub(crate) async fn in_tenant<S: AsRef<str>>(
     owner: &PgPool,
     tenant: Uuid,
     statements: &[S],
@@ -273,7 +273,7 @@ async fn requeue(owner: &PgPool, tenant: Uuid, round: usize) -> Result<(), Strin
 
 /// Clears the last run and sets up the senders, templates, sequence and 100,000
 /// enrolments due now; returns the domain's DKIM key.
-async fn reset(
+pub(crate) async fn reset(
     owner: &PgPool,
     tenant: Uuid,
     user: Uuid,
@@ -393,7 +393,7 @@ async fn reset(
             .map_err(|e| format!("ANALYZE {table}: {e}"))?;
     }
     println!(
-        "outreach bench: set up 100,000 due enrolments in {:.1} s",
+        "outreach: senders, templates and due enrolments set up in {:.1} s",
         started.elapsed().as_secs_f64()
     );
     Ok(key)

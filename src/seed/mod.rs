@@ -195,6 +195,12 @@ pub async fn demo_if_empty(
     tx.commit().await.map_err(|e| e.to_string())?;
     demo_staff(pools, &ctx, hash.clone()).await?;
     demo_free_at_limit(pools, &ctx, hash, owner_id).await?;
+    // The console's figures over time start with today's, as the worker's hourly
+    // schedule would keep them.
+    sqlx::query("SELECT platform_daily_take((now() AT TIME ZONE 'UTC')::date)")
+        .execute(&pools.app)
+        .await
+        .map_err(|e| format!("platform figures: {e}"))?;
     print_demo_logins();
     Ok(())
 }

@@ -103,11 +103,22 @@ fn percent(part: i64, whole: i64) -> Option<u32> {
     (whole > 0).then(|| u32::try_from((part * 100 + whole / 2) / whole).unwrap_or(0))
 }
 
+/// The figures of one UTC day, as the worker last kept them that day.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayFigures {
+    pub day: chrono::NaiveDate,
+    pub figures: Figures,
+    /// MRR by currency, minor units.
+    pub mrr: Vec<(String, i64)>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Console {
     pub permissions: Vec<StaffPermission>,
     pub figures: Figures,
     pub mrr: Vec<MrrLine>,
+    /// The last 90 days kept, oldest first: the figures over time.
+    pub days: Vec<DayFigures>,
     pub tenants: Vec<StaffTenant>,
 }
 

@@ -5,11 +5,11 @@
 use super::api::*;
 use super::model::*;
 use crate::crm::money;
-use crate::i18n::{t, tf};
+use crate::i18n::{t, tf, Locale};
 use crate::l10n;
 use crate::ui::{
     day_of, field_error, form_error, locale, tr, when, Alert, Badge, Bars, Card, LoadError,
-    PageHeader, Skeleton,
+    PageHeader, Skeleton, Trend,
 };
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, A};
@@ -67,6 +67,70 @@ fn usage(used: i64, limit: Option<i32>) -> String {
     }
 }
 
+/// A figure's days: each day's value and the text it is read as.
+type Points = Vec<(chrono::NaiveDate, f64, String)>;
+
+/// The kept days as lines: workspaces by state, conversion and churn, and MRR in each
+/// currency some day had. Empty before the worker has kept a day.
+fn trends(l: Locale, days: &[DayFigures]) -> Vec<(String, Points)> {
+    if days.is_empty() {
+        return Vec::new();
+    }
+    let count = |key: &str, get: fn(&Figures) -> i64| -> (String, Points) {
+        let points = days
+            .iter()
+            .map(|d| {
+                let n = get(&d.figures);
+                (d.day, n as f64, l10n::integer(l, n))
+            })
+            .collect();
+        (t(l, key), points)
+    };
+    let share = |key: &str, get: fn(&Figures) -> Option<u32>| -> (String, Points) {
+        let points = days
+            .iter()
+            .filter_map(|d| {
+                get(&d.figures).map(|p| (d.day, f64::from(p), l10n::percent(l, i64::from(p))))
+            })
+            .collect();
+        (t(l, key), points)
+    };
+    let mut out = vec![
+        count("staff.fig.active", |f| f.active_tenants),
+        count("staff.fig.paying", |f| f.paying),
+        count("staff.fig.trialing", |f| f.trialing),
+        count("staff.fig.past_due", |f| f.past_due),
+        share("staff.fig.conversion", Figures::trial_conversion),
+        share("staff.fig.churn", Figures::churn),
+    ];
+    let mut currencies: Vec<&str> = days
+        .iter()
+        .flat_map(|d| d.mrr.iter().map(|(c, _)| c.as_str()))
+        .collect();
+    currencies.sort_unstable();
+    currencies.dedup();
+    for currency in currencies {
+        let points: Points = days
+            .iter()
+            .map(|d| {
+                let minor = d
+                    .mrr
+                    .iter()
+                    .find(|(c, _)| c == currency)
+                    .map_or(0, |(_, m)| *m);
+                let major = minor as f64 / 10f64.powi(money::exponent(currency) as i32);
+                (d.day, major, money::format(l, minor, currency))
+            })
+            .collect();
+        out.push((
+            tf(l, "staff.trend.mrr", &[("currency", currency.to_string())]),
+            points,
+        ));
+    }
+    out.retain(|(_, points)| !points.is_empty());
+    out
+}
+
 #[component]
 pub fn StaffOverviewPage() -> impl IntoView {
     let l = locale();
@@ -113,6 +177,7 @@ pub fn StaffOverviewPage() -> impl IntoView {
                             )
                         }).collect();
                         let has_mrr = !bars.is_empty();
+                        let trends = trends(l, &c.days);
                         let support = c.permissions.contains(&StaffPermission::SupportAccess);
                         view! {
                             <dl class="mb-4 grid grid-cols-2 gap-3 md:grid-cols-3" data-testid="staff-figures">
@@ -123,6 +188,17 @@ pub fn StaffOverviewPage() -> impl IntoView {
                                     </div>
                                 }).collect_view()}
                             </dl>
+                            <Card title=t(l, "staff.trends")>
+                                {if trends.is_empty() {
+                                    view! { <p class="text-muted">{tr("staff.trends_none")}</p> }.into_any()
+                                } else {
+                                    view! {
+                                        <div class="grid gap-3 md:grid-cols-3" data-testid="staff-trends">
+                                            {trends.into_iter().map(|(label, points)| view! { <Trend label=label points=points/> }).collect_view()}
+                                        </div>
+                                    }.into_any()
+                                }}
+                            </Card>
                             <Card title=t(l, "staff.mrr")>
                                 {if has_mrr {
                                     view! { <Bars rows=bars label=t(l, "staff.mrr")/> }.into_any()

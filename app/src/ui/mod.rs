@@ -2,7 +2,7 @@
 
 use crate::auth::model::PageContext;
 use crate::error::AppError;
-use crate::i18n::{t, Locale};
+use crate::i18n::{t, tf, Locale};
 use leptos::prelude::*;
 
 mod date_picker;
@@ -254,6 +254,76 @@ pub fn Bars(
             </ul>
         </figure>
     }
+}
+
+/// A figure over days: its latest value large, and a line of every day kept. The line
+/// is an image named by what it shows from first to last ("Paying workspaces: 3 on
+/// Nov 1, 2026 to 5 on Dec 7, 2026"); a single day is drawn as a dot. Time runs left
+/// to right in every language, as on a calendar's axis.
+#[component]
+pub fn Trend(
+    #[prop(into)] label: String,
+    /// Each day's value, oldest first, with the text it is read as.
+    points: Vec<(chrono::NaiveDate, f64, String)>,
+) -> impl IntoView {
+    let l = locale();
+    let (Some(first), Some(last)) = (points.first().cloned(), points.last().cloned()) else {
+        return ().into_any();
+    };
+    let summary = tf(
+        l,
+        "common.trend",
+        &[
+            ("what", label.clone()),
+            ("from", first.2.clone()),
+            ("since", day(first.0)),
+            ("to", last.2.clone()),
+            ("until", day(last.0)),
+        ],
+    );
+    let (width, height) = (300.0_f64, 60.0_f64);
+    let low = points
+        .iter()
+        .map(|p| p.1)
+        .fold(f64::INFINITY, f64::min)
+        .min(0.0);
+    let high = points.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+    let span = (high - low).max(1.0);
+    let days = (last.0 - first.0).num_days().max(1) as f64;
+    let at = |p: &(chrono::NaiveDate, f64, String)| {
+        let x = (p.0 - first.0).num_days() as f64 / days * width;
+        let y = height - 4.0 - (p.1 - low) / span * (height - 8.0);
+        (x, y)
+    };
+    let line = if points.len() == 1 {
+        let (_, y) = at(&last);
+        view! { <circle cx=width / 2.0 cy=y r="3" fill="currentColor"/> }.into_any()
+    } else {
+        let path = points
+            .iter()
+            .map(|p| {
+                let (x, y) = at(p);
+                format!("{x:.1},{y:.1}")
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        view! {
+            <polyline points=path fill="none" stroke="currentColor" stroke-width="2"
+                vector-effect="non-scaling-stroke" stroke-linejoin="round"/>
+        }
+        .into_any()
+    };
+    view! {
+        <figure class="card" data-testid="trend">
+            <figcaption class="text-sm text-muted">{label}</figcaption>
+            <p class="text-2xl font-semibold"><bdi>{last.2.clone()}</bdi></p>
+            <svg role="img" aria-label=summary viewBox=format!("0 0 {width} {height}") preserveAspectRatio="none"
+                class="mt-2 h-16 w-full text-brand" dir="ltr">
+                {line}
+            </svg>
+        </figure>
+    }
+    .into_any()
 }
 
 /// The browser's clock, read after hydration and every 30 seconds; `None` while the

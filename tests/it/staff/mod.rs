@@ -430,3 +430,72 @@ async fn figures_count_paying_trials_and_churn_and_a_replay_applies_an_early_eve
     assert_eq!(log[1]["action"], "billing_event.replayed");
     assert!(log[1]["after"].as_str().unwrap().contains("replayed: paid"));
 }
+
+#[tokio::test]
+async fn the_figures_are_kept_each_day_and_drawn_over_time_for_staff_only() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("Ada", "ada@example.com", "Acme").await;
+    let bob = app.signup("Bob", "bob@example.com", "Leadline HQ").await;
+    make_staff(&app, "bob@example.com", "owner", true).await;
+    let acme = app.tenant_of("ada@example.com").await;
+    sqlx::query(
+        "UPDATE subscriptions SET plan_id = 'pro', status = 'ACTIVE', currency = 'USD', cycle = 'MONTHLY'
+          WHERE tenant_id = $1",
+    )
+    .bind(acme)
+    .execute(&app.pools.owner)
+    .await
+    .unwrap();
+    // What the worker's schedule runs, as the runtime role; twice in a day keeps one
+    // row, the later figures.
+    let take = |day: chrono::NaiveDate| {
+        let pool = app.pools.app.clone();
+        async move {
+            sqlx::query("SELECT platform_daily_take($1)")
+                .bind(day)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+    };
+    let today = chrono::Utc::now().date_naive();
+    let yesterday = today - chrono::Duration::days(1);
+    take(yesterday).await;
+    sqlx::query("UPDATE subscriptions SET currency = 'EGP' WHERE tenant_id = $1")
+        .bind(acme)
+        .execute(&app.pools.owner)
+        .await
+        .unwrap();
+    take(today).await;
+    take(today).await;
+
+    let (status, console) = app.call::<StaffConsole>(&bob, &[("q", "")]).await;
+    assert_eq!(status, StatusCode::OK, "{console}");
+    let days = console["days"].as_array().unwrap();
+    assert_eq!(days.len(), 2, "{console}");
+    assert_eq!(days[0]["day"], yesterday.to_string());
+    assert_eq!(days[1]["day"], today.to_string());
+    assert_eq!(days[0]["figures"]["paying"], 1);
+    assert_eq!(days[0]["figures"]["active_tenants"], 2);
+    assert_eq!(days[0]["mrr"], json!([["USD", 11600]]));
+    assert_eq!(days[1]["mrr"], json!([["EGP", 580000]]));
+
+    // Nobody else reads them: not a workspace owner through the console, not the
+    // runtime role from the table.
+    let (status, _) = app.call::<StaffConsole>(&ada, &[("q", "")]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let direct = sqlx::query("SELECT * FROM platform_daily")
+        .fetch_all(&app.pools.app)
+        .await;
+    assert!(direct.is_err(), "the runtime role reads platform_daily");
+    let ada_id: Uuid = sqlx::query_scalar("SELECT id FROM users WHERE email = 'ada@example.com'")
+        .fetch_one(&app.pools.owner)
+        .await
+        .unwrap();
+    let denied = sqlx::query("SELECT * FROM staff_daily($1, 90)")
+        .bind(ada_id)
+        .fetch_all(&app.pools.app)
+        .await
+        .unwrap_err();
+    assert!(denied.to_string().contains("staff permission"), "{denied}");
+}

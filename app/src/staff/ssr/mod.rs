@@ -20,6 +20,8 @@ pub mod support;
 
 /// How many workspaces, events or audit entries a page lists.
 const PAGE: i32 = 200;
+/// How many days of figures the overview draws.
+const TREND_DAYS: i32 = 90;
 
 /// The signed-in user, if they are staff with 2FA on and their role holds `permission`;
 /// otherwise 403 with what is missing.
@@ -94,6 +96,39 @@ pub async fn console(env: &Env, query: &str) -> Result<Console, AppError> {
             })
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let days = sqlx::query("SELECT * FROM staff_daily($1, $2)")
+        .bind(actor)
+        .bind(TREND_DAYS)
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| {
+            let count = |column: &str| r.try_get::<i32, _>(column).map(i64::from);
+            let mrr: serde_json::Value = r.try_get("mrr")?;
+            Ok(DayFigures {
+                day: r.try_get("day")?,
+                figures: Figures {
+                    active_tenants: count("active_tenants")?,
+                    trialing: count("trialing")?,
+                    paying: count("paying")?,
+                    past_due: count("past_due")?,
+                    trials_ended: count("trials_ended")?,
+                    trials_converted: count("trials_converted")?,
+                    churned_30d: count("churned_30d")?,
+                },
+                mrr: mrr
+                    .as_object()
+                    .map(|by| {
+                        by.iter()
+                            .filter_map(|(currency, minor)| {
+                                Some((currency.clone(), minor.as_i64()?))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
     let tenants = sqlx::query("SELECT * FROM staff_tenants($1, $2, $3)")
         .bind(actor)
         .bind(query)
@@ -123,6 +158,7 @@ pub async fn console(env: &Env, query: &str) -> Result<Console, AppError> {
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
     Ok(Console {
+        days,
         permissions: permissions(env, actor).await?,
         figures,
         mrr,

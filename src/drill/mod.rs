@@ -5,11 +5,16 @@
 //! restarted (the private cluster only), and reports the errors seen meanwhile and how
 //! long the app took to serve again, without being restarted.
 //!
+//! The sending drill (`sending`) kills the worker process twice while it sends, then
+//! restarts PostgreSQL, and counts what the provider received.
+//!
 //! The pooled-connection drill cancels tenant transactions at every await point a
 //! request can be dropped at (a client hanging up, a timeout), then checks what the
 //! next borrower of the connection inherits: it must be no open transaction and no
 //! tenant setting. sqlx 0.8.6's `begin()` is not cancel-safe on PostgreSQL (sqlx
 //! issues 4385 and 4393), which is what `Db` works around; this proves it.
+
+mod sending;
 
 use app::db::Db;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -141,7 +146,7 @@ async fn heal(conn: &mut sqlx::PgConnection) -> Result<(), String> {
 pub async fn run(config: &crate::config::Config, database: &crate::Database) -> Result<(), String> {
     const ROUNDS: u64 = 100_000;
     let (router, cookie) = crate::bench::signed_in(config, database).await?;
-    let mut failures = Vec::new();
+    let mut failures: Vec<String> = Vec::new();
 
     let role: String = sqlx::query_scalar("SELECT current_user::text")
         .fetch_one(&database.pools.app)
@@ -154,14 +159,15 @@ pub async fn run(config: &crate::config::Config, database: &crate::Database) -> 
         &terminated,
     );
     if !terminated.recovered_within(RECOVERY_BUDGET) {
-        failures.push("the app did not recover from terminated connections in 5 s");
+        failures.push("the app did not recover from terminated connections in 5 s".to_string());
     }
     match &database.embedded {
         Some(pg) => {
             let restarted = connection_faults(&router, &cookie, Fault::Restart(pg)).await?;
             print_faults("PostgreSQL restarted (pg_ctl restart -m fast)", &restarted);
             if !restarted.recovered_within(RECOVERY_BUDGET) {
-                failures.push("the app did not recover from a PostgreSQL restart in 5 s");
+                failures
+                    .push("the app did not recover from a PostgreSQL restart in 5 s".to_string());
             }
         }
         None => println!("PostgreSQL restart: skipped (DATABASE_URL is not our private cluster)"),
@@ -172,11 +178,35 @@ pub async fn run(config: &crate::config::Config, database: &crate::Database) -> 
     let report = pooled_connections(app, ROUNDS).await?;
     print_pool(&report, started.elapsed());
     if !report.clean() {
-        failures.push("a pooled connection carried state into the next checkout");
+        failures.push("a pooled connection carried state into the next checkout".to_string());
+    }
+
+    if let Err(e) = run_sending(config, database).await {
+        failures.push(e);
     }
     match failures.is_empty() {
         true => Ok(()),
         false => Err(failures.join("; ")),
+    }
+}
+
+/// The sending drill alone (`leadline drill sending`): a worker process killed twice
+/// while it sends, then PostgreSQL restarted.
+pub async fn run_sending(
+    config: &crate::config::Config,
+    database: &crate::Database,
+) -> Result<(), String> {
+    use secrecy::ExposeSecret;
+    let owner_url = match (&database.embedded, &config.database_url) {
+        (Some(pg), _) => pg.url.clone(),
+        (None, Some(url)) => url.expose_secret().to_string(),
+        (None, None) => return Err("no database URL for the worker process".into()),
+    };
+    let sends = sending::run(config, database, &owner_url).await?;
+    sending::print(&sends);
+    match sends.clean() {
+        true => Ok(()),
+        false => Err("sending under failure lost, repeated or over-sent messages".into()),
     }
 }
 
