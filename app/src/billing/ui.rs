@@ -435,8 +435,10 @@ fn AddonsCard(
                 };
                 let value = if a.recurring { a.units.to_string() } else { "1".to_string() };
                 let min = if a.recurring { "0" } else { "1" };
-                let described = format!("{input_id}-hint");
-                let hint = a.recurring.then(|| view! { <p id=described.clone() class="field-hint">{t(l, "billing.addon.units_hint")}</p> });
+                // Only the units field has a hint; a pack's field is described by its
+                // error alone.
+                let described = a.recurring.then(|| format!("{input_id}-hint"));
+                let hint = described.clone().map(|id| view! { <p id=id class="field-hint">{t(l, "billing.addon.units_hint")}</p> });
                 let click_id = id.clone();
                 let input = view! {
                     <input id=input_id.clone() name=field type="number" inputmode="numeric" min=min max=a.max_units.to_string()
@@ -445,7 +447,7 @@ fn AddonsCard(
                         aria-invalid=move || error.get().is_some().then_some("true")
                         aria-describedby={
                             let (error_id, described) = (error_id.clone(), described.clone());
-                            move || if error.get().is_some() { error_id.clone() } else { described.clone() }
+                            move || if error.get().is_some() { Some(error_id.clone()) } else { described.clone() }
                         }/>
                 };
                 let submit = view! {
