@@ -59,6 +59,22 @@ pub(crate) async fn in_tenant<S: AsRef<str>>(
     tx.commit().await.map_err(|e| e.to_string())
 }
 
+/// A provider peer on free local ports that reports nothing back: the benchmark and
+/// the sending drill only count what it receives.
+pub(crate) async fn quiet_peer(app_config: &AppConfig) -> Result<peer::Peer, String> {
+    peer::Peer::start(peer::PeerConfig {
+        whatsapp_webhook_url: "http://127.0.0.1:9/webhooks/whatsapp".into(),
+        whatsapp_app_secret: app_config.wa_app_secret.clone(),
+        email_webhook_url: "http://127.0.0.1:9/webhooks/email".into(),
+        email_webhook_secret: app_config.email_webhook_secret.clone(),
+        http_addr: "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?,
+        smtp_addr: "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?,
+        whatsapp_numbers: Vec::new(),
+    })
+    .await
+    .map_err(|e| e.to_string())
+}
+
 pub async fn run(database: &Database, config: &crate::config::Config) -> Result<(), String> {
     let pools = &database.pools;
     let db = Db::new(pools.app.clone());
@@ -94,18 +110,7 @@ pub async fn run(database: &Database, config: &crate::config::Config) -> Result<
             started.elapsed().as_secs_f64()
         );
     }
-    let peer = peer::Peer::start(peer::PeerConfig {
-        // Nothing reports back during the benchmark.
-        whatsapp_webhook_url: "http://127.0.0.1:9/webhooks/whatsapp".into(),
-        whatsapp_app_secret: app_config.wa_app_secret.clone(),
-        email_webhook_url: "http://127.0.0.1:9/webhooks/email".into(),
-        email_webhook_secret: app_config.email_webhook_secret.clone(),
-        http_addr: "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?,
-        smtp_addr: "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?,
-        whatsapp_numbers: Vec::new(),
-    })
-    .await
-    .map_err(|e| e.to_string())?;
+    let peer = quiet_peer(&app_config).await?;
     let key = reset(&pools.owner, tenant, user, &app_config, peer.smtp_addr()).await?;
 
     // Scheduling: due enrolment steps → queued messages.

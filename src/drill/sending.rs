@@ -13,7 +13,7 @@
 //! The worker is this binary's `worker` command in a child process, pointed at the
 //! drill's database and at a provider peer the drill runs and counts from.
 
-use crate::bench::outreach::{in_tenant, reset};
+use crate::bench::outreach::{in_tenant, quiet_peer, reset};
 use crate::Database;
 use app::db::Db;
 use sqlx::PgPool;
@@ -140,17 +140,7 @@ pub async fn run(
         .await?;
     }
     let app_config = crate::app_config(config);
-    let peer = peer::Peer::start(peer::PeerConfig {
-        whatsapp_webhook_url: "http://127.0.0.1:9/webhooks/whatsapp".into(),
-        whatsapp_app_secret: app_config.wa_app_secret.clone(),
-        email_webhook_url: "http://127.0.0.1:9/webhooks/email".into(),
-        email_webhook_secret: app_config.email_webhook_secret.clone(),
-        http_addr: "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?,
-        smtp_addr: "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?,
-        whatsapp_numbers: Vec::new(),
-    })
-    .await
-    .map_err(|e| e.to_string())?;
+    let peer = quiet_peer(&app_config).await?;
     reset(&pools.owner, tenant, user, &app_config, peer.smtp_addr()).await?;
     in_tenant(
         &pools.owner,

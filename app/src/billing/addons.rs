@@ -162,6 +162,48 @@ async fn invoice_number(tx: &mut Tx, id: Option<Uuid>) -> Result<Option<i32>, Ap
     ))
 }
 
+/// The plan's limit on `metric` and the add-on's price in the subscription's currency,
+/// or the field error saying why the add-on cannot be sold: the plan has no limit
+/// there, or the add-on no price in that currency.
+async fn sellable(
+    env: &Env,
+    tx: &mut Tx,
+    sub: &super::ssr::SubscriptionSql,
+    a: &AddonSql,
+    metric: Metric,
+) -> Result<(i64, i64), AppError> {
+    let l = env.locale();
+    let catalogue = plans(tx, l).await?;
+    let plan = catalogue
+        .iter()
+        .find(|pl| pl.id == sub.plan_id)
+        .ok_or_else(|| crate::db::internal("the subscription's plan is not in the catalogue"))?;
+    let Some(limit) = plan.limit(metric) else {
+        return Err(AppError::field(
+            "addon",
+            tf(
+                l,
+                "billing.error.addon_unlimited",
+                &[
+                    ("plan", plan.name.clone()),
+                    ("what", t(l, metric.label_key())),
+                ],
+            ),
+        ));
+    };
+    let price = a.price_minor.ok_or_else(|| {
+        AppError::field(
+            "addon",
+            tf(
+                l,
+                "billing.error.addon_price",
+                &[("currency", sub.currency.clone())],
+            ),
+        )
+    })?;
+    Ok((limit, price))
+}
+
 /// Sets the units held of a recurring add-on. More units apply now, with an invoice
 /// for the added units over the rest of the period (none in a trial, as for an
 /// upgrade). Fewer apply now too, without a refund, and only while the workspace still
@@ -182,34 +224,7 @@ pub async fn set_units(env: &Env, addon: &str, units: &str) -> Result<AddonChang
     if sub.status == "CANCELLED" {
         return Err(AppError::Conflict(env.t("billing.error.addon_cancelled")));
     }
-    let catalogue = plans(&mut tx, l).await?;
-    let plan = catalogue
-        .iter()
-        .find(|pl| pl.id == sub.plan_id)
-        .ok_or_else(|| crate::db::internal("the subscription's plan is not in the catalogue"))?;
-    let Some(plan_limit) = plan.limit(metric) else {
-        return Err(AppError::field(
-            "addon",
-            tf(
-                l,
-                "billing.error.addon_unlimited",
-                &[
-                    ("plan", plan.name.clone()),
-                    ("what", t(l, metric.label_key())),
-                ],
-            ),
-        ));
-    };
-    let Some(monthly) = a.price_minor else {
-        return Err(AppError::field(
-            "addon",
-            tf(
-                l,
-                "billing.error.addon_price",
-                &[("currency", sub.currency.clone())],
-            ),
-        ));
-    };
+    let (plan_limit, monthly) = sellable(env, &mut tx, &sub, &a, metric).await?;
     if units == a.units {
         return Ok(AddonChange {
             invoice: None,
@@ -318,34 +333,7 @@ pub async fn buy_pack(env: &Env, addon: &str, packs: &str) -> Result<AddonChange
     if sub.status == "CANCELLED" {
         return Err(AppError::Conflict(env.t("billing.error.addon_cancelled")));
     }
-    let Some(price) = a.price_minor else {
-        return Err(AppError::field(
-            "addon",
-            tf(
-                l,
-                "billing.error.addon_price",
-                &[("currency", sub.currency.clone())],
-            ),
-        ));
-    };
-    let catalogue = plans(&mut tx, l).await?;
-    let plan = catalogue
-        .iter()
-        .find(|pl| pl.id == sub.plan_id)
-        .ok_or_else(|| crate::db::internal("the subscription's plan is not in the catalogue"))?;
-    if plan.limit(metric).is_none() {
-        return Err(AppError::field(
-            "addon",
-            tf(
-                l,
-                "billing.error.addon_unlimited",
-                &[
-                    ("plan", plan.name.clone()),
-                    ("what", t(l, metric.label_key())),
-                ],
-            ),
-        ));
-    }
+    let (_, price) = sellable(env, &mut tx, &sub, &a, metric).await?;
     let now = Utc::now();
     let period = super::meter::period(now);
     let messages = i64::from(packs) * i64::from(a.unit_quantity);
