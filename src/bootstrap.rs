@@ -160,13 +160,20 @@ async fn grant(owner: &PgPool, role: &str) -> Result<(), String> {
             "GRANT EXECUTE ON FUNCTION api_key_lookup(text), integration_lookup(text), rate_limit_take(text, text, integer), webhook_claim(integer, integer), api_sweep(), integration_claim(integer, integer), payment_attempt_claim(timestamptz, integer, integer), review_llm_claim(integer, integer), outbox_stats(), my_workspaces(), calendar_feed_lookup(bytea) TO {role}"
         ),
     ];
+    // Instances starting together would otherwise fail each other's GRANT on the same
+    // catalogue rows ("tuple concurrently updated"); one at a time, all or nothing.
+    let mut tx = owner.begin().await.map_err(|e| e.to_string())?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('leadline.grant'))")
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| format!("waiting for other instances' grants: {e}"))?;
     for sql in statements {
         sqlx::query(&sql)
-            .execute(owner)
+            .execute(&mut *tx)
             .await
             .map_err(|e| format!("{sql}: {e}"))?;
     }
-    Ok(())
+    tx.commit().await.map_err(|e| e.to_string())
 }
 
 /// What would let the runtime role (the one `app` connects as) step around row-level

@@ -79,6 +79,9 @@ pub struct Config {
     /// Where `leadline worker` serves its own `/metrics` (`LEADLINE_WORKER_METRICS_ADDR`);
     /// unset, it serves none. A worker inside `serve` records to the server's.
     pub worker_metrics_addr: Option<SocketAddr>,
+    /// Whether `serve` also runs the background work (`LEADLINE_BACKGROUND`, default
+    /// on). Off, it only answers requests and `leadline worker` processes do the rest.
+    pub background: bool,
     /// Proxies whose `X-Forwarded-For` names the client (`LEADLINE_TRUSTED_PROXIES`).
     pub trusted_proxies: Vec<IpNet>,
     /// The WhatsApp Cloud API (`LEADLINE_WA_API_URL`); unset with the dev peer on, the peer.
@@ -196,6 +199,7 @@ impl Config {
                 None => crate::web::loopback(),
             },
             metrics_token: var("LEADLINE_METRICS_TOKEN").map(SecretString::from),
+            background: flag("LEADLINE_BACKGROUND", true),
             worker_metrics_addr: match var("LEADLINE_WORKER_METRICS_ADDR") {
                 Some(_) => Some(address("LEADLINE_WORKER_METRICS_ADDR", "")?),
                 None => None,
@@ -454,6 +458,7 @@ mod tests {
             metrics_allow: Vec::new(),
             metrics_token: None,
             worker_metrics_addr: None,
+            background: true,
             trusted_proxies: Vec::new(),
             wa_api_url: None,
             d360_api_url: None,

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
 const USAGE: &str =
-    "usage: leadline [serve | worker | migrate | seed --tenants N --users-per-tenant M | bench [outreach | http | review | api | bundle] | drill]";
+    "usage: leadline [serve | worker | migrate | seed --tenants N --users-per-tenant M | bench [outreach | http | review | api | bundle] | drill [instances | sending]]";
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -83,6 +83,7 @@ async fn dev_tool(
     use leadline::{bench, drill};
     match (command, args.first().map(String::as_str)) {
         ("drill", Some("sending")) => drill::run_sending(config, database).await,
+        ("drill", Some("instances")) => drill::run_instances(config, database).await,
         ("drill", _) => drill::run(config, database).await,
         (_, Some("outreach")) => bench::outreach::run(database, config).await,
         (_, Some("review")) => bench::review::run(database, config).await,
@@ -157,13 +158,17 @@ async fn serve(config: &Config, database: &leadline::Database) -> Result<(), Str
         .await
         .map_err(|e| format!("binding {}: {e}", config.addr))?;
     tracing::info!("Leadline is listening on http://{}", config.addr);
-    let background = tokio::spawn(worker::run_until(
-        database.pools.app.clone(),
-        sending,
-        shutdown_signal(),
-    ));
+    let background = config.background.then(|| {
+        tokio::spawn(worker::run_until(
+            database.pools.app.clone(),
+            sending,
+            shutdown_signal(),
+        ))
+    });
     server::serve(listener, router, timeouts, shutdown_signal()).await;
-    background.abort();
+    if let Some(background) = background {
+        background.abort();
+    }
     Ok(())
 }
 

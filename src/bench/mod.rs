@@ -32,6 +32,7 @@ const WARMUP: usize = 30;
 const SAMPLES: usize = 300;
 const IMPORT_ROWS: usize = 100_000;
 
+#[derive(Debug)]
 pub struct Stats {
     pub p50: Duration,
     pub p95: Duration,

@@ -5,6 +5,9 @@
 //! restarted (the private cluster only), and reports the errors seen meanwhile and how
 //! long the app took to serve again, without being restarted.
 //!
+//! The instances drill (`instances`) runs two `serve` processes and a `worker` on one
+//! database and checks sessions, live updates and jobs across them.
+//!
 //! The sending drill (`sending`) kills the worker process twice while it sends, then
 //! restarts PostgreSQL, and counts what the provider received.
 //!
@@ -14,6 +17,7 @@
 //! tenant setting. sqlx 0.8.6's `begin()` is not cancel-safe on PostgreSQL (sqlx
 //! issues 4385 and 4393), which is what `Db` works around; this proves it.
 
+pub mod instances;
 mod sending;
 
 use app::db::Db;
@@ -181,6 +185,9 @@ pub async fn run(config: &crate::config::Config, database: &crate::Database) -> 
         failures.push("a pooled connection carried state into the next checkout".to_string());
     }
 
+    if let Err(e) = run_instances(config, database).await {
+        failures.push(e);
+    }
     if let Err(e) = run_sending(config, database).await {
         failures.push(e);
     }
@@ -190,18 +197,49 @@ pub async fn run(config: &crate::config::Config, database: &crate::Database) -> 
     }
 }
 
+/// The URL the drills' child processes reach the database at, as its owner.
+fn owner_url(config: &crate::config::Config, database: &crate::Database) -> Result<String, String> {
+    use secrecy::ExposeSecret;
+    match (&database.embedded, &config.database_url) {
+        (Some(pg), _) => Ok(pg.url.clone()),
+        (None, Some(url)) => Ok(url.expose_secret().to_string()),
+        (None, None) => Err("no database URL for the drill's processes".into()),
+    }
+}
+
+/// The instances drill alone (`leadline drill instances`): two serving processes and a
+/// worker on one database.
+pub async fn run_instances(
+    config: &crate::config::Config,
+    database: &crate::Database,
+) -> Result<(), String> {
+    // The bench owner's workspace, made if missing; the drill signs in over HTTP.
+    let _ = crate::bench::signed_in(config, database).await?;
+    let owner_url = owner_url(config, database)?;
+    let setup = instances::Setup {
+        exe: std::env::current_exe().map_err(|e| e.to_string())?,
+        owner_url: &owner_url,
+        owner: &database.pools.owner,
+        secret_key_hex: sending::hex(config.secret_key.bytes()),
+        email: crate::bench::BENCH_EMAIL,
+        password: crate::seed::DEMO_PASSWORD,
+        log_dir: std::env::temp_dir(),
+    };
+    let report = instances::run(&setup).await?;
+    instances::print(&report);
+    match report.clean() {
+        true => Ok(()),
+        false => Err("the instances did not share sessions, live updates or jobs".into()),
+    }
+}
+
 /// The sending drill alone (`leadline drill sending`): a worker process killed twice
 /// while it sends, then PostgreSQL restarted.
 pub async fn run_sending(
     config: &crate::config::Config,
     database: &crate::Database,
 ) -> Result<(), String> {
-    use secrecy::ExposeSecret;
-    let owner_url = match (&database.embedded, &config.database_url) {
-        (Some(pg), _) => pg.url.clone(),
-        (None, Some(url)) => url.expose_secret().to_string(),
-        (None, None) => return Err("no database URL for the worker process".into()),
-    };
+    let owner_url = owner_url(config, database)?;
     let sends = sending::run(config, database, &owner_url).await?;
     sending::print(&sends);
     match sends.clean() {

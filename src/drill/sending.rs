@@ -276,7 +276,7 @@ async fn outbox_empty(owner: &PgPool, tenant: Uuid) -> Result<bool, String> {
         .map_err(|e| e.to_string())
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(super) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

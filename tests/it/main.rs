@@ -18,6 +18,7 @@ mod demo;
 mod facebook_leads;
 mod forms;
 mod import;
+mod instances;
 mod inventory;
 mod inventory_catalog;
 mod inventory_import;
