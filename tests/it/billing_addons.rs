@@ -3,7 +3,7 @@
 //! a message pack raises this month's cap; nobody but the owner changes them.
 
 use crate::common::*;
-use app::billing::api::{BillingOverview, BuyMessagePack, GetInvoice, SetAddonUnits};
+use app::billing::api::{BillingOverview, BuyMessagePack, ChangePlan, GetInvoice, SetAddonUnits};
 use app::billing::model::{Metric, Overview};
 use app::team::api::CreateInvite;
 use reqwest::StatusCode;
@@ -244,4 +244,89 @@ async fn a_message_pack_raises_this_months_cap_and_only_the_owner_buys() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(body.to_string().contains("no limit"), "{body}");
+}
+
+#[tokio::test]
+async fn a_plan_change_says_which_add_ons_carry_on_and_ends_those_the_new_plan_makes_pointless() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup("Ada", "ada@example.com", "Acme").await;
+    let tenant = app.tenant_of("ada@example.com").await;
+    on_plan(&app, tenant, "starter").await;
+    for (addon, units) in [("extra_seat", "1"), ("extra_wa_number", "2")] {
+        let (status, body) = app
+            .call::<SetAddonUnits>(&owner, &[("addon", addon), ("units", units)])
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    // A downgrade names what carries on with it, and renews at its price.
+    let (status, change) = app
+        .call::<ChangePlan>(&owner, &[("plan", "free"), ("cycle", "MONTHLY")])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{change}");
+    assert_eq!(
+        change["Scheduled"]["kept_addons"],
+        serde_json::json!(["Extra seats × 1", "Extra WhatsApp numbers × 2"])
+    );
+
+    // Staff lift Pro's limit on WhatsApp numbers: extra numbers on Pro would be paid
+    // for nothing, so upgrading ends them and credits their unused 20 of 30 days.
+    sqlx::query("UPDATE plans SET wa_numbers_limit = NULL WHERE id = 'pro'")
+        .execute(&app.pools.owner)
+        .await
+        .unwrap();
+    let (status, change) = app
+        .call::<ChangePlan>(&owner, &[("plan", "pro"), ("cycle", "MONTHLY")])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{change}");
+    assert_eq!(
+        change["Upgraded"]["ended_addons"],
+        serde_json::json!(["Extra WhatsApp numbers × 2"])
+    );
+    let invoice = change["Upgraded"]["invoice"].as_str().unwrap().to_string();
+    let (_, detail) = app.call::<GetInvoice>(&owner, &[("id", &invoice)]).await;
+    let credit = detail["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["description"] == "Unused time on Extra WhatsApp numbers × 2")
+        .unwrap_or_else(|| panic!("no credit line: {detail}"));
+    // Two thirds of 2 × USD 18.
+    let amount = credit["amount_minor"].as_i64().unwrap();
+    assert!((-2400..=-2399).contains(&amount), "{detail}");
+
+    let o = overview(&app, &owner).await;
+    let units = |id: &str| o.addons.iter().find(|a| a.id == id).unwrap().units;
+    assert_eq!((units("extra_seat"), units("extra_wa_number")), (1, 0));
+    assert_eq!(limit_of(&o, Metric::WhatsAppNumbers), None);
+
+    // The renewal bills Pro and the seat, not the ended numbers.
+    let at = chrono::Utc::now() + chrono::Duration::days(21);
+    app::billing::renewals::roll_periods(&app.pools.app, at)
+        .await
+        .unwrap();
+    let kinds: Vec<(String, String)> = sqlx::query_as(
+        "SELECT l.kind, l.description FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id
+          WHERE i.tenant_id = $1 AND i.period_start >= now() + interval '19 days' ORDER BY l.position",
+    )
+    .bind(tenant)
+    .fetch_all(&app.pools.owner)
+    .await
+    .unwrap();
+    assert_eq!(kinds.len(), 2, "{kinds:?}");
+    assert_eq!(kinds[0].0, "PLAN");
+    assert!(kinds[1].1.starts_with("Extra seats × 1, "), "{kinds:?}");
+
+    let audited: Value = sqlx::query_scalar(
+        "SELECT after FROM audit_logs WHERE tenant_id = $1 AND action = 'billing.plan_changed'
+          ORDER BY created_at DESC LIMIT 1",
+    )
+    .bind(tenant)
+    .fetch_one(&app.pools.owner)
+    .await
+    .unwrap();
+    assert_eq!(
+        audited["ended_addons"],
+        serde_json::json!(["Extra WhatsApp numbers × 2"])
+    );
 }

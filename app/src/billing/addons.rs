@@ -433,6 +433,74 @@ pub(super) async fn renewal_lines(
         .collect())
 }
 
+/// A recurring add-on the tenant holds, as a plan change sees it.
+pub(super) struct Held {
+    id: String,
+    pub(super) name: String,
+    pub(super) units: i32,
+    /// Per unit and month in the subscription's currency, if sold in it.
+    pub(super) monthly: Option<i64>,
+    metric: Metric,
+}
+
+impl Held {
+    /// "Extra seat × 2", for the messages that list them.
+    pub(super) fn describe(&self, l: Locale) -> String {
+        tf(
+            l,
+            "billing.addon.item",
+            &[
+                ("name", self.name.clone()),
+                ("units", self.units.to_string()),
+            ],
+        )
+    }
+}
+
+/// The recurring add-ons the transaction's tenant holds, split by whether `plan` limits
+/// what they raise: those it does keep their meaning on it; the rest would be paid for
+/// nothing.
+pub(super) async fn held_under(
+    tx: &mut Tx,
+    locale: Locale,
+    currency: &str,
+    plan: &super::ssr::PlanSql,
+) -> Result<(Vec<Held>, Vec<Held>), AppError> {
+    let held = catalogue(tx, locale, currency)
+        .await?
+        .into_iter()
+        .filter(|a| a.recurring && a.units > 0)
+        .filter_map(|a| {
+            Some(Held {
+                metric: a.metric()?,
+                id: a.id,
+                name: a.name,
+                units: a.units,
+                monthly: a.price_minor,
+            })
+        });
+    Ok(held.partition(|h| plan.limit(h.metric).is_some()))
+}
+
+/// Ends the recurring add-ons `plan` has no limit for (an upgrade to unlimited
+/// WhatsApp numbers makes extra numbers pointless), so they are neither renewed nor
+/// counted; what ended.
+pub(super) async fn end_unlimited_on(
+    tx: &mut Tx,
+    locale: Locale,
+    currency: &str,
+    plan: &super::ssr::PlanSql,
+) -> Result<Vec<Held>, AppError> {
+    let (_, pointless) = held_under(tx, locale, currency, plan).await?;
+    for h in &pointless {
+        sqlx::query("DELETE FROM subscription_addons WHERE addon_id = $1")
+            .bind(&h.id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(pointless)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

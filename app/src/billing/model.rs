@@ -299,8 +299,15 @@ pub struct AddonChange {
 /// What a plan change did.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PlanChange {
-    /// Applied now; the prorated invoice.
-    Upgraded { invoice: Option<Uuid> },
-    /// Applied when the period ends.
-    Scheduled { at: DateTime<Utc> },
+    /// Applied now; the prorated invoice, and the add-ons the new plan made pointless
+    /// (it has no limit on what they raise), which ended with it.
+    Upgraded {
+        invoice: Option<Uuid>,
+        ended_addons: Vec<String>,
+    },
+    /// Applied when the period ends; the add-ons that carry on, and renew, with it.
+    Scheduled {
+        at: DateTime<Utc>,
+        kept_addons: Vec<String>,
+    },
 }

@@ -85,17 +85,18 @@ async fn roll_period(db: &Db, tenant_id: Uuid, now: DateTime<Utc>) -> Result<boo
     } else {
         let locale = Locale::parse(&due.locale).unwrap_or(Locale::En);
         let day = |at| crate::l10n::date(locale, crate::l10n::to_local(&due.timezone, at).date());
+        let catalogue = plans(&mut tx, locale).await?;
+        let new_plan = catalogue.iter().find(|p| p.id == plan);
+        // A pending plan that has no limit where add-ons were held ends them unbilled.
+        if let Some(new_plan) = new_plan.filter(|_| plan != due.plan_id) {
+            super::addons::end_unlimited_on(&mut tx, locale, &due.currency, new_plan).await?;
+        }
         let mut lines = Vec::new();
         if let Some(amount) = price(&mut tx, &plan, &due.cycle, &due.currency)
             .await?
             .filter(|amount| *amount > 0)
         {
-            let name = plans(&mut tx, locale)
-                .await?
-                .into_iter()
-                .find(|p| p.id == plan)
-                .map(|p| p.name)
-                .unwrap_or_else(|| plan.clone());
+            let name = new_plan.map_or_else(|| plan.clone(), |p| p.name.clone());
             let line = tf(
                 locale,
                 "billing.line.plan",

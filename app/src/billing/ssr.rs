@@ -454,10 +454,12 @@ pub async fn change_plan(env: &Env, plan_id: &str, cycle: &str) -> Result<PlanCh
         let left = (sub.current_period_end - now).num_seconds().clamp(0, total);
         let share =
             |amount: i64| (i128::from(amount) * i128::from(left) / i128::from(total)) as i64;
+        let ended =
+            super::addons::end_unlimited_on(&mut tx, env.locale(), &sub.currency, target).await?;
         let invoice = if sub.status == "TRIALING" {
             None
         } else {
-            let lines = [
+            let mut lines = vec![
                 (
                     "PRORATION",
                     tf(
@@ -477,6 +479,19 @@ pub async fn change_plan(env: &Env, plan_id: &str, cycle: &str) -> Result<PlanCh
                     share(new_price),
                 ),
             ];
+            // Ended add-ons were paid to the period's end: their unused time is credited.
+            lines.extend(ended.iter().filter_map(|h| {
+                let paid = super::addons::period_price(h.monthly?, &sub.cycle) * i64::from(h.units);
+                Some((
+                    "PRORATION",
+                    tf(
+                        env.locale(),
+                        "billing.line.addon_unused",
+                        &[("item", h.describe(env.locale()))],
+                    ),
+                    -share(paid),
+                ))
+            }));
             Some(
                 create_invoice(
                     &mut tx,
@@ -496,7 +511,10 @@ pub async fn change_plan(env: &Env, plan_id: &str, cycle: &str) -> Result<PlanCh
         .bind(cycle.code())
         .execute(&mut *tx)
         .await?;
-        PlanChange::Upgraded { invoice }
+        PlanChange::Upgraded {
+            invoice,
+            ended_addons: ended.iter().map(|h| h.describe(env.locale())).collect(),
+        }
     } else {
         let over = excess(
             env.locale(),
@@ -521,8 +539,11 @@ pub async fn change_plan(env: &Env, plan_id: &str, cycle: &str) -> Result<PlanCh
         .bind(cycle.code())
         .execute(&mut *tx)
         .await?;
+        let (kept, _) =
+            super::addons::held_under(&mut tx, env.locale(), &sub.currency, target).await?;
         PlanChange::Scheduled {
             at: sub.current_period_end,
+            kept_addons: kept.iter().map(|h| h.describe(env.locale())).collect(),
         }
     };
     audit::by_member(
@@ -534,6 +555,9 @@ pub async fn change_plan(env: &Env, plan_id: &str, cycle: &str) -> Result<PlanCh
             serde_json::json!({ "plan": target.id, "cycle": cycle.code(), "applies": match &outcome {
                 PlanChange::Upgraded { .. } => "now",
                 PlanChange::Scheduled { .. } => "period_end",
+            }, "ended_addons": match &outcome {
+                PlanChange::Upgraded { ended_addons, .. } => ended_addons.clone(),
+                PlanChange::Scheduled { .. } => Vec::new(),
             } }),
         ),
     )

@@ -91,9 +91,15 @@ pub fn BillingPage() -> impl IntoView {
             <p class="alert alert-danger" role="alert" data-testid="plan-error">{m}</p>
         })}
         {move || match change.value().get() {
-            Some(Ok(PlanChange::Upgraded { .. })) => Some(view! { <p class="alert alert-success" role="status">{tr("billing.upgraded")}</p> }.into_any()),
-            Some(Ok(PlanChange::Scheduled { at })) => Some(view! {
-                <p class="alert alert-success" role="status">{tf(l, "billing.scheduled", &[("at", date(at))])}</p>
+            Some(Ok(PlanChange::Upgraded { ended_addons, .. })) => Some(view! {
+                <p class="alert alert-success" role="status">
+                    {tr("billing.upgraded")}{addons_note(l, "billing.addons_ended", &ended_addons)}
+                </p>
+            }.into_any()),
+            Some(Ok(PlanChange::Scheduled { at, kept_addons })) => Some(view! {
+                <p class="alert alert-success" role="status">
+                    {tf(l, "billing.scheduled", &[("at", date(at))])}{addons_note(l, "billing.addons_kept", &kept_addons)}
+                </p>
             }.into_any()),
             _ => None,
         }}
@@ -585,4 +591,14 @@ pub fn InvoicePage() -> impl IntoView {
             })}
         </Transition>
     }
+}
+
+/// What a plan change did to the add-ons held, as a sentence after its message; empty
+/// when none were held.
+fn addons_note(l: Locale, key: &str, addons: &[String]) -> String {
+    if addons.is_empty() {
+        return String::new();
+    }
+    let separator = if l == Locale::Ar { "، " } else { ", " };
+    format!(" {}", tf(l, key, &[("list", addons.join(separator))]))
 }
