@@ -117,7 +117,7 @@ impl Modify for ProblemResponses {
                     ),
                     (
                         "429",
-                        "The key's or the workspace's rate limit; see Retry-After",
+                        "The key's or the workspace's rate limit a minute, or the plan's allowance an hour; see Retry-After and RateLimit-Policy",
                     ),
                 ];
                 // A path's object, or one a body names (a message's lead, a hold's unit).
@@ -431,13 +431,19 @@ async fn authenticate_key(State(state): State<AppState>, mut req: Request, next:
         .map(Locale::from_accept_language)
         .unwrap_or_default();
     if limits.remaining < 0 {
+        let detail = if limits.hourly {
+            format!(
+                "the {} plan allows {} API requests an hour, all used; more in {} min, or a higher plan raises the allowance (Billing, /billing)",
+                caller.plan_name,
+                limits.limit,
+                limits.reset.div_ceil(60)
+            )
+        } else {
+            format!("rate limit of {} requests a minute reached", limits.limit)
+        };
         let mut r = problem_response(ApiError {
             retry_after: Some(limits.reset),
-            ..ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                format!("rate limit of {} requests a minute reached", limits.limit),
-            )
+            ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", detail)
         });
         limits.write(r.headers_mut());
         return r;
@@ -499,10 +505,15 @@ pub fn env_of(ctx: &RequestCtx) -> Env {
     }
 }
 
+/// The limit closest to running out, as the RateLimit headers report it, and every
+/// limit that applies as `RateLimit-Policy` lists them ("300;w=60, 5000;w=3600").
 struct Limits {
     limit: i32,
     remaining: i32,
     reset: u32,
+    /// Whether that limit is the plan's hourly allowance (rather than a minute's).
+    hourly: bool,
+    policy: String,
 }
 
 impl Limits {
@@ -510,39 +521,95 @@ impl Limits {
         headers.insert("ratelimit-limit", self.limit.into());
         headers.insert("ratelimit-remaining", self.remaining.max(0).into());
         headers.insert("ratelimit-reset", self.reset.into());
+        if let Ok(policy) = HeaderValue::from_str(&self.policy) {
+            headers.insert("ratelimit-policy", policy);
+        }
     }
 }
 
 async fn rate(state: &AppState, caller: &ApiCaller) -> Result<Limits, AppError> {
-    let (key_hits, key_reset, tenant_hits, tenant_reset): (i32, i32, i32, i32) = sqlx::query_as(
-        "SELECT k.hits, k.reset_secs, t.hits, t.reset_secs
-           FROM rate_limit_take('api_key', $1, 60) k, rate_limit_take('api_tenant', $2, 60) t",
+    let (key_hits, key_reset, tenant_hits, tenant_reset, hour_hits, hour_reset): (
+        i32,
+        i32,
+        i32,
+        i32,
+        i32,
+        i32,
+    ) = sqlx::query_as(
+        "SELECT k.hits, k.reset_secs, t.hits, t.reset_secs, h.hits, h.reset_secs
+           FROM rate_limit_take('api_key', $1, 60) k, rate_limit_take('api_tenant', $2, 60) t,
+                rate_limit_take('api_tenant_hour', $2, 3600) h",
     )
     .bind(caller.principal.user_id.to_string())
     .bind(caller.principal.tenant_id.to_string())
     .fetch_one(state.db.pool())
     .await?;
-    let key = (
-        caller.key_per_minute,
-        caller.key_per_minute - key_hits,
-        key_reset,
-    );
-    let tenant = (
-        caller.tenant_per_minute,
-        caller.tenant_per_minute - tenant_hits,
-        tenant_reset,
-    );
-    let (limit, remaining, reset) = if tenant.1 < key.1 { tenant } else { key };
-    Ok(Limits {
-        limit,
-        remaining,
-        reset: reset.max(1) as u32,
-    })
+    Ok(tightest(
+        [
+            Some((caller.key_per_minute, key_hits, key_reset, false)),
+            Some((caller.tenant_per_minute, tenant_hits, tenant_reset, false)),
+            caller
+                .tenant_per_hour
+                .map(|limit| (limit, hour_hits, hour_reset, true)),
+        ]
+        .into_iter()
+        .flatten(),
+    ))
+}
+
+/// Of the limits that apply, as (limit, hits in its window, seconds to its reset,
+/// hourly), the one with the fewest requests left.
+fn tightest(limits: impl Iterator<Item = (i32, i32, i32, bool)>) -> Limits {
+    let mut policy = Vec::new();
+    let mut closest: Option<Limits> = None;
+    for (limit, hits, reset, hourly) in limits {
+        policy.push(format!("{limit};w={}", if hourly { 3600 } else { 60 }));
+        let this = Limits {
+            limit,
+            remaining: limit - hits,
+            reset: reset.max(1) as u32,
+            hourly,
+            policy: String::new(),
+        };
+        if closest
+            .as_ref()
+            .is_none_or(|c| this.remaining < c.remaining)
+        {
+            closest = Some(this);
+        }
+    }
+    policy.dedup();
+    let mut closest = closest.unwrap_or(Limits {
+        limit: 0,
+        remaining: 0,
+        reset: 1,
+        hourly: false,
+        policy: String::new(),
+    });
+    closest.policy = policy.join(", ");
+    closest
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_limit_closest_to_running_out_is_reported_with_every_policy() {
+        // 300 a minute with 10 used; 5000 an hour with 4,995 used.
+        let l = tightest([(300, 10, 50, false), (5000, 4995, 1800, true)].into_iter());
+        assert_eq!(
+            (l.limit, l.remaining, l.reset, l.hourly),
+            (5000, 5, 1800, true)
+        );
+        assert_eq!(l.policy, "300;w=60, 5000;w=3600");
+        let l = tightest([(60, 61, 0, false), (60, 3, 40, false)].into_iter());
+        assert_eq!(
+            (l.limit, l.remaining, l.reset, l.hourly),
+            (60, -1, 1, false)
+        );
+        assert_eq!(l.policy, "60;w=60");
+    }
 
     #[test]
     fn every_route_is_in_the_document() {

@@ -53,7 +53,7 @@ pub async fn run(database: &Database, config: &Config) -> Result<(), String> {
     .execute(owner)
     .await
     .map_err(err)?;
-    sqlx::query("UPDATE plans SET api_per_minute = 100000000 WHERE id = (SELECT plan_id FROM subscriptions WHERE tenant_id = $1)")
+    sqlx::query("UPDATE plans SET api_per_minute = 100000000, api_per_hour = NULL WHERE id = (SELECT plan_id FROM subscriptions WHERE tenant_id = $1)")
         .bind(tenant)
         .execute(owner)
         .await

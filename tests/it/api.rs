@@ -398,6 +398,82 @@ async fn the_rate_limit_holds_across_two_instances() {
 }
 
 #[tokio::test]
+async fn the_plans_hourly_allowance_is_enforced_with_its_name_and_when_it_resets() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup("Ada", "ada@example.com", "Acme").await;
+    let token = app.api_key(&owner, "Hourly", &["contacts:read"]).await;
+    // The workspace's plan allows 4 requests an hour in this test.
+    sqlx::query(
+        "UPDATE plans SET api_per_hour = 4
+          WHERE id = (SELECT plan_id FROM subscriptions WHERE tenant_id = (SELECT tenant_id FROM api_keys WHERE prefix = $1))",
+    )
+    .bind(&token[..20])
+    .execute(&app.pools.owner)
+    .await
+    .unwrap();
+    let mut answers = Vec::new();
+    for _ in 0..5 {
+        answers.push(
+            body(
+                app.api(Method::GET, "/contacts", &token)
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await,
+        );
+    }
+    let codes: Vec<u16> = answers.iter().map(|(s, _, _)| s.as_u16()).collect();
+    assert_eq!(codes, [200, 200, 200, 200, 429]);
+    let (_, headers, _) = &answers[0];
+    assert_eq!(
+        header(headers, "ratelimit-limit"),
+        "4",
+        "the tightest limit is reported"
+    );
+    assert_eq!(header(headers, "ratelimit-remaining"), "3");
+    assert!(
+        header(headers, "ratelimit-policy").contains("4;w=3600"),
+        "{headers:?}"
+    );
+    let (_, headers, problem) = &answers[4];
+    let retry: u32 = header(headers, "retry-after").parse().unwrap();
+    assert!(
+        (3000..=3600).contains(&retry),
+        "the hour resets, not the minute: {retry}"
+    );
+    let detail = problem["message"].as_str().unwrap();
+    let plan: String =
+        sqlx::query_scalar("SELECT p.name FROM plans p JOIN subscriptions s ON s.plan_id = p.id")
+            .fetch_one(&app.pools.owner)
+            .await
+            .unwrap();
+    assert!(
+        detail.contains(&format!("the {plan} plan allows 4 API requests an hour")),
+        "{detail}"
+    );
+    assert!(detail.contains("/billing"), "{detail}");
+
+    // Enterprise has no hourly allowance: only the minute limits apply.
+    sqlx::query("UPDATE subscriptions SET plan_id = 'enterprise'")
+        .execute(&app.pools.owner)
+        .await
+        .unwrap();
+    let (status, headers, _) = body(
+        app.api(Method::GET, "/contacts", &token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        !header(&headers, "ratelimit-policy").contains("w=3600"),
+        "{headers:?}"
+    );
+}
+
+#[tokio::test]
 async fn of_fifty_concurrent_requests_with_one_idempotency_key_exactly_one_has_an_effect() {
     let app = TestApp::spawn().await;
     let owner = app.signup("Ada", "ada@example.com", "Acme").await;

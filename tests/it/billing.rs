@@ -40,6 +40,27 @@ async fn a_new_workspace_is_on_a_trial_and_admins_read_what_owners_change() {
         .collect();
     assert_eq!(usage[0], ("Seats", 1));
     assert_eq!(o["plans"].as_array().unwrap().len(), 4);
+    // Each plan states its API allowance, a minute and an hour (none on Enterprise).
+    let api: Vec<(i64, Value)> = o["plans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["api_per_minute"].as_i64().unwrap(),
+                p["api_per_hour"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        api,
+        vec![
+            (60, Value::from(1000)),
+            (300, Value::from(5000)),
+            (1200, Value::from(30000)),
+            (6000, Value::Null)
+        ]
+    );
     assert_eq!(o["can_manage"], true);
     let admin = app.invite_and_join(&owner, "al@example.com", "ADMIN").await;
     let (status, o) = app.call::<BillingOverview>(&admin, &[]).await;

@@ -156,6 +156,10 @@ pub struct PlanOffer {
     /// `None`: quoted, not on the list.
     pub price_minor: Option<i64>,
     pub limits: Vec<(Metric, Option<i64>)>,
+    /// Public API requests the workspace may make a minute, and an hour (`None`: no
+    /// hourly limit); they matter only with the API feature.
+    pub api_per_minute: i32,
+    pub api_per_hour: Option<i32>,
     pub features: Vec<String>,
     pub current: bool,
     pub rank: i32,

@@ -27,6 +27,8 @@ pub(super) struct PlanSql {
     email_messages_limit: Option<i32>,
     domains_limit: Option<i32>,
     storage_limit_mb: Option<i32>,
+    api_per_minute: i32,
+    api_per_hour: Option<i32>,
     features: serde_json::Value,
     sort_order: i32,
 }
@@ -50,7 +52,7 @@ pub(super) async fn plans(tx: &mut Tx, locale: Locale) -> Result<Vec<PlanSql>, A
     Ok(sqlx::query_as(
         "SELECT id, coalesce(names->>$1, name) AS name, seats_limit, records_limit, wa_numbers_limit,
                 mailboxes_limit, wa_messages_limit, email_messages_limit, domains_limit, storage_limit_mb,
-                features,
+                api_per_minute, api_per_hour, features,
                 sort_order
            FROM plans ORDER BY sort_order",
     )
@@ -238,6 +240,8 @@ pub async fn overview(env: &Env) -> Result<Overview, AppError> {
             name: pl.name.clone(),
             price_minor: price(&mut tx, &pl.id, &sub.cycle, &sub.currency).await?,
             limits: Metric::ALL.iter().map(|m| (*m, pl.limit(*m))).collect(),
+            api_per_minute: pl.api_per_minute,
+            api_per_hour: pl.api_per_hour,
             features: serde_json::from_value(pl.features.clone()).unwrap_or_default(),
             current: pl.id == sub.plan_id,
             rank: pl.sort_order,

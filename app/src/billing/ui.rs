@@ -52,6 +52,22 @@ fn limit_text(l: crate::i18n::Locale, metric: Metric, limit: Option<i64>) -> Str
     limit.map_or_else(|| t(l, "billing.unlimited"), |n| metric.amount(l, n))
 }
 
+/// A plan's public API allowance: "300 a minute, 5000 an hour", or that it has no API.
+fn api_text(l: Locale, p: &PlanOffer) -> String {
+    if !p.features.iter().any(|f| f == Feature::Api.key()) {
+        return t(l, "billing.api.none");
+    }
+    let minute = p.api_per_minute.to_string();
+    match p.api_per_hour {
+        Some(hour) => tf(
+            l,
+            "billing.api.rate",
+            &[("minute", minute), ("hour", hour.to_string())],
+        ),
+        None => tf(l, "billing.api.rate_minute", &[("minute", minute)]),
+    }
+}
+
 #[component]
 pub fn BillingPage() -> impl IntoView {
     let l = locale();
@@ -203,6 +219,7 @@ pub fn BillingPage() -> impl IntoView {
                                                 <th>{tr("billing.plan")}</th>
                                                 <th>{tr("billing.price")}</th>
                                                 {Metric::ALL.iter().map(|m| view! { <th>{tr(m.label_key())}</th> }).collect_view()}
+                                                <th>{tr("billing.api.requests")}</th>
                                                 <th>{tr("billing.features")}</th>
                                                 <th><span class="sr-only">{tr("billing.actions")}</span></th>
                                             </tr>
@@ -216,6 +233,7 @@ pub fn BillingPage() -> impl IntoView {
                                                         <td class="font-medium">{p.name.clone()}</td>
                                                         <td class="tabular-nums">{p.price_minor.map_or_else(|| t(l, "billing.quoted"), |m| money::format(crate::ui::locale(), m, &currency))}</td>
                                                         {p.limits.iter().map(|(m, lim)| view! { <td class="tabular-nums">{limit_text(l, *m, *lim)}</td> }).collect_view()}
+                                                        <td class="tabular-nums" data-testid="plan-api">{api_text(l, p)}</td>
                                                         <td data-testid="plan-features">{features_text(l, &p.features)}</td>
                                                         <td>
                                                             {if p.current {

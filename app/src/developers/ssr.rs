@@ -77,6 +77,10 @@ pub struct ApiCaller {
     /// Requests per minute for this key, and for the whole tenant by its plan.
     pub key_per_minute: i32,
     pub tenant_per_minute: i32,
+    /// The plan's allowance an hour for the whole tenant; `None`: no hourly limit.
+    pub tenant_per_hour: Option<i32>,
+    /// The tenant's plan, for the message of a limit reached.
+    pub plan_name: String,
 }
 
 /// Why a token was refused. The message is the same for an unknown and a wrong
@@ -181,6 +185,8 @@ pub async fn authenticate(
         scopes: row.try_get("scopes")?,
         key_per_minute: row.try_get("per_minute")?,
         tenant_per_minute: row.try_get("tenant_per_minute")?,
+        tenant_per_hour: row.try_get("tenant_per_hour")?,
+        plan_name: row.try_get("plan_name")?,
     }))
 }
 

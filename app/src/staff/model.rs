@@ -201,6 +201,8 @@ pub struct CataloguePlan {
     /// MiB.
     pub storage_mb: Option<i32>,
     pub api_per_minute: i32,
+    /// `None`: no hourly limit.
+    pub api_per_hour: Option<i32>,
     pub features: Vec<String>,
     pub prices: Vec<ListPrice>,
     /// Workspaces on it now.
@@ -239,6 +241,8 @@ pub struct PlanDraft {
     pub domains: String,
     pub storage_mb: String,
     pub api_per_minute: String,
+    /// Empty: no hourly limit.
+    pub api_per_hour: String,
     pub features: Vec<String>,
     pub prices: Vec<PriceDraft>,
     pub reason: String,

@@ -24,6 +24,7 @@ async fn finance_staff_edit_the_plan_catalogue_and_limits_apply_at_once() {
         json!({ "plan": {
             "id": "free", "seats": "3", "records": records, "wa_numbers": "1", "mailboxes": "1",
             "wa_messages": "500", "email_messages": "", "domains": "2", "storage_mb": "50", "api_per_minute": "60",
+            "api_per_hour": "900",
             "features": ["inventory.maps"],
             "prices": [{ "cycle": "MONTHLY", "currency": "USD", "amount": usd }],
             "reason": "pilot of a smaller free tier",
@@ -68,6 +69,11 @@ async fn finance_staff_edit_the_plan_catalogue_and_limits_apply_at_once() {
         );
         assert_eq!(error_field(&body), Some(field), "{body}");
     }
+    let mut hourly = draft("2", "");
+    hourly["plan"]["api_per_hour"] = json!("0");
+    let (status, body) = app.call_json::<SavePlan>(&bob, &hourly).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(error_field(&body), Some("api_per_hour"), "{body}");
     let mut unknown = draft("2", "");
     unknown["plan"]["id"] = json!("platinum");
     assert_eq!(
@@ -86,12 +92,13 @@ async fn finance_staff_edit_the_plan_catalogue_and_limits_apply_at_once() {
     .await
     .unwrap();
     assert_eq!((price, maps), (500, true));
-    let storage: (Option<i32>, Option<i32>) =
-        sqlx::query_as("SELECT domains_limit, storage_limit_mb FROM plans WHERE id = 'free'")
-            .fetch_one(&app.pools.owner)
-            .await
-            .unwrap();
-    assert_eq!(storage, (Some(2), Some(50)));
+    let storage: (Option<i32>, Option<i32>, Option<i32>) = sqlx::query_as(
+        "SELECT domains_limit, storage_limit_mb, api_per_hour FROM plans WHERE id = 'free'",
+    )
+    .fetch_one(&app.pools.owner)
+    .await
+    .unwrap();
+    assert_eq!(storage, (Some(2), Some(50), Some(900)));
     for name in ["One", "Two"] {
         let (status, body) = app
             .call::<app::crm::records::api::SaveRecord>(

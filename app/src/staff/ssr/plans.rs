@@ -7,7 +7,7 @@ pub async fn list(env: &Env) -> Result<Catalogue, AppError> {
     let pool = env.db().pool();
     let rows = sqlx::query(
         "SELECT p.id, p.name, p.seats_limit, p.records_limit, p.wa_numbers_limit, p.mailboxes_limit,
-                p.wa_messages_limit, p.email_messages_limit, p.domains_limit, p.storage_limit_mb, p.api_per_minute,
+                p.wa_messages_limit, p.email_messages_limit, p.domains_limit, p.storage_limit_mb, p.api_per_minute, p.api_per_hour,
                 ARRAY(SELECT jsonb_array_elements_text(p.features)) AS features,
                 coalesce((SELECT jsonb_agg(jsonb_build_object('cycle', pp.cycle, 'currency', pp.currency,
                                                               'amount_minor', pp.amount_minor)
@@ -43,6 +43,7 @@ pub async fn list(env: &Env) -> Result<Catalogue, AppError> {
             domains: r.try_get("domains_limit")?,
             storage_mb: r.try_get("storage_limit_mb")?,
             api_per_minute: r.try_get("api_per_minute")?,
+            api_per_hour: r.try_get("api_per_hour")?,
             features: r.try_get("features")?,
             prices: prices.0,
         });
@@ -111,6 +112,7 @@ pub async fn save_plan(env: &Env, draft: &PlanDraft) -> Result<(), AppError> {
     let domains = limit(env, "domains", &draft.domains, 0, false)?;
     let storage_mb = limit(env, "storage_mb", &draft.storage_mb, 1, false)?;
     let api = limit(env, "api_per_minute", &draft.api_per_minute, 1, true)?.unwrap_or(1);
+    let api_hourly = limit(env, "api_per_hour", &draft.api_per_hour, 1, false)?;
     let mut features = Vec::new();
     for key in &draft.features {
         let feature = Feature::parse(key)
@@ -149,7 +151,7 @@ pub async fn save_plan(env: &Env, draft: &PlanDraft) -> Result<(), AppError> {
     }
     let reason = reason_of(env, &draft.reason, false)?;
     let found: bool = sqlx::query_scalar(
-        "SELECT staff_save_plan($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        "SELECT staff_save_plan($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
     )
     .bind(actor)
     .bind(&draft.id)
@@ -162,6 +164,7 @@ pub async fn save_plan(env: &Env, draft: &PlanDraft) -> Result<(), AppError> {
     .bind(domains)
     .bind(storage_mb)
     .bind(api)
+    .bind(api_hourly)
     .bind(serde_json::json!(features))
     .bind(serde_json::Value::Array(prices))
     .bind(&reason)

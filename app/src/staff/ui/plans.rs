@@ -72,6 +72,11 @@ fn PlanEditor(
             "staff.limit.api_per_minute",
             plan.api_per_minute.to_string(),
         ),
+        (
+            "api_per_hour",
+            "staff.limit.api_per_hour",
+            text(plan.api_per_hour),
+        ),
     ]
     .map(|(field, key, value)| (field, key, RwSignal::new(value)));
     let features: Vec<(Feature, RwSignal<bool>)> = Feature::ALL
@@ -115,6 +120,7 @@ fn PlanEditor(
                 domains: get("domains"),
                 storage_mb: get("storage_mb"),
                 api_per_minute: get("api_per_minute"),
+                api_per_hour: get("api_per_hour"),
                 features: features_c
                     .iter()
                     .filter(|(_, on)| on.get_untracked())
