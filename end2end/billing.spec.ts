@@ -21,6 +21,9 @@ test('the owner sees the trial, usage against every limit and past invoices, and
   // What each plan includes, beyond its limits.
   await expect(page.getByTestId('plans').locator('tr[data-plan="free"] [data-testid="plan-features"]')).toHaveText('None');
   await expect(page.getByTestId('plans').locator('tr[data-plan="starter"] [data-testid="plan-features"]')).toHaveText('Floor-plan maps, API access');
+  // The API allowance, a minute and an hour; Free has no API.
+  await expect(page.getByTestId('plans').locator('tr[data-plan="pro"] [data-testid="plan-api"]')).toHaveText('1,200 a minute, 30,000 an hour');
+  await expect(page.getByTestId('plans').locator('tr[data-plan="free"] [data-testid="plan-api"]')).toHaveText('No API');
   expect(await violations(page), '/billing').toEqual([]);
 
   // Moving down to Free is refused while the workspace is over its limits, and says why.
@@ -73,4 +76,9 @@ test('the owner adds extra seats and buys a message pack, mistakes named at the 
   await expect(pack.getByRole('link', { name: /^Add-ons updated\. Invoice \d+ covers them\.$/ })).toBeVisible();
   await expect(pack).toContainText('Bought this month: 1,000 more messages.');
   expect(await violations(page), 'add-ons').toEqual([]);
+
+  // Moving down to Free at the period's end says the seats carry on with it.
+  await page.getByRole('button', { name: 'Switch to Free' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Your plan changes on' }))
+    .toContainText('Your add-ons carry on with it and renew at its price: Extra seats × 2.');
 });

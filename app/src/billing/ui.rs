@@ -52,17 +52,17 @@ fn limit_text(l: crate::i18n::Locale, metric: Metric, limit: Option<i64>) -> Str
     limit.map_or_else(|| t(l, "billing.unlimited"), |n| metric.amount(l, n))
 }
 
-/// A plan's public API allowance: "300 a minute, 5000 an hour", or that it has no API.
+/// A plan's public API allowance: "300 a minute, 5,000 an hour", or that it has no API.
 fn api_text(l: Locale, p: &PlanOffer) -> String {
     if !p.features.iter().any(|f| f == Feature::Api.key()) {
         return t(l, "billing.api.none");
     }
-    let minute = p.api_per_minute.to_string();
+    let minute = crate::l10n::integer(l, i64::from(p.api_per_minute));
     match p.api_per_hour {
         Some(hour) => tf(
             l,
             "billing.api.rate",
-            &[("minute", minute), ("hour", hour.to_string())],
+            &[("minute", minute), ("hour", crate::l10n::integer(l, i64::from(hour)))],
         ),
         None => tf(l, "billing.api.rate_minute", &[("minute", minute)]),
     }
