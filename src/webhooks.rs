@@ -221,63 +221,83 @@ async fn click(
     }
 }
 
-fn page(title: &str, body: &str) -> Html<String> {
+/// A page a lead reaches from an email; `attributed` names us in its footer (the
+/// sending workspace's plan has no white label).
+fn page(title: &str, body: &str, attributed: bool) -> Html<String> {
+    let footer = if attributed {
+        format!(
+            "<footer><p style=\"font-size:12px;color:#667\">{}</p></footer>",
+            links::ATTRIBUTION
+        )
+    } else {
+        String::new()
+    };
     Html(format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title}</title></head>\
          <body style=\"font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem\">\
-         <main><h1>{title}</h1>{body}</main></body></html>"
+         <main><h1>{title}</h1>{body}</main>{footer}</body></html>"
     ))
+}
+
+fn not_valid() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        page(
+            "Link not valid",
+            "<p>This unsubscribe link is not valid.</p>",
+            false,
+        ),
+    )
+        .into_response()
 }
 
 /// The link in the email's footer: a page with one button, so that link scanners that
 /// fetch every URL do not unsubscribe anyone.
 async fn unsubscribe_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
-    if links::verify(&state.config.secret_key, "unsubscribe", &token).is_none() {
-        return (
-            StatusCode::NOT_FOUND,
-            page(
-                "Link not valid",
-                "<p>This unsubscribe link is not valid.</p>",
+    let Some(id) = links::verify(&state.config.secret_key, "unsubscribe", &token) else {
+        return not_valid();
+    };
+    match inbound::sender_of(&state.db, id).await {
+        Ok(Some((workspace, white_label))) => page(
+            "Unsubscribe",
+            &format!(
+                "<p>Stop receiving emails from {}?</p><form method=\"post\">\
+                 <button type=\"submit\" style=\"padding:.5rem 1rem\">Unsubscribe</button></form>",
+                app::encode::html(&workspace)
             ),
+            !white_label,
         )
-            .into_response();
+        .into_response(),
+        Ok(None) => not_valid(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
     }
-    page(
-        "Unsubscribe",
-        "<p>Stop receiving these emails?</p><form method=\"post\">\
-         <button type=\"submit\" style=\"padding:.5rem 1rem\">Unsubscribe</button></form>",
-    )
-    .into_response()
 }
 
 /// The button above, and RFC 8058's one-click POST from mail clients
 /// (`List-Unsubscribe=One-Click`).
 async fn unsubscribe(State(state): State<AppState>, Path(token): Path<String>) -> Response {
     let Some(id) = links::verify(&state.config.secret_key, "unsubscribe", &token) else {
-        return (
-            StatusCode::NOT_FOUND,
-            page(
-                "Link not valid",
-                "<p>This unsubscribe link is not valid.</p>",
-            ),
-        )
-            .into_response();
+        return not_valid();
     };
     match inbound::unsubscribe(&state.db, id).await {
-        Ok(Some(_)) => page(
-            "You are unsubscribed",
-            "<p>You will not receive these emails again.</p>",
-        )
-        .into_response(),
-        Ok(None) => (
-            StatusCode::NOT_FOUND,
+        Ok(Some(_)) => {
+            let (workspace, white_label) = inbound::sender_of(&state.db, id)
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or_default();
             page(
-                "Link not valid",
-                "<p>This unsubscribe link is not valid.</p>",
-            ),
-        )
-            .into_response(),
+                "You are unsubscribed",
+                &format!(
+                    "<p>You will not receive emails from {} again.</p>",
+                    app::encode::html(&workspace)
+                ),
+                !white_label,
+            )
+            .into_response()
+        }
+        Ok(None) => not_valid(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
     }
 }

@@ -62,7 +62,10 @@ fn api_text(l: Locale, p: &PlanOffer) -> String {
         Some(hour) => tf(
             l,
             "billing.api.rate",
-            &[("minute", minute), ("hour", crate::l10n::integer(l, i64::from(hour)))],
+            &[
+                ("minute", minute),
+                ("hour", crate::l10n::integer(l, i64::from(hour))),
+            ],
         ),
         None => tf(l, "billing.api.rate_minute", &[("minute", minute)]),
     }

@@ -329,3 +329,70 @@ async fn an_unpaid_workspace_sends_nothing_until_paid_and_loses_nothing() {
     assert_eq!(w.dispatch().await, 3);
     assert_eq!(w.peer.messages().len(), 3);
 }
+
+#[tokio::test]
+async fn emails_and_the_unsubscribe_page_name_leadline_unless_the_plan_has_white_label() {
+    let w = world().await;
+    w.mailbox().await;
+    let leads = w.leads(2, false, true).await;
+    let send = |lead: Uuid, subject: &'static str| {
+        let w = &w;
+        async move {
+            let (status, body) = w
+                .app
+                .call::<SendMessage>(
+                    &w.admin,
+                    &[
+                        ("lead_id", &lead.to_string()),
+                        ("channel", "EMAIL"),
+                        ("subject", subject),
+                        ("body", "Hello from Acme"),
+                    ],
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            assert_eq!(w.dispatch().await, 1);
+            let mail = w
+                .peer
+                .messages()
+                .into_iter()
+                .find(|m| m.subject.as_deref() == Some(subject))
+                .unwrap();
+            let unsubscribe = mail
+                .headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("List-Unsubscribe"))
+                .map(|(_, v)| v.trim_matches(|c| c == '<' || c == '>').to_string())
+                .unwrap();
+            let page = reqwest::get(&unsubscribe)
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            (mail, page)
+        }
+    };
+
+    // Starter has no white label: the email and the page say who sent it through whom.
+    sqlx::query("UPDATE subscriptions SET plan_id = 'starter'")
+        .execute(&w.app.pools.owner)
+        .await
+        .unwrap();
+    let (mail, page) = send(leads[0], "On Starter").await;
+    assert!(mail.body.ends_with("Sent with Leadline"), "{}", mail.body);
+    assert!(mail.html.unwrap().contains("Sent with Leadline"));
+    assert!(page.contains("Stop receiving emails from Acme?"), "{page}");
+    assert!(page.contains("Sent with Leadline"), "{page}");
+
+    // Pro has it: neither names us.
+    sqlx::query("UPDATE subscriptions SET plan_id = 'pro'")
+        .execute(&w.app.pools.owner)
+        .await
+        .unwrap();
+    let (mail, page) = send(leads[1], "On Pro").await;
+    assert!(!mail.body.contains("Leadline"), "{}", mail.body);
+    assert!(!mail.html.unwrap().contains("Leadline"));
+    assert!(page.contains("Stop receiving emails from Acme?"), "{page}");
+    assert!(!page.contains("Leadline"), "{page}");
+}

@@ -21,7 +21,7 @@ use sqlx::{PgPool, Row};
 use std::collections::HashMap;
 use std::sync::Arc;
 use uuid::Uuid;
-use work::{email_work, whatsapp_work};
+use work::{email_work, whatsapp_work, EmailExtras};
 
 /// Sends at once per tenant within a pass. Tenants of a pass run side by side, so one
 /// tenant's slow or silent server holds up only that tenant's sends.
@@ -269,6 +269,20 @@ async fn prepare(
     .fetch_all(&mut *tx)
     .await
     ?;
+    // Emails to leads name us unless the workspace's plan has white label.
+    let attributed = if rows
+        .iter()
+        .any(|r| r.try_get::<&str, _>("channel").is_ok_and(|c| c == "EMAIL"))
+    {
+        !crate::billing::features::has(
+            &mut tx,
+            tenant_id,
+            crate::billing::model::Feature::WhiteLabel,
+        )
+        .await?
+    } else {
+        false
+    };
     // Committed before the CPU work below (rendering, DKIM signing): an open snapshot
     // held through it by every dispatcher would keep the outbox's dead rows from
     // being pruned, and the claims would slow.
@@ -297,8 +311,11 @@ async fn prepare(
                             Some(Err(reason)) => Work::Refuse(reason.clone()),
                             files => {
                                 let files = files.and_then(|f| f.as_ref().ok());
-                                let files = files.cloned().unwrap_or_default();
-                                email_work(config, r, id, &to, files, &mut dkim_keys)?
+                                let extras = EmailExtras {
+                                    attachments: files.cloned().unwrap_or_default(),
+                                    attributed,
+                                };
+                                email_work(config, r, id, &to, extras, &mut dkim_keys)?
                             }
                         }
                     }

@@ -424,6 +424,28 @@ async fn route(db: &Db, id: Uuid) -> Result<Option<Uuid>, AppError> {
         .map_err(internal)
 }
 
+/// Who sent the email `id`, for the pages its recipient reaches (unsubscribe): the
+/// workspace's name, and whether its plan has white label (then the page does not
+/// name us). `None` for no message of ours.
+pub async fn sender_of(db: &Db, id: Uuid) -> Result<Option<(String, bool)>, AppError> {
+    let Some(tenant_id) = route(db, id).await? else {
+        return Ok(None);
+    };
+    let mut tx = db.tenant_tx(tenant_id, None).await?;
+    let name: String = sqlx::query_scalar("SELECT name FROM tenants WHERE id = $1")
+        .bind(tenant_id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let white_label = crate::billing::features::has(
+        &mut tx,
+        tenant_id,
+        crate::billing::model::Feature::WhiteLabel,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Some((name, white_label)))
+}
+
 /// Applies a verified email event; `false` when it names no message of ours or was
 /// applied before. A reply names its message by the signed address it was sent to
 /// (see `reply`), never by a Message-ID.

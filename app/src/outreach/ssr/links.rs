@@ -42,9 +42,20 @@ pub fn verify_click(key: &[u8; 32], token: &str, url: &str) -> Option<Uuid> {
     (web && constant_time_eq(click_mac(key, id, url).as_bytes(), given.as_bytes())).then_some(id)
 }
 
+/// What an email to a lead says of us under its unsubscribe link, unless the
+/// workspace's plan has white label.
+pub const ATTRIBUTION: &str = "Sent with Leadline";
+
 /// The text and HTML bodies of an outgoing email: links in the text become tracked
-/// redirects in the HTML, an open pixel and an unsubscribe link are added to both.
-pub fn email_bodies(key: &[u8; 32], public_url: &str, id: Uuid, text: &str) -> (String, String) {
+/// redirects in the HTML, an open pixel and an unsubscribe link are added to both, and
+/// with `attributed` the line that names us.
+pub fn email_bodies(
+    key: &[u8; 32],
+    public_url: &str,
+    id: Uuid,
+    text: &str,
+    attributed: bool,
+) -> (String, String) {
     let base = public_url.trim_end_matches('/');
     let unsubscribe = unsubscribe_url(key, public_url, id);
     let mut html = String::from("<!doctype html><html><body>");
@@ -74,13 +85,23 @@ pub fn email_bodies(key: &[u8; 32], public_url: &str, id: Uuid, text: &str) -> (
         }
         html.push_str("</p>");
     }
+    let attribution = if attributed {
+        format!(" · {ATTRIBUTION}")
+    } else {
+        String::new()
+    };
     html.push_str(&format!(
-        "<p style=\"font-size:12px;color:#667\"><a href=\"{}\">Unsubscribe</a></p>\
+        "<p style=\"font-size:12px;color:#667\"><a href=\"{}\">Unsubscribe</a>{attribution}</p>\
          <img src=\"{base}/t/o/{}\" width=\"1\" height=\"1\" alt=\"\"></body></html>",
         encode::html(&unsubscribe),
         token(key, "open", id)
     ));
-    let text = format!("{text}\n\n--\nUnsubscribe: {unsubscribe}\n");
+    let attribution = if attributed {
+        format!("{ATTRIBUTION}\n")
+    } else {
+        String::new()
+    };
+    let text = format!("{text}\n\n--\nUnsubscribe: {unsubscribe}\n{attribution}");
     (text, html)
 }
 
@@ -120,6 +141,7 @@ mod tests {
             "http://app.test/",
             id,
             "Hi <b>Mona</b>,\nsee https://example.com/a?b=1\n\nBye",
+            false,
         );
         assert!(text.contains("Unsubscribe: http://app.test/u/"));
         assert!(html.contains("&lt;b&gt;Mona&lt;/b&gt;"));
@@ -127,5 +149,16 @@ mod tests {
         assert!(html.contains("u=https%3A%2F%2Fexample.com%2Fa%3Fb%3D1"));
         assert!(html.contains("/t/o/"));
         assert!(html.contains("<p>Bye</p>"));
+        assert!(!text.contains("Leadline") && !html.contains("Leadline"));
+    }
+
+    #[test]
+    fn without_white_label_an_email_names_us_under_its_unsubscribe_link() {
+        let (text, html) = email_bodies(&[1u8; 32], "http://app.test", Uuid::now_v7(), "Hi", true);
+        assert!(text.ends_with("\nSent with Leadline\n"), "{text}");
+        assert!(
+            html.contains("Unsubscribe</a> · Sent with Leadline</p>"),
+            "{html}"
+        );
     }
 }

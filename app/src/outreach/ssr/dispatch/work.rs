@@ -92,12 +92,19 @@ pub(super) fn whatsapp_work(
     ))
 }
 
+/// What an email carries besides its row: its template's files, and whether it names
+/// us under the unsubscribe link (its workspace has no white label).
+pub(super) struct EmailExtras {
+    pub(super) attachments: Vec<mail::EmailAttachment>,
+    pub(super) attributed: bool,
+}
+
 pub(super) fn email_work(
     config: &AppConfig,
     r: &sqlx::postgres::PgRow,
     id: Uuid,
     to: &str,
-    attachments: Vec<mail::EmailAttachment>,
+    extras: EmailExtras,
     dkim_keys: &mut HashMap<Uuid, Result<Arc<mail::DkimKey>, String>>,
 ) -> Result<Work, sqlx::Error> {
     if r.try_get::<Option<String>, _>("mailbox_status")?.as_deref() != Some("ACTIVE") {
@@ -136,7 +143,13 @@ pub(super) fn email_work(
         None => None,
     };
     let body: String = r.try_get("body")?;
-    let (text, html) = links::email_bodies(&config.secret_key, &config.public_url, id, &body);
+    let (text, html) = links::email_bodies(
+        &config.secret_key,
+        &config.public_url,
+        id,
+        &body,
+        extras.attributed,
+    );
     let from_address: String = r.try_get("from_address")?;
     let in_reply_to: Option<String> = r.try_get("in_reply_to")?;
     let message = mail::OutgoingEmail {
@@ -162,7 +175,7 @@ pub(super) fn email_work(
             "Reply-To".into(),
             reply::reply_address(&config.secret_key, &from_address, id),
         )],
-        attachments,
+        attachments: extras.attachments,
     };
     let dkim = Dkim {
         domain,
