@@ -375,6 +375,19 @@ fn latin_date(locale: Locale, day: NaiveDate) -> String {
     }
 }
 
+/// A month in CLDR's `yMMM` style: `Dec 2026`, `dez. de 2026`, `dec. 2026`,
+/// `12\u{200f}/2026` (Arabic).
+pub fn month_year(locale: Locale, day: NaiveDate) -> String {
+    let month = day.month0() as usize;
+    let text = match locale {
+        Locale::En => format!("{} {}", MONTHS_EN[month], day.year()),
+        Locale::Pt => format!("{} de {}", MONTHS_PT[month], day.year()),
+        Locale::Ro => format!("{} {}", MONTHS_RO[month], day.year()),
+        Locale::Ar => format!("{:02}\u{200f}/{}", day.month(), day.year()),
+    };
+    shape(digits(locale), &text, false)
+}
+
 /// A time of day in CLDR's short style: `9:05 AM` (en), `9:05 ص` (ar), `09:05`.
 pub fn time(locale: Locale, at: NaiveTime) -> String {
     shape(digits(locale), &latin_time(locale, at), false)
@@ -467,6 +480,15 @@ mod tests {
         assert_eq!(decimal(Locale::En, 1_234_500, 3), "1,234.500");
         assert_eq!(percent(Locale::En, 45), "45%");
         assert_eq!(percent(Locale::Ro, 45), "45\u{a0}%");
+    }
+
+    #[test]
+    fn a_month_reads_as_cldr_writes_it() {
+        let dec = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        assert_eq!(month_year(Locale::En, dec), "Dec 2026");
+        assert_eq!(month_year(Locale::Pt, dec), "dez. de 2026");
+        assert_eq!(month_year(Locale::Ro, dec), "dec. 2026");
+        assert_eq!(month_year(Locale::Ar, dec), "12\u{200f}/2026");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use leptos_router::components::{Outlet, A};
 
 /// The areas in the sidebar: path, locale key, icon path (24×24 outline).
-const AREAS: [(&str, &str, &str); 12] = [
+const AREAS: [(&str, &str, &str); 13] = [
     (
         "/pipeline",
         "nav.pipeline",
@@ -33,6 +33,11 @@ const AREAS: [(&str, &str, &str); 12] = [
         "/tasks",
         "nav.tasks",
         "M9 6h11M9 12h11M9 18h11M4 6l1 1 2-2M4 12l1 1 2-2M4 18l1 1 2-2",
+    ),
+    (
+        "/reports",
+        "nav.reports",
+        "M4 20V10M10 20V4M16 20v-7M22 20H2",
     ),
     ("/outreach", "nav.outreach", "M4 6h16v12H4zM4 7l8 6 8-6"),
     (

@@ -224,6 +224,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("deals") view={Lazy::<pages::Deals>::new()}/>
                     <Route path=path!("deals/:id") view={Lazy::<pages::Deal>::new()}/>
                     <Route path=path!("tasks") view={Lazy::<pages::Tasks>::new()}/>
+                    <Route path=path!("reports") view={Lazy::<pages::Reports>::new()}/>
                     <Route path=path!("search") view={Lazy::<pages::Search>::new()}/>
                     <ParentRoute path=path!("outreach") view=outreach::ui::OutreachLayout>
                         <Route path=path!("") view={Lazy::<pages::OutreachDashboard>::new()}/>

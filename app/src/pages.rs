@@ -66,6 +66,11 @@ lazy_area!(board_area, __preload_board_area, BoardPages {
     Board => crate::crm::board::ui::BoardPage,
 });
 
+// Its own split, so the board's first load does not carry the reports' tables.
+lazy_area!(reports_area, __preload_reports_area, ReportPages {
+    Reports => crate::crm::reports::ReportsPage,
+});
+
 lazy_area!(records_area, __preload_records_area, RecordPages {
     Leads => crate::crm::records::ui::LeadsPage,
     Lead => crate::crm::records::ui::LeadPage,

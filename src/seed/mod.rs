@@ -440,7 +440,8 @@ const DEMO_CRM: [&str; 6] = [
                     ('نور حسن', 'nour@example.com', '+201006667788', 'WhatsApp', 'NEW', 22, ARRAY[]::text[], false),
                     ('Hany Salama', 'hany@example.com', '+201007778899', 'Website', 'LOST', 10, ARRAY['investor'], true)) AS l (name, email, phone, source, status, score, tags, mine)",
     "INSERT INTO deals (tenant_id, id, pipeline_id, stage_id, name, amount_minor, currency, probability, owner_id,
-                        contact_id, company_id, lead_id, status, lost_reason, position, stage_entered_at, closed_at, tags)
+                        contact_id, company_id, lead_id, status, lost_reason, position, stage_entered_at, closed_at, tags,
+                        created_at)
      SELECT $1, gen_random_uuid(), s.pipeline_id, s.id, d.name, d.amount::bigint * 100, 'EGP', s.probability,
             CASE WHEN d.mine THEN $3 ELSE $4 END,
             (SELECT id FROM contacts WHERE tenant_id = $1 AND full_name = d.contact),
@@ -448,7 +449,8 @@ const DEMO_CRM: [&str; 6] = [
             (SELECT id FROM leads WHERE tenant_id = $1 AND name = d.contact),
             s.kind, CASE WHEN s.kind = 'LOST' THEN 'Chose a competitor' END,
             d.n * 1024, now() - d.age * interval '1 day',
-            CASE WHEN s.kind <> 'OPEN' THEN now() - interval '2 days' END, d.tags
+            CASE WHEN s.kind <> 'OPEN' THEN now() - interval '2 days' END, d.tags,
+            now() - d.age * interval '1 day'
        FROM (VALUES (1, 'Nile Towers — 40 units', 'Mona Zaki', 'Proposal', 96000000, 5, true, ARRAY['bulk']),
                     (2, 'Delta Homes show flat', 'Omar Sherif', 'Contact', 3500000, 2, true, ARRAY[]::text[]),
                     (3, 'فيلا الساحل الشمالي', 'محمد عبد الله', 'Negotiation', 18500000, 9, false, ARRAY['vip']),

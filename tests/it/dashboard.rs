@@ -176,3 +176,116 @@ async fn a_stage_is_reached_once_per_deal() {
     assert_eq!(proposal["reached"], 2, "{d}");
     assert_eq!(proposal["deals"], 1, "{d}");
 }
+
+#[tokio::test]
+async fn reports_are_advanced_analytics_and_count_what_the_viewer_may_see() {
+    use app::crm::reports::GetReports;
+    let app = TestApp::spawn().await;
+    let owner = app.signup("Ada", "ada@example.com", "Acme").await;
+    let rep = app
+        .invite_and_join(&owner, "rep@example.com", "SALES")
+        .await;
+
+    // Starter has no advanced analytics: the answer names it and the way to get it.
+    sqlx::query("UPDATE subscriptions SET plan_id = 'starter'")
+        .execute(&app.pools.owner)
+        .await
+        .unwrap();
+    let (status, body) = app.call::<GetReports>(&owner, &[("days", "90")]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let text = body.to_string();
+    assert!(
+        text.contains("Advanced analytics") && text.contains("/billing"),
+        "{text}"
+    );
+    // A period not offered is named at its field.
+    let (status, body) = app.call::<GetReports>(&owner, &[("days", "7")]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(error_field(&body), Some("days"));
+
+    sqlx::query("UPDATE subscriptions SET plan_id = 'pro'")
+        .execute(&app.pools.owner)
+        .await
+        .unwrap();
+    let (_, board) = app
+        .call_json::<GetBoard>(&owner, &json!({ "pipeline_id": null, "filter": {} }))
+        .await;
+    let pipeline = board["pipeline"]["id"].as_str().unwrap().to_string();
+    let won = deal(&app, &owner, &pipeline, "Big", "1,000").await;
+    let lost = deal(&app, &owner, &pipeline, "Gone", "50").await;
+    let reps = deal(&app, &rep, &pipeline, "Rep's", "300").await;
+    let mv = |card: &Value, stage: String, reason: Option<&str>| json!({ "change": { "deal_id": card["id"], "version": card["version"], "stage_id": stage, "after_id": null, "lost_reason": reason } });
+    for (client, card, stage, reason) in [
+        (&owner, &won, "Closed", None),
+        (&owner, &lost, "Lost", Some("Price")),
+        (&rep, &reps, "Closed", None),
+    ] {
+        let (status, body) = app
+            .call_json::<MoveDeal>(client, &mv(card, stage_id(&board, stage), reason))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    for (name, source) in [("A", "Website"), ("B", "Website"), ("C", "")] {
+        let (status, body) = app
+            .call::<SaveRecord>(
+                &owner,
+                &[("entity", "LEAD"), ("name", name), ("source", source)],
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    sqlx::query("UPDATE leads SET status = 'CONVERTED' WHERE name = 'A'")
+        .execute(&app.pools.owner)
+        .await
+        .unwrap();
+
+    let (status, r) = app.call::<GetReports>(&owner, &[("days", "90")]).await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_eq!(r["currency"], "USD");
+    let owners: Vec<(String, i64, i64, i64)> = r["owners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["name"].as_str().unwrap().to_string(),
+                o["won"].as_i64().unwrap(),
+                o["lost"].as_i64().unwrap(),
+                o["won_value"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        owners,
+        vec![
+            ("Ada".to_string(), 1, 1, 100_000),
+            ("Invited Person".to_string(), 1, 0, 30_000)
+        ]
+    );
+    assert!(r["owners"][0]["days_to_win"].as_f64().unwrap() < 1.0);
+    let sources: Vec<(&str, i64, i64)> = r["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["source"].as_str().unwrap(),
+                s["leads"].as_i64().unwrap(),
+                s["converted"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(sources, vec![("Website", 2, 1), ("", 1, 0)]);
+    let months = r["months"].as_array().unwrap();
+    assert_eq!(months.len(), 12);
+    assert_eq!(months[11]["won"], 2);
+    assert_eq!(months[11]["won_value"], 130_000);
+    assert_eq!(months[10]["won"], 0);
+
+    // A rep counts only their own deals.
+    let (status, mine) = app.call::<GetReports>(&rep, &[("days", "30")]).await;
+    assert_eq!(status, StatusCode::OK, "{mine}");
+    assert_eq!(mine["owners"].as_array().unwrap().len(), 1, "{mine}");
+    assert_eq!(mine["owners"][0]["won_value"], 30_000);
+    assert_eq!(mine["months"][11]["won_value"], 30_000);
+}

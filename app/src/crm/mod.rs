@@ -9,6 +9,7 @@ pub mod merge;
 pub mod model;
 pub mod money;
 pub mod records;
+pub mod reports;
 pub mod research;
 
 #[cfg(feature = "ssr")]
