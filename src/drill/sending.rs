@@ -5,10 +5,11 @@
 //! quota.
 //!
 //! A killed worker's claimed rows come back when their lease ends and are sent again:
-//! a dispatcher records a pass's answers when the pass ends, so up to one pass of
-//! messages already delivered goes out a second time, under the same idempotency key.
-//! The peer recognises the key (as a provider that honours one does) and the drill
-//! counts those repeats apart from duplicates a recipient would see.
+//! a dispatcher records each wave's answers (16 messages) as soon as they come, so at
+//! most the wave in flight, delivered but not yet recorded, goes out a second time,
+//! under the same idempotency key. The peer recognises the key (as a provider that
+//! honours one does) and the drill counts those repeats apart from duplicates a
+//! recipient would see.
 //!
 //! The worker is this binary's `worker` command in a child process, pointed at the
 //! drill's database and at a provider peer the drill runs and counts from.

@@ -146,21 +146,37 @@ pub async fn dispatch_metered(
         async move {
             let mut outgoing = prepare(db, config, tenant, &claims, metering).await?;
             upload_media(db, providers, config, tenant, &mut outgoing).await?;
-            // In waves (a plain loop: stream combinators over borrowed items trip the
+            // In waves, each recorded as soon as it is answered: a process killed
+            // mid-pass leaves at most one wave sent but unrecorded, to go again when its
+            // lease ends (a plain loop: stream combinators over borrowed items trip the
             // compiler's Send checks in spawned tasks).
-            let mut results: Vec<(usize, Outcome)> = Vec::with_capacity(outgoing.len());
-            for (wave, chunk) in outgoing.chunks(CONCURRENCY_PER_TENANT).enumerate() {
+            let mut done = DispatchReport::default();
+            for chunk in outgoing.chunks(CONCURRENCY_PER_TENANT) {
                 let sends = chunk.iter().map(|o| send(providers, o));
                 let answers = futures_util::future::join_all(sends).await;
-                results.extend(
-                    answers
-                        .into_iter()
-                        .enumerate()
-                        .map(|(i, a)| (wave * CONCURRENCY_PER_TENANT + i, a)),
-                );
+                let ids: Vec<Uuid> = chunk.iter().map(|o| o.id).collect();
+                let wave = record(
+                    db,
+                    tenant,
+                    &ids,
+                    chunk,
+                    answers.into_iter().enumerate().collect(),
+                )
+                .await?;
+                done.sent += wave.sent;
+                done.retried += wave.retried;
+                done.failed += wave.failed;
             }
-            let ids: Vec<Uuid> = claims.iter().map(|(id, _)| *id).collect();
-            record(db, tenant, &ids, &outgoing, results).await
+            // Claims whose message is gone: nothing to send, so done with.
+            let gone: Vec<Uuid> = claims
+                .iter()
+                .map(|(id, _)| *id)
+                .filter(|id| !outgoing.iter().any(|o| o.id == *id))
+                .collect();
+            if !gone.is_empty() {
+                record(db, tenant, &gone, &[], Vec::new()).await?;
+            }
+            Ok::<_, AppError>(done)
         }
     });
     let ids: Vec<Uuid> = claimed.iter().map(|(_, id, _)| *id).collect();
