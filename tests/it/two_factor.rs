@@ -34,8 +34,11 @@ async fn totp_is_required_at_login_once_enrolled() {
     if code_for(&secret, 0) != "000000" {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     }
+    // Each code is taken once and reused, so a 30-second step ending mid-test cannot turn
+    // "the same code again" into the next step's fresh code.
+    let enrolment_code = code_for(&secret, 0);
     let (status, codes) = app
-        .call::<TotpConfirm>(&client, &[("code", &code_for(&secret, 0))])
+        .call::<TotpConfirm>(&client, &[("code", &enrolment_code)])
         .await;
     assert_eq!(status, StatusCode::OK, "{codes}");
     let codes: Vec<String> = serde_json::from_value(codes).unwrap();
@@ -71,22 +74,23 @@ async fn totp_is_required_at_login_once_enrolled() {
     let (status, body) = app.call::<LoginTotp>(&pending, &[("code", "12345x")]).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     let (status, body) = app
-        .call::<LoginTotp>(&pending, &[("code", &code_for(&secret, 0))])
+        .call::<LoginTotp>(&pending, &[("code", &enrolment_code)])
         .await;
     assert_eq!(
         status,
         StatusCode::UNPROCESSABLE_ENTITY,
         "the code that confirmed enrolment cannot sign in again: {body}"
     );
+    let next_code = code_for(&secret, 30);
     let (status, body) = app
-        .call::<LoginTotp>(&pending, &[("code", &code_for(&secret, 30))])
+        .call::<LoginTotp>(&pending, &[("code", &next_code)])
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, _) = app.call::<MyProfile>(&pending, &[]).await;
     assert_eq!(status, StatusCode::OK);
     let (replay, _, _) = app.login("ada@example.com", PASSWORD).await;
     let (status, _) = app
-        .call::<LoginTotp>(&replay, &[("code", &code_for(&secret, 30))])
+        .call::<LoginTotp>(&replay, &[("code", &next_code)])
         .await;
     assert_eq!(
         status,
