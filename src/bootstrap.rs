@@ -152,6 +152,12 @@ async fn grant(owner: &PgPool, role: &str) -> Result<(), String> {
         format!("REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON support_sessions FROM {role}"),
         // The platform's daily figures: written by platform_daily_take(), read by staff_daily() (0066).
         format!("REVOKE ALL ON platform_daily FROM {role}"),
+        // The sending IP pool: read by workspaces (their domain's address), changed only
+        // by the staff_ip_* functions and the reputation check (0068).
+        format!("REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON sending_ips, domain_ip_assignments FROM {role}"),
+        format!(
+            "GRANT EXECUTE ON FUNCTION staff_sending_ips(uuid), staff_ip_add(uuid, inet, text, text), staff_ip_set_status(uuid, uuid, text, text, text), staff_ip_assign(uuid, uuid, text, text, text, text), staff_ip_unassign(uuid, uuid, text, text), sending_ips_to_check(integer), sending_ip_checked(uuid, text, jsonb, integer) TO {role}"
+        ),
         format!("GRANT EXECUTE ON FUNCTION platform_daily_take(date), staff_daily(uuid, integer) TO {role}"),
         format!(
             "GRANT EXECUTE ON FUNCTION staff_role(uuid), staff_may(uuid, text), staff_check(uuid, text), staff_permissions_of(uuid), staff_tenants(uuid, text, integer), staff_mrr(uuid), staff_figures(uuid), staff_audit_add(uuid, text, text, jsonb, jsonb, text, text), staff_audit_page(uuid, integer), staff_set_flag(uuid, text, boolean, integer, text, text), staff_overrides(uuid), staff_billing_events(uuid, integer), staff_billing_event(uuid, text), staff_billing_event_replayed(uuid, text, uuid, text), staff_support_open(uuid, uuid, text, integer, text), staff_support_lookup(uuid, uuid), staff_support_close(uuid, uuid, text), staff_save_plan(uuid, text, integer, integer, integer, integer, integer, integer, integer, integer, integer, integer, jsonb, jsonb, text, text), staff_set_config(uuid, text, jsonb, text, text), staff_config(uuid) TO {role}"

@@ -85,6 +85,9 @@ async fn run_task(pool: &PgPool, config: &AppConfig, name: &str) -> Outcome {
                 })
                 .map_err(|e| e.to_string())
         }
+        "sending_ips.check" => app::staff::ssr::ips::check_all(pool, config.dns_resolver)
+            .await
+            .map_err(|e| e.to_string()),
         // A schedule a newer version added, seen by an older worker mid-deploy.
         _ => Err(format!("no task named {name} in this version")),
     }

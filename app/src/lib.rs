@@ -253,6 +253,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("events") view={Lazy::<pages::StaffEvents>::new()}/>
                         <Route path=path!("audit") view={Lazy::<pages::StaffAudit>::new()}/>
                         <Route path=path!("config") view={Lazy::<pages::StaffConfig>::new()}/>
+                        <Route path=path!("ips") view={Lazy::<pages::StaffIps>::new()}/>
                     </ParentRoute>
                     <ParentRoute path=path!("settings") view=settings::ui::SettingsLayout>
                         <Route path=path!("") view={Lazy::<pages::Profile>::new()}/>

@@ -145,4 +145,5 @@ lazy_area!(staff_area, __preload_staff_area, StaffPages {
     StaffEvents => crate::staff::ui::StaffEventsPage,
     StaffAudit => crate::staff::ui::StaffAuditPage,
     StaffConfig => crate::staff::ui::StaffConfigPage,
+    StaffIps => crate::staff::ui::StaffIpsPage,
 });

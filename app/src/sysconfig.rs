@@ -13,13 +13,16 @@ pub enum Setting {
     DunningDays,
     /// Minutes a support grant lasts.
     SupportMinutes,
+    /// The DNS blocklists sending IP addresses are checked against.
+    DnsblZones,
 }
 
 impl Setting {
-    pub const ALL: [Setting; 3] = [
+    pub const ALL: [Setting; 4] = [
         Setting::TrialDays,
         Setting::DunningDays,
         Setting::SupportMinutes,
+        Setting::DnsblZones,
     ];
 
     pub fn key(self) -> &'static str {
@@ -27,6 +30,7 @@ impl Setting {
             Setting::TrialDays => "billing.trial_days",
             Setting::DunningDays => "billing.dunning_days",
             Setting::SupportMinutes => "support.minutes",
+            Setting::DnsblZones => "sending.dnsbl_zones",
         }
     }
 
@@ -39,11 +43,19 @@ impl Setting {
             Setting::TrialDays => 14.into(),
             Setting::DunningDays => serde_json::json!([1, 3, 5, 7]),
             Setting::SupportMinutes => 60.into(),
+            Setting::DnsblZones => {
+                serde_json::json!([
+                    "zen.spamhaus.org",
+                    "bl.spamcop.net",
+                    "b.barracudacentral.org"
+                ])
+            }
         }
     }
 
     /// What staff typed, as the stored value, or the i18n key of why not. Numbers are
-    /// whole; the dunning days a comma-separated rising list of 1 to 8 days within 60.
+    /// whole; the dunning days a comma-separated rising list of 1 to 8 days within 60;
+    /// the blocklists a comma-separated list of 1 to 8 DNS zones, each once.
     pub fn read(self, typed: &str) -> Result<serde_json::Value, &'static str> {
         let whole = |min: i64, max: i64, key: &'static str| {
             typed
@@ -70,6 +82,34 @@ impl Setting {
                 .map(|d| serde_json::json!(d))
                 .ok_or("staff.config.dunning_days_format")
             }
+            Setting::DnsblZones => {
+                let zones: Option<Vec<String>> = typed
+                    .split(',')
+                    .map(|zone| {
+                        mail::ascii_name(zone.trim())
+                            .ok()
+                            .filter(|z| z.contains('.') && z.len() <= 200)
+                            .filter(|z| {
+                                z.split('.').all(|label| {
+                                    !label.is_empty()
+                                        && label.len() <= 63
+                                        && label
+                                            .bytes()
+                                            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                                })
+                            })
+                    })
+                    .collect();
+                zones
+                    .filter(|z| {
+                        let mut distinct = z.clone();
+                        distinct.sort();
+                        distinct.dedup();
+                        (1..=8).contains(&z.len()) && distinct.len() == z.len()
+                    })
+                    .map(|z| serde_json::json!(z))
+                    .ok_or("staff.config.dnsbl_zones_format")
+            }
         }
     }
 
@@ -78,7 +118,10 @@ impl Setting {
         match value {
             serde_json::Value::Array(items) => items
                 .iter()
-                .map(|v| v.to_string())
+                .map(|v| match v {
+                    serde_json::Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                })
                 .collect::<Vec<_>>()
                 .join(", "),
             other => other.to_string(),
@@ -117,6 +160,19 @@ pub async fn support_minutes(tx: &mut Tx) -> Result<i64, AppError> {
         .unwrap_or(60))
 }
 
+/// The blocklist zones to check sending addresses against.
+pub async fn dnsbl_zones(tx: &mut Tx) -> Result<Vec<String>, AppError> {
+    Ok(value(tx, Setting::DnsblZones)
+        .await?
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,6 +189,24 @@ mod tests {
             assert!(Setting::DunningDays.read(bad).is_err(), "{bad}");
         }
         assert!(Setting::SupportMinutes.read("4").is_err());
+        let zones = Setting::DnsblZones
+            .read(" zen.spamhaus.org, BL.SpamCop.net.")
+            .unwrap();
+        assert_eq!(
+            zones,
+            serde_json::json!(["zen.spamhaus.org", "bl.spamcop.net"])
+        );
+        assert_eq!(Setting::show(&zones), "zen.spamhaus.org, bl.spamcop.net");
+        for bad in [
+            "",
+            "localhost",
+            "a.test, a.test",
+            "bad zone.test",
+            "x..test",
+            "a_b.test",
+        ] {
+            assert!(Setting::DnsblZones.read(bad).is_err(), "{bad}");
+        }
         for s in Setting::ALL {
             assert_eq!(Setting::parse_key(s.key()), Some(s));
             assert!(s.read(&Setting::show(&s.default_value())).is_ok());

@@ -11,7 +11,7 @@ use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig, R
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError as Answer, NetError, NoRecords};
 use hickory_resolver::proto::op::ResponseCode;
-use hickory_resolver::proto::rr::{Name, RData};
+use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use hickory_resolver::TokioResolver;
 
 /// A name on the wire is at most 255 octets (RFC 1035 §3.1), 253 as text.
@@ -154,31 +154,54 @@ impl Dns {
     /// (long DKIM keys are split into 255-byte strings). A name that does not
     /// exist (NXDOMAIN) or has no TXT records gives `Ok(vec![])`.
     pub(crate) async fn txt(&self, name: &str) -> Result<Vec<String>, DnsError> {
+        Ok(self
+            .records(name, RecordType::TXT)
+            .await?
+            .into_iter()
+            .filter_map(|data| match data {
+                RData::TXT(txt) => {
+                    Some(String::from_utf8_lossy(&txt.txt_data.concat()).into_owned())
+                }
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// The IPv4 addresses at `name` (its A records); none when it does not exist.
+    pub(crate) async fn ipv4(&self, name: &str) -> Result<Vec<Ipv4Addr>, DnsError> {
+        Ok(self
+            .records(name, RecordType::A)
+            .await?
+            .into_iter()
+            .filter_map(|data| match data {
+                RData::A(a) => Some(a.0),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// The records of `kind` at `name`, at the end of any CNAME chain (the CNAMEs
+    /// the resolver followed are among its answers, and are left out here).
+    async fn records(&self, name: &str, kind: RecordType) -> Result<Vec<RData>, DnsError> {
         let (qname, query) = query_name(name)?;
-        let lookup = tokio::time::timeout(self.timeout, self.resolver.txt_lookup(query)).await;
+        let lookup = tokio::time::timeout(self.timeout, self.resolver.lookup(query, kind)).await;
         let lookup = match lookup {
             Err(_elapsed) => Err(NetError::Timeout),
             Ok(result) => result,
         };
         match lookup {
-            // CNAMEs the resolver followed are among the answers; only the TXT
-            // records at the end of the chain count.
             Ok(lookup) => Ok(lookup
                 .answers()
                 .iter()
-                .filter_map(|record| match &record.data {
-                    RData::TXT(txt) => {
-                        Some(String::from_utf8_lossy(&txt.txt_data.concat()).into_owned())
-                    }
-                    _ => None,
-                })
+                .filter(|record| record.record_type() == kind)
+                .map(|record| record.data.clone())
                 .collect()),
             Err(e) => self.classify(qname, e),
         }
     }
 
     /// Sorts hickory's errors into ours: "no such record" is an empty answer.
-    fn classify(&self, name: String, e: NetError) -> Result<Vec<String>, DnsError> {
+    fn classify<T>(&self, name: String, e: NetError) -> Result<Vec<T>, DnsError> {
         let resolver = self.server;
         Err(match e {
             NetError::Dns(Answer::NoRecordsFound(NoRecords { .. })) => return Ok(Vec::new()),

@@ -4,6 +4,8 @@
 //!   (every nameserver of `/etc/resolv.conf`, or one given address; EDNS0, TCP
 //!   for truncated answers, CNAMEs, a cache per check). Names are asked in their
 //!   punycode form ([`ascii_name`]).
+//! * [`Blocklists`]: whether a sending IP is on DNS blocklists (RFC 5782), telling
+//!   a list that refuses or does not answer apart from a clean address.
 //! * [`verify_domain`]: checks the SPF, DKIM and DMARC records a tenant must
 //!   publish before we send on their behalf, with English explanations for the UI.
 //!   SPF is followed through `include:`/`redirect=`; DMARC falls back to the
@@ -24,6 +26,7 @@
 
 mod dkim;
 mod dns;
+mod dnsbl;
 mod egress;
 mod message;
 mod smtp;
@@ -34,6 +37,7 @@ mod verify;
 pub use dkim::{dkim_sign, dkim_verify, DkimKey};
 pub use dns::ascii_name;
 pub use dns::{lookup_txt, system_resolver, DnsError};
+pub use dnsbl::{Blocklists, Verdict, ZoneAnswer};
 pub use egress::{is_public, resolve, Egress, EgressError, SMTP_PORTS};
 pub use message::{build_message, valid_address, EmailAttachment, OutgoingEmail};
 pub use smtp::{send, SendError, SmtpSecurity, SmtpSettings};

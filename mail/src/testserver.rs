@@ -18,6 +18,9 @@ pub enum Behaviour {
     Truncated(Vec<Vec<String>>),
     /// A CNAME to another name, followed by that name's TXT records.
     Cname(String),
+    /// A blocklist entry: these A records to an A question, and this reason as a
+    /// TXT record to a TXT question (RFC 5782 §2.1).
+    Listed(Vec<std::net::Ipv4Addr>, String),
     /// RCODE 2.
     ServFail,
     /// Answer with a query id one off from the query's.
@@ -121,6 +124,7 @@ fn respond(zone: &Zone, query: &[u8], tcp: bool) -> Option<Vec<u8>> {
         pos += 1 + len;
     }
     let question_end = pos + 1 + 4;
+    let qtype = u16::from_be_bytes([query[pos + 1], query[pos + 2]]);
     let name = labels.join(".").to_ascii_lowercase();
     zone.asked.0.lock().unwrap().push(name.clone());
     let question = &query[12..question_end];
@@ -150,6 +154,18 @@ fn respond(zone: &Zone, query: &[u8], tcp: bool) -> Option<Vec<u8>> {
         Some(Behaviour::WrongId) => id = id.wrapping_add(1),
         Some(Behaviour::Txt(records)) => {
             answers.extend(records.iter().map(|r| txt_rr(&to_question, r)));
+        }
+        Some(Behaviour::Listed(codes, reason)) => {
+            if qtype == 16 {
+                answers.push(txt_rr(&to_question, std::slice::from_ref(reason)));
+            } else {
+                answers.extend(codes.iter().map(|code| {
+                    let mut rr = to_question.to_vec();
+                    rr.extend_from_slice(&[0, 1, 0, 1, 0, 0, 1, 0x2c, 0, 4]);
+                    rr.extend_from_slice(&code.octets());
+                    rr
+                }));
+            }
         }
         Some(Behaviour::Truncated(records)) => {
             if tcp {

@@ -147,6 +147,12 @@ async fn crm_fixture(app: &TestApp, t: Uuid, email: &str) {
           WHERE tenant_id = $1 AND $2::uuid IS NOT NULL",
         "INSERT INTO email_daily_usage (tenant_id, account_id, day)
          SELECT $1, id, current_date FROM email_accounts WHERE tenant_id = $1 AND $2::uuid IS NOT NULL",
+        // The platform's sending addresses and the domains assigned to them (0068).
+        "INSERT INTO sending_ips (address) SELECT '5.9.0.10' WHERE $1::uuid IS NOT NULL AND $2::uuid IS NOT NULL
+         ON CONFLICT (address) DO NOTHING",
+        "INSERT INTO domain_ip_assignments (tenant_id, domain_id, ip_id)
+         SELECT $1, d.id, i.id FROM email_domains d, sending_ips i
+          WHERE d.tenant_id = $1 AND i.address = '5.9.0.10' AND $2::uuid IS NOT NULL",
         // Add-ons held and message packs bought (0065).
         "INSERT INTO subscription_addons (tenant_id, addon_id, units) SELECT $1, 'extra_seat', 1 WHERE $2::uuid IS NOT NULL",
         "INSERT INTO message_packs (tenant_id, id, addon_id, metric, messages, period, invoice_id, created_by)
@@ -281,6 +287,7 @@ async fn the_runtime_role_cannot_cross_tenants_in_any_table() {
                 | "billing_events"
                 | "suppression_lifts"
                 | "support_sessions"
+                | "domain_ip_assignments"
         ) {
             let updated = sqlx::query(&format!(
                 "UPDATE {table} SET tenant_id = tenant_id WHERE tenant_id = $1"

@@ -115,3 +115,53 @@ pub async fn set_config(
 ) -> Result<(), AppError> {
     respond(async { super::ssr::config::set_config(&env()?, &key, &value, &reason).await }).await
 }
+
+#[server]
+pub async fn staff_sending_ips() -> Result<crate::staff::sending_ips::SendingIps, AppError> {
+    respond(async { super::ssr::ips::list(&env()?).await }).await
+}
+
+/// Adds a sending IP address to the pool (`ips.manage`).
+#[server]
+pub async fn add_sending_ip(
+    address: String,
+    #[server(default)] note: String,
+) -> Result<(), AppError> {
+    respond(async { super::ssr::ips::add(&env()?, &address, &note).await }).await
+}
+
+/// Sets address `id`'s state; answers the domains that came off it.
+#[server]
+pub async fn set_ip_status(
+    id: uuid::Uuid,
+    status: String,
+    #[server(default)] reason: String,
+) -> Result<Vec<String>, AppError> {
+    respond(async { super::ssr::ips::set_status(&env()?, id, &status, &reason).await }).await
+}
+
+/// Sends workspace `workspace`'s (its address) sending domain `domain` from address `id`.
+#[server]
+pub async fn assign_ip_domain(
+    id: uuid::Uuid,
+    workspace: String,
+    domain: String,
+    #[server(default)] reason: String,
+) -> Result<(), AppError> {
+    respond(async { super::ssr::ips::assign(&env()?, id, &workspace, &domain, &reason).await })
+        .await
+}
+
+#[server]
+pub async fn unassign_ip_domain(
+    assignment: uuid::Uuid,
+    #[server(default)] reason: String,
+) -> Result<(), AppError> {
+    respond(async { super::ssr::ips::unassign(&env()?, assignment, &reason).await }).await
+}
+
+/// Asks the blocklists about address `id` now.
+#[server]
+pub async fn check_sending_ip(id: uuid::Uuid) -> Result<(), AppError> {
+    respond(async { super::ssr::ips::check_now(&env()?, id).await }).await
+}

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod model;
+pub mod sending_ips;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 pub mod ui;

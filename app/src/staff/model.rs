@@ -17,6 +17,8 @@ pub enum StaffPermission {
     PlansManage,
     /// Change platform settings.
     ConfigManage,
+    /// Add sending IP addresses, change their state and assign domains to them.
+    IpsManage,
 }
 
 impl StaffPermission {
@@ -28,6 +30,7 @@ impl StaffPermission {
             StaffPermission::SupportAccess => "support.access",
             StaffPermission::PlansManage => "plans.manage",
             StaffPermission::ConfigManage => "config.manage",
+            StaffPermission::IpsManage => "ips.manage",
         }
     }
 
@@ -39,6 +42,7 @@ impl StaffPermission {
             StaffPermission::SupportAccess,
             StaffPermission::PlansManage,
             StaffPermission::ConfigManage,
+            StaffPermission::IpsManage,
         ]
         .into_iter()
         .find(|p| p.key() == key)
@@ -299,6 +303,7 @@ mod tests {
             StaffPermission::SupportAccess,
             StaffPermission::PlansManage,
             StaffPermission::ConfigManage,
+            StaffPermission::IpsManage,
         ] {
             assert_eq!(StaffPermission::parse(p.key()), Some(p));
         }

@@ -17,10 +17,12 @@ use leptos_router::hooks::use_query_map;
 
 mod config;
 mod flags;
+mod ips;
 mod plans;
 
 pub use config::StaffConfigPage;
 pub use flags::StaffFlagsPage;
+pub use ips::StaffIpsPage;
 pub use plans::StaffPlansPage;
 
 #[component]
@@ -30,6 +32,7 @@ pub fn StaffLayout() -> impl IntoView {
         ("/staff/plans", "staff.plans"),
         ("/staff/flags", "staff.flags"),
         ("/staff/events", "staff.events"),
+        ("/staff/ips", "staff.ips"),
         ("/staff/config", "staff.config"),
         ("/staff/audit", "staff.audit"),
     ];

@@ -13,6 +13,8 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::ConnectOptions;
 use std::str::FromStr;
 
+pub mod dns;
+
 pub const PASSWORD: &str = "correct horse battery";
 
 pub struct TestApp {

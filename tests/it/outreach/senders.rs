@@ -241,57 +241,10 @@ async fn senders_pause_themselves_and_tell_the_admins() {
     assert_eq!(code, StatusCode::NOT_FOUND, "{body}");
 }
 
-/// A DNS server for the tests: answers TXT questions from `records`, NXDOMAIN
-/// otherwise (RFC 1035 wire format, one UDP socket).
-async fn dns_server(
-    records: Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<String>>>>,
-) -> std::net::SocketAddr {
-    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let addr = socket.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut buf = [0u8; 512];
-        loop {
-            let Ok((n, from)) = socket.recv_from(&mut buf).await else {
-                return;
-            };
-            let query = &buf[..n];
-            // The question: labels from byte 12 to the zero length, then type and class.
-            let mut name = Vec::new();
-            let mut i = 12;
-            while i < n && query[i] != 0 {
-                let len = query[i] as usize;
-                name.push(String::from_utf8_lossy(&query[i + 1..i + 1 + len]).to_lowercase());
-                i += 1 + len;
-            }
-            let question_end = i + 5;
-            let answers = records.lock().unwrap().get(&name.join(".")).cloned();
-            let mut reply = query[..2].to_vec();
-            let rcode = if answers.is_some() { 0 } else { 3 };
-            reply.extend([0x81, 0x80 | rcode, 0, 1]);
-            let count = answers.as_ref().map_or(0, Vec::len) as u16;
-            reply.extend(count.to_be_bytes());
-            reply.extend([0, 0, 0, 0]);
-            reply.extend(&query[12..question_end]);
-            for text in answers.unwrap_or_default() {
-                let mut rdata = Vec::new();
-                for chunk in text.as_bytes().chunks(255) {
-                    rdata.push(chunk.len() as u8);
-                    rdata.extend(chunk);
-                }
-                reply.extend([0xc0, 0x0c, 0, 16, 0, 1, 0, 0, 0, 60]);
-                reply.extend((rdata.len() as u16).to_be_bytes());
-                reply.extend(rdata);
-            }
-            let _ = socket.send_to(&reply, from).await;
-        }
-    });
-    addr
-}
-
 #[tokio::test]
 async fn sending_domains_are_checked_by_real_dns_lookups() {
     let records = Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
-    let resolver = dns_server(records.clone()).await;
+    let resolver = crate::common::dns::server(records.clone()).await;
     let app = TestApp::spawn_with(|c| c.dns_resolver = resolver).await;
     let admin = app.signup("Ada", "ada@example.com", "Acme").await;
     let (status, body) = app
@@ -358,7 +311,7 @@ async fn sending_domains_are_checked_by_real_dns_lookups() {
 #[tokio::test]
 async fn an_arabic_sending_domain_is_kept_checked_and_used_in_punycode() {
     let records = Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
-    let resolver = dns_server(records.clone()).await;
+    let resolver = crate::common::dns::server(records.clone()).await;
     let app = TestApp::spawn_with(|c| c.dns_resolver = resolver).await;
     let admin = app.signup("Ada", "ada@example.com", "Acme").await;
     let (status, body) = app

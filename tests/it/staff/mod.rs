@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 mod catalogue;
+mod ips;
 mod support;
 
 pub(super) async fn make_staff(app: &TestApp, email: &str, role: &str, totp: bool) {
@@ -102,7 +103,7 @@ async fn staff_are_apart_from_workspace_roles_and_each_change_is_checked_and_rec
     assert_eq!(console["figures"]["active_tenants"], 2);
     assert_eq!(
         console["permissions"],
-        json!(["ConfigManage", "ConsoleView", "FlagsManage"])
+        json!(["ConfigManage", "ConsoleView", "FlagsManage", "IpsManage"])
     );
     let (_, found) = app.call::<StaffConsole>(&bob, &[("q", "acm")]).await;
     assert_eq!(found["tenants"].as_array().unwrap().len(), 1);

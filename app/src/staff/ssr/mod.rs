@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 pub mod config;
 pub mod flags;
+pub mod ips;
 pub mod plans;
 pub mod support;
 
