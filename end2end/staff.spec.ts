@@ -85,6 +85,35 @@ test('staff sign in with 2FA, see every workspace with its plan and MRR, and cha
   await expect(page.getByTestId('running-config').getByRole('row', { name: /Stripe secret key/ })).toContainText('sk_test_••••••••');
   expect(await violations(page), '/staff/config').toEqual([]);
 
+  // The sending IP pool: each address with its state, warm-up and domains. A private
+  // address is refused at its field; a new address warms up and takes Nile Realty's
+  // domain off the one it sent from.
+  await page.getByRole('link', { name: 'Sending IPs' }).click();
+  await hydrated(page);
+  const warmed = page.locator('[data-testid="sending-ip"][data-address="5.9.0.10"]');
+  await expect(warmed).toContainText('Warmed up');
+  await expect(warmed.getByTestId('ip-domains')).toContainText('nile-realty.test');
+  await expect(page.locator('[data-testid="sending-ip"][data-address="5.9.0.11"]').getByTestId('warmup'))
+    .toHaveText('Warm-up day 4 of 30: up to 100 emails today');
+  await expect(page.locator('[data-testid="sending-ip"][data-address="5.9.0.12"]')).toContainText('Degraded');
+  await page.getByLabel('IP address').fill('10.0.0.8');
+  await page.getByRole('button', { name: 'Add address' }).click();
+  await expect(page.locator('#ip-address-error')).toContainText('private or reserved');
+  await expect(page.getByLabel('IP address')).toHaveAttribute('aria-describedby', /ip-address-error/);
+  await page.getByLabel('IP address').fill('5.9.0.20');
+  await page.getByRole('button', { name: 'Add address' }).click();
+  const fresh = page.locator('[data-testid="sending-ip"][data-address="5.9.0.20"]');
+  await expect(fresh).toContainText('Available');
+  await fresh.getByLabel('State of 5.9.0.20').selectOption('warming');
+  await fresh.getByRole('button', { name: 'Save state of 5.9.0.20' }).click();
+  await expect(fresh.getByTestId('warmup')).toHaveText('Warm-up day 1 of 30: up to 50 emails today');
+  await fresh.getByLabel('Workspace address').fill('nile-realty');
+  await fresh.getByLabel('Sending domain').fill('nile-realty.test');
+  await fresh.getByRole('button', { name: 'Send from 5.9.0.20' }).click();
+  await expect(fresh.getByTestId('ip-domains')).toContainText('nile-realty.test');
+  await expect(warmed).toContainText('No workspace domain sends from this address.');
+  expect(await violations(page), '/staff/ips').toEqual([]);
+
   // The staff log has it, with the reason; then the rollout goes back.
   await page.getByRole('link', { name: 'Staff log' }).click();
   await hydrated(page);

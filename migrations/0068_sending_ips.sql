@@ -210,9 +210,9 @@ END $$;
 
 -- The addresses the reputation check asks about, least recently checked first.
 CREATE FUNCTION sending_ips_to_check(p_limit integer)
-RETURNS TABLE (id uuid, address text)
+RETURNS TABLE (id uuid, address text, status text)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
-    SELECT i.id, host(i.address) FROM sending_ips i
+    SELECT i.id, host(i.address), i.status FROM sending_ips i
      ORDER BY i.checked_at NULLS FIRST, i.address
      LIMIT least(greatest(p_limit, 1), 10000)
 $$;

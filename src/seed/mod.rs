@@ -296,8 +296,37 @@ async fn demo_staff(pools: &Pools, ctx: &RequestCtx, hash: String) -> Result<(),
             .await
             .map_err(|e| e.to_string())?;
     }
+    for sql in DEMO_SENDING_IPS {
+        sqlx::query(sql)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| format!("demo sending IPs: {e}"))?;
+    }
     tx.commit().await.map_err(|e| e.to_string())
 }
+
+/// The console's sending IP pool: a warmed address carrying Nile Realty's domain, one
+/// on day 4 of its warm-up, and one a blocklist listed, each as a past check left it.
+const DEMO_SENDING_IPS: &[&str] = &[
+    r#"INSERT INTO sending_ips (address, status, warmup_started_on, reputation, blocklists, checked_at, status_note, note)
+       VALUES ('5.9.0.10', 'warmed', current_date - 45, 'good',
+               '[{"zone": "zen.spamhaus.org", "verdict": "clear"}, {"zone": "bl.spamcop.net", "verdict": "clear"},
+                 {"zone": "b.barracudacentral.org", "verdict": "clear"}]',
+               now() - interval '2 hours', NULL, 'fsn1, rack 4'),
+              ('5.9.0.11', 'warming', current_date - 3, 'good',
+               '[{"zone": "zen.spamhaus.org", "verdict": "clear"}, {"zone": "bl.spamcop.net", "verdict": "clear"},
+                 {"zone": "b.barracudacentral.org", "verdict": "clear"}]',
+               now() - interval '2 hours', NULL, 'fsn1, rack 4'),
+              ('5.9.0.12', 'degraded', NULL, 'fair',
+               '[{"zone": "zen.spamhaus.org", "verdict": "clear"},
+                 {"zone": "bl.spamcop.net", "verdict": "listed", "codes": ["127.0.0.2"], "reason": "Blocked - see https://www.spamcop.net/bl.shtml?5.9.0.12"},
+                 {"zone": "b.barracudacentral.org", "verdict": "clear"}]',
+               now() - interval '2 hours', 'Listed on bl.spamcop.net', 'nbg1')"#,
+    "INSERT INTO domain_ip_assignments (tenant_id, domain_id, ip_id, assigned_at)
+     SELECT d.tenant_id, d.id, i.id, now() - interval '40 days'
+       FROM email_domains d, sending_ips i
+      WHERE d.domain = 'nile-realty.test' AND i.address = '5.9.0.10'",
+];
 
 /// A developer, two projects and their plans: floor 12 of a tower drawn with 40
 /// apartments, and a site plan with 6 villas, in mixed statuses. A plan pixel is 8 cm.

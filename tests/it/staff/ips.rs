@@ -273,7 +273,7 @@ async fn staff_check_sending_ips_against_blocklists_warm_them_up_and_assign_doma
         .unwrap();
     assert_eq!(
         summary,
-        "3 sending addresses checked against 3 blocklists; 0 degraded"
+        "3 sending addresses checked against 3 blocklists; 0 newly degraded, 1 newly warmed"
     );
     let (_, pool) = app.call::<StaffSendingIps>(&sam, &[]).await;
     assert_eq!(ip(&pool, "5.9.0.11")["status"], "Warmed");

@@ -205,7 +205,7 @@ pub async fn check_now(env: &Env, id: Uuid) -> Result<(), AppError> {
     staff(env, StaffPermission::IpsManage).await?;
     let pool = env.db().pool();
     let address: Option<String> =
-        sqlx::query_scalar("SELECT address FROM sending_ips_to_check(10000) WHERE id = $1")
+        sqlx::query_scalar("SELECT host(address) FROM sending_ips WHERE id = $1")
             .bind(id)
             .fetch_optional(pool)
             .await?;
@@ -225,8 +225,8 @@ pub async fn check_all(
     pool: &sqlx::PgPool,
     resolver: std::net::SocketAddr,
 ) -> Result<String, AppError> {
-    let due: Vec<(Uuid, String)> =
-        sqlx::query_as("SELECT id, address FROM sending_ips_to_check($1)")
+    let due: Vec<(Uuid, String, String)> =
+        sqlx::query_as("SELECT id, address, status FROM sending_ips_to_check($1)")
             .bind(CHECK_BATCH)
             .fetch_all(pool)
             .await?;
@@ -238,14 +238,20 @@ pub async fn check_all(
     let zones = crate::sysconfig::dnsbl_zones(&mut tx).await?;
     tx.commit().await?;
     let lists = mail::Blocklists::new(resolver, DNS_TIMEOUT).map_err(crate::db::internal)?;
-    let mut degraded = 0;
-    for (id, address) in &due {
-        if check_one(pool, &lists, &zones, *id, address).await? == Some(IpStatus::Degraded) {
-            degraded += 1;
+    let (mut degraded, mut warmed) = (0, 0);
+    for (id, address, before) in &due {
+        let after = check_one(pool, &lists, &zones, *id, address).await?;
+        let before = IpStatus::parse(before);
+        if after != before {
+            match after {
+                Some(IpStatus::Degraded) => degraded += 1,
+                Some(IpStatus::Warmed) => warmed += 1,
+                _ => {}
+            }
         }
     }
     Ok(format!(
-        "{} sending addresses checked against {} blocklists; {degraded} degraded",
+        "{} sending addresses checked against {} blocklists; {degraded} newly degraded, {warmed} newly warmed",
         due.len(),
         zones.len()
     ))

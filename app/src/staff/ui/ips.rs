@@ -26,6 +26,9 @@ pub fn StaffIpsPage() -> impl IntoView {
     let l = locale();
     // Every form reports here; a change anywhere reloads the pool.
     let changed = RwSignal::new(0u32);
+    // Which domains a state change moved off an address: kept here, above the cards,
+    // because the reload that follows the change draws the cards anew.
+    let notice = RwSignal::new(None::<String>);
     let add = ServerAction::<AddSendingIp>::new();
     let pool = Resource::new(
         move || (changed.get(), add.version().get()),
@@ -33,6 +36,7 @@ pub fn StaffIpsPage() -> impl IntoView {
     );
     view! {
         <PageHeader title=tr("staff.ips")/>
+        {move || notice.get().map(|text| view! { <p class="alert alert-warning" role="status">{text}</p> })}
         <Transition fallback=|| view! { <Skeleton lines=6/> }>
             {move || Suspend::new(async move {
                 match pool.await {
@@ -45,7 +49,7 @@ pub fn StaffIpsPage() -> impl IntoView {
                             <p class="text-sm text-muted mb-3" data-testid="dnsbl-zones">{zones}</p>
                             {can.then(|| view! { <AddForm add/> })}
                             {empty.then(|| view! { <p class="text-muted">{tr("staff.ips.empty")}</p> })}
-                            {p.ips.into_iter().map(|ip| view! { <IpCard ip can changed/> }).collect_view()}
+                            {p.ips.into_iter().map(|ip| view! { <IpCard ip can changed notice/> }).collect_view()}
                         }.into_any()
                     }
                 }
@@ -91,7 +95,12 @@ fn reload_when(succeeded: impl Fn() -> bool + Send + Sync + 'static, changed: Rw
 }
 
 #[component]
-fn IpCard(ip: SendingIp, can: bool, changed: RwSignal<u32>) -> impl IntoView {
+fn IpCard(
+    ip: SendingIp,
+    can: bool,
+    changed: RwSignal<u32>,
+    notice: RwSignal<Option<String>>,
+) -> impl IntoView {
     let l = locale();
     let id = format!("ip-{}", ip.id.simple());
     let address = ip.address.clone();
@@ -133,7 +142,7 @@ fn IpCard(ip: SendingIp, can: bool, changed: RwSignal<u32>) -> impl IntoView {
             {warmup.map(|w| view! { <p class="text-sm" data-testid="warmup">{w}</p> })}
             <Blocklists answers=ip.blocklists.clone() checked/>
             <Domains address=address.clone() domains=ip.domains.clone() can changed/>
-            {can.then(|| view! { <IpForms ip_id=ip.id address=address.clone() status=ip.status changed/> })}
+            {can.then(|| view! { <IpForms ip_id=ip.id address=address.clone() status=ip.status changed notice/> })}
         </section>
     }
 }
@@ -227,6 +236,7 @@ fn IpForms(
     address: String,
     status: IpStatus,
     changed: RwSignal<u32>,
+    notice: RwSignal<Option<String>>,
 ) -> impl IntoView {
     let l = locale();
     let id = format!("ip-{}", ip_id.simple());
@@ -239,12 +249,17 @@ fn IpForms(
         move || matches!(assign.value().get(), Some(Ok(()))),
         changed,
     );
-    let ended = move || match set.value().get() {
-        Some(Ok(domains)) if !domains.is_empty() => Some(view! {
-            <p class="alert alert-warning" role="status">{tf(l, "staff.ips.domains_ended", &[("domains", domains.join(", "))])}</p>
-        }),
-        _ => None,
-    };
+    Effect::new(move || {
+        if let Some(Ok(domains)) = set.value().get() {
+            notice.set((!domains.is_empty()).then(|| {
+                tf(
+                    l,
+                    "staff.ips.domains_ended",
+                    &[("domains", domains.join(", "))],
+                )
+            }));
+        }
+    });
     let workspace_error = field_error(assign.value(), "workspace");
     let domain_error = field_error(assign.value(), "domain");
     let label = |key: &str| tf(l, key, &[("address", address.clone())]);
@@ -265,7 +280,6 @@ fn IpForms(
     let (werr_p, derr_p) = (werr.clone(), derr.clone());
     view! {
         <div class="mt-3 space-y-3">
-            {ended}
             <ActionForm action=set attr:class="flex flex-wrap items-end gap-3">
                 <input type="hidden" name="id" value=ip_id.to_string()/>
                 <div class="field mb-0">
