@@ -535,15 +535,14 @@ async fn rate(state: &AppState, caller: &ApiCaller) -> Result<Limits, AppError> 
         i32,
         i32,
         i32,
-    ) = sqlx::query_as(
-        "SELECT k.hits, k.reset_secs, t.hits, t.reset_secs, h.hits, h.reset_secs
-           FROM rate_limit_take('api_key', $1, 60) k, rate_limit_take('api_tenant', $2, 60) t,
-                rate_limit_take('api_tenant_hour', $2, 3600) h",
-    )
-    .bind(caller.principal.user_id.to_string())
-    .bind(caller.principal.tenant_id.to_string())
-    .fetch_one(state.db.pool())
-    .await?;
+    ) = sqlx::query_as("SELECT * FROM api_rate_take($1, $2, $3, $4, $5)")
+        .bind(caller.principal.user_id.to_string())
+        .bind(caller.principal.tenant_id.to_string())
+        .bind(caller.key_per_minute)
+        .bind(caller.tenant_per_minute)
+        .bind(caller.tenant_per_hour)
+        .fetch_one(state.db.pool())
+        .await?;
     Ok(tightest(
         [
             Some((caller.key_per_minute, key_hits, key_reset, false)),

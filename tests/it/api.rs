@@ -474,6 +474,61 @@ async fn the_plans_hourly_allowance_is_enforced_with_its_name_and_when_it_resets
 }
 
 #[tokio::test]
+async fn a_request_refused_by_one_limit_spends_none_of_the_others() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup("Ada", "ada@example.com", "Acme").await;
+    let token = app.api_key(&owner, "Eager", &["contacts:read"]).await;
+    // 3 a minute for the key, 4 an hour for the workspace.
+    for sql in [
+        "UPDATE api_keys SET per_minute = 3",
+        "UPDATE plans SET api_per_hour = 4 WHERE id = (SELECT plan_id FROM subscriptions)",
+    ] {
+        sqlx::query(sql).execute(&app.pools.owner).await.unwrap();
+    }
+    let get = || async {
+        body(
+            app.api(Method::GET, "/contacts", &token)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    };
+    let mut codes = Vec::new();
+    for _ in 0..6 {
+        codes.push(get().await.0.as_u16());
+    }
+    assert_eq!(
+        codes,
+        [200, 200, 200, 429, 429, 429],
+        "the key's minute is used"
+    );
+    let hour: i32 =
+        sqlx::query_scalar("SELECT hits FROM rate_limits WHERE bucket = 'api_tenant_hour'")
+            .fetch_one(&app.pools.owner)
+            .await
+            .unwrap();
+    assert_eq!(
+        hour, 3,
+        "the refused requests did not count against the hour"
+    );
+    // A minute later the key has room, and the hour its fourth request.
+    sqlx::query(
+        "UPDATE rate_limits SET window_start = now() - interval '61 seconds' WHERE bucket = 'api_key'",
+    )
+    .execute(&app.pools.owner)
+    .await
+    .unwrap();
+    let (status, headers, _) = get().await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(header(&headers, "ratelimit-remaining"), "0");
+    let (status, headers, _) = get().await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let retry: u32 = header(&headers, "retry-after").parse().unwrap();
+    assert!((3000..=3600).contains(&retry), "now the hour: {retry}");
+}
+
+#[tokio::test]
 async fn of_fifty_concurrent_requests_with_one_idempotency_key_exactly_one_has_an_effect() {
     let app = TestApp::spawn().await;
     let owner = app.signup("Ada", "ada@example.com", "Acme").await;
