@@ -6,6 +6,7 @@
 //! id exists.
 
 use crate::state::AppState;
+use app::i18n::{t, tf, Locale};
 use app::outreach::ssr::{inbound, links};
 use app::standard_webhooks::WebhookKey;
 use axum::body::Bytes;
@@ -221,83 +222,126 @@ async fn click(
     }
 }
 
-/// A page a lead reaches from an email; `attributed` names us in its footer (the
-/// sending workspace's plan has no white label).
-fn page(title: &str, body: &str, attributed: bool) -> Html<String> {
+/// The language of a page a lead reaches from an email: the first of their browser's
+/// languages that we speak, else the sending workspace's.
+fn lead_locale(headers: &HeaderMap, workspace: Option<Locale>) -> Locale {
+    headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|accepted| {
+            accepted
+                .split(',')
+                .filter_map(|part| part.split(';').next())
+                .find_map(Locale::parse)
+        })
+        .or(workspace)
+        .unwrap_or_default()
+}
+
+/// A page a lead reaches from an email, in `locale`; `attributed` names us in its
+/// footer (the sending workspace's plan has no white label).
+fn page(locale: Locale, title: &str, body: &str, attributed: bool) -> Html<String> {
     let footer = if attributed {
         format!(
             "<footer><p style=\"font-size:12px;color:#667\">{}</p></footer>",
-            links::ATTRIBUTION
+            app::encode::html(&t(locale, "unsub.attribution"))
         )
     } else {
         String::new()
     };
+    let title = app::encode::html(title);
     Html(format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+        "<!doctype html><html lang=\"{}\" dir=\"{}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title}</title></head>\
          <body style=\"font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem\">\
-         <main><h1>{title}</h1>{body}</main>{footer}</body></html>"
+         <main><h1>{title}</h1>{body}</main>{footer}</body></html>",
+        locale.tag(),
+        locale.dir()
     ))
 }
 
-fn not_valid() -> Response {
+fn not_valid(locale: Locale) -> Response {
     (
         StatusCode::NOT_FOUND,
         page(
-            "Link not valid",
-            "<p>This unsubscribe link is not valid.</p>",
+            locale,
+            &t(locale, "unsub.invalid_title"),
+            &format!("<p>{}</p>", app::encode::html(&t(locale, "unsub.invalid"))),
             false,
         ),
     )
         .into_response()
 }
 
+/// The workspace's name as a paragraph's argument: escaped, and isolated so an Arabic
+/// name in an English sentence (or the reverse) keeps its own direction.
+fn workspace_arg(name: &str) -> (&'static str, String) {
+    (
+        "workspace",
+        format!("<bdi>{}</bdi>", app::encode::html(name)),
+    )
+}
+
 /// The link in the email's footer: a page with one button, so that link scanners that
 /// fetch every URL do not unsubscribe anyone.
-async fn unsubscribe_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+async fn unsubscribe_page(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     let Some(id) = links::verify(&state.config.secret_key, "unsubscribe", &token) else {
-        return not_valid();
+        return not_valid(lead_locale(&headers, None));
     };
     match inbound::sender_of(&state.db, id).await {
-        Ok(Some((workspace, white_label))) => page(
-            "Unsubscribe",
-            &format!(
-                "<p>Stop receiving emails from {}?</p><form method=\"post\">\
-                 <button type=\"submit\" style=\"padding:.5rem 1rem\">Unsubscribe</button></form>",
-                app::encode::html(&workspace)
-            ),
-            !white_label,
-        )
-        .into_response(),
-        Ok(None) => not_valid(),
+        Ok(Some(sender)) => {
+            let l = lead_locale(&headers, Some(sender.locale));
+            page(
+                l,
+                &t(l, "unsub.title"),
+                &format!(
+                    "<p>{}</p><form method=\"post\">\
+                     <button type=\"submit\" style=\"padding:.5rem 1rem\">{}</button></form>",
+                    tf(l, "unsub.question", &[workspace_arg(&sender.workspace)]),
+                    app::encode::html(&t(l, "unsub.button"))
+                ),
+                !sender.white_label,
+            )
+            .into_response()
+        }
+        Ok(None) => not_valid(lead_locale(&headers, None)),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
     }
 }
 
 /// The button above, and RFC 8058's one-click POST from mail clients
 /// (`List-Unsubscribe=One-Click`).
-async fn unsubscribe(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+async fn unsubscribe(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
     let Some(id) = links::verify(&state.config.secret_key, "unsubscribe", &token) else {
-        return not_valid();
+        return not_valid(lead_locale(&headers, None));
     };
     match inbound::unsubscribe(&state.db, id).await {
         Ok(Some(_)) => {
-            let (workspace, white_label) = inbound::sender_of(&state.db, id)
-                .await
-                .ok()
-                .flatten()
+            let sender = inbound::sender_of(&state.db, id).await.ok().flatten();
+            let l = lead_locale(&headers, sender.as_ref().map(|s| s.locale));
+            let (workspace, white_label) = sender
+                .map(|s| (s.workspace, s.white_label))
                 .unwrap_or_default();
             page(
-                "You are unsubscribed",
+                l,
+                &t(l, "unsub.done_title"),
                 &format!(
-                    "<p>You will not receive emails from {} again.</p>",
-                    app::encode::html(&workspace)
+                    "<p>{}</p>",
+                    tf(l, "unsub.done", &[workspace_arg(&workspace)])
                 ),
                 !white_label,
             )
             .into_response()
         }
-        Ok(None) => not_valid(),
+        Ok(None) => not_valid(lead_locale(&headers, None)),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response(),
     }
 }

@@ -370,7 +370,7 @@ async fn emails_and_the_unsubscribe_page_name_leadline_unless_the_plan_has_white
                 .text()
                 .await
                 .unwrap();
-            (mail, page)
+            (mail, page, unsubscribe)
         }
     };
 
@@ -379,10 +379,13 @@ async fn emails_and_the_unsubscribe_page_name_leadline_unless_the_plan_has_white
         .execute(&w.app.pools.owner)
         .await
         .unwrap();
-    let (mail, page) = send(leads[0], "On Starter").await;
+    let (mail, page, _) = send(leads[0], "On Starter").await;
     assert!(mail.body.ends_with("Sent with Leadline"), "{}", mail.body);
     assert!(mail.html.unwrap().contains("Sent with Leadline"));
-    assert!(page.contains("Stop receiving emails from Acme?"), "{page}");
+    assert!(
+        page.contains("Stop receiving emails from <bdi>Acme</bdi>?"),
+        "{page}"
+    );
     assert!(page.contains("Sent with Leadline"), "{page}");
 
     // Pro has it: neither names us.
@@ -390,9 +393,61 @@ async fn emails_and_the_unsubscribe_page_name_leadline_unless_the_plan_has_white
         .execute(&w.app.pools.owner)
         .await
         .unwrap();
-    let (mail, page) = send(leads[1], "On Pro").await;
+    let (mail, page, unsubscribe) = send(leads[1], "On Pro").await;
     assert!(!mail.body.contains("Leadline"), "{}", mail.body);
     assert!(!mail.html.unwrap().contains("Leadline"));
-    assert!(page.contains("Stop receiving emails from Acme?"), "{page}");
+    assert!(
+        page.contains("Stop receiving emails from <bdi>Acme</bdi>?"),
+        "{page}"
+    );
     assert!(!page.contains("Leadline"), "{page}");
+
+    // The lead's browser language decides, else the workspace's.
+    let in_language = |accept: Option<&'static str>, post: bool| {
+        let url = unsubscribe.clone();
+        async move {
+            let client = reqwest::Client::new();
+            let request = if post {
+                client.post(&url)
+            } else {
+                client.get(&url)
+            };
+            let request = match accept {
+                Some(accept) => request.header("Accept-Language", accept),
+                None => request,
+            };
+            request.send().await.unwrap().text().await.unwrap()
+        }
+    };
+    let arabic = in_language(Some("ar-EG,ar;q=0.9,en;q=0.5"), false).await;
+    assert!(arabic.contains(r#"<html lang="ar" dir="rtl">"#), "{arabic}");
+    assert!(
+        arabic.contains("هل تريد التوقف عن تلقي رسائل البريد من <bdi>Acme</bdi>؟"),
+        "{arabic}"
+    );
+    assert!(arabic.contains(">ألغِ الاشتراك</button>"), "{arabic}");
+    sqlx::query("UPDATE tenants SET locale = 'ar'")
+        .execute(&w.app.pools.owner)
+        .await
+        .unwrap();
+    let fallback = in_language(Some("de-DE,de;q=0.9"), false).await;
+    assert!(fallback.contains(r#"lang="ar""#), "{fallback}");
+    let done = in_language(Some("pt-BR"), true).await;
+    assert!(done.contains(r#"<html lang="pt-BR" dir="ltr">"#), "{done}");
+    assert!(
+        done.contains("Você não receberá mais e-mails de <bdi>Acme</bdi>."),
+        "{done}"
+    );
+    let forged = reqwest::Client::new()
+        .get(format!("{}x", unsubscribe))
+        .header("Accept-Language", "ro")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::NOT_FOUND);
+    assert!(forged
+        .text()
+        .await
+        .unwrap()
+        .contains("Acest link de dezabonare nu este valid."));
 }

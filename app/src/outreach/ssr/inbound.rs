@@ -424,18 +424,27 @@ async fn route(db: &Db, id: Uuid) -> Result<Option<Uuid>, AppError> {
         .map_err(internal)
 }
 
-/// Who sent the email `id`, for the pages its recipient reaches (unsubscribe): the
-/// workspace's name, and whether its plan has white label (then the page does not
-/// name us). `None` for no message of ours.
-pub async fn sender_of(db: &Db, id: Uuid) -> Result<Option<(String, bool)>, AppError> {
+/// Who sent message `id`, as the pages a lead reaches from it show them.
+pub struct Sender {
+    /// The workspace's name.
+    pub workspace: String,
+    /// Whether its plan has white label (no "Sent with Leadline").
+    pub white_label: bool,
+    /// The workspace's language, for a lead whose browser names none we speak.
+    pub locale: crate::i18n::Locale,
+}
+
+/// The workspace that sent message `id`; `None` when there is no such message.
+pub async fn sender_of(db: &Db, id: Uuid) -> Result<Option<Sender>, AppError> {
     let Some(tenant_id) = route(db, id).await? else {
         return Ok(None);
     };
     let mut tx = db.tenant_tx(tenant_id, None).await?;
-    let name: String = sqlx::query_scalar("SELECT name FROM tenants WHERE id = $1")
-        .bind(tenant_id)
-        .fetch_one(&mut *tx)
-        .await?;
+    let (workspace, locale): (String, String) =
+        sqlx::query_as("SELECT name, locale FROM tenants WHERE id = $1")
+            .bind(tenant_id)
+            .fetch_one(&mut *tx)
+            .await?;
     let white_label = crate::billing::features::has(
         &mut tx,
         tenant_id,
@@ -443,7 +452,11 @@ pub async fn sender_of(db: &Db, id: Uuid) -> Result<Option<(String, bool)>, AppE
     )
     .await?;
     tx.commit().await?;
-    Ok(Some((name, white_label)))
+    Ok(Some(Sender {
+        workspace,
+        white_label,
+        locale: crate::i18n::Locale::parse(&locale).unwrap_or_default(),
+    }))
 }
 
 /// Applies a verified email event; `false` when it names no message of ours or was
