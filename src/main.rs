@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
 const USAGE: &str =
-    "usage: leadline [serve | worker | migrate | seed --tenants N --users-per-tenant M | bench [outreach | http | review | api | bundle] | drill [instances | sending]]";
+    "usage: leadline [serve | worker | migrate | seed --tenants N --users-per-tenant M | bench [outreach | http | review | inventory | billing | api | bundle] | drill [instances | sending]]";
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -71,7 +71,7 @@ async fn run(args: &[String]) -> Result<(), String> {
     result
 }
 
-/// `drill` and `bench [outreach | review | inventory | api | bundle | http]`: built
+/// `drill` and `bench [outreach | review | inventory | billing | api | bundle | http]`: built
 /// only with the `dev-tools` feature, which `cargo xtask` turns on.
 #[cfg(feature = "dev-tools")]
 async fn dev_tool(
@@ -88,6 +88,7 @@ async fn dev_tool(
         (_, Some("outreach")) => bench::outreach::run(database, config).await,
         (_, Some("review")) => bench::review::run(database, config).await,
         (_, Some("inventory")) => bench::inventory::run(database, config).await,
+        (_, Some("billing")) => bench::billing::run(database, config).await,
         (_, Some("api")) => bench::api::run(database, config).await,
         (_, Some("bundle")) => {
             let (router, cookie) = bench::signed_in(config, database).await?;

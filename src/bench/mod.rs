@@ -5,6 +5,7 @@
 //! server time without the network.
 
 pub mod api;
+pub mod billing;
 pub mod bundle;
 pub mod crm;
 pub mod http;
@@ -119,10 +120,16 @@ pub async fn signed_in(config: &Config, database: &Database) -> Result<(Router, 
     options.site_addr = config.addr;
     let router = crate::web::router(crate::app_state(options, database, config));
 
+    let cookie = login(&router, BENCH_EMAIL).await?;
+    Ok((router, cookie))
+}
+
+/// Signs `email` in (with the demo password) through the router; the session cookie.
+pub(crate) async fn login(router: &Router, email: &str) -> Result<String, String> {
     let login = Request::post(app::auth::api::Login::PATH)
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(Body::from(format!(
-            "email={BENCH_EMAIL}&password={DEMO_PASSWORD}"
+            "email={email}&password={DEMO_PASSWORD}"
         )))
         .map_err(|e| e.to_string())?;
     let res = router
@@ -131,16 +138,14 @@ pub async fn signed_in(config: &Config, database: &Database) -> Result<(Router, 
         .await
         .map_err(|e| e.to_string())?;
     if res.status() != StatusCode::OK {
-        return Err(format!("bench login failed: {}", res.status()));
+        return Err(format!("bench login of {email} failed: {}", res.status()));
     }
-    let cookie = res
-        .headers()
+    res.headers()
         .get(header::SET_COOKIE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .ok_or("no session cookie")?
-        .to_string();
-    Ok((router, cookie))
+        .map(str::to_string)
+        .ok_or_else(|| "no session cookie".to_string())
 }
 
 pub async fn run(config: &Config, database: &Database) -> Result<(), String> {
@@ -206,6 +211,7 @@ pub async fn run(config: &Config, database: &Database) -> Result<(), String> {
     import_contacts(&router, &cookie, &pools.app).await?;
     crm::run(database, &router).await?;
     inventory::run(database, config).await?;
+    billing::run(database, config).await?;
     outreach::run(database, config).await
 }
 
