@@ -47,9 +47,7 @@ pub async fn list(env: &Env) -> Result<SendingIps, AppError> {
             })
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    let mut tx = env.db().anon_tx().await?;
-    let zones = crate::sysconfig::dnsbl_zones(&mut tx).await?;
-    tx.commit().await?;
+    let zones = zones(env.db()).await?;
     Ok(SendingIps {
         can_manage: permissions(env, actor)
             .await?
@@ -210,11 +208,8 @@ pub async fn check_now(env: &Env, id: Uuid) -> Result<(), AppError> {
             .fetch_optional(pool)
             .await?;
     let address = address.ok_or_else(|| AppError::NotFound(env.t("staff.ips.not_found")))?;
-    let mut tx = env.db().anon_tx().await?;
-    let zones = crate::sysconfig::dnsbl_zones(&mut tx).await?;
-    tx.commit().await?;
-    let lists = mail::Blocklists::new(env.ctx.config.dns_resolver, DNS_TIMEOUT)
-        .map_err(crate::db::internal)?;
+    let zones = zones(env.db()).await?;
+    let lists = blocklists(env.ctx.config.dns_resolver)?;
     check_one(pool, &lists, &zones, id, &address).await?;
     Ok(())
 }
@@ -233,11 +228,8 @@ pub async fn check_all(
     if due.is_empty() {
         return Ok("no sending addresses to check".into());
     }
-    let db = crate::db::Db::new(pool.clone());
-    let mut tx = db.anon_tx().await?;
-    let zones = crate::sysconfig::dnsbl_zones(&mut tx).await?;
-    tx.commit().await?;
-    let lists = mail::Blocklists::new(resolver, DNS_TIMEOUT).map_err(crate::db::internal)?;
+    let zones = zones(&crate::db::Db::new(pool.clone())).await?;
+    let lists = blocklists(resolver)?;
     let (mut degraded, mut warmed) = (0, 0);
     for (id, address, before) in &due {
         let after = check_one(pool, &lists, &zones, *id, address).await?;
@@ -255,6 +247,18 @@ pub async fn check_all(
         due.len(),
         zones.len()
     ))
+}
+
+/// The blocklist zones the platform setting names.
+async fn zones(db: &crate::db::Db) -> Result<Vec<String>, AppError> {
+    let mut tx = db.anon_tx().await?;
+    let zones = crate::sysconfig::dnsbl_zones(&mut tx).await?;
+    tx.commit().await?;
+    Ok(zones)
+}
+
+fn blocklists(resolver: std::net::SocketAddr) -> Result<mail::Blocklists, AppError> {
+    mail::Blocklists::new(resolver, DNS_TIMEOUT).map_err(crate::db::internal)
 }
 
 /// Asks every list about one address and records what they said; answers the
