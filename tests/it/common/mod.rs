@@ -16,6 +16,9 @@ use std::str::FromStr;
 pub mod dns;
 
 pub const PASSWORD: &str = "correct horse battery";
+/// The longest any test request may take, body included. Generous: the slowest pages
+/// answer in well under a second even with the whole suite running.
+pub const REQUEST_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 pub struct TestApp {
     pub base: String,
@@ -221,11 +224,14 @@ impl TestApp {
         (app, peer)
     }
 
-    /// A browser-like client: keeps cookies, does not follow redirects.
+    /// A browser-like client: keeps cookies, does not follow redirects. A request
+    /// that has not finished within [`REQUEST_LIMIT`] fails with its URL, so a server
+    /// that stops answering fails its test instead of stalling the suite.
     pub fn client(&self) -> reqwest::Client {
         reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
+            .timeout(REQUEST_LIMIT)
             .build()
             .unwrap()
     }
@@ -414,6 +420,7 @@ impl TestApp {
     pub fn api(&self, method: reqwest::Method, path: &str, token: &str) -> reqwest::RequestBuilder {
         reqwest::Client::new()
             .request(method, format!("{}/api/v1{path}", self.base))
+            .timeout(REQUEST_LIMIT)
             .bearer_auth(token)
     }
 

@@ -3,6 +3,9 @@
 
 use super::*;
 
+/// More passes than any suite's work needs (the largest sends 2,000 messages, 200 a pass).
+const PASSES: usize = 1_000;
+
 pub(crate) struct World {
     pub(crate) app: Arc<TestApp>,
     pub(crate) admin: reqwest::Client,
@@ -263,20 +266,24 @@ impl World {
         body
     }
 
+    /// Runs the scheduler until it finds nothing due. A pass that keeps claiming work
+    /// without finishing it would loop for ever; after [`PASSES`] it fails instead.
     pub(crate) async fn schedule(&self) -> usize {
         let mut queued = 0;
-        loop {
+        for _ in 0..PASSES {
             let r = schedule_once(&self.app.pools.app, 500).await.unwrap();
             queued += r.queued;
             if r.claimed == 0 {
                 return queued;
             }
         }
+        panic!("the scheduler still claimed enrolments after {PASSES} passes");
     }
 
+    /// Runs the dispatcher until it finds nothing to send, bounded like `schedule`.
     pub(crate) async fn dispatch(&self) -> usize {
         let mut sent = 0;
-        loop {
+        for _ in 0..PASSES {
             let r = dispatch_once(&self.app.pools.app, &self.providers, &self.config, 200)
                 .await
                 .unwrap();
@@ -285,6 +292,7 @@ impl World {
                 return sent;
             }
         }
+        panic!("the dispatcher still claimed messages after {PASSES} passes");
     }
 
     /// Makes due what waits for a delay (moves time forward for the enrolments).
