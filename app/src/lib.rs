@@ -5,6 +5,7 @@ pub mod approvals;
 pub mod auth;
 pub mod billing;
 pub mod calendar;
+pub mod codes;
 pub mod crm;
 pub mod developers;
 pub mod encode;

@@ -12,6 +12,7 @@ mod billing_addons;
 mod billing_payments;
 mod board;
 mod calendar;
+mod codes;
 mod convert;
 mod dashboard;
 mod demo;

@@ -221,7 +221,7 @@ pub async fn set_units(env: &Env, addon: &str, units: &str) -> Result<AddonChang
         ));
     };
     let units = read_count(env, "units", units, 0, a.max_units)?;
-    if sub.status == "CANCELLED" {
+    if sub.status == SubscriptionStatus::Cancelled {
         return Err(AppError::Conflict(env.t("billing.error.addon_cancelled")));
     }
     let (plan_limit, monthly) = sellable(env, &mut tx, &sub, &a, metric).await?;
@@ -233,7 +233,7 @@ pub async fn set_units(env: &Env, addon: &str, units: &str) -> Result<AddonChang
     }
     let now = Utc::now();
     let added = units - a.units;
-    let invoice = if added > 0 && sub.status != "TRIALING" {
+    let invoice = if added > 0 && sub.status != SubscriptionStatus::Trialing {
         let amount = prorate(
             period_price(monthly, &sub.cycle) * i64::from(added),
             sub.current_period_start,
@@ -330,7 +330,7 @@ pub async fn buy_pack(env: &Env, addon: &str, packs: &str) -> Result<AddonChange
         ));
     };
     let packs = read_count(env, "packs", packs, 1, a.max_units)?;
-    if sub.status == "CANCELLED" {
+    if sub.status == SubscriptionStatus::Cancelled {
         return Err(AppError::Conflict(env.t("billing.error.addon_cancelled")));
     }
     let (_, price) = sellable(env, &mut tx, &sub, &a, metric).await?;

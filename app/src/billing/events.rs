@@ -173,7 +173,8 @@ async fn apply(
     created: DateTime<Utc>,
     event: &serde_json::Value,
 ) -> Result<Option<&'static str>, AppError> {
-    let state: Option<String> =
+    use super::model::InvoiceStatus::{Open, Uncollectible};
+    let state: Option<super::model::InvoiceStatus> =
         sqlx::query_scalar("SELECT status FROM invoices WHERE id = $1 FOR UPDATE")
             .bind(invoice)
             .fetch_optional(&mut **tx)
@@ -181,13 +182,13 @@ async fn apply(
     let Some(invoice_status) = state else {
         return Ok(None);
     };
-    Ok(Some(match (kind, invoice_status.as_str()) {
-        ("invoice.paid" | "payment_intent.succeeded", "OPEN" | "UNCOLLECTIBLE") => {
+    Ok(Some(match (kind, invoice_status) {
+        ("invoice.paid" | "payment_intent.succeeded", Open | Uncollectible) => {
             let reference = event["data"]["object"]["id"].as_str();
             payments::mark_paid(tx, tenant, invoice, created, reference).await?;
             "paid"
         }
-        ("invoice.payment_failed" | "payment_intent.payment_failed", "OPEN") => {
+        ("invoice.payment_failed" | "payment_intent.payment_failed", Open) => {
             sqlx::query("UPDATE subscriptions SET status = 'PAST_DUE' WHERE status IN ('ACTIVE', 'TRIALING')")
                 .execute(&mut **tx)
                 .await?;

@@ -82,7 +82,10 @@ fn layout(d: &InvoiceDetail, reader: &Reader) -> Document {
     );
     let status = t(
         l,
-        &format!("billing.invoice_status.{}", d.invoice.status.to_lowercase()),
+        &format!(
+            "billing.invoice_status.{}",
+            d.invoice.status.code().to_lowercase()
+        ),
     );
     doc.text(
         MARGIN,
@@ -249,7 +252,7 @@ mod tests {
             invoice: InvoiceRow {
                 id: uuid::Uuid::nil(),
                 number: 12,
-                status: "PAID".into(),
+                status: crate::billing::model::InvoiceStatus::Paid,
                 currency: "SAR".into(),
                 total_minor: 115_000,
                 issued_at: chrono::Utc.with_ymd_and_hms(2026, 12, 1, 21, 30, 0).unwrap(),

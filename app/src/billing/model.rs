@@ -2,6 +2,60 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+crate::db_codes! {
+    /// Where a subscription stands (`subscriptions.status`).
+    SubscriptionStatus {
+        Trialing = "TRIALING",
+        Active = "ACTIVE",
+        PastDue = "PAST_DUE",
+        Cancelled = "CANCELLED",
+        /// Dunning ran out: the workspace is read-only until the invoice is paid.
+        Unpaid = "UNPAID",
+    }
+}
+
+crate::db_codes! {
+    /// Where an invoice stands (`invoices.status`).
+    InvoiceStatus {
+        Draft = "DRAFT",
+        Open = "OPEN",
+        Paid = "PAID",
+        Void = "VOID",
+        Uncollectible = "UNCOLLECTIBLE",
+    }
+}
+
+crate::db_codes! {
+    /// Why an invoice is charged (`payment_attempts.kind`).
+    AttemptKind {
+        /// The charge made when the invoice is issued.
+        Issue = "ISSUE",
+        /// A dunning retry.
+        Retry = "RETRY",
+        /// The member pressed "Pay now".
+        Manual = "MANUAL",
+    }
+}
+
+crate::db_codes! {
+    /// One charge's outcome (`payment_attempts.status`).
+    AttemptStatus {
+        Due = "DUE",
+        Succeeded = "SUCCEEDED",
+        Failed = "FAILED",
+        Cancelled = "CANCELLED",
+    }
+}
+
+/// The badge tone of a subscription's, invoice's or charge's status.
+pub fn status_tone(code: &str) -> &'static str {
+    match code {
+        "ACTIVE" | "TRIALING" | "PAID" | "SUCCEEDED" => "success",
+        "PAST_DUE" | "OPEN" | "DUE" | "CANCELLED" => "warning",
+        _ => "danger",
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Cycle {
     Monthly,
@@ -179,7 +233,7 @@ pub struct BillingProfile {
 pub struct InvoiceRow {
     pub id: Uuid,
     pub number: i32,
-    pub status: String,
+    pub status: InvoiceStatus,
     pub currency: String,
     pub total_minor: i64,
     pub issued_at: DateTime<Utc>,
@@ -212,10 +266,8 @@ pub struct InvoiceDetail {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentAttempt {
     pub attempt: i32,
-    /// ISSUE, RETRY or MANUAL.
-    pub kind: String,
-    /// DUE, SUCCEEDED, FAILED or CANCELLED.
-    pub status: String,
+    pub kind: AttemptKind,
+    pub status: AttemptStatus,
     pub due_at: DateTime<Utc>,
     pub failure: Option<String>,
 }
@@ -247,7 +299,7 @@ pub struct Payment {
 pub struct Overview {
     pub plan_id: String,
     pub plan_name: String,
-    pub status: String,
+    pub status: SubscriptionStatus,
     pub cycle: Cycle,
     pub currency: String,
     pub period_start: DateTime<Utc>,

@@ -46,8 +46,8 @@ pub async fn state(tx: &mut Tx) -> Result<Payment, AppError> {
 #[derive(sqlx::FromRow)]
 struct AttemptSql {
     attempt: i32,
-    kind: String,
-    status: String,
+    kind: AttemptKind,
+    status: AttemptStatus,
     due_at: DateTime<Utc>,
     failure_message: Option<String>,
 }
@@ -122,12 +122,13 @@ pub async fn pay_now(env: &Env, id: &str) -> Result<(), AppError> {
         .writable()
         .tenant_tx(p.tenant_id, Some(p.user_id))
         .await?;
-    let status: String = sqlx::query_scalar("SELECT status FROM invoices WHERE id = $1 FOR UPDATE")
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or_else(not_found)?;
-    if status != "OPEN" {
+    let status: InvoiceStatus =
+        sqlx::query_scalar("SELECT status FROM invoices WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(not_found)?;
+    if status != InvoiceStatus::Open {
         return Err(AppError::Conflict(env.t("billing.error.not_open")));
     }
     let has_method: bool = sqlx::query_scalar(

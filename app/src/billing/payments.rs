@@ -6,6 +6,7 @@
 //! workspace read-only (`Db::read_only`) until the invoice is paid — by a retry, the
 //! owner's "Pay now", or the provider's event.
 
+use super::model::{AttemptKind, AttemptStatus, InvoiceStatus};
 use super::provider::{Charge, NewCustomer, PaymentProvider, ProviderError};
 use crate::auth::mail::{send_later, AccountEmail};
 use crate::db::{new_id, Db, Tx};
@@ -172,11 +173,11 @@ pub async fn charge_due(
 #[derive(sqlx::FromRow)]
 struct AttemptSql {
     invoice_id: Uuid,
-    kind: String,
-    status: String,
+    kind: AttemptKind,
+    status: AttemptStatus,
     tries: i32,
     idempotency_key: String,
-    invoice_status: String,
+    invoice_status: InvoiceStatus,
     number: i32,
     currency: String,
     total_minor: i64,
@@ -210,10 +211,10 @@ async fn collect(
     .bind(attempt_id)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some(a) = a.filter(|a| a.status == "DUE") else {
+    let Some(a) = a.filter(|a| a.status == AttemptStatus::Due) else {
         return Ok(tx.commit().await?);
     };
-    if a.invoice_status != "OPEN" || a.total_minor <= 0 {
+    if a.invoice_status != InvoiceStatus::Open || a.total_minor <= 0 {
         // Paid or voided since: nothing to collect.
         sqlx::query(
             "UPDATE payment_attempts SET status = 'CANCELLED', finished_at = $2 WHERE id = $1",
@@ -261,7 +262,7 @@ async fn collect(
         .bind(a.invoice_id)
         .execute(&mut *tx)
         .await?;
-    let now_status: Option<String> =
+    let now_status: Option<AttemptStatus> =
         sqlx::query_scalar("SELECT status FROM payment_attempts WHERE id = $1 FOR UPDATE")
             .bind(attempt_id)
             .fetch_optional(&mut *tx)
@@ -269,9 +270,9 @@ async fn collect(
     // The provider's event may have paid the invoice while we waited for its answer,
     // cancelling this attempt with the other waiting ones: what the provider did is
     // still recorded, but a failure then starts no dunning.
-    let cancelled = match now_status.as_deref() {
-        Some("DUE") => false,
-        Some("CANCELLED") => true,
+    let cancelled = match now_status {
+        Some(AttemptStatus::Due) => false,
+        Some(AttemptStatus::Cancelled) => true,
         _ => return Ok(tx.commit().await?),
     };
     let failure = match outcome {
@@ -279,7 +280,7 @@ async fn collect(
             finish(
                 &mut tx,
                 attempt_id,
-                "SUCCEEDED",
+                AttemptStatus::Succeeded,
                 Some(&intent.id),
                 None,
                 now,
@@ -317,7 +318,7 @@ async fn collect(
     finish(
         &mut tx,
         attempt_id,
-        "FAILED",
+        AttemptStatus::Failed,
         reference.as_deref(),
         Some(&failure),
         now,
@@ -371,7 +372,7 @@ async fn create_customer(
 async fn finish(
     tx: &mut Tx,
     attempt: Uuid,
-    status: &str,
+    status: AttemptStatus,
     reference: Option<&str>,
     failure: Option<&ProviderError>,
     now: DateTime<Utc>,
@@ -402,7 +403,7 @@ async fn dun(
     a: &AttemptSql,
     now: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>, AppError> {
-    if a.kind == "MANUAL" {
+    if a.kind == AttemptKind::Manual {
         return Ok(None);
     }
     let (first_failure, retries): (Option<DateTime<Utc>>, i64) = sqlx::query_as(
@@ -474,7 +475,7 @@ async fn tell_owners(
                     crate::l10n::date(l, crate::l10n::to_local(&zone, at).date()),
                 )],
             ),
-            None if a.kind == "MANUAL" => String::new(),
+            None if a.kind == AttemptKind::Manual => String::new(),
             None => t(l, "billing.dunning.read_only"),
         };
         let failed = tf(

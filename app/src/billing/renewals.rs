@@ -1,6 +1,7 @@
 //! Period roll-over: each subscription whose period ended moves to the next one, and a
 //! paid plan is renewed with an invoice for it.
 
+use super::model::SubscriptionStatus;
 use super::ssr::{create_invoice, plans, price};
 use crate::audit::{self, AuditEntry};
 use crate::db::Db;
@@ -39,7 +40,7 @@ pub async fn roll_periods(pool: &sqlx::PgPool, now: DateTime<Utc>) -> Result<i64
 #[derive(sqlx::FromRow)]
 struct DueSql {
     plan_id: String,
-    status: String,
+    status: SubscriptionStatus,
     cycle: String,
     currency: String,
     current_period_end: DateTime<Utc>,
@@ -64,7 +65,7 @@ async fn roll_period(db: &Db, tenant_id: Uuid, now: DateTime<Utc>) -> Result<boo
     let Some(due) = due else {
         return Ok(false);
     };
-    let (plan, status, start, end): (String, String, DateTime<Utc>, DateTime<Utc>) =
+    let (plan, status, start, end): (String, SubscriptionStatus, DateTime<Utc>, DateTime<Utc>) =
         sqlx::query_as(
             "UPDATE subscriptions s
             SET status = CASE WHEN s.cancel_at_period_end THEN 'CANCELLED'
@@ -80,7 +81,7 @@ async fn roll_period(db: &Db, tenant_id: Uuid, now: DateTime<Utc>) -> Result<boo
         .fetch_one(&mut *tx)
         .await?;
     // The plan's line, when it costs anything, and one per recurring add-on held.
-    let invoice = if status == "CANCELLED" {
+    let invoice = if status == SubscriptionStatus::Cancelled {
         None
     } else {
         let locale = Locale::parse(&due.locale).unwrap_or(Locale::En);

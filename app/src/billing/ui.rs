@@ -14,14 +14,6 @@ use leptos_router::hooks::use_params_map;
 
 use crate::ui::day_of as date;
 
-fn status_tone(status: &str) -> &'static str {
-    match status {
-        "ACTIVE" | "TRIALING" | "PAID" | "SUCCEEDED" => "success",
-        "PAST_DUE" | "OPEN" | "DUE" | "CANCELLED" => "warning",
-        _ => "danger",
-    }
-}
-
 /// A plan's features by name, in the catalogue's order.
 fn features_text(l: Locale, keys: &[String]) -> String {
     let names: Vec<String> = Feature::ALL
@@ -131,7 +123,7 @@ pub fn BillingPage() -> impl IntoView {
                             cycle.set(o.cycle.code().to_string());
                         }
                         pending.set(o.payment.pending);
-                        if read_only && o.status != "UNPAID" {
+                        if read_only && o.status != SubscriptionStatus::Unpaid {
                             // Paid: the shell's read-only banner and every page's
                             // writes come back with a fresh load.
                             hard_redirect("/billing");
@@ -151,11 +143,11 @@ pub fn BillingPage() -> impl IntoView {
                             <Card>
                                 <div class="flex flex-wrap items-center gap-3" data-testid="current-plan">
                                     <h2 class="card-title mb-0">{tf(l, "billing.on_plan", &[("plan", o.plan_name.clone())])}</h2>
-                                    <Badge text=t(l, &format!("billing.status.{}", o.status.to_lowercase())) tone=status_tone(&o.status)/>
+                                    <Badge text=t(l, &format!("billing.status.{}", o.status.code().to_lowercase())) tone=status_tone(o.status.code())/>
                                 </div>
                                 <p class="text-sm text-muted mt-1">
                                     {tf(l, "billing.period", &[("from", date(o.period_start)), ("to", date(o.period_end))])}
-                                    {o.trial_ends_at.filter(|_| o.status == "TRIALING").map(|at| format!(" · {}", tf(l, "billing.trial_ends", &[("at", date(at))])))}
+                                    {o.trial_ends_at.filter(|_| o.status == SubscriptionStatus::Trialing).map(|at| format!(" · {}", tf(l, "billing.trial_ends", &[("at", date(at))])))}
                                 </p>
                                 {o.pending_plan.clone().map(|p| view! {
                                     <p class="alert alert-warning mt-2" role="status">{tf(l, "billing.pending", &[("plan", p), ("at", date(o.period_end))])}</p>
@@ -163,7 +155,7 @@ pub fn BillingPage() -> impl IntoView {
                                 {o.cancel_at_period_end.then(|| view! {
                                     <p class="alert alert-warning mt-2" role="status">{tf(l, "billing.cancelling", &[("at", date(o.period_end))])}</p>
                                 })}
-                                {(o.can_manage && o.status == "TRIALING").then(|| view! {
+                                {(o.can_manage && o.status == SubscriptionStatus::Trialing).then(|| view! {
                                     <ActionForm action=end_trial attr:class="mt-3">
                                         <button type="submit" class="btn btn-primary" aria-describedby="b-end-trial">{tr("billing.end_trial")}</button>
                                         <p id="b-end-trial" class="field-hint">{tr("billing.end_trial_hint")}</p>
@@ -288,7 +280,7 @@ pub fn BillingPage() -> impl IntoView {
                                                     <a class="link" href=format!("/billing/invoices/{}", i.id)>{tf(l, "billing.invoice_no", &[("n", i.number.to_string())])}</a>
                                                     <span class="tabular-nums">{money::format(crate::ui::locale(), i.total_minor, &i.currency)}</span>
                                                     <span class="text-sm text-muted">{date(i.issued_at)}</span>
-                                                    <Badge text=t(l, &format!("billing.invoice_status.{}", i.status.to_lowercase())) tone=status_tone(&i.status)/>
+                                                    <Badge text=t(l, &format!("billing.invoice_status.{}", i.status.code().to_lowercase())) tone=status_tone(i.status.code())/>
                                                 </li>
                                             }).collect_view()}
                                         </ul>
@@ -543,13 +535,13 @@ pub fn InvoicePage() -> impl IntoView {
                     Err(e) => view! { <PageHeader title=tr("billing.invoice")/> <LoadError error=e/> }.into_any(),
                     Ok(d) => {
                         let currency = d.invoice.currency.clone();
-                        let charging = d.invoice.status == "OPEN"
-                            && d.attempts.iter().any(|a| a.status == "DUE" && a.kind != "RETRY");
+                        let charging = d.invoice.status == InvoiceStatus::Open
+                            && d.attempts.iter().any(|a| a.status == AttemptStatus::Due && a.kind != AttemptKind::Retry);
                         pending.set(charging);
                         let id = d.invoice.id.to_string();
                         view! {
                             <PageHeader title=tf(l, "billing.invoice_no", &[("n", d.invoice.number.to_string())])>
-                                <Badge text=t(l, &format!("billing.invoice_status.{}", d.invoice.status.to_lowercase())) tone=status_tone(&d.invoice.status)/>
+                                <Badge text=t(l, &format!("billing.invoice_status.{}", d.invoice.status.code().to_lowercase())) tone=status_tone(d.invoice.status.code())/>
                                 <a class="btn btn-secondary print:hidden" href=pdf_path(d.invoice.id) download="" rel="external" data-testid="invoice-pdf">{tr("billing.download_pdf")}</a>
                                 {d.can_pay.then(|| view! {
                                     <button type="button" class="btn btn-primary print:hidden" data-testid="pay-now" disabled=move || pay.pending().get() || charging
@@ -598,8 +590,8 @@ pub fn InvoicePage() -> impl IntoView {
                                         {d.attempts.iter().map(|a| view! {
                                             <li class="flex flex-wrap gap-3 py-2">
                                                 <span class="tabular-nums">{date(a.due_at)}</span>
-                                                <span>{t(l, &format!("billing.attempt.{}", a.kind.to_lowercase()))}</span>
-                                                <Badge text=t(l, &format!("billing.attempt_status.{}", a.status.to_lowercase())) tone=status_tone(&a.status)/>
+                                                <span>{t(l, &format!("billing.attempt.{}", a.kind.code().to_lowercase()))}</span>
+                                                <Badge text=t(l, &format!("billing.attempt_status.{}", a.status.code().to_lowercase())) tone=status_tone(a.status.code())/>
                                                 {a.failure.clone().map(|f| view! { <span class="text-muted">{f}</span> })}
                                             </li>
                                         }).collect_view()}

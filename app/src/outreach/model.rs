@@ -28,23 +28,34 @@ impl Channel {
     }
 }
 
-/// Where an enrolment stands (`enrollments.status`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum EnrollmentStatus {
-    Active,
-    Paused,
-    Completed,
-    Stopped,
+crate::db_codes! {
+    /// Where an enrolment stands (`enrollments.status`).
+    EnrollmentStatus {
+        Active = "ACTIVE",
+        Paused = "PAUSED",
+        Completed = "COMPLETED",
+        Stopped = "STOPPED",
+    }
 }
 
 impl EnrollmentStatus {
-    pub fn code(self) -> &'static str {
+    /// What a member's pause/resume button sets, with its label's key.
+    pub fn toggle(self) -> Option<(EnrollmentStatus, &'static str)> {
         match self {
-            EnrollmentStatus::Active => "ACTIVE",
-            EnrollmentStatus::Paused => "PAUSED",
-            EnrollmentStatus::Completed => "COMPLETED",
-            EnrollmentStatus::Stopped => "STOPPED",
+            EnrollmentStatus::Active => Some((EnrollmentStatus::Paused, "outreach.pause")),
+            EnrollmentStatus::Paused => Some((EnrollmentStatus::Active, "outreach.resume")),
+            EnrollmentStatus::Completed | EnrollmentStatus::Stopped => None,
         }
+    }
+}
+
+crate::db_codes! {
+    /// Where a sequence stands (`sequences.status`). An archived sequence enrols no one
+    /// and is only restored (to paused), never resumed directly.
+    SequenceStatus {
+        Active = "ACTIVE",
+        Paused = "PAUSED",
+        Archived = "ARCHIVED",
     }
 }
 
@@ -239,12 +250,32 @@ pub const TEMPLATE_VARIABLES: [&str; 7] = [
     "owner_name",
 ];
 
-pub const PHONE_STATUSES: [&str; 5] = ["ACTIVE", "PAUSED", "OFFLINE", "BANNED", "RECONNECTING"];
 /// The APIs a WhatsApp number may send through (`wa_phone_numbers.provider`).
 pub const WA_PROVIDERS: [&str; 2] = ["META_CLOUD", "DIALOG360"];
-/// The status of a number while a provider switch holds its messages; set only by
-/// the switch, never from the status menu.
-pub const MIGRATING: &str = "MIGRATING";
+crate::db_codes! {
+    /// Where a WhatsApp number stands (`wa_phone_numbers.status`).
+    PhoneStatus {
+        Active = "ACTIVE",
+        Paused = "PAUSED",
+        Offline = "OFFLINE",
+        Banned = "BANNED",
+        Reconnecting = "RECONNECTING",
+        /// While a provider switch holds its messages; set only by the switch, never
+        /// from the status menu.
+        Migrating = "MIGRATING",
+    }
+}
+
+impl PhoneStatus {
+    /// The statuses a member may choose in the status menu.
+    pub const SETTABLE: [PhoneStatus; 5] = [
+        PhoneStatus::Active,
+        PhoneStatus::Paused,
+        PhoneStatus::Offline,
+        PhoneStatus::Banned,
+        PhoneStatus::Reconnecting,
+    ];
+}
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TemplateSummary {
@@ -345,7 +376,7 @@ pub struct PhoneView {
     pub provider_phone_id: String,
     /// One of [`WA_PROVIDERS`].
     pub provider: String,
-    pub status: String,
+    pub status: PhoneStatus,
     pub status_reason: Option<String>,
     pub priority: i32,
     pub daily_quota: i32,
@@ -454,7 +485,7 @@ pub struct StepView {
 pub struct SequenceSummary {
     pub id: Uuid,
     pub name: String,
-    pub status: String,
+    pub status: SequenceStatus,
     pub steps: i64,
     pub active: i64,
     pub enrolled: i64,
@@ -467,7 +498,7 @@ pub struct EnrollmentView {
     pub id: Uuid,
     pub lead_id: Uuid,
     pub lead_name: String,
-    pub status: String,
+    pub status: EnrollmentStatus,
     pub next_step: i32,
     pub next_run_at: DateTime<Utc>,
     pub stop_reason: Option<String>,

@@ -58,7 +58,7 @@ pub struct StaffTenant {
     pub status: String,
     pub created_at: DateTime<Utc>,
     pub plan_name: Option<String>,
-    pub subscription_status: Option<String>,
+    pub subscription_status: Option<crate::billing::model::SubscriptionStatus>,
     pub cycle: Option<String>,
     pub currency: Option<String>,
     /// What the plan brings in a month, in minor units of `currency`; 0 while trialing.

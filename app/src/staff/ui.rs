@@ -227,20 +227,15 @@ pub fn StaffOverviewPage() -> impl IntoView {
                                                 <tr><td colspan="7" class="text-muted">{tr("staff.no_workspaces")}</td></tr>
                                             })}
                                             {c.tenants.into_iter().map(|w| {
-                                                let status = w.subscription_status.clone().unwrap_or_default();
-                                                let tone = match status.as_str() {
-                                                    "ACTIVE" | "TRIALING" => "success",
-                                                    "PAST_DUE" | "CANCELLED" => "warning",
-                                                    "" => "neutral",
-                                                    _ => "danger",
-                                                };
-                                                let status_text = if status.is_empty() { "—".to_string() } else { t(l, &format!("billing.status.{}", status.to_lowercase())) };
+                                                let status = w.subscription_status;
+                                                let tone = status.map_or("neutral", |s| crate::billing::model::status_tone(s.code()));
+                                                let status_text = status.map_or_else(|| "—".to_string(), |s| t(l, &format!("billing.status.{}", s.code().to_lowercase())));
                                                 let mrr = w.currency.as_deref().map_or_else(|| "—".to_string(), |cur| money::format(l, w.mrr_minor, cur));
                                                 view! {
                                                     <tr>
                                                         <th scope="row"><bdi>{w.name.clone()}</bdi><div class="text-xs text-muted">{w.slug}</div></th>
                                                         <td>{w.plan_name.unwrap_or_else(|| "—".into())}{w.cycle.map(|c| view! { <div class="text-xs text-muted">{t(l, &format!("staff.cycle.{}", c.to_lowercase()))}</div> })}</td>
-                                                        <td><Badge text=status_text tone=tone/>{w.trial_ends_at.filter(|_| status == "TRIALING").map(|at| view! { <div class="text-xs text-muted">{tf(l, "billing.trial_ends", &[("at", day_of(at))])}</div> })}</td>
+                                                        <td><Badge text=status_text tone=tone/>{w.trial_ends_at.filter(|_| status == Some(crate::billing::model::SubscriptionStatus::Trialing)).map(|at| view! { <div class="text-xs text-muted">{tf(l, "billing.trial_ends", &[("at", day_of(at))])}</div> })}</td>
                                                         <td>{mrr}</td>
                                                         <td>{usage(w.members, w.seats_limit)}</td>
                                                         <td>{usage(w.records, w.records_limit)}</td>

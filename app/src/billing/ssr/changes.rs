@@ -104,7 +104,7 @@ pub async fn change_plan(env: &Env, plan_id: &str, cycle: &str) -> Result<PlanCh
         let ended =
             crate::billing::addons::end_unlimited_on(&mut tx, env.locale(), &sub.currency, target)
                 .await?;
-        let invoice = if sub.status == "TRIALING" {
+        let invoice = if sub.status == SubscriptionStatus::Trialing {
             None
         } else {
             let mut lines = vec![
@@ -220,7 +220,7 @@ pub async fn change_plan(env: &Env, plan_id: &str, cycle: &str) -> Result<PlanCh
 pub async fn set_cancel(env: &Env, cancel: bool) -> Result<(), AppError> {
     let (p, mut tx) = env.begin(Permission::BillingManage).await?;
     let sub = subscription(&mut tx, true).await?;
-    if sub.status == "CANCELLED" {
+    if sub.status == SubscriptionStatus::Cancelled {
         return Err(AppError::Conflict(env.t("billing.error.cancelled")));
     }
     sqlx::query("UPDATE subscriptions SET cancel_at_period_end = $1, version = version + 1")

@@ -6,7 +6,7 @@ use super::*;
 pub(super) struct InvoiceSql {
     id: Uuid,
     number: i32,
-    status: String,
+    status: InvoiceStatus,
     currency: String,
     total_minor: i64,
     issued_at: DateTime<Utc>,
@@ -124,7 +124,8 @@ pub async fn invoice(env: &Env, id: &str) -> Result<InvoiceDetail, AppError> {
         .await?;
     let attempts = crate::billing::pay::attempts(&mut tx, id).await?;
     tx.commit().await?;
-    let can_pay = row.status == "OPEN" && Permission::BillingManage.allowed_for(p.role);
+    let can_pay =
+        row.status == InvoiceStatus::Open && Permission::BillingManage.allowed_for(p.role);
     Ok(InvoiceDetail {
         invoice: row.into(),
         lines: lines

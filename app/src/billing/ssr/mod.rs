@@ -75,7 +75,7 @@ pub(super) async fn plans(tx: &mut Tx, locale: Locale) -> Result<Vec<PlanSql>, A
 #[derive(sqlx::FromRow)]
 pub(super) struct SubscriptionSql {
     pub(super) plan_id: String,
-    pub(super) status: String,
+    pub(super) status: SubscriptionStatus,
     pub(super) cycle: String,
     pub(super) currency: String,
     pub(super) current_period_start: DateTime<Utc>,

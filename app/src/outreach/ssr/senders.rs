@@ -225,10 +225,12 @@ pub async fn save_phone(env: &Env, id: Option<Uuid>, input: &PhoneInput) -> Resu
     };
     let priority = bounded(env, "priority", &input.priority, 1, 100)?;
     let quota = bounded(env, "daily_quota", &input.daily_quota, 1, 100_000)?;
-    let status = clean(&input.status).unwrap_or_else(|| "ACTIVE".into());
-    if !PHONE_STATUSES.contains(&status.as_str()) {
-        return Err(AppError::field("status", env.t("outreach.status_invalid")));
-    }
+    let status = match clean(&input.status) {
+        None => PhoneStatus::Active,
+        Some(code) => PhoneStatus::parse(&code)
+            .filter(|s| PhoneStatus::SETTABLE.contains(s))
+            .ok_or_else(|| AppError::field("status", env.t("outreach.status_invalid")))?,
+    };
     let new_token = clean(&input.access_token);
     // A new number, a new token or a different number or WABA is confirmed again; a
     // change of label, quota or status is not (nor does it change where webhooks go).
@@ -279,7 +281,7 @@ pub async fn save_phone(env: &Env, id: Option<Uuid>, input: &PhoneInput) -> Resu
     // One parameter list for both statements; only the insert takes the tenant.
     let (sql, before) = match id {
         Some(id) => {
-            let before: Option<String> =
+            let before: Option<PhoneStatus> =
                 sqlx::query_scalar("SELECT status FROM wa_phone_numbers WHERE id = $1 FOR UPDATE")
                     .bind(id)
                     .fetch_optional(&mut *tx)
@@ -288,7 +290,7 @@ pub async fn save_phone(env: &Env, id: Option<Uuid>, input: &PhoneInput) -> Resu
             let before = before.ok_or_else(|| not_found(env))?;
             // The switch gives the number its status back when it ends; a change now
             // would be lost, or release the messages it holds too early.
-            if before == MIGRATING {
+            if before == PhoneStatus::Migrating {
                 return Err(AppError::Conflict(env.t("outreach.switch_in_progress")));
             }
             (
@@ -316,7 +318,7 @@ pub async fn save_phone(env: &Env, id: Option<Uuid>, input: &PhoneInput) -> Resu
         .bind(&token)
         .bind(priority)
         .bind(quota)
-        .bind(&status)
+        .bind(status)
         .bind(&waba_id)
         .bind(target);
     if id.is_none() {

@@ -400,19 +400,17 @@ pub async fn save_sequence(
 /// or restores it (paused), for those who configure sequences. An archived sequence
 /// is only restored, never resumed directly.
 pub async fn set_sequence_status(env: &Env, id: Uuid, status: &str) -> Result<(), AppError> {
-    let (permission, from): (Permission, &[&str]) = match status {
-        "ACTIVE" | "PAUSED" => (Permission::OutreachRun, &["ACTIVE", "PAUSED"]),
-        "ARCHIVED" => (Permission::OutreachManage, &["ACTIVE", "PAUSED"]),
-        "RESTORED" => (Permission::OutreachManage, &["ARCHIVED"]),
+    use SequenceStatus::{Active, Archived, Paused};
+    // The request is a status, or RESTORED: out of the archive, paused.
+    let (permission, from, to): (Permission, &[SequenceStatus], SequenceStatus) = match status {
+        "ACTIVE" => (Permission::OutreachRun, &[Active, Paused], Active),
+        "PAUSED" => (Permission::OutreachRun, &[Active, Paused], Paused),
+        "ARCHIVED" => (Permission::OutreachManage, &[Active, Paused], Archived),
+        "RESTORED" => (Permission::OutreachManage, &[Archived], Paused),
         _ => return Err(AppError::field("status", env.t("outreach.status_invalid"))),
     };
-    let stored = if status == "RESTORED" {
-        "PAUSED"
-    } else {
-        status
-    };
     let (p, mut tx) = env.begin(permission).await?;
-    let current: Option<String> =
+    let current: Option<SequenceStatus> =
         sqlx::query_scalar("SELECT status FROM sequences WHERE id = $1 FOR UPDATE")
             .bind(id)
             .fetch_optional(&mut *tx)
@@ -420,8 +418,8 @@ pub async fn set_sequence_status(env: &Env, id: Uuid, status: &str) -> Result<()
     let Some(current) = current else {
         return Err(not_found(env));
     };
-    if !from.contains(&current.as_str()) {
-        return Err(AppError::Conflict(env.t(if current == "ARCHIVED" {
+    if !from.contains(&current) {
+        return Err(AppError::Conflict(env.t(if current == Archived {
             "outreach.sequence_archived"
         } else {
             "outreach.status_invalid"
@@ -429,7 +427,7 @@ pub async fn set_sequence_status(env: &Env, id: Uuid, status: &str) -> Result<()
     }
     sqlx::query("UPDATE sequences SET status = $2, updated_at = now() WHERE id = $1")
         .bind(id)
-        .bind(stored)
+        .bind(to)
         .execute(&mut *tx)
         .await?;
     audit::by_member(
@@ -438,7 +436,7 @@ pub async fn set_sequence_status(env: &Env, id: Uuid, status: &str) -> Result<()
         p,
         AuditEntry::new("sequence.status", "sequences", Some(id)).change(
             serde_json::json!({ "status": current }),
-            serde_json::json!({ "status": stored }),
+            serde_json::json!({ "status": to }),
         ),
     )
     .await?;
@@ -447,12 +445,14 @@ pub async fn set_sequence_status(env: &Env, id: Uuid, status: &str) -> Result<()
 
 /// Pauses, resumes or stops one enrolment.
 pub async fn set_enrollment_status(env: &Env, id: Uuid, status: &str) -> Result<(), AppError> {
-    let (from, reason): (&[&str], Option<&str>) = match status {
-        "PAUSED" => (&["ACTIVE"], None),
-        "ACTIVE" => (&["PAUSED"], None),
-        "STOPPED" => (&["ACTIVE", "PAUSED"], Some("stopped_by_member")),
-        _ => return Err(AppError::field("status", env.t("outreach.status_invalid"))),
-    };
+    use EnrollmentStatus::{Active, Paused, Stopped};
+    let (to, from, reason): (EnrollmentStatus, &[EnrollmentStatus], Option<&str>) =
+        match EnrollmentStatus::parse(status) {
+            Some(Paused) => (Paused, &[Active], None),
+            Some(Active) => (Active, &[Paused], None),
+            Some(Stopped) => (Stopped, &[Active, Paused], Some("stopped_by_member")),
+            _ => return Err(AppError::field("status", env.t("outreach.status_invalid"))),
+        };
     let (p, mut tx) = env.begin(Permission::OutreachRun).await?;
     // A manager runs the enrolments of the leads in their scope only.
     let scope = Scope::load(&mut tx, p).await?;
@@ -466,7 +466,6 @@ pub async fn set_enrollment_status(env: &Env, id: Uuid, status: &str) -> Result<
     if !owner.is_some_and(|o| scope.allows(o)) {
         return Err(not_found(env));
     }
-    let from: Vec<String> = from.iter().map(|s| s.to_string()).collect();
     let n = sqlx::query(
         "UPDATE enrollments SET status = $2, stop_reason = coalesce($4, stop_reason),
                 next_run_at = CASE WHEN $2 = 'ACTIVE' THEN greatest(next_run_at, now()) ELSE next_run_at END,
@@ -474,8 +473,8 @@ pub async fn set_enrollment_status(env: &Env, id: Uuid, status: &str) -> Result<
           WHERE id = $1 AND status = ANY($3)",
     )
     .bind(id)
-    .bind(status)
-    .bind(&from)
+    .bind(to)
+    .bind(from)
     .bind(reason)
     .execute(&mut *tx)
     .await
@@ -489,7 +488,7 @@ pub async fn set_enrollment_status(env: &Env, id: Uuid, status: &str) -> Result<
         &env.ctx,
         p,
         AuditEntry::new("enrollment.status", "enrollments", Some(id))
-            .after(serde_json::json!({ "status": status })),
+            .after(serde_json::json!({ "status": to })),
     )
     .await?;
     tx.commit().await.map_err(internal)

@@ -25,7 +25,7 @@ use crate::audit::{self, AuditEntry};
 use crate::auth::model::Permission;
 use crate::db::{internal, new_id, violated_constraint, Db, Tx};
 use crate::error::AppError;
-use crate::outreach::model::{ProviderSwitchView, SwitchStep, MIGRATING};
+use crate::outreach::model::{PhoneStatus, ProviderSwitchView, SwitchStep};
 use crate::request::{AppConfig, Env, RequestCtx};
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -57,7 +57,7 @@ struct Number {
     provider_phone_id: String,
     waba_id: Option<String>,
     provider: String,
-    status: String,
+    status: PhoneStatus,
     status_reason: Option<String>,
     access_token: Vec<u8>,
     d360_api_key: Option<Vec<u8>>,
@@ -192,7 +192,7 @@ impl Worker<'_> {
         let mut tx = self.db.tenant_tx(tenant_id, None).await?;
         let number = self.number(&mut tx, tenant_id, s.phone_id).await?;
         tx.commit().await?;
-        if number.status == "BANNED" {
+        if number.status == PhoneStatus::Banned {
             return Ok(Step::Fail("The number is banned.".into()));
         }
         let Some(to) = WaProvider::parse(&s.to_provider) else {
@@ -217,7 +217,7 @@ impl Worker<'_> {
         }
         let mut tx = self.db.tenant_tx(tenant_id, None).await?;
         let number = self.number(&mut tx, tenant_id, s.phone_id).await?;
-        if number.status == "BANNED" || number.status == MIGRATING {
+        if matches!(number.status, PhoneStatus::Banned | PhoneStatus::Migrating) {
             return Ok(Step::Fail(format!("The number is {}.", number.status)));
         }
         sqlx::query(
@@ -241,7 +241,7 @@ impl Worker<'_> {
               WHERE tenant_id = $1 AND id = $5",
         )
         .bind(tenant_id)
-        .bind(&number.status)
+        .bind(number.status)
         .bind(&number.status_reason)
         .bind(DRAIN_LIMIT_MINUTES)
         .bind(s.id)
@@ -252,7 +252,7 @@ impl Worker<'_> {
             tenant_id,
             AuditEntry::new("phone.switch_held", "wa_phone_numbers", Some(s.phone_id)).change(
                 json!({ "status": number.status }),
-                json!({ "status": MIGRATING, "switch": s.id }),
+                json!({ "status": PhoneStatus::Migrating, "switch": s.id }),
             ),
         )
         .await?;
@@ -414,7 +414,7 @@ impl Worker<'_> {
                 Some(s.phone_id),
             )
             .change(
-                json!({ "provider": number.provider, "status": MIGRATING }),
+                json!({ "provider": number.provider, "status": PhoneStatus::Migrating }),
                 json!({ "provider": s.to_provider, "status": prior, "switch": s.id }),
             ),
         )
@@ -522,7 +522,7 @@ pub async fn start(
         ));
     }
     let mut tx = env.tx(p).await?;
-    let number: Option<(String, String, Option<String>)> = sqlx::query_as(
+    let number: Option<(String, PhoneStatus, Option<String>)> = sqlx::query_as(
         "SELECT provider, status, waba_id FROM wa_phone_numbers
           WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
     )
@@ -538,7 +538,7 @@ pub async fn start(
             env.t("outreach.switch_same_provider"),
         ));
     }
-    if status == "BANNED" {
+    if status == PhoneStatus::Banned {
         return Err(AppError::field(
             "to_provider",
             env.t("outreach.switch_banned"),

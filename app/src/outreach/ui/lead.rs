@@ -93,20 +93,16 @@ fn OutreachView(
             </div>
             {o.assigned_phone.clone().map(|p| view! { <p class="text-sm">{tf(locale(), "outreach.assigned_phone", &[("phone", p)])}</p> })}
             {o.enrollment.clone().map(|e| {
-                let toggle = match e.status.as_str() {
-                    "ACTIVE" => Some(("PAUSED", "outreach.pause")),
-                    "PAUSED" => Some(("ACTIVE", "outreach.resume")),
-                    _ => None,
-                };
+                let toggle = e.status.toggle();
                 view! {
                     <div class="flex flex-wrap items-center gap-2 text-sm">
                         <span>{tf(locale(), "outreach.in_sequence", &[("sequence", o.sequence_name.clone().unwrap_or_default())])}</span>
-                        {status_badge(&e.status)}
+                        {status_badge(e.status.code())}
                         {e.stop_reason.clone().map(|r| view! { <span class="text-muted">{tr(&format!("outreach.reason.{r}"))}</span> })}
                         {toggle.map(|(to, key)| view! {
                             <ActionForm action=enrollment>
                                 <input type="hidden" name="id" value=e.id.to_string()/>
-                                <input type="hidden" name="status" value=to/>
+                                <input type="hidden" name="status" value=to.code()/>
                                 <button type="submit" class="btn btn-ghost">{tr(key)}</button>
                             </ActionForm>
                         })}

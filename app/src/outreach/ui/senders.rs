@@ -85,7 +85,7 @@ fn Phones(phones: Vec<PhoneView>, saved: RwSignal<u32>, can_manage: bool) -> imp
                         let action = ServerAction::<SavePhone>::new();
                         let value = action.value();
                         Effect::new(move || if let Some(Ok(_)) = value.get() { saved.update(|n| *n += 1) });
-                        let status = p.status.clone();
+                        let status = p.status;
                         let archive_name = p.number.clone();
                         view! {
                             <tr>
@@ -94,7 +94,7 @@ fn Phones(phones: Vec<PhoneView>, saved: RwSignal<u32>, can_manage: bool) -> imp
                                 <td>{if p.archived {
                                         view! { <span class="badge badge-neutral">{tr("outreach.archived")}</span> }.into_any()
                                     } else {
-                                        view! { {status_badge(&p.status)}{p.status_reason.clone().map(|r| view! { <p class="text-xs text-muted">{r}</p> })} }.into_any()
+                                        view! { {status_badge(p.status.code())}{p.status_reason.clone().map(|r| view! { <p class="text-xs text-muted">{r}</p> })} }.into_any()
                                     }}</td>
                                 <td class="text-end tabular-nums">{p.priority}</td>
                                 <td class="text-end tabular-nums">{format!("{}/{}", p.used_today, p.daily_quota)}</td>
@@ -102,7 +102,7 @@ fn Phones(phones: Vec<PhoneView>, saved: RwSignal<u32>, can_manage: bool) -> imp
                                 <td class="text-end tabular-nums">{p.leads}</td>
                                 <td>
                                     // A switch gives the number its status back when it ends.
-                                    {(can_manage && !p.archived && p.status != MIGRATING).then(|| view! {
+                                    {(can_manage && !p.archived && p.status != PhoneStatus::Migrating).then(|| view! {
                                         <ActionForm action attr:class="flex items-center gap-2" attr:novalidate="">
                                             <input type="hidden" name="id" value=p.id.to_string()/>
                                             <input type="hidden" name="number" value=p.number.clone()/>
@@ -112,15 +112,15 @@ fn Phones(phones: Vec<PhoneView>, saved: RwSignal<u32>, can_manage: bool) -> imp
                                             <input type="hidden" name="daily_quota" value=p.daily_quota.to_string()/>
                                             <label class="sr-only" for=format!("ps-{}", p.id)>{tr("outreach.status")}</label>
                                             <select id=format!("ps-{}", p.id) name="status" class="input w-40">
-                                                {PHONE_STATUSES.into_iter().map(|st| view! {
-                                                    <option value=st selected=status == st>{tr(&format!("outreach.status.{st}"))}</option>
+                                                {PhoneStatus::SETTABLE.into_iter().map(|st| view! {
+                                                    <option value=st.code() selected=status == st>{tr(&format!("outreach.status.{st}"))}</option>
                                                 }).collect_view()}
                                             </select>
                                             <button type="submit" class="btn btn-ghost">{tr("common.save")}</button>
                                         </ActionForm>
                                     })}
                                     {move || value.get().and_then(|r| r.err()).map(|e| view! { <p class="field-error" role="alert">{e.to_string()}</p> })}
-                                    {(can_manage && p.status != MIGRATING).then(|| view! {
+                                    {(can_manage && p.status != PhoneStatus::Migrating).then(|| view! {
                                         <ArchiveSender kind="phone" id=p.id name=archive_name.clone() archived=p.archived saved/>
                                     })}
                                 </td>

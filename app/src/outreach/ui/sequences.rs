@@ -38,7 +38,7 @@ pub fn SequencesPage() -> impl IntoView {
                                 <div class="empty-state"><p>{tr("outreach.no_sequences")}</p></div>
                             }.into_any(),
                             Ok(rows) => {
-                                let archived_count = rows.iter().filter(|s| s.status == "ARCHIVED").count();
+                                let archived_count = rows.iter().filter(|s| s.status == SequenceStatus::Archived).count();
                                 view! {
                                 <label class="flex items-center gap-2 text-sm mb-2">
                                     <input type="checkbox" prop:checked=move || show_archived.get()
@@ -56,10 +56,10 @@ pub fn SequencesPage() -> impl IntoView {
                                             <th scope="col" class="text-end">{tr("outreach.reply_rate")}</th>
                                         </tr></thead>
                                         <tbody>
-                                            {move || rows.clone().into_iter().filter(|s| show_archived.get() || s.status != "ARCHIVED").map(|s| view! {
+                                            {move || rows.clone().into_iter().filter(|s| show_archived.get() || s.status != SequenceStatus::Archived).map(|s| view! {
                                                 <tr>
                                                     <td><a class="link" href=format!("/outreach/sequences/{}", s.id)>{s.name.clone()}</a></td>
-                                                    <td>{status_badge(&s.status)}</td>
+                                                    <td>{status_badge(s.status.code())}</td>
                                                     <td class="text-end tabular-nums">{s.steps}</td>
                                                     <td class="text-end tabular-nums">{s.active}</td>
                                                     <td class="text-end tabular-nums">{s.sent}</td>
@@ -146,8 +146,8 @@ fn SequenceView(
             bump()
         }
     });
-    let paused = d.summary.status == "PAUSED";
-    let archived = d.summary.status == "ARCHIVED";
+    let paused = d.summary.status == SequenceStatus::Paused;
+    let archived = d.summary.status == SequenceStatus::Archived;
     let manage = crate::ui::page()
         .viewer
         .is_some_and(|v| v.can(crate::auth::model::Permission::OutreachManage));
@@ -165,7 +165,7 @@ fn SequenceView(
     view! {
         <div class="flex flex-wrap items-center gap-3 mb-3">
             <h2 class="text-lg font-semibold">{d.summary.name.clone()}</h2>
-            {status_badge(&d.summary.status)}
+            {status_badge(d.summary.status.code())}
             <div class="ms-auto flex gap-2">
                 {if archived {
                     manage.then(|| button("RESTORED", "outreach.restore", "btn btn-secondary", "sequence-restore")).into_any()
@@ -315,7 +315,7 @@ pub fn EnrolSelection(selected: RwSignal<Vec<Uuid>>) -> impl IntoView {
                     .await
                     .unwrap_or_default()
                     .into_iter()
-                    .filter(|s| s.status != "ARCHIVED")
+                    .filter(|s| s.status != SequenceStatus::Archived)
                     .collect();
                 if let Some(first) = list.first() {
                     chosen.set(Some(first.id));
@@ -374,25 +374,21 @@ fn Enrollments(rows: Vec<EnrollmentView>, saved: RwSignal<u32>) -> impl IntoView
                 </tr></thead>
                 <tbody>
                     {rows.into_iter().map(|e| {
-                        let next = match e.status.as_str() {
-                            "ACTIVE" => format!("{} · {}", e.next_step, crate::ui::when(e.next_run_at)),
+                        let next = match e.status {
+                            EnrollmentStatus::Active => format!("{} · {}", e.next_step, crate::ui::when(e.next_run_at)),
                             _ => e.stop_reason.clone().map(|r| tr(&format!("outreach.reason.{r}"))).unwrap_or_default(),
                         };
-                        let toggle = match e.status.as_str() {
-                            "ACTIVE" => Some(("PAUSED", "outreach.pause")),
-                            "PAUSED" => Some(("ACTIVE", "outreach.resume")),
-                            _ => None,
-                        };
+                        let toggle = e.status.toggle();
                         view! {
                             <tr>
                                 <td><a class="link" href=format!("/leads/{}", e.lead_id)>{e.lead_name.clone()}</a></td>
-                                <td>{status_badge(&e.status)}</td>
+                                <td>{status_badge(e.status.code())}</td>
                                 <td class="text-sm">{next}</td>
                                 <td>
                                     {toggle.map(|(to, key)| view! {
                                         <ActionForm action=change>
                                             <input type="hidden" name="id" value=e.id.to_string()/>
-                                            <input type="hidden" name="status" value=to/>
+                                            <input type="hidden" name="status" value=to.code()/>
                                             <button type="submit" class="btn btn-ghost">{tr(key)}</button>
                                         </ActionForm>
                                     })}

@@ -41,7 +41,7 @@ fn NumberSwitch(
         move || saved.get(),
         move |_| list_provider_switches(phone_id),
     );
-    let open_form = can_manage && p.status != "BANNED" && p.status != MIGRATING;
+    let open_form = can_manage && !matches!(p.status, PhoneStatus::Banned | PhoneStatus::Migrating);
     let just_started = move || started.get() == Some(phone_id);
     view! {
         <details class="rounded border p-2" data-testid=format!("switch-{}", p.id) open=just_started>

@@ -1,0 +1,113 @@
+//! Status columns as Rust enums (`app::db_codes!`): each enum knows exactly the codes
+//! its column's CHECK constraint allows, and reads and writes them as text.
+
+use crate::common::TestApp;
+use app::billing::model::{AttemptKind, AttemptStatus, InvoiceStatus, SubscriptionStatus};
+use app::outreach::model::{EnrollmentStatus, PhoneStatus, SequenceStatus};
+use sqlx::PgPool;
+
+/// The codes a `CHECK (column = ANY (ARRAY[...]))` constraint allows, sorted.
+async fn allowed(pool: &PgPool, table: &str, column: &str) -> Vec<String> {
+    let defs: Vec<String> = sqlx::query_scalar(
+        "SELECT pg_get_constraintdef(c.oid) FROM pg_constraint c
+          WHERE c.conrelid = $1::regclass AND c.contype = 'c'",
+    )
+    .bind(table)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let prefix = format!("CHECK (({column} = ANY (ARRAY[");
+    let def = defs
+        .iter()
+        .find(|d| d.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("{table}.{column} has no list of codes: {defs:?}"));
+    let mut codes: Vec<String> = def[prefix.len()..]
+        .split(',')
+        .filter_map(|part| part.split('\'').nth(1).map(str::to_string))
+        .collect();
+    codes.sort();
+    codes
+}
+
+fn sorted(codes: impl IntoIterator<Item = &'static str>) -> Vec<String> {
+    let mut codes: Vec<String> = codes.into_iter().map(str::to_string).collect();
+    codes.sort();
+    codes
+}
+
+#[tokio::test]
+async fn each_status_enum_knows_exactly_its_columns_codes() {
+    let app = TestApp::spawn().await;
+    let pool = &app.pools.owner;
+    let cases: [(&str, &str, Vec<String>); 7] = [
+        (
+            "sequences",
+            "status",
+            sorted(SequenceStatus::ALL.iter().map(|s| s.code())),
+        ),
+        (
+            "enrollments",
+            "status",
+            sorted(EnrollmentStatus::ALL.iter().map(|s| s.code())),
+        ),
+        (
+            "wa_phone_numbers",
+            "status",
+            sorted(PhoneStatus::ALL.iter().map(|s| s.code())),
+        ),
+        (
+            "subscriptions",
+            "status",
+            sorted(SubscriptionStatus::ALL.iter().map(|s| s.code())),
+        ),
+        (
+            "invoices",
+            "status",
+            sorted(InvoiceStatus::ALL.iter().map(|s| s.code())),
+        ),
+        (
+            "payment_attempts",
+            "status",
+            sorted(AttemptStatus::ALL.iter().map(|s| s.code())),
+        ),
+        (
+            "payment_attempts",
+            "kind",
+            sorted(AttemptKind::ALL.iter().map(|s| s.code())),
+        ),
+    ];
+    for (table, column, codes) in cases {
+        assert_eq!(allowed(pool, table, column).await, codes, "{table}.{column}");
+    }
+}
+
+#[tokio::test]
+async fn status_enums_read_and_write_text_and_refuse_unknown_codes() {
+    let app = TestApp::spawn().await;
+    let pool = &app.pools.app;
+    // Written as its code, alone and in an array.
+    let (one, many): (String, Vec<String>) = sqlx::query_as("SELECT $1::text, $2::text[]")
+        .bind(SequenceStatus::Archived)
+        .bind([EnrollmentStatus::Active, EnrollmentStatus::Paused])
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(one, "ARCHIVED");
+    assert_eq!(many, ["ACTIVE", "PAUSED"]);
+    // Read back from text.
+    let status: PhoneStatus = sqlx::query_scalar("SELECT 'MIGRATING'::text")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(status, PhoneStatus::Migrating);
+    // A code the enum does not know fails the row, naming the enum and the code.
+    let err = sqlx::query_scalar::<_, InvoiceStatus>("SELECT 'REFUNDED'::text")
+        .fetch_one(pool)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("InvoiceStatus has no code \"REFUNDED\""),
+        "{err}"
+    );
+}
