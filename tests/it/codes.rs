@@ -3,7 +3,7 @@
 
 use crate::common::TestApp;
 use app::billing::model::{AttemptKind, AttemptStatus, InvoiceStatus, SubscriptionStatus};
-use app::outreach::model::{EnrollmentStatus, PhoneStatus, SequenceStatus};
+use app::outreach::model::{EnrollmentStatus, MessageStatus, PhoneStatus, SequenceStatus};
 use sqlx::PgPool;
 
 /// The codes a `CHECK (column = ANY (ARRAY[...]))` constraint allows, sorted.
@@ -39,7 +39,7 @@ fn sorted(codes: impl IntoIterator<Item = &'static str>) -> Vec<String> {
 async fn each_status_enum_knows_exactly_its_columns_codes() {
     let app = TestApp::spawn().await;
     let pool = &app.pools.owner;
-    let cases: [(&str, &str, Vec<String>); 7] = [
+    let cases: [(&str, &str, Vec<String>); 8] = [
         (
             "sequences",
             "status",
@@ -49,6 +49,11 @@ async fn each_status_enum_knows_exactly_its_columns_codes() {
             "enrollments",
             "status",
             sorted(EnrollmentStatus::ALL.iter().map(|s| s.code())),
+        ),
+        (
+            "messages",
+            "status",
+            sorted(MessageStatus::ALL.iter().map(|s| s.code())),
         ),
         (
             "wa_phone_numbers",
@@ -77,7 +82,11 @@ async fn each_status_enum_knows_exactly_its_columns_codes() {
         ),
     ];
     for (table, column, codes) in cases {
-        assert_eq!(allowed(pool, table, column).await, codes, "{table}.{column}");
+        assert_eq!(
+            allowed(pool, table, column).await,
+            codes,
+            "{table}.{column}"
+        );
     }
 }
 

@@ -50,6 +50,44 @@ impl EnrollmentStatus {
 }
 
 crate::db_codes! {
+    /// Where a message stands (`messages.status`). An outbound message only moves
+    /// forward (`message_status_rank` in SQL); RECEIVED is an inbound one's only state.
+    MessageStatus {
+        Queued = "QUEUED",
+        Sent = "SENT",
+        Delivered = "DELIVERED",
+        Read = "READ",
+        Opened = "OPENED",
+        Clicked = "CLICKED",
+        Replied = "REPLIED",
+        Bounced = "BOUNCED",
+        Failed = "FAILED",
+        Received = "RECEIVED",
+    }
+}
+
+impl MessageStatus {
+    /// Still expected to change (delivery, reading, a reply).
+    pub fn settling(self) -> bool {
+        matches!(
+            self,
+            MessageStatus::Queued
+                | MessageStatus::Sent
+                | MessageStatus::Delivered
+                | MessageStatus::Opened
+        )
+    }
+
+    /// A state in which the message's last error is worth showing.
+    pub fn shows_error(self) -> bool {
+        matches!(
+            self,
+            MessageStatus::Failed | MessageStatus::Bounced | MessageStatus::Queued
+        )
+    }
+}
+
+crate::db_codes! {
     /// Where a sequence stands (`sequences.status`). An archived sequence enrols no one
     /// and is only restored (to paused), never resumed directly.
     SequenceStatus {
@@ -547,7 +585,7 @@ pub struct MessageView {
     pub id: Uuid,
     pub channel: Channel,
     pub direction: String,
-    pub status: String,
+    pub status: MessageStatus,
     pub subject: Option<String>,
     pub body: String,
     pub to_address: String,

@@ -10,7 +10,7 @@ use crate::crypto::{constant_time_eq, hex, hmac_sha256};
 use crate::db::{internal, new_id, Db, Tx};
 use crate::error::AppError;
 use crate::outreach::journey::{Cause, Journey};
-use crate::outreach::model::Channel;
+use crate::outreach::model::{Channel, MessageStatus};
 use crate::review::model::{Intent, Reason};
 use crate::review::ssr as review;
 use uuid::Uuid;
@@ -111,10 +111,10 @@ async fn wa_status(
         return Ok(());
     };
     let (new_status, column) = match kind {
-        "sent" => ("SENT", "sent_at"),
-        "delivered" => ("DELIVERED", "delivered_at"),
-        "read" => ("READ", "read_at"),
-        "failed" => ("FAILED", "failed_at"),
+        "sent" => (MessageStatus::Sent, "sent_at"),
+        "delivered" => (MessageStatus::Delivered, "delivered_at"),
+        "read" => (MessageStatus::Read, "read_at"),
+        "failed" => (MessageStatus::Failed, "failed_at"),
         _ => return Ok(()),
     };
     if !first_time(tx, tenant_id, Channel::WhatsApp, &format!("{wamid}:{kind}")).await? {

@@ -5,7 +5,7 @@
 use crate::db::{internal, new_id, Tx};
 use crate::error::AppError;
 use crate::outreach::journey::{Cause, Journey};
-use crate::outreach::model::Channel;
+use crate::outreach::model::{Channel, MessageStatus};
 use uuid::Uuid;
 
 /// Today in the tenant's time zone, as SQL (the tenant of the transaction).
@@ -310,18 +310,18 @@ pub enum Sender {
 impl Sender {
     /// (messages column, status that counts against it, table, share that pauses it,
     /// what the notice calls it).
-    fn rule(self) -> (&'static str, &'static str, &'static str, f64, &'static str) {
+    fn rule(self) -> (&'static str, MessageStatus, &'static str, f64, &'static str) {
         match self {
             Sender::Phone(_) => (
                 "phone_id",
-                "FAILED",
+                MessageStatus::Failed,
                 "wa_phone_numbers",
                 0.10,
                 "A WhatsApp number",
             ),
             Sender::Mailbox(_) => (
                 "email_account_id",
-                "BOUNCED",
+                MessageStatus::Bounced,
                 "email_accounts",
                 0.05,
                 "A mailbox",
@@ -358,7 +358,7 @@ pub async fn pause_if_failing(
     }
     let reason = format!(
         "{failed} of the last {total} messages {}",
-        bad.to_lowercase()
+        bad.code().to_lowercase()
     );
     let paused = sqlx::query(&format!(
         "UPDATE {table} SET status = 'PAUSED', status_reason = $2 WHERE id = $1 AND status = 'ACTIVE'"

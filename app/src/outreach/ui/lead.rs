@@ -15,12 +15,7 @@ use uuid::Uuid;
 
 /// Statuses still expected to change, so the card keeps asking.
 fn settling(o: &LeadOutreach) -> bool {
-    o.messages.iter().any(|m| {
-        matches!(
-            m.status.as_str(),
-            "QUEUED" | "SENT" | "DELIVERED" | "OPENED"
-        )
-    })
+    o.messages.iter().any(|m| m.status.settling())
 }
 
 /// The workspace's templates, for the one-off message form.
@@ -226,7 +221,7 @@ fn Messages(messages: Vec<MessageView>) -> impl IntoView {
                         <div class="flex flex-wrap items-center gap-2">
                             <span class="font-medium">{tr(&format!("outreach.channel.{}", m.channel.code()))}</span>
                             <span class="text-muted">{if incoming { tr("outreach.incoming") } else { tr("outreach.outgoing") }}</span>
-                            {status_badge(&m.status)}
+                            {status_badge(m.status.code())}
                             <time class="ms-auto text-xs text-muted" datetime=m.created_at.to_rfc3339() title=m.created_at.to_rfc3339()>
                                 {crate::ui::when(m.created_at)}
                             </time>
@@ -234,7 +229,7 @@ fn Messages(messages: Vec<MessageView>) -> impl IntoView {
                         {m.subject.clone().map(|s| view! { <p class="font-medium mt-1">{s}</p> })}
                         <p class="whitespace-pre-wrap mt-1">{m.body.clone()}</p>
                         <FlagMessage message_id=m.id in_review=m.in_review/>
-                        {m.last_error.clone().filter(|_| matches!(m.status.as_str(), "FAILED" | "BOUNCED" | "QUEUED")).map(|e| view! {
+                        {m.last_error.clone().filter(|_| m.status.shows_error()).map(|e| view! {
                             <p class="text-xs text-danger mt-1">{e}</p>
                         })}
                     </li>
