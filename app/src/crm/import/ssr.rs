@@ -656,8 +656,8 @@ pub async fn job(env: &Env, id: &str) -> Result<JobView, AppError> {
 /// that batch back.
 pub async fn cancel(env: &Env, id: &str) -> Result<JobView, AppError> {
     let change = Change {
-        from: &["QUEUED", "RUNNING"],
-        to: "CANCELLED",
+        from: &[JobState::Queued, JobState::Running],
+        to: JobState::Cancelled,
         set: "status = 'CANCELLED', finished_at = now()",
         action: "job.cancelled",
         log: "jobs.log.cancelled",
@@ -671,8 +671,8 @@ pub async fn cancel(env: &Env, id: &str) -> Result<JobView, AppError> {
 /// export starts its file again.
 pub async fn retry(env: &Env, id: &str) -> Result<JobView, AppError> {
     let change = Change {
-        from: &["FAILED", "DEAD"],
-        to: "QUEUED",
+        from: &[JobState::Failed, JobState::Dead],
+        to: JobState::Queued,
         set: "status = 'QUEUED', error = NULL, finished_at = NULL, locked_at = NULL,
               attempts = 0, run_at = now()",
         action: "job.retried",
@@ -684,8 +684,8 @@ pub async fn retry(env: &Env, id: &str) -> Result<JobView, AppError> {
 
 /// A member's move of a job from one state to another.
 struct Change {
-    from: &'static [&'static str],
-    to: &'static str,
+    from: &'static [JobState],
+    to: JobState,
     /// The `SET` list of the update.
     set: &'static str,
     action: &'static str,
@@ -709,7 +709,7 @@ async fn change_state(env: &Env, id: &str, change: Change) -> Result<JobView, Ap
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(not_found)?;
-    if !change.from.contains(&state.as_str()) {
+    if !JobState::parse(&state).is_some_and(|s| change.from.contains(&s)) {
         return Err(AppError::field("id", env.t(change.refused)));
     }
     sqlx::query(&format!("UPDATE jobs SET {} WHERE id = $1", change.set))
@@ -722,13 +722,13 @@ async fn change_state(env: &Env, id: &str, change: Change) -> Result<JobView, Ap
         p,
         AuditEntry::new(change.action, "jobs", Some(id)).change(
             serde_json::json!({ "status": state }),
-            serde_json::json!({ "status": change.to }),
+            serde_json::json!({ "status": change.to.code() }),
         ),
     )
     .await?;
     let line = tf(env.locale(), change.log, &[("name", p.name.clone())]);
     crate::jobs::ssr::log(&mut tx, p.tenant_id, id, LogLevel::Info, &line).await?;
-    if change.to == "QUEUED" {
+    if change.to == JobState::Queued {
         // Wakes a runner now rather than at its next poll.
         sqlx::query("SELECT pg_notify($1, '')")
             .bind(JOBS_CHANNEL)
