@@ -3,7 +3,8 @@
 
 use super::*;
 
-/// More passes than any suite's work needs (the largest sends 2,000 messages, 200 a pass).
+/// Far more passes than any suite needs: a pass takes up to 500 enrolments or 200
+/// messages, and the largest world here has 60 leads.
 const PASSES: usize = 1_000;
 
 pub(crate) struct World {
