@@ -363,7 +363,7 @@ async fn health_readiness_and_metrics_answer() {
     // A templated route is labelled by its template: the token stays out of the scrape.
     let token = "metrics-probe-token";
     app.get(&c, &format!("/invite/{token}")).await;
-    let metrics = app.get(&c, "/metrics").await.text().await.unwrap();
+    let metrics = app.page(&c, "/metrics").await.1;
     assert!(
         metrics.contains(
             "leadline_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"}"

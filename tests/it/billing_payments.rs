@@ -302,18 +302,16 @@ async fn a_declined_card_is_dunned_on_days_1_3_5_7_then_the_workspace_is_read_on
     let (status, o) = app.call::<BillingOverview>(&owner, &[]).await;
     assert_eq!(status, StatusCode::OK, "{o}");
     assert_eq!(o["payment"]["failed"][1], number);
-    let page = app.get(&owner, "/leads").await.text().await.unwrap();
+    let page = app.page(&owner, "/leads").await.1;
     assert!(page.contains("read-only-banner") && page.contains(&message));
     // The billing page says which charge failed and offers to pay it.
-    let page = app.get(&owner, "/billing").await.text().await.unwrap();
+    let page = app.page(&owner, "/billing").await.1;
     assert!(page.contains("payment-failed"), "{page}");
     assert!(page.contains(&format!("Pay invoice {number} now")));
     let page = app
-        .get(&owner, &format!("/billing/invoices/{invoice}"))
+        .page(&owner, &format!("/billing/invoices/{invoice}"))
         .await
-        .text()
-        .await
-        .unwrap();
+        .1;
     assert!(page.contains("Your card has insufficient funds."));
     assert_eq!(
         page.matches("Failed").count(),
@@ -341,7 +339,7 @@ async fn a_declined_card_is_dunned_on_days_1_3_5_7_then_the_workspace_is_read_on
     assert_eq!(paid, "PAID");
     let (status, body) = lead("Paid up").await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let page = app.get(&owner, "/leads").await.text().await.unwrap();
+    let page = app.page(&owner, "/leads").await.1;
     assert!(!page.contains("read-only-banner"));
     // Every attempt had its own key, each asked once.
     let intents = peer.stripe_intents();

@@ -135,12 +135,7 @@ async fn a_meeting_has_a_time_and_attendees_and_reaches_their_feeds_only() {
         )
         .await;
     assert_eq!(page["items"][0]["id"], meeting_id.as_str());
-    let html = app
-        .get(&owner, &format!("/leads/{lead}"))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let html = app.page(&owner, &format!("/leads/{lead}")).await.1;
     assert!(html.contains("Jan 10, 2027, 2:00"), "Cairo wall clock");
 
     // A task for the rep goes into the rep's feed too, as free time.
@@ -245,7 +240,7 @@ async fn a_meeting_has_a_time_and_attendees_and_reaches_their_feeds_only() {
         .collect();
     assert_eq!(subjects, ["Contract signing"], "{mine}");
     assert_eq!(mine["meetings"][0]["about"]["name"], "Nile Buyer");
-    let html = app.get(&rep, "/tasks").await.text().await.unwrap();
+    let html = app.page(&rep, "/tasks").await.1;
     assert!(html.contains("Contract signing"), "on the page");
 
     // A member who was not invited sees neither.

@@ -17,7 +17,7 @@ async fn a_large_plan_offers_its_list_of_units_instead_of_drawing_it() {
     let page = |client: reqwest::Client| {
         let app = &app;
         let path = format!("/inventory/plans/{}", shop.plan);
-        async move { app.get(&client, &path).await.text().await.unwrap() }
+        async move { app.page(&client, &path).await.1 }
     };
     // Units 2 to `n` drawn as 10 × 10 px squares in rows of 90 on the 1000 × 800 plan.
     let draw = |from: i32, to: i32| {

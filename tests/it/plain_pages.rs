@@ -14,7 +14,7 @@ async fn the_pages_before_sign_in_load_no_wasm() {
     let app = TestApp::spawn().await;
     let c = app.client();
     for path in ["/login", "/signup", "/forgot", "/reset/abc", "/verify/abc"] {
-        let html = app.get(&c, path).await.text().await.unwrap();
+        let html = app.page(&c, path).await.1;
         assert!(
             !html.contains(".wasm") && pkg_scripts(&html) == 0,
             "{path}: {html}"
@@ -30,7 +30,7 @@ async fn the_pages_before_sign_in_load_no_wasm() {
     assert!(script.text().await.unwrap().contains("data-hydrated"));
     // The app's own pages still hydrate.
     let owner = app.signup("Ada", "ada@example.com", "Acme").await;
-    let home = app.get(&owner, "/").await.text().await.unwrap();
+    let home = app.page(&owner, "/").await.1;
     assert!(pkg_scripts(&home) > 0, "{home}");
 }
 
@@ -77,12 +77,7 @@ async fn a_plain_form_sign_in_answers_with_redirects() {
     );
     assert!(back.contains("__err="), "{back}");
     // The form, drawn from that address, says why.
-    let page = app
-        .get(&browser, &back.replace(&app.base, ""))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = app.page(&browser, &back.replace(&app.base, "")).await.1;
     assert!(page.contains("role=\"alert\""), "{page}");
     assert!(page.contains("wrong"), "{page}");
 

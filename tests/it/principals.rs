@@ -68,7 +68,7 @@ async fn a_change_reaches_every_instance_on_the_next_request() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let page = app.get(&sales, "/").await.text().await.unwrap();
+    let page = app.page(&sales, "/").await.1;
     assert!(page.contains("Acme Homes"), "the new name is in the shell");
 
     let (status, _) = other

@@ -104,7 +104,7 @@ async fn a_workspace_can_require_confirmed_addresses() {
     let home = app.get(&rep, "/").await;
     assert_eq!(home.status(), StatusCode::SEE_OTHER);
     assert_eq!(home.headers()["location"], "/settings");
-    let settings = app.get(&rep, "/settings").await.text().await.unwrap();
+    let settings = app.page(&rep, "/settings").await.1;
     assert!(settings.contains("must-confirm"), "the banner shows");
     let (status, body) = app
         .call_json::<app::outreach::api::ListTemplates>(&rep, &serde_json::json!({}))

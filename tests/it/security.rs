@@ -220,7 +220,7 @@ async fn a_tenant_name_cannot_break_out_of_the_page() {
     let app = TestApp::spawn().await;
     let evil = "</script><script>alert(1)</script>";
     let client = app.signup("Mallory", "mallory@example.com", evil).await;
-    let body = app.get(&client, "/").await.text().await.unwrap();
+    let body = app.page(&client, "/").await.1;
     assert!(!body.contains("<script>alert(1)"), "{body}");
     assert!(body.contains("\\u003cscript\\u003ealert(1)"), "{body}");
 }

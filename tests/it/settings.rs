@@ -56,7 +56,7 @@ async fn tenant_settings_validate_and_apply() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let home = app.get(&owner, "/").await.text().await.unwrap();
+    let home = app.page(&owner, "/").await.1;
     assert!(home.contains("--brand: #0f766e"), "branding colour applied");
     assert!(
         home.contains(r#"dir="rtl""#),
@@ -91,7 +91,7 @@ async fn a_users_language_overrides_the_workspace() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let home = app.get(&owner, "/settings").await.text().await.unwrap();
+    let home = app.page(&owner, "/settings").await.1;
     assert!(home.contains(r#"lang="ar""#) && home.contains(r#"dir="rtl""#));
     let (status, body) = app
         .call::<app::auth::api::UpdateProfile>(
@@ -142,7 +142,7 @@ async fn portuguese_and_romanian_pages_carry_their_own_strings() {
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        let page = app.get(&owner, "/settings").await.text().await.unwrap();
+        let page = app.page(&owner, "/settings").await.1;
         assert!(page.contains(&format!(r#"lang="{tag}""#)) && page.contains(r#"dir="ltr""#));
         let settings_label = t(locale, "nav.settings");
         assert_ne!(
@@ -402,7 +402,7 @@ async fn arabic_pages_are_written_in_the_digits_the_workspace_chooses() {
         .chars()
         .map(|c| char::from_u32(0x660 + c.to_digit(10).unwrap()).unwrap())
         .collect();
-    let page = app.get(&owner, "/billing").await.text().await.unwrap();
+    let page = app.page(&owner, "/billing").await.1;
     assert!(page.contains(&format!("/{arabic_year}")), "{page}");
     assert!(
         !page.contains(&format!("/{year}")),
@@ -422,7 +422,7 @@ async fn arabic_pages_are_written_in_the_digits_the_workspace_chooses() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let page = app.get(&owner, "/billing").await.text().await.unwrap();
+    let page = app.page(&owner, "/billing").await.1;
     assert!(
         page.contains(&year) && !page.contains(&arabic_year),
         "{page}"

@@ -348,9 +348,8 @@ async fn the_pages_render_on_the_server() {
         .call::<AddSuppression>(&w.admin, &[("address", "rendered@example.com")])
         .await;
     ok(status, &body);
-    let page = w.app.get(&w.admin, "/outreach/suppressions").await;
-    assert_eq!(page.status(), StatusCode::OK);
-    let html = page.text().await.unwrap();
+    let (status, html) = w.app.page(&w.admin, "/outreach/suppressions").await;
+    assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Suppression list"), "{html}");
     assert!(html.contains("rendered@example.com"), "{html}");
 
@@ -359,12 +358,11 @@ async fn the_pages_render_on_the_server() {
     let seq = w.sequence("Rendered", "").await;
     w.step(seq, template, 0, None).await;
     w.step(seq, template, 30, None).await;
-    let page = w
+    let (status, html) = w
         .app
-        .get(&w.admin, &format!("/outreach/sequences/{seq}"))
+        .page(&w.admin, &format!("/outreach/sequences/{seq}"))
         .await;
-    assert_eq!(page.status(), StatusCode::OK);
-    let html = page.text().await.unwrap();
+    assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Move down: step 1"), "{html}");
     assert!(html.contains("Edit step 2"), "{html}");
 }

@@ -70,12 +70,12 @@ async fn a_due_time_is_read_and_shown_in_the_members_zone() {
         assert_eq!(tasks["tasks"][0]["due_at"], stored, "{zone}: {tasks}");
     }
     // Cairo's owner reads 09:00 back, in Arabic; the rep's 09:00 in Romanian.
-    let page = app.get(&owner, "/tasks").await.text().await.unwrap();
+    let page = app.page(&owner, "/tasks").await.1;
     assert!(
         page.contains("03\u{200f}/12\u{200f}/2026، 9:00 ص"),
         "Cairo, in Arabic"
     );
-    let page = app.get(&rep, "/tasks").await.text().await.unwrap();
+    let page = app.page(&rep, "/tasks").await.1;
     assert!(
         page.contains("3 iul. 2026, 09:00"),
         "Bucharest, in Romanian"

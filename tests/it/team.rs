@@ -372,7 +372,7 @@ async fn a_member_of_two_tenants_switches_between_them() {
         (status, body),
         (StatusCode::OK, serde_json::Value::from("Joined"))
     );
-    let home = app.get(&a, "/").await.text().await.unwrap();
+    let home = app.page(&a, "/").await.1;
     assert!(
         home.contains("Beta") && home.contains("Acme"),
         "both workspaces in the switcher"
@@ -470,7 +470,7 @@ async fn a_member_of_two_tenants_is_counted_once_in_each() {
     assert_eq!(team["seats_used"], 1, "{team}");
     assert_eq!(phone_saved_as("0100 765 4321").await, "+201007654321");
     // The switcher, which reads across tenants, still lists both.
-    let home = app.get(&ada, "/").await.text().await.unwrap();
+    let home = app.page(&ada, "/").await.1;
     assert!(home.contains("Beta") && home.contains("Acme"), "{home}");
 
     // What the last-owner rule counts, and any unfiltered read of tenants, as the

@@ -19,6 +19,8 @@ pub const PASSWORD: &str = "correct horse battery";
 /// The longest any test request may take, body included. Generous: the slowest pages
 /// answer in well under a second even with the whole suite running.
 pub const REQUEST_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
+/// How long a page's body may stop arriving before [`TestApp::page`] asks again.
+pub const PAGE_STALL: std::time::Duration = std::time::Duration::from_secs(15);
 
 pub struct TestApp {
     pub base: String,
@@ -284,6 +286,26 @@ impl TestApp {
             .send()
             .await
             .unwrap()
+    }
+
+    /// A server-rendered page: its status and HTML. A page whose body stops arriving
+    /// for [`PAGE_STALL`] is asked for once more, and the stall is printed: Leptos'
+    /// out-of-order streaming (0.8.23) very rarely leaves a response's last chunk
+    /// unsent (leptos issues 4851, 4578), which hung CI runs 48 and 49 until the
+    /// request limit. Twice in a row fails the test.
+    pub async fn page(&self, client: &reqwest::Client, path: &str) -> (StatusCode, String) {
+        for attempt in 1..=2 {
+            let res = self.get(client, path).await;
+            let status = res.status();
+            match tokio::time::timeout(PAGE_STALL, res.text()).await {
+                Ok(body) => return (status, body.unwrap()),
+                Err(_) => eprintln!(
+                    "STALLED: {path} sent part of its page and then nothing for {} s (attempt {attempt})",
+                    PAGE_STALL.as_secs()
+                ),
+            }
+        }
+        panic!("{path}: the page stalled twice");
     }
 
     /// Posts `body` raw to `path`, as the browser sends an upload (a file as the

@@ -175,11 +175,9 @@ async fn a_condition_sends_each_lead_down_its_branch() {
     // The sequence page says what the condition does.
     let page = w
         .app
-        .get(&w.admin, &format!("/outreach/sequences/{seq}"))
+        .page(&w.admin, &format!("/outreach/sequences/{seq}"))
         .await
-        .text()
-        .await
-        .unwrap();
+        .1;
     assert!(
         page.contains(
             "If the lead has the tag vip: Go to step 3. Otherwise: Go on to the next step."
@@ -482,10 +480,8 @@ async fn a_wait_holds_the_enrolment_until_its_moment_in_the_sequence_zone() {
     // The page shows the moment as typed, in the sequence's zone.
     let page = w
         .app
-        .get(&w.admin, &format!("/outreach/sequences/{seq}"))
+        .page(&w.admin, &format!("/outreach/sequences/{seq}"))
         .await
-        .text()
-        .await
-        .unwrap();
+        .1;
     assert!(page.contains("Wait until a date"), "{page}");
 }

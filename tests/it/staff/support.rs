@@ -76,7 +76,7 @@ async fn support_access_reads_a_workspace_read_only_with_a_reason_its_owner_sees
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert!(error_text(&body).contains("read-only"), "{body}");
-    let home = app.get(&bob, "/").await.text().await.unwrap();
+    let home = app.page(&bob, "/").await.1;
     assert!(home.contains("data-testid=\"support-banner\""));
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM contacts WHERE tenant_id = $1")
         .bind(acme)
