@@ -290,9 +290,8 @@ impl TestApp {
 
     /// A server-rendered page: its status and HTML. A page whose body stops arriving
     /// for [`PAGE_STALL`] is asked for once more, and the stall is printed: Leptos'
-    /// out-of-order streaming (0.8.23) very rarely leaves a response's last chunk
-    /// unsent (leptos issues 4851, 4578), which hung CI runs 48 and 49 until the
-    /// request limit. Twice in a row fails the test.
+    /// out-of-order streaming (0.8.23) very rarely leaves a response unfinished, which
+    /// hung CI runs 48 and 49 (DECISIONS 103). Twice in a row fails the test.
     pub async fn page(&self, client: &reqwest::Client, path: &str) -> (StatusCode, String) {
         for attempt in 1..=2 {
             let res = self.get(client, path).await;
