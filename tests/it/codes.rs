@@ -39,52 +39,20 @@ fn sorted(codes: impl IntoIterator<Item = &'static str>) -> Vec<String> {
 async fn each_status_enum_knows_exactly_its_columns_codes() {
     let app = TestApp::spawn().await;
     let pool = &app.pools.owner;
-    let cases: [(&str, &str, Vec<String>); 8] = [
-        (
-            "sequences",
-            "status",
-            sorted(SequenceStatus::ALL.iter().map(|s| s.code())),
-        ),
-        (
-            "enrollments",
-            "status",
-            sorted(EnrollmentStatus::ALL.iter().map(|s| s.code())),
-        ),
-        (
-            "messages",
-            "status",
-            sorted(MessageStatus::ALL.iter().map(|s| s.code())),
-        ),
-        (
-            "wa_phone_numbers",
-            "status",
-            sorted(PhoneStatus::ALL.iter().map(|s| s.code())),
-        ),
-        (
-            "subscriptions",
-            "status",
-            sorted(SubscriptionStatus::ALL.iter().map(|s| s.code())),
-        ),
-        (
-            "invoices",
-            "status",
-            sorted(InvoiceStatus::ALL.iter().map(|s| s.code())),
-        ),
-        (
-            "payment_attempts",
-            "status",
-            sorted(AttemptStatus::ALL.iter().map(|s| s.code())),
-        ),
-        (
-            "payment_attempts",
-            "kind",
-            sorted(AttemptKind::ALL.iter().map(|s| s.code())),
-        ),
+    let cases: [(&str, &str, &[&'static str]); 8] = [
+        ("sequences", "status", SequenceStatus::CODES),
+        ("enrollments", "status", EnrollmentStatus::CODES),
+        ("messages", "status", MessageStatus::CODES),
+        ("wa_phone_numbers", "status", PhoneStatus::CODES),
+        ("subscriptions", "status", SubscriptionStatus::CODES),
+        ("invoices", "status", InvoiceStatus::CODES),
+        ("payment_attempts", "status", AttemptStatus::CODES),
+        ("payment_attempts", "kind", AttemptKind::CODES),
     ];
     for (table, column, codes) in cases {
         assert_eq!(
             allowed(pool, table, column).await,
-            codes,
+            sorted(codes.iter().copied()),
             "{table}.{column}"
         );
     }
