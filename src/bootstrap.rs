@@ -7,6 +7,10 @@ use std::str::FromStr;
 
 pub const APP_ROLE: &str = "leadline_app";
 
+/// A pooled connection idle this long is pinged before it is handed out; one in
+/// steady use is not (see the pool options in `prepare`).
+pub const PING_IF_IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+
 pub struct Pools {
     /// Migrations, role management and maintenance commands only.
     pub owner: PgPool,
@@ -79,6 +83,19 @@ pub async fn prepare(
     grant(&owner, &role).await?;
     let app = PgPoolOptions::new()
         .max_connections(pool_size)
+        // sqlx pings every connection it hands out, and again as it takes it back: two
+        // of a signed-in page's round trips. The ping on release stays (it flushes a
+        // dropped transaction's rollback); the one on acquire is kept for connections
+        // idle long enough to have been cut meanwhile (a restart, a killed backend).
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_IF_IDLE_FOR {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_with(app_opts)
         .await
         .map_err(|e| format!("connecting as {role}: {e}"))?;

@@ -71,9 +71,13 @@ impl Db {
     async fn scoped(&self, tenant_id: Option<Uuid>, user_id: Option<Uuid>) -> Result<Tx, AppError> {
         // BEGIN and the settings go in one round trip. The values are formatted UUIDs
         // (hex and hyphens) or empty, so writing them into the statement is safe.
+        // The trigram threshold is how close a misspelt word must be to match in
+        // `search_ids()` (pg_trgm's default 0.6 misses "foad" for "fouad"); set here,
+        // it costs no round trip of its own.
         let read_only = tenant_id.is_some() && self.read_only.is_some();
         let begin = format!(
-            "BEGIN{}; SELECT set_config('app.tenant_id', '{}', true), set_config('app.user_id', '{}', true)",
+            "BEGIN{}; SELECT set_config('app.tenant_id', '{}', true), set_config('app.user_id', '{}', true), \
+             set_config('pg_trgm.word_similarity_threshold', '0.4', true)",
             if read_only { " READ ONLY" } else { "" },
             tenant_id.map(|t| t.to_string()).unwrap_or_default(),
             user_id.map(|u| u.to_string()).unwrap_or_default(),

@@ -2,6 +2,7 @@
 //! however a unit of work is cancelled.
 
 use crate::common::TestApp;
+use std::time::Duration;
 
 #[tokio::test]
 async fn cancelled_work_leaves_nothing_on_a_pooled_connection() {
@@ -47,4 +48,39 @@ async fn the_app_serves_again_after_its_connections_are_terminated() {
         refused <= 10,
         "{refused} requests refused before serving again"
     );
+}
+
+/// Connections in steady use are handed out without a ping (a round trip per
+/// checkout), but one idle for a while is pinged first: cut while the app was quiet,
+/// it is replaced before any work sees it.
+#[tokio::test]
+async fn connections_cut_while_idle_are_replaced_before_use() {
+    let pools = TestApp::database().await;
+    let held: Vec<_> = futures_util::future::join_all((0..3).map(|_| pools.app.acquire()))
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    drop(held);
+    let cut: i64 = sqlx::query_scalar(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+          WHERE datname = current_database() AND usename = $1",
+    )
+    .bind(leadline::bootstrap::APP_ROLE)
+    .fetch_one(&pools.owner)
+    .await
+    .unwrap();
+    assert!(cut >= 3, "{cut} connections cut");
+    tokio::time::sleep(leadline::bootstrap::PING_IF_IDLE_FOR + Duration::from_millis(200)).await;
+    assert!(
+        pools.app.num_idle() >= 3,
+        "the cut connections are still in the pool"
+    );
+    for _ in 0..5 {
+        let one: i32 = sqlx::query_scalar("SELECT 1")
+            .fetch_one(&pools.app)
+            .await
+            .unwrap();
+        assert_eq!(one, 1);
+    }
 }
