@@ -1,7 +1,7 @@
 import { test, expect } from '@playwright/test';
 import { hydrated, linkInMail, signIn, unique, DEMO_PASSWORD } from './helpers';
 
-test('sign up, sign out, sign in', async ({ page }) => {
+test('sign up, sign out, sign in', { tag: '@smoke' }, async ({ page }) => {
   const email = `${unique('founder')}@example.com`;
   await page.goto('/signup');
   await hydrated(page);
@@ -81,7 +81,7 @@ test('a forgotten password is reset through the emailed link', async ({ page, br
   await expect(page).toHaveURL(/\/login\?next=/);
 });
 
-test('the page is interactive without reloading (hydration)', async ({ page }) => {
+test('the page is interactive without reloading (hydration)', { tag: '@smoke' }, async ({ page }) => {
   await page.goto('/login');
   await hydrated(page);
   await page.evaluate(() => ((window as any).__sameDocument = true));

@@ -2,7 +2,7 @@ import { test, expect } from '@playwright/test';
 import { readFileSync } from 'node:fs';
 import { hydrated, newWorkspace, signIn, violations } from './helpers';
 
-test('the owner sees the trial, usage against every limit and past invoices, and opens one', async ({ page }) => {
+test('the owner sees the trial, usage against every limit and past invoices, and opens one', { tag: '@smoke' }, async ({ page }) => {
   await signIn(page, 'owner@demo.leadline.test');
   await page.goto('/billing');
   await hydrated(page);

@@ -22,7 +22,7 @@ async function addDeal(page: Page, name: string, amount: string) {
 // the drag in Chromium.
 test.use({ viewport: { width: 2200, height: 1000 } });
 
-test('build a pipeline, drag and key cards across it, and see it persist', async ({ page, browser }) => {
+test('build a pipeline, drag and key cards across it, and see it persist', { tag: '@smoke' }, async ({ page, browser }) => {
   await signIn(page, 'owner@demo.leadline.test');
   await page.goto('/pipeline');
   await hydrated(page);

@@ -4,7 +4,7 @@ import { hydrated, signIn } from './helpers';
 // Every page is a lazy route (app/src/pages.rs): its WASM chunk is fetched when the
 // page is first opened, not with the first page a user loads.
 
-test('an area is downloaded only when it is opened', async ({ page }) => {
+test('an area is downloaded only when it is opened', { tag: '@smoke' }, async ({ page }) => {
   const wasm: string[] = [];
   page.on('request', (req) => {
     if (req.url().endsWith('.wasm')) wasm.push(new URL(req.url()).pathname);
@@ -21,7 +21,7 @@ test('an area is downloaded only when it is opened', async ({ page }) => {
   expect(wasm.filter((f) => /inventory/.test(f)).length, 'inventory chunk on opening').toBeGreaterThan(0);
 });
 
-test('a chunk that fails to download offers a reload that works', async ({ page }) => {
+test('a chunk that fails to download offers a reload that works', { tag: '@smoke' }, async ({ page }) => {
   await signIn(page, 'owner@demo.leadline.test');
   await page.goto('/pipeline');
   await hydrated(page);

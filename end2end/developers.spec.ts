@@ -6,7 +6,7 @@ const PEER = process.env.PEER_URL || 'http://127.0.0.1:4900';
 // The demo workspace's API key, as public as its password.
 const DEMO_KEY = 'llk_00000000000de0de_bGVhZGxpbmUtZGVtby1hcGkta2V5LW5vdC1zZWNyZXQ';
 
-test('an admin makes an API key, calls the API with it and sees it used', async ({ page, request }) => {
+test('an admin makes an API key, calls the API with it and sees it used', { tag: '@smoke' }, async ({ page, request }) => {
   await signIn(page, 'owner@demo.leadline.test');
   await page.goto('/settings/developers');
   await hydrated(page);

@@ -1,7 +1,7 @@
 import { test, expect } from '@playwright/test';
 import { hydrated, signIn, violations } from './helpers';
 
-test('find a unit on the floor plan by keyboard, hold it for a deal, and see it on the units table', async ({ page }) => {
+test('find a unit on the floor plan by keyboard, hold it for a deal, and see it on the units table', { tag: '@smoke' }, async ({ page }) => {
   await signIn(page, 'owner@demo.leadline.test');
   await page.goto('/inventory');
   await hydrated(page);

@@ -9,7 +9,7 @@ async function selectByText(page: Page, label: string, text: string) {
   await select.selectOption(value!);
 }
 
-test('build a WhatsApp-then-email sequence, enrol a list, deliver and reply through the peer, and watch the journey move', async ({ page, context, browser }) => {
+test('build a WhatsApp-then-email sequence, enrol a list, deliver and reply through the peer, and watch the journey move', { tag: '@smoke' }, async ({ page, context, browser }) => {
   test.setTimeout(120_000);
   await signIn(page, 'owner@demo.leadline.test');
 

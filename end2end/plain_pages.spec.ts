@@ -4,7 +4,7 @@ import { hydrated, unique } from './helpers';
 // The pages before sign-in load no WebAssembly: server-rendered forms with one small
 // script, which also work with scripts off (app/src/auth/plain.rs, DECISIONS 59).
 
-test('the sign-in page downloads no WASM and a few kB of script', async ({ page }) => {
+test('the sign-in page downloads no WASM and a few kB of script', { tag: '@smoke' }, async ({ page }) => {
   const client = await page.context().newCDPSession(page);
   await client.send('Network.enable');
   const urls = new Map<string, string>();

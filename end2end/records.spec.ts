@@ -1,7 +1,7 @@
 import { test, expect } from '@playwright/test';
 import { hydrated, signIn, unique } from './helpers';
 
-test('create a lead, log a note and a task on its timeline, and find it again', async ({ page }) => {
+test('create a lead, log a note and a task on its timeline, and find it again', { tag: '@smoke' }, async ({ page }) => {
   await signIn(page, 'sales@demo.leadline.test');
   await page.goto('/leads');
   await hydrated(page);

@@ -1,7 +1,7 @@
 import { test, expect } from '@playwright/test';
 import { hydrated, signIn, violations } from './helpers';
 
-test('a manager sets review rules and business hours, and a wrong value is refused next to its field', async ({ page }) => {
+test('a manager sets review rules and business hours, and a wrong value is refused next to its field', { tag: '@smoke' }, async ({ page }) => {
   await signIn(page, 'manager@demo.leadline.test');
   await page.goto('/settings');
   await hydrated(page);

@@ -1,11 +1,13 @@
 //! Building the app with cargo-leptos and starting the server binary with
 //! the environment it needs to find its site files.
 
+use std::fs::File;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
-use std::process::{Command, ExitCode};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::Instant;
 
-use crate::cmd::{describe, run, say, Result};
+use crate::cmd::{describe, run, say, tail, Result};
 use crate::paths::{Paths, Profile, APP_NAME};
 use crate::tools::{self, Browser};
 
@@ -30,15 +32,19 @@ pub fn exec_server(paths: &Paths, leading: &[&str], rest: &[String]) -> Result<E
         .args(rest)
         .current_dir(&paths.root)
         .env("LEPTOS_ENV", "PROD");
-    server_env(&mut cmd, paths, &tools.pg_bin);
+    server_env(&mut cmd, paths, Profile::Release, &tools.pg_bin);
     say(format!("$ {}", describe(&cmd)));
     let error = cmd.exec();
     Err(format!("could not start {}: {error}", exe.display()))
 }
 
-/// `cargo leptos build`: server binary, wasm, JS and CSS into `<target>/site`.
+/// `cargo leptos build`: server binary, wasm, JS and CSS into the profile's site.
 pub fn leptos_build(paths: &Paths, profile: Profile) -> Result {
     say(format!("building ({})", profile.dir_name()));
+    run(&mut leptos_build_command(paths, profile))
+}
+
+fn leptos_build_command(paths: &Paths, profile: Profile) -> Command {
     let mut cmd = Command::new(paths.cargo());
     // `--split`: every lazy route becomes its own WASM chunk (app/src/pages.rs).
     // `dev-tools`: the benchmarks, drills and provider peer, which a production
@@ -54,8 +60,81 @@ pub fn leptos_build(paths: &Paths, profile: Profile) -> Result {
     // The workspace config names `target/site`, which cargo-leptos does not
     // move along with CARGO_TARGET_DIR; the env override keeps the site
     // where the server is told to look.
-    site_env(&mut cmd, paths);
-    run(&mut cmd)
+    site_env(&mut cmd, paths, profile);
+    cmd
+}
+
+/// The release build `cargo xtask test` runs beside the debug end-to-end suite (see
+/// `test::run_all`), its output in a log of its own.
+pub struct BackgroundBuild {
+    child: Child,
+    log: PathBuf,
+    started: Instant,
+}
+
+impl BackgroundBuild {
+    /// Starts the release build at the lowest CPU priority: it takes only what the
+    /// browser and the server under test leave idle, so their timings stay theirs.
+    pub fn start_release(paths: &Paths) -> Result<BackgroundBuild> {
+        let build = leptos_build_command(paths, Profile::Release);
+        let log = paths.target.join("release-build.log");
+        let out =
+            File::create(&log).map_err(|e| format!("could not create {}: {e}", log.display()))?;
+        let err = out
+            .try_clone()
+            .map_err(|e| format!("could not open {} twice: {e}", log.display()))?;
+        let mut cmd = Command::new("nice");
+        // Incremental, unlike `cargo xtask run`: a fresh clone's release server then
+        // rebuilds in seconds to minutes instead of 8 minutes (DECISIONS 104). The
+        // WASM is built exactly as for production.
+        cmd.env("CARGO_PROFILE_RELEASE_INCREMENTAL", "true")
+            .args(["-n", "19"])
+            .arg(build.get_program())
+            .args(build.get_args())
+            .current_dir(&paths.root)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err);
+        for (key, value) in build.get_envs() {
+            match value {
+                Some(value) => cmd.env(key, value),
+                None => cmd.env_remove(key),
+            };
+        }
+        say(format!(
+            "building (release) in the background, log in {}",
+            log.display()
+        ));
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("could not start the release build: {e}"))?;
+        Ok(BackgroundBuild {
+            child,
+            log,
+            started: Instant::now(),
+        })
+    }
+
+    /// Waits for the build; its log's tail if it failed.
+    pub fn finish(mut self) -> Result {
+        let status = self
+            .child
+            .wait()
+            .map_err(|e| format!("waiting for the release build: {e}"))?;
+        if status.success() {
+            say(format!(
+                "release build done, {} s after it started",
+                self.started.elapsed().as_secs()
+            ));
+            Ok(())
+        } else {
+            Err(format!(
+                "the release build failed ({status}); the end of {}:\n{}",
+                self.log.display(),
+                tail(&self.log, 40)
+            ))
+        }
+    }
 }
 
 /// `cargo test` with the same compile-time environment as the server build.
@@ -68,7 +147,7 @@ pub fn cargo_test(paths: &Paths) -> Result {
             "RUSTFLAGS",
             debug_rustflags(std::env::var("RUSTFLAGS").ok()),
         );
-    site_env(&mut cmd, paths);
+    site_env(&mut cmd, paths, Profile::Debug);
     run(&mut cmd)
 }
 
@@ -80,15 +159,15 @@ fn debug_rustflags(existing: Option<String>) -> String {
 }
 
 /// Where cargo-leptos puts the site, and where the server looks for it.
-fn site_env(cmd: &mut Command, paths: &Paths) {
-    cmd.env("LEPTOS_SITE_ROOT", paths.site())
+fn site_env(cmd: &mut Command, paths: &Paths, profile: Profile) {
+    cmd.env("LEPTOS_SITE_ROOT", paths.site(profile))
         .env("LEPTOS_SITE_PKG_DIR", "pkg")
         .env("LEPTOS_OUTPUT_NAME", APP_NAME);
 }
 
-/// Everything the server binary needs when started outside cargo-leptos.
-pub fn server_env(cmd: &mut Command, paths: &Paths, pg_bin: &Path) {
-    site_env(cmd, paths);
+/// Everything the server binary of `profile` needs when started outside cargo-leptos.
+pub fn server_env(cmd: &mut Command, paths: &Paths, profile: Profile, pg_bin: &Path) {
+    site_env(cmd, paths, profile);
     cmd.env("LEADLINE_PG_BIN", pg_bin);
     // With `hash-files` on, pages must reference the hashed file names in
     // hash.txt, and the server only does that when told to. cargo-leptos

@@ -1,5 +1,7 @@
-//! End-to-end suite: the debug server against its own database, driven by
-//! Playwright in the system Chromium.
+//! End-to-end suites, driven by Playwright in the system Chromium: the whole suite
+//! against the debug server, and its smoke tests (tagged `@smoke`) against the release
+//! build, where a release-only hydration break would show. Each server gets a database
+//! of its own.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
@@ -16,6 +18,7 @@ use crate::pg::TestCluster;
 use crate::tools::{self, Tools};
 
 const DATABASE: &str = "leadline_e2e";
+const RELEASE_DATABASE: &str = "leadline_e2e_release";
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
 const STOP_GRACE: Duration = Duration::from_secs(10);
 /// Only the server's warnings and errors are echoed on failure: its request lines would
@@ -23,15 +26,41 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 const LOG_LINES_ON_FAILURE: usize = 25;
 
 pub fn run_suite(paths: &Paths, tools: &Tools, cluster: &TestCluster, port: u16) -> Result {
-    say("end-to-end tests");
-    cluster.recreate_database(DATABASE)?;
-    let log = paths.target.join("e2e-server.log");
-    let mut server = Server::spawn(paths, tools, &cluster.url(DATABASE), port, &log)?;
-    let outcome = server
-        .wait_until_ready(port)
-        .and_then(|()| playwright(paths, port))
-        // Last: it writes at random into the demo workspace the browser tests read.
-        .and_then(|()| schemathesis(tools, port));
+    say("end-to-end tests (debug build)");
+    with_server(paths, tools, cluster, Profile::Debug, port, || {
+        playwright(paths, port, &[])
+            // Last: it writes at random into the demo workspace the browser tests read.
+            .and_then(|()| schemathesis(tools, port))
+    })
+}
+
+/// The smoke tests against the release build (`cargo leptos build --release`).
+pub fn run_release_smoke(paths: &Paths, tools: &Tools, cluster: &TestCluster, port: u16) -> Result {
+    say("end-to-end smoke tests (release build)");
+    with_server(paths, tools, cluster, Profile::Release, port, || {
+        playwright(paths, port, &["--grep", "@smoke"])
+    })
+}
+
+/// Runs `tests` against a server of `profile` on a fresh database, and stops it.
+fn with_server(
+    paths: &Paths,
+    tools: &Tools,
+    cluster: &TestCluster,
+    profile: Profile,
+    port: u16,
+    tests: impl FnOnce() -> Result,
+) -> Result {
+    let database = match profile {
+        Profile::Debug => DATABASE,
+        Profile::Release => RELEASE_DATABASE,
+    };
+    cluster.recreate_database(database)?;
+    let log = paths
+        .target
+        .join(format!("e2e-server-{}.log", profile.dir_name()));
+    let mut server = Server::spawn(paths, tools, profile, &cluster.url(database), port, &log)?;
+    let outcome = server.wait_until_ready(port).and_then(|()| tests());
     server.stop();
     if outcome.is_err() {
         eprintln!(
@@ -43,9 +72,10 @@ pub fn run_suite(paths: &Paths, tools: &Tools, cluster: &TestCluster, port: u16)
     outcome
 }
 
-fn playwright(paths: &Paths, port: u16) -> Result {
+fn playwright(paths: &Paths, port: u16, filter: &[&str]) -> Result {
     run(Command::new(paths.node_bin().join("playwright"))
         .args(["test", "--config", "end2end/playwright.config.ts"])
+        .args(filter)
         .current_dir(&paths.root)
         .env("BASE_URL", format!("http://127.0.0.1:{port}"))
         .env("PEER_URL", format!("http://127.0.0.1:{}", peer_port(port)))
@@ -98,11 +128,12 @@ impl Server {
     fn spawn(
         paths: &Paths,
         tools: &Tools,
+        profile: Profile,
         database_url: &str,
         port: u16,
         log: &Path,
     ) -> Result<Server> {
-        let exe = paths.server_exe(Profile::Debug);
+        let exe = paths.server_exe(profile);
         let log_file =
             File::create(log).map_err(|e| format!("could not create {}: {e}", log.display()))?;
         let log_copy = log_file
@@ -131,7 +162,10 @@ impl Server {
             )
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1");
-        app::server_env(&mut cmd, paths, &tools.pg_bin);
+        if profile == Profile::Release {
+            cmd.env("LEPTOS_ENV", "PROD");
+        }
+        app::server_env(&mut cmd, paths, profile, &tools.pg_bin);
         say(format!(
             "starting {} on port {port}, log in {}",
             exe.display(),

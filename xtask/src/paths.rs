@@ -44,9 +44,13 @@ impl Paths {
         Paths { root, target }
     }
 
-    /// cargo-leptos's site root: static assets, wasm, js and css.
-    pub fn site(&self) -> PathBuf {
-        self.target.join("site")
+    /// cargo-leptos's site root for a profile: static assets, wasm, js and css. Each
+    /// profile has its own, so a release build can go on while a debug server serves.
+    pub fn site(&self, profile: Profile) -> PathBuf {
+        self.target.join(match profile {
+            Profile::Debug => "site",
+            Profile::Release => "site-release",
+        })
     }
 
     pub fn server_exe(&self, profile: Profile) -> PathBuf {
@@ -124,6 +128,7 @@ mod tests {
             paths.server_exe(Profile::Debug),
             Path::new("/t/debug/leadline")
         );
-        assert_eq!(paths.site(), Path::new("/t/site"));
+        assert_eq!(paths.site(Profile::Debug), Path::new("/t/site"));
+        assert_eq!(paths.site(Profile::Release), Path::new("/t/site-release"));
     }
 }

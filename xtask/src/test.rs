@@ -25,21 +25,32 @@ pub fn run_all(paths: &Paths) -> Result<ExitCode> {
 
     app::leptos_build(paths, Profile::Debug).map_err(|e| format!("{e}; no test suite ran"))?;
 
-    // Both suites always run, so one failure does not hide the other.
+    // Every suite always runs, so one failure does not hide another.
     say("unit + integration tests");
     let unit = report("unit+integration", app::cargo_test(paths));
+    // The release build goes on beside the debug end-to-end suite, which leaves a
+    // core mostly idle (one browser, one server): the smoke run against it then
+    // adds minutes, not a build's quarter of an hour.
+    let release_build = app::BackgroundBuild::start_release(paths);
     let end_to_end = report(
         "end-to-end",
         e2e::run_suite(paths, &tools, &cluster, e2e_port),
     );
+    let release_smoke = report(
+        "release smoke",
+        release_build
+            .and_then(app::BackgroundBuild::finish)
+            .and_then(|()| e2e::run_release_smoke(paths, &tools, &cluster, e2e_port)),
+    );
     drop(cluster);
 
     say(format!(
-        "unit+integration {}, end-to-end {}",
+        "unit+integration {}, end-to-end {}, release smoke {}",
         verdict(unit),
-        verdict(end_to_end)
+        verdict(end_to_end),
+        verdict(release_smoke)
     ));
-    Ok(if unit && end_to_end {
+    Ok(if unit && end_to_end && release_smoke {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
