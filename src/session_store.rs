@@ -80,7 +80,7 @@ impl PgSessionStore {
     /// Deletes expired sessions; run periodically by the worker.
     pub async fn delete_expired(&self) -> std::result::Result<u64, sqlx::Error> {
         Ok(
-            sqlx::query("DELETE FROM sessions WHERE expiry_date < now()")
+            sqlx::query!("DELETE FROM sessions WHERE expiry_date < now()")
                 .execute(&self.pool)
                 .await?
                 .rows_affected(),
@@ -89,7 +89,7 @@ impl PgSessionStore {
 
     /// Deletes throttle windows older than a day (see `app::throttle`).
     pub async fn delete_old_throttle_windows(&self) -> std::result::Result<i64, sqlx::Error> {
-        sqlx::query_scalar("SELECT rate_limit_sweep()")
+        sqlx::query_scalar!(r#"SELECT rate_limit_sweep() AS "swept!""#)
             .fetch_one(&self.pool)
             .await
     }
@@ -118,32 +118,44 @@ impl PgSessionStore {
             .and_then(|s| uuid::Uuid::parse_str(s).ok());
         let expiry = chrono::DateTime::from_timestamp(record.expiry_date.unix_timestamp(), 0)
             .ok_or_else(|| backend("expiry out of range"))?;
-        let sql = if fresh {
-            "INSERT INTO sessions (id, data, expiry_date, user_id, user_agent, ip)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (id) DO NOTHING"
-        } else {
-            "INSERT INTO sessions (id, data, expiry_date, user_id, user_agent, ip)
-             VALUES ($1, $2, $3, $4, $5, $6)
-             ON CONFLICT (id) DO UPDATE
-                SET data = $2, expiry_date = $3, user_id = $4, user_agent = $5, ip = $6,
-                    last_seen_at = now()"
-        };
         // The stamp is the database's, read with the row; it is never stored.
         let mut data = record.data.clone();
         data.remove(app::request::keys::PRINCIPAL_STAMP);
-        let written = sqlx::query(sql)
-            .bind(key)
-            .bind(serde_json::to_value(&data).map_err(backend)?)
-            .bind(expiry)
-            .bind(user_id)
-            .bind(text(record, app::request::keys::USER_AGENT))
-            .bind(text(record, app::request::keys::IP))
+        let data = serde_json::to_value(&data).map_err(backend)?;
+        let user_agent = text(record, app::request::keys::USER_AGENT);
+        let ip = text(record, app::request::keys::IP);
+        let done = if fresh {
+            sqlx::query!(
+                "INSERT INTO sessions (id, data, expiry_date, user_id, user_agent, ip)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (id) DO NOTHING",
+                key,
+                data,
+                expiry,
+                user_id,
+                user_agent,
+                ip
+            )
             .execute(&self.pool)
             .await
-            .map_err(backend)?
-            .rows_affected()
-            == 1;
+        } else {
+            sqlx::query!(
+                "INSERT INTO sessions (id, data, expiry_date, user_id, user_agent, ip)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (id) DO UPDATE
+                    SET data = $2, expiry_date = $3, user_id = $4, user_agent = $5, ip = $6,
+                        last_seen_at = now()",
+                key,
+                data,
+                expiry,
+                user_id,
+                user_agent,
+                ip
+            )
+            .execute(&self.pool)
+            .await
+        };
+        let written = done.map_err(backend)?.rows_affected() == 1;
         if written {
             self.remember(key.to_string(), record);
         }
@@ -176,19 +188,16 @@ impl SessionStore for PgSessionStore {
     async fn load(&self, id: &Id) -> Result<Option<Record>> {
         let key = app::crypto::session_key(&id.to_string());
         // The user's principal stamp comes along (`crate::principals`).
-        let row: Option<(
-            serde_json::Value,
-            chrono::DateTime<chrono::Utc>,
-            Option<i64>,
-        )> = sqlx::query_as(
-            "SELECT s.data, s.expiry_date, ps.stamp
-                   FROM sessions s LEFT JOIN principal_stamps ps ON ps.user_id = s.user_id
-                  WHERE s.id = $1 AND s.expiry_date > now()",
+        let row = sqlx::query!(
+            "SELECT s.data, s.expiry_date, ps.stamp AS \"stamp?\"
+               FROM sessions s LEFT JOIN principal_stamps ps ON ps.user_id = s.user_id
+              WHERE s.id = $1 AND s.expiry_date > now()",
+            key
         )
-        .bind(&key)
         .fetch_optional(&self.pool)
         .await
-        .map_err(backend)?;
+        .map_err(backend)?
+        .map(|r| (r.data, r.expiry_date, r.stamp));
         let Some((data, expiry, stamp)) = row else {
             self.forget(&key);
             return Ok(None);
@@ -211,8 +220,7 @@ impl SessionStore for PgSessionStore {
     async fn delete(&self, id: &Id) -> Result<()> {
         let key = app::crypto::session_key(&id.to_string());
         self.forget(&key);
-        sqlx::query("DELETE FROM sessions WHERE id = $1")
-            .bind(&key)
+        sqlx::query!("DELETE FROM sessions WHERE id = $1", key)
             .execute(&self.pool)
             .await
             .map_err(backend)?;

@@ -43,6 +43,7 @@ mod rls;
 mod security;
 mod sequence_edit;
 mod settings;
+mod sqlx_cache;
 mod staff;
 mod suppression;
 mod tasks;

@@ -142,13 +142,19 @@ pub fn cargo_test(paths: &Paths) -> Result {
     let mut cmd = Command::new(paths.cargo());
     cmd.args(["test", "--workspace", "--exclude", "xtask", "--features"])
         .arg(format!("leadline/{DEV_TOOLS}"))
-        .current_dir(&paths.root)
-        .env(
-            "RUSTFLAGS",
-            debug_rustflags(std::env::var("RUSTFLAGS").ok()),
-        );
-    site_env(&mut cmd, paths, Profile::Debug);
+        .current_dir(&paths.root);
+    debug_build_env(&mut cmd, paths);
     run(&mut cmd)
+}
+
+/// The compile-time environment of cargo-leptos's debug build, for cargo commands of
+/// our own (`test`, `check`), so they reuse its dependencies.
+pub fn debug_build_env(cmd: &mut Command, paths: &Paths) {
+    cmd.env(
+        "RUSTFLAGS",
+        debug_rustflags(std::env::var("RUSTFLAGS").ok()),
+    );
+    site_env(cmd, paths, Profile::Debug);
 }
 
 fn debug_rustflags(existing: Option<String>) -> String {

@@ -1,4 +1,4 @@
-//! Task runner for leadline: `cargo xtask run | test | seed | bench | drill`.
+//! Task runner for leadline: `cargo xtask run | test | seed | bench | drill | prepare`.
 //!
 //! std-only on purpose: it must compile in seconds on a fresh machine, before
 //! any of the heavy tooling it installs exists. Everything else (cargo-leptos,
@@ -9,6 +9,7 @@ mod cmd;
 mod e2e;
 mod paths;
 mod pg;
+mod prepare;
 mod test;
 mod tidy;
 mod tools;
@@ -26,6 +27,7 @@ commands:
   seed  [args...]  build in release mode and run `leadline seed [args...]`
   bench [args...]  build in release mode and run `leadline bench [args...]`
   drill            build in release mode and run the failure drills (`leadline drill`)
+  prepare          describe every SQL query macro against the migrated schema into .sqlx/
 
 environment:
   CARGO_TARGET_DIR       build directory (default: <repo>/target)
@@ -48,6 +50,7 @@ fn main() -> ExitCode {
         Some("bench") => app::exec_server(&paths, &["bench"], &rest),
         Some("drill") => app::exec_server(&paths, &["drill"], &rest),
         Some("test") if rest.is_empty() => test::run_all(&paths),
+        Some("prepare") if rest.is_empty() => prepare::run_prepare(&paths),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

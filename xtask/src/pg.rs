@@ -59,6 +59,17 @@ impl TestCluster {
         run_quiet(self.client("createdb").arg(name))
     }
 
+    /// Runs SQL files in `database`, in order, as one transaction that stops at the
+    /// first error.
+    pub fn run_sql_files(&self, database: &str, files: &[PathBuf]) -> Result {
+        let mut psql = self.client("psql");
+        psql.args(["-X", "-q", "-1", "-v", "ON_ERROR_STOP=1", "-d", database]);
+        for file in files {
+            psql.arg("-f").arg(file);
+        }
+        run_quiet(&mut psql)
+    }
+
     pub fn stop(&mut self) {
         if !self.running {
             return;

@@ -46,60 +46,59 @@ pub async fn resolve_principal(
         }
     }
     let mut tx = db.tenant_tx(tenant_id, Some(user_id)).await?;
-    let row = sqlx::query(
-        "SELECT m.id, m.role, m.grants, u.email::text AS email, u.name, u.totp_enabled_at IS NOT NULL AS totp,
-                COALESCE(p.language, t.locale) AS locale, COALESCE(p.timezone, t.timezone) AS timezone,
-                COALESCE(p.theme, 'light') AS theme, staff_role(u.id) IS NOT NULL AS staff, t.number_system,
-                pol.two_factor_required,
-                pol.require_verified_email AND u.email_verified_at IS NULL AS must_verify,
+    let row = sqlx::query!(
+        r#"SELECT m.id, m.role, m.grants, u.email::text AS "email!", u.name,
+                u.totp_enabled_at IS NOT NULL AS "totp!",
+                COALESCE(p.language, t.locale) AS "locale!",
+                COALESCE(p.timezone, t.timezone) AS "timezone!",
+                COALESCE(p.theme, 'light') AS "theme!", staff_role(u.id) IS NOT NULL AS "staff!",
+                t.number_system, pol.two_factor_required,
+                pol.require_verified_email AND u.email_verified_at IS NULL AS "must_verify!",
                 (SELECT i.number FROM subscriptions s JOIN invoices i ON i.status = 'OPEN' WHERE s.status = 'UNPAID' ORDER BY i.number LIMIT 1) AS unpaid_invoice,
-                (SELECT coalesce(json_agg(w ORDER BY w.name), '[]') FROM my_workspaces() w) AS workspaces
+                (SELECT coalesce(json_agg(w ORDER BY w.name), '[]') FROM my_workspaces() w)
+                  AS "workspaces!: sqlx::types::Json<Vec<Workspace>>"
            FROM memberships m
            JOIN users u ON u.id = m.user_id
            JOIN tenants t ON t.id = m.tenant_id AND t.status = 'ACTIVE'
            JOIN tenant_policies pol ON pol.tenant_id = m.tenant_id
            LEFT JOIN user_preferences p ON p.user_id = u.id
-          WHERE m.tenant_id = $1 AND m.user_id = $2 AND m.status = 'ACTIVE'",
+          WHERE m.tenant_id = $1 AND m.user_id = $2 AND m.status = 'ACTIVE'"#,
+        tenant_id,
+        user_id
     )
-    .bind(tenant_id)
-    .bind(user_id)
     .fetch_optional(&mut *tx)
     .await?;
     tx.commit().await?;
     let Some(row) = row else {
         return Ok(None);
     };
-    let role = Role::parse(row.try_get::<String, _>("role")?.as_str())
-        .ok_or_else(|| internal("bad role"))?;
-    let locale = Locale::parse(&row.try_get::<String, _>("locale")?).unwrap_or_default();
-    let totp: bool = row.try_get("totp")?;
-    let required: bool = row.try_get("two_factor_required")?;
-    let workspaces: sqlx::types::Json<Vec<Workspace>> = row.try_get("workspaces")?;
+    let role = Role::parse(&row.role).ok_or_else(|| internal("bad role"))?;
+    let locale = Locale::parse(&row.locale).unwrap_or_default();
     Ok(Some((
         Principal {
             user_id,
             tenant_id,
-            membership_id: row.try_get("id")?,
+            membership_id: row.id,
             role,
-            name: row.try_get("name")?,
-            email: row.try_get("email")?,
-            must_enrol_2fa: required && !totp,
-            must_verify_email: row.try_get("must_verify")?,
+            name: row.name,
+            email: row.email,
+            must_enrol_2fa: row.two_factor_required && !row.totp,
+            must_verify_email: row.must_verify,
             api_key: None,
-            unpaid_invoice: row.try_get("unpaid_invoice")?,
+            unpaid_invoice: row.unpaid_invoice,
             grants: row
-                .try_get::<Vec<String>, _>("grants")?
+                .grants
                 .iter()
                 .filter_map(|g| Permission::from_grant(g))
                 .collect(),
-            timezone: row.try_get("timezone")?,
-            theme: row.try_get("theme")?,
-            digits: crate::l10n::Digits::parse(row.try_get("number_system")?),
-            staff: row.try_get("staff")?,
+            timezone: row.timezone,
+            theme: row.theme,
+            digits: crate::l10n::Digits::parse(&row.number_system),
+            staff: row.staff,
             support: None,
         },
         locale,
-        Workspaces(workspaces.0),
+        Workspaces(row.workspaces.0),
     )))
 }
 
