@@ -25,13 +25,14 @@ pub fn run_all(paths: &Paths) -> Result<ExitCode> {
 
     app::leptos_build(paths, Profile::Debug).map_err(|e| format!("{e}; no test suite ran"))?;
 
+    // The release build goes on beside the debug suites at the lowest priority,
+    // taking the CPU they leave idle (a link, one browser and one server), so the
+    // smoke run against it adds minutes, not a build's quarter of an hour. Cargo
+    // locks each profile's directory on its own, so it does not hold `cargo test` up.
+    let release_build = app::BackgroundBuild::start_release(paths);
     // Every suite always runs, so one failure does not hide another.
     say("unit + integration tests");
     let unit = report("unit+integration", app::cargo_test(paths));
-    // The release build goes on beside the debug end-to-end suite, which leaves a
-    // core mostly idle (one browser, one server): the smoke run against it then
-    // adds minutes, not a build's quarter of an hour.
-    let release_build = app::BackgroundBuild::start_release(paths);
     let end_to_end = report(
         "end-to-end",
         e2e::run_suite(paths, &tools, &cluster, e2e_port),
