@@ -124,37 +124,25 @@ impl PgSessionStore {
         let data = serde_json::to_value(&data).map_err(backend)?;
         let user_agent = text(record, app::request::keys::USER_AGENT);
         let ip = text(record, app::request::keys::IP);
-        let done = if fresh {
-            sqlx::query!(
-                "INSERT INTO sessions (id, data, expiry_date, user_id, user_agent, ip)
-                 VALUES ($1, $2, $3, $4, $5, $6)
-                 ON CONFLICT (id) DO NOTHING",
-                key,
-                data,
-                expiry,
-                user_id,
-                user_agent,
-                ip
-            )
-            .execute(&self.pool)
-            .await
-        } else {
-            sqlx::query!(
-                "INSERT INTO sessions (id, data, expiry_date, user_id, user_agent, ip)
-                 VALUES ($1, $2, $3, $4, $5, $6)
-                 ON CONFLICT (id) DO UPDATE
-                    SET data = $2, expiry_date = $3, user_id = $4, user_agent = $5, ip = $6,
-                        last_seen_at = now()",
-                key,
-                data,
-                expiry,
-                user_id,
-                user_agent,
-                ip
-            )
-            .execute(&self.pool)
-            .await
-        };
+        // One statement for both: a fresh session's conflict updates nothing
+        // (`WHERE $7`), so it writes no row and draws another id.
+        let done = sqlx::query!(
+            "INSERT INTO sessions (id, data, expiry_date, user_id, user_agent, ip)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (id) DO UPDATE
+                SET data = $2, expiry_date = $3, user_id = $4, user_agent = $5, ip = $6,
+                    last_seen_at = now()
+              WHERE $7",
+            key,
+            data,
+            expiry,
+            user_id,
+            user_agent,
+            ip,
+            !fresh
+        )
+        .execute(&self.pool)
+        .await;
         let written = done.map_err(backend)?.rows_affected() == 1;
         if written {
             self.remember(key.to_string(), record);
