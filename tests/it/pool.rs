@@ -62,6 +62,17 @@ async fn connections_cut_while_idle_are_replaced_before_use() {
         .map(Result::unwrap)
         .collect();
     drop(held);
+    // sqlx returns a dropped connection to the pool in a task of its own, pinging it
+    // first: cut before that ping, it would be closed there instead of waiting idle
+    // for the check this test is about.
+    let released = std::time::Instant::now();
+    while pools.app.num_idle() < 3 {
+        assert!(
+            released.elapsed() < Duration::from_secs(5),
+            "the held connections never went back to the pool"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let cut: i64 = sqlx::query_scalar(
         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
           WHERE datname = current_database() AND usename = $1",
