@@ -101,7 +101,7 @@ async fn a_new_workspace_has_the_default_stages_and_deals_land_on_top() {
             "Lost"
         ]
     );
-    assert_eq!(column(&b, "Closed")["stage"]["kind"], "Won");
+    assert_eq!(column(&b, "Closed")["stage"]["kind"], "WON");
 
     for (name, amount) in [("First", "1,000"), ("Second", "250.50")] {
         let (status, body) = new_deal(&app, &owner, &b, name, amount, &[]).await;
@@ -557,7 +557,7 @@ async fn admins_rename_reorder_add_and_remove_stages() {
         cols[5].clone(),
     ];
     next[0]["name"] = json!("Inbound");
-    next.insert(1, json!({ "id": null, "name": "Site visit", "color": "#0ea5e9", "kind": "Open", "probability": 30 }));
+    next.insert(1, json!({ "id": null, "name": "Site visit", "color": "#0ea5e9", "kind": "OPEN", "probability": 30 }));
     let (status, body) = app
         .call_json::<SaveStages>(&owner, &json!({ "pipeline_id": pipeline, "stages": next }))
         .await;
@@ -583,7 +583,7 @@ async fn admins_rename_reorder_add_and_remove_stages() {
     assert_eq!(column(&b2, "Inbound")["cards"][0]["name"], "Stays");
 
     let (status, body) = app
-        .call_json::<SaveStages>(&owner, &json!({ "pipeline_id": pipeline, "stages": [{ "id": null, "name": "", "color": "#000000", "kind": "Open", "probability": 0 }] }))
+        .call_json::<SaveStages>(&owner, &json!({ "pipeline_id": pipeline, "stages": [{ "id": null, "name": "", "color": "#000000", "kind": "OPEN", "probability": 0 }] }))
         .await;
     assert_eq!(
         (status, error_field(&body)),

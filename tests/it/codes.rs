@@ -3,6 +3,9 @@
 
 use crate::common::TestApp;
 use app::billing::model::{AttemptKind, AttemptStatus, InvoiceStatus, SubscriptionStatus};
+use app::crm::board::model::{DealStatus, StageKind};
+use app::crm::model::ActivityKind;
+use app::crm::records::model::LeadStatus;
 use app::outreach::model::{EnrollmentStatus, MessageStatus, PhoneStatus, SequenceStatus};
 use sqlx::PgPool;
 
@@ -39,7 +42,7 @@ fn sorted(codes: impl IntoIterator<Item = &'static str>) -> Vec<String> {
 async fn each_status_enum_knows_exactly_its_columns_codes() {
     let app = TestApp::spawn().await;
     let pool = &app.pools.owner;
-    let cases: [(&str, &str, &[&'static str]); 8] = [
+    let cases: [(&str, &str, &[&'static str]); 12] = [
         ("sequences", "status", SequenceStatus::CODES),
         ("enrollments", "status", EnrollmentStatus::CODES),
         ("messages", "status", MessageStatus::CODES),
@@ -48,6 +51,10 @@ async fn each_status_enum_knows_exactly_its_columns_codes() {
         ("invoices", "status", InvoiceStatus::CODES),
         ("payment_attempts", "status", AttemptStatus::CODES),
         ("payment_attempts", "kind", AttemptKind::CODES),
+        ("activities", "kind", ActivityKind::CODES),
+        ("stages", "kind", StageKind::CODES),
+        ("deals", "status", DealStatus::CODES),
+        ("leads", "status", LeadStatus::CODES),
     ];
     for (table, column, codes) in cases {
         assert_eq!(

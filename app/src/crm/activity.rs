@@ -1,7 +1,7 @@
 //! System events on a record's timeline (created, stage and status changes,
 //! assignments), written in the same transaction as the change they describe.
 
-use super::model::Entity;
+use super::model::{ActivityKind, Entity};
 use crate::db::{new_id, Tx};
 use crate::error::AppError;
 use crate::request::Principal;
@@ -12,7 +12,7 @@ pub async fn log(
     member: &Principal,
     entity: Entity,
     record: Uuid,
-    kind: &str,
+    kind: ActivityKind,
     data: serde_json::Value,
 ) -> Result<(), AppError> {
     sqlx::query(&format!(

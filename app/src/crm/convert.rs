@@ -111,7 +111,8 @@ pub mod ssr {
     use crate::crm::activity;
     use crate::crm::board::model::NewDeal;
     use crate::crm::board::ssr::DealFields;
-    use crate::crm::model::Entity;
+    use crate::crm::model::{ActivityKind, Entity};
+    use crate::crm::records::model::LeadStatus;
     use crate::db::{new_id, Tx};
     use crate::developers::deliver;
     use crate::error::AppError;
@@ -122,7 +123,7 @@ pub mod ssr {
     #[derive(sqlx::FromRow)]
     struct Lead {
         name: String,
-        status: String,
+        status: LeadStatus,
         owner_id: Option<Uuid>,
         contact_id: Option<Uuid>,
         company_id: Option<Uuid>,
@@ -302,7 +303,7 @@ pub mod ssr {
                     p,
                     Entity::Contact,
                     c,
-                    "CREATED",
+                    ActivityKind::Created,
                     serde_json::json!({ "from_lead": lead_id }),
                 )
                 .await?;
@@ -412,14 +413,22 @@ pub mod ssr {
             p,
             Entity::Deal,
             deal,
-            "CREATED",
+            ActivityKind::Created,
             serde_json::json!({ "from_lead": lead_id }),
         )
         .await?;
-        if lead.status != "CONVERTED" {
+        if lead.status != LeadStatus::Converted {
             let data =
                 serde_json::json!({ "from": lead.status, "to": "CONVERTED", "deal_id": deal });
-            activity::log(&mut tx, p, Entity::Lead, lead_id, "STATUS_CHANGE", data).await?;
+            activity::log(
+                &mut tx,
+                p,
+                Entity::Lead,
+                lead_id,
+                ActivityKind::StatusChange,
+                data,
+            )
+            .await?;
         }
         if contact_made {
             deliver::record_changed(&mut tx, p.tenant_id, Entity::Contact, &[contact], "created")

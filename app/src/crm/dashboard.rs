@@ -48,6 +48,7 @@ pub mod ssr {
     use super::*;
     use crate::auth::model::Permission;
     use crate::crm::access::Scope;
+    use crate::crm::board::model::DealStatus;
 
     use crate::request::Env;
     use sqlx::types::Json;
@@ -56,7 +57,7 @@ pub mod ssr {
     /// Deals closed this month with one status, in one currency.
     #[derive(Deserialize)]
     struct ClosedTotal {
-        status: String,
+        status: DealStatus,
         currency: String,
         n: i64,
         total: i64,
@@ -161,7 +162,7 @@ pub mod ssr {
                 value: s.value,
             })
             .collect();
-        let pick = |status: &str| -> (i64, Vec<Money>) {
+        let pick = |status: DealStatus| -> (i64, Vec<Money>) {
             let mine = f.closed.0.iter().filter(|t| t.status == status);
             (
                 mine.clone().map(|t| t.n).sum(),
@@ -172,8 +173,8 @@ pub mod ssr {
                 .collect(),
             )
         };
-        let (won_count, won) = pick("WON");
-        let (lost_count, lost) = pick("LOST");
+        let (won_count, won) = pick(DealStatus::Won);
+        let (lost_count, lost) = pick(DealStatus::Lost);
         Ok(Dashboard {
             pipeline: f.pipeline,
             currency: f.currency,

@@ -3,6 +3,45 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+crate::db_codes! {
+    /// What a timeline entry records (`activities.kind`).
+    ActivityKind {
+        Note = "NOTE",
+        Call = "CALL",
+        Email = "EMAIL",
+        Whatsapp = "WHATSAPP",
+        Meeting = "MEETING",
+        Task = "TASK",
+        StageChange = "STAGE_CHANGE",
+        StatusChange = "STATUS_CHANGE",
+        Assignment = "ASSIGNMENT",
+        Created = "CREATED",
+        ListAdd = "LIST_ADD",
+        ListRemove = "LIST_REMOVE",
+        Imported = "IMPORTED",
+        Journey = "JOURNEY",
+        Enrolled = "ENROLLED",
+        Approval = "APPROVAL",
+        Merged = "MERGED",
+        MergeUndone = "MERGE_UNDONE",
+    }
+}
+
+impl ActivityKind {
+    /// The kinds people write on a record's page (and edit or delete later); the rest
+    /// are the system's record of what happened.
+    pub const WRITTEN: [ActivityKind; 4] = [
+        ActivityKind::Note,
+        ActivityKind::Call,
+        ActivityKind::Meeting,
+        ActivityKind::Task,
+    ];
+
+    pub fn is_written(self) -> bool {
+        ActivityKind::WRITTEN.contains(&self)
+    }
+}
+
 /// The kinds of record that have owners, lists, custom fields and a timeline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Entity {

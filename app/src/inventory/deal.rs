@@ -55,6 +55,7 @@ pub mod ssr {
     use crate::audit::{self, AuditEntry};
     use crate::auth::model::Permission;
     use crate::crm::access::Scope;
+    use crate::crm::board::model::DealStatus;
     use crate::crm::model::Entity;
     use crate::inventory::ssr::{UnitSql, UNIT_COLUMNS};
     use crate::request::Env;
@@ -71,9 +72,9 @@ pub mod ssr {
         env: &Env,
         tx: &mut crate::db::Tx,
         deal_id: Uuid,
-    ) -> Result<(Option<Uuid>, String, i64, String), AppError> {
+    ) -> Result<(Option<Uuid>, DealStatus, i64, String), AppError> {
         let p = env.require(Permission::WorkspaceUse)?;
-        let deal: Option<(Option<Uuid>, String, i64, String)> = sqlx::query_as(
+        let deal: Option<(Option<Uuid>, DealStatus, i64, String)> = sqlx::query_as(
             "SELECT owner_id, status, amount_minor, currency::text FROM deals WHERE id = $1",
         )
         .bind(deal_id)
@@ -117,7 +118,7 @@ pub mod ssr {
             units,
             total,
             amount: (amount, currency),
-            can_change: status == "OPEN"
+            can_change: status == DealStatus::Open
                 && (own || Permission::InventoryManage.allowed_for(p.role)),
         })
     }

@@ -7,7 +7,7 @@ use crate::audit::{self, AuditEntry};
 use crate::auth::model::{Permission, Role};
 use crate::crm::activity;
 use crate::crm::board::moves;
-use crate::crm::model::Entity;
+use crate::crm::model::{ActivityKind, Entity};
 use crate::crm::money::Money;
 use crate::db::{internal, new_id, violated_constraint, Tx};
 use crate::error::AppError;
@@ -351,7 +351,7 @@ pub async fn decide(
         p,
         Entity::Deal,
         req.deal_id,
-        "APPROVAL",
+        ActivityKind::Approval,
         serde_json::json!({
             "request": id, "event": event, "to": req.to_stage, "level": level,
             "levels": req.levels.0.len(), "by": p.name, "comment": Some(comment).filter(|c| !c.is_empty()),

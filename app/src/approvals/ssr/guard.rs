@@ -4,7 +4,7 @@
 use super::{link, notify_level, sla_minutes, LevelSpec};
 use crate::audit::{self, AuditEntry};
 use crate::crm::activity;
-use crate::crm::model::Entity;
+use crate::crm::model::{ActivityKind, Entity};
 use crate::db::{internal, new_id, violated_constraint, Tx};
 use crate::error::AppError;
 use crate::i18n::tf;
@@ -104,7 +104,7 @@ pub async fn hold_if_guarded(
         p,
         Entity::Deal,
         mv.deal_id,
-        "APPROVAL",
+        ActivityKind::Approval,
         serde_json::json!({
             "request": id, "event": "REQUESTED", "to": mv.to_stage,
             "level": 1, "levels": levels.len(),

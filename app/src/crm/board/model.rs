@@ -8,28 +8,14 @@ use uuid::Uuid;
 /// Cards a column loads at a time.
 pub const COLUMN_PAGE: i64 = 25;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum StageKind {
-    Open,
-    Won,
-    Lost,
+crate::db_codes! {
+    /// What reaching a stage means for its deals (`stages.kind`).
+    StageKind { Open = "OPEN", Won = "WON", Lost = "LOST" }
 }
 
-impl StageKind {
-    pub fn code(self) -> &'static str {
-        match self {
-            StageKind::Open => "OPEN",
-            StageKind::Won => "WON",
-            StageKind::Lost => "LOST",
-        }
-    }
-
-    pub fn parse(code: &str) -> Option<StageKind> {
-        [StageKind::Open, StageKind::Won, StageKind::Lost]
-            .into_iter()
-            .find(|k| k.code() == code)
-    }
-}
+/// A deal's status (`deals.status`) is the kind of the stage it is in: moving a deal
+/// sets one from the other (stages.rs, moves.rs), so the two share their codes.
+pub type DealStatus = StageKind;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PipelineRef {

@@ -6,7 +6,7 @@
 use super::model::*;
 use crate::audit::{self, AuditEntry};
 use crate::crm::activity;
-use crate::crm::model::Entity;
+use crate::crm::model::{ActivityKind, Entity};
 use crate::db::{internal, Tx};
 use crate::developers::deliver;
 use crate::error::AppError;
@@ -47,7 +47,7 @@ pub async fn lock_deal(tx: &mut Tx, deal_id: Uuid) -> Result<Option<Current>, Ap
 #[derive(sqlx::FromRow)]
 struct StageSql {
     name: String,
-    kind: String,
+    kind: StageKind,
     probability: i32,
 }
 
@@ -73,7 +73,7 @@ pub async fn target(
     .fetch_optional(&mut **tx)
     .await?
     .ok_or_else(|| AppError::field("stage_id", env.t("board.stage_not_in_pipeline")))?;
-    let kind = StageKind::parse(&stage.kind).unwrap_or(StageKind::Open);
+    let kind = stage.kind;
     let reason = mv
         .lost_reason
         .as_deref()
@@ -137,7 +137,7 @@ pub async fn apply(
     .bind(position)
     .bind(stage_changed)
     .bind(target.probability)
-    .bind(target.kind.code())
+    .bind(target.kind)
     .bind(reason)
     .execute(&mut **tx)
     .await?;
@@ -147,7 +147,15 @@ pub async fn apply(
             "to_stage": mv.stage_id, "to": target.name,
             "lost_reason": reason,
         });
-        activity::log(tx, p, Entity::Deal, mv.deal_id, "STAGE_CHANGE", data).await?;
+        activity::log(
+            tx,
+            p,
+            Entity::Deal,
+            mv.deal_id,
+            ActivityKind::StageChange,
+            data,
+        )
+        .await?;
         deliver::deal_moved(tx, p.tenant_id, mv.deal_id, current.stage_id).await?;
         audit::by_member(
             tx,

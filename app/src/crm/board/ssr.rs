@@ -9,7 +9,7 @@ use crate::audit::{self, AuditEntry};
 use crate::auth::model::Permission;
 use crate::crm::access::{push_filter, Scope};
 use crate::crm::activity;
-use crate::crm::model::{Entity, MemberRef, RecordFilter};
+use crate::crm::model::{ActivityKind, Entity, MemberRef, RecordFilter};
 use crate::crm::money::{self, Money};
 use crate::db::{internal, new_id, take_page, violated_constraint, Tx};
 use crate::developers::deliver;
@@ -279,8 +279,7 @@ async fn stages(tx: &mut Tx, pipeline_id: Uuid) -> Result<Vec<StageInfo>, AppErr
             id: r.try_get("id")?,
             name: r.try_get("name")?,
             color: r.try_get("color")?,
-            kind: StageKind::parse(r.try_get::<String, _>("kind")?.as_str())
-                .unwrap_or(StageKind::Open),
+            kind: r.try_get("kind")?,
             probability: r.try_get("probability")?,
         })
     })
@@ -506,7 +505,7 @@ pub async fn create_deal(env: &Env, input: &NewDeal) -> Result<DealCard, AppErro
         p,
         Entity::Deal,
         id,
-        "CREATED",
+        ActivityKind::Created,
         serde_json::json!({}),
     )
     .await?;

@@ -16,6 +16,7 @@ use uuid::Uuid;
 const MAX_TEXT: usize = 200;
 const MAX_TAG: usize = 50;
 const MAX_TAGS: usize = 20;
+use crate::crm::records::model::LeadStatus;
 pub use crate::crm::records::model::LEAD_STATUSES;
 /// Tags travel to SQL joined by this character, which [`tags`] never lets through.
 pub const TAG_JOIN: char = '\u{1F}';
@@ -296,8 +297,7 @@ pub fn domain(raw: &str) -> Option<String> {
 
 /// A lead status, in any letter case.
 pub fn status(raw: &str) -> Option<String> {
-    let upper = raw.trim().to_uppercase();
-    LEAD_STATUSES.contains(&upper.as_str()).then_some(upper)
+    LeadStatus::parse(&raw.trim().to_uppercase()).map(|status| status.code().to_string())
 }
 
 /// A whole number from 0 to 100 (`85`, `85.0`).

@@ -4,7 +4,7 @@ use super::model::*;
 use super::ssr::*;
 use crate::audit::{self, AuditEntry};
 use crate::auth::model::Role;
-use crate::crm::model::{Entity, RecordFilter};
+use crate::crm::model::{ActivityKind, Entity, RecordFilter};
 use crate::db::{internal, new_id, violated_constraint, Tx};
 use crate::developers::deliver;
 use crate::error::AppError;
@@ -98,7 +98,15 @@ pub async fn bulk(
             .execute(&mut *tx)
             .await?
             .rows_affected();
-            log_list_change(&mut tx, p, column, "LIST_ADD", &targets, *list_id).await?;
+            log_list_change(
+                &mut tx,
+                p,
+                column,
+                ActivityKind::ListAdd,
+                &targets,
+                *list_id,
+            )
+            .await?;
             n
         }
         BulkAction::RemoveFromList(list_id) => {
@@ -111,7 +119,15 @@ pub async fn bulk(
             .bind(&targets)
             .fetch_all(&mut *tx)
             .await?;
-            log_list_change(&mut tx, p, column, "LIST_REMOVE", &removed, *list_id).await?;
+            log_list_change(
+                &mut tx,
+                p,
+                column,
+                ActivityKind::ListRemove,
+                &removed,
+                *list_id,
+            )
+            .await?;
             removed.len() as u64
         }
         BulkAction::Delete => sqlx::query(&format!("DELETE FROM {table} WHERE id = ANY($1)"))
@@ -176,7 +192,7 @@ async fn log_list_change(
     tx: &mut Tx,
     p: &crate::request::Principal,
     column: &str,
-    kind: &str,
+    kind: ActivityKind,
     records: &[Uuid],
     list_id: Uuid,
 ) -> Result<(), AppError> {

@@ -7,16 +7,13 @@ use super::ssr::{bulk, check_visible, open};
 use crate::audit::{self, AuditEntry};
 use crate::auth::model::Role;
 use crate::crm::access::Scope;
-use crate::crm::model::Entity;
+use crate::crm::model::{ActivityKind, Entity};
 use crate::crm::records::model::BulkAction;
 use crate::db::{internal, violated_constraint, Tx};
 use crate::error::AppError;
 use crate::request::Env;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
-
-/// The kinds people write; the rest are the system's record of what happened.
-const WRITTEN: [&str; 4] = ["NOTE", "TASK", "CALL", "MEETING"];
 
 /// A change to a written activity; absent fields stay as they are.
 #[derive(Clone, Debug, Default)]
@@ -34,7 +31,7 @@ async fn visible_activity(
     tx: &mut Tx,
     scope: &Scope,
     id: Uuid,
-) -> Result<(String, DateTime<Utc>), AppError> {
+) -> Result<(ActivityKind, DateTime<Utc>), AppError> {
     let row: Option<ActivityOn> = sqlx::query_as(
         "SELECT kind, lead_id, contact_id, company_id, deal_id,
                 coalesce(updated_at, occurred_at) AS updated_at
@@ -62,7 +59,7 @@ async fn visible_activity(
 /// An activity's kind and the record it is on.
 #[derive(sqlx::FromRow)]
 struct ActivityOn {
-    kind: String,
+    kind: ActivityKind,
     lead_id: Option<Uuid>,
     contact_id: Option<Uuid>,
     company_id: Option<Uuid>,
@@ -91,7 +88,7 @@ pub async fn edit_activity(
     let (p, mut tx, scope) = open(env).await?;
     let (kind, updated_at) = visible_activity(env, &mut tx, &scope, id).await?;
     unchanged_since(env, seen, updated_at)?;
-    if !WRITTEN.contains(&kind.as_str()) {
+    if !kind.is_written() {
         return Err(AppError::Conflict(env.t("timeline.not_editable")));
     }
     let subject = edit.subject.as_deref().map(str::trim);
@@ -101,16 +98,16 @@ pub async fn edit_activity(
     {
         return Err(AppError::field("body", env.t("records.too_long")));
     }
-    if kind == "NOTE" && body == Some("") {
+    if kind == ActivityKind::Note && body == Some("") {
         return Err(AppError::field("body", env.t("timeline.note_required")));
     }
-    if kind != "NOTE" && subject == Some("") {
+    if kind != ActivityKind::Note && subject == Some("") {
         return Err(AppError::field(
             "subject",
             env.t("timeline.subject_required"),
         ));
     }
-    if edit.done.is_some() && kind != "TASK" {
+    if edit.done.is_some() && kind != ActivityKind::Task {
         return Err(AppError::field("done", env.t("timeline.only_tasks_done")));
     }
     sqlx::query(
@@ -142,7 +139,7 @@ pub async fn edit_activity(
 pub async fn delete_activity(env: &Env, id: Uuid) -> Result<(), AppError> {
     let (p, mut tx, scope) = open(env).await?;
     let (kind, _) = visible_activity(env, &mut tx, &scope, id).await?;
-    if !WRITTEN.contains(&kind.as_str()) {
+    if !kind.is_written() {
         return Err(AppError::Conflict(env.t("timeline.not_editable")));
     }
     sqlx::query("DELETE FROM activities WHERE id = $1")

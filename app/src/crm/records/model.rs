@@ -1,4 +1,4 @@
-use crate::crm::model::{Entity, MemberRef};
+use crate::crm::model::{ActivityKind, Entity, MemberRef};
 use crate::crm::money::Money;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -9,15 +9,21 @@ pub const TABLE_PAGE: i64 = 50;
 /// Timeline entries a page loads at a time.
 pub const TIMELINE_PAGE: i64 = 30;
 
-pub const LEAD_STATUSES: [&str; 7] = [
-    "NEW",
-    "PROSPECTED",
-    "CONTACTED",
-    "REPLIED",
-    "QUALIFIED",
-    "CONVERTED",
-    "LOST",
-];
+crate::db_codes! {
+    /// Where a lead stands (`leads.status`), in the order a lead moves through them.
+    LeadStatus {
+        New = "NEW",
+        Prospected = "PROSPECTED",
+        Contacted = "CONTACTED",
+        Replied = "REPLIED",
+        Qualified = "QUALIFIED",
+        Converted = "CONVERTED",
+        Lost = "LOST",
+    }
+}
+
+/// Every lead status's code, for pickers and messages that list them.
+pub const LEAD_STATUSES: &[&str] = LeadStatus::CODES;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Sort {
@@ -88,7 +94,7 @@ pub struct RecordDetail {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TimelineItem {
     pub id: Uuid,
-    pub kind: String,
+    pub kind: ActivityKind,
     pub actor: Option<String>,
     pub subject: Option<String>,
     pub body: Option<String>,

@@ -11,7 +11,7 @@ use crate::auth::model::Permission;
 use crate::crm::access::{push_filter, Scope};
 use crate::crm::activity;
 use crate::crm::board::ssr::members;
-use crate::crm::model::{Entity, MemberRef, RecordFilter};
+use crate::crm::model::{ActivityKind, Entity, MemberRef, RecordFilter};
 use crate::crm::money::{self, Money};
 use crate::crm::phone::{self, PhoneError};
 use crate::db::{internal, new_id, take_page, violated_constraint, Tx};
@@ -382,11 +382,10 @@ async fn check_fields(
                 }
             },
             "status" => {
-                let s = text.to_ascii_uppercase();
-                if !LEAD_STATUSES.contains(&s.as_str()) {
+                let Some(status) = LeadStatus::parse(&text.to_ascii_uppercase()) else {
                     return Err(AppError::field("status", env.t("records.status_invalid")));
-                }
-                Value::Text(Some(s))
+                };
+                Value::Text(Some(status.code().to_string()))
             }
             "score" => match text.parse::<i32>() {
                 Ok(n) if (0..=100).contains(&n) => Value::Int(n),
@@ -610,7 +609,15 @@ pub async fn create(
         .execute(&mut *tx)
         .await
         .map_err(|e| unique_error(env, e))?;
-    activity::log(&mut tx, p, entity, id, "CREATED", serde_json::json!({})).await?;
+    activity::log(
+        &mut tx,
+        p,
+        entity,
+        id,
+        ActivityKind::Created,
+        serde_json::json!({}),
+    )
+    .await?;
     deliver::record_changed(&mut tx, p.tenant_id, entity, &[id], "created").await?;
     audit::by_member(
         &mut tx,
@@ -719,7 +726,7 @@ pub async fn update_if(
             None => None,
         };
         let data = serde_json::json!({ "from": before_owner, "to": owner, "to_name": to_name });
-        activity::log(&mut tx, p, entity, id, "ASSIGNMENT", data).await?;
+        activity::log(&mut tx, p, entity, id, ActivityKind::Assignment, data).await?;
     }
     let old_status = before
         .get("status")
@@ -727,7 +734,7 @@ pub async fn update_if(
         .map(str::to_string);
     if let Some(status) = new_status.filter(|s| Some(s) != old_status.as_ref()) {
         let data = serde_json::json!({ "from": old_status, "to": status });
-        activity::log(&mut tx, p, entity, id, "STATUS_CHANGE", data).await?;
+        activity::log(&mut tx, p, entity, id, ActivityKind::StatusChange, data).await?;
     }
     let after: serde_json::Value = sqlx::query_scalar(&format!(
         "SELECT to_jsonb(r) - 'search' - 'tenant_id' FROM {} r WHERE id = $1",

@@ -4,7 +4,7 @@
 use super::model::*;
 use super::ssr::*;
 use crate::crm::access::Scope;
-use crate::crm::model::Entity;
+use crate::crm::model::{ActivityKind, Entity};
 use crate::db::{new_id, take_page, Tx};
 use crate::error::AppError;
 use crate::request::{Env, Principal};
@@ -118,16 +118,17 @@ pub async fn add_activity(
 ) -> Result<TimelineItem, AppError> {
     let (p, mut tx, scope) = open(env).await?;
     let owner = check_visible(env, &mut tx, &scope, entity, id).await?;
-    let kind = input.kind.trim().to_ascii_uppercase();
-    if !matches!(kind.as_str(), "NOTE" | "CALL" | "MEETING" | "TASK") {
+    let Some(kind) = ActivityKind::parse(&input.kind.trim().to_ascii_uppercase())
+        .filter(|kind| kind.is_written())
+    else {
         return Err(AppError::field("kind", env.t("timeline.kind_invalid")));
-    }
+    };
     let body = input.body.trim();
     let subject = input.subject.trim();
-    if kind == "NOTE" && body.is_empty() {
+    if kind == ActivityKind::Note && body.is_empty() {
         return Err(AppError::field("body", env.t("timeline.note_required")));
     }
-    if kind != "NOTE" && subject.is_empty() {
+    if kind != ActivityKind::Note && subject.is_empty() {
         return Err(AppError::field(
             "subject",
             env.t("timeline.subject_required"),
@@ -136,7 +137,7 @@ pub async fn add_activity(
     if body.chars().count() > 10_000 || subject.chars().count() > 200 {
         return Err(AppError::field("body", env.t("records.too_long")));
     }
-    let due_at = if kind == "TASK" {
+    let due_at = if kind == ActivityKind::Task {
         Some(
             parse_due(&input.due_at, &p.timezone)
                 .ok_or_else(|| AppError::field("due_at", env.t("timeline.due_invalid")))?,
@@ -147,7 +148,7 @@ pub async fn add_activity(
     // A task goes to whom the member chose, if they may give it work; else to the
     // record's owner, or to whoever wrote it.
     let assignee = match input.assignee_id.trim() {
-        _ if kind != "TASK" => None,
+        _ if kind != ActivityKind::Task => None,
         "" => owner.or(p.actor()),
         text => {
             let user = text
@@ -157,18 +158,18 @@ pub async fn add_activity(
             Some(user)
         }
     };
-    let meeting = if kind == "MEETING" {
+    let meeting = if kind == ActivityKind::Meeting {
         Some(meeting_times(env, input, &p.timezone)?)
     } else {
         None
     };
-    let attendees = if kind == "MEETING" {
+    let attendees = if kind == ActivityKind::Meeting {
         meeting_attendees(env, &mut tx, input, p.actor()).await?
     } else {
         Vec::new()
     };
     let mut data = serde_json::Map::new();
-    if kind == "CALL" {
+    if kind == ActivityKind::Call {
         let minutes = input.duration_minutes.trim();
         if !minutes.is_empty() {
             match minutes.parse::<u32>() {
@@ -196,7 +197,7 @@ pub async fn add_activity(
     ))
     .bind(p.tenant_id)
     .bind(activity_id)
-    .bind(&kind)
+    .bind(kind)
     .bind(id)
     .bind(p.actor())
     .bind(assignee)
@@ -219,7 +220,7 @@ pub async fn add_activity(
     .await?;
     super::mentions::notify(&mut tx, p, entity, id, owner, body).await?;
     let link = entity.path(id);
-    if kind == "TASK" {
+    if kind == ActivityKind::Task {
         let text = format!("{} gave you a task: {subject}", p.name);
         tell(&mut tx, p, assignee, "TASK_ASSIGNED", &text, &link).await?;
     }

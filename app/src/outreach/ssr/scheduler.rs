@@ -16,7 +16,7 @@ use crate::billing::meter;
 use crate::db::{Db, Tx};
 use crate::error::AppError;
 use crate::outreach::model::{
-    Channel, EnrollmentStatus, StepKind, StopReason, CLOSED_JOURNEY_STATES,
+    Channel, EnrollmentStatus, PhoneStatus, StepKind, StopReason, CLOSED_JOURNEY_STATES,
 };
 use crate::outreach::template::{seed_for, Template};
 use chrono::{DateTime, Duration, Utc};
@@ -142,7 +142,7 @@ struct Version {
 
 struct Phone {
     id: Uuid,
-    status: String,
+    status: PhoneStatus,
     priority: i32,
     quota: i32,
     used: i32,
@@ -408,8 +408,8 @@ fn decide(
                 .and_then(|id| phones.iter().position(|p| p.id == id));
             let mut reassigned_from = None;
             let (index, new_contact) = match sticky {
-                Some(i) if phones[i].status == "ACTIVE" => (Some(i), d.first_wa),
-                Some(i) if phones[i].status != "BANNED" => {
+                Some(i) if phones[i].status == PhoneStatus::Active => (Some(i), d.first_wa),
+                Some(i) if phones[i].status != PhoneStatus::Banned => {
                     // Paused, offline or reconnecting: the lead waits for its number.
                     return Outcome::Wait(now + Duration::minutes(15));
                 }
@@ -429,7 +429,7 @@ fn decide(
                     let best = phones
                         .iter()
                         .enumerate()
-                        .filter(|(_, p)| p.status == "ACTIVE" && p.used < p.quota)
+                        .filter(|(_, p)| p.status == PhoneStatus::Active && p.used < p.quota)
                         .min_by_key(|(_, p)| (p.priority, p.used))
                         .map(|(i, _)| i);
                     // A sticky number keeps its lead when it still has quota.

@@ -291,7 +291,7 @@ async fn check_condition(
             }
             let value = value.ok_or_else(value_error)?;
             let fits = match field.as_str() {
-                "status" => crate::crm::records::model::LEAD_STATUSES.contains(&value.as_str()),
+                "status" => crate::crm::records::model::LeadStatus::parse(&value).is_some(),
                 "score" => value.parse::<i32>().is_ok_and(|n| (0..=100).contains(&n)),
                 _ => true,
             };

@@ -18,7 +18,7 @@ use crate::audit::{self, AuditEntry};
 use crate::auth::model::Permission;
 use crate::crm::access::Scope;
 use crate::crm::activity;
-use crate::crm::model::Entity;
+use crate::crm::model::{ActivityKind, Entity};
 use crate::db::{new_id, Tx};
 use crate::developers::deliver;
 use crate::error::AppError;
@@ -404,7 +404,7 @@ pub async fn merge(
     .execute(&mut *tx)
     .await?;
     let data = json!({ "merged": merged_name, "merge_id": merge_id });
-    activity::log(&mut tx, p, entity, kept, "MERGED", data).await?;
+    activity::log(&mut tx, p, entity, kept, ActivityKind::Merged, data).await?;
     deliver::record_changed(&mut tx, p.tenant_id, entity, &[other], "deleted").await?;
     deliver::record_changed(&mut tx, p.tenant_id, entity, &[kept], "updated").await?;
     let action = format!("{}.merged", entity.code().to_lowercase());

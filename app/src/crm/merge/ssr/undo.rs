@@ -5,7 +5,7 @@ use crate::audit::{self, AuditEntry};
 use crate::auth::model::Permission;
 use crate::crm::access::Scope;
 use crate::crm::activity;
-use crate::crm::model::Entity;
+use crate::crm::model::{ActivityKind, Entity};
 use crate::db::{violated_constraint, Tx};
 use crate::developers::deliver;
 use crate::error::AppError;
@@ -210,7 +210,15 @@ pub async fn undo(env: &Env, merge_id: Uuid) -> Result<(Entity, Uuid), AppError>
         .execute(&mut *tx)
         .await?;
     let data = json!({ "merged": m.merged_name, "merge_id": merge_id });
-    activity::log(&mut tx, p, entity, m.kept_id, "MERGE_UNDONE", data).await?;
+    activity::log(
+        &mut tx,
+        p,
+        entity,
+        m.kept_id,
+        ActivityKind::MergeUndone,
+        data,
+    )
+    .await?;
     deliver::record_changed(&mut tx, p.tenant_id, entity, &[m.merged_id], "created").await?;
     deliver::record_changed(&mut tx, p.tenant_id, entity, &[m.kept_id], "updated").await?;
     let action = format!("{}.merge_undone", entity.code().to_lowercase());

@@ -1,6 +1,7 @@
 //! The table views of leads, contacts, companies and deals, and the new-record form.
 
 use super::*;
+use crate::crm::board::model::DealStatus;
 use crate::crm::merge::find_matching;
 
 /// The table's filters and sort, read from the URL.
@@ -115,7 +116,7 @@ fn TableView(
     let has_status = matches!(entity, Entity::Lead | Entity::Deal);
     let statuses: Vec<&str> = match entity {
         Entity::Lead => LEAD_STATUSES.to_vec(),
-        Entity::Deal => vec!["OPEN", "WON", "LOST"],
+        Entity::Deal => DealStatus::CODES.to_vec(),
         _ => vec![],
     };
     let static_lists: Vec<ListRef> = lists.iter().filter(|l| !l.smart).cloned().collect();

@@ -1,11 +1,12 @@
 //! A record's timeline, newest first, paged.
 
 use super::*;
+use crate::crm::model::ActivityKind;
 
 #[component]
 pub(super) fn Timeline(entity: Entity, id: Uuid, members: Vec<MemberRef>) -> impl IntoView {
     let first = Resource::new(|| (), move |_| get_timeline(entity, id, None));
-    let kind = RwSignal::new("NOTE".to_string());
+    let kind = RwSignal::new(ActivityKind::Note);
     let invited = RwSignal::new(Vec::<Uuid>::new());
     let attendees = members.clone();
     let action = ServerAction::<LogActivity>::new();
@@ -16,18 +17,18 @@ pub(super) fn Timeline(entity: Entity, id: Uuid, members: Vec<MemberRef>) -> imp
                 <input type="hidden" name="entity" value=entity.code()/>
                 <input type="hidden" name="id" value=id.to_string()/>
                 <div class="flex flex-wrap gap-1" role="radiogroup" aria-label=tr("timeline.kind")>
-                    {["NOTE", "CALL", "MEETING", "TASK"].into_iter().map(|k| view! {
+                    {ActivityKind::WRITTEN.into_iter().map(|k| view! {
                         <label class="chip" class:chip-on=move || kind.get() == k>
-                            <input type="radio" name="kind" value=k class="sr-only" checked=k == "NOTE"
-                                   on:change=move |_| kind.set(k.to_string())/>
+                            <input type="radio" name="kind" value=k.code() class="sr-only" checked=k == ActivityKind::Note
+                                   on:change=move |_| kind.set(k)/>
                             {tr(&format!("timeline.kind.{k}"))}
                         </label>
                     }).collect_view()}
                 </div>
-                {move || (kind.get() != "NOTE").then(|| view! {
+                {move || (kind.get() != ActivityKind::Note).then(|| view! {
                     <Field label=tr("timeline.subject") name="subject" error=field_error(value, "subject")/>
                 })}
-                {move || (kind.get() == "TASK").then(|| {
+                {move || (kind.get() == ActivityKind::Task).then(|| {
                     let members = members.clone();
                     view! {
                         <Field label=tr("timeline.due") name="due_at" kind="datetime-local" error=field_error(value, "due_at")/>
@@ -41,7 +42,7 @@ pub(super) fn Timeline(entity: Entity, id: Uuid, members: Vec<MemberRef>) -> imp
                         </div>
                     }
                 })}
-                {move || (kind.get() == "MEETING").then(|| {
+                {move || (kind.get() == ActivityKind::Meeting).then(|| {
                     let attendees = attendees.clone();
                     view! {
                         <div class="grid grid-cols-2 gap-2">
@@ -74,7 +75,7 @@ pub(super) fn Timeline(entity: Entity, id: Uuid, members: Vec<MemberRef>) -> imp
                         </fieldset>
                     }
                 })}
-                {move || (kind.get() == "CALL").then(|| view! {
+                {move || (kind.get() == ActivityKind::Call).then(|| view! {
                     <div class="grid grid-cols-2 gap-2">
                         <Field label=tr("timeline.duration") name="duration_minutes" kind="number" error=field_error(value, "duration_minutes")/>
                         <Field label=tr("timeline.outcome") name="outcome"/>
@@ -138,9 +139,9 @@ where
 
 #[component]
 fn TimelineEntry(item: TimelineItem) -> impl IntoView {
-    let kind = item.kind.clone();
-    let summary = match kind.as_str() {
-        "STAGE_CHANGE" => tf(
+    let kind = item.kind;
+    let summary = match kind {
+        ActivityKind::StageChange => tf(
             locale(),
             "timeline.stage_change",
             &[
@@ -148,7 +149,7 @@ fn TimelineEntry(item: TimelineItem) -> impl IntoView {
                 ("to", item.data["to"].as_str().unwrap_or("").to_string()),
             ],
         ),
-        "STATUS_CHANGE" => tf(
+        ActivityKind::StatusChange => tf(
             locale(),
             "timeline.status_change",
             &[
@@ -168,7 +169,7 @@ fn TimelineEntry(item: TimelineItem) -> impl IntoView {
                 ),
             ],
         ),
-        "ASSIGNMENT" => tf(
+        ActivityKind::Assignment => tf(
             locale(),
             "timeline.assignment",
             &[(
@@ -176,16 +177,16 @@ fn TimelineEntry(item: TimelineItem) -> impl IntoView {
                 item.data["to_name"].as_str().unwrap_or("—").to_string(),
             )],
         ),
-        "LIST_ADD" | "LIST_REMOVE" => tf(
+        ActivityKind::ListAdd | ActivityKind::ListRemove => tf(
             locale(),
-            if kind == "LIST_ADD" {
+            if kind == ActivityKind::ListAdd {
                 "timeline.list_add"
             } else {
                 "timeline.list_remove"
             },
             &[("list", item.data["list"].as_str().unwrap_or("").to_string())],
         ),
-        "JOURNEY" => {
+        ActivityKind::Journey => {
             let state = |k: &str| {
                 tr(&format!(
                     "outreach.journey.{}",
@@ -202,9 +203,9 @@ fn TimelineEntry(item: TimelineItem) -> impl IntoView {
             }
             s
         }
-        "MERGED" | "MERGE_UNDONE" => tf(
+        ActivityKind::Merged | ActivityKind::MergeUndone => tf(
             locale(),
-            if kind == "MERGED" {
+            if kind == ActivityKind::Merged {
                 "timeline.merged"
             } else {
                 "timeline.merge_undone"
@@ -214,7 +215,7 @@ fn TimelineEntry(item: TimelineItem) -> impl IntoView {
                 item.data["merged"].as_str().unwrap_or("").to_string(),
             )],
         ),
-        "ENROLLED" => tf(
+        ActivityKind::Enrolled => tf(
             locale(),
             "timeline.enrolled",
             &[(
@@ -222,7 +223,7 @@ fn TimelineEntry(item: TimelineItem) -> impl IntoView {
                 item.data["sequence"].as_str().unwrap_or("").to_string(),
             )],
         ),
-        "WHATSAPP" | "EMAIL" => {
+        ActivityKind::Whatsapp | ActivityKind::Email => {
             let incoming = item.data["direction"].as_str() == Some("IN");
             let direction = if incoming {
                 tr("outreach.incoming")
@@ -242,8 +243,8 @@ fn TimelineEntry(item: TimelineItem) -> impl IntoView {
                 .unwrap_or_default();
             format!("{direction}{status}{subject}")
         }
-        "APPROVAL" => crate::approvals::model::timeline_text(locale(), &item.data),
-        "CALL" => {
+        ActivityKind::Approval => crate::approvals::model::timeline_text(locale(), &item.data),
+        ActivityKind::Call => {
             let mut s = item.subject.clone().unwrap_or_default();
             if let Some(m) = item.data["duration_minutes"].as_u64() {
                 s.push_str(&format!(" · {m} min"));
@@ -253,16 +254,20 @@ fn TimelineEntry(item: TimelineItem) -> impl IntoView {
             }
             s
         }
-        _ => item.subject.clone().unwrap_or_default(),
+        ActivityKind::Note
+        | ActivityKind::Meeting
+        | ActivityKind::Task
+        | ActivityKind::Created
+        | ActivityKind::Imported => item.subject.clone().unwrap_or_default(),
     };
-    let task = (kind == "TASK").then(|| TaskLine {
+    let task = (kind == ActivityKind::Task).then(|| TaskLine {
         id: item.id,
         due_at: item.due_at,
         assignee: item.assignee.clone(),
         closed: RwSignal::new(item.done_at.map(|_| item.cancelled)),
     });
     view! {
-        <li class="timeline-item" data-testid="timeline-item" data-kind=kind.clone()>
+        <li class="timeline-item" data-testid="timeline-item" data-kind=kind.code()>
             <div class="flex items-center gap-2 text-xs text-muted">
                 <span class="badge badge-neutral">{tr(&format!("timeline.kind.{kind}"))}</span>
                 <span>{item.actor.clone().unwrap_or_default()}</span>
