@@ -11,9 +11,9 @@ export default defineConfig({
   // block a landing. A test that fails twice fails the run (DECISIONS 48).
   retries: 1,
   timeout: 60_000,
-  // The debug server on two cores answers a cold page in well under a second alone,
-  // but CI runs it beside the browser and the suite's own load: 10 s, not the default
-  // 5 s, before an expectation on the page fails.
+  // The server on two cores answers a cold page in well under a second alone, but CI
+  // runs it beside the browser, the suite's own load and (for the debug smoke run) the
+  // release build: 10 s, not the default 5 s, before an expectation on the page fails.
   expect: { timeout: 10_000 },
   reporter: 'list',
   outputDir: './test-results',

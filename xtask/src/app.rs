@@ -64,7 +64,7 @@ fn leptos_build_command(paths: &Paths, profile: Profile) -> Command {
     cmd
 }
 
-/// The release build `cargo xtask test` runs beside the debug end-to-end suite (see
+/// The release build `cargo xtask test` runs beside `cargo test` and the debug browser run (see
 /// `test::run_all`), its output in a log of its own.
 pub struct BackgroundBuild {
     child: Child,

@@ -5,14 +5,24 @@ use std::ffi::OsStr;
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Instant;
 
 /// Errors are plain messages: every one ends up printed for a human.
 pub type Result<T = ()> = std::result::Result<T, String>;
 
-/// Prints a progress line. Everything xtask says starts with `xtask:` so it
-/// stands out among the output of the tools it drives.
+/// Prints a progress line. Everything xtask says starts with `xtask` and the minutes
+/// and seconds since it started, so it stands out among the output of the tools it
+/// drives and a CI log shows where its time went.
 pub fn say(message: impl Display) {
-    println!("xtask: {message}");
+    let elapsed = started().elapsed().as_secs();
+    println!("xtask {:02}:{:02}: {message}", elapsed / 60, elapsed % 60);
+}
+
+/// When xtask started: `main` asks first, so every later line counts from there.
+pub fn started() -> Instant {
+    static STARTED: OnceLock<Instant> = OnceLock::new();
+    *STARTED.get_or_init(Instant::now)
 }
 
 /// A copy-pasteable rendering of a command, for progress and error lines.

@@ -37,6 +37,7 @@ environment:
   CHROMIUM_PATH          browser for end-to-end tests (default: /usr/bin/chromium)";
 
 fn main() -> ExitCode {
+    cmd::started();
     // Before the cargo-run variables go: discovery reads CARGO_MANIFEST_DIR.
     let paths = Paths::discover();
     forget_cargo_run_env();

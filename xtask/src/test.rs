@@ -25,33 +25,33 @@ pub fn run_all(paths: &Paths) -> Result<ExitCode> {
 
     app::leptos_build(paths, Profile::Debug).map_err(|e| format!("{e}; no test suite ran"))?;
 
-    // The release build goes on beside the debug suites at the lowest priority,
-    // taking the CPU they leave idle (a link, one browser and one server), so the
-    // smoke run against it adds minutes, not a build's quarter of an hour. Cargo
-    // locks each profile's directory on its own, so it does not hold `cargo test` up.
+    // The release build goes on beside `cargo test` and the debug browser run at the
+    // lowest priority, taking the CPU they leave idle (links, single-threaded tests, one
+    // browser and one server). Cargo locks each profile's directory on its own, so it
+    // does not hold `cargo test` up.
     let release_build = app::BackgroundBuild::start_release(paths);
     // Every suite always runs, so one failure does not hide another.
     say("unit + integration tests");
     let unit = report("unit+integration", app::cargo_test(paths));
-    let end_to_end = report(
-        "end-to-end",
-        e2e::run_suite(paths, &tools, &cluster, e2e_port),
+    let debug_end_to_end = report(
+        "debug smoke + API schema",
+        e2e::run_debug_suites(paths, &tools, &cluster, e2e_port),
     );
-    let release_smoke = report(
-        "release smoke",
+    let end_to_end = report(
+        "end-to-end (release)",
         release_build
             .and_then(app::BackgroundBuild::finish)
-            .and_then(|()| e2e::run_release_smoke(paths, &tools, &cluster, e2e_port)),
+            .and_then(|()| e2e::run_release_suite(paths, &tools, &cluster, e2e_port)),
     );
     drop(cluster);
 
     say(format!(
-        "unit+integration {}, end-to-end {}, release smoke {}",
+        "unit+integration {}, debug smoke + API schema {}, end-to-end (release) {}",
         verdict(unit),
-        verdict(end_to_end),
-        verdict(release_smoke)
+        verdict(debug_end_to_end),
+        verdict(end_to_end)
     ));
-    Ok(if unit && end_to_end && release_smoke {
+    Ok(if unit && debug_end_to_end && end_to_end {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
