@@ -64,8 +64,9 @@ fn leptos_build_command(paths: &Paths, profile: Profile) -> Command {
     cmd
 }
 
-/// The release build `cargo xtask test` runs beside `cargo test` and the debug browser run (see
-/// `test::run_all`), its output in a log of its own.
+/// The release build `cargo xtask test` runs beside `cargo test` and the debug smoke
+/// run (see `test::run_all`), its output in a log of its own. Dropped unfinished, it
+/// is stopped.
 pub struct BackgroundBuild {
     child: Child,
     log: PathBuf,
@@ -73,8 +74,9 @@ pub struct BackgroundBuild {
 }
 
 impl BackgroundBuild {
-    /// Starts the release build at the lowest CPU priority: it takes only what the
-    /// browser and the server under test leave idle, so their timings stay theirs.
+    /// Starts the release build at normal priority: the whole browser suite waits for
+    /// it, so it is the longest chain of the run. At the lowest priority it got almost
+    /// no CPU beside `cargo test` and was the last thing CI waited for (DECISIONS 104).
     pub fn start_release(paths: &Paths) -> Result<BackgroundBuild> {
         let build = leptos_build_command(paths, Profile::Release);
         let log = paths.target.join("release-build.log");
@@ -83,14 +85,14 @@ impl BackgroundBuild {
         let err = out
             .try_clone()
             .map_err(|e| format!("could not open {} twice: {e}", log.display()))?;
-        let mut cmd = Command::new("nice");
+        let mut cmd = Command::new(build.get_program());
         // Incremental, unlike `cargo xtask run`: a fresh clone's release server then
         // rebuilds in seconds to minutes instead of 8 minutes (DECISIONS 104). The
         // WASM is built exactly as for production.
         cmd.env("CARGO_PROFILE_RELEASE_INCREMENTAL", "true")
-            .args(["-n", "19"])
-            .arg(build.get_program())
             .args(build.get_args())
+            // A group of its own, so stopping it stops the cargo and rustc under it.
+            .process_group(0)
             .current_dir(&paths.root)
             .stdin(Stdio::null())
             .stdout(out)
@@ -116,7 +118,7 @@ impl BackgroundBuild {
     }
 
     /// Waits for the build; its log's tail if it failed.
-    pub fn finish(mut self) -> Result {
+    pub fn finish(&mut self) -> Result {
         let status = self
             .child
             .wait()
@@ -133,6 +135,17 @@ impl BackgroundBuild {
                 self.log.display(),
                 tail(&self.log, 40)
             ))
+        }
+    }
+}
+
+impl Drop for BackgroundBuild {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            say("stopping the release build");
+            let group = format!("-{}", self.child.id());
+            let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+            let _ = self.child.wait();
         }
     }
 }

@@ -1,7 +1,7 @@
-//! End-to-end suites, driven by Playwright in the system Chromium: the whole suite
-//! against the release build, which is what ships and where a release-only hydration
-//! break would show, and its smoke tests (tagged `@smoke`) plus Schemathesis against
-//! the debug build. Each server gets a database of its own.
+//! End-to-end suites, driven by Playwright in the system Chromium: the whole suite and
+//! Schemathesis against the release build, which is what ships and where a
+//! release-only hydration break would show, and the smoke tests (tagged `@smoke`)
+//! against the debug build. Each server gets a database of its own.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
@@ -25,23 +25,28 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 /// push Playwright's summary of what failed out of a CI log's visible tail.
 const LOG_LINES_ON_FAILURE: usize = 25;
 
-/// The smoke tests and the API's schema tests against the debug build, which carries
-/// the debug assertions a release build leaves out.
-pub fn run_debug_suites(paths: &Paths, tools: &Tools, cluster: &TestCluster, port: u16) -> Result {
-    say("end-to-end smoke tests and API schema tests (debug build)");
+/// The smoke tests against the debug build, which carries the debug assertions a
+/// release build leaves out.
+pub fn run_debug_smoke(paths: &Paths, tools: &Tools, cluster: &TestCluster, port: u16) -> Result {
+    say("end-to-end smoke tests (debug build)");
     with_server(paths, tools, cluster, Profile::Debug, port, || {
         playwright(paths, port, &["--grep", "@smoke"])
-            // Last: it writes at random into the demo workspace the browser tests read.
-            .and_then(|()| schemathesis(tools, port))
     })
 }
 
-/// The whole end-to-end suite against the release build
+/// The whole end-to-end suite and the API's schema tests against the release build
 /// (`cargo leptos build --release`): it runs the specs about twice as fast as debug.
-pub fn run_release_suite(paths: &Paths, tools: &Tools, cluster: &TestCluster, port: u16) -> Result {
-    say("end-to-end tests (release build)");
+pub fn run_release_suites(
+    paths: &Paths,
+    tools: &Tools,
+    cluster: &TestCluster,
+    port: u16,
+) -> Result {
+    say("end-to-end tests and API schema tests (release build)");
     with_server(paths, tools, cluster, Profile::Release, port, || {
         playwright(paths, port, &[])
+            // Last: it writes at random into the demo workspace the browser tests read.
+            .and_then(|()| schemathesis(tools, port))
     })
 }
 

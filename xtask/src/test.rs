@@ -24,34 +24,33 @@ pub fn run_all(paths: &Paths) -> Result<ExitCode> {
     std::env::set_var("DATABASE_URL", cluster.url("postgres"));
 
     app::leptos_build(paths, Profile::Debug).map_err(|e| format!("{e}; no test suite ran"))?;
-
-    // The release build goes on beside `cargo test` and the debug browser run at the
-    // lowest priority, taking the CPU they leave idle (links, single-threaded tests, one
-    // browser and one server). Cargo locks each profile's directory on its own, so it
-    // does not hold `cargo test` up.
+    // The release build is the longest chain: the whole browser suite waits for it. It
+    // goes on beside `cargo test` and the debug smoke run; Cargo locks each profile's
+    // directory on its own, so neither waits for the other. Not beside the debug build:
+    // both would write cargo-leptos's one Tailwind output file (`<target>/tmp`).
     let release_build = app::BackgroundBuild::start_release(paths);
     // Every suite always runs, so one failure does not hide another.
     say("unit + integration tests");
     let unit = report("unit+integration", app::cargo_test(paths));
-    let debug_end_to_end = report(
-        "debug smoke + API schema",
-        e2e::run_debug_suites(paths, &tools, &cluster, e2e_port),
+    let debug_smoke = report(
+        "debug smoke",
+        e2e::run_debug_smoke(paths, &tools, &cluster, e2e_port),
     );
     let end_to_end = report(
-        "end-to-end (release)",
+        "end-to-end + API schema (release)",
         release_build
-            .and_then(app::BackgroundBuild::finish)
-            .and_then(|()| e2e::run_release_suite(paths, &tools, &cluster, e2e_port)),
+            .and_then(|mut build| build.finish())
+            .and_then(|()| e2e::run_release_suites(paths, &tools, &cluster, e2e_port)),
     );
     drop(cluster);
 
     say(format!(
-        "unit+integration {}, debug smoke + API schema {}, end-to-end (release) {}",
+        "unit+integration {}, debug smoke {}, end-to-end + API schema (release) {}",
         verdict(unit),
-        verdict(debug_end_to_end),
+        verdict(debug_smoke),
         verdict(end_to_end)
     ));
-    Ok(if unit && debug_end_to_end && end_to_end {
+    Ok(if unit && debug_smoke && end_to_end {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
