@@ -1,7 +1,7 @@
-//! End-to-end suites, driven by Playwright in the system Chromium: the whole suite and
-//! Schemathesis against the release build, which is what ships and where a
-//! release-only hydration break would show, and the smoke tests (tagged `@smoke`)
-//! against the debug build. Each server gets a database of its own.
+//! End-to-end suites, driven by Playwright in the system Chromium: the whole suite
+//! against the release build, which is what ships and where a release-only hydration
+//! break would show, and the smoke tests (tagged `@smoke`) and Schemathesis against
+//! the debug build. Each server gets a database of its own.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
@@ -26,27 +26,24 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 const LOG_LINES_ON_FAILURE: usize = 25;
 
 /// The smoke tests against the debug build, which carries the debug assertions a
-/// release build leaves out.
-pub fn run_debug_smoke(paths: &Paths, tools: &Tools, cluster: &TestCluster, port: u16) -> Result {
-    say("end-to-end smoke tests (debug build)");
+/// release build leaves out, then the API's schema tests. Schemathesis takes about
+/// 5 min on either build (its examples and rate limit set the pace), so it runs here,
+/// while the release build is still going, not after the release suite.
+pub fn run_debug_suites(paths: &Paths, tools: &Tools, cluster: &TestCluster, port: u16) -> Result {
+    say("end-to-end smoke tests and API schema tests (debug build)");
     with_server(paths, tools, cluster, Profile::Debug, port, || {
         playwright(paths, port, &["--grep", "@smoke"])
+            // Last: it writes at random into the demo workspace the browser tests read.
+            .and_then(|()| schemathesis(tools, port))
     })
 }
 
-/// The whole end-to-end suite and the API's schema tests against the release build
+/// The whole end-to-end suite against the release build
 /// (`cargo leptos build --release`): it runs the specs about twice as fast as debug.
-pub fn run_release_suites(
-    paths: &Paths,
-    tools: &Tools,
-    cluster: &TestCluster,
-    port: u16,
-) -> Result {
-    say("end-to-end tests and API schema tests (release build)");
+pub fn run_release_suite(paths: &Paths, tools: &Tools, cluster: &TestCluster, port: u16) -> Result {
+    say("end-to-end tests (release build)");
     with_server(paths, tools, cluster, Profile::Release, port, || {
         playwright(paths, port, &[])
-            // Last: it writes at random into the demo workspace the browser tests read.
-            .and_then(|()| schemathesis(tools, port))
     })
 }
 

@@ -25,32 +25,32 @@ pub fn run_all(paths: &Paths) -> Result<ExitCode> {
 
     app::leptos_build(paths, Profile::Debug).map_err(|e| format!("{e}; no test suite ran"))?;
     // The release build is the longest chain: the whole browser suite waits for it. It
-    // goes on beside `cargo test` and the debug smoke run; Cargo locks each profile's
-    // directory on its own, so neither waits for the other. Not beside the debug build:
-    // both would write cargo-leptos's one Tailwind output file (`<target>/tmp`).
+    // goes on beside `cargo test`, the debug smoke run and Schemathesis; Cargo locks
+    // each profile's directory on its own, so neither waits for the other. Not beside
+    // the debug build: both would write cargo-leptos's one Tailwind output file.
     let release_build = app::BackgroundBuild::start_release(paths);
     // Every suite always runs, so one failure does not hide another.
     say("unit + integration tests");
     let unit = report("unit+integration", app::cargo_test(paths));
-    let debug_smoke = report(
-        "debug smoke",
-        e2e::run_debug_smoke(paths, &tools, &cluster, e2e_port),
+    let debug_suites = report(
+        "debug smoke + API schema",
+        e2e::run_debug_suites(paths, &tools, &cluster, e2e_port),
     );
     let end_to_end = report(
-        "end-to-end + API schema (release)",
+        "end-to-end (release)",
         release_build
             .and_then(|mut build| build.finish())
-            .and_then(|()| e2e::run_release_suites(paths, &tools, &cluster, e2e_port)),
+            .and_then(|()| e2e::run_release_suite(paths, &tools, &cluster, e2e_port)),
     );
     drop(cluster);
 
     say(format!(
-        "unit+integration {}, debug smoke {}, end-to-end + API schema (release) {}",
+        "unit+integration {}, debug smoke + API schema {}, end-to-end (release) {}",
         verdict(unit),
-        verdict(debug_smoke),
+        verdict(debug_suites),
         verdict(end_to_end)
     ));
-    Ok(if unit && debug_smoke && end_to_end {
+    Ok(if unit && debug_suites && end_to_end {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
