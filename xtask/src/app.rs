@@ -64,9 +64,9 @@ fn leptos_build_command(paths: &Paths, profile: Profile) -> Command {
     cmd
 }
 
-/// The release build `cargo xtask test` runs beside `cargo test` and the debug smoke
-/// run (see `test::run_all`), its output in a log of its own. Dropped unfinished, it
-/// is stopped.
+/// The release build `cargo xtask test` runs beside `cargo test`, the debug smoke run
+/// and Schemathesis (see `test::run_all`), its output in a log of its own. Dropped
+/// unfinished, it is stopped.
 pub struct BackgroundBuild {
     child: Child,
     log: PathBuf,
