@@ -116,7 +116,12 @@ pub fn apt_install(packages: &[&str]) -> Result {
             packages.join(" ")
         ));
     }
-    run(&mut as_root("apt-get", &["update"])?)?;
+    // Once per run: a fresh machine may need binaryen, chromium and PostgreSQL.
+    static UPDATED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !UPDATED.load(std::sync::atomic::Ordering::Relaxed) {
+        run(&mut as_root("apt-get", &["update"])?)?;
+        UPDATED.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     // Going through `env` keeps the variable when sudo resets the environment.
     let mut args = vec![
         "DEBIAN_FRONTEND=noninteractive",

@@ -7,6 +7,7 @@
 mod app;
 mod cmd;
 mod e2e;
+mod mirror;
 mod paths;
 mod pg;
 mod prepare;

@@ -23,15 +23,19 @@ pub fn run_all(paths: &Paths) -> Result<ExitCode> {
     // the tests, Playwright) sees the test cluster and nothing else.
     std::env::set_var("DATABASE_URL", cluster.url("postgres"));
 
-    app::leptos_build(paths, Profile::Debug).map_err(|e| format!("{e}; no test suite ran"))?;
+    // Compiled from a copy at a fixed path, so rustc's incremental caches survive a
+    // fresh clone (mirror.rs). Playwright runs from the checkout: its traces and
+    // screenshots land where whoever ran the tests looks.
+    let build = &crate::mirror::sync(paths)?;
+    app::leptos_build(build, Profile::Debug).map_err(|e| format!("{e}; no test suite ran"))?;
     // The release build is the longest chain: the whole browser suite waits for it. It
     // goes on beside `cargo test`, the debug smoke run and Schemathesis; Cargo locks
     // each profile's directory on its own, so neither waits for the other. Not beside
     // the debug build: both would write cargo-leptos's one Tailwind output file.
-    let release_build = app::BackgroundBuild::start_release(paths);
+    let release_build = app::BackgroundBuild::start_release(build);
     // Every suite always runs, so one failure does not hide another.
     say("unit + integration tests");
-    let unit = report("unit+integration", app::cargo_test(paths));
+    let unit = report("unit+integration", app::cargo_test(build));
     let debug_suites = report(
         "debug smoke + API schema",
         e2e::run_debug_suites(paths, &tools, &cluster, e2e_port),
@@ -39,7 +43,7 @@ pub fn run_all(paths: &Paths) -> Result<ExitCode> {
     let end_to_end = report(
         "end-to-end (release)",
         release_build
-            .and_then(|mut build| build.finish())
+            .and_then(|mut background| background.finish())
             .and_then(|()| e2e::run_release_suite(paths, &tools, &cluster, e2e_port)),
     );
     drop(cluster);
