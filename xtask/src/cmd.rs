@@ -116,7 +116,7 @@ pub fn apt_install(packages: &[&str]) -> Result {
             packages.join(" ")
         ));
     }
-    // Once per run: a fresh machine may need binaryen, chromium and PostgreSQL.
+    // Once per run: a fresh machine may need python3-venv, chromium and PostgreSQL.
     static UPDATED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
     if !UPDATED.load(std::sync::atomic::Ordering::Relaxed) {
         run(&mut as_root("apt-get", &["update"])?)?;

@@ -42,7 +42,6 @@ pub fn ensure(paths: &Paths, browser: Browser) -> Result<Tools> {
     ensure_cargo_leptos(paths)?;
     ensure_wasm_bindgen(paths)?;
     ensure_node_modules(paths)?;
-    ensure_wasm_opt()?;
     let schemathesis = if browser == Browser::Needed {
         ensure_chromium()?;
         Some(ensure_schemathesis(paths)?)
@@ -189,7 +188,7 @@ fn ensure_node_modules(paths: &Paths) -> Result {
     if on_path("npm").is_none() {
         return Err("npm not found; install Node.js (20 or newer) with npm".into());
     }
-    say("installing JS tooling (tailwindcss, playwright) with npm ci");
+    say("installing JS tooling (tailwindcss, wasm-opt, playwright) with npm ci");
     run(Command::new("npm")
         .arg("ci")
         .current_dir(&paths.root)
@@ -199,7 +198,7 @@ fn ensure_node_modules(paths: &Paths) -> Result {
 
 /// node_modules has our tools and was installed from the current lock file.
 fn node_modules_current(paths: &Paths) -> bool {
-    let bins_present = ["tailwindcss", "playwright"]
+    let bins_present = ["tailwindcss", "wasm-opt", "playwright"]
         .iter()
         .all(|bin| paths.node_bin().join(bin).is_file());
     let installed = paths.root.join("node_modules").join(".package-lock.json");
@@ -213,21 +212,6 @@ fn is_newer_or_same(a: &Path, b: &Path) -> bool {
         (Some(a), Some(b)) => a >= b,
         _ => false,
     }
-}
-
-/// Binaryen's `wasm-opt`, which cargo-leptos runs on every WASM file of a release
-/// build (300 and more with `--split`). Debian's native build: npm's `binaryen` is the
-/// same program compiled to JavaScript, 3 to 4 times slower per file plus half a second
-/// of start-up each, which made it 5 to 8 minutes of every release build (DECISIONS 104).
-fn ensure_wasm_opt() -> Result {
-    if on_path("wasm-opt").is_some() {
-        return Ok(());
-    }
-    say("installing wasm-opt (binaryen) for release builds");
-    apt_install(&["binaryen"])?;
-    on_path("wasm-opt")
-        .map(|_| ())
-        .ok_or_else(|| "installed binaryen, but wasm-opt is not on PATH".into())
 }
 
 /// The browser Playwright drives: `CHROMIUM_PATH`, else the Debian package's.
