@@ -50,6 +50,15 @@ macro_rules! db_codes {
             }
         }
 
+        $crate::text_code_sqlx!($name);
+    };
+}
+
+/// Reads and writes an enum with `code()` and `parse()` as its `text` column's codes: a
+/// code the enum does not know fails the row's decoding, naming the enum.
+#[macro_export]
+macro_rules! text_code_sqlx {
+    ($name:ident) => {
         #[cfg(feature = "ssr")]
         impl sqlx::Type<sqlx::Postgres> for $name {
             fn type_info() -> sqlx::postgres::PgTypeInfo {
@@ -63,11 +72,12 @@ macro_rules! db_codes {
 
         #[cfg(feature = "ssr")]
         impl<'r> sqlx::Decode<'r, sqlx::Postgres> for $name {
-            fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+            fn decode(
+                value: sqlx::postgres::PgValueRef<'r>,
+            ) -> Result<Self, sqlx::error::BoxDynError> {
                 let code = <&str as sqlx::Decode<sqlx::Postgres>>::decode(value)?;
-                $name::parse(code).ok_or_else(|| {
-                    format!("{} has no code {code:?}", stringify!($name)).into()
-                })
+                $name::parse(code)
+                    .ok_or_else(|| format!("{} has no code {code:?}", stringify!($name)).into())
             }
         }
 

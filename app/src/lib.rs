@@ -199,6 +199,7 @@ pub fn App() -> impl IntoView {
     let page = page_context();
     // Every number and date on the page is written in the workspace's digits.
     provide_context(page.viewer.as_ref().map(|v| v.digits).unwrap_or_default());
+    provide_context(page.locale);
     provide_context(page);
     view! {
         <Title text="Leadline"/>

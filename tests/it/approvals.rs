@@ -421,7 +421,7 @@ async fn a_two_level_rule_holds_the_move_until_both_levels_approve() {
 
     let (status, after_one) = w.decide(&w.max, &id, 1, true, "Numbers check out").await;
     assert_eq!(status, StatusCode::OK, "{after_one}");
-    assert_eq!(after_one["request"]["status"], "Pending");
+    assert_eq!(after_one["request"]["status"], "PENDING");
     assert_eq!(after_one["request"]["level"], 2);
     assert_eq!(w.stage_of(&deal).await, "Lead", "one level is not enough");
     assert_eq!(
@@ -433,7 +433,7 @@ async fn a_two_level_rule_holds_the_move_until_both_levels_approve() {
 
     let (status, done) = w.decide(&w.owner, &id, 2, true, "").await;
     assert_eq!(status, StatusCode::OK, "{done}");
-    assert_eq!(done["request"]["status"], "Approved");
+    assert_eq!(done["request"]["status"], "APPROVED");
     assert_eq!(done["decisions"].as_array().unwrap().len(), 2);
     assert_eq!(done["decisions"][0]["comment"], "Numbers check out");
     assert_eq!(w.stage_of(&deal).await, "Closed");
@@ -499,7 +499,7 @@ async fn a_rejection_leaves_the_deal_and_tells_the_requester_why() {
         .decide(&w.max, &id, 1, false, "Price is below the floor")
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["request"]["status"], "Rejected");
+    assert_eq!(body["request"]["status"], "REJECTED");
     assert_eq!(body["request"]["reason"], "Price is below the floor");
     assert_eq!(w.stage_of(&deal).await, "Lead");
     let told = w.notifications("sam@example.com", "APPROVAL_DECIDED").await;
@@ -542,7 +542,7 @@ async fn only_the_levels_approvers_decide_and_never_the_requester() {
     let (status, body) = w.decide(&w.mia, &id, 2, true, "").await;
     assert_eq!(
         (status, body["request"]["status"].as_str()),
-        (StatusCode::OK, Some("Approved")),
+        (StatusCode::OK, Some("APPROVED")),
         "{body}"
     );
 
@@ -612,7 +612,7 @@ async fn a_deal_moved_meanwhile_fails_the_request_with_the_reason() {
     assert_eq!(w.stage_of(&deal).await, "Contact");
     let (status, body) = w.decide(&w.max, &id, 1, true, "").await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["request"]["status"], "Failed");
+    assert_eq!(body["request"]["status"], "FAILED");
     assert!(
         body["request"]["reason"]
             .as_str()

@@ -2,11 +2,17 @@
 //! its column's CHECK constraint allows, and reads and writes them as text.
 
 use crate::common::TestApp;
+use app::approvals::model::{Decision, RequestStatus};
 use app::billing::model::{AttemptKind, AttemptStatus, InvoiceStatus, SubscriptionStatus};
 use app::crm::board::model::{DealStatus, StageKind};
 use app::crm::model::ActivityKind;
 use app::crm::records::model::LeadStatus;
-use app::outreach::model::{EnrollmentStatus, MessageStatus, PhoneStatus, SequenceStatus};
+use app::developers::model::ConnectionStatus;
+use app::outreach::model::{
+    EnrollmentStatus, MessageStatus, PhoneStatus, SequenceStatus, TemplateApproval,
+};
+use app::review::model::{ItemStatus, Reason, Urgency};
+use app::team::model::{InviteStatus, MembershipStatus};
 use sqlx::PgPool;
 
 /// The codes a `CHECK (column = ANY (ARRAY[...]))` constraint allows, sorted.
@@ -42,7 +48,11 @@ fn sorted(codes: impl IntoIterator<Item = &'static str>) -> Vec<String> {
 async fn each_status_enum_knows_exactly_its_columns_codes() {
     let app = TestApp::spawn().await;
     let pool = &app.pools.owner;
-    let cases: [(&str, &str, &[&'static str]); 12] = [
+    // The review queue's codes travel by variant name, so they list `ALL`, not `CODES`.
+    let statuses: Vec<&'static str> = ItemStatus::ALL.iter().map(|s| s.code()).collect();
+    let reasons: Vec<&'static str> = Reason::ALL.iter().map(|r| r.code()).collect();
+    let urgencies: Vec<&'static str> = Urgency::ALL.iter().map(|u| u.code()).collect();
+    let cases: [(&str, &str, &[&'static str]); 21] = [
         ("sequences", "status", SequenceStatus::CODES),
         ("enrollments", "status", EnrollmentStatus::CODES),
         ("messages", "status", MessageStatus::CODES),
@@ -55,6 +65,15 @@ async fn each_status_enum_knows_exactly_its_columns_codes() {
         ("stages", "kind", StageKind::CODES),
         ("deals", "status", DealStatus::CODES),
         ("leads", "status", LeadStatus::CODES),
+        ("approval_requests", "status", RequestStatus::CODES),
+        ("approval_decisions", "decision", Decision::CODES),
+        ("memberships", "status", MembershipStatus::CODES),
+        ("invites", "status", InviteStatus::CODES),
+        ("review_items", "status", &statuses),
+        ("review_items", "reason", &reasons),
+        ("review_items", "priority", &urgencies),
+        ("templates", "approval_status", TemplateApproval::CODES),
+        ("integration_connections", "status", ConnectionStatus::CODES),
     ];
     for (table, column, codes) in cases {
         assert_eq!(

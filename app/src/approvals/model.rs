@@ -68,36 +68,26 @@ pub struct RulesPage {
     pub currency: String,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum RequestStatus {
-    Pending,
-    Approved,
-    Rejected,
-    /// The last level approved, but the deal had changed meanwhile.
-    Failed,
+crate::db_codes! {
+    /// `approval_requests.status`.
+    RequestStatus {
+        Pending = "PENDING",
+        Approved = "APPROVED",
+        Rejected = "REJECTED",
+        /// The last level approved, but the deal had changed meanwhile.
+        Failed = "FAILED",
+    }
+}
+
+crate::db_codes! {
+    /// `approval_decisions.decision`: what one approver said at one level.
+    Decision {
+        Approved = "APPROVED",
+        Rejected = "REJECTED",
+    }
 }
 
 impl RequestStatus {
-    pub fn code(self) -> &'static str {
-        match self {
-            RequestStatus::Pending => "PENDING",
-            RequestStatus::Approved => "APPROVED",
-            RequestStatus::Rejected => "REJECTED",
-            RequestStatus::Failed => "FAILED",
-        }
-    }
-
-    pub fn parse(code: &str) -> Option<RequestStatus> {
-        [
-            RequestStatus::Pending,
-            RequestStatus::Approved,
-            RequestStatus::Rejected,
-            RequestStatus::Failed,
-        ]
-        .into_iter()
-        .find(|s| s.code() == code)
-    }
-
     pub fn label_key(self) -> &'static str {
         match self {
             RequestStatus::Pending => "approvals.status.pending",

@@ -7,7 +7,7 @@
 //! ([`super::facebook_fetch`]), so the answer to Meta is quick and a Graph failure is
 //! retried instead of lost.
 
-use super::model::{FacebookSource, NewFacebookSource};
+use super::model::{ConnectionStatus, FacebookSource, NewFacebookSource};
 use super::sources::open;
 use crate::audit::{self, AuditEntry};
 use crate::crypto::{self, constant_time_eq, SealedAt};
@@ -50,7 +50,7 @@ struct SourceRow {
     public_id: String,
     page_id: Option<String>,
     verify_token: Option<String>,
-    status: String,
+    status: ConnectionStatus,
     events_count: i64,
     pending: i64,
     failed: i64,
@@ -85,7 +85,7 @@ pub async fn list(env: &Env) -> Result<Vec<FacebookSource>, AppError> {
             page_id: r.page_id.unwrap_or_default(),
             callback_url: callback_url(&env.ctx.config, &r.public_id),
             verify_token: r.verify_token.unwrap_or_default(),
-            active: r.status == "ACTIVE",
+            active: r.status == ConnectionStatus::Active,
             received: r.events_count,
             pending: r.pending,
             failed: r.failed,
@@ -219,7 +219,7 @@ async fn callback(db: &Db, public_id: &str) -> Result<Option<Callback>, AppError
         tenant: row.try_get("tenant_id")?,
         id: row.try_get("id")?,
         sealed_secret: row.try_get("credentials_sealed")?,
-        active: row.try_get::<String, _>("status")? == "ACTIVE",
+        active: row.try_get::<ConnectionStatus, _>("status")? == ConnectionStatus::Active,
         page_id: row
             .try_get::<Option<String>, _>("page_id")?
             .unwrap_or_default(),

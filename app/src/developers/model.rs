@@ -2,6 +2,15 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+crate::db_codes! {
+    /// `integration_connections.status`: a paused form or Facebook source refuses what
+    /// arrives for it.
+    ConnectionStatus {
+        Active = "ACTIVE",
+        Paused = "PAUSED",
+    }
+}
+
 /// What an API key can be given access to, one read and one write scope each.
 pub const RESOURCES: [&str; 12] = [
     "contacts",

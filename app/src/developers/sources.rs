@@ -4,7 +4,7 @@
 //! rule), a note on it. A sender's retry with the same `webhook-id` changes nothing.
 
 use super::intake::{self, Filed, Incoming, Origin};
-use super::model::{FormSource, NewFormSource, SourceSecret, Submission};
+use super::model::{ConnectionStatus, FormSource, NewFormSource, SourceSecret, Submission};
 use crate::audit::{self, AuditEntry};
 use crate::auth::model::Permission;
 use crate::crm::phone::{self, PhoneError};
@@ -60,7 +60,7 @@ pub async fn list(env: &Env) -> Result<Vec<FormSource>, AppError> {
                 name: r.try_get("name")?,
                 lead_source: r.try_get("lead_source")?,
                 endpoint: endpoint(&env.ctx.config, &public_id),
-                active: r.try_get::<String, _>("status")? == "ACTIVE",
+                active: r.try_get::<ConnectionStatus, _>("status")? == ConnectionStatus::Active,
                 received: r.try_get("events_count")?,
                 last_event_at: r.try_get("last_event_at")?,
                 last_error: r.try_get("last_error")?,
@@ -134,7 +134,11 @@ pub async fn set_active(
         "UPDATE integration_connections SET status = $2 WHERE id = $1 AND provider = $3 AND tenant_id = $4",
     )
     .bind(id)
-    .bind(if active { "ACTIVE" } else { "PAUSED" })
+    .bind(if active {
+        ConnectionStatus::Active
+    } else {
+        ConnectionStatus::Paused
+    })
     .bind(provider)
     .bind(p.tenant_id)
     .execute(&mut *tx)
@@ -207,7 +211,7 @@ pub async fn receive(
     if let Err(why) = key.verify(event_id, timestamp, body, signature, now) {
         return Ok(Err(Refusal::BadSignature(why)));
     }
-    if row.try_get::<String, _>("status")? != "ACTIVE" {
+    if row.try_get::<ConnectionStatus, _>("status")? != ConnectionStatus::Active {
         return Ok(Err(Refusal::Paused));
     }
     let source: String = row.try_get("lead_source")?;

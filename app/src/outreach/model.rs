@@ -315,6 +315,18 @@ impl PhoneStatus {
     ];
 }
 
+crate::db_codes! {
+    /// `templates.approval_status`: Meta's review of a WhatsApp template, which may be
+    /// sent outside the 24-hour window only once APPROVED. Email templates are APPROVED.
+    /// In the order the form offers them: a new WhatsApp template starts PENDING.
+    TemplateApproval {
+        Pending = "PENDING",
+        Approved = "APPROVED",
+        Draft = "DRAFT",
+        Rejected = "REJECTED",
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TemplateSummary {
     pub id: Uuid,
@@ -323,7 +335,7 @@ pub struct TemplateSummary {
     pub locale: String,
     pub folder: Option<String>,
     pub tags: Vec<String>,
-    pub approval_status: String,
+    pub approval_status: TemplateApproval,
     pub versions: i64,
     pub sent: i64,
     pub replied: i64,

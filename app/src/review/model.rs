@@ -24,6 +24,9 @@ macro_rules! codes {
                 match self { $($name::$variant => $key),+ }
             }
         }
+
+        // In the database as the code; on the wire as the variant's name, as before.
+        $crate::text_code_sqlx!($name);
     };
 }
 

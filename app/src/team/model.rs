@@ -3,6 +3,24 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+crate::db_codes! {
+    /// `memberships.status`: a suspended member keeps their history but cannot sign in
+    /// to the workspace.
+    MembershipStatus {
+        Active = "ACTIVE",
+        Suspended = "SUSPENDED",
+    }
+}
+
+crate::db_codes! {
+    /// `invites.status`. An expired invite stays `PENDING`; `expires_at` says so.
+    InviteStatus {
+        Pending = "PENDING",
+        Accepted = "ACCEPTED",
+        Revoked = "REVOKED",
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Member {
     pub membership_id: Uuid,

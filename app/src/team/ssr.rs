@@ -38,7 +38,7 @@ pub async fn team(env: &Env) -> Result<Team, AppError> {
             name: r.try_get("name")?,
             email: r.try_get("email")?,
             role,
-            active: r.try_get::<String, _>("status")? == "ACTIVE",
+            active: r.try_get::<MembershipStatus, _>("status")? == MembershipStatus::Active,
             last_login_at: r.try_get("last_login_at")?,
             is_self: r.try_get::<Uuid, _>("user_id")? == p.user_id,
             inventory_grant: r.try_get("inventory_grant")?,
@@ -258,7 +258,7 @@ async fn target(tx: &mut Tx, env: &Env, membership_id: Uuid) -> Result<Target, A
         user_id: row.try_get("user_id")?,
         role: Role::parse(row.try_get::<String, _>("role")?.as_str())
             .ok_or_else(|| internal("bad role"))?,
-        active: row.try_get::<String, _>("status")? == "ACTIVE",
+        active: row.try_get::<MembershipStatus, _>("status")? == MembershipStatus::Active,
     })
 }
 
@@ -380,13 +380,14 @@ pub async fn set_manager(
     }
     if let Some(manager) = manager {
         let refuse = |key: &str| Err(AppError::field("manager", env.t(key)));
-        let role: Option<(String, String)> =
+        let role: Option<(String, MembershipStatus)> =
             sqlx::query_as("SELECT role, status FROM memberships WHERE user_id = $1")
                 .bind(manager)
                 .fetch_optional(&mut *tx)
                 .await?;
         let eligible = role.is_some_and(|(role, status)| {
-            status == "ACTIVE" && Role::parse(&role).is_some_and(|r| r >= Role::Manager)
+            status == MembershipStatus::Active
+                && Role::parse(&role).is_some_and(|r| r >= Role::Manager)
         });
         if !eligible {
             return refuse("team.manager_not_eligible");
@@ -454,7 +455,11 @@ pub async fn set_member_active(
     }
     sqlx::query("UPDATE memberships SET status = $2, updated_at = now() WHERE id = $1")
         .bind(membership_id)
-        .bind(if active { "ACTIVE" } else { "SUSPENDED" })
+        .bind(if active {
+            MembershipStatus::Active
+        } else {
+            MembershipStatus::Suspended
+        })
         .execute(&mut *tx)
         .await?;
     audit::by_member(
@@ -483,7 +488,7 @@ struct FoundInvite {
     tenant_name: String,
     email: String,
     role: Role,
-    status: String,
+    status: InviteStatus,
     expires_at: DateTime<Utc>,
 }
 
@@ -526,8 +531,8 @@ async fn account_for(env: &Env, email: &str) -> Result<Option<Uuid>, AppError> {
 fn state_of(invite: &Option<FoundInvite>) -> Option<InviteState> {
     match invite {
         None => Some(InviteState::Unknown),
-        Some(i) if i.status == "REVOKED" => Some(InviteState::Revoked),
-        Some(i) if i.status == "ACCEPTED" => Some(InviteState::Used),
+        Some(i) if i.status == InviteStatus::Revoked => Some(InviteState::Revoked),
+        Some(i) if i.status == InviteStatus::Accepted => Some(InviteState::Used),
         Some(i) if i.expires_at <= Utc::now() => Some(InviteState::Expired),
         Some(_) => None,
     }

@@ -13,8 +13,11 @@ pub fn page() -> PageContext {
     use_context::<PageContext>().unwrap_or_default()
 }
 
+/// The page's language: its own context (`App` provides it), because every `tr` asks
+/// and cloning the whole [`PageContext`] with its viewer for each of them was a
+/// share of a signed-in page's render (issue 16).
 pub fn locale() -> Locale {
-    page().locale
+    use_context::<Locale>().unwrap_or_else(|| page().locale)
 }
 
 /// The string for `key` in the page's language.

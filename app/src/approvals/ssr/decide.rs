@@ -45,7 +45,7 @@ struct RequestSql {
     rule_name: String,
     requester: Option<String>,
     requested_by: Option<Uuid>,
-    status: String,
+    status: RequestStatus,
     level: i32,
     levels: Json<Vec<LevelSpec>>,
     sla_due_at: DateTime<Utc>,
@@ -64,7 +64,7 @@ impl RequestSql {
     }
 
     fn into_row(self, p: &Principal) -> RequestRow {
-        let status = RequestStatus::parse(&self.status).unwrap_or(RequestStatus::Pending);
+        let status = self.status;
         let can_decide = status == RequestStatus::Pending
             && p.actor().is_some()
             && self.requested_by != p.actor()
@@ -105,7 +105,7 @@ impl RequestSql {
 struct DecisionSql {
     level: i16,
     actor: String,
-    decision: String,
+    decision: Decision,
     comment: Option<String>,
     created_at: DateTime<Utc>,
 }
@@ -154,7 +154,7 @@ async fn load(env: &Env, tx: &mut Tx, p: &Principal, id: Uuid) -> Result<Request
             .map(|d| DecisionView {
                 level: d.level.into(),
                 actor: d.actor,
-                approved: d.decision == "APPROVED",
+                approved: d.decision == Decision::Approved,
                 comment: d.comment,
                 at: d.created_at,
             })
@@ -174,7 +174,7 @@ pub async fn detail(env: &Env, id: &str) -> Result<RequestDetail, AppError> {
 
 #[derive(sqlx::FromRow)]
 struct LockedSql {
-    status: String,
+    status: RequestStatus,
     level: i32,
     levels: Json<Vec<LevelSpec>>,
     requested_by: Option<Uuid>,
@@ -227,7 +227,7 @@ pub async fn decide(
     .fetch_optional(&mut *tx)
     .await?
     .ok_or_else(|| AppError::NotFound(env.t("approvals.error.not_found")))?;
-    if req.status != "PENDING" || req.level != level {
+    if req.status != RequestStatus::Pending || req.level != level {
         return Err(level_gone(env, &mut tx, id, level).await?);
     }
     if req.requested_by == Some(actor) {
@@ -274,7 +274,11 @@ pub async fn decide(
     .bind(id)
     .bind(i16::try_from(level).map_err(internal)?)
     .bind(actor)
-    .bind(if approve { "APPROVED" } else { "REJECTED" })
+    .bind(if approve {
+        Decision::Approved
+    } else {
+        Decision::Rejected
+    })
     .bind(Some(comment).filter(|c| !c.is_empty()))
     .execute(&mut *tx)
     .await
@@ -341,10 +345,11 @@ pub async fn decide(
             }
         }
     };
+    // What this decision did, as the timeline and the audit log name it.
     let event = match (approve, outcome) {
-        (false, _) => "REJECTED",
-        (true, RequestStatus::Failed) => "FAILED",
-        (true, _) => "APPROVED",
+        (false, _) => RequestStatus::Rejected,
+        (true, RequestStatus::Failed) => RequestStatus::Failed,
+        (true, _) => RequestStatus::Approved,
     };
     activity::log(
         &mut tx,
@@ -365,16 +370,16 @@ pub async fn decide(
         p,
         AuditEntry::new(
             match event {
-                "REJECTED" => "approval.rejected",
-                "FAILED" => "approval.failed",
+                RequestStatus::Rejected => "approval.rejected",
+                RequestStatus::Failed => "approval.failed",
                 _ => "approval.approved",
             },
             "approval_request",
             Some(id),
         )
         .change(
-            serde_json::json!({ "status": "PENDING", "level": level }),
-            serde_json::json!({ "status": outcome.code(), "comment": comment, "reason": detail_reason }),
+            serde_json::json!({ "status": RequestStatus::Pending, "level": level }),
+            serde_json::json!({ "status": outcome, "comment": comment, "reason": detail_reason }),
         ),
     )
     .await?;
@@ -423,7 +428,7 @@ async fn close(
           WHERE id = $1",
     )
     .bind(id)
-    .bind(status.code())
+    .bind(status)
     .bind(reason)
     .execute(&mut **tx)
     .await?;

@@ -193,9 +193,9 @@ pub async fn send_one_off(env: &Env, lead_id: Uuid, input: &OneOff) -> Result<Uu
             }
             let wa = match (
                 row.try_get::<Option<String>, _>("wa_template_name")?,
-                row.try_get::<String, _>("approval_status")?,
+                row.try_get::<TemplateApproval, _>("approval_status")?,
             ) {
-                (Some(name), status) if status == "APPROVED" => Some(name),
+                (Some(name), TemplateApproval::Approved) => Some(name),
                 _ => None,
             };
             (

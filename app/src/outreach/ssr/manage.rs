@@ -257,17 +257,13 @@ pub async fn save_template(
         ));
     }
     let approval = match (channel, input.approval_status.trim()) {
-        (Channel::Email, _) => "APPROVED",
-        (Channel::WhatsApp, s @ ("DRAFT" | "PENDING" | "APPROVED" | "REJECTED")) => s,
-        (Channel::WhatsApp, "") => "PENDING",
-        _ => {
-            return Err(AppError::field(
-                "approval_status",
-                env.t("outreach.approval_invalid"),
-            ))
-        }
+        (Channel::Email, _) => TemplateApproval::Approved,
+        (Channel::WhatsApp, "") => TemplateApproval::Pending,
+        (Channel::WhatsApp, code) => TemplateApproval::parse(code).ok_or_else(|| {
+            AppError::field("approval_status", env.t("outreach.approval_invalid"))
+        })?,
     };
-    if approval == "APPROVED" && channel == Channel::WhatsApp && wa_name.is_none() {
+    if approval == TemplateApproval::Approved && channel == Channel::WhatsApp && wa_name.is_none() {
         return Err(AppError::field(
             "wa_template_name",
             env.t("outreach.wa_name_required"),

@@ -93,7 +93,7 @@ fn TemplateTable(rows: Vec<TemplateSummary>) -> impl IntoView {
                                 {t.tags.iter().map(|tag| view! { <span class="badge badge-neutral ms-1">{tag.clone()}</span> }).collect_view()}
                             </td>
                             <td>{tr(&format!("outreach.channel.{}", t.channel.code()))}</td>
-                            <td>{status_badge(&t.approval_status)}</td>
+                            <td>{status_badge(t.approval_status.code())}</td>
                             <td class="text-end tabular-nums">{t.sent}</td>
                             <td class="text-end tabular-nums">{format!("{:.1}%", rate(t.replied, t.sent))}</td>
                         </tr>
@@ -138,7 +138,7 @@ fn NewTemplate() -> impl IntoView {
                         <div class="field">
                             <label for="f-approval" class="field-label">{tr("outreach.approval")}</label>
                             <select id="f-approval" name="approval_status" class="input">
-                                {["PENDING", "APPROVED", "DRAFT", "REJECTED"].into_iter().map(|s| view! { <option value=s>{tr(&format!("outreach.status.{s}"))}</option> }).collect_view()}
+                                {TemplateApproval::CODES.iter().map(|&s| view! { <option value=s>{tr(&format!("outreach.status.{s}"))}</option> }).collect_view()}
                             </select>
                         </div>
                     </div>
@@ -339,13 +339,13 @@ fn TemplateView(d: TemplateDetail, saved: RwSignal<u32>) -> impl IntoView {
                         <Field label=tr("outreach.folder") name="folder" value=d.summary.folder.clone().unwrap_or_default() error=field_error(meta_value, "folder")/>
                         <Field label=tr("outreach.tags") name="tags" value=d.summary.tags.join(", ") error=field_error(meta_value, "tags")/>
                         {is_wa.then(|| {
-                            let current = d.summary.approval_status.clone();
+                            let current = d.summary.approval_status.code();
                             view! {
                                 <Field label=tr("outreach.wa_template_name") name="wa_template_name" value=d.wa_template_name.clone().unwrap_or_default() error=field_error(meta_value, "wa_template_name")/>
                                 <div class="field">
                                     <label for="f-approval" class="field-label">{tr("outreach.approval")}</label>
                                     <select id="f-approval" name="approval_status" class="input">
-                                        {["PENDING", "APPROVED", "DRAFT", "REJECTED"].into_iter().map(|st| view! {
+                                        {TemplateApproval::CODES.iter().map(|&st| view! {
                                             <option value=st selected=current == st>{tr(&format!("outreach.status.{st}"))}</option>
                                         }).collect_view()}
                                     </select>

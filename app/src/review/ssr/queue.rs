@@ -34,9 +34,9 @@ struct ItemSql {
     id: Uuid,
     lead_id: Uuid,
     lead_name: String,
-    reason: String,
-    priority: String,
-    status: String,
+    reason: Reason,
+    priority: Urgency,
+    status: ItemStatus,
     channel: Option<String>,
     intent: Option<String>,
     excerpt: String,
@@ -54,9 +54,9 @@ impl From<ItemSql> for ItemRow {
             id: r.id,
             lead_id: r.lead_id,
             lead_name: r.lead_name,
-            reason: Reason::parse(&r.reason).unwrap_or(Reason::Manual),
-            priority: Urgency::parse(&r.priority).unwrap_or(Urgency::Low),
-            status: ItemStatus::parse(&r.status).unwrap_or(ItemStatus::Pending),
+            reason: r.reason,
+            priority: r.priority,
+            status: r.status,
             channel: r.channel,
             intent: r.intent.as_deref().and_then(Intent::parse),
             excerpt: r.excerpt,
@@ -452,12 +452,12 @@ pub async fn act(env: &Env, id: &str, action: ItemAction) -> Result<ItemDetail, 
     let mut tx = env.tx(p).await?;
     let item = visible_item(env, &mut tx, p, id).await?;
     // Serialises two reviewers acting on one item: the second sees the first's change.
-    let (status, assignee): (String, Option<Uuid>) =
+    let (status, assignee): (ItemStatus, Option<Uuid>) =
         sqlx::query_as("SELECT status, assignee_id FROM review_items WHERE id = $1 FOR UPDATE")
             .bind(id)
             .fetch_one(&mut *tx)
             .await?;
-    if status == "RESOLVED" {
+    if status == ItemStatus::Resolved {
         return Err(AppError::Conflict(env.t("review.error.resolved")));
     }
     if let Some(holder) = assignee.filter(|a| *a != p.user_id) {
